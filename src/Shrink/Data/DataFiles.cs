@@ -1,0 +1,32 @@
+namespace Shrink.Data;
+
+/// <summary>Opens and reads data files, turning a missing file into a <see cref="DataException"/>.</summary>
+internal static class DataFiles
+{
+    /// <summary>Reads every byte of <paramref name="path"/>.</summary>
+    public static byte[] ReadAllBytes(string path, string what)
+    {
+        try
+        {
+            return File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new DataException($"{what} '{path}' does not exist; check the path", e);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new DataException($"{what} '{path}' cannot be read (access denied); check its permissions", e);
+        }
+    }
+
+    /// <summary>Reads the rest of <paramref name="stream"/> into memory.</summary>
+    public static byte[] ReadAllBytes(Stream stream)
+    {
+        if (stream is MemoryStream ms && ms.Position == 0)
+            return ms.ToArray();
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
+    }
+}

@@ -1,0 +1,104 @@
+namespace Shrink.Data;
+
+/// <summary>
+/// Loads Fashion-MNIST (10 classes of 1×28×28 images) from IDX files, looking in turn at:
+/// the directory passed as <c>--data</c> (the value <c>embedded</c> means the embedded subset),
+/// the directory in <c>SHRINK_DATA</c>, Debian's <c>/usr/share/datasets/fashion-mnist</c>,
+/// and finally the 6,000/1,000-sample subset embedded in Shrink.
+/// </summary>
+public static class FashionMnist
+{
+    /// <summary>The <c>--data</c> value that selects the embedded subset.</summary>
+    public const string EmbeddedName = "embedded";
+
+    /// <summary>Environment variable naming a data directory.</summary>
+    public const string EnvironmentVariable = "SHRINK_DATA";
+
+    /// <summary>Where Debian's dataset-fashion-mnist package installs the full set.</summary>
+    public const string DebianDirectory = "/usr/share/datasets/fashion-mnist";
+
+    /// <summary>Number of classes.</summary>
+    public const int ClassCount = 10;
+
+    private const string Mend = "install Debian's dataset-fashion-mnist, pass --data DIR, or pass --data embedded";
+
+    /// <summary>Loads the training and test sets; <paramref name="dataDir"/> is the <c>--data</c> value, if any.</summary>
+    /// <exception cref="DataException">The named directory lacks the files, or a file is corrupt.</exception>
+    public static DatasetPair Load(string? dataDir = null)
+        => Load(dataDir, Environment.GetEnvironmentVariable(EnvironmentVariable), DebianDirectory);
+
+    /// <summary>Loads the subset embedded in Shrink: 600 training and 100 test images per class.</summary>
+    public static DatasetPair LoadEmbedded()
+        => new(LoadEmbedded("train"), LoadEmbedded("test"));
+
+    /// <summary>Loads from the four IDX files in <paramref name="directory"/>.</summary>
+    /// <exception cref="DataException">A file is missing or corrupt.</exception>
+    public static DatasetPair LoadDirectory(string directory)
+        => Load(directory, null, null);
+
+    /// <summary>The search with its places given, so tests need not depend on the machine.</summary>
+    internal static DatasetPair Load(string? dataDir, string? envDir, string? defaultDir)
+    {
+        if (dataDir is not null)
+            return LoadRequired(dataDir, $"--data {dataDir}");
+        if (!string.IsNullOrEmpty(envDir))
+            return LoadRequired(envDir, $"{EnvironmentVariable}={envDir}");
+        var found = defaultDir is null ? null : IdxFileSet.Find(defaultDir);
+        if (found is { Missing.Count: 0 })
+            return LoadFiles(found);
+        if (!HasEmbedded())
+        {
+            var looked = found is null ? "" : $"{found.Directory} ({found.Describe()}), ";
+            throw new DataException($"no Fashion-MNIST found: looked in {looked}the embedded subset (not built into Shrink.dll); {Mend}");
+        }
+        return LoadEmbedded();
+    }
+
+    private static DatasetPair LoadRequired(string dir, string place)
+    {
+        if (string.Equals(dir, EmbeddedName, StringComparison.Ordinal))
+            return LoadEmbedded();
+        var found = IdxFileSet.Find(dir);
+        if (found.Missing.Count > 0)
+            throw new DataException($"no Fashion-MNIST found: looked in {place} ({found.Describe()}); {Mend}");
+        return LoadFiles(found);
+    }
+
+    private static DatasetPair LoadFiles(IdxFileSet files)
+        => new(LoadSplit(files, "train"), LoadSplit(files, "test"));
+
+    private static Dataset LoadSplit(IdxFileSet files, string split)
+    {
+        string images = files.Path(IdxFileSet.ImagesName(split)), labels = files.Path(IdxFileSet.LabelsName(split));
+        return ToDataset(IdxReader.ReadImages(images), images, IdxReader.ReadLabels(labels), labels,
+            $"Fashion-MNIST {split} ({files.Directory})");
+    }
+
+    private static Dataset LoadEmbedded(string split)
+    {
+        string imagesName = IdxFileSet.ImagesName(split) + ".gz", labelsName = IdxFileSet.LabelsName(split) + ".gz";
+        using var images = OpenResource(imagesName);
+        using var labels = OpenResource(labelsName);
+        return ToDataset(IdxReader.ReadImages(images, imagesName), imagesName,
+            IdxReader.ReadLabels(labels, labelsName), labelsName, $"Fashion-MNIST {split} (embedded subset)");
+    }
+
+    private static bool HasEmbedded()
+        => IdxFileSet.Names.All(n => typeof(FashionMnist).Assembly.GetManifestResourceInfo(ResourceName(n + ".gz")) is not null);
+
+    private static string ResourceName(string fileName) => $"Shrink.Data.Embedded.{fileName}";
+
+    private static Stream OpenResource(string fileName)
+    {
+        var name = ResourceName(fileName);
+        return typeof(FashionMnist).Assembly.GetManifestResourceStream(name)
+            ?? throw new DataException($"the embedded Fashion-MNIST subset is missing resource '{name}'; rebuild Shrink with src/Shrink/Data/Embedded/*.gz present, or pass --data DIR");
+    }
+
+    private static Dataset ToDataset(IdxImages images, string imagesName, int[] labels, string labelsName, string source)
+    {
+        if (images.Count != labels.Length)
+            throw new DataException($"'{imagesName}' holds {images.Count} images but '{labelsName}' holds {labels.Length} labels; use the image and label files of the same split");
+        return new Dataset(images.Pixels, labels, [1, images.Rows, images.Cols], ClassCount, source);
+    }
+}

@@ -1,0 +1,140 @@
+using System.Runtime.InteropServices;
+
+namespace Shrink.Ir;
+
+/// <summary>How a tensor's data was stored in the ONNX file; kept so a round trip writes it the same way.</summary>
+public enum TensorStorage
+{
+    /// <summary>Little-endian bytes in <c>raw_data</c>.</summary>
+    Raw,
+    /// <summary>The typed repeated fields (<c>float_data</c>, <c>int32_data</c>, ...).</summary>
+    Typed,
+    /// <summary>A separate data file (ONNX external data).</summary>
+    External,
+}
+
+/// <summary>
+/// A constant tensor: an initializer, or the value of a tensor attribute. Data is held as
+/// little-endian bytes in C order (sub-byte types two per byte, low nibble first), whatever the
+/// file used; <see cref="Storage"/> remembers the file's form.
+/// </summary>
+public sealed class Tensor
+{
+    private byte[] _data;
+
+    public Tensor(string name, DataType dataType, long[] dims, byte[] data, TensorStorage storage = TensorStorage.Raw)
+    {
+        Name = name;
+        DataType = dataType;
+        Dims = dims;
+        _data = data;
+        Storage = storage;
+    }
+
+    public string Name { get; set; }
+    public DataType DataType { get; }
+    public long[] Dims { get; }
+    public TensorStorage Storage { get; set; }
+    public string? DocString { get; set; }
+
+    /// <summary>Elements of a string tensor (null for other types).</summary>
+    public byte[][]? Strings { get; init; }
+
+    /// <summary>Where an external tensor came from; kept for reference, rewritten on write.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>>? ExternalInfo { get; set; }
+
+    /// <summary>Fields of the ONNX message that the IR does not model, written back unchanged.</summary>
+    internal Google.Protobuf.IMessage? Residue { get; set; }
+
+    /// <summary>Number of elements (product of <see cref="Dims"/>).</summary>
+    public long ElementCount => Dims.Aggregate(1L, (a, d) => checked(a * d));
+
+    /// <summary>The raw little-endian bytes.</summary>
+    public ReadOnlySpan<byte> Bytes => _data;
+
+    /// <summary>The raw bytes as a mutable array (owned by this tensor).</summary>
+    public byte[] RawData => _data;
+
+    /// <summary>The shape as a <see cref="Ir.Shape"/>.</summary>
+    public Shape Shape => Shape.Of(Dims);
+
+    /// <summary>Float32 elements as a span over the data (no copy); float32 tensors only.</summary>
+    public Span<float> AsFloats()
+    {
+        Require(DataType.Float);
+        return MemoryMarshal.Cast<byte, float>(_data.AsSpan());
+    }
+
+    /// <summary>Int64 elements as a span (no copy); int64 tensors only.</summary>
+    public Span<long> AsInt64s()
+    {
+        Require(DataType.Int64);
+        return MemoryMarshal.Cast<byte, long>(_data.AsSpan());
+    }
+
+    /// <summary>Elements converted to float64 for numeric types that are 8 bits or wider.</summary>
+    public double[] ToDoubles() => DataType switch
+    {
+        DataType.Float => Array.ConvertAll(AsFloats().ToArray(), f => (double)f),
+        DataType.Double => MemoryMarshal.Cast<byte, double>(_data).ToArray(),
+        DataType.Float16 => MemoryMarshal.Cast<byte, Half>(_data).ToArray().Select(h => (double)h).ToArray(),
+        DataType.Int64 => Array.ConvertAll(AsInt64s().ToArray(), v => (double)v),
+        DataType.Int32 => Array.ConvertAll(MemoryMarshal.Cast<byte, int>(_data).ToArray(), v => (double)v),
+        DataType.Int8 => Array.ConvertAll((sbyte[])(Array)_data.ToArray(), v => (double)v),
+        DataType.UInt8 or DataType.Bool => Array.ConvertAll(_data, v => (double)v),
+        _ => throw new NotSupportedException($"tensor '{Name}': conversion of {DataType.ShortName()} to numbers is not supported"),
+    };
+
+    /// <summary>Elements as int64 for integer types (used for shape-like constants).</summary>
+    public long[] ToInt64s() => DataType switch
+    {
+        DataType.Int64 => AsInt64s().ToArray(),
+        DataType.Int32 => Array.ConvertAll(MemoryMarshal.Cast<byte, int>(_data).ToArray(), v => (long)v),
+        _ => ToDoubles().Select(d => (long)d).ToArray(),
+    };
+
+    /// <summary>Replaces the data with new bytes of the same length (keeps dtype and shape).</summary>
+    public void SetData(byte[] data)
+    {
+        if (data.Length != _data.Length)
+            throw new ArgumentException($"tensor '{Name}': new data has {data.Length} bytes, expected {_data.Length}");
+        _data = data;
+    }
+
+    /// <summary>A float32 tensor that takes ownership of a copy of <paramref name="values"/>.</summary>
+    public static Tensor FromFloats(string name, long[] dims, ReadOnlySpan<float> values)
+    {
+        CheckCount(name, dims, values.Length);
+        return new Tensor(name, DataType.Float, dims, MemoryMarshal.AsBytes(values).ToArray());
+    }
+
+    /// <summary>An int64 tensor.</summary>
+    public static Tensor FromInt64s(string name, long[] dims, ReadOnlySpan<long> values)
+    {
+        CheckCount(name, dims, values.Length);
+        return new Tensor(name, DataType.Int64, dims, MemoryMarshal.AsBytes(values).ToArray());
+    }
+
+    /// <summary>A deep copy under another name.</summary>
+    public Tensor Clone(string? name = null) => new(name ?? Name, DataType, (long[])Dims.Clone(), (byte[])_data.Clone(), Storage)
+    {
+        DocString = DocString,
+        Strings = Strings?.Select(s => (byte[])s.Clone()).ToArray(),
+        Residue = Residue,
+    };
+
+    public override string ToString() => $"{Name}: {DataType.ShortName()}{Shape}";
+
+    private void Require(DataType t)
+    {
+        if (DataType != t)
+            throw new InvalidOperationException($"tensor '{Name}' is {DataType.ShortName()}, not {t.ShortName()}");
+    }
+
+    private static void CheckCount(string name, long[] dims, int count)
+    {
+        var expected = dims.Aggregate(1L, (a, d) => a * d);
+        if (expected != count)
+            throw new ArgumentException($"tensor '{name}': {count} values given for shape [{string.Join(",", dims)}] ({expected} elements)");
+    }
+}

@@ -1,0 +1,62 @@
+using Shrink.Ir;
+using Shrink.Onnx.Proto;
+
+namespace Shrink.Onnx;
+
+/// <summary>
+/// ONNX external data: tensor bytes stored in a side file named by <c>external_data</c> entries
+/// (<c>location</c>, <c>offset</c>, <c>length</c>), relative to the model's directory.
+/// </summary>
+internal static class ExternalData
+{
+    public static Tensor Load(TensorProto p, string? baseDirectory, string where)
+    {
+        var info = p.ExternalData.ToDictionary(e => e.Key, e => e.Value);
+        if (!info.TryGetValue("location", out var location) || location.Length == 0)
+            throw new ModelFormatException($"{where}: tensor '{p.Name}' is stored externally but names no location");
+        if (baseDirectory is null)
+            throw new ModelFormatException($"{where}: tensor '{p.Name}' is stored in external file '{location}', but the model was not read from a file; read it by path");
+        var path = ResolveInside(baseDirectory, location, p.Name, where);
+        var offset = ParseLong(info, "offset", 0, p.Name, where);
+        using var fs = OpenData(path, p.Name, where);
+        var length = ParseLong(info, "length", fs.Length - offset, p.Name, where);
+        if (offset < 0 || length < 0 || offset + length > fs.Length)
+            throw new ModelFormatException($"{where}: tensor '{p.Name}' asks for bytes {offset}..{offset + length} of '{location}', which has {fs.Length}; the data file is truncated or does not belong to this model");
+        var bytes = new byte[length];
+        fs.Position = offset;
+        fs.ReadExactly(bytes);
+        var stripped = p.Clone();
+        stripped.ExternalData.Clear();
+        stripped.ClearDataLocation();
+        stripped.RawData = Google.Protobuf.ByteString.CopyFrom(bytes);
+        var t = TensorCodec.Decode(stripped, where);
+        t.Storage = TensorStorage.External;
+        t.ExternalInfo = p.ExternalData.Select(e => new KeyValuePair<string, string>(e.Key, e.Value)).ToArray();
+        return t;
+    }
+
+    private static string ResolveInside(string baseDirectory, string location, string tensor, string where)
+    {
+        var root = Path.GetFullPath(baseDirectory);
+        var full = Path.GetFullPath(Path.Combine(root, location));
+        if (Path.IsPathRooted(location) || !full.StartsWith(root.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            throw new ModelFormatException($"{where}: tensor '{tensor}' names external file '{location}' outside the model's directory; external data must sit beside the model");
+        return full;
+    }
+
+    private static FileStream OpenData(string path, string tensor, string where)
+    {
+        try { return File.OpenRead(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ModelFormatException($"{where}: tensor '{tensor}' is stored in '{path}', which cannot be read ({e.Message}); keep the data file beside the model", e);
+        }
+    }
+
+    private static long ParseLong(Dictionary<string, string> info, string key, long fallback, string tensor, string where)
+    {
+        if (!info.TryGetValue(key, out var s)) return fallback;
+        return long.TryParse(s, out var v) && v >= 0 ? v
+            : throw new ModelFormatException($"{where}: tensor '{tensor}' has external-data {key} '{s}', which is not a non-negative integer");
+    }
+}

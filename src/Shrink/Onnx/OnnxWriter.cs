@@ -1,0 +1,110 @@
+using Google.Protobuf;
+using Shrink.IO;
+using Shrink.Ir;
+using Shrink.Onnx.Proto;
+
+namespace Shrink.Onnx;
+
+/// <summary>Options for <see cref="OnnxWriter"/>.</summary>
+public sealed record OnnxWriteOptions
+{
+    /// <summary>Store large initializers in a side file (<c>MODEL.onnx.data</c>). Forced on for models over 2 GB.</summary>
+    public bool ExternalData { get; init; }
+
+    /// <summary>Initializers of at least this many bytes go to the side file when <see cref="ExternalData"/> is on.</summary>
+    public long ExternalThreshold { get; init; } = 1024;
+}
+
+/// <summary>
+/// Writes the <see cref="Model"/> IR as an ONNX file, atomically (temporary file, then rename).
+/// A model read with <see cref="OnnxReader"/> and written unchanged keeps every field.
+/// </summary>
+public static class OnnxWriter
+{
+    /// <summary>Protobuf cannot hold a message of 2 GiB; past this much tensor data external data is used.</summary>
+    internal const long InlineLimit = (1L << 31) - (64L << 20);
+
+    /// <summary>Writes <paramref name="model"/> to <paramref name="path"/>.</summary>
+    public static void Write(Model model, string path, OnnxWriteOptions? options = null)
+    {
+        options ??= new OnnxWriteOptions();
+        var external = options.ExternalData || TensorBytes(model) > InlineLimit;
+        if (!external)
+        {
+            var bytes = ToBytes(model);
+            AtomicFile.Write(path, s => s.Write(bytes));
+            return;
+        }
+        var dataName = Path.GetFileName(path) + ".data";
+        var sink = new ExternalSink(options.ExternalThreshold, dataName);
+        var proto = ToProto(model, sink);
+        AtomicFile.Write(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, dataName), sink.CopyTo);
+        AtomicFile.Write(path, s => proto.WriteTo(s));
+    }
+
+    /// <summary>The model as ONNX bytes with all data inline.</summary>
+    public static byte[] ToBytes(Model model)
+    {
+        if (TensorBytes(model) > InlineLimit)
+            throw new InvalidOperationException("the model holds over 2 GB of tensor data; write it to a file with external data");
+        return ToProto(model, null).ToByteArray();
+    }
+
+    private static long TensorBytes(Model m) => m.AllGraphs().SelectMany(g => g.Initializers).Sum(v => (long)v.Const!.Bytes.Length);
+
+    private static ModelProto ToProto(Model m, ExternalSink? sink)
+    {
+        var p = new ModelProto { IrVersion = m.IrVersion, Graph = WriteGraph(m.Graph, sink) };
+        p.OpsetImport.AddRange(m.OpsetImports.Select(kv => new OperatorSetIdProto { Domain = kv.Key, Version = kv.Value }));
+        if (m.ProducerName is not null) p.ProducerName = m.ProducerName;
+        if (m.ProducerVersion is not null) p.ProducerVersion = m.ProducerVersion;
+        if (m.Domain is not null) p.Domain = m.Domain;
+        if (m.ModelVersion is { } mv) p.ModelVersion = mv;
+        if (m.DocString is not null) p.DocString = m.DocString;
+        p.MetadataProps.AddRange(m.Metadata.Select(kv => new StringStringEntryProto { Key = kv.Key, Value = kv.Value }));
+        Residues.MergeInto(p, m.Residue);
+        return p;
+    }
+
+    private static GraphProto WriteGraph(Graph g, ExternalSink? sink)
+    {
+        var p = new GraphProto { Name = g.Name };
+        if (g.DocString is not null) p.DocString = g.DocString;
+        p.Node.AddRange(g.Nodes.Select(n => WriteNode(n, sink)));
+        p.Initializer.AddRange(g.Initializers.Select(v => WriteTensor(v.Const!, sink)));
+        p.Input.AddRange(g.Inputs.Select(TypeCodec.ToProto));
+        p.Output.AddRange(g.Outputs.Select(TypeCodec.ToProto));
+        p.ValueInfo.AddRange(g.ValueInfos.Select(TypeCodec.ToProto));
+        Residues.MergeInto(p, g.Residue);
+        return p;
+    }
+
+    private static NodeProto WriteNode(Node n, ExternalSink? sink)
+    {
+        var p = new NodeProto { OpType = n.OpType };
+        if (n.Name.Length > 0) p.Name = n.Name;
+        if (n.Domain.Length > 0) p.Domain = n.Domain;
+        if (n.DocString is not null) p.DocString = n.DocString;
+        p.Input.AddRange(n.Inputs.Select(v => v?.Name ?? ""));
+        p.Output.AddRange(n.Outputs.Select(v => v?.Name ?? ""));
+        p.Attribute.AddRange(n.Attributes.Select(a => AttributeCodec.Write(a, g => WriteGraph(g, sink), t => WriteTensor(t, null))));
+        Residues.MergeInto(p, n.Residue);
+        return p;
+    }
+
+    private static TensorProto WriteTensor(Tensor t, ExternalSink? sink)
+    {
+        var p = new TensorProto();
+        if (sink is not null && t.DataType != DataType.String && t.Bytes.Length >= sink.Threshold)
+            sink.Store(t, p);
+        else
+            TensorCodec.Encode(InlineForm(t), p);
+        Residues.MergeInto(p, t.Residue);
+        return p;
+    }
+
+    /// <summary>Data that came from an external file is written inline as raw bytes.</summary>
+    private static Tensor InlineForm(Tensor t) => t.Storage == TensorStorage.External
+        ? new Tensor(t.Name, t.DataType, t.Dims, t.RawData, TensorStorage.Raw) { DocString = t.DocString }
+        : t;
+}

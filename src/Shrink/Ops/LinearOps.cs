@@ -1,0 +1,82 @@
+using Shrink.Ir;
+
+namespace Shrink.Ops;
+
+/// <summary>Gemm and MatMul: shapes and MAC counts.</summary>
+internal static class LinearOps
+{
+    public static void Register(Action<OpSchema> add)
+    {
+        add(new OpSchema("Gemm", InferGemm, 2, 3) { Macs = GemmMacs });
+        add(new OpSchema("MatMul", InferMatMul, 2, 2) { Macs = MatMulMacs });
+    }
+
+    /// <summary>Y = α·A'·B' + β·C with A' of [M,K] and B' of [K,N].</summary>
+    private static void InferGemm(InferenceContext c)
+    {
+        c.RequireSameType(0, 1);
+        var (a, b) = (c.InputShape(0), c.InputShape(1));
+        if (a is not { Rank: 2 } || b is not { Rank: 2 }) { c.SetOutput(0, c.InputType(0), a is null || b is null ? null : BadRank(c)); return; }
+        var transA = c.Int("transA", 0) != 0;
+        var transB = c.Int("transB", 0) != 0;
+        var (m, ka) = transA ? (a[1], a[0]) : (a[0], a[1]);
+        var (kb, n) = transB ? (b[1], b[0]) : (b[0], b[1]);
+        if (ka.IsKnown && kb.IsKnown && ka.Value != kb.Value)
+            c.Problem($"shape mismatch at node '{c.Node.DisplayName}' (Gemm): A has {ka.Value} columns but B has {kb.Value} rows");
+        c.SetOutput(0, c.InputType(0), new Shape(new[] { m, n }));
+    }
+
+    private static Shape? BadRank(InferenceContext c)
+    {
+        c.Problem($"rank mismatch at node '{c.Node.DisplayName}' (Gemm): inputs must be 2-D, got {c.InputShape(0)} and {c.InputShape(1)}");
+        return null;
+    }
+
+    /// <summary>NumPy matmul: 1-D operands are promoted, batch axes broadcast.</summary>
+    private static void InferMatMul(InferenceContext c)
+    {
+        c.RequireSameType(0, 1);
+        var (a, b) = (c.InputShape(0), c.InputShape(1));
+        if (a is null || b is null || a.Rank == 0 || b.Rank == 0) { c.SetOutput(0, c.InputType(0), null); return; }
+        var ad = a.Rank == 1 ? new[] { Dim.Of(1), a[0] } : a.Dims.ToArray();
+        var bd = b.Rank == 1 ? new[] { b[0], Dim.Of(1) } : b.Dims.ToArray();
+        var (k1, k2) = (ad[^1], bd[^2]);
+        if (k1.IsKnown && k2.IsKnown && k1.Value != k2.Value)
+            c.Problem($"shape mismatch at node '{c.Node.DisplayName}' (MatMul): inner dimensions {k1.Value} and {k2.Value} differ");
+        var batch = BroadcastBatch(ad[..^2], bd[..^2]);
+        var dims = batch.ToList();
+        if (a.Rank > 1) dims.Add(ad[^2]);
+        if (b.Rank > 1) dims.Add(bd[^1]);
+        c.SetOutput(0, c.InputType(0), new Shape(dims));
+    }
+
+    private static Dim[] BroadcastBatch(Dim[] a, Dim[] b)
+    {
+        var rank = Math.Max(a.Length, b.Length);
+        var result = new Dim[rank];
+        for (var i = 0; i < rank; i++)
+        {
+            var x = i - (rank - a.Length) >= 0 ? a[i - (rank - a.Length)] : Dim.Of(1);
+            var y = i - (rank - b.Length) >= 0 ? b[i - (rank - b.Length)] : Dim.Of(1);
+            result[i] = x.Value == 1 ? y : x;
+        }
+        return result;
+    }
+
+    private static long? GemmMacs(InferenceContext c)
+    {
+        var a = c.InputShape(0);
+        var y = c.Node.Outputs[0]?.Shape;
+        if (a is not { Rank: 2 } || y is not { Rank: 2 } || !y[1].IsKnown) return null;
+        var k = c.Int("transA", 0) != 0 ? a[0] : a[1];
+        return k.IsKnown ? k.Value * y[1].Value : null;  // per sample: one row of A
+    }
+
+    private static long? MatMulMacs(InferenceContext c)
+    {
+        var a = c.InputShape(0);
+        var y = c.Node.Outputs[0]?.Shape;
+        if (a is null || a.Rank == 0 || !a[a.Rank - 1].IsKnown || MacCounting.PerSampleElements(y) is not { } outputs) return null;
+        return outputs * a[a.Rank - 1].Value!.Value;
+    }
+}

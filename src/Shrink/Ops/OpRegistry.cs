@@ -1,0 +1,39 @@
+namespace Shrink.Ops;
+
+/// <summary>
+/// The one place that holds op knowledge, keyed by (domain, op type, opset). Passes and the CLI look
+/// ops up here instead of switching on op types.
+/// </summary>
+public static class OpRegistry
+{
+    private static readonly Dictionary<(string Domain, string OpType), List<OpSchema>> Schemas = new();
+
+    static OpRegistry()
+    {
+        Elementwise.Register(Add);
+        ConvOps.Register(Add);
+        LinearOps.Register(Add);
+        ShapeOps.Register(Add);
+        ReduceOps.Register(Add);
+    }
+
+    /// <summary>Registers a schema (later registrations with a higher <see cref="OpSchema.SinceVersion"/> win for newer opsets).</summary>
+    public static void Add(OpSchema schema)
+    {
+        var key = (Normalize(schema.Domain), schema.OpType);
+        if (!Schemas.TryGetValue(key, out var list)) Schemas[key] = list = new List<OpSchema>();
+        list.Add(schema);
+        list.Sort((a, b) => b.SinceVersion.CompareTo(a.SinceVersion));
+    }
+
+    /// <summary>The schema for an op at an opset version, or null when Shrink does not know the op.</summary>
+    public static OpSchema? Find(string domain, string opType, long opset = long.MaxValue) =>
+        Schemas.TryGetValue((Normalize(domain), opType), out var list)
+            ? list.FirstOrDefault(s => s.SinceVersion <= opset) ?? list[^1]
+            : null;
+
+    /// <summary>Every op type known in the default domain, sorted.</summary>
+    public static IReadOnlyList<string> KnownOps => Schemas.Keys.Where(k => k.Domain == "").Select(k => k.OpType).Order().ToArray();
+
+    private static string Normalize(string domain) => domain == "ai.onnx" ? "" : domain;
+}

@@ -1,0 +1,142 @@
+using Shrink.Ir;
+
+namespace Shrink.Ops;
+
+/// <summary>Data-movement ops: Reshape, Flatten, Transpose, Concat, Split, Slice, Squeeze, Unsqueeze, Gather, Shape, Constant, Expand.</summary>
+internal static class ShapeOps
+{
+    public static void Register(Action<OpSchema> add)
+    {
+        add(new OpSchema("Reshape", InferReshape, 2, 2));
+        add(new OpSchema("Flatten", InferFlatten));
+        add(new OpSchema("Transpose", InferTranspose));
+        add(new OpSchema("Concat", InferConcat, 1, int.MaxValue));
+        add(new OpSchema("Shape", InferShape));
+        add(new OpSchema("Size", c => c.SetOutput(0, DataType.Int64, Shape.Of())));
+        add(new OpSchema("Constant", InferConstant, 0, 0));
+        add(new OpSchema("Gather", GatherInference.Infer, 2, 2));
+        add(new OpSchema("Unsqueeze", c => SqueezeInference.Infer(c, unsqueeze: true), 1, 2));
+        add(new OpSchema("Squeeze", c => SqueezeInference.Infer(c, unsqueeze: false), 1, 2));
+        add(new OpSchema("Split", SliceInference.InferSplit, 1, 2));
+        add(new OpSchema("Slice", SliceInference.InferSlice, 1, 5));
+        add(new OpSchema("Expand", c => c.SetOutput(0, c.InputType(0), ExpandShape(c)), 2, 2));
+        add(new OpSchema("ConstantOfShape", InferConstantOfShape));
+    }
+
+    private static void InferReshape(InferenceContext c)
+    {
+        var target = c.ShapeValue(1);
+        var x = c.InputShape(0);
+        if (target is null) { c.SetOutput(0, c.InputType(0), c.InputShape(1) is { Rank: 1 } s && s[0].IsKnown ? new Shape(Enumerable.Repeat(Dim.Unknown, (int)s[0].Value!)) : null); return; }
+        var allowZero = c.Int("allowzero", 0) != 0;
+        var dims = target.Select((d, i) => d.Value == 0 && !allowZero && x is not null && i < x.Rank ? x[i] : d).ToArray();
+        var minus = Array.FindIndex(dims, d => d.Value == -1);
+        if (minus >= 0) dims[minus] = InferMinusOne(x, dims, minus);
+        c.SetOutput(0, c.InputType(0), new Shape(dims));
+        if (c.ShapeValue(0) is { } v) c.SetShapeValue(0, v);
+    }
+
+    /// <summary>The −1 entry of a Reshape target: input elements divided by the other entries.</summary>
+    private static Dim InferMinusOne(Shape? x, Dim[] dims, int minus)
+    {
+        if (x is null) return Dim.Unknown;
+        var others = dims.Where((_, i) => i != minus).ToList();
+        var input = x.Dims.ToList();
+        foreach (var d in others.Where(d => !d.IsKnown && d.Param is not null).ToList())
+            if (input.Remove(d)) others.Remove(d);  // the same symbol on both sides cancels
+        if (!input.All(d => d.IsKnown) || !others.All(d => d.IsKnown)) return Dim.Unknown;
+        var divisor = others.Aggregate(1L, (a, d) => a * d.Value!.Value);
+        return divisor == 0 ? Dim.Unknown : Dim.Of(input.Aggregate(1L, (a, d) => a * d.Value!.Value) / divisor);
+    }
+
+    private static void InferFlatten(InferenceContext c)
+    {
+        var x = c.InputShape(0);
+        if (x is null) { c.PassThroughRankless(); return; }
+        var axis = InferenceContext.Axis(c.Int("axis", 1), x.Rank);
+        c.SetOutput(0, c.InputType(0), new Shape(new[] { Product(x.Dims.Take(axis)), Product(x.Dims.Skip(axis)) }));
+    }
+
+    internal static Dim Product(IEnumerable<Dim> dims)
+    {
+        var list = dims.ToList();
+        if (list.Count == 1) return list[0];
+        return list.All(d => d.IsKnown) ? Dim.Of(list.Aggregate(1L, (a, d) => a * d.Value!.Value)) : Dim.Unknown;
+    }
+
+    private static void InferTranspose(InferenceContext c)
+    {
+        var x = c.InputShape(0);
+        if (x is null) { c.PassThroughRankless(); return; }
+        var perm = c.Ints("perm") ?? Enumerable.Range(0, x.Rank).Reverse().Select(i => (long)i).ToArray();
+        if (perm.Length != x.Rank || perm.Any(p => p < 0 || p >= x.Rank))
+        {
+            c.Problem($"bad attribute at node '{c.Node.DisplayName}' (Transpose): perm [{string.Join(",", perm)}] does not fit rank {x.Rank}");
+            c.PassThroughRankless();
+            return;
+        }
+        c.SetOutput(0, c.InputType(0), new Shape(perm.Select(p => x[(int)p])));
+    }
+
+    private static void InferConcat(InferenceContext c)
+    {
+        var shapes = Enumerable.Range(0, c.InputCount).Select(c.InputShape).ToList();
+        for (var i = 1; i < c.InputCount; i++) c.RequireSameType(0, i);
+        if (shapes.Any(s => s is null)) { c.PassThroughRankless(); return; }
+        var rank = shapes[0]!.Rank;
+        var axis = InferenceContext.Axis(c.Int("axis", 0), rank);
+        if (shapes.Any(s => s!.Rank != rank) || axis < 0 || axis >= rank)
+        {
+            c.Problem($"rank mismatch at node '{c.Node.DisplayName}' (Concat): inputs {string.Join(", ", shapes)} on axis {c.Int("axis", 0)}");
+            c.PassThroughRankless();
+            return;
+        }
+        var dims = shapes[0]!.Dims.ToArray();
+        var along = shapes.Select(s => s![axis]).ToList();
+        dims[axis] = along.All(d => d.IsKnown) ? Dim.Of(along.Sum(d => d.Value!.Value)) : Dim.Unknown;
+        c.SetOutput(0, c.InputType(0), new Shape(dims));
+        var values = Enumerable.Range(0, c.InputCount).Select(c.ShapeValue).ToList();
+        if (rank == 1 && values.All(v => v is not null)) c.SetShapeValue(0, values.SelectMany(v => v!).ToArray());
+    }
+
+    private static void InferShape(InferenceContext c)
+    {
+        var x = c.InputShape(0);
+        if (x is null) { c.SetOutput(0, DataType.Int64, new Shape(new[] { Dim.Unknown })); return; }
+        var start = (int)Math.Clamp(InferenceContext.Axis(c.Int("start", 0), x.Rank), 0, x.Rank);
+        var end = (int)Math.Clamp(InferenceContext.Axis(c.Int("end", x.Rank), x.Rank), 0, x.Rank);
+        var dims = x.Dims.Skip(start).Take(Math.Max(0, end - start)).ToArray();
+        c.SetOutput(0, DataType.Int64, Shape.Of(dims.Length));
+        c.SetShapeValue(0, dims);
+    }
+
+    private static void InferConstant(InferenceContext c)
+    {
+        if (c.Node.GetTensor("value") is { } t) { c.SetOutput(0, t.DataType, t.Shape); return; }
+        if (c.Node.GetFloat("value_float", float.NaN) is var f && !float.IsNaN(f)) { c.SetOutput(0, DataType.Float, Shape.Of()); return; }
+        if (c.Node.GetAttribute("value_int") is not null) { c.SetOutput(0, DataType.Int64, Shape.Of()); return; }
+        if (c.Node.GetFloats("value_floats") is { } fs) { c.SetOutput(0, DataType.Float, Shape.Of(fs.Length)); return; }
+        if (c.Node.GetInts("value_ints") is { } ints) { c.SetOutput(0, DataType.Int64, Shape.Of(ints.Length)); c.SetShapeValue(0, ints.Select(Dim.Of).ToArray()); return; }
+        c.SetOutput(0, DataType.Undefined, null);
+    }
+
+    private static Shape? ExpandShape(InferenceContext c)
+    {
+        var target = c.ShapeValue(1);
+        var x = c.InputShape(0);
+        if (target is null || x is null) return null;
+        var rank = Math.Max(target.Length, x.Rank);
+        return new Shape(Enumerable.Range(0, rank).Select(i =>
+        {
+            var a = i - (rank - x.Rank) >= 0 ? x[i - (rank - x.Rank)] : Dim.Of(1);
+            var b = i - (rank - target.Length) >= 0 ? target[i - (rank - target.Length)] : Dim.Of(1);
+            return b.Value == 1 ? a : b;
+        }));
+    }
+
+    private static void InferConstantOfShape(InferenceContext c)
+    {
+        var type = c.Node.GetTensor("value")?.DataType ?? DataType.Float;
+        c.SetOutput(0, type, c.ShapeValue(0) is { } d ? new Shape(d) : null);
+    }
+}

@@ -1,0 +1,66 @@
+namespace Shrink.Runtime;
+
+/// <summary>Input checks and synthetic inputs.</summary>
+public sealed partial class OnnxRunner
+{
+    /// <summary>Checks names, element types and fixed dimensions before ONNX Runtime sees the inputs.</summary>
+    private void CheckInputs(IReadOnlyList<HostTensor> inputs)
+    {
+        foreach (var spec in Inputs)
+            if (!inputs.Any(i => i.Name == spec.Name))
+                throw new DataException($"'{Source}' needs input '{spec.Name}' ({spec}), which was not given");
+        foreach (var t in inputs)
+        {
+            var spec = Inputs.FirstOrDefault(s => s.Name == t.Name)
+                ?? throw new DataException($"'{Source}' has no input '{t.Name}'; its inputs are {string.Join(", ", Inputs.Select(i => i.Name))}");
+            var type = t.Data.GetType().GetElementType();
+            if (type != spec.ElementType)
+                throw new DataException($"input '{t.Name}' is {type?.Name} but '{Source}' expects {spec.ElementType.Name}; convert the data");
+            if (!ShapeFits(spec.Dims, t.Shape))
+                throw new DataException($"input '{t.Name}' has shape [{string.Join(",", t.Shape)}] but '{Source}' expects {spec}; reshape the data");
+            var count = t.Shape.Aggregate(1L, (a, d) => a * d);
+            if (count != t.Data.LongLength)
+                throw new DataException($"input '{t.Name}': shape [{string.Join(",", t.Shape)}] needs {count} elements, the data has {t.Data.LongLength}");
+        }
+    }
+
+    private static bool ShapeFits(long[] expected, long[] actual) =>
+        expected.Length == actual.Length && expected.Zip(actual).All(p => p.First < 0 || p.First == p.Second);
+
+    /// <summary>
+    /// The concrete shape of an input for a batch size: the first dynamic axis is the batch, other
+    /// symbolic axes come from <see cref="RunnerOptions.DimValues"/>.
+    /// </summary>
+    public long[] ConcreteShape(TensorSpec spec, int batch)
+    {
+        var shape = new long[spec.Dims.Length];
+        for (var i = 0; i < shape.Length; i++)
+        {
+            if (spec.Dims[i] >= 0) { shape[i] = spec.Dims[i]; continue; }
+            var symbol = spec.Symbols[i];
+            if (symbol is not null && Options.DimValues.TryGetValue(symbol, out var v)) shape[i] = v;
+            else if (i == 0) shape[i] = batch;
+            else throw new OptionsException($"input '{spec.Name}' of '{Source}' has dynamic axis {i} ('{symbol ?? "?"}'); give it a size with --dim {symbol ?? "NAME"}=SIZE");
+        }
+        return shape;
+    }
+
+    /// <summary>Seeded random inputs (normal for floats, small non-negative for integers) for a batch size.</summary>
+    public IReadOnlyList<HostTensor> RandomInputs(int batch, int seed = 0)
+    {
+        var random = new Random(seed);
+        return Inputs.Select(spec =>
+        {
+            var shape = ConcreteShape(spec, batch);
+            var n = (int)shape.Aggregate(1L, (a, d) => a * d);
+            Array data = spec.ElementType == typeof(float) ? Enumerable.Range(0, n).Select(_ => (float)Gaussian(random)).ToArray()
+                : spec.ElementType == typeof(long) ? Enumerable.Range(0, n).Select(_ => (long)random.Next(0, 2)).ToArray()
+                : spec.ElementType == typeof(int) ? Enumerable.Range(0, n).Select(_ => random.Next(0, 2)).ToArray()
+                : spec.ElementType == typeof(bool) ? Enumerable.Range(0, n).Select(_ => random.Next(2) == 1).ToArray()
+                : throw new OptionsException($"input '{spec.Name}' is {spec.ElementType.Name}; Shrink cannot make random data of that type");
+            return new HostTensor(spec.Name, data, shape);
+        }).ToArray();
+    }
+
+    private static double Gaussian(Random r) => Math.Sqrt(-2 * Math.Log(1 - r.NextDouble())) * Math.Cos(2 * Math.PI * r.NextDouble());
+}

@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using Shrink.Data;
+
+namespace Shrink.Runtime;
+
+/// <summary>Accuracy on a labelled image data set.</summary>
+public sealed record EvalResult(int Samples, int Correct, double Seconds)
+{
+    public double Accuracy => Samples == 0 ? 0 : (double)Correct / Samples;
+}
+
+/// <summary>Latency of one batch size: percentiles over timed runs after warm-up.</summary>
+public sealed record LatencyResult(int Batch, int Runs, double MeanMs, double P50Ms, double P90Ms, double P99Ms)
+{
+    /// <summary>Samples per second at the median latency.</summary>
+    public double Throughput => P50Ms <= 0 ? 0 : Batch * 1000.0 / P50Ms;
+}
+
+/// <summary>Evaluation and benchmarking.</summary>
+public sealed partial class OnnxRunner
+{
+    /// <summary>
+    /// Top-1 accuracy on <paramref name="data"/>. Images go in as [B, C, H, W], or flattened when the
+    /// model's input is 2-D; a model with a fixed batch size is fed that size.
+    /// </summary>
+    public EvalResult Evaluate(Dataset data, int batchSize = 256)
+    {
+        var spec = Inputs[0];
+        if (Inputs.Count != 1 || spec.ElementType != typeof(float))
+            throw new DataException($"'{Source}' takes {Inputs.Count} input(s) ({string.Join("; ", Inputs)}); evaluation needs one float32 image input");
+        var sample = SampleShapeFor(spec, data);
+        if (spec.Dims[0] > 0) batchSize = (int)spec.Dims[0];
+        var watch = Stopwatch.StartNew();
+        var correct = 0;
+        var done = 0;
+        for (var start = 0; start < data.Count; start += batchSize)
+        {
+            var n = Math.Min(batchSize, data.Count - start);
+            if (spec.Dims[0] > 0 && n != spec.Dims[0]) break;  // fixed batch: drop the last partial batch
+            var (x, y) = data.Batch(start, n);
+            var (logits, shape) = RunFloat(x, new long[] { n }.Concat(sample).ToArray());
+            correct += CountCorrect(logits, shape, y);
+            done += n;
+        }
+        return new EvalResult(done, correct, watch.Elapsed.TotalSeconds);
+    }
+
+    private long[] SampleShapeFor(TensorSpec spec, Dataset data)
+    {
+        var sample = data.SampleShape.Select(d => (long)d).ToArray();
+        var expected = spec.Dims.Skip(1).ToArray();
+        if (expected.Length == 1 && (expected[0] < 0 || expected[0] == data.SampleSize)) return new long[] { data.SampleSize };
+        if (expected.Length == sample.Length && expected.Zip(sample).All(p => p.First < 0 || p.First == p.Second)) return sample;
+        throw new DataException($"'{Source}' takes {spec} but the data set's images are [{string.Join(",", sample)}]; evaluate a model made for this data");
+    }
+
+    private int CountCorrect(float[] logits, long[] shape, int[] labels)
+    {
+        if (shape.Length != 2 || shape[0] != labels.Length)
+            throw new DataException($"'{Source}' output has shape [{string.Join(",", shape)}]; accuracy needs [batch, classes]");
+        var classes = (int)shape[1];
+        var correct = 0;
+        for (var i = 0; i < labels.Length; i++)
+        {
+            var row = logits.AsSpan(i * classes, classes);
+            var best = 0;
+            for (var k = 1; k < classes; k++) if (row[k] > row[best]) best = k;
+            if (best == labels[i]) correct++;
+        }
+        return correct;
+    }
+
+    /// <summary>Latency at a batch size: <paramref name="warmup"/> untimed runs, then <paramref name="runs"/> timed ones.</summary>
+    public LatencyResult Benchmark(int batch, int warmup = 10, int runs = 50)
+    {
+        if (batch < 1) throw new OptionsException($"batch size {batch} is out of range; use 1 or more");
+        if (runs < 1) throw new OptionsException($"runs {runs} is out of range; use 1 or more");
+        if (Inputs.Count > 0 && Inputs[0].Dims.Length > 0 && Inputs[0].Dims[0] > 0 && Inputs[0].Dims[0] != batch)
+            throw new OptionsException($"'{Source}' has a fixed batch size of {Inputs[0].Dims[0]}; benchmark it with --batch {Inputs[0].Dims[0]}");
+        var inputs = RandomInputs(batch);
+        CheckInputs(inputs);
+        var values = inputs.Select(OrtValues.Create).ToArray();
+        var names = inputs.Select(i => i.Name).ToArray();
+        var outputNames = Outputs.Select(o => o.Name).ToArray();
+        var times = new double[runs];
+        try
+        {
+            using var options = new Microsoft.ML.OnnxRuntime.RunOptions();
+            for (var i = 0; i < warmup + runs; i++)
+            {
+                var t = Stopwatch.GetTimestamp();
+                Wrap(Source, () => _session.Run(options, names, values, outputNames)).Dispose();
+                if (i >= warmup) times[i - warmup] = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
+            }
+        }
+        finally
+        {
+            foreach (var v in values) v.Dispose();
+        }
+        Array.Sort(times);
+        return new LatencyResult(batch, runs, times.Average(), Percentile(times, 50), Percentile(times, 90), Percentile(times, 99));
+    }
+
+    /// <summary>Linear-interpolated percentile of sorted values.</summary>
+    internal static double Percentile(double[] sorted, double p)
+    {
+        var rank = p / 100 * (sorted.Length - 1);
+        var lo = (int)Math.Floor(rank);
+        var hi = Math.Min(lo + 1, sorted.Length - 1);
+        return sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo);
+    }
+}

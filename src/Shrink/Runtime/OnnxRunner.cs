@@ -1,0 +1,108 @@
+using Microsoft.ML.OnnxRuntime;
+using Shrink.Ir;
+using Shrink.Onnx;
+
+namespace Shrink.Runtime;
+
+/// <summary>
+/// An ONNX Runtime session (CPU): runs batches, evaluates accuracy, measures latency. Errors from
+/// ONNX Runtime are wrapped once, here, as <see cref="RuntimeFailureException"/>.
+/// </summary>
+public sealed partial class OnnxRunner : IDisposable
+{
+    private readonly InferenceSession _session;
+
+    private OnnxRunner(InferenceSession session, string source, RunnerOptions options)
+    {
+        _session = session;
+        Source = source;
+        Options = options;
+        Inputs = session.InputMetadata.Select(kv => Spec(kv.Key, kv.Value)).ToArray();
+        Outputs = session.OutputMetadata.Select(kv => Spec(kv.Key, kv.Value)).ToArray();
+    }
+
+    public string Source { get; }
+    public RunnerOptions Options { get; }
+    public IReadOnlyList<TensorSpec> Inputs { get; }
+    public IReadOnlyList<TensorSpec> Outputs { get; }
+
+    /// <summary>Opens a session on an ONNX file.</summary>
+    public static OnnxRunner Load(string path, RunnerOptions? options = null)
+    {
+        if (!File.Exists(path)) throw new ModelFormatException($"model file '{path}' does not exist; check the path");
+        options ??= new RunnerOptions();
+        return Wrap(path, () => new OnnxRunner(new InferenceSession(path, SessionOptionsFor(options)), path, options));
+    }
+
+    /// <summary>Opens a session on an in-memory model (serialized through the writer).</summary>
+    public static OnnxRunner FromModel(Model model, RunnerOptions? options = null, string source = "model")
+    {
+        options ??= new RunnerOptions();
+        var bytes = OnnxWriter.ToBytes(model);
+        return Wrap(source, () => new OnnxRunner(new InferenceSession(bytes, SessionOptionsFor(options)), source, options));
+    }
+
+    /// <summary>Checks that ONNX Runtime loads the file; throws <see cref="RuntimeFailureException"/> naming the file otherwise.</summary>
+    public static void CheckLoads(string path)
+    {
+        using var _ = Load(path, new RunnerOptions { Threads = 1 });
+    }
+
+    /// <summary>Runs the model on named inputs and returns every output.</summary>
+    public IReadOnlyList<HostTensor> Run(IReadOnlyList<HostTensor> inputs)
+    {
+        CheckInputs(inputs);
+        return Wrap(Source, () =>
+        {
+            var values = inputs.Select(OrtValues.Create).ToArray();
+            try
+            {
+                using var runOptions = new RunOptions();
+                using var results = _session.Run(runOptions, inputs.Select(i => i.Name).ToArray(), values, Outputs.Select(o => o.Name).ToArray());
+                return results.Select((r, i) => OrtValues.ToHost(Outputs[i].Name, r)).ToArray();
+            }
+            finally
+            {
+                foreach (var v in values) v.Dispose();
+            }
+        });
+    }
+
+    /// <summary>Runs a single-input model on a float32 batch and returns the first output.</summary>
+    public (float[] Data, long[] Shape) RunFloat(float[] input, long[] shape)
+    {
+        var output = Run(new[] { new HostTensor(Inputs[0].Name, input, shape) })[0];
+        return output.Data is float[] f ? (f, output.Shape)
+            : throw new RuntimeFailureException($"'{Source}': output '{output.Name}' is {output.Data.GetType().GetElementType()!.Name}, not float32");
+    }
+
+    public void Dispose() => _session.Dispose();
+
+    private static SessionOptions SessionOptionsFor(RunnerOptions o)
+    {
+        var so = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            InterOpNumThreads = 1,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+        };
+        if (o.Threads > 0) so.IntraOpNumThreads = o.Threads;
+        return so;
+    }
+
+    private static TensorSpec Spec(string name, NodeMetadata m) =>
+        new(name, m.IsTensor ? m.ElementType : typeof(object), m.IsTensor ? m.Dimensions.Select(d => (long)d).ToArray() : Array.Empty<long>(),
+            m.IsTensor ? m.SymbolicDimensions.Select(s => string.IsNullOrEmpty(s) ? null : s).ToArray() : Array.Empty<string?>());
+
+    private static T Wrap<T>(string source, Func<T> f)
+    {
+        try { return f(); }
+        catch (OnnxRuntimeException e)
+        {
+            throw new RuntimeFailureException($"ONNX Runtime failed on '{source}': {FirstLine(e.Message)}", e);
+        }
+    }
+
+    private static string FirstLine(string s) => s.Split('\n')[0].Trim();
+}

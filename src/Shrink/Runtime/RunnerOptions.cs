@@ -1,0 +1,21 @@
+namespace Shrink.Runtime;
+
+/// <summary>Options for <see cref="OnnxRunner"/>.</summary>
+public sealed record RunnerOptions
+{
+    /// <summary>Intra-op threads; 0 lets ONNX Runtime choose (one per core).</summary>
+    public int Threads { get; init; }
+
+    /// <summary>Values for symbolic input dimensions other than the batch (e.g. <c>seq</c> → 8) when making inputs.</summary>
+    public IReadOnlyDictionary<string, long> DimValues { get; init; } = new Dictionary<string, long>();
+}
+
+/// <summary>One input or output of a session: name, element type and shape (−1 or a symbol where dynamic).</summary>
+public sealed record TensorSpec(string Name, Type ElementType, long[] Dims, string?[] Symbols)
+{
+    public override string ToString() =>
+        $"{Name}: {ElementType.Name}[{string.Join(",", Dims.Select((d, i) => d >= 0 ? d.ToString() : Symbols[i] ?? "?"))}]";
+}
+
+/// <summary>A dense tensor handed to or returned by ONNX Runtime: data (a T[]) and shape.</summary>
+public sealed record HostTensor(string Name, Array Data, long[] Shape);

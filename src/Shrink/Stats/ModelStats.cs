@@ -1,0 +1,96 @@
+using Shrink.Ir;
+using Shrink.Onnx;
+using Shrink.Ops;
+
+namespace Shrink.Stats;
+
+/// <summary>Per-layer statistics: a node with parameters or MACs.</summary>
+public sealed record LayerStats(string Name, string OpType, string OutputShape, long Parameters, long NonZero, long? Macs)
+{
+    /// <summary>Fraction of parameters that are zero.</summary>
+    public double Sparsity => Parameters == 0 ? 0 : 1 - (double)NonZero / Parameters;
+}
+
+/// <summary>
+/// Model statistics: parameters (elements of floating-point and quantized initializers; int64/int32
+/// shape constants are not parameters), non-zero parameters, bytes on disk, MACs per sample per node
+/// and in total, and a per-layer table.
+/// </summary>
+public sealed record ModelStats(
+    long Parameters, long NonZero, long BytesOnDisk, long Macs, bool MacsComplete,
+    int Nodes, IReadOnlyList<LayerStats> Layers, IReadOnlyDictionary<string, int> OpCounts)
+{
+    public double Sparsity => Parameters == 0 ? 0 : 1 - (double)NonZero / Parameters;
+
+    /// <summary>Computes statistics; <paramref name="bytesOnDisk"/> is the file size (null: the serialized size).</summary>
+    public static ModelStats Compute(Model model, long? bytesOnDisk = null)
+    {
+        ShapeInference.Run(model);
+        var layers = new List<LayerStats>();
+        var counted = new HashSet<Value>();
+        long macs = 0;
+        var complete = true;
+        foreach (var node in model.Graph.TopologicalOrder())
+        {
+            var weights = node.Inputs.OfType<Value>().Where(v => v.Const is { } t && IsParameter(t) && counted.Add(v)).Select(v => v.Const!).ToList();
+            var nodeMacs = ShapeInference.Macs(model, node);
+            var hasMacs = OpRegistry.Find(node.Domain, node.OpType)?.Macs is not null;
+            if (hasMacs && nodeMacs is null) complete = false;
+            macs += nodeMacs ?? 0;
+            if (weights.Count == 0 && nodeMacs is null) continue;
+            layers.Add(new LayerStats(node.DisplayName, node.OpType, node.Outputs.FirstOrDefault()?.Shape?.ToString() ?? "?",
+                weights.Sum(t => t.ElementCount), weights.Sum(CountNonZero), nodeMacs));
+        }
+        var all = model.AllGraphs().SelectMany(g => g.Initializers).Select(v => v.Const!).Where(IsParameter).ToList();
+        var ops = model.Graph.Nodes.GroupBy(n => n.OpType).OrderBy(g => g.Key).ToDictionary(g => g.Key, g => g.Count());
+        return new ModelStats(all.Sum(t => t.ElementCount), all.Sum(CountNonZero),
+            bytesOnDisk ?? OnnxWriter.ToBytes(model).LongLength, macs, complete, model.Graph.Nodes.Count, layers, ops);
+    }
+
+    /// <summary>Reads a file and computes its statistics with its size on disk (external data included).</summary>
+    public static ModelStats Compute(string path)
+    {
+        var model = OnnxReader.Read(path);
+        var size = new FileInfo(path).Length + ExternalFiles(model, path).Sum(f => new FileInfo(f).Length);
+        return Compute(model, size);
+    }
+
+    private static IEnumerable<string> ExternalFiles(Model model, string path) =>
+        model.AllGraphs().SelectMany(g => g.Initializers).Select(v => v.Const!.ExternalInfo)
+            .OfType<IReadOnlyList<KeyValuePair<string, string>>>()
+            .Select(info => info.FirstOrDefault(kv => kv.Key == "location").Value).OfType<string>().Distinct()
+            .Select(loc => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, loc)).Where(File.Exists);
+
+    /// <summary>Floating-point tensors and 8/4-bit integer tensors (quantized weights) count as parameters.</summary>
+    public static bool IsParameter(Tensor t) =>
+        t.DataType.IsFloat() || t.DataType is DataType.Int8 or DataType.UInt8 or DataType.Int4 or DataType.UInt4;
+
+    /// <summary>Elements that are not zero (for sub-byte types, nibbles that are not zero).</summary>
+    public static long CountNonZero(Tensor t)
+    {
+        var bytes = t.Bytes;
+        switch (t.DataType.BitWidth())
+        {
+            case 4:
+                long n4 = 0;
+                for (var i = 0; i < t.ElementCount; i++) if (((bytes[i / 2] >> (4 * (i % 2))) & 0xF) != 0) n4++;
+                return n4;
+            case var bits when bits > 0:
+                var size = bits / 8;
+                long n = 0;
+                for (var i = 0; i + size <= bytes.Length; i += size)
+                    if (!IsZero(bytes.Slice(i, size), t.DataType)) n++;
+                return n;
+            default:
+                return t.ElementCount;
+        }
+    }
+
+    /// <summary>Zero test on the element's bytes; −0.0 counts as zero for floats.</summary>
+    private static bool IsZero(ReadOnlySpan<byte> e, DataType type)
+    {
+        var signMask = type.IsFloat() ? 0x7F : 0xFF;
+        for (var k = 0; k < e.Length - 1; k++) if (e[k] != 0) return false;
+        return (e[^1] & signMask) == 0;
+    }
+}
