@@ -32,7 +32,8 @@ public sealed record ModelStats(
         var complete = true;
         foreach (var node in model.Graph.TopologicalOrder())
         {
-            var weights = node.Inputs.OfType<Value>().Where(v => v.Const is { } t && IsParameter(t) && counted.Add(v)).Select(v => v.Const!).ToList();
+            var weights = node.Inputs.OfType<Value>().Where(v => Graph.ConstantOf(v) is { } t && IsParameter(t) && counted.Add(v))
+                .Select(v => Graph.ConstantOf(v)!).ToList();
             var nodeMacs = ShapeInference.Macs(model, node);
             var hasMacs = OpRegistry.Find(node.Domain, node.OpType)?.Macs is not null;
             if (hasMacs && nodeMacs is null) complete = false;
@@ -41,11 +42,15 @@ public sealed record ModelStats(
             layers.Add(new LayerStats(node.DisplayName, node.OpType, node.Outputs.FirstOrDefault()?.Shape?.ToString() ?? "?",
                 weights.Sum(t => t.ElementCount), weights.Sum(CountNonZero), nodeMacs));
         }
-        var all = model.AllGraphs().SelectMany(g => g.Initializers).Select(v => v.Const!).Where(IsParameter).ToList();
+        var all = model.AllGraphs().SelectMany(Constants).Where(IsParameter).ToList();
         var ops = model.Graph.Nodes.GroupBy(n => n.OpType).OrderBy(g => g.Key).ToDictionary(g => g.Key, g => g.Count());
         return new ModelStats(all.Sum(t => t.ElementCount), all.Sum(CountNonZero),
             bytesOnDisk ?? OnnxWriter.ToBytes(model).LongLength, macs, complete, model.Graph.Nodes.Count, layers, ops);
     }
+
+    /// <summary>Every constant tensor of a graph: initializers and the values of Constant nodes.</summary>
+    private static IEnumerable<Tensor> Constants(Graph g) =>
+        g.Initializers.Select(v => v.Const!).Concat(g.Nodes.Where(n => n.OpType == "Constant").Select(n => n.GetTensor("value")).OfType<Tensor>());
 
     /// <summary>Reads a file and computes its statistics with its size on disk (external data included).</summary>
     public static ModelStats Compute(string path)

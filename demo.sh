@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The main job end to end on the embedded default data: build a zoo model, inspect it, round-trip it
+# through the IR (with external data), run it on a NumPy input, evaluate it, benchmark it.
+set -euo pipefail
+cd "$(dirname "$0")"
+out=${1:-out/demo}
+mkdir -p "$out"
+dotnet build src/Shrink.Cli -c Release -v quiet -nologo >/dev/null
+shrink() { dotnet src/Shrink.Cli/bin/Release/net10.0/Shrink.Cli.dll "$@"; }
+shrink zoo lenet5 --out "$out/lenet5.onnx" --seed 0
+shrink inspect "$out/lenet5.onnx"
+shrink convert "$out/lenet5.onnx" --out "$out/lenet5-ext.onnx" --external-data
+shrink run "$out/lenet5-ext.onnx" --input tests/data/torch/lenet_fmnist.input.npy --out "$out/logits.npy"
+shrink eval "$out/lenet5.onnx" --data "${SHRINK_DEMO_DATA:-embedded}"
+shrink bench "$out/lenet5.onnx" --vs "$out/lenet5-ext.onnx" --batch 1,256 --runs 30 --threads 2

@@ -1,0 +1,66 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Spectre.Console;
+
+namespace Shrink.Cli;
+
+/// <summary>What every command shares: output streams, a Spectre console on stdout, JSON output, error handling.</summary>
+public sealed class CliContext
+{
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    public CliContext(TextWriter stdout, TextWriter stderr)
+    {
+        Out = stdout;
+        Err = stderr;
+        var interactive = ReferenceEquals(stdout, System.Console.Out) && !System.Console.IsOutputRedirected;
+        Console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(stdout),
+            Ansi = interactive ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = interactive ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+            Interactive = interactive ? InteractionSupport.Detect : InteractionSupport.No,
+        });
+        if (!interactive) Console.Profile.Width = 120;
+    }
+
+    public TextWriter Out { get; }
+    public TextWriter Err { get; }
+
+    /// <summary>Tables and rich text go here (plain text when output is redirected).</summary>
+    public IAnsiConsole Console { get; }
+
+    /// <summary>Writes one JSON document on stdout.</summary>
+    public void WriteJson(object value) => Out.WriteLine(JsonSerializer.Serialize(value, value.GetType(), JsonOptions));
+
+    /// <summary>A note for the user on stderr (so --json output on stdout stays one document).</summary>
+    public void Note(string message) => Err.WriteLine(message);
+
+    /// <summary>
+    /// Wraps a command body: user errors become one line on stderr and exit code 2; anything else is
+    /// an internal error, exit code 1.
+    /// </summary>
+    public Func<ParseResult, int> Guard(Func<ParseResult, int> body) => parsed =>
+    {
+        try { return body(parsed); }
+        catch (ShrinkUserException e)
+        {
+            Err.WriteLine($"error: {e.Message}");
+            return ShrinkApp.BadInput;
+        }
+        catch (Exception e)
+        {
+            Err.WriteLine($"internal error: {e.GetType().Name}: {e.Message}");
+            Err.WriteLine("this is a bug in Shrink; please report it with the command line that caused it");
+            if (Environment.GetEnvironmentVariable("SHRINK_DEBUG") == "1") Err.WriteLine(e);
+            return ShrinkApp.InternalError;
+        }
+    };
+}

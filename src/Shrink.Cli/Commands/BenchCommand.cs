@@ -1,0 +1,71 @@
+using System.CommandLine;
+using Shrink.Runtime;
+using Spectre.Console;
+
+namespace Shrink.Cli.Commands;
+
+/// <summary><c>shrink bench MODEL [--vs OTHER] [--batch 1,256] [--json]</c>: ONNX Runtime latency percentiles, side by side.</summary>
+internal static class BenchCommand
+{
+    public static Command Create(CliContext cli)
+    {
+        var model = Options.Model();
+        var vs = new Option<string?>("--vs") { Description = "A second model to measure in the same run (e.g. the original)" };
+        var batch = new Option<string>("--batch") { Description = "Batch sizes, comma separated", DefaultValueFactory = _ => "1,256" };
+        var runs = new Option<int>("--runs") { Description = "Timed runs per batch size", DefaultValueFactory = _ => 50 };
+        var warmup = new Option<int>("--warmup") { Description = "Untimed warm-up runs", DefaultValueFactory = _ => 10 };
+        var threads = Options.Threads();
+        var dims = Options.Dims();
+        var json = Options.Json();
+        var command = new Command("bench", "Measure ONNX Runtime latency (p50/p90/p99) at batch sizes, optionally against another model")
+            { model, vs, batch, runs, warmup, threads, dims, json };
+        command.SetAction(cli.Guard(p =>
+        {
+            var batches = Options.ParseIntList("--batch", p.GetValue(batch)!);
+            if (p.GetValue(warmup) < 0) throw new OptionsException($"--warmup {p.GetValue(warmup)} is out of range; use 0 or more");
+            var options = new RunnerOptions { Threads = p.GetValue(threads), DimValues = Options.ParseDims(p.GetValue(dims)) };
+            var files = new[] { p.GetValue(model)!, p.GetValue(vs) }.OfType<string>().ToArray();
+            var rows = new List<BenchRow>();
+            foreach (var file in files)
+            {
+                using var runner = OnnxRunner.Load(file, options);
+                foreach (var b in batches)
+                    rows.Add(BenchRow.From(file, new FileInfo(file).Length, runner.Benchmark(b, p.GetValue(warmup), p.GetValue(runs))));
+            }
+            var report = new BenchReport(options.Threads, rows, files.Length == 2 ? Speedups(rows, files, batches) : null);
+            if (p.GetValue(json)) cli.WriteJson(report);
+            else Render(cli.Console, report);
+            return ShrinkApp.Ok;
+        }));
+        return command;
+    }
+
+    /// <summary>Speed-up of MODEL over OTHER at each batch size: OTHER's p50 divided by MODEL's.</summary>
+    private static IReadOnlyList<Speedup> Speedups(List<BenchRow> rows, string[] files, int[] batches) =>
+        batches.Select(b => new Speedup(b,
+            rows.First(r => r.Model == files[1] && r.Batch == b).P50Ms / rows.First(r => r.Model == files[0] && r.Batch == b).P50Ms)).ToArray();
+
+    private static void Render(IAnsiConsole c, BenchReport r)
+    {
+        var table = new Table().AddColumns("model", "size", "batch", "p50 ms", "p90 ms", "p99 ms", "mean ms", "samples/s");
+        foreach (var row in r.Rows)
+            table.AddRow(Markup.Escape(row.Model), Format.Bytes(row.Bytes), row.Batch.ToString(), Format.Ms(row.P50Ms), Format.Ms(row.P90Ms),
+                Format.Ms(row.P99Ms), Format.Ms(row.MeanMs), row.Throughput.ToString("N0"));
+        c.Write(table);
+        c.WriteLine($"ONNX Runtime {(r.Threads == 0 ? "default" : r.Threads.ToString())} intra-op thread(s), {r.Rows.FirstOrDefault()?.Runs} timed runs per row");
+        foreach (var s in r.Speedups ?? Array.Empty<Speedup>())
+            c.WriteLine(s.Ratio >= 1
+                ? $"batch {s.Batch}: {r.Rows[0].Model} is {s.Ratio:F2}x faster (p50)"
+                : $"batch {s.Batch}: {r.Rows[0].Model} is NOT faster: {1 / s.Ratio:F2}x slower (p50)");
+    }
+}
+
+internal sealed record BenchRow(string Model, long Bytes, int Batch, int Runs, double P50Ms, double P90Ms, double P99Ms, double MeanMs, double Throughput)
+{
+    public static BenchRow From(string model, long bytes, LatencyResult l) =>
+        new(model, bytes, l.Batch, l.Runs, l.P50Ms, l.P90Ms, l.P99Ms, l.MeanMs, l.Throughput);
+}
+
+internal sealed record Speedup(int Batch, double Ratio);
+
+internal sealed record BenchReport(int Threads, IReadOnlyList<BenchRow> Rows, IReadOnlyList<Speedup>? Speedups);

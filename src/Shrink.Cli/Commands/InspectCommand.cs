@@ -1,0 +1,67 @@
+using System.CommandLine;
+using Shrink.Ir;
+using Shrink.Onnx;
+using Shrink.Stats;
+using Spectre.Console;
+
+namespace Shrink.Cli.Commands;
+
+/// <summary><c>shrink inspect MODEL [--json]</c>: header, inputs and outputs, statistics, per-layer table, problems.</summary>
+internal static class InspectCommand
+{
+    public static Command Create(CliContext cli)
+    {
+        var model = Options.Model();
+        var json = Options.Json();
+        var command = new Command("inspect", "Show a model's inputs, outputs, parameters, sparsity, size, MACs and per-layer table") { model, json };
+        command.SetAction(cli.Guard(p => Execute(cli, p.GetValue(model)!, p.GetValue(json))));
+        return command;
+    }
+
+    private static int Execute(CliContext cli, string path, bool json)
+    {
+        var m = OnnxReader.Read(path);
+        var problems = GraphValidator.Validate(m);
+        var stats = problems.Count == 0 ? ModelStats.Compute(path) : null;
+        var report = InspectReport.From(path, m, stats, problems);
+        if (json) cli.WriteJson(report);
+        else Render(cli.Console, report);
+        if (problems.Count == 0) return ShrinkApp.Ok;
+        cli.Err.WriteLine($"error: '{path}' has {problems.Count} problem(s); the first: {problems[0]}");
+        return ShrinkApp.BadInput;
+    }
+
+    private static void Render(IAnsiConsole c, InspectReport r)
+    {
+        c.WriteLine($"{r.File}  (IR {r.IrVersion}, opsets {string.Join(", ", r.Opsets.Select(kv => $"{(kv.Key == "" ? "ai.onnx" : kv.Key)}:{kv.Value}"))}, producer {r.Producer ?? "?"})");
+        foreach (var i in r.Inputs) c.WriteLine($"  input   {i}");
+        foreach (var o in r.Outputs) c.WriteLine($"  output  {o}");
+        foreach (var p in r.Problems) c.WriteLine($"  problem {p}");
+        if (r.Summary is not { } s) return;
+        c.WriteLine($"  parameters {s.Parameters:N0}, non-zero {s.NonZero:N0} (sparsity {s.Sparsity:P1}), {Format.Bytes(s.BytesOnDisk)} on disk, {Format.Macs(s.Macs, s.MacsComplete)} MACs per sample, {s.Nodes} nodes");
+        c.WriteLine($"  ops: {string.Join(", ", r.OpCounts!.Select(kv => $"{kv.Key}×{kv.Value}"))}");
+        var table = new Table().AddColumns("layer", "op", "output", "params", "non-zero", "sparsity", "MACs");
+        foreach (var l in r.Layers!)
+            table.AddRow(Markup.Escape(l.Name), l.OpType, Markup.Escape(l.OutputShape), l.Parameters.ToString("N0"), l.NonZero.ToString("N0"), l.Sparsity.ToString("P1"), l.Macs?.ToString("N0") ?? "-");
+        table.AddRow("total", "", "", s.Parameters.ToString("N0"), s.NonZero.ToString("N0"), s.Sparsity.ToString("P1"), Format.Macs(s.Macs, s.MacsComplete));
+        c.Write(table);
+    }
+}
+
+/// <summary>The inspect report, as printed and as JSON.</summary>
+internal sealed record InspectReport(
+    string File, long IrVersion, IReadOnlyDictionary<string, long> Opsets, string? Producer,
+    IReadOnlyList<string> Inputs, IReadOnlyList<string> Outputs, IReadOnlyList<string> Problems,
+    SummaryStats? Summary, IReadOnlyDictionary<string, int>? OpCounts, IReadOnlyList<LayerStats>? Layers)
+{
+    public static InspectReport From(string path, Model m, ModelStats? s, IReadOnlyList<string> problems) => new(
+        path, m.IrVersion, m.OpsetImports.GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => g.Last().Value),
+        m.ProducerName is null ? null : $"{m.ProducerName} {m.ProducerVersion}".Trim(),
+        m.Graph.Inputs.Where(v => !v.IsInitializer).Select(v => v.ToString()).ToArray(),
+        m.Graph.Outputs.Select(v => v.ToString()).ToArray(), problems,
+        s is null ? null : new SummaryStats(s.Parameters, s.NonZero, s.Sparsity, s.BytesOnDisk, s.Macs, s.MacsComplete, s.Nodes),
+        s?.OpCounts, s?.Layers);
+}
+
+/// <summary>Model totals.</summary>
+internal sealed record SummaryStats(long Parameters, long NonZero, double Sparsity, long BytesOnDisk, long Macs, bool MacsComplete, int Nodes);

@@ -1,0 +1,54 @@
+using System.CommandLine;
+
+namespace Shrink.Cli;
+
+/// <summary>Options shared by several commands, and the parsing of their values.</summary>
+internal static class Options
+{
+    public static Argument<string> Model() => new("MODEL") { Description = "ONNX model file" };
+    public static Option<bool> Json() => new("--json") { Description = "Print one JSON document on stdout instead of tables" };
+    public static Option<string?> Data() => new("--data") { Description = "Fashion-MNIST directory, or 'embedded' (default: $SHRINK_DATA, then /usr/share/datasets/fashion-mnist, then the embedded subset)" };
+    public static Option<int> Threads() => new("--threads") { Description = "ONNX Runtime intra-op threads (0: one per core)", DefaultValueFactory = _ => 0 };
+    public static Option<string[]> Dims() => new("--dim") { Description = "Size of a symbolic input dimension, NAME=SIZE (repeatable)", AllowMultipleArgumentsPerToken = true };
+
+    /// <summary>Parses <c>NAME=SIZE</c> pairs.</summary>
+    public static IReadOnlyDictionary<string, long> ParseDims(string[]? values)
+    {
+        var dims = new Dictionary<string, long>();
+        foreach (var v in values ?? Array.Empty<string>())
+        {
+            var parts = v.Split('=', 2);
+            if (parts.Length != 2 || parts[0].Length == 0 || !long.TryParse(parts[1], out var size) || size < 1)
+                throw new OptionsException($"--dim '{v}' is not NAME=SIZE with a positive size; write e.g. --dim seq=8");
+            dims[parts[0]] = size;
+        }
+        return dims;
+    }
+
+    /// <summary>Parses a comma-separated list of positive integers such as <c>1,256</c>.</summary>
+    public static int[] ParseIntList(string option, string value)
+    {
+        var parts = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var result = new int[parts.Length];
+        for (var i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], out result[i]) || result[i] < 1)
+                throw new OptionsException($"{option} '{value}' must be positive integers separated by commas, e.g. {option} 1,256");
+        return result.Length > 0 ? result : throw new OptionsException($"{option} needs at least one value, e.g. {option} 1,256");
+    }
+
+    /// <summary>Refuses an output path that would overwrite an input (inputs are never modified).</summary>
+    public static void CheckOutput(string output, params string[] inputs)
+    {
+        var full = Path.GetFullPath(output);
+        foreach (var input in inputs)
+            if (string.Equals(full, Path.GetFullPath(input), StringComparison.Ordinal))
+                throw new OptionsException($"--out '{output}' is the input file; Shrink never modifies its inputs, so choose another output path");
+        if (Directory.Exists(full))
+            throw new OptionsException($"--out '{output}' is a directory; give a file path such as {Path.Combine(output, "model.onnx")}");
+    }
+
+    /// <summary>Checks a non-negative limit option.</summary>
+    public static int? CheckLimit(int? limit) => limit is < 1
+        ? throw new OptionsException($"--limit {limit} is out of range; use a positive number of samples")
+        : limit;
+}

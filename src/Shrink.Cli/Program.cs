@@ -1,0 +1,3 @@
+using Shrink.Cli;
+
+return ShrinkApp.Run(args, Console.Out, Console.Error);

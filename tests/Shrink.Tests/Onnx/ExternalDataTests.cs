@@ -1,0 +1,72 @@
+using Shrink.Ir;
+using Shrink.Onnx;
+using Shrink.Runtime;
+using Shrink.Tests.Data;
+using Shrink.Zoo;
+using Xunit;
+
+namespace Shrink.Tests.Onnx;
+
+public class ExternalDataTests
+{
+    private static Model WriteExternal(TempDirectory dir, out Model original)
+    {
+        original = ModelZoo.Create("lenet5");
+        OnnxWriter.Write(original, dir.File("m.onnx"), new OnnxWriteOptions { ExternalData = true, ExternalThreshold = 16 });
+        return OnnxReader.Read(dir.File("m.onnx"));
+    }
+
+    [Fact]
+    public void Write_PutsLargeTensorsInTheDataFile()
+    {
+        using var dir = new TempDirectory();
+
+        var back = WriteExternal(dir, out var original);
+
+        var data = new FileInfo(dir.File("m.onnx.data"));
+        Assert.True(data.Exists);
+        Assert.True(data.Length >= original.Graph.Initializers.Sum(v => v.Const!.Bytes.Length));
+        Assert.True(new FileInfo(dir.File("m.onnx")).Length < 64 * 1024);
+        Assert.All(back.Graph.Initializers.Where(v => v.Const!.Bytes.Length >= 16), v => Assert.Equal(TensorStorage.External, v.Const!.Storage));
+    }
+
+    [Fact]
+    public void ReadBack_TensorsAreBitIdentical()
+    {
+        using var dir = new TempDirectory();
+
+        var back = WriteExternal(dir, out var original);
+
+        Assert.Equal(original.Graph.Initializers.Select(v => v.Name), back.Graph.Initializers.Select(v => v.Name));
+        foreach (var (a, b) in original.Graph.Initializers.Zip(back.Graph.Initializers))
+        {
+            Assert.Equal(a.Const!.Dims, b.Const!.Dims);
+            Assert.Equal(a.Const.DataType, b.Const.DataType);
+            Assert.True(a.Const.Bytes.SequenceEqual(b.Const.Bytes), $"tensor '{a.Name}' changed");
+        }
+    }
+
+    [Fact]
+    public void OnnxRuntime_GivesTheSameOutputsAsTheInlineModel()
+    {
+        using var dir = new TempDirectory();
+        WriteExternal(dir, out var original);
+        using var inline = OnnxRunner.FromModel(original, new RunnerOptions { Threads = 1 });
+        using var external = OnnxRunner.Load(dir.File("m.onnx"), new RunnerOptions { Threads = 1 });
+        var inputs = inline.RandomInputs(batch: 3, seed: 5);
+
+        var expected = (float[])inline.Run(inputs)[0].Data;
+        var actual = (float[])external.Run(inputs)[0].Data;
+
+        Assert.Equal(expected, actual);  // same weights, same session options: bit-identical
+    }
+
+    [Fact]
+    public void ReadBackAndWriteInline_RoundTrips()
+    {
+        using var dir = new TempDirectory();
+        var back = WriteExternal(dir, out var original);
+
+        Assert.Equal(OnnxWriter.ToBytes(original), OnnxWriter.ToBytes(back));
+    }
+}
