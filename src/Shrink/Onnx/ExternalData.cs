@@ -20,8 +20,8 @@ internal static class ExternalData
         var offset = ParseLong(info, "offset", 0, p.Name, where);
         using var fs = OpenData(path, p.Name, where);
         var length = ParseLong(info, "length", fs.Length - offset, p.Name, where);
-        if (offset < 0 || length < 0 || offset + length > fs.Length)
-            throw new ModelFormatException($"{where}: tensor '{p.Name}' asks for bytes {offset}..{offset + length} of '{location}', which has {fs.Length}; the data file is truncated or does not belong to this model");
+        if (offset > fs.Length || length > fs.Length - offset)  // written so that huge values cannot overflow
+            throw new ModelFormatException($"{where}: tensor '{p.Name}' asks for {length} bytes at offset {offset} of '{location}', which has {fs.Length}; the data file is truncated or does not belong to this model");
         var bytes = new byte[length];
         fs.Position = offset;
         fs.ReadExactly(bytes);

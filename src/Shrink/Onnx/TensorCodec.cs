@@ -20,8 +20,8 @@ internal static class TensorCodec
         var dims = p.Dims.ToArray();
         if (dims.Any(d => d < 0))
             throw new ModelFormatException($"{where}: tensor '{p.Name}' has a negative dimension [{string.Join(",", dims)}]");
-        long count;
-        try { count = dims.Aggregate(1L, (a, d) => checked(a * d)); }
+        long count, expected;
+        try { count = dims.Aggregate(1L, (a, d) => checked(a * d)); expected = type.ByteCount(count); }
         catch (OverflowException) { throw new ModelFormatException($"{where}: tensor '{p.Name}' has an impossibly large shape [{string.Join(",", dims)}]"); }
         if (type == DataType.String)
             return DecodeStrings(p, dims, count, where);
@@ -29,7 +29,6 @@ internal static class TensorCodec
             throw new ModelFormatException($"{where}: tensor '{p.Name}' has unknown data type {(int)type}");
         var storage = p.HasRawData ? TensorStorage.Raw : TensorStorage.Typed;
         var data = p.HasRawData ? p.RawData.ToByteArray() : FromTyped(p, type, count, where);
-        var expected = type.ByteCount(count);
         if (data.LongLength != expected && !(p.DataLocation == TensorProto.Types.DataLocation.External))
             throw new ModelFormatException($"{where}: tensor '{p.Name}' ({type.ShortName()}[{string.Join(",", dims)}]) holds {data.LongLength} bytes of data, expected {expected}");
         return new Tensor(p.Name, type, dims, data, storage) { DocString = p.HasDocString ? p.DocString : null };

@@ -26,7 +26,7 @@ internal static class Elementwise
         add(new OpSchema("Where", c => c.SetOutput(0, c.InputType(1), Broadcast.Shapes(c, new[] { 0, 1, 2 })), 3, 3));
         add(new OpSchema("Clip", c => c.PassThrough(), 1, 3));
         add(new OpSchema("Dropout", InferDropout, 1, 3));
-        add(new OpSchema("Cast", c => c.SetOutput(0, (DataType)c.Int("to", 0), c.InputShape(0))));
+        add(new OpSchema("Cast", InferCast));
         add(new OpSchema("CastLike", c => c.SetOutput(0, c.InputType(1), c.InputShape(0)), 2, 2));
         add(new OpSchema("BatchNormalization", c => { c.PassThrough(); }, 5, 5));
         add(new OpSchema("LayerNormalization", c => c.PassThrough(), 2, 3));
@@ -61,6 +61,14 @@ internal static class Elementwise
             });
         }
         c.SetShapeValue(0, result);
+    }
+
+    /// <summary>Cast to an integer type keeps a shape value known (PyTorch wraps shape arithmetic in Casts).</summary>
+    private static void InferCast(InferenceContext c)
+    {
+        var to = (DataType)c.Int("to", 0);
+        c.SetOutput(0, to, c.InputShape(0));
+        if (to is DataType.Int64 or DataType.Int32 && c.ShapeValue(0) is { } v) c.SetShapeValue(0, v);
     }
 
     private static void InferDropout(InferenceContext c)

@@ -33,7 +33,7 @@ public static class ShapeInference
             if (!CheckArity(node, schema, problems)) continue;
             var ctx = new InferenceContext(node, opset, shapeValues, problems);
             try { schema.Infer(ctx); }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException or IndexOutOfRangeException or OverflowException)
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException or IndexOutOfRangeException or ArithmeticException)
             {
                 problems.Add($"cannot infer shapes at node '{node.DisplayName}' ({node.OpType}): {e.Message}");
             }

@@ -93,6 +93,57 @@ public class CorruptFileTests
         Assert.Contains("does not exist", ReadFileFails(dir.File("nothing.onnx")).Message);
     }
 
+    /// <summary>300 seeded mutations of lenet5: each read (and validation of what was read) ends cleanly and soon.</summary>
+    [Fact]
+    public void MutatedModels_ReadOrFailCleanly()
+    {
+        var original = OnnxWriter.ToBytes(ModelZoo.Create("lenet5"));
+        var random = new Random(2024);
+        for (var i = 0; i < 300; i++)
+        {
+            var mutated = Mutate(original, random);
+            var read = Task.Run(() => TryReadAndValidate(mutated));
+            Assert.True(read.Wait(TimeSpan.FromSeconds(10)), $"mutation {i}: reading did not finish within 10 s");
+            Assert.True(read.Result is null or ModelFormatException or GraphValidationException,
+                $"mutation {i}: {read.Result?.GetType().Name}: {read.Result?.Message}");
+        }
+    }
+
+    private static Exception? TryReadAndValidate(byte[] bytes)
+    {
+        try
+        {
+            var model = OnnxReader.Read(bytes);
+            GraphValidator.EnsureValid(model);
+            OnnxWriter.ToBytes(model);
+            return null;
+        }
+        catch (Exception e) { return e; }
+    }
+
+    /// <summary>One to three byte flips, overwrites, insertions or deletions, mostly in the structure at the file's ends.</summary>
+    private static byte[] Mutate(byte[] original, Random random)
+    {
+        var bytes = original.ToList();
+        for (var k = random.Next(1, 4); k > 0; k--)
+        {
+            var pos = random.Next(3) switch
+            {
+                0 => random.Next(Math.Min(2048, bytes.Count)),
+                1 => bytes.Count - 1 - random.Next(Math.Min(1024, bytes.Count)),
+                _ => random.Next(bytes.Count),
+            };
+            switch (random.Next(4))
+            {
+                case 0: bytes[pos] ^= (byte)(1 << random.Next(8)); break;
+                case 1: bytes[pos] = (byte)random.Next(256); break;
+                case 2: bytes.Insert(pos, (byte)random.Next(256)); break;
+                default: bytes.RemoveAt(pos); break;
+            }
+        }
+        return bytes.ToArray();
+    }
+
     [Fact]
     public void NegativeTensorDimension_FailsNamingTheTensor()
     {
@@ -102,11 +153,14 @@ public class CorruptFileTests
         Assert.Contains("'bad_dims'", ReadFails(m.ToByteArray()).Message);
     }
 
-    [Fact]
-    public void OverflowingTensorShape_FailsNamingTheTensor()
+    [Theory]
+    [InlineData(1L << 40, 1L << 40)]
+    [InlineData(1L << 60, 1L)]
+    [InlineData(long.MaxValue, 1L)]
+    public void OverflowingTensorShape_FailsNamingTheTensor(long d0, long d1)
     {
         var m = ProtoModels.Minimal();
-        m.Graph.Initializer.Add(ProtoModels.RawTensor("huge", new long[] { 1L << 40, 1L << 40 }, 4));
+        m.Graph.Initializer.Add(ProtoModels.RawTensor("huge", new long[] { d0, d1 }, 4));
 
         Assert.Contains("'huge'", ReadFails(m.ToByteArray()).Message);
     }
@@ -155,6 +209,27 @@ public class CorruptFileTests
 
         Assert.Contains("'outside'", message);
         Assert.Contains("outside the model's directory", message);
+    }
+
+    [Theory]
+    [InlineData("9223372036854775807", "10")]
+    [InlineData("0", "9223372036854775807")]
+    [InlineData("-4", "4")]
+    [InlineData("0", "4")]
+    public void ExternalDataRangeOutsideTheDataFile_Fails(string offset, string length)
+    {
+        using var dir = new TempDirectory();
+        var m = ProtoModels.Minimal();
+        var t = new TensorProto { Name = "ranged", DataType = 1, DataLocation = TensorProto.Types.DataLocation.External };
+        t.Dims.Add(2);
+        t.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = "m.data" });
+        t.ExternalData.Add(new StringStringEntryProto { Key = "offset", Value = offset });
+        t.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = length });
+        m.Graph.Initializer.Add(t);
+        File.WriteAllBytes(dir.File("m.onnx"), m.ToByteArray());
+        File.WriteAllBytes(dir.File("m.data"), new byte[16]);
+
+        Assert.Contains("'ranged'", ReadFileFails(dir.File("m.onnx")).Message);
     }
 
     [Fact]
