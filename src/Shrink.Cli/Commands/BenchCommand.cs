@@ -30,7 +30,7 @@ internal static class BenchCommand
             {
                 using var runner = OnnxRunner.Load(file, options);
                 foreach (var b in batches)
-                    rows.Add(BenchRow.From(file, new FileInfo(file).Length, runner.Benchmark(b, p.GetValue(warmup), p.GetValue(runs))));
+                    rows.Add(BenchRow.From(file, Shrink.Stats.ModelStats.SizeOnDisk(file), runner.Benchmark(b, p.GetValue(warmup), p.GetValue(runs))));
             }
             var report = new BenchReport(options.Threads, rows, files.Length == 2 ? Speedups(rows, files, batches) : null);
             if (p.GetValue(json)) cli.WriteJson(report);

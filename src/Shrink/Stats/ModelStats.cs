@@ -56,9 +56,14 @@ public sealed record ModelStats(
     public static ModelStats Compute(string path)
     {
         var model = OnnxReader.Read(path);
-        var size = new FileInfo(path).Length + ExternalFiles(model, path).Sum(f => new FileInfo(f).Length);
-        return Compute(model, size);
+        return Compute(model, SizeOnDisk(model, path));
     }
+
+    /// <summary>Bytes of a model file plus the external data files it names.</summary>
+    public static long SizeOnDisk(string path) => SizeOnDisk(OnnxReader.Read(path), path);
+
+    private static long SizeOnDisk(Model model, string path) =>
+        new FileInfo(path).Length + ExternalFiles(model, path).Sum(f => new FileInfo(f).Length);
 
     private static IEnumerable<string> ExternalFiles(Model model, string path) =>
         model.AllGraphs().SelectMany(g => g.Initializers).Select(v => v.Const!.ExternalInfo)
