@@ -28,7 +28,7 @@ public static class OnnxWriter
     public static void Write(Model model, string path, OnnxWriteOptions? options = null)
     {
         options ??= new OnnxWriteOptions();
-        var external = options.ExternalData || TensorBytes(model) > InlineLimit;
+        var external = options.ExternalData || NeedsExternalData(model);
         if (!external)
         {
             var bytes = ToBytes(model);
@@ -45,12 +45,14 @@ public static class OnnxWriter
     /// <summary>The model as ONNX bytes with all data inline.</summary>
     public static byte[] ToBytes(Model model)
     {
-        if (TensorBytes(model) > InlineLimit)
+        if (NeedsExternalData(model))
             throw new InvalidOperationException("the model holds over 2 GB of tensor data; write it to a file with external data");
         return ToProto(model, null).ToByteArray();
     }
 
-    private static long TensorBytes(Model m) => m.AllGraphs().SelectMany(g => g.Initializers).Sum(v => (long)v.Const!.Bytes.Length);
+    /// <summary>True when the model's tensor data is too large for one protobuf message.</summary>
+    internal static bool NeedsExternalData(Model m) =>
+        m.AllGraphs().SelectMany(g => g.Initializers).Sum(v => (long)v.Const!.Bytes.Length) > InlineLimit;
 
     private static ModelProto ToProto(Model m, ExternalSink? sink)
     {

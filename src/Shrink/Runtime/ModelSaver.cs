@@ -22,7 +22,7 @@ public static class ModelSaver
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         if (!Directory.Exists(dir))
             throw new OptionsException($"cannot write '{path}': directory '{dir}' does not exist; create it first");
-        if (!options.ExternalData && !NeedsExternal(model))
+        if (!options.ExternalData && !OnnxWriter.NeedsExternalData(model))
         {
             var bytes = OnnxWriter.ToBytes(model);
             if (requireRuntime) CheckLoads(() => new InferenceSession(bytes), path);
@@ -31,9 +31,6 @@ public static class ModelSaver
         }
         SaveExternal(model, path, options with { ExternalData = true }, requireRuntime, dir);
     }
-
-    private static bool NeedsExternal(Model m) =>
-        m.AllGraphs().SelectMany(g => g.Initializers).Sum(v => (long)v.Const!.Bytes.Length) > OnnxWriter.InlineLimit;
 
     /// <summary>Writes model and data into a staging folder beside the target, checks them, then renames both into place.</summary>
     private static void SaveExternal(Model model, string path, OnnxWriteOptions options, bool requireRuntime, string dir)
@@ -58,7 +55,7 @@ public static class ModelSaver
         try { open().Dispose(); }
         catch (OnnxRuntimeException e)
         {
-            throw new RuntimeFailureException($"refusing to write '{path}': ONNX Runtime cannot load the result ({e.Message.Split('\n')[0].Trim()})", e);
+            throw new RuntimeFailureException($"refusing to write '{path}': ONNX Runtime cannot load the result ({OnnxRunner.FirstLine(e.Message)})", e);
         }
     }
 }

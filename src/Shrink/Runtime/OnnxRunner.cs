@@ -104,5 +104,6 @@ public sealed partial class OnnxRunner : IDisposable
         }
     }
 
-    private static string FirstLine(string s) => s.Split('\n')[0].Trim();
+    /// <summary>ONNX Runtime's messages span lines; the first says what is wrong.</summary>
+    internal static string FirstLine(string s) => s.Split('\n')[0].Trim();
 }
