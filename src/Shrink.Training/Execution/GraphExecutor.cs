@@ -1,0 +1,285 @@
+using System.Runtime.InteropServices;
+using Shrink.Ir;
+using TorchSharp;
+using static TorchSharp.torch;
+using Tensor = TorchSharp.torch.Tensor;
+
+namespace Shrink.Training.Execution;
+
+/// <summary>What an initializer becomes in the executor.</summary>
+public enum ParameterKind
+{
+    /// <summary>A trainable weight (float initializer of a layer).</summary>
+    Weight,
+    /// <summary>State updated in training mode but never by gradients (BatchNormalization running mean and variance).</summary>
+    Buffer,
+}
+
+/// <summary>An initializer held by the executor as a TorchSharp tensor.</summary>
+public sealed class ExecutorParameter
+{
+    internal ExecutorParameter(string name, ParameterKind kind, Tensor tensor, DataType originalType)
+    {
+        Name = name;
+        Kind = kind;
+        Tensor = tensor;
+        OriginalType = originalType;
+    }
+
+    /// <summary>The initializer's name in the IR.</summary>
+    public string Name { get; }
+
+    /// <summary>Weight or buffer.</summary>
+    public ParameterKind Kind { get; }
+
+    /// <summary>The live tensor (a <c>Parameter</c> for weights).</summary>
+    public Tensor Tensor { get; }
+
+    /// <summary>The initializer's element type in the IR; written back in that type.</summary>
+    public DataType OriginalType { get; }
+
+    /// <summary>Whether gradients flow into this parameter. Buffers are never trainable.</summary>
+    public bool Trainable
+    {
+        get => Kind == ParameterKind.Weight && Tensor.requires_grad;
+        set
+        {
+            if (Kind == ParameterKind.Weight) Tensor.requires_grad = value;
+        }
+    }
+
+    public override string ToString() => $"{Name} {Kind} [{string.Join(",", Tensor.shape)}]{(Trainable ? "" : " frozen")}";
+}
+
+/// <summary>
+/// Runs an IR graph on TorchSharp tensors, differentiably. The graph is compiled once into an array of
+/// kernels over value slots, so a forward pass costs the tensor operations and almost nothing else.
+/// Float initializers of layers become parameters; trained values are written back with
+/// <see cref="Export"/>. Call <see cref="Forward(Tensor[])"/> inside a <c>torch.NewDisposeScope()</c>:
+/// the intermediate tensors belong to the caller's scope.
+/// </summary>
+public sealed partial class GraphExecutor : IDisposable
+{
+    private readonly Model _model;
+    private readonly Tensor?[] _template;
+    private readonly Step[] _steps;
+    private readonly int[] _inputSlots;
+    private readonly int[] _outputSlots;
+    private readonly Dictionary<string, int> _slotOf;
+    private readonly List<ExecutorParameter> _parameters = new();
+    private readonly List<Tensor> _owned = new();
+    private bool _disposed;
+
+    private readonly record struct Step(Node Node, Kernel Kernel);
+
+    /// <summary>The model the executor was compiled from (not modified).</summary>
+    public Model Model => _model;
+
+    /// <summary>True in training mode: BatchNormalization uses batch statistics and updates its running ones, Dropout drops.</summary>
+    public bool Training { get; set; }
+
+    /// <summary>The graph inputs the executor takes, in order (initializer-backed inputs excluded).</summary>
+    public IReadOnlyList<Value> Inputs { get; }
+
+    /// <summary>The graph outputs, in order.</summary>
+    public IReadOnlyList<Value> Outputs { get; }
+
+    /// <summary>Weights and buffers, in initializer order.</summary>
+    public IReadOnlyList<ExecutorParameter> Parameters => _parameters;
+
+    /// <summary>The trainable weights' tensors (what an optimizer updates).</summary>
+    public IEnumerable<TorchSharp.Modules.Parameter> TrainableTensors =>
+        _parameters.Where(p => p.Trainable).Select(p => (TorchSharp.Modules.Parameter)p.Tensor);
+
+    /// <summary>A parameter by initializer name.</summary>
+    public ExecutorParameter? FindParameter(string name) => _parameters.Find(p => p.Name == name);
+
+    /// <summary>Compiles a model; an op the executor cannot run raises <see cref="UnsupportedOpException"/> naming it.</summary>
+    public static GraphExecutor Compile(Model model)
+    {
+        TorchRuntime.EnsureInitialized();
+        return new GraphExecutor(model);
+    }
+
+    private GraphExecutor(Model model)
+    {
+        _model = model;
+        var graph = model.Graph;
+        var unsupported = graph.Nodes.Where(n => !Kernels.IsSupported(n))
+            .Select(n => n.IsDefaultDomain ? n.OpType : $"{n.Domain}.{n.OpType}").Distinct().ToList();
+        if (unsupported.Count > 0)
+            throw new UnsupportedOpException(unsupported, model.Graph.Name);
+
+        _slotOf = new Dictionary<string, int>();
+        int SlotOf(Value v)
+        {
+            if (!_slotOf.TryGetValue(v.Name, out var s)) _slotOf[v.Name] = s = _slotOf.Count;
+            return s;
+        }
+        foreach (var v in graph.Values) SlotOf(v);
+        _template = new Tensor?[_slotOf.Count];
+        var irConstants = new Dictionary<int, Ir.Tensor>();
+        var isStatic = new bool[_slotOf.Count];
+
+        var roles = ParameterRoles(graph);
+        foreach (var init in graph.Initializers)
+        {
+            var slot = SlotOf(init);
+            var ir = init.Const!;
+            irConstants[slot] = ir;
+            roles.TryGetValue(init.Name, out var kind);
+            if (kind is ParameterKind role && TorchTensors.ScalarTypeOf(ir.DataType) is not null)
+            {
+                var source = TorchTensors.FromIr(ir).to(ScalarType.Float32).DetachFromDisposeScope();
+                Tensor live = role == ParameterKind.Weight ? new TorchSharp.Modules.Parameter(source, requires_grad: true) : source;
+                live.DetachFromDisposeScope();
+                _parameters.Add(new ExecutorParameter(init.Name, role, live, ir.DataType));
+                _template[slot] = live;
+                _owned.Add(live);
+            }
+            else if (TorchTensors.ScalarTypeOf(ir.DataType) is not null)
+            {
+                var t = TorchTensors.FromIr(ir).DetachFromDisposeScope();
+                _template[slot] = t;
+                _owned.Add(t);
+                isStatic[slot] = true;
+            }
+        }
+
+        Inputs = graph.Inputs.Where(v => !v.IsInitializer).ToList();
+        Outputs = graph.Outputs.ToList();
+        _inputSlots = Inputs.Select(SlotOf).ToArray();
+        _outputSlots = Outputs.Select(SlotOf).ToArray();
+
+        // Compile in topological order; nodes whose inputs are all static constants are folded now.
+        var steps = new List<Step>();
+        using (torch.no_grad())
+            foreach (var node in graph.TopologicalOrder())
+            {
+                var ctx = new KernelContext(this, node, SlotOf, irConstants, model.OpsetVersion(node.Domain) ?? model.DefaultOpset);
+                var kernel = Kernels.Create(ctx);
+                var inputs = node.Inputs.Where(i => i is not null && i.Name.Length > 0).Select(i => SlotOf(i!)).ToList();
+                if (inputs.All(s => isStatic[s]) && Kernels.IsFoldable(node))
+                {
+                    using var scope = torch.NewDisposeScope();
+                    kernel(_template);
+                    foreach (var o in node.Outputs)
+                    {
+                        if (o is null || o.Name.Length == 0) continue;
+                        var slot = SlotOf(o);
+                        var t = _template[slot]!.DetachFromDisposeScope();
+                        _owned.Add(t);
+                        isStatic[slot] = true;
+                        if (t.numel() <= 1 << 16) irConstants[slot] = TorchTensors.ToIr(o.Name, t);
+                    }
+                    continue;
+                }
+                steps.Add(new Step(node, kernel));
+            }
+        _steps = steps.ToArray();
+    }
+
+    /// <summary>
+    /// Which initializers are parameters: the running statistics of BatchNormalization are buffers;
+    /// every other float initializer with more than one element that feeds a node is a weight. Scalars
+    /// (constants such as GELU's 0.5) and integer tensors stay constants.
+    /// </summary>
+    private static Dictionary<string, ParameterKind> ParameterRoles(Graph graph)
+    {
+        var roles = new Dictionary<string, ParameterKind>();
+        foreach (var node in graph.Nodes)
+            for (var i = 0; i < node.Inputs.Count; i++)
+            {
+                var v = node.Inputs[i];
+                if (v?.Const is not { } t || !t.DataType.IsFloat()) continue;
+                if (node.OpType == "BatchNormalization" && i >= 3) roles[v.Name] = ParameterKind.Buffer;
+                else if (t.ElementCount > 1 && !roles.ContainsKey(v.Name)) roles[v.Name] = ParameterKind.Weight;
+            }
+        return roles;
+    }
+
+    /// <summary>Runs the graph; returns the graph outputs in order.</summary>
+    public Tensor[] Forward(params Tensor[] inputs) => Run(inputs, Array.Empty<string>());
+
+    /// <summary>Runs the graph; returns the graph outputs followed by the named intermediate values.</summary>
+    public Tensor[] Run(IReadOnlyList<Tensor> inputs, IReadOnlyList<string> extraOutputs)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (inputs.Count != _inputSlots.Length)
+            throw new DataException($"the model takes {_inputSlots.Length} input(s) ({string.Join(", ", Inputs.Select(i => i.Name))}), {inputs.Count} given");
+        var slots = (Tensor?[])_template.Clone();
+        for (var i = 0; i < inputs.Count; i++) slots[_inputSlots[i]] = inputs[i];
+        foreach (var step in _steps)
+        {
+            try
+            {
+                step.Kernel(slots);
+            }
+            catch (Exception e) when (e is ExternalException or ArgumentException or InvalidOperationException or IndexOutOfRangeException)
+            {
+                throw new RuntimeFailureException($"node '{step.Node.DisplayName}' ({step.Node.OpType}) failed in the training executor: {FirstLine(e.Message)}");
+            }
+        }
+        var result = new Tensor[_outputSlots.Length + extraOutputs.Count];
+        for (var i = 0; i < _outputSlots.Length; i++)
+            result[i] = slots[_outputSlots[i]] ?? throw new RuntimeFailureException($"output '{Outputs[i].Name}' was not computed");
+        for (var i = 0; i < extraOutputs.Count; i++)
+        {
+            if (!_slotOf.TryGetValue(extraOutputs[i], out var slot))
+                throw new OptionsException($"the model has no tensor named '{extraOutputs[i]}'");
+            result[_outputSlots.Length + i] = slots[slot] ?? throw new OptionsException($"tensor '{extraOutputs[i]}' is not computed by the executor");
+        }
+        return result;
+    }
+
+    /// <summary>True when the graph has a value of that name.</summary>
+    public bool HasValue(string name) => _slotOf.ContainsKey(name);
+
+    private static string FirstLine(string s)
+    {
+        var line = s.Split('\n')[0].Trim();
+        return line.Length > 300 ? line[..300] + "…" : line;
+    }
+
+    /// <summary>A copy of the model with the current weights and buffers written into its initializers.</summary>
+    public Model Export()
+    {
+        var copy = Onnx.OnnxReader.Read(Onnx.OnnxWriter.ToBytes(_model));
+        WriteBack(copy);
+        return copy;
+    }
+
+    /// <summary>Writes the current weights and buffers into a model's initializers of the same names.</summary>
+    public void WriteBack(Model target)
+    {
+        foreach (var p in _parameters)
+        {
+            var init = target.Graph.FindInitializer(p.Name)
+                ?? throw new InvalidOperationException($"the target model has no initializer '{p.Name}'");
+            var type = TorchTensors.ScalarTypeOf(p.OriginalType)!.Value;
+            using var converted = p.Tensor.detach().to(type);
+            var t = TorchTensors.ToIr(p.Name, converted);
+            init.Const = new Ir.Tensor(p.Name, p.OriginalType, init.Const!.Dims, t.RawData) { DocString = init.Const.DocString };
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        foreach (var t in _owned) t.Dispose();
+    }
+}
+
+/// <summary>The graph holds ops the training executor cannot run.</summary>
+public sealed class UnsupportedOpException : ShrinkUserException
+{
+    public UnsupportedOpException(IReadOnlyList<string> ops, string graph)
+        : base($"the training executor does not support op{(ops.Count > 1 ? "s" : "")} {string.Join(", ", ops)} (graph '{graph}'); it runs: {string.Join(", ", Kernels.SupportedOps)}")
+    {
+        Ops = ops;
+    }
+
+    /// <summary>The unsupported op types.</summary>
+    public IReadOnlyList<string> Ops { get; }
+}
