@@ -5,7 +5,7 @@ namespace Shrink.Cli;
 
 /// <summary>
 /// The <c>shrink</c> command. Exit codes: 0 success; 2 bad usage or bad input (one line saying what
-/// is wrong and how to mend it, nothing written); 1 internal error.
+/// is wrong and how to mend it, nothing written); 1 internal error; 130 training interrupted (checkpoint written).
 /// </summary>
 public static class ShrinkApp
 {
@@ -32,6 +32,6 @@ public static class ShrinkApp
     private static IEnumerable<Command> Commands(CliContext cli) => new[]
     {
         InspectCommand.Create(cli), ZooCommand.Create(cli), EvalCommand.Create(cli),
-        BenchCommand.Create(cli), RunCommand.Create(cli), ConvertCommand.Create(cli),
+        BenchCommand.Create(cli), RunCommand.Create(cli), ConvertCommand.Create(cli), TrainCommand.Create(cli),
     };
 }

@@ -2,10 +2,15 @@ using System.CommandLine;
 using Spectre.Console;
 using Shrink.Data;
 using Shrink.Runtime;
+using Shrink.Training;
+using Shrink.Training.Execution;
 
 namespace Shrink.Cli.Commands;
 
-/// <summary><c>shrink run MODEL --input X.npy --out Y.npy</c>: runs a model in ONNX Runtime on NumPy arrays.</summary>
+/// <summary>
+/// <c>shrink run MODEL --input X.npy --out Y.npy [--engine ort|torch]</c>: runs a model on NumPy arrays in
+/// ONNX Runtime or in Shrink's training executor (so anyone can compare the two).
+/// </summary>
 internal static class RunCommand
 {
     public static Command Create(CliContext cli)
@@ -15,16 +20,22 @@ internal static class RunCommand
         var output = new Option<string>("--out") { Description = "Output .npy (the first model output, or the one named by --output)", Required = true };
         var which = new Option<string?>("--output") { Description = "Name of the model output to write (default: the first)" };
         var threads = Options.Threads();
-        var command = new Command("run", "Run a model in ONNX Runtime on NumPy .npy inputs and write an output as .npy") { model, input, output, which, threads };
+        var engine = new Option<string>("--engine") { Description = "ort (ONNX Runtime) or torch (Shrink's TorchSharp training executor, eval mode)", DefaultValueFactory = _ => "ort" };
+        engine.AcceptOnlyFromAmong("ort", "torch");
+        var command = new Command("run", "Run a model in ONNX Runtime or the training executor on NumPy .npy inputs and write an output as .npy") { model, input, output, which, engine, threads };
         command.SetAction(cli.Guard(p =>
         {
             var path = p.GetValue(model)!;
             var outPath = p.GetValue(output)!;
             var inputs = p.GetValue(input)!;
             Options.CheckOutput(outPath, new[] { path }.Concat(inputs.Select(i => i.Split('=', 2)[^1])).ToArray());
-            using var runner = OnnxRunner.Load(path, new RunnerOptions { Threads = p.GetValue(threads) });
-            var tensors = ReadInputs(runner, inputs);
-            var results = runner.Run(tensors);
+            IReadOnlyList<HostTensor> results;
+            if (p.GetValue(engine) == "torch") results = RunTorch(path, inputs, p.GetValue(threads));
+            else
+            {
+                using var runner = OnnxRunner.Load(path, new RunnerOptions { Threads = p.GetValue(threads) });
+                results = runner.Run(ReadInputs(runner.Source, runner.Inputs.Select(i => i.Name).ToList(), inputs));
+            }
             var chosen = p.GetValue(which) is { } name
                 ? results.FirstOrDefault(r => r.Name == name) ?? throw new OptionsException($"--output '{name}' is not an output of '{path}'; its outputs are {string.Join(", ", results.Select(r => r.Name))}")
                 : results[0];
@@ -35,14 +46,35 @@ internal static class RunCommand
         return command;
     }
 
-    private static HostTensor[] ReadInputs(OnnxRunner runner, string[] specs)
+    /// <summary>Runs the model through the TorchSharp executor in eval mode.</summary>
+    private static IReadOnlyList<HostTensor> RunTorch(string path, string[] specs, int threads)
+    {
+        var model = Onnx.OnnxReader.Read(path);
+        TorchRuntime.EnsureInitialized(threads > 0 ? threads : null);
+        using var executor = GraphExecutor.Compile(model);
+        var given = ReadInputs(path, executor.Inputs.Select(i => i.Name).ToList(), specs);
+        var ordered = executor.Inputs.Select(v => given.FirstOrDefault(g => g.Name == v.Name)
+            ?? throw new DataException($"'{path}' needs input '{v.Name}', which was not given")).ToList();
+        foreach (var g in given)
+            if (executor.Inputs.All(v => v.Name != g.Name))
+                throw new DataException($"'{path}' has no input '{g.Name}'; its inputs are {string.Join(", ", executor.Inputs.Select(i => i.Name))}");
+        foreach (var (v, g) in executor.Inputs.Zip(ordered))
+            if (v.Shape is { } shape && (shape.Rank != g.Shape.Length || shape.Dims.Zip(g.Shape).Any(d => d.First.Value is { } fixedSize && fixedSize != d.Second)))
+                throw new DataException($"input '{g.Name}' has shape [{string.Join(",", g.Shape)}] but '{path}' expects {shape}; reshape the data");
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        using var noGrad = TorchSharp.torch.no_grad();
+        var outputs = executor.Forward(ordered.Select(TorchTensors.FromHost).ToArray());
+        return outputs.Select((t, i) => TorchTensors.ToHost(executor.Outputs[i].Name, t)).ToList();
+    }
+
+    private static HostTensor[] ReadInputs(string source, IReadOnlyList<string> inputNames, string[] specs)
     {
         return specs.Select(spec =>
         {
             var parts = spec.Split('=', 2);
-            if (parts.Length == 1 && runner.Inputs.Count != 1)
-                throw new OptionsException($"'{runner.Source}' has {runner.Inputs.Count} inputs ({string.Join(", ", runner.Inputs.Select(i => i.Name))}); name each one: --input NAME=X.npy");
-            var name = parts.Length == 2 ? parts[0] : runner.Inputs[0].Name;
+            if (parts.Length == 1 && inputNames.Count != 1)
+                throw new OptionsException($"'{source}' has {inputNames.Count} inputs ({string.Join(", ", inputNames)}); name each one: --input NAME=X.npy");
+            var name = parts.Length == 2 ? parts[0] : inputNames[0];
             return HostTensorNpy.FromNpy(name, NpyFile.Read(parts[^1]));
         }).ToArray();
     }

@@ -11,6 +11,7 @@ using Xunit;
 namespace Shrink.Tests.Training;
 
 /// <summary>The executor against ONNX Runtime on the same ONNX bytes: within 1e-4 relative to the output's scale.</summary>
+[Collection("torch")]
 public class ExecutorParityTests
 {
     private const double Tolerance = 1e-4;

@@ -1,0 +1,172 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using Tensor = TorchSharp.torch.Tensor;
+
+namespace Shrink.Training.Optim;
+
+/// <summary>
+/// A first-order optimizer over named parameters. Its state (momentum buffers, Adam moments, step
+/// count) is exposed by name so checkpoints can save and restore it exactly.
+/// </summary>
+public abstract class Optimizer : IDisposable
+{
+    private readonly List<(string Name, TorchSharp.Modules.Parameter Tensor)> _parameters;
+    private readonly Dictionary<string, Tensor> _state = new();
+
+    protected Optimizer(IEnumerable<(string Name, TorchSharp.Modules.Parameter Tensor)> parameters, double learningRate, double weightDecay)
+    {
+        _parameters = parameters.ToList();
+        if (learningRate <= 0 || double.IsNaN(learningRate)) throw new OptionsException($"--lr must be positive, got {learningRate}");
+        if (weightDecay < 0) throw new OptionsException($"--weight-decay must be zero or positive, got {weightDecay}");
+        LearningRate = learningRate;
+        WeightDecay = weightDecay;
+    }
+
+    /// <summary>The learning rate of the next step (schedules set it).</summary>
+    public double LearningRate { get; set; }
+
+    /// <summary>The weight decay coefficient.</summary>
+    public double WeightDecay { get; }
+
+    /// <summary>Optimizer steps taken.</summary>
+    public long Steps { get; set; }
+
+    /// <summary>The parameters, by name.</summary>
+    public IReadOnlyList<(string Name, TorchSharp.Modules.Parameter Tensor)> Parameters => _parameters;
+
+    /// <summary>Named state tensors (for checkpoints).</summary>
+    public IReadOnlyDictionary<string, Tensor> State => _state;
+
+    /// <summary>Clears the gradients.</summary>
+    public void ZeroGrad()
+    {
+        foreach (var (_, p) in _parameters)
+            using (var g = p.grad)
+                g?.zero_();
+    }
+
+    /// <summary>Applies one update from the current gradients. Parameters without a gradient are skipped.</summary>
+    public void Step()
+    {
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        Steps++;
+        foreach (var (name, p) in _parameters)
+        {
+            if (!p.requires_grad) continue;
+            var grad = p.grad;
+            if (grad is null) continue;
+            Update(name, p, grad);
+        }
+    }
+
+    /// <summary>Updates one parameter in place (called under no_grad, inside a dispose scope).</summary>
+    protected abstract void Update(string name, Tensor parameter, Tensor grad);
+
+    /// <summary>A state tensor, created as zeros like the parameter on first use.</summary>
+    protected Tensor StateOf(string name, string slot, Tensor like)
+    {
+        var key = $"{name}:{slot}";
+        if (!_state.TryGetValue(key, out var t))
+            _state[key] = t = torch.zeros_like(like).DetachFromDisposeScope();
+        return t;
+    }
+
+    /// <summary>Replaces the state (restoring a checkpoint); tensors are copied.</summary>
+    public void LoadState(IReadOnlyDictionary<string, Tensor> state, long steps)
+    {
+        foreach (var t in _state.Values) t.Dispose();
+        _state.Clear();
+        foreach (var (k, v) in state) _state[k] = v.clone().DetachFromDisposeScope();
+        Steps = steps;
+    }
+
+    public void Dispose()
+    {
+        foreach (var t in _state.Values) t.Dispose();
+        _state.Clear();
+    }
+
+    /// <summary>Makes an optimizer by name: sgd, adam or adamw.</summary>
+    public static Optimizer Create(string name, IEnumerable<(string Name, TorchSharp.Modules.Parameter Tensor)> parameters, OptimizerOptions o) =>
+        name switch
+        {
+            "sgd" => new Sgd(parameters, o.LearningRate, o.Momentum, o.Nesterov, o.WeightDecay),
+            "adam" => new Adam(parameters, o.LearningRate, o.Beta1, o.Beta2, o.Epsilon, o.WeightDecay, decoupled: false),
+            "adamw" => new Adam(parameters, o.LearningRate, o.Beta1, o.Beta2, o.Epsilon, o.WeightDecay, decoupled: true),
+            _ => throw new OptionsException($"unknown optimizer '{name}'; choose sgd, adam or adamw"),
+        };
+}
+
+/// <summary>Optimizer hyper-parameters (defaults are PyTorch's, with SGD momentum 0.9).</summary>
+public sealed record OptimizerOptions
+{
+    public double LearningRate { get; init; } = 0.01;
+    public double Momentum { get; init; } = 0.9;
+    public bool Nesterov { get; init; }
+    public double WeightDecay { get; init; }
+    public double Beta1 { get; init; } = 0.9;
+    public double Beta2 { get; init; } = 0.999;
+    public double Epsilon { get; init; } = 1e-8;
+}
+
+/// <summary>Stochastic gradient descent with momentum, Nesterov momentum and L2 weight decay (PyTorch's update).</summary>
+public sealed class Sgd : Optimizer
+{
+    private readonly double _momentum;
+    private readonly bool _nesterov;
+
+    public Sgd(IEnumerable<(string, TorchSharp.Modules.Parameter)> parameters, double lr, double momentum = 0, bool nesterov = false, double weightDecay = 0)
+        : base(parameters, lr, weightDecay)
+    {
+        if (momentum is < 0 or >= 1) throw new OptionsException($"--momentum must be in [0, 1), got {momentum}");
+        if (nesterov && momentum == 0) throw new OptionsException("--nesterov needs a momentum above 0");
+        _momentum = momentum;
+        _nesterov = nesterov;
+    }
+
+    protected override void Update(string name, Tensor p, Tensor grad)
+    {
+        var d = WeightDecay != 0 ? grad.add(p, alpha: WeightDecay) : grad;
+        if (_momentum != 0)
+        {
+            var buffer = StateOf(name, "momentum", p);
+            // The buffer starts at zero, so the first step stores the gradient, as PyTorch does.
+            buffer.mul_(_momentum).add_(d);
+            d = _nesterov ? d.add(buffer, alpha: _momentum) : buffer;
+        }
+        p.add_(d, alpha: -LearningRate);
+    }
+}
+
+/// <summary>Adam (L2 decay added to the gradient) and AdamW (decoupled weight decay), as in PyTorch.</summary>
+public sealed class Adam : Optimizer
+{
+    private readonly double _beta1, _beta2, _eps;
+    private readonly bool _decoupled;
+
+    public Adam(IEnumerable<(string, TorchSharp.Modules.Parameter)> parameters, double lr, double beta1 = 0.9, double beta2 = 0.999,
+        double eps = 1e-8, double weightDecay = 0, bool decoupled = false)
+        : base(parameters, lr, weightDecay)
+    {
+        if (beta1 is < 0 or >= 1 || beta2 is < 0 or >= 1) throw new OptionsException($"Adam betas must be in [0, 1), got {beta1}, {beta2}");
+        (_beta1, _beta2, _eps, _decoupled) = (beta1, beta2, eps, decoupled);
+    }
+
+    protected override void Update(string name, Tensor p, Tensor grad)
+    {
+        if (WeightDecay != 0)
+        {
+            if (_decoupled) p.mul_(1 - LearningRate * WeightDecay);
+            else grad = grad.add(p, alpha: WeightDecay);
+        }
+        var m = StateOf(name, "exp_avg", p);
+        var v = StateOf(name, "exp_avg_sq", p);
+        m.mul_(_beta1).add_(grad, alpha: 1 - _beta1);
+        v.mul_(_beta2).addcmul_(grad, grad, value: 1 - _beta2);
+        var correction1 = 1 - Math.Pow(_beta1, Steps);
+        var correction2 = 1 - Math.Pow(_beta2, Steps);
+        var denominator = v.sqrt().div_(Math.Sqrt(correction2)).add_(_eps);
+        p.addcdiv_(m, denominator, value: -LearningRate / correction1);
+    }
+}

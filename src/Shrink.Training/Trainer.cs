@@ -1,0 +1,229 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Shrink.Data;
+using Shrink.Ir;
+using Shrink.IO;
+using Shrink.Passes;
+using Shrink.Training.Execution;
+using Shrink.Training.Optim;
+using TorchSharp;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+using Tensor = TorchSharp.torch.Tensor;
+
+namespace Shrink.Training;
+
+/// <summary>
+/// Trains a compiled graph with cross-entropy on a labelled data set: seeded mini-batches, an
+/// optimizer and learning-rate schedule, hooks for the techniques that train, a checkpoint per
+/// epoch (and on cancellation) and exact resumption.
+/// </summary>
+public sealed class Trainer : IDisposable
+{
+    private readonly Optimizer _optimizer;
+    private readonly string _modelHash;
+
+    public Trainer(GraphExecutor executor, TrainOptions options, IEnumerable<ITrainingHook>? hooks = null)
+    {
+        Executor = executor;
+        Options = options.Validate();
+        Hooks = hooks?.ToList() ?? new List<ITrainingHook>();
+        var parameters = executor.Parameters.Where(p => p.Trainable).Select(p => (p.Name, (TorchSharp.Modules.Parameter)p.Tensor))
+            .Concat(Hooks.SelectMany(h => h.Parameters.Select(p => ("hook:" + p.Name, p.Tensor)))).ToList();
+        if (parameters.Count == 0) throw new OptionsException("the model has no trainable parameters");
+        _optimizer = Optimizer.Create(options.Optimizer, parameters, options.Hyper);
+        _modelHash = Convert.ToHexString(SHA256.HashData(Onnx.OnnxWriter.ToBytes(executor.Model)))[..16];
+    }
+
+    /// <summary>Applies graph rewrites (for example fake quantization) to a copy of a model and compiles the result.</summary>
+    public static GraphExecutor Prepare(Model model, IEnumerable<IPass>? rewrites = null, PassContext? context = null)
+    {
+        var list = rewrites?.ToList() ?? new List<IPass>();
+        if (list.Count == 0) return GraphExecutor.Compile(model);
+        var copy = Onnx.OnnxReader.Read(Onnx.OnnxWriter.ToBytes(model)); // passes may edit in place; the input stays as it is
+        var result = new PassPipeline(list.ToArray()).Run(copy, context ?? new PassContext());
+        return GraphExecutor.Compile(result.Model);
+    }
+
+    public GraphExecutor Executor { get; }
+    public TrainOptions Options { get; }
+    public List<ITrainingHook> Hooks { get; }
+    public Optimizer Optimizer => _optimizer;
+
+    /// <summary>Epoch metrics so far (including those restored from a checkpoint).</summary>
+    public List<EpochMetrics> History { get; } = new();
+
+    /// <summary>Reports progress within epochs (about ten times a second at most).</summary>
+    public event Action<TrainProgress>? Progress;
+
+    /// <summary>Reports each finished epoch.</summary>
+    public event Action<EpochMetrics>? EpochEnd;
+
+    /// <summary>
+    /// Trains for the configured epochs (continuing from the run directory's checkpoint when
+    /// resuming). On cancellation a checkpoint is written and <see cref="OperationCanceledException"/> thrown.
+    /// </summary>
+    public IReadOnlyList<EpochMetrics> Fit(Dataset train, Dataset? test = null, CancellationToken cancel = default)
+    {
+        if (test is not null && test.SampleSize != train.SampleSize)
+            throw new DataException($"test samples ({string.Join("x", test.SampleShape)}) differ from training samples ({string.Join("x", train.SampleShape)})");
+        var loader = new BatchLoader(train, Options.BatchSize, Options.Seed);
+        var state = Options.Resume ? Restore() : new CheckpointState();
+        if (Options.RunDirectory is not null) Directory.CreateDirectory(Options.RunDirectory);
+        foreach (var hook in Hooks) hook.OnTrainStart(this);
+        var taps = Hooks.SelectMany(h => h.Taps).Distinct().ToList();
+        var inputs = new Tensor[1];
+
+        for (var epoch = state.Epoch; epoch < Options.Epochs; epoch++)
+        {
+            var resumedMidEpoch = epoch == state.Epoch && state.Batch > 0;
+            if (!resumedMidEpoch) torch.manual_seed(Options.Seed * 7919L + epoch);
+            double lossSum = resumedMidEpoch ? state.LossSum : 0, secondsBefore = resumedMidEpoch ? state.Seconds : 0;
+            long correct = resumedMidEpoch ? state.Correct : 0, seen = resumedMidEpoch ? state.Seen : 0;
+            var order = loader.Order(epoch);
+            var clock = Stopwatch.StartNew();
+            var lastReport = 0L;
+            Executor.Training = true;
+            for (var batch = resumedMidEpoch ? state.Batch : 0; batch < loader.Batches; batch++)
+            {
+                if (cancel.IsCancellationRequested)
+                {
+                    SaveCheckpoint(new CheckpointState
+                    {
+                        Epoch = epoch, Batch = batch, Steps = _optimizer.Steps, LossSum = lossSum, Correct = correct, Seen = seen,
+                        Seconds = secondsBefore + clock.Elapsed.TotalSeconds,
+                    });
+                    throw new OperationCanceledException("training interrupted; a checkpoint was written", cancel);
+                }
+                using var scope = torch.NewDisposeScope();
+                var (samples, x, y) = loader.Get(order, batch);
+                _optimizer.LearningRate = Options.Schedule.RateAt(Options.Hyper.LearningRate, _optimizer.Steps, loader.Batches, Options.Epochs);
+                inputs[0] = x;
+                var outputs = Executor.Run(inputs, taps);
+                var logits = outputs[0];
+                var tapValues = new Dictionary<string, Tensor>();
+                for (var i = 0; i < taps.Count; i++) tapValues[taps[i]] = outputs[1 + i];
+                var step = new TrainStep(Executor, epoch, batch, _optimizer.Steps, samples, x, y, logits, tapValues);
+                var loss = F.cross_entropy(logits, y, label_smoothing: Options.LabelSmoothing);
+                foreach (var hook in Hooks)
+                    if (hook.ExtraLoss(step) is { } extra) loss = loss.add(extra);
+                _optimizer.ZeroGrad();
+                loss.backward();
+                _optimizer.Step();
+                if (Hooks.Count > 0)
+                    using (torch.no_grad())
+                        foreach (var hook in Hooks) hook.AfterStep(step);
+                var lossValue = loss.item<float>();
+                if (!float.IsFinite(lossValue))
+                    throw new RuntimeFailureException($"the loss became {lossValue} at epoch {epoch + 1}, batch {batch + 1}; lower --lr or check the data");
+                lossSum += lossValue * y.shape[0];
+                correct += logits.argmax(1).eq(y).sum().item<long>();
+                seen += y.shape[0];
+                var now = clock.ElapsedMilliseconds;
+                if (Progress is not null && (now - lastReport >= 100 || batch == loader.Batches - 1))
+                {
+                    lastReport = now;
+                    Progress(new TrainProgress(epoch, Options.Epochs, batch + 1, loader.Batches, lossSum / seen, (double)correct / seen,
+                        seen / Math.Max(1e-9, secondsBefore + clock.Elapsed.TotalSeconds)));
+                }
+            }
+            var seconds = secondsBefore + clock.Elapsed.TotalSeconds;
+            Evaluation? eval = test is not null && Options.EvaluateEachEpoch ? Evaluate(test) : null;
+            var metrics = new EpochMetrics(epoch + 1, lossSum / seen, (double)correct / seen, eval?.Loss, eval?.Accuracy,
+                _optimizer.LearningRate, seconds, seen / seconds);
+            History.Add(metrics);
+            foreach (var hook in Hooks) hook.OnEpochEnd(metrics);
+            EpochEnd?.Invoke(metrics);
+            SaveCheckpoint(new CheckpointState { Epoch = epoch + 1, Steps = _optimizer.Steps });
+            state = new CheckpointState { Epoch = epoch + 1 };
+        }
+        Executor.Training = false;
+        return History;
+    }
+
+    /// <summary>Cross-entropy and accuracy on a data set, in eval mode.</summary>
+    public Evaluation Evaluate(Dataset data) => Evaluate(Executor, data, Options.EvalBatchSize);
+
+    /// <summary>Cross-entropy and accuracy of an executor on a data set, in eval mode (the mode is restored afterwards).</summary>
+    public static Evaluation Evaluate(GraphExecutor executor, Dataset data, int batchSize = 1000)
+    {
+        var wasTraining = executor.Training;
+        executor.Training = false;
+        try
+        {
+            using var noGrad = torch.no_grad();
+            var loader = new BatchLoader(data, batchSize, 0);
+            var order = Enumerable.Range(0, data.Count).ToArray();
+            double lossSum = 0;
+            long correct = 0;
+            for (var b = 0; b < loader.Batches; b++)
+            {
+                using var scope = torch.NewDisposeScope();
+                var (_, x, y) = loader.Get(order, b);
+                var logits = executor.Forward(x)[0];
+                lossSum += F.cross_entropy(logits, y).item<float>() * y.shape[0];
+                correct += logits.argmax(1).eq(y).sum().item<long>();
+            }
+            return new Evaluation(lossSum / data.Count, (double)correct / data.Count, data.Count);
+        }
+        finally
+        {
+            executor.Training = wasTraining;
+        }
+    }
+
+    private void SaveCheckpoint(CheckpointState position)
+    {
+        if (Options.RunDirectory is null) return;
+        var state = position with { ModelHash = _modelHash, Options = new(Options.Fingerprint()), History = History.ToList() };
+        var tensors = Executor.Parameters.Select(p => ("param:" + p.Name, p.Tensor))
+            .Concat(Hooks.SelectMany(h => h.Parameters).Select(p => ("hook:" + p.Name, (Tensor)p.Tensor)))
+            .Concat(_optimizer.State.Select(kv => ("optim:" + kv.Key, kv.Value)))
+            .Append(("rng", torch.get_rng_state()));
+        Checkpoint.Save(Checkpoint.PathIn(Options.RunDirectory), state, tensors);
+        AtomicFile.WriteAllText(Path.Combine(Options.RunDirectory, "metrics.json"),
+            JsonSerializer.Serialize(new { options = Options.Fingerprint(), epochs = History }, new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    private CheckpointState Restore()
+    {
+        var path = Checkpoint.PathIn(Options.RunDirectory!);
+        var (state, tensors) = Checkpoint.Load(path);
+        try
+        {
+            if (state.ModelHash != _modelHash)
+                throw new OptionsException($"the checkpoint in {Options.RunDirectory} was made for a different model; resume with the same --model or use a new --run-dir");
+            var differences = Options.Fingerprint().Where(kv => !state.Options.TryGetValue(kv.Key, out var v) || v != kv.Value)
+                .Select(kv => $"--{kv.Key} {(state.Options.TryGetValue(kv.Key, out var v) ? v : "?")} (now {kv.Value})").ToList();
+            if (differences.Count > 0)
+                throw new OptionsException($"the checkpoint in {Options.RunDirectory} was made with {string.Join(", ", differences)}; resume with the same options or use a new --run-dir");
+            using (torch.no_grad())
+            {
+                foreach (var p in Executor.Parameters)
+                    CopyInto(p.Tensor, tensors, "param:" + p.Name);
+                foreach (var hook in Hooks)
+                    foreach (var (name, t) in hook.Parameters) CopyInto(t, tensors, "hook:" + name);
+            }
+            _optimizer.LoadState(tensors.Where(kv => kv.Key.StartsWith("optim:", StringComparison.Ordinal))
+                .ToDictionary(kv => kv.Key["optim:".Length..], kv => kv.Value), state.Steps);
+            if (tensors.TryGetValue("rng", out var rng)) torch.set_rng_state(rng);
+            History.Clear();
+            History.AddRange(state.History);
+            return state;
+        }
+        finally
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+        }
+    }
+
+    private static void CopyInto(Tensor target, Dictionary<string, Tensor> tensors, string key)
+    {
+        if (!tensors.TryGetValue(key, out var source) || !source.shape.SequenceEqual(target.shape))
+            throw new DataException($"the checkpoint has no tensor '{key}' of shape [{string.Join(",", target.shape)}]; it belongs to another model");
+        target.copy_(source);
+    }
+
+    public void Dispose() => _optimizer.Dispose();
+}

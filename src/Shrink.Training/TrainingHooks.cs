@@ -1,0 +1,79 @@
+using Shrink.Training.Execution;
+using TorchSharp;
+using Tensor = TorchSharp.torch.Tensor;
+
+namespace Shrink.Training;
+
+/// <summary>One optimizer step as hooks see it. Tensors belong to the step's dispose scope.</summary>
+public sealed class TrainStep
+{
+    internal TrainStep(GraphExecutor executor, int epoch, int batch, long globalStep, int[] samples, Tensor inputs, Tensor labels,
+        Tensor logits, IReadOnlyDictionary<string, Tensor> taps)
+    {
+        Executor = executor;
+        Epoch = epoch;
+        Batch = batch;
+        GlobalStep = globalStep;
+        Samples = samples;
+        Inputs = inputs;
+        Labels = labels;
+        Logits = logits;
+        Taps = taps;
+    }
+
+    public GraphExecutor Executor { get; }
+    public int Epoch { get; }
+    public int Batch { get; }
+
+    /// <summary>Optimizer steps taken before this one.</summary>
+    public long GlobalStep { get; }
+
+    /// <summary>The training-set indices of this batch's samples (for per-sample caches such as teacher logits).</summary>
+    public int[] Samples { get; }
+
+    public Tensor Inputs { get; }
+    public Tensor Labels { get; }
+
+    /// <summary>The model's first output.</summary>
+    public Tensor Logits { get; }
+
+    /// <summary>Intermediate tensors requested by hooks (<see cref="ITrainingHook.Taps"/>), by name.</summary>
+    public IReadOnlyDictionary<string, Tensor> Taps { get; }
+}
+
+/// <summary>
+/// Extension points of the trainer, used by the techniques that train: extra loss terms
+/// (distillation), work after each optimizer step (pruning masks, clustering), extra trainable
+/// tensors (hint adapters). Graph rewrites before training (fake quantization) are passes applied to
+/// the model before it is compiled; see <see cref="Trainer.Prepare"/>.
+/// </summary>
+public interface ITrainingHook
+{
+    /// <summary>Intermediate values of the graph the hook reads in <see cref="ExtraLoss"/>.</summary>
+    IReadOnlyList<string> Taps => Array.Empty<string>();
+
+    /// <summary>Trainable tensors the hook owns; the optimizer updates them with the model's and checkpoints save them.</summary>
+    IEnumerable<(string Name, TorchSharp.Modules.Parameter Tensor)> Parameters => Array.Empty<(string, TorchSharp.Modules.Parameter)>();
+
+    /// <summary>Called once before the first step (also after a resume).</summary>
+    void OnTrainStart(Trainer trainer) { }
+
+    /// <summary>A term added to the loss of this step, or null.</summary>
+    Tensor? ExtraLoss(TrainStep step) => null;
+
+    /// <summary>Called after each optimizer step, under no_grad (masks re-applied here stay exact).</summary>
+    void AfterStep(TrainStep step) { }
+
+    /// <summary>Called after each epoch with its metrics.</summary>
+    void OnEpochEnd(EpochMetrics metrics) { }
+}
+
+/// <summary>What one epoch measured.</summary>
+public sealed record EpochMetrics(int Epoch, double TrainLoss, double TrainAccuracy, double? TestLoss, double? TestAccuracy,
+    double LearningRate, double Seconds, double SamplesPerSecond);
+
+/// <summary>Progress within an epoch, for progress bars.</summary>
+public readonly record struct TrainProgress(int Epoch, int Epochs, int Batch, int Batches, double Loss, double Accuracy, double SamplesPerSecond);
+
+/// <summary>Loss and accuracy on a data set.</summary>
+public sealed record Evaluation(double Loss, double Accuracy, int Count);
