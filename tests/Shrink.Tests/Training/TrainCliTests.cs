@@ -1,0 +1,116 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Shrink.Data;
+using Shrink.Tests.Cli;
+using Shrink.Tests.Data;
+using Shrink.Training;
+using Shrink.Training.Execution;
+using Shrink.Zoo;
+using TorchSharp;
+using Xunit;
+
+namespace Shrink.Tests.Training;
+
+[Collection("torch")]
+public class TrainCliTests
+{
+    private static void AssertBadInput(CliRunner.Result r, string expected)
+    {
+        Assert.Equal(2, r.ExitCode);
+        var lines = r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.StartsWith("error: ", lines[0]);
+        Assert.Contains(expected, lines[0]);
+    }
+
+    [Fact]
+    public void TrainWritesAModelWhoseOnnxRuntimeAccuracyIsTheExecutors()
+    {
+        using var dir = new TempDirectory();
+        var r = CliRunner.Run("train", "--model", "lenet300", "--data", "embedded", "--epochs", "1", "--limit", "2000",
+            "--batch", "64", "--out", dir.File("m.onnx"), "--json");
+        Assert.True(r.ExitCode == 0, r.Err);
+        using var doc = JsonDocument.Parse(r.Out);
+        var executor = doc.RootElement.GetProperty("executorAccuracy").GetDouble();
+        var ort = doc.RootElement.GetProperty("onnxRuntimeAccuracy").GetDouble();
+        Assert.InRange(executor, 0.45, 1.0); // chance is 0.10
+        Assert.Equal(executor, ort, 3);
+        Assert.True(File.Exists(dir.File("m.run/checkpoint.bin")));
+        Assert.True(File.Exists(dir.File("m.run/metrics.json")));
+
+        // The same run again is refused; with --resume it has nothing left to do and writes the same model.
+        AssertBadInput(CliRunner.Run("train", "--model", "lenet300", "--data", "embedded", "--epochs", "1", "--limit", "2000",
+            "--batch", "64", "--out", dir.File("m.onnx")), "--resume");
+        var again = CliRunner.Run("train", "--model", "lenet300", "--data", "embedded", "--epochs", "1", "--limit", "2000",
+            "--batch", "64", "--out", dir.File("m2.onnx"), "--run-dir", dir.File("m.run"), "--resume", "--json");
+        Assert.True(again.ExitCode == 0, again.Err);
+        Assert.Equal(File.ReadAllBytes(dir.File("m.run/model.onnx")).Length, File.ReadAllBytes(dir.File("m2.onnx")).Length);
+    }
+
+    [Theory]
+    [InlineData("--epochs", "0", "--epochs must be at least 1")]
+    [InlineData("--lr", "-1", "--lr must be positive")]
+    [InlineData("--optimizer", "rmsprop", "unknown optimizer 'rmsprop'")]
+    [InlineData("--schedule", "linear", "unknown --schedule 'linear'")]
+    [InlineData("--momentum", "1.5", "--momentum must be in [0, 1)")]
+    [InlineData("--label-smoothing", "1", "--label-smoothing must be in [0, 1)")]
+    [InlineData("--model", "alexnet", "neither a zoo model")]
+    [InlineData("--resume", "true", "no checkpoint at")]
+    public void BadTrainOptionsGetOneLineAndWriteNothing(string option, string value, string expected)
+    {
+        using var dir = new TempDirectory();
+        var args = new List<string> { "train", "--model", "lenet300", "--data", "embedded", "--epochs", "1", "--out", dir.File("m.onnx") };
+        var at = args.IndexOf(option);
+        if (at >= 0) args[at + 1] = value;
+        else if (value == "true") args.Add(option);
+        else args.AddRange(new[] { option, value });
+        AssertBadInput(CliRunner.Run(args.ToArray()), expected);
+        Assert.Empty(Directory.GetFileSystemEntries(dir.Path));
+    }
+
+    [Fact]
+    public void RunWithTorchEngineMatchesOnnxRuntime()
+    {
+        using var dir = new TempDirectory();
+        var model = CliRunner.TorchModel("shufflenet_tiny.onnx");
+        var input = CliRunner.TorchModel("shufflenet_tiny.input.npy");
+        var ort = CliRunner.Run("run", model, "--input", input, "--out", dir.File("ort.npy"));
+        var torchRun = CliRunner.Run("run", model, "--input", input, "--out", dir.File("torch.npy"), "--engine", "torch");
+        Assert.True(ort.ExitCode == 0, ort.Err);
+        Assert.True(torchRun.ExitCode == 0, torchRun.Err);
+        ExecutorParityTests.AssertClose(NpyFile.Read(dir.File("ort.npy")).ToFloat32(), NpyFile.Read(dir.File("torch.npy")).ToFloat32(), "shufflenet_tiny");
+    }
+
+    [Fact]
+    public void RunWithTorchEngineRejectsAWrongShape()
+    {
+        using var dir = new TempDirectory();
+        var zoo = dir.File("m.onnx");
+        Assert.Equal(0, CliRunner.Run("zoo", "lenet300", "--out", zoo).ExitCode);
+        var wrong = dir.File("x.npy");
+        NpyFile.Write(wrong, new NpyArray(NpyDType.Float32, new long[] { 2, 3, 28, 28 }, new byte[2 * 3 * 28 * 28 * 4]));
+        AssertBadInput(CliRunner.Run("run", zoo, "--input", wrong, "--out", dir.File("y.npy"), "--engine", "torch"), "expects");
+        Assert.False(File.Exists(dir.File("y.npy")));
+    }
+
+    /// <summary>Three epochs on the embedded subset: after the first, resident memory grows by less than 50 MB (no tensor leaks).</summary>
+    [Fact]
+    public void TrainingDoesNotLeakTensors()
+    {
+        var data = FashionMnist.LoadEmbedded();
+        using var ex = GraphExecutor.Compile(ModelZoo.Create("lenet5"));
+        using var trainer = new Trainer(ex, new TrainOptions { Epochs = 3, BatchSize = 128 });
+        var rss = new List<long>();
+        trainer.EpochEnd += _ =>
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            using var p = Process.GetCurrentProcess();
+            p.Refresh();
+            rss.Add(p.WorkingSet64);
+        };
+        trainer.Fit(data.Train, data.Test);
+        var growth = (rss[2] - rss[0]) / 1e6;
+        Assert.True(growth < 50, $"resident memory grew by {growth:F1} MB from epoch 1 to epoch 3 ({string.Join(", ", rss.Select(b => $"{b / 1e6:F0} MB"))})");
+    }
+}
