@@ -6,15 +6,7 @@ namespace Shrink.Tests.Cli;
 /// <summary>Every bad input gets one line on stderr, exit code 2, no stack trace, and nothing written.</summary>
 public class CliErrorTests
 {
-    private static void AssertBadInput(CliRunner.Result r, string expected)
-    {
-        Assert.Equal(2, r.ExitCode);
-        var lines = r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Single(lines);
-        Assert.StartsWith("error: ", lines[0]);
-        Assert.Contains(expected, lines[0]);
-        Assert.DoesNotContain("   at ", r.Err);
-    }
+    private static void AssertBadInput(CliRunner.Result r, string expected) => CliRunner.AssertBadInput(r, expected);
 
     [Fact]
     public void MissingModelFile()

@@ -14,5 +14,16 @@ internal static class CliRunner
         return new Result(code, stdout.ToString(), stderr.ToString());
     }
 
+    /// <summary>A bad input: exit code 2 and one line on stderr, "error: …" containing the expected text, no stack trace.</summary>
+    public static void AssertBadInput(Result r, string expected)
+    {
+        Xunit.Assert.Equal(2, r.ExitCode);
+        var lines = r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Xunit.Assert.Single(lines);
+        Xunit.Assert.StartsWith("error: ", lines[0]);
+        Xunit.Assert.Contains(expected, lines[0]);
+        Xunit.Assert.DoesNotContain("   at ", r.Err);
+    }
+
     public static string TorchModel(string name) => Path.Combine(AppContext.BaseDirectory, "data", "torch", name);
 }

@@ -14,14 +14,7 @@ namespace Shrink.Tests.Training;
 [Collection("torch")]
 public class TrainCliTests
 {
-    private static void AssertBadInput(CliRunner.Result r, string expected)
-    {
-        Assert.Equal(2, r.ExitCode);
-        var lines = r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Single(lines);
-        Assert.StartsWith("error: ", lines[0]);
-        Assert.Contains(expected, lines[0]);
-    }
+    private static void AssertBadInput(CliRunner.Result r, string expected) => CliRunner.AssertBadInput(r, expected);
 
     [Fact]
     public void TrainWritesAModelWhoseOnnxRuntimeAccuracyIsTheExecutors()

@@ -156,6 +156,35 @@ public class TrainerTests
         Assert.Equal(masked, exported.LongCount(v => v == 0));
     }
 
+    /// <summary>A rewrite that puts a Relu behind the output, the way fake quantization wraps tensors.</summary>
+    private sealed class ReluOnOutput : Shrink.Passes.IPass
+    {
+        public string Id => "relu-on-output";
+        public Shrink.Passes.PassResult Run(Model model, Shrink.Passes.PassContext context)
+        {
+            var g = model.Graph;
+            var old = g.Outputs[0];
+            var node = g.AddNode(new Node("Relu"));
+            node.AddInput(old);
+            var y = node.AddOutput(new Value(g.UniqueName("clamped"), DataType.Float, old.Shape))!;
+            g.Outputs[0] = y;
+            return new Shrink.Passes.PassResult(model, true, new Dictionary<string, long>());
+        }
+    }
+
+    [Fact]
+    public void PrepareAppliesRewritesToACopyBeforeCompiling()
+    {
+        var model = ModelZoo.Create("lenet300");
+        var nodes = model.Graph.Nodes.Count;
+        using var ex = Trainer.Prepare(model, new[] { new ReluOnOutput() });
+        Assert.Equal(nodes, model.Graph.Nodes.Count);
+        using var scope = torch.NewDisposeScope();
+        var y = ex.Forward(torch.randn(8, 1, 28, 28))[0];
+        Assert.Equal(0, y.lt(0).sum().item<long>());
+        Assert.Equal(nodes + 1, ex.Model.Graph.Nodes.Count);
+    }
+
     [Theory]
     [InlineData("sgd", false, 0.0)]
     [InlineData("sgd", true, 0.01)]
