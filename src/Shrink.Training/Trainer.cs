@@ -68,6 +68,7 @@ public sealed class Trainer : IDisposable
     {
         if (test is not null && test.SampleSize != train.SampleSize)
             throw new DataException($"test samples ({string.Join("x", test.SampleShape)}) differ from training samples ({string.Join("x", train.SampleShape)})");
+        CheckFits(Executor, train);
         var loader = new BatchLoader(train, Options.BatchSize, Options.Seed);
         var state = Options.Resume ? Restore() : new CheckpointState();
         if (Options.RunDirectory is not null) Directory.CreateDirectory(Options.RunDirectory);
@@ -142,12 +143,26 @@ public sealed class Trainer : IDisposable
         return History;
     }
 
+    /// <summary>Refuses a model whose single input does not take the data set's samples.</summary>
+    internal static void CheckFits(GraphExecutor executor, Dataset data)
+    {
+        if (executor.Inputs.Count != 1)
+            throw new DataException($"the model takes {executor.Inputs.Count} inputs ({string.Join(", ", executor.Inputs.Select(i => i.Name))}); training needs a model with one image input");
+        var input = executor.Inputs[0];
+        if (input.Shape is not { } shape) return;
+        var fits = shape.Rank == data.SampleShape.Length + 1
+            && shape.Dims.Skip(1).Zip(data.SampleShape).All(d => d.First.Value is not { } size || size == d.Second);
+        if (!fits)
+            throw new DataException($"the model's input '{input.Name}' is {shape} but the samples of {data.Source} are [N,{string.Join(",", data.SampleShape)}]; train a model made for this data");
+    }
+
     /// <summary>Cross-entropy and accuracy on a data set, in eval mode.</summary>
     public Evaluation Evaluate(Dataset data) => Evaluate(Executor, data, Options.EvalBatchSize);
 
     /// <summary>Cross-entropy and accuracy of an executor on a data set, in eval mode (the mode is restored afterwards).</summary>
     public static Evaluation Evaluate(GraphExecutor executor, Dataset data, int batchSize = 1000)
     {
+        CheckFits(executor, data);
         var wasTraining = executor.Training;
         executor.Training = false;
         try

@@ -130,7 +130,14 @@ public sealed partial class GraphExecutor : IDisposable
             roles.TryGetValue(init.Name, out var kind);
             if (kind is ParameterKind role && TorchTensors.ScalarTypeOf(ir.DataType) is not null)
             {
-                var source = TorchTensors.FromIr(ir).to(ScalarType.Float32).DetachFromDisposeScope();
+                // Parameters live in float32 whatever the file's float type; Export converts back.
+                var source = TorchTensors.FromIr(ir).DetachFromDisposeScope();
+                if (source.dtype != ScalarType.Float32)
+                {
+                    var converted = source.to(ScalarType.Float32).DetachFromDisposeScope();
+                    source.Dispose();
+                    source = converted;
+                }
                 Tensor live = role == ParameterKind.Weight ? new TorchSharp.Modules.Parameter(source, requires_grad: true) : source;
                 live.DetachFromDisposeScope();
                 _parameters.Add(new ExecutorParameter(init.Name, role, live, ir.DataType));

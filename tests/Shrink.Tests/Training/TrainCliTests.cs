@@ -40,6 +40,27 @@ public class TrainCliTests
         Assert.Equal(File.ReadAllBytes(dir.File("m.run/model.onnx")).Length, File.ReadAllBytes(dir.File("m2.onnx")).Length);
     }
 
+    [Fact]
+    public void TrainsAPyTorchExportWithAShapeChain()
+    {
+        using var dir = new TempDirectory();
+        var r = CliRunner.Run("train", "--model", CliRunner.TorchModel("lenet_fmnist.onnx"), "--data", "embedded", "--epochs", "1",
+            "--limit", "1000", "--batch", "50", "--lr", "0.02", "--out", dir.File("t.onnx"), "--json");
+        Assert.True(r.ExitCode == 0, r.Err);
+        using var doc = JsonDocument.Parse(r.Out);
+        Assert.Equal(doc.RootElement.GetProperty("executorAccuracy").GetDouble(), doc.RootElement.GetProperty("onnxRuntimeAccuracy").GetDouble(), 3);
+        Assert.Contains(Shrink.Onnx.OnnxReader.Read(dir.File("t.onnx")).Graph.Nodes, n => n.OpType == "Shape");
+    }
+
+    [Fact]
+    public void AModelForOtherDataIsRefused()
+    {
+        using var dir = new TempDirectory();
+        AssertBadInput(CliRunner.Run("train", "--model", CliRunner.TorchModel("resnet_tiny.onnx"), "--data", "embedded", "--epochs", "1",
+            "--out", dir.File("t.onnx")), "train a model made for this data");
+        Assert.Empty(Directory.GetFileSystemEntries(dir.Path));
+    }
+
     [Theory]
     [InlineData("--epochs", "0", "--epochs must be at least 1")]
     [InlineData("--lr", "-1", "--lr must be positive")]
