@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job end to end on the embedded default data: build a zoo model, inspect it, round-trip it
-# through the IR (with external data), run it on a NumPy input, evaluate it, benchmark it.
+# through the IR (with external data), run it on a NumPy input in ONNX Runtime and in the training
+# executor, train it (checkpointed run directory), evaluate the trained model, benchmark it.
 set -euo pipefail
 cd "$(dirname "$0")"
 out=${1:-out/demo}
@@ -11,5 +12,8 @@ shrink zoo lenet5 --out "$out/lenet5.onnx" --seed 0
 shrink inspect "$out/lenet5.onnx"
 shrink convert "$out/lenet5.onnx" --out "$out/lenet5-ext.onnx" --external-data
 shrink run "$out/lenet5-ext.onnx" --input tests/data/torch/lenet_fmnist.input.npy --out "$out/logits.npy"
-shrink eval "$out/lenet5.onnx" --data "${SHRINK_DEMO_DATA:-embedded}"
+shrink run "$out/lenet5-ext.onnx" --input tests/data/torch/lenet_fmnist.input.npy --out "$out/logits-torch.npy" --engine torch
+rm -rf "$out/lenet5-trained.run"
+shrink train --model "$out/lenet5.onnx" --data "${SHRINK_DEMO_DATA:-embedded}" --epochs 3 --schedule cosine --out "$out/lenet5-trained.onnx"
+shrink eval "$out/lenet5-trained.onnx" --data "${SHRINK_DEMO_DATA:-embedded}"
 shrink bench "$out/lenet5.onnx" --vs "$out/lenet5-ext.onnx" --batch 1,256 --runs 30 --threads 2
