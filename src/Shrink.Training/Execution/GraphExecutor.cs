@@ -68,6 +68,7 @@ public sealed partial class GraphExecutor : IDisposable
     private readonly Dictionary<string, int> _slotOf;
     private readonly List<ExecutorParameter> _parameters = new();
     private readonly List<Tensor> _owned = new();
+    private readonly List<Scalar> _scalars = new();
     private bool _disposed;
 
     private readonly record struct Step(Node Node, Kernel Kernel);
@@ -270,11 +271,19 @@ public sealed partial class GraphExecutor : IDisposable
         }
     }
 
+    /// <summary>Keeps a scalar operand of a compiled kernel alive until the executor is disposed.</summary>
+    internal Scalar Own(Scalar s)
+    {
+        _scalars.Add(s);
+        return s;
+    }
+
     public void Dispose()
     {
         if (_disposed) return;
         _disposed = true;
         foreach (var t in _owned) t.Dispose();
+        foreach (var s in _scalars) s.Dispose();
     }
 }
 

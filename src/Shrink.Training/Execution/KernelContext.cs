@@ -1,4 +1,5 @@
 using Shrink.Ir;
+using TorchSharp;
 using static TorchSharp.torch;
 using Tensor = TorchSharp.torch.Tensor;
 
@@ -52,6 +53,13 @@ internal sealed class KernelContext
     public float Float(string name, float fallback) => Node.GetFloat(name, fallback);
     public long[]? Ints(string name) => Node.GetInts(name);
     public string? String(string name) => Node.GetString(name);
+
+    /// <summary>
+    /// A scalar operand owned by the executor, for kernels to capture. Never pass a double where
+    /// TorchSharp takes a Scalar: the implicit conversion's Scalar is left to the finalizer, which can
+    /// free it while the native call still reads it.
+    /// </summary>
+    public Scalar Scalar(double value) => Executor.Own(value.ToScalar());
 
     /// <summary>A user-facing error about this node.</summary>
     public Exception Unsupported(string what) =>

@@ -27,7 +27,7 @@ internal static partial class Kernels
         Add("Sum", ctx => Variadic(ctx, (a, b) => a.add(b)));
         Add("Mean", ctx =>
         {
-            var n = ctx.Ins().Length;
+            var n = ctx.Scalar(ctx.Ins().Length);
             var sum = Variadic(ctx, (a, b) => a.add(b));
             var y = ctx.Out(0);
             return s => { sum(s); s[y] = s[y]!.div(n); };
@@ -67,15 +67,19 @@ internal static partial class Kernels
         });
         Add("HardSigmoid", ctx =>
         {
-            double alpha = ctx.Float("alpha", 0.2f), beta = ctx.Float("beta", 0.5f);
-            return Unary(ctx, x => x.mul(alpha).add(beta).clamp(0, 1));
+            Scalar alpha = ctx.Scalar(ctx.Float("alpha", 0.2f)), beta = ctx.Scalar(ctx.Float("beta", 0.5f)), zero = ctx.Scalar(0), one = ctx.Scalar(1);
+            return Unary(ctx, x => x.mul(alpha).add(beta).clamp(zero, one));
         });
         Add("Gelu", ctx =>
         {
             var approximate = ctx.String("approximate") == "tanh" ? TorchSharp.Modules.GELU.Approximate.tanh : TorchSharp.Modules.GELU.Approximate.none;
             return Unary(ctx, x => F.gelu(x, approximate));
         });
-        Add("PRelu", ctx => Binary(ctx, (x, slope) => torch.where(x.lt(0), x.mul(slope), x)));
+        Add("PRelu", ctx =>
+        {
+            var zero = ctx.Scalar(0);
+            return Binary(ctx, (x, slope) => torch.where(x.lt(zero), x.mul(slope), x));
+        });
         Add("Clip", Clip);
     }
 
@@ -123,15 +127,16 @@ internal static partial class Kernels
         if (minSlot < 0 && maxSlot < 0)
         {
             if (min is null && max is null) return s => s[y] = s[x];
-            Scalar? lo = min is { } a ? a : null, hi = max is { } b ? b : null;
+            Scalar? lo = min is { } a ? ctx.Scalar(a) : null, hi = max is { } b ? ctx.Scalar(b) : null;
             return s => s[y] = s[x]!.clamp(lo, hi);
         }
+        Scalar? minScalar = min is { } m ? ctx.Scalar(m) : null, maxScalar = max is { } n ? ctx.Scalar(n) : null;
         return s =>
         {
             var t = s[x]!;
-            if (min is { } a) t = t.clamp_min(a);
+            if (minScalar is not null) t = t.clamp_min(minScalar);
             else if (minSlot >= 0) t = torch.maximum(t, s[minSlot]!);
-            if (max is { } b) t = t.clamp_max(b);
+            if (maxScalar is not null) t = t.clamp_max(maxScalar);
             else if (maxSlot >= 0) t = torch.minimum(t, s[maxSlot]!);
             s[y] = t;
         };

@@ -81,7 +81,7 @@ internal static partial class Kernels
         {
             var value = ctx.Node.GetTensor("value");
             var type = value is null ? ScalarType.Float32 : TorchTensors.ScalarTypeOf(value.DataType) ?? throw ctx.Unsupported($"value of type {value.DataType}");
-            var fill = value?.ToDoubles()[0] ?? 0.0;
+            var fill = ctx.Scalar(value?.ToDoubles()[0] ?? 0.0);
             int x = ctx.In(0), y = ctx.Out(0);
             return s => s[y] = torch.full(Longs(s[x]!), fill, type);
         });
@@ -106,9 +106,13 @@ internal static partial class Kernels
         Add("Range", ctx =>
         {
             int start = ctx.In(0), limit = ctx.In(1), delta = ctx.In(2), y = ctx.Out(0);
-            return s => s[y] = s[start]!.is_floating_point()
-                ? torch.arange(s[start]!.ToDouble(), s[limit]!.ToDouble(), s[delta]!.ToDouble(), s[start]!.dtype)
-                : torch.arange(s[start]!.ToInt64(), s[limit]!.ToInt64(), s[delta]!.ToInt64(), s[start]!.dtype);
+            return s =>
+            {
+                var floating = s[start]!.is_floating_point();
+                Scalar Read(int slot) => floating ? s[slot]!.ToDouble().ToScalar() : s[slot]!.ToInt64().ToScalar();
+                using Scalar from = Read(start), to = Read(limit), step = Read(delta);
+                s[y] = torch.arange(from, to, step, s[start]!.dtype);
+            };
         });
         Add("Tile", ctx =>
         {
@@ -211,7 +215,8 @@ internal static partial class Kernels
                 else
                 {
                     long from = Clamp(st[i], -1, dim - 1), to = Clamp(en[i], -1, dim - 1);
-                    var index = from > to ? torch.arange(from, to, step, ScalarType.Int64) : torch.empty(0, ScalarType.Int64);
+                    using Scalar first = from, last = to, stride = step;
+                    var index = from > to ? torch.arange(first, last, stride, ScalarType.Int64) : torch.empty(0, ScalarType.Int64);
                     t = t.index_select(a, index);
                 }
             }
@@ -225,6 +230,7 @@ internal static partial class Kernels
         int data = ctx.In(0), indices = ctx.In(1), y = ctx.Out(0);
         var constant = ctx.ConstantInts(1);
         var scalar = ctx.Constant(1) is { Dims.Length: 0 };
+        var zero = ctx.Scalar(0);
         return s =>
         {
             var t = s[data]!;
@@ -238,7 +244,8 @@ internal static partial class Kernels
             }
             var index = s[indices]!;
             if (index.dtype != ScalarType.Int64) index = index.to(ScalarType.Int64);
-            index = torch.where(index.lt(0), index.add(dim), index);
+            using var size = dim.ToScalar();
+            index = torch.where(index.lt(zero), index.add(size), index);
             var picked = t.index_select(a, index.flatten());
             var shape = t.shape.Take((int)a).Concat(index.shape).Concat(t.shape.Skip((int)a + 1)).ToArray();
             s[y] = picked.reshape(shape);

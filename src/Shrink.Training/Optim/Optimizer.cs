@@ -12,6 +12,7 @@ public abstract class Optimizer : IDisposable
 {
     private readonly List<(string Name, TorchSharp.Modules.Parameter Tensor)> _parameters;
     private readonly Dictionary<string, Tensor> _state = new();
+    private readonly List<Scalar> _scalars = new();
 
     protected Optimizer(IEnumerable<(string Name, TorchSharp.Modules.Parameter Tensor)> parameters, double learningRate, double weightDecay)
     {
@@ -51,13 +52,33 @@ public abstract class Optimizer : IDisposable
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         Steps++;
-        foreach (var (name, p) in _parameters)
+        try
         {
-            if (!p.requires_grad) continue;
-            var grad = p.grad;
-            if (grad is null) continue;
-            Update(name, p, grad);
+            foreach (var (name, p) in _parameters)
+            {
+                if (!p.requires_grad) continue;
+                var grad = p.grad;
+                if (grad is null) continue;
+                Update(name, p, grad);
+            }
         }
+        finally
+        {
+            foreach (var s in _scalars) s.Dispose();
+            _scalars.Clear();
+        }
+    }
+
+    /// <summary>
+    /// A scalar operand held until the step ends. TorchSharp's implicit double → Scalar conversion
+    /// leaves the Scalar to the finalizer, which can free it while the native call still reads it
+    /// ("Unknown scalar type" under GC pressure); explicit, referenced scalars avoid that.
+    /// </summary>
+    protected Scalar S(double value)
+    {
+        var s = value.ToScalar();
+        _scalars.Add(s);
+        return s;
     }
 
     /// <summary>Updates one parameter in place (called under no_grad, inside a dispose scope).</summary>
@@ -127,15 +148,15 @@ public sealed class Sgd : Optimizer
 
     protected override void Update(string name, Tensor p, Tensor grad)
     {
-        var d = WeightDecay != 0 ? grad.add(p, alpha: WeightDecay) : grad;
+        var d = WeightDecay != 0 ? grad.add(p, alpha: S(WeightDecay)) : grad;
         if (_momentum != 0)
         {
             var buffer = StateOf(name, "momentum", p);
             // The buffer starts at zero, so the first step stores the gradient, as PyTorch does.
-            buffer.mul_(_momentum).add_(d);
-            d = _nesterov ? d.add(buffer, alpha: _momentum) : buffer;
+            buffer.mul_(S(_momentum)).add_(d);
+            d = _nesterov ? d.add(buffer, alpha: S(_momentum)) : buffer;
         }
-        p.add_(d, alpha: -LearningRate);
+        p.add_(d, alpha: S(-LearningRate));
     }
 }
 
@@ -157,16 +178,16 @@ public sealed class Adam : Optimizer
     {
         if (WeightDecay != 0)
         {
-            if (_decoupled) p.mul_(1 - LearningRate * WeightDecay);
-            else grad = grad.add(p, alpha: WeightDecay);
+            if (_decoupled) p.mul_(S(1 - LearningRate * WeightDecay));
+            else grad = grad.add(p, alpha: S(WeightDecay));
         }
         var m = StateOf(name, "exp_avg", p);
         var v = StateOf(name, "exp_avg_sq", p);
-        m.mul_(_beta1).add_(grad, alpha: 1 - _beta1);
-        v.mul_(_beta2).addcmul_(grad, grad, value: 1 - _beta2);
+        m.mul_(S(_beta1)).add_(grad, alpha: S(1 - _beta1));
+        v.mul_(S(_beta2)).addcmul_(grad, grad, value: S(1 - _beta2));
         var correction1 = 1 - Math.Pow(_beta1, Steps);
         var correction2 = 1 - Math.Pow(_beta2, Steps);
-        var denominator = v.sqrt().div_(Math.Sqrt(correction2)).add_(_eps);
-        p.addcdiv_(m, denominator, value: -LearningRate / correction1);
+        var denominator = v.sqrt().div_(S(Math.Sqrt(correction2))).add_(S(_eps));
+        p.addcdiv_(m, denominator, value: S(-LearningRate / correction1));
     }
 }
