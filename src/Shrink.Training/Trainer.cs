@@ -22,6 +22,7 @@ namespace Shrink.Training;
 public sealed class Trainer : IDisposable
 {
     private readonly Optimizer _optimizer;
+    private readonly Scalar _one = 1L.ToScalar(); // explicit alpha for add (see Optimizer.S)
     private readonly string _modelHash;
 
     public Trainer(GraphExecutor executor, TrainOptions options, IEnumerable<ITrainingHook>? hooks = null)
@@ -108,7 +109,7 @@ public sealed class Trainer : IDisposable
                 var step = new TrainStep(Executor, epoch, batch, _optimizer.Steps, samples, x, y, logits, tapValues);
                 var loss = F.cross_entropy(logits, y, label_smoothing: Options.LabelSmoothing);
                 foreach (var hook in Hooks)
-                    if (hook.ExtraLoss(step) is { } extra) loss = loss.add(extra);
+                    if (hook.ExtraLoss(step) is { } extra) loss = loss.add(extra, _one);
                 _optimizer.ZeroGrad();
                 loss.backward();
                 _optimizer.Step();
@@ -240,5 +241,9 @@ public sealed class Trainer : IDisposable
         target.copy_(source);
     }
 
-    public void Dispose() => _optimizer.Dispose();
+    public void Dispose()
+    {
+        _optimizer.Dispose();
+        _one.Dispose();
+    }
 }

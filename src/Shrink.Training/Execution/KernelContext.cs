@@ -61,6 +61,9 @@ internal sealed class KernelContext
     /// </summary>
     public Scalar Scalar(double value) => Executor.Own(value.ToScalar());
 
+    /// <summary>An integer scalar operand owned by the executor (valid for integer and float tensors).</summary>
+    public Scalar Scalar(long value) => Executor.Own(value.ToScalar());
+
     /// <summary>A user-facing error about this node.</summary>
     public Exception Unsupported(string what) =>
         new UnsupportedOpException(new[] { $"{Node.OpType} ({what}, node '{Node.DisplayName}')" }, Node.Graph?.Name ?? "");

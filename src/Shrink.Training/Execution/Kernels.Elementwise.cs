@@ -10,8 +10,17 @@ internal static partial class Kernels
 {
     private static void RegisterElementwise()
     {
-        Add("Add", ctx => Binary(ctx, (a, b) => a.add(b)));
-        Add("Sub", ctx => Binary(ctx, (a, b) => a.sub(b)));
+        // add and sub always get an explicit alpha (see KernelContext.Scalar).
+        Add("Add", ctx =>
+        {
+            var one = ctx.Scalar(1L);
+            return Binary(ctx, (a, b) => a.add(b, one));
+        });
+        Add("Sub", ctx =>
+        {
+            var minusOne = ctx.Scalar(-1L);
+            return Binary(ctx, (a, b) => a.add(b, minusOne));
+        });
         Add("Mul", ctx => Binary(ctx, (a, b) => a.mul(b)));
         Add("Div", ctx => Binary(ctx, (a, b) => a.is_floating_point() ? a.div(b) : a.div(b, RoundingMode.trunc)));
         Add("Pow", ctx => Binary(ctx, (a, b) => a.pow(b)));
@@ -24,11 +33,16 @@ internal static partial class Kernels
         Add("Or", ctx => Binary(ctx, torch.logical_or));
         Add("Max", ctx => Variadic(ctx, torch.maximum));
         Add("Min", ctx => Variadic(ctx, torch.minimum));
-        Add("Sum", ctx => Variadic(ctx, (a, b) => a.add(b)));
+        Add("Sum", ctx =>
+        {
+            var one = ctx.Scalar(1L);
+            return Variadic(ctx, (a, b) => a.add(b, one));
+        });
         Add("Mean", ctx =>
         {
-            var n = ctx.Scalar(ctx.Ins().Length);
-            var sum = Variadic(ctx, (a, b) => a.add(b));
+            var n = ctx.Scalar((double)ctx.Ins().Length);
+            var one = ctx.Scalar(1L);
+            var sum = Variadic(ctx, (a, b) => a.add(b, one));
             var y = ctx.Out(0);
             return s => { sum(s); s[y] = s[y]!.div(n); };
         });
@@ -57,8 +71,8 @@ internal static partial class Kernels
         Add("Identity", ctx => Unary(ctx, x => x));
         Add("LeakyRelu", ctx =>
         {
-            var alpha = ctx.Float("alpha", 0.01f);
-            return Unary(ctx, x => F.leaky_relu(x, alpha));
+            Scalar alpha = ctx.Scalar(ctx.Float("alpha", 0.01f)), zero = ctx.Scalar(0.0);
+            return Unary(ctx, x => torch.where(x.ge(zero), x, x.mul(alpha)));
         });
         Add("Elu", ctx =>
         {
@@ -67,8 +81,8 @@ internal static partial class Kernels
         });
         Add("HardSigmoid", ctx =>
         {
-            Scalar alpha = ctx.Scalar(ctx.Float("alpha", 0.2f)), beta = ctx.Scalar(ctx.Float("beta", 0.5f)), zero = ctx.Scalar(0), one = ctx.Scalar(1);
-            return Unary(ctx, x => x.mul(alpha).add(beta).clamp(zero, one));
+            Scalar alpha = ctx.Scalar(ctx.Float("alpha", 0.2f)), beta = ctx.Scalar(ctx.Float("beta", 0.5f)), zero = ctx.Scalar(0.0), one = ctx.Scalar(1.0);
+            return Unary(ctx, x => x.mul(alpha).add(beta, one).clamp(zero, one));
         });
         Add("Gelu", ctx =>
         {
@@ -77,7 +91,7 @@ internal static partial class Kernels
         });
         Add("PRelu", ctx =>
         {
-            var zero = ctx.Scalar(0);
+            var zero = ctx.Scalar(0.0);
             return Binary(ctx, (x, slope) => torch.where(x.lt(zero), x.mul(slope), x));
         });
         Add("Clip", Clip);

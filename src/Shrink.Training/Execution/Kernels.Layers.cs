@@ -158,14 +158,14 @@ internal static partial class Kernels
             if (transB) return s => s[y] = F.linear(s[a]!, s[bIn]!, c < 0 ? null : s[c]);
             return s => s[y] = F.linear(s[a]!, s[bIn]!.t(), c < 0 ? null : s[c]);
         }
-        Scalar alphaScalar = ctx.Scalar(alpha), betaScalar = ctx.Scalar(beta);
+        Scalar alphaScalar = ctx.Scalar(alpha), betaScalar = ctx.Scalar(beta), one = ctx.Scalar(1L);
         return s =>
         {
             var left = transA ? s[a]!.t() : s[a]!;
             var right = transB ? s[bIn]!.t() : s[bIn]!;
             var product = left.matmul(right);
             if (alpha != 1f) product = product.mul(alphaScalar);
-            if (c >= 0 && beta != 0f) product = product.add(beta == 1f ? s[c]! : s[c]!.mul(betaScalar));
+            if (c >= 0 && beta != 0f) product = product.add(beta == 1f ? s[c]! : s[c]!.mul(betaScalar), one);
             s[y] = product;
         };
     }

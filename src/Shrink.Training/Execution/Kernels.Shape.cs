@@ -230,7 +230,7 @@ internal static partial class Kernels
         int data = ctx.In(0), indices = ctx.In(1), y = ctx.Out(0);
         var constant = ctx.ConstantInts(1);
         var scalar = ctx.Constant(1) is { Dims.Length: 0 };
-        var zero = ctx.Scalar(0);
+        Scalar zero = ctx.Scalar(0L), one = ctx.Scalar(1L);
         return s =>
         {
             var t = s[data]!;
@@ -245,7 +245,7 @@ internal static partial class Kernels
             var index = s[indices]!;
             if (index.dtype != ScalarType.Int64) index = index.to(ScalarType.Int64);
             using var size = dim.ToScalar();
-            index = torch.where(index.lt(zero), index.add(size), index);
+            index = torch.where(index.lt(zero), index.add(size, one), index);
             var picked = t.index_select(a, index.flatten());
             var shape = t.shape.Take((int)a).Concat(index.shape).Concat(t.shape.Skip((int)a + 1)).ToArray();
             s[y] = picked.reshape(shape);

@@ -70,9 +70,11 @@ public abstract class Optimizer : IDisposable
     }
 
     /// <summary>
-    /// A scalar operand held until the step ends. TorchSharp's implicit double → Scalar conversion
-    /// leaves the Scalar to the finalizer, which can free it while the native call still reads it
-    /// ("Unknown scalar type" under GC pressure); explicit, referenced scalars avoid that.
+    /// A scalar operand held until the step ends. TorchSharp's implicit Scalar conversions (a double
+    /// argument, or the default alpha of add) leave the Scalar to the finalizer, which can free it
+    /// while the native call still reads it: "Unknown scalar type" or a failed check in
+    /// c10::Scalar under GC pressure (TorchSharp's own SGD fails the same way). Every scalar operand
+    /// here is explicit and referenced until the step ends.
     /// </summary>
     protected Scalar S(double value)
     {
@@ -153,7 +155,7 @@ public sealed class Sgd : Optimizer
         {
             var buffer = StateOf(name, "momentum", p);
             // The buffer starts at zero, so the first step stores the gradient, as PyTorch does.
-            buffer.mul_(S(_momentum)).add_(d);
+            buffer.mul_(S(_momentum)).add_(d, alpha: S(1));
             d = _nesterov ? d.add(buffer, alpha: S(_momentum)) : buffer;
         }
         p.add_(d, alpha: S(-LearningRate));
@@ -187,7 +189,7 @@ public sealed class Adam : Optimizer
         v.mul_(S(_beta2)).addcmul_(grad, grad, value: S(1 - _beta2));
         var correction1 = 1 - Math.Pow(_beta1, Steps);
         var correction2 = 1 - Math.Pow(_beta2, Steps);
-        var denominator = v.sqrt().div_(S(Math.Sqrt(correction2))).add_(S(_eps));
+        var denominator = v.sqrt().div_(S(Math.Sqrt(correction2))).add_(S(_eps), S(1));
         p.addcdiv_(m, denominator, value: S(-LearningRate / correction1));
     }
 }
