@@ -24,6 +24,7 @@ public sealed class Trainer : IDisposable
     private readonly Optimizer _optimizer;
     private readonly Scalar _one = 1L.ToScalar(); // explicit alpha for add (see Optimizer.S)
     private readonly string _modelHash;
+    private string _data = "";
 
     public Trainer(GraphExecutor executor, TrainOptions options, IEnumerable<ITrainingHook>? hooks = null)
     {
@@ -70,6 +71,7 @@ public sealed class Trainer : IDisposable
         if (test is not null && test.SampleSize != train.SampleSize)
             throw new DataException($"test samples ({string.Join("x", test.SampleShape)}) differ from training samples ({string.Join("x", train.SampleShape)})");
         CheckFits(Executor, train);
+        _data = $"{train.Source}, {train.Count} samples";
         var loader = new BatchLoader(train, Options.BatchSize, Options.Seed);
         var state = Options.Resume ? Restore() : new CheckpointState();
         if (Options.RunDirectory is not null) Directory.CreateDirectory(Options.RunDirectory);
@@ -189,17 +191,21 @@ public sealed class Trainer : IDisposable
         }
     }
 
+    /// <summary>What a resumed run must share with the original: the options and the training data.</summary>
+    private IReadOnlyDictionary<string, string> Fingerprint() =>
+        new SortedDictionary<string, string>(Options.Fingerprint().ToDictionary()) { ["data"] = _data };
+
     private void SaveCheckpoint(CheckpointState position)
     {
         if (Options.RunDirectory is null) return;
-        var state = position with { ModelHash = _modelHash, Options = new(Options.Fingerprint()), History = History.ToList() };
+        var state = position with { ModelHash = _modelHash, Options = new(Fingerprint()), History = History.ToList() };
         var tensors = Executor.Parameters.Select(p => ("param:" + p.Name, p.Tensor))
             .Concat(Hooks.SelectMany(h => h.Parameters).Select(p => ("hook:" + p.Name, (Tensor)p.Tensor)))
             .Concat(_optimizer.State.Select(kv => ("optim:" + kv.Key, kv.Value)))
             .Append(("rng", torch.get_rng_state()));
         Checkpoint.Save(Checkpoint.PathIn(Options.RunDirectory), state, tensors);
         AtomicFile.WriteAllText(Path.Combine(Options.RunDirectory, "metrics.json"),
-            JsonSerializer.Serialize(new { options = Options.Fingerprint(), epochs = History }, new JsonSerializerOptions { WriteIndented = true }));
+            JsonSerializer.Serialize(new { options = Fingerprint(), epochs = History }, new JsonSerializerOptions { WriteIndented = true }));
     }
 
     private CheckpointState Restore()
@@ -210,7 +216,7 @@ public sealed class Trainer : IDisposable
         {
             if (state.ModelHash != _modelHash)
                 throw new OptionsException($"the checkpoint in {Options.RunDirectory} was made for a different model; resume with the same --model or use a new --run-dir");
-            var differences = Options.Fingerprint().Where(kv => !state.Options.TryGetValue(kv.Key, out var v) || v != kv.Value)
+            var differences = Fingerprint().Where(kv => !state.Options.TryGetValue(kv.Key, out var v) || v != kv.Value)
                 .Select(kv => $"--{kv.Key} {(state.Options.TryGetValue(kv.Key, out var v) ? v : "?")} (now {kv.Value})").ToList();
             if (differences.Count > 0)
                 throw new OptionsException($"the checkpoint in {Options.RunDirectory} was made with {string.Join(", ", differences)}; resume with the same options or use a new --run-dir");

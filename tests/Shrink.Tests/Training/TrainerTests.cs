@@ -129,6 +129,9 @@ public class TrainerTests
         using var changed = new Trainer(again, options with { Resume = true, Hyper = new OptimizerOptions { LearningRate = 0.5 } });
         var e = Assert.Throws<OptionsException>(() => changed.Fit(train));
         Assert.Contains("--lr 0.01 (now 0.5)", e.Message);
+        using var fewer = GraphExecutor.Compile(SmallNet());
+        using var otherData = new Trainer(fewer, options with { Resume = true });
+        Assert.Contains("128 samples (now", Assert.Throws<OptionsException>(() => otherData.Fit(train.Take(64))).Message);
         using var other = GraphExecutor.Compile(SmallNet(seed: 1));
         using var otherModel = new Trainer(other, options with { Resume = true });
         Assert.Contains("different model", Assert.Throws<OptionsException>(() => otherModel.Fit(train)).Message);
