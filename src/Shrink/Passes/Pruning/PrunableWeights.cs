@@ -1,0 +1,47 @@
+using Shrink.Ir;
+
+namespace Shrink.Passes.Pruning;
+
+/// <summary>
+/// A weight tensor pruning may zero: the float initializer of a Conv (input 1), Gemm (input 1) or
+/// MatMul (a constant operand). Biases, normalization parameters and constants are never pruned.
+/// </summary>
+public sealed record PrunableWeight(Node Layer, int InputIndex, Value Weight)
+{
+    /// <summary>The layer's name as reports and configuration files use it.</summary>
+    public string LayerName => Layer.DisplayName;
+
+    /// <summary>The weight's current values.</summary>
+    public Tensor Tensor => Weight.Const!;
+
+    /// <summary>
+    /// The axis the layer sums over, along which N:M groups run: Conv [O, I, k…] and Gemm with transB
+    /// [O, I] reduce over everything after axis 0 (rows); Gemm without transB and MatMul's B [I, O]
+    /// reduce over axis 0 (columns).
+    /// </summary>
+    public bool ReducesOverRows => Layer.OpType == "Conv" || (Layer.OpType == "Gemm" && Layer.GetInt("transB", 0) != 0);
+}
+
+/// <summary>Finds the prunable weights of a model.</summary>
+public static class PrunableWeights
+{
+    public static IReadOnlyList<PrunableWeight> Find(Model model)
+    {
+        var result = new List<PrunableWeight>();
+        var seen = new HashSet<string>();
+        foreach (var node in model.Graph.Nodes)
+        {
+            if (!node.IsDefaultDomain) continue;
+            var index = node.OpType switch
+            {
+                "Conv" or "Gemm" => 1,
+                "MatMul" => Graph.ConstantOf(node.Inputs.ElementAtOrDefault(1)) is not null ? 1 : 0,
+                _ => -1,
+            };
+            if (index < 0 || node.Inputs.ElementAtOrDefault(index) is not { } w || w.Const is not { } t) continue;
+            if (t.DataType != DataType.Float || t.Dims.Length < 2 || !seen.Add(w.Name)) continue;
+            result.Add(new PrunableWeight(node, index, w));
+        }
+        return result;
+    }
+}

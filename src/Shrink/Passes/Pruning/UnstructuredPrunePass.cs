@@ -1,0 +1,201 @@
+using Shrink.Ir;
+
+namespace Shrink.Passes.Pruning;
+
+/// <summary>Which weights compete: each layer on its own, or all layers against one threshold.</summary>
+public enum PruneScope { Layer, Global }
+
+/// <summary>
+/// Options of unstructured pruning. <see cref="Method"/>: <c>magnitude</c> (smallest |w|),
+/// <c>random</c> (a seeded baseline) or <c>N:M</c> such as <c>2:4</c> (keep the N largest of every
+/// M consecutive weights along the summed axis; sparsity is then 1 − N/M).
+/// </summary>
+public sealed record UnstructuredPruneOptions
+{
+    public string Method { get; init; } = "magnitude";
+    public double Sparsity { get; init; }
+    public PruneScope Scope { get; init; } = PruneScope.Layer;
+
+    /// <summary>When set, only these layers are pruned, each at its own sparsity.</summary>
+    public IReadOnlyDictionary<string, double>? LayerSparsity { get; init; }
+
+    public int Seed { get; init; }
+
+    /// <summary>The (N, M) of an N:M method, or null.</summary>
+    public (int N, int M)? NM => Method.Split(':') is [var a, var b] && int.TryParse(a, out var n) && int.TryParse(b, out var m) ? (n, m) : null;
+
+    internal static void CheckSparsity(double s, string what)
+    {
+        if (double.IsNaN(s) || s < 0 || s >= 1) throw new OptionsException($"the sparsity of {what} is {s}; it must be in [0, 1), e.g. 0.9 for 90 % zeros");
+    }
+
+    public UnstructuredPruneOptions Validate()
+    {
+        if (NM is { } nm)
+        {
+            if (nm.N < 1 || nm.M < 2 || nm.N >= nm.M || nm.M > 64) throw new OptionsException($"--method {Method}: N:M needs 1 ≤ N < M ≤ 64, e.g. 2:4");
+            if (LayerSparsity is not null) throw new OptionsException($"--method {Method} sets the sparsity itself (1 − N/M); it takes no --layers sparsities");
+        }
+        else if (Method is not ("magnitude" or "random"))
+            throw new OptionsException($"unknown unstructured method '{Method}'; choose magnitude, random or N:M such as 2:4");
+        else if (LayerSparsity is null) CheckSparsity(Sparsity, "--sparsity");
+        if (LayerSparsity is not null && Scope == PruneScope.Global)
+            throw new OptionsException("--layers gives each layer its own sparsity; it cannot be combined with --scope global");
+        return this;
+    }
+}
+
+/// <summary>Which weights survive: per weight initializer, true where the weight is kept.</summary>
+public sealed class PruningMasks
+{
+    private readonly Dictionary<string, bool[]> _keep = new();
+
+    public IReadOnlyDictionary<string, bool[]> Keep => _keep;
+
+    public void Set(string weight, bool[] keep) => _keep[weight] = keep;
+
+    /// <summary>Zeroes the pruned weights of a model (the named initializers get new tensors).</summary>
+    public void ApplyTo(Model model)
+    {
+        foreach (var (name, keep) in _keep)
+        {
+            var init = model.Graph.FindInitializer(name) ?? throw new InvalidOperationException($"no initializer '{name}'");
+            var values = init.Const!.AsFloats().ToArray();
+            for (var i = 0; i < values.Length; i++)
+                if (!keep[i]) values[i] = 0;
+            init.Const = Tensor.FromFloats(name, init.Const.Dims, values);
+        }
+    }
+}
+
+/// <summary>
+/// Unstructured pruning: zeroes individual weights of Conv, Gemm and MatMul layers by magnitude, at
+/// random, or in an N:M pattern; layer-wise, against one global threshold, or per layer from a
+/// configuration. Data-free; the model keeps its shapes (a dense runtime is not faster).
+/// Counters: <c>weights</c>, <c>pruned</c>, <c>layers</c>.
+/// </summary>
+public sealed class UnstructuredPrunePass : IPass
+{
+    private readonly UnstructuredPruneOptions _options;
+
+    public UnstructuredPrunePass(UnstructuredPruneOptions options) => _options = options.Validate();
+
+    public string Id => "prune-unstructured";
+
+    /// <summary>The masks of the last run (for fine-tuning that keeps pruned weights at zero).</summary>
+    public PruningMasks Masks { get; private set; } = new();
+
+    public string? CheckPreconditions(Model model)
+    {
+        var weights = PrunableWeights.Find(model);
+        if (weights.Count == 0) return "the model has nothing prunable (no Conv, Gemm or MatMul with a float weight initializer)";
+        if (_options.LayerSparsity is { } config)
+        {
+            var missing = config.Keys.Where(k => weights.All(w => w.LayerName != k)).ToList();
+            if (missing.Count > 0)
+                return $"--layers names {string.Join(", ", missing.Select(m => $"'{m}'"))}, which {(missing.Count == 1 ? "is" : "are")} not a prunable layer; prunable layers: {string.Join(", ", weights.Select(w => w.LayerName))}";
+        }
+        var bad = weights.FirstOrDefault(w => w.Tensor.AsFloats().ToArray().Any(v => !float.IsFinite(v)));
+        if (bad is not null) return $"the weights of layer '{bad.LayerName}' contain NaN or infinity; fix or retrain the model first";
+        return null;
+    }
+
+    public PassResult Run(Model model, PassContext context)
+    {
+        if (CheckPreconditions(model) is { } reason) throw new OptionsException(reason);
+        var weights = PrunableWeights.Find(model);
+        if (_options.LayerSparsity is { } config) weights = weights.Where(w => config.ContainsKey(w.LayerName)).ToList();
+        var masks = new PruningMasks();
+        if (_options.NM is { } nm)
+            foreach (var w in weights) masks.Set(w.Weight.Name, NmMask(w, nm.N, nm.M, context));
+        else if (_options.Scope == PruneScope.Global)
+            GlobalMasks(weights, masks);
+        else
+            foreach (var w in weights)
+                masks.Set(w.Weight.Name, Smallest(Scores(w), _options.LayerSparsity?[w.LayerName] ?? _options.Sparsity));
+        masks.ApplyTo(model);
+        Masks = masks;
+        var total = weights.Sum(w => w.Tensor.ElementCount);
+        var pruned = masks.Keep.Values.Sum(k => (long)k.Count(x => !x));
+        return new PassResult(model, pruned > 0, new Dictionary<string, long> { ["weights"] = total, ["pruned"] = pruned, ["layers"] = weights.Count });
+    }
+
+    private float[] Scores(PrunableWeight w)
+    {
+        var values = w.Tensor.AsFloats();
+        var scores = new float[values.Length];
+        if (_options.Method == "random")
+        {
+            var random = new Random(HashCode.Combine(_options.Seed, w.Weight.Name.GetHashCode(StringComparison.Ordinal) & 0x7fffffff));
+            for (var i = 0; i < scores.Length; i++) scores[i] = random.NextSingle();
+        }
+        else
+            for (var i = 0; i < scores.Length; i++) scores[i] = Math.Abs(values[i]);
+        return scores;
+    }
+
+    /// <summary>Keeps all but the round(sparsity·n) lowest scores; ties broken by position.</summary>
+    private static bool[] Smallest(float[] scores, double sparsity)
+    {
+        var keep = new bool[scores.Length];
+        Array.Fill(keep, true);
+        var k = (int)Math.Round(sparsity * scores.Length);
+        if (k == 0) return keep;
+        var order = Enumerable.Range(0, scores.Length).ToArray();
+        Array.Sort(order, (a, b) => scores[a] != scores[b] ? scores[a].CompareTo(scores[b]) : a.CompareTo(b));
+        foreach (var i in order.Take(k)) keep[i] = false;
+        return keep;
+    }
+
+    private void GlobalMasks(IReadOnlyList<PrunableWeight> weights, PruningMasks masks)
+    {
+        var scores = weights.Select(Scores).ToList();
+        var all = scores.SelectMany(s => s).ToArray();
+        var k = (long)Math.Round(_options.Sparsity * all.LongLength);
+        if (k == 0)
+        {
+            foreach (var w in weights) masks.Set(w.Weight.Name, Enumerable.Repeat(true, (int)w.Tensor.ElementCount).ToArray());
+            return;
+        }
+        Array.Sort(all);
+        var threshold = all[k - 1];
+        var below = all.LongCount(v => v < threshold);
+        var ties = k - below; // how many weights equal to the threshold go too, in layer and position order
+        for (var l = 0; l < weights.Count; l++)
+        {
+            var keep = new bool[scores[l].Length];
+            for (var i = 0; i < keep.Length; i++)
+            {
+                var s = scores[l][i];
+                keep[i] = !(s < threshold || (s == threshold && ties-- > 0));
+            }
+            masks.Set(weights[l].Weight.Name, keep);
+        }
+    }
+
+    private static bool[] NmMask(PrunableWeight w, int n, int m, PassContext context)
+    {
+        var values = w.Tensor.AsFloats().ToArray();
+        var dims = w.Tensor.Dims;
+        var keep = new bool[values.Length];
+        Array.Fill(keep, true);
+        // Lines along the summed axis: rows of [O, rest] or columns of [I, O].
+        long lines, length, stride, step;
+        if (w.ReducesOverRows) { lines = dims[0]; length = values.Length / dims[0]; stride = length; step = 1; }
+        else { lines = values.Length / dims[0]; length = dims[0]; stride = 1; step = lines; }
+        if (length % m != 0)
+            context.Notes.Add($"{w.LayerName}: {length} weights per line is not a multiple of {m}; the last {length % m} of each line stay dense");
+        var group = new (float Score, long Index)[m];
+        for (long line = 0; line < lines; line++)
+            for (long g = 0; g + m <= length; g += m)
+            {
+                for (var j = 0; j < m; j++)
+                {
+                    var index = line * stride + (g + j) * step;
+                    group[j] = (Math.Abs(values[index]), index);
+                }
+                foreach (var (_, index) in group.OrderBy(e => e.Score).ThenBy(e => e.Index).Take(m - n)) keep[index] = false;
+            }
+        return keep;
+    }
+}
