@@ -1,0 +1,104 @@
+using System.Text.Json;
+using Shrink.Passes.Pruning;
+using Shrink.Tests.Cli;
+using Shrink.Tests.Data;
+using Xunit;
+
+namespace Shrink.Tests.Passes.Pruning;
+
+[Collection("torch")]
+public class PruneCliTests
+{
+    private static string Zoo(TempDirectory dir, string name)
+    {
+        var path = dir.File(name + ".onnx");
+        Assert.Equal(0, CliRunner.Run("zoo", name, "--out", path).ExitCode);
+        return path;
+    }
+
+    [Fact]
+    public void DataFreePruningReportsSparsityAndSaysItIsNotFaster()
+    {
+        using var dir = new TempDirectory();
+        var model = Zoo(dir, "lenet5");
+        var before = File.ReadAllBytes(model);
+        var r = CliRunner.Run("prune", model, "--sparsity", "0.9", "--scope", "global", "--bench-batch", "1", "--out", dir.File("p.onnx"), "--json");
+        Assert.True(r.ExitCode == 0, r.Err);
+        Assert.Equal(before, File.ReadAllBytes(model));
+        using var doc = JsonDocument.Parse(r.Out);
+        var after = doc.RootElement.GetProperty("after");
+        Assert.InRange(after.GetProperty("sparsity").GetDouble(), 0.89, 0.90); // biases are not pruned
+        Assert.False(after.TryGetProperty("accuracy", out _));
+        Assert.True(after.GetProperty("gzipBytes").GetInt64() < doc.RootElement.GetProperty("before").GetProperty("gzipBytes").GetInt64() / 3);
+        Assert.Contains("not faster", doc.RootElement.GetProperty("fasterNote").GetString());
+        var inspect = CliRunner.Run("inspect", dir.File("p.onnx"));
+        Assert.Contains("(sparsity 89.", inspect.Out);
+    }
+
+    [Fact]
+    public void FineTuningKeepsThePrunedWeightsAtZero()
+    {
+        using var dir = new TempDirectory();
+        var model = Zoo(dir, "lenet300");
+        var pruneOnly = CliRunner.Run("prune", model, "--sparsity", "0.8", "--bench-batch", "none", "--out", dir.File("a.onnx"), "--json");
+        var tuned = CliRunner.Run("prune", model, "--sparsity", "0.8", "--data", "embedded", "--finetune-epochs", "2", "--lr", "0.1", "--bench-batch", "none",
+            "--out", dir.File("b.onnx"), "--json");
+        Assert.True(tuned.ExitCode == 0, tuned.Err);
+        long NonZero(string json) => JsonDocument.Parse(json).RootElement.GetProperty("after").GetProperty("nonZero").GetInt64();
+        // The same weights are pruned; fine-tuning moves the kept ones and may not revive any pruned one.
+        Assert.True(NonZero(tuned.Out) <= NonZero(pruneOnly.Out));
+        var a = PrunableWeights.Find(Shrink.Onnx.OnnxReader.Read(dir.File("a.onnx")));
+        var b = PrunableWeights.Find(Shrink.Onnx.OnnxReader.Read(dir.File("b.onnx")));
+        for (var l = 0; l < a.Count; l++)
+        {
+            var x = a[l].Tensor.AsFloats().ToArray();
+            var y = b[l].Tensor.AsFloats().ToArray();
+            Assert.All(Enumerable.Range(0, x.Length).Where(i => x[i] == 0), i => Assert.Equal(0f, y[i]));
+        }
+        var accuracy = JsonDocument.Parse(tuned.Out).RootElement.GetProperty("after").GetProperty("accuracy").GetDouble();
+        Assert.InRange(accuracy, 0.4, 1.0); // the untrained model scores about 0.06; chance is 0.10
+    }
+
+    [Theory]
+    [InlineData("--sparsity", "1", "must be in [0, 1)")]
+    [InlineData("--sparsity", "-0.5", "must be in [0, 1)")]
+    [InlineData("--method", "taylor-x", "unknown unstructured method 'taylor-x'")]
+    [InlineData("--finetune-epochs", "2", "--finetune-epochs needs --data")]
+    [InlineData("--steps", "0", "--steps must be at least 1")]
+    public void BadOptionsGetOneLineAndWriteNothing(string option, string value, string expected)
+    {
+        using var dir = new TempDirectory();
+        var model = Zoo(dir, "lenet300");
+        var args = new List<string> { "prune", model, "--sparsity", "0.5", "--out", dir.File("p.onnx") };
+        var at = args.IndexOf(option);
+        if (at >= 0) args[at + 1] = value;
+        else args.AddRange(new[] { option, value });
+        if (option == "--steps") args.AddRange(new[] { "--schedule", "iterative" });
+        CliRunner.AssertBadInput(CliRunner.Run(args.ToArray()), expected);
+        Assert.False(File.Exists(dir.File("p.onnx")));
+    }
+
+    [Fact]
+    public void AModelWithNothingPrunableIsRefused()
+    {
+        using var dir = new TempDirectory();
+        var b = new Shrink.Builder.NetworkBuilder("flat", 0);
+        b.Output(b.Relu(b.Input("input", 4)), "output");
+        Shrink.Runtime.ModelSaver.Save(b.Build(), dir.File("flat.onnx"));
+        CliRunner.AssertBadInput(CliRunner.Run("prune", dir.File("flat.onnx"), "--sparsity", "0.5", "--out", dir.File("p.onnx")), "nothing prunable");
+        Assert.False(File.Exists(dir.File("p.onnx")));
+    }
+
+    [Fact]
+    public void MissingAndMalformedLayerConfigsAreRefused()
+    {
+        using var dir = new TempDirectory();
+        File.WriteAllText(dir.File("layers.json"), "{\"fc9\": 0.5}");
+        CliRunner.AssertBadInput(CliRunner.Run("prune", Zoo(dir, "lenet300"), "--layers", dir.File("layers.json"), "--out", dir.File("p.onnx")),
+            "'fc9', which is not a prunable layer");
+        File.WriteAllText(dir.File("bad.json"), "[1, 2]");
+        CliRunner.AssertBadInput(CliRunner.Run("prune", Zoo(dir, "lenet300"), "--layers", dir.File("bad.json"), "--out", dir.File("p.onnx")),
+            "is not a JSON object");
+        Assert.False(File.Exists(dir.File("p.onnx")));
+    }
+}
