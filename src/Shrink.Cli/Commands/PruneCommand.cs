@@ -26,7 +26,7 @@ internal static class PruneCommand
     public static Command Create(CliContext cli)
     {
         var model = Options.Model();
-        var method = new Option<string>("--method") { Description = "magnitude (smallest |w|), random (baseline) or N:M such as 2:4", DefaultValueFactory = _ => "magnitude" };
+        var method = new Option<string>("--method") { Description = "magnitude (smallest |w|), random (baseline), taylor (smallest |w·∂L/∂w| on --data) or N:M such as 2:4", DefaultValueFactory = _ => "magnitude" };
         var sparsity = new Option<double?>("--sparsity") { Description = "Fraction of weights to zero, in [0, 1) (N:M sets its own)" };
         var scope = new Option<string>("--scope") { Description = "layer (each layer at the sparsity) or global (one threshold over all layers)", DefaultValueFactory = _ => "layer" };
         scope.AcceptOnlyFromAmong("layer", "global");
@@ -68,6 +68,7 @@ internal static class PruneCommand
             var epochs = p.GetValue(finetune);
             if (epochs < 0) throw new OptionsException($"--finetune-epochs must be 0 or more, got {epochs}");
             if (epochs > 0 && p.GetValue(data) is null) throw new OptionsException("--finetune-epochs needs --data (fine-tuning trains on it); without --data pruning is data-free");
+            if (m == "taylor" && p.GetValue(data) is null) throw new OptionsException("--method taylor measures |w·∂L/∂w| on data; give --data");
             var batches = p.GetValue(benchBatch) == "none" ? Array.Empty<int>() : Options.ParseIntList("--bench-batch", p.GetValue(benchBatch)!);
             var runnerOptions = new RunnerOptions { Threads = p.GetValue(threads), DimValues = Options.ParseDims(p.GetValue(dims)) };
 
@@ -103,6 +104,11 @@ internal static class PruneCommand
                 Sparsity = options.Sparsity * fraction,
                 LayerSparsity = options.LayerSparsity?.ToDictionary(kv => kv.Key, kv => kv.Value * fraction),
             };
+            if (options.Method == "taylor")
+            {
+                TorchRuntime.EnsureInitialized();
+                step = step with { Scores = TaylorSaliency.Measure(model, sets!.Train, seed: seed + round) };
+            }
             var pass = new UnstructuredPrunePass(step);
             model = new PassPipeline(pass).Run(model, context).Model;
             if (epochs == 0 || sets is null) continue;

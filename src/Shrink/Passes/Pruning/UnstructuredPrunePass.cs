@@ -7,8 +7,9 @@ public enum PruneScope { Layer, Global }
 
 /// <summary>
 /// Options of unstructured pruning. <see cref="Method"/>: <c>magnitude</c> (smallest |w|),
-/// <c>random</c> (a seeded baseline) or <c>N:M</c> such as <c>2:4</c> (keep the N largest of every
-/// M consecutive weights along the summed axis; sparsity is then 1 − N/M).
+/// <c>random</c> (a seeded baseline), <c>taylor</c> (smallest first-order saliency |w·∂L/∂w|, from
+/// <see cref="Scores"/> measured on data by the trainer) or <c>N:M</c> such as <c>2:4</c> (keep the N
+/// largest of every M consecutive weights along the summed axis; sparsity is then 1 − N/M).
 /// </summary>
 public sealed record UnstructuredPruneOptions
 {
@@ -20,6 +21,9 @@ public sealed record UnstructuredPruneOptions
     public IReadOnlyDictionary<string, double>? LayerSparsity { get; init; }
 
     public int Seed { get; init; }
+
+    /// <summary>Per-weight scores by weight initializer name (lowest pruned first), for data-driven criteria such as taylor.</summary>
+    public IReadOnlyDictionary<string, float[]>? Scores { get; init; }
 
     /// <summary>The (N, M) of an N:M method, or null.</summary>
     public (int N, int M)? NM => Method.Split(':') is [var a, var b] && int.TryParse(a, out var n) && int.TryParse(b, out var m) ? (n, m) : null;
@@ -36,8 +40,8 @@ public sealed record UnstructuredPruneOptions
             if (nm.N < 1 || nm.M < 2 || nm.N >= nm.M || nm.M > 64) throw new OptionsException($"--method {Method}: N:M needs 1 ≤ N < M ≤ 64, e.g. 2:4");
             if (LayerSparsity is not null) throw new OptionsException($"--method {Method} sets the sparsity itself (1 − N/M); it takes no --layers sparsities");
         }
-        else if (Method is not ("magnitude" or "random"))
-            throw new OptionsException($"unknown unstructured method '{Method}'; choose magnitude, random or N:M such as 2:4");
+        else if (Method is not ("magnitude" or "random" or "taylor"))
+            throw new OptionsException($"unknown unstructured method '{Method}'; choose magnitude, random, taylor or N:M such as 2:4");
         else if (LayerSparsity is null) CheckSparsity(Sparsity, "--sparsity");
         if (LayerSparsity is not null && Scope == PruneScope.Global)
             throw new OptionsException("--layers gives each layer its own sparsity; it cannot be combined with --scope global");
@@ -87,6 +91,7 @@ public sealed class UnstructuredPrunePass : IPass
 
     public string? CheckPreconditions(Model model)
     {
+        if (_options.Method == "taylor" && _options.Scores is null) return "--method taylor measures |w·∂L/∂w| on data; give --data";
         var weights = PrunableWeights.Find(model);
         if (weights.Count == 0) return "the model has nothing prunable (no Conv, Gemm or MatMul with a float weight initializer)";
         if (_options.LayerSparsity is { } config)
@@ -122,6 +127,10 @@ public sealed class UnstructuredPrunePass : IPass
 
     private float[] Scores(PrunableWeight w)
     {
+        if (_options.Scores is { } given)
+            return given.TryGetValue(w.Weight.Name, out var s) && s.Length == w.Tensor.ElementCount
+                ? s
+                : throw new OptionsException($"no {_options.Method} scores for layer '{w.LayerName}'; the scores were measured on another model");
         var values = w.Tensor.AsFloats();
         var scores = new float[values.Length];
         if (_options.Method == "random")

@@ -102,3 +102,46 @@ public class PruneCliTests
         Assert.False(File.Exists(dir.File("p.onnx")));
     }
 }
+
+[Collection("torch")]
+public class TaylorSaliencyTests
+{
+    [Fact]
+    public void SaliencyIsZeroForZeroWeightsAndDrivesTaylorPruning()
+    {
+        var model = Shrink.Zoo.ModelZoo.Create("lenet300", seed: 1);
+        new UnstructuredPrunePass(new UnstructuredPruneOptions { Sparsity = 0.3 }).Run(model, new Shrink.Passes.PassContext());
+        var data = Shrink.Data.FashionMnist.LoadEmbedded().Train;
+        var scores = Shrink.Training.Pruning.TaylorSaliency.Measure(model, data, batches: 4, batchSize: 64);
+        var weights = PrunableWeights.Find(model);
+        Assert.Equal(weights.Select(w => w.Weight.Name).Order(), scores.Keys.Order());
+        foreach (var w in weights)
+        {
+            var values = w.Tensor.AsFloats().ToArray();
+            var s = scores[w.Weight.Name];
+            Assert.All(s, v => Assert.True(v >= 0));
+            Assert.All(Enumerable.Range(0, values.Length).Where(i => values[i] == 0), i => Assert.Equal(0f, s[i]));
+            Assert.Contains(s, v => v > 0);
+        }
+        // Taylor pruning removes exactly the lowest-saliency weights.
+        var pass = new UnstructuredPrunePass(new UnstructuredPruneOptions { Method = "taylor", Sparsity = 0.6, Scores = scores });
+        pass.Run(model, new Shrink.Passes.PassContext());
+        foreach (var w in PrunableWeights.Find(model))
+        {
+            var keep = pass.Masks.Keep[w.Weight.Name];
+            var s = scores[w.Weight.Name];
+            Assert.True(s.Where((_, i) => !keep[i]).Max() <= s.Where((_, i) => keep[i]).Min());
+        }
+    }
+
+    [Fact]
+    public void TaylorWithoutDataIsRefused()
+    {
+        using var dir = new TempDirectory();
+        var model = dir.File("m.onnx");
+        Assert.Equal(0, CliRunner.Run("zoo", "lenet300", "--out", model).ExitCode);
+        CliRunner.AssertBadInput(CliRunner.Run("prune", model, "--method", "taylor", "--sparsity", "0.5", "--out", dir.File("p.onnx")), "give --data");
+        Assert.Contains("give --data", new UnstructuredPrunePass(new UnstructuredPruneOptions { Method = "taylor", Sparsity = 0.5 })
+            .CheckPreconditions(Shrink.Zoo.ModelZoo.Create("lenet300")));
+    }
+}
