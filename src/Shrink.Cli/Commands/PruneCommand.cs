@@ -31,8 +31,8 @@ internal static class PruneCommand
         var scope = new Option<string>("--scope") { Description = "layer (each layer at the sparsity) or global (one threshold over all layers)", DefaultValueFactory = _ => "layer" };
         scope.AcceptOnlyFromAmong("layer", "global");
         var layers = new Option<string?>("--layers") { Description = "JSON file of layer name → sparsity; only those layers are pruned" };
-        var schedule = new Option<string>("--schedule") { Description = "oneshot, or iterative (K rounds of prune and fine-tune, sparsity S·(1 − (1 − i/K)³) in round i)", DefaultValueFactory = _ => "oneshot" };
-        schedule.AcceptOnlyFromAmong("oneshot", "iterative");
+        var schedule = new Option<string>("--schedule") { Description = "oneshot; iterative (K rounds of prune and fine-tune, sparsity S·(1 − (1 − i/K)³) in round i); agp (gradual magnitude pruning while fine-tuning, Zhu & Gupta)", DefaultValueFactory = _ => "oneshot" };
+        schedule.AcceptOnlyFromAmong("oneshot", "iterative", "agp");
         var steps = new Option<int>("--steps") { Description = "Iterative schedule: number of prune/fine-tune rounds", DefaultValueFactory = _ => 3 };
         var finetune = new Option<int>("--finetune-epochs") { Description = "Fine-tuning epochs after each pruning round (needs --data)", DefaultValueFactory = _ => 0 };
         var data = new Option<string?>("--data") { Description = "Fashion-MNIST directory or 'embedded': enables accuracy figures and fine-tuning (without it pruning is data-free)" };
@@ -62,6 +62,7 @@ internal static class PruneCommand
                 Method = m, Sparsity = p.GetValue(sparsity) ?? 0, LayerSparsity = config, Seed = p.GetValue(seed),
                 Scope = p.GetValue(scope) == "global" ? PruneScope.Global : PruneScope.Layer,
             }.Validate();
+            var agp = p.GetValue(schedule) == "agp";
             var rounds = p.GetValue(schedule) == "iterative" ? p.GetValue(steps) : 1;
             if (rounds < 1) throw new OptionsException($"--steps must be at least 1, got {rounds}");
             if (rounds > 1 && options.NM is not null) throw new OptionsException($"--method {m} prunes to a fixed pattern; use --schedule oneshot");
@@ -69,13 +70,16 @@ internal static class PruneCommand
             if (epochs < 0) throw new OptionsException($"--finetune-epochs must be 0 or more, got {epochs}");
             if (epochs > 0 && p.GetValue(data) is null) throw new OptionsException("--finetune-epochs needs --data (fine-tuning trains on it); without --data pruning is data-free");
             if (m == "taylor" && p.GetValue(data) is null) throw new OptionsException("--method taylor measures |w·∂L/∂w| on data; give --data");
+            if (agp && (epochs < 1 || p.GetValue(data) is null)) throw new OptionsException("--schedule agp prunes while training; give --data and --finetune-epochs (at least 1)");
             var batches = p.GetValue(benchBatch) == "none" ? Array.Empty<int>() : Options.ParseIntList("--bench-batch", p.GetValue(benchBatch)!);
             var runnerOptions = new RunnerOptions { Threads = p.GetValue(threads), DimValues = Options.ParseDims(p.GetValue(dims)) };
 
             var original = OnnxReader.Read(path);
             var context = new PassContext();
             var sets = p.GetValue(data) is { } dir ? FashionMnist.Load(dir) : null;
-            var pruned = Prune(original, options, rounds, epochs, sets, p.GetValue(lr), p.GetValue(batch), p.GetValue(seed), context, cli);
+            var pruned = agp
+                ? PruneGradually(original, options, epochs, sets!, p.GetValue(lr), p.GetValue(batch), p.GetValue(seed), cli)
+                : Prune(original, options, rounds, epochs, sets, p.GetValue(lr), p.GetValue(batch), p.GetValue(seed), context, cli);
             ModelSaver.Save(pruned, outPath);
 
             var before = Measure(path, sets, batches, runnerOptions, context);
@@ -115,17 +119,32 @@ internal static class PruneCommand
             TorchRuntime.EnsureInitialized();
             using var executor = GraphExecutor.Compile(model);
             using var masks = new MaskHook(executor, pass.Masks);
-            using var trainer = new Trainer(executor, new TrainOptions
-            {
-                Epochs = epochs, BatchSize = batch, Seed = seed + round,
-                Hyper = new OptimizerOptions { LearningRate = lr }, Schedule = new LearningRateSchedule { Kind = "cosine" },
-            }, new[] { masks });
+            using var trainer = new Trainer(executor, FineTuning(epochs, batch, seed + round, lr), new[] { masks });
             trainer.EpochEnd += e => cli.Note($"round {round}/{rounds} fine-tune epoch {e.Epoch}/{epochs}: loss {e.TrainLoss:F4}, test {e.TestAccuracy:P2}, {e.Seconds:F1} s");
             trainer.Fit(sets.Train, sets.Test);
             model = executor.Export();
         }
         return model;
     }
+
+    /// <summary>Automated gradual pruning: trains a copy of the model while the magnitude masks tighten to the target.</summary>
+    private static Model PruneGradually(Model original, UnstructuredPruneOptions options, int epochs, DatasetPair sets, double lr, int batch, int seed, CliContext cli)
+    {
+        TorchRuntime.EnsureInitialized();
+        using var executor = GraphExecutor.Compile(original);
+        var totalSteps = (long)epochs * ((sets.Train.Count + batch - 1) / batch);
+        using var hook = new AgpHook(executor, options, totalSteps);
+        using var trainer = new Trainer(executor, FineTuning(epochs, batch, seed, lr), new[] { hook });
+        trainer.EpochEnd += e => cli.Note($"agp epoch {e.Epoch}/{epochs}: loss {e.TrainLoss:F4}, test {e.TestAccuracy:P2}, {e.Seconds:F1} s");
+        trainer.Fit(sets.Train, sets.Test);
+        return executor.Export();
+    }
+
+    private static TrainOptions FineTuning(int epochs, int batch, int seed, double lr) => new()
+    {
+        Epochs = epochs, BatchSize = batch, Seed = seed,
+        Hyper = new OptimizerOptions { LearningRate = lr }, Schedule = new LearningRateSchedule { Kind = "cosine" },
+    };
 
     private static PruneSide Measure(string path, DatasetPair? sets, int[] batches, RunnerOptions options, PassContext context)
     {

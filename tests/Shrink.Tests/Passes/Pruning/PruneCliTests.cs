@@ -145,3 +145,44 @@ public class TaylorSaliencyTests
             .CheckPreconditions(Shrink.Zoo.ModelZoo.Create("lenet300")));
     }
 }
+
+[Collection("torch")]
+public class AgpTests
+{
+    [Fact]
+    public void GradualPruningFollowsTheCubicRampAndEndsAtTheTarget()
+    {
+        var data = Shrink.Data.FashionMnist.LoadEmbedded();
+        using var ex = Shrink.Training.Execution.GraphExecutor.Compile(Shrink.Zoo.ModelZoo.Create("lenet300"));
+        var options = new UnstructuredPruneOptions { Sparsity = 0.8 };
+        var train = data.Train.Take(1280);
+        using var hook = new Shrink.Training.Pruning.AgpHook(ex, options, totalSteps: 2 * 10, updates: 5);
+        Assert.Equal(0.0, hook.SparsityAt(0, 0.8), 12);
+        Assert.Equal(0.8 * (1 - Math.Pow(1 - 5.0 / 15, 3)), hook.SparsityAt(5, 0.8), 12);
+        Assert.Equal(0.8, hook.SparsityAt(15, 0.8), 12);
+        Assert.Equal(0.8, hook.SparsityAt(19, 0.8), 12);
+        var seen = new List<double>();
+        using var trainer = new Shrink.Training.Trainer(ex, new Shrink.Training.TrainOptions { Epochs = 2, BatchSize = 128, EvaluateEachEpoch = false }, new[] { hook });
+        trainer.EpochEnd += _ => seen.Add(hook.Masks().Keep.Values.Sum(k => k.Count(x => !x)) / (double)hook.Masks().Keep.Values.Sum(k => k.Length));
+        trainer.Fit(train);
+        Assert.True(seen[0] is > 0.5 and < 0.8, $"after epoch 1: {seen[0]}");
+        Assert.Equal(0.8, seen[1], 3);
+        foreach (var w in PrunableWeights.Find(ex.Export()))
+        {
+            var zeros = w.Tensor.AsFloats().ToArray().Count(v => v == 0) / (double)w.Tensor.ElementCount;
+            Assert.Equal(0.8, zeros, 2);
+        }
+    }
+
+    [Fact]
+    public void AgpNeedsDataAndEpochs()
+    {
+        using var dir = new TempDirectory();
+        var model = dir.File("m.onnx");
+        Assert.Equal(0, CliRunner.Run("zoo", "lenet300", "--out", model).ExitCode);
+        CliRunner.AssertBadInput(CliRunner.Run("prune", model, "--sparsity", "0.5", "--schedule", "agp", "--out", dir.File("p.onnx")), "--schedule agp prunes while training");
+        CliRunner.AssertBadInput(CliRunner.Run("prune", model, "--sparsity", "0.5", "--schedule", "agp", "--method", "random", "--data", "embedded",
+            "--finetune-epochs", "1", "--out", dir.File("p.onnx")), "--method random is not available");
+        Assert.False(File.Exists(dir.File("p.onnx")));
+    }
+}
