@@ -29,13 +29,8 @@ public sealed class AgpHook : ITrainingHook, IDisposable
         if (options.Method != "magnitude") throw new OptionsException($"--schedule agp prunes by magnitude as it trains; --method {options.Method} is not available with it");
         if (totalSteps < 1) throw new OptionsException("--schedule agp needs at least one training step");
         var weights = PrunableWeights.Find(executor.Model);
-        if (weights.Count == 0) throw new OptionsException("the model has nothing prunable (no Conv, Gemm or MatMul with a float weight initializer)");
-        if (options.LayerSparsity is { } config)
-        {
-            var missing = config.Keys.Where(k => weights.All(w => w.LayerName != k)).ToList();
-            if (missing.Count > 0) throw new OptionsException($"--layers names {string.Join(", ", missing.Select(m => $"'{m}'"))}, which is not a prunable layer");
-            weights = weights.Where(w => config.ContainsKey(w.LayerName)).ToList();
-        }
+        if (PrunableWeights.Problem(weights, options.LayerSparsity) is { } problem) throw new OptionsException(problem);
+        if (options.LayerSparsity is { } config) weights = weights.Where(w => config.ContainsKey(w.LayerName)).ToList();
         foreach (var w in weights)
         {
             var t = executor.FindParameter(w.Weight.Name)!.Tensor;

@@ -25,6 +25,15 @@ public sealed record PrunableWeight(Node Layer, int InputIndex, Value Weight)
 /// <summary>Finds the prunable weights of a model.</summary>
 public static class PrunableWeights
 {
+    /// <summary>Why the weights cannot be pruned as configured (nothing prunable, unknown layers in a config), or null.</summary>
+    public static string? Problem(IReadOnlyList<PrunableWeight> weights, IReadOnlyDictionary<string, double>? config)
+    {
+        if (weights.Count == 0) return "the model has nothing prunable (no Conv, Gemm or MatMul with a float weight initializer)";
+        var missing = config?.Keys.Where(k => weights.All(w => w.LayerName != k)).ToList() ?? new List<string>();
+        return missing.Count == 0 ? null
+            : $"--layers names {string.Join(", ", missing.Select(m => $"'{m}'"))}, which {(missing.Count == 1 ? "is" : "are")} not a prunable layer; prunable layers: {string.Join(", ", weights.Select(w => w.LayerName))}";
+    }
+
     public static IReadOnlyList<PrunableWeight> Find(Model model)
     {
         var result = new List<PrunableWeight>();

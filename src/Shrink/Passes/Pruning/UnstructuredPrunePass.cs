@@ -93,13 +93,7 @@ public sealed class UnstructuredPrunePass : IPass
     {
         if (_options.Method == "taylor" && _options.Scores is null) return "--method taylor measures |w·∂L/∂w| on data; give --data";
         var weights = PrunableWeights.Find(model);
-        if (weights.Count == 0) return "the model has nothing prunable (no Conv, Gemm or MatMul with a float weight initializer)";
-        if (_options.LayerSparsity is { } config)
-        {
-            var missing = config.Keys.Where(k => weights.All(w => w.LayerName != k)).ToList();
-            if (missing.Count > 0)
-                return $"--layers names {string.Join(", ", missing.Select(m => $"'{m}'"))}, which {(missing.Count == 1 ? "is" : "are")} not a prunable layer; prunable layers: {string.Join(", ", weights.Select(w => w.LayerName))}";
-        }
+        if (PrunableWeights.Problem(weights, _options.LayerSparsity) is { } problem) return problem;
         var bad = weights.FirstOrDefault(w => w.Tensor.AsFloats().ToArray().Any(v => !float.IsFinite(v)));
         if (bad is not null) return $"the weights of layer '{bad.LayerName}' contain NaN or infinity; fix or retrain the model first";
         return null;
