@@ -186,3 +186,43 @@ public class AgpTests
         Assert.False(File.Exists(dir.File("p.onnx")));
     }
 }
+
+public class SensitivityCliTests
+{
+    [Fact]
+    public void WritesJsonPlotAndALayerConfigThatPruneAccepts()
+    {
+        using var dir = new TempDirectory();
+        var model = dir.File("m.onnx");
+        Assert.Equal(0, CliRunner.Run("zoo", "lenet5", "--out", model).ExitCode);
+        var r = CliRunner.Run("sensitivity", model, "--data", "embedded", "--limit", "200", "--sparsities", "0.5,0.9", "--max-drop", "100",
+            "--out", dir.File("s"), "--json");
+        Assert.True(r.ExitCode == 0, r.Err);
+        using var doc = JsonDocument.Parse(File.ReadAllText(dir.File("s/sensitivity.json")));
+        var layers = doc.RootElement.GetProperty("layers");
+        Assert.Equal(4, layers.GetArrayLength());
+        Assert.All(layers.EnumerateArray(), l => Assert.Equal(2, l.GetProperty("points").GetArrayLength()));
+        var png = File.ReadAllBytes(dir.File("s/sensitivity.png"));
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
+        // With a 100-point allowance every layer may take the highest sparsity tried.
+        var suggested = JsonSerializer.Deserialize<Dictionary<string, double>>(File.ReadAllText(dir.File("s/layers.json")))!;
+        Assert.Equal(new[] { "conv1", "conv2", "gemm1", "gemm2" }, suggested.Keys.Order());
+        Assert.All(suggested.Values, v => Assert.Equal(0.9, v));
+        var pruned = CliRunner.Run("prune", model, "--layers", dir.File("s/layers.json"), "--bench-batch", "none", "--out", dir.File("p.onnx"), "--json");
+        Assert.True(pruned.ExitCode == 0, pruned.Err);
+    }
+
+    [Theory]
+    [InlineData("--sparsities", "0.5,1.0", "must be in [0, 1)")]
+    [InlineData("--sparsities", "half", "is not a number")]
+    [InlineData("--method", "taylor", "magnitude or random")]
+    [InlineData("--max-drop", "-1", "--max-drop must be in [0, 100]")]
+    public void BadOptionsWriteNothing(string option, string value, string expected)
+    {
+        using var dir = new TempDirectory();
+        var model = dir.File("m.onnx");
+        Assert.Equal(0, CliRunner.Run("zoo", "lenet300", "--out", model).ExitCode);
+        CliRunner.AssertBadInput(CliRunner.Run("sensitivity", model, "--data", "embedded", "--limit", "100", option, value, "--out", dir.File("s")), expected);
+        Assert.False(Directory.Exists(dir.File("s")));
+    }
+}

@@ -1,0 +1,30 @@
+using Shrink.Passes.Pruning;
+
+namespace Shrink.Cli.Reports;
+
+/// <summary>PNG plots of reports (ScottPlot), written atomically.</summary>
+internal static class Plots
+{
+    /// <summary>Accuracy against sparsity, a line per layer, with the dense baseline dashed.</summary>
+    public static void Sensitivity(SensitivityReport report, string title, string path)
+    {
+        var plot = new ScottPlot.Plot();
+        foreach (var layer in report.Layers)
+        {
+            var line = plot.Add.Scatter(layer.Points.Select(p => p.Sparsity).ToArray(), layer.Points.Select(p => p.Accuracy * 100).ToArray());
+            line.LegendText = $"{layer.Layer} ({layer.OpType}, {layer.Weights:N0})";
+            line.LineWidth = 2;
+            line.MarkerSize = 6;
+        }
+        var baseline = plot.Add.HorizontalLine(report.BaselineAccuracy * 100);
+        baseline.LinePattern = ScottPlot.LinePattern.Dashed;
+        baseline.LegendText = $"dense {report.BaselineAccuracy:P2}";
+        plot.Title(title);
+        plot.XLabel("sparsity of the layer pruned alone");
+        plot.YLabel("test accuracy (%)");
+        plot.ShowLegend(ScottPlot.Alignment.LowerLeft);
+        var temp = path + ".tmp.png";
+        plot.SavePng(temp, 900, 560);
+        File.Move(temp, path, overwrite: true);
+    }
+}
