@@ -226,3 +226,68 @@ public class SensitivityCliTests
         Assert.False(Directory.Exists(dir.File("s")));
     }
 }
+
+[Collection("torch")]
+public class StructuredPruneCliTests
+{
+    [Fact]
+    public void StructuredPruningCutsChannelsAndMeasuresLatency()
+    {
+        using var dir = new TempDirectory();
+        var model = dir.File("m.onnx");
+        Assert.Equal(0, CliRunner.Run("zoo", "vgg-small", "--out", model).ExitCode);
+        var r = CliRunner.Run("prune", model, "--method", "fpgm", "--sparsity", "0.5", "--bench-batch", "1", "--out", dir.File("p.onnx"), "--json");
+        Assert.True(r.ExitCode == 0, r.Err);
+        using var doc = JsonDocument.Parse(r.Out);
+        var root = doc.RootElement;
+        Assert.True(root.GetProperty("structural").GetBoolean());
+        var before = root.GetProperty("before");
+        var after = root.GetProperty("after");
+        Assert.True(after.GetProperty("macs").GetInt64() < before.GetProperty("macs").GetInt64() / 3);
+        Assert.True(after.GetProperty("bytes").GetInt64() < before.GetProperty("bytes").GetInt64() / 3);
+        Assert.Contains(root.GetProperty("notes").EnumerateArray(), n => n.GetString()!.Contains("graph output"));
+        Assert.Single(root.GetProperty("speedups").EnumerateArray());
+        Assert.Equal(0, CliRunner.Run("eval", dir.File("p.onnx"), "--data", "embedded", "--limit", "50").ExitCode);
+    }
+
+    [Fact]
+    public void FineTunesTheSmallerModel()
+    {
+        using var dir = new TempDirectory();
+        var model = dir.File("m.onnx");
+        Assert.Equal(0, CliRunner.Run("zoo", "lenet5", "--out", model).ExitCode);
+        var r = CliRunner.Run("prune", model, "--method", "l1-filter", "--sparsity", "0.5", "--data", "embedded", "--finetune-epochs", "1",
+            "--lr", "0.05", "--bench-batch", "none", "--out", dir.File("p.onnx"), "--json");
+        Assert.True(r.ExitCode == 0, r.Err);
+        var after = JsonDocument.Parse(r.Out).RootElement.GetProperty("after");
+        Assert.InRange(after.GetProperty("accuracy").GetDouble(), 0.3, 1.0);
+    }
+
+    [Theory]
+    [InlineData(new[] { "--schedule", "agp" }, "runs one-shot")]
+    [InlineData(new[] { "--scope", "global" }, "drop --scope")]
+    [InlineData(new[] { "--sparsity", "1.2" }, "must be in [0, 1)")]
+    public void BadStructuredOptionsWriteNothing(string[] extra, string expected)
+    {
+        using var dir = new TempDirectory();
+        var model = dir.File("m.onnx");
+        Assert.Equal(0, CliRunner.Run("zoo", "lenet5", "--out", model).ExitCode);
+        var args = new List<string> { "prune", model, "--method", "l2-filter", "--out", dir.File("p.onnx") };
+        if (extra[0] != "--sparsity") args.AddRange(new[] { "--sparsity", "0.5" });
+        args.AddRange(extra);
+        CliRunner.AssertBadInput(CliRunner.Run(args.ToArray()), expected);
+        Assert.False(File.Exists(dir.File("p.onnx")));
+    }
+
+    [Fact]
+    public void AModelWhoseGroupsAreAllBlockedIsRefused()
+    {
+        using var dir = new TempDirectory();
+        var b = new Shrink.Builder.NetworkBuilder("one", 0);
+        b.Output(b.Linear(b.Input("input", 8), 4), "output");
+        Shrink.Runtime.ModelSaver.Save(b.Build(), dir.File("m.onnx"));
+        CliRunner.AssertBadInput(CliRunner.Run("prune", dir.File("m.onnx"), "--method", "l1-filter", "--sparsity", "0.5", "--out", dir.File("p.onnx")),
+            "no channel group could be pruned");
+        Assert.False(File.Exists(dir.File("p.onnx")));
+    }
+}
