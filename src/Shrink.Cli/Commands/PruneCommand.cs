@@ -39,6 +39,7 @@ internal static class PruneCommand
         var lr = new Option<double>("--lr") { Description = "Fine-tuning learning rate (SGD, momentum 0.9, cosine)", DefaultValueFactory = _ => 0.01 };
         var batch = new Option<int>("--batch") { Description = "Fine-tuning batch size", DefaultValueFactory = _ => 128 };
         var seed = new Option<int>("--seed") { Description = "Seed of random pruning and fine-tuning", DefaultValueFactory = _ => 0 };
+        var channelMultiple = new Option<int>("--channel-multiple") { Description = "Structured: round kept channel counts up to a multiple of this (odd widths run slowly in ONNX Runtime)", DefaultValueFactory = _ => 8 };
         var benchBatch = new Option<string>("--bench-batch") { Description = "Batch sizes for the ONNX Runtime latency comparison ('none' to skip)", DefaultValueFactory = _ => "1,64" };
         var threads = Options.Threads();
         var dims = Options.Dims();
@@ -46,7 +47,7 @@ internal static class PruneCommand
         var json = Options.Json();
         var command = new Command("prune", "Prune weights (unstructured), optionally fine-tune with the masks held, and compare before/after")
         {
-            model, method, sparsity, scope, layers, schedule, steps, finetune, data, lr, batch, seed, benchBatch, threads, dims, output, json,
+            model, method, sparsity, scope, layers, schedule, steps, finetune, data, lr, batch, seed, channelMultiple, benchBatch, threads, dims, output, json,
         };
         command.SetAction(cli.Guard(p =>
         {
@@ -106,7 +107,7 @@ internal static class PruneCommand
         if (Get<string>("--schedule") != "oneshot") throw new OptionsException($"--method {method} runs one-shot (prune, then fine-tune with --finetune-epochs); drop --schedule");
         if (Get<string>("--scope") != "layer") throw new OptionsException($"--method {method} prunes each channel group at --sparsity; drop --scope");
         var sparsity = p.GetValue<double?>("--sparsity") ?? throw new OptionsException("--sparsity is required: the fraction of each group's channels to remove, e.g. --sparsity 0.5");
-        var options = new StructuredPruneOptions { Method = method, Sparsity = sparsity }.Validate();
+        var options = new StructuredPruneOptions { Method = method, Sparsity = sparsity, ChannelMultiple = Get<int>("--channel-multiple") }.Validate();
         var epochs = Get<int>("--finetune-epochs");
         var dataDir = p.GetValue<string?>("--data");
         if (epochs < 0) throw new OptionsException($"--finetune-epochs must be 0 or more, got {epochs}");

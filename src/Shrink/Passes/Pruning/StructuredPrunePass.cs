@@ -20,10 +20,18 @@ public sealed record StructuredPruneOptions
     /// <summary>True: only zero the pruned channels (the "masked model"); false: cut them out of the graph.</summary>
     public bool MaskOnly { get; init; }
 
+    /// <summary>
+    /// Kept channel counts are rounded up to a multiple of this (1: no rounding). Odd widths such as
+    /// 21 or 83 channels fall off ONNX Runtime's fast convolution paths: measured here, vgg-small with
+    /// 35 % of its channels cut to 21/42/83 ran 0.81× as fast at batch 256 as the dense model.
+    /// </summary>
+    public int ChannelMultiple { get; init; } = 8;
+
     public StructuredPruneOptions Validate()
     {
         if (!Methods.Contains(Method)) throw new OptionsException($"unknown structured method '{Method}'; choose {string.Join(", ", Methods)}");
         UnstructuredPruneOptions.CheckSparsity(Sparsity, "--sparsity");
+        if (ChannelMultiple is < 1 or > 256) throw new OptionsException($"--channel-multiple must be in [1, 256], got {ChannelMultiple}");
         return this;
     }
 }
@@ -73,7 +81,10 @@ public sealed class StructuredPrunePass : IPass
                 context.Notes.Add($"left alone: {g.Name}: no BatchNormalization in the group for bn-scale");
                 continue;
             }
-            var drop = (int)Math.Min(g.Channels - 1, Math.Round(_options.Sparsity * g.Channels));
+            var target = g.Channels - (long)Math.Round(_options.Sparsity * g.Channels);
+            var multiple = _options.ChannelMultiple;
+            var kept = Math.Min(g.Channels, Math.Max(Math.Min(multiple, g.Channels), (target + multiple - 1) / multiple * multiple));
+            var drop = (int)(g.Channels - Math.Max(1, kept));
             if (drop == 0) continue;
             var keep = Enumerable.Range(0, (int)g.Channels).OrderByDescending(c => scores[c]).ThenBy(c => c).Take((int)g.Channels - drop)
                 .Order().Select(c => (long)c).ToArray();

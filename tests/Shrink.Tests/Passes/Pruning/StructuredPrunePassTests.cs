@@ -71,6 +71,18 @@ public class StructuredPrunePassTests
     }
 
     [Fact]
+    public void KeptChannelCountsAreRoundedUpToTheMultiple()
+    {
+        var pass = new StructuredPrunePass(new StructuredPruneOptions { Sparsity = 0.35 });
+        pass.Run(ModelZoo.Create("vgg-small"), new PassContext());
+        // 32, 64, 128 and 256 channels keep 21, 42, 83 and 166 before rounding.
+        Assert.Equal(new[] { 24, 24, 48, 48, 88, 88, 168 }, pass.Kept.Values.Select(k => k.Length).Order());
+        var exact = new StructuredPrunePass(new StructuredPruneOptions { Sparsity = 0.35, ChannelMultiple = 1 });
+        exact.Run(ModelZoo.Create("vgg-small"), new PassContext());
+        Assert.Equal(new[] { 21, 21, 42, 42, 83, 83, 166 }, exact.Kept.Values.Select(k => k.Length).Order());
+    }
+
+    [Fact]
     public void SparsityOutOfRangeAndUnknownMethodsAreRefused()
     {
         Assert.Throws<OptionsException>(() => new StructuredPrunePass(new StructuredPruneOptions { Sparsity = 1 }));

@@ -1,0 +1,184 @@
+# Run: /usr/bin/python3 bench/pytorch_prune.py --model all   (Debian's python3-torch 1.13 and python3-onnx)
+"""Peer benchmark: unstructured pruning of the trained lenet300 and lenet5 with torch.nn.utils.prune.
+
+The job matches bench/prune_unstructured.sh on the same trained weights (read from the ONNX files):
+global L1 magnitude pruning of all Conv/Linear weights (not biases) to 90 % sparsity, one-shot without
+fine-tuning, and AGP (Zhu & Gupta) while fine-tuning from the dense weights: SGD lr 0.01 momentum 0.9,
+per-step cosine annealing to 0, batch 128, a fresh seeded permutation per epoch, 2 intra-op threads.
+Test accuracy is on the 10,000 Fashion-MNIST test images. One JSON line per model goes to stdout,
+progress to stderr.
+"""
+import argparse
+import os
+import sys
+
+# Parse first: the thread count must be in the environment before torch (and its BLAS) is imported.
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--model", choices=["lenet300", "lenet5", "all"], default="all")
+parser.add_argument("--trained", default="out/train-accuracy")
+parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+parser.add_argument("--epochs", type=int, default=10)
+parser.add_argument("--threads", type=int, default=2)
+parser.add_argument("--seed", type=int, default=0)
+args = parser.parse_args()
+os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads)
+
+import gzip
+import json
+import time
+
+import numpy as np
+import onnx
+import torch
+from onnx import numpy_helper
+from torch import nn
+from torch.nn.utils import prune
+
+BATCH = 128
+EVAL_BATCH = 1000
+SPARSITY = 0.9
+RAMP_FRACTION = 0.75  # share of the optimizer steps spent raising the sparsity, as in Shrink's AgpHook
+UPDATES = 20
+
+
+def read_idx(path):
+    """An IDX gz file as a numpy array: big-endian header (magic, dims), then unsigned bytes."""
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    ndim = raw[3]
+    shape = np.frombuffer(raw, ">u4", ndim, 4).astype(int)
+    return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def load(data_dir, split):
+    """Images as float32 [N,1,28,28] in [0,1] and labels as int64."""
+    images = read_idx(os.path.join(data_dir, f"{split}-images-idx3-ubyte.gz"))
+    labels = read_idx(os.path.join(data_dir, f"{split}-labels-idx1-ubyte.gz"))
+    return (images.astype(np.float32) / 255).reshape(-1, 1, 28, 28), labels.astype(np.int64)
+
+
+def build(name):
+    """lenet300 is an MLP; lenet5 is Caffe's LeNet (no activation after the convolutions)."""
+    if name == "lenet300":
+        return nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(784, 300), nn.ReLU(),
+            nn.Linear(300, 100), nn.ReLU(),
+            nn.Linear(100, 10))
+    return nn.Sequential(
+        nn.Conv2d(1, 20, 5), nn.MaxPool2d(2, 2),
+        nn.Conv2d(20, 50, 5), nn.MaxPool2d(2, 2),
+        nn.Flatten(),
+        nn.Linear(800, 500), nn.ReLU(),
+        nn.Linear(500, 10))
+
+
+def load_trained(name, path):
+    """The torch module with the ONNX model's initializers: the graph's Conv/Gemm nodes, in order, pair
+    with the module's Conv2d/Linear layers (input[1] is the weight, input[2] the bias). Gemm has transB=1,
+    so its weight is [out,in] like nn.Linear's; Conv weights are [O,I,k,k] in both."""
+    graph = onnx.load(path).graph
+    tensors = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    nodes = [n for n in graph.node if n.op_type in ("Conv", "Gemm")]
+    model = build(name)
+    layers = [m for m in model if isinstance(m, (nn.Conv2d, nn.Linear))]
+    assert len(nodes) == len(layers), f"{path}: {len(nodes)} Conv/Gemm nodes for {len(layers)} layers"
+    with torch.no_grad():
+        for node, layer in zip(nodes, layers):
+            for param, source in ((layer.weight, node.input[1]), (layer.bias, node.input[2])):
+                value = torch.from_numpy(tensors[source].copy())
+                assert value.shape == param.shape, f"{source}: {tuple(value.shape)} for {tuple(param.shape)}"
+                param.copy_(value)
+    return model
+
+
+def weights(model):
+    """The (module, "weight") pairs pruned: every Conv2d/Linear weight, no biases."""
+    return [(m, "weight") for m in model if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+def prune_to(model, current, target):
+    """Global L1 magnitude pruning from sparsity `current` to `target`. torch's PruningContainer applies
+    `amount` to the weights not yet pruned, so the increment is taken relative to what remains."""
+    amount = (target - current) / (1 - current)
+    prune.global_unstructured(weights(model), pruning_method=prune.L1Unstructured, amount=amount)
+    return target
+
+
+def sparsity(model):
+    """The fraction of zeros in the effective weights (weight_orig * mask once pruned)."""
+    tensors = [getattr(m, n) for m, n in weights(model)]
+    return sum((t == 0).sum().item() for t in tensors) / sum(t.numel() for t in tensors)
+
+
+@torch.no_grad()
+def evaluate(model, images, labels):
+    """Fraction of the test set classified correctly, in batches of 1000."""
+    model.eval()
+    correct = 0
+    for start in range(0, len(labels), EVAL_BATCH):
+        x = torch.from_numpy(images[start:start + EVAL_BATCH])
+        y = torch.from_numpy(labels[start:start + EVAL_BATCH])
+        correct += (model(x).argmax(1) == y).sum().item()
+    return correct / len(labels)
+
+
+def agp(model, train_x, train_y, name):
+    """Fine-tunes while the sparsity follows s(t) = S·(1 − (1 − t/T)³), T = 75 % of the steps. As in
+    Shrink's AgpHook, the masks are recomputed after optimizer step t when t is a multiple of T/20 (integer)
+    or t = T, then held at S. The pruning hooks keep pruned weights at zero in every forward pass, and
+    their gradient w.r.t. weight_orig is masked. Returns the seconds of each epoch."""
+    total = args.epochs * ((len(train_y) + BATCH - 1) // BATCH)
+    ramp = max(1, round(total * RAMP_FRACTION))
+    every = max(1, ramp // UPDATES)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    # Pruning renames weight to weight_orig but keeps the same Parameter, so the optimizer still holds it.
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total, eta_min=0)
+    step, current, times = 0, 0.0, []
+    for epoch in range(args.epochs):
+        model.train()
+        order = torch.randperm(len(train_y)).numpy()
+        start_time = time.perf_counter()
+        for start in range(0, len(train_y), BATCH):
+            index = order[start:start + BATCH]
+            optimizer.zero_grad()
+            loss = nn.functional.cross_entropy(model(torch.from_numpy(train_x[index])), torch.from_numpy(train_y[index]))
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            if step <= ramp and (step % every == 0 or step == ramp):
+                current = prune_to(model, current, SPARSITY * (1 - (1 - step / ramp) ** 3))
+        times.append(time.perf_counter() - start_time)
+        print(f"{name} agp epoch {epoch + 1}: loss {loss.item():.4f}, sparsity {current:.3f}, {times[-1]:.1f} s",
+              file=sys.stderr)
+    return times
+
+
+def main():
+    torch.set_num_threads(args.threads)
+    train_x, train_y = load(args.data, "train")
+    test_x, test_y = load(args.data, "t10k")
+    print(f"train: {train_x.shape}, test: {test_x.shape}, torch {torch.__version__}", file=sys.stderr)
+    for name in ["lenet300", "lenet5"] if args.model == "all" else [args.model]:
+        path = os.path.join(args.trained, f"{name}.onnx")
+        dense = evaluate(load_trained(name, path), test_x, test_y)
+        print(f"{name} dense: {dense:.4f}", file=sys.stderr)
+
+        model = load_trained(name, path)
+        prune_to(model, 0.0, SPARSITY)
+        oneshot = evaluate(model, test_x, test_y)
+        print(f"{name} one-shot {sparsity(model):.4f}: {oneshot:.4f}", file=sys.stderr)
+
+        torch.manual_seed(args.seed)
+        model = load_trained(name, path)
+        times = agp(model, train_x, train_y, name)
+        print(json.dumps({
+            "engine": "pytorch", "model": name, "dense_accuracy": round(dense, 4),
+            "oneshot_accuracy": round(oneshot, 4), "agp_accuracy": round(evaluate(model, test_x, test_y), 4),
+            "agp_sparsity": round(sparsity(model), 4), "agp_epoch_s": [round(t, 2) for t in times]},
+            separators=(",", ":")), flush=True)
+
+
+if __name__ == "__main__":
+    main()
