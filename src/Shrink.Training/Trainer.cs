@@ -43,7 +43,7 @@ public sealed class Trainer : IDisposable
     {
         var list = rewrites?.ToList() ?? new List<IPass>();
         if (list.Count == 0) return GraphExecutor.Compile(model);
-        var copy = Onnx.OnnxReader.Read(Onnx.OnnxWriter.ToBytes(model)); // passes may edit in place; the input stays as it is
+        var copy = Onnx.OnnxReader.Copy(model); // passes may edit in place; the input stays as it is
         var result = new PassPipeline(list.ToArray()).Run(copy, context ?? new PassContext());
         return GraphExecutor.Compile(result.Model);
     }
@@ -78,6 +78,7 @@ public sealed class Trainer : IDisposable
         foreach (var hook in Hooks) hook.OnTrainStart(this);
         var taps = Hooks.SelectMany(h => h.Taps).Distinct().ToList();
         var inputs = new Tensor[1];
+        var tapValues = new Dictionary<string, Tensor>(); // reused: hooks read it during their step only
 
         for (var epoch = state.Epoch; epoch < Options.Epochs; epoch++)
         {
@@ -106,7 +107,6 @@ public sealed class Trainer : IDisposable
                 inputs[0] = x;
                 var outputs = Executor.Run(inputs, taps);
                 var logits = outputs[0];
-                var tapValues = new Dictionary<string, Tensor>();
                 for (var i = 0; i < taps.Count; i++) tapValues[taps[i]] = outputs[1 + i];
                 var step = new TrainStep(Executor, epoch, batch, _optimizer.Steps, samples, x, y, logits, tapValues);
                 var loss = F.cross_entropy(logits, y, label_smoothing: Options.LabelSmoothing);

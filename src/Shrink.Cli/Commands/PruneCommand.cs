@@ -55,40 +55,26 @@ internal static class PruneCommand
             var outPath = p.GetValue(output)!;
             Options.CheckOutput(outPath, path);
             var m = p.GetValue(method)!;
-            if (StructuredPruneOptions.Methods.Contains(m)) return PruneStructured(cli, p, path, outPath, m);
-            var config = p.GetValue(layers) is { } cfg ? LayerSparsityConfig.Read(cfg) : null;
-            if (p.GetValue(sparsity) is null && config is null && !m.Contains(':'))
-                throw new OptionsException("--sparsity is required (or --layers with per-layer sparsities), e.g. --sparsity 0.9");
-            var options = new UnstructuredPruneOptions
-            {
-                Method = m, Sparsity = p.GetValue(sparsity) ?? 0, LayerSparsity = config, Seed = p.GetValue(seed),
-                Scope = p.GetValue(scope) == "global" ? PruneScope.Global : PruneScope.Layer,
-            }.Validate();
-            var agp = p.GetValue(schedule) == "agp";
-            var rounds = p.GetValue(schedule) == "iterative" ? p.GetValue(steps) : 1;
-            if (rounds < 1) throw new OptionsException($"--steps must be at least 1, got {rounds}");
-            if (rounds > 1 && options.NM is not null) throw new OptionsException($"--method {m} prunes to a fixed pattern; use --schedule oneshot");
-            var epochs = p.GetValue(finetune);
-            if (epochs < 0) throw new OptionsException($"--finetune-epochs must be 0 or more, got {epochs}");
-            if (epochs > 0 && p.GetValue(data) is null) throw new OptionsException("--finetune-epochs needs --data (fine-tuning trains on it); without --data pruning is data-free");
-            if (m == "taylor" && p.GetValue(data) is null) throw new OptionsException("--method taylor measures |w·∂L/∂w| on data; give --data");
-            if (agp && (epochs < 1 || p.GetValue(data) is null)) throw new OptionsException("--schedule agp prunes while training; give --data and --finetune-epochs (at least 1)");
+            var structural = StructuredPruneOptions.Methods.Contains(m);
+            var tuning = new FineTuneSettings(p.GetValue(finetune), p.GetValue(lr), p.GetValue(batch), p.GetValue(seed));
+            if (tuning.Epochs < 0) throw new OptionsException($"--finetune-epochs must be 0 or more, got {tuning.Epochs}");
+            if (tuning.Epochs > 0 && p.GetValue(data) is null) throw new OptionsException("--finetune-epochs needs --data (fine-tuning trains on it); without --data pruning is data-free");
+            var job = structural
+                ? StructuredJob(m, p.GetValue(sparsity), p.GetValue(layers), p.GetValue(schedule)!, p.GetValue(scope)!, p.GetValue(channelMultiple), tuning)
+                : UnstructuredJob(m, p.GetValue(sparsity), p.GetValue(layers), p.GetValue(schedule)!, p.GetValue(scope)!, p.GetValue(steps), p.GetValue(seed),
+                    tuning, hasData: p.GetValue(data) is not null);
             var batches = p.GetValue(benchBatch) == "none" ? Array.Empty<int>() : Options.ParseIntList("--bench-batch", p.GetValue(benchBatch)!);
             var runnerOptions = new RunnerOptions { Threads = p.GetValue(threads), DimValues = Options.ParseDims(p.GetValue(dims)) };
 
-            var original = OnnxReader.Read(path);
             var context = new PassContext();
             var sets = p.GetValue(data) is { } dir ? FashionMnist.Load(dir) : null;
-            var pruned = agp
-                ? PruneGradually(original, options, epochs, sets!, p.GetValue(lr), p.GetValue(batch), p.GetValue(seed), cli)
-                : Prune(original, options, rounds, epochs, sets, p.GetValue(lr), p.GetValue(batch), p.GetValue(seed), context, cli);
+            var pruned = job.Run(OnnxReader.Read(path), sets, context, cli);
             ModelSaver.Save(pruned, outPath);
 
-            var before = Measure(path, sets, batches, runnerOptions, context);
-            var after = Measure(outPath, sets, batches, runnerOptions, context);
-            var report = new PruneReport(path, outPath, m, options.NM is { } nm ? 1 - (double)nm.N / nm.M : options.Sparsity,
-                options.Scope.ToString().ToLowerInvariant(), rounds, epochs, before, after, context.Notes,
-                ModelStats.Compute(outPath).Layers.Where(l => l.Parameters > 0).ToList(), Structural: false);
+            var (before, _) = Measure(path, sets, batches, runnerOptions, context);
+            var (after, stats) = Measure(outPath, sets, batches, runnerOptions, context);
+            var report = new PruneReport(path, outPath, m, job.TargetSparsity, job.Scope, job.Rounds, tuning.Epochs, before, after, context.Notes,
+                stats.Layers.Where(l => l.Parameters > 0).ToList(), structural);
             if (p.GetValue(json)) cli.WriteJson(report);
             else Render(cli.Console, report);
             return ShrinkApp.Ok;
@@ -96,56 +82,57 @@ internal static class PruneCommand
         return command;
     }
 
-    /// <summary>
-    /// Structured pruning: ranks each channel group, cuts the lowest channels out of the graph, optionally
-    /// fine-tunes the smaller model, and measures it against the original.
-    /// </summary>
-    private static int PruneStructured(CliContext cli, ParseResult p, string path, string outPath, string method)
-    {
-        T Get<T>(string name) => p.GetValue<T>(name)!;
-        if (p.GetValue<string?>("--layers") is not null) throw new OptionsException($"--layers sets unstructured per-layer sparsities; --method {method} prunes every channel group at --sparsity");
-        if (Get<string>("--schedule") != "oneshot") throw new OptionsException($"--method {method} runs one-shot (prune, then fine-tune with --finetune-epochs); drop --schedule");
-        if (Get<string>("--scope") != "layer") throw new OptionsException($"--method {method} prunes each channel group at --sparsity; drop --scope");
-        var sparsity = p.GetValue<double?>("--sparsity") ?? throw new OptionsException("--sparsity is required: the fraction of each group's channels to remove, e.g. --sparsity 0.5");
-        var options = new StructuredPruneOptions { Method = method, Sparsity = sparsity, ChannelMultiple = Get<int>("--channel-multiple") }.Validate();
-        var epochs = Get<int>("--finetune-epochs");
-        var dataDir = p.GetValue<string?>("--data");
-        if (epochs < 0) throw new OptionsException($"--finetune-epochs must be 0 or more, got {epochs}");
-        if (epochs > 0 && dataDir is null) throw new OptionsException("--finetune-epochs needs --data (fine-tuning trains on it); without --data pruning is data-free");
-        var batches = Get<string>("--bench-batch") == "none" ? Array.Empty<int>() : Options.ParseIntList("--bench-batch", Get<string>("--bench-batch"));
-        var runnerOptions = new RunnerOptions { Threads = Get<int>("--threads"), DimValues = Options.ParseDims(p.GetValue<string[]>("--dim")) };
+    /// <summary>Fine-tuning after (or, for AGP, during) pruning: SGD momentum 0.9 with a cosine schedule.</summary>
+    private sealed record FineTuneSettings(int Epochs, double LearningRate, int Batch, int Seed);
 
-        var model = OnnxReader.Read(path);
-        var context = new PassContext();
-        var pass = new StructuredPrunePass(options);
-        var result = new PassPipeline(pass).Run(model, context);
-        if (!result.Modified) throw new OptionsException($"no channel group could be pruned at --sparsity {sparsity}: {string.Join("; ", context.Notes.DefaultIfEmpty("every group is too small"))}");
-        var sets = dataDir is null ? null : FashionMnist.Load(dataDir);
-        var pruned = result.Model;
-        if (epochs > 0)
+    /// <summary>A checked pruning job: what it reports and how it turns the model read from MODEL into the pruned one.</summary>
+    private sealed record PruneJob(double TargetSparsity, string Scope, int Rounds, Func<Model, DatasetPair?, PassContext, CliContext, Model> Run);
+
+    private static PruneJob UnstructuredJob(string m, double? sparsity, string? layers, string schedule, string scope, int steps, int seed,
+        FineTuneSettings tuning, bool hasData)
+    {
+        var config = layers is { } cfg ? LayerSparsityConfig.Read(cfg) : null;
+        if (sparsity is null && config is null && !m.Contains(':'))
+            throw new OptionsException("--sparsity is required (or --layers with per-layer sparsities), e.g. --sparsity 0.9");
+        var options = new UnstructuredPruneOptions
         {
-            TorchRuntime.EnsureInitialized();
-            using var executor = GraphExecutor.Compile(pruned);
-            using var trainer = new Trainer(executor, FineTuning(epochs, Get<int>("--batch"), Get<int>("--seed"), Get<double>("--lr")));
-            trainer.EpochEnd += e => cli.Note($"fine-tune epoch {e.Epoch}/{epochs}: loss {e.TrainLoss:F4}, test {e.TestAccuracy:P2}, {e.Seconds:F1} s");
-            trainer.Fit(sets!.Train, sets.Test);
-            pruned = executor.Export();
-        }
-        ModelSaver.Save(pruned, outPath);
-        var before = Measure(path, sets, batches, runnerOptions, context);
-        var after = Measure(outPath, sets, batches, runnerOptions, context);
-        var report = new PruneReport(path, outPath, method, sparsity, "group", 1, epochs, before, after, context.Notes,
-            ModelStats.Compute(outPath).Layers.Where(l => l.Parameters > 0).ToList(), Structural: true);
-        if (Get<bool>("--json")) cli.WriteJson(report);
-        else Render(cli.Console, report);
-        return ShrinkApp.Ok;
+            Method = m, Sparsity = sparsity ?? 0, LayerSparsity = config, Seed = seed,
+            Scope = scope == "global" ? PruneScope.Global : PruneScope.Layer,
+        }.Validate();
+        var agp = schedule == "agp";
+        var rounds = schedule == "iterative" ? steps : 1;
+        if (rounds < 1) throw new OptionsException($"--steps must be at least 1, got {rounds}");
+        if (rounds > 1 && options.NM is not null) throw new OptionsException($"--method {m} prunes to a fixed pattern; use --schedule oneshot");
+        if (m == "taylor" && !hasData) throw new OptionsException("--method taylor measures |w·∂L/∂w| on data; give --data");
+        if (agp && (tuning.Epochs < 1 || !hasData)) throw new OptionsException("--schedule agp prunes while training; give --data and --finetune-epochs (at least 1)");
+        return new PruneJob(options.NM is { } nm ? 1 - (double)nm.N / nm.M : options.Sparsity, options.Scope.ToString().ToLowerInvariant(), rounds,
+            (model, sets, context, cli) => agp ? PruneGradually(model, options, tuning, sets!, cli) : Prune(model, options, rounds, tuning, sets, context, cli));
     }
 
-    /// <summary>Prunes a copy of the model (K rounds of prune → fine-tune when iterative); the input is not modified.</summary>
-    private static Model Prune(Model original, UnstructuredPruneOptions options, int rounds, int epochs, DatasetPair? sets,
-        double lr, int batch, int seed, PassContext context, CliContext cli)
+    /// <summary>
+    /// Structured pruning: ranks each channel group, cuts the lowest channels out of the graph, optionally
+    /// fine-tunes the smaller model.
+    /// </summary>
+    private static PruneJob StructuredJob(string method, double? sparsity, string? layers, string schedule, string scope, int channelMultiple,
+        FineTuneSettings tuning)
     {
-        var model = OnnxReader.Read(OnnxWriter.ToBytes(original));
+        if (layers is not null) throw new OptionsException($"--layers sets unstructured per-layer sparsities; --method {method} prunes every channel group at --sparsity");
+        if (schedule != "oneshot") throw new OptionsException($"--method {method} runs one-shot (prune, then fine-tune with --finetune-epochs); drop --schedule");
+        if (scope != "layer") throw new OptionsException($"--method {method} prunes each channel group at --sparsity; drop --scope");
+        var target = sparsity ?? throw new OptionsException("--sparsity is required: the fraction of each group's channels to remove, e.g. --sparsity 0.5");
+        var options = new StructuredPruneOptions { Method = method, Sparsity = target, ChannelMultiple = channelMultiple }.Validate();
+        return new PruneJob(target, "group", 1, (model, sets, context, cli) =>
+        {
+            var result = new PassPipeline(new StructuredPrunePass(options)).Run(model, context);
+            if (!result.Modified) throw new OptionsException($"no channel group could be pruned at --sparsity {target}: {string.Join("; ", context.Notes.DefaultIfEmpty("every group is too small"))}");
+            return tuning.Epochs > 0 ? FineTune(result.Model, tuning, tuning.Seed, "fine-tune", sets!, cli) : result.Model;
+        });
+    }
+
+    /// <summary>Prunes the model (K rounds of prune → fine-tune when iterative).</summary>
+    private static Model Prune(Model model, UnstructuredPruneOptions options, int rounds, FineTuneSettings tuning, DatasetPair? sets,
+        PassContext context, CliContext cli)
+    {
         for (var round = 1; round <= rounds; round++)
         {
             // Zhu & Gupta's cubic ramp: large steps while the network is redundant, small ones near the target.
@@ -158,33 +145,41 @@ internal static class PruneCommand
             if (options.Method == "taylor")
             {
                 TorchRuntime.EnsureInitialized();
-                step = step with { Scores = TaylorSaliency.Measure(model, sets!.Train, seed: seed + round) };
+                step = step with { Scores = TaylorSaliency.Measure(model, sets!.Train, seed: tuning.Seed + round) };
             }
             var pass = new UnstructuredPrunePass(step);
             model = new PassPipeline(pass).Run(model, context).Model;
-            if (epochs == 0 || sets is null) continue;
-            TorchRuntime.EnsureInitialized();
-            using var executor = GraphExecutor.Compile(model);
-            using var masks = new MaskHook(executor, pass.Masks);
-            using var trainer = new Trainer(executor, FineTuning(epochs, batch, seed + round, lr), new[] { masks });
-            trainer.EpochEnd += e => cli.Note($"round {round}/{rounds} fine-tune epoch {e.Epoch}/{epochs}: loss {e.TrainLoss:F4}, test {e.TestAccuracy:P2}, {e.Seconds:F1} s");
-            trainer.Fit(sets.Train, sets.Test);
-            model = executor.Export();
+            if (tuning.Epochs == 0 || sets is null) continue;
+            model = FineTune(model, tuning, tuning.Seed + round, $"round {round}/{rounds} fine-tune", sets, cli, ex => new MaskHook(ex, pass.Masks));
         }
         return model;
     }
 
-    /// <summary>Automated gradual pruning: trains a copy of the model while the magnitude masks tighten to the target.</summary>
-    private static Model PruneGradually(Model original, UnstructuredPruneOptions options, int epochs, DatasetPair sets, double lr, int batch, int seed, CliContext cli)
+    /// <summary>Automated gradual pruning: trains the model while the magnitude masks tighten to the target.</summary>
+    private static Model PruneGradually(Model model, UnstructuredPruneOptions options, FineTuneSettings tuning, DatasetPair sets, CliContext cli)
+    {
+        var totalSteps = (long)tuning.Epochs * ((sets.Train.Count + tuning.Batch - 1) / tuning.Batch);
+        return FineTune(model, tuning, tuning.Seed, "agp", sets, cli, ex => new AgpHook(ex, options, totalSteps));
+    }
+
+    /// <summary>Trains a model (with an optional hook made for its executor) and returns the trained copy.</summary>
+    private static Model FineTune(Model model, FineTuneSettings tuning, int seed, string label, DatasetPair sets, CliContext cli,
+        Func<GraphExecutor, ITrainingHook>? hook = null)
     {
         TorchRuntime.EnsureInitialized();
-        using var executor = GraphExecutor.Compile(original);
-        var totalSteps = (long)epochs * ((sets.Train.Count + batch - 1) / batch);
-        using var hook = new AgpHook(executor, options, totalSteps);
-        using var trainer = new Trainer(executor, FineTuning(epochs, batch, seed, lr), new[] { hook });
-        trainer.EpochEnd += e => cli.Note($"agp epoch {e.Epoch}/{epochs}: loss {e.TrainLoss:F4}, test {e.TestAccuracy:P2}, {e.Seconds:F1} s");
-        trainer.Fit(sets.Train, sets.Test);
-        return executor.Export();
+        using var executor = GraphExecutor.Compile(model);
+        var h = hook?.Invoke(executor);
+        try
+        {
+            using var trainer = new Trainer(executor, FineTuning(tuning.Epochs, tuning.Batch, seed, tuning.LearningRate), h is null ? null : new[] { h });
+            trainer.EpochEnd += e => cli.Note($"{label} epoch {e.Epoch}/{tuning.Epochs}: loss {e.TrainLoss:F4}, test {e.TestAccuracy:P2}, {e.Seconds:F1} s");
+            trainer.Fit(sets.Train, sets.Test);
+            return executor.Export();
+        }
+        finally
+        {
+            (h as IDisposable)?.Dispose();
+        }
     }
 
     private static TrainOptions FineTuning(int epochs, int batch, int seed, double lr) => new()
@@ -193,7 +188,7 @@ internal static class PruneCommand
         Hyper = new OptimizerOptions { LearningRate = lr }, Schedule = new LearningRateSchedule { Kind = "cosine" },
     };
 
-    private static PruneSide Measure(string path, DatasetPair? sets, int[] batches, RunnerOptions options, PassContext context)
+    private static (PruneSide Side, ModelStats Stats) Measure(string path, DatasetPair? sets, int[] batches, RunnerOptions options, PassContext context)
     {
         var stats = ModelStats.Compute(path);
         var bytes = File.ReadAllBytes(path);
@@ -215,7 +210,7 @@ internal static class PruneCommand
             }
         }
         double? accuracy = sets is null ? null : runner.Evaluate(sets.Test, 256).Accuracy;
-        return new PruneSide(stats.BytesOnDisk, compressed.Length, stats.Parameters, stats.NonZero, stats.Sparsity, stats.Macs, latency, accuracy);
+        return (new PruneSide(stats.BytesOnDisk, compressed.Length, stats.Parameters, stats.NonZero, stats.Sparsity, stats.Macs, latency, accuracy), stats);
     }
 
     private static void Render(IAnsiConsole c, PruneReport r)

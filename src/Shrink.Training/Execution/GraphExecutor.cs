@@ -252,7 +252,7 @@ public sealed partial class GraphExecutor : IDisposable
     /// <summary>A copy of the model with the current weights and buffers written into its initializers.</summary>
     public Model Export()
     {
-        var copy = Onnx.OnnxReader.Read(Onnx.OnnxWriter.ToBytes(_model));
+        var copy = Onnx.OnnxReader.Copy(_model);
         WriteBack(copy);
         return copy;
     }

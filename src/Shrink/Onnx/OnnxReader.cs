@@ -12,6 +12,9 @@ namespace Shrink.Onnx;
 public static class OnnxReader
 {
     /// <summary>Reads a model file; external data is resolved relative to the file's directory.</summary>
+    /// <summary>An independent deep copy of a model (written and read back, so nothing is shared and nothing is lost).</summary>
+    public static Model Copy(Model model) => Read(OnnxWriter.ToBytes(model));
+
     public static Model Read(string path)
     {
         if (Directory.Exists(path))

@@ -128,7 +128,7 @@ public static class ChannelGroups
         if (!spatial && g.Producers.Any(p => p.Layer.OpType == "Conv")) { g.Blocker = "it mixes convolution channels and dense features"; return; }
         foreach (var p in g.Producers)
         {
-            if (Shared(graph, p.Weight) || (p.Bias is { } b && (Shared(graph, b) || b.Const is null || b.Const.Dims is not [var n] || n != g.Channels)))
+            if (Shared(p.Weight) || (p.Bias is { } b && (Shared(b) || b.Const is null || b.Const.Dims is not [var n] || n != g.Channels)))
             {
                 g.Blocker = $"the weights of '{p.Layer.DisplayName}' are shared or its bias is not per channel";
                 return;
@@ -174,7 +174,7 @@ public static class ChannelGroups
             }
         }
         if (g.Consumers.Count == 0) g.Blocker = "its channels reach no consuming layer";
-        else if (g.Consumers.Any(c => Shared(graph, c.Weight))) g.Blocker = "a consumer's weights are shared";
+        else if (g.Consumers.Any(c => Shared(c.Weight))) g.Blocker = "a consumer's weights are shared";
     }
 
     private static ChannelConsumer? Consumer(Node n, long block)
@@ -212,7 +212,7 @@ public static class ChannelGroups
     private static bool AddParameter(Graph graph, ChannelGroup g, Node node, int input, int axis)
     {
         var v = node.Inputs.ElementAtOrDefault(input);
-        if (v?.Const is not { } t || t.Dims.Length <= axis || t.Dims[axis] != g.Channels || Shared(graph, v))
+        if (v?.Const is not { } t || t.Dims.Length <= axis || t.Dims[axis] != g.Channels || Shared(v))
         {
             g.Blocker = $"input {input} of '{node.DisplayName}' is not a per-channel constant of its own";
             return false;
@@ -221,5 +221,5 @@ public static class ChannelGroups
         return true;
     }
 
-    private static bool Shared(Graph graph, Value v) => v.Uses.Count > 1;
+    private static bool Shared(Value v) => v.Uses.Count > 1;
 }
