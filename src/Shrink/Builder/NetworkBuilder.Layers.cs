@@ -79,6 +79,19 @@ public sealed partial class NetworkBuilder
     public Value Reshape(Value x, params long[] shape) =>
         Op("Reshape", new[] { x, Constant($"{PeekName("reshape")}.shape", Tensor.FromInt64s("s", new long[] { shape.Length }, shape)) });
 
+    /// <summary>Splits along an axis into parts of the given sizes.</summary>
+    public Value[] Split(Value x, long axis, params long[] sizes)
+    {
+        var node = new Node("Split", "", NextName("split"));
+        node.AddInput(x);
+        node.AddInput(Constant($"{node.Name}.split", Tensor.FromInt64s("s", new long[] { sizes.Length }, sizes)));
+        node.Attributes.Add(A.Int("axis", axis));
+        var outputs = sizes.Select((_, i) => node.AddOutput(new Value($"{node.Name}_out{i}"))!).ToArray();
+        _graph.AddNode(node);
+        Infer(node);
+        return outputs;
+    }
+
     public Value Concat(long axis, params Value[] values) => Op("Concat", values, A.Int("axis", axis));
     public Value Softmax(Value x, long axis = -1) => Op("Softmax", new[] { x }, A.Int("axis", axis));
 

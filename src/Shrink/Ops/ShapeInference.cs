@@ -3,7 +3,11 @@ using Shrink.Ir;
 namespace Shrink.Ops;
 
 /// <summary>Result of <see cref="ShapeInference.Run"/>: problems found and nodes whose op is not known.</summary>
-public sealed record InferenceReport(IReadOnlyList<string> Problems, IReadOnlyList<Node> UnknownOpNodes);
+public sealed record InferenceReport(IReadOnlyList<string> Problems, IReadOnlyList<Node> UnknownOpNodes)
+{
+    /// <summary>The known elements of small int64 tensors computed from Shape ops (Reshape targets, Slice bounds).</summary>
+    public IReadOnlyDictionary<Value, Dim[]> ShapeValues { get; init; } = new Dictionary<Value, Dim[]>();
+}
 
 /// <summary>
 /// Infers element types and shapes of every value, node by node in topological order, using the
@@ -19,7 +23,7 @@ public static class ShapeInference
         var unknown = new List<Node>();
         var shapeValues = new Dictionary<Value, Dim[]>();
         RunGraph(model, model.Graph, shapeValues, problems, unknown);
-        return new InferenceReport(problems, unknown);
+        return new InferenceReport(problems, unknown) { ShapeValues = shapeValues };
     }
 
     private static void RunGraph(Model model, Graph graph, Dictionary<Value, Dim[]> shapeValues, List<string> problems, List<Node> unknown)

@@ -1,5 +1,5 @@
 using Shrink.Ir;
-using Shrink.Ops;
+using Shrink.Onnx;
 
 namespace Shrink.Passes.Pruning;
 
@@ -7,15 +7,25 @@ namespace Shrink.Passes.Pruning;
 /// Options of structured pruning. <see cref="Method"/> ranks the channels of each group:
 /// <c>l1-filter</c> / <c>l2-filter</c> (norm of the producing filters), <c>fpgm</c> (filters nearest
 /// the geometric median of their layer, He et al. 2019), <c>bn-scale</c> (|γ| of the group's
-/// BatchNorm, the network-slimming criterion). <see cref="Sparsity"/> is the fraction of each
-/// group's channels removed.
+/// BatchNorm), <c>slim</c> (the same after training with an L1 penalty on γ, Liu et al. 2017; the
+/// training is the caller's), and the data-driven criteria whose scores the caller measures and passes
+/// in <see cref="ChannelScores"/>: <c>apoz</c> (1 − average percentage of zeros after the activation,
+/// Hu et al. 2016), <c>entropy</c> (entropy of the channel's pooled activation, Luo &amp; Wu 2017) and
+/// <c>taylor-filter</c> (first-order Taylor estimate of the loss change, Molchanov et al. 2019).
+/// <see cref="Sparsity"/> is the fraction of each group's channels removed (<see cref="PruneScope.Layer"/>)
+/// or of all channels under one threshold (<see cref="PruneScope.Global"/>, for the γ criteria, whose
+/// scores compare across layers).
 /// </summary>
 public sealed record StructuredPruneOptions
 {
-    public static readonly string[] Methods = { "l1-filter", "l2-filter", "fpgm", "bn-scale" };
+    public static readonly string[] Methods = { "l1-filter", "l2-filter", "fpgm", "bn-scale", "slim", "apoz", "entropy", "taylor-filter" };
+
+    /// <summary>Criteria measured on data: their scores come in <see cref="ChannelScores"/>.</summary>
+    public static readonly string[] Measured = { "apoz", "entropy", "taylor-filter" };
 
     public string Method { get; init; } = "l1-filter";
     public double Sparsity { get; init; }
+    public PruneScope Scope { get; init; } = PruneScope.Layer;
 
     /// <summary>True: only zero the pruned channels (the "masked model"); false: cut them out of the graph.</summary>
     public bool MaskOnly { get; init; }
@@ -27,21 +37,30 @@ public sealed record StructuredPruneOptions
     /// </summary>
     public int ChannelMultiple { get; init; } = 8;
 
+    /// <summary>Measured criteria: one score per channel (higher = more important) by group name.</summary>
+    public IReadOnlyDictionary<string, double[]>? ChannelScores { get; init; }
+
+    public bool UsesGamma => Method is "bn-scale" or "slim";
+
     public StructuredPruneOptions Validate()
     {
         if (!Methods.Contains(Method)) throw new OptionsException($"unknown structured method '{Method}'; choose {string.Join(", ", Methods)}");
         UnstructuredPruneOptions.CheckSparsity(Sparsity, "--sparsity");
         if (ChannelMultiple is < 1 or > 256) throw new OptionsException($"--channel-multiple must be in [1, 256], got {ChannelMultiple}");
+        if (Scope == PruneScope.Global && !UsesGamma)
+            throw new OptionsException($"--scope global ranks channels of all layers against one threshold, which needs comparable scores: use it with bn-scale or slim, not {Method}");
+        if (Measured.Contains(Method) && ChannelScores is null) throw new OptionsException($"--method {Method} measures channels on data; give --data");
         return this;
     }
 }
 
 /// <summary>
 /// Structured pruning with physical removal: ranks the channels of every channel group
-/// (<see cref="ChannelGroups"/>), removes the lowest-ranked filters from the producing layers, the
-/// matching BatchNorm and depthwise entries, and the input channels (or Flatten feature blocks) of the
-/// consuming layers. The result is a smaller dense model whose outputs equal the masked model's.
-/// Groups that cannot be followed safely are left alone and reported in the context's notes.
+/// (<see cref="ChannelFlow"/>), removes the lowest-ranked filters from the producing layers, the
+/// matching BatchNorm and depthwise entries, Split/Slice/Reshape sizes, and the input channels (or
+/// Flatten feature blocks) of the consuming layers. The result is a smaller dense model whose outputs
+/// equal the masked model's. Groups that cannot be followed safely, or whose removal would reroute
+/// channels (a Slice of a channel shuffle, say), are left alone and reported in the context's notes.
 /// Counters: <c>groups</c>, <c>skipped</c>, <c>channels</c>, <c>removed</c>.
 /// </summary>
 public sealed class StructuredPrunePass : IPass
@@ -60,74 +79,126 @@ public sealed class StructuredPrunePass : IPass
 
     public PassResult Run(Model model, PassContext context)
     {
-        if (CheckPreconditions(model) is { } reason) throw new OptionsException(reason);
-        ShapeInference.Run(model); // Flatten → Gemm blocks need the spatial size
-        var groups = ChannelGroups.Find(model);
-        long channels = 0, removed = 0;
-        var pruned = 0;
-        Kept.Clear();
+        var flow = ChannelFlow.Analyze(model);
+        if (flow.Groups.Count == 0) throw new OptionsException(CheckPreconditions(model)!);
+        foreach (var g in flow.Groups.Where(g => g.Blocker is not null)) context.Notes.Add($"left alone: {g.Name}: {g.Blocker}");
         // Rank every group on the original weights first: removing one group's channels slices the next layer's weights.
-        var plan = new List<(ChannelGroup Group, long[] Keep)>();
-        foreach (var g in groups)
+        var plan = Plan(flow, context);
+        // Try the cut on a copy; a group whose removal would reroute channels is left alone and the cut retried.
+        while (plan.Count > 0)
         {
-            if (g.Blocker is { } blocker)
+            var copy = OnnxReader.Copy(model);
+            var trial = ChannelFlow.Analyze(copy);
+            try
             {
-                context.Notes.Add($"left alone: {g.Name}: {blocker}");
-                continue;
+                ChannelFlow.Apply(copy, trial, ById(trial, plan));
+                break;
             }
-            var scores = Scores(g);
-            if (scores is null)
+            catch (ChannelConflictException e)
             {
-                context.Notes.Add($"left alone: {g.Name}: no BatchNormalization in the group for bn-scale");
-                continue;
+                // Leave one group alone at a time, the most upstream first: its cut often moves the others' channels.
+                var name = trial.Groups.Where(g => e.Groups.Contains(g.Id) && plan.ContainsKey(g.Name)).Select(g => g.Name).FirstOrDefault()
+                           ?? plan.Keys.First(); // the cause lies further upstream
+                plan.Remove(name);
+                context.Notes.Add($"left alone: {name}: {e.Message}");
             }
-            var target = g.Channels - (long)Math.Round(_options.Sparsity * g.Channels);
-            var multiple = _options.ChannelMultiple;
-            var kept = Math.Min(g.Channels, Math.Max(Math.Min(multiple, g.Channels), (target + multiple - 1) / multiple * multiple));
-            var drop = (int)(g.Channels - Math.Max(1, kept));
-            if (drop == 0) continue;
-            var keep = Enumerable.Range(0, (int)g.Channels).OrderByDescending(c => scores[c]).ThenBy(c => c).Take((int)g.Channels - drop)
-                .Order().Select(c => (long)c).ToArray();
-            plan.Add((g, keep));
-            channels += g.Channels;
-            removed += drop;
-            pruned++;
         }
-        foreach (var (g, keep) in plan)
+        Kept.Clear();
+        foreach (var (name, keep) in plan) Kept[name] = keep;
+        if (plan.Count > 0)
         {
-            Kept[g.Name] = keep;
-            if (_options.MaskOnly) Mask(g, keep);
-            else Remove(g, keep);
+            if (_options.MaskOnly) Mask(flow, ById(flow, plan));
+            else ChannelFlow.Apply(model, flow, ById(flow, plan));
         }
-        if (!_options.MaskOnly && pruned > 0)
+        var groups = flow.Groups.Where(g => plan.ContainsKey(g.Name)).ToList();
+        return new PassResult(model, plan.Count > 0, new Dictionary<string, long>
         {
-            foreach (var g in groups.Where(g => Kept.ContainsKey(g.Name)))
-            {
-                foreach (var v in g.Values) v.Shape = null;
-                foreach (var f in g.Flattens) f.Outputs[0]!.Shape = null;
-            }
-            ShapeInference.Run(model);
-        }
-        return new PassResult(model, pruned > 0, new Dictionary<string, long>
-        {
-            ["groups"] = pruned, ["skipped"] = groups.Count(g => g.Blocker is not null), ["channels"] = channels, ["removed"] = removed,
+            ["groups"] = plan.Count, ["skipped"] = flow.Groups.Count - plan.Count,
+            ["channels"] = groups.Sum(g => g.Channels), ["removed"] = groups.Sum(g => g.Channels - plan[g.Name].Length),
         });
     }
 
+    private static Dictionary<int, long[]> ById(ChannelFlow flow, Dictionary<string, long[]> plan) =>
+        flow.Groups.Where(g => plan.ContainsKey(g.Name)).ToDictionary(g => g.Id, g => plan[g.Name]);
+
+    /// <summary>The kept channels of every group that loses some, by group name.</summary>
+    private Dictionary<string, long[]> Plan(ChannelFlow flow, PassContext context)
+    {
+        var scored = new List<(ChannelGroup Group, double[] Scores)>();
+        foreach (var g in flow.Groups.Where(g => g.Blocker is null))
+        {
+            if (Scores(flow, g) is { } s) scored.Add((g, s));
+            else context.Notes.Add($"left alone: {g.Name}: " + (_options.UsesGamma ? $"no BatchNormalization in the group for {_options.Method}" : "no activations were measured for it"));
+        }
+        double? threshold = null;
+        if (_options.Scope == PruneScope.Global && scored.Count > 0)
+        {
+            var all = scored.SelectMany(s => s.Scores).Order().ToArray();
+            threshold = all[Math.Min(all.Length - 1, (int)Math.Floor(_options.Sparsity * all.Length))];
+        }
+        var plan = new Dictionary<string, long[]>();
+        foreach (var (g, scores) in scored)
+        {
+            var target = threshold is { } t ? scores.Count(s => s >= t) : g.Channels - (long)Math.Round(_options.Sparsity * g.Channels);
+            if (Choose(g, scores, target) is { } keep) plan[g.Name] = keep;
+        }
+        return plan;
+    }
+
+    /// <summary>
+    /// The channels to keep: about <paramref name="target"/>, rounded up to the channel multiple and to
+    /// the group counts of grouped convolutions and shuffles around the group; null when none go.
+    /// </summary>
+    private long[]? Choose(ChannelGroup g, double[] scores, long target)
+    {
+        var blocks = g.PatternBlocks.Concat(g.EqualBlocks).Concat(g.Divisors).Distinct().ToList();
+        var multiple = blocks.Aggregate((long)_options.ChannelMultiple, (m, b) => m / Gcd(m, b) * b);
+        var c = g.Channels;
+        var kept = Math.Min(c, Math.Max(Math.Min(multiple, c), (target + multiple - 1) / multiple * multiple));
+        if (kept == c || blocks.Any(b => kept % b != 0)) return null;
+        IEnumerable<int> Top(IEnumerable<int> candidates, Func<int, double> score, long count) =>
+            candidates.OrderByDescending(score).ThenBy(i => i).Take((int)count);
+        IEnumerable<int> keep;
+        if (g.PatternBlocks.FirstOrDefault() is var pattern and > 0)
+        {
+            // A grouped convolution reads these channels: every conv group keeps the same positions.
+            var size = (int)(c / pattern);
+            var local = Top(Enumerable.Range(0, size), l => Enumerable.Range(0, pattern).Sum(j => scores[j * size + l]), kept / pattern).ToList();
+            keep = Enumerable.Range(0, pattern).SelectMany(j => local.Select(l => j * size + l));
+        }
+        else if (g.EqualBlocks.FirstOrDefault() is var equal and > 0)
+        {
+            // A grouped convolution makes these channels: every conv group keeps as many.
+            var size = (int)(c / equal);
+            keep = Enumerable.Range(0, equal).SelectMany(j => Top(Enumerable.Range(j * size, size), i => scores[i], kept / equal));
+        }
+        else keep = Top(Enumerable.Range(0, (int)c), i => scores[i], kept);
+        return keep.Order().Select(i => (long)i).ToArray();
+    }
+
+    private static long Gcd(long a, long b) => b == 0 ? a : Gcd(b, a % b);
+
     /// <summary>One score per channel (higher = more important), summed over the group's producers; null when the method has nothing to read.</summary>
-    private double[]? Scores(ChannelGroup g)
+    private double[]? Scores(ChannelFlow flow, ChannelGroup g)
     {
         var scores = new double[g.Channels];
-        if (_options.Method == "bn-scale")
+        if (StructuredPruneOptions.Measured.Contains(_options.Method))
+            return _options.ChannelScores!.TryGetValue(g.Name, out var measured) && measured.Length == g.Channels ? measured : null;
+        if (_options.UsesGamma)
         {
-            var gammas = g.Parameters.Where(p => p.Layer.OpType == "BatchNormalization" && p.Layer.Inputs[1] == p.Tensor).ToList();
-            if (gammas.Count == 0) return null;
-            foreach (var gamma in gammas)
+            var found = false;
+            foreach (var p in flow.Parameters.Where(p => p.Layer.OpType == "BatchNormalization" && p.Layer.Inputs[1] == p.Tensor))
             {
-                var values = gamma.Tensor.Const!.ToDoubles();
-                for (var c = 0; c < scores.Length; c++) scores[c] += Math.Abs(values[c]);
+                var values = p.Tensor.Const!.ToDoubles();
+                var refs = flow.Layouts[p.Input].Refs;
+                for (var i = 0; i < refs.Length; i++)
+                    if (flow.Root(refs[i].Group) == g.Id)
+                    {
+                        scores[refs[i].Index] += Math.Abs(values[i]);
+                        found = true;
+                    }
             }
-            return scores;
+            return found ? scores : null;
         }
         foreach (var p in g.Producers)
         {
@@ -169,61 +240,34 @@ public sealed class StructuredPrunePass : IPass
         return rows;
     }
 
-    private static void Remove(ChannelGroup g, long[] keep)
+    /// <summary>Zeroes the pruned channels where they are made and in the per-channel tensors along the way, so every consumer reads zeros there.</summary>
+    private static void Mask(ChannelFlow flow, Dictionary<int, long[]> keep)
     {
-        foreach (var p in g.Producers)
-        {
-            Slice(p.Weight, p.Axis, keep, 1);
-            if (p.Bias is { Const: not null } b) Slice(b, 0, keep, 1);
-        }
-        foreach (var p in g.Parameters) Slice(p.Tensor, p.Axis, keep, 1);
-        foreach (var d in g.Depthwise) d.SetAttribute(Ir.Attribute.Int("group", keep.Length));
-        foreach (var c in g.Consumers) Slice(c.Weight, c.Axis, keep, c.Block);
-    }
-
-    /// <summary>Zeroes the pruned channels where they are made, so every consumer reads zeros there.</summary>
-    private static void Mask(ChannelGroup g, long[] keep)
-    {
-        var kept = keep.ToHashSet();
-        void Zero(Value v, int axis)
+        static void Zero(Value v, int axis, Func<long, bool> dropped)
         {
             var t = v.Const!;
             var values = t.AsFloats().ToArray();
             long inner = 1;
             for (var i = axis + 1; i < t.Dims.Length; i++) inner *= t.Dims[i];
             for (long i = 0; i < values.LongLength; i++)
-                if (!kept.Contains(i / inner % t.Dims[axis])) values[i] = 0;
+                if (dropped(i / inner % t.Dims[axis])) values[i] = 0;
             v.Const = Tensor.FromFloats(t.Name, t.Dims, values);
         }
-        foreach (var p in g.Producers)
+        foreach (var g in flow.Groups.Where(g => keep.ContainsKey(g.Id)))
         {
-            Zero(p.Weight, p.Axis);
-            if (p.Bias is { Const: not null } b) Zero(b, 0);
+            var kept = keep[g.Id].ToHashSet();
+            foreach (var p in g.Producers)
+            {
+                Zero(p.Weight, p.Axis, c => !kept.Contains(c));
+                if (p.Bias is { Const: not null } b) Zero(b, 0, c => !kept.Contains(c));
+            }
         }
-        foreach (var p in g.Parameters)
-            if (p.Layer.OpType != "BatchNormalization" || p.Layer.Inputs[1] == p.Tensor || p.Layer.Inputs[2] == p.Tensor) Zero(p.Tensor, p.Axis);
+        foreach (var p in flow.Parameters)
+        {
             // BatchNorm: γ = β = 0 makes the channel exactly zero; mean and variance stay valid.
-    }
-
-    /// <summary>Keeps the given indices (in blocks of <paramref name="block"/>) along an axis of an initializer.</summary>
-    private static void Slice(Value v, int axis, long[] keep, long block)
-    {
-        var t = v.Const!;
-        var dims = t.Dims;
-        long inner = 1;
-        for (var i = axis + 1; i < dims.Length; i++) inner *= dims[i];
-        var outer = t.ElementCount / (dims[axis] * inner);
-        var size = t.DataType.ByteCount(1);
-        var source = t.RawData;
-        var newAxis = keep.Length * block;
-        var data = new byte[outer * newAxis * inner * size];
-        var run = block * inner * size;
-        for (long o = 0; o < outer; o++)
-            for (var k = 0; k < keep.Length; k++)
-                Buffer.BlockCopy(source, (int)((o * dims[axis] + keep[k] * block) * inner * size), data, (int)((o * newAxis + k * block) * inner * size), (int)run);
-        var newDims = (long[])dims.Clone();
-        newDims[axis] = newAxis;
-        v.Const = new Tensor(t.Name, t.DataType, newDims, data);
-        v.Shape = Shape.Of(newDims);
+            if (p.Layer.OpType == "BatchNormalization" && p.Layer.Inputs[1] != p.Tensor && p.Layer.Inputs[2] != p.Tensor) continue;
+            var refs = flow.Layouts[p.Input].Refs;
+            Zero(p.Tensor, p.Axis, i => keep.TryGetValue(flow.Root(refs[i].Group), out var k) && Array.BinarySearch(k, (long)refs[i].Index) < 0);
+        }
     }
 }

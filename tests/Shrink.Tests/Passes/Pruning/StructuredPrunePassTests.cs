@@ -16,14 +16,41 @@ public class StructuredPrunePassTests
     {
         var data = new TheoryData<string, string>();
         foreach (var zoo in ModelZoo.Names)
-            foreach (var method in StructuredPruneOptions.Methods)
-                if (method != "bn-scale" || zoo is "vgg-small" or "resnet-small") data.Add(zoo, method);
+            foreach (var method in StructuredPruneOptions.Methods.Except(StructuredPruneOptions.Measured))
+                if (!method.StartsWith("bn-") && method != "slim" || zoo is "vgg-small" or "resnet-small") data.Add(zoo, method);
         foreach (var torch in new[] { "resnet_tiny", "mobilenet_tiny", "squeezenet_tiny", "shufflenet_tiny", "lenet_fmnist" })
             data.Add(torch, "l1-filter");
+        data.Add("routes", "l1-filter");
+        data.Add("routes", "fpgm");
+        data.Add("routes", "bn-scale");
         return data;
     }
 
-    private static Model Load(string name) => ModelZoo.Names.Contains(name) ? ModelZoo.Create(name, seed: 4) : OnnxReader.Read(TestModels.TorchPath(name));
+    private static Model Load(string name) => name == "routes" ? Routes() : ModelZoo.Names.Contains(name) ? ModelZoo.Create(name, seed: 4) : OnnxReader.Read(TestModels.TorchPath(name));
+
+    /// <summary>
+    /// Channels through every routing op the pass follows: Split with sizes, a 1×1 conv into a grouped
+    /// conv (4 groups), Concat, a channel shuffle with constant Reshape targets, a Slice of the channel
+    /// axis into a depthwise conv, Flatten → Gemm.
+    /// </summary>
+    internal static Model Routes()
+    {
+        var b = new Shrink.Builder.NetworkBuilder("routes", seed: 3);
+        var x = b.Input("input", 3, 8, 8);
+        var r1 = b.Relu(b.BatchNorm(b.Conv(x, 16, 3, padding: 1)));
+        var parts = b.Split(r1, 1, 8, 8);
+        var a = b.Relu(b.Conv(parts[0], 16, 1));
+        var g = b.Relu(b.BatchNorm(b.Conv(a, 16, 3, padding: 1, group: 4)));
+        var e = b.Relu(b.Conv(parts[1], 8, 1));
+        var cat = b.Concat(1, g, e);
+        var shuffled = b.Reshape(b.Op("Transpose", new[] { b.Reshape(cat, 0, 2, 12, 8, 8) }, Shrink.Ir.Attribute.Ints("perm", 0, 2, 1, 3, 4)), 0, 24, 8, 8);
+        var tail = b.Op("Slice", new[] { parts[1], b.Constant("slice.starts", Tensor.FromInt64s("s", new long[] { 1 }, new long[] { 2 })),
+            b.Constant("slice.ends", Tensor.FromInt64s("e", new long[] { 1 }, new long[] { 8 })), b.Constant("slice.axes", Tensor.FromInt64s("a", new long[] { 1 }, new long[] { 1 })) });
+        var d = b.Relu(b.Conv(tail, 6, 3, padding: 1, group: 6));
+        var c3 = b.Relu(b.Conv(b.Concat(1, shuffled, d), 8, 1));
+        b.Output(b.Linear(b.Flatten(b.MaxPool(c3, 2, 2)), 10));
+        return b.Build();
+    }
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -64,8 +91,10 @@ public class StructuredPrunePassTests
         Assert.Equal(new long[] { 16, 32, 64 }, stream.Select(g => g.Channels).Order());
 
         var context = new PassContext();
-        new StructuredPrunePass(new StructuredPruneOptions { Sparsity = 0.5 }).Run(OnnxReader.Read(TestModels.TorchPath("squeezenet_tiny")), context);
-        Assert.Contains(context.Notes, n => n.StartsWith("left alone: ") && n.Contains("Concat"));
+        new StructuredPrunePass(new StructuredPruneOptions { Sparsity = 0.5 }).Run(OnnxReader.Read(TestModels.TorchPath("lenet_fmnist")), context);
+        Assert.Contains(context.Notes, n => n.StartsWith("left alone: /fc3/Gemm") && n.Contains("graph output"));
+        var transformer = ChannelGroups.Find(OnnxReader.Read(TestModels.TorchPath("transformer_tiny")));
+        Assert.Contains(transformer, g => g.Blocker?.Contains("shared with other nodes") == true);
         var output = ChannelGroups.Find(ModelZoo.Create("lenet300")).Single(g => g.Blocker is not null);
         Assert.Contains("graph output", output.Blocker);
     }
@@ -86,6 +115,33 @@ public class StructuredPrunePassTests
     public void SparsityOutOfRangeAndUnknownMethodsAreRefused()
     {
         Assert.Throws<OptionsException>(() => new StructuredPrunePass(new StructuredPruneOptions { Sparsity = 1 }));
-        Assert.Contains("unknown structured method", Assert.Throws<OptionsException>(() => new StructuredPrunePass(new StructuredPruneOptions { Method = "apoz", Sparsity = 0.5 })).Message);
+        Assert.Contains("unknown structured method", Assert.Throws<OptionsException>(() => new StructuredPrunePass(new StructuredPruneOptions { Method = "l3", Sparsity = 0.5 })).Message);
+        Assert.Contains("give --data", Assert.Throws<OptionsException>(() => new StructuredPrunePass(new StructuredPruneOptions { Method = "apoz", Sparsity = 0.5 })).Message);
+        Assert.Contains("bn-scale or slim", Assert.Throws<OptionsException>(() => new StructuredPrunePass(
+            new StructuredPruneOptions { Sparsity = 0.5, Scope = PruneScope.Global })).Message);
+    }
+
+    [Fact]
+    public void RoutedChannelsFollowTheirConstraints()
+    {
+        var flow = ChannelFlow.Analyze(Routes());
+        Assert.All(flow.Groups.Where(g => g.Name != "gemm1"), g => Assert.Null(g.Blocker));
+        var grouped = flow.Groups.Single(g => g.EqualBlocks.Count > 0);
+        Assert.Equal(new[] { 4 }, grouped.EqualBlocks);
+        Assert.Equal(new[] { 2 }, grouped.Divisors); // it goes through the shuffle
+        Assert.Equal(new[] { 4 }, flow.Groups.Single(g => g.PatternBlocks.Count > 0).PatternBlocks);
+
+        var pass = new StructuredPrunePass(new StructuredPruneOptions { Sparsity = 0.5, ChannelMultiple = 1 });
+        var model = Routes();
+        pass.Run(model, new PassContext());
+        var keep = pass.Kept[grouped.Name];
+        Assert.Equal(8, keep.Length);
+        Assert.All(Enumerable.Range(0, 4), block => Assert.Equal(2, keep.Count(c => c / 4 == block)));
+        var feeding = pass.Kept[flow.Groups.Single(g => g.PatternBlocks.Count > 0).Name];
+        Assert.Equal(feeding.Where(c => c < 4), feeding.Where(c => c >= 12).Select(c => c - 12)); // same positions in every conv group
+        var split = model.Graph.Nodes.Single(n => n.OpType == "Split");
+        Assert.Equal(8, Graph.ConstantOf(split.Inputs[1])!.ToInt64s().Sum());
+        var shuffle = model.Graph.Nodes.First(n => n.OpType == "Reshape");
+        Assert.Equal(new long[] { 0, 2, 6, 8, 8 }, Graph.ConstantOf(shuffle.Inputs[1])!.ToInt64s()); // 8 + 4 channels shuffled
     }
 }
