@@ -26,7 +26,7 @@ internal static class PruneCommand
     public static Command Create(CliContext cli)
     {
         var model = Options.Model();
-        var method = new Option<string>("--method") { Description = "Unstructured: magnitude (smallest |w|), random (baseline), taylor (smallest |w·∂L/∂w| on --data), N:M such as 2:4. Structured (channels cut out of the graph): l1-filter, l2-filter, fpgm, bn-scale", DefaultValueFactory = _ => "magnitude" };
+        var method = new Option<string>("--method") { Description = "Unstructured: magnitude (smallest |w|), random (baseline), taylor (smallest |w·∂L/∂w| on --data), N:M such as 2:4. Structured (channels cut out of the graph): l1-filter, l2-filter, fpgm, bn-scale (|γ|), slim (|γ| after --slim-epochs of L1 on γ), apoz, entropy, taylor-filter (measured on --data)", DefaultValueFactory = _ => "magnitude" };
         var sparsity = new Option<double?>("--sparsity") { Description = "Fraction of weights to zero, in [0, 1) (N:M sets its own)" };
         var scope = new Option<string>("--scope") { Description = "layer (each layer at the sparsity) or global (one threshold over all layers)", DefaultValueFactory = _ => "layer" };
         scope.AcceptOnlyFromAmong("layer", "global");
@@ -40,6 +40,9 @@ internal static class PruneCommand
         var batch = new Option<int>("--batch") { Description = "Fine-tuning batch size", DefaultValueFactory = _ => 128 };
         var seed = new Option<int>("--seed") { Description = "Seed of random pruning and fine-tuning", DefaultValueFactory = _ => 0 };
         var channelMultiple = new Option<int>("--channel-multiple") { Description = "Structured: round kept channel counts up to a multiple of this (odd widths run slowly in ONNX Runtime)", DefaultValueFactory = _ => 8 };
+        var slimEpochs = new Option<int>("--slim-epochs") { Description = "slim: epochs of sparsity training (L1 penalty on BatchNorm γ) before the cut", DefaultValueFactory = _ => 0 };
+        var slimPenalty = new Option<double>("--slim-penalty") { Description = "slim: weight λ of the L1 penalty on γ", DefaultValueFactory = _ => 1e-4 };
+        var scoreSamples = new Option<int>("--score-samples") { Description = "apoz, entropy: training images the activations are measured on", DefaultValueFactory = _ => 1024 };
         var benchBatch = new Option<string>("--bench-batch") { Description = "Batch sizes for the ONNX Runtime latency comparison ('none' to skip)", DefaultValueFactory = _ => "1,64" };
         var threads = Options.Threads();
         var dims = Options.Dims();
@@ -47,7 +50,8 @@ internal static class PruneCommand
         var json = Options.Json();
         var command = new Command("prune", "Prune weights (unstructured), optionally fine-tune with the masks held, and compare before/after")
         {
-            model, method, sparsity, scope, layers, schedule, steps, finetune, data, lr, batch, seed, channelMultiple, benchBatch, threads, dims, output, json,
+            model, method, sparsity, scope, layers, schedule, steps, finetune, data, lr, batch, seed, channelMultiple, slimEpochs, slimPenalty, scoreSamples,
+            benchBatch, threads, dims, output, json,
         };
         command.SetAction(cli.Guard(p =>
         {
@@ -60,7 +64,8 @@ internal static class PruneCommand
             if (tuning.Epochs < 0) throw new OptionsException($"--finetune-epochs must be 0 or more, got {tuning.Epochs}");
             if (tuning.Epochs > 0 && p.GetValue(data) is null) throw new OptionsException("--finetune-epochs needs --data (fine-tuning trains on it); without --data pruning is data-free");
             var job = structural
-                ? StructuredJob(m, p.GetValue(sparsity), p.GetValue(layers), p.GetValue(schedule)!, p.GetValue(scope)!, p.GetValue(channelMultiple), tuning)
+                ? StructuredJob(m, p.GetValue(sparsity), p.GetValue(layers), p.GetValue(schedule)!, p.GetValue(scope)!, p.GetValue(channelMultiple), tuning,
+                    new ChannelCriteria(p.GetValue(slimEpochs), p.GetValue(slimPenalty), p.GetValue(scoreSamples)), hasData: p.GetValue(data) is not null)
                 : UnstructuredJob(m, p.GetValue(sparsity), p.GetValue(layers), p.GetValue(schedule)!, p.GetValue(scope)!, p.GetValue(steps), p.GetValue(seed),
                     tuning, hasData: p.GetValue(data) is not null);
             var batches = p.GetValue(benchBatch) == "none" ? Array.Empty<int>() : Options.ParseIntList("--bench-batch", p.GetValue(benchBatch)!);
@@ -109,24 +114,53 @@ internal static class PruneCommand
             (model, sets, context, cli) => agp ? PruneGradually(model, options, tuning, sets!, cli) : Prune(model, options, rounds, tuning, sets, context, cli));
     }
 
+    /// <summary>Settings of the structured criteria that train or measure first.</summary>
+    private sealed record ChannelCriteria(int SlimEpochs, double SlimPenalty, int ScoreSamples);
+
     /// <summary>
-    /// Structured pruning: ranks each channel group, cuts the lowest channels out of the graph, optionally
-    /// fine-tunes the smaller model.
+    /// Structured pruning: (slim: trains with an L1 penalty on BatchNorm γ first; apoz, entropy,
+    /// taylor-filter: measures the channels on training data), ranks each channel group, cuts the lowest
+    /// channels out of the graph, optionally fine-tunes the smaller model.
     /// </summary>
     private static PruneJob StructuredJob(string method, double? sparsity, string? layers, string schedule, string scope, int channelMultiple,
-        FineTuneSettings tuning)
+        FineTuneSettings tuning, ChannelCriteria criteria, bool hasData)
     {
         if (layers is not null) throw new OptionsException($"--layers sets unstructured per-layer sparsities; --method {method} prunes every channel group at --sparsity");
         if (schedule != "oneshot") throw new OptionsException($"--method {method} runs one-shot (prune, then fine-tune with --finetune-epochs); drop --schedule");
-        if (scope != "layer") throw new OptionsException($"--method {method} prunes each channel group at --sparsity; drop --scope");
         var target = sparsity ?? throw new OptionsException("--sparsity is required: the fraction of each group's channels to remove, e.g. --sparsity 0.5");
-        var options = new StructuredPruneOptions { Method = method, Sparsity = target, ChannelMultiple = channelMultiple }.Validate();
-        return new PruneJob(target, "group", 1, (model, sets, context, cli) =>
+        var measured = StructuredPruneOptions.Measured.Contains(method);
+        if (measured && !hasData) throw new OptionsException($"--method {method} measures channels on data; give --data");
+        if (method == "slim" && (criteria.SlimEpochs < 1 || !hasData))
+            throw new OptionsException("--method slim trains with an L1 penalty on BatchNorm γ before the cut; give --data and --slim-epochs (at least 1), or use bn-scale to cut by |γ| as it is");
+        if (method != "slim" && criteria.SlimEpochs != 0) throw new OptionsException($"--slim-epochs belongs to --method slim, not {method}");
+        if (criteria.ScoreSamples < 1) throw new OptionsException($"--score-samples must be at least 1, got {criteria.ScoreSamples}");
+        var options = new StructuredPruneOptions
         {
-            var result = new PassPipeline(new StructuredPrunePass(options)).Run(model, context);
+            Method = method, Sparsity = target, ChannelMultiple = channelMultiple, Scope = scope == "global" ? PruneScope.Global : PruneScope.Layer,
+            ChannelScores = measured ? new Dictionary<string, double[]>() : null,
+        }.Validate();
+        if (method == "slim" && !(criteria.SlimPenalty > 0 && criteria.SlimPenalty < 1)) throw new OptionsException($"--slim-penalty must be in (0, 1), got {criteria.SlimPenalty}");
+        return new PruneJob(target, scope == "global" ? "global" : "group", 1, (model, sets, context, cli) =>
+        {
+            if (method == "slim")
+                model = FineTune(model, tuning with { Epochs = criteria.SlimEpochs }, tuning.Seed, "slim sparsity training", sets!, cli,
+                    ex => new SlimHook(ex, model, criteria.SlimPenalty));
+            var scores = method switch
+            {
+                "apoz" or "entropy" => ActivationCriteria.Measure(model, sets!.Train, method, criteria.ScoreSamples),
+                "taylor-filter" => MeasureTaylor(model, sets!.Train, tuning.Seed),
+                _ => null,
+            };
+            var result = new PassPipeline(new StructuredPrunePass(options with { ChannelScores = scores })).Run(model, context);
             if (!result.Modified) throw new OptionsException($"no channel group could be pruned at --sparsity {target}: {string.Join("; ", context.Notes.DefaultIfEmpty("every group is too small"))}");
             return tuning.Epochs > 0 ? FineTune(result.Model, tuning, tuning.Seed, "fine-tune", sets!, cli) : result.Model;
         });
+    }
+
+    private static Dictionary<string, double[]> MeasureTaylor(Model model, Dataset train, int seed)
+    {
+        TorchRuntime.EnsureInitialized();
+        return TaylorSaliency.MeasureChannels(model, train, seed: seed);
     }
 
     /// <summary>Prunes the model (K rounds of prune → fine-tune when iterative).</summary>

@@ -45,6 +45,26 @@ public sealed partial class OnnxRunner
         return new EvalResult(done, correct, watch.Elapsed.TotalSeconds);
     }
 
+    /// <summary>
+    /// Runs the model on the data set's images in batches and yields every output of each batch
+    /// (intermediate values made graph outputs included: activation statistics, calibration).
+    /// </summary>
+    public IEnumerable<(IReadOnlyList<HostTensor> Outputs, int Count)> RunBatches(Dataset data, int batchSize = 256)
+    {
+        var spec = Inputs[0];
+        if (Inputs.Count != 1 || spec.ElementType != typeof(float))
+            throw new DataException($"'{Source}' takes {Inputs.Count} input(s) ({string.Join("; ", Inputs)}); it needs one float32 image input");
+        var sample = SampleShapeFor(spec, data);
+        if (spec.Dims[0] > 0) batchSize = (int)spec.Dims[0];
+        for (var start = 0; start < data.Count; start += batchSize)
+        {
+            var n = Math.Min(batchSize, data.Count - start);
+            if (spec.Dims[0] > 0 && n != spec.Dims[0]) break;
+            var (x, _) = data.Batch(start, n);
+            yield return (Run(new[] { new HostTensor(spec.Name, x, new long[] { n }.Concat(sample).ToArray()) }), n);
+        }
+    }
+
     private long[] SampleShapeFor(TensorSpec spec, Dataset data)
     {
         var sample = data.SampleShape.Select(d => (long)d).ToArray();

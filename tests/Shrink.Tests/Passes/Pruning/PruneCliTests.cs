@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Shrink.Ir;
 using Shrink.Passes.Pruning;
 using Shrink.Tests.Cli;
 using Shrink.Tests.Data;
@@ -265,14 +266,19 @@ public class StructuredPruneCliTests
 
     [Theory]
     [InlineData(new[] { "--schedule", "agp" }, "runs one-shot")]
-    [InlineData(new[] { "--scope", "global" }, "drop --scope")]
+    [InlineData(new[] { "--scope", "global" }, "bn-scale or slim")]
+    [InlineData(new[] { "--method", "apoz" }, "give --data")]
+    [InlineData(new[] { "--method", "slim", "--data", "embedded" }, "--slim-epochs")]
+    [InlineData(new[] { "--slim-epochs", "2" }, "belongs to --method slim")]
+    [InlineData(new[] { "--method", "entropy", "--data", "embedded", "--score-samples", "0" }, "--score-samples must be at least 1")]
     [InlineData(new[] { "--sparsity", "1.2" }, "must be in [0, 1)")]
     public void BadStructuredOptionsWriteNothing(string[] extra, string expected)
     {
         using var dir = new TempDirectory();
         var model = dir.File("m.onnx");
         Assert.Equal(0, CliRunner.Run("zoo", "lenet5", "--out", model).ExitCode);
-        var args = new List<string> { "prune", model, "--method", "l2-filter", "--out", dir.File("p.onnx") };
+        var args = new List<string> { "prune", model, "--out", dir.File("p.onnx") };
+        if (!extra.Contains("--method")) args.AddRange(new[] { "--method", "l2-filter" });
         if (extra[0] != "--sparsity") args.AddRange(new[] { "--sparsity", "0.5" });
         args.AddRange(extra);
         CliRunner.AssertBadInput(CliRunner.Run(args.ToArray()), expected);
@@ -289,5 +295,79 @@ public class StructuredPruneCliTests
         CliRunner.AssertBadInput(CliRunner.Run("prune", dir.File("m.onnx"), "--method", "l1-filter", "--sparsity", "0.5", "--out", dir.File("p.onnx")),
             "no channel group could be pruned");
         Assert.False(File.Exists(dir.File("p.onnx")));
+    }
+}
+
+/// <summary>The data-driven channel criteria: APoZ and entropy (ONNX Runtime), Taylor (executor), slim (sparsity training).</summary>
+[Collection("torch")]
+public class ChannelCriteriaTests
+{
+    /// <summary>lenet5-like with ReLUs: conv channel 0 is forced dead (always zero after ReLU), channel 1 constant.</summary>
+    private static Model WithDeadChannels()
+    {
+        var b = new Shrink.Builder.NetworkBuilder("dead", seed: 2);
+        var x = b.Input("input", 1, 28, 28);
+        var c = b.Relu(b.Conv(x, 8, 5));
+        b.Output(b.Linear(b.Flatten(b.MaxPool(c, 2, 2)), 10));
+        var model = b.Build();
+        var w = model.Graph.FindInitializer("conv1.weight")!;
+        var bias = model.Graph.FindInitializer("conv1.bias")!;
+        var wv = w.Const!.AsFloats().ToArray();
+        var bv = bias.Const!.AsFloats().ToArray();
+        for (var i = 0; i < 25; i++) wv[i] = wv[25 + i] = 0;
+        bv[0] = -1; // ReLU(−1) = 0 everywhere
+        bv[1] = 0.5f; // ReLU(0.5) = 0.5 everywhere: no information
+        w.Const = Tensor.FromFloats(w.Const.Name, w.Const.Dims, wv);
+        bias.Const = Tensor.FromFloats(bias.Const.Name, bias.Const.Dims, bv);
+        return model;
+    }
+
+    [Fact]
+    public void ApozAndEntropyRankTheDeadAndConstantChannelsLowest()
+    {
+        var data = Shrink.Data.FashionMnist.LoadEmbedded().Train;
+        var apoz = ActivationCriteria.Measure(WithDeadChannels(), data, "apoz", samples: 200)["conv1"];
+        Assert.Equal(0, apoz[0], 6); // all zeros
+        Assert.Equal(1, apoz[1], 6); // never zero
+        Assert.All(apoz, v => Assert.InRange(v, 0, 1));
+        var entropy = ActivationCriteria.Measure(WithDeadChannels(), data, "entropy", samples: 200)["conv1"];
+        Assert.Equal(0, entropy[0], 6);
+        Assert.Equal(0, entropy[1], 6);
+        Assert.All(entropy.Skip(2), v => Assert.True(v > 0.5, $"entropy {v}"));
+
+        var pass = new StructuredPrunePass(new StructuredPruneOptions { Method = "entropy", Sparsity = 0.25, ChannelMultiple = 1,
+            ChannelScores = new Dictionary<string, double[]> { ["conv1"] = entropy } });
+        pass.Run(WithDeadChannels(), new Shrink.Passes.PassContext());
+        Assert.Equal(new long[] { 2, 3, 4, 5, 6, 7 }, pass.Kept["conv1"]);
+    }
+
+    [Fact]
+    public void TaylorChannelScoresAreZeroForADeadChannel()
+    {
+        Shrink.Training.TorchRuntime.EnsureInitialized();
+        var data = Shrink.Data.FashionMnist.LoadEmbedded().Train;
+        var scores = Shrink.Training.Pruning.TaylorSaliency.MeasureChannels(WithDeadChannels(), data, batches: 2, batchSize: 64)["conv1"];
+        Assert.Equal(0, scores[0], 12); // dead after ReLU: no gradient reaches its filter
+        Assert.True(scores.Skip(2).Count(v => v > 0) >= 5);
+    }
+
+    [Fact]
+    public void SlimTrainsGammaTowardsZeroAndCutsByIt()
+    {
+        using var dir = new TempDirectory();
+        var b = new Shrink.Builder.NetworkBuilder("bn", seed: 1);
+        var x = b.Input("input", 1, 28, 28);
+        var c = b.Relu(b.BatchNorm(b.Conv(x, 8, 5, stride: 2, bias: false)));
+        b.Output(b.Linear(b.Flatten(b.MaxPool(c, 2, 2)), 10));
+        Shrink.Runtime.ModelSaver.Save(b.Build(), dir.File("m.onnx"));
+        var r = CliRunner.Run("prune", dir.File("m.onnx"), "--method", "slim", "--slim-epochs", "1", "--slim-penalty", "0.2", "--lr", "0.1", "--sparsity", "0.5",
+            "--channel-multiple", "1", "--data", "embedded", "--bench-batch", "none", "--out", dir.File("p.onnx"), "--json");
+        Assert.True(r.ExitCode == 0, r.Err);
+        Assert.Contains("slim sparsity training epoch 1/1", r.Err);
+        var pruned = Shrink.Onnx.OnnxReader.Read(dir.File("p.onnx"));
+        Assert.Equal(4, pruned.Graph.FindInitializer("conv1.weight")!.Const!.Dims[0]);
+        // Without the penalty γ starts at 1; with it the mean |γ| kept is well below.
+        var gamma = pruned.Graph.Nodes.Single(n => n.OpType == "BatchNormalization").Inputs[1]!.Const!.AsFloats().ToArray();
+        Assert.True(gamma.Average(Math.Abs) < 0.9, string.Join(", ", gamma));
     }
 }
