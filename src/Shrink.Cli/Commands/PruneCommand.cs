@@ -64,7 +64,7 @@ internal static class PruneCommand
             if (tuning.Epochs < 0) throw new OptionsException($"--finetune-epochs must be 0 or more, got {tuning.Epochs}");
             if (tuning.Epochs > 0 && p.GetValue(data) is null) throw new OptionsException("--finetune-epochs needs --data (fine-tuning trains on it); without --data pruning is data-free");
             var job = structural
-                ? StructuredJob(m, p.GetValue(sparsity), p.GetValue(layers), p.GetValue(schedule)!, p.GetValue(scope)!, p.GetValue(channelMultiple), tuning,
+                ? StructuredJob(m, p.GetValue(sparsity), p.GetValue(layers), p.GetValue(schedule)!, p.GetValue(steps), p.GetValue(scope)!, p.GetValue(channelMultiple), tuning,
                     new ChannelCriteria(p.GetValue(slimEpochs), p.GetValue(slimPenalty), p.GetValue(scoreSamples)), hasData: p.GetValue(data) is not null)
                 : UnstructuredJob(m, p.GetValue(sparsity), p.GetValue(layers), p.GetValue(schedule)!, p.GetValue(scope)!, p.GetValue(steps), p.GetValue(seed),
                     tuning, hasData: p.GetValue(data) is not null);
@@ -122,11 +122,14 @@ internal static class PruneCommand
     /// taylor-filter: measures the channels on training data), ranks each channel group, cuts the lowest
     /// channels out of the graph, optionally fine-tunes the smaller model.
     /// </summary>
-    private static PruneJob StructuredJob(string method, double? sparsity, string? layers, string schedule, string scope, int channelMultiple,
+    private static PruneJob StructuredJob(string method, double? sparsity, string? layers, string schedule, int steps, string scope, int channelMultiple,
         FineTuneSettings tuning, ChannelCriteria criteria, bool hasData)
     {
         if (layers is not null) throw new OptionsException($"--layers sets unstructured per-layer sparsities; --method {method} prunes every channel group at --sparsity");
-        if (schedule != "oneshot") throw new OptionsException($"--method {method} runs one-shot (prune, then fine-tune with --finetune-epochs); drop --schedule");
+        if (schedule == "agp") throw new OptionsException($"--schedule agp is gradual magnitude pruning of weights; --method {method} runs oneshot or iterative (K rounds of cut and fine-tune)");
+        var rounds = schedule == "iterative" ? steps : 1;
+        if (rounds < 1) throw new OptionsException($"--steps must be at least 1, got {rounds}");
+        if (rounds > 1 && (tuning.Epochs < 1 || !hasData)) throw new OptionsException("--schedule iterative fine-tunes after every round; give --data and --finetune-epochs (at least 1)");
         var target = sparsity ?? throw new OptionsException("--sparsity is required: the fraction of each group's channels to remove, e.g. --sparsity 0.5");
         var measured = StructuredPruneOptions.Measured.Contains(method);
         if (measured && !hasData) throw new OptionsException($"--method {method} measures channels on data; give --data");
@@ -140,20 +143,32 @@ internal static class PruneCommand
             ChannelScores = measured ? new Dictionary<string, double[]>() : null,
         }.Validate();
         if (method == "slim" && !(criteria.SlimPenalty > 0 && criteria.SlimPenalty < 1)) throw new OptionsException($"--slim-penalty must be in (0, 1), got {criteria.SlimPenalty}");
-        return new PruneJob(target, scope == "global" ? "global" : "group", 1, (model, sets, context, cli) =>
+        return new PruneJob(target, scope == "global" ? "global" : "group", rounds, (model, sets, context, cli) =>
         {
             if (method == "slim")
                 model = FineTune(model, tuning with { Epochs = criteria.SlimEpochs }, tuning.Seed, "slim sparsity training", sets!, cli,
                     ex => new SlimHook(ex, model, criteria.SlimPenalty));
-            var scores = method switch
+            var original = ChannelGroups.Find(model).ToDictionary(g => g.Name, g => g.Channels);
+            var modified = false;
+            for (var round = 1; round <= rounds; round++)
             {
-                "apoz" or "entropy" => ActivationCriteria.Measure(model, sets!.Train, method, criteria.ScoreSamples),
-                "taylor-filter" => MeasureTaylor(model, sets!.Train, tuning.Seed),
-                _ => null,
-            };
-            var result = new PassPipeline(new StructuredPrunePass(options with { ChannelScores = scores })).Run(model, context);
-            if (!result.Modified) throw new OptionsException($"no channel group could be pruned at --sparsity {target}: {string.Join("; ", context.Notes.DefaultIfEmpty("every group is too small"))}");
-            return tuning.Epochs > 0 ? FineTune(result.Model, tuning, tuning.Seed, "fine-tune", sets!, cli) : result.Model;
+                var scores = method switch
+                {
+                    "apoz" or "entropy" => ActivationCriteria.Measure(model, sets!.Train, method, criteria.ScoreSamples),
+                    "taylor-filter" => MeasureTaylor(model, sets!.Train, tuning.Seed + round),
+                    _ => null,
+                };
+                // The same cubic ramp as the unstructured iterative schedule, in fractions of the original channels.
+                var step = options with { ChannelScores = scores, OriginalChannels = original, Sparsity = target * (1 - Math.Pow(1 - (double)round / rounds, 3)) };
+                var roundContext = round == rounds ? context : new PassContext();
+                var result = new PassPipeline(new StructuredPrunePass(step)).Run(model, roundContext);
+                modified |= result.Modified;
+                model = result.Model;
+                if (round == rounds && !modified)
+                    throw new OptionsException($"no channel group could be pruned at --sparsity {target}: {string.Join("; ", context.Notes.DefaultIfEmpty("every group is too small"))}");
+                if (tuning.Epochs > 0) model = FineTune(model, tuning, tuning.Seed + round - 1, rounds == 1 ? "fine-tune" : $"round {round}/{rounds} fine-tune", sets!, cli);
+            }
+            return model;
         });
     }
 

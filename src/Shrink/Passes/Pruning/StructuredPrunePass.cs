@@ -37,6 +37,12 @@ public sealed record StructuredPruneOptions
     /// </summary>
     public int ChannelMultiple { get; init; } = 8;
 
+    /// <summary>
+    /// Channel counts by group name before the first round of an iterative schedule: <see cref="Sparsity"/>
+    /// is then the fraction of those removed by the end of this round, not of the current count.
+    /// </summary>
+    public IReadOnlyDictionary<string, long>? OriginalChannels { get; init; }
+
     /// <summary>Measured criteria: one score per channel (higher = more important) by group name.</summary>
     public IReadOnlyDictionary<string, double[]>? ChannelScores { get; init; }
 
@@ -139,7 +145,9 @@ public sealed class StructuredPrunePass : IPass
         var plan = new Dictionary<string, long[]>();
         foreach (var (g, scores) in scored)
         {
-            var target = threshold is { } t ? scores.Count(s => s >= t) : g.Channels - (long)Math.Round(_options.Sparsity * g.Channels);
+            // Iterative schedules give the sparsity relative to the channel count before the first round.
+            var reference = _options.OriginalChannels?.GetValueOrDefault(g.Name) is > 0 and var r ? r : g.Channels;
+            var target = threshold is { } t ? scores.Count(s => s >= t) : Math.Min(g.Channels, reference - (long)Math.Round(_options.Sparsity * reference));
             if (Choose(g, scores, target) is { } keep) plan[g.Name] = keep;
         }
         return plan;

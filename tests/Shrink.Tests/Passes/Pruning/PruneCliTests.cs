@@ -265,7 +265,8 @@ public class StructuredPruneCliTests
     }
 
     [Theory]
-    [InlineData(new[] { "--schedule", "agp" }, "runs one-shot")]
+    [InlineData(new[] { "--schedule", "agp" }, "runs oneshot or iterative")]
+    [InlineData(new[] { "--schedule", "iterative" }, "fine-tunes after every round")]
     [InlineData(new[] { "--scope", "global" }, "bn-scale or slim")]
     [InlineData(new[] { "--method", "apoz" }, "give --data")]
     [InlineData(new[] { "--method", "slim", "--data", "embedded" }, "--slim-epochs")]
@@ -283,6 +284,23 @@ public class StructuredPruneCliTests
         args.AddRange(extra);
         CliRunner.AssertBadInput(CliRunner.Run(args.ToArray()), expected);
         Assert.False(File.Exists(dir.File("p.onnx")));
+    }
+
+    [Fact]
+    public void IterativeScheduleCutsInRoundsToTheTarget()
+    {
+        using var dir = new TempDirectory();
+        var model = dir.File("m.onnx");
+        Assert.Equal(0, CliRunner.Run("zoo", "lenet5", "--out", model).ExitCode);
+        var r = CliRunner.Run("prune", model, "--method", "l2-filter", "--sparsity", "0.5", "--schedule", "iterative", "--steps", "2",
+            "--channel-multiple", "1", "--data", "embedded", "--finetune-epochs", "1", "--bench-batch", "none", "--out", dir.File("p.onnx"), "--json");
+        Assert.True(r.ExitCode == 0, r.Err);
+        Assert.Contains("round 1/2 fine-tune epoch 1/1", r.Err);
+        Assert.Contains("round 2/2 fine-tune epoch 1/1", r.Err);
+        // Round 1 cuts 0.5·(1 − 0.5³) ≈ 44 %, round 2 the rest: conv1 keeps 10 of 20 filters, conv2 25 of 50, gemm1 250 of 500.
+        var pruned = Shrink.Onnx.OnnxReader.Read(dir.File("p.onnx"));
+        Assert.Equal(new long[] { 10, 25, 250 }, new[] { "conv1.weight", "conv2.weight", "gemm1.weight" }
+            .Select(n => pruned.Graph.FindInitializer(n)!.Const!.Dims[0]).ToArray());
     }
 
     [Fact]
