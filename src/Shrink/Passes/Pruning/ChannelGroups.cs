@@ -688,19 +688,9 @@ public sealed class ChannelFlow
             v.Shape = Shape.Of(tensor.Dims);
             return;
         }
-        var name = Unique(node.DisplayName + "_pruned_" + index);
-        var value = new Value(name, DataType.Int64, Shape.Of(tensor.Dims)) { Const = tensor.Clone(name) };
-        _model.Graph.Initializers.Add(value);
+        var value = _model.Graph.AddInitializer(tensor.Clone(node.DisplayName + "_pruned_" + index));
         while (node.Inputs.Count <= index) node.AddInput(null);
         node.SetInput(index, value);
-    }
-
-    private string Unique(string name)
-    {
-        var names = _model.Graph.Values.Select(v => v.Name).ToHashSet();
-        var candidate = name;
-        for (var i = 1; names.Contains(candidate); i++) candidate = $"{name}_{i}";
-        return candidate;
     }
 
     private static bool ClipKeepsZero(Node n)
