@@ -1,4 +1,5 @@
 using Shrink.Passes.Cleanup;
+using Shrink.Passes.Quantization;
 
 namespace Shrink.Passes;
 
@@ -8,6 +9,8 @@ public static class PassRegistry
     private static readonly Dictionary<string, Func<IPass>> Factories = new()
     {
         ["remove-unused"] = () => new RemoveUnusedPass(),
+        ["fold-constants"] = () => new FoldConstantsPass(),
+        ["fold-batchnorm"] = () => new FoldBatchNormPass(),
     };
 
     public static IReadOnlyCollection<string> Ids => Factories.Keys;
