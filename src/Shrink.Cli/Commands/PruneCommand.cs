@@ -1,6 +1,6 @@
 using System.CommandLine;
-using System.IO.Compression;
 using Spectre.Console;
+using Shrink.Cli.Reports;
 using Shrink.Data;
 using Shrink.Ir;
 using Shrink.Onnx;
@@ -76,8 +76,8 @@ internal static class PruneCommand
             var pruned = job.Run(OnnxReader.Read(path), sets, context, cli);
             ModelSaver.Save(pruned, outPath);
 
-            var (before, _) = Measure(path, sets, batches, runnerOptions, context);
-            var (after, stats) = Measure(outPath, sets, batches, runnerOptions, context);
+            var (before, _) = ModelSide.Measure(path, sets?.Test, batches, runnerOptions, context.Notes);
+            var (after, stats) = ModelSide.Measure(outPath, sets?.Test, batches, runnerOptions, context.Notes);
             var report = new PruneReport(path, outPath, m, job.TargetSparsity, job.Scope, job.Rounds, tuning.Epochs, before, after, context.Notes,
                 stats.Layers.Where(l => l.Parameters > 0).ToList(), structural);
             if (p.GetValue(json)) cli.WriteJson(report);
@@ -237,43 +237,9 @@ internal static class PruneCommand
         Hyper = new OptimizerOptions { LearningRate = lr }, Schedule = new LearningRateSchedule { Kind = "cosine" },
     };
 
-    private static (PruneSide Side, ModelStats Stats) Measure(string path, DatasetPair? sets, int[] batches, RunnerOptions options, PassContext context)
-    {
-        var stats = ModelStats.Compute(path);
-        var bytes = File.ReadAllBytes(path);
-        using var compressed = new MemoryStream();
-        using (var gz = new GZipStream(compressed, CompressionLevel.SmallestSize, leaveOpen: true)) gz.Write(bytes);
-        using var runner = OnnxRunner.Load(path, options);
-        var latency = new List<LatencyRow>();
-        foreach (var b in batches)
-        {
-            try
-            {
-                var l = runner.Benchmark(b, warmup: 10, runs: 40);
-                latency.Add(new LatencyRow(b, l.P50Ms));
-            }
-            catch (OptionsException e)
-            {
-                context.Notes.Add($"latency not measured: {e.Message}");
-                break;
-            }
-        }
-        double? accuracy = sets is null ? null : runner.Evaluate(sets.Test, 256).Accuracy;
-        return (new PruneSide(stats.BytesOnDisk, compressed.Length, stats.Parameters, stats.NonZero, stats.Sparsity, stats.Macs, latency, accuracy), stats);
-    }
-
     private static void Render(IAnsiConsole c, PruneReport r)
     {
-        var table = new Table().AddColumns("", "before", "after");
-        table.AddRow("file", Format.Bytes(r.Before.Bytes), Format.Bytes(r.After.Bytes));
-        table.AddRow("file, gzip -9", Format.Bytes(r.Before.GzipBytes), Format.Bytes(r.After.GzipBytes));
-        table.AddRow("parameters", r.Before.Parameters.ToString("N0"), r.After.Parameters.ToString("N0"));
-        table.AddRow("non-zero", r.Before.NonZero.ToString("N0"), r.After.NonZero.ToString("N0"));
-        table.AddRow("sparsity", r.Before.Sparsity.ToString("P1"), r.After.Sparsity.ToString("P1"));
-        table.AddRow("MACs per sample", Format.Macs(r.Before.Macs, true), Format.Macs(r.After.Macs, true));
-        if (r.Before.Accuracy is { } a0 && r.After.Accuracy is { } a1) table.AddRow("accuracy (ONNX Runtime)", a0.ToString("P2"), a1.ToString("P2"));
-        foreach (var (l0, l1) in r.Before.Latency.Zip(r.After.Latency))
-            table.AddRow($"p50 latency, batch {l0.Batch}", $"{Format.Ms(l0.P50Ms)} ms", $"{Format.Ms(l1.P50Ms)} ms");
+        var table = ModelSide.Table(r.Before, r.After);
         c.Write(table);
         foreach (var note in r.Notes) c.WriteLine($"note: {note}");
         c.WriteLine(r.Structural
@@ -283,23 +249,18 @@ internal static class PruneCommand
     }
 }
 
-internal sealed record LatencyRow(int Batch, double P50Ms);
-
-internal sealed record PruneSide(long Bytes, long GzipBytes, long Parameters, long NonZero, double Sparsity, long Macs,
-    IReadOnlyList<LatencyRow> Latency, double? Accuracy);
-
 internal sealed record PruneReport(string Model, string Out, string Method, double TargetSparsity, string Scope, int Rounds, int FinetuneEpochs,
-    PruneSide Before, PruneSide After, IReadOnlyList<string> Notes, IReadOnlyList<LayerStats> Layers, bool Structural)
+    ModelSide Before, ModelSide After, IReadOnlyList<string> Notes, IReadOnlyList<LayerStats> Layers, bool Structural)
 {
     /// <summary>
     /// Structured pruning: faster when the measured p50 latency is at least 10 % lower at every batch
     /// size. Unstructured pruning keeps every shape, so ONNX Runtime runs the same dense kernels: it is
     /// never claimed faster, whatever run-to-run noise the latency rows show.
     /// </summary>
-    public bool Faster => Structural && Before.Latency.Count > 0 && Before.Latency.Zip(After.Latency).All(p => p.Second.P50Ms < p.First.P50Ms * 0.9);
+    public bool Faster => Structural && ModelSide.Faster(Before, After);
 
     /// <summary>Latency ratio (before / after) per measured batch size.</summary>
-    public IReadOnlyList<double> Speedups => Before.Latency.Zip(After.Latency).Select(p => p.First.P50Ms / p.Second.P50Ms).ToList();
+    public IReadOnlyList<double> Speedups => ModelSide.Speedups(Before, After);
 
     public string FasterNote => Structural
         ? Faster

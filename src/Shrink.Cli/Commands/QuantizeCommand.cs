@@ -1,0 +1,114 @@
+using System.CommandLine;
+using Spectre.Console;
+using Shrink.Cli.Reports;
+using Shrink.Data;
+using Shrink.Ir;
+using Shrink.Onnx;
+using Shrink.Passes;
+using Shrink.Passes.Cleanup;
+using Shrink.Passes.Quantization;
+using Shrink.Runtime;
+
+namespace Shrink.Cli.Commands;
+
+/// <summary>
+/// <c>shrink quantize MODEL --mode static [--activations uint8|int8] [--per-channel] [--calibration
+/// minmax|percentile|entropy] [--calib-samples N] [--calib-data X.npy] [--exclude NODES] [--data DIR]
+/// --out OUT [--json]</c>: folds constants and BatchNorm, calibrates activation ranges in ONNX Runtime,
+/// writes a QDQ model, and compares size, accuracy and latency before and after.
+/// </summary>
+internal static class QuantizeCommand
+{
+    public static Command Create(CliContext cli)
+    {
+        var model = Options.Model();
+        var mode = new Option<string>("--mode") { Description = "static: int8 weights and activations, activation ranges calibrated on samples", DefaultValueFactory = _ => "static" };
+        mode.AcceptOnlyFromAmong("static");
+        var weights = new Option<string>("--weights") { Description = "Weight type: int8 (symmetric)", DefaultValueFactory = _ => "int8" };
+        weights.AcceptOnlyFromAmong("int8");
+        var activations = new Option<string>("--activations") { Description = "uint8 (asymmetric; what ONNX Runtime's x86 kernels prefer) or int8 (symmetric)", DefaultValueFactory = _ => "uint8" };
+        activations.AcceptOnlyFromAmong("uint8", "int8");
+        var perChannel = new Option<bool>("--per-channel") { Description = "One weight scale per output channel (else one per tensor)" };
+        var calibration = new Option<string>("--calibration") { Description = "minmax, percentile (of |x|, --percentile) or entropy (KL divergence)", DefaultValueFactory = _ => "minmax" };
+        calibration.AcceptOnlyFromAmong("minmax", "percentile", "entropy");
+        var percentile = new Option<double>("--percentile") { Description = "Percentile calibration: the percentile of |x| kept", DefaultValueFactory = _ => 99.99 };
+        var samples = new Option<int>("--calib-samples") { Description = "Calibration samples (the first N training images, or of --calib-data)", DefaultValueFactory = _ => 512 };
+        var calibData = new Option<string?>("--calib-data") { Description = "A .npy array of calibration inputs, shape [N, …] (any model input shape)" };
+        var exclude = new Option<string?>("--exclude") { Description = "Comma-separated node names kept in float" };
+        var data = Options.Data();
+        var benchBatch = new Option<string>("--bench-batch") { Description = "Batch sizes for the ONNX Runtime latency comparison ('none' to skip)", DefaultValueFactory = _ => "1,256" };
+        var threads = Options.Threads();
+        var output = new Option<string>("--out") { Description = "Quantized ONNX model to write", Required = true };
+        var json = Options.Json();
+        var command = new Command("quantize", "Quantize to int8 ONNX QDQ (calibrated static quantization) and compare size, accuracy and latency")
+        {
+            model, mode, weights, activations, perChannel, calibration, percentile, samples, calibData, exclude, data, benchBatch, threads, output, json,
+        };
+        command.SetAction(cli.Guard(p =>
+        {
+            var path = p.GetValue(model)!;
+            var outPath = p.GetValue(output)!;
+            Options.CheckOutput(outPath, path);
+            var options = new QuantizationOptions
+            {
+                PerChannel = p.GetValue(perChannel),
+                Activations = p.GetValue(activations) == "int8" ? DataType.Int8 : DataType.UInt8,
+                Calibration = p.GetValue(calibration) switch { "percentile" => CalibrationMethod.Percentile, "entropy" => CalibrationMethod.Entropy, _ => CalibrationMethod.MinMax },
+                Percentile = p.GetValue(percentile),
+                Exclude = (p.GetValue(exclude) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(),
+            }.Validate();
+            var batches = p.GetValue(benchBatch) == "none" ? Array.Empty<int>() : Options.ParseIntList("--bench-batch", p.GetValue(benchBatch)!);
+            var runnerOptions = new RunnerOptions { Threads = p.GetValue(threads) };
+
+            var original = OnnxReader.Read(path);
+            var missing = options.Exclude.Where(n => original.Graph.FindNode(n) is null).ToList();
+            if (missing.Count > 0) throw new OptionsException($"--exclude names no node called {string.Join(", ", missing.Select(n => $"'{n}'"))}; see the node names with shrink inspect");
+            if (new QuantizeStaticPass(options).CheckPreconditions(original) is { } reason) throw new OptionsException(reason);
+            var sets = p.GetValue(calibData) is null || p.GetValue(data) is not null ? FashionMnist.Load(p.GetValue(data)) : null;
+            var calibrationSet = p.GetValue(calibData) is { } npy
+                ? CalibrationSet.FromNpy(NpyFile.Read(npy), p.GetValue(samples))
+                : CalibrationSet.FromDataset(sets!.Train, p.GetValue(samples));
+
+            var context = new PassContext();
+            var folded = new PassPipeline(new FoldConstantsPass(), new FoldBatchNormPass()).Run(OnnxReader.Copy(original), context).Model;
+            var plan = new QuantizeStaticPass(options).Plan(folded);
+            cli.Note($"calibrating {plan.CalibrationValues.Count} tensors on {calibrationSet.Count} samples ({p.GetValue(calibration)})");
+            var ranges = Calibrator.Collect(folded, plan.CalibrationValues, calibrationSet, options.Calibration, options.Percentile, runnerOptions);
+            var result = new PassPipeline(new QuantizeStaticPass(options, ranges)).Run(folded, context);
+            ModelSaver.Save(result.Model, outPath);
+
+            var test = sets?.Test;
+            var (before, _) = ModelSide.Measure(path, test, batches, runnerOptions, context.Notes);
+            var (after, _) = ModelSide.Measure(outPath, test, batches, runnerOptions, context.Notes);
+            var report = new QuantizeReport(path, outPath, p.GetValue(mode)!, p.GetValue(weights)!, p.GetValue(activations)!, options.PerChannel,
+                p.GetValue(calibration)!, calibrationSet.Count, result.Stats, before, after, context.Notes);
+            if (p.GetValue(json)) cli.WriteJson(report);
+            else Render(cli.Console, report);
+            return ShrinkApp.Ok;
+        }));
+        return command;
+    }
+
+    private static void Render(IAnsiConsole c, QuantizeReport r)
+    {
+        c.Write(ModelSide.Table(r.Before, r.After));
+        foreach (var note in r.Notes) c.WriteLine($"note: {note}");
+        c.WriteLine($"wrote {r.Out}: {r.Weights} weights ({(r.PerChannel ? "per channel" : "per tensor")}), {r.Activations} activations calibrated by {r.Calibration} on {r.CalibrationSamples} samples; " +
+                    $"{r.Stats.GetValueOrDefault("quantize-static.layers")} layers, {r.Stats.GetValueOrDefault("quantize-static.tensors")} activation tensors; file {(double)r.Before.Bytes / r.After.Bytes:F2}x smaller");
+        c.WriteLine(r.FasterNote);
+    }
+}
+
+internal sealed record QuantizeReport(string Model, string Out, string Mode, string Weights, string Activations, bool PerChannel, string Calibration,
+    int CalibrationSamples, IReadOnlyDictionary<string, long> Stats, ModelSide Before, ModelSide After, IReadOnlyList<string> Notes)
+{
+    public bool Faster => ModelSide.Faster(Before, After);
+
+    public IReadOnlyList<double> Speedups => ModelSide.Speedups(Before, After);
+
+    public string FasterNote => Before.Latency.Count == 0
+        ? "latency not measured (--bench-batch none)"
+        : Faster
+            ? $"faster in ONNX Runtime: {string.Join(", ", Before.Latency.Zip(Speedups).Select(p => $"{p.Second:F2}x at batch {p.First.Batch}"))} (p50, measured in this run)"
+            : $"NOT faster in ONNX Runtime by the measure of this run: {string.Join(", ", Before.Latency.Zip(Speedups).Select(p => $"{p.Second:F2}x at batch {p.First.Batch}"))} (p50); the Q/DQ steps cost more than the integer kernels save here";
+}

@@ -1,0 +1,63 @@
+using Shrink.Ir;
+
+namespace Shrink.Passes.Quantization;
+
+/// <summary>How activation ranges are chosen from the calibration samples.</summary>
+public enum CalibrationMethod
+{
+    /// <summary>The observed minimum and maximum.</summary>
+    MinMax,
+
+    /// <summary>A percentile of |x| (e.g. 99.99): outliers saturate instead of stretching the scale.</summary>
+    Percentile,
+
+    /// <summary>The threshold whose 128-bin quantized histogram is nearest (KL divergence) to the float one (TensorRT's method).</summary>
+    Entropy,
+}
+
+/// <summary>
+/// Options of post-training static quantization to ONNX QDQ. Weights are symmetric int8 (scale =
+/// max|w|/127, zero point 0), per output channel or per tensor; activations uint8 asymmetric
+/// (zero point from the range, what ONNX Runtime's x86 integer kernels prefer) or int8 symmetric.
+/// </summary>
+public sealed record QuantizationOptions
+{
+    public bool PerChannel { get; init; } = true;
+
+    /// <summary>Activation element type: <see cref="DataType.UInt8"/> (asymmetric) or <see cref="DataType.Int8"/> (symmetric).</summary>
+    public DataType Activations { get; init; } = DataType.UInt8;
+
+    public CalibrationMethod Calibration { get; init; } = CalibrationMethod.MinMax;
+
+    /// <summary>Percentile calibration: the percentile of |x| that becomes the range limit.</summary>
+    public double Percentile { get; init; } = 99.99;
+
+    /// <summary>Names of nodes kept in float.</summary>
+    public IReadOnlySet<string> Exclude { get; init; } = new HashSet<string>();
+
+    public QuantizationOptions Validate()
+    {
+        if (Activations is not (DataType.UInt8 or DataType.Int8)) throw new OptionsException($"activations must be uint8 or int8, got {Activations.ShortName()}");
+        if (!(Percentile > 50 && Percentile <= 100)) throw new OptionsException($"--percentile must be in (50, 100], got {Percentile}");
+        return this;
+    }
+}
+
+/// <summary>The affine map of one tensor: real = scale · (q − zero point).</summary>
+public readonly record struct QuantParams(float Scale, int ZeroPoint, DataType Type)
+{
+    /// <summary>Parameters covering [min, max] (widened to hold 0, which must be exact).</summary>
+    public static QuantParams ForRange(double min, double max, DataType type)
+    {
+        min = Math.Min(min, 0);
+        max = Math.Max(max, 0);
+        if (type == DataType.Int8)
+        {
+            var limit = Math.Max(Math.Abs(min), Math.Abs(max));
+            return new QuantParams(limit > 0 ? (float)(limit / 127) : 1f, 0, type);
+        }
+        var scale = max > min ? (max - min) / 255 : 1;
+        var zero = (int)Math.Clamp(Math.Round(-min / scale), 0, 255);
+        return new QuantParams((float)scale, zero, type);
+    }
+}

@@ -1,0 +1,242 @@
+using Shrink.Ir;
+
+namespace Shrink.Passes.Quantization;
+
+/// <summary>
+/// <c>quantize-static</c>: post-training static quantization to ONNX QDQ, placed where ONNX Runtime
+/// fuses it into integer kernels. Conv, Gemm and MatMul with constant weights get int8 weights
+/// (per output channel or per tensor) behind DequantizeLinear, an int32 bias (scale = input scale ×
+/// weight scale) and QuantizeLinear → DequantizeLinear on their activation inputs and outputs
+/// (QLinearConv, QGemm, QLinearMatMul). Pooling, Add, Concat and the reshaping ops between quantized
+/// layers are quantized too (QLinear kernels, or dropped Q/DQ pairs where the op only moves values);
+/// reshaping ops and MaxPool reuse their input's parameters. A Relu or Clip(0, …) right after a
+/// quantized layer is removed when activations are uint8: the layer's output is quantized with the
+/// activation's range, which clamps exactly as it did (what ONNX Runtime's quantizer does).
+/// Activation parameters come from <see cref="Ranges"/> (see <see cref="Calibrator"/>), keyed by
+/// the names <see cref="Plan"/> lists. Needs calibration data; shapes, dynamic axes and the rest of
+/// the graph are unchanged. Counters: <c>layers</c> (weights quantized), <c>tensors</c> (activations
+/// quantized), <c>activations-removed</c>.
+/// </summary>
+public sealed class QuantizeStaticPass : IPass
+{
+    private static readonly HashSet<string> Weighted = new() { "Conv", "Gemm", "MatMul" };
+
+    /// <summary>Ops quantized between quantized layers; the first group keeps its input's parameters.</summary>
+    private static readonly HashSet<string> SameScale = new() { "MaxPool", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze" };
+    private static readonly HashSet<string> Requantizing = new() { "AveragePool", "GlobalAveragePool", "Add", "Concat" };
+
+    private readonly QuantizationOptions _options;
+
+    public QuantizeStaticPass(QuantizationOptions options, IReadOnlyDictionary<string, (double Min, double Max)>? ranges = null)
+    {
+        _options = options.Validate();
+        Ranges = ranges ?? new Dictionary<string, (double, double)>();
+    }
+
+    public string Id => "quantize-static";
+
+    public IReadOnlyDictionary<string, (double Min, double Max)> Ranges { get; }
+
+    /// <summary>What the pass will do to a float model: the layers it quantizes and the values to calibrate.</summary>
+    public sealed record QuantPlan(
+        IReadOnlyList<Node> Layers,
+        IReadOnlyList<Node> Others,
+        IReadOnlyList<Node> RemovedActivations,
+        IReadOnlyList<Value> Tensors,
+        IReadOnlyDictionary<Value, Value> CalibrateAs,
+        IReadOnlyDictionary<Value, Value> SameAs)
+    {
+        /// <summary>Names of the values whose ranges calibration must collect (on the unmodified model).</summary>
+        public IReadOnlyList<string> CalibrationValues =>
+            Tensors.Where(t => !SameAs.ContainsKey(t)).Select(t => (CalibrateAs.GetValueOrDefault(t) ?? t).Name).Distinct().ToList();
+    }
+
+    public string? CheckPreconditions(Model model)
+    {
+        if (model.Graph.Nodes.FirstOrDefault(n => n.OpType is "QuantizeLinear" or "DequantizeLinear" or "DynamicQuantizeLinear" or "MatMulInteger"
+                or "ConvInteger" || n.OpType.StartsWith("QLinear") || n.OpType.StartsWith("DynamicQuantize")) is { } q)
+            return $"the model is already quantized (it has {q.OpType} '{q.DisplayName}'); quantize the float model it came from";
+        if ((model.OpsetVersion("") ?? model.DefaultOpset) < 13)
+            return $"the model uses opset {model.OpsetVersion("") ?? model.DefaultOpset}; per-channel QDQ needs opset 13 or later (re-export it with opset ≥ 13)";
+        foreach (var node in model.Graph.Nodes.Where(n => Weighted.Contains(n.OpType)))
+            foreach (var w in node.Inputs.Skip(1).OfType<Value>())
+                if (w.Const is { DataType: DataType.Float } t && t.AsFloats().ToArray().Any(x => !float.IsFinite(x)))
+                    return $"'{w.Name}' of '{node.DisplayName}' holds NaN or infinite weights; fix or retrain the model before quantizing";
+        return Plan(model).Layers.Count == 0 ? "the model has no Conv, Gemm or MatMul with constant float weights to quantize" : null;
+    }
+
+    /// <summary>Decides what gets quantized (a pure function of the model and the options).</summary>
+    public QuantPlan Plan(Model model)
+    {
+        var graph = model.Graph;
+        var layers = new List<Node>();
+        var others = new List<Node>();
+        var quantized = new HashSet<Value>(); // activation values that will carry Q/DQ
+        var removed = new List<Node>();
+        var calibrateAs = new Dictionary<Value, Value>();
+        var sameAs = new Dictionary<Value, Value>();
+        bool Float(Value? v) => v is not null && v.Const is null && Graph.ConstantOf(v) is null && v.ElementType == DataType.Float;
+        foreach (var node in graph.TopologicalOrder())
+        {
+            if (!node.IsDefaultDomain || _options.Exclude.Contains(node.Name)) continue;
+            if (IsLayer(node))
+            {
+                layers.Add(node);
+                quantized.Add(node.Inputs[0]!);
+                var y = node.Outputs[0]!;
+                // A Relu / Clip(0, …) right after: removed, and the layer's output takes its range (uint8 clamps at the zero point).
+                if (_options.Activations == DataType.UInt8 && y.Uses.Count == 1 && !graph.Outputs.Contains(y) && y.Uses[0].Node is var act
+                    && act.IsDefaultDomain && !_options.Exclude.Contains(act.Name) && (act.OpType == "Relu" || act.OpType == "Clip" && ClipsAtZero(act)))
+                {
+                    removed.Add(act);
+                    calibrateAs[y] = act.Outputs[0]!;
+                }
+                // QLinearConv needs a quantized output; Gemm and MatMul may end in float (QGemm, MatMulIntegerToFloat): the logits stay exact.
+                if (node.OpType == "Conv" || !graph.Outputs.Contains(y)) quantized.Add(y);
+                continue;
+            }
+            var inputs = node.Inputs.Where(Float).Select(v => RemovedInput(v, removed)).ToList();
+            if (inputs.Count == 0 || !inputs.Any(quantized.Contains)) continue;
+            if (SameScale.Contains(node.OpType) && inputs.Count == 1 && node.Outputs[0] is { } o && o.ElementType == DataType.Float)
+            {
+                var source = inputs[0];
+                others.Add(node);
+                quantized.Add(o);
+                sameAs[o] = sameAs.GetValueOrDefault(source) ?? source;
+            }
+            else if (Requantizing.Contains(node.OpType) && node.Outputs[0] is { } r && r.ElementType == DataType.Float)
+            {
+                others.Add(node);
+                foreach (var i in inputs) quantized.Add(i);
+                quantized.Add(r);
+            }
+        }
+        // Outputs of removed activations are read as the layer's output.
+        var tensors = quantized.Where(v => !removed.Any(a => a.Outputs[0] == v)).Distinct().ToList();
+        return new QuantPlan(layers, others, removed, tensors, calibrateAs, sameAs);
+    }
+
+    /// <summary>The value a removed activation's output stands for (its input), else the value itself.</summary>
+    private static Value RemovedInput(Value v, List<Node> removed) =>
+        removed.FirstOrDefault(a => a.Outputs[0] == v) is { } a ? a.Inputs[0]! : v;
+
+    private static bool IsLayer(Node n)
+    {
+        if (!Weighted.Contains(n.OpType) || n.Inputs.ElementAtOrDefault(1)?.Const is not { DataType: DataType.Float } w) return false;
+        if (n.Inputs[0] is not { ElementType: DataType.Float } x || x.Const is not null) return false;
+        return n.OpType switch
+        {
+            "Conv" => w.Dims.Length >= 3,
+            "Gemm" => n.GetInt("transA", 0) == 0 && w.Dims.Length == 2 && n.GetFloat("alpha", 1) == 1 && n.GetFloat("beta", 1) == 1,
+            _ => w.Dims.Length == 2,
+        };
+    }
+
+    private static bool ClipsAtZero(Node n)
+    {
+        var min = n.Inputs.ElementAtOrDefault(1) is { Name.Length: > 0 } a ? Graph.ConstantOf(a)?.ToDoubles()[0] : n.GetAttribute("min") is null ? null : n.GetFloat("min", 0);
+        return min == 0;
+    }
+
+    public PassResult Run(Model model, PassContext context)
+    {
+        if (CheckPreconditions(model) is { } reason) throw new OptionsException(reason);
+        var graph = model.Graph;
+        var plan = Plan(model);
+        var parameters = new Dictionary<Value, QuantParams>();
+        QuantParams ParamsOf(Value v)
+        {
+            if (parameters.TryGetValue(v, out var p)) return p;
+            if (plan.SameAs.TryGetValue(v, out var same)) return parameters[v] = ParamsOf(same);
+            var source = plan.CalibrateAs.GetValueOrDefault(v) ?? v;
+            if (!Ranges.TryGetValue(source.Name, out var range)) throw new ArgumentException($"no calibrated range for '{source.Name}'");
+            return parameters[v] = QuantParams.ForRange(range.Min, range.Max, _options.Activations);
+        }
+        foreach (var t in plan.Tensors) ParamsOf(t);
+
+        foreach (var act in plan.RemovedActivations)
+        {
+            graph.ReplaceAllUsesWith(act.Outputs[0]!, act.Inputs[0]!);
+            graph.RemoveNode(act);
+        }
+        foreach (var layer in plan.Layers) QuantizeWeights(graph, layer, parameters[layer.Inputs[0]!]);
+        foreach (var t in plan.Tensors) InsertQdq(graph, t, parameters[t]);
+        graph.RemoveUnusedInitializers();
+        return new PassResult(model, true, new Dictionary<string, long>
+        {
+            ["layers"] = plan.Layers.Count, ["tensors"] = plan.Tensors.Count, ["activations-removed"] = plan.RemovedActivations.Count,
+        });
+    }
+
+    /// <summary>int8 weights and an int32 bias behind DequantizeLinear.</summary>
+    private void QuantizeWeights(Graph graph, Node layer, QuantParams input)
+    {
+        var w = layer.Inputs[1]!;
+        var t = w.Const!;
+        var axis = layer.OpType switch { "Conv" => 0, "Gemm" => layer.GetInt("transB", 0) != 0 ? 0 : 1, _ => 1 };
+        var channels = (int)t.Dims[axis];
+        long inner = 1;
+        for (var i = axis + 1; i < t.Dims.Length; i++) inner *= t.Dims[i];
+        var values = t.AsFloats().ToArray();
+        var scales = new float[_options.PerChannel ? channels : 1];
+        for (long i = 0; i < values.LongLength; i++)
+        {
+            var c = _options.PerChannel ? (int)(i / inner % channels) : 0;
+            scales[c] = Math.Max(scales[c], Math.Abs(values[i]));
+        }
+        for (var c = 0; c < scales.Length; c++) scales[c] = scales[c] > 0 ? scales[c] / 127 : 1;
+        var q = new byte[values.LongLength];
+        for (long i = 0; i < values.LongLength; i++)
+            q[i] = (byte)(sbyte)Math.Clamp(Math.Round(values[i] / scales[_options.PerChannel ? (int)(i / inner % channels) : 0]), -127, 127);
+        var name = layer.DisplayName;
+        var qw = graph.AddInitializer(new Tensor(w.Name + "_quantized", DataType.Int8, t.Dims, q));
+        var scaleDims = _options.PerChannel ? new long[] { channels } : Array.Empty<long>();
+        var ws = graph.AddInitializer(Tensor.FromFloats(w.Name + "_scale", scaleDims, scales));
+        var wz = graph.AddInitializer(new Tensor(w.Name + "_zero_point", DataType.Int8, scaleDims, new byte[scales.Length]));
+        layer.SetInput(1, Dequantize(graph, name + "_weight", qw, ws, wz, _options.PerChannel ? axis : null, DataType.Float));
+
+        if (layer.OpType == "MatMul" || layer.Inputs.ElementAtOrDefault(2) is not { Const: { DataType: DataType.Float, Dims.Length: 1 } bias } b
+            || bias.Dims[0] != channels) return;
+        var bv = bias.AsFloats().ToArray();
+        var bscale = bv.Select((_, c) => input.Scale * scales[_options.PerChannel ? c : 0]).ToArray();
+        var bq = bv.Select((x, c) => (int)Math.Clamp(Math.Round(x / bscale[c]), int.MinValue, int.MaxValue)).ToArray();
+        var qb = graph.AddInitializer(new Tensor(b.Name + "_quantized", DataType.Int32, bias.Dims, bq.SelectMany(BitConverter.GetBytes).ToArray()));
+        var bs = graph.AddInitializer(Tensor.FromFloats(b.Name + "_scale", bias.Dims, bscale));
+        var bz = graph.AddInitializer(new Tensor(b.Name + "_zero_point", DataType.Int32, bias.Dims, new byte[bias.Dims[0] * 4]));
+        layer.SetInput(2, Dequantize(graph, name + "_bias", qb, bs, bz, 0, DataType.Float));
+    }
+
+    /// <summary>x → QuantizeLinear → DequantizeLinear; every reader of x then reads the dequantized value.</summary>
+    private static void InsertQdq(Graph graph, Value x, QuantParams p)
+    {
+        var readers = x.Uses.ToList();
+        var isOutput = graph.Outputs.Contains(x);
+        if (readers.Count == 0 && !isOutput) return;
+        var scale = graph.AddInitializer(Tensor.FromFloats(x.Name + "_scale", Array.Empty<long>(), new[] { p.Scale }));
+        var zero = graph.AddInitializer(new Tensor(x.Name + "_zero_point", p.Type, Array.Empty<long>(), new[] { p.Type == DataType.UInt8 ? (byte)p.ZeroPoint : (byte)(sbyte)p.ZeroPoint }));
+        var quantize = new Node("QuantizeLinear", "", graph.UniqueName(x.Name + "_QuantizeLinear"));
+        quantize.AddInput(x);
+        quantize.AddInput(scale);
+        quantize.AddInput(zero);
+        var q = quantize.AddOutput(new Value(graph.UniqueName(x.Name + "_quantized"), p.Type, x.Shape))!;
+        if (x.Producer is { } producer) graph.InsertAfter(producer, quantize);
+        else graph.InsertBefore(graph.TopologicalOrder()[0], quantize);
+        var dq = Dequantize(graph, x.Name, q, scale, zero, null, DataType.Float, after: quantize);
+        dq.Shape = x.Shape;
+        foreach (var use in readers) use.Node.SetInput(use.Index, dq);
+        if (isOutput) graph.ReplaceAllUsesWith(x, dq);
+    }
+
+    private static Value Dequantize(Graph graph, string name, Value q, Value scale, Value zero, int? axis, DataType type, Node? after = null)
+    {
+        var node = new Node("DequantizeLinear", "", graph.UniqueName(name + "_DequantizeLinear"));
+        node.AddInput(q);
+        node.AddInput(scale);
+        node.AddInput(zero);
+        if (axis is { } a) node.Attributes.Add(Ir.Attribute.Int("axis", a));
+        var output = node.AddOutput(new Value(graph.UniqueName(name + "_dequantized"), type))!;
+        if (after is not null) graph.InsertAfter(after, node);
+        else graph.InsertBefore(graph.TopologicalOrder()[0], node);
+        return output;
+    }
+}
