@@ -69,6 +69,7 @@ internal static class QuantizeCommand
                 ? CalibrationSet.FromNpy(NpyFile.Read(npy), p.GetValue(samples))
                 : CalibrationSet.FromDataset(sets!.Train, p.GetValue(samples));
 
+            calibrationSet.CheckFits(original);
             var context = new PassContext();
             var folded = new PassPipeline(new FoldConstantsPass(), new FoldBatchNormPass()).Run(OnnxReader.Copy(original), context).Model;
             var plan = new QuantizeStaticPass(options).Plan(folded);

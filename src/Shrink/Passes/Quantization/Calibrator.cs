@@ -39,6 +39,19 @@ public sealed class CalibrationSet
         return new CalibrationSet(null, array, (int)Math.Min(samples, array.Shape[0]));
     }
 
+    /// <summary>Throws a <see cref="DataException"/> when the samples do not fit the model's (single) input.</summary>
+    public void CheckFits(Model model)
+    {
+        var inputs = model.Graph.Inputs.Where(i => !i.IsInitializer).ToList();
+        var shape = inputs.FirstOrDefault()?.Shape;
+        var sample = _array is { } a ? a.Shape.Skip(1).ToArray() : _dataset!.SampleShape.Select(d => (long)d).ToArray();
+        var flat = _dataset is not null && shape is { Rank: 2 } && shape[1].Value is null or 784 && sample.Aggregate(1L, (x, y) => x * y) == (shape[1].Value ?? 784);
+        if (inputs.Count == 1 && shape is not null && (flat || shape.Rank == sample.Length + 1 && shape.Dims.Skip(1).Zip(sample).All(p => p.First.Value is null || p.First.Value == p.Second)))
+            return;
+        var what = _array is not null ? $"the calibration array has shape [{string.Join(",", _array.Shape)}]" : $"the calibration images are [{string.Join(",", sample)}]";
+        throw new DataException($"{what} but the model takes {string.Join("; ", inputs.Select(i => i.ToString()))}; give samples of the model's input shape, stacked on axis 0 (--calib-data X.npy)");
+    }
+
     /// <summary>Runs the model on the samples in batches and yields every output of each batch.</summary>
     internal IEnumerable<IReadOnlyList<HostTensor>> Run(OnnxRunner runner, int batch = 64)
     {
@@ -79,6 +92,7 @@ public static class Calibrator
     public static Dictionary<string, (double Min, double Max)> Collect(Model model, IReadOnlyCollection<string> values, CalibrationSet samples,
         CalibrationMethod method, double percentile = 99.99, RunnerOptions? options = null)
     {
+        samples.CheckFits(model);
         var copy = OnnxReader.Copy(model);
         foreach (var name in values)
         {

@@ -1,0 +1,156 @@
+using Shrink.Data;
+using Shrink.Ir;
+using Shrink.Onnx;
+using Shrink.Passes;
+using Shrink.Passes.Cleanup;
+using Shrink.Passes.Quantization;
+using Shrink.Runtime;
+using Shrink.Tests.Cli;
+using Shrink.Tests.Data;
+using Shrink.Zoo;
+using Xunit;
+
+namespace Shrink.Tests.Passes.Quantization;
+
+/// <summary>Static QDQ quantization in ONNX Runtime: placement, calibration and outputs against the float model.</summary>
+public class QuantizeStaticPassTests
+{
+    private static (Model Float, Model Quantized, QuantizeStaticPass.QuantPlan Plan) Quantize(string zoo, QuantizationOptions options, Dataset data)
+    {
+        var model = new PassPipeline(new FoldConstantsPass(), new FoldBatchNormPass()).Run(ModelZoo.Create(zoo, seed: 3), new PassContext()).Model;
+        var plan = new QuantizeStaticPass(options).Plan(model);
+        var ranges = Calibrator.Collect(model, plan.CalibrationValues, CalibrationSet.FromDataset(data, 128), options.Calibration);
+        var quantized = OnnxReader.Copy(model);
+        new PassPipeline(new QuantizeStaticPass(options, ranges)) { VerifyEach = true }.Run(quantized, new PassContext());
+        return (model, quantized, plan);
+    }
+
+    [Theory]
+    [InlineData("lenet300", true, "uint8")]
+    [InlineData("lenet5", true, "uint8")]
+    [InlineData("vgg-small", true, "uint8")]
+    [InlineData("vgg-small", false, "int8")]
+    [InlineData("resnet-small", true, "uint8")]
+    public void QuantizedModelTracksTheFloatModel(string zoo, bool perChannel, string activations)
+    {
+        var data = FashionMnist.LoadEmbedded();
+        var options = new QuantizationOptions { PerChannel = perChannel, Activations = activations == "int8" ? DataType.Int8 : DataType.UInt8 };
+        var (f, q, plan) = Quantize(zoo, options, data.Train);
+        Assert.NotEmpty(plan.Layers);
+        Assert.DoesNotContain(q.Graph.Nodes, n => n.OpType == "BatchNormalization");
+        if (activations == "uint8") Assert.DoesNotContain(q.Graph.Nodes, n => n.OpType == "Relu" && n.Inputs[0]!.Producer?.OpType is "Conv" or "Gemm");
+        // Every quantized layer reads int8 weights through DequantizeLinear, per channel when asked.
+        foreach (var layer in q.Graph.Nodes.Where(n => n.OpType is "Conv" or "Gemm"))
+        {
+            var dq = layer.Inputs[1]!.Producer!;
+            Assert.Equal("DequantizeLinear", dq.OpType);
+            Assert.Equal(DataType.Int8, dq.Inputs[0]!.Const!.DataType);
+            Assert.Equal(perChannel ? 1 : 0, dq.Inputs[1]!.Const!.Dims.Length);
+        }
+
+        using var a = OnnxRunner.FromModel(f, new RunnerOptions { Threads = 1 });
+        using var b = OnnxRunner.FromModel(q, new RunnerOptions { Threads = 1 });
+        var test = data.Test.Take(200);
+        var (x, _) = test.Batch(0, test.Count);
+        var shape = new long[] { test.Count }.Concat(a.Inputs[0].Dims.Length == 2 ? new long[] { 784 } : new long[] { 1, 28, 28 }).ToArray();
+        var expected = (float[])a.Run(new[] { new HostTensor(a.Inputs[0].Name, x, shape) })[0].Data;
+        var actual = (float[])b.Run(new[] { new HostTensor(b.Inputs[0].Name, x, shape) })[0].Data;
+        var scale = expected.Max(Math.Abs);
+        var error = expected.Zip(actual).Average(p => Math.Abs(p.First - p.Second)) / scale;
+        Assert.True(error < 0.03, $"{zoo}: mean error {error:P2} of the output scale");
+        var agree = Enumerable.Range(0, test.Count).Count(i => ArgMax(expected, i) == ArgMax(actual, i));
+        Assert.True(agree >= test.Count * 0.9, $"{zoo}: top-1 agrees on {agree}/{test.Count}");
+        Assert.Equal(f.Graph.Inputs[0].Shape, q.Graph.Inputs[0].Shape); // the dynamic batch axis stays
+    }
+
+    private static int ArgMax(float[] logits, int row) =>
+        Enumerable.Range(0, 10).MaxBy(c => logits[row * 10 + c]);
+
+    [Fact]
+    public void CalibratedRangesAreOrdered()
+    {
+        var data = FashionMnist.LoadEmbedded().Train;
+        var model = ModelZoo.Create("lenet5", seed: 1);
+        var plan = new QuantizeStaticPass(new QuantizationOptions()).Plan(model);
+        var set = CalibrationSet.FromDataset(data, 200);
+        var minmax = Calibrator.Collect(model, plan.CalibrationValues, set, CalibrationMethod.MinMax);
+        var percentile = Calibrator.Collect(model, plan.CalibrationValues, set, CalibrationMethod.Percentile, 99.0);
+        var entropy = Calibrator.Collect(model, plan.CalibrationValues, set, CalibrationMethod.Entropy);
+        Assert.Equal(0, minmax["input"].Min); // images are in [0, 1]
+        Assert.Equal(1, minmax["input"].Max, 3);
+        foreach (var name in plan.CalibrationValues)
+        {
+            var (lo, hi) = minmax[name];
+            Assert.True(lo <= hi);
+            foreach (var other in new[] { percentile[name], entropy[name] })
+            {
+                Assert.True(other.Max <= Math.Max(Math.Abs(lo), hi) + 1e-6, $"{name}: {other} against [{lo}, {hi}]");
+                Assert.True(other.Max > 0);
+            }
+        }
+        Assert.Contains(plan.CalibrationValues, n => percentile[n].Max < minmax[n].Max); // 99 % cuts the tail somewhere
+    }
+
+    [Fact]
+    public void QuantizeParamsHoldZeroExactly()
+    {
+        var u = QuantParams.ForRange(-1, 3, DataType.UInt8);
+        Assert.Equal(4 / 255f, u.Scale, 6);
+        Assert.Equal(64, u.ZeroPoint);
+        var s = QuantParams.ForRange(-1, 3, DataType.Int8);
+        Assert.Equal(3 / 127f, s.Scale, 6);
+        Assert.Equal(0, s.ZeroPoint);
+        Assert.Equal(0, QuantParams.ForRange(0.5, 2, DataType.UInt8).ZeroPoint); // the range is widened to hold 0
+    }
+}
+
+/// <summary>The quantize command: figures, and bad input getting one line, exit code 2 and nothing written.</summary>
+public class QuantizeCliTests
+{
+    [Fact]
+    public void QuantizesAndReportsSizeAccuracyAndLatency()
+    {
+        using var dir = new TempDirectory();
+        Assert.Equal(0, CliRunner.Run("zoo", "vgg-small", "--out", dir.File("m.onnx")).ExitCode);
+        var r = CliRunner.Run("quantize", dir.File("m.onnx"), "--per-channel", "--calibration", "entropy", "--calib-samples", "64", "--data", "embedded",
+            "--bench-batch", "1", "--out", dir.File("q.onnx"), "--json");
+        Assert.True(r.ExitCode == 0, r.Err);
+        using var doc = System.Text.Json.JsonDocument.Parse(r.Out);
+        var root = doc.RootElement;
+        var before = root.GetProperty("before");
+        var after = root.GetProperty("after");
+        Assert.InRange((double)before.GetProperty("bytes").GetInt64() / after.GetProperty("bytes").GetInt64(), 3.3, 4.2);
+        Assert.True(after.GetProperty("accuracy").ValueKind == System.Text.Json.JsonValueKind.Number);
+        Assert.Single(root.GetProperty("speedups").EnumerateArray());
+        Assert.Equal(64, root.GetProperty("calibrationSamples").GetInt32());
+    }
+
+    [Fact]
+    public void BadInputWritesNothing()
+    {
+        using var dir = new TempDirectory();
+        Assert.Equal(0, CliRunner.Run("zoo", "lenet5", "--out", dir.File("m.onnx")).ExitCode);
+        string[] Args(params string[] extra) => new[] { "quantize", dir.File("m.onnx"), "--data", "embedded", "--bench-batch", "none", "--out", dir.File("q.onnx") }.Concat(extra).ToArray();
+        CliRunner.AssertBadInput(CliRunner.Run(Args("--calib-samples", "0")), "--calib-samples must be at least 1");
+        CliRunner.AssertBadInput(CliRunner.Run(Args("--exclude", "nosuchnode")), "--exclude names no node called 'nosuchnode'");
+        CliRunner.AssertBadInput(CliRunner.Run(Args("--percentile", "20", "--calibration", "percentile")), "--percentile must be in (50, 100]");
+        NpyFile.Write(dir.File("wrong.npy"), NpyArray.FromFloat32(new float[2 * 3 * 5], new long[] { 2, 3, 5 }));
+        CliRunner.AssertBadInput(CliRunner.Run(Args("--calib-data", dir.File("wrong.npy"))), "the calibration array has shape [2,3,5]");
+        Assert.False(File.Exists(dir.File("q.onnx")));
+
+        // An already-quantized model.
+        Assert.Equal(0, CliRunner.Run(Args("--calib-samples", "16")).ExitCode);
+        CliRunner.AssertBadInput(CliRunner.Run("quantize", dir.File("q.onnx"), "--data", "embedded", "--out", dir.File("q2.onnx")), "already quantized");
+        Assert.False(File.Exists(dir.File("q2.onnx")));
+
+        // NaN weights.
+        var model = OnnxReader.Read(dir.File("m.onnx"));
+        var w = model.Graph.FindInitializer("conv1.weight")!;
+        var values = w.Const!.AsFloats().ToArray();
+        values[3] = float.NaN;
+        w.Const = Tensor.FromFloats(w.Name, w.Const.Dims, values);
+        OnnxWriter.Write(model, dir.File("nan.onnx"));
+        CliRunner.AssertBadInput(CliRunner.Run("quantize", dir.File("nan.onnx"), "--data", "embedded", "--out", dir.File("q3.onnx")), "NaN or infinite weights");
+        Assert.False(File.Exists(dir.File("q3.onnx")));
+    }
+}
