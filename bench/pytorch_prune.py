@@ -26,37 +26,16 @@ os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads
 import json
 import time
 
-import onnx
 import torch
-from onnx import numpy_helper
 from torch import nn
 
-from fmnist_torch import build, evaluate, load
+from fmnist_torch import evaluate, load, load_trained
 from torch.nn.utils import prune
 
 BATCH = 128
 SPARSITY = 0.9
 RAMP_FRACTION = 0.75  # share of the optimizer steps spent raising the sparsity, as in Shrink's AgpHook
 UPDATES = 20
-
-
-def load_trained(name, path):
-    """The torch module with the ONNX model's initializers: the graph's Conv/Gemm nodes, in order, pair
-    with the module's Conv2d/Linear layers (input[1] is the weight, input[2] the bias). Gemm has transB=1,
-    so its weight is [out,in] like nn.Linear's; Conv weights are [O,I,k,k] in both."""
-    graph = onnx.load(path).graph
-    tensors = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-    nodes = [n for n in graph.node if n.op_type in ("Conv", "Gemm")]
-    model = build(name)
-    layers = [m for m in model if isinstance(m, (nn.Conv2d, nn.Linear))]
-    assert len(nodes) == len(layers), f"{path}: {len(nodes)} Conv/Gemm nodes for {len(layers)} layers"
-    with torch.no_grad():
-        for node, layer in zip(nodes, layers):
-            for param, source in ((layer.weight, node.input[1]), (layer.bias, node.input[2])):
-                value = torch.from_numpy(tensors[source].copy())
-                assert value.shape == param.shape, f"{source}: {tuple(value.shape)} for {tuple(param.shape)}"
-                param.copy_(value)
-    return model
 
 
 def weights(model):

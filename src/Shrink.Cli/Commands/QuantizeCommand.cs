@@ -22,8 +22,8 @@ internal static class QuantizeCommand
     public static Command Create(CliContext cli)
     {
         var model = Options.Model();
-        var mode = new Option<string>("--mode") { Description = "static: int8 weights and activations, activation ranges calibrated on samples", DefaultValueFactory = _ => "static" };
-        mode.AcceptOnlyFromAmong("static");
+        var mode = new Option<string>("--mode") { Description = "static: int8 weights and activations, activation ranges calibrated on samples; dynamic: int8 MatMul/Gemm weights, activations quantized at run time (no calibration)", DefaultValueFactory = _ => "static" };
+        mode.AcceptOnlyFromAmong("static", "dynamic");
         var weights = new Option<string>("--weights") { Description = "Weight type: int8 (symmetric)", DefaultValueFactory = _ => "int8" };
         weights.AcceptOnlyFromAmong("int8");
         var activations = new Option<string>("--activations") { Description = "uint8 (asymmetric; what ONNX Runtime's x86 kernels prefer) or int8 (symmetric)", DefaultValueFactory = _ => "uint8" };
@@ -38,11 +38,12 @@ internal static class QuantizeCommand
         var data = Options.Data();
         var benchBatch = new Option<string>("--bench-batch") { Description = "Batch sizes for the ONNX Runtime latency comparison ('none' to skip)", DefaultValueFactory = _ => "1,256" };
         var threads = Options.Threads();
+        var dims = Options.Dims();
         var output = new Option<string>("--out") { Description = "Quantized ONNX model to write", Required = true };
         var json = Options.Json();
         var command = new Command("quantize", "Quantize to int8 ONNX QDQ (calibrated static quantization) and compare size, accuracy and latency")
         {
-            model, mode, weights, activations, perChannel, calibration, percentile, samples, calibData, exclude, data, benchBatch, threads, output, json,
+            model, mode, weights, activations, perChannel, calibration, percentile, samples, calibData, exclude, data, benchBatch, threads, dims, output, json,
         };
         command.SetAction(cli.Guard(p =>
         {
@@ -58,31 +59,42 @@ internal static class QuantizeCommand
                 Exclude = (p.GetValue(exclude) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(),
             }.Validate();
             var batches = p.GetValue(benchBatch) == "none" ? Array.Empty<int>() : Options.ParseIntList("--bench-batch", p.GetValue(benchBatch)!);
-            var runnerOptions = new RunnerOptions { Threads = p.GetValue(threads) };
+            var runnerOptions = new RunnerOptions { Threads = p.GetValue(threads), DimValues = Options.ParseDims(p.GetValue(dims)) };
 
             var original = OnnxReader.Read(path);
             var missing = options.Exclude.Where(n => original.Graph.FindNode(n) is null).ToList();
             if (missing.Count > 0) throw new OptionsException($"--exclude names no node called {string.Join(", ", missing.Select(n => $"'{n}'"))}; see the node names with shrink inspect");
-            if (new QuantizeStaticPass(options).CheckPreconditions(original) is { } reason) throw new OptionsException(reason);
-            var sets = p.GetValue(calibData) is null || p.GetValue(data) is not null ? FashionMnist.Load(p.GetValue(data)) : null;
-            var calibrationSet = p.GetValue(calibData) is { } npy
+            var dynamic = p.GetValue(mode) == "dynamic";
+            if (dynamic && options.Activations != DataType.UInt8) throw new OptionsException("--mode dynamic quantizes activations to uint8 at run time (DynamicQuantizeLinear); drop --activations int8");
+            if (dynamic && p.GetValue(calibData) is not null) throw new OptionsException("--mode dynamic needs no calibration; drop --calib-data");
+            var check = dynamic ? new QuantizeDynamicPass(options).CheckPreconditions(original) : new QuantizeStaticPass(options).CheckPreconditions(original);
+            if (check is { } reason) throw new OptionsException(reason);
+            // Data: for accuracy when given, and for calibration unless --calib-data is.
+            var sets = p.GetValue(data) is not null || !dynamic && p.GetValue(calibData) is null ? FashionMnist.Load(p.GetValue(data)) : null;
+            if (sets is not null) CalibrationSet.FromDataset(sets.Test, 1).CheckFits(original);
+            var calibrationSet = dynamic ? null : p.GetValue(calibData) is { } npy
                 ? CalibrationSet.FromNpy(NpyFile.Read(npy), p.GetValue(samples))
                 : CalibrationSet.FromDataset(sets!.Train, p.GetValue(samples));
+            calibrationSet?.CheckFits(original);
 
-            calibrationSet.CheckFits(original);
             var context = new PassContext();
             var folded = new PassPipeline(new FoldConstantsPass(), new FoldBatchNormPass()).Run(OnnxReader.Copy(original), context).Model;
-            var plan = new QuantizeStaticPass(options).Plan(folded);
-            cli.Note($"calibrating {plan.CalibrationValues.Count} tensors on {calibrationSet.Count} samples ({p.GetValue(calibration)})");
-            var ranges = Calibrator.Collect(folded, plan.CalibrationValues, calibrationSet, options.Calibration, options.Percentile, runnerOptions);
-            var result = new PassPipeline(new QuantizeStaticPass(options, ranges)).Run(folded, context);
+            PassResult result;
+            if (calibrationSet is null) result = new PassPipeline(new QuantizeDynamicPass(options)).Run(folded, context);
+            else
+            {
+                var plan = new QuantizeStaticPass(options).Plan(folded);
+                cli.Note($"calibrating {plan.CalibrationValues.Count} tensors on {calibrationSet.Count} samples ({p.GetValue(calibration)})");
+                var ranges = Calibrator.Collect(folded, plan.CalibrationValues, calibrationSet, options.Calibration, options.Percentile, runnerOptions);
+                result = new PassPipeline(new QuantizeStaticPass(options, ranges)).Run(folded, context);
+            }
             ModelSaver.Save(result.Model, outPath);
 
             var test = sets?.Test;
             var (before, _) = ModelSide.Measure(path, test, batches, runnerOptions, context.Notes);
             var (after, _) = ModelSide.Measure(outPath, test, batches, runnerOptions, context.Notes);
             var report = new QuantizeReport(path, outPath, p.GetValue(mode)!, p.GetValue(weights)!, p.GetValue(activations)!, options.PerChannel,
-                p.GetValue(calibration)!, calibrationSet.Count, result.Stats, before, after, context.Notes);
+                dynamic ? "none (dynamic)" : p.GetValue(calibration)!, calibrationSet?.Count ?? 0, result.Stats, before, after, context.Notes);
             if (p.GetValue(json)) cli.WriteJson(report);
             else Render(cli.Console, report);
             return ShrinkApp.Ok;
@@ -94,8 +106,11 @@ internal static class QuantizeCommand
     {
         c.Write(ModelSide.Table(r.Before, r.After));
         foreach (var note in r.Notes) c.WriteLine($"note: {note}");
-        c.WriteLine($"wrote {r.Out}: {r.Weights} weights ({(r.PerChannel ? "per channel" : "per tensor")}), {r.Activations} activations calibrated by {r.Calibration} on {r.CalibrationSamples} samples; " +
-                    $"{r.Stats.GetValueOrDefault("quantize-static.layers")} layers, {r.Stats.GetValueOrDefault("quantize-static.tensors")} activation tensors; file {(double)r.Before.Bytes / r.After.Bytes:F2}x smaller");
+        var layers = r.Stats.GetValueOrDefault($"quantize-{r.Mode}.layers");
+        c.WriteLine(r.Mode == "dynamic"
+            ? $"wrote {r.Out}: {r.Weights} weights ({(r.PerChannel ? "per channel" : "per tensor")}) in {layers} MatMul/Gemm layers, activations quantized at run time; file {(double)r.Before.Bytes / r.After.Bytes:F2}x smaller"
+            : $"wrote {r.Out}: {r.Weights} weights ({(r.PerChannel ? "per channel" : "per tensor")}), {r.Activations} activations calibrated by {r.Calibration} on {r.CalibrationSamples} samples; " +
+              $"{layers} layers, {r.Stats.GetValueOrDefault("quantize-static.tensors")} activation tensors; file {(double)r.Before.Bytes / r.After.Bytes:F2}x smaller");
         c.WriteLine(r.FasterNote);
     }
 }
@@ -107,8 +122,8 @@ internal sealed record QuantizeReport(string Model, string Out, string Mode, str
 
     public IReadOnlyList<double> Speedups => ModelSide.Speedups(Before, After);
 
-    public string FasterNote => Before.Latency.Count == 0
-        ? "latency not measured (--bench-batch none)"
+    public string FasterNote => Before.Latency.Count == 0 || After.Latency.Count == 0
+        ? "latency not measured"
         : Faster
             ? $"faster in ONNX Runtime: {string.Join(", ", Before.Latency.Zip(Speedups).Select(p => $"{p.Second:F2}x at batch {p.First.Batch}"))} (p50, measured in this run)"
             : $"NOT faster in ONNX Runtime by the measure of this run: {string.Join(", ", Before.Latency.Zip(Speedups).Select(p => $"{p.Second:F2}x at batch {p.First.Batch}"))} (p50); the Q/DQ steps cost more than the integer kernels save here";

@@ -31,6 +31,12 @@ internal static class Elementwise
         add(new OpSchema("BatchNormalization", c => { c.PassThrough(); }, 5, 5));
         add(new OpSchema("LayerNormalization", c => c.PassThrough(), 2, 3));
         add(new OpSchema("QuantizeLinear", InferQuantize, 2, 3));
+        add(new OpSchema("DynamicQuantizeLinear", c =>
+        {
+            c.SetOutput(0, DataType.UInt8, c.InputShape(0));
+            c.SetOutput(1, DataType.Float, Shape.Of());
+            c.SetOutput(2, DataType.UInt8, Shape.Of());
+        }, 1, 1));
         add(new OpSchema("DequantizeLinear", c => c.SetOutput(0, c.HasInput(1) ? c.InputType(1) : DataType.Float, c.InputShape(0)), 2, 3));
     }
 

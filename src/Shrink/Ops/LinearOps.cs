@@ -8,7 +8,8 @@ internal static class LinearOps
     public static void Register(Action<OpSchema> add)
     {
         add(new OpSchema("Gemm", InferGemm, 2, 3) { Macs = GemmMacs });
-        add(new OpSchema("MatMul", InferMatMul, 2, 2) { Macs = MatMulMacs });
+        add(new OpSchema("MatMul", c => { c.RequireSameType(0, 1); InferMatMul(c, c.InputType(0)); }, 2, 2) { Macs = MatMulMacs });
+        add(new OpSchema("MatMulInteger", c => InferMatMul(c, DataType.Int32), 2, 4) { Macs = MatMulMacs });
     }
 
     /// <summary>Y = α·A'·B' + β·C with A' of [M,K] and B' of [K,N].</summary>
@@ -33,11 +34,10 @@ internal static class LinearOps
     }
 
     /// <summary>NumPy matmul: 1-D operands are promoted, batch axes broadcast.</summary>
-    private static void InferMatMul(InferenceContext c)
+    private static void InferMatMul(InferenceContext c, DataType output)
     {
-        c.RequireSameType(0, 1);
         var (a, b) = (c.InputShape(0), c.InputShape(1));
-        if (a is null || b is null || a.Rank == 0 || b.Rank == 0) { c.SetOutput(0, c.InputType(0), null); return; }
+        if (a is null || b is null || a.Rank == 0 || b.Rank == 0) { c.SetOutput(0, output, null); return; }
         var ad = a.Rank == 1 ? new[] { Dim.Of(1), a[0] } : a.Dims.ToArray();
         var bd = b.Rank == 1 ? new[] { b[0], Dim.Of(1) } : b.Dims.ToArray();
         var (k1, k2) = (ad[^1], bd[^2]);
@@ -47,7 +47,7 @@ internal static class LinearOps
         var dims = batch.ToList();
         if (a.Rank > 1) dims.Add(ad[^2]);
         if (b.Rank > 1) dims.Add(bd[^1]);
-        c.SetOutput(0, c.InputType(0), new Shape(dims));
+        c.SetOutput(0, output, new Shape(dims));
     }
 
     private static Dim[] BroadcastBatch(Dim[] a, Dim[] b)

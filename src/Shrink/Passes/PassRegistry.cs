@@ -11,6 +11,7 @@ public static class PassRegistry
         ["remove-unused"] = () => new RemoveUnusedPass(),
         ["fold-constants"] = () => new FoldConstantsPass(),
         ["fold-batchnorm"] = () => new FoldBatchNormPass(),
+        ["quantize-dynamic"] = () => new QuantizeDynamicPass(new QuantizationOptions { PerChannel = true }),
     };
 
     public static IReadOnlyCollection<string> Ids => Factories.Keys;

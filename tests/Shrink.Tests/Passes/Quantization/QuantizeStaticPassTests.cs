@@ -104,6 +104,34 @@ public class QuantizeStaticPassTests
     }
 }
 
+/// <summary>Dynamic quantization of MatMul/Gemm layers: outputs against the float model in ONNX Runtime.</summary>
+public class QuantizeDynamicPassTests
+{
+    [Theory]
+    [InlineData("lenet300", true)]
+    [InlineData("transformer_tiny", true)]
+    [InlineData("transformer_tiny", false)]
+    public void QuantizedModelTracksTheFloatModel(string name, bool perChannel)
+    {
+        var original = name.Contains('_') ? OnnxReader.Read(TestModels.TorchPath(name)) : ModelZoo.Create(name, seed: 2);
+        var quantized = OnnxReader.Copy(original);
+        var result = new PassPipeline(new QuantizeDynamicPass(new QuantizationOptions { PerChannel = perChannel })) { VerifyEach = true }.Run(quantized, new PassContext());
+        Assert.True(result.Stats["quantize-dynamic.layers"] > 0);
+        Assert.DoesNotContain(quantized.Graph.Nodes, n => n.OpType is "MatMul" or "Gemm" && n.Inputs[1]!.Const is not null);
+        Assert.Contains(quantized.Graph.Nodes, n => n.OpType == "MatMulInteger");
+
+        using var a = OnnxRunner.FromModel(original, new RunnerOptions { Threads = 1 });
+        using var b = OnnxRunner.FromModel(quantized, new RunnerOptions { Threads = 1 });
+        var inputs = name.Contains('_')
+            ? new[] { new HostTensor(a.Inputs[0].Name, TestModels.TorchArray(name, "input").Data, TestModels.TorchArray(name, "input").Shape) }
+            : a.RandomInputs(8, seed: 1);
+        var expected = (float[])a.Run(inputs)[0].Data;
+        var actual = (float[])b.Run(inputs)[0].Data;
+        var error = expected.Zip(actual).Average(p => Math.Abs(p.First - p.Second)) / expected.Max(Math.Abs);
+        Assert.True(error < 0.03, $"{name}: mean error {error:P2} of the output scale");
+    }
+}
+
 /// <summary>The quantize command: figures, and bad input getting one line, exit code 2 and nothing written.</summary>
 public class QuantizeCliTests
 {

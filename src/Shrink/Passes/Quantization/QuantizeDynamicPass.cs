@@ -1,0 +1,105 @@
+using Shrink.Ir;
+
+namespace Shrink.Passes.Quantization;
+
+/// <summary>
+/// <c>quantize-dynamic</c>: dynamic quantization of MatMul and Gemm layers with constant weights —
+/// the weights become int8 offline (per output column or per tensor), the activations are quantized
+/// at run time: x → DynamicQuantizeLinear → MatMulInteger → Cast → Mul(x scale · w scale) (+ bias),
+/// which ONNX Runtime fuses into its integer MatMul kernels (DynamicQuantizeMatMul /
+/// MatMulIntegerToFloat). Needs no calibration data; suits MatMul-heavy models (MLPs, transformers)
+/// whose activation ranges vary per input. Shapes and dynamic axes are unchanged.
+/// Counters: <c>layers</c>.
+/// </summary>
+public sealed class QuantizeDynamicPass : IPass
+{
+    private readonly QuantizationOptions _options;
+
+    public QuantizeDynamicPass(QuantizationOptions options) => _options = options.Validate();
+
+    public string Id => "quantize-dynamic";
+
+    public string? CheckPreconditions(Model model) =>
+        new QuantizeStaticPass(_options).CheckPreconditions(model) is { } reason && !reason.StartsWith("the model has no")
+            ? reason
+            : Layers(model).Count == 0 ? "the model has no MatMul or Gemm with constant float weights to quantize dynamically" : null;
+
+    /// <summary>MatMul with a 2-D constant weight, and Gemm without transA, alpha or beta, that read a float activation.</summary>
+    public List<Node> Layers(Model model) => model.Graph.TopologicalOrder().Where(n =>
+        n.IsDefaultDomain && !_options.Exclude.Contains(n.Name) && n.Inputs.ElementAtOrDefault(1)?.Const is { DataType: DataType.Float, Dims.Length: 2 }
+        && n.Inputs[0] is { Const: null } && (n.OpType == "MatMul"
+            || n.OpType == "Gemm" && n.GetInt("transA", 0) == 0 && n.GetFloat("alpha", 1) == 1 && n.GetFloat("beta", 1) == 1)).ToList();
+
+    public PassResult Run(Model model, PassContext context)
+    {
+        if (CheckPreconditions(model) is { } reason) throw new OptionsException(reason);
+        var graph = model.Graph;
+        var quantizedInputs = new Dictionary<Value, (Value Q, Value Scale, Value Zero)>();
+        var layers = Layers(model);
+        foreach (var layer in layers)
+        {
+            var x = layer.Inputs[0]!;
+            if (!quantizedInputs.TryGetValue(x, out var qx))
+            {
+                var dql = new Node("DynamicQuantizeLinear", "", graph.UniqueName(x.Name + "_DynamicQuantizeLinear"));
+                dql.AddInput(x);
+                var q = dql.AddOutput(new Value(graph.UniqueName(x.Name + "_quantized"), DataType.UInt8, x.Shape))!;
+                var s = dql.AddOutput(new Value(graph.UniqueName(x.Name + "_scale"), DataType.Float, Shape.Of()))!;
+                var z = dql.AddOutput(new Value(graph.UniqueName(x.Name + "_zero_point"), DataType.UInt8, Shape.Of()))!;
+                if (x.Producer is { } p) graph.InsertAfter(p, dql);
+                else graph.InsertBefore(graph.TopologicalOrder()[0], dql);
+                quantizedInputs[x] = qx = (q, s, z);
+            }
+            Rewrite(graph, layer, qx);
+        }
+        graph.RemoveUnusedInitializers();
+        return new PassResult(model, layers.Count > 0, new Dictionary<string, long> { ["layers"] = layers.Count });
+    }
+
+    /// <summary>Replaces one layer by MatMulInteger → Cast → Mul (→ Add bias).</summary>
+    private void Rewrite(Graph graph, Node layer, (Value Q, Value Scale, Value Zero) x)
+    {
+        var w = layer.Inputs[1]!.Const!;
+        var transposed = layer.OpType == "Gemm" && layer.GetInt("transB", 0) != 0;
+        // MatMulInteger takes B as [K, N]; Gemm with transB holds [N, K].
+        var (k, n) = transposed ? (w.Dims[1], w.Dims[0]) : (w.Dims[0], w.Dims[1]);
+        var values = w.AsFloats().ToArray();
+        float At(long row, long col) => transposed ? values[col * k + row] : values[row * n + col];
+        var scales = new float[_options.PerChannel ? n : 1];
+        for (long r = 0; r < k; r++)
+            for (long c = 0; c < n; c++)
+            {
+                var i = _options.PerChannel ? c : 0;
+                scales[i] = Math.Max(scales[i], Math.Abs(At(r, c)));
+            }
+        for (var i = 0; i < scales.Length; i++) scales[i] = scales[i] > 0 ? scales[i] / 127 : 1;
+        var q = new byte[k * n];
+        for (long r = 0; r < k; r++)
+            for (long c = 0; c < n; c++)
+                q[r * n + c] = (byte)(sbyte)Math.Clamp(Math.Round(At(r, c) / scales[_options.PerChannel ? c : 0]), -127, 127);
+
+        var name = layer.DisplayName;
+        var weightName = layer.Inputs[1]!.Name;
+        var wq = graph.AddInitializer(new Tensor(weightName + "_quantized", DataType.Int8, new[] { k, n }, q));
+        var zeroDims = _options.PerChannel ? new[] { n } : Array.Empty<long>();
+        var wz = graph.AddInitializer(new Tensor(weightName + "_zero_point", DataType.Int8, zeroDims, new byte[scales.Length]));
+        var ws = graph.AddInitializer(Tensor.FromFloats(weightName + "_scale", zeroDims, scales));
+
+        Node Op(string op, params Value[] inputs)
+        {
+            var node = new Node(op, "", graph.UniqueName($"{name}_{op}"));
+            foreach (var i in inputs) node.AddInput(i);
+            node.AddOutput(new Value(graph.UniqueName($"{name}_{op}_out")));
+            graph.InsertBefore(layer, node);
+            return node;
+        }
+        var product = Op("MatMulInteger", x.Q, wq, x.Zero, wz).Outputs[0]!;
+        var cast = Op("Cast", product);
+        cast.Attributes.Add(Ir.Attribute.Int("to", (long)DataType.Float));
+        var scale = Op("Mul", x.Scale, ws).Outputs[0]!;
+        var y = Op("Mul", cast.Outputs[0]!, scale).Outputs[0]!;
+        if (layer.OpType == "Gemm" && layer.Inputs.ElementAtOrDefault(2) is { Name.Length: > 0 } bias) y = Op("Add", y, bias).Outputs[0]!;
+        graph.ReplaceAllUsesWith(layer.Outputs[0]!, y);
+        graph.RemoveNode(layer, force: true);
+    }
+}
