@@ -24,8 +24,9 @@ internal static class QuantizeCommand
         var model = Options.Model();
         var mode = new Option<string>("--mode") { Description = "static: int8 weights and activations, activation ranges calibrated on samples; dynamic: int8 MatMul/Gemm weights, activations quantized at run time (no calibration)", DefaultValueFactory = _ => "static" };
         mode.AcceptOnlyFromAmong("static", "dynamic");
-        var weights = new Option<string>("--weights") { Description = "Weight type: int8 (symmetric)", DefaultValueFactory = _ => "int8" };
-        weights.AcceptOnlyFromAmong("int8");
+        var weights = new Option<string>("--weights") { Description = "Weight precision: int8, int4 (levels ±7), ternary (TWN: −α, 0, +α), binary (±α); low-bit levels run in ONNX Runtime's int8 kernels and are counted packed", DefaultValueFactory = _ => "int8" };
+        weights.AcceptOnlyFromAmong("int8", "int4", "ternary", "binary");
+        var layers = new Option<string?>("--layers") { Description = "Mixed precision: JSON of layer name → int8|int4|ternary|binary|float" };
         var activations = new Option<string>("--activations") { Description = "uint8 (asymmetric; what ONNX Runtime's x86 kernels prefer) or int8 (symmetric)", DefaultValueFactory = _ => "uint8" };
         activations.AcceptOnlyFromAmong("uint8", "int8");
         var perChannel = new Option<bool>("--per-channel") { Description = "One weight scale per output channel (else one per tensor)" };
@@ -43,7 +44,7 @@ internal static class QuantizeCommand
         var json = Options.Json();
         var command = new Command("quantize", "Quantize to int8 ONNX QDQ (calibrated static quantization) and compare size, accuracy and latency")
         {
-            model, mode, weights, activations, perChannel, calibration, percentile, samples, calibData, exclude, data, benchBatch, threads, dims, output, json,
+            model, mode, weights, activations, perChannel, calibration, percentile, samples, calibData, exclude, layers, data, benchBatch, threads, dims, output, json,
         };
         command.SetAction(cli.Guard(p =>
         {
@@ -57,11 +58,13 @@ internal static class QuantizeCommand
                 Calibration = p.GetValue(calibration) switch { "percentile" => CalibrationMethod.Percentile, "entropy" => CalibrationMethod.Entropy, _ => CalibrationMethod.MinMax },
                 Percentile = p.GetValue(percentile),
                 Exclude = (p.GetValue(exclude) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(),
+                WeightBits = LayerBitsConfig.Parse(p.GetValue(weights)!)!.Value,
             }.Validate();
             var batches = p.GetValue(benchBatch) == "none" ? Array.Empty<int>() : Options.ParseIntList("--bench-batch", p.GetValue(benchBatch)!);
             var runnerOptions = new RunnerOptions { Threads = p.GetValue(threads), DimValues = Options.ParseDims(p.GetValue(dims)) };
 
             var original = OnnxReader.Read(path);
+            if (p.GetValue(layers) is { } config) options = (options with { LayerBits = LayerBitsConfig.Read(config, original) }).Validate();
             var missing = options.Exclude.Where(n => original.Graph.FindNode(n) is null).ToList();
             if (missing.Count > 0) throw new OptionsException($"--exclude names no node called {string.Join(", ", missing.Select(n => $"'{n}'"))}; see the node names with shrink inspect");
             var dynamic = p.GetValue(mode) == "dynamic";

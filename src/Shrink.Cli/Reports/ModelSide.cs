@@ -13,7 +13,7 @@ internal sealed record LatencyRow(int Batch, double P50Ms);
 /// One side of a before/after comparison of a model file: size on disk and gzip -9, parameters,
 /// non-zeros, MACs, accuracy and latency in ONNX Runtime — what every compression command prints.
 /// </summary>
-internal sealed record ModelSide(long Bytes, long GzipBytes, long Parameters, long NonZero, double Sparsity, long Macs,
+internal sealed record ModelSide(long Bytes, long GzipBytes, long PackedBytes, long Parameters, long NonZero, double Sparsity, long Macs,
     IReadOnlyList<LatencyRow> Latency, double? Accuracy)
 {
     public static (ModelSide Side, ModelStats Stats) Measure(string path, Dataset? test, int[] batches, RunnerOptions options, List<string> notes)
@@ -37,7 +37,7 @@ internal sealed record ModelSide(long Bytes, long GzipBytes, long Parameters, lo
             }
         }
         double? accuracy = test is null ? null : runner.Evaluate(test, 256).Accuracy;
-        return (new ModelSide(stats.BytesOnDisk, compressed.Length, stats.Parameters, stats.NonZero, stats.Sparsity, stats.Macs, latency, accuracy), stats);
+        return (new ModelSide(stats.BytesOnDisk, compressed.Length, stats.PackedBytes, stats.Parameters, stats.NonZero, stats.Sparsity, stats.Macs, latency, accuracy), stats);
     }
 
     /// <summary>Faster when the p50 latency is at least 10 % lower at every measured batch size.</summary>
@@ -54,6 +54,7 @@ internal sealed record ModelSide(long Bytes, long GzipBytes, long Parameters, lo
         var table = new Table().AddColumns("", "before", "after");
         table.AddRow("file", Format.Bytes(before.Bytes), Format.Bytes(after.Bytes));
         table.AddRow("file, gzip -9", Format.Bytes(before.GzipBytes), Format.Bytes(after.GzipBytes));
+        table.AddRow("parameters, packed", Format.Bytes(before.PackedBytes), Format.Bytes(after.PackedBytes));
         table.AddRow("parameters", before.Parameters.ToString("N0"), after.Parameters.ToString("N0"));
         table.AddRow("non-zero", before.NonZero.ToString("N0"), after.NonZero.ToString("N0"));
         table.AddRow("sparsity", before.Sparsity.ToString("P1"), after.Sparsity.ToString("P1"));

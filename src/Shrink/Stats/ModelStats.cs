@@ -22,6 +22,13 @@ public sealed record ModelStats(
 {
     public double Sparsity => Parameters == 0 ? 0 : 1 - (double)NonZero / Parameters;
 
+    /// <summary>
+    /// Bytes of the parameters at their stored width, with low-bit weights (recorded by the quantizer in
+    /// the <c>shrink.weight_bits</c> metadata) counted at their packed width: what the weights need in a
+    /// format that packs them.
+    /// </summary>
+    public long PackedBytes { get; init; }
+
     /// <summary>Computes statistics; <paramref name="bytesOnDisk"/> is the file size (null: the serialized size).</summary>
     public static ModelStats Compute(Model model, long? bytesOnDisk = null)
     {
@@ -44,8 +51,12 @@ public sealed record ModelStats(
         }
         var all = model.AllGraphs().SelectMany(Constants).Where(IsParameter).ToList();
         var ops = model.Graph.Nodes.GroupBy(n => n.OpType).OrderBy(g => g.Key).ToDictionary(g => g.Key, g => g.Count());
+        var packedBits = (model.Metadata.FirstOrDefault(kv => kv.Key == "shrink.weight_bits").Value ?? "")
+            .Split(',', StringSplitOptions.RemoveEmptyEntries).Select(e => e.Split(':')).Where(p => p.Length == 2 && int.TryParse(p[1], out _))
+            .ToDictionary(p => p[0], p => int.Parse(p[1]));
+        var packed = all.Sum(t => (t.ElementCount * (packedBits.TryGetValue(t.Name, out var bits) ? bits : t.DataType.BitWidth()) + 7) / 8);
         return new ModelStats(all.Sum(t => t.ElementCount), all.Sum(CountNonZero),
-            bytesOnDisk ?? OnnxWriter.ToBytes(model).LongLength, macs, complete, model.Graph.Nodes.Count, layers, ops);
+            bytesOnDisk ?? OnnxWriter.ToBytes(model).LongLength, macs, complete, model.Graph.Nodes.Count, layers, ops) { PackedBytes = packed };
     }
 
     /// <summary>Every constant tensor of a graph: initializers and the values of Constant nodes.</summary>

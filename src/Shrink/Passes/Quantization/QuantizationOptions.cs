@@ -35,10 +35,26 @@ public sealed record QuantizationOptions
     /// <summary>Names of nodes kept in float.</summary>
     public IReadOnlySet<string> Exclude { get; init; } = new HashSet<string>();
 
+    /// <summary>Weight bit width: 8, 4, 2 (ternary) or 1 (binary); see <see cref="WeightQuantizer"/>.</summary>
+    public int WeightBits { get; init; } = 8;
+
+    /// <summary>Mixed precision: bit width per layer name (0 keeps the layer in float); layers not named use <see cref="WeightBits"/>.</summary>
+    public IReadOnlyDictionary<string, int>? LayerBits { get; init; }
+
+    /// <summary>The weight bit width of a layer, or 0 when it stays in float.</summary>
+    public int BitsOf(Node layer) => Exclude.Contains(layer.Name) ? 0 : LayerBits?.GetValueOrDefault(layer.Name, WeightBits) ?? WeightBits;
+
+    /// <summary>Metadata key listing the packed bit width of low-bit weight tensors ("name:bits,…"), read by the size statistics.</summary>
+    public const string PackedBitsKey = "shrink.weight_bits";
+
     public QuantizationOptions Validate()
     {
         if (Activations is not (DataType.UInt8 or DataType.Int8)) throw new OptionsException($"activations must be uint8 or int8, got {Activations.ShortName()}");
         if (!(Percentile > 50 && Percentile <= 100)) throw new OptionsException($"--percentile must be in (50, 100], got {Percentile}");
+        if (!WeightQuantizer.Widths.Contains(WeightBits)) throw new OptionsException($"weight bits must be 8, 4, 2 (ternary) or 1 (binary), got {WeightBits}");
+        foreach (var (layer, bits) in LayerBits ?? new Dictionary<string, int>())
+            if (bits != 0 && !WeightQuantizer.Widths.Contains(bits))
+                throw new OptionsException($"layer '{layer}': bits {bits} is not 8, 4, 2 (ternary), 1 (binary) or 32 (float)");
         return this;
     }
 }
@@ -46,6 +62,15 @@ public sealed record QuantizationOptions
 /// <summary>The affine map of one tensor: real = scale · (q − zero point).</summary>
 public readonly record struct QuantParams(float Scale, int ZeroPoint, DataType Type)
 {
+    /// <summary>Records packed bit widths (below 8) of weight tensors in the model's metadata.</summary>
+    public static void RecordPackedBits(Model model, IEnumerable<(string Tensor, int Bits)> tensors)
+    {
+        var entries = (model.Metadata.FirstOrDefault(kv => kv.Key == QuantizationOptions.PackedBitsKey).Value ?? "")
+            .Split(',', StringSplitOptions.RemoveEmptyEntries).ToList();
+        entries.AddRange(tensors.Where(t => t.Bits < 8).Select(t => $"{t.Tensor}:{t.Bits}"));
+        if (entries.Count > 0) model.SetMetadata(QuantizationOptions.PackedBitsKey, string.Join(",", entries));
+    }
+
     /// <summary>Parameters covering [min, max] (widened to hold 0, which must be exact).</summary>
     public static QuantParams ForRange(double min, double max, DataType type)
     {

@@ -26,7 +26,7 @@ public sealed class QuantizeDynamicPass : IPass
 
     /// <summary>MatMul with a 2-D constant weight, and Gemm without transA, alpha or beta, that read a float activation.</summary>
     public List<Node> Layers(Model model) => model.Graph.TopologicalOrder().Where(n =>
-        n.IsDefaultDomain && !_options.Exclude.Contains(n.Name) && n.Inputs.ElementAtOrDefault(1)?.Const is { DataType: DataType.Float, Dims.Length: 2 }
+        n.IsDefaultDomain && _options.BitsOf(n) > 0 && n.Inputs.ElementAtOrDefault(1)?.Const is { DataType: DataType.Float, Dims.Length: 2 }
         && n.Inputs[0] is { Const: null } && (n.OpType == "MatMul"
             || n.OpType == "Gemm" && n.GetInt("transA", 0) == 0 && n.GetFloat("alpha", 1) == 1 && n.GetFloat("beta", 1) == 1)).ToList();
 
@@ -36,6 +36,7 @@ public sealed class QuantizeDynamicPass : IPass
         var graph = model.Graph;
         var quantizedInputs = new Dictionary<Value, (Value Q, Value Scale, Value Zero)>();
         var layers = Layers(model);
+        var packed = new List<(string, int)>();
         foreach (var layer in layers)
         {
             var x = layer.Inputs[0]!;
@@ -50,33 +51,27 @@ public sealed class QuantizeDynamicPass : IPass
                 else graph.InsertBefore(graph.TopologicalOrder()[0], dql);
                 quantizedInputs[x] = qx = (q, s, z);
             }
-            Rewrite(graph, layer, qx);
+            packed.Add((Rewrite(graph, layer, qx), _options.BitsOf(layer)));
         }
+        QuantParams.RecordPackedBits(model, packed);
         graph.RemoveUnusedInitializers();
         return new PassResult(model, layers.Count > 0, new Dictionary<string, long> { ["layers"] = layers.Count });
     }
 
     /// <summary>Replaces one layer by MatMulInteger → Cast → Mul (→ Add bias).</summary>
-    private void Rewrite(Graph graph, Node layer, (Value Q, Value Scale, Value Zero) x)
+    private string Rewrite(Graph graph, Node layer, (Value Q, Value Scale, Value Zero) x)
     {
         var w = layer.Inputs[1]!.Const!;
         var transposed = layer.OpType == "Gemm" && layer.GetInt("transB", 0) != 0;
         // MatMulInteger takes B as [K, N]; Gemm with transB holds [N, K].
         var (k, n) = transposed ? (w.Dims[1], w.Dims[0]) : (w.Dims[0], w.Dims[1]);
         var values = w.AsFloats().ToArray();
-        float At(long row, long col) => transposed ? values[col * k + row] : values[row * n + col];
-        var scales = new float[_options.PerChannel ? n : 1];
+        var kn = new float[k * n];
         for (long r = 0; r < k; r++)
             for (long c = 0; c < n; c++)
-            {
-                var i = _options.PerChannel ? c : 0;
-                scales[i] = Math.Max(scales[i], Math.Abs(At(r, c)));
-            }
-        for (var i = 0; i < scales.Length; i++) scales[i] = scales[i] > 0 ? scales[i] / 127 : 1;
-        var q = new byte[k * n];
-        for (long r = 0; r < k; r++)
-            for (long c = 0; c < n; c++)
-                q[r * n + c] = (byte)(sbyte)Math.Clamp(Math.Round(At(r, c) / scales[_options.PerChannel ? c : 0]), -127, 127);
+                kn[r * n + c] = transposed ? values[c * k + r] : values[r * n + c];
+        var (levels, scales) = WeightQuantizer.Quantize(kn, new[] { k, n }, 1, _options.PerChannel, _options.BitsOf(layer));
+        var q = (byte[])(Array)levels;
 
         var name = layer.DisplayName;
         var weightName = layer.Inputs[1]!.Name;
@@ -101,5 +96,6 @@ public sealed class QuantizeDynamicPass : IPass
         if (layer.OpType == "Gemm" && layer.Inputs.ElementAtOrDefault(2) is { Name.Length: > 0 } bias) y = Op("Add", y, bias).Outputs[0]!;
         graph.ReplaceAllUsesWith(layer.Outputs[0]!, y);
         graph.RemoveNode(layer, force: true);
+        return wq.Name;
     }
 }

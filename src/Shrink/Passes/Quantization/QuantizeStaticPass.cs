@@ -68,6 +68,7 @@ public sealed class QuantizeStaticPass : IPass
     /// <summary>Decides what gets quantized (a pure function of the model and the options).</summary>
     public QuantPlan Plan(Model model)
     {
+        Shrink.Ops.ShapeInference.Run(model); // element types of the activations
         var graph = model.Graph;
         var layers = new List<Node>();
         var others = new List<Node>();
@@ -79,7 +80,7 @@ public sealed class QuantizeStaticPass : IPass
         foreach (var node in graph.TopologicalOrder())
         {
             if (!node.IsDefaultDomain || _options.Exclude.Contains(node.Name)) continue;
-            if (IsLayer(node))
+            if (IsLayer(node) && _options.BitsOf(node) > 0)
             {
                 layers.Add(node);
                 quantized.Add(node.Inputs[0]!);
@@ -159,7 +160,8 @@ public sealed class QuantizeStaticPass : IPass
             graph.ReplaceAllUsesWith(act.Outputs[0]!, act.Inputs[0]!);
             graph.RemoveNode(act);
         }
-        foreach (var layer in plan.Layers) QuantizeWeights(graph, layer, parameters[layer.Inputs[0]!]);
+        var packed = plan.Layers.Select(layer => (QuantizeWeights(graph, layer, parameters[layer.Inputs[0]!]), _options.BitsOf(layer))).ToList();
+        QuantParams.RecordPackedBits(model, packed);
         foreach (var t in plan.Tensors) InsertQdq(graph, t, parameters[t]);
         graph.RemoveUnusedInitializers();
         return new PassResult(model, true, new Dictionary<string, long>
@@ -168,35 +170,23 @@ public sealed class QuantizeStaticPass : IPass
         });
     }
 
-    /// <summary>int8 weights and an int32 bias behind DequantizeLinear.</summary>
-    private void QuantizeWeights(Graph graph, Node layer, QuantParams input)
+    /// <summary>int8 weights (low-bit levels where asked) and an int32 bias behind DequantizeLinear; returns the weight tensor's name.</summary>
+    private string QuantizeWeights(Graph graph, Node layer, QuantParams input)
     {
         var w = layer.Inputs[1]!;
         var t = w.Const!;
         var axis = layer.OpType switch { "Conv" => 0, "Gemm" => layer.GetInt("transB", 0) != 0 ? 0 : 1, _ => 1 };
         var channels = (int)t.Dims[axis];
-        long inner = 1;
-        for (var i = axis + 1; i < t.Dims.Length; i++) inner *= t.Dims[i];
-        var values = t.AsFloats().ToArray();
-        var scales = new float[_options.PerChannel ? channels : 1];
-        for (long i = 0; i < values.LongLength; i++)
-        {
-            var c = _options.PerChannel ? (int)(i / inner % channels) : 0;
-            scales[c] = Math.Max(scales[c], Math.Abs(values[i]));
-        }
-        for (var c = 0; c < scales.Length; c++) scales[c] = scales[c] > 0 ? scales[c] / 127 : 1;
-        var q = new byte[values.LongLength];
-        for (long i = 0; i < values.LongLength; i++)
-            q[i] = (byte)(sbyte)Math.Clamp(Math.Round(values[i] / scales[_options.PerChannel ? (int)(i / inner % channels) : 0]), -127, 127);
+        var (levels, scales) = WeightQuantizer.Quantize(t.AsFloats().ToArray(), t.Dims, axis, _options.PerChannel, _options.BitsOf(layer));
         var name = layer.DisplayName;
-        var qw = graph.AddInitializer(new Tensor(w.Name + "_quantized", DataType.Int8, t.Dims, q));
+        var qw = graph.AddInitializer(new Tensor(w.Name + "_quantized", DataType.Int8, t.Dims, (byte[])(Array)levels));
         var scaleDims = _options.PerChannel ? new long[] { channels } : Array.Empty<long>();
         var ws = graph.AddInitializer(Tensor.FromFloats(w.Name + "_scale", scaleDims, scales));
         var wz = graph.AddInitializer(new Tensor(w.Name + "_zero_point", DataType.Int8, scaleDims, new byte[scales.Length]));
         layer.SetInput(1, Dequantize(graph, name + "_weight", qw, ws, wz, _options.PerChannel ? axis : null, DataType.Float));
 
         if (layer.OpType == "MatMul" || layer.Inputs.ElementAtOrDefault(2) is not { Const: { DataType: DataType.Float, Dims.Length: 1 } bias } b
-            || bias.Dims[0] != channels) return;
+            || bias.Dims[0] != channels) return qw.Name;
         var bv = bias.AsFloats().ToArray();
         var bscale = bv.Select((_, c) => input.Scale * scales[_options.PerChannel ? c : 0]).ToArray();
         var bq = bv.Select((x, c) => (int)Math.Clamp(Math.Round(x / bscale[c]), int.MinValue, int.MaxValue)).ToArray();
@@ -204,6 +194,7 @@ public sealed class QuantizeStaticPass : IPass
         var bs = graph.AddInitializer(Tensor.FromFloats(b.Name + "_scale", bias.Dims, bscale));
         var bz = graph.AddInitializer(new Tensor(b.Name + "_zero_point", DataType.Int32, bias.Dims, new byte[bias.Dims[0] * 4]));
         layer.SetInput(2, Dequantize(graph, name + "_bias", qb, bs, bz, 0, DataType.Float));
+        return qw.Name;
     }
 
     /// <summary>x → QuantizeLinear → DequantizeLinear; every reader of x then reads the dequantized value.</summary>

@@ -182,3 +182,58 @@ public class QuantizeCliTests
         Assert.False(File.Exists(dir.File("q3.onnx")));
     }
 }
+
+/// <summary>Low-bit weights: the levels each width allows, TWN and BWN scales, packed sizes, mixed precision.</summary>
+public class LowBitWeightTests
+{
+    [Fact]
+    public void LevelsAndScalesFollowTheirDefinitions()
+    {
+        // Two channels of four weights.
+        var w = new[] { 0.1f, -0.4f, 0.8f, -0.05f, 2f, -2f, 1f, 0f };
+        var dims = new long[] { 2, 4 };
+        var (q8, s8) = WeightQuantizer.Quantize(w, dims, 0, true, 8);
+        Assert.Equal(new[] { 0.8f / 127, 2f / 127 }, s8);
+        Assert.Equal(127, q8[2]);
+        var (q4, s4) = WeightQuantizer.Quantize(w, dims, 0, true, 4);
+        Assert.Equal(new[] { 0.8f / 7, 2f / 7 }, s4);
+        Assert.All(q4, v => Assert.InRange(v, -7, 7));
+        var (q2, s2) = WeightQuantizer.Quantize(w, dims, 0, true, 2);
+        // Channel 0: Δ = 0.7·mean|w| = 0.2275, so −0.4 and 0.8 survive with α = 0.6; channel 1: Δ = 0.875, α = 5/3.
+        Assert.Equal(new sbyte[] { 0, -1, 1, 0, 1, -1, 1, 0 }, q2);
+        Assert.Equal(0.6f, s2[0], 5);
+        Assert.Equal(5f / 3, s2[1], 5);
+        var (q1, s1) = WeightQuantizer.Quantize(w, dims, 0, true, 1);
+        Assert.Equal(new sbyte[] { 1, -1, 1, -1, 1, -1, 1, 1 }, q1);
+        Assert.Equal(1.35f / 4, s1[0], 5);
+        var (_, perTensor) = WeightQuantizer.Quantize(w, dims, 0, false, 8);
+        Assert.Single(perTensor);
+    }
+
+    [Fact]
+    public void MixedPrecisionCountsPackedBitsAndKeepsFloatLayers()
+    {
+        using var dir = new TempDirectory();
+        Assert.Equal(0, CliRunner.Run("zoo", "lenet5", "--out", dir.File("m.onnx")).ExitCode);
+        File.WriteAllText(dir.File("bits.json"), "{\"conv1\": \"float\", \"gemm1\": \"int4\", \"gemm2\": \"binary\"}");
+        var r = CliRunner.Run("quantize", dir.File("m.onnx"), "--per-channel", "--layers", dir.File("bits.json"), "--data", "embedded", "--calib-samples", "32",
+            "--bench-batch", "none", "--out", dir.File("q.onnx"), "--json");
+        Assert.True(r.ExitCode == 0, r.Err);
+        var q = OnnxReader.Read(dir.File("q.onnx"));
+        Assert.Equal("Conv", q.Graph.FindInitializer("conv1.weight") is { } f ? f.Uses[0].Node.OpType : "?"); // conv1 stays float
+        var bits = q.Metadata.Single(kv => kv.Key == QuantizationOptions.PackedBitsKey).Value;
+        Assert.Contains("gemm1.weight_quantized:4", bits);
+        Assert.Contains("gemm2.weight_quantized:1", bits);
+        var stats = Shrink.Stats.ModelStats.Compute(dir.File("q.onnx"));
+        // gemm1 (400,000 weights) at 4 bits is 200,000 bytes of the packed total, against 400,000 stored.
+        Assert.InRange(stats.PackedBytes, 200_000, 300_000);
+
+        File.WriteAllText(dir.File("bad.json"), "{\"nosuch\": \"int4\"}");
+        CliRunner.AssertBadInput(CliRunner.Run("quantize", dir.File("m.onnx"), "--layers", dir.File("bad.json"), "--data", "embedded", "--out", dir.File("q2.onnx")),
+            "names layer 'nosuch'");
+        File.WriteAllText(dir.File("bad2.json"), "{\"conv1\": \"int3\"}");
+        CliRunner.AssertBadInput(CliRunner.Run("quantize", dir.File("m.onnx"), "--layers", dir.File("bad2.json"), "--data", "embedded", "--out", dir.File("q2.onnx")),
+            "has precision \"int3\"");
+        Assert.False(File.Exists(dir.File("q2.onnx")));
+    }
+}

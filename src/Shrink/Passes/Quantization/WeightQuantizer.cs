@@ -1,0 +1,78 @@
+namespace Shrink.Passes.Quantization;
+
+/// <summary>
+/// Symmetric weight quantization to integer levels stored in int8, per channel along an axis or per
+/// tensor: 8 bits (levels ±127, scale max|w|/127), 4 bits (±7, max|w|/7), ternary (TWN, Li et al.
+/// 2016: threshold Δ = 0.7·mean|w|, levels −1, 0, +1 with scale α = mean of the |w| above Δ) and binary
+/// (levels ±1 with scale α = mean|w|, as in XNOR-Net / BWN). Low-bit levels fit int8, so ONNX Runtime
+/// runs them with its int8 kernels while the size statistics count the packed bits.
+/// </summary>
+public static class WeightQuantizer
+{
+    /// <summary>Bit widths accepted: 8, 4, 2 (ternary), 1 (binary).</summary>
+    public static readonly int[] Widths = { 8, 4, 2, 1 };
+
+    public static string Describe(int bits) => bits switch { 2 => "ternary", 1 => "binary", _ => $"int{bits}" };
+
+    public static (sbyte[] Levels, float[] Scales) Quantize(float[] values, long[] dims, int axis, bool perChannel, int bits)
+    {
+        if (!Widths.Contains(bits)) throw new OptionsException($"weight bit width {bits} is not one of 8, 4, 2 (ternary), 1 (binary)");
+        long inner = 1;
+        for (var i = axis + 1; i < dims.Length; i++) inner *= dims[i];
+        var channels = (int)dims[axis];
+        var groups = perChannel ? channels : 1;
+        int Group(long i) => perChannel ? (int)(i / inner % channels) : 0;
+
+        var maxAbs = new double[groups];
+        var sumAbs = new double[groups];
+        var count = new long[groups];
+        for (long i = 0; i < values.LongLength; i++)
+        {
+            var g = Group(i);
+            var a = Math.Abs((double)values[i]);
+            maxAbs[g] = Math.Max(maxAbs[g], a);
+            sumAbs[g] += a;
+            count[g]++;
+        }
+        var scales = new float[groups];
+        var thresholds = new double[groups];
+        if (bits == 2)
+        {
+            for (var g = 0; g < groups; g++) thresholds[g] = 0.7 * sumAbs[g] / Math.Max(1, count[g]);
+            var above = new double[groups];
+            var n = new long[groups];
+            for (long i = 0; i < values.LongLength; i++)
+            {
+                var g = Group(i);
+                if (Math.Abs(values[i]) > thresholds[g])
+                {
+                    above[g] += Math.Abs(values[i]);
+                    n[g]++;
+                }
+            }
+            for (var g = 0; g < groups; g++) scales[g] = n[g] > 0 ? (float)(above[g] / n[g]) : 1f;
+        }
+        else
+        {
+            var levels = bits == 1 ? 1 : (1 << (bits - 1)) - 1;
+            for (var g = 0; g < groups; g++)
+            {
+                var s = bits == 1 ? sumAbs[g] / Math.Max(1, count[g]) : maxAbs[g] / levels;
+                scales[g] = s > 0 ? (float)s : 1f;
+            }
+        }
+        var q = new sbyte[values.LongLength];
+        var limit = bits == 1 ? 1 : bits == 2 ? 1 : (1 << (bits - 1)) - 1;
+        for (long i = 0; i < values.LongLength; i++)
+        {
+            var g = Group(i);
+            q[i] = bits switch
+            {
+                1 => values[i] < 0 ? (sbyte)-1 : (sbyte)1,
+                2 => Math.Abs(values[i]) > thresholds[g] ? (sbyte)Math.Sign(values[i]) : (sbyte)0,
+                _ => (sbyte)Math.Clamp(Math.Round(values[i] / scales[g]), -limit, limit),
+            };
+        }
+        return (q, scales);
+    }
+}
