@@ -110,10 +110,12 @@ internal static class QuantizeCommand
         c.Write(ModelSide.Table(r.Before, r.After));
         foreach (var note in r.Notes) c.WriteLine($"note: {note}");
         var layers = r.Stats.GetValueOrDefault($"quantize-{r.Mode}.layers");
+        var ratio = (double)r.Before.Bytes / r.After.Bytes;
+        var size = ratio >= 1 ? $"file {ratio:F2}x smaller" : $"file {1 / ratio:F2}x LARGER (scales, zero points and Q/DQ nodes outweigh the int8 weights of so small a model)";
         c.WriteLine(r.Mode == "dynamic"
-            ? $"wrote {r.Out}: {r.Weights} weights ({(r.PerChannel ? "per channel" : "per tensor")}) in {layers} MatMul/Gemm layers, activations quantized at run time; file {(double)r.Before.Bytes / r.After.Bytes:F2}x smaller"
+            ? $"wrote {r.Out}: {r.Weights} weights ({(r.PerChannel ? "per channel" : "per tensor")}) in {layers} MatMul/Gemm layers, activations quantized at run time; {size}"
             : $"wrote {r.Out}: {r.Weights} weights ({(r.PerChannel ? "per channel" : "per tensor")}), {r.Activations} activations calibrated by {r.Calibration} on {r.CalibrationSamples} samples; " +
-              $"{layers} layers, {r.Stats.GetValueOrDefault("quantize-static.tensors")} activation tensors; file {(double)r.Before.Bytes / r.After.Bytes:F2}x smaller");
+              $"{layers} layers, {r.Stats.GetValueOrDefault("quantize-static.tensors")} activation tensors; {size}");
         c.WriteLine(r.FasterNote);
     }
 }
