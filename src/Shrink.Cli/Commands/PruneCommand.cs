@@ -148,7 +148,7 @@ internal static class PruneCommand
             if (method == "slim")
                 model = FineTune(model, tuning with { Epochs = criteria.SlimEpochs }, tuning.Seed, "slim sparsity training", sets!, cli,
                     ex => new SlimHook(ex, model, criteria.SlimPenalty));
-            var original = ChannelGroups.Find(model).ToDictionary(g => g.Name, g => g.Channels);
+            var original = ChannelGroups.Find(model).ToDictionary(g => g.Key, g => g.Channels);
             var modified = false;
             for (var round = 1; round <= rounds; round++)
             {

@@ -70,8 +70,13 @@ internal static class QuantizeCommand
             var dynamic = p.GetValue(mode) == "dynamic";
             if (dynamic && options.Activations != DataType.UInt8) throw new OptionsException("--mode dynamic quantizes activations to uint8 at run time (DynamicQuantizeLinear); drop --activations int8");
             if (dynamic && p.GetValue(calibData) is not null) throw new OptionsException("--mode dynamic needs no calibration; drop --calib-data");
-            var check = dynamic ? new QuantizeDynamicPass(options).CheckPreconditions(original) : new QuantizeStaticPass(options).CheckPreconditions(original);
+            var check = dynamic ? new QuantizeDynamicPass(options).CheckModel(original) : new QuantizeStaticPass(options).CheckModel(original);
             if (check is { } reason) throw new OptionsException(reason);
+            // Layers are looked for after folding: weights behind Constant nodes or exporter Transposes become initializers there.
+            var context = new PassContext();
+            var folded = new PassPipeline(new FoldConstantsPass(), new FoldBatchNormPass()).Run(OnnxReader.Copy(original), context).Model;
+            var none = dynamic ? new QuantizeDynamicPass(options).CheckPreconditions(folded) : new QuantizeStaticPass(options).CheckPreconditions(folded);
+            if (none is { } nothing) throw new OptionsException(nothing);
             // Data: for accuracy when given, and for calibration unless --calib-data is.
             var sets = p.GetValue(data) is not null || !dynamic && p.GetValue(calibData) is null ? FashionMnist.Load(p.GetValue(data)) : null;
             if (sets is not null) CalibrationSet.FromDataset(sets.Test, 1).CheckFits(original);
@@ -80,8 +85,6 @@ internal static class QuantizeCommand
                 : CalibrationSet.FromDataset(sets!.Train, p.GetValue(samples));
             calibrationSet?.CheckFits(original);
 
-            var context = new PassContext();
-            var folded = new PassPipeline(new FoldConstantsPass(), new FoldBatchNormPass()).Run(OnnxReader.Copy(original), context).Model;
             PassResult result;
             if (calibrationSet is null) result = new PassPipeline(new QuantizeDynamicPass(options)).Run(folded, context);
             else

@@ -60,7 +60,7 @@ public static class TaylorSaliency
         using var executor = GraphExecutor.Compile(model);
         Trainer.CheckFits(executor, data);
         executor.Training = false;
-        var sums = groups.ToDictionary(g => g.Name, g => new double[g.Channels]);
+        var sums = groups.ToDictionary(g => g.Key, g => new double[g.Channels]);
         var loader = new BatchLoader(data, batchSize, seed);
         var order = loader.Order(0);
         for (var b = 0; b < Math.Min(batches, loader.Batches); b++)
@@ -79,7 +79,7 @@ public static class TaylorSaliency
                     if (producer.Bias is { } bias) contribution.add_(PerChannel(executor, bias.Name, 0), alpha: One);
                 }
                 var squared = contribution.square().data<double>().ToArray();
-                var sum = sums[g.Name];
+                var sum = sums[g.Key];
                 for (var c = 0; c < sum.Length; c++) sum[c] += squared[c];
             }
         }

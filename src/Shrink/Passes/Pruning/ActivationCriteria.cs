@@ -34,6 +34,8 @@ public static class ActivationCriteria
                 foreach (var o in outputs)
                     if (stats.TryGetValue(o.Name, out var s)) s.Add((float[])o.Data, o.Shape, count);
 
+        if (stats.Count > 0 && stats.Values.All(s => s.Empty))
+            throw new DataException("no batch of the data could run to measure the activations (a model with a fixed batch size larger than --score-samples?); give more samples");
         var result = new Dictionary<string, double[]>();
         foreach (var g in groups)
         {
@@ -50,7 +52,7 @@ public static class ActivationCriteria
                     seen[refs[p].Index]++;
                 }
             }
-            result[g.Name] = sum.Select((x, c) => seen[c] == 0 ? 0 : x / seen[c]).ToArray();
+            result[g.Key] = sum.Select((x, c) => seen[c] == 0 ? 0 : x / seen[c]).ToArray();
         }
         return result;
     }
@@ -94,6 +96,8 @@ public static class ActivationCriteria
                     _means[c].Add((float)(total / inner));
                 }
         }
+
+        public bool Empty => _elements.All(e => e == 0);
 
         public double ZeroFraction(int p) => _elements[p] == 0 ? 0 : (double)_zeros[p] / _elements[p];
 

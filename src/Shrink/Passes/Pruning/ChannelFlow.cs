@@ -53,8 +53,11 @@ public sealed class ChannelGroup
     /// <summary>The kept count must stay divisible by these (channel shuffles).</summary>
     public SortedSet<int> Divisors { get; } = new();
 
-    /// <summary>A name for reports and plans: the producers' layer names.</summary>
+    /// <summary>A name for reports: the producers' layer names.</summary>
     public string Name => string.Join("+", Producers.Select(p => p.Layer.DisplayName));
+
+    /// <summary>The key of plans and scores: <see cref="Name"/>, made unique with the group id where node names repeat.</summary>
+    public string Key { get; internal set; } = "";
 }
 
 /// <summary>Raised while cutting channels when the graph would route them differently than in the masked model.</summary>
@@ -181,6 +184,8 @@ public sealed class ChannelFlow
             else if (!Consumers.Any(c => _layouts[c.Input].Refs.Any(r => Root(r.Group) == g.Id))) g.Blocker = "its channels reach no consuming layer";
             else if (g.PatternBlocks.Concat(g.EqualBlocks).Distinct().Count() > 1) g.Blocker = "grouped convolutions with different group counts read or make its channels";
         }
+        var repeated = roots.GroupBy(g => g.Name).Where(n => n.Count() > 1).Select(n => n.Key).ToHashSet();
+        foreach (var g in roots) g.Key = repeated.Contains(g.Name) ? $"{g.Name}#{g.Id}" : g.Name;
         Groups = roots;
     }
 
@@ -231,6 +236,16 @@ public sealed class ChannelFlow
             return;
         }
         if (!flowing || node.OpType == "Shape") return;
+        if (_applying && node.Outputs.All(o => o is null || !_old!._layouts.ContainsKey(o) && !_old._shuffled.ContainsKey(o)))
+        {
+            // Not followed when analysed (its groups are left alone): it must still read exactly what it read before.
+            foreach (var v in node.Inputs)
+                if (L(v) is { } now && (now.Length != _old!.L(v)?.Length || Map(v!, now).Where((p, q) => p != q).Any()))
+                    throw Conflict(now, $"'{node.DisplayName}' ({node.OpType}) was not followed and would read other channels");
+                else if (v is not null && _shuffled.ContainsKey(v) && _shuffled[v].Layout.Length != _old!._shuffled.GetValueOrDefault(v)?.Layout.Length)
+                    throw Conflict(_shuffled[v].Layout, $"'{node.DisplayName}' ({node.OpType}) was not followed and would read other channels");
+            return;
+        }
         var onlyFirst = lx is not null && node.Inputs.Skip(1).All(v => v is null || !_layouts.ContainsKey(v) && !_shuffled.ContainsKey(v));
         var output = node.Outputs.ElementAtOrDefault(0);
         switch (node.OpType)
@@ -254,6 +269,10 @@ public sealed class ChannelFlow
                 // A bias added after MatMul (PyTorch's Linear export): one entry per feature.
                 PerChannel(node, 1, x!);
                 Set(output, lx);
+                return;
+            case "Add" when x?.Const is { Dims.Length: 1 } && node.Inputs.Count == 2 && L(node.Inputs[1]) is { Spatial: false } lb:
+                PerChannel(node, 0, node.Inputs[1]!);
+                Set(output, lb);
                 return;
             case "ReduceMean" or "ReduceMax" or "ReduceSum" when onlyFirst && lx!.Spatial && ReduceKeepsChannels(node, x!) is { } spatial:
                 Set(output, lx with { Spatial = spatial });
@@ -419,19 +438,22 @@ public sealed class ChannelFlow
     private long[] Map(Value x, ChannelLayout now)
     {
         var before = _old!.L(x)!;
-        var position = new Dictionary<(int, int, int), int>();
+        // A channel may appear several times (Concat(x, MaxPool(x)), SPPF): its copies pair up in order.
+        var positions = new Dictionary<(int, int, int), Queue<int>>();
         var keptBefore = 0;
         for (var p = 0; p < before.Length; p++)
         {
             var r = before.Refs[p];
-            position[(_old.Root(r.Group), r.Index, r.Sub)] = p;
+            var key = (_old.Root(r.Group), r.Index, r.Sub);
+            if (!positions.TryGetValue(key, out var queue)) positions[key] = queue = new Queue<int>();
+            queue.Enqueue(p);
             if (Kept(r)) keptBefore++;
         }
         var map = new long[now.Length];
         for (var q = 0; q < now.Length; q++)
         {
             var r = now.Refs[q];
-            if (!position.TryGetValue((_old.Root(r.Group), r.Index, r.Sub), out var p))
+            if (!positions.TryGetValue((_old.Root(r.Group), r.Index, r.Sub), out var queue) || !queue.TryDequeue(out var p))
                 throw Conflict(new ChannelLayout(now.Refs.Concat(before.Refs).ToArray(), now.Spatial), $"'{x.Name}' would carry channels it did not carry before");
             map[q] = p;
         }
@@ -551,8 +573,7 @@ public sealed class ChannelFlow
         if (_applying && dynamic)
         {
             // Bounds computed from Shape at run time: evaluate them on the model cut so far.
-            foreach (var v in _layouts.Keys) v.Shape = null;
-            _shapeValues = ShapeInference.Run(_model).ShapeValues;
+            RefreshShapeValues();
             starts = Ints(node, 1);
             ends = Ints(node, 2);
             if (starts is null || ends is null) throw Conflict(lx, $"the bounds of '{node.DisplayName}' can no longer be computed");
@@ -565,8 +586,8 @@ public sealed class ChannelFlow
             var newEnds = (long[])ends.Clone();
             newStarts[i] = before.Refs.Take(s0).Count(Kept);
             newEnds[i] = before.Refs.Take(e0).Count(Kept);
-            SetConstInput(node, 1, Tensor.FromInt64s(node.Name + "_starts", new long[] { starts.Length }, newStarts));
-            SetConstInput(node, 2, Tensor.FromInt64s(node.Name + "_ends", new long[] { ends.Length }, newEnds));
+            SetConstInput(node, 1, IndexTensor(node.Name + "_starts", newStarts, Graph.ConstantOf(node.Inputs[1])!.DataType));
+            SetConstInput(node, 2, IndexTensor(node.Name + "_ends", newEnds, Graph.ConstantOf(node.Inputs[2])!.DataType));
             starts = newStarts;
             ends = newEnds;
         }
@@ -590,6 +611,18 @@ public sealed class ChannelFlow
         if (node.GetInt("keepdims", 1) != 0) return true;
         return normalized.SequenceEqual(Enumerable.Range(2, rank - 2).Select(a => (long)a)) ? false : null;
     }
+
+    /// <summary>Shape values of the model as cut so far (upstream of the node being visited).</summary>
+    private void RefreshShapeValues()
+    {
+        foreach (var v in _layouts.Keys.Concat(_shuffled.Keys)) v.Shape = null;
+        _shapeValues = ShapeInference.Run(_model).ShapeValues;
+    }
+
+    /// <summary>A 1-D index tensor of the given type (Slice takes int32 or int64 bounds, all of one type).</summary>
+    private static Tensor IndexTensor(string name, long[] values, DataType type) => type == DataType.Int32
+        ? new Tensor(name, DataType.Int32, new long[] { values.Length }, values.SelectMany(v => BitConverter.GetBytes(checked((int)Math.Clamp(v, int.MinValue, int.MaxValue)))).ToArray())
+        : Tensor.FromInt64s(name, new long[] { values.Length }, values);
 
     private static (int Start, int End) Bounds(long start, long end, int length)
     {
@@ -627,12 +660,12 @@ public sealed class ChannelFlow
             if (_old!._shuffled.TryGetValue(node.Outputs[0]!, out var s))
             {
                 if (lx.Length % s.Groups != 0) throw Conflict(lx, $"the channel shuffle at '{node.DisplayName}' needs a multiple of {s.Groups} channels");
-                RewriteTarget(node, 2, lx.Length / s.Groups);
+                RewriteTarget(node, 2, lx.Length / s.Groups, lx);
                 _shuffled[node.Outputs[0]!] = new Shuffled(lx, s.Groups, false);
                 return true;
             }
             var size = _old.L(node.Outputs[0]!)!.Length / _old.L(x)!.Length;
-            RewriteTarget(node, 1, lx.Length * size);
+            RewriteTarget(node, 1, lx.Length * size, lx);
             Set(node.Outputs[0], new ChannelLayout(lx.Refs.SelectMany(r => Enumerable.Range(0, size).Select(k => r with { Sub = k })).ToArray(), false));
             return true;
         }
@@ -664,14 +697,21 @@ public sealed class ChannelFlow
         for (var i = 0; i < s.Groups; i++)
             for (var k = 0; k < inner; k++)
                 result[s.Transposed ? k * s.Groups + i : i * inner + k] = refs[i * inner + k];
-        if (_applying) RewriteTarget(node, 1, refs.Length);
+        if (_applying) RewriteTarget(node, 1, refs.Length, s.Layout);
         Set(node.Outputs[0], new ChannelLayout(result, true));
         return true;
     }
 
-    private void RewriteTarget(Node node, int index, long value)
+    private void RewriteTarget(Node node, int index, long value, ChannelLayout layout)
     {
-        if (Graph.ConstantOf(node.Inputs[1]) is not { } t) return; // computed from Shape: follows the cut sizes by itself
+        if (Graph.ConstantOf(node.Inputs[1]) is not { } t)
+        {
+            // Computed at run time: from Shape it follows the cut by itself, but a constant element inside the computation does not.
+            RefreshShapeValues();
+            if (Values(node, 1)?.ElementAtOrDefault(index) is not (-1 or null) and var computed && computed != value)
+                throw Conflict(layout, $"the target of '{node.DisplayName}' is computed with a fixed channel count ({computed}) that the cut would break");
+            return;
+        }
         var values = t.ToInt64s();
         if (values[index] == -1 || values[index] == value) return;
         values[index] = value;

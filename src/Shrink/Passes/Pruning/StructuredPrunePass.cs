@@ -103,7 +103,7 @@ public sealed class StructuredPrunePass : IPass
             catch (ChannelConflictException e)
             {
                 // Leave one group alone at a time, the most upstream first: its cut often moves the others' channels.
-                var name = trial.Groups.Where(g => e.Groups.Contains(g.Id) && plan.ContainsKey(g.Name)).Select(g => g.Name).FirstOrDefault()
+                var name = trial.Groups.Where(g => e.Groups.Contains(g.Id) && plan.ContainsKey(g.Key)).Select(g => g.Key).FirstOrDefault()
                            ?? plan.Keys.First(); // the cause lies further upstream
                 plan.Remove(name);
                 context.Notes.Add($"left alone: {name}: {e.Message}");
@@ -116,16 +116,16 @@ public sealed class StructuredPrunePass : IPass
             if (_options.MaskOnly) Mask(flow, ById(flow, plan));
             else ChannelFlow.Apply(model, flow, ById(flow, plan));
         }
-        var groups = flow.Groups.Where(g => plan.ContainsKey(g.Name)).ToList();
+        var groups = flow.Groups.Where(g => plan.ContainsKey(g.Key)).ToList();
         return new PassResult(model, plan.Count > 0, new Dictionary<string, long>
         {
             ["groups"] = plan.Count, ["skipped"] = flow.Groups.Count - plan.Count,
-            ["channels"] = groups.Sum(g => g.Channels), ["removed"] = groups.Sum(g => g.Channels - plan[g.Name].Length),
+            ["channels"] = groups.Sum(g => g.Channels), ["removed"] = groups.Sum(g => g.Channels - plan[g.Key].Length),
         });
     }
 
     private static Dictionary<int, long[]> ById(ChannelFlow flow, Dictionary<string, long[]> plan) =>
-        flow.Groups.Where(g => plan.ContainsKey(g.Name)).ToDictionary(g => g.Id, g => plan[g.Name]);
+        flow.Groups.Where(g => plan.ContainsKey(g.Key)).ToDictionary(g => g.Id, g => plan[g.Key]);
 
     /// <summary>The kept channels of every group that loses some, by group name.</summary>
     private Dictionary<string, long[]> Plan(ChannelFlow flow, PassContext context)
@@ -146,9 +146,9 @@ public sealed class StructuredPrunePass : IPass
         foreach (var (g, scores) in scored)
         {
             // Iterative schedules give the sparsity relative to the channel count before the first round.
-            var reference = _options.OriginalChannels?.GetValueOrDefault(g.Name) is > 0 and var r ? r : g.Channels;
+            var reference = _options.OriginalChannels?.GetValueOrDefault(g.Key) is > 0 and var r ? r : g.Channels;
             var target = threshold is { } t ? scores.Count(s => s >= t) : Math.Min(g.Channels, reference - (long)Math.Round(_options.Sparsity * reference));
-            if (Choose(g, scores, target) is { } keep) plan[g.Name] = keep;
+            if (Choose(g, scores, target) is { } keep) plan[g.Key] = keep;
         }
         return plan;
     }
@@ -191,7 +191,7 @@ public sealed class StructuredPrunePass : IPass
     {
         var scores = new double[g.Channels];
         if (StructuredPruneOptions.Measured.Contains(_options.Method))
-            return _options.ChannelScores!.TryGetValue(g.Name, out var measured) && measured.Length == g.Channels ? measured : null;
+            return _options.ChannelScores!.TryGetValue(g.Key, out var measured) && measured.Length == g.Channels ? measured : null;
         if (_options.UsesGamma)
         {
             var found = false;

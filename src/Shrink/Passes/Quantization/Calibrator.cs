@@ -111,7 +111,9 @@ public static class Calibrator
                 min[o.Name] = Math.Min(min[o.Name], data.Min());
                 max[o.Name] = Math.Max(max[o.Name], data.Max());
             }
-        var result = values.ToDictionary(n => n, n => (Min: double.IsInfinity(min[n]) ? 0 : min[n], Max: double.IsInfinity(max[n]) ? 0 : max[n]));
+        if (values.Count > 0 && values.All(n => double.IsPositiveInfinity(min[n]) && double.IsNegativeInfinity(max[n])))
+            throw new DataException($"no calibration batch could run ({samples.Count} samples for a model with a fixed batch size, or none at all); give at least one full batch of samples");
+        var result = values.ToDictionary(n => n, n => (Min: double.IsPositiveInfinity(min[n]) ? 0 : min[n], Max: double.IsNegativeInfinity(max[n]) ? 0 : max[n]));
         if (method == CalibrationMethod.MinMax) return result;
 
         var limit = values.ToDictionary(n => n, n => Math.Max(Math.Abs(result[n].Min), Math.Abs(result[n].Max)));

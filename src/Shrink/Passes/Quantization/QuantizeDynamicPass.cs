@@ -19,10 +19,11 @@ public sealed class QuantizeDynamicPass : IPass
 
     public string Id => "quantize-dynamic";
 
+    /// <summary>Everything but the presence of layers (DynamicQuantizeLinear arrived in opset 11).</summary>
+    public string? CheckModel(Model model) => new QuantizeStaticPass(_options) { MinimumOpset = 11 }.CheckModel(model);
+
     public string? CheckPreconditions(Model model) =>
-        new QuantizeStaticPass(_options).CheckPreconditions(model) is { } reason && !reason.StartsWith("the model has no")
-            ? reason
-            : Layers(model).Count == 0 ? "the model has no MatMul or Gemm with constant float weights to quantize dynamically" : null;
+        CheckModel(model) ?? (Layers(model).Count == 0 ? "the model has no MatMul or Gemm with constant float weights to quantize dynamically" : null);
 
     /// <summary>MatMul with a 2-D constant weight, and Gemm without transA, alpha or beta, that read a float activation.</summary>
     public List<Node> Layers(Model model) => model.Graph.TopologicalOrder().Where(n =>

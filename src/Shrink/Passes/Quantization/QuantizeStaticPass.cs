@@ -51,19 +51,26 @@ public sealed class QuantizeStaticPass : IPass
             Tensors.Where(t => !SameAs.ContainsKey(t)).Select(t => (CalibrateAs.GetValueOrDefault(t) ?? t).Name).Distinct().ToList();
     }
 
-    public string? CheckPreconditions(Model model)
+    /// <summary>Per-axis QuantizeLinear/DequantizeLinear arrived in opset 13.</summary>
+    public int MinimumOpset { get; init; } = 13;
+
+    /// <summary>Checks everything but the presence of layers: an already-quantized model, the opset, NaN or infinite weights.</summary>
+    public string? CheckModel(Model model)
     {
         if (model.Graph.Nodes.FirstOrDefault(n => n.OpType is "QuantizeLinear" or "DequantizeLinear" or "DynamicQuantizeLinear" or "MatMulInteger"
                 or "ConvInteger" || n.OpType.StartsWith("QLinear") || n.OpType.StartsWith("DynamicQuantize")) is { } q)
             return $"the model is already quantized (it has {q.OpType} '{q.DisplayName}'); quantize the float model it came from";
-        if ((model.OpsetVersion("") ?? model.DefaultOpset) < 13)
-            return $"the model uses opset {model.OpsetVersion("") ?? model.DefaultOpset}; per-channel QDQ needs opset 13 or later (re-export it with opset ≥ 13)";
+        if ((model.OpsetVersion("") ?? model.DefaultOpset) < MinimumOpset)
+            return $"the model uses opset {model.OpsetVersion("") ?? model.DefaultOpset}; {Id} needs opset {MinimumOpset} or later (re-export it with opset ≥ {MinimumOpset})";
         foreach (var node in model.Graph.Nodes.Where(n => Weighted.Contains(n.OpType)))
             foreach (var w in node.Inputs.Skip(1).OfType<Value>())
                 if (w.Const is { DataType: DataType.Float } t && t.AsFloats().ToArray().Any(x => !float.IsFinite(x)))
                     return $"'{w.Name}' of '{node.DisplayName}' holds NaN or infinite weights; fix or retrain the model before quantizing";
-        return Plan(model).Layers.Count == 0 ? "the model has no Conv, Gemm or MatMul with constant float weights to quantize" : null;
+        return null;
     }
+
+    public string? CheckPreconditions(Model model) =>
+        CheckModel(model) ?? (Plan(model).Layers.Count == 0 ? "the model has no Conv, Gemm or MatMul with constant float weights to quantize" : null);
 
     /// <summary>Decides what gets quantized (a pure function of the model and the options).</summary>
     public QuantPlan Plan(Model model)

@@ -68,7 +68,7 @@ public static class WeightQuantizer
             var g = Group(i);
             q[i] = bits switch
             {
-                1 => values[i] < 0 ? (sbyte)-1 : (sbyte)1,
+                1 => maxAbs[g] == 0 ? (sbyte)0 : values[i] < 0 ? (sbyte)-1 : (sbyte)1, // an all-zero (pruned) channel stays zero
                 2 => Math.Abs(values[i]) > thresholds[g] ? (sbyte)Math.Sign(values[i]) : (sbyte)0,
                 _ => (sbyte)Math.Clamp(Math.Round(values[i] / scales[g]), -limit, limit),
             };

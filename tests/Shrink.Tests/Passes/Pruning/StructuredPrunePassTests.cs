@@ -23,16 +23,30 @@ public class StructuredPrunePassTests
         data.Add("routes", "l1-filter");
         data.Add("routes", "fpgm");
         data.Add("routes", "bn-scale");
+        data.Add("sppf", "l1-filter");
         return data;
     }
 
-    private static Model Load(string name) => name == "routes" ? Routes() : ModelZoo.Names.Contains(name) ? ModelZoo.Create(name, seed: 4) : OnnxReader.Read(TestModels.TorchPath(name));
+    private static Model Load(string name) => name == "routes" ? Routes() : name == "sppf" ? Sppf() : ModelZoo.Names.Contains(name) ? ModelZoo.Create(name, seed: 4) : OnnxReader.Read(TestModels.TorchPath(name));
 
     /// <summary>
     /// Channels through every routing op the pass follows: Split with sizes, a 1×1 conv into a grouped
     /// conv (4 groups), Concat, a channel shuffle with constant Reshape targets, a Slice of the channel
     /// axis into a depthwise conv, Flatten → Gemm.
     /// </summary>
+    /// <summary>YOLO's SPPF: one conv's channels read four times through Concat(x, MaxPool(x), MaxPool²(x), MaxPool³(x)).</summary>
+    internal static Model Sppf()
+    {
+        var b = new Shrink.Builder.NetworkBuilder("sppf", seed: 5);
+        var x = b.Relu(b.Conv(b.Input("input", 3, 8, 8), 16, 3, padding: 1));
+        var p1 = b.MaxPool(x, 3, 1, 1);
+        var p2 = b.MaxPool(p1, 3, 1, 1);
+        var p3 = b.MaxPool(p2, 3, 1, 1);
+        var y = b.Relu(b.Conv(b.Concat(1, x, p1, p2, p3), 8, 1));
+        b.Output(b.Linear(b.Flatten(b.GlobalAveragePool(y)), 10));
+        return b.Build();
+    }
+
     internal static Model Routes()
     {
         var b = new Shrink.Builder.NetworkBuilder("routes", seed: 3);
