@@ -87,9 +87,6 @@ internal static class PruneCommand
         return command;
     }
 
-    /// <summary>Fine-tuning after (or, for AGP, during) pruning: SGD momentum 0.9 with a cosine schedule.</summary>
-    private sealed record FineTuneSettings(int Epochs, double LearningRate, int Batch, int Seed);
-
     /// <summary>A checked pruning job: what it reports and how it turns the model read from MODEL into the pruned one.</summary>
     private sealed record PruneJob(double TargetSparsity, string Scope, int Rounds, Func<Model, DatasetPair?, PassContext, CliContext, Model> Run);
 
@@ -146,7 +143,7 @@ internal static class PruneCommand
         return new PruneJob(target, scope == "global" ? "global" : "group", rounds, (model, sets, context, cli) =>
         {
             if (method == "slim")
-                model = FineTune(model, tuning with { Epochs = criteria.SlimEpochs }, tuning.Seed, "slim sparsity training", sets!, cli,
+                model = FineTuning.Run(model, tuning with { Epochs = criteria.SlimEpochs }, tuning.Seed, "slim sparsity training", sets!, cli,
                     ex => new SlimHook(ex, model, criteria.SlimPenalty));
             var original = ChannelGroups.Find(model).ToDictionary(g => g.Key, g => g.Channels);
             var modified = false;
@@ -166,7 +163,7 @@ internal static class PruneCommand
                 model = result.Model;
                 if (round == rounds && !modified)
                     throw new OptionsException($"no channel group could be pruned at --sparsity {target}: {string.Join("; ", context.Notes.DefaultIfEmpty("every group is too small"))}");
-                if (tuning.Epochs > 0) model = FineTune(model, tuning, tuning.Seed + round - 1, rounds == 1 ? "fine-tune" : $"round {round}/{rounds} fine-tune", sets!, cli);
+                if (tuning.Epochs > 0) model = FineTuning.Run(model, tuning, tuning.Seed + round - 1, rounds == 1 ? "fine-tune" : $"round {round}/{rounds} fine-tune", sets!, cli);
             }
             return model;
         });
@@ -199,7 +196,7 @@ internal static class PruneCommand
             var pass = new UnstructuredPrunePass(step);
             model = new PassPipeline(pass).Run(model, context).Model;
             if (tuning.Epochs == 0 || sets is null) continue;
-            model = FineTune(model, tuning, tuning.Seed + round, $"round {round}/{rounds} fine-tune", sets, cli, ex => new MaskHook(ex, pass.Masks));
+            model = FineTuning.Run(model, tuning, tuning.Seed + round, $"round {round}/{rounds} fine-tune", sets, cli, ex => new MaskHook(ex, pass.Masks));
         }
         return model;
     }
@@ -208,34 +205,8 @@ internal static class PruneCommand
     private static Model PruneGradually(Model model, UnstructuredPruneOptions options, FineTuneSettings tuning, DatasetPair sets, CliContext cli)
     {
         var totalSteps = (long)tuning.Epochs * ((sets.Train.Count + tuning.Batch - 1) / tuning.Batch);
-        return FineTune(model, tuning, tuning.Seed, "agp", sets, cli, ex => new AgpHook(ex, options, totalSteps));
+        return FineTuning.Run(model, tuning, tuning.Seed, "agp", sets, cli, ex => new AgpHook(ex, options, totalSteps));
     }
-
-    /// <summary>Trains a model (with an optional hook made for its executor) and returns the trained copy.</summary>
-    private static Model FineTune(Model model, FineTuneSettings tuning, int seed, string label, DatasetPair sets, CliContext cli,
-        Func<GraphExecutor, ITrainingHook>? hook = null)
-    {
-        TorchRuntime.EnsureInitialized();
-        using var executor = GraphExecutor.Compile(model);
-        var h = hook?.Invoke(executor);
-        try
-        {
-            using var trainer = new Trainer(executor, FineTuning(tuning.Epochs, tuning.Batch, seed, tuning.LearningRate), h is null ? null : new[] { h });
-            trainer.EpochEnd += e => cli.Note($"{label} epoch {e.Epoch}/{tuning.Epochs}: loss {e.TrainLoss:F4}, test {e.TestAccuracy:P2}, {e.Seconds:F1} s");
-            trainer.Fit(sets.Train, sets.Test);
-            return executor.Export();
-        }
-        finally
-        {
-            (h as IDisposable)?.Dispose();
-        }
-    }
-
-    private static TrainOptions FineTuning(int epochs, int batch, int seed, double lr) => new()
-    {
-        Epochs = epochs, BatchSize = batch, Seed = seed,
-        Hyper = new OptimizerOptions { LearningRate = lr }, Schedule = new LearningRateSchedule { Kind = "cosine" },
-    };
 
     private static void Render(IAnsiConsole c, PruneReport r)
     {

@@ -23,7 +23,11 @@ internal static class QuantizeCommand
     {
         var model = Options.Model();
         var mode = new Option<string>("--mode") { Description = "static: int8 weights and activations, activation ranges calibrated on samples; dynamic: int8 MatMul/Gemm weights, activations quantized at run time (no calibration)", DefaultValueFactory = _ => "static" };
-        mode.AcceptOnlyFromAmong("static", "dynamic");
+        mode.AcceptOnlyFromAmong("static", "dynamic", "qat");
+        var epochs = new Option<int>("--epochs") { Description = "qat: training epochs with quantized weights (straight-through estimator)", DefaultValueFactory = _ => 0 };
+        var lr = new Option<double>("--lr") { Description = "qat: learning rate (SGD, momentum 0.9, cosine)", DefaultValueFactory = _ => 0.01 };
+        var batch = new Option<int>("--batch") { Description = "qat: batch size", DefaultValueFactory = _ => 128 };
+        var seed = new Option<int>("--seed") { Description = "qat: seed", DefaultValueFactory = _ => 0 };
         var weights = new Option<string>("--weights") { Description = "Weight precision: int8, int4 (levels ±7), ternary (TWN: −α, 0, +α), binary (±α); low-bit levels run in ONNX Runtime's int8 kernels and are counted packed", DefaultValueFactory = _ => "int8" };
         weights.AcceptOnlyFromAmong("int8", "int4", "ternary", "binary");
         var layers = new Option<string?>("--layers") { Description = "Mixed precision: JSON of layer name → int8|int4|ternary|binary|float" };
@@ -44,7 +48,7 @@ internal static class QuantizeCommand
         var json = Options.Json();
         var command = new Command("quantize", "Quantize to int8 ONNX QDQ (calibrated static quantization) and compare size, accuracy and latency")
         {
-            model, mode, weights, activations, perChannel, calibration, percentile, samples, calibData, exclude, layers, data, benchBatch, threads, dims, output, json,
+            model, mode, epochs, lr, batch, seed, weights, activations, perChannel, calibration, percentile, samples, calibData, exclude, layers, data, benchBatch, threads, dims, output, json,
         };
         command.SetAction(cli.Guard(p =>
         {
@@ -68,6 +72,11 @@ internal static class QuantizeCommand
             var missing = options.Exclude.Where(n => original.Graph.FindNode(n) is null).ToList();
             if (missing.Count > 0) throw new OptionsException($"--exclude names no node called {string.Join(", ", missing.Select(n => $"'{n}'"))}; see the node names with shrink inspect");
             var dynamic = p.GetValue(mode) == "dynamic";
+            var qat = p.GetValue(mode) == "qat";
+            var tuning = new FineTuneSettings(p.GetValue(epochs), p.GetValue(lr), p.GetValue(batch), p.GetValue(seed));
+            if (qat && tuning.Epochs < 1) throw new OptionsException("--mode qat trains with quantized weights; give --epochs (at least 1) and --data");
+            if (!qat && tuning.Epochs != 0) throw new OptionsException("--epochs belongs to --mode qat");
+            if (qat && !(tuning.LearningRate > 0)) throw new OptionsException($"--lr must be positive, got {tuning.LearningRate}");
             if (dynamic && options.Activations != DataType.UInt8) throw new OptionsException("--mode dynamic quantizes activations to uint8 at run time (DynamicQuantizeLinear); drop --activations int8");
             if (dynamic && p.GetValue(calibData) is not null) throw new OptionsException("--mode dynamic needs no calibration; drop --calib-data");
             var check = dynamic ? new QuantizeDynamicPass(options).CheckModel(original) : new QuantizeStaticPass(options).CheckModel(original);
@@ -78,13 +87,23 @@ internal static class QuantizeCommand
             var none = dynamic ? new QuantizeDynamicPass(options).CheckPreconditions(folded) : new QuantizeStaticPass(options).CheckPreconditions(folded);
             if (none is { } nothing) throw new OptionsException(nothing);
             // Data: for accuracy when given, and for calibration unless --calib-data is.
-            var sets = p.GetValue(data) is not null || !dynamic && p.GetValue(calibData) is null ? FashionMnist.Load(p.GetValue(data)) : null;
+            var sets = p.GetValue(data) is not null || qat || !dynamic && p.GetValue(calibData) is null ? FashionMnist.Load(p.GetValue(data)) : null;
             if (sets is not null) CalibrationSet.FromDataset(sets.Test, 1).CheckFits(original);
             var calibrationSet = dynamic ? null : p.GetValue(calibData) is { } npy
                 ? CalibrationSet.FromNpy(NpyFile.Read(npy), p.GetValue(samples))
                 : CalibrationSet.FromDataset(sets!.Train, p.GetValue(samples));
             calibrationSet?.CheckFits(original);
 
+            double? executorAccuracy = null;
+            if (qat)
+            {
+                // Weights trained on their quantization grid; activations are calibrated afterwards, on the trained model.
+                var layers = new QuantizeStaticPass(options).Plan(folded).Layers.ToDictionary(l => l.Inputs[1]!.Name,
+                    l => (Axis: l.OpType switch { "Conv" => 0, "Gemm" => l.GetInt("transB", 0) != 0 ? 0 : 1, _ => 1 }, Bits: options.BitsOf(l)));
+                folded = FineTuning.Run(folded, tuning, tuning.Seed, "qat", sets!, cli,
+                    ex => new Shrink.Training.Quantization.WeightQatHook(ex, layers, options.PerChannel), out var accuracy);
+                executorAccuracy = accuracy;
+            }
             PassResult result;
             if (calibrationSet is null) result = new PassPipeline(new QuantizeDynamicPass(options)).Run(folded, context);
             else
@@ -100,7 +119,10 @@ internal static class QuantizeCommand
             var (before, _) = ModelSide.Measure(path, test, batches, runnerOptions, context.Notes);
             var (after, _) = ModelSide.Measure(outPath, test, batches, runnerOptions, context.Notes);
             var report = new QuantizeReport(path, outPath, p.GetValue(mode)!, p.GetValue(weights)!, p.GetValue(activations)!, options.PerChannel,
-                dynamic ? "none (dynamic)" : p.GetValue(calibration)!, calibrationSet?.Count ?? 0, result.Stats, before, after, context.Notes);
+                dynamic ? "none (dynamic)" : p.GetValue(calibration)!, calibrationSet?.Count ?? 0, result.Stats, before, after, context.Notes)
+            {
+                ExecutorAccuracy = executorAccuracy,
+            };
             if (p.GetValue(json)) cli.WriteJson(report);
             else Render(cli.Console, report);
             return ShrinkApp.Ok;
@@ -112,7 +134,9 @@ internal static class QuantizeCommand
     {
         c.Write(ModelSide.Table(r.Before, r.After));
         foreach (var note in r.Notes) c.WriteLine($"note: {note}");
-        var layers = r.Stats.GetValueOrDefault($"quantize-{r.Mode}.layers");
+        var layers = r.Stats.GetValueOrDefault($"quantize-{(r.Mode == "dynamic" ? "dynamic" : "static")}.layers");
+        if (r.ExecutorAccuracy is { } ea && r.After.Accuracy is { } oa)
+            c.WriteLine($"quantization-aware training: executor (quantized weights, float activations) {ea:P2}, ONNX Runtime on the int8 model {oa:P2} ({(oa - ea) * 100:+0.00;-0.00} points)");
         var ratio = (double)r.Before.Bytes / r.After.Bytes;
         var size = ratio >= 1 ? $"file {ratio:F2}x smaller" : $"file {1 / ratio:F2}x LARGER (scales, zero points and Q/DQ nodes outweigh the int8 weights of so small a model)";
         c.WriteLine(r.Mode == "dynamic"
@@ -127,6 +151,9 @@ internal sealed record QuantizeReport(string Model, string Out, string Mode, str
     int CalibrationSamples, IReadOnlyDictionary<string, long> Stats, ModelSide Before, ModelSide After, IReadOnlyList<string> Notes)
 {
     public bool Faster => ModelSide.Faster(Before, After);
+
+    /// <summary>QAT: the training executor's test accuracy at the end (quantized weights, float activations).</summary>
+    public double? ExecutorAccuracy { get; init; }
 
     public IReadOnlyList<double> Speedups => ModelSide.Speedups(Before, After);
 

@@ -219,6 +219,10 @@ public sealed class ChannelFlow
 
     private void Visit(Node node)
     {
+        // Values read inside If/Loop bodies keep their width: their groups are left alone.
+        foreach (var sub in node.Subgraphs)
+            foreach (var v in sub.Nodes.SelectMany(n => n.Inputs).OfType<Value>().Where(v => v.Producer?.Graph != sub && !sub.Inputs.Contains(v)))
+                if (L(v) is { } read) Block(read, $"it is read inside a subgraph of '{node.DisplayName}'");
         var flowing = node.Inputs.Any(v => v is not null && (_layouts.ContainsKey(v) || _shuffled.ContainsKey(v)));
         if (!node.IsDefaultDomain)
         {

@@ -237,3 +237,33 @@ public class LowBitWeightTests
         Assert.False(File.Exists(dir.File("q2.onnx")));
     }
 }
+
+/// <summary>Quantization-aware training of the weights: they end on the grid, and ONNX Runtime agrees with the executor.</summary>
+[Collection("torch")]
+public class QatTests
+{
+    [Theory]
+    [InlineData("int4", 7)]
+    [InlineData("ternary", 1)]
+    public void QatWeightsLieOnTheGridAndOnnxRuntimeAgrees(string weights, int levels)
+    {
+        using var dir = new TempDirectory();
+        Assert.Equal(0, CliRunner.Run("zoo", "lenet5", "--out", dir.File("m.onnx")).ExitCode);
+        var r = CliRunner.Run("quantize", dir.File("m.onnx"), "--mode", "qat", "--weights", weights, "--per-channel", "--epochs", "1", "--lr", "0.05",
+            "--data", "embedded", "--calib-samples", "64", "--bench-batch", "none", "--out", dir.File("q.onnx"), "--json");
+        Assert.True(r.ExitCode == 0, r.Err);
+        Assert.Contains("qat epoch 1/1", r.Err);
+        using var doc = System.Text.Json.JsonDocument.Parse(r.Out);
+        var executor = doc.RootElement.GetProperty("executorAccuracy").GetDouble();
+        var ort = doc.RootElement.GetProperty("after").GetProperty("accuracy").GetDouble();
+        Assert.InRange(executor, 0.3, 1);
+        Assert.InRange(ort - executor, -0.02, 0.02); // int8 activations are the only difference
+        var q = OnnxReader.Read(dir.File("q.onnx"));
+        foreach (var w in q.Graph.Initializers.Where(v => v.Name.EndsWith(".weight_quantized")))
+        {
+            var values = (sbyte[])(Array)w.Const!.RawData;
+            Assert.All(values, v => Assert.InRange(v, -levels, levels));
+            if (weights == "int4") Assert.Contains(values, v => Math.Abs(v) == 7); // the per-channel maximum maps to ±7
+        }
+    }
+}

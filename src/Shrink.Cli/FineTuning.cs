@@ -1,0 +1,50 @@
+using Shrink.Data;
+using Shrink.Ir;
+using Shrink.Training;
+using Shrink.Training.Execution;
+using Shrink.Training.Optim;
+
+namespace Shrink.Cli;
+
+/// <summary>Fine-tuning after (or, for AGP and QAT, during) compression: SGD momentum 0.9 with a cosine schedule.</summary>
+internal sealed record FineTuneSettings(int Epochs, double LearningRate, int Batch, int Seed);
+
+/// <summary>The fine-tuning that pruning and quantization-aware training share.</summary>
+internal static class FineTuning
+{
+    /// <summary>Trains a model (with an optional hook made for its executor) and returns the trained copy.</summary>
+    public static Model Run(Model model, FineTuneSettings tuning, int seed, string label, DatasetPair sets, CliContext cli,
+        Func<GraphExecutor, ITrainingHook>? hook = null) => Run(model, tuning, seed, label, sets, cli, hook, out _);
+
+    /// <summary>As <see cref="Run(Model, FineTuneSettings, int, string, DatasetPair, CliContext, Func{GraphExecutor, ITrainingHook}?)"/>, also giving the executor's test accuracy at the end.</summary>
+    public static Model Run(Model model, FineTuneSettings tuning, int seed, string label, DatasetPair sets, CliContext cli,
+        Func<GraphExecutor, ITrainingHook>? hook, out double testAccuracy)
+    {
+        TorchRuntime.EnsureInitialized();
+        using var executor = GraphExecutor.Compile(model);
+        var h = hook?.Invoke(executor);
+        try
+        {
+            using var trainer = new Trainer(executor, Options(tuning.Epochs, tuning.Batch, seed, tuning.LearningRate), h is null ? null : new[] { h });
+            double accuracy = double.NaN;
+            trainer.EpochEnd += e =>
+            {
+                accuracy = e.TestAccuracy ?? double.NaN;
+                cli.Note($"{label} epoch {e.Epoch}/{tuning.Epochs}: loss {e.TrainLoss:F4}, test {e.TestAccuracy:P2}, {e.Seconds:F1} s");
+            };
+            trainer.Fit(sets.Train, sets.Test);
+            testAccuracy = accuracy;
+            return executor.Export();
+        }
+        finally
+        {
+            (h as IDisposable)?.Dispose();
+        }
+    }
+
+    private static TrainOptions Options(int epochs, int batch, int seed, double lr) => new()
+    {
+        Epochs = epochs, BatchSize = batch, Seed = seed,
+        Hyper = new OptimizerOptions { LearningRate = lr }, Schedule = new LearningRateSchedule { Kind = "cosine" },
+    };
+}

@@ -1,0 +1,98 @@
+using Shrink.Ir;
+using Shrink.Training.Execution;
+using TorchSharp;
+using static TorchSharp.torch;
+using Tensor = TorchSharp.torch.Tensor;
+
+namespace Shrink.Training.Quantization;
+
+/// <summary>
+/// Quantization-aware training of the weights with a straight-through estimator (BinaryConnect / TWN
+/// style): each layer keeps a float master copy; the network always runs — forward and backward — with
+/// the quantized weights, and after every optimizer step the update the optimizer made to the
+/// quantized weights is added to the master copy, which is quantized again. At the end the weights lie
+/// exactly on the quantization grid of <see cref="Passes.Quantization.WeightQuantizer"/> (int8, int4,
+/// ternary, binary; per output channel or per tensor), so the static quantizer reproduces them level
+/// for level.
+/// </summary>
+public sealed class WeightQatHook : ITrainingHook, IDisposable
+{
+    private sealed record Layer(Tensor Weight, Tensor Master, Tensor Previous, int Axis, int Bits);
+
+    private readonly List<Layer> _layers = new();
+    private readonly bool _perChannel;
+    private readonly Scalar _one = 1L.ToScalar();
+
+    /// <param name="layers">Weight name → (output-channel axis, bits) of every layer to quantize.</param>
+    public WeightQatHook(GraphExecutor executor, IReadOnlyDictionary<string, (int Axis, int Bits)> layers, bool perChannel)
+    {
+        _perChannel = perChannel;
+        foreach (var (name, (axis, bits)) in layers)
+        {
+            var p = executor.FindParameter(name) ?? throw new ArgumentException($"the executor has no parameter '{name}'");
+            using var noGrad = torch.no_grad();
+            _layers.Add(new Layer(p.Tensor, p.Tensor.detach().clone().DetachFromDisposeScope(), p.Tensor.detach().clone().DetachFromDisposeScope(), axis, bits));
+        }
+    }
+
+    public void OnTrainStart(Trainer trainer)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        foreach (var l in _layers) Project(l);
+    }
+
+    public void AfterStep(TrainStep step)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        foreach (var l in _layers)
+        {
+            l.Master.add_(l.Weight.sub(l.Previous), _one); // the step taken at the quantized weights, applied to the master copy
+            Project(l);
+        }
+    }
+
+    /// <summary>Weight ← Q(master), and remembers it.</summary>
+    private void Project(Layer l)
+    {
+        var q = Quantize(l.Master, l.Axis, l.Bits);
+        l.Weight.copy_(q);
+        l.Previous.copy_(q);
+    }
+
+    private Tensor Quantize(Tensor w, int axis, int bits)
+    {
+        var others = Enumerable.Range(0, (int)w.dim()).Where(d => !_perChannel || d != axis).Select(d => (long)d).ToArray();
+        var magnitude = w.abs();
+        if (bits == 1)
+        {
+            // BWN: α = mean|w| per channel, levels ±1 (a channel that is all zero stays zero).
+            var alpha = magnitude.mean(others, keepdim: true);
+            return w.sign().mul(alpha);
+        }
+        if (bits == 2)
+        {
+            // TWN: Δ = 0.7·mean|w|, α = mean of the |w| above Δ, levels −1, 0, +1.
+            var delta = magnitude.mean(others, keepdim: true).mul(torch.tensor(0.7f));
+            var mask = magnitude.gt(delta).to_type(ScalarType.Float32);
+            var alpha = magnitude.mul(mask).sum(others, keepdim: true).div(mask.sum(others, keepdim: true).clamp_min(_one));
+            return w.sign().mul(mask).mul(alpha);
+        }
+        var levels = (float)((1 << (bits - 1)) - 1);
+        var scale = magnitude.amax(others, keepdim: true).div(torch.tensor(levels));
+        scale = torch.where(scale.gt(torch.tensor(0f)), scale, torch.ones_like(scale));
+        return w.div(scale).round().clamp(torch.tensor(-levels), torch.tensor(levels)).mul(scale);
+    }
+
+    public void Dispose()
+    {
+        foreach (var l in _layers)
+        {
+            l.Master.Dispose();
+            l.Previous.Dispose();
+        }
+        _layers.Clear();
+        _one.Dispose();
+    }
+}
