@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job end to end on the embedded default data: build a zoo model, inspect it, round-trip it
 # through the IR (with external data), run it on a NumPy input in ONNX Runtime and in the training
-# executor, train it (checkpointed run directory), evaluate the trained model, benchmark it.
+# executor, train it (checkpointed run directory), evaluate the trained model, benchmark it, then
+# compress it: structured pruning with fine-tuning, and static int8 quantization of the pruned model.
 set -euo pipefail
 cd "$(dirname "$0")"
 out=${1:-out/demo}
@@ -17,3 +18,7 @@ rm -rf "$out/lenet5-trained.run"
 shrink train --model "$out/lenet5.onnx" --data "${SHRINK_DEMO_DATA:-embedded}" --epochs 3 --schedule cosine --out "$out/lenet5-trained.onnx"
 shrink eval "$out/lenet5-trained.onnx" --data "${SHRINK_DEMO_DATA:-embedded}"
 shrink bench "$out/lenet5.onnx" --vs "$out/lenet5-ext.onnx" --batch 1,256 --runs 30 --threads 2
+shrink prune "$out/lenet5-trained.onnx" --method l1-filter --sparsity 0.5 --finetune-epochs 1 --data "${SHRINK_DEMO_DATA:-embedded}" \
+  --bench-batch 1,256 --out "$out/lenet5-pruned.onnx"
+shrink quantize "$out/lenet5-pruned.onnx" --per-channel --calib-samples 256 --data "${SHRINK_DEMO_DATA:-embedded}" --bench-batch 1,256 \
+  --out "$out/lenet5-pruned-int8.onnx"
