@@ -17,8 +17,9 @@ internal static class BenchCommand
         var threads = Options.Threads();
         var dims = Options.Dims();
         var json = Options.Json();
+        var saveOptimized = new Option<string?>("--save-optimized") { Description = "Write the graph ONNX Runtime runs for MODEL (after its fusions) to this file, to see which layers became integer or fused kernels" };
         var command = new Command("bench", "Measure ONNX Runtime latency (p50/p90/p99) at batch sizes, optionally against another model")
-            { model, vs, batch, runs, warmup, threads, dims, json };
+            { model, vs, batch, runs, warmup, threads, dims, saveOptimized, json };
         command.SetAction(cli.Guard(p =>
         {
             var batches = Options.ParseIntList("--batch", p.GetValue(batch)!);
@@ -26,9 +27,10 @@ internal static class BenchCommand
             var options = new RunnerOptions { Threads = p.GetValue(threads), DimValues = Options.ParseDims(p.GetValue(dims)) };
             var files = new[] { p.GetValue(model)!, p.GetValue(vs) }.OfType<string>().ToArray();
             var rows = new List<BenchRow>();
+            if (p.GetValue(saveOptimized) is { } optimized) Options.CheckOutput(optimized, files);
             foreach (var file in files)
             {
-                using var runner = OnnxRunner.Load(file, options);
+                using var runner = OnnxRunner.Load(file, file == files[0] && p.GetValue(saveOptimized) is { } o ? options with { OptimizedModelPath = o } : options);
                 foreach (var b in batches)
                     rows.Add(BenchRow.From(file, Shrink.Stats.ModelStats.SizeOnDisk(file), runner.Benchmark(b, p.GetValue(warmup), p.GetValue(runs))));
             }

@@ -88,6 +88,7 @@ public sealed partial class OnnxRunner : IDisposable
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
         };
         if (o.Threads > 0) so.IntraOpNumThreads = o.Threads;
+        if (o.OptimizedModelPath is { } path) so.OptimizedModelFilePath = path;
         return so;
     }
 

@@ -8,6 +8,9 @@ public sealed record RunnerOptions
 
     /// <summary>Values for symbolic input dimensions other than the batch (e.g. <c>seq</c> → 8) when making inputs.</summary>
     public IReadOnlyDictionary<string, long> DimValues { get; init; } = new Dictionary<string, long>();
+
+    /// <summary>Where ONNX Runtime writes the graph as it runs it, after its fusions (null: nowhere) — which layers became integer kernels.</summary>
+    public string? OptimizedModelPath { get; init; }
 }
 
 /// <summary>One input or output of a session: name, element type and shape (−1 or a symbol where dynamic).</summary>

@@ -154,6 +154,22 @@ public class QuantizeCliTests
     }
 
     [Fact]
+    public void OnnxRuntimeRunsTheQdqModelWithIntegerKernels()
+    {
+        using var dir = new TempDirectory();
+        Assert.Equal(0, CliRunner.Run("zoo", "vgg-small", "--out", dir.File("m.onnx")).ExitCode);
+        Assert.Equal(0, CliRunner.Run("quantize", dir.File("m.onnx"), "--per-channel", "--data", "embedded", "--calib-samples", "32", "--bench-batch", "none",
+            "--out", dir.File("q.onnx")).ExitCode);
+        var r = CliRunner.Run("bench", dir.File("q.onnx"), "--batch", "1", "--runs", "2", "--warmup", "1", "--save-optimized", dir.File("opt.onnx"));
+        Assert.True(r.ExitCode == 0, r.Err);
+        var ops = OnnxReader.Read(dir.File("opt.onnx")).Graph.Nodes.Select(n => n.OpType).ToList();
+        // Every convolution and the hidden Gemm became integer kernels; no float Conv is left.
+        Assert.Equal(6, ops.Count(o => o == "QLinearConv"));
+        Assert.DoesNotContain("Conv", ops);
+        Assert.Contains("QGemm", ops);
+    }
+
+    [Fact]
     public void BadInputWritesNothing()
     {
         using var dir = new TempDirectory();
