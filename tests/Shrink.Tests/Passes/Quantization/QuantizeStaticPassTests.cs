@@ -178,6 +178,9 @@ public class QuantizeCliTests
         CliRunner.AssertBadInput(CliRunner.Run(Args("--calib-samples", "0")), "--calib-samples must be at least 1");
         CliRunner.AssertBadInput(CliRunner.Run(Args("--exclude", "nosuchnode")), "--exclude names no node called 'nosuchnode'");
         CliRunner.AssertBadInput(CliRunner.Run(Args("--percentile", "20", "--calibration", "percentile")), "--percentile must be in (50, 100]");
+        CliRunner.AssertBadInput(CliRunner.Run(Args("--mode", "qat")), "give --epochs (at least 1)");
+        CliRunner.AssertBadInput(CliRunner.Run(Args("--epochs", "2")), "--epochs belongs to --mode qat");
+        CliRunner.AssertBadInput(CliRunner.Run(Args("--mode", "dynamic", "--activations", "int8")), "drop --activations int8");
         NpyFile.Write(dir.File("wrong.npy"), NpyArray.FromFloat32(new float[2 * 3 * 5], new long[] { 2, 3, 5 }));
         CliRunner.AssertBadInput(CliRunner.Run(Args("--calib-data", dir.File("wrong.npy"))), "the calibration array has shape [2,3,5]");
         Assert.False(File.Exists(dir.File("q.onnx")));
