@@ -95,15 +95,6 @@ internal static class QuantizeCommand
             calibrationSet?.CheckFits(original);
 
             double? executorAccuracy = null;
-            if (qat)
-            {
-                // Weights trained on their quantization grid; activations are calibrated afterwards, on the trained model.
-                var layers = new QuantizeStaticPass(options).Plan(folded).Layers.ToDictionary(l => l.Inputs[1]!.Name,
-                    l => (Axis: l.OpType switch { "Conv" => 0, "Gemm" => l.GetInt("transB", 0) != 0 ? 0 : 1, _ => 1 }, Bits: options.BitsOf(l)));
-                folded = FineTuning.Run(folded, tuning, tuning.Seed, "qat", sets!, cli,
-                    ex => new Shrink.Training.Quantization.WeightQatHook(ex, layers, options.PerChannel), out var accuracy);
-                executorAccuracy = accuracy;
-            }
             PassResult result;
             if (calibrationSet is null) result = new PassPipeline(new QuantizeDynamicPass(options)).Run(folded, context);
             else
@@ -111,6 +102,21 @@ internal static class QuantizeCommand
                 var plan = new QuantizeStaticPass(options).Plan(folded);
                 cli.Note($"calibrating {plan.CalibrationValues.Count} tensors on {calibrationSet.Count} samples ({p.GetValue(calibration)})");
                 var ranges = Calibrator.Collect(folded, plan.CalibrationValues, calibrationSet, options.Calibration, options.Percentile, runnerOptions);
+                if (qat)
+                {
+                    // Train with the activations fake-quantized at their calibrated ranges (Q/DQ in the executor, straight-through
+                    // gradients) and the weights kept on their grid; then export with the same ranges.
+                    var training = OnnxReader.Copy(folded);
+                    new QuantizeStaticPass(options, ranges) { ActivationsOnly = true }.Run(training, new PassContext());
+                    var layers = plan.Layers.ToDictionary(l => l.Inputs[1]!.Name,
+                        l => (Axis: l.OpType switch { "Conv" => 0, "Gemm" => l.GetInt("transB", 0) != 0 ? 0 : 1, _ => 1 }, Bits: options.BitsOf(l)));
+                    var trained = FineTuning.Run(training, tuning, tuning.Seed, "qat", sets!, cli,
+                        ex => new Shrink.Training.Quantization.WeightQatHook(ex, layers, options.PerChannel), out var accuracy);
+                    executorAccuracy = accuracy;
+                    foreach (var v in folded.Graph.Initializers)
+                        if (trained.Graph.FindInitializer(v.Name)?.Const is { } t && t.Dims.SequenceEqual(v.Const!.Dims) && t.DataType == v.Const.DataType)
+                            v.Const = t.Clone(v.Name);
+                }
                 result = new PassPipeline(new QuantizeStaticPass(options, ranges)).Run(folded, context);
             }
             ModelSaver.Save(result.Model, outPath);
@@ -136,7 +142,7 @@ internal static class QuantizeCommand
         foreach (var note in r.Notes) c.WriteLine($"note: {note}");
         var layers = r.Stats.GetValueOrDefault($"quantize-{(r.Mode == "dynamic" ? "dynamic" : "static")}.layers");
         if (r.ExecutorAccuracy is { } ea && r.After.Accuracy is { } oa)
-            c.WriteLine($"quantization-aware training: executor (quantized weights, float activations) {ea:P2}, ONNX Runtime on the int8 model {oa:P2} ({(oa - ea) * 100:+0.00;-0.00} points)");
+            c.WriteLine($"quantization-aware training: executor (quantized weights, fake-quantized activations) {ea:P2}, ONNX Runtime on the int8 model {oa:P2} ({(oa - ea) * 100:+0.00;-0.00} points)");
         var ratio = (double)r.Before.Bytes / r.After.Bytes;
         var size = ratio >= 1 ? $"file {ratio:F2}x smaller" : $"file {1 / ratio:F2}x LARGER (scales, zero points and Q/DQ nodes outweigh the int8 weights of so small a model)";
         c.WriteLine(r.Mode == "dynamic"
@@ -152,7 +158,7 @@ internal sealed record QuantizeReport(string Model, string Out, string Mode, str
 {
     public bool Faster => ModelSide.Faster(Before, After);
 
-    /// <summary>QAT: the training executor's test accuracy at the end (quantized weights, float activations).</summary>
+    /// <summary>QAT: the training executor's test accuracy at the end (quantized weights, fake-quantized activations).</summary>
     public double? ExecutorAccuracy { get; init; }
 
     public IReadOnlyList<double> Speedups => ModelSide.Speedups(Before, After);

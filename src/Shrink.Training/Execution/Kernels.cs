@@ -16,6 +16,7 @@ internal static partial class Kernels
         RegisterElementwise();
         RegisterShape();
         RegisterReduce();
+        RegisterQuantize();
     }
 
     private static void Add(string op, Func<KernelContext, Kernel> factory) => Table[op] = factory;

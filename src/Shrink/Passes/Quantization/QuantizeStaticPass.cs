@@ -35,6 +35,12 @@ public sealed class QuantizeStaticPass : IPass
 
     public string Id => "quantize-static";
 
+    /// <summary>
+    /// Quantization-aware training's graph: Q/DQ on the activations only (ReLUs folded as usual), the
+    /// weights left in float for the trainer to keep on their grid.
+    /// </summary>
+    public bool ActivationsOnly { get; init; }
+
     public IReadOnlyDictionary<string, (double Min, double Max)> Ranges { get; }
 
     /// <summary>What the pass will do to a float model: the layers it quantizes and the values to calibrate.</summary>
@@ -167,8 +173,11 @@ public sealed class QuantizeStaticPass : IPass
             graph.ReplaceAllUsesWith(act.Outputs[0]!, act.Inputs[0]!);
             graph.RemoveNode(act);
         }
-        var packed = plan.Layers.Select(layer => (QuantizeWeights(graph, layer, parameters[layer.Inputs[0]!]), _options.BitsOf(layer))).ToList();
-        QuantParams.RecordPackedBits(model, packed);
+        if (!ActivationsOnly)
+        {
+            var packed = plan.Layers.Select(layer => (QuantizeWeights(graph, layer, parameters[layer.Inputs[0]!]), _options.BitsOf(layer))).ToList();
+            QuantParams.RecordPackedBits(model, packed);
+        }
         foreach (var t in plan.Tensors) InsertQdq(graph, t, parameters[t]);
         graph.RemoveUnusedInitializers();
         return new PassResult(model, true, new Dictionary<string, long>
