@@ -24,7 +24,7 @@ internal static class QuantizeCommand
         var model = Options.Model();
         var mode = new Option<string>("--mode") { Description = "static: int8 weights and activations, activation ranges calibrated on samples; dynamic: int8 MatMul/Gemm weights, activations quantized at run time (no calibration)", DefaultValueFactory = _ => "static" };
         mode.AcceptOnlyFromAmong("static", "dynamic", "qat");
-        var epochs = new Option<int>("--epochs") { Description = "qat: training epochs with quantized weights (straight-through estimator)", DefaultValueFactory = _ => 0 };
+        var epochs = new Option<int>("--epochs") { Description = "qat: training epochs with quantized weights and fake-quantized activations (straight-through estimator)", DefaultValueFactory = _ => 0 };
         var lr = new Option<double>("--lr") { Description = "qat: learning rate (SGD, momentum 0.9, cosine)", DefaultValueFactory = _ => 0.01 };
         var batch = new Option<int>("--batch") { Description = "qat: batch size", DefaultValueFactory = _ => 128 };
         var seed = new Option<int>("--seed") { Description = "qat: seed", DefaultValueFactory = _ => 0 };
