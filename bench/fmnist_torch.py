@@ -8,6 +8,7 @@ python3-onnx; they set the thread count before this module imports torch).
 import gzip
 import os
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -15,6 +16,7 @@ import torch
 from torch import nn
 
 EVAL_BATCH = 1000
+BATCH = 128  # training batch of every peer
 
 
 def read_idx(path):
@@ -170,3 +172,33 @@ def latency(model, batch, seed):
         model(x)
         samples.append((time.perf_counter() - start) * 1000)
     return statistics.median(samples)
+
+
+def fine_tune(model, train_x, train_y, epochs, lr, label, after_step=None):
+    """Trains as Shrink's fine-tuning does: SGD with momentum 0.9 and per-step cosine annealing to 0,
+    batch 128, a fresh torch.randperm order per epoch (seed torch before calling). after_step(step) runs
+    after every optimizer step and may return a status for the epoch's line. Pruning hooks, where present,
+    keep pruned weights at zero in every forward pass (pruning renames weight to weight_orig but keeps the
+    Parameter the optimizer holds). Prints one line per epoch to stderr; returns the seconds of each epoch."""
+    total = epochs * ((len(train_y) + BATCH - 1) // BATCH)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total), eta_min=0)
+    step, status, times = 0, "", []
+    for epoch in range(epochs):
+        model.train()
+        order = torch.randperm(len(train_y)).numpy()
+        start_time = time.perf_counter()
+        for start in range(0, len(train_y), BATCH):
+            index = order[start:start + BATCH]
+            optimizer.zero_grad()
+            loss = nn.functional.cross_entropy(model(torch.from_numpy(train_x[index])), torch.from_numpy(train_y[index]))
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            if after_step is not None:
+                status = after_step(step) or status
+        times.append(time.perf_counter() - start_time)
+        print(f"{label} epoch {epoch + 1}/{epochs}: loss {loss.item():.4f}{', ' + status if status else ''}, {times[-1]:.1f} s",
+              file=sys.stderr)
+    return times

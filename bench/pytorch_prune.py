@@ -24,15 +24,13 @@ args = parser.parse_args()
 os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads)
 
 import json
-import time
 
 import torch
 from torch import nn
 
-from fmnist_torch import evaluate, load, load_trained
+from fmnist_torch import BATCH, evaluate, fine_tune, load, load_trained
 from torch.nn.utils import prune
 
-BATCH = 128
 SPARSITY = 0.9
 RAMP_FRACTION = 0.75  # share of the optimizer steps spent raising the sparsity, as in Shrink's AgpHook
 UPDATES = 20
@@ -65,28 +63,15 @@ def agp(model, train_x, train_y, name):
     total = args.epochs * ((len(train_y) + BATCH - 1) // BATCH)
     ramp = max(1, round(total * RAMP_FRACTION))
     every = max(1, ramp // UPDATES)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    # Pruning renames weight to weight_orig but keeps the same Parameter, so the optimizer still holds it.
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total, eta_min=0)
-    step, current, times = 0, 0.0, []
-    for epoch in range(args.epochs):
-        model.train()
-        order = torch.randperm(len(train_y)).numpy()
-        start_time = time.perf_counter()
-        for start in range(0, len(train_y), BATCH):
-            index = order[start:start + BATCH]
-            optimizer.zero_grad()
-            loss = nn.functional.cross_entropy(model(torch.from_numpy(train_x[index])), torch.from_numpy(train_y[index]))
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            if step <= ramp and (step % every == 0 or step == ramp):
-                current = prune_to(model, current, SPARSITY * (1 - (1 - step / ramp) ** 3))
-        times.append(time.perf_counter() - start_time)
-        print(f"{name} agp epoch {epoch + 1}: loss {loss.item():.4f}, sparsity {current:.3f}, {times[-1]:.1f} s",
-              file=sys.stderr)
-    return times
+    current = 0.0
+
+    def after_step(step):
+        nonlocal current
+        if step <= ramp and (step % every == 0 or step == ramp):
+            current = prune_to(model, current, SPARSITY * (1 - (1 - step / ramp) ** 3))
+        return f"sparsity {current:.3f}"
+
+    return fine_tune(model, train_x, train_y, args.epochs, 0.01, f"{name} agp", after_step)
 
 
 def main():

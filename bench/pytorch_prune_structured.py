@@ -47,15 +47,13 @@ os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(args.threads
 
 import copy
 import json
-import time
 
 import torch
 from torch import nn
 
-from fmnist_torch import evaluate, latency, load, load_trained
+from fmnist_torch import evaluate, fine_tune, latency, load, load_trained
 from torch.nn.utils import prune
 
-BATCH = 128
 LR = 0.01
 
 
@@ -89,25 +87,7 @@ def finetune(model, train_x, train_y, name):
     """Fine-tunes with the masks held: the pruning hooks recompute weight = weight_orig · mask in every
     forward pass, so the pruned filters stay zero and their gradient w.r.t. weight_orig is masked.
     Returns the seconds of each epoch."""
-    total = args.epochs * ((len(train_y) + BATCH - 1) // BATCH)
-    # Pruning renamed weight to weight_orig but kept the same Parameter, which the optimizer updates.
-    optimizer = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total), eta_min=0)
-    times = []
-    for epoch in range(args.epochs):
-        model.train()
-        order = torch.randperm(len(train_y)).numpy()
-        start_time = time.perf_counter()
-        for start in range(0, len(train_y), BATCH):
-            index = order[start:start + BATCH]
-            optimizer.zero_grad()
-            loss = nn.functional.cross_entropy(model(torch.from_numpy(train_x[index])), torch.from_numpy(train_y[index]))
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-        times.append(time.perf_counter() - start_time)
-        print(f"{name} fine-tune epoch {epoch + 1}/{args.epochs}: loss {loss.item():.4f}, {times[-1]:.1f} s", file=sys.stderr)
-    return times
+    return fine_tune(model, train_x, train_y, args.epochs, LR, f"{name} fine-tune")
 
 
 def main():

@@ -23,7 +23,9 @@ public sealed class WeightQatHook : ITrainingHook, IDisposable
     private readonly bool _perChannel;
     private readonly Scalar _one = 1L.ToScalar();
 
+    /// <param name="executor">The executor being trained; the weights are its parameters.</param>
     /// <param name="layers">Weight name → (output-channel axis, bits) of every layer to quantize.</param>
+    /// <param name="perChannel">One scale per output channel (else one per tensor), as the export will use.</param>
     public WeightQatHook(GraphExecutor executor, IReadOnlyDictionary<string, (int Axis, int Bits)> layers, bool perChannel)
     {
         _perChannel = perChannel;

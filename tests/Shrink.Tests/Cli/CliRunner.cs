@@ -25,5 +25,13 @@ internal static class CliRunner
         Xunit.Assert.DoesNotContain("   at ", r.Err);
     }
 
+    /// <summary>Writes zoo model <paramref name="name"/> into the directory (as <paramref name="file"/>, default NAME.onnx) and returns its path.</summary>
+    public static string Zoo(Shrink.Tests.Data.TempDirectory dir, string name, string? file = null)
+    {
+        var path = dir.File(file ?? name + ".onnx");
+        Xunit.Assert.Equal(0, Run("zoo", name, "--out", path).ExitCode);
+        return path;
+    }
+
     public static string TorchModel(string name) => Path.Combine(AppContext.BaseDirectory, "data", "torch", name);
 }

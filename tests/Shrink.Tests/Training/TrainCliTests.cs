@@ -99,8 +99,7 @@ public class TrainCliTests
     public void RunWithTorchEngineRejectsAWrongShape()
     {
         using var dir = new TempDirectory();
-        var zoo = dir.File("m.onnx");
-        Assert.Equal(0, CliRunner.Run("zoo", "lenet300", "--out", zoo).ExitCode);
+        var zoo = CliRunner.Zoo(dir, "lenet300", "m.onnx");
         var wrong = dir.File("x.npy");
         NpyFile.Write(wrong, new NpyArray(NpyDType.Float32, new long[] { 2, 3, 28, 28 }, new byte[2 * 3 * 28 * 28 * 4]));
         AssertBadInput(CliRunner.Run("run", zoo, "--input", wrong, "--out", dir.File("y.npy"), "--engine", "torch"), "expects");

@@ -71,15 +71,8 @@ public sealed class QuantizeDynamicPass : IPass
         for (long r = 0; r < k; r++)
             for (long c = 0; c < n; c++)
                 kn[r * n + c] = transposed ? values[c * k + r] : values[r * n + c];
-        var (levels, scales) = WeightQuantizer.Quantize(kn, new[] { k, n }, 1, _options.PerChannel, _options.BitsOf(layer));
-        var q = (byte[])(Array)levels;
-
+        var (wq, ws, wz, _) = WeightQuantizer.AddQuantized(graph, layer.Inputs[1]!.Name, kn, new[] { k, n }, 1, _options.PerChannel, _options.BitsOf(layer));
         var name = layer.DisplayName;
-        var weightName = layer.Inputs[1]!.Name;
-        var wq = graph.AddInitializer(new Tensor(weightName + "_quantized", DataType.Int8, new[] { k, n }, q));
-        var zeroDims = _options.PerChannel ? new[] { n } : Array.Empty<long>();
-        var wz = graph.AddInitializer(new Tensor(weightName + "_zero_point", DataType.Int8, zeroDims, new byte[scales.Length]));
-        var ws = graph.AddInitializer(Tensor.FromFloats(weightName + "_scale", zeroDims, scales));
 
         Node Op(string op, params Value[] inputs)
         {

@@ -1,4 +1,5 @@
 using Shrink.Ir;
+using Shrink.Ops;
 
 namespace Shrink.Passes.Quantization;
 
@@ -81,7 +82,7 @@ public sealed class QuantizeStaticPass : IPass
     /// <summary>Decides what gets quantized (a pure function of the model and the options).</summary>
     public QuantPlan Plan(Model model)
     {
-        Shrink.Ops.ShapeInference.Run(model); // element types of the activations
+        ShapeInference.Run(model); // element types of the activations
         var graph = model.Graph;
         var layers = new List<Node>();
         var others = new List<Node>();
@@ -100,7 +101,7 @@ public sealed class QuantizeStaticPass : IPass
                 var y = node.Outputs[0]!;
                 // A Relu / Clip(0, …) right after: removed, and the layer's output takes its range (uint8 clamps at the zero point).
                 if (_options.Activations == DataType.UInt8 && y.Uses.Count == 1 && !graph.Outputs.Contains(y) && y.Uses[0].Node is var act
-                    && act.IsDefaultDomain && !_options.Exclude.Contains(act.Name) && (act.OpType == "Relu" || act.OpType == "Clip" && ClipsAtZero(act)))
+                    && act.IsDefaultDomain && !_options.Exclude.Contains(act.Name) && (act.OpType == "Relu" || act.OpType == "Clip" && ClipBounds.Of(act) is { Min: 0 }))
                 {
                     removed.Add(act);
                     calibrateAs[y] = act.Outputs[0]!;
@@ -109,7 +110,7 @@ public sealed class QuantizeStaticPass : IPass
                 if (node.OpType == "Conv" || !graph.Outputs.Contains(y)) quantized.Add(y);
                 continue;
             }
-            var inputs = node.Inputs.Where(Float).Select(v => RemovedInput(v, removed)).ToList();
+            var inputs = node.Inputs.Where(Float).Select(v => RemovedInput(v!, removed)).ToList();
             if (inputs.Count == 0 || !inputs.Any(quantized.Contains)) continue;
             if (SameScale.Contains(node.OpType) && inputs.Count == 1 && node.Outputs[0] is { } o && o.ElementType == DataType.Float)
             {
@@ -144,12 +145,6 @@ public sealed class QuantizeStaticPass : IPass
             "Gemm" => n.GetInt("transA", 0) == 0 && w.Dims.Length == 2 && n.GetFloat("alpha", 1) == 1 && n.GetFloat("beta", 1) == 1,
             _ => w.Dims.Length == 2,
         };
-    }
-
-    private static bool ClipsAtZero(Node n)
-    {
-        var min = n.Inputs.ElementAtOrDefault(1) is { Name.Length: > 0 } a ? Graph.ConstantOf(a)?.ToDoubles()[0] : n.GetAttribute("min") is null ? null : n.GetFloat("min", 0);
-        return min == 0;
     }
 
     public PassResult Run(Model model, PassContext context)
@@ -193,12 +188,8 @@ public sealed class QuantizeStaticPass : IPass
         var t = w.Const!;
         var axis = layer.OpType switch { "Conv" => 0, "Gemm" => layer.GetInt("transB", 0) != 0 ? 0 : 1, _ => 1 };
         var channels = (int)t.Dims[axis];
-        var (levels, scales) = WeightQuantizer.Quantize(t.AsFloats().ToArray(), t.Dims, axis, _options.PerChannel, _options.BitsOf(layer));
+        var (qw, ws, wz, scales) = WeightQuantizer.AddQuantized(graph, w.Name, t.AsFloats().ToArray(), t.Dims, axis, _options.PerChannel, _options.BitsOf(layer));
         var name = layer.DisplayName;
-        var qw = graph.AddInitializer(new Tensor(w.Name + "_quantized", DataType.Int8, t.Dims, (byte[])(Array)levels));
-        var scaleDims = _options.PerChannel ? new long[] { channels } : Array.Empty<long>();
-        var ws = graph.AddInitializer(Tensor.FromFloats(w.Name + "_scale", scaleDims, scales));
-        var wz = graph.AddInitializer(new Tensor(w.Name + "_zero_point", DataType.Int8, scaleDims, new byte[scales.Length]));
         layer.SetInput(1, Dequantize(graph, name + "_weight", qw, ws, wz, _options.PerChannel ? axis : null, DataType.Float));
 
         if (layer.OpType == "MatMul" || layer.Inputs.ElementAtOrDefault(2) is not { Const: { DataType: DataType.Float, Dims.Length: 1 } bias } b

@@ -1,3 +1,5 @@
+using Shrink.Ir;
+
 namespace Shrink.Passes.Quantization;
 
 /// <summary>
@@ -74,5 +76,21 @@ public static class WeightQuantizer
             };
         }
         return (q, scales);
+    }
+
+    /// <summary>
+    /// Quantizes <paramref name="values"/> (shape <paramref name="dims"/>, channels on <paramref name="axis"/>)
+    /// and adds the int8 levels, the scales and the (zero) zero points as initializers named after
+    /// <paramref name="name"/>: one scale per channel, or one for the tensor.
+    /// </summary>
+    public static (Value Levels, Value Scale, Value ZeroPoint, float[] Scales) AddQuantized(Graph graph, string name, float[] values, long[] dims,
+        int axis, bool perChannel, int bits)
+    {
+        var (levels, scales) = Quantize(values, dims, axis, perChannel, bits);
+        var scaleDims = perChannel ? new[] { dims[axis] } : Array.Empty<long>();
+        return (graph.AddInitializer(new Tensor(name + "_quantized", DataType.Int8, dims, (byte[])(Array)levels)),
+            graph.AddInitializer(Tensor.FromFloats(name + "_scale", scaleDims, scales)),
+            graph.AddInitializer(new Tensor(name + "_zero_point", DataType.Int8, scaleDims, new byte[scales.Length])),
+            scales);
     }
 }

@@ -10,18 +10,11 @@ namespace Shrink.Tests.Passes.Pruning;
 [Collection("torch")]
 public class PruneCliTests
 {
-    private static string Zoo(TempDirectory dir, string name)
-    {
-        var path = dir.File(name + ".onnx");
-        Assert.Equal(0, CliRunner.Run("zoo", name, "--out", path).ExitCode);
-        return path;
-    }
-
     [Fact]
     public void DataFreePruningReportsSparsityAndSaysItIsNotFaster()
     {
         using var dir = new TempDirectory();
-        var model = Zoo(dir, "lenet5");
+        var model = CliRunner.Zoo(dir, "lenet5");
         var before = File.ReadAllBytes(model);
         var r = CliRunner.Run("prune", model, "--sparsity", "0.9", "--scope", "global", "--bench-batch", "1", "--out", dir.File("p.onnx"), "--json");
         Assert.True(r.ExitCode == 0, r.Err);
@@ -40,7 +33,7 @@ public class PruneCliTests
     public void FineTuningKeepsThePrunedWeightsAtZero()
     {
         using var dir = new TempDirectory();
-        var model = Zoo(dir, "lenet300");
+        var model = CliRunner.Zoo(dir, "lenet300");
         var pruneOnly = CliRunner.Run("prune", model, "--sparsity", "0.8", "--bench-batch", "none", "--out", dir.File("a.onnx"), "--json");
         var tuned = CliRunner.Run("prune", model, "--sparsity", "0.8", "--data", "embedded", "--finetune-epochs", "2", "--lr", "0.1", "--bench-batch", "none",
             "--out", dir.File("b.onnx"), "--json");
@@ -69,7 +62,7 @@ public class PruneCliTests
     public void BadOptionsGetOneLineAndWriteNothing(string option, string value, string expected)
     {
         using var dir = new TempDirectory();
-        var model = Zoo(dir, "lenet300");
+        var model = CliRunner.Zoo(dir, "lenet300");
         var args = new List<string> { "prune", model, "--sparsity", "0.5", "--out", dir.File("p.onnx") };
         var at = args.IndexOf(option);
         if (at >= 0) args[at + 1] = value;
@@ -95,10 +88,10 @@ public class PruneCliTests
     {
         using var dir = new TempDirectory();
         File.WriteAllText(dir.File("layers.json"), "{\"fc9\": 0.5}");
-        CliRunner.AssertBadInput(CliRunner.Run("prune", Zoo(dir, "lenet300"), "--layers", dir.File("layers.json"), "--out", dir.File("p.onnx")),
+        CliRunner.AssertBadInput(CliRunner.Run("prune", CliRunner.Zoo(dir, "lenet300"), "--layers", dir.File("layers.json"), "--out", dir.File("p.onnx")),
             "'fc9', which is not a prunable layer");
         File.WriteAllText(dir.File("bad.json"), "[1, 2]");
-        CliRunner.AssertBadInput(CliRunner.Run("prune", Zoo(dir, "lenet300"), "--layers", dir.File("bad.json"), "--out", dir.File("p.onnx")),
+        CliRunner.AssertBadInput(CliRunner.Run("prune", CliRunner.Zoo(dir, "lenet300"), "--layers", dir.File("bad.json"), "--out", dir.File("p.onnx")),
             "is not a JSON object");
         Assert.False(File.Exists(dir.File("p.onnx")));
     }
@@ -139,8 +132,7 @@ public class TaylorSaliencyTests
     public void TaylorWithoutDataIsRefused()
     {
         using var dir = new TempDirectory();
-        var model = dir.File("m.onnx");
-        Assert.Equal(0, CliRunner.Run("zoo", "lenet300", "--out", model).ExitCode);
+        var model = CliRunner.Zoo(dir, "lenet300", "m.onnx");
         CliRunner.AssertBadInput(CliRunner.Run("prune", model, "--method", "taylor", "--sparsity", "0.5", "--out", dir.File("p.onnx")), "give --data");
         Assert.Contains("give --data", new UnstructuredPrunePass(new UnstructuredPruneOptions { Method = "taylor", Sparsity = 0.5 })
             .CheckPreconditions(Shrink.Zoo.ModelZoo.Create("lenet300")));
@@ -179,8 +171,7 @@ public class AgpTests
     public void AgpNeedsDataAndEpochs()
     {
         using var dir = new TempDirectory();
-        var model = dir.File("m.onnx");
-        Assert.Equal(0, CliRunner.Run("zoo", "lenet300", "--out", model).ExitCode);
+        var model = CliRunner.Zoo(dir, "lenet300", "m.onnx");
         CliRunner.AssertBadInput(CliRunner.Run("prune", model, "--sparsity", "0.5", "--schedule", "agp", "--out", dir.File("p.onnx")), "--schedule agp prunes while training");
         CliRunner.AssertBadInput(CliRunner.Run("prune", model, "--sparsity", "0.5", "--schedule", "agp", "--method", "random", "--data", "embedded",
             "--finetune-epochs", "1", "--out", dir.File("p.onnx")), "--method random is not available");
@@ -194,8 +185,7 @@ public class SensitivityCliTests
     public void WritesJsonPlotAndALayerConfigThatPruneAccepts()
     {
         using var dir = new TempDirectory();
-        var model = dir.File("m.onnx");
-        Assert.Equal(0, CliRunner.Run("zoo", "lenet5", "--out", model).ExitCode);
+        var model = CliRunner.Zoo(dir, "lenet5", "m.onnx");
         var r = CliRunner.Run("sensitivity", model, "--data", "embedded", "--limit", "200", "--sparsities", "0.5,0.9", "--max-drop", "100",
             "--out", dir.File("s"), "--json");
         Assert.True(r.ExitCode == 0, r.Err);
@@ -221,8 +211,7 @@ public class SensitivityCliTests
     public void BadOptionsWriteNothing(string option, string value, string expected)
     {
         using var dir = new TempDirectory();
-        var model = dir.File("m.onnx");
-        Assert.Equal(0, CliRunner.Run("zoo", "lenet300", "--out", model).ExitCode);
+        var model = CliRunner.Zoo(dir, "lenet300", "m.onnx");
         CliRunner.AssertBadInput(CliRunner.Run("sensitivity", model, "--data", "embedded", "--limit", "100", option, value, "--out", dir.File("s")), expected);
         Assert.False(Directory.Exists(dir.File("s")));
     }
@@ -235,8 +224,7 @@ public class StructuredPruneCliTests
     public void StructuredPruningCutsChannelsAndMeasuresLatency()
     {
         using var dir = new TempDirectory();
-        var model = dir.File("m.onnx");
-        Assert.Equal(0, CliRunner.Run("zoo", "vgg-small", "--out", model).ExitCode);
+        var model = CliRunner.Zoo(dir, "vgg-small", "m.onnx");
         var r = CliRunner.Run("prune", model, "--method", "fpgm", "--sparsity", "0.5", "--bench-batch", "1", "--out", dir.File("p.onnx"), "--json");
         Assert.True(r.ExitCode == 0, r.Err);
         using var doc = JsonDocument.Parse(r.Out);
@@ -255,8 +243,7 @@ public class StructuredPruneCliTests
     public void FineTunesTheSmallerModel()
     {
         using var dir = new TempDirectory();
-        var model = dir.File("m.onnx");
-        Assert.Equal(0, CliRunner.Run("zoo", "lenet5", "--out", model).ExitCode);
+        var model = CliRunner.Zoo(dir, "lenet5", "m.onnx");
         var r = CliRunner.Run("prune", model, "--method", "l1-filter", "--sparsity", "0.5", "--data", "embedded", "--finetune-epochs", "1",
             "--lr", "0.05", "--bench-batch", "none", "--out", dir.File("p.onnx"), "--json");
         Assert.True(r.ExitCode == 0, r.Err);
@@ -276,8 +263,7 @@ public class StructuredPruneCliTests
     public void BadStructuredOptionsWriteNothing(string[] extra, string expected)
     {
         using var dir = new TempDirectory();
-        var model = dir.File("m.onnx");
-        Assert.Equal(0, CliRunner.Run("zoo", "lenet5", "--out", model).ExitCode);
+        var model = CliRunner.Zoo(dir, "lenet5", "m.onnx");
         var args = new List<string> { "prune", model, "--out", dir.File("p.onnx") };
         if (!extra.Contains("--method")) args.AddRange(new[] { "--method", "l2-filter" });
         if (extra[0] != "--sparsity") args.AddRange(new[] { "--sparsity", "0.5" });
@@ -290,8 +276,7 @@ public class StructuredPruneCliTests
     public void IterativeScheduleCutsInRoundsToTheTarget()
     {
         using var dir = new TempDirectory();
-        var model = dir.File("m.onnx");
-        Assert.Equal(0, CliRunner.Run("zoo", "lenet5", "--out", model).ExitCode);
+        var model = CliRunner.Zoo(dir, "lenet5", "m.onnx");
         var r = CliRunner.Run("prune", model, "--method", "l2-filter", "--sparsity", "0.5", "--schedule", "iterative", "--steps", "2",
             "--channel-multiple", "1", "--data", "embedded", "--finetune-epochs", "1", "--bench-batch", "none", "--out", dir.File("p.onnx"), "--json");
         Assert.True(r.ExitCode == 0, r.Err);

@@ -139,7 +139,7 @@ public class QuantizeCliTests
     public void QuantizesAndReportsSizeAccuracyAndLatency()
     {
         using var dir = new TempDirectory();
-        Assert.Equal(0, CliRunner.Run("zoo", "vgg-small", "--out", dir.File("m.onnx")).ExitCode);
+        CliRunner.Zoo(dir, "vgg-small", "m.onnx");
         var r = CliRunner.Run("quantize", dir.File("m.onnx"), "--per-channel", "--calibration", "entropy", "--calib-samples", "64", "--data", "embedded",
             "--bench-batch", "1", "--out", dir.File("q.onnx"), "--json");
         Assert.True(r.ExitCode == 0, r.Err);
@@ -157,7 +157,7 @@ public class QuantizeCliTests
     public void OnnxRuntimeRunsTheQdqModelWithIntegerKernels()
     {
         using var dir = new TempDirectory();
-        Assert.Equal(0, CliRunner.Run("zoo", "vgg-small", "--out", dir.File("m.onnx")).ExitCode);
+        CliRunner.Zoo(dir, "vgg-small", "m.onnx");
         Assert.Equal(0, CliRunner.Run("quantize", dir.File("m.onnx"), "--per-channel", "--data", "embedded", "--calib-samples", "32", "--bench-batch", "none",
             "--out", dir.File("q.onnx")).ExitCode);
         var r = CliRunner.Run("bench", dir.File("q.onnx"), "--batch", "1", "--runs", "2", "--warmup", "1", "--save-optimized", dir.File("opt.onnx"));
@@ -173,7 +173,7 @@ public class QuantizeCliTests
     public void BadInputWritesNothing()
     {
         using var dir = new TempDirectory();
-        Assert.Equal(0, CliRunner.Run("zoo", "lenet5", "--out", dir.File("m.onnx")).ExitCode);
+        CliRunner.Zoo(dir, "lenet5", "m.onnx");
         string[] Args(params string[] extra) => new[] { "quantize", dir.File("m.onnx"), "--data", "embedded", "--bench-batch", "none", "--out", dir.File("q.onnx") }.Concat(extra).ToArray();
         CliRunner.AssertBadInput(CliRunner.Run(Args("--calib-samples", "0")), "--calib-samples must be at least 1");
         CliRunner.AssertBadInput(CliRunner.Run(Args("--exclude", "nosuchnode")), "--exclude names no node called 'nosuchnode'");
@@ -233,7 +233,7 @@ public class LowBitWeightTests
     public void MixedPrecisionCountsPackedBitsAndKeepsFloatLayers()
     {
         using var dir = new TempDirectory();
-        Assert.Equal(0, CliRunner.Run("zoo", "lenet5", "--out", dir.File("m.onnx")).ExitCode);
+        CliRunner.Zoo(dir, "lenet5", "m.onnx");
         File.WriteAllText(dir.File("bits.json"), "{\"conv1\": \"float\", \"gemm1\": \"int4\", \"gemm2\": \"binary\"}");
         var r = CliRunner.Run("quantize", dir.File("m.onnx"), "--per-channel", "--layers", dir.File("bits.json"), "--data", "embedded", "--calib-samples", "32",
             "--bench-batch", "none", "--out", dir.File("q.onnx"), "--json");
@@ -296,7 +296,7 @@ public class QatTests
     public void QatWeightsLieOnTheGridAndOnnxRuntimeAgrees(string weights, int levels)
     {
         using var dir = new TempDirectory();
-        Assert.Equal(0, CliRunner.Run("zoo", "lenet5", "--out", dir.File("m.onnx")).ExitCode);
+        CliRunner.Zoo(dir, "lenet5", "m.onnx");
         var r = CliRunner.Run("quantize", dir.File("m.onnx"), "--mode", "qat", "--weights", weights, "--per-channel", "--epochs", "1", "--lr", "0.05",
             "--data", "embedded", "--calib-samples", "64", "--bench-batch", "none", "--out", dir.File("q.onnx"), "--json");
         Assert.True(r.ExitCode == 0, r.Err);
