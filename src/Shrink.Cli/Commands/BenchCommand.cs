@@ -18,8 +18,9 @@ internal static class BenchCommand
         var dims = Options.Dims();
         var json = Options.Json();
         var saveOptimized = new Option<string?>("--save-optimized") { Description = "Write the graph ONNX Runtime runs for MODEL (after its fusions) to this file, to see which layers became integer or fused kernels" };
+        var profile = new Option<int?>("--profile") { Description = "Also profile each model at this batch size and print the time ONNX Runtime spends per operator type (after its fusions)" };
         var command = new Command("bench", "Measure ONNX Runtime latency (p50/p90/p99) at batch sizes, optionally against another model")
-            { model, vs, batch, runs, warmup, threads, dims, saveOptimized, json };
+            { model, vs, batch, runs, warmup, threads, dims, saveOptimized, profile, json };
         command.SetAction(cli.Guard(p =>
         {
             var batches = Options.ParseIntList("--batch", p.GetValue(batch)!);
@@ -34,12 +35,27 @@ internal static class BenchCommand
                 foreach (var b in batches)
                     rows.Add(BenchRow.From(file, Shrink.Stats.ModelStats.SizeOnDisk(file), runner.Benchmark(b, p.GetValue(warmup), p.GetValue(runs))));
             }
-            var report = new BenchReport(options.Threads, rows, files.Length == 2 ? Speedups(rows, files, batches) : null);
+            IReadOnlyList<ProfileRow>? profiles = null;
+            if (p.GetValue(profile) is { } profileBatch)
+            {
+                if (profileBatch < 1) throw new OptionsException($"--profile {profileBatch} is out of range; give a batch size of 1 or more");
+                profiles = files.Select(f => Profile(f, options, profileBatch, p.GetValue(warmup), p.GetValue(runs))).ToArray();
+            }
+            var report = new BenchReport(options.Threads, rows, files.Length == 2 ? Speedups(rows, files, batches) : null, profiles);
             if (p.GetValue(json)) cli.WriteJson(report);
             else Render(cli.Console, report);
             return ShrinkApp.Ok;
         }));
         return command;
+    }
+
+    /// <summary>Runs <paramref name="file"/> at one batch size in a profiling session and sums ONNX Runtime's kernel times per operator type.</summary>
+    private static ProfileRow Profile(string file, RunnerOptions options, int batch, int warmup, int runs)
+    {
+        var prefix = Path.Combine(Path.GetTempPath(), $"shrink-profile-{Environment.ProcessId}");
+        using var runner = OnnxRunner.Load(file, options with { ProfilePrefix = prefix });
+        runner.Benchmark(batch, warmup, runs);
+        return new ProfileRow(file, batch, runner.EndProfiling(warmup + runs));
     }
 
     /// <summary>Speed-up of MODEL over OTHER at each batch size: OTHER's p50 divided by MODEL's.</summary>
@@ -59,6 +75,14 @@ internal static class BenchCommand
             c.WriteLine(s.Ratio >= 1
                 ? $"batch {s.Batch}: {r.Rows[0].Model} is {s.Ratio:F2}x faster (p50)"
                 : $"batch {s.Batch}: {r.Rows[0].Model} is NOT faster: {1 / s.Ratio:F2}x slower (p50)");
+        foreach (var profile in r.Profiles ?? Array.Empty<ProfileRow>())
+        {
+            var t = new Table().AddColumns("operator (as run)", "nodes", "ms per run", "share");
+            foreach (var op in profile.Ops)
+                t.AddRow(Markup.Escape(op.OpType), op.Nodes.ToString(), op.MsPerRun.ToString("F3"), $"{op.Share:P1}");
+            c.WriteLine($"profile of {profile.Model} at batch {profile.Batch} (kernel time, mean over warm-up and timed runs):");
+            c.Write(t);
+        }
     }
 }
 
@@ -70,4 +94,6 @@ internal sealed record BenchRow(string Model, long Bytes, int Batch, int Runs, d
 
 internal sealed record Speedup(int Batch, double Ratio);
 
-internal sealed record BenchReport(int Threads, IReadOnlyList<BenchRow> Rows, IReadOnlyList<Speedup>? Speedups);
+internal sealed record ProfileRow(string Model, int Batch, IReadOnlyList<OpTime> Ops);
+
+internal sealed record BenchReport(int Threads, IReadOnlyList<BenchRow> Rows, IReadOnlyList<Speedup>? Speedups, IReadOnlyList<ProfileRow>? Profiles);

@@ -28,11 +28,14 @@ internal static class QuantizeCommand
         var lr = new Option<double>("--lr") { Description = "qat: learning rate (SGD, momentum 0.9, cosine)", DefaultValueFactory = _ => 0.01 };
         var batch = new Option<int>("--batch") { Description = "qat: batch size", DefaultValueFactory = _ => 128 };
         var seed = new Option<int>("--seed") { Description = "qat: seed", DefaultValueFactory = _ => 0 };
-        var weights = new Option<string>("--weights") { Description = "Weight precision: int8, int4 (levels ±7), ternary (TWN: −α, 0, +α), binary (±α); low-bit levels run in ONNX Runtime's int8 kernels and are counted packed", DefaultValueFactory = _ => "int8" };
+        var weights = new Option<string>("--weights") { Description = "Weight precision: int8, int4 (levels ±7), ternary (TWN: −α, 0, +α), binary (±α)", DefaultValueFactory = _ => "int8" };
         weights.AcceptOnlyFromAmong("int8", "int4", "ternary", "binary");
+        var storage = new Option<string>("--storage") { Description = "Container of int4, ternary and binary weights: int4 (ONNX INT4 in DequantizeLinear, opset 21, packed two per byte; dequantized at run time) or int8 (levels in int8, run by ONNX Runtime's int8 kernels; the size statistics count the packed bits)", DefaultValueFactory = _ => "int4" };
+        storage.AcceptOnlyFromAmong("int4", "int8");
+        var blockSize = new Option<int>("--block-size") { Description = "int4 storage: one scale per this many weights along the reduction axis (block-wise, DequantizeLinear block_size) instead of per channel; 0 for none", DefaultValueFactory = _ => 0 };
         var layers = new Option<string?>("--layers") { Description = "Mixed precision: JSON of layer name → int8|int4|ternary|binary|float" };
-        var activations = new Option<string>("--activations") { Description = "uint8 (asymmetric; what ONNX Runtime's x86 kernels prefer) or int8 (symmetric)", DefaultValueFactory = _ => "uint8" };
-        activations.AcceptOnlyFromAmong("uint8", "int8");
+        var activations = new Option<string>("--activations") { Description = "uint8 (asymmetric; what ONNX Runtime's x86 kernels prefer), int8 (symmetric) or float (weight-only quantization, no calibration)", DefaultValueFactory = _ => "uint8" };
+        activations.AcceptOnlyFromAmong("uint8", "int8", "float");
         var perChannel = new Option<bool>("--per-channel") { Description = "One weight scale per output channel (else one per tensor)" };
         var calibration = new Option<string>("--calibration") { Description = "minmax, percentile (of |x|, --percentile) or entropy (KL divergence)", DefaultValueFactory = _ => "minmax" };
         calibration.AcceptOnlyFromAmong("minmax", "percentile", "entropy");
@@ -48,7 +51,7 @@ internal static class QuantizeCommand
         var json = Options.Json();
         var command = new Command("quantize", "Quantize to int8 ONNX QDQ (calibrated static quantization) and compare size, accuracy and latency")
         {
-            model, mode, epochs, lr, batch, seed, weights, activations, perChannel, calibration, percentile, samples, calibData, exclude, layers, data, benchBatch, threads, dims, output, json,
+            model, mode, epochs, lr, batch, seed, weights, storage, blockSize, activations, perChannel, calibration, percentile, samples, calibData, exclude, layers, data, benchBatch, threads, dims, output, json,
         };
         command.SetAction(cli.Guard(p =>
         {
@@ -58,11 +61,13 @@ internal static class QuantizeCommand
             var options = new QuantizationOptions
             {
                 PerChannel = p.GetValue(perChannel),
-                Activations = p.GetValue(activations) == "int8" ? DataType.Int8 : DataType.UInt8,
+                Activations = p.GetValue(activations) switch { "int8" => DataType.Int8, "float" => DataType.Float, _ => DataType.UInt8 },
                 Calibration = p.GetValue(calibration) switch { "percentile" => CalibrationMethod.Percentile, "entropy" => CalibrationMethod.Entropy, _ => CalibrationMethod.MinMax },
                 Percentile = p.GetValue(percentile),
                 Exclude = (p.GetValue(exclude) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(),
                 WeightBits = LayerBitsConfig.Parse(p.GetValue(weights)!)!.Value,
+                LowBitStorage = p.GetValue(storage) == "int8" ? DataType.Int8 : DataType.Int4,
+                BlockSize = p.GetValue(blockSize),
             }.Validate();
             var batches = p.GetValue(benchBatch) == "none" ? Array.Empty<int>() : Options.ParseIntList("--bench-batch", p.GetValue(benchBatch)!);
             var runnerOptions = new RunnerOptions { Threads = p.GetValue(threads), DimValues = Options.ParseDims(p.GetValue(dims)) };
@@ -79,6 +84,8 @@ internal static class QuantizeCommand
             if (qat && !(tuning.LearningRate > 0)) throw new OptionsException($"--lr must be positive, got {tuning.LearningRate}");
             if (dynamic && options.Activations != DataType.UInt8) throw new OptionsException("--mode dynamic quantizes activations to uint8 at run time (DynamicQuantizeLinear); drop --activations int8");
             if (dynamic && p.GetValue(calibData) is not null) throw new OptionsException("--mode dynamic needs no calibration; drop --calib-data");
+            var weightOnly = !dynamic && options.Activations == DataType.Float;
+            if (weightOnly && p.GetValue(calibData) is not null) throw new OptionsException("--activations float quantizes the weights only and needs no calibration; drop --calib-data");
             var check = dynamic ? new QuantizeDynamicPass(options).CheckModel(original) : new QuantizeStaticPass(options).CheckModel(original);
             if (check is { } reason) throw new OptionsException(reason);
             // Layers are looked for after folding: weights behind Constant nodes or exporter Transposes become initializers there.
@@ -87,21 +94,26 @@ internal static class QuantizeCommand
             var none = dynamic ? new QuantizeDynamicPass(options).CheckPreconditions(folded) : new QuantizeStaticPass(options).CheckPreconditions(folded);
             if (none is { } nothing) throw new OptionsException(nothing);
             // Data: for accuracy when given, and for calibration unless --calib-data is.
-            var sets = p.GetValue(data) is not null || qat || !dynamic && p.GetValue(calibData) is null ? FashionMnist.Load(p.GetValue(data)) : null;
+            var calibrate = !dynamic && !weightOnly;
+            var sets = p.GetValue(data) is not null || qat || calibrate && p.GetValue(calibData) is null ? FashionMnist.Load(p.GetValue(data)) : null;
             if (sets is not null) CalibrationSet.FromDataset(sets.Test, 1).CheckFits(original);
-            var calibrationSet = dynamic ? null : p.GetValue(calibData) is { } npy
+            var calibrationSet = !calibrate ? null : p.GetValue(calibData) is { } npy
                 ? CalibrationSet.FromNpy(NpyFile.Read(npy), p.GetValue(samples))
                 : CalibrationSet.FromDataset(sets!.Train, p.GetValue(samples));
             calibrationSet?.CheckFits(original);
 
             double? executorAccuracy = null;
             PassResult result;
-            if (calibrationSet is null) result = new PassPipeline(new QuantizeDynamicPass(options)).Run(folded, context);
+            if (dynamic) result = new PassPipeline(new QuantizeDynamicPass(options)).Run(folded, context);
             else
             {
                 var plan = new QuantizeStaticPass(options).Plan(folded);
-                cli.Note($"calibrating {plan.CalibrationValues.Count} tensors on {calibrationSet.Count} samples ({p.GetValue(calibration)})");
-                var ranges = Calibrator.Collect(folded, plan.CalibrationValues, calibrationSet, options.Calibration, options.Percentile, runnerOptions);
+                IReadOnlyDictionary<string, (double Min, double Max)> ranges = new Dictionary<string, (double, double)>();
+                if (calibrationSet is not null)
+                {
+                    cli.Note($"calibrating {plan.CalibrationValues.Count} tensors on {calibrationSet.Count} samples ({p.GetValue(calibration)})");
+                    ranges = Calibrator.Collect(folded, plan.CalibrationValues, calibrationSet, options.Calibration, options.Percentile, runnerOptions);
+                }
                 if (qat)
                 {
                     // Train with the activations fake-quantized at their calibrated ranges (Q/DQ in the executor, straight-through
@@ -125,9 +137,10 @@ internal static class QuantizeCommand
             var (before, _) = ModelSide.Measure(path, test, batches, runnerOptions, context.Notes);
             var (after, _) = ModelSide.Measure(outPath, test, batches, runnerOptions, context.Notes);
             var report = new QuantizeReport(path, outPath, p.GetValue(mode)!, p.GetValue(weights)!, p.GetValue(activations)!, options.PerChannel,
-                dynamic ? "none (dynamic)" : p.GetValue(calibration)!, calibrationSet?.Count ?? 0, result.Stats, before, after, context.Notes)
+                dynamic ? "none (dynamic)" : weightOnly ? "none (weight-only)" : p.GetValue(calibration)!, calibrationSet?.Count ?? 0, result.Stats, before, after, context.Notes)
             {
                 ExecutorAccuracy = executorAccuracy,
+                BlockSize = options.BlockSize,
             };
             if (p.GetValue(json)) cli.WriteJson(report);
             else Render(cli.Console, report);
@@ -146,9 +159,11 @@ internal static class QuantizeCommand
         var ratio = (double)r.Before.Bytes / r.After.Bytes;
         var size = ratio >= 1 ? $"file {ratio:F2}x smaller" : $"file {1 / ratio:F2}x LARGER (scales, zero points and Q/DQ nodes outweigh the int8 weights of so small a model)";
         c.WriteLine(r.Mode == "dynamic"
-            ? $"wrote {r.Out}: {r.Weights} weights ({(r.PerChannel ? "per channel" : "per tensor")}) in {layers} MatMul/Gemm layers, activations quantized at run time; {size}"
-            : $"wrote {r.Out}: {r.Weights} weights ({(r.PerChannel ? "per channel" : "per tensor")}), {r.Activations} activations calibrated by {r.Calibration} on {r.CalibrationSamples} samples; " +
-              $"{layers} layers, {r.Stats.GetValueOrDefault("quantize-static.tensors")} activation tensors; {size}");
+            ? $"wrote {r.Out}: {r.Weights} weights ({r.Granularity}) in {layers} MatMul/Gemm layers, activations quantized at run time; {size}"
+            : r.Activations == "float"
+                ? $"wrote {r.Out}: {r.Weights} weights ({r.Granularity}) in {layers} layers, activations and biases kept float (weight-only); {size}"
+                : $"wrote {r.Out}: {r.Weights} weights ({r.Granularity}), {r.Activations} activations calibrated by {r.Calibration} on {r.CalibrationSamples} samples; " +
+                  $"{layers} layers, {r.Stats.GetValueOrDefault("quantize-static.tensors")} activation tensors; {size}");
         c.WriteLine(r.FasterNote);
     }
 }
@@ -157,6 +172,11 @@ internal sealed record QuantizeReport(string Model, string Out, string Mode, str
     int CalibrationSamples, IReadOnlyDictionary<string, long> Stats, ModelSide Before, ModelSide After, IReadOnlyList<string> Notes)
 {
     public bool Faster => ModelSide.Faster(Before, After);
+
+    /// <summary>Block-wise scales: weights per block along the reduction axis (0: per channel or per tensor).</summary>
+    public int BlockSize { get; init; }
+
+    public string Granularity => BlockSize > 0 ? $"block-wise, {BlockSize} per scale" : PerChannel ? "per channel" : "per tensor";
 
     /// <summary>QAT: the training executor's test accuracy at the end (quantized weights, fake-quantized activations).</summary>
     public double? ExecutorAccuracy { get; init; }

@@ -72,7 +72,7 @@ public sealed class Tensor
         return MemoryMarshal.Cast<byte, long>(_data.AsSpan());
     }
 
-    /// <summary>Elements converted to float64 for numeric types that are 8 bits or wider.</summary>
+    /// <summary>Elements converted to float64 for numeric types (int4 and uint4 unpacked).</summary>
     public double[] ToDoubles() => DataType switch
     {
         DataType.Float => Array.ConvertAll(AsFloats().ToArray(), f => (double)f),
@@ -82,6 +82,11 @@ public sealed class Tensor
         DataType.Int32 => Array.ConvertAll(MemoryMarshal.Cast<byte, int>(_data).ToArray(), v => (double)v),
         DataType.Int8 => Array.ConvertAll((sbyte[])(Array)_data.ToArray(), v => (double)v),
         DataType.UInt8 or DataType.Bool => Array.ConvertAll(_data, v => (double)v),
+        DataType.Int4 or DataType.UInt4 => Enumerable.Range(0, (int)ElementCount).Select(i =>
+        {
+            var nibble = (_data[i / 2] >> (4 * (i % 2))) & 0xF;
+            return (double)(DataType == DataType.Int4 && nibble >= 8 ? nibble - 16 : nibble);
+        }).ToArray(),
         _ => throw new NotSupportedException($"tensor '{Name}': conversion of {DataType.ShortName()} to numbers is not supported"),
     };
 

@@ -89,6 +89,11 @@ public sealed partial class OnnxRunner : IDisposable
         };
         if (o.Threads > 0) so.IntraOpNumThreads = o.Threads;
         if (o.OptimizedModelPath is { } path) so.OptimizedModelFilePath = path;
+        if (o.ProfilePrefix is { } prefix)
+        {
+            so.EnableProfiling = true;
+            so.ProfileOutputPathPrefix = prefix;
+        }
         return so;
     }
 

@@ -11,6 +11,9 @@ public sealed record RunnerOptions
 
     /// <summary>Where ONNX Runtime writes the graph as it runs it, after its fusions (null: nowhere) — which layers became integer kernels.</summary>
     public string? OptimizedModelPath { get; init; }
+
+    /// <summary>Prefix of the file ONNX Runtime writes its per-node profile to (null: no profiling); see <see cref="OnnxRunner.EndProfiling"/>.</summary>
+    public string? ProfilePrefix { get; init; }
 }
 
 /// <summary>One input or output of a session: name, element type and shape (−1 or a symbol where dynamic).</summary>

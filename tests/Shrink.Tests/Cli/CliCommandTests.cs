@@ -90,6 +90,24 @@ public class CliCommandTests
         Assert.Equal(2, doc.RootElement.GetProperty("speedups").GetArrayLength());
     }
 
+    [Fact]
+    public void BenchProfilesTimePerOperatorType()
+    {
+        using var dir = new TempDirectory();
+        CliRunner.Run("zoo", "lenet5", "--out", dir.File("a.onnx"));
+        var r = CliRunner.Run("bench", dir.File("a.onnx"), "--batch", "2", "--runs", "3", "--warmup", "1", "--threads", "1", "--profile", "2", "--json");
+        Assert.True(r.ExitCode == 0, r.Err);
+        using var doc = JsonDocument.Parse(r.Out);
+        var ops = doc.RootElement.GetProperty("profiles")[0].GetProperty("ops").EnumerateArray().ToList();
+        // lenet5: two convolutions and two Gemm layers, under whatever names ONNX Runtime's fusions gave them.
+        Assert.Equal(2, ops.Where(o => o.GetProperty("opType").GetString()!.Contains("Conv")).Sum(o => o.GetProperty("nodes").GetInt32()));
+        Assert.Equal(2, ops.Where(o => o.GetProperty("opType").GetString()!.Contains("Gemm")).Sum(o => o.GetProperty("nodes").GetInt32()));
+        Assert.InRange(ops.Sum(o => o.GetProperty("share").GetDouble()), 0.999, 1.001);
+        Assert.All(ops, o => Assert.True(o.GetProperty("msPerRun").GetDouble() >= 0));
+        Assert.DoesNotContain(Directory.GetFiles(Path.GetTempPath()), f => Path.GetFileName(f).StartsWith($"shrink-profile-{Environment.ProcessId}")); // the trace is deleted
+        CliRunner.AssertBadInput(CliRunner.Run("bench", dir.File("a.onnx"), "--profile", "0"), "--profile 0 is out of range");
+    }
+
     private static void AssertClose(float[] expected, float[] actual, float tolerance)
     {
         Assert.Equal(expected.Length, actual.Length);

@@ -24,7 +24,11 @@ public sealed record QuantizationOptions
 {
     public bool PerChannel { get; init; } = true;
 
-    /// <summary>Activation element type: <see cref="DataType.UInt8"/> (asymmetric) or <see cref="DataType.Int8"/> (symmetric).</summary>
+    /// <summary>
+    /// Activation element type: <see cref="DataType.UInt8"/> (asymmetric), <see cref="DataType.Int8"/>
+    /// (symmetric) or <see cref="DataType.Float"/> (weight-only quantization: no calibration, activations
+    /// and biases stay float).
+    /// </summary>
     public DataType Activations { get; init; } = DataType.UInt8;
 
     public CalibrationMethod Calibration { get; init; } = CalibrationMethod.MinMax;
@@ -44,13 +48,30 @@ public sealed record QuantizationOptions
     /// <summary>The weight bit width of a layer, or 0 when it stays in float.</summary>
     public int BitsOf(Node layer) => Exclude.Contains(layer.Name) ? 0 : LayerBits?.GetValueOrDefault(layer.Name, WeightBits) ?? WeightBits;
 
+    /// <summary>
+    /// Container of weights below 8 bits: <see cref="DataType.Int4"/> (ONNX INT4 in DequantizeLinear, packed
+    /// two per byte; the model's opset is raised to 21) or <see cref="DataType.Int8"/> (levels in int8,
+    /// which ONNX Runtime runs with its int8 integer kernels).
+    /// </summary>
+    public DataType LowBitStorage { get; init; } = DataType.Int4;
+
+    /// <summary>
+    /// Block-wise scales for INT4-stored weights (0: per channel or per tensor): one scale per this many
+    /// consecutive weights along the reduction axis (Conv input channels, Gemm/MatMul K), as in
+    /// DequantizeLinear-21's block_size. Biases stay float then.
+    /// </summary>
+    public int BlockSize { get; init; }
+
     /// <summary>Metadata key listing the packed bit width of low-bit weight tensors ("name:bits,…"), read by the size statistics.</summary>
     public const string PackedBitsKey = "shrink.weight_bits";
 
     public QuantizationOptions Validate()
     {
-        if (Activations is not (DataType.UInt8 or DataType.Int8)) throw new OptionsException($"activations must be uint8 or int8, got {Activations.ShortName()}");
+        if (Activations is not (DataType.UInt8 or DataType.Int8 or DataType.Float)) throw new OptionsException($"activations must be uint8, int8 or float, got {Activations.ShortName()}");
         if (!(Percentile > 50 && Percentile <= 100)) throw new OptionsException($"--percentile must be in (50, 100], got {Percentile}");
+        if (LowBitStorage is not (DataType.Int4 or DataType.Int8)) throw new OptionsException($"low-bit weights are stored as int4 or int8, got {LowBitStorage.ShortName()}");
+        if (BlockSize < 0 || BlockSize == 1) throw new OptionsException($"--block-size must be 2 or more (or 0 for none), got {BlockSize}");
+        if (BlockSize > 0 && LowBitStorage != DataType.Int4) throw new OptionsException("--block-size applies to weights stored as ONNX int4; drop --storage int8");
         if (!WeightQuantizer.Widths.Contains(WeightBits)) throw new OptionsException($"weight bits must be 8, 4, 2 (ternary) or 1 (binary), got {WeightBits}");
         foreach (var (layer, bits) in LayerBits ?? new Dictionary<string, int>())
             if (bits != 0 && !WeightQuantizer.Widths.Contains(bits))

@@ -14,8 +14,11 @@ namespace Shrink.Passes.Quantization;
 /// quantized layer is removed when activations are uint8: the layer's output is quantized with the
 /// activation's range, which clamps exactly as it did (what ONNX Runtime's quantizer does).
 /// Activation parameters come from <see cref="Ranges"/> (see <see cref="Calibrator"/>), keyed by
-/// the names <see cref="Plan"/> lists. Needs calibration data; shapes, dynamic axes and the rest of
-/// the graph are unchanged. Counters: <c>layers</c> (weights quantized), <c>tensors</c> (activations
+/// the names <see cref="Plan"/> lists. Needs calibration data, except for weight-only quantization
+/// (activations float: weights behind DequantizeLinear, biases and activations untouched). Weights
+/// below 8 bits are stored as ONNX INT4 (opset raised to 21; per channel, per tensor or block-wise
+/// along the reduction axis) or as int8 levels (<see cref="QuantizationOptions.LowBitStorage"/>).
+/// Shapes, dynamic axes and the rest of the graph are unchanged. Counters: <c>layers</c> (weights quantized), <c>tensors</c> (activations
 /// quantized), <c>activations-removed</c>.
 /// </summary>
 public sealed class QuantizeStaticPass : IPass
@@ -97,6 +100,7 @@ public sealed class QuantizeStaticPass : IPass
             if (IsLayer(node) && _options.BitsOf(node) > 0)
             {
                 layers.Add(node);
+                if (_options.Activations == DataType.Float) continue; // weight-only
                 quantized.Add(node.Inputs[0]!);
                 var y = node.Outputs[0]!;
                 // A Relu / Clip(0, …) right after: removed, and the layer's output takes its range (uint8 clamps at the zero point).
@@ -170,7 +174,8 @@ public sealed class QuantizeStaticPass : IPass
         }
         if (!ActivationsOnly)
         {
-            var packed = plan.Layers.Select(layer => (QuantizeWeights(graph, layer, parameters[layer.Inputs[0]!]), _options.BitsOf(layer))).ToList();
+            var storage = LowBitStorageFor(model, plan, context);
+            var packed = plan.Layers.Select(layer => (QuantizeWeights(graph, layer, parameters.TryGetValue(layer.Inputs[0]!, out var x) ? x : null, storage), _options.BitsOf(layer))).ToList();
             QuantParams.RecordPackedBits(model, packed);
         }
         foreach (var t in plan.Tensors) InsertQdq(graph, t, parameters[t]);
@@ -181,21 +186,50 @@ public sealed class QuantizeStaticPass : IPass
         });
     }
 
-    /// <summary>int8 weights (low-bit levels where asked) and an int32 bias behind DequantizeLinear; returns the weight tensor's name.</summary>
-    private string QuantizeWeights(Graph graph, Node layer, QuantParams input)
+    /// <summary>
+    /// INT4 when low-bit layers are asked for in INT4 and the opset can be raised to 21 (it is, here);
+    /// otherwise int8 levels, with a note saying why.
+    /// </summary>
+    private DataType LowBitStorageFor(Model model, QuantPlan plan, PassContext context)
+    {
+        if (_options.LowBitStorage != DataType.Int4 || !plan.Layers.Any(l => _options.BitsOf(l) <= 4)) return DataType.Int8;
+        if (OpsetUpgrade.Check(model, Int4Opset) is { } reason)
+        {
+            context.Notes.Add($"low-bit weights kept as int8 levels (not ONNX int4, which needs opset {Int4Opset}): {reason}");
+            return DataType.Int8;
+        }
+        OpsetUpgrade.To(model, Int4Opset);
+        context.Notes.Add($"low-bit weights stored as ONNX int4 (opset raised to {Int4Opset}); ONNX Runtime 1.31 has no integer Conv or Gemm kernel for int4 weights: " +
+            "it dequantizes them and runs float kernels (a MatMul with block-wise int4 weights and float activations may become MatMulNBits); --storage int8 keeps its int8 kernels");
+        return DataType.Int4;
+    }
+
+    /// <summary>DequantizeLinear takes INT4 from opset 21.</summary>
+    public const int Int4Opset = 21;
+
+    /// <summary>int8 weights (low-bit levels where asked, INT4 when <paramref name="storage"/> says so) and an int32 bias behind DequantizeLinear; returns the weight tensor's name.</summary>
+    private string QuantizeWeights(Graph graph, Node layer, QuantParams? input, DataType storage)
     {
         var w = layer.Inputs[1]!;
         var t = w.Const!;
-        var axis = layer.OpType switch { "Conv" => 0, "Gemm" => layer.GetInt("transB", 0) != 0 ? 0 : 1, _ => 1 };
+        var transB = layer.GetInt("transB", 0) != 0;
+        var axis = layer.OpType switch { "Conv" => 0, "Gemm" => transB ? 0 : 1, _ => 1 };
         var channels = (int)t.Dims[axis];
-        var (qw, ws, wz, scales) = WeightQuantizer.AddQuantized(graph, w.Name, t.AsFloats().ToArray(), t.Dims, axis, _options.PerChannel, _options.BitsOf(layer));
+        var bits = _options.BitsOf(layer);
+        var block = storage == DataType.Int4 && bits <= 4 ? _options.BlockSize : 0;
+        var blockAxis = layer.OpType switch { "Conv" => 1, "Gemm" => transB ? 1 : 0, _ => 0 }; // the reduction axis
+        var (qw, ws, wz, scales) = WeightQuantizer.AddQuantized(graph, w.Name, t.AsFloats().ToArray(), t.Dims, block > 0 ? blockAxis : axis,
+            _options.PerChannel, bits, storage, block);
         var name = layer.DisplayName;
-        layer.SetInput(1, Dequantize(graph, name + "_weight", qw, ws, wz, _options.PerChannel ? axis : null, DataType.Float));
+        var dq = Dequantize(graph, name + "_weight", qw, ws, wz, block > 0 ? blockAxis : _options.PerChannel ? axis : null, DataType.Float);
+        if (block > 0) dq.Producer!.Attributes.Add(Ir.Attribute.Int("block_size", block));
+        layer.SetInput(1, dq);
 
-        if (layer.OpType == "MatMul" || layer.Inputs.ElementAtOrDefault(2) is not { Const: { DataType: DataType.Float, Dims.Length: 1 } bias } b
+        // Block-wise weights have no scale per output channel for an int32 bias, nor float activations an input scale: the bias stays float.
+        if (input is not { } x || block > 0 || layer.OpType == "MatMul" || layer.Inputs.ElementAtOrDefault(2) is not { Const: { DataType: DataType.Float, Dims.Length: 1 } bias } b
             || bias.Dims[0] != channels) return qw.Name;
         var bv = bias.AsFloats().ToArray();
-        var bscale = bv.Select((_, c) => input.Scale * scales[_options.PerChannel ? c : 0]).ToArray();
+        var bscale = bv.Select((_, c) => x.Scale * scales[_options.PerChannel ? c : 0]).ToArray();
         var bq = bv.Select((x, c) => (int)Math.Clamp(Math.Round(x / bscale[c]), int.MinValue, int.MaxValue)).ToArray();
         var qb = graph.AddInitializer(new Tensor(b.Name + "_quantized", DataType.Int32, bias.Dims, bq.SelectMany(BitConverter.GetBytes).ToArray()));
         var bs = graph.AddInitializer(Tensor.FromFloats(b.Name + "_scale", bias.Dims, bscale));
