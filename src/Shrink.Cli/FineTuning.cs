@@ -18,14 +18,19 @@ internal static class FineTuning
 
     /// <summary>As <see cref="Run(Model, FineTuneSettings, int, string, DatasetPair, CliContext, Func{GraphExecutor, ITrainingHook}?)"/>, also giving the executor's test accuracy at the end.</summary>
     public static Model Run(Model model, FineTuneSettings tuning, int seed, string label, DatasetPair sets, CliContext cli,
-        Func<GraphExecutor, ITrainingHook>? hook, out double testAccuracy)
+        Func<GraphExecutor, ITrainingHook>? hook, out double testAccuracy) =>
+        Run(model, tuning, seed, label, sets, cli, hook is null ? null : ex => new[] { hook(ex) }, out testAccuracy);
+
+    /// <summary>Trains with several hooks made for the executor (run in order), giving the executor's test accuracy at the end.</summary>
+    public static Model Run(Model model, FineTuneSettings tuning, int seed, string label, DatasetPair sets, CliContext cli,
+        Func<GraphExecutor, IReadOnlyList<ITrainingHook>>? hooks, out double testAccuracy)
     {
         TorchRuntime.EnsureInitialized();
         using var executor = GraphExecutor.Compile(model);
-        var h = hook?.Invoke(executor);
+        var hs = hooks?.Invoke(executor) ?? Array.Empty<ITrainingHook>();
         try
         {
-            using var trainer = new Trainer(executor, Options(tuning.Epochs, tuning.Batch, seed, tuning.LearningRate), h is null ? null : new[] { h });
+            using var trainer = new Trainer(executor, Options(tuning.Epochs, tuning.Batch, seed, tuning.LearningRate), hs.Count == 0 ? null : hs.ToArray());
             double accuracy = double.NaN;
             trainer.EpochEnd += e =>
             {
@@ -38,7 +43,7 @@ internal static class FineTuning
         }
         finally
         {
-            (h as IDisposable)?.Dispose();
+            foreach (var h in hs) (h as IDisposable)?.Dispose();
         }
     }
 

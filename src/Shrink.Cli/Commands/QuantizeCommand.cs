@@ -8,6 +8,8 @@ using Shrink.Passes;
 using Shrink.Passes.Cleanup;
 using Shrink.Passes.Quantization;
 using Shrink.Runtime;
+using Shrink.Training;
+using Shrink.Training.Quantization;
 
 namespace Shrink.Cli.Commands;
 
@@ -32,6 +34,8 @@ internal static class QuantizeCommand
         weights.AcceptOnlyFromAmong("int8", "int4", "ternary", "binary");
         var storage = new Option<string>("--storage") { Description = "Container of int4, ternary and binary weights: int4 (ONNX INT4 in DequantizeLinear, opset 21, packed two per byte; dequantized at run time) or int8 (levels in int8, run by ONNX Runtime's int8 kernels; the size statistics count the packed bits)", DefaultValueFactory = _ => "int4" };
         storage.AcceptOnlyFromAmong("int4", "int8");
+        var rangesOption = new Option<string>("--activation-ranges") { Description = "qat: observed (moving-average min/max of the training activations, as PyTorch's QAT observers) or calibrated (fixed at the calibration ranges)", DefaultValueFactory = _ => "observed" };
+        rangesOption.AcceptOnlyFromAmong("observed", "calibrated");
         var blockSize = new Option<int>("--block-size") { Description = "int4 storage: one scale per this many weights along the reduction axis (block-wise, DequantizeLinear block_size) instead of per channel; 0 for none", DefaultValueFactory = _ => 0 };
         var layers = new Option<string?>("--layers") { Description = "Mixed precision: JSON of layer name → int8|int4|ternary|binary|float" };
         var activations = new Option<string>("--activations") { Description = "uint8 (asymmetric; what ONNX Runtime's x86 kernels prefer), int8 (symmetric) or float (weight-only quantization, no calibration)", DefaultValueFactory = _ => "uint8" };
@@ -51,7 +55,7 @@ internal static class QuantizeCommand
         var json = Options.Json();
         var command = new Command("quantize", "Quantize to int8 ONNX QDQ (calibrated static quantization) and compare size, accuracy and latency")
         {
-            model, mode, epochs, lr, batch, seed, weights, storage, blockSize, activations, perChannel, calibration, percentile, samples, calibData, exclude, layers, data, benchBatch, threads, dims, output, json,
+            model, mode, epochs, lr, batch, seed, rangesOption, weights, storage, blockSize, activations, perChannel, calibration, percentile, samples, calibData, exclude, layers, data, benchBatch, threads, dims, output, json,
         };
         command.SetAction(cli.Guard(p =>
         {
@@ -81,6 +85,9 @@ internal static class QuantizeCommand
             var tuning = new FineTuneSettings(p.GetValue(epochs), p.GetValue(lr), p.GetValue(batch), p.GetValue(seed));
             if (qat && tuning.Epochs < 1) throw new OptionsException("--mode qat trains with quantized weights; give --epochs (at least 1) and --data");
             if (!qat && tuning.Epochs != 0) throw new OptionsException("--epochs belongs to --mode qat");
+            var observe = qat && p.GetValue(rangesOption) == "observed";
+            if (!qat && p.GetResult(rangesOption) is { Implicit: false }) throw new OptionsException("--activation-ranges belongs to --mode qat");
+            if (qat && options.Activations == DataType.Float && p.GetResult(rangesOption) is { Implicit: false }) throw new OptionsException("--activations float has no activation ranges; drop --activation-ranges");
             if (qat && !(tuning.LearningRate > 0)) throw new OptionsException($"--lr must be positive, got {tuning.LearningRate}");
             if (dynamic && options.Activations != DataType.UInt8) throw new OptionsException("--mode dynamic quantizes activations to uint8 at run time (DynamicQuantizeLinear); drop --activations int8");
             if (dynamic && p.GetValue(calibData) is not null) throw new OptionsException("--mode dynamic needs no calibration; drop --calib-data");
@@ -119,12 +126,25 @@ internal static class QuantizeCommand
                     // Train with the activations fake-quantized at their calibrated ranges (Q/DQ in the executor, straight-through
                     // gradients) and the weights kept on their grid; then export with the same ranges.
                     var training = OnnxReader.Copy(folded);
-                    new QuantizeStaticPass(options, ranges) { ActivationsOnly = true }.Run(training, new PassContext());
+                    var fakeQuant = new QuantizeStaticPass(options, ranges) { ActivationsOnly = true };
+                    fakeQuant.Run(training, new PassContext());
                     var layers = plan.Layers.ToDictionary(l => l.Inputs[1]!.Name,
                         l => (Axis: l.OpType switch { "Conv" => 0, "Gemm" => l.GetInt("transB", 0) != 0 ? 0 : 1, _ => 1 }, Bits: options.BitsOf(l)));
-                    var trained = FineTuning.Run(training, tuning, tuning.Seed, "qat", sets!, cli,
-                        ex => new Shrink.Training.Quantization.WeightQatHook(ex, layers, options.PerChannel), out var accuracy);
+                    ActivationRangeHook? observer = null;
+                    var trained = FineTuning.Run(training, tuning, tuning.Seed, "qat", sets!, cli, ex =>
+                    {
+                        var hooks = new List<ITrainingHook> { new WeightQatHook(ex, layers, options.PerChannel) };
+                        if (observe) hooks.Add(observer = new ActivationRangeHook(ex, fakeQuant.ActivationScales.Select(a => (a.ScaleName, a.Lower, a.Upper))));
+                        return hooks;
+                    }, out var accuracy);
                     executorAccuracy = accuracy;
+                    // The export uses the ranges the observers ended with, so ONNX Runtime runs what the executor evaluated.
+                    if (observer is not null)
+                    {
+                        var observed = ranges.ToDictionary(kv => kv.Key, kv => kv.Value);
+                        foreach (var a in fakeQuant.ActivationScales) observed[a.RangeKey] = observer.Ranges[a.ScaleName];
+                        ranges = observed;
+                    }
                     foreach (var v in folded.Graph.Initializers)
                         if (trained.Graph.FindInitializer(v.Name)?.Const is { } t && t.Dims.SequenceEqual(v.Const!.Dims) && t.DataType == v.Const.DataType)
                             v.Const = t.Clone(v.Name);
@@ -137,7 +157,7 @@ internal static class QuantizeCommand
             var (before, _) = ModelSide.Measure(path, test, batches, runnerOptions, context.Notes);
             var (after, _) = ModelSide.Measure(outPath, test, batches, runnerOptions, context.Notes);
             var report = new QuantizeReport(path, outPath, p.GetValue(mode)!, p.GetValue(weights)!, p.GetValue(activations)!, options.PerChannel,
-                dynamic ? "none (dynamic)" : weightOnly ? "none (weight-only)" : p.GetValue(calibration)!, calibrationSet?.Count ?? 0, result.Stats, before, after, context.Notes)
+                dynamic ? "none (dynamic)" : weightOnly ? "none (weight-only)" : observe ? $"{p.GetValue(calibration)} then observed in training" : p.GetValue(calibration)!, calibrationSet?.Count ?? 0, result.Stats, before, after, context.Notes)
             {
                 ExecutorAccuracy = executorAccuracy,
                 BlockSize = options.BlockSize,
@@ -155,7 +175,7 @@ internal static class QuantizeCommand
         foreach (var note in r.Notes) c.WriteLine($"note: {note}");
         var layers = r.Stats.GetValueOrDefault($"quantize-{(r.Mode == "dynamic" ? "dynamic" : "static")}.layers");
         if (r.ExecutorAccuracy is { } ea && r.After.Accuracy is { } oa)
-            c.WriteLine($"quantization-aware training: executor (quantized weights, fake-quantized activations) {ea:P2}, ONNX Runtime on the int8 model {oa:P2} ({(oa - ea) * 100:+0.00;-0.00} points)");
+            c.WriteLine($"quantization-aware training: executor (quantized weights, fake-quantized activations) {ea:P2}, ONNX Runtime on the quantized model {oa:P2} ({(oa - ea) * 100:+0.00;-0.00} points)");
         var ratio = (double)r.Before.Bytes / r.After.Bytes;
         var size = ratio >= 1 ? $"file {ratio:F2}x smaller" : $"file {1 / ratio:F2}x LARGER (scales, zero points and Q/DQ nodes outweigh the int8 weights of so small a model)";
         c.WriteLine(r.Mode == "dynamic"

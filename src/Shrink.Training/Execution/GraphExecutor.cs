@@ -69,6 +69,7 @@ public sealed partial class GraphExecutor : IDisposable
     private readonly List<ExecutorParameter> _parameters = new();
     private readonly List<Tensor> _owned = new();
     private readonly List<Scalar> _scalars = new();
+    private readonly Dictionary<string, ActivationQuantizer> _quantizers = new();
     private bool _disposed;
 
     private readonly record struct Step(Node Node, Kernel Kernel);
@@ -91,6 +92,27 @@ public sealed partial class GraphExecutor : IDisposable
     /// <summary>The trainable weights' tensors (what an optimizer updates).</summary>
     public IEnumerable<TorchSharp.Modules.Parameter> TrainableTensors =>
         _parameters.Where(p => p.Trainable).Select(p => (TorchSharp.Modules.Parameter)p.Tensor);
+
+    /// <summary>The activation quantizers (QuantizeLinear/DequantizeLinear parameters), by scale initializer name.</summary>
+    public IReadOnlyDictionary<string, ActivationQuantizer> Quantizers => _quantizers;
+
+    /// <summary>The quantizer of a QuantizeLinear/DequantizeLinear node: one per scale initializer, made on first use.</summary>
+    internal ActivationQuantizer QuantizerFor(KernelContext ctx)
+    {
+        if (ctx.Constant(1) is not { ElementCount: 1 } s || !s.DataType.IsFloat())
+            throw ctx.Unsupported("a scale that is not one constant (per-axis or computed scales)");
+        var z = ctx.Has(2) ? ctx.Constant(2) : null;
+        if (ctx.Has(2) && z is not { ElementCount: 1 }) throw ctx.Unsupported("a zero point that is not one constant");
+        var type = z?.DataType ?? DataType.UInt8;
+        if (type is not (DataType.UInt8 or DataType.Int8)) throw ctx.Unsupported($"{type.ShortName()} quantization (uint8 and int8 run)");
+        var name = ctx.Node.Inputs[1]!.Name;
+        if (_quantizers.TryGetValue(name, out var q))
+        {
+            if (q.Type != type) throw ctx.Unsupported($"scale '{name}' shared by {q.Type.ShortName()} and {type.ShortName()} quantization");
+            return q;
+        }
+        return _quantizers[name] = new ActivationQuantizer(name, s.ToDoubles()[0], z?.ToInt64s()[0] ?? 0L, type);
+    }
 
     /// <summary>A parameter by initializer name.</summary>
     public ExecutorParameter? FindParameter(string name) => _parameters.Find(p => p.Name == name);
@@ -284,6 +306,7 @@ public sealed partial class GraphExecutor : IDisposable
         _disposed = true;
         foreach (var t in _owned) t.Dispose();
         foreach (var s in _scalars) s.Dispose();
+        foreach (var q in _quantizers.Values) q.Dispose();
     }
 }
 

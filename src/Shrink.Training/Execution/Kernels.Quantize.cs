@@ -9,7 +9,8 @@ namespace Shrink.Training.Execution;
 /// QuantizeLinear and DequantizeLinear with per-tensor constant parameters, emulated in float for
 /// quantization-aware training: q = clamp(round(x/s) + z, qmin, qmax) with a straight-through
 /// estimator (the rounding passes the gradient unchanged, the clamp stops it outside the range), and
-/// x = (q − z)·s. Rounding is half to even, as in ONNX Runtime.
+/// x = (q − z)·s. Rounding is half to even, as in ONNX Runtime. Nodes sharing a scale initializer share
+/// one <see cref="ActivationQuantizer"/>, whose parameters an observer may move during training.
 /// </summary>
 internal static partial class Kernels
 {
@@ -17,39 +18,29 @@ internal static partial class Kernels
     {
         Add("QuantizeLinear", ctx =>
         {
-            var (scale, zero, min, max) = QuantParams(ctx);
+            var quantizer = ctx.Executor.QuantizerFor(ctx);
+            if (quantizer.Observer is null) quantizer.Observer = ctx.Node;
+            var observes = quantizer.Observer == ctx.Node;
+            var executor = ctx.Executor;
             var one = ctx.Scalar(1L);
             var minusOne = ctx.Scalar(-1L);
+            var min = ctx.Scalar(quantizer.QMin);
+            var max = ctx.Scalar(quantizer.QMax);
             int x = ctx.In(0), y = ctx.Out(0);
             return s =>
             {
-                var v = s[x]!.div(scale);
+                if (observes && executor.Training && quantizer.Observing) quantizer.Update(s[x]!);
+                var v = s[x]!.div(quantizer.Scale);
                 var rounded = v.add(v.round().add(v, minusOne).detach(), one);
-                s[y] = rounded.add(zero, one).clamp(min, max);
+                s[y] = rounded.add(quantizer.ZeroPoint, one).clamp(min, max);
             };
         });
         Add("DequantizeLinear", ctx =>
         {
-            var (scale, zero, _, _) = QuantParams(ctx);
+            var quantizer = ctx.Executor.QuantizerFor(ctx);
             var minusOne = ctx.Scalar(-1L);
             int q = ctx.In(0), y = ctx.Out(0);
-            return s => s[y] = s[q]!.to_type(ScalarType.Float32).add(zero, minusOne).mul(scale);
+            return s => s[y] = s[q]!.to_type(ScalarType.Float32).add(quantizer.ZeroPoint, minusOne).mul(quantizer.Scale);
         });
-    }
-
-    private static (Scalar Scale, Scalar Zero, Scalar Min, Scalar Max) QuantParams(KernelContext ctx)
-    {
-        if (ctx.Constant(1) is not { ElementCount: 1 } s || !s.DataType.IsFloat())
-            throw ctx.Unsupported("a scale that is not one constant (per-axis or computed scales)");
-        var z = ctx.Has(2) ? ctx.Constant(2) : null;
-        if (ctx.Has(2) && z is not { ElementCount: 1 }) throw ctx.Unsupported("a zero point that is not one constant");
-        var type = z?.DataType ?? DataType.UInt8;
-        var (min, max) = type switch
-        {
-            DataType.UInt8 => (0L, 255L),
-            DataType.Int8 => (-128L, 127L),
-            _ => throw ctx.Unsupported($"{type.ShortName()} quantization (uint8 and int8 run)"),
-        };
-        return (ctx.Scalar(s.ToDoubles()[0]), ctx.Scalar(z?.ToInt64s()[0] ?? 0L), ctx.Scalar(min), ctx.Scalar(max));
     }
 }

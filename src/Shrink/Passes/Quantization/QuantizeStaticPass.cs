@@ -47,6 +47,16 @@ public sealed class QuantizeStaticPass : IPass
 
     public IReadOnlyDictionary<string, (double Min, double Max)> Ranges { get; }
 
+    /// <summary>
+    /// One activation quantizer the last <see cref="Run"/> made: the key of its range in <see cref="Ranges"/>,
+    /// its scale initializer, and the bounds of the activation it absorbed (0 and +∞ for a ReLU; ±∞ for none).
+    /// Quantization-aware training observes these and exports with the ranges it ends with.
+    /// </summary>
+    public sealed record ActivationScale(string RangeKey, string ScaleName, double Lower, double Upper);
+
+    /// <summary>The activation quantizers of the last run (tensors sharing their input's parameters excluded).</summary>
+    public IReadOnlyList<ActivationScale> ActivationScales { get; private set; } = Array.Empty<ActivationScale>();
+
     /// <summary>What the pass will do to a float model: the layers it quantizes and the values to calibrate.</summary>
     public sealed record QuantPlan(
         IReadOnlyList<Node> Layers,
@@ -178,7 +188,20 @@ public sealed class QuantizeStaticPass : IPass
             var packed = plan.Layers.Select(layer => (QuantizeWeights(graph, layer, parameters.TryGetValue(layer.Inputs[0]!, out var x) ? x : null, storage), _options.BitsOf(layer))).ToList();
             QuantParams.RecordPackedBits(model, packed);
         }
-        foreach (var t in plan.Tensors) InsertQdq(graph, t, parameters[t]);
+        // Tensors that keep their input's parameters (MaxPool, reshapes) share its scale and zero point initializers.
+        var inserted = new Dictionary<Value, (Value Scale, Value Zero)>();
+        var scales = new List<ActivationScale>();
+        foreach (var t in plan.Tensors.Where(t => !plan.SameAs.ContainsKey(t)))
+        {
+            inserted[t] = InsertQdq(graph, t, parameters[t], null);
+            var key = (plan.CalibrateAs.GetValueOrDefault(t) ?? t).Name;
+            var activation = plan.RemovedActivations.FirstOrDefault(a => a.Outputs[0]!.Name == key);
+            var (lower, upper) = activation is null ? (double.NegativeInfinity, double.PositiveInfinity)
+                : activation.OpType == "Relu" ? (0, double.PositiveInfinity) : ClipBounds.Of(activation)!.Value;
+            scales.Add(new ActivationScale(key, inserted[t].Scale.Name, lower, upper));
+        }
+        foreach (var t in plan.Tensors.Where(plan.SameAs.ContainsKey)) InsertQdq(graph, t, parameters[t], inserted[plan.SameAs[t]]);
+        ActivationScales = scales;
         graph.RemoveUnusedInitializers();
         return new PassResult(model, true, new Dictionary<string, long>
         {
@@ -238,14 +261,17 @@ public sealed class QuantizeStaticPass : IPass
         return qw.Name;
     }
 
-    /// <summary>x → QuantizeLinear → DequantizeLinear; every reader of x then reads the dequantized value.</summary>
-    private static void InsertQdq(Graph graph, Value x, QuantParams p)
+    /// <summary>
+    /// x → QuantizeLinear → DequantizeLinear; every reader of x then reads the dequantized value. The scale
+    /// and zero point are new initializers, or <paramref name="shared"/> ones; returns them.
+    /// </summary>
+    private static (Value Scale, Value Zero) InsertQdq(Graph graph, Value x, QuantParams p, (Value Scale, Value Zero)? shared)
     {
         var readers = x.Uses.ToList();
         var isOutput = graph.Outputs.Contains(x);
-        if (readers.Count == 0 && !isOutput) return;
-        var scale = graph.AddInitializer(Tensor.FromFloats(x.Name + "_scale", Array.Empty<long>(), new[] { p.Scale }));
-        var zero = graph.AddInitializer(new Tensor(x.Name + "_zero_point", p.Type, Array.Empty<long>(), new[] { p.Type == DataType.UInt8 ? (byte)p.ZeroPoint : (byte)(sbyte)p.ZeroPoint }));
+        var (scale, zero) = shared ?? (graph.AddInitializer(Tensor.FromFloats(x.Name + "_scale", Array.Empty<long>(), new[] { p.Scale })),
+            graph.AddInitializer(new Tensor(x.Name + "_zero_point", p.Type, Array.Empty<long>(), new[] { p.Type == DataType.UInt8 ? (byte)p.ZeroPoint : (byte)(sbyte)p.ZeroPoint })));
+        if (readers.Count == 0 && !isOutput) return (scale, zero);
         var quantize = new Node("QuantizeLinear", "", graph.UniqueName(x.Name + "_QuantizeLinear"));
         quantize.AddInput(x);
         quantize.AddInput(scale);
@@ -257,6 +283,7 @@ public sealed class QuantizeStaticPass : IPass
         dq.Shape = x.Shape;
         foreach (var use in readers) use.Node.SetInput(use.Index, dq);
         if (isOutput) graph.ReplaceAllUsesWith(x, dq);
+        return (scale, zero);
     }
 
     private static Value Dequantize(Graph graph, string name, Value q, Value scale, Value zero, int? axis, DataType type, Node? after = null)

@@ -180,6 +180,7 @@ public class QuantizeCliTests
         CliRunner.AssertBadInput(CliRunner.Run(Args("--percentile", "20", "--calibration", "percentile")), "--percentile must be in (50, 100]");
         CliRunner.AssertBadInput(CliRunner.Run(Args("--mode", "qat")), "give --epochs (at least 1)");
         CliRunner.AssertBadInput(CliRunner.Run(Args("--epochs", "2")), "--epochs belongs to --mode qat");
+        CliRunner.AssertBadInput(CliRunner.Run(Args("--activation-ranges", "calibrated")), "--activation-ranges belongs to --mode qat");
         CliRunner.AssertBadInput(CliRunner.Run(Args("--mode", "dynamic", "--activations", "int8")), "drop --activations int8");
         NpyFile.Write(dir.File("wrong.npy"), NpyArray.FromFloat32(new float[2 * 3 * 5], new long[] { 2, 3, 5 }));
         CliRunner.AssertBadInput(CliRunner.Run(Args("--calib-data", dir.File("wrong.npy"))), "the calibration array has shape [2,3,5]");
@@ -315,4 +316,53 @@ public class QatTests
             if (weights == "int4") Assert.Contains(values, v => Math.Abs(v) == 7); // the per-channel maximum maps to ±7
         }
     }
+}
+
+/// <summary>Observed activation ranges: the executor's moving-average observers and the export that follows them.</summary>
+[Collection("torch")]
+public class ObservedRangeTests
+{
+    [Fact]
+    public void ObserversFollowTheBatchAndKeepReluBounds()
+    {
+        Shrink.Training.TorchRuntime.EnsureInitialized();
+        var data = FashionMnist.LoadEmbedded();
+        var options = new QuantizationOptions();
+        var model = new PassPipeline(new FoldBatchNormPass()).Run(ModelZoo.Create("vgg-small", seed: 3), new PassContext()).Model;
+        var plan = new QuantizeStaticPass(options).Plan(model);
+        var ranges = Calibrator.Collect(model, plan.CalibrationValues, CalibrationSet.FromDataset(data.Train, 32), CalibrationMethod.MinMax);
+        var pass = new QuantizeStaticPass(options, ranges) { ActivationsOnly = true };
+        pass.Run(model, new PassContext());
+        // MaxPool outputs share their input's scale: one quantizer per calibrated range.
+        Assert.Equal(plan.CalibrationValues.Count, pass.ActivationScales.Count);
+        Assert.Contains(pass.ActivationScales, a => a.Lower == 0); // ReLUs absorbed by the convolutions
+
+        using var executor = Shrink.Training.Execution.GraphExecutor.Compile(model);
+        Assert.Equal(pass.ActivationScales.Count, executor.Quantizers.Count);
+        foreach (var a in pass.ActivationScales)
+        {
+            var (min, max) = executor.Quantizers[a.ScaleName].Range;
+            Assert.Equal(QuantParams.ForRange(ranges[a.RangeKey].Min, ranges[a.RangeKey].Max, DataType.UInt8).Scale, (float)((max - min) / 255), 5);
+            executor.Quantizers[a.ScaleName].Observe(1.0, a.Lower, a.Upper); // averaging 1: the range becomes the batch's
+        }
+        var (x, _) = data.Train.Batch(0, 16);
+        using var input = TorchSharp.torch.tensor(x, new long[] { 16, 1, 28, 28 });
+        var calibrated = pass.ActivationScales.Select(a => executor.Quantizers[a.ScaleName].Range).ToList();
+        executor.Training = false;
+        using (TorchSharp.torch.NewDisposeScope()) executor.Forward(input);
+        Assert.Equal(calibrated, pass.ActivationScales.Select(a => executor.Quantizers[a.ScaleName].Range)); // evaluation does not observe
+        executor.Training = true;
+        using (TorchSharp.torch.NewDisposeScope()) executor.Forward(input);
+        Assert.NotEqual(calibrated, pass.ActivationScales.Select(a => executor.Quantizers[a.ScaleName].Range)); // training does
+        foreach (var a in pass.ActivationScales)
+        {
+            var (min, max) = executor.Quantizers[a.ScaleName].Range;
+            if (a.Lower == 0) Assert.Equal(0, min); // a ReLU's range never goes below zero
+            Assert.True(max > 0);
+        }
+        var input0 = pass.ActivationScales.First(a => a.RangeKey == "input");
+        Assert.Equal((double)x.Min(), executor.Quantizers[input0.ScaleName].Range.Min, 5);
+        Assert.Equal((double)x.Take(16 * 784).Max(), executor.Quantizers[input0.ScaleName].Range.Max, 5);
+    }
+
 }
