@@ -1,13 +1,23 @@
 using Shrink.Data;
 using Shrink.Ir;
 using Shrink.Training;
+using Shrink.Training.Distillation;
 using Shrink.Training.Execution;
 using Shrink.Training.Optim;
 
 namespace Shrink.Cli;
 
-/// <summary>Fine-tuning after (or, for AGP and QAT, during) compression: SGD momentum 0.9 with a cosine schedule.</summary>
-internal sealed record FineTuneSettings(int Epochs, double LearningRate, int Batch, int Seed);
+/// <summary>
+/// Fine-tuning after (or, for AGP and QAT, during) compression: SGD momentum 0.9 with a cosine schedule;
+/// with a <see cref="Teacher"/>, the loss is the distillation loss from it (for example the uncompressed model).
+/// </summary>
+internal sealed record FineTuneSettings(int Epochs, double LearningRate, int Batch, int Seed)
+{
+    public TeacherSettings? Teacher { get; init; }
+}
+
+/// <summary>A teacher to distill from while fine-tuning.</summary>
+internal sealed record TeacherSettings(string Source, Model Model, DistillationOptions Options);
 
 /// <summary>The fine-tuning that pruning and quantization-aware training share.</summary>
 internal static class FineTuning
@@ -27,10 +37,18 @@ internal static class FineTuning
     {
         TorchRuntime.EnsureInitialized();
         using var executor = GraphExecutor.Compile(model);
-        var hs = hooks?.Invoke(executor) ?? Array.Empty<ITrainingHook>();
+        var hs = (hooks?.Invoke(executor) ?? Array.Empty<ITrainingHook>()).ToList();
         try
         {
-            using var trainer = new Trainer(executor, Options(tuning.Epochs, tuning.Batch, seed, tuning.LearningRate), hs.Count == 0 ? null : hs.ToArray());
+            var options = Options(tuning.Epochs, tuning.Batch, seed, tuning.LearningRate);
+            if (tuning.Teacher is { } teacher)
+            {
+                var distill = new DistillationHook(executor, teacher.Model, teacher.Options, sets.Train, seed);
+                hs.Add(distill);
+                options = options with { LabelLossWeight = distill.LabelLossWeight };
+                cli.Note($"{label}: distilling from {teacher.Source} (T {teacher.Options.Temperature:G}, α {teacher.Options.Alpha:G}; teacher logits {(distill.Cached ? "cached" : "computed at every step")})");
+            }
+            using var trainer = new Trainer(executor, options, hs.Count == 0 ? null : hs.ToArray());
             double accuracy = double.NaN;
             trainer.EpochEnd += e =>
             {

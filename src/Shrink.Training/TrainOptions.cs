@@ -17,6 +17,12 @@ public sealed record TrainOptions
     /// <summary>Label smoothing of the cross-entropy loss, in [0, 1).</summary>
     public double LabelSmoothing { get; init; }
 
+    /// <summary>
+    /// Weight of the cross-entropy with the labels in the loss (1 − α in distillation, where hooks add
+    /// the teacher's terms), in [0, 1].
+    /// </summary>
+    public double LabelLossWeight { get; init; } = 1;
+
     /// <summary>Where checkpoints and metrics go; null trains without checkpoints.</summary>
     public string? RunDirectory { get; init; }
 
@@ -36,6 +42,7 @@ public sealed record TrainOptions
         if (BatchSize < 1) throw new OptionsException($"--batch must be at least 1, got {BatchSize}");
         if (EvalBatchSize < 1) throw new OptionsException($"the evaluation batch must be at least 1, got {EvalBatchSize}");
         if (LabelSmoothing is < 0 or >= 1) throw new OptionsException($"--label-smoothing must be in [0, 1), got {LabelSmoothing}");
+        if (!(LabelLossWeight >= 0 && LabelLossWeight <= 1)) throw new OptionsException($"the weight of the label loss must be in [0, 1], got {LabelLossWeight}");
         if (Resume && RunDirectory is null) throw new OptionsException("--resume needs --run-dir (the directory of the run to continue)");
         if (Optimizer is not ("sgd" or "adam" or "adamw")) throw new OptionsException($"unknown optimizer '{Optimizer}'; choose sgd, adam or adamw");
         Schedule.Validate(Epochs);
@@ -56,5 +63,6 @@ public sealed record TrainOptions
         ["betas"] = $"{Hyper.Beta1:R},{Hyper.Beta2:R}",
         ["schedule"] = $"{Schedule.Kind} step={Schedule.StepEpochs} gamma={Schedule.Gamma:R} warmup={Schedule.WarmupEpochs:R} floor={Schedule.MinFactor:R}",
         ["label-smoothing"] = LabelSmoothing.ToString("R"),
+        ["label-loss-weight"] = LabelLossWeight.ToString("R"),
     };
 }

@@ -23,6 +23,7 @@ public sealed class Trainer : IDisposable
 {
     private readonly Optimizer _optimizer;
     private readonly Scalar _one = 1L.ToScalar(); // explicit alpha for add (see Optimizer.S)
+    private readonly Scalar _labelWeight;
     private readonly string _modelHash;
     private string _data = "";
 
@@ -30,6 +31,7 @@ public sealed class Trainer : IDisposable
     {
         Executor = executor;
         Options = options.Validate();
+        _labelWeight = Options.LabelLossWeight.ToScalar();
         Hooks = hooks?.ToList() ?? new List<ITrainingHook>();
         var parameters = executor.Parameters.Where(p => p.Trainable).Select(p => (p.Name, (TorchSharp.Modules.Parameter)p.Tensor))
             .Concat(Hooks.SelectMany(h => h.Parameters.Select(p => ("hook:" + p.Name, p.Tensor)))).ToList();
@@ -110,6 +112,7 @@ public sealed class Trainer : IDisposable
                 for (var i = 0; i < taps.Count; i++) tapValues[taps[i]] = outputs[1 + i];
                 var step = new TrainStep(Executor, epoch, batch, _optimizer.Steps, samples, x, y, logits, tapValues);
                 var loss = F.cross_entropy(logits, y, label_smoothing: Options.LabelSmoothing);
+                if (Options.LabelLossWeight != 1) loss = loss.mul(_labelWeight);
                 foreach (var hook in Hooks)
                     if (hook.ExtraLoss(step) is { } extra) loss = loss.add(extra, _one);
                 _optimizer.ZeroGrad();
@@ -251,5 +254,6 @@ public sealed class Trainer : IDisposable
     {
         _optimizer.Dispose();
         _one.Dispose();
+        _labelWeight.Dispose();
     }
 }

@@ -48,11 +48,13 @@ internal static class PruneCommand
         var dims = Options.Dims();
         var output = new Option<string>("--out") { Description = "Pruned ONNX model to write", Required = true };
         var json = Options.Json();
+        var teacher = new TeacherCli();
         var command = new Command("prune", "Prune weights (unstructured), optionally fine-tune with the masks held, and compare before/after")
         {
             model, method, sparsity, scope, layers, schedule, steps, finetune, data, lr, batch, seed, channelMultiple, slimEpochs, slimPenalty, scoreSamples,
             benchBatch, threads, dims, output, json,
         };
+        foreach (var o in teacher.All) command.Options.Add(o);
         command.SetAction(cli.Guard(p =>
         {
             var path = p.GetValue(model)!;
@@ -60,7 +62,9 @@ internal static class PruneCommand
             Options.CheckOutput(outPath, path);
             var m = p.GetValue(method)!;
             var structural = StructuredPruneOptions.Methods.Contains(m);
-            var tuning = new FineTuneSettings(p.GetValue(finetune), p.GetValue(lr), p.GetValue(batch), p.GetValue(seed));
+            var tuning = new FineTuneSettings(p.GetValue(finetune), p.GetValue(lr), p.GetValue(batch), p.GetValue(seed)) { Teacher = teacher.Build(p) };
+            if (tuning.Teacher is not null && tuning.Epochs < 1 && m != "slim" && p.GetValue(schedule) != "agp")
+                throw new OptionsException("--teacher distills while fine-tuning; give --finetune-epochs (at least 1) and --data");
             if (tuning.Epochs < 0) throw new OptionsException($"--finetune-epochs must be 0 or more, got {tuning.Epochs}");
             if (tuning.Epochs > 0 && p.GetValue(data) is null) throw new OptionsException("--finetune-epochs needs --data (fine-tuning trains on it); without --data pruning is data-free");
             var job = structural

@@ -53,10 +53,12 @@ internal static class QuantizeCommand
         var dims = Options.Dims();
         var output = new Option<string>("--out") { Description = "Quantized ONNX model to write", Required = true };
         var json = Options.Json();
+        var teacher = new TeacherCli();
         var command = new Command("quantize", "Quantize to int8 ONNX QDQ (calibrated static quantization) and compare size, accuracy and latency")
         {
             model, mode, epochs, lr, batch, seed, rangesOption, weights, storage, blockSize, activations, perChannel, calibration, percentile, samples, calibData, exclude, layers, data, benchBatch, threads, dims, output, json,
         };
+        foreach (var o in teacher.All) command.Options.Add(o);
         command.SetAction(cli.Guard(p =>
         {
             var path = p.GetValue(model)!;
@@ -82,7 +84,8 @@ internal static class QuantizeCommand
             if (missing.Count > 0) throw new OptionsException($"--exclude names no node called {string.Join(", ", missing.Select(n => $"'{n}'"))}; see the node names with shrink inspect");
             var dynamic = p.GetValue(mode) == "dynamic";
             var qat = p.GetValue(mode) == "qat";
-            var tuning = new FineTuneSettings(p.GetValue(epochs), p.GetValue(lr), p.GetValue(batch), p.GetValue(seed));
+            var tuning = new FineTuneSettings(p.GetValue(epochs), p.GetValue(lr), p.GetValue(batch), p.GetValue(seed)) { Teacher = teacher.Build(p) };
+            if (!qat && tuning.Teacher is not null) throw new OptionsException("--teacher distills during quantization-aware training; use it with --mode qat");
             if (qat && tuning.Epochs < 1) throw new OptionsException("--mode qat trains with quantized weights; give --epochs (at least 1) and --data");
             if (!qat && tuning.Epochs != 0) throw new OptionsException("--epochs belongs to --mode qat");
             var observe = qat && p.GetValue(rangesOption) == "observed";
