@@ -1,8 +1,8 @@
 """What the PyTorch peer benchmarks share: Fashion-MNIST from IDX files, the zoo's models (the two LeNets,
 vgg-small, resnet-small), loading trained weights from Shrink's ONNX files, evaluation, eager latency.
 
-Imported by bench/pytorch_train.py, bench/pytorch_prune.py, bench/pytorch_prune_structured.py and
-bench/pytorch_quantize.py (run them with /usr/bin/python3, which has Debian's python3-torch and
+Imported by bench/pytorch_train.py, bench/pytorch_prune.py, bench/pytorch_prune_structured.py,
+bench/pytorch_quantize.py and bench/pytorch_distill.py (run them with /usr/bin/python3, which has Debian's python3-torch and
 python3-onnx; they set the thread count before this module imports torch).
 """
 import gzip
@@ -174,10 +174,12 @@ def latency(model, batch, seed):
     return statistics.median(samples)
 
 
-def fine_tune(model, train_x, train_y, epochs, lr, label, after_step=None):
+def fine_tune(model, train_x, train_y, epochs, lr, label, after_step=None, loss_fn=None):
     """Trains as Shrink's fine-tuning does: SGD with momentum 0.9 and per-step cosine annealing to 0,
     batch 128, a fresh torch.randperm order per epoch (seed torch before calling). after_step(step) runs
-    after every optimizer step and may return a status for the epoch's line. Pruning hooks, where present,
+    after every optimizer step and may return a status for the epoch's line. loss_fn(logits, y, index), given
+    the batch's logits, labels and row indices in the training set, returns its loss (default: mean
+    cross-entropy; bench/pytorch_distill.py passes the distillation loss). Pruning hooks, where present,
     keep pruned weights at zero in every forward pass (pruning renames weight to weight_orig but keeps the
     Parameter the optimizer holds). Prints one line per epoch to stderr; returns the seconds of each epoch."""
     total = epochs * ((len(train_y) + BATCH - 1) // BATCH)
@@ -191,7 +193,8 @@ def fine_tune(model, train_x, train_y, epochs, lr, label, after_step=None):
         for start in range(0, len(train_y), BATCH):
             index = order[start:start + BATCH]
             optimizer.zero_grad()
-            loss = nn.functional.cross_entropy(model(torch.from_numpy(train_x[index])), torch.from_numpy(train_y[index]))
+            logits, y = model(torch.from_numpy(train_x[index])), torch.from_numpy(train_y[index])
+            loss = nn.functional.cross_entropy(logits, y) if loss_fn is None else loss_fn(logits, y, index)
             loss.backward()
             optimizer.step()
             scheduler.step()

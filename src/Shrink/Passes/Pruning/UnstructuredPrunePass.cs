@@ -58,6 +58,18 @@ public sealed class PruningMasks
 
     public void Set(string weight, bool[] keep) => _keep[weight] = keep;
 
+    /// <summary>The masks an already-pruned model implies: every zero of a prunable weight stays zero.</summary>
+    public static PruningMasks FromZeros(Model model)
+    {
+        var masks = new PruningMasks();
+        foreach (var w in PrunableWeights.Find(model))
+        {
+            var values = w.Tensor.AsFloats();
+            if (values.Contains(0f)) masks.Set(w.Weight.Name, values.ToArray().Select(v => v != 0).ToArray());
+        }
+        return masks;
+    }
+
     /// <summary>Zeroes the pruned weights of a model (the named initializers get new tensors).</summary>
     public void ApplyTo(Model model)
     {

@@ -1,0 +1,92 @@
+using System.CommandLine;
+using Spectre.Console;
+using Shrink.Cli.Reports;
+using Shrink.Data;
+using Shrink.Onnx;
+using Shrink.Passes;
+using Shrink.Passes.Factorization;
+using Shrink.Runtime;
+
+namespace Shrink.Cli.Commands;
+
+/// <summary>
+/// <c>shrink factorize MODEL (--energy 0.9 | --ratio 0.5) [--layers L1,L2] [--finetune-epochs N --data DIR]
+/// --out OUT [--json]</c>: low-rank factorization by truncated SVD, optional fine-tuning, before/after figures.
+/// </summary>
+internal static class FactorizeCommand
+{
+    public static Command Create(CliContext cli)
+    {
+        var model = Options.Model();
+        var energy = new Option<double?>("--energy") { Description = "Keep the smallest rank holding this fraction of Σσ² per layer, in (0, 1] (default 0.9 unless --ratio)" };
+        var ratio = new Option<double?>("--ratio") { Description = "Keep about this fraction of each layer's parameters, in (0, 1)" };
+        var layers = new Option<string?>("--layers") { Description = "Comma-separated layer names to factorize (default: every Conv, Gemm and MatMul with a constant weight)" };
+        var finetune = new Option<int>("--finetune-epochs") { Description = "Fine-tuning epochs after factorizing (needs --data)", DefaultValueFactory = _ => 0 };
+        var data = new Option<string?>("--data") { Description = "Fashion-MNIST directory or 'embedded': accuracy figures and fine-tuning" };
+        var lr = new Option<double>("--lr") { Description = "Fine-tuning learning rate (SGD, momentum 0.9, cosine)", DefaultValueFactory = _ => 0.01 };
+        var batch = new Option<int>("--batch") { Description = "Fine-tuning batch size", DefaultValueFactory = _ => 128 };
+        var seed = new Option<int>("--seed") { Description = "Fine-tuning seed", DefaultValueFactory = _ => 0 };
+        var benchBatch = new Option<string>("--bench-batch") { Description = "Batch sizes for the ONNX Runtime latency comparison ('none' to skip)", DefaultValueFactory = _ => "1,256" };
+        var threads = Options.Threads();
+        var output = new Option<string>("--out") { Description = "Factorized ONNX model to write", Required = true };
+        var json = Options.Json();
+        var teacher = new TeacherCli();
+        var command = new Command("factorize", "Factorize Gemm/MatMul/Conv weights by truncated SVD (low rank), optionally fine-tune, and compare before/after")
+            { model, energy, ratio, layers, finetune, data, lr, batch, seed, benchBatch, threads, output, json };
+        foreach (var o in teacher.All) command.Options.Add(o);
+        command.SetAction(cli.Guard(p =>
+        {
+            var path = p.GetValue(model)!;
+            var outPath = p.GetValue(output)!;
+            Options.CheckOutput(outPath, path);
+            var options = new LowRankOptions
+            {
+                Energy = p.GetValue(ratio) is null ? p.GetValue(energy) ?? 0.9 : p.GetValue(energy),
+                Ratio = p.GetValue(ratio),
+                Layers = p.GetValue(layers)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(),
+            }.Validate();
+            var tuning = new FineTuneSettings(p.GetValue(finetune), p.GetValue(lr), p.GetValue(batch), p.GetValue(seed)) { Teacher = teacher.Build(p) };
+            if (tuning.Epochs < 0) throw new OptionsException($"--finetune-epochs must be 0 or more, got {tuning.Epochs}");
+            if (tuning.Epochs > 0 && p.GetValue(data) is null) throw new OptionsException("--finetune-epochs needs --data (fine-tuning trains on it)");
+            if (tuning.Teacher is not null && tuning.Epochs == 0) throw new OptionsException("--teacher distills while fine-tuning; give --finetune-epochs (at least 1) and --data");
+            var batches = p.GetValue(benchBatch) == "none" ? Array.Empty<int>() : Options.ParseIntList("--bench-batch", p.GetValue(benchBatch)!);
+            var runnerOptions = new RunnerOptions { Threads = p.GetValue(threads) };
+
+            var context = new PassContext();
+            var pass = new LowRankPass(options);
+            var original = OnnxReader.Read(path);
+            if (pass.CheckPreconditions(original) is { } reason) throw new OptionsException(reason);
+            var sets = p.GetValue(data) is { } dir ? FashionMnist.Load(dir) : null;
+            var result = new PassPipeline(pass).Run(OnnxReader.Copy(original), context);
+            if (!result.Modified) throw new OptionsException($"no layer was factorized: {string.Join("; ", context.Notes)}; lower --energy or --ratio");
+            var factorized = result.Model;
+            if (tuning.Epochs > 0) factorized = FineTuning.Run(factorized, tuning, tuning.Seed, "fine-tune", sets!, cli);
+            ModelSaver.Save(factorized, outPath);
+
+            var (before, _) = ModelSide.Measure(path, sets?.Test, batches, runnerOptions, context.Notes);
+            var (after, _) = ModelSide.Measure(outPath, sets?.Test, batches, runnerOptions, context.Notes);
+            var report = new FactorizeReport(path, outPath, options.Energy, options.Ratio, tuning.Epochs,
+                pass.Ranks.Select(kv => new FactorizedLayer(kv.Key, kv.Value.Rank, kv.Value.FullRank)).ToList(), before, after, context.Notes);
+            if (p.GetValue(json)) cli.WriteJson(report);
+            else
+            {
+                cli.Console.Write(ModelSide.Table(before, after));
+                var t = new Table().AddColumns("layer", "rank kept", "full rank");
+                foreach (var l in report.Layers) t.AddRow(Markup.Escape(l.Layer), l.Rank.ToString(), l.FullRank.ToString());
+                cli.Console.Write(t);
+                foreach (var note in context.Notes) cli.Console.WriteLine($"note: {note}");
+                var speed = ModelSide.Speedups(before, after);
+                cli.Console.WriteLine($"wrote {outPath}: {report.Layers.Count} layers factorized; parameters {before.Parameters:N0} → {after.Parameters:N0}" +
+                    (speed.Count == 0 ? "" : ModelSide.Faster(before, after) ? $"; faster in ONNX Runtime ({string.Join(", ", speed.Select(s => $"{s:F2}x"))})"
+                        : $"; NOT faster in ONNX Runtime ({string.Join(", ", speed.Select(s => $"{s:F2}x"))})"));
+            }
+            return ShrinkApp.Ok;
+        }));
+        return command;
+    }
+}
+
+internal sealed record FactorizedLayer(string Layer, int Rank, int FullRank);
+
+internal sealed record FactorizeReport(string Model, string Out, double? Energy, double? Ratio, int FinetuneEpochs, IReadOnlyList<FactorizedLayer> Layers,
+    ModelSide Before, ModelSide After, IReadOnlyList<string> Notes);

@@ -1,0 +1,168 @@
+using MathNet.Numerics.LinearAlgebra;
+using Shrink.Ir;
+using Shrink.Passes.Pruning;
+
+namespace Shrink.Passes.Factorization;
+
+/// <summary>How the rank of each factorized layer is chosen.</summary>
+public sealed record LowRankOptions
+{
+    /// <summary>Keep the smallest rank whose singular values hold this fraction of Σσ² (the "energy"); null to use <see cref="Ratio"/>.</summary>
+    public double? Energy { get; init; } = 0.9;
+
+    /// <summary>Keep about this fraction of each layer's parameters: rank ⌊ratio·m·n/(m + n)⌋.</summary>
+    public double? Ratio { get; init; }
+
+    /// <summary>Layer names to factorize (null: every Conv, Gemm and MatMul with a constant weight).</summary>
+    public IReadOnlySet<string>? Layers { get; init; }
+
+    public LowRankOptions Validate()
+    {
+        if (Energy is null == Ratio is null) throw new OptionsException("give one of --energy and --ratio");
+        if (Energy is { } e && !(e > 0 && e <= 1)) throw new OptionsException($"--energy must be in (0, 1], got {e}");
+        if (Ratio is { } r && !(r > 0 && r < 1)) throw new OptionsException($"--ratio must be in (0, 1), got {r}");
+        return this;
+    }
+}
+
+/// <summary>
+/// <c>factorize-lowrank</c>: truncated SVD of layer weights. A Gemm or MatMul weight W [K, N] ≈ (U√S)(√S Vᵀ)
+/// becomes two layers x·A [K, r] → ·B [r, N] (+ the bias); a Conv weight [O, I, kh, kw], read as a matrix
+/// [O, I·kh·kw], becomes a kh×kw convolution with r filters (same strides, pads, dilations) followed by a
+/// 1×1 convolution to O channels (+ the bias). The rank comes from an energy threshold or a parameter
+/// ratio per layer; a layer whose factors would not be smaller than it is left alone and listed. Grouped
+/// convolutions and Gemm with alpha/beta ≠ 1 or transA are left alone. Counters: <c>layers</c>,
+/// <c>parameters-before</c>, <c>parameters-after</c> (of the factorized layers).
+/// </summary>
+public sealed class LowRankPass : IPass
+{
+    private readonly LowRankOptions _options;
+
+    public LowRankPass(LowRankOptions options) => _options = options.Validate();
+
+    public string Id => "factorize-lowrank";
+
+    /// <summary>Rank chosen per factorized layer.</summary>
+    public Dictionary<string, (int Rank, int FullRank)> Ranks { get; } = new();
+
+    public string? CheckPreconditions(Model model)
+    {
+        var weights = PrunableWeights.Find(model);
+        if (weights.Count == 0) return "the model has no Conv, Gemm or MatMul with a float weight initializer to factorize";
+        var missing = _options.Layers?.Where(l => weights.All(w => w.LayerName != l)).ToList() ?? new List<string>();
+        if (missing.Count > 0)
+            return $"--layers names {string.Join(", ", missing.Select(m => $"'{m}'"))}, not a layer with weights; layers: {string.Join(", ", weights.Select(w => w.LayerName))}";
+        foreach (var w in weights)
+            if (w.Tensor.AsFloats().ToArray().Any(x => !float.IsFinite(x)))
+                return $"'{w.Weight.Name}' of '{w.LayerName}' holds NaN or infinite weights; fix or retrain the model first";
+        return null;
+    }
+
+    public PassResult Run(Model model, PassContext context)
+    {
+        if (CheckPreconditions(model) is { } reason) throw new OptionsException(reason);
+        var graph = model.Graph;
+        long before = 0, after = 0;
+        foreach (var w in PrunableWeights.Find(model))
+        {
+            if (_options.Layers is { } only && !only.Contains(w.LayerName)) continue;
+            var node = w.Layer;
+            var t = w.Tensor;
+            // The weight as a matrix M [m, n] with y = M-shaped product; Conv: [O, I·k·k]; Gemm/MatMul: [K, N].
+            string? skip = node.OpType switch
+            {
+                "Conv" when node.GetInt("group", 1) != 1 => "a grouped convolution",
+                "Conv" when t.Dims.Length != 4 => "not a 2-D convolution",
+                "Gemm" when node.GetInt("transA", 0) != 0 || node.GetFloat("alpha", 1) != 1 || node.GetFloat("beta", 1) != 1 => "Gemm with transA, alpha or beta",
+                "MatMul" when w.InputIndex != 1 || t.Dims.Length != 2 => "a MatMul whose constant is not its 2-D right operand",
+                _ => null,
+            };
+            if (skip is not null)
+            {
+                context.Notes.Add($"'{w.LayerName}' left alone: {skip}");
+                continue;
+            }
+            var transB = node.OpType == "Gemm" && node.GetInt("transB", 0) != 0;
+            var (m, n) = node.OpType == "Conv" ? ((int)t.Dims[0], (int)(t.ElementCount / t.Dims[0]))
+                : transB ? ((int)t.Dims[1], (int)t.Dims[0]) : ((int)t.Dims[0], (int)t.Dims[1]);
+            var values = t.AsFloats().ToArray();
+            var matrix = Matrix<double>.Build.Dense(m, n, (i, j) => node.OpType == "Conv" ? values[(long)i * n + j] : transB ? values[(long)j * m + i] : values[(long)i * n + j]);
+            var svd = matrix.Svd(true);
+            var s = svd.S.ToArray();
+            var full = s.Length;
+            var rank = Rank(s, m, n);
+            if ((long)rank * (m + n) >= (long)m * n)
+            {
+                context.Notes.Add($"'{w.LayerName}' left alone: rank {rank} of {full} would not make it smaller ({(long)rank * (m + n):N0} parameters against {(long)m * n:N0})");
+                continue;
+            }
+            // M ≈ (U_r √S) (√S V_rᵀ)
+            var left = Matrix<double>.Build.Dense(m, rank, (i, j) => svd.U[i, j] * Math.Sqrt(s[j]));
+            var right = Matrix<double>.Build.Dense(rank, n, (i, j) => Math.Sqrt(s[i]) * svd.VT[i, j]);
+            Rewrite(graph, node, w, left, right, rank);
+            Ranks[w.LayerName] = (rank, full);
+            before += (long)m * n;
+            after += (long)rank * (m + n);
+        }
+        graph.RemoveUnusedInitializers();
+        return new PassResult(model, Ranks.Count > 0, new Dictionary<string, long> { ["layers"] = Ranks.Count, ["parameters-before"] = before, ["parameters-after"] = after });
+    }
+
+    private int Rank(double[] s, int m, int n)
+    {
+        if (_options.Ratio is { } ratio) return Math.Clamp((int)Math.Floor(ratio * m * n / (m + n)), 1, s.Length);
+        var total = s.Sum(x => x * x);
+        if (total == 0) return 1;
+        double kept = 0;
+        for (var r = 0; r < s.Length; r++)
+        {
+            kept += s[r] * s[r];
+            if (kept >= _options.Energy!.Value * total * (1 - 1e-12)) return r + 1;
+        }
+        return s.Length;
+    }
+
+    /// <summary>Replaces the layer by its two factors; the second takes over the layer's output (and its name when it is a graph output).</summary>
+    private static void Rewrite(Graph graph, Node node, PrunableWeight w, Matrix<double> left, Matrix<double> right, int rank)
+    {
+        var name = w.LayerName;
+        var conv = node.OpType == "Conv";
+        var dims = w.Tensor.Dims;
+        // Conv: r filters [r, I, kh, kw] = rows of √S·Vᵀ, then a 1×1 conv [O, r, 1, 1] = U·√S.
+        // Gemm/MatMul: x [.., K] · A [K, r] · B [r, N], where the matrix [K, N] = left · right.
+        var a = graph.AddInitializer(conv
+            ? Tensor.FromFloats(w.Weight.Name + "_lowrank_a", new[] { (long)rank, dims[1], dims[2], dims[3] }, ToFloats(right))
+            : Tensor.FromFloats(w.Weight.Name + "_lowrank_a", new[] { (long)left.RowCount, (long)rank }, ToFloats(left)));
+        var b = graph.AddInitializer(conv
+            ? Tensor.FromFloats(w.Weight.Name + "_lowrank_b", new[] { dims[0], (long)rank, 1, 1 }, ToFloats(left))
+            : Tensor.FromFloats(w.Weight.Name + "_lowrank_b", new[] { (long)rank, (long)right.ColumnCount }, ToFloats(right)));
+
+        var first = new Node(node.OpType, "", graph.UniqueName(name + "_lowrank_a"));
+        foreach (var attribute in node.Attributes) first.Attributes.Add(attribute);
+        if (node.OpType == "Gemm") first.SetAttribute(Ir.Attribute.Int("transB", 0));
+        first.AddInput(node.Inputs[0]);
+        first.AddInput(a);
+        var middle = first.AddOutput(new Value(graph.UniqueName(name + "_lowrank_mid"), DataType.Float))!;
+
+        var second = new Node(node.OpType, "", graph.UniqueName(name + "_lowrank_b"));
+        second.AddInput(middle);
+        second.AddInput(b);
+        if (node.Inputs.ElementAtOrDefault(2) is { } bias) second.AddInput(bias);
+        var y = node.Outputs[0]!;
+        var output = second.AddOutput(new Value(graph.UniqueName(y.Name + "_lowrank"), DataType.Float, y.Shape))!;
+
+        graph.InsertBefore(node, first);
+        graph.InsertBefore(node, second);
+        graph.ReplaceAllUsesWith(y, output);
+        graph.RemoveNode(node);
+    }
+
+    private static float[] ToFloats(Matrix<double> m)
+    {
+        var result = new float[m.RowCount * m.ColumnCount];
+        for (var i = 0; i < m.RowCount; i++)
+            for (var j = 0; j < m.ColumnCount; j++)
+                result[i * m.ColumnCount + j] = (float)m[i, j];
+        return result;
+    }
+}

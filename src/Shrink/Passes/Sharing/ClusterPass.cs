@@ -1,0 +1,106 @@
+using Shrink.Ir;
+using Shrink.Passes.Pruning;
+
+namespace Shrink.Passes.Sharing;
+
+/// <summary>Options of weight sharing: bits per layer (2^bits shared values), the k-means start, which layers.</summary>
+public sealed record ClusterOptions
+{
+    /// <summary>Bits of the cluster index for every layer not otherwise set (2^bits shared values).</summary>
+    public int Bits { get; init; } = 5;
+
+    /// <summary>Bits for Conv layers (Han et al.: 8 for conv, 5 for fully connected); null uses <see cref="Bits"/>.</summary>
+    public int? ConvBits { get; init; }
+
+    /// <summary>Bits per layer name (0 leaves the layer unclustered); these layers only when <see cref="OnlyListed"/>.</summary>
+    public IReadOnlyDictionary<string, int>? LayerBits { get; init; }
+
+    /// <summary>Cluster only the layers <see cref="LayerBits"/> names.</summary>
+    public bool OnlyListed { get; init; }
+
+    public CentroidInit Init { get; init; } = CentroidInit.Linear;
+    public int Iterations { get; init; } = 50;
+    public int Seed { get; init; }
+
+    /// <summary>The bits of a layer, 0 when it stays as it is.</summary>
+    public int BitsOf(PrunableWeight w) =>
+        LayerBits?.TryGetValue(w.LayerName, out var b) == true ? b : OnlyListed ? 0 : w.Layer.OpType == "Conv" ? ConvBits ?? Bits : Bits;
+
+    public ClusterOptions Validate()
+    {
+        foreach (var (what, b) in new[] { ("--bits", (int?)Bits), ("--conv-bits", ConvBits) }.Concat((LayerBits ?? new Dictionary<string, int>()).Select(kv => ($"layer '{kv.Key}'", (int?)kv.Value))))
+            if (b is { } v && (v < 1 || v > 8) && !(v == 0 && what.StartsWith("layer")))
+                throw new OptionsException($"{what}: {v} bits is out of range; use 1 to 8 (2 to 256 shared values)");
+        if (Iterations < 1) throw new OptionsException($"k-means iterations must be at least 1, got {Iterations}");
+        return this;
+    }
+}
+
+/// <summary>
+/// <c>cluster-weights</c>: weight sharing (Han et al., Deep Compression). The non-zero weights of each
+/// Conv/Gemm/MatMul layer are clustered by one-dimensional k-means into 2^bits shared values and each
+/// weight is replaced by its centroid; zeros (pruned weights) stay zero. The model stays an ordinary
+/// float ONNX model that ONNX Runtime runs; the metadata key <see cref="BitsKey"/> records each clustered
+/// weight's index width, which <c>shrink pack</c> uses to store indices and codebooks. Counters:
+/// <c>layers</c>, <c>weights</c> (non-zeros clustered).
+/// </summary>
+public sealed class ClusterPass : IPass
+{
+    /// <summary>Metadata: "weight:bits,…" for every clustered weight.</summary>
+    public const string BitsKey = "shrink.cluster_bits";
+
+    private readonly ClusterOptions _options;
+
+    public ClusterPass(ClusterOptions options) => _options = options.Validate();
+
+    public string Id => "cluster-weights";
+
+    public string? CheckPreconditions(Model model)
+    {
+        var weights = PrunableWeights.Find(model);
+        if (weights.Count == 0) return "the model has no Conv, Gemm or MatMul with a float weight initializer to cluster";
+        var missing = _options.LayerBits?.Keys.Where(k => weights.All(w => w.LayerName != k)).ToList() ?? new List<string>();
+        if (missing.Count > 0)
+            return $"--layers names {string.Join(", ", missing.Select(m => $"'{m}'"))}, not a layer with weights; layers: {string.Join(", ", weights.Select(w => w.LayerName))}";
+        foreach (var w in weights)
+            if (w.Tensor.AsFloats().ToArray().Any(x => !float.IsFinite(x)))
+                return $"'{w.Weight.Name}' of '{w.LayerName}' holds NaN or infinite weights; fix or retrain the model before clustering";
+        return null;
+    }
+
+    public PassResult Run(Model model, PassContext context)
+    {
+        if (CheckPreconditions(model) is { } reason) throw new OptionsException(reason);
+        var recorded = ReadBits(model);
+        long layers = 0, clustered = 0;
+        foreach (var w in PrunableWeights.Find(model))
+        {
+            var bits = _options.BitsOf(w);
+            if (bits == 0) continue;
+            var values = w.Tensor.AsFloats().ToArray();
+            var nonZero = values.Where(v => v != 0).ToArray();
+            var centroids = KMeans1D.Fit(nonZero, 1 << bits, _options.Init, _options.Iterations, _options.Seed);
+            for (var i = 0; i < values.Length; i++)
+                values[i] = values[i] == 0 ? 0f : centroids[KMeans1D.Nearest(centroids, values[i])]; // −0 (a masked negative weight) becomes +0
+            w.Weight.Const = Tensor.FromFloats(w.Weight.Name, w.Tensor.Dims, values);
+            recorded[w.Weight.Name] = bits;
+            layers++;
+            clustered += nonZero.Length;
+        }
+        model.SetMetadata(BitsKey, string.Join(",", recorded.Select(kv => $"{kv.Key}:{kv.Value}")));
+        return new PassResult(model, layers > 0, new Dictionary<string, long> { ["layers"] = layers, ["weights"] = clustered });
+    }
+
+    /// <summary>The clustered weights a model's metadata lists, with their index widths.</summary>
+    public static Dictionary<string, int> ReadBits(Model model)
+    {
+        var result = new Dictionary<string, int>();
+        var text = model.Metadata.FirstOrDefault(kv => kv.Key == BitsKey).Value ?? "";
+        foreach (var entry in text.Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var i = entry.LastIndexOf(':');
+            if (i > 0 && int.TryParse(entry[(i + 1)..], out var b)) result[entry[..i]] = b;
+        }
+        return result;
+    }
+}

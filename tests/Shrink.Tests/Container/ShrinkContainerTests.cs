@@ -1,0 +1,214 @@
+using Shrink.Container;
+using Shrink.Data;
+using Shrink.Ir;
+using Shrink.Onnx;
+using Shrink.Passes;
+using Shrink.Passes.Pruning;
+using Shrink.Passes.Sharing;
+using Shrink.Runtime;
+using Shrink.Tests.Cli;
+using Shrink.Tests.Data;
+using Shrink.Zoo;
+using Xunit;
+
+namespace Shrink.Tests.Container;
+
+/// <summary>Weight sharing and the .shrink container: exact round trips, the stage sizes, and a decoder that survives damage.</summary>
+public class ShrinkContainerTests
+{
+    private static Model Clustered(string zoo, double sparsity, int bits)
+    {
+        var model = ModelZoo.Create(zoo, seed: 3);
+        new UnstructuredPrunePass(new UnstructuredPruneOptions { Sparsity = sparsity, Scope = PruneScope.Global }).Run(model, new PassContext());
+        new ClusterPass(new ClusterOptions { Bits = bits, ConvBits = 8 }).Run(model, new PassContext());
+        return model;
+    }
+
+    [Fact]
+    public void KMeansFindsSeparatedGroupsAndKeepsZeros()
+    {
+        var values = new[] { -1.02f, -0.98f, -1f, 2f, 2.1f, 1.9f, 5f };
+        var c = KMeans1D.Fit(values, 3);
+        Assert.Equal(3, c.Length);
+        Assert.Equal(-1f, c[0], 3);
+        Assert.Equal(2f, c[1], 3);
+        Assert.Equal(5f, c[2], 3);
+        Assert.Equal(new[] { 1f, 2f }, KMeans1D.Fit(new[] { 1f, 2f, 2f }, 8)); // fewer distinct values than clusters
+        Assert.Equal(3, KMeans1D.Fit(values, 3, CentroidInit.Density).Length);
+
+        var model = ModelZoo.Create("lenet300", seed: 3);
+        new UnstructuredPrunePass(new UnstructuredPruneOptions { Sparsity = 0.8, Scope = PruneScope.Global }).Run(model, new PassContext());
+        var zeros = PrunableWeights.Find(model).Select(w => w.Tensor.AsFloats().ToArray().Count(v => v == 0)).ToList();
+        new ClusterPass(new ClusterOptions { Bits = 4 }).Run(model, new PassContext());
+        var weights = PrunableWeights.Find(model);
+        for (var i = 0; i < weights.Count; i++)
+        {
+            var t = weights[i].Tensor.AsFloats().ToArray();
+            Assert.InRange(t.Where(v => v != 0).Distinct().Count(), 2, 16);
+            Assert.Equal(zeros[i], t.Count(v => v == 0)); // zeros stay zero, and no weight becomes zero
+        }
+        Assert.Equal(3, ClusterPass.ReadBits(model).Count);
+    }
+
+    [Theory]
+    [InlineData("lenet300", 0.9, 5)]
+    [InlineData("lenet5", 0.9, 5)]
+    [InlineData("lenet5", 0.0, 3)]
+    public void ContainerRestoresTheClusteredModelExactly(string zoo, double sparsity, int bits)
+    {
+        var model = Clustered(zoo, sparsity, bits);
+        var packed = ShrinkContainer.Pack(model);
+        var back = ShrinkContainer.Unpack(packed.Bytes);
+        foreach (var v in model.Graph.Initializers)
+        {
+            var expected = v.Const!.RawData.ToArray();
+            var actual = back.Graph.FindInitializer(v.Name)!.Const!.RawData.ToArray();
+            var first = Enumerable.Range(0, Math.Min(expected.Length, actual.Length)).FirstOrDefault(i => expected[i] != actual[i], -1);
+            Assert.True(expected.Length == actual.Length && first < 0,
+                $"{v.Name}: {expected.Length} and {actual.Length} bytes, first difference at byte {first}" +
+                (first >= 0 ? $": {BitConverter.ToSingle(expected, first / 4 * 4)} against {BitConverter.ToSingle(actual, first / 4 * 4)}" : ""));
+        }
+        // Bit for bit the same outputs in ONNX Runtime.
+        using var a = OnnxRunner.FromModel(model);
+        using var b = OnnxRunner.FromModel(back);
+        var inputs = a.RandomInputs(4, seed: 2);
+        Assert.Equal((float[])a.Run(inputs)[0].Data, (float[])b.Run(inputs)[0].Data);
+        // Stages shrink in order, and the file is far below the float model.
+        var floatBytes = OnnxWriter.ToBytes(ModelZoo.Create(zoo, seed: 3)).Length;
+        // (Huffman coding cannot beat fixed-width codes of near-uniform indices: the code tables may cost a little then.)
+        Assert.True(packed.PrunedBytes > packed.ClusteredBytes && packed.ClusteredBytes * 1.01 > packed.Bytes.Length,
+            $"stages {packed.PrunedBytes} > {packed.ClusteredBytes} > {packed.Bytes.Length}");
+        if (sparsity >= 0.9) Assert.True(floatBytes / (double)packed.Bytes.Length > 25, $"{zoo}: {floatBytes} → {packed.Bytes.Length}");
+        Assert.All(packed.Tensors, t => Assert.InRange(t.IndexBits, 1, 8));
+    }
+
+    [Fact]
+    public void DamagedContainersAreRejectedNeverCrash()
+    {
+        var model = Clustered("lenet300", 0.95, 4);
+        var good = ShrinkContainer.Pack(model).Bytes;
+        Assert.Contains("bad magic", Assert.Throws<ModelFormatException>(() => ShrinkContainer.Unpack(new byte[] { 1, 2, 3, 4, 5, 6, 7, 8 })).Message);
+        var version = good.ToArray();
+        version[4] = 9;
+        Assert.Contains("version 9", Assert.Throws<ModelFormatException>(() => ShrinkContainer.Unpack(version)).Message);
+        var flipped = good.ToArray();
+        flipped[good.Length / 2] ^= 0x10;
+        Assert.Contains("CRC mismatch", Assert.Throws<ModelFormatException>(() => ShrinkContainer.Unpack(flipped)).Message);
+        Assert.Contains("truncated", Assert.Throws<ModelFormatException>(() => ShrinkContainer.Unpack(good[..(good.Length - 7)])).Message);
+
+        // Bounded fuzzing: random flips, truncations and insertions; with the CRCs left stale, and recomputed so the
+        // structural checks behind them are reached. Every outcome is a clean result or a ModelFormatException.
+        var random = new Random(11);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var rejected = 0;
+        for (var trial = 0; trial < 1500; trial++)
+        {
+            var bytes = good.ToList();
+            var edits = 1 + random.Next(4);
+            for (var e = 0; e < edits; e++)
+            {
+                var at = random.Next(bytes.Count);
+                switch (random.Next(4))
+                {
+                    case 0: bytes[at] ^= (byte)(1 << random.Next(8)); break;
+                    case 1: bytes[at] = (byte)random.Next(256); break;
+                    case 2: bytes.RemoveRange(at, Math.Min(bytes.Count - at, 1 + random.Next(16))); break;
+                    default: bytes.Insert(at, (byte)random.Next(256)); break;
+                }
+                if (bytes.Count == 0) bytes.Add(0);
+            }
+            var mutated = bytes.ToArray();
+            if (trial % 2 == 1) FixCrcs(mutated);
+            try
+            {
+                ShrinkContainer.Unpack(mutated);
+            }
+            catch (ModelFormatException)
+            {
+                rejected++;
+            }
+        }
+        Assert.True(rejected > 1000, $"only {rejected} of 1500 damaged containers were rejected");
+        Assert.True(watch.Elapsed.TotalSeconds < 60, $"fuzzing took {watch.Elapsed.TotalSeconds:F0} s");
+    }
+
+    /// <summary>Recomputes every section's CRC where the section structure still parses.</summary>
+    private static void FixCrcs(byte[] bytes)
+    {
+        var pos = 8;
+        while (bytes.Length - pos >= 9)
+        {
+            var length = BitConverter.ToUInt32(bytes, pos + 1);
+            if (length > bytes.Length - pos - 9) return;
+            var crc = System.IO.Hashing.Crc32.HashToUInt32(bytes.AsSpan(pos, 5 + (int)length));
+            BitConverter.GetBytes(crc).CopyTo(bytes, pos + 5 + (int)length);
+            pos += 9 + (int)length;
+        }
+    }
+}
+
+/// <summary>Centroid fine-tuning and the cluster → pack → unpack commands.</summary>
+[Collection("torch")]
+public class ClusterCommandTests
+{
+    [Fact]
+    public void CentroidStepIsTheSumOfTheClustersUpdates()
+    {
+        Shrink.Training.TorchRuntime.EnsureInitialized();
+        var model = ModelZoo.Create("lenet300", seed: 3);
+        new ClusterPass(new ClusterOptions { Bits = 2, OnlyListed = true, LayerBits = new Dictionary<string, int> { ["gemm3"] = 2 } }).Run(model, new PassContext());
+        var w = model.Graph.FindInitializer("gemm3.weight")!.Const!.AsFloats().ToArray();
+        var centroids = w.Distinct().OrderBy(v => v).ToArray();
+        Assert.Equal(4, centroids.Length);
+        using var executor = Shrink.Training.Execution.GraphExecutor.Compile(model);
+        using var hook = new Shrink.Training.Sharing.ClusterHook(executor, new[] { "gemm3.weight" });
+        var p = executor.FindParameter("gemm3.weight")!.Tensor;
+        // A fake optimizer step: weight i moves by δ_i.
+        var delta = Enumerable.Range(0, w.Length).Select(i => (float)Math.Sin(i) * 1e-3f).ToArray();
+        using (TorchSharp.torch.no_grad()) p.copy_(TorchSharp.torch.tensor(w.Zip(delta).Select(t => t.First + t.Second).ToArray(), p.shape));
+        hook.AfterStep(null!);
+        var after = p.data<float>().ToArray();
+        for (var k = 0; k < 4; k++)
+        {
+            var members = Enumerable.Range(0, w.Length).Where(i => w[i] == centroids[k]).ToList();
+            var expected = centroids[k] + members.Sum(i => (double)delta[i]);
+            Assert.All(members, i => Assert.Equal(expected, after[i], 5)); // tied, moved by the sum
+        }
+    }
+
+    [Fact]
+    public void ClusterPackUnpackFromTheCommandLine()
+    {
+        using var dir = new TempDirectory();
+        CliRunner.Zoo(dir, "lenet300", "m.onnx");
+        Assert.Equal(0, CliRunner.Run("prune", dir.File("m.onnx"), "--sparsity", "0.9", "--scope", "global", "--out", dir.File("p.onnx")).ExitCode);
+        var c = CliRunner.Run("cluster", dir.File("p.onnx"), "--bits", "4", "--finetune-epochs", "1", "--data", "embedded", "--out", dir.File("c.onnx"), "--json");
+        Assert.True(c.ExitCode == 0, c.Err);
+        using (var doc = System.Text.Json.JsonDocument.Parse(c.Out))
+            Assert.All(doc.RootElement.GetProperty("layers").EnumerateArray(), l => Assert.InRange(l.GetProperty("sharedValues").GetInt32(), 2, 16));
+        var clustered = OnnxReader.Read(dir.File("c.onnx"));
+        Assert.All(Shrink.Passes.Pruning.PrunableWeights.Find(clustered), w => Assert.InRange(w.Tensor.AsFloats().ToArray().Count(v => v == 0) / (double)w.Tensor.ElementCount, 0.05, 1));
+        var pk = CliRunner.Run("pack", dir.File("c.onnx"), "--data", "embedded", "--out", dir.File("m.shrink"), "--json");
+        Assert.True(pk.ExitCode == 0, pk.Err);
+        using (var doc = System.Text.Json.JsonDocument.Parse(pk.Out))
+        {
+            var root = doc.RootElement;
+            Assert.True(root.GetProperty("prunedBytes").GetInt64() > root.GetProperty("clusteredBytes").GetInt64());
+            Assert.Equal(new FileInfo(dir.File("m.shrink")).Length, root.GetProperty("containerBytes").GetInt64());
+            Assert.True(root.GetProperty("referenceBytes").GetInt64() / (double)root.GetProperty("containerBytes").GetInt64() > 25);
+        }
+        Assert.Equal(0, CliRunner.Run("unpack", dir.File("m.shrink"), "--out", dir.File("u.onnx")).ExitCode);
+        using var a = OnnxRunner.FromModel(clustered);
+        using var b = OnnxRunner.Load(dir.File("u.onnx"));
+        var inputs = a.RandomInputs(3, seed: 1);
+        Assert.Equal((float[])a.Run(inputs)[0].Data, (float[])b.Run(inputs)[0].Data);
+
+        var bytes = File.ReadAllBytes(dir.File("m.shrink"));
+        bytes[^3] ^= 1;
+        File.WriteAllBytes(dir.File("bad.shrink"), bytes);
+        CliRunner.AssertBadInput(CliRunner.Run("unpack", dir.File("bad.shrink"), "--out", dir.File("u2.onnx")), "CRC mismatch");
+        CliRunner.AssertBadInput(CliRunner.Run("pack", dir.File("m.onnx"), "--out", dir.File("x.shrink")), "no clustered weights");
+        CliRunner.AssertBadInput(CliRunner.Run("cluster", dir.File("m.onnx"), "--bits", "9", "--out", dir.File("x.onnx")), "9 bits is out of range");
+        Assert.False(File.Exists(dir.File("u2.onnx")) || File.Exists(dir.File("x.shrink")) || File.Exists(dir.File("x.onnx")));
+    }
+}
