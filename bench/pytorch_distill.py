@@ -13,7 +13,7 @@ bench/train_accuracy.sh), each over --seeds:
    lenet5, as `shrink prune ... --finetune-epochs F --lr 0.01 [--teacher lenet5.onnx]` does. The prune
    hooks keep the masks in every forward pass, so the pruned weights stay zero while fine-tuning.
 The distillation loss is Shrink's (Hinton et al. 2015): α·T²·KL(softmax(z_t/T) ‖ softmax(z_s/T)), summed
-over the classes and averaged over the batch, plus (1 − α)·CE(z_s, y), with T 4 and α 0.9. The teacher is
+over the classes and averaged over the batch, plus (1 − α)·CE(z_s, y), with --temperature T and --alpha α (the same as the Shrink side). The teacher is
 frozen and in eval mode; its logits are computed once for the whole training set (there is no
 augmentation, so they do not change between epochs) and read by row, as Shrink's logit cache does.
 Test accuracy is on the 10,000 Fashion-MNIST test images; 2 intra-op threads by default. Progress and
@@ -30,6 +30,8 @@ parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
 parser.add_argument("--epochs", type=int, default=10, help="epochs of job 1 (lenet300 from scratch)")
 parser.add_argument("--ft-epochs", type=int, default=3, help="fine-tuning epochs of job 2 (lenet5 at 90 %% sparsity)")
 parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+parser.add_argument("--temperature", type=float, default=4.0)
+parser.add_argument("--alpha", type=float, default=0.5)
 parser.add_argument("--threads", type=int, default=2)
 parser.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)  # first N training images (smoke tests)
 args = parser.parse_args()
@@ -44,8 +46,8 @@ from torch import nn
 from fmnist_torch import EVAL_BATCH, build, evaluate, fine_tune, load, load_trained
 from torch.nn.utils import prune
 
-TEMPERATURE = 4.0
-ALPHA = 0.9
+TEMPERATURE = args.temperature
+ALPHA = args.alpha
 SPARSITY = 0.9
 LR_SCRATCH = 0.05  # job 1, as distill.sh's `shrink train` / `shrink distill`
 LR_FINETUNE = 0.01  # job 2, as distill.sh's `shrink prune --lr 0.01`

@@ -58,7 +58,8 @@ internal static class PackCommand
     {
         var container = new Argument<string>("CONTAINER") { Description = ".shrink container" };
         var output = new Option<string>("--out") { Description = "ONNX model to write (the clustered model, exactly)", Required = true };
-        var command = new Command("unpack", "Restore the ONNX model from a .shrink container") { container, output };
+        var data = new Option<string?>("--data") { Description = "Fashion-MNIST directory or 'embedded': print the restored model's accuracy" };
+        var command = new Command("unpack", "Restore the ONNX model from a .shrink container") { container, output, data };
         command.SetAction(cli.Guard(p =>
         {
             var path = p.GetValue(container)!;
@@ -68,6 +69,11 @@ internal static class PackCommand
             var model = ShrinkContainer.Unpack(File.ReadAllBytes(path), path);
             ModelSaver.Save(model, outPath);
             cli.Console.WriteLine($"wrote {outPath} ({Format.Bytes(new FileInfo(outPath).Length)}) from {path} ({Format.Bytes(new FileInfo(path).Length)})");
+            if (p.GetValue(data) is { } dir)
+            {
+                using var runner = OnnxRunner.Load(outPath);
+                cli.Console.WriteLine($"accuracy (ONNX Runtime): {runner.Evaluate(Data.FashionMnist.Load(dir).Test).Accuracy:P2}");
+            }
             return ShrinkApp.Ok;
         }));
         return command;
