@@ -92,7 +92,7 @@ internal static class PackCommand
             layers.AddRow(Markup.Escape(l.Weight), l.Elements.ToString("N0"), $"{l.NonZero:N0} ({l.Density:P1})", l.IndexBits.ToString(), l.ClusterBits.ToString(), l.BitsPerWeight.ToString("F2"));
         c.Write(layers);
         if (r.Accuracy is { } a) c.WriteLine($"accuracy of the unpacked model (ONNX Runtime): {a:P2}");
-        c.WriteLine($"wrote {r.Out}: {r.ContainerBytes:N0} bytes ({r.GraphBytes:N0} of them the graph and unclustered tensors, deflated), {(double)r.ReferenceBytes / r.ContainerBytes:F1}x smaller than the float ONNX file");
+        c.WriteLine($"wrote {r.Out}: {r.ContainerBytes:N0} bytes ({r.GraphBytes:N0} of them the graph and unclustered tensors, compressed), {(double)r.ReferenceBytes / r.ContainerBytes:F1}x smaller than the float ONNX file");
     }
 }
 

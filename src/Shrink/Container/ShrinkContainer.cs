@@ -35,11 +35,11 @@ public sealed record PackResult(byte[] Bytes, IReadOnlyList<PackedTensor> Tensor
 /// <summary>
 /// The <c>.shrink</c> container: a clustered (and usually pruned) model as in Deep Compression. Layout:
 /// "SHRK", a version byte, a reserved byte, the section count (u16); then sections, each a kind byte, a
-/// length (u32), the payload and a CRC32 of kind, length and payload. Kind 1 is the ONNX model (deflated)
+/// length (u32), the payload and a CRC32 of kind, length and payload. Kind 1 is the ONNX model (Brotli-compressed)
 /// with the clustered weights emptied; kind 2 is one clustered weight: name, shape, index width b, cluster
 /// bits, entry count, the codebook (float32), then the relative positions (gaps of 1…2^b; a longer gap is
 /// bridged by filler entries of value 0, as in the paper) and the cluster indices (0 = filler, i = codebook
-/// entry i−1), each Huffman-coded with its own canonical code. Unpacking restores the clustered model
+/// entry i−1), each Huffman-coded with its own canonical code (its code lengths stored in 5 bits each). Unpacking restores the clustered model
 /// exactly. All integers little-endian. Every length and count read is checked before it is used.
 /// </summary>
 public static class ShrinkContainer
@@ -241,7 +241,15 @@ public static class ShrinkContainer
     {
         var n = r.U16();
         if (n != alphabet) throw new ModelFormatException(bad($"{what}: a code for {n} symbols where {alphabet} were expected"));
-        var lengths = r.Bytes(n);
+        var packed = r.Bytes((5 * n + 7) / 8);
+        var lengths = new byte[n];
+        var bitsIn = new BitReader(packed, 5L * n);
+        for (var i = 0; i < n; i++)
+            for (var k = 0; k < 5; k++)
+            {
+                bitsIn.TryRead(out var bit);
+                lengths[i] = (byte)((lengths[i] << 1) | bit);
+            }
         var bits = r.U32();
         var bytes = r.Bytes((int)Math.Min(int.MaxValue, (bits + 7) / 8));
         try
@@ -257,7 +265,9 @@ public static class ShrinkContainer
     private static void WriteCode(Stream s, byte[] lengths, byte[] bytes, long bits)
     {
         WriteU16(s, lengths.Length);
-        s.Write(lengths);
+        var packed = new BitWriter(); // code lengths (≤ 24) in 5 bits each
+        foreach (var l in lengths) packed.Write(l, 5);
+        s.Write(packed.ToArray());
         WriteU32(s, checked((uint)bits));
         s.Write(bytes);
     }
@@ -275,7 +285,7 @@ public static class ShrinkContainer
     private static byte[] Deflate(byte[] data)
     {
         using var output = new MemoryStream();
-        using (var z = new DeflateStream(output, CompressionLevel.SmallestSize, leaveOpen: true)) z.Write(data);
+        using (var z = new BrotliStream(output, CompressionLevel.SmallestSize, leaveOpen: true)) z.Write(data);
         return output.ToArray();
     }
 
@@ -284,7 +294,7 @@ public static class ShrinkContainer
     {
         try
         {
-            using var z = new DeflateStream(new MemoryStream(data), CompressionMode.Decompress);
+            using var z = new BrotliStream(new MemoryStream(data), CompressionMode.Decompress);
             using var output = new MemoryStream();
             var buffer = new byte[81920];
             int n;
