@@ -30,7 +30,8 @@ public sealed record LowRankOptions
 /// becomes two layers x·A [K, r] → ·B [r, N] (+ the bias); a Conv weight [O, I, kh, kw], read as a matrix
 /// [O, I·kh·kw], becomes a kh×kw convolution with r filters (same strides, pads, dilations) followed by a
 /// 1×1 convolution to O channels (+ the bias). The rank comes from an energy threshold or a parameter
-/// ratio per layer; a layer whose factors would not be smaller than it is left alone and listed. Grouped
+/// ratio per layer; a layer whose factors would not be smaller than it is left alone and listed, and so is
+/// the layer producing a graph output (the classifier) unless the options name it. Grouped
 /// convolutions and Gemm with alpha/beta ≠ 1 or transA are left alone. Counters: <c>layers</c>,
 /// <c>parameters-before</c>, <c>parameters-after</c> (of the factorized layers).
 /// </summary>
@@ -67,6 +68,12 @@ public sealed class LowRankPass : IPass
         {
             if (_options.Layers is { } only && !only.Contains(w.LayerName)) continue;
             var node = w.Layer;
+            if (_options.Layers is null && node.Outputs.Any(graph.Outputs.Contains))
+            {
+                // The classifier: a few outputs, and a low rank there costs accuracy for almost no parameters.
+                context.Notes.Add($"'{w.LayerName}' left alone: it produces a graph output (the classifier); name it in --layers to factorize it");
+                continue;
+            }
             var t = w.Tensor;
             // The weight as a matrix M [m, n] with y = M-shaped product; Conv: [O, I·k·k]; Gemm/MatMul: [K, N].
             string? skip = node.OpType switch
