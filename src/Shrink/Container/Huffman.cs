@@ -104,6 +104,7 @@ public static class Huffman
     {
         Validate(lengths, what);
         if (bits < 0 || bits > (long)bytes.Length * 8) throw new ModelFormatException($"{what}: the bit count {bits} does not fit {bytes.Length} bytes");
+        if (count < 0 || count > bits) throw new ModelFormatException($"{what}: {count} symbols cannot fit {bits} bits (truncated)"); // every symbol takes a bit at least
         var codes = Codes(lengths);
         // Canonical decoding: per length, the first code and where its symbols start in the sorted order.
         var order = Enumerable.Range(0, lengths.Length).Where(s => lengths[s] > 0).OrderBy(s => lengths[s]).ThenBy(s => s).ToArray();
