@@ -109,7 +109,7 @@ public sealed class Trainer : IDisposable
                 inputs[0] = x;
                 var outputs = Executor.Run(inputs, taps);
                 var logits = outputs[0];
-                for (var i = 0; i < taps.Count; i++) tapValues[taps[i]] = outputs[1 + i];
+                for (var i = 0; i < taps.Count; i++) tapValues[taps[i]] = outputs[Executor.Outputs.Count + i]; // after every graph output
                 var step = new TrainStep(Executor, epoch, batch, _optimizer.Steps, samples, x, y, logits, tapValues);
                 var loss = F.cross_entropy(logits, y, label_smoothing: Options.LabelSmoothing);
                 if (Options.LabelLossWeight != 1) loss = loss.mul(_labelWeight);

@@ -65,11 +65,20 @@ public sealed class DistillationHook : ITrainingHook, IDisposable
             using var t = live ? null : GraphExecutor.Compile(teacher);
             var teacherExecutor = _teacher ?? t!;
             teacherExecutor.Training = false;
-            teacherOut = teacherExecutor.Run(new[] { input }, _teacherTaps).Select(v => v.detach().clone().DetachFromDisposeScope()).ToArray();
+            // Run returns every graph output, then the taps: keep the first output and the taps.
+            teacherOut = FirstAndTaps(teacherExecutor.Run(new[] { input }, _teacherTaps), teacherExecutor.Outputs.Count)
+                .Select(v => v.detach().clone().DetachFromDisposeScope()).ToArray();
             var wasTraining = student.Training;
             student.Training = false;
-            studentOut = student.Run(new[] { input }, Taps).Select(v => v.detach().clone().DetachFromDisposeScope()).ToArray();
-            student.Training = wasTraining;
+            try
+            {
+                studentOut = FirstAndTaps(student.Run(new[] { input }, Taps), student.Outputs.Count)
+                    .Select(v => v.detach().clone().DetachFromDisposeScope()).ToArray();
+            }
+            finally
+            {
+                student.Training = wasTraining;
+            }
         }
         try
         {
@@ -78,7 +87,7 @@ public sealed class DistillationHook : ITrainingHook, IDisposable
                 throw new OptionsException($"the teacher's output has shape [{string.Join(", ", teacherOut[0].shape.Skip(1))}] per sample and the student's " +
                     $"[{string.Join(", ", studentOut[0].shape.Skip(1))}]; distillation needs both to give logits over the same classes");
             long[] Of(Tensor[] outputs, string[] names, string name) => outputs[1 + Array.IndexOf(names, name)].shape;
-            var generator = new torch.Generator((ulong)seed);
+            using var generator = new torch.Generator((ulong)seed);
             foreach (var pair in options.Hints)
             {
                 var ts = Of(teacherOut, _teacherTaps, pair.Teacher);
@@ -160,7 +169,7 @@ public sealed class DistillationHook : ITrainingHook, IDisposable
             using var noGrad = torch.no_grad();
             var outputs = _teacher!.Run(new[] { step.Inputs }, _teacherTaps);
             teacherLogits = outputs[0];
-            features = outputs.Skip(1).ToArray();
+            features = outputs.Skip(_teacher.Outputs.Count).ToArray();
         }
         var loss = Kd(step.Logits, teacherLogits);
         foreach (var a in _adapters)
@@ -180,6 +189,9 @@ public sealed class DistillationHook : ITrainingHook, IDisposable
         }
         return loss;
     }
+
+    /// <summary>The first graph output followed by the taps (dropping any further graph outputs).</summary>
+    private static IEnumerable<Tensor> FirstAndTaps(Tensor[] outputs, int graphOutputs) => outputs.Take(1).Concat(outputs.Skip(graphOutputs));
 
     /// <summary>α·T²·KL(softmax(z_t/T) ‖ softmax(z_s/T)), averaged over the batch.</summary>
     private Tensor Kd(Tensor student, Tensor teacher)

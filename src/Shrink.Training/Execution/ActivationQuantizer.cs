@@ -70,8 +70,11 @@ public sealed class ActivationQuantizer : IDisposable
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var min = Math.Clamp(x.min().item<float>(), _lower, _upper);
-        var max = Math.Clamp(x.max().item<float>(), _lower, _upper);
+        if (x.numel() == 0) return;
+        double batchMin = x.min().item<float>(), batchMax = x.max().item<float>();
+        if (!double.IsFinite(batchMin) || !double.IsFinite(batchMax)) return; // one bad batch must not ruin the range
+        var min = Math.Clamp(batchMin, _lower, _upper);
+        var max = Math.Clamp(batchMax, _lower, _upper);
         _min += _averaging * (min - _min);
         _max += _averaging * (max - _max);
         var p = QuantParams.ForRange(_min, _max, Type);

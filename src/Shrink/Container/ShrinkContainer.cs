@@ -49,8 +49,11 @@ public static class ShrinkContainer
     private const byte GraphKind = 1;
     private const byte TensorKind = 2;
 
-    /// <summary>Largest tensor the decoder accepts (elements), so a corrupt shape cannot ask for unbounded memory.</summary>
+    /// <summary>Most elements the decoder accepts over all clustered weights, so a corrupt shape cannot ask for unbounded memory.</summary>
     public const long MaxElements = 1L << 28;
+
+    /// <summary>Largest inflated model section (the graph and the unclustered tensors).</summary>
+    public const long MaxGraphBytes = 256L << 20;
 
     /// <summary>Packs the weights a <see cref="ClusterPass"/> clustered; the rest of the model goes into the ONNX section.</summary>
     public static PackResult Pack(Model clustered)
@@ -166,6 +169,7 @@ public static class ShrinkContainer
         var pos = 8;
         Model? model = null;
         var tensors = new List<(string Name, Tensor Tensor)>();
+        long totalElements = 0;
         for (var i = 0; i < count; i++)
         {
             if (bytes.Length - pos < 9) throw new ModelFormatException(Bad($"truncated in the header of section {i + 1} of {count}"));
@@ -183,7 +187,13 @@ public static class ShrinkContainer
                     model = OnnxReader.Read(Inflate(payload, Bad), source: source);
                     break;
                 case TensorKind:
-                    tensors.Add(ReadTensor(payload, Bad));
+                    if (model is null) throw new ModelFormatException(Bad($"a weight section (section {i + 1}) comes before the model section"));
+                    var clusteredNames = ClusterPass.ReadBits(model);
+                    var tensor = ReadTensor(payload, Bad, MaxElements - totalElements, name =>
+                        !clusteredNames.ContainsKey(name) ? $"weight '{name}' is not a clustered weight of the model"
+                        : tensors.Any(t => t.Name == name) ? $"weight '{name}' appears twice" : null);
+                    totalElements += tensor.Item2.ElementCount;
+                    tensors.Add(tensor);
                     break;
                 default:
                     throw new ModelFormatException(Bad($"unexpected section kind {kind} (section {i + 1})"));
@@ -191,21 +201,26 @@ public static class ShrinkContainer
         }
         if (pos != bytes.Length) throw new ModelFormatException(Bad($"{bytes.Length - pos} bytes after the last section"));
         if (model is null) throw new ModelFormatException(Bad("no model section"));
+        // Each clustered weight the model's metadata lists is filled exactly once, by a section of that name.
+        var clustered = ClusterPass.ReadBits(model);
         foreach (var (name, tensor) in tensors)
         {
+            if (!clustered.ContainsKey(name)) throw new ModelFormatException(Bad($"weight '{name}' is not a clustered weight of the model"));
             var v = model.Graph.FindInitializer(name) ?? throw new ModelFormatException(Bad($"weight '{name}' has no place in the model"));
-            if (v.Const is not { ElementCount: 0 }) throw new ModelFormatException(Bad($"weight '{name}' appears twice"));
+            if (v.Const is not { ElementCount: 0, Dims: [0] }) throw new ModelFormatException(Bad($"weight '{name}' has no empty place in the model"));
             v.Const = tensor;
         }
-        if (model.Graph.Initializers.FirstOrDefault(v => v.Const is { ElementCount: 0, Dims: [0] } && ClusterPass.ReadBits(model).ContainsKey(v.Name)) is { } empty)
-            throw new ModelFormatException(Bad($"weight '{empty.Name}' is missing"));
+        if (clustered.Keys.FirstOrDefault(n => tensors.All(t => t.Name != n)) is { } missing)
+            throw new ModelFormatException(Bad($"weight '{missing}' is missing"));
         return model;
     }
 
-    private static (string, Tensor) ReadTensor(byte[] payload, Func<string, string> bad)
+    /// <summary>Decodes one weight section; <paramref name="check"/> vets the name before anything is allocated for it.</summary>
+    private static (string, Tensor) ReadTensor(byte[] payload, Func<string, string> bad, long budget, Func<string, string?> check)
     {
         var r = new SpanReader(payload, bad);
         var name = Encoding.UTF8.GetString(r.Bytes(r.U16()));
+        if (check(name) is { } problem) throw new ModelFormatException(bad(problem));
         var rank = r.U8();
         var dims = new long[rank];
         long elements = 1;
@@ -216,6 +231,7 @@ public static class ShrinkContainer
                 throw new ModelFormatException(bad($"weight '{name}' has an impossible shape"));
         }
         elements = dims.Aggregate(1L, (a, x) => a * x);
+        if (elements > budget) throw new ModelFormatException(bad($"weight '{name}' takes the container past {MaxElements} elements"));
         int indexBits = r.U8(), valueBits = r.U8();
         if (indexBits is < 1 or > 16 || valueBits is < 1 or > 16) throw new ModelFormatException(bad($"weight '{name}' has index widths {indexBits} and {valueBits}"));
         var entries = r.U32();
@@ -289,7 +305,7 @@ public static class ShrinkContainer
         return output.ToArray();
     }
 
-    /// <summary>Inflates the model section, refusing to grow past 1 GiB (a corrupt stream cannot exhaust memory).</summary>
+    /// <summary>Inflates the model section, refusing to grow past <see cref="MaxGraphBytes"/> (a corrupt stream cannot exhaust memory).</summary>
     private static byte[] Inflate(byte[] data, Func<string, string> bad)
     {
         try
@@ -300,8 +316,8 @@ public static class ShrinkContainer
             int n;
             while ((n = z.Read(buffer)) > 0)
             {
+                if (output.Length + n > MaxGraphBytes) throw new ModelFormatException(bad($"the model section inflates past {MaxGraphBytes >> 20} MiB"));
                 output.Write(buffer, 0, n);
-                if (output.Length > 1L << 30) throw new ModelFormatException(bad("the model section inflates past 1 GiB"));
             }
             return output.ToArray();
         }

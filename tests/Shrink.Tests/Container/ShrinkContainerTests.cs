@@ -96,6 +96,20 @@ public class ShrinkContainerTests
         Assert.Contains("CRC mismatch", Assert.Throws<ModelFormatException>(() => ShrinkContainer.Unpack(flipped)).Message);
         Assert.Contains("truncated", Assert.Throws<ModelFormatException>(() => ShrinkContainer.Unpack(good[..(good.Length - 7)])).Message);
 
+        // A weight section repeated (with a valid CRC and section count) is refused before it is decoded twice.
+        var pos = 8;
+        var sections = new List<byte[]>();
+        while (pos < good.Length)
+        {
+            var length = (int)BitConverter.ToUInt32(good, pos + 1);
+            sections.Add(good[pos..(pos + 9 + length)]);
+            pos += 9 + length;
+        }
+        var twice = good[..6].Concat(BitConverter.GetBytes((ushort)(sections.Count + 1))).Concat(sections.SelectMany(x => x)).Concat(sections[^1]).ToArray();
+        Assert.Contains("appears twice", Assert.Throws<ModelFormatException>(() => ShrinkContainer.Unpack(twice)).Message);
+        var reordered = good[..8].Concat(sections.Skip(1).SelectMany(x => x)).Concat(sections[0]).ToArray();
+        Assert.Contains("before the model section", Assert.Throws<ModelFormatException>(() => ShrinkContainer.Unpack(reordered)).Message);
+
         // Bounded fuzzing: random flips, truncations and insertions; with the CRCs left stale, and recomputed so the
         // structural checks behind them are reached. Every outcome is a clean result or a ModelFormatException.
         var random = new Random(11);
