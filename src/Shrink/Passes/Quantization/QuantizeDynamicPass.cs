@@ -55,6 +55,8 @@ public sealed class QuantizeDynamicPass : IPass
             packed.Add((Rewrite(graph, layer, qx), _options.BitsOf(layer)));
         }
         QuantParams.RecordPackedBits(model, packed);
+        if (packed.Any(p => p.Item2 < 8))
+            context.Notes.Add("MatMulInteger takes 8-bit weights: the low-bit levels are stored in int8 (the size statistics count them packed)");
         graph.RemoveUnusedInitializers();
         return new PassResult(model, layers.Count > 0, new Dictionary<string, long> { ["layers"] = layers.Count });
     }
