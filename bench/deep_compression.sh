@@ -14,10 +14,9 @@ models=("$@")
 [ ${#models[@]} -gt 0 ] || models=(lenet300 lenet5)
 data=${SHRINK_DATA:-/usr/share/datasets/fashion-mnist}
 mkdir -p "$out"
-dotnet build src/Shrink.Cli -c Release -v quiet -nologo >/dev/null
-shrink() { dotnet src/Shrink.Cli/bin/Release/net10.0/Shrink.Cli.dll "$@"; }
+source bench/common.sh
 for m in "${models[@]}"; do
-  [ -f "$trained/$m.onnx" ] || { echo "missing $trained/$m.onnx: run bench/train_accuracy.sh first" >&2; exit 2; }
+  require_trained "$trained" "$m"
   teacher=()
   [ "${DISTILL:-0}" = 1 ] && teacher=(--teacher "$trained/$m.onnx" --temperature 4 --alpha 0.5)
   echo "== $m: prune ${SPARSITY:-0.95} (global magnitude, AGP over ${AGP_EPOCHS:-10} epochs)"

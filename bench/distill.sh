@@ -17,10 +17,9 @@ ft=${FT_EPOCHS:-3}
 seeds=(${SEEDS:-0 1 2})
 t=${TEMPERATURE:-4}
 a=${ALPHA:-0.5}
-for m in vgg-small lenet5; do [ -f "$trained/$m.onnx" ] || { echo "missing $trained/$m.onnx: run bench/train_accuracy.sh first" >&2; exit 2; }; done
 mkdir -p "$out"
-dotnet build src/Shrink.Cli -c Release -v quiet -nologo >/dev/null
-shrink() { dotnet src/Shrink.Cli/bin/Release/net10.0/Shrink.Cli.dll "$@"; }
+source bench/common.sh
+require_trained "$trained" vgg-small lenet5
 field() { /usr/bin/python3 -c 'import json, sys; r = json.load(sys.stdin)
 for k in sys.argv[1].split("."): r = r[k]
 print(r)' "$1"; }

@@ -12,10 +12,9 @@ models=("$@")
 [ ${#models[@]} -gt 0 ] || models=(lenet300 lenet5)
 data=${SHRINK_DATA:-/usr/share/datasets/fashion-mnist}
 mkdir -p "$out"
-dotnet build src/Shrink.Cli -c Release -v quiet -nologo >/dev/null
-shrink() { dotnet src/Shrink.Cli/bin/Release/net10.0/Shrink.Cli.dll "$@"; }
+source bench/common.sh
 for m in "${models[@]}"; do
-  [ -f "$trained/$m.onnx" ] || { echo "missing $trained/$m.onnx: run bench/train_accuracy.sh first" >&2; exit 2; }
+  require_trained "$trained" "$m"
   echo "== $m: shrink factorize --ratio ${RATIO:-0.5} --finetune-epochs ${FT_EPOCHS:-2}"
   shrink factorize "$trained/$m.onnx" --ratio "${RATIO:-0.5}" --finetune-epochs "${FT_EPOCHS:-2}" --lr 0.01 --data "$data" --threads 2 \
     --out "$out/$m.lowrank.onnx"

@@ -6,8 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-out/bench}
 mkdir -p "$out"
-dotnet build src/Shrink.Cli -c Release -v quiet -nologo >/dev/null
-shrink() { dotnet src/Shrink.Cli/bin/Release/net10.0/Shrink.Cli.dll "$@"; }
+source bench/common.sh
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 for m in lenet300 lenet5 vgg-small resnet-small; do
   shrink zoo "$m" --out "$out/$m.onnx"

@@ -11,9 +11,8 @@ out=${2:-out/prune-criteria}
 model=${3:-vgg-small}
 data=${SHRINK_DATA:-/usr/share/datasets/fashion-mnist}
 mkdir -p "$out"
-dotnet build src/Shrink.Cli -c Release -v quiet -nologo >/dev/null
-shrink() { dotnet src/Shrink.Cli/bin/Release/net10.0/Shrink.Cli.dll "$@"; }
-[ -f "$trained/$model.onnx" ] || { echo "missing $trained/$model.onnx: run bench/train_accuracy.sh first" >&2; exit 2; }
+source bench/common.sh
+require_trained "$trained" "$model"
 printf "%-14s %10s %10s %12s\n" method accuracy "Δ points" "MACs after"
 for m in l1-filter l2-filter fpgm bn-scale apoz entropy taylor-filter slim; do
   extra=()

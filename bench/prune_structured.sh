@@ -13,10 +13,9 @@ shift 2 || true
 models=("$@")
 [ ${#models[@]} -gt 0 ] || models=(vgg-small resnet-small)
 mkdir -p "$out"
-dotnet build src/Shrink.Cli -c Release -v quiet -nologo >/dev/null
-shrink() { dotnet src/Shrink.Cli/bin/Release/net10.0/Shrink.Cli.dll "$@"; }
+source bench/common.sh
 for m in "${models[@]}"; do
-  [ -f "$trained/$m.onnx" ] || { echo "missing $trained/$m.onnx: run bench/train_accuracy.sh first" >&2; exit 2; }
+  require_trained "$trained" "$m"
   echo "== $m: ${METHOD:-l1-filter}, ${SPARSITY:-0.5} of every group's channels, ${EPOCHS:-8} fine-tuning epochs"
   shrink prune "$trained/$m.onnx" --method "${METHOD:-l1-filter}" --sparsity "${SPARSITY:-0.5}" --finetune-epochs "${EPOCHS:-8}" --lr 0.01 \
     --data "${SHRINK_DATA:-/usr/share/datasets/fashion-mnist}" --bench-batch "${BENCH_BATCH:-1,256}" --threads 2 --out "$out/$m.onnx"

@@ -9,10 +9,9 @@ cd "$(dirname "$0")/.."
 trained=${1:-out/train-accuracy}
 out=${2:-out/prune-unstructured}
 mkdir -p "$out"
-dotnet build src/Shrink.Cli -c Release -v quiet -nologo >/dev/null
-shrink() { dotnet src/Shrink.Cli/bin/Release/net10.0/Shrink.Cli.dll "$@"; }
+source bench/common.sh
 for m in lenet300 lenet5; do
-  [ -f "$trained/$m.onnx" ] || { echo "missing $trained/$m.onnx: run bench/train_accuracy.sh first" >&2; exit 2; }
+  require_trained "$trained" "$m"
   echo "== $m: one-shot global magnitude 0.9, no fine-tuning"
   shrink prune "$trained/$m.onnx" --sparsity 0.9 --scope global --data "${SHRINK_DATA:-/usr/share/datasets/fashion-mnist}" \
     --out "$out/$m-oneshot.onnx" --bench-batch 1,256

@@ -15,10 +15,9 @@ models=("$@")
 [ ${#models[@]} -gt 0 ] || models=(lenet5 vgg-small)
 data=${SHRINK_DATA:-/usr/share/datasets/fashion-mnist}
 mkdir -p "$out"
-dotnet build src/Shrink.Cli -c Release -v quiet -nologo >/dev/null
-shrink() { dotnet src/Shrink.Cli/bin/Release/net10.0/Shrink.Cli.dll "$@"; }
+source bench/common.sh
 for m in "${models[@]}"; do
-  [ -f "$trained/$m.onnx" ] || { echo "missing $trained/$m.onnx: run bench/train_accuracy.sh first" >&2; exit 2; }
+  require_trained "$trained" "$m"
   echo "== $m: shrink quantize --per-channel --calibration ${CALIBRATION:-minmax} --calib-samples 512"
   shrink quantize "$trained/$m.onnx" --per-channel --calibration "${CALIBRATION:-minmax}" --calib-samples 512 --data "$data" \
     --bench-batch 1,256 --threads 2 --out "$out/$m.int8.onnx"

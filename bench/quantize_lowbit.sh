@@ -11,8 +11,7 @@ trained=${1:-out/train-accuracy}
 out=${2:-out/quantize}
 data=${SHRINK_DATA:-/usr/share/datasets/fashion-mnist}
 mkdir -p "$out"
-dotnet build src/Shrink.Cli -c Release -v quiet -nologo >/dev/null
-shrink() { dotnet src/Shrink.Cli/bin/Release/net10.0/Shrink.Cli.dll "$@"; }
+source bench/common.sh
 summary() { # JSON on stdin -> one line
   /usr/bin/python3 -c '
 import json, sys

@@ -10,8 +10,7 @@ shift || true
 models=("$@")
 [ ${#models[@]} -gt 0 ] || models=(lenet300 lenet5 vgg-small)
 mkdir -p "$out"
-dotnet build src/Shrink.Cli -c Release -v quiet -nologo >/dev/null
-shrink() { dotnet src/Shrink.Cli/bin/Release/net10.0/Shrink.Cli.dll "$@"; }
+source bench/common.sh
 for m in "${models[@]}"; do
   case "$m" in
     lenet300) args=(--epochs 20 --lr 0.05 --weight-decay 1e-4 --schedule cosine) ;;

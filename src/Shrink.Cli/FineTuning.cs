@@ -14,6 +14,15 @@ namespace Shrink.Cli;
 internal sealed record FineTuneSettings(int Epochs, double LearningRate, int Batch, int Seed)
 {
     public TeacherSettings? Teacher { get; init; }
+
+    /// <summary>The checks of a command whose fine-tuning is optional (--finetune-epochs 0 by default) and trains on --data.</summary>
+    public FineTuneSettings CheckOptional(bool hasData)
+    {
+        if (Epochs < 0) throw new OptionsException($"--finetune-epochs must be 0 or more, got {Epochs}");
+        if (Epochs > 0 && !hasData) throw new OptionsException("--finetune-epochs needs --data (fine-tuning trains on it)");
+        if (Teacher is not null && Epochs == 0) throw new OptionsException("--teacher distills while fine-tuning; give --finetune-epochs (at least 1) and --data");
+        return this;
+    }
 }
 
 /// <summary>A teacher to distill from while fine-tuning.</summary>

@@ -46,9 +46,7 @@ internal static class FactorizeCommand
                 Layers = p.GetValue(layers)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(),
             }.Validate();
             var tuning = new FineTuneSettings(p.GetValue(finetune), p.GetValue(lr), p.GetValue(batch), p.GetValue(seed)) { Teacher = teacher.Build(p) };
-            if (tuning.Epochs < 0) throw new OptionsException($"--finetune-epochs must be 0 or more, got {tuning.Epochs}");
-            if (tuning.Epochs > 0 && p.GetValue(data) is null) throw new OptionsException("--finetune-epochs needs --data (fine-tuning trains on it)");
-            if (tuning.Teacher is not null && tuning.Epochs == 0) throw new OptionsException("--teacher distills while fine-tuning; give --finetune-epochs (at least 1) and --data");
+            tuning.CheckOptional(hasData: p.GetValue(data) is not null);
             var batches = p.GetValue(benchBatch) == "none" ? Array.Empty<int>() : Options.ParseIntList("--bench-batch", p.GetValue(benchBatch)!);
             var runnerOptions = new RunnerOptions { Threads = p.GetValue(threads) };
 

@@ -34,6 +34,7 @@ public sealed class DistillationHook : ITrainingHook, IDisposable
 
     /// <param name="student">The executor being trained.</param>
     /// <param name="teacher">The teacher model (not modified).</param>
+    /// <param name="options">Temperature, α, hints and attention pairs, and whether to cache the teacher's logits.</param>
     /// <param name="train">The training set, for the logit cache and a shape probe.</param>
     /// <param name="seed">Seed of the adapters' initialisation.</param>
     public DistillationHook(GraphExecutor student, Model teacher, DistillationOptions options, Dataset train, int seed = 0)

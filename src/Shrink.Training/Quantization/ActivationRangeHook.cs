@@ -15,6 +15,7 @@ public sealed class ActivationRangeHook : ITrainingHook
     private readonly double _averaging;
     private readonly Dictionary<string, (double Min, double Max)> _ranges = new();
 
+    /// <param name="executor">The executor being trained; its quantizers are observed.</param>
     /// <param name="quantizers">Scale initializer names and the bounds of the activation each stands for.</param>
     /// <param name="averaging">The moving-average constant (PyTorch's default is 0.01).</param>
     public ActivationRangeHook(GraphExecutor executor, IEnumerable<(string ScaleName, double Lower, double Upper)> quantizers, double averaging = 0.01)

@@ -19,6 +19,7 @@ public sealed class ClusterHook : ITrainingHook, IDisposable
     private readonly List<Layer> _layers = new();
     private readonly Scalar _one = 1L.ToScalar();
 
+    /// <param name="executor">The executor being trained; the weights are its parameters.</param>
     /// <param name="weights">Names of the clustered weight initializers.</param>
     public ClusterHook(GraphExecutor executor, IEnumerable<string> weights)
     {

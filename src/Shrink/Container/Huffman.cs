@@ -129,7 +129,7 @@ public static class Huffman
             {
                 if (++l > MaxLength) throw new ModelFormatException($"{what}: an invalid Huffman code at symbol {i}");
                 if (!reader.TryRead(out var bit)) throw new ModelFormatException($"{what}: the stream ends after {i} of {count} symbols (truncated)");
-                code = (code << 1) | bit;
+                code = (code << 1) | (uint)bit;
                 if (countOf[l] > 0 && code >= first[l] && code - first[l] < countOf[l])
                 {
                     result[i] = order[start[l] + (int)(code - first[l])];
@@ -175,6 +175,18 @@ public sealed class BitReader
     private long _position;
 
     public BitReader(byte[] bytes, long bits) => (_bytes, _bits) = (bytes, bits);
+
+    /// <summary>Reads <paramref name="bits"/> bits as an unsigned number, MSB first (what <see cref="BitWriter.Write"/> wrote).</summary>
+    public bool TryRead(int bits, out uint value)
+    {
+        value = 0;
+        for (var i = 0; i < bits; i++)
+        {
+            if (!TryRead(out var bit)) return false;
+            value = (value << 1) | (uint)bit;
+        }
+        return true;
+    }
 
     public bool TryRead(out int bit)
     {

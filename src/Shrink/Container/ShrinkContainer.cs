@@ -261,11 +261,10 @@ public static class ShrinkContainer
         var lengths = new byte[n];
         var bitsIn = new BitReader(packed, 5L * n);
         for (var i = 0; i < n; i++)
-            for (var k = 0; k < 5; k++)
-            {
-                bitsIn.TryRead(out var bit);
-                lengths[i] = (byte)((lengths[i] << 1) | bit);
-            }
+        {
+            bitsIn.TryRead(5, out var length); // the bytes were taken whole above, so the bits are there
+            lengths[i] = (byte)length;
+        }
         var bits = r.U32();
         var bytes = r.Bytes((int)Math.Min(int.MaxValue, (bits + 7) / 8));
         try

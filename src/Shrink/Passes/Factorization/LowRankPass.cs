@@ -46,18 +46,7 @@ public sealed class LowRankPass : IPass
     /// <summary>Rank chosen per factorized layer.</summary>
     public Dictionary<string, (int Rank, int FullRank)> Ranks { get; } = new();
 
-    public string? CheckPreconditions(Model model)
-    {
-        var weights = PrunableWeights.Find(model);
-        if (weights.Count == 0) return "the model has no Conv, Gemm or MatMul with a float weight initializer to factorize";
-        var missing = _options.Layers?.Where(l => weights.All(w => w.LayerName != l)).ToList() ?? new List<string>();
-        if (missing.Count > 0)
-            return $"--layers names {string.Join(", ", missing.Select(m => $"'{m}'"))}, not a layer with weights; layers: {string.Join(", ", weights.Select(w => w.LayerName))}";
-        foreach (var w in weights)
-            if (w.Tensor.AsFloats().ToArray().Any(x => !float.IsFinite(x)))
-                return $"'{w.Weight.Name}' of '{w.LayerName}' holds NaN or infinite weights; fix or retrain the model first";
-        return null;
-    }
+    public string? CheckPreconditions(Model model) => PrunableWeights.Problem(model, _options.Layers, "factorize");
 
     public PassResult Run(Model model, PassContext context)
     {
@@ -68,7 +57,7 @@ public sealed class LowRankPass : IPass
         {
             if (_options.Layers is { } only && !only.Contains(w.LayerName)) continue;
             var node = w.Layer;
-            if (_options.Layers is null && node.Outputs.Any(graph.Outputs.Contains))
+            if (_options.Layers is null && node.Outputs.Any(o => o is not null && graph.Outputs.Contains(o)))
             {
                 // The classifier: a few outputs, and a low rank there costs accuracy for almost no parameters.
                 context.Notes.Add($"'{w.LayerName}' left alone: it produces a graph output (the classifier); name it in --layers to factorize it");

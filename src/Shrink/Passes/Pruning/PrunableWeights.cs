@@ -34,6 +34,23 @@ public static class PrunableWeights
             : $"--layers names {string.Join(", ", missing.Select(m => $"'{m}'"))}, which {(missing.Count == 1 ? "is" : "are")} not a prunable layer; prunable layers: {string.Join(", ", weights.Select(w => w.LayerName))}";
     }
 
+    /// <summary>
+    /// Why weights cannot be <paramref name="verb"/>ed (clustered, factorized) as asked: none in the model, a
+    /// name in <paramref name="named"/> that is no such layer, or NaN/infinite weights; null when they can.
+    /// </summary>
+    public static string? Problem(Model model, IEnumerable<string>? named, string verb)
+    {
+        var weights = Find(model);
+        if (weights.Count == 0) return $"the model has no Conv, Gemm or MatMul with a float weight initializer to {verb}";
+        var missing = named?.Where(l => weights.All(w => w.LayerName != l)).ToList() ?? new List<string>();
+        if (missing.Count > 0)
+            return $"--layers names {string.Join(", ", missing.Select(m => $"'{m}'"))}, not a layer with weights; layers: {string.Join(", ", weights.Select(w => w.LayerName))}";
+        foreach (var w in weights)
+            if (w.Tensor.AsFloats().ToArray().Any(x => !float.IsFinite(x)))
+                return $"'{w.Weight.Name}' of '{w.LayerName}' holds NaN or infinite weights; fix or retrain the model first";
+        return null;
+    }
+
     public static IReadOnlyList<PrunableWeight> Find(Model model)
     {
         var result = new List<PrunableWeight>();

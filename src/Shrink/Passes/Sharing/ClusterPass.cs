@@ -55,18 +55,7 @@ public sealed class ClusterPass : IPass
 
     public string Id => "cluster-weights";
 
-    public string? CheckPreconditions(Model model)
-    {
-        var weights = PrunableWeights.Find(model);
-        if (weights.Count == 0) return "the model has no Conv, Gemm or MatMul with a float weight initializer to cluster";
-        var missing = _options.LayerBits?.Keys.Where(k => weights.All(w => w.LayerName != k)).ToList() ?? new List<string>();
-        if (missing.Count > 0)
-            return $"--layers names {string.Join(", ", missing.Select(m => $"'{m}'"))}, not a layer with weights; layers: {string.Join(", ", weights.Select(w => w.LayerName))}";
-        foreach (var w in weights)
-            if (w.Tensor.AsFloats().ToArray().Any(x => !float.IsFinite(x)))
-                return $"'{w.Weight.Name}' of '{w.LayerName}' holds NaN or infinite weights; fix or retrain the model before clustering";
-        return null;
-    }
+    public string? CheckPreconditions(Model model) => PrunableWeights.Problem(model, _options.LayerBits?.Keys, "cluster");
 
     public PassResult Run(Model model, PassContext context)
     {

@@ -33,6 +33,16 @@ public class Int4StorageTests
         return (float[])runner.Run(new[] { new HostTensor(runner.Inputs[0].Name, x, shape) })[0].Data;
     }
 
+    /// <summary>Mean |a − b| over the outputs of 64 embedded test images, as a fraction of a's largest output.</summary>
+    private static double MeanError(Model a, Model b)
+    {
+        var data = FashionMnist.LoadEmbedded().Test.Take(64);
+        var (x, _) = data.Batch(0, data.Count);
+        var shape = new long[] { data.Count, 1, 28, 28 };
+        var (ya, yb) = (Run(a, x, shape), Run(b, x, shape));
+        return ya.Zip(yb).Average(p => Math.Abs(p.First - p.Second)) / ya.Max(Math.Abs);
+    }
+
     [Fact]
     public void Int4HoldsTheSameLevelsAsInt8AndOnnxRuntimeRunsIt()
     {
@@ -50,14 +60,9 @@ public class Int4StorageTests
             Assert.Equal(levels.ToDoubles(), packed.Const.ToDoubles()); // unpacked nibbles are the int8 levels, sign included
             Assert.Contains(packed.Const.ToDoubles(), v => v < 0);
         }
-        var data = FashionMnist.LoadEmbedded().Test.Take(64);
-        var (x, _) = data.Batch(0, data.Count);
-        var shape = new long[] { data.Count, 1, 28, 28 };
         // Same levels and ranges; ONNX Runtime runs int8 storage as QLinearConv (integer requantization) and int4 storage in
         // float, so the two agree within a few output quantization steps.
-        var a = Run(int8, x, shape);
-        var b = Run(int4, x, shape);
-        var error = a.Zip(b).Average(p => Math.Abs(p.First - p.Second)) / a.Max(Math.Abs);
+        var error = MeanError(int8, int4);
         Assert.True(error < 0.01, $"int4 storage against int8 storage: mean error {error:P2} of the output scale");
         var sizes = (ModelStats(int4), ModelStats(int8));
         Assert.InRange((double)sizes.Item2 / sizes.Item1, 1.8, 2.1); // the weights take half the bytes
@@ -80,13 +85,7 @@ public class Int4StorageTests
             Assert.Equal(w.Dims.Select((d, i) => i == axis ? (d + 31) / 32 : d), scales);
             Assert.NotEqual("DequantizeLinear", layer.Inputs[2]!.Producer?.OpType); // the bias stays float
         }
-        var reference = ModelZoo.Create("lenet300", seed: 3);
-        var data = FashionMnist.LoadEmbedded().Test.Take(64);
-        var (x, _) = data.Batch(0, data.Count);
-        var shape = new long[] { data.Count, 1, 28, 28 };
-        var a = Run(reference, x, shape);
-        var b = Run(model, x, shape);
-        var error = a.Zip(b).Average(p => Math.Abs(p.First - p.Second)) / a.Max(Math.Abs);
+        var error = MeanError(ModelZoo.Create("lenet300", seed: 3), model);
         Assert.True(error < 0.05, $"block-wise int4: mean error {error:P2} of the output scale");
     }
 
@@ -107,13 +106,7 @@ public class Int4StorageTests
         Assert.DoesNotContain(model.Graph.Nodes, n => n.OpType == "QuantizeLinear");
         Assert.Equal(4, model.Graph.Nodes.Count(n => n.OpType == "DequantizeLinear"));
         Assert.Contains(model.Graph.Nodes, n => n.OpType == "Relu");
-        var reference = ModelZoo.Create("lenet5", seed: 3);
-        var data = FashionMnist.LoadEmbedded().Test.Take(64);
-        var (x, _) = data.Batch(0, data.Count);
-        var shape = new long[] { data.Count, 1, 28, 28 };
-        var a = Run(reference, x, shape);
-        var b = Run(model, x, shape);
-        var error = a.Zip(b).Average(p => Math.Abs(p.First - p.Second)) / a.Max(Math.Abs);
+        var error = MeanError(ModelZoo.Create("lenet5", seed: 3), model);
         Assert.True(error < 0.01, $"weight-only int8: mean error {error:P2} of the output scale");
     }
 
