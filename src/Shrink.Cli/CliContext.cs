@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Spectre.Console;
+using Shrink.Text;
 
 namespace Shrink.Cli;
 
@@ -52,12 +53,18 @@ public sealed class CliContext
         try { return body(parsed); }
         catch (ShrinkUserException e)
         {
-            Err.WriteLine($"error: {e.Message}");
+            Err.WriteLine($"error: {Message.OneLine(e.Message)}");
+            return ShrinkApp.BadInput;
+        }
+        catch (Exception e) when (EnvironmentFailureException.IsFileSystem(e))
+        {
+            // The machine refused a file operation (disk full, read-only, permissions): not a bug.
+            Err.WriteLine($"error: {Message.OneLine(EnvironmentFailureException.From("complete the command", e).Message)}");
             return ShrinkApp.BadInput;
         }
         catch (Exception e)
         {
-            Err.WriteLine($"internal error: {e.GetType().Name}: {e.Message}");
+            Err.WriteLine($"internal error: {e.GetType().Name}: {Message.OneLine(e.Message)}");
             Err.WriteLine("this is a bug in Shrink; please report it with the command line that caused it");
             if (Environment.GetEnvironmentVariable("SHRINK_DEBUG") == "1") Err.WriteLine(e);
             return ShrinkApp.InternalError;

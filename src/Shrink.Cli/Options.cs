@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Shrink.IO;
 
 namespace Shrink.Cli;
 
@@ -36,15 +37,16 @@ internal static class Options
         return result.Length > 0 ? result : throw new OptionsException($"{option} needs at least one value, e.g. {option} 1,256");
     }
 
-    /// <summary>Refuses an output path that would overwrite an input (inputs are never modified).</summary>
-    public static void CheckOutput(string output, params string[] inputs)
+    /// <summary>
+    /// Refuses, before any work, an output that would replace an input (by file identity, external data
+    /// included) or that is not a plain file path (see <see cref="OutputGuard.Check"/>); returns the guard
+    /// the command's writers use.
+    /// </summary>
+    public static OutputGuard CheckOutput(string output, params string?[] inputs)
     {
-        var full = Path.GetFullPath(output);
-        foreach (var input in inputs)
-            if (string.Equals(full, Path.GetFullPath(input), StringComparison.Ordinal))
-                throw new OptionsException($"--out '{output}' is the input file; Shrink never modifies its inputs, so choose another output path");
-        if (Directory.Exists(full))
-            throw new OptionsException($"--out '{output}' is a directory; give a file path such as {Path.Combine(output, "model.onnx")}");
+        var guard = OutputGuard.Protecting(inputs);
+        guard.Check(output);
+        return guard;
     }
 
     /// <summary>Checks a non-negative limit option.</summary>

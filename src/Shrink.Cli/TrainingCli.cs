@@ -70,6 +70,9 @@ internal sealed class TrainingCli
             Resume = p.GetValue(Resume),
         }.Validate();
         if (p.GetValue(Threads) < 0) throw new OptionsException($"--threads must be 0 or more, got {p.GetValue(Threads)}");
+        var runKind = IO.FileIdentity.Of(options.RunDirectory!).Kind;
+        if (runKind is not (IO.FileKind.Missing or IO.FileKind.Directory))
+            throw new OptionsException($"--run-dir '{Text.Message.Name(options.RunDirectory!)}' is {IO.FileIdentity.Describe(runKind)}, not a directory; give a directory for the checkpoints (or leave --run-dir out)");
         if (!options.Resume && File.Exists(Checkpoint.PathIn(options.RunDirectory!)))
             throw new OptionsException($"{options.RunDirectory} already holds a run; continue it with --resume, or choose another --run-dir");
         return options;

@@ -44,3 +44,36 @@ public sealed class RuntimeFailureException : ShrinkUserException
 {
     public RuntimeFailureException(string message, Exception? inner = null) : base(message, inner) { }
 }
+
+/// <summary>
+/// The machine refused an operation on a file: read-only file system, disk full, a name too long,
+/// no permission. Not a bug: the message names the path and the cause (exit code 2).
+/// </summary>
+public sealed class EnvironmentFailureException : ShrinkUserException
+{
+    public EnvironmentFailureException(string message, Exception? inner = null) : base(message, inner) { }
+
+    /// <summary>Wraps a file-system error raised while <paramref name="doing"/> (e.g. "write 'out.onnx'").</summary>
+    public static EnvironmentFailureException From(string doing, Exception e) =>
+        new($"cannot {doing}: {Cause(e)}; {Hint(e)}", e);
+
+    /// <summary>True for the exceptions the file system raises.</summary>
+    public static bool IsFileSystem(Exception e) => e is IOException or UnauthorizedAccessException;
+
+    private static string Cause(Exception e)
+    {
+        var m = e.Message;
+        var cut = m.IndexOf(" : '", StringComparison.Ordinal);  // .NET appends " : 'PATH'"; the path is named already
+        return Text.Message.OneLine(cut > 0 ? m[..cut] : m, 300).TrimEnd('.');
+    }
+
+    private static string Hint(Exception e) => (e.HResult & 0xFFFF, e) switch
+    {
+        (28, _) => "free some disk space or write elsewhere",
+        (30, _) => "the file system is read-only; write elsewhere",
+        (_, PathTooLongException) or (36, _) => "use a shorter file name",
+        (_, UnauthorizedAccessException) => "check the permissions, or write elsewhere",
+        (_, DirectoryNotFoundException) => "create the directory first",
+        _ => "check the path and the file system",
+    };
+}

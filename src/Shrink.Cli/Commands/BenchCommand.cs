@@ -28,10 +28,11 @@ internal static class BenchCommand
             var options = new RunnerOptions { Threads = p.GetValue(threads), DimValues = Options.ParseDims(p.GetValue(dims)) };
             var files = new[] { p.GetValue(model)!, p.GetValue(vs) }.OfType<string>().ToArray();
             var rows = new List<BenchRow>();
-            if (p.GetValue(saveOptimized) is { } optimized) Options.CheckOutput(optimized, files);
+            // ONNX Runtime writes the optimized graph itself: into a temporary file, checked, then renamed into place.
+            using var optimized = p.GetValue(saveOptimized) is { } o ? Shrink.IO.StagedFile.Begin(o, Shrink.IO.OutputGuard.Protecting(files), "--save-optimized") : null;
             foreach (var file in files)
             {
-                using var runner = OnnxRunner.Load(file, file == files[0] && p.GetValue(saveOptimized) is { } o ? options with { OptimizedModelPath = o } : options);
+                using var runner = OnnxRunner.Load(file, file == files[0] && optimized is not null ? options with { OptimizedModelPath = optimized.TempPath } : options);
                 foreach (var b in batches)
                     rows.Add(BenchRow.From(file, Shrink.Stats.ModelStats.SizeOnDisk(file), runner.Benchmark(b, p.GetValue(warmup), p.GetValue(runs))));
             }
@@ -40,6 +41,11 @@ internal static class BenchCommand
             {
                 if (profileBatch < 1) throw new OptionsException($"--profile {profileBatch} is out of range; give a batch size of 1 or more");
                 profiles = files.Select(f => Profile(f, options, profileBatch, p.GetValue(warmup), p.GetValue(runs))).ToArray();
+            }
+            if (optimized is not null)
+            {
+                OnnxRunner.CheckLoads(optimized.TempPath);
+                optimized.Commit();
             }
             var report = new BenchReport(options.Threads, rows, files.Length == 2 ? Speedups(rows, files, batches) : null, profiles);
             if (p.GetValue(json)) cli.WriteJson(report);

@@ -44,7 +44,7 @@ internal static class ClusterCommand
         {
             var path = p.GetValue(model)!;
             var outPath = p.GetValue(output)!;
-            Options.CheckOutput(outPath, path);
+            var guard = Options.CheckOutput(outPath, path, p.GetValue(teacher.Teacher), p.GetValue(layers));
             var layerBits = p.GetValue(layers) is { } config ? ReadLayers(config) : null;
             var options = new ClusterOptions
             {
@@ -71,16 +71,16 @@ internal static class ClusterCommand
                 foreach (var kv in clustered.Metadata.ToList()) tuned.SetMetadata(kv.Key, kv.Value);
                 clustered = tuned;
             }
-            ModelSaver.Save(clustered, outPath);
-
+            using var staged = ModelSaver.Stage(clustered, outPath, guard: guard);
             var (before, _) = ModelSide.Measure(path, sets?.Test, Array.Empty<int>(), new RunnerOptions(), context.Notes);
-            var (after, stats) = ModelSide.Measure(outPath, sets?.Test, Array.Empty<int>(), new RunnerOptions(), context.Notes);
+            var (after, stats) = ModelSide.Measure(staged.TempPath, sets?.Test, Array.Empty<int>(), new RunnerOptions(), context.Notes);
             var layerRows = ClusterPass.ReadBits(clustered).Select(kv =>
             {
                 var t = clustered.Graph.FindInitializer(kv.Key)!.Const!.AsFloats().ToArray();
                 return new ClusterLayer(kv.Key, kv.Value, t.Where(v => v != 0).Distinct().Count(), t.LongCount(v => v != 0), t.Length);
             }).ToList();
             var report = new ClusterReport(path, outPath, tuning.Epochs, before, after, layerRows, context.Notes);
+            staged.Commit();
             if (p.GetValue(json)) cli.WriteJson(report);
             else
             {

@@ -14,25 +14,28 @@ internal static class ConvertCommand
         var model = Options.Model();
         var output = new Option<string>("--out") { Description = "Output ONNX file", Required = true };
         var external = new Option<bool>("--external-data") { Description = "Store initializers of 1 KiB or more in OUT.data beside the model" };
-        var command = new Command("convert", "Read a model and write it back through Shrink's IR (lossless; optionally with external data)") { model, output, external };
+        var allowInvalid = new Option<bool>("--allow-invalid") { Description = "Write the model even if ONNX Runtime cannot load it (a warning says so); without it such a model is refused" };
+        var command = new Command("convert", "Read a model and write it back through Shrink's IR (lossless; optionally with external data)") { model, output, external, allowInvalid };
         command.SetAction(cli.Guard(p =>
         {
             var (input, outPath) = (p.GetValue(model)!, p.GetValue(output)!);
-            Options.CheckOutput(outPath, input);
+            var guard = Options.CheckOutput(outPath, input);
             var m = OnnxReader.Read(input);
-            var inputLoads = LoadsInRuntime(input);
-            if (!inputLoads) cli.Note($"note: ONNX Runtime cannot load '{input}' itself; writing it unchanged without that check");
-            ModelSaver.Save(m, outPath, new OnnxWriteOptions { ExternalData = p.GetValue(external) }, requireRuntime: inputLoads);
-            var s = ModelStats.Compute(outPath);
+            var allow = p.GetValue(allowInvalid);
+            if (allow && LoadFailure(input) is { } why)
+                cli.Note($"warning: ONNX Runtime cannot load '{Text.Message.Name(input)}' ({why}); writing it unchanged as --allow-invalid asks, and the result will not load either");
+            using var staged = ModelSaver.Stage(m, outPath, new OnnxWriteOptions { ExternalData = p.GetValue(external) }, requireRuntime: !allow, guard: guard);
+            var s = ModelStats.Compute(staged.TempPath);
+            staged.Commit();
             cli.Console.WriteLine($"wrote {outPath}: {m.Graph.Nodes.Count} nodes, {s.Parameters:N0} parameters, {Format.Bytes(s.BytesOnDisk)}{(p.GetValue(external) ? " (with external data)" : "")}");
             return ShrinkApp.Ok;
         }));
         return command;
     }
 
-    private static bool LoadsInRuntime(string path)
+    private static string? LoadFailure(string path)
     {
-        try { OnnxRunner.CheckLoads(path); return true; }
-        catch (RuntimeFailureException) { return false; }
+        try { OnnxRunner.CheckLoads(path); return null; }
+        catch (RuntimeFailureException e) { return e.Message; }
     }
 }

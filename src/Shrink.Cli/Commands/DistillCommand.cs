@@ -43,7 +43,7 @@ internal static class DistillCommand
         {
             var outPath = p.GetValue(output)!;
             var (teacherSource, studentSource) = (p.GetValue(teacher)!, p.GetValue(student)!);
-            Options.CheckOutput(outPath, new[] { teacherSource, studentSource }.Where(File.Exists).ToArray());
+            var guard = Options.CheckOutput(outPath, teacherSource, studentSource);
             var distill = new DistillationOptions
             {
                 Temperature = p.GetValue(temperature),
@@ -89,11 +89,12 @@ internal static class DistillCommand
             var executorAccuracy = trainer.Evaluate(test).Accuracy;
             var distilled = executor.Export();
             distilled.SetMetadata("shrink.distilled", $"from {Path.GetFileName(teacherSource)}: T {distill.Temperature:G} alpha {distill.Alpha:G}, {options.Epochs} epochs seed {options.Seed}");
-            ModelSaver.Save(distilled, outPath);
-            var (studentSide, _) = Reports.ModelSide.Measure(outPath, test, Array.Empty<int>(), new RunnerOptions(), new List<string>());
+            using var staged = ModelSaver.Stage(distilled, outPath, guard: guard);
+            var (studentSide, _) = Reports.ModelSide.Measure(staged.TempPath, test, Array.Empty<int>(), new RunnerOptions(), new List<string>());
             var report = new DistillReport(teacherSource, studentSource, outPath, distill.Temperature, distill.Alpha, distill.Hints.Select(h => h.ToString()).ToArray(),
                 distill.Attention.Select(h => h.ToString()).ToArray(), hook.Cached, options.Epochs, options.Seed, trainer.History.Select(h => h.Seconds).ToArray(),
                 teacherSide, studentSide, studentBefore, executorAccuracy);
+            staged.Commit();
             if (quiet) cli.WriteJson(report);
             else Render(cli.Console, report);
             return ShrinkApp.Ok;

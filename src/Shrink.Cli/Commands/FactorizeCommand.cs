@@ -38,7 +38,7 @@ internal static class FactorizeCommand
         {
             var path = p.GetValue(model)!;
             var outPath = p.GetValue(output)!;
-            Options.CheckOutput(outPath, path);
+            var guard = Options.CheckOutput(outPath, path, p.GetValue(teacher.Teacher));
             var options = new LowRankOptions
             {
                 Energy = p.GetValue(ratio) is null ? p.GetValue(energy) ?? 0.9 : p.GetValue(energy),
@@ -59,12 +59,12 @@ internal static class FactorizeCommand
             if (!result.Modified) throw new OptionsException($"no layer was factorized: {string.Join("; ", context.Notes)}; lower --energy or --ratio");
             var factorized = result.Model;
             if (tuning.Epochs > 0) factorized = FineTuning.Run(factorized, tuning, tuning.Seed, "fine-tune", sets!, cli);
-            ModelSaver.Save(factorized, outPath);
-
+            using var staged = ModelSaver.Stage(factorized, outPath, guard: guard);
             var (before, _) = ModelSide.Measure(path, sets?.Test, batches, runnerOptions, context.Notes);
-            var (after, _) = ModelSide.Measure(outPath, sets?.Test, batches, runnerOptions, context.Notes);
+            var (after, _) = ModelSide.Measure(staged.TempPath, sets?.Test, batches, runnerOptions, context.Notes);
             var report = new FactorizeReport(path, outPath, options.Energy, options.Ratio, tuning.Epochs,
                 pass.Ranks.Select(kv => new FactorizedLayer(kv.Key, kv.Value.Rank, kv.Value.FullRank)).ToList(), before, after, context.Notes);
+            staged.Commit();
             if (p.GetValue(json)) cli.WriteJson(report);
             else
             {

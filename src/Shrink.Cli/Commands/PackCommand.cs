@@ -26,7 +26,7 @@ internal static class PackCommand
         {
             var path = p.GetValue(model)!;
             var outPath = p.GetValue(output)!;
-            Options.CheckOutput(outPath, new[] { path, p.GetValue(reference) }.OfType<string>().ToArray());
+            var guard = Options.CheckOutput(outPath, path, p.GetValue(reference));
             var clustered = OnnxReader.Read(path);
             var result = ShrinkContainer.Pack(clustered);
             // The container must give back exactly the clustered weights before it is written.
@@ -35,8 +35,7 @@ internal static class PackCommand
             foreach (var t in result.Tensors)
                 if (!back.Graph.FindInitializer(t.Name)!.Const!.AsFloats().SequenceEqual(clustered.Graph.FindInitializer(t.Name)!.Const!.AsFloats()))
                     throw new InvalidOperationException($"internal error: '{t.Name}' does not survive the container");
-            AtomicFile.WriteAllBytes(outPath, result.Bytes);
-
+            // Everything that can fail runs before the container is written.
             var referenceBytes = Stats.ModelStats.SizeOnDisk(p.GetValue(reference) ?? path);
             double? accuracy = null;
             if (p.GetValue(data) is { } dir)
@@ -44,6 +43,7 @@ internal static class PackCommand
                 using var runner = OnnxRunner.FromModel(back, source: outPath);
                 accuracy = runner.Evaluate(Data.FashionMnist.Load(dir).Test).Accuracy;
             }
+            AtomicFile.WriteAllBytes(outPath, result.Bytes, guard);
             var report = new PackReport(path, outPath, referenceBytes, result.PrunedBytes, result.ClusteredBytes, result.Bytes.Length, result.GraphBytes,
                 result.Tensors.Select(t => new PackLayer(t.Name, t.Elements, t.NonZero, (double)t.NonZero / t.Elements, t.IndexBits, t.ValueBits, t.BitsPerWeight)).ToList(),
                 accuracy);
@@ -64,16 +64,20 @@ internal static class PackCommand
         {
             var path = p.GetValue(container)!;
             var outPath = p.GetValue(output)!;
-            Options.CheckOutput(outPath, path);
+            var guard = Options.CheckOutput(outPath, path);
             if (!File.Exists(path)) throw new ModelFormatException($"'{path}' does not exist; check the path");
             var model = ShrinkContainer.Unpack(File.ReadAllBytes(path), path);
-            ModelSaver.Save(model, outPath);
-            cli.Console.WriteLine($"wrote {outPath} ({Format.Bytes(new FileInfo(outPath).Length)}) from {path} ({Format.Bytes(new FileInfo(path).Length)})");
+            using var staged = ModelSaver.Stage(model, outPath, guard: guard);
+            var bytes = new FileInfo(staged.TempPath).Length;
+            double? accuracy = null;
             if (p.GetValue(data) is { } dir)
             {
-                using var runner = OnnxRunner.Load(outPath);
-                cli.Console.WriteLine($"accuracy (ONNX Runtime): {runner.Evaluate(Data.FashionMnist.Load(dir).Test).Accuracy:P2}");
+                using var runner = OnnxRunner.Load(staged.TempPath);
+                accuracy = runner.Evaluate(Data.FashionMnist.Load(dir).Test).Accuracy;
             }
+            staged.Commit();
+            cli.Console.WriteLine($"wrote {outPath} ({Format.Bytes(bytes)}) from {path} ({Format.Bytes(new FileInfo(path).Length)})");
+            if (accuracy is { } a) cli.Console.WriteLine($"accuracy (ONNX Runtime): {a:P2}");
             return ShrinkApp.Ok;
         }));
         return command;

@@ -59,7 +59,7 @@ internal static class PruneCommand
         {
             var path = p.GetValue(model)!;
             var outPath = p.GetValue(output)!;
-            Options.CheckOutput(outPath, path);
+            var guard = Options.CheckOutput(outPath, path, p.GetValue(teacher.Teacher), p.GetValue(layers));
             var m = p.GetValue(method)!;
             var structural = StructuredPruneOptions.Methods.Contains(m);
             var tuning = new FineTuneSettings(p.GetValue(finetune), p.GetValue(lr), p.GetValue(batch), p.GetValue(seed)) { Teacher = teacher.Build(p) };
@@ -78,12 +78,12 @@ internal static class PruneCommand
             var context = new PassContext();
             var sets = p.GetValue(data) is { } dir ? FashionMnist.Load(dir) : null;
             var pruned = job.Run(OnnxReader.Read(path), sets, context, cli);
-            ModelSaver.Save(pruned, outPath);
-
+            using var staged = ModelSaver.Stage(pruned, outPath, guard: guard);
             var (before, _) = ModelSide.Measure(path, sets?.Test, batches, runnerOptions, context.Notes);
-            var (after, stats) = ModelSide.Measure(outPath, sets?.Test, batches, runnerOptions, context.Notes);
+            var (after, stats) = ModelSide.Measure(staged.TempPath, sets?.Test, batches, runnerOptions, context.Notes);
             var report = new PruneReport(path, outPath, m, job.TargetSparsity, job.Scope, job.Rounds, tuning.Epochs, before, after, context.Notes,
                 stats.Layers.Where(l => l.Parameters > 0).ToList(), structural);
+            staged.Commit();
             if (p.GetValue(json)) cli.WriteJson(report);
             else Render(cli.Console, report);
             return ShrinkApp.Ok;

@@ -63,7 +63,7 @@ internal static class QuantizeCommand
         {
             var path = p.GetValue(model)!;
             var outPath = p.GetValue(output)!;
-            Options.CheckOutput(outPath, path);
+            var guard = Options.CheckOutput(outPath, path, p.GetValue(teacher.Teacher), p.GetValue(calibData), p.GetValue(layers));
             var options = new QuantizationOptions
             {
                 PerChannel = p.GetValue(perChannel),
@@ -81,7 +81,7 @@ internal static class QuantizeCommand
             var original = OnnxReader.Read(path);
             if (p.GetValue(layers) is { } config) options = (options with { LayerBits = LayerBitsConfig.Read(config, original) }).Validate();
             var missing = options.Exclude.Where(n => original.Graph.FindNode(n) is null).ToList();
-            if (missing.Count > 0) throw new OptionsException($"--exclude names no node called {string.Join(", ", missing.Select(n => $"'{n}'"))}; see the node names with shrink inspect");
+            if (missing.Count > 0) throw new OptionsException($"--exclude names no node called {Text.Message.List(missing.Select(n => $"'{n}'"))}; see the node names with shrink inspect");
             var dynamic = p.GetValue(mode) == "dynamic";
             var qat = p.GetValue(mode) == "qat";
             var tuning = new FineTuneSettings(p.GetValue(epochs), p.GetValue(lr), p.GetValue(batch), p.GetValue(seed)) { Teacher = teacher.Build(p) };
@@ -154,17 +154,17 @@ internal static class QuantizeCommand
                 }
                 result = new PassPipeline(new QuantizeStaticPass(options, ranges)).Run(folded, context);
             }
-            ModelSaver.Save(result.Model, outPath);
-
+            using var staged = ModelSaver.Stage(result.Model, outPath, guard: guard);
             var test = sets?.Test;
             var (before, _) = ModelSide.Measure(path, test, batches, runnerOptions, context.Notes);
-            var (after, _) = ModelSide.Measure(outPath, test, batches, runnerOptions, context.Notes);
+            var (after, _) = ModelSide.Measure(staged.TempPath, test, batches, runnerOptions, context.Notes);
             var report = new QuantizeReport(path, outPath, p.GetValue(mode)!, p.GetValue(weights)!, p.GetValue(activations)!, options.PerChannel,
                 dynamic ? "none (dynamic)" : weightOnly ? "none (weight-only)" : observe ? $"{p.GetValue(calibration)} then observed in training" : p.GetValue(calibration)!, calibrationSet?.Count ?? 0, result.Stats, before, after, context.Notes)
             {
                 ExecutorAccuracy = executorAccuracy,
                 BlockSize = options.BlockSize,
             };
+            staged.Commit();
             if (p.GetValue(json)) cli.WriteJson(report);
             else Render(cli.Console, report);
             return ShrinkApp.Ok;

@@ -28,7 +28,7 @@ internal static class RunCommand
             var path = p.GetValue(model)!;
             var outPath = p.GetValue(output)!;
             var inputs = p.GetValue(input)!;
-            Options.CheckOutput(outPath, new[] { path }.Concat(inputs.Select(i => i.Split('=', 2)[^1])).ToArray());
+            var guard = Options.CheckOutput(outPath, new[] { path }.Concat(inputs.Select(i => i.Split('=', 2)[^1])).ToArray());
             IReadOnlyList<HostTensor> results;
             if (p.GetValue(engine) == "torch") results = RunTorch(path, inputs, p.GetValue(threads));
             else
@@ -39,7 +39,7 @@ internal static class RunCommand
             var chosen = p.GetValue(which) is { } name
                 ? results.FirstOrDefault(r => r.Name == name) ?? throw new OptionsException($"--output '{name}' is not an output of '{path}'; its outputs are {string.Join(", ", results.Select(r => r.Name))}")
                 : results[0];
-            NpyFile.Write(outPath, HostTensorNpy.ToNpy(chosen));
+            NpyFile.Write(outPath, HostTensorNpy.ToNpy(chosen), guard);
             cli.Console.WriteLine($"wrote {outPath}: output '{chosen.Name}' [{string.Join(",", chosen.Shape)}] {chosen.Data.GetType().GetElementType()!.Name}");
             return ShrinkApp.Ok;
         }));

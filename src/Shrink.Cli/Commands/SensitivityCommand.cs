@@ -34,7 +34,10 @@ internal static class SensitivityCommand
         {
             var path = p.GetValue(model)!;
             var dir = p.GetValue(output)!;
-            if (File.Exists(dir)) throw new OptionsException($"--out '{dir}' is a file; give a directory");
+            if (File.Exists(dir)) throw new OptionsException($"--out '{Text.Message.Name(dir)}' is a file; give a directory");
+            var guard = IO.OutputGuard.Protecting(path);
+            var files = new[] { "sensitivity.json", "layers.json", "sensitivity.png" }.Select(f => Path.Combine(dir, f)).ToArray();
+            if (Directory.Exists(dir)) foreach (var f in files) guard.Check(f);
             var list = p.GetValue(sparsities)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(v => double.TryParse(v, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var d)
                     ? d : throw new OptionsException($"--sparsities '{v}' is not a number; write e.g. --sparsities 0.5,0.9")).ToList();
@@ -47,11 +50,24 @@ internal static class SensitivityCommand
                 (layer, s, a) => cli.Note($"{layer} at {s:P0}: {a:P2}"));
             var suggested = report.Suggest(p.GetValue(maxDrop) / 100);
 
-            Directory.CreateDirectory(dir);
             var options = new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
-            AtomicFile.WriteAllText(Path.Combine(dir, "sensitivity.json"), JsonSerializer.Serialize(report, options));
-            AtomicFile.WriteAllText(Path.Combine(dir, "layers.json"), JsonSerializer.Serialize(suggested, options));
-            Plots.Sensitivity(report, $"Sensitivity of {Path.GetFileName(path)} ({report.Method}, {report.Samples:N0} test images)", Path.Combine(dir, "sensitivity.png"));
+            var contents = new[]
+            {
+                System.Text.Encoding.UTF8.GetBytes(JsonSerializer.Serialize(report, options)),
+                System.Text.Encoding.UTF8.GetBytes(JsonSerializer.Serialize(suggested, options)),
+                Plots.Sensitivity(report, $"Sensitivity of {Path.GetFileName(path)} ({report.Method}, {report.Samples:N0} test images)"),
+            };
+            IO.OutputDirectory.Create(dir, "--out");
+            var staged = files.Select(f => IO.StagedFile.Begin(f, guard)).ToList();
+            try
+            {
+                foreach (var (s, bytes) in staged.Zip(contents)) s.Write(stream => stream.Write(bytes));
+                foreach (var s in staged) s.Commit();
+            }
+            finally
+            {
+                foreach (var s in staged) s.Dispose();
+            }
 
             if (p.GetValue(json)) cli.WriteJson(new { report, suggested, files = new[] { "sensitivity.json", "sensitivity.png", "layers.json" }.Select(f => Path.Combine(dir, f)) });
             else

@@ -31,8 +31,10 @@ internal static class TrainCommand
             var outPath = p.GetValue(output)!;
             var source = p.GetValue(model)!;
             var isZoo = ModelZoo.Names.Contains(source);
-            Options.CheckOutput(outPath, isZoo ? Array.Empty<string>() : new[] { source });
+            var guard = Options.CheckOutput(outPath, isZoo ? null : source);
             var options = training.Build(p, outPath);
+            var runCopyPath = Path.Combine(options.RunDirectory!, "model.onnx");
+            if (Directory.Exists(options.RunDirectory)) guard.Check(runCopyPath, "--run-dir's model.onnx");
             var (train, test) = training.LoadData(p);
             var initial = TrainingCli.ModelFrom("--model", source, options.Seed);
             training.InitTorch(p);
@@ -46,20 +48,23 @@ internal static class TrainCommand
             var executorEval = trainer.Evaluate(test);
             var trained = executor.Export();
             trained.SetMetadata("shrink.trained", $"{options.Epochs} epochs {options.Optimizer} lr {options.Hyper.LearningRate:G} seed {options.Seed}");
-            ModelSaver.Save(trained, outPath);
-            File.Copy(outPath, Path.Combine(options.RunDirectory!, "model.onnx"), overwrite: true);
-            using var runner = OnnxRunner.Load(outPath);
-            var ort = runner.Evaluate(test, 256);
+            using var staged = ModelSaver.Stage(trained, outPath, guard: guard);
+            using var runCopy = ModelSaver.Stage(trained, runCopyPath, guard: guard.Protect(outPath));
+            double ortAccuracy;
+            using (var runner = OnnxRunner.Load(staged.TempPath)) ortAccuracy = runner.Evaluate(test, 256).Accuracy;
+            var bytes = Stats.ModelStats.SizeOnDisk(staged.TempPath);
+            staged.Commit();
+            runCopy.Commit();
             var report = new TrainReport(source, outPath, options.RunDirectory!, train.Count, test.Count, options.Epochs,
-                trainer.History.Select(h => h.Seconds).ToArray(), executorEval.Accuracy, ort.Accuracy, Stats.ModelStats.SizeOnDisk(outPath));
+                trainer.History.Select(h => h.Seconds).ToArray(), executorEval.Accuracy, ortAccuracy, bytes);
             if (quiet) cli.WriteJson(report);
             else
             {
                 cli.Console.WriteLine($"wrote {outPath} ({Format.Bytes(report.Bytes)})");
-                cli.Console.WriteLine($"test accuracy: executor {executorEval.Accuracy:P2}, ONNX Runtime {ort.Accuracy:P2} on {test.Count:N0} images ({test.Source})");
+                cli.Console.WriteLine($"test accuracy: executor {executorEval.Accuracy:P2}, ONNX Runtime {ortAccuracy:P2} on {test.Count:N0} images ({test.Source})");
             }
-            if (Math.Abs(executorEval.Accuracy - ort.Accuracy) * test.Count > 2)
-                cli.Note($"warning: ONNX Runtime's accuracy differs from the executor's by {Math.Abs(executorEval.Accuracy - ort.Accuracy):P2}");
+            if (Math.Abs(executorEval.Accuracy - ortAccuracy) * test.Count > 2)
+                cli.Note($"warning: ONNX Runtime's accuracy differs from the executor's by {Math.Abs(executorEval.Accuracy - ortAccuracy):P2}");
             return ShrinkApp.Ok;
         }));
         return command;

@@ -18,10 +18,11 @@ internal static class ZooCommand
         command.SetAction(cli.Guard(p =>
         {
             var path = p.GetValue(output)!;
-            Options.CheckOutput(path);
+            var guard = Options.CheckOutput(path);
             var model = ModelZoo.Create(p.GetValue(name)!, p.GetValue(seed));
-            ModelSaver.Save(model, path);
-            var s = ModelStats.Compute(path);
+            using var staged = ModelSaver.Stage(model, path, guard: guard);
+            var s = ModelStats.Compute(staged.TempPath);
+            staged.Commit();
             cli.Console.WriteLine($"wrote {path}: {p.GetValue(name)}, {s.Parameters:N0} parameters, {Format.Macs(s.Macs, s.MacsComplete)} MACs per sample, {Format.Bytes(s.BytesOnDisk)}");
             return ShrinkApp.Ok;
         }));

@@ -6,7 +6,7 @@ namespace Shrink.Cli.Reports;
 internal static class Plots
 {
     /// <summary>Accuracy against sparsity, a line per layer, with the dense baseline dashed.</summary>
-    public static void Sensitivity(SensitivityReport report, string title, string path)
+    public static byte[] Sensitivity(SensitivityReport report, string title)
     {
         var plot = new ScottPlot.Plot();
         foreach (var layer in report.Layers)
@@ -23,8 +23,6 @@ internal static class Plots
         plot.XLabel("sparsity of the layer pruned alone");
         plot.YLabel("test accuracy (%)");
         plot.ShowLegend(ScottPlot.Alignment.LowerLeft);
-        var temp = path + ".tmp.png";
-        plot.SavePng(temp, 900, 560);
-        File.Move(temp, path, overwrite: true);
+        return plot.GetImageBytes(900, 560, ScottPlot.ImageFormat.Png);
     }
 }

@@ -19,10 +19,10 @@ public static class NpyFile
         => Parse(DataFiles.ReadAllBytes(stream), name);
 
     /// <summary>Writes <paramref name="array"/> to <paramref name="path"/> atomically.</summary>
-    public static void Write(string path, NpyArray array)
+    public static void Write(string path, NpyArray array, OutputGuard? guard = null)
     {
         ArgumentNullException.ThrowIfNull(array);
-        AtomicFile.Write(path, stream => Write(stream, array));
+        AtomicFile.Write(path, stream => Write(stream, array), guard);
     }
 
     /// <summary>Writes <paramref name="array"/> to <paramref name="stream"/>.</summary>

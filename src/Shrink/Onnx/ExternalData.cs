@@ -1,4 +1,6 @@
+using Shrink.IO;
 using Shrink.Ir;
+using Shrink.Text;
 using Shrink.Onnx.Proto;
 
 namespace Shrink.Onnx;
@@ -35,21 +37,38 @@ internal static class ExternalData
         return t;
     }
 
+    /// <summary>
+    /// The data file's real path: relative to the model, inside the model's real directory once every
+    /// symbolic link is resolved (the rule ONNX Runtime applies), and a regular file — a FIFO or device
+    /// would hang or never end, a link out of the directory would read files the model has no business with.
+    /// </summary>
     private static string ResolveInside(string baseDirectory, string location, string tensor, string where)
     {
-        var root = Path.GetFullPath(baseDirectory);
-        var full = Path.GetFullPath(Path.Combine(root, location));
-        if (Path.IsPathRooted(location) || !full.StartsWith(root.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-            throw new ModelFormatException($"{where}: tensor '{tensor}' names external file '{location}' outside the model's directory; external data must sit beside the model");
-        return full;
+        var shown = Message.Name(location);
+        if (Path.IsPathRooted(location))
+            throw new ModelFormatException($"{where}: tensor '{Message.Name(tensor)}' names external file '{shown}' by an absolute path, outside the model's directory; external data must sit beside the model, named relative to it");
+        var root = FileIdentity.RealPath(baseDirectory) ?? Path.GetFullPath(baseDirectory);
+        var lexical = Path.GetFullPath(Path.Combine(root, location));
+        var real = FileIdentity.RealPath(lexical);
+        if (!Inside(root, lexical) || (real is not null && !Inside(root, real)))
+            throw new ModelFormatException($"{where}: tensor '{Message.Name(tensor)}' names external file '{shown}', which {(real is not null && Inside(root, lexical) ? "links to" : "is")} a file outside the model's directory; external data must sit beside the model");
+        var kind = FileIdentity.Of(real ?? lexical).Kind;
+        if (kind == FileKind.Missing)
+            throw new ModelFormatException($"{where}: tensor '{Message.Name(tensor)}' is stored in '{shown}', which does not exist; keep the data file beside the model");
+        if (kind != FileKind.Regular)
+            throw new ModelFormatException($"{where}: tensor '{Message.Name(tensor)}' is stored in '{shown}', which is {FileIdentity.Describe(kind)}, not a regular file; external data must be a regular file beside the model");
+        return real!;
     }
+
+    private static bool Inside(string root, string path) =>
+        path.StartsWith(root.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal);
 
     private static FileStream OpenData(string path, string tensor, string where)
     {
         try { return File.OpenRead(path); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ModelFormatException($"{where}: tensor '{tensor}' is stored in '{path}', which cannot be read ({e.Message}); keep the data file beside the model", e);
+            throw new ModelFormatException($"{where}: tensor '{Message.Name(tensor)}' is stored in '{Message.Name(path)}', which cannot be read ({Message.OneLine(e.Message, 200)}); keep the data file beside the model", e);
         }
     }
 

@@ -1,22 +1,28 @@
+using System.Security.Cryptography;
 using Shrink.Ir;
 using Shrink.Onnx.Proto;
 
 namespace Shrink.Onnx;
 
-/// <summary>Collects tensors bound for the external data file while a model is written.</summary>
+/// <summary>
+/// Collects tensors bound for the external data file while a model is written; the file's name is
+/// derived from its content (<see cref="Finish"/>), and every tensor is pointed at it then.
+/// </summary>
 internal sealed class ExternalSink
 {
     private readonly List<byte[]> _chunks = new();
+    private readonly List<TensorProto> _stored = new();
     private long _offset;
 
-    public ExternalSink(long threshold, string fileName)
-    {
-        Threshold = threshold;
-        FileName = fileName;
-    }
+    public ExternalSink(long threshold) => Threshold = threshold;
 
     public long Threshold { get; }
-    public string FileName { get; }
+
+    /// <summary>The data file's name, once <see cref="Finish"/> has run.</summary>
+    public string? FileName { get; private set; }
+
+    /// <summary>Bytes of the data file.</summary>
+    public long Length => _offset;
 
     /// <summary>Records the tensor's bytes (aligned to 64 bytes) and points <paramref name="p"/> at them.</summary>
     public void Store(Tensor t, TensorProto p)
@@ -28,11 +34,28 @@ internal sealed class ExternalSink
         p.Dims.AddRange(t.Dims);
         if (t.DocString is not null) p.DocString = t.DocString;
         p.DataLocation = TensorProto.Types.DataLocation.External;
-        p.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = FileName });
+        p.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = "" });
         p.ExternalData.Add(new StringStringEntryProto { Key = "offset", Value = _offset.ToString() });
         p.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = t.Bytes.Length.ToString() });
         _chunks.Add(t.RawData);
+        _stored.Add(p);
         _offset += t.Bytes.Length;
+    }
+
+    /// <summary>Names the data file after its content (SHA-256) and points every stored tensor at it.</summary>
+    public string Finish(string modelFileName)
+    {
+        FileName = ExternalDataFiles.DataName(modelFileName, Hash());
+        foreach (var p in _stored) p.ExternalData[0].Value = FileName;
+        return FileName;
+    }
+
+    /// <summary>The first 16 hex digits of the SHA-256 of the data file's bytes.</summary>
+    public string Hash()
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var c in _chunks) sha.AppendData(c);
+        return Convert.ToHexStringLower(sha.GetHashAndReset())[..16];
     }
 
     public void CopyTo(Stream s)

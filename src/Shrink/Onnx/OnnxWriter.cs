@@ -19,27 +19,16 @@ public sealed record OnnxWriteOptions
 /// Writes the <see cref="Model"/> IR as an ONNX file, atomically (temporary file, then rename).
 /// A model read with <see cref="OnnxReader"/> and written unchanged keeps every field.
 /// </summary>
-public static class OnnxWriter
+public static partial class OnnxWriter
 {
     /// <summary>Protobuf cannot hold a message of 2 GiB; past this much tensor data external data is used.</summary>
     internal const long InlineLimit = (1L << 31) - (64L << 20);
 
-    /// <summary>Writes <paramref name="model"/> to <paramref name="path"/>.</summary>
-    public static void Write(Model model, string path, OnnxWriteOptions? options = null)
+    /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> (refusing an output <paramref name="guard"/> protects).</summary>
+    public static void Write(Model model, string path, OnnxWriteOptions? options = null, OutputGuard? guard = null)
     {
-        options ??= new OnnxWriteOptions();
-        var external = options.ExternalData || NeedsExternalData(model);
-        if (!external)
-        {
-            var bytes = ToBytes(model);
-            AtomicFile.Write(path, s => s.Write(bytes));
-            return;
-        }
-        var dataName = Path.GetFileName(path) + ".data";
-        var sink = new ExternalSink(options.ExternalThreshold, dataName);
-        var proto = ToProto(model, sink);
-        AtomicFile.Write(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, dataName), sink.CopyTo);
-        AtomicFile.Write(path, s => proto.WriteTo(s));
+        using var staged = Stage(model, path, options, guard);
+        staged.Commit();
     }
 
     /// <summary>The model as ONNX bytes with all data inline.</summary>

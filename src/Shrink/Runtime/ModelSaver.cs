@@ -2,60 +2,56 @@ using Microsoft.ML.OnnxRuntime;
 using Shrink.IO;
 using Shrink.Ir;
 using Shrink.Onnx;
+using Shrink.Text;
 
 namespace Shrink.Runtime;
 
 /// <summary>
-/// The one way Shrink writes models: validate, serialize, check that ONNX Runtime loads the result,
-/// and only then move it into place atomically. A model that fails any step leaves nothing written.
+/// The one way Shrink writes models: validate, serialize to a temporary file beside the destination
+/// (external data under its content name), check that ONNX Runtime loads that file, and only then
+/// move it into place with one rename. A model that fails any step leaves nothing written.
 /// </summary>
 public static class ModelSaver
 {
     /// <param name="model">The model to write.</param>
-    /// <param name="path">Destination .onnx path (external data goes beside it as PATH.data).</param>
+    /// <param name="path">Destination .onnx path (external data goes beside it as PATH.&lt;hash&gt;.data).</param>
     /// <param name="options">Writer options.</param>
-    /// <param name="requireRuntime">Refuse to write a model ONNX Runtime cannot load (off only to convert files ONNX Runtime already rejects).</param>
-    public static void Save(Model model, string path, OnnxWriteOptions? options = null, bool requireRuntime = true)
+    /// <param name="requireRuntime">Refuse to write a model ONNX Runtime cannot load (off only on explicit request, e.g. <c>convert --allow-invalid</c>).</param>
+    /// <param name="guard">The inputs the output must not replace (the model, its external data, a teacher…).</param>
+    public static void Save(Model model, string path, OnnxWriteOptions? options = null, bool requireRuntime = true, OutputGuard? guard = null)
     {
-        options ??= new OnnxWriteOptions();
-        GraphValidator.EnsureValid(model, new ValidationOptions { CheckTypes = false });
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        if (!Directory.Exists(dir))
-            throw new OptionsException($"cannot write '{path}': directory '{dir}' does not exist; create it first");
-        if (!options.ExternalData && !OnnxWriter.NeedsExternalData(model))
-        {
-            var bytes = OnnxWriter.ToBytes(model);
-            if (requireRuntime) CheckLoads(() => new InferenceSession(bytes), path);
-            AtomicFile.Write(path, s => s.Write(bytes));
-            return;
-        }
-        SaveExternal(model, path, options with { ExternalData = true }, requireRuntime, dir);
+        using var staged = Stage(model, path, options, requireRuntime, guard);
+        staged.Commit();
     }
 
-    /// <summary>Writes model and data into a staging folder beside the target, checks them, then renames both into place.</summary>
-    private static void SaveExternal(Model model, string path, OnnxWriteOptions options, bool requireRuntime, string dir)
+    /// <summary>
+    /// Writes and checks the model as <see cref="Save"/> does but stops before the final rename: the
+    /// caller measures <see cref="StagedFile.TempPath"/> (the very file that will ship), then commits, or
+    /// disposes to leave nothing behind.
+    /// </summary>
+    public static StagedFile Stage(Model model, string path, OnnxWriteOptions? options = null, bool requireRuntime = true, OutputGuard? guard = null)
     {
-        var stage = Directory.CreateDirectory(Path.Combine(dir, $".shrink-stage-{Guid.NewGuid():N}")).FullName;
+        GraphValidator.EnsureValid(model, new ValidationOptions { CheckTypes = false });
+        var staged = OnnxWriter.Stage(model, path, options, guard);
         try
         {
-            var staged = Path.Combine(stage, Path.GetFileName(path));
-            OnnxWriter.Write(model, staged, options);
-            if (requireRuntime) CheckLoads(() => new InferenceSession(staged), path);
-            File.Move(staged + ".data", Path.GetFullPath(path) + ".data", overwrite: true);
-            File.Move(staged, Path.GetFullPath(path), overwrite: true);
+            if (requireRuntime) CheckLoads(staged.TempPath, path);
+            return staged;
         }
-        finally
+        catch
         {
-            Directory.Delete(stage, recursive: true);
+            staged.Dispose();
+            throw;
         }
     }
 
-    private static void CheckLoads(Func<InferenceSession> open, string path)
+    private static void CheckLoads(string file, string path)
     {
-        try { open().Dispose(); }
-        catch (OnnxRuntimeException e)
+        try { OnnxRunner.CheckLoads(file); }
+        catch (RuntimeFailureException e)
         {
-            throw new RuntimeFailureException($"refusing to write '{path}': ONNX Runtime cannot load the result ({OnnxRunner.FirstLine(e.Message)})", e);
+            var cause = e.InnerException is OnnxRuntimeException ort ? OnnxRunner.FirstLine(ort.Message) : e.Message;
+            throw new RuntimeFailureException($"refusing to write '{Message.Name(path)}': ONNX Runtime cannot load the result ({cause.Replace(file, path)})", e);
         }
     }
 }

@@ -49,7 +49,7 @@ public class CliCommandTests
         using var dir = new TempDirectory();
         var input = CliRunner.TorchModel("lenet_fmnist.onnx");
         Assert.Equal(0, CliRunner.Run("convert", input, "--out", dir.File("e.onnx"), "--external-data").ExitCode);
-        Assert.True(File.Exists(dir.File("e.onnx.data")));
+        Assert.True(File.Exists(Shrink.Onnx.ExternalDataFiles.Referenced(dir.File("e.onnx")).Single()));
         Assert.True(new FileInfo(dir.File("e.onnx")).Length < 20_000);
         Assert.Equal(0, CliRunner.Run("run", dir.File("e.onnx"), "--input", CliRunner.TorchModel("lenet_fmnist.input.npy"), "--out", dir.File("y.npy")).ExitCode);
         AssertClose(NpyFile.Read(CliRunner.TorchModel("lenet_fmnist.output.npy")).ToFloat32(), NpyFile.Read(dir.File("y.npy")).ToFloat32(), 1e-4f);

@@ -237,7 +237,7 @@ public class CorruptFileTests
     {
         using var dir = new TempDirectory();
         OnnxWriter.Write(ModelZoo.Create("lenet300"), dir.File("m.onnx"), new OnnxWriteOptions { ExternalData = true });
-        File.Delete(dir.File("m.onnx.data"));
+        File.Delete(ExternalDataFiles.Referenced(dir.File("m.onnx")).Single());
 
         ReadFileFails(dir.File("m.onnx"));
     }
@@ -247,7 +247,7 @@ public class CorruptFileTests
     {
         using var dir = new TempDirectory();
         OnnxWriter.Write(ModelZoo.Create("lenet300"), dir.File("m.onnx"), new OnnxWriteOptions { ExternalData = true });
-        using (var s = File.OpenWrite(dir.File("m.onnx.data"))) s.SetLength(s.Length / 2);
+        using (var s = File.OpenWrite(ExternalDataFiles.Referenced(dir.File("m.onnx")).Single())) s.SetLength(s.Length / 2);
 
         Assert.Contains("truncated", ReadFileFails(dir.File("m.onnx")).Message);
     }

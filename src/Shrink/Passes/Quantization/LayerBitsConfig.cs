@@ -28,7 +28,7 @@ public static class LayerBitsConfig
         foreach (var (layer, value) in map)
         {
             if (model.Graph.FindNode(layer) is null)
-                throw new OptionsException($"--layers '{path}' names layer '{layer}', which the model does not have; see the layer names with shrink inspect");
+                throw new OptionsException($"--layers '{path}' names layer '{Text.Message.Name(layer)}', which the model does not have; see the layer names with shrink inspect");
             var text = value.ValueKind == JsonValueKind.Number ? value.GetRawText() : value.ValueKind == JsonValueKind.String ? value.GetString()! : "";
             result[layer] = Parse(text) ?? throw new OptionsException($"--layers '{path}': layer '{layer}' has precision {value.GetRawText()}; use int8, int4, ternary, binary or float (or 8, 4, 2, 1, 32)");
         }

@@ -1,0 +1,91 @@
+using Shrink.Onnx;
+using Shrink.Text;
+
+namespace Shrink.IO;
+
+/// <summary>
+/// What a command must not overwrite: its inputs (the model, a teacher, calibration data, layer files)
+/// and every file an input model refers to (its external data). Outputs are compared with them by
+/// file identity (device and inode, after resolving symbolic links), not by path text, so an alias,
+/// a hard link or <c>/proc/self/cwd/…</c> is caught too.
+/// </summary>
+public sealed class OutputGuard
+{
+    private readonly List<(string Path, FileIdentity Id)> _protected = new();
+
+    /// <summary>A guard protecting nothing yet.</summary>
+    public OutputGuard() { }
+
+    /// <summary>A guard protecting <paramref name="files"/> (those that exist); ONNX models among them protect their external data too.</summary>
+    public static OutputGuard Protecting(params string?[] files)
+    {
+        var guard = new OutputGuard();
+        foreach (var f in files) guard.Protect(f);
+        return guard;
+    }
+
+    /// <summary>Protects a file (ignored when null or missing); an ONNX model's external data files are protected with it.</summary>
+    public OutputGuard Protect(string? path)
+    {
+        if (string.IsNullOrEmpty(path)) return this;
+        var id = FileIdentity.Of(path);
+        if (id.Kind == FileKind.Missing) return this;
+        _protected.Add((path, id));
+        if (id.Kind == FileKind.Regular && path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
+            foreach (var data in ExternalDataFiles.Referenced(path))
+                Protect(data);
+        return this;
+    }
+
+    /// <summary>True when <paramref name="path"/> is one of the protected files (by identity).</summary>
+    public bool Protects(string path)
+    {
+        var id = FileIdentity.Of(path);
+        return _protected.Any(p => p.Id.SameFileAs(id));
+    }
+
+    /// <summary>
+    /// Refuses (with one line naming <paramref name="option"/>) an output that is empty, a symbolic link,
+    /// something other than a regular file, in a directory that does not exist, too long a name for its
+    /// temporary sibling, or any protected file. Returns the full path.
+    /// </summary>
+    public string Check(string output, string option = "--out")
+    {
+        var full = CheckPlace(output, option);
+        var id = FileIdentity.Of(full);
+        foreach (var (path, pid) in _protected)
+            if (pid.SameFileAs(id))
+                throw new OptionsException(SamePath(output, path)
+                    ? $"{option} '{Message.Name(output)}' is an input; Shrink never modifies its inputs, so choose another output path"
+                    : $"{option} '{Message.Name(output)}' is the same file as the input '{Message.Name(path)}' (reached by another path); Shrink never modifies its inputs, so choose another output path");
+        return full;
+    }
+
+    /// <summary>The checks that need no inputs: see <see cref="Check"/>.</summary>
+    public static string CheckPlace(string output, string option = "--out")
+    {
+        if (string.IsNullOrWhiteSpace(output)) throw new OptionsException($"{option} is empty; give a file path such as model.onnx");
+        if (output.EndsWith('/') || output.EndsWith(Path.DirectorySeparatorChar))
+            throw new OptionsException($"{option} '{Message.Name(output)}' ends with a separator; give a file path, not a directory");
+        var full = Path.GetFullPath(output);
+        var link = FileIdentity.Of(full, followLinks: false);
+        if (link.Kind == FileKind.SymbolicLink)
+            throw new OptionsException($"{option} '{Message.Name(output)}' is a symbolic link; Shrink replaces outputs by renaming and does not write through links, so remove the link or name its target");
+        if (link.Kind is not (FileKind.Missing or FileKind.Regular))
+            throw new OptionsException(link.Kind == FileKind.Directory
+                ? $"{option} '{Message.Name(output)}' is a directory; give a file path such as {Message.Name(Path.Combine(output, "model.onnx"))}"
+                : $"{option} '{Message.Name(output)}' is {FileIdentity.Describe(link.Kind)}, not a regular file; Shrink writes a new file and renames it into place, which would replace it, so give a file path");
+        var dir = Path.GetDirectoryName(full)!;
+        var dirKind = FileIdentity.Of(dir).Kind;
+        if (dirKind != FileKind.Directory)
+            throw new OptionsException(dirKind == FileKind.Missing
+                ? $"cannot write {option} '{Message.Name(output)}': directory '{Message.Name(dir)}' does not exist; create it first"
+                : $"cannot write {option} '{Message.Name(output)}': '{Message.Name(dir)}' is {FileIdentity.Describe(dirKind)}, not a directory");
+        var nameBytes = System.Text.Encoding.UTF8.GetByteCount(Path.GetFileName(full));
+        if (nameBytes + StagedFile.TempSuffixBytes > 255)
+            throw new OptionsException($"{option} '{Message.Name(output)}': the file name is {nameBytes} bytes, and with Shrink's temporary suffix it would pass the file system's 255-byte limit; use a name of at most {255 - StagedFile.TempSuffixBytes} bytes");
+        return full;
+    }
+
+    private static bool SamePath(string a, string b) => string.Equals(Path.GetFullPath(a), Path.GetFullPath(b), StringComparison.Ordinal);
+}

@@ -1,0 +1,110 @@
+using Google.Protobuf;
+using Shrink.IO;
+using Shrink.Ir;
+using Shrink.Text;
+
+namespace Shrink.Onnx;
+
+/// <summary>
+/// Writing a model and its external data as one unit: the data goes to a file named after its
+/// content (<see cref="ExternalDataFiles.DataName"/>), the model that points to it to a temporary
+/// sibling of the destination, and only the commit (one rename) makes the new pair current. A failure
+/// at any step leaves the old model reading its old data. Data files that no model refers to any more
+/// (replaced, or left by a killed run) are removed.
+/// </summary>
+public static partial class OnnxWriter
+{
+    /// <summary>
+    /// Writes <paramref name="model"/> to a temporary file beside <paramref name="path"/> (its external data,
+    /// if any, already in place under its content name); the caller checks or measures
+    /// <see cref="StagedFile.TempPath"/>, then commits, or disposes to leave nothing behind.
+    /// </summary>
+    public static StagedFile Stage(Model model, string path, OnnxWriteOptions? options = null, OutputGuard? guard = null)
+    {
+        options ??= new OnnxWriteOptions();
+        var staged = StagedFile.Begin(path, guard);
+        try
+        {
+            var (dir, name) = (Path.GetDirectoryName(staged.Destination)!, Path.GetFileName(staged.Destination));
+            RemoveOrphanData(dir, name, guard);
+            var previous = ExternalDataFiles.Referenced(staged.Destination);
+            string? dataName = null;
+            if (!options.ExternalData && !NeedsExternalData(model))
+            {
+                var bytes = ToBytes(model);
+                staged.Write(s => s.Write(bytes));
+            }
+            else
+            {
+                var sink = new ExternalSink(options.ExternalThreshold);
+                var proto = ToProto(model, sink);
+                dataName = sink.Length > 0 ? sink.Finish(name) : null;
+                staged.Write(s => proto.WriteTo(s));  // the temporary model first: while it exists, its data is no orphan
+                if (dataName is not null) WriteData(sink, Path.Combine(dir, dataName), staged, guard);
+            }
+            staged.AfterCommit = () => RemoveUnreferenced(previous, dir, name, dataName, guard);
+            return staged;
+        }
+        catch
+        {
+            staged.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Writes the data file under its content name, unless a file with exactly that content is there already.</summary>
+    private static void WriteData(ExternalSink sink, string dataPath, StagedFile model, OutputGuard? guard)
+    {
+        var id = FileIdentity.Of(dataPath, followLinks: false);
+        if (id.Kind == FileKind.Regular && new FileInfo(dataPath).Length == sink.Length && FileHash(dataPath) == sink.Hash()) return;
+        if (guard?.Protects(dataPath) == true)
+            throw new OptionsException($"the external data file '{Message.Name(dataPath)}' belongs to an input and would be replaced; choose another --out");
+        using var data = StagedFile.Begin(dataPath, guard, "the external data file");
+        data.Write(sink.CopyTo);
+        data.Commit();
+        if (id.Kind == FileKind.Missing) model.AddCreated(dataPath);
+    }
+
+    private static string FileHash(string path)
+    {
+        using var sha = System.Security.Cryptography.SHA256.Create();
+        using var fs = File.OpenRead(path);
+        return Convert.ToHexStringLower(sha.ComputeHash(fs))[..16];
+    }
+
+    /// <summary>Removes this output's data files that neither the current model nor a run writing it now refers to (left by killed runs).</summary>
+    private static void RemoveOrphanData(string dir, string name, OutputGuard? guard)
+    {
+        var keep = InUse(dir, name);  // the temporaries are read before the current model: a commit in between is seen either way
+        if (keep is null) return;
+        try
+        {
+            foreach (var file in Directory.EnumerateFiles(dir, $"{name}.*.data"))
+                if (ExternalDataFiles.IsOwnDataName(name, Path.GetFileName(file)) && !keep.Contains(file) && guard?.Protects(file) != true)
+                    StagedFile.TryDelete(file);
+        }
+        catch (IOException) { }
+    }
+
+    /// <summary>After a commit: removes the data files the replaced model referred to, if no one refers to them now.</summary>
+    private static void RemoveUnreferenced(IReadOnlyList<string> previous, string dir, string name, string? current, OutputGuard? guard)
+    {
+        var own = previous.Where(p => Path.GetDirectoryName(p) == dir && Path.GetFileName(p) != current
+            && ExternalDataFiles.IsOwnDataName(name, Path.GetFileName(p)) && guard?.Protects(p) != true).ToList();
+        if (own.Count == 0 || InUse(dir, name) is not { } keep) return;
+        foreach (var p in own.Where(p => !keep.Contains(p))) StagedFile.TryDelete(p);
+    }
+
+    /// <summary>The data files the model at NAME and every live temporary model of NAME refer to; null when one cannot be read (then nothing is removed).</summary>
+    private static HashSet<string>? InUse(string dir, string name)
+    {
+        var keep = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var temp in StaleFiles.Live(dir, name).Append(Path.Combine(dir, name)))
+        {
+            if (!File.Exists(temp)) continue;
+            if (ExternalDataFiles.Locations(temp) is null) return null;
+            keep.UnionWith(ExternalDataFiles.Referenced(temp));
+        }
+        return keep;
+    }
+}

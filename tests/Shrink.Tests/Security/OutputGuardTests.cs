@@ -1,0 +1,202 @@
+using System.Diagnostics;
+using Shrink.IO;
+using Shrink.Onnx;
+using Shrink.Runtime;
+using Shrink.Tests.Data;
+using Shrink.Zoo;
+using Xunit;
+
+namespace Shrink.Tests.Security;
+
+/// <summary>The output guard and staged writes, attacked from the library: aliases, links, devices, killed runs, failures after the write.</summary>
+public class OutputGuardTests
+{
+    internal static void Sh(string command, params string[] args)
+    {
+        var start = new ProcessStartInfo(command) { UseShellExecute = false };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        using var p = Process.Start(start)!;
+        p.WaitForExit();
+        Assert.Equal(0, p.ExitCode);
+    }
+
+    private static string Model(TempDirectory dir, string name = "m.onnx", string zoo = "lenet300")
+    {
+        var path = dir.File(name);
+        ModelSaver.Save(ModelZoo.Create(zoo), path);
+        return path;
+    }
+
+    [Fact]
+    public void AnInputReachedThroughASymlinkedDirectory_IsRefused()
+    {
+        using var dir = new TempDirectory();
+        var input = Model(dir);
+        Directory.CreateSymbolicLink(dir.File("alias"), dir.Path);
+
+        var e = Assert.Throws<OptionsException>(() => OutputGuard.Protecting(input).Check(Path.Combine(dir.File("alias"), "m.onnx")));
+
+        Assert.Contains("same file as the input", e.Message);
+    }
+
+    [Fact]
+    public void AnInputReachedThroughProcSelfRoot_IsRefused()
+    {
+        using var dir = new TempDirectory();
+        var input = Model(dir);
+
+        Assert.Throws<OptionsException>(() => OutputGuard.Protecting(input).Check("/proc/self/root" + input));
+    }
+
+    [Fact]
+    public void AHardLinkToAnInput_IsRefused()
+    {
+        using var dir = new TempDirectory();
+        var input = Model(dir);
+        Sh("ln", input, dir.File("hard.onnx"));
+
+        Assert.Throws<OptionsException>(() => OutputGuard.Protecting(input).Check(dir.File("hard.onnx")));
+    }
+
+    [Fact]
+    public void TheExternalDataOfAnInput_IsProtected()
+    {
+        using var dir = new TempDirectory();
+        var input = dir.File("in.onnx");
+        OnnxWriter.Write(ModelZoo.Create("lenet300"), input, new OnnxWriteOptions { ExternalData = true });
+        var data = ExternalDataFiles.Referenced(input).Single();
+
+        Assert.True(OutputGuard.Protecting(input).Protects(data));
+        Assert.Throws<OptionsException>(() => OutputGuard.Protecting(input).Check(data));
+    }
+
+    [Theory]
+    [InlineData("/dev/null", "character device")]
+    [InlineData("", "empty")]
+    public void AnOutputThatIsNotARegularFilePath_IsRefused(string output, string expected)
+    {
+        var e = Assert.Throws<OptionsException>(() => OutputGuard.CheckPlace(output));
+        Assert.Contains(expected, e.Message);
+        if (output.Length > 0) Assert.Equal(FileKind.CharacterDevice, FileIdentity.Of(output).Kind);
+    }
+
+    [Fact]
+    public void AFifoAsOutput_IsRefusedAndKept()
+    {
+        using var dir = new TempDirectory();
+        Sh("mkfifo", dir.File("pipe"));
+
+        Assert.Contains("FIFO", Assert.Throws<OptionsException>(() => AtomicFile.WriteAllText(dir.File("pipe"), "x")).Message);
+        Assert.Equal(FileKind.Fifo, FileIdentity.Of(dir.File("pipe")).Kind);
+    }
+
+    [Fact]
+    public void ASymlinkAsOutput_IsRefusedAndItsTargetKept()
+    {
+        using var dir = new TempDirectory();
+        var input = Model(dir);
+        var before = File.ReadAllBytes(input);
+        File.CreateSymbolicLink(dir.File("link.onnx"), input);
+
+        var e = Assert.Throws<OptionsException>(() => ModelSaver.Save(ModelZoo.Create("lenet5"), dir.File("link.onnx")));
+
+        Assert.Contains("symbolic link", e.Message);
+        Assert.Equal(before, File.ReadAllBytes(input));
+    }
+
+    [Fact]
+    public void ANameTooLongForTheTemporarySuffix_IsRefusedBeforeWriting()
+    {
+        using var dir = new TempDirectory();
+        var e = Assert.Throws<OptionsException>(() => AtomicFile.WriteAllText(dir.File(new string('a', 240)), "x"));
+        Assert.Contains("255-byte limit", e.Message);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(dir.Path));
+    }
+
+    [Fact]
+    public void AStagedModelNeverCommitted_LeavesNothing()
+    {
+        using var dir = new TempDirectory();
+        using (var staged = ModelSaver.Stage(ModelZoo.Create("lenet300"), dir.File("m.onnx"), new OnnxWriteOptions { ExternalData = true }))
+        {
+            Assert.True(File.Exists(staged.TempPath));
+            Assert.Equal(2, Directory.GetFiles(dir.Path).Length);  // the temporary model and its data
+        }
+        Assert.Empty(Directory.EnumerateFileSystemEntries(dir.Path));
+    }
+
+    [Fact]
+    public void ReplacingAModelWithExternalData_KeepsOldModelAndDataTogetherUntilTheCommit()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("m.onnx");
+        OnnxWriter.Write(ModelZoo.Create("lenet300", 1), path, new OnnxWriteOptions { ExternalData = true });
+        var oldData = ExternalDataFiles.Referenced(path).Single();
+
+        using (var staged = OnnxWriter.Stage(ModelZoo.Create("lenet300", 2), path, new OnnxWriteOptions { ExternalData = true }))
+        {
+            // Until the rename, the current model still reads its own data: loading it works.
+            Assert.True(File.Exists(oldData));
+            OnnxRunner.CheckLoads(path);
+            staged.Commit();
+        }
+
+        var newData = ExternalDataFiles.Referenced(path).Single();
+        Assert.NotEqual(oldData, newData);
+        Assert.False(File.Exists(oldData));  // the replaced model's data is removed once nothing refers to it
+        OnnxRunner.CheckLoads(path);
+    }
+
+    [Fact]
+    public void ReplacingAModel_NeverRemovesDataAProtectedInputReads()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("out.onnx");
+        OnnxWriter.Write(ModelZoo.Create("lenet300", 1), path, new OnnxWriteOptions { ExternalData = true });
+        File.Copy(path, dir.File("in.onnx"));  // an input that reads out.onnx's data file
+        var shared = ExternalDataFiles.Referenced(path).Single();
+
+        OnnxWriter.Write(ModelZoo.Create("lenet300", 2), path, new OnnxWriteOptions { ExternalData = true }, OutputGuard.Protecting(dir.File("in.onnx")));
+
+        Assert.True(File.Exists(shared));
+        OnnxRunner.CheckLoads(dir.File("in.onnx"));
+    }
+
+    [Fact]
+    public void LeftoversOfKilledRuns_AreRemovedWhenTheSameOutputIsWrittenAgain()
+    {
+        using var dir = new TempDirectory();
+        var deadPid = DeadPid();
+        File.WriteAllText(dir.File($".m.onnx.{deadPid}.0badf00d.tmp"), "half a model");
+        File.WriteAllText(dir.File($".m.onnx.0123456789abcdef.data.{deadPid}.0badf00d.tmp"), "half the data");
+        File.WriteAllText(dir.File("m.onnx.0123456789abcdef.data"), "data whose model never arrived");
+        var live = dir.File($".m.onnx.{Environment.ProcessId}.0000beef.tmp");
+        File.WriteAllBytes(live, Array.Empty<byte>());  // another run writing the same output now (a model without external data, so far)
+        var stage = Directory.CreateDirectory(dir.File(".shrink-stage-0123"));
+        Directory.SetLastWriteTimeUtc(stage.FullName, DateTime.UtcNow.AddHours(-1));
+
+        ModelSaver.Save(ModelZoo.Create("lenet300"), dir.File("m.onnx"));
+
+        Assert.Equal(new[] { live, dir.File("m.onnx") }.Order(), Directory.EnumerateFileSystemEntries(dir.Path).Order());
+    }
+
+    [Fact]
+    public void AFileSystemFailure_IsAnEnvironmentErrorNamingThePath()
+    {
+        using var dir = new TempDirectory();
+        var e = Assert.Throws<EnvironmentFailureException>(() =>
+            AtomicFile.Write(dir.File("x.bin"), _ => throw new IOException("No space left on device", 28)));
+
+        Assert.Contains("x.bin", e.Message);
+        Assert.Contains("No space left on device", e.Message);
+        Assert.Contains("free some disk space", e.Message);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(dir.Path));
+    }
+
+    private static int DeadPid()
+    {
+        for (var pid = 32000; pid > 1000; pid--)
+            if (!Directory.Exists($"/proc/{pid}")) return pid;
+        throw new InvalidOperationException("no free pid found");
+    }
+}
