@@ -62,6 +62,7 @@ public sealed class EnvironmentFailureException : ShrinkUserException
 
     private static string Cause(Exception e)
     {
+        if (e is UnauthorizedAccessException) return "permission denied";
         var m = e.Message;
         var cut = m.IndexOf(" : '", StringComparison.Ordinal);  // .NET appends " : 'PATH'"; the path is named already
         return Text.Message.OneLine(cut > 0 ? m[..cut] : m, 300).TrimEnd('.');
