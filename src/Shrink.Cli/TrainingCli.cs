@@ -70,7 +70,7 @@ internal sealed class TrainingCli
             Resume = p.GetValue(Resume),
         }.Validate();
         if (p.GetValue(Threads) < 0) throw new OptionsException($"--threads must be 0 or more, got {p.GetValue(Threads)}");
-        if (!options.Resume && File.Exists(Checkpoint.PathIn(options.RunDirectory!)))
+        if (!options.Resume && Checkpoint.Exists(options.RunDirectory!))
             throw new OptionsException($"{options.RunDirectory} already holds a run; continue it with --resume, or choose another --run-dir");
         return options;
     }
@@ -93,6 +93,22 @@ internal sealed class TrainingCli
     public void InitTorch(ParseResult p) => TorchRuntime.EnsureInitialized(p.GetValue(Threads) > 0 ? p.GetValue(Threads) : null);
 
     /// <summary>
+    /// Writes the trained model (and, with <paramref name="copyIntoRun"/>, a copy as RUN_DIR/model.onnx).
+    /// When the environment refuses (a missing directory, disk full, read-only, a name too long), the
+    /// one-line <see cref="RunOutputException"/> says that the finished run's checkpoint is kept and
+    /// that --resume writes the model without training again.
+    /// </summary>
+    public static void SaveTrained(Model model, string outPath, string runDirectory, bool copyIntoRun)
+    {
+        var advice = $"training is done and its checkpoint is kept in {runDirectory}: mend this and run the same command with --resume --run-dir {runDirectory} to write the model without training again";
+        var dir = Path.GetDirectoryName(Path.GetFullPath(outPath))!;
+        if (!Directory.Exists(dir)) throw new RunOutputException($"cannot write '{outPath}' (directory '{dir}' does not exist); {advice}");
+        RunOutput.Write(outPath, advice, () => Runtime.ModelSaver.Save(model, outPath));
+        var copy = Path.Combine(runDirectory, "model.onnx");
+        if (copyIntoRun) RunOutput.Write(copy, $"the model is written to '{outPath}'", () => File.Copy(outPath, copy, overwrite: true));
+    }
+
+    /// <summary>
     /// Fits with a progress line and one line per epoch (unless <paramref name="quiet"/>); Ctrl-C writes a
     /// checkpoint and returns <see cref="Interrupted"/>, else null.
     /// </summary>
@@ -100,6 +116,11 @@ internal sealed class TrainingCli
     {
         var bar = quiet ? null : ProgressLine.ForStderr(cli);
         if (bar is not null) trainer.Progress += bar.Update;
+        trainer.Notice += note =>
+        {
+            bar?.Clear();
+            cli.Note(note);
+        };
         var epochs = trainer.Options.Epochs;
         trainer.EpochEnd += m =>
         {

@@ -89,7 +89,7 @@ internal static class DistillCommand
             var executorAccuracy = trainer.Evaluate(test).Accuracy;
             var distilled = executor.Export();
             distilled.SetMetadata("shrink.distilled", $"from {Path.GetFileName(teacherSource)}: T {distill.Temperature:G} alpha {distill.Alpha:G}, {options.Epochs} epochs seed {options.Seed}");
-            ModelSaver.Save(distilled, outPath);
+            TrainingCli.SaveTrained(distilled, outPath, options.RunDirectory!, copyIntoRun: false);
             var (studentSide, _) = Reports.ModelSide.Measure(outPath, test, Array.Empty<int>(), new RunnerOptions(), new List<string>());
             var report = new DistillReport(teacherSource, studentSource, outPath, distill.Temperature, distill.Alpha, distill.Hints.Select(h => h.ToString()).ToArray(),
                 distill.Attention.Select(h => h.ToString()).ToArray(), hook.Cached, options.Epochs, options.Seed, trainer.History.Select(h => h.Seconds).ToArray(),

@@ -46,8 +46,7 @@ internal static class TrainCommand
             var executorEval = trainer.Evaluate(test);
             var trained = executor.Export();
             trained.SetMetadata("shrink.trained", $"{options.Epochs} epochs {options.Optimizer} lr {options.Hyper.LearningRate:G} seed {options.Seed}");
-            ModelSaver.Save(trained, outPath);
-            File.Copy(outPath, Path.Combine(options.RunDirectory!, "model.onnx"), overwrite: true);
+            TrainingCli.SaveTrained(trained, outPath, options.RunDirectory!, copyIntoRun: true);
             using var runner = OnnxRunner.Load(outPath);
             var ort = runner.Evaluate(test, 256);
             var report = new TrainReport(source, outPath, options.RunDirectory!, train.Count, test.Count, options.Epochs,
