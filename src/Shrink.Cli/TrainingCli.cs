@@ -73,7 +73,7 @@ internal sealed class TrainingCli
         var runKind = IO.FileIdentity.Of(options.RunDirectory!).Kind;
         if (runKind is not (IO.FileKind.Missing or IO.FileKind.Directory))
             throw new OptionsException($"--run-dir '{Text.Message.Name(options.RunDirectory!)}' is {IO.FileIdentity.Describe(runKind)}, not a directory; give a directory for the checkpoints (or leave --run-dir out)");
-        if (!options.Resume && File.Exists(Checkpoint.PathIn(options.RunDirectory!)))
+        if (!options.Resume && Checkpoint.Exists(options.RunDirectory!))
             throw new OptionsException($"{options.RunDirectory} already holds a run; continue it with --resume, or choose another --run-dir");
         return options;
     }
@@ -96,6 +96,31 @@ internal sealed class TrainingCli
     public void InitTorch(ParseResult p) => TorchRuntime.EnsureInitialized(p.GetValue(Threads) > 0 ? p.GetValue(Threads) : null);
 
     /// <summary>
+    /// Stages the trained model at <paramref name="outPath"/> (and, with <paramref name="copyIntoRun"/>, a
+    /// copy as RUN_DIR/model.onnx), measures the staged file with <paramref name="measure"/>, then moves
+    /// both into place. When the environment refuses (disk full, read-only, a directory gone), the
+    /// one-line <see cref="RunOutputException"/> says that the finished run's checkpoint is kept and that
+    /// --resume writes the model without training again; nothing is left half-written.
+    /// </summary>
+    public static T SaveTrained<T>(Model model, string outPath, string runDirectory, bool copyIntoRun, IO.OutputGuard guard, Func<string, T> measure)
+    {
+        var advice = $"training is done and its checkpoint is kept in {runDirectory}: mend this and run the same command with --resume --run-dir {runDirectory} to write the model without training again";
+        try
+        {
+            using var staged = Runtime.ModelSaver.Stage(model, outPath, guard: guard);
+            using var copy = copyIntoRun ? Runtime.ModelSaver.Stage(model, Path.Combine(runDirectory, "model.onnx"), guard: guard.Protect(outPath)) : null;
+            var measured = measure(staged.TempPath);
+            staged.Commit();
+            copy?.Commit();
+            return measured;
+        }
+        catch (Exception e) when (e is EnvironmentFailureException or OptionsException)
+        {
+            throw new RunOutputException($"{e.Message.TrimEnd('.')}; {advice}", e);
+        }
+    }
+
+    /// <summary>
     /// Fits with a progress line and one line per epoch (unless <paramref name="quiet"/>); Ctrl-C writes a
     /// checkpoint and returns <see cref="Interrupted"/>, else null.
     /// </summary>
@@ -103,6 +128,11 @@ internal sealed class TrainingCli
     {
         var bar = quiet ? null : ProgressLine.ForStderr(cli);
         if (bar is not null) trainer.Progress += bar.Update;
+        trainer.Notice += note =>
+        {
+            bar?.Clear();
+            cli.Note(note);
+        };
         var epochs = trainer.Options.Epochs;
         trainer.EpochEnd += m =>
         {

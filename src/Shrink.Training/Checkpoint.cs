@@ -1,97 +1,74 @@
-using System.Text;
-using System.Text.Json;
-using Shrink.IO;
-using Shrink.Ir;
-using Shrink.Training.Execution;
-using static TorchSharp.torch;
 using Tensor = TorchSharp.torch.Tensor;
 
 namespace Shrink.Training;
 
-/// <summary>Where a run stands: the position to continue from and the counters of a partly done epoch.</summary>
-public sealed record CheckpointState
-{
-    public int Epoch { get; init; }
-    public int Batch { get; init; }
-    public long Steps { get; init; }
-    public double LossSum { get; init; }
-    public long Correct { get; init; }
-    public long Seen { get; init; }
-    public double Seconds { get; init; }
-    public string ModelHash { get; init; } = "";
-    public Dictionary<string, string> Options { get; init; } = new();
-    public List<EpochMetrics> History { get; init; } = new();
-}
-
 /// <summary>
-/// A training checkpoint: a JSON header (position, options, history) and named tensors (weights,
-/// buffers, optimizer state, hook parameters, the random generator). Written atomically; a
-/// truncated or foreign file gets a clear error.
+/// The checkpoints of a run directory: <c>checkpoint.bin</c>, the newest, and <c>checkpoint.prev.bin</c>,
+/// the one before it (the format is <see cref="CheckpointFormat"/>: magic, version, header, tensors,
+/// SHA-256). A new checkpoint is written to a temporary file and flushed; only then does the newest
+/// (when its checksum holds) become the previous one and the new file the newest, both by rename.
+/// Resuming falls back to the previous checkpoint when the newest is damaged.
 /// </summary>
 public static class Checkpoint
 {
-    private static readonly byte[] Magic = "SHRINKCK"u8.ToArray();
-    private const int Version = 1;
-
-    /// <summary>The checkpoint file of a run directory.</summary>
+    /// <summary>The newest checkpoint of a run directory.</summary>
     public static string PathIn(string runDirectory) => Path.Combine(runDirectory, "checkpoint.bin");
 
-    public static void Save(string path, CheckpointState state, IEnumerable<(string Name, Tensor Tensor)> tensors)
+    /// <summary>The checkpoint before the newest.</summary>
+    public static string PreviousIn(string runDirectory) => Path.Combine(runDirectory, "checkpoint.prev.bin");
+
+    /// <summary>Whether a run directory holds a checkpoint (newest or previous).</summary>
+    public static bool Exists(string runDirectory) => File.Exists(PathIn(runDirectory)) || File.Exists(PreviousIn(runDirectory));
+
+    /// <summary>
+    /// Writes the newest checkpoint of <paramref name="runDirectory"/>, keeping the one it replaces as
+    /// the previous. An I/O or permission error is a <see cref="RunOutputException"/>; the checkpoints
+    /// already there stay as they were.
+    /// </summary>
+    public static void Save(string runDirectory, CheckpointState state, IEnumerable<(string Name, Tensor Tensor)> tensors)
     {
-        using var buffer = new MemoryStream();
-        using (var w = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true))
+        var bytes = CheckpointFormat.Encode(state, tensors);
+        var (newest, previous) = (PathIn(runDirectory), PreviousIn(runDirectory));
+        var tmp = Path.Combine(runDirectory, $".checkpoint.{Guid.NewGuid():N}.tmp");
+        RunOutput.Write(newest, "the checkpoints already in the run directory are kept; mend this and continue with --resume", () =>
         {
-            w.Write(Magic);
-            w.Write(Version);
-            var header = JsonSerializer.SerializeToUtf8Bytes(state);
-            w.Write(header.Length);
-            w.Write(header);
-            var list = tensors.ToList();
-            w.Write(list.Count);
-            foreach (var (name, tensor) in list)
+            try
             {
-                var ir = TorchTensors.ToIr(name, tensor);
-                w.Write(name);
-                w.Write((int)ir.DataType);
-                w.Write(ir.Dims.Length);
-                foreach (var d in ir.Dims) w.Write(d);
-                w.Write(ir.RawData.Length);
-                w.Write(ir.RawData);
+                using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+                {
+                    fs.Write(bytes);
+                    fs.Flush(flushToDisk: true);
+                }
+                if (IsIntact(newest, bytes.Length)) File.Move(newest, previous, overwrite: true);
+                File.Move(tmp, newest, overwrite: true);
             }
-        }
-        AtomicFile.WriteAllBytes(path, buffer.ToArray());
+            finally
+            {
+                if (File.Exists(tmp)) File.Delete(tmp);
+            }
+        });
     }
 
-    /// <summary>Reads a checkpoint; tensors are new TorchSharp tensors the caller disposes.</summary>
-    public static (CheckpointState State, Dictionary<string, Tensor> Tensors) Load(string path)
+    /// <summary>Whether a file is an intact checkpoint (magic, version, checksum), read only when about the size of a new one.</summary>
+    private static bool IsIntact(string path, long newLength)
     {
-        if (!File.Exists(path)) throw new OptionsException($"no checkpoint at {path}; start the run without --resume");
-        try
-        {
-            using var r = new BinaryReader(File.OpenRead(path), Encoding.UTF8);
-            if (!r.ReadBytes(Magic.Length).SequenceEqual(Magic)) throw new DataException($"{path} is not a Shrink checkpoint");
-            var version = r.ReadInt32();
-            if (version != Version) throw new DataException($"{path} is a version {version} checkpoint; this Shrink reads version {Version}");
-            var header = r.ReadBytes(r.ReadInt32());
-            var state = JsonSerializer.Deserialize<CheckpointState>(header) ?? throw new FormatException("empty header");
-            var tensors = new Dictionary<string, Tensor>();
-            var count = r.ReadInt32();
-            for (var i = 0; i < count; i++)
-            {
-                var name = r.ReadString();
-                var type = (Ir.DataType)r.ReadInt32();
-                var dims = new long[r.ReadInt32()];
-                for (var d = 0; d < dims.Length; d++) dims[d] = r.ReadInt64();
-                var bytes = r.ReadBytes(r.ReadInt32());
-                var ir = new Ir.Tensor(name, type, dims, bytes);
-                if (bytes.Length != type.ByteCount(ir.ElementCount)) throw new FormatException($"tensor '{name}' is truncated");
-                tensors[name] = TorchTensors.FromIr(ir).DetachFromDisposeScope();
-            }
-            return (state, tensors);
-        }
-        catch (Exception e) when (e is EndOfStreamException or JsonException or OverflowException or ArgumentException or FormatException)
-        {
-            throw new DataException($"{path} is damaged ({e.Message}); delete it to start the run afresh");
-        }
+        var file = new FileInfo(path);
+        return file.Exists && file.Length <= 2 * newLength + (1 << 20) && CheckpointFormat.IsIntact(File.ReadAllBytes(path));
+    }
+
+    /// <summary>
+    /// Reads a checkpoint and checks it against the run: magic and checksum first, then every header
+    /// field and tensor. A damaged or mismatching file is a <see cref="CheckpointException"/>; one made
+    /// for another model or other options an <see cref="OptionsException"/>. The tensors are new
+    /// TorchSharp tensors the caller disposes.
+    /// </summary>
+    public static (CheckpointState State, Dictionary<string, Tensor> Tensors) Load(string path, CheckpointRun run)
+    {
+        var file = new FileInfo(path);
+        if (!file.Exists) throw new OptionsException($"no checkpoint at {path}; start the run without --resume");
+        if (file.Length > run.MaxFileBytes)
+            throw new CheckpointException(path, $"is corrupt ({file.Length} bytes; a checkpoint of this run takes at most {run.MaxFileBytes})",
+                "delete it (or use a new --run-dir) to train afresh");
+        return CheckpointFormat.Decode(path, File.ReadAllBytes(path), run);
     }
 }

@@ -1,9 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
-using System.Text.Json;
 using Shrink.Data;
 using Shrink.Ir;
-using Shrink.IO;
 using Shrink.Passes;
 using Shrink.Training.Execution;
 using Shrink.Training.Optim;
@@ -19,7 +17,7 @@ namespace Shrink.Training;
 /// optimizer and learning-rate schedule, hooks for the techniques that train, a checkpoint per
 /// epoch (and on cancellation) and exact resumption.
 /// </summary>
-public sealed class Trainer : IDisposable
+public sealed partial class Trainer : IDisposable
 {
     private readonly Optimizer _optimizer;
     private readonly Scalar _one = 1L.ToScalar(); // explicit alpha for add (see Optimizer.S)
@@ -64,6 +62,9 @@ public sealed class Trainer : IDisposable
     /// <summary>Reports each finished epoch.</summary>
     public event Action<EpochMetrics>? EpochEnd;
 
+    /// <summary>Notes for the user, one line each: which checkpoint a resumed run continues from, and why.</summary>
+    public event Action<string>? Notice;
+
     /// <summary>
     /// Trains for the configured epochs (continuing from the run directory's checkpoint when
     /// resuming). On cancellation a checkpoint is written and <see cref="OperationCanceledException"/> thrown.
@@ -73,10 +74,11 @@ public sealed class Trainer : IDisposable
         if (test is not null && test.SampleSize != train.SampleSize)
             throw new DataException($"test samples ({string.Join("x", test.SampleShape)}) differ from training samples ({string.Join("x", train.SampleShape)})");
         CheckFits(Executor, train);
-        _data = $"{train.Source}, {train.Count} samples";
+        _data = DataOf(train);
         var loader = new BatchLoader(train, Options.BatchSize, Options.Seed);
-        var state = Options.Resume ? Restore() : new CheckpointState();
-        if (Options.RunDirectory is not null) Directory.CreateDirectory(Options.RunDirectory);
+        var state = Options.Resume ? Restore(CheckpointRunFor(train)) : new CheckpointState();
+        if (Options.RunDirectory is { } runDirectory)
+            RunOutput.Write(runDirectory, "nothing was trained", () => Directory.CreateDirectory(runDirectory));
         foreach (var hook in Hooks) hook.OnTrainStart(this);
         var taps = Hooks.SelectMany(h => h.Taps).Distinct().ToList();
         var inputs = new Tensor[1];
@@ -192,62 +194,6 @@ public sealed class Trainer : IDisposable
         {
             executor.Training = wasTraining;
         }
-    }
-
-    /// <summary>What a resumed run must share with the original: the options and the training data.</summary>
-    private IReadOnlyDictionary<string, string> Fingerprint() =>
-        new SortedDictionary<string, string>(Options.Fingerprint().ToDictionary()) { ["data"] = _data };
-
-    private void SaveCheckpoint(CheckpointState position)
-    {
-        if (Options.RunDirectory is null) return;
-        var state = position with { ModelHash = _modelHash, Options = new(Fingerprint()), History = History.ToList() };
-        var tensors = Executor.Parameters.Select(p => ("param:" + p.Name, p.Tensor))
-            .Concat(Hooks.SelectMany(h => h.Parameters).Select(p => ("hook:" + p.Name, (Tensor)p.Tensor)))
-            .Concat(_optimizer.State.Select(kv => ("optim:" + kv.Key, kv.Value)))
-            .Append(("rng", torch.get_rng_state()));
-        Checkpoint.Save(Checkpoint.PathIn(Options.RunDirectory), state, tensors);
-        AtomicFile.WriteAllText(Path.Combine(Options.RunDirectory, "metrics.json"),
-            JsonSerializer.Serialize(new { options = Fingerprint(), epochs = History }, new JsonSerializerOptions { WriteIndented = true }));
-    }
-
-    private CheckpointState Restore()
-    {
-        var path = Checkpoint.PathIn(Options.RunDirectory!);
-        var (state, tensors) = Checkpoint.Load(path);
-        try
-        {
-            if (state.ModelHash != _modelHash)
-                throw new OptionsException($"the checkpoint in {Options.RunDirectory} was made for a different model; resume with the same --model or use a new --run-dir");
-            var differences = Fingerprint().Where(kv => !state.Options.TryGetValue(kv.Key, out var v) || v != kv.Value)
-                .Select(kv => $"--{kv.Key} {(state.Options.TryGetValue(kv.Key, out var v) ? v : "?")} (now {kv.Value})").ToList();
-            if (differences.Count > 0)
-                throw new OptionsException($"the checkpoint in {Options.RunDirectory} was made with {string.Join(", ", differences)}; resume with the same options or use a new --run-dir");
-            using (torch.no_grad())
-            {
-                foreach (var p in Executor.Parameters)
-                    CopyInto(p.Tensor, tensors, "param:" + p.Name);
-                foreach (var hook in Hooks)
-                    foreach (var (name, t) in hook.Parameters) CopyInto(t, tensors, "hook:" + name);
-            }
-            _optimizer.LoadState(tensors.Where(kv => kv.Key.StartsWith("optim:", StringComparison.Ordinal))
-                .ToDictionary(kv => kv.Key["optim:".Length..], kv => kv.Value), state.Steps);
-            if (tensors.TryGetValue("rng", out var rng)) torch.set_rng_state(rng);
-            History.Clear();
-            History.AddRange(state.History);
-            return state;
-        }
-        finally
-        {
-            foreach (var t in tensors.Values) t.Dispose();
-        }
-    }
-
-    private static void CopyInto(Tensor target, Dictionary<string, Tensor> tensors, string key)
-    {
-        if (!tensors.TryGetValue(key, out var source) || !source.shape.SequenceEqual(target.shape))
-            throw new DataException($"the checkpoint has no tensor '{key}' of shape [{string.Join(",", target.shape)}]; it belongs to another model");
-        target.copy_(source);
     }
 
     public void Dispose()

@@ -89,12 +89,11 @@ internal static class DistillCommand
             var executorAccuracy = trainer.Evaluate(test).Accuracy;
             var distilled = executor.Export();
             distilled.SetMetadata("shrink.distilled", $"from {Path.GetFileName(teacherSource)}: T {distill.Temperature:G} alpha {distill.Alpha:G}, {options.Epochs} epochs seed {options.Seed}");
-            using var staged = ModelSaver.Stage(distilled, outPath, guard: guard);
-            var (studentSide, _) = Reports.ModelSide.Measure(staged.TempPath, test, Array.Empty<int>(), new RunnerOptions(), new List<string>());
+            var studentSide = TrainingCli.SaveTrained(distilled, outPath, options.RunDirectory!, copyIntoRun: false, guard,
+                file => Reports.ModelSide.Measure(file, test, Array.Empty<int>(), new RunnerOptions(), new List<string>()).Side);
             var report = new DistillReport(teacherSource, studentSource, outPath, distill.Temperature, distill.Alpha, distill.Hints.Select(h => h.ToString()).ToArray(),
                 distill.Attention.Select(h => h.ToString()).ToArray(), hook.Cached, options.Epochs, options.Seed, trainer.History.Select(h => h.Seconds).ToArray(),
                 teacherSide, studentSide, studentBefore, executorAccuracy);
-            staged.Commit();
             if (quiet) cli.WriteJson(report);
             else Render(cli.Console, report);
             return ShrinkApp.Ok;

@@ -48,13 +48,11 @@ internal static class TrainCommand
             var executorEval = trainer.Evaluate(test);
             var trained = executor.Export();
             trained.SetMetadata("shrink.trained", $"{options.Epochs} epochs {options.Optimizer} lr {options.Hyper.LearningRate:G} seed {options.Seed}");
-            using var staged = ModelSaver.Stage(trained, outPath, guard: guard);
-            using var runCopy = ModelSaver.Stage(trained, runCopyPath, guard: guard.Protect(outPath));
-            double ortAccuracy;
-            using (var runner = OnnxRunner.Load(staged.TempPath)) ortAccuracy = runner.Evaluate(test, 256).Accuracy;
-            var bytes = Stats.ModelStats.SizeOnDisk(staged.TempPath);
-            staged.Commit();
-            runCopy.Commit();
+            var (ortAccuracy, bytes) = TrainingCli.SaveTrained(trained, outPath, options.RunDirectory!, copyIntoRun: true, guard, file =>
+            {
+                using var runner = OnnxRunner.Load(file);
+                return (runner.Evaluate(test, 256).Accuracy, Stats.ModelStats.SizeOnDisk(file));
+            });
             var report = new TrainReport(source, outPath, options.RunDirectory!, train.Count, test.Count, options.Epochs,
                 trainer.History.Select(h => h.Seconds).ToArray(), executorEval.Accuracy, ortAccuracy, bytes);
             if (quiet) cli.WriteJson(report);

@@ -35,6 +35,9 @@ public abstract class Optimizer : IDisposable
     /// <summary>The parameters, by name.</summary>
     public IReadOnlyList<(string Name, TorchSharp.Modules.Parameter Tensor)> Parameters => _parameters;
 
+    /// <summary>The state slots a parameter gets at its first update (named PARAMETER:SLOT in <see cref="State"/>), each shaped like the parameter.</summary>
+    public abstract IReadOnlyList<string> Slots { get; }
+
     /// <summary>Named state tensors (for checkpoints).</summary>
     public IReadOnlyDictionary<string, Tensor> State => _state;
 
@@ -148,6 +151,8 @@ public sealed class Sgd : Optimizer
         _nesterov = nesterov;
     }
 
+    public override IReadOnlyList<string> Slots => _momentum != 0 ? new[] { "momentum" } : Array.Empty<string>();
+
     protected override void Update(string name, Tensor p, Tensor grad)
     {
         var d = WeightDecay != 0 ? grad.add(p, alpha: S(WeightDecay)) : grad;
@@ -175,6 +180,8 @@ public sealed class Adam : Optimizer
         if (beta1 is < 0 or >= 1 || beta2 is < 0 or >= 1) throw new OptionsException($"Adam betas must be in [0, 1), got {beta1}, {beta2}");
         (_beta1, _beta2, _eps, _decoupled) = (beta1, beta2, eps, decoupled);
     }
+
+    public override IReadOnlyList<string> Slots { get; } = new[] { "exp_avg", "exp_avg_sq" };
 
     protected override void Update(string name, Tensor p, Tensor grad)
     {

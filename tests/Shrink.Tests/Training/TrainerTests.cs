@@ -151,7 +151,7 @@ public class TrainerTests
         File.WriteAllBytes(path, bytes[..(bytes.Length / 2)]);
         using var again = GraphExecutor.Compile(SmallNet());
         using var resumed = new Trainer(again, options with { Resume = true });
-        Assert.Contains("damaged", Assert.Throws<DataException>(() => resumed.Fit(train)).Message);
+        Assert.Contains("is corrupt (checksum mismatch", Assert.Throws<CheckpointException>(() => resumed.Fit(train)).Message);
     }
 
     [Fact]

@@ -1,0 +1,45 @@
+namespace Shrink.Training;
+
+/// <summary>
+/// A checkpoint that cannot be resumed from: not a checkpoint, another format version, damaged (its
+/// checksum fails), or a header field or tensor that does not fit the run. The message is one line
+/// naming the file and the field; <see cref="Problem"/> is the part that names them.
+/// </summary>
+public sealed class CheckpointException : ShrinkUserException
+{
+    public CheckpointException(string path, string problem, string advice, Exception? inner = null)
+        : base($"checkpoint '{path}' {problem}; {advice}", inner) => (FilePath, Problem) = (path, problem);
+
+    /// <summary>The checkpoint file.</summary>
+    public string FilePath { get; }
+
+    /// <summary>What is wrong with it, for example "is corrupt (checksum mismatch)".</summary>
+    public string Problem { get; }
+}
+
+/// <summary>
+/// A file of a training run (checkpoint, metrics, trained model) that the environment refused to
+/// write: disk full, read-only file system, a name too long, no permission, a missing directory. The
+/// message names the path and the cause in one line and says what survives.
+/// </summary>
+public sealed class RunOutputException : ShrinkUserException
+{
+    public RunOutputException(string message, Exception? inner = null) : base(message, inner) { }
+}
+
+/// <summary>Turns the environment's refusals of a write (I/O and permission errors) into <see cref="RunOutputException"/>.</summary>
+public static class RunOutput
+{
+    /// <summary>Runs <paramref name="write"/>; an I/O or permission error becomes "cannot write 'PATH' (CAUSE); ADVICE".</summary>
+    public static void Write(string path, string advice, Action write)
+    {
+        try { write(); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new RunOutputException($"cannot write '{path}' ({Cause(e)}); {advice}", e);
+        }
+    }
+
+    /// <summary>The first line of an exception's message, without its final full stop.</summary>
+    public static string Cause(Exception e) => e.Message.Split('\n', 2)[0].Trim().TrimEnd('.');
+}

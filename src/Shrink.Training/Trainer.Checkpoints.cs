@@ -1,0 +1,77 @@
+using System.Text.Json;
+using Shrink.Data;
+using Shrink.IO;
+using TorchSharp;
+using Tensor = TorchSharp.torch.Tensor;
+
+namespace Shrink.Training;
+
+/// <summary>The trainer's checkpoints: what they hold, writing one, and continuing from one.</summary>
+public sealed partial class Trainer
+{
+    /// <summary>
+    /// What a checkpoint of this trainer's run on <paramref name="train"/> must hold: the model hash,
+    /// the options, epochs and batches, and the spec of every tensor it saves.
+    /// </summary>
+    public CheckpointRun CheckpointRunFor(Dataset train)
+    {
+        using var rng = torch.get_rng_state();
+        var required = ModelTensors().ToDictionary(t => t.Name, t => TensorSpec.Of(t.Tensor));
+        required["rng"] = TensorSpec.Of(rng);
+        var optional = _optimizer.Parameters
+            .SelectMany(p => _optimizer.Slots.Select(slot => (Name: $"optim:{p.Name}:{slot}", Spec: TensorSpec.Of(p.Tensor))))
+            .ToDictionary(t => t.Name, t => t.Spec);
+        return new CheckpointRun
+        {
+            ModelHash = _modelHash, Options = Fingerprint(DataOf(train)), Epochs = Options.Epochs,
+            Batches = (train.Count + Options.BatchSize - 1) / Options.BatchSize, BatchSize = Options.BatchSize,
+            Required = required, Optional = optional,
+        };
+    }
+
+    private static string DataOf(Dataset train) => $"{train.Source}, {train.Count} samples";
+
+    /// <summary>What a resumed run must share with the original: the options and the training data.</summary>
+    private IReadOnlyDictionary<string, string> Fingerprint(string data) =>
+        new SortedDictionary<string, string>(Options.Fingerprint().ToDictionary()) { ["data"] = data };
+
+    /// <summary>Weights and buffers of the model and the hooks' parameters, by checkpoint name.</summary>
+    private IEnumerable<(string Name, Tensor Tensor)> ModelTensors() =>
+        Executor.Parameters.Select(p => ("param:" + p.Name, p.Tensor))
+            .Concat(Hooks.SelectMany(h => h.Parameters).Select(p => ("hook:" + p.Name, (Tensor)p.Tensor)));
+
+    private void SaveCheckpoint(CheckpointState position)
+    {
+        if (Options.RunDirectory is not { } dir) return;
+        var state = position with { ModelHash = _modelHash, Options = new(Fingerprint(_data)), History = History.ToList() };
+        using var rng = torch.get_rng_state();
+        Checkpoint.Save(dir, state, ModelTensors().Concat(_optimizer.State.Select(kv => ("optim:" + kv.Key, kv.Value))).Append(("rng", rng)));
+        var metrics = Path.Combine(dir, "metrics.json");
+        RunOutput.Write(metrics, $"the checkpoint in {dir} is written; mend this and continue with --resume", () =>
+            AtomicFile.WriteAllText(metrics, JsonSerializer.Serialize(new { options = Fingerprint(_data), epochs = History },
+                new JsonSerializerOptions { WriteIndented = true })));
+    }
+
+    /// <summary>Restores weights, hook parameters, optimizer state, generator and history; returns the position to continue from.</summary>
+    private CheckpointState Restore(CheckpointRun run)
+    {
+        var chosen = CheckpointResume.Choose(Options.RunDirectory!, run, m => Notice?.Invoke(m));
+        if (chosen is null) return new CheckpointState();
+        var (state, tensors) = chosen.Value;
+        try
+        {
+            using (torch.no_grad())
+                foreach (var (name, target) in ModelTensors()) target.copy_(tensors[name]);
+            _optimizer.LoadState(tensors.Where(kv => kv.Key.StartsWith("optim:", StringComparison.Ordinal))
+                .ToDictionary(kv => kv.Key["optim:".Length..], kv => kv.Value), state.Steps);
+            torch.set_rng_state(tensors["rng"]);
+            History.Clear();
+            History.AddRange(state.History);
+            return state;
+        }
+        finally
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+        }
+    }
+}
