@@ -29,6 +29,17 @@ public class CliFileSafetyTests
         foreach (var (f, bytes) in before) Assert.Equal(bytes, File.ReadAllBytes(f));
     }
 
+    /// <summary>Writes m.onnx, whose tensor <paramref name="tensor"/> (16 bytes) is stored externally at <paramref name="location"/>.</summary>
+    private static void ModelReading(TempDirectory dir, string tensor, string location)
+    {
+        var m = ProtoModels.Minimal();
+        var t = new TensorProto { Name = tensor, DataType = 2, DataLocation = TensorProto.Types.DataLocation.External };
+        t.Dims.Add(16);
+        t.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = location });
+        m.Graph.Initializer.Add(t);
+        File.WriteAllBytes(dir.File("m.onnx"), m.ToByteArray());
+    }
+
     [Fact]
     public void OutDevNull_IsRefusedAndTheDeviceKept()
     {
@@ -54,12 +65,7 @@ public class CliFileSafetyTests
     public void ExternalDataLinkedOutOfTheModelDirectory_IsNeverRead()
     {
         using var dir = new TempDirectory();
-        var m = ProtoModels.Minimal();
-        var t = new TensorProto { Name = "secret", DataType = 2, DataLocation = TensorProto.Types.DataLocation.External };
-        t.Dims.Add(16);
-        t.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = "w.bin" });
-        m.Graph.Initializer.Add(t);
-        File.WriteAllBytes(dir.File("m.onnx"), m.ToByteArray());
+        ModelReading(dir, "secret", "w.bin");
         File.CreateSymbolicLink(dir.File("w.bin"), "/etc/passwd");
 
         AssertRefusedAndUnchanged(dir, CliRunner.Run("convert", dir.File("m.onnx"), "--out", dir.File("c.onnx")), "links to a file outside the model's directory");
@@ -70,12 +76,7 @@ public class CliFileSafetyTests
     public void ExternalDataInASymlinkedDirectory_IsNeverRead()
     {
         using var dir = new TempDirectory();
-        var m = ProtoModels.Minimal();
-        var t = new TensorProto { Name = "secret", DataType = 2, DataLocation = TensorProto.Types.DataLocation.External };
-        t.Dims.Add(16);
-        t.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = "etc/passwd" });
-        m.Graph.Initializer.Add(t);
-        File.WriteAllBytes(dir.File("m.onnx"), m.ToByteArray());
+        ModelReading(dir, "secret", "etc/passwd");
         Directory.CreateSymbolicLink(dir.File("etc"), "/etc");
 
         AssertRefusedAndUnchanged(dir, CliRunner.Run("inspect", dir.File("m.onnx")), "outside the model's directory");
@@ -85,12 +86,7 @@ public class CliFileSafetyTests
     public void AFifoNamedAsExternalData_IsRefusedWithoutHanging()
     {
         using var dir = new TempDirectory();
-        var m = ProtoModels.Minimal();
-        var t = new TensorProto { Name = "piped", DataType = 2, DataLocation = TensorProto.Types.DataLocation.External };
-        t.Dims.Add(16);
-        t.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = "w.fifo" });
-        m.Graph.Initializer.Add(t);
-        File.WriteAllBytes(dir.File("m.onnx"), m.ToByteArray());
+        ModelReading(dir, "piped", "w.fifo");
         OutputGuardTests.Sh("mkfifo", dir.File("w.fifo"));
 
         var run = Task.Run(() => CliRunner.Run("inspect", dir.File("m.onnx")));
