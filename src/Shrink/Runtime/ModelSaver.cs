@@ -18,14 +18,14 @@ public static class ModelSaver
     public static void Save(Model model, string path, OnnxWriteOptions? options = null, bool requireRuntime = true)
     {
         options ??= new OnnxWriteOptions();
-        GraphValidator.EnsureValid(model, new ValidationOptions { CheckTypes = false });
+        GraphValidator.EnsureValid(model, new ValidationOptions { CheckTypes = false, RequireRuntimeOpsets = requireRuntime });
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         if (!Directory.Exists(dir))
             throw new OptionsException($"cannot write '{path}': directory '{dir}' does not exist; create it first");
         if (!options.ExternalData && !OnnxWriter.NeedsExternalData(model))
         {
             var bytes = OnnxWriter.ToBytes(model);
-            if (requireRuntime) CheckLoads(() => new InferenceSession(bytes), path);
+            if (requireRuntime) CheckLoads(() => OrtSessions.Open(bytes), path);
             AtomicFile.Write(path, s => s.Write(bytes));
             return;
         }
@@ -40,7 +40,7 @@ public static class ModelSaver
         {
             var staged = Path.Combine(stage, Path.GetFileName(path));
             OnnxWriter.Write(model, staged, options);
-            if (requireRuntime) CheckLoads(() => new InferenceSession(staged), path);
+            if (requireRuntime) CheckLoads(() => OrtSessions.Open(staged), path);
             File.Move(staged + ".data", Path.GetFullPath(path) + ".data", overwrite: true);
             File.Move(staged, Path.GetFullPath(path), overwrite: true);
         }
