@@ -18,16 +18,18 @@ public sealed class BatchLoader
     public BatchLoader(Dataset data, int batchSize, int seed)
     {
         if (data.Count == 0) throw new DataException($"the training set ({data.Source}) is empty");
+        if (batchSize < 1) throw new OptionsException($"batch size {batchSize} is out of range; use 1 or more");
         _data = data;
         BatchSize = batchSize;
         Seed = seed;
-        _x = new float[(long)batchSize * data.SampleSize];
-        _y = new long[batchSize];
+        var rows = Math.Min(batchSize, data.Count);  // a batch never holds more than the data set
+        _x = new float[(long)rows * data.SampleSize];
+        _y = new long[rows];
     }
 
     public int BatchSize { get; }
     public int Seed { get; }
-    public int Batches => (_data.Count + BatchSize - 1) / BatchSize;
+    public int Batches => (int)(((long)_data.Count + BatchSize - 1) / BatchSize);
 
     /// <summary>The sample order of an epoch (Fisher–Yates with a generator seeded by seed and epoch).</summary>
     public int[] Order(int epoch)
@@ -58,8 +60,8 @@ public sealed class BatchLoader
         var shape = new long[_data.SampleShape.Length + 1];
         shape[0] = count;
         for (var d = 0; d < _data.SampleShape.Length; d++) shape[d + 1] = _data.SampleShape[d];
-        var x = count == BatchSize ? torch.tensor(_x, shape) : torch.tensor(_x.AsSpan(0, count * size).ToArray(), shape);
-        var y = count == BatchSize ? torch.tensor(_y, new long[] { count }) : torch.tensor(_y.AsSpan(0, count).ToArray(), new long[] { count });
+        var x = count == _y.Length ? torch.tensor(_x, shape) : torch.tensor(_x.AsSpan(0, count * size).ToArray(), shape);
+        var y = count == _y.Length ? torch.tensor(_y, new long[] { count }) : torch.tensor(_y.AsSpan(0, count).ToArray(), new long[] { count });
         return (samples, x, y);
     }
 }

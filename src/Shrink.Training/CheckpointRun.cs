@@ -6,10 +6,10 @@ using Tensor = TorchSharp.torch.Tensor;
 namespace Shrink.Training;
 
 /// <summary>The element type and shape a checkpoint tensor must have.</summary>
-public sealed record TensorSpec(DataType Type, long[] Shape)
+public sealed record CheckpointTensorSpec(DataType Type, long[] Shape)
 {
     /// <summary>The spec of a TorchSharp tensor.</summary>
-    public static TensorSpec Of(Tensor t) => new(TorchTensors.DataTypeOf(t.dtype), t.shape.ToArray());
+    public static CheckpointTensorSpec Of(Tensor t) => new(TorchTensors.DataTypeOf(t.dtype), t.shape.ToArray());
 
     /// <summary>Bytes of the tensor's data.</summary>
     public long Bytes => Type.ByteCount(Shape.Aggregate(1L, (a, d) => checked(a * d)));
@@ -37,10 +37,10 @@ public sealed record CheckpointRun
     public required int BatchSize { get; init; }
 
     /// <summary>Tensors every checkpoint of the run holds, by name.</summary>
-    public required IReadOnlyDictionary<string, TensorSpec> Required { get; init; }
+    public required IReadOnlyDictionary<string, CheckpointTensorSpec> Required { get; init; }
 
     /// <summary>Tensors a checkpoint may hold (optimizer state, created at a parameter's first update).</summary>
-    public IReadOnlyDictionary<string, TensorSpec> Optional { get; init; } = new Dictionary<string, TensorSpec>();
+    public IReadOnlyDictionary<string, CheckpointTensorSpec> Optional { get; init; } = new Dictionary<string, CheckpointTensorSpec>();
 
     /// <summary>Largest header (JSON) a checkpoint of the run can have: the options and one history entry per epoch, with room to spare.</summary>
     public int MaxHeaderBytes => 64 * 1024 + 1024 * Epochs;
@@ -50,7 +50,7 @@ public sealed record CheckpointRun
         + Required.Concat(Optional).Sum(kv => 24L + Encoding.UTF8.GetByteCount(kv.Key) + 8L * kv.Value.Shape.Length + kv.Value.Bytes);
 
     /// <summary>The spec of a tensor name, or null when the run has no such tensor.</summary>
-    public TensorSpec? SpecOf(string name) =>
+    public CheckpointTensorSpec? SpecOf(string name) =>
         Required.TryGetValue(name, out var s) || Optional.TryGetValue(name, out s) ? s : null;
 
     /// <summary>

@@ -16,10 +16,10 @@ public sealed partial class Trainer
     public CheckpointRun CheckpointRunFor(Dataset train)
     {
         using var rng = torch.get_rng_state();
-        var required = ModelTensors().ToDictionary(t => t.Name, t => TensorSpec.Of(t.Tensor));
-        required["rng"] = TensorSpec.Of(rng);
+        var required = ModelTensors().ToDictionary(t => t.Name, t => CheckpointTensorSpec.Of(t.Tensor));
+        required["rng"] = CheckpointTensorSpec.Of(rng);
         var optional = _optimizer.Parameters
-            .SelectMany(p => _optimizer.Slots.Select(slot => (Name: $"optim:{p.Name}:{slot}", Spec: TensorSpec.Of(p.Tensor))))
+            .SelectMany(p => _optimizer.Slots.Select(slot => (Name: $"optim:{p.Name}:{slot}", Spec: CheckpointTensorSpec.Of(p.Tensor))))
             .ToDictionary(t => t.Name, t => t.Spec);
         return new CheckpointRun
         {

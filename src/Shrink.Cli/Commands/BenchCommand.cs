@@ -33,6 +33,7 @@ internal static class BenchCommand
             foreach (var file in files)
             {
                 using var runner = OnnxRunner.Load(file, file == files[0] && optimized is not null ? options with { OptimizedModelPath = optimized.TempPath } : options);
+                foreach (var b in batches) runner.CheckInputSizes(b);  // every batch size before the first is measured
                 foreach (var b in batches)
                     rows.Add(BenchRow.From(file, Shrink.Stats.ModelStats.SizeOnDisk(file), runner.Benchmark(b, p.GetValue(warmup), p.GetValue(runs))));
             }

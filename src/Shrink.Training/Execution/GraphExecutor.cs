@@ -237,6 +237,7 @@ public sealed partial class GraphExecutor : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (inputs.Count != _inputSlots.Length)
             throw new DataException($"the model takes {_inputSlots.Length} input(s) ({string.Join(", ", Inputs.Select(i => i.Name))}), {inputs.Count} given");
+        CheckBatch(inputs);
         var slots = (Tensor?[])_template.Clone();
         for (var i = 0; i < inputs.Count; i++) slots[_inputSlots[i]] = inputs[i];
         foreach (var step in _steps)
@@ -260,6 +261,21 @@ public sealed partial class GraphExecutor : IDisposable
             result[_outputSlots.Length + i] = slots[slot] ?? throw new OptionsException($"tensor '{extraOutputs[i]}' is not computed by the executor");
         }
         return result;
+    }
+
+    /// <summary>
+    /// Refuses an input whose first (batch) axis is 0, unless the graph fixes that axis at 0: a batch
+    /// without samples is bad input (<see cref="Runtime.OnnxRunner"/> refuses it too), not a run to attempt.
+    /// </summary>
+    private void CheckBatch(IReadOnlyList<Tensor> inputs)
+    {
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            var shape = inputs[i].shape;
+            if (shape.Length == 0 || shape[0] != 0) continue;
+            if (Inputs[i].Shape is { Rank: > 0 } declared && declared.Dims[0].Value == 0) continue;  // the graph's own empty axis
+            throw new DataException($"input '{Inputs[i].Name}' has batch size 0 (shape [{string.Join(",", shape)}]); give at least one sample");
+        }
     }
 
     /// <summary>True when the graph has a value of that name.</summary>

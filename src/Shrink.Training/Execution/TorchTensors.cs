@@ -77,7 +77,7 @@ public static class TorchTensors
     {
         using var c = t.detach().contiguous();
         var shape = c.shape.ToArray();
-        Array data = c.dtype switch
+        Array data = c.numel() == 0 ? EmptyOf(c.dtype, name) : c.dtype switch
         {
             ScalarType.Float32 => c.data<float>().ToArray(),
             ScalarType.Float64 => c.data<double>().ToArray(),
@@ -90,4 +90,17 @@ public static class TorchTensors
         };
         return new HostTensor(name, data, shape);
     }
+
+    /// <summary>An empty array of the host type of <paramref name="type"/> (TorchSharp cannot read the data of an empty tensor).</summary>
+    private static Array EmptyOf(ScalarType type, string name) => type switch
+    {
+        ScalarType.Float32 => Array.Empty<float>(),
+        ScalarType.Float64 => Array.Empty<double>(),
+        ScalarType.Int64 => Array.Empty<long>(),
+        ScalarType.Int32 => Array.Empty<int>(),
+        ScalarType.Byte => Array.Empty<byte>(),
+        ScalarType.Int8 => Array.Empty<sbyte>(),
+        ScalarType.Bool => Array.Empty<bool>(),
+        _ => throw new RuntimeFailureException($"output '{name}' is {type}, which Shrink cannot write"),
+    };
 }

@@ -4,11 +4,16 @@ namespace Shrink.Data;
 internal static class DataFiles
 {
     /// <summary>Reads every byte of <paramref name="path"/>.</summary>
-    public static byte[] ReadAllBytes(string path, string what)
+    public static byte[] ReadAllBytes(string path, string what) => Checked(path, what, File.ReadAllBytes);
+
+    /// <summary>Opens <paramref name="path"/> for reading.</summary>
+    public static FileStream Open(string path, string what) => Checked(path, what, File.OpenRead);
+
+    private static T Checked<T>(string path, string what, Func<string, T> open)
     {
         try
         {
-            return File.ReadAllBytes(path);
+            return open(path);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {

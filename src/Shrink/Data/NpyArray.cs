@@ -17,10 +17,10 @@ public sealed class NpyArray
         ArgumentNullException.ThrowIfNull(data);
         if (shape.Any(d => d < 0))
             throw new ArgumentException($"shape ({string.Join(", ", shape)}) has a negative dimension", nameof(shape));
-        long count = shape.Aggregate(1L, (a, d) => checked(a * d));
-        if (count * dtype.ItemSize() != data.Length)
-            throw new ArgumentException($"{data.Length} bytes do not hold {count} {dtype} elements of shape ({string.Join(", ", shape)})", nameof(data));
-        (DType, Shape, Data, Count) = (dtype, shape, data, count);
+        var bytes = NpyHeader.DataBytes(dtype, shape);
+        if (bytes != data.Length)
+            throw new ArgumentException($"{data.Length} bytes do not hold the {bytes / dtype.ItemSize()} {dtype} elements of shape ({string.Join(", ", shape)})", nameof(data));
+        (DType, Shape, Data, Count) = (dtype, shape, data, data.Length / dtype.ItemSize());
     }
 
     /// <summary>The element type.</summary>

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
+using System.Numerics;
 using System.Text;
 using System.Text.RegularExpressions;
 
@@ -13,23 +14,49 @@ internal static partial class NpyHeader
 {
     private static readonly byte[] Magic = [0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y'];
 
-    /// <summary>Checks magic and version; returns the dict text and where the data starts.</summary>
-    public static (string Text, int DataOffset) Split(ReadOnlySpan<byte> bytes, string name)
+    /// <summary>
+    /// The longest dict Shrink reads, as numpy's <c>np.load</c> (its default <c>max_header_size</c>):
+    /// the dicts of the types Shrink reads take about a hundred bytes.
+    /// </summary>
+    public const int MaxLength = 10_000;
+
+    /// <summary>
+    /// Reads and checks magic, version and length from a seekable <paramref name="stream"/>; returns the
+    /// dict text and leaves the stream at the first data byte.
+    /// </summary>
+    public static string Read(Stream stream, string name)
     {
-        if (bytes.Length < 8 || !bytes[..6].SequenceEqual(Magic))
+        var prefix = new byte[12];
+        int read = stream.ReadAtLeast(prefix.AsSpan(0, 8), 8, throwOnEndOfStream: false);
+        if (read < 8 || !prefix.AsSpan(0, 6).SequenceEqual(Magic))
             throw new DataException($"'{name}' is not an npy file (it does not start with \\x93NUMPY); pass a file written by numpy.save");
-        int major = bytes[6];
+        int major = prefix[6];
         if (major is < 1 or > 3)
-            throw new DataException($"'{name}' has npy format version {major}.{bytes[7]}; only versions 1.0, 2.0 and 3.0 are supported");
+            throw new DataException($"'{name}' has npy format version {major}.{prefix[7]}; only versions 1.0, 2.0 and 3.0 are supported");
         int lengthSize = major == 1 ? 2 : 4;
-        if (bytes.Length < 8 + lengthSize)
+        if (stream.ReadAtLeast(prefix.AsSpan(8, lengthSize), lengthSize, throwOnEndOfStream: false) < lengthSize)
             throw new DataException($"'{name}' is truncated inside its npy header; the file is corrupt, write it again");
-        long length = major == 1 ? BinaryPrimitives.ReadUInt16LittleEndian(bytes[8..]) : BinaryPrimitives.ReadUInt32LittleEndian(bytes[8..]);
-        int start = 8 + lengthSize;
-        if (start + length > bytes.Length)
-            throw new DataException($"'{name}' is truncated: its npy header declares {length} bytes but the file has {bytes.Length - start} after the prefix; write it again");
-        var encoding = major == 3 ? Encoding.UTF8 : Encoding.Latin1;
-        return (encoding.GetString(bytes.Slice(start, (int)length)), start + (int)length);
+        long length = major == 1 ? BinaryPrimitives.ReadUInt16LittleEndian(prefix.AsSpan(8)) : BinaryPrimitives.ReadUInt32LittleEndian(prefix.AsSpan(8));
+        long left = stream.Length - stream.Position;
+        if (length > left)
+            throw new DataException($"'{name}' is truncated: its npy header declares {length} bytes but the file has {left} after the prefix; write it again");
+        if (length > MaxLength)
+            throw new DataException($"'{name}' has an npy header of {length} bytes, more than the {MaxLength} numpy and Shrink read; the file is corrupt, write it again with numpy.save");
+        var header = new byte[length];
+        stream.ReadExactly(header);
+        return (major == 3 ? Encoding.UTF8 : Encoding.Latin1).GetString(header);
+    }
+
+    /// <summary>
+    /// The data bytes a header declares: item size times every dimension, exactly (no product of
+    /// dimensions from a file can wrap around).
+    /// </summary>
+    public static BigInteger DataBytes(NpyDType dtype, long[] shape)
+    {
+        BigInteger bytes = dtype.ItemSize();
+        foreach (var d in shape)
+            bytes *= d;
+        return bytes;
     }
 
     /// <summary>Reads the element type and shape from the dict text.</summary>

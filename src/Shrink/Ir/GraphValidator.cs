@@ -10,11 +10,15 @@ public sealed record ValidationOptions
 
     /// <summary>Run shape inference and report type and shape mismatches.</summary>
     public bool CheckTypes { get; init; } = true;
+
+    /// <summary>Report opsets newer than ONNX Runtime runs (off only to pass through files ONNX Runtime already rejects).</summary>
+    public bool RequireRuntimeOpsets { get; init; } = true;
 }
 
 /// <summary>
-/// Checks that a model is well formed: every input defined (no dangling reads), no cycles, graph
-/// outputs produced, node arity, element types that agree, and (optionally) only known ops.
+/// Checks that a model is well formed: opsets ONNX Runtime runs, graph inputs named once, every
+/// input defined (no dangling reads), no cycles, graph outputs produced, node arity, element types
+/// that agree, and (optionally) only known ops.
 /// Each problem is one line naming the node and op.
 /// </summary>
 public static class GraphValidator
@@ -23,6 +27,7 @@ public static class GraphValidator
     {
         options ??= new ValidationOptions();
         var problems = new List<string>();
+        if (options.RequireRuntimeOpsets) CheckOpsets(model, problems);
         CheckGraph(model.Graph, new HashSet<Value>(), problems);
         if (problems.Count > 0) return problems;  // inference needs a well-formed graph
         if (options.CheckTypes || options.RequireKnownOps)
@@ -43,8 +48,21 @@ public static class GraphValidator
         if (problems.Count > 0) throw new GraphValidationException(problems);
     }
 
+    /// <summary>Each standard domain's opset must be one ONNX Runtime runs (<see cref="OpRegistry.LatestOpsets"/>).</summary>
+    private static void CheckOpsets(Model model, List<string> problems)
+    {
+        foreach (var (domain, version) in model.OpsetImports)
+        {
+            if (OpRegistry.LatestOpset(domain) is not { } latest || version is >= 1 && version <= latest) continue;
+            var name = domain.Length == 0 ? "ai.onnx" : domain;
+            problems.Add($"opset {version} of domain {name} is not one ONNX Runtime runs (it knows {name} opsets 1 to {latest}); re-export the model with opset {latest} or lower");
+        }
+    }
+
     private static void CheckGraph(Graph g, HashSet<Value> outer, List<string> problems)
     {
+        foreach (var name in g.Inputs.GroupBy(v => v.Name).Where(d => d.Count() > 1).Select(d => d.Key))
+            problems.Add($"graph '{g.Name}' declares input '{name}' {g.Inputs.Count(v => v.Name == name)} times; input names must be unique, so rename or remove the repeats");
         var defined = new HashSet<Value>(outer);
         defined.UnionWith(g.Inputs);
         defined.UnionWith(g.Initializers);

@@ -32,6 +32,16 @@ public static class OpRegistry
             ? list.FirstOrDefault(s => s.SinceVersion <= opset) ?? list[^1]
             : null;
 
+    /// <summary>
+    /// The newest opset of each standard domain that ONNX Runtime 1.31 runs: ai.onnx 26 and
+    /// ai.onnx.ml 5 (it refuses 27 and 6, "under development"). A model importing a newer one is not
+    /// a model Shrink can check in ONNX Runtime; the validator reports it.
+    /// </summary>
+    public static IReadOnlyDictionary<string, long> LatestOpsets { get; } = new Dictionary<string, long> { [""] = 26, ["ai.onnx.ml"] = 5 };
+
+    /// <summary>The newest opset of <paramref name="domain"/> ONNX Runtime runs, or null for a domain without a known limit.</summary>
+    public static long? LatestOpset(string domain) => LatestOpsets.TryGetValue(Normalize(domain), out var v) ? v : null;
+
     /// <summary>Every op type known in the default domain, sorted.</summary>
     public static IReadOnlyList<string> KnownOps => Schemas.Keys.Where(k => k.Domain == "").Select(k => k.OpType).Order().ToArray();
 

@@ -31,7 +31,7 @@ public static class ModelSaver
     /// </summary>
     public static StagedFile Stage(Model model, string path, OnnxWriteOptions? options = null, bool requireRuntime = true, OutputGuard? guard = null)
     {
-        GraphValidator.EnsureValid(model, new ValidationOptions { CheckTypes = false });
+        GraphValidator.EnsureValid(model, new ValidationOptions { CheckTypes = false, RequireRuntimeOpsets = requireRuntime });
         var staged = OnnxWriter.Stage(model, path, options, guard);
         try
         {

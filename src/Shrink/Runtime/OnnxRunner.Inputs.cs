@@ -18,7 +18,9 @@ public sealed partial class OnnxRunner
                 throw new DataException($"input '{t.Name}' is {type?.Name} but '{Source}' expects {spec.ElementType.Name}; convert the data");
             if (!ShapeFits(spec.Dims, t.Shape))
                 throw new DataException($"input '{t.Name}' has shape [{string.Join(",", t.Shape)}] but '{Source}' expects {spec}; reshape the data");
-            var count = t.Shape.Aggregate(1L, (a, d) => a * d);
+            if (spec.Dims.Length > 0 && spec.Dims[0] < 0 && t.Shape[0] == 0)
+                throw new DataException($"input '{t.Name}' has batch size 0 (shape [{string.Join(",", t.Shape)}]); give at least one sample");
+            var count = InputBounds.Elements(t.Shape);
             if (count != t.Data.LongLength)
                 throw new DataException($"input '{t.Name}': shape [{string.Join(",", t.Shape)}] needs {count} elements, the data has {t.Data.LongLength}");
         }
@@ -38,21 +40,40 @@ public sealed partial class OnnxRunner
         {
             if (spec.Dims[i] >= 0) { shape[i] = spec.Dims[i]; continue; }
             var symbol = spec.Symbols[i];
-            if (symbol is not null && Options.DimValues.TryGetValue(symbol, out var v)) shape[i] = v;
+            if (symbol is not null && Options.DimValues.TryGetValue(symbol, out var v))
+                shape[i] = v >= 1 ? v : throw new OptionsException($"--dim {symbol}={v} is out of range; give a positive size");
             else if (i == 0) shape[i] = batch;
             else throw new OptionsException($"input '{spec.Name}' of '{Source}' has dynamic axis {i} ('{symbol ?? "?"}'); give it a size with --dim {symbol ?? "NAME"}=SIZE");
         }
         return shape;
     }
 
-    /// <summary>Seeded random inputs (normal for floats, small non-negative for integers) for a batch size.</summary>
+    /// <summary>
+    /// Checks, allocating nothing, that the inputs <see cref="RandomInputs"/> would make for
+    /// <paramref name="batch"/> fit: none over 2 GiB, all together within the memory available.
+    /// Returns their shapes; throws <see cref="OptionsException"/> naming the batch size, the input and its bytes.
+    /// </summary>
+    public IReadOnlyList<long[]> CheckInputSizes(int batch)
+    {
+        if (batch < 1) throw new OptionsException($"batch size {batch} is out of range; use 1 or more");
+        var shapes = Inputs.Select(spec => ConcreteShape(spec, batch)).ToArray();
+        InputBounds.Check(Inputs, shapes, batch, Source);
+        return shapes;
+    }
+
+    /// <summary>
+    /// Seeded random inputs (normal for floats, small non-negative for integers) for a batch size. The
+    /// size of every input is checked before any is made: an input over 2 GiB, or inputs that together
+    /// exceed the memory available, raise <see cref="OptionsException"/> naming the batch size and the input.
+    /// </summary>
     public IReadOnlyList<HostTensor> RandomInputs(int batch, int seed = 0)
     {
+        var shapes = CheckInputSizes(batch);
         var random = new Random(seed);
-        return Inputs.Select(spec =>
+        return Inputs.Select((spec, i) =>
         {
-            var shape = ConcreteShape(spec, batch);
-            var n = (int)shape.Aggregate(1L, (a, d) => a * d);
+            var shape = shapes[i];
+            var n = (int)InputBounds.Elements(shape);
             Array data = spec.ElementType == typeof(float) ? Enumerable.Range(0, n).Select(_ => (float)Gaussian(random)).ToArray()
                 : spec.ElementType == typeof(long) ? Enumerable.Range(0, n).Select(_ => (long)random.Next(0, 2)).ToArray()
                 : spec.ElementType == typeof(int) ? Enumerable.Range(0, n).Select(_ => random.Next(0, 2)).ToArray()

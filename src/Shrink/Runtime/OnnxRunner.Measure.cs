@@ -30,6 +30,7 @@ public sealed partial class OnnxRunner
             throw new DataException($"'{Source}' takes {Inputs.Count} input(s) ({string.Join("; ", Inputs)}); evaluation needs one float32 image input");
         var sample = SampleShapeFor(spec, data);
         if (spec.Dims[0] > 0) batchSize = (int)spec.Dims[0];
+        CheckSamples(data, batchSize, spec.Dims[0] > 0);
         var watch = Stopwatch.StartNew();
         var correct = 0;
         var done = 0;
@@ -63,6 +64,17 @@ public sealed partial class OnnxRunner
             var (x, _) = data.Batch(start, n);
             yield return (Run(new[] { new HostTensor(spec.Name, x, new long[] { n }.Concat(sample).ToArray()) }), n);
         }
+    }
+
+    /// <summary>An evaluation needs at least one sample, and a whole batch for a model with a fixed batch size.</summary>
+    private void CheckSamples(Dataset data, int batchSize, bool fixedBatch)
+    {
+        if (batchSize < 1)
+            throw new OptionsException($"batch size {batchSize} is out of range; use 1 or more");
+        if (data.Count == 0)
+            throw new DataException($"the test set has no samples ({data.Source}); evaluate on a data set that holds at least one image");
+        if (fixedBatch && data.Count < batchSize)
+            throw new DataException($"'{Source}' has a fixed batch size of {batchSize} but the test set holds {data.Count} samples ({data.Source}); evaluate on at least {batchSize}");
     }
 
     private long[] SampleShapeFor(TensorSpec spec, Dataset data)

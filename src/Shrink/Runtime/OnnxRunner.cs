@@ -31,7 +31,11 @@ public sealed partial class OnnxRunner : IDisposable
     {
         if (!File.Exists(path)) throw new ModelFormatException($"model file '{path}' does not exist; check the path");
         options ??= new RunnerOptions();
-        return Wrap(path, () => new OnnxRunner(new InferenceSession(path, SessionOptionsFor(options)), path, options));
+        return Wrap(path, () =>
+        {
+            using var sessionOptions = SessionOptionsFor(options);
+            return new OnnxRunner(OrtSessions.Open(path, sessionOptions), path, options);
+        });
     }
 
     /// <summary>Opens a session on an in-memory model (serialized through the writer).</summary>
@@ -39,7 +43,11 @@ public sealed partial class OnnxRunner : IDisposable
     {
         options ??= new RunnerOptions();
         var bytes = OnnxWriter.ToBytes(model);
-        return Wrap(source, () => new OnnxRunner(new InferenceSession(bytes, SessionOptionsFor(options)), source, options));
+        return Wrap(source, () =>
+        {
+            using var sessionOptions = SessionOptionsFor(options);
+            return new OnnxRunner(OrtSessions.Open(bytes, sessionOptions), source, options);
+        });
     }
 
     /// <summary>Checks that ONNX Runtime loads the file; throws <see cref="RuntimeFailureException"/> naming the file otherwise.</summary>
@@ -80,13 +88,10 @@ public sealed partial class OnnxRunner : IDisposable
 
     private static SessionOptions SessionOptionsFor(RunnerOptions o)
     {
-        var so = new SessionOptions
-        {
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            InterOpNumThreads = 1,
-            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
-        };
+        var so = OrtSessions.NewOptions();
+        so.GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL;
+        so.ExecutionMode = ExecutionMode.ORT_SEQUENTIAL;
+        so.InterOpNumThreads = 1;
         if (o.Threads > 0) so.IntraOpNumThreads = o.Threads;
         if (o.OptimizedModelPath is { } path) so.OptimizedModelFilePath = path;
         if (o.ProfilePrefix is { } prefix)
