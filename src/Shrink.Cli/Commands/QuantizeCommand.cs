@@ -14,7 +14,7 @@ using Shrink.Training.Quantization;
 namespace Shrink.Cli.Commands;
 
 /// <summary>
-/// <c>shrink quantize MODEL --mode static [--activations uint8|int8] [--per-channel] [--calibration
+/// <c>shrink quantize MODEL --mode static [--activations uint8|int8] [--per-channel] [--reduce-range auto|on|off] [--calibration
 /// minmax|percentile|entropy] [--calib-samples N] [--calib-data X.npy] [--exclude NODES] [--data DIR]
 /// --out OUT [--json]</c>: folds constants and BatchNorm, calibrates activation ranges in ONNX Runtime,
 /// writes a QDQ model, and compares size, accuracy and latency before and after.
@@ -37,6 +37,8 @@ internal static class QuantizeCommand
         var rangesOption = new Option<string>("--activation-ranges") { Description = "qat: observed (moving-average min/max of the training activations, as PyTorch's QAT observers) or calibrated (fixed at the calibration ranges)", DefaultValueFactory = _ => "observed" };
         rangesOption.AcceptOnlyFromAmong("observed", "calibrated");
         var blockSize = new Option<int>("--block-size") { Description = "int4 storage: one scale per this many weights along the reduction axis (block-wise, DequantizeLinear block_size) instead of per channel; 0 for none", DefaultValueFactory = _ => 0 };
+        var reduceRange = new Option<string>("--reduce-range") { Description = "int8 weights in 7 bits (levels ±64), so ONNX Runtime's u8×s8 kernels on x86 without VNNI (AVX2, AVX-512 without VNNI), whose int16 pair sums saturate, stay exact: auto (on when this CPU is such a machine and activations are quantized), on (deploying to such machines), off (deploying to VNNI or ARM machines)", DefaultValueFactory = _ => "auto" };
+        reduceRange.AcceptOnlyFromAmong("auto", "on", "off");
         var layers = new Option<string?>("--layers") { Description = "Mixed precision: JSON of layer name → int8|int4|ternary|binary|float" };
         var activations = new Option<string>("--activations") { Description = "uint8 (asymmetric; what ONNX Runtime's x86 kernels prefer), int8 (symmetric) or float (weight-only quantization, no calibration)", DefaultValueFactory = _ => "uint8" };
         activations.AcceptOnlyFromAmong("uint8", "int8", "float");
@@ -56,7 +58,7 @@ internal static class QuantizeCommand
         var teacher = new TeacherCli();
         var command = new Command("quantize", "Quantize to int8 ONNX QDQ (calibrated static quantization) and compare size, accuracy and latency")
         {
-            model, mode, epochs, lr, batch, seed, rangesOption, weights, storage, blockSize, activations, perChannel, calibration, percentile, samples, calibData, exclude, layers, data, benchBatch, threads, dims, output, json,
+            model, mode, epochs, lr, batch, seed, rangesOption, weights, storage, blockSize, reduceRange, activations, perChannel, calibration, percentile, samples, calibData, exclude, layers, data, benchBatch, threads, dims, output, json,
         };
         foreach (var o in teacher.All) command.Options.Add(o);
         command.SetAction(cli.Guard(p =>
@@ -74,12 +76,15 @@ internal static class QuantizeCommand
                 WeightBits = LayerBitsConfig.Parse(p.GetValue(weights)!)!.Value,
                 LowBitStorage = p.GetValue(storage) == "int8" ? DataType.Int8 : DataType.Int4,
                 BlockSize = p.GetValue(blockSize),
+                ReduceRange = p.GetValue(reduceRange) switch { "on" => ReduceRange.On, "off" => ReduceRange.Off, _ => ReduceRange.Auto },
             }.Validate();
             var batches = p.GetValue(benchBatch) == "none" ? Array.Empty<int>() : Options.ParseIntList("--bench-batch", p.GetValue(benchBatch)!);
             var runnerOptions = new RunnerOptions { Threads = p.GetValue(threads), DimValues = Options.ParseDims(p.GetValue(dims)) };
 
             var original = OnnxReader.Read(path);
             if (p.GetValue(layers) is { } config) options = (options with { LayerBits = LayerBitsConfig.Read(config, original) }).Validate();
+            if (p.GetResult(reduceRange) is { Implicit: false } && options.WeightBits != 8 && options.LayerBits?.Values.Contains(8) != true)
+                throw new OptionsException("--reduce-range applies to int8 weights; drop it or give --weights int8");
             var missing = options.Exclude.Where(n => original.Graph.FindNode(n) is null).ToList();
             if (missing.Count > 0) throw new OptionsException($"--exclude names no node called {Text.Message.List(missing.Select(n => $"'{n}'"))}; see the node names with shrink inspect");
             var dynamic = p.GetValue(mode) == "dynamic";
@@ -132,11 +137,11 @@ internal static class QuantizeCommand
                     var fakeQuant = new QuantizeStaticPass(options, ranges) { ActivationsOnly = true };
                     fakeQuant.Run(training, new PassContext());
                     var layers = plan.Layers.ToDictionary(l => l.Inputs[1]!.Name,
-                        l => (Axis: l.OpType switch { "Conv" => 0, "Gemm" => l.GetInt("transB", 0) != 0 ? 0 : 1, _ => 1 }, Bits: options.BitsOf(l)));
+                        l => (Axis: QuantizeStaticPass.OutputChannelAxis(l), Bits: options.BitsOf(l)));
                     ActivationRangeHook? observer = null;
                     var trained = FineTuning.Run(training, tuning, tuning.Seed, "qat", sets!, cli, ex =>
                     {
-                        var hooks = new List<ITrainingHook> { new WeightQatHook(ex, layers, options.PerChannel) };
+                        var hooks = new List<ITrainingHook> { new WeightQatHook(ex, layers, options.PerChannel, options.ResolveReduceRange(options.Activations != DataType.Float).On) };
                         if (observe) hooks.Add(observer = new ActivationRangeHook(ex, fakeQuant.ActivationScales.Select(a => (a.ScaleName, a.Lower, a.Upper))));
                         return hooks;
                     }, out var accuracy);

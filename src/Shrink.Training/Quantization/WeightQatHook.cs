@@ -12,8 +12,8 @@ namespace Shrink.Training.Quantization;
 /// the quantized weights, and after every optimizer step the update the optimizer made to the
 /// quantized weights is added to the master copy, which is quantized again. At the end the weights lie
 /// exactly on the quantization grid of <see cref="Passes.Quantization.WeightQuantizer"/> (int8, int4,
-/// ternary, binary; per output channel or per tensor), so the static quantizer reproduces them level
-/// for level.
+/// ternary, binary; per output channel or per tensor; 8 bits in 7 with reduce range), so the static
+/// quantizer reproduces them level for level.
 /// </summary>
 public sealed class WeightQatHook : ITrainingHook, IDisposable
 {
@@ -21,14 +21,17 @@ public sealed class WeightQatHook : ITrainingHook, IDisposable
 
     private readonly List<Layer> _layers = new();
     private readonly bool _perChannel;
+    private readonly bool _reduceRange;
     private readonly Scalar _one = 1L.ToScalar();
 
     /// <param name="executor">The executor being trained; the weights are its parameters.</param>
     /// <param name="layers">Weight name → (output-channel axis, bits) of every layer to quantize.</param>
     /// <param name="perChannel">One scale per output channel (else one per tensor), as the export will use.</param>
-    public WeightQatHook(GraphExecutor executor, IReadOnlyDictionary<string, (int Axis, int Bits)> layers, bool perChannel)
+    /// <param name="reduceRange">8-bit weights in 7 bits (±64), as the export will use (<see cref="Passes.Quantization.QuantizationOptions.ResolveReduceRange"/>).</param>
+    public WeightQatHook(GraphExecutor executor, IReadOnlyDictionary<string, (int Axis, int Bits)> layers, bool perChannel, bool reduceRange = false)
     {
         _perChannel = perChannel;
+        _reduceRange = reduceRange;
         foreach (var (name, (axis, bits)) in layers)
         {
             var p = executor.FindParameter(name) ?? throw new ArgumentException($"the executor has no parameter '{name}'");
@@ -37,7 +40,10 @@ public sealed class WeightQatHook : ITrainingHook, IDisposable
         }
     }
 
-    public void OnTrainStart(Trainer trainer)
+    public void OnTrainStart(Trainer trainer) => ProjectWeights();
+
+    /// <summary>Puts every weight on its quantization grid now (training starts with this).</summary>
+    public void ProjectWeights()
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
@@ -81,7 +87,7 @@ public sealed class WeightQatHook : ITrainingHook, IDisposable
             var alpha = magnitude.mul(mask).sum(others, keepdim: true).div(mask.sum(others, keepdim: true).clamp_min(_one));
             return w.sign().mul(mask).mul(alpha);
         }
-        var levels = (float)((1 << (bits - 1)) - 1);
+        var levels = (float)Passes.Quantization.WeightQuantizer.Limit(bits, _reduceRange);
         var scale = magnitude.amax(others, keepdim: true).div(torch.tensor(levels));
         scale = torch.where(scale.gt(torch.tensor(0f)), scale, torch.ones_like(scale));
         return w.div(scale).round().clamp(torch.tensor(-levels), torch.tensor(levels)).mul(scale);

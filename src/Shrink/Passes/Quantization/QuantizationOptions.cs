@@ -16,9 +16,27 @@ public enum CalibrationMethod
 }
 
 /// <summary>
+/// Whether 8-bit weights use 7 bits (levels ±64, scale max|w|/64), as ONNX Runtime's quantizer's
+/// <c>reduce_range</c> and PyTorch's fbgemm observers do, so that ONNX Runtime's u8×s8 kernels on x86
+/// without VNNI compute them exactly (see <see cref="IntegerKernels"/>).
+/// </summary>
+public enum ReduceRange
+{
+    /// <summary>On when the CPU running the quantization saturates (x86 without VNNI) and the activations are quantized (integer kernels run).</summary>
+    Auto,
+
+    /// <summary>Always 7 bits: for models deployed on x86 machines without VNNI.</summary>
+    On,
+
+    /// <summary>Always the full 8 bits: for models deployed on VNNI x86 or ARM machines.</summary>
+    Off,
+}
+
+/// <summary>
 /// Options of post-training static quantization to ONNX QDQ. Weights are symmetric int8 (scale =
 /// max|w|/127, zero point 0), per output channel or per tensor; activations uint8 asymmetric
 /// (zero point from the range, what ONNX Runtime's x86 integer kernels prefer) or int8 symmetric.
+/// 8-bit weights may use 7 bits instead (<see cref="ReduceRange"/>).
 /// </summary>
 public sealed record QuantizationOptions
 {
@@ -62,6 +80,27 @@ public sealed record QuantizationOptions
     /// </summary>
     public int BlockSize { get; init; }
 
+    /// <summary>7-bit weights (levels ±64) for 8-bit layers; <see cref="ReduceRange.Auto"/> decides on the CPU running the quantization.</summary>
+    public ReduceRange ReduceRange { get; init; } = ReduceRange.Auto;
+
+    /// <summary>
+    /// Whether 8-bit weights take 7-bit levels here, and a note saying so and why (null when there is
+    /// nothing to say). <paramref name="integerKernels"/>: the activations are quantized, so ONNX Runtime
+    /// runs integer kernels (not weight-only quantization).
+    /// </summary>
+    public (bool On, string? Note) ResolveReduceRange(bool integerKernels) => ReduceRange switch
+    {
+        ReduceRange.On => (true, $"int8 weights use 7 bits (levels ±{WeightQuantizer.ReducedLimit}; --reduce-range on)"),
+        ReduceRange.Off => (false, integerKernels && IntegerKernels.U8S8Saturates
+            ? "int8 weights use the full 8 bits (--reduce-range off), but this CPU is x86 without VNNI, where ONNX Runtime's u8×s8 kernels add pairs of products " +
+              "in saturating int16 (VPMADDUBSW): the model runs less accurately here than on VNNI or ARM machines (--reduce-range auto avoids it)"
+            : null),
+        _ when integerKernels && IntegerKernels.U8S8Saturates => (true,
+            $"int8 weights use 7 bits (levels ±{WeightQuantizer.ReducedLimit}; --reduce-range auto): this CPU is x86 without VNNI, where ONNX Runtime's u8×s8 kernels " +
+            "add pairs of products in saturating int16 (VPMADDUBSW) and full-range weights overflow; for a model deployed on VNNI or ARM machines, --reduce-range off keeps 8 bits"),
+        _ => (false, null),
+    };
+
     /// <summary>Metadata key listing the packed bit width of low-bit weight tensors ("name:bits,…"), read by the size statistics.</summary>
     public const string PackedBitsKey = "shrink.weight_bits";
 
@@ -72,6 +111,7 @@ public sealed record QuantizationOptions
         if (LowBitStorage is not (DataType.Int4 or DataType.Int8)) throw new OptionsException($"low-bit weights are stored as int4 or int8, got {LowBitStorage.ShortName()}");
         if (BlockSize < 0 || BlockSize == 1) throw new OptionsException($"--block-size must be 2 or more (or 0 for none), got {BlockSize}");
         if (BlockSize > 0 && LowBitStorage != DataType.Int4) throw new OptionsException("--block-size applies to weights stored as ONNX int4; drop --storage int8");
+        if (!Enum.IsDefined(ReduceRange)) throw new OptionsException($"--reduce-range must be auto, on or off, got {ReduceRange}");
         if (!WeightQuantizer.Widths.Contains(WeightBits)) throw new OptionsException($"weight bits must be 8, 4, 2 (ternary) or 1 (binary), got {WeightBits}");
         foreach (var (layer, bits) in LayerBits ?? new Dictionary<string, int>())
             if (bits != 0 && !WeightQuantizer.Widths.Contains(bits))

@@ -8,7 +8,9 @@ namespace Shrink.Passes.Quantization;
 /// at run time: x → DynamicQuantizeLinear → MatMulInteger → Cast → Mul(x scale · w scale) (+ bias),
 /// which ONNX Runtime fuses into its integer MatMul kernels (DynamicQuantizeMatMul /
 /// MatMulIntegerToFloat). Needs no calibration data; suits MatMul-heavy models (MLPs, transformers)
-/// whose activation ranges vary per input. Shapes and dynamic axes are unchanged.
+/// whose activation ranges vary per input. 8-bit weights use 7 bits where
+/// <see cref="QuantizationOptions.ReduceRange"/> says so (MatMulInteger's u8×s8 kernels saturate on x86
+/// without VNNI; a note tells). Shapes and dynamic axes are unchanged.
 /// Counters: <c>layers</c>.
 /// </summary>
 public sealed class QuantizeDynamicPass : IPass
@@ -38,6 +40,8 @@ public sealed class QuantizeDynamicPass : IPass
         var quantizedInputs = new Dictionary<Value, (Value Q, Value Scale, Value Zero)>();
         var layers = Layers(model);
         var packed = new List<(string, int)>();
+        var (reduceRange, note) = _options.ResolveReduceRange(integerKernels: true);
+        if (note is not null && layers.Any(l => _options.BitsOf(l) == 8)) context.Notes.Add(note);
         foreach (var layer in layers)
         {
             var x = layer.Inputs[0]!;
@@ -52,7 +56,7 @@ public sealed class QuantizeDynamicPass : IPass
                 else graph.InsertBefore(graph.TopologicalOrder()[0], dql);
                 quantizedInputs[x] = qx = (q, s, z);
             }
-            packed.Add((Rewrite(graph, layer, qx), _options.BitsOf(layer)));
+            packed.Add((Rewrite(graph, layer, qx, reduceRange), _options.BitsOf(layer)));
         }
         QuantParams.RecordPackedBits(model, packed);
         if (packed.Any(p => p.Item2 < 8))
@@ -62,7 +66,7 @@ public sealed class QuantizeDynamicPass : IPass
     }
 
     /// <summary>Replaces one layer by MatMulInteger → Cast → Mul (→ Add bias).</summary>
-    private string Rewrite(Graph graph, Node layer, (Value Q, Value Scale, Value Zero) x)
+    private string Rewrite(Graph graph, Node layer, (Value Q, Value Scale, Value Zero) x, bool reduceRange)
     {
         var w = layer.Inputs[1]!.Const!;
         var transposed = layer.OpType == "Gemm" && layer.GetInt("transB", 0) != 0;
@@ -73,7 +77,8 @@ public sealed class QuantizeDynamicPass : IPass
         for (long r = 0; r < k; r++)
             for (long c = 0; c < n; c++)
                 kn[r * n + c] = transposed ? values[c * k + r] : values[r * n + c];
-        var (wq, ws, wz, _) = WeightQuantizer.AddQuantized(graph, layer.Inputs[1]!.Name, kn, new[] { k, n }, 1, _options.PerChannel, _options.BitsOf(layer));
+        var (wq, ws, wz, _) = WeightQuantizer.AddQuantized(graph, layer.Inputs[1]!.Name, kn, new[] { k, n }, 1, _options.PerChannel, _options.BitsOf(layer),
+            reduceRange: reduceRange);
         var name = layer.DisplayName;
 
         Node Op(string op, params Value[] inputs)

@@ -17,7 +17,8 @@ namespace Shrink.Passes.Quantization;
 /// the names <see cref="Plan"/> lists. Needs calibration data, except for weight-only quantization
 /// (activations float: weights behind DequantizeLinear, biases and activations untouched). Weights
 /// below 8 bits are stored as ONNX INT4 (opset raised to 21; per channel, per tensor or block-wise
-/// along the reduction axis) or as int8 levels (<see cref="QuantizationOptions.LowBitStorage"/>).
+/// along the reduction axis) or as int8 levels (<see cref="QuantizationOptions.LowBitStorage"/>); 8-bit
+/// weights in 7 bits where <see cref="QuantizationOptions.ReduceRange"/> says so (a note tells).
 /// Shapes, dynamic axes and the rest of the graph are unchanged. Counters: <c>layers</c> (weights quantized), <c>tensors</c> (activations
 /// quantized), <c>activations-removed</c>.
 /// </summary>
@@ -185,7 +186,10 @@ public sealed class QuantizeStaticPass : IPass
         if (!ActivationsOnly)
         {
             var storage = LowBitStorageFor(model, plan, context);
-            var packed = plan.Layers.Select(layer => (QuantizeWeights(graph, layer, parameters.TryGetValue(layer.Inputs[0]!, out var x) ? x : null, storage), _options.BitsOf(layer))).ToList();
+            var (reduceRange, note) = _options.ResolveReduceRange(integerKernels: _options.Activations != DataType.Float);
+            if (note is not null && plan.Layers.Any(l => _options.BitsOf(l) == 8)) context.Notes.Add(note);
+            var packed = plan.Layers.Select(layer => (QuantizeWeights(graph, layer, parameters.TryGetValue(layer.Inputs[0]!, out var x) ? x : null, storage, reduceRange),
+                _options.BitsOf(layer))).ToList();
             QuantParams.RecordPackedBits(model, packed);
         }
         // Tensors that keep their input's parameters (MaxPool, reshapes) share its scale and zero point initializers.
@@ -227,22 +231,25 @@ public sealed class QuantizeStaticPass : IPass
         return DataType.Int4;
     }
 
+    /// <summary>The weight axis of a layer's output channels: 0 for Conv and Gemm with transB, else 1.</summary>
+    public static int OutputChannelAxis(Node layer) => layer.OpType switch { "Conv" => 0, "Gemm" => layer.GetInt("transB", 0) != 0 ? 0 : 1, _ => 1 };
+
     /// <summary>DequantizeLinear takes INT4 from opset 21.</summary>
     public const int Int4Opset = 21;
 
     /// <summary>int8 weights (low-bit levels where asked, INT4 when <paramref name="storage"/> says so) and an int32 bias behind DequantizeLinear; returns the weight tensor's name.</summary>
-    private string QuantizeWeights(Graph graph, Node layer, QuantParams? input, DataType storage)
+    private string QuantizeWeights(Graph graph, Node layer, QuantParams? input, DataType storage, bool reduceRange)
     {
         var w = layer.Inputs[1]!;
         var t = w.Const!;
         var transB = layer.GetInt("transB", 0) != 0;
-        var axis = layer.OpType switch { "Conv" => 0, "Gemm" => transB ? 0 : 1, _ => 1 };
+        var axis = OutputChannelAxis(layer);
         var channels = (int)t.Dims[axis];
         var bits = _options.BitsOf(layer);
         var block = storage == DataType.Int4 && bits <= 4 ? _options.BlockSize : 0;
         var blockAxis = layer.OpType switch { "Conv" => 1, "Gemm" => transB ? 1 : 0, _ => 0 }; // the reduction axis
         var (qw, ws, wz, scales) = WeightQuantizer.AddQuantized(graph, w.Name, t.AsFloats().ToArray(), t.Dims, block > 0 ? blockAxis : axis,
-            _options.PerChannel, bits, storage, block);
+            _options.PerChannel, bits, storage, block, reduceRange);
         var name = layer.DisplayName;
         var dq = Dequantize(graph, name + "_weight", qw, ws, wz, block > 0 ? blockAxis : _options.PerChannel ? axis : null, DataType.Float);
         if (block > 0) dq.Producer!.Attributes.Add(Ir.Attribute.Int("block_size", block));

@@ -4,7 +4,8 @@ namespace Shrink.Passes.Quantization;
 
 /// <summary>
 /// Symmetric weight quantization to integer levels stored in int8, per channel along an axis or per
-/// tensor: 8 bits (levels ±127, scale max|w|/127), 4 bits (±7, max|w|/7), ternary (TWN, Li et al.
+/// tensor: 8 bits (levels ±127, scale max|w|/127; or, with reduce range, 7 bits: ±64, max|w|/64, as
+/// ONNX Runtime's quantizer's <c>reduce_range</c>; see <see cref="IntegerKernels"/>), 4 bits (±7, max|w|/7), ternary (TWN, Li et al.
 /// 2016: threshold Δ = 0.7·mean|w|, levels −1, 0, +1 with scale α = mean of the |w| above Δ) and binary
 /// (levels ±1 with scale α = mean|w|, as in XNOR-Net / BWN). The levels are stored in int8 (ONNX
 /// Runtime runs its int8 kernels on them; the size statistics count the packed bits) or, below 8 bits,
@@ -15,6 +16,17 @@ public static class WeightQuantizer
     /// <summary>Bit widths accepted: 8, 4, 2 (ternary), 1 (binary).</summary>
     public static readonly int[] Widths = { 8, 4, 2, 1 };
 
+    /// <summary>The largest level of 8-bit weights with reduce range: 2·255·64 fits a saturating int16.</summary>
+    public const int ReducedLimit = 64;
+
+    /// <summary>The largest level of a width: 127 for 8 bits (<see cref="ReducedLimit"/> with <paramref name="reduceRange"/>), 7 for 4 bits, 1 for ternary and binary.</summary>
+    public static int Limit(int bits, bool reduceRange = false) => bits switch
+    {
+        1 or 2 => 1,
+        8 when reduceRange => ReducedLimit,
+        _ => (1 << (bits - 1)) - 1,
+    };
+
     public static string Describe(int bits) => bits switch { 2 => "ternary", 1 => "binary", _ => $"int{bits}" };
 
     /// <summary>
@@ -22,9 +34,10 @@ public static class WeightQuantizer
     /// (per channel), one for the tensor, or — with <paramref name="blockSize"/> &gt; 0 — one per block of
     /// that many consecutive elements along <paramref name="axis"/> at every position of the other axes
     /// (ONNX's blocked quantization: the scales have the weight's shape with that axis divided by the
-    /// block size, rounded up).
+    /// block size, rounded up). <paramref name="reduceRange"/>: 8-bit levels in ±<see cref="ReducedLimit"/>.
     /// </summary>
-    public static (sbyte[] Levels, float[] Scales) Quantize(float[] values, long[] dims, int axis, bool perChannel, int bits, int blockSize = 0)
+    public static (sbyte[] Levels, float[] Scales) Quantize(float[] values, long[] dims, int axis, bool perChannel, int bits, int blockSize = 0,
+        bool reduceRange = false)
     {
         if (!Widths.Contains(bits)) throw new OptionsException($"weight bit width {bits} is not one of 8, 4, 2 (ternary), 1 (binary)");
         long inner = 1;
@@ -67,7 +80,7 @@ public static class WeightQuantizer
         }
         else
         {
-            var levels = bits == 1 ? 1 : (1 << (bits - 1)) - 1;
+            var levels = Limit(bits, reduceRange);
             for (var g = 0; g < groups; g++)
             {
                 var s = bits == 1 ? sumAbs[g] / Math.Max(1, count[g]) : maxAbs[g] / levels;
@@ -75,7 +88,7 @@ public static class WeightQuantizer
             }
         }
         var q = new sbyte[values.LongLength];
-        var limit = bits == 1 ? 1 : bits == 2 ? 1 : (1 << (bits - 1)) - 1;
+        var limit = Limit(bits, reduceRange);
         for (long i = 0; i < values.LongLength; i++)
         {
             var g = Group(i);
@@ -96,9 +109,9 @@ public static class WeightQuantizer
     /// channel, or one for the tensor.
     /// </summary>
     public static (Value Levels, Value Scale, Value ZeroPoint, float[] Scales) AddQuantized(Graph graph, string name, float[] values, long[] dims,
-        int axis, bool perChannel, int bits, DataType storage = DataType.Int8, int blockSize = 0)
+        int axis, bool perChannel, int bits, DataType storage = DataType.Int8, int blockSize = 0, bool reduceRange = false)
     {
-        var (levels, scales) = Quantize(values, dims, axis, perChannel, bits, blockSize);
+        var (levels, scales) = Quantize(values, dims, axis, perChannel, bits, blockSize, reduceRange);
         var scaleDims = blockSize > 0 ? dims.Select((d, i) => i == axis ? (d + blockSize - 1) / blockSize : d).ToArray()
             : perChannel ? new[] { dims[axis] } : Array.Empty<long>();
         var type = storage == DataType.Int4 && bits <= 4 ? DataType.Int4 : DataType.Int8;

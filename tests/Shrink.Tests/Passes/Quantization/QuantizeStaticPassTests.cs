@@ -15,15 +15,35 @@ namespace Shrink.Tests.Passes.Quantization;
 /// <summary>Static QDQ quantization in ONNX Runtime: placement, calibration and outputs against the float model.</summary>
 public class QuantizeStaticPassTests
 {
-    private static (Model Float, Model Quantized, QuantizeStaticPass.QuantPlan Plan) Quantize(string zoo, QuantizationOptions options, Dataset data)
+    private static (Model Float, Model Quantized, QuantizeStaticPass.QuantPlan Plan) Quantize(string zoo, QuantizationOptions options, Dataset data,
+        PassContext? context = null)
     {
         var model = new PassPipeline(new FoldConstantsPass(), new FoldBatchNormPass()).Run(ModelZoo.Create(zoo, seed: 3), new PassContext()).Model;
         var plan = new QuantizeStaticPass(options).Plan(model);
         var ranges = Calibrator.Collect(model, plan.CalibrationValues, CalibrationSet.FromDataset(data, 128), options.Calibration);
         var quantized = OnnxReader.Copy(model);
-        new PassPipeline(new QuantizeStaticPass(options, ranges)) { VerifyEach = true }.Run(quantized, new PassContext());
+        new PassPipeline(new QuantizeStaticPass(options, ranges)) { VerifyEach = true }.Run(quantized, context ?? new PassContext());
         return (model, quantized, plan);
     }
+
+    /// <summary>Both models in ONNX Runtime on 200 test images: the mean error as a fraction of the output scale, and how many top-1 agree.</summary>
+    private static (double Error, int Agree, int Count) Compare(Model f, Model q, Dataset data)
+    {
+        using var a = OnnxRunner.FromModel(f, new RunnerOptions { Threads = 1 });
+        using var b = OnnxRunner.FromModel(q, new RunnerOptions { Threads = 1 });
+        var test = data.Take(200);
+        var (x, _) = test.Batch(0, test.Count);
+        var shape = new long[] { test.Count }.Concat(a.Inputs[0].Dims.Length == 2 ? new long[] { 784 } : new long[] { 1, 28, 28 }).ToArray();
+        var expected = (float[])a.Run(new[] { new HostTensor(a.Inputs[0].Name, x, shape) })[0].Data;
+        var actual = (float[])b.Run(new[] { new HostTensor(b.Inputs[0].Name, x, shape) })[0].Data;
+        var scale = expected.Max(Math.Abs);
+        var error = expected.Zip(actual).Average(p => Math.Abs(p.First - p.Second)) / scale;
+        return (error, Enumerable.Range(0, test.Count).Count(i => ArgMax(expected, i) == ArgMax(actual, i)), test.Count);
+    }
+
+    /// <summary>The largest |level| of the model's int8 weights.</summary>
+    private static double LargestLevel(Model q) =>
+        q.Graph.Initializers.Where(v => v.Name.EndsWith(".weight_quantized")).Max(v => v.Const!.ToDoubles().Max(Math.Abs));
 
     [Theory]
     [InlineData("lenet300", true, "uint8")]
@@ -48,19 +68,35 @@ public class QuantizeStaticPassTests
             Assert.Equal(perChannel ? 1 : 0, dq.Inputs[1]!.Const!.Dims.Length);
         }
 
-        using var a = OnnxRunner.FromModel(f, new RunnerOptions { Threads = 1 });
-        using var b = OnnxRunner.FromModel(q, new RunnerOptions { Threads = 1 });
-        var test = data.Test.Take(200);
-        var (x, _) = test.Batch(0, test.Count);
-        var shape = new long[] { test.Count }.Concat(a.Inputs[0].Dims.Length == 2 ? new long[] { 784 } : new long[] { 1, 28, 28 }).ToArray();
-        var expected = (float[])a.Run(new[] { new HostTensor(a.Inputs[0].Name, x, shape) })[0].Data;
-        var actual = (float[])b.Run(new[] { new HostTensor(b.Inputs[0].Name, x, shape) })[0].Data;
-        var scale = expected.Max(Math.Abs);
-        var error = expected.Zip(actual).Average(p => Math.Abs(p.First - p.Second)) / scale;
+        // Auto: 7-bit weights where ONNX Runtime's u8×s8 kernels saturate (x86 without VNNI), the full 8 bits elsewhere.
+        Assert.Equal(IntegerKernels.U8S8Saturates ? WeightQuantizer.ReducedLimit : 127, LargestLevel(q));
+
+        var (error, agree, count) = Compare(f, q, data.Test);
         Assert.True(error < 0.03, $"{zoo}: mean error {error:P2} of the output scale");
-        var agree = Enumerable.Range(0, test.Count).Count(i => ArgMax(expected, i) == ArgMax(actual, i));
-        Assert.True(agree >= test.Count * 0.9, $"{zoo}: top-1 agrees on {agree}/{test.Count}");
+        Assert.True(agree >= count * 0.9, $"{zoo}: top-1 agrees on {agree}/{count}");
         Assert.Equal(f.Graph.Inputs[0].Shape, q.Graph.Inputs[0].Shape); // the dynamic batch axis stays
+    }
+
+    [Theory]
+    [InlineData("lenet5", "uint8")]
+    [InlineData("vgg-small", "int8")]
+    public void ReducedRangeKeepsWeightsInSevenBitsAndTracksTheFloatModel(string zoo, string activations)
+    {
+        var data = FashionMnist.LoadEmbedded();
+        var options = new QuantizationOptions { Activations = activations == "int8" ? DataType.Int8 : DataType.UInt8, ReduceRange = ReduceRange.On };
+        var context = new PassContext();
+        var (f, q, _) = Quantize(zoo, options, data.Train, context);
+        Assert.Equal(WeightQuantizer.ReducedLimit, LargestLevel(q)); // each channel's largest weight maps to ±64
+        Assert.Contains(context.Notes, n => n.Contains("7 bits"));
+        var (error, agree, count) = Compare(f, q, data.Test);
+        Assert.True(error < 0.03, $"{zoo}: mean error {error:P2} of the output scale");
+        Assert.True(agree >= count * 0.9, $"{zoo}: top-1 agrees on {agree}/{count}");
+
+        // Off keeps the full 8 bits, and says so where this CPU's kernels saturate.
+        context = new PassContext();
+        var (_, full, _) = Quantize(zoo, options with { ReduceRange = ReduceRange.Off }, data.Train, context);
+        Assert.Equal(127, LargestLevel(full));
+        Assert.Equal(IntegerKernels.U8S8Saturates, context.Notes.Any(n => n.Contains("--reduce-range off")));
     }
 
     private static int ArgMax(float[] logits, int row) =>
@@ -119,6 +155,9 @@ public class QuantizeDynamicPassTests
         Assert.True(result.Stats["quantize-dynamic.layers"] > 0);
         Assert.DoesNotContain(quantized.Graph.Nodes, n => n.OpType is "MatMul" or "Gemm" && n.Inputs[1]!.Const is not null);
         Assert.Contains(quantized.Graph.Nodes, n => n.OpType == "MatMulInteger");
+        // MatMulInteger runs the same u8×s8 kernels: 7-bit weights where they saturate.
+        Assert.Equal(IntegerKernels.U8S8Saturates ? WeightQuantizer.ReducedLimit : 127,
+            quantized.Graph.Initializers.Where(v => v.Name.EndsWith("_quantized")).Max(v => v.Const!.ToDoubles().Max(Math.Abs)));
 
         using var a = OnnxRunner.FromModel(original, new RunnerOptions { Threads = 1 });
         using var b = OnnxRunner.FromModel(quantized, new RunnerOptions { Threads = 1 });
@@ -182,6 +221,7 @@ public class QuantizeCliTests
         CliRunner.AssertBadInput(CliRunner.Run(Args("--epochs", "2")), "--epochs belongs to --mode qat");
         CliRunner.AssertBadInput(CliRunner.Run(Args("--activation-ranges", "calibrated")), "--activation-ranges belongs to --mode qat");
         CliRunner.AssertBadInput(CliRunner.Run(Args("--mode", "dynamic", "--activations", "int8")), "drop --activations int8");
+        CliRunner.AssertBadInput(CliRunner.Run(Args("--weights", "int4", "--reduce-range", "on")), "--reduce-range applies to int8 weights");
         NpyFile.Write(dir.File("wrong.npy"), NpyArray.FromFloat32(new float[2 * 3 * 5], new long[] { 2, 3, 5 }));
         CliRunner.AssertBadInput(CliRunner.Run(Args("--calib-data", dir.File("wrong.npy"))), "the calibration array has shape [2,3,5]");
         Assert.False(File.Exists(dir.File("q.onnx")));
@@ -228,6 +268,11 @@ public class LowBitWeightTests
         Assert.Equal(1.35f / 4, s1[0], 5);
         var (_, perTensor) = WeightQuantizer.Quantize(w, dims, 0, false, 8);
         Assert.Single(perTensor);
+        var (q7, s7) = WeightQuantizer.Quantize(w, dims, 0, true, 8, reduceRange: true); // 7 bits: levels ±64
+        Assert.Equal(new[] { 0.8f / 64, 2f / 64 }, s7);
+        Assert.Equal(new sbyte[] { 8, -32, 64, -4, 64, -64, 32, 0 }, q7);
+        var (q4r, _) = WeightQuantizer.Quantize(w, dims, 0, true, 4, reduceRange: true);
+        Assert.Equal(q4, q4r); // below 8 bits reduce range changes nothing
     }
 
     [Fact]
@@ -262,6 +307,12 @@ public class LowBitWeightTests
 [Collection("torch")]
 public class QatTests
 {
+    /// <summary>
+    /// The executor as QAT trains (Q/DQ on the activations, the weights put on their grid by
+    /// <see cref="Shrink.Training.Quantization.WeightQatHook"/>) against ONNX Runtime on the static export
+    /// with the same ranges. (ONNX Runtime given the training graph itself would quantize its float weights
+    /// on its own, per tensor in full range — not what ships.)
+    /// </summary>
     [Theory]
     [InlineData("uint8")]
     [InlineData("int8")]
@@ -273,18 +324,34 @@ public class QatTests
         var model = new PassPipeline(new FoldBatchNormPass()).Run(ModelZoo.Create("vgg-small", seed: 3), new PassContext()).Model;
         var plan = new QuantizeStaticPass(options).Plan(model);
         var ranges = Calibrator.Collect(model, plan.CalibrationValues, CalibrationSet.FromDataset(data.Train, 64), CalibrationMethod.MinMax);
-        new QuantizeStaticPass(options, ranges) { ActivationsOnly = true }.Run(model, new PassContext());
-        Assert.Contains(model.Graph.Nodes, n => n.OpType == "QuantizeLinear");
+        var layers = plan.Layers.ToDictionary(l => l.Inputs[1]!.Name, l => (Axis: QuantizeStaticPass.OutputChannelAxis(l), Bits: options.BitsOf(l)));
+        var training = OnnxReader.Copy(model);
+        new QuantizeStaticPass(options, ranges) { ActivationsOnly = true }.Run(training, new PassContext());
+        Assert.Contains(training.Graph.Nodes, n => n.OpType == "QuantizeLinear");
+        new QuantizeStaticPass(options, ranges).Run(model, new PassContext());
 
         var (x, _) = data.Test.Batch(0, 16);
         using var ort = OnnxRunner.FromModel(model, new RunnerOptions { Threads = 1 });
         var expected = (float[])ort.Run(new[] { new HostTensor(ort.Inputs[0].Name, x, new long[] { 16, 1, 28, 28 }) })[0].Data;
-        using var executor = Shrink.Training.Execution.GraphExecutor.Compile(model);
+        using var executor = Shrink.Training.Execution.GraphExecutor.Compile(training);
+        using var hook = new Shrink.Training.Quantization.WeightQatHook(executor, layers, options.PerChannel, options.ResolveReduceRange(integerKernels: true).On);
+        hook.ProjectWeights();
+        // The executor's weights are the export's levels times its scales.
+        foreach (var (name, (axis, _)) in layers)
+        {
+            var levels = model.Graph.FindInitializer(name + "_quantized")!.Const!.ToDoubles();
+            var scales = model.Graph.FindInitializer(name + "_scale")!.Const!.AsFloats().ToArray();
+            var trained = executor.FindParameter(name)!.Tensor.data<float>().ToArray();
+            var dims = model.Graph.FindInitializer(name + "_quantized")!.Const!.Dims;
+            var inner = dims.Skip(axis + 1).Aggregate(1L, (a, b) => a * b);
+            Assert.All(Enumerable.Range(0, trained.Length), i =>
+                Assert.Equal(levels[i] * scales[options.PerChannel ? i / inner % dims[axis] : 0], trained[i], 1e-6));
+        }
         executor.Training = false;
         using var input = TorchSharp.torch.tensor(x, new long[] { 16, 1, 28, 28 });
         var actual = executor.Forward(input)[0].data<float>().ToArray();
-        // ONNX Runtime multiplies by 1/scale where torch divides: a value on a rounding tie may land one level apart.
-        // Allow one output quantization step at most, and far less on average.
+        // ONNX Runtime multiplies by 1/scale where torch divides, and rounds the biases to int32: a value on a rounding
+        // tie may land one level apart. Allow one output quantization step at most, and far less on average.
         var scale = expected.Max(Math.Abs);
         var worst = expected.Zip(actual).Max(p => Math.Abs(p.First - p.Second)) / scale;
         var mean = expected.Zip(actual).Average(p => Math.Abs(p.First - p.Second)) / scale;
