@@ -23,7 +23,7 @@ public static class ShrinkApp
             var command = parsed.CommandResult.Command;
             var name = command == root ? "shrink" : $"shrink {command.Name}";
             var error = parsed.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parsed.Errors[0];
-            stderr.WriteLine($"error: {error.Message} (see '{name} --help')");
+            stderr.WriteLine($"error: {Shrink.Text.Message.OneLine(System.Text.RegularExpressions.Regex.Replace(error.Message, @"\s*\n\s*", " "))} (see '{name} --help')");
             return BadInput;
         }
         return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });

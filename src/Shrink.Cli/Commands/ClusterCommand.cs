@@ -99,6 +99,7 @@ internal static class ClusterCommand
     private static IReadOnlyDictionary<string, int> ReadLayers(string path)
     {
         if (!File.Exists(path)) throw new OptionsException($"--layers '{path}' does not exist; give a JSON file such as {{\"conv1\": 8, \"gemm1\": 5}}");
+        if (IO.FileIdentity.NotRegular(path, "--layers") is { } problem) throw new OptionsException(problem);
         try
         {
             var map = JsonSerializer.Deserialize<Dictionary<string, int>>(File.ReadAllText(path));

@@ -66,6 +66,7 @@ internal static class PackCommand
             var outPath = p.GetValue(output)!;
             var guard = Options.CheckOutput(outPath, path);
             if (!File.Exists(path)) throw new ModelFormatException($"'{path}' does not exist; check the path");
+            if (IO.FileIdentity.NotRegular(path, "container") is { } problem) throw new ModelFormatException(problem);
             var model = ShrinkContainer.Unpack(File.ReadAllBytes(path), path);
             using var staged = ModelSaver.Stage(model, outPath, guard: guard);
             var bytes = new FileInfo(staged.TempPath).Length;

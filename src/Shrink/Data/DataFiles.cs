@@ -1,6 +1,6 @@
 namespace Shrink.Data;
 
-/// <summary>Opens and reads data files, turning a missing file into a <see cref="DataException"/>.</summary>
+/// <summary>Opens and reads data files (regular files only), turning a missing or unreadable file into a <see cref="DataException"/>.</summary>
 internal static class DataFiles
 {
     /// <summary>Reads every byte of <paramref name="path"/>.</summary>
@@ -11,6 +11,7 @@ internal static class DataFiles
 
     private static T Checked<T>(string path, string what, Func<string, T> open)
     {
+        if (IO.FileIdentity.NotRegular(path, what) is { } problem) throw new DataException(problem);
         try
         {
             return open(path);

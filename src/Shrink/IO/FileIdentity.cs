@@ -30,6 +30,17 @@ public readonly record struct FileIdentity(ulong Device, ulong Inode, string? Pa
     public bool SameFileAs(FileIdentity other) => Kind != FileKind.Missing && other.Kind != FileKind.Missing
         && (PathKey is null ? Device == other.Device && Inode == other.Inode : string.Equals(PathKey, other.PathKey, StringComparison.Ordinal));
 
+    /// <summary>
+    /// Null when <paramref name="path"/> is missing or a regular file; else why it cannot be read as one
+    /// (a FIFO would block a read forever, a device never end), for a message about <paramref name="what"/>.
+    /// </summary>
+    public static string? NotRegular(string path, string what)
+    {
+        var kind = Of(path).Kind;
+        return kind is FileKind.Missing or FileKind.Regular ? null
+            : $"{what} '{Text.Message.Name(path)}' is {Describe(kind)}, not a regular file; give the path of a file";
+    }
+
     /// <summary>A word for the kind, for messages ("a FIFO", "a character device").</summary>
     public static string Describe(FileKind kind) => kind switch
     {

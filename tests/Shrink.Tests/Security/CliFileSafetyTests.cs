@@ -94,6 +94,22 @@ public class CliFileSafetyTests
         CliRunner.AssertBadInput(run.Result, "FIFO");
     }
 
+    [Theory]
+    [InlineData("model")]
+    [InlineData("--calib-data")]
+    [InlineData("--layers")]
+    public void AFifoNamedAsAnInput_IsRefusedWithoutHanging(string which)
+    {
+        using var dir = new TempDirectory();
+        var m = CliRunner.Zoo(dir, "lenet300");
+        OutputGuardTests.Sh("mkfifo", dir.File("in.fifo"));
+        var args = which == "model" ? new[] { "inspect", dir.File("in.fifo") } : new[] { "quantize", m, which, dir.File("in.fifo"), "--out", dir.File("q.onnx") };
+
+        var run = Task.Run(() => CliRunner.Run(args));
+        Assert.True(run.Wait(TimeSpan.FromSeconds(20)), $"{which}: a FIFO hung the command");
+        CliRunner.AssertBadInput(run.Result, "FIFO");
+    }
+
     [Fact]
     public void SaveOptimizedThroughASymlinkOntoTheInput_IsRefused()
     {

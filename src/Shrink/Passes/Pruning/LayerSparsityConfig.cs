@@ -12,6 +12,7 @@ public static class LayerSparsityConfig
     public static IReadOnlyDictionary<string, double> Read(string path)
     {
         if (!File.Exists(path)) throw new OptionsException($"--layers '{path}' does not exist; give a JSON file such as {{\"conv1\": 0.5}}");
+        if (IO.FileIdentity.NotRegular(path, "--layers") is { } problem) throw new OptionsException(problem);
         Dictionary<string, double>? map;
         try
         {

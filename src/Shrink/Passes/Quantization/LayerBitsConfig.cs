@@ -14,6 +14,7 @@ public static class LayerBitsConfig
     {
         const string Example = "{\"conv1\": \"int8\", \"gemm1\": \"int4\", \"gemm2\": \"float\"}";
         if (!File.Exists(path)) throw new OptionsException($"--layers '{path}' does not exist; give a JSON file such as {Example}");
+        if (IO.FileIdentity.NotRegular(path, "--layers") is { } problem) throw new OptionsException(problem);
         Dictionary<string, JsonElement>? map;
         try
         {
