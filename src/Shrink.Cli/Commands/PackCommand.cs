@@ -35,8 +35,7 @@ internal static class PackCommand
             foreach (var t in result.Tensors)
                 if (!back.Graph.FindInitializer(t.Name)!.Const!.AsFloats().SequenceEqual(clustered.Graph.FindInitializer(t.Name)!.Const!.AsFloats()))
                     throw new InvalidOperationException($"internal error: '{t.Name}' does not survive the container");
-            AtomicFile.WriteAllBytes(outPath, result.Bytes);
-
+            // Everything that can fail (the reference, the data) runs before the container is written.
             var referenceBytes = Stats.ModelStats.SizeOnDisk(p.GetValue(reference) ?? path);
             double? accuracy = null;
             if (p.GetValue(data) is { } dir)
@@ -44,6 +43,7 @@ internal static class PackCommand
                 using var runner = OnnxRunner.FromModel(back, source: outPath);
                 accuracy = runner.Evaluate(Data.FashionMnist.Load(dir).Test).Accuracy;
             }
+            AtomicFile.WriteAllBytes(outPath, result.Bytes);
             var report = new PackReport(path, outPath, referenceBytes, result.PrunedBytes, result.ClusteredBytes, result.Bytes.Length, result.GraphBytes,
                 result.Tensors.Select(t => new PackLayer(t.Name, t.Elements, t.NonZero, (double)t.NonZero / t.Elements, t.IndexBits, t.ValueBits, t.BitsPerWeight)).ToList(),
                 accuracy);
