@@ -35,7 +35,7 @@ internal static class PackCommand
             foreach (var t in result.Tensors)
                 if (!back.Graph.FindInitializer(t.Name)!.Const!.AsFloats().SequenceEqual(clustered.Graph.FindInitializer(t.Name)!.Const!.AsFloats()))
                     throw new InvalidOperationException($"internal error: '{t.Name}' does not survive the container");
-            // Everything that can fail runs before the container is written.
+            // Everything that can fail (the reference, the data) runs before the container is written.
             var referenceBytes = Stats.ModelStats.SizeOnDisk(p.GetValue(reference) ?? path);
             double? accuracy = null;
             if (p.GetValue(data) is { } dir)

@@ -86,7 +86,7 @@ internal static class QuantizeCommand
             if (p.GetResult(reduceRange) is { Implicit: false } && options.WeightBits != 8 && options.LayerBits?.Values.Contains(8) != true)
                 throw new OptionsException("--reduce-range applies to int8 weights; drop it or give --weights int8");
             var missing = options.Exclude.Where(n => original.Graph.FindNode(n) is null).ToList();
-            if (missing.Count > 0) throw new OptionsException($"--exclude names no node called {Text.Message.List(missing.Select(n => $"'{n}'"))}; see the node names with shrink inspect");
+            if (missing.Count > 0) throw new OptionsException($"--exclude names no node called {Text.Message.List(missing.Select(n => $"'{Text.Message.Name(n)}'"))}; see the node names with shrink inspect");
             var dynamic = p.GetValue(mode) == "dynamic";
             var qat = p.GetValue(mode) == "qat";
             var tuning = new FineTuneSettings(p.GetValue(epochs), p.GetValue(lr), p.GetValue(batch), p.GetValue(seed)) { Teacher = teacher.Build(p) };

@@ -59,18 +59,41 @@ public static class Huffman
         return lengths;
     }
 
+    /// <summary>
+    /// The canonical code of the lengths in one counting pass (no sort): per length, how many symbols have it
+    /// (<paramref name="countOf"/>), its first code and where its symbols start in the returned order (used
+    /// symbols by length, then by symbol). The tables are the caller's, so decoding a stream allocates no more
+    /// than the order and the result.
+    /// </summary>
+    private static int[] Canonical(byte[] lengths, Span<int> countOf, Span<long> first, Span<int> start)
+    {
+        countOf.Clear();
+        foreach (var l in lengths) if (l is > 0 and <= MaxLength) countOf[l]++;
+        long code = 0;
+        start[1] = 0;
+        for (var l = 1; l <= MaxLength; l++)
+        {
+            first[l] = code; // shorter codes first; the next length continues one bit longer
+            code = (code + countOf[l]) << 1;
+            start[l + 1] = start[l] + countOf[l];
+        }
+        var order = new int[start[MaxLength + 1]];
+        Span<int> next = stackalloc int[MaxLength + 2];
+        start.CopyTo(next);
+        for (var s = 0; s < lengths.Length; s++)
+            if (lengths[s] is > 0 and <= MaxLength) order[next[lengths[s]]++] = s;
+        return order;
+    }
+
     /// <summary>Canonical codes for the lengths: shorter codes first, then by symbol.</summary>
     private static uint[] Codes(byte[] lengths)
     {
+        Span<int> countOf = stackalloc int[MaxLength + 1], start = stackalloc int[MaxLength + 2];
+        Span<long> first = stackalloc long[MaxLength + 1];
+        var order = Canonical(lengths, countOf, first, start);
         var codes = new uint[lengths.Length];
-        uint code = 0;
-        var previous = 0;
-        foreach (var s in Enumerable.Range(0, lengths.Length).Where(s => lengths[s] > 0).OrderBy(s => lengths[s]).ThenBy(s => s))
-        {
-            code <<= lengths[s] - previous;
-            previous = lengths[s];
-            codes[s] = code++;
-        }
+        for (var l = 1; l <= MaxLength; l++)
+            for (var k = 0; k < countOf[l]; k++) codes[order[start[l] + k]] = (uint)(first[l] + k);
         return codes;
     }
 
@@ -105,20 +128,10 @@ public static class Huffman
         Validate(lengths, what);
         if (bits < 0 || bits > (long)bytes.Length * 8) throw new ModelFormatException($"{what}: the bit count {bits} does not fit {bytes.Length} bytes");
         if (count < 0 || count > bits) throw new ModelFormatException($"{what}: {count} symbols cannot fit {bits} bits (truncated)"); // every symbol takes a bit at least
-        var codes = Codes(lengths);
-        // Canonical decoding: per length, the first code and where its symbols start in the sorted order.
-        var order = Enumerable.Range(0, lengths.Length).Where(s => lengths[s] > 0).OrderBy(s => lengths[s]).ThenBy(s => s).ToArray();
+        Span<int> countOf = stackalloc int[MaxLength + 1], start = stackalloc int[MaxLength + 2];
+        Span<long> first = stackalloc long[MaxLength + 1];
+        var order = Canonical(lengths, countOf, first, start);
         if (count > 0 && order.Length == 0) throw new ModelFormatException($"{what}: {count} symbols to decode but the code is empty");
-        var first = new long[MaxLength + 2];
-        var countOf = new int[MaxLength + 2];
-        var start = new int[MaxLength + 2];
-        foreach (var s in order) countOf[lengths[s]]++;
-        for (int l = 1, pos = 0; l <= MaxLength; l++)
-        {
-            start[l] = pos;
-            pos += countOf[l];
-            first[l] = countOf[l] > 0 ? codes[order[start[l]]] : long.MaxValue;
-        }
         var reader = new BitReader(bytes, bits);
         var result = new int[count];
         for (var i = 0; i < count; i++)

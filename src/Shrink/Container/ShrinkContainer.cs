@@ -38,16 +38,22 @@ public sealed record PackResult(byte[] Bytes, IReadOnlyList<PackedTensor> Tensor
 /// length (u32), the payload and a CRC32 of kind, length and payload. Kind 1 is the ONNX model (Brotli-compressed)
 /// with the clustered weights emptied; kind 2 is one clustered weight: name, shape, index width b, cluster
 /// bits, entry count, the codebook (float32), then the relative positions (gaps of 1…2^b; a longer gap is
-/// bridged by filler entries of value 0, as in the paper) and the cluster indices (0 = filler, i = codebook
-/// entry i−1), each Huffman-coded with its own canonical code (its code lengths stored in 5 bits each). Unpacking restores the clustered model
-/// exactly. All integers little-endian. Every length and count read is checked before it is used.
+/// bridged by filler entries of value 0, as in the paper, and filler entries carry the positions on to within
+/// 2^b of the tensor's end, so a tensor of n elements has at least n/2^b − 1 entries) and the cluster indices
+/// (0 = filler, i = codebook entry i−1), each Huffman-coded with its own canonical code (its code lengths stored
+/// in 5 bits each). Unpacking restores the clustered model exactly. All integers little-endian. Every length
+/// and count read is checked against the bytes that could hold it before it is used (version 1 left the zeros
+/// after the last non-zero implicit, which no check can bound; this build refuses it).
 /// </summary>
-public static class ShrinkContainer
+public static partial class ShrinkContainer
 {
     public static readonly byte[] Magic = "SHRK"u8.ToArray();
-    public const byte Version = 1;
+    public const byte Version = 2;
     private const byte GraphKind = 1;
     private const byte TensorKind = 2;
+
+    /// <summary>Bytes of a section besides its payload: kind, length, CRC.</summary>
+    private const int SectionOverhead = 9;
 
     /// <summary>Most elements the decoder accepts over all clustered weights, so a corrupt shape cannot ask for unbounded memory.</summary>
     public const long MaxElements = 1L << 28;
@@ -63,9 +69,12 @@ public static class ShrinkContainer
         if (bits.Count == 0) throw new OptionsException("the model has no clustered weights (no shrink.cluster_bits metadata); run shrink cluster first");
         var sections = new List<(byte Kind, byte[] Payload)>();
         var packed = new List<PackedTensor>();
+        var initializers = new Dictionary<string, Value>();
+        foreach (var i in model.Graph.Initializers) initializers.TryAdd(i.Name, i);
         foreach (var (name, valueBits) in bits)
         {
-            var v = model.Graph.FindInitializer(name) ?? throw new OptionsException($"the clustered weight '{name}' is not in the model");
+            if (valueBits is < 1 or > MaxIndexBits) throw new OptionsException($"'{name}' records {valueBits} cluster bits in {ClusterPass.BitsKey}; 1 to {MaxIndexBits} are valid; cluster the model again");
+            var v = initializers.GetValueOrDefault(name) ?? throw new OptionsException($"the clustered weight '{name}' is not in the model");
             if (v.Const is not { DataType: DataType.Float } t) throw new OptionsException($"the clustered weight '{name}' is not float32");
             var (payload, info) = PackTensor(name, t, valueBits);
             sections.Add((TensorKind, payload));
@@ -80,7 +89,7 @@ public static class ShrinkContainer
         stream.WriteByte(0);
         WriteU16(stream, sections.Count);
         foreach (var (kind, payload) in sections) WriteSection(stream, kind, payload);
-        return new PackResult(stream.ToArray(), packed, graph.Length + 8 + 9L * sections.Count);
+        return new PackResult(stream.ToArray(), packed, graph.Length + 8 + (long)SectionOverhead * sections.Count);
     }
 
     private static (byte[] Payload, PackedTensor Info) PackTensor(string name, Tensor t, int valueBits)
@@ -112,6 +121,12 @@ public static class ShrinkContainer
                 symbols.Add(1 + Array.BinarySearch(codebook, values[p]));
                 last = p;
             }
+            while (values.Length - 1 - last >= maxGap) // fillers up to within one gap of the end bound the tensor by its entries
+            {
+                gaps.Add(maxGap - 1);
+                symbols.Add(0);
+                last += maxGap;
+            }
             var gapLengths = Huffman.Lengths(Frequencies(gaps, maxGap));
             var valueLengths = Huffman.Lengths(Frequencies(symbols, codebook.Length + 1));
             var (gapBytes, gapBits) = Huffman.Encode(gaps, gapLengths);
@@ -142,141 +157,6 @@ public static class ShrinkContainer
         return f;
     }
 
-    /// <summary>Reads a container back into the clustered model; a damaged container raises <see cref="ModelFormatException"/>.</summary>
-    public static Model Unpack(byte[] bytes, string source = "container")
-    {
-        try
-        {
-            return UnpackChecked(bytes, source);
-        }
-        catch (ModelFormatException)
-        {
-            throw;
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            // The ONNX reader or IR rejected what the sections hold: still a damaged container.
-            throw new ModelFormatException($"'{source}' is not a valid .shrink container: {e.Message.Split('\n')[0]}");
-        }
-    }
-
-    private static Model UnpackChecked(byte[] bytes, string source)
-    {
-        string Bad(string what) => $"'{source}' is not a valid .shrink container: {what}";
-        if (bytes.Length < 8 || !bytes.AsSpan(0, 4).SequenceEqual(Magic)) throw new ModelFormatException(Bad("bad magic (expected \"SHRK\"); is it a .shrink file made by shrink pack?"));
-        if (bytes[4] != Version) throw new ModelFormatException(Bad($"version {bytes[4]} is not supported (this build reads version {Version})"));
-        var count = BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(6));
-        var pos = 8;
-        Model? model = null;
-        var tensors = new List<(string Name, Tensor Tensor)>();
-        long totalElements = 0;
-        for (var i = 0; i < count; i++)
-        {
-            if (bytes.Length - pos < 9) throw new ModelFormatException(Bad($"truncated in the header of section {i + 1} of {count}"));
-            var kind = bytes[pos];
-            var length = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(pos + 1));
-            if (length > bytes.Length - pos - 9) throw new ModelFormatException(Bad($"truncated: section {i + 1} declares {length} bytes, {Math.Max(0, bytes.Length - pos - 9)} remain"));
-            var body = bytes.AsSpan(pos, 5 + (int)length);
-            var crc = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(pos + 5 + (int)length));
-            if (Crc32.HashToUInt32(body) != crc) throw new ModelFormatException(Bad($"CRC mismatch in section {i + 1} (the file is damaged)"));
-            var payload = body[5..].ToArray();
-            pos += 9 + (int)length;
-            switch (kind)
-            {
-                case GraphKind when model is null:
-                    model = OnnxReader.Read(Inflate(payload, Bad), source: source);
-                    break;
-                case TensorKind:
-                    if (model is null) throw new ModelFormatException(Bad($"a weight section (section {i + 1}) comes before the model section"));
-                    var clusteredNames = ClusterPass.ReadBits(model);
-                    var tensor = ReadTensor(payload, Bad, MaxElements - totalElements, name =>
-                        !clusteredNames.ContainsKey(name) ? $"weight '{name}' is not a clustered weight of the model"
-                        : tensors.Any(t => t.Name == name) ? $"weight '{name}' appears twice" : null);
-                    totalElements += tensor.Item2.ElementCount;
-                    tensors.Add(tensor);
-                    break;
-                default:
-                    throw new ModelFormatException(Bad($"unexpected section kind {kind} (section {i + 1})"));
-            }
-        }
-        if (pos != bytes.Length) throw new ModelFormatException(Bad($"{bytes.Length - pos} bytes after the last section"));
-        if (model is null) throw new ModelFormatException(Bad("no model section"));
-        // Each clustered weight the model's metadata lists is filled exactly once, by a section of that name.
-        var clustered = ClusterPass.ReadBits(model);
-        foreach (var (name, tensor) in tensors)
-        {
-            if (!clustered.ContainsKey(name)) throw new ModelFormatException(Bad($"weight '{name}' is not a clustered weight of the model"));
-            var v = model.Graph.FindInitializer(name) ?? throw new ModelFormatException(Bad($"weight '{name}' has no place in the model"));
-            if (v.Const is not { ElementCount: 0, Dims: [0] }) throw new ModelFormatException(Bad($"weight '{name}' has no empty place in the model"));
-            v.Const = tensor;
-        }
-        if (clustered.Keys.FirstOrDefault(n => tensors.All(t => t.Name != n)) is { } missing)
-            throw new ModelFormatException(Bad($"weight '{missing}' is missing"));
-        return model;
-    }
-
-    /// <summary>Decodes one weight section; <paramref name="check"/> vets the name before anything is allocated for it.</summary>
-    private static (string, Tensor) ReadTensor(byte[] payload, Func<string, string> bad, long budget, Func<string, string?> check)
-    {
-        var r = new SpanReader(payload, bad);
-        var name = Encoding.UTF8.GetString(r.Bytes(r.U16()));
-        if (check(name) is { } problem) throw new ModelFormatException(bad(problem));
-        var rank = r.U8();
-        var dims = new long[rank];
-        long elements = 1;
-        for (var d = 0; d < rank; d++)
-        {
-            dims[d] = r.I64();
-            if (dims[d] < 0 || dims[d] > MaxElements || (elements *= Math.Max(1, dims[d])) > MaxElements)
-                throw new ModelFormatException(bad($"weight '{name}' has an impossible shape"));
-        }
-        elements = dims.Aggregate(1L, (a, x) => a * x);
-        if (elements > budget) throw new ModelFormatException(bad($"weight '{name}' takes the container past {MaxElements} elements"));
-        int indexBits = r.U8(), valueBits = r.U8();
-        if (indexBits is < 1 or > 16 || valueBits is < 1 or > 16) throw new ModelFormatException(bad($"weight '{name}' has index widths {indexBits} and {valueBits}"));
-        var entries = r.U32();
-        if (entries > elements) throw new ModelFormatException(bad($"weight '{name}' declares {entries} entries for {elements} elements"));
-        var codebook = new float[r.U16()];
-        if (codebook.Length > 1 << valueBits) throw new ModelFormatException(bad($"weight '{name}' has a codebook larger than 2^{valueBits}"));
-        for (var i = 0; i < codebook.Length; i++) codebook[i] = r.F32();
-        var gaps = ReadCode(ref r, 1 << indexBits, (int)entries, $"weight '{name}', positions", bad);
-        var symbols = ReadCode(ref r, codebook.Length + 1, (int)entries, $"weight '{name}', values", bad);
-        r.End();
-        var values = new float[elements];
-        long pos = -1;
-        for (var i = 0; i < entries; i++)
-        {
-            pos += gaps[i] + 1;
-            if (pos >= elements) throw new ModelFormatException(bad($"weight '{name}': a position runs past the tensor's {elements} elements"));
-            if (symbols[i] > 0) values[pos] = codebook[symbols[i] - 1];
-        }
-        return (name, Tensor.FromFloats(name, dims, values));
-    }
-
-    private static int[] ReadCode(ref SpanReader r, int alphabet, int count, string what, Func<string, string> bad)
-    {
-        var n = r.U16();
-        if (n != alphabet) throw new ModelFormatException(bad($"{what}: a code for {n} symbols where {alphabet} were expected"));
-        var packed = r.Bytes((5 * n + 7) / 8);
-        var lengths = new byte[n];
-        var bitsIn = new BitReader(packed, 5L * n);
-        for (var i = 0; i < n; i++)
-        {
-            bitsIn.TryRead(5, out var length); // the bytes were taken whole above, so the bits are there
-            lengths[i] = (byte)length;
-        }
-        var bits = r.U32();
-        var bytes = r.Bytes((int)Math.Min(int.MaxValue, (bits + 7) / 8));
-        try
-        {
-            return Huffman.Decode(bytes, bits, lengths, count, what);
-        }
-        catch (ModelFormatException e)
-        {
-            throw new ModelFormatException(bad(e.Message));
-        }
-    }
-
     private static void WriteCode(Stream s, byte[] lengths, byte[] bytes, long bits)
     {
         WriteU16(s, lengths.Length);
@@ -304,65 +184,8 @@ public static class ShrinkContainer
         return output.ToArray();
     }
 
-    /// <summary>Inflates the model section, refusing to grow past <see cref="MaxGraphBytes"/> (a corrupt stream cannot exhaust memory).</summary>
-    private static byte[] Inflate(byte[] data, Func<string, string> bad)
-    {
-        try
-        {
-            using var z = new BrotliStream(new MemoryStream(data), CompressionMode.Decompress);
-            using var output = new MemoryStream();
-            var buffer = new byte[81920];
-            int n;
-            while ((n = z.Read(buffer)) > 0)
-            {
-                if (output.Length + n > MaxGraphBytes) throw new ModelFormatException(bad($"the model section inflates past {MaxGraphBytes >> 20} MiB"));
-                output.Write(buffer, 0, n);
-            }
-            return output.ToArray();
-        }
-        catch (InvalidDataException e)
-        {
-            throw new ModelFormatException(bad($"the model section does not inflate ({e.Message})"));
-        }
-    }
-
     private static void WriteU16(Stream s, int v) { Span<byte> b = stackalloc byte[2]; BinaryPrimitives.WriteUInt16LittleEndian(b, checked((ushort)v)); s.Write(b); }
     private static void WriteU32(Stream s, uint v) { Span<byte> b = stackalloc byte[4]; BinaryPrimitives.WriteUInt32LittleEndian(b, v); s.Write(b); }
     private static void WriteI64(Stream s, long v) { Span<byte> b = stackalloc byte[8]; BinaryPrimitives.WriteInt64LittleEndian(b, v); s.Write(b); }
     private static void WriteF32(Stream s, float v) { Span<byte> b = stackalloc byte[4]; BinaryPrimitives.WriteSingleLittleEndian(b, v); s.Write(b); }
-
-    /// <summary>Bounds-checked little-endian reads of a section's payload.</summary>
-    private ref struct SpanReader
-    {
-        private readonly ReadOnlySpan<byte> _data;
-        private readonly Func<string, string> _bad;
-        private int _pos;
-
-        public SpanReader(ReadOnlySpan<byte> data, Func<string, string> bad)
-        {
-            _data = data;
-            _bad = bad;
-            _pos = 0;
-        }
-
-        private ReadOnlySpan<byte> Take(int n)
-        {
-            if (n < 0 || n > _data.Length - _pos) throw new ModelFormatException(_bad("a section ends early (truncated)"));
-            var s = _data.Slice(_pos, n);
-            _pos += n;
-            return s;
-        }
-
-        public byte U8() => Take(1)[0];
-        public int U16() => BinaryPrimitives.ReadUInt16LittleEndian(Take(2));
-        public uint U32() => BinaryPrimitives.ReadUInt32LittleEndian(Take(4));
-        public long I64() => BinaryPrimitives.ReadInt64LittleEndian(Take(8));
-        public float F32() => BinaryPrimitives.ReadSingleLittleEndian(Take(4));
-        public byte[] Bytes(int n) => Take(n).ToArray();
-
-        public void End()
-        {
-            if (_pos != _data.Length) throw new ModelFormatException(_bad($"{_data.Length - _pos} unexpected bytes at the end of a section"));
-        }
-    }
 }

@@ -11,16 +11,17 @@ namespace Shrink.Onnx;
 /// </summary>
 public static class OnnxReader
 {
-    /// <summary>Reads a model file; external data is resolved relative to the file's directory.</summary>
     /// <summary>An independent deep copy of a model (written and read back, so nothing is shared and nothing is lost).</summary>
     public static Model Copy(Model model) => Read(OnnxWriter.ToBytes(model));
 
+    /// <summary>Reads a model file (a regular file: a FIFO or device is refused); external data is resolved relative to the file's directory.</summary>
     public static Model Read(string path)
     {
         if (Directory.Exists(path))
             throw new ModelFormatException($"'{path}' is a directory; pass the path of an .onnx file");
         if (!File.Exists(path))
             throw new ModelFormatException($"model file '{path}' does not exist; check the path");
+        if (IO.FileIdentity.NotRegular(path, "model file") is { } problem) throw new ModelFormatException(problem);
         byte[] bytes;
         try { bytes = File.ReadAllBytes(path); }
         catch (IOException e) { throw new ModelFormatException($"cannot read '{path}': {e.Message}", e); }
@@ -84,7 +85,8 @@ public static class OnnxReader
         foreach (var tp in p.Initializer) g.Initializers.Add(ReadInitializer(tp, scope, ctx, where));
         foreach (var np in p.Node) g.AddNode(ReadNode(np, scope, ctx, $"{where}/node '{NodeLabel(np)}'"));
         foreach (var vi in p.Output) g.Outputs.Add(TypeCodec.Apply(scope.Lookup(vi.Name), vi));
-        foreach (var vi in p.ValueInfo) g.ValueInfos.Add(ReadValueInfo(vi, g, scope));
+        var declared = new HashSet<Value>(g.Inputs.Concat(g.Outputs)); // a set: a lookup per entry, not a scan
+        foreach (var vi in p.ValueInfo) g.ValueInfos.Add(ReadValueInfo(vi, declared, scope));
         return g;
     }
 
@@ -92,11 +94,10 @@ public static class OnnxReader
     /// A value_info entry normally types an intermediate value. One that repeats a graph input or output
     /// with different contents gets a detached value, so both entries are written back unchanged.
     /// </summary>
-    private static Value ReadValueInfo(ValueInfoProto vi, Graph g, Scope scope)
+    private static Value ReadValueInfo(ValueInfoProto vi, HashSet<Value> inputsAndOutputs, Scope scope)
     {
         var v = scope.LookupOrDetached(vi.Name);
-        var declared = g.Inputs.Contains(v) || g.Outputs.Contains(v);
-        return declared && !TypeCodec.ToProto(v).Equals(vi) ? TypeCodec.ToValue(vi) : TypeCodec.Apply(v, vi);
+        return inputsAndOutputs.Contains(v) && !TypeCodec.ToProto(v).Equals(vi) ? TypeCodec.ToValue(vi) : TypeCodec.Apply(v, vi);
     }
 
     private static Value ReadInitializer(TensorProto tp, Scope scope, ReadContext ctx, string where)

@@ -10,22 +10,30 @@ namespace Shrink.Onnx;
 /// </summary>
 internal static class Residues
 {
-    public static IMessage? OfModel(ModelProto p) => Keep(p, r =>
-    {
-        r.ClearIrVersion(); r.OpsetImport.Clear(); r.ClearProducerName(); r.ClearProducerVersion();
-        r.ClearDomain(); r.ClearModelVersion(); r.ClearDocString(); r.Graph = null; r.MetadataProps.Clear();
-    });
+    // The graph, its lists and a node's attributes are moved aside while the message is cloned (and put back):
+    // the IR reads them itself, and cloning them only to clear them again copied the model once per level.
 
-    public static IMessage? OfGraph(GraphProto p) => Keep(p, r =>
+    public static IMessage? OfModel(ModelProto p)
     {
-        r.Node.Clear(); r.ClearName(); r.Initializer.Clear(); r.ClearDocString();
-        r.Input.Clear(); r.Output.Clear(); r.ValueInfo.Clear();
-    });
+        var graph = p.Graph;
+        p.Graph = null;
+        try
+        {
+            return Keep(p, r =>
+            {
+                r.ClearIrVersion(); r.OpsetImport.Clear(); r.ClearProducerName(); r.ClearProducerVersion();
+                r.ClearDomain(); r.ClearModelVersion(); r.ClearDocString(); r.MetadataProps.Clear();
+            });
+        }
+        finally { p.Graph = graph; }
+    }
 
-    public static IMessage? OfNode(NodeProto p) => Keep(p, r =>
+    public static IMessage? OfGraph(GraphProto p) => KeepWithout(p, new[] { Aside(p.Node), Aside(p.Initializer), Aside(p.Input), Aside(p.Output), Aside(p.ValueInfo) },
+        r => { r.ClearName(); r.ClearDocString(); });
+
+    public static IMessage? OfNode(NodeProto p) => KeepWithout(p, new[] { Aside(p.Attribute) }, r =>
     {
-        r.Input.Clear(); r.Output.Clear(); r.ClearName(); r.ClearOpType(); r.ClearDomain();
-        r.Attribute.Clear(); r.ClearDocString();
+        r.Input.Clear(); r.Output.Clear(); r.ClearName(); r.ClearOpType(); r.ClearDomain(); r.ClearDocString();
     });
 
     public static IMessage? OfTensor(TensorProto p) => Keep(p, r =>
@@ -57,6 +65,20 @@ internal static class Residues
     public static void MergeInto<T>(T target, IMessage? residue) where T : IMessage<T>
     {
         if (residue is T r) target.MergeFrom(r);
+    }
+
+    /// <summary>Empties <paramref name="field"/> and returns what puts its items back.</summary>
+    private static Action Aside<TItem>(Google.Protobuf.Collections.RepeatedField<TItem> field)
+    {
+        var items = field.ToArray();
+        field.Clear();
+        return () => field.AddRange(items);
+    }
+
+    private static IMessage? KeepWithout<T>(T p, Action[] restore, Action<T> clearModelled) where T : IMessage<T>, IDeepCloneable<T>
+    {
+        try { return Keep(p, clearModelled); }
+        finally { foreach (var r in restore) r(); }
     }
 
     private static IMessage? Keep<T>(T p, Action<T> clearModelled) where T : IMessage<T>, IDeepCloneable<T>

@@ -30,6 +30,7 @@ public sealed partial class OnnxRunner : IDisposable
     public static OnnxRunner Load(string path, RunnerOptions? options = null)
     {
         if (!File.Exists(path)) throw new ModelFormatException($"model file '{path}' does not exist; check the path");
+        if (IO.FileIdentity.NotRegular(path, "model file") is { } problem) throw new ModelFormatException(problem);
         options ??= new RunnerOptions();
         return Wrap(path, () =>
         {

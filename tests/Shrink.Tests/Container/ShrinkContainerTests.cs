@@ -16,7 +16,7 @@ namespace Shrink.Tests.Container;
 /// <summary>Weight sharing and the .shrink container: exact round trips, the stage sizes, and a decoder that survives damage.</summary>
 public class ShrinkContainerTests
 {
-    private static Model Clustered(string zoo, double sparsity, int bits)
+    internal static Model Clustered(string zoo, double sparsity, int bits)
     {
         var model = ModelZoo.Create(zoo, seed: 3);
         new UnstructuredPrunePass(new UnstructuredPruneOptions { Sparsity = sparsity, Scope = PruneScope.Global }).Run(model, new PassContext());
@@ -80,6 +80,32 @@ public class ShrinkContainerTests
             $"stages {packed.PrunedBytes} > {packed.ClusteredBytes} > {packed.Bytes.Length}");
         if (sparsity >= 0.9) Assert.True(floatBytes / (double)packed.Bytes.Length > 25, $"{zoo}: {floatBytes} → {packed.Bytes.Length}");
         Assert.All(packed.Tensors, t => Assert.InRange(t.IndexBits, 1, 8));
+    }
+
+    [Fact]
+    public void ZeroTailsAreCoveredByFillerEntries()
+    {
+        // A weight whose second half is pruned and one pruned whole: filler entries carry the positions to the end.
+        var model = Clustered("lenet300", 0.9, 4);
+        var weights = PrunableWeights.Find(model);
+        foreach (var (w, keep) in new[] { (weights[0], 0.5), (weights[2], 0.0) })
+        {
+            var values = w.Tensor.AsFloats().ToArray();
+            for (var i = (int)(values.Length * keep); i < values.Length; i++) values[i] = 0;
+            w.Weight.Const = Tensor.FromFloats(w.Weight.Name, w.Tensor.Dims, values);
+        }
+        var packed = ShrinkContainer.Pack(model);
+        var back = ShrinkContainer.Unpack(packed.Bytes);
+        foreach (var w in new[] { weights[0], weights[2] })
+        {
+            Assert.Equal(w.Weight.Const!.AsFloats().ToArray(), back.Graph.FindInitializer(w.Weight.Name)!.Const!.AsFloats().ToArray());
+            var info = packed.Tensors.Single(t => t.Name == w.Weight.Name);
+            Assert.True((info.Entries + 1) << info.IndexBits > info.Elements, $"{info.Name}: {info.Entries} entries of {1 << info.IndexBits} for {info.Elements}");
+        }
+        // Version 1 (implicit zero tails) is refused with what to do.
+        var v1 = packed.Bytes.ToArray();
+        v1[4] = 1;
+        Assert.Contains("pack the clustered model again", Assert.Throws<ModelFormatException>(() => ShrinkContainer.Unpack(v1)).Message);
     }
 
     [Fact]
@@ -147,7 +173,7 @@ public class ShrinkContainerTests
     }
 
     /// <summary>Recomputes every section's CRC where the section structure still parses.</summary>
-    private static void FixCrcs(byte[] bytes)
+    internal static void FixCrcs(byte[] bytes)
     {
         var pos = 8;
         while (bytes.Length - pos >= 9)

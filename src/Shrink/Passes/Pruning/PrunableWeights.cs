@@ -32,7 +32,7 @@ public static class PrunableWeights
         if (weights.Count == 0) return "the model has nothing prunable (no Conv, Gemm or MatMul with a float weight initializer)";
         var missing = config?.Keys.Where(k => weights.All(w => w.LayerName != k)).ToList() ?? new List<string>();
         return missing.Count == 0 ? null
-            : $"--layers names {Message.List(missing.Select(m => $"'{m}'"))}, which {(missing.Count == 1 ? "is" : "are")} not a prunable layer; prunable layers: {Message.List(weights.Select(w => w.LayerName), 20)}";
+            : $"--layers names {Message.List(missing.Select(m => $"'{Message.Name(m)}'"))}, which {(missing.Count == 1 ? "is" : "are")} not a prunable layer; prunable layers: {Message.List(weights.Select(w => Message.Name(w.LayerName)), 20)}";
     }
 
     /// <summary>
@@ -45,7 +45,7 @@ public static class PrunableWeights
         if (weights.Count == 0) return $"the model has no Conv, Gemm or MatMul with a float weight initializer to {verb}";
         var missing = named?.Where(l => weights.All(w => w.LayerName != l)).ToList() ?? new List<string>();
         if (missing.Count > 0)
-            return $"--layers names {Message.List(missing.Select(m => $"'{m}'"))}, not a layer with weights; layers: {Message.List(weights.Select(w => w.LayerName), 20)}";
+            return $"--layers names {Message.List(missing.Select(m => $"'{Message.Name(m)}'"))}, not a layer with weights; layers: {Message.List(weights.Select(w => Message.Name(w.LayerName)), 20)}";
         foreach (var w in weights)
             if (w.Tensor.AsFloats().ToArray().Any(x => !float.IsFinite(x)))
                 return $"'{w.Weight.Name}' of '{w.LayerName}' holds NaN or infinite weights; fix or retrain the model first";
