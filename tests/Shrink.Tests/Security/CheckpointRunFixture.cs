@@ -37,7 +37,7 @@ public sealed class CheckpointRunFixture : IDisposable
         training.InitTorch(parsed);
         using var executor = GraphExecutor.Compile(TrainingCli.ModelFrom("--model", "lenet300", options.Seed));
         using var cancel = new CancellationTokenSource();
-        using var trainer = new Trainer(executor, options, new[] { new CancelAtStep(cancel, 13) });
+        using var trainer = new Trainer(executor, options, new[] { new Training.TrainerTests.CancelAfter(cancel, 13) });
         Assert.Throws<OperationCanceledException>(() => trainer.Fit(Train, Test, cancel.Token));
         Run = trainer.CheckpointRunFor(Train);
         _reference = new Lazy<byte[]>(() =>
@@ -73,15 +73,4 @@ public sealed class CheckpointRunFixture : IDisposable
         CliRunner.Run(Arguments.Concat(new[] { "--run-dir", runDirectory, "--out", outPath, "--json" }).Concat(resume ? new[] { "--resume" } : Array.Empty<string>()).ToArray());
 
     public void Dispose() => _dir.Dispose();
-
-    private sealed class CancelAtStep : ITrainingHook
-    {
-        private readonly CancellationTokenSource _cancel;
-        private readonly long _step;
-        public CancelAtStep(CancellationTokenSource cancel, long step) => (_cancel, _step) = (cancel, step);
-        public void AfterStep(TrainStep step)
-        {
-            if (step.GlobalStep + 1 == _step) _cancel.Cancel();
-        }
-    }
 }

@@ -31,7 +31,8 @@ public class TrainerTests
 
     private static float[][] Weights(GraphExecutor ex) => ex.Parameters.Select(p => p.Tensor.data<float>().ToArray()).ToArray();
 
-    private sealed class CancelAfter : ITrainingHook
+    /// <summary>Cancels training after <c>steps</c> optimizer steps (a Ctrl-C at a known place).</summary>
+    internal sealed class CancelAfter : ITrainingHook
     {
         private readonly CancellationTokenSource _cts;
         private readonly long _steps;
