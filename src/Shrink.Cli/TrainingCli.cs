@@ -108,10 +108,11 @@ internal sealed class TrainingCli
         try
         {
             using var staged = Runtime.ModelSaver.Stage(model, outPath, guard: guard);
-            using var copy = copyIntoRun ? Runtime.ModelSaver.Stage(model, Path.Combine(runDirectory, "model.onnx"), guard: guard.Protect(outPath)) : null;
+            var copyPath = Path.Combine(runDirectory, "model.onnx");
+            using var copy = copyIntoRun && !SameFile(copyPath, outPath) ? Runtime.ModelSaver.Stage(model, copyPath, guard: guard) : null;
             var measured = measure(staged.TempPath);
+            copy?.Commit();  // the run's copy first: if it fails, --out is not written yet and --resume's advice holds
             staged.Commit();
-            copy?.Commit();
             return measured;
         }
         catch (Exception e) when (e is EnvironmentFailureException or OptionsException)
@@ -119,6 +120,10 @@ internal sealed class TrainingCli
             throw new RunOutputException($"{e.Message.TrimEnd('.')}; {advice}", e);
         }
     }
+
+    /// <summary>True when both paths name one file, or would (the same full path, or the same existing file).</summary>
+    public static bool SameFile(string a, string b) =>
+        Path.GetFullPath(a) == Path.GetFullPath(b) || IO.FileIdentity.Of(a).SameFileAs(IO.FileIdentity.Of(b));
 
     /// <summary>
     /// Fits with a progress line and one line per epoch (unless <paramref name="quiet"/>); Ctrl-C writes a

@@ -1,3 +1,4 @@
+using Shrink.IO;
 using Tensor = TorchSharp.torch.Tensor;
 
 namespace Shrink.Training;
@@ -29,23 +30,12 @@ public static class Checkpoint
     {
         var bytes = CheckpointFormat.Encode(state, tensors);
         var (newest, previous) = (PathIn(runDirectory), PreviousIn(runDirectory));
-        var tmp = Path.Combine(runDirectory, $".checkpoint.{Guid.NewGuid():N}.tmp");
         RunOutput.Write(newest, "the checkpoints already in the run directory are kept; mend this and continue with --resume", () =>
         {
-            try
-            {
-                using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-                {
-                    fs.Write(bytes);
-                    fs.Flush(flushToDisk: true);
-                }
-                if (IsIntact(newest, bytes.Length)) File.Move(newest, previous, overwrite: true);
-                File.Move(tmp, newest, overwrite: true);
-            }
-            finally
-            {
-                if (File.Exists(tmp)) File.Delete(tmp);
-            }
+            using var staged = StagedFile.Begin(newest, option: "the checkpoint");
+            staged.Write(s => s.Write(bytes));
+            if (IsIntact(newest, bytes.Length)) File.Move(newest, previous, overwrite: true);
+            staged.Commit();
         });
     }
 

@@ -27,16 +27,20 @@ public sealed class RunOutputException : ShrinkUserException
     public RunOutputException(string message, Exception? inner = null) : base(message, inner) { }
 }
 
-/// <summary>Turns the environment's refusals of a write (I/O and permission errors) into <see cref="RunOutputException"/>.</summary>
+/// <summary>Turns the environment's refusals of a write into <see cref="RunOutputException"/>, with what survives.</summary>
 public static class RunOutput
 {
-    /// <summary>Runs <paramref name="write"/>; an I/O or permission error becomes "cannot write 'PATH' (CAUSE); ADVICE".</summary>
+    /// <summary>Runs <paramref name="write"/>; a refusal of the file system becomes "cannot write 'PATH': CAUSE; HINT; ADVICE".</summary>
     public static void Write(string path, string advice, Action write)
     {
         try { write(); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (EnvironmentFailureException.IsFileSystem(e))
         {
-            throw new RunOutputException($"cannot write '{path}' ({Cause(e)}); {advice}", e);
+            throw new RunOutputException($"{EnvironmentFailureException.From($"write '{path}'", e).Message}; {advice}", e);
+        }
+        catch (Exception e) when (e is EnvironmentFailureException or OptionsException)
+        {
+            throw new RunOutputException($"{e.Message}; {advice}", e);
         }
     }
 

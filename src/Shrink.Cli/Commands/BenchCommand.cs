@@ -28,6 +28,8 @@ internal static class BenchCommand
             var options = new RunnerOptions { Threads = p.GetValue(threads), DimValues = Options.ParseDims(p.GetValue(dims)) };
             var files = new[] { p.GetValue(model)!, p.GetValue(vs) }.OfType<string>().ToArray();
             var rows = new List<BenchRow>();
+            if (p.GetValue(saveOptimized) is { } ort && ort.EndsWith(".ort", StringComparison.OrdinalIgnoreCase))
+                throw new OptionsException($"--save-optimized '{Text.Message.Name(ort)}': Shrink saves the optimized graph as ONNX, which it checks before moving it into place; give a path ending in .onnx");
             // ONNX Runtime writes the optimized graph itself: into a temporary file, checked, then renamed into place.
             using var optimized = p.GetValue(saveOptimized) is { } o ? Shrink.IO.StagedFile.Begin(o, Shrink.IO.OutputGuard.Protecting(files), "--save-optimized") : null;
             foreach (var file in files)

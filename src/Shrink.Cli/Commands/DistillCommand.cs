@@ -101,19 +101,12 @@ internal static class DistillCommand
         return command;
     }
 
-    /// <summary>Size, parameters, MACs and ONNX Runtime accuracy of a model (its file when it has one, else a temporary copy).</summary>
+    /// <summary>Size, parameters, MACs and ONNX Runtime accuracy of a model (its file when it has one, else a temporary copy, removed after).</summary>
     private static Reports.ModelSide MeasureModel(Model model, string? file, Dataset test)
     {
-        var path = file ?? Path.Combine(Path.GetTempPath(), $"shrink-teacher-{Environment.ProcessId}.onnx");
-        try
-        {
-            if (file is null) ModelSaver.Save(model, path);
-            return Reports.ModelSide.Measure(path, test, Array.Empty<int>(), new RunnerOptions(), new List<string>()).Side;
-        }
-        finally
-        {
-            if (file is null) File.Delete(path);
-        }
+        if (file is not null) return Reports.ModelSide.Measure(file, test, Array.Empty<int>(), new RunnerOptions(), new List<string>()).Side;
+        using var staged = ModelSaver.Stage(model, Path.Combine(Path.GetTempPath(), $"shrink-teacher-{Guid.NewGuid():N}.onnx"));  // never committed
+        return Reports.ModelSide.Measure(staged.TempPath, test, Array.Empty<int>(), new RunnerOptions(), new List<string>()).Side;
     }
 
     private static double OnnxRunnerAccuracy(Model model, Dataset test)

@@ -34,7 +34,7 @@ internal static class TrainCommand
             var guard = Options.CheckOutput(outPath, isZoo ? null : source);
             var options = training.Build(p, outPath);
             var runCopyPath = Path.Combine(options.RunDirectory!, "model.onnx");
-            if (Directory.Exists(options.RunDirectory)) guard.Check(runCopyPath, "--run-dir's model.onnx");
+            if (Directory.Exists(options.RunDirectory) && !TrainingCli.SameFile(runCopyPath, outPath)) guard.Check(runCopyPath, "--run-dir's model.onnx");
             var (train, test) = training.LoadData(p);
             var initial = TrainingCli.ModelFrom("--model", source, options.Seed);
             training.InitTorch(p);

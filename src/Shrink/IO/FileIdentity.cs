@@ -18,7 +18,13 @@ public readonly record struct FileIdentity(ulong Device, ulong Inode, string? Pa
     /// <summary>The identity of what <paramref name="path"/> names; with <paramref name="followLinks"/> false a link is reported as the link itself.</summary>
     public static FileIdentity Of(string path, bool followLinks = true)
     {
-        if (OperatingSystem.IsLinux()) return OfLinux(path, followLinks);
+        if (OperatingSystem.IsLinux() && OfLinux(path, followLinks) is { } id) return id;
+        return OfPath(path, followLinks);
+    }
+
+    /// <summary>Where statx is missing or refused: the resolved full path stands in for the inode.</summary>
+    private static FileIdentity OfPath(string path, bool followLinks)
+    {
         var info = new FileInfo(path);
         if (!info.Exists) return Directory.Exists(path) ? new(0, 0, Path.GetFullPath(path), FileKind.Directory) : default;
         if (!followLinks && info.LinkTarget is not null) return new(0, 0, info.FullName, FileKind.SymbolicLink);
@@ -49,10 +55,22 @@ public readonly record struct FileIdentity(ulong Device, ulong Inode, string? Pa
         FileKind.Socket => "a socket", FileKind.Missing => "missing", _ => "not a regular file",
     };
 
-    private static FileIdentity OfLinux(string path, bool followLinks)
+    private const int ENOENT = 2, ENOTDIR = 20;
+    private static bool _noStatx;
+
+    /// <summary>statx(2); null where the call is not available or refused (old glibc, a seccomp filter), so the caller falls back.</summary>
+    private static FileIdentity? OfLinux(string path, bool followLinks)
     {
+        if (_noStatx) return null;
         var buffer = new byte[256];
-        if (statx(AtFdCwd, path, followLinks ? 0 : AtSymlinkNoFollow, StatxBasicStats, buffer) != 0) return default;
+        int rc;
+        try { rc = statx(AtFdCwd, path, followLinks ? 0 : AtSymlinkNoFollow, StatxBasicStats, buffer); }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            _noStatx = true;
+            return null;
+        }
+        if (rc != 0) return Marshal.GetLastPInvokeError() is ENOENT or ENOTDIR ? default(FileIdentity) : null;
         var mode = BitConverter.ToUInt16(buffer, 28);
         var inode = BitConverter.ToUInt64(buffer, 32);
         var device = ((ulong)BitConverter.ToUInt32(buffer, 136) << 32) | BitConverter.ToUInt32(buffer, 140);

@@ -27,14 +27,18 @@ public sealed class OutputGuard
     /// <summary>Protects a file (ignored when null or missing); an ONNX model's external data files are protected with it.</summary>
     public OutputGuard Protect(string? path)
     {
-        if (string.IsNullOrEmpty(path)) return this;
-        var id = FileIdentity.Of(path);
-        if (id.Kind == FileKind.Missing) return this;
-        _protected.Add((path, id));
-        if (id.Kind == FileKind.Regular && path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
-            foreach (var data in ExternalDataFiles.Referenced(path))
-                Protect(data);
+        if (!Add(path) || !path!.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)) return this;
+        foreach (var data in ExternalDataFiles.Referenced(path)) Add(data);  // data files are not read as models: no recursion
         return this;
+    }
+
+    private bool Add(string? path)
+    {
+        if (string.IsNullOrEmpty(path)) return false;
+        var id = FileIdentity.Of(path);
+        if (id.Kind == FileKind.Missing || _protected.Any(p => p.Id.SameFileAs(id))) return false;
+        _protected.Add((path, id));
+        return id.Kind == FileKind.Regular;
     }
 
     /// <summary>True when <paramref name="path"/> is one of the protected files (by identity).</summary>
@@ -49,9 +53,9 @@ public sealed class OutputGuard
     /// something other than a regular file, in a directory that does not exist, too long a name for its
     /// temporary sibling, or any protected file. Returns the full path.
     /// </summary>
-    public string Check(string output, string option = "--out")
+    public string Check(string output, string option = "--out", int reserve = StagedFile.TempSuffixBytes)
     {
-        var full = CheckPlace(output, option);
+        var full = CheckPlace(output, option, reserve);
         var id = FileIdentity.Of(full);
         foreach (var (path, pid) in _protected)
             if (pid.SameFileAs(id))
@@ -62,7 +66,8 @@ public sealed class OutputGuard
     }
 
     /// <summary>The checks that need no inputs: see <see cref="Check"/>.</summary>
-    public static string CheckPlace(string output, string option = "--out")
+    /// <param name="reserve">Bytes the name may grow by (its temporary sibling, and for a model its content-named data file).</param>
+    public static string CheckPlace(string output, string option = "--out", int reserve = StagedFile.TempSuffixBytes)
     {
         if (string.IsNullOrWhiteSpace(output)) throw new OptionsException($"{option} is empty; give a file path such as model.onnx");
         if (output.EndsWith('/') || output.EndsWith(Path.DirectorySeparatorChar))
@@ -82,8 +87,8 @@ public sealed class OutputGuard
                 ? $"cannot write {option} '{Message.Name(output)}': directory '{Message.Name(dir)}' does not exist; create it first"
                 : $"cannot write {option} '{Message.Name(output)}': '{Message.Name(dir)}' is {FileIdentity.Describe(dirKind)}, not a directory");
         var nameBytes = System.Text.Encoding.UTF8.GetByteCount(Path.GetFileName(full));
-        if (nameBytes + StagedFile.TempSuffixBytes > 255)
-            throw new OptionsException($"{option} '{Message.Name(output)}': the file name is {nameBytes} bytes, and with Shrink's temporary suffix it would pass the file system's 255-byte limit; use a name of at most {255 - StagedFile.TempSuffixBytes} bytes");
+        if (nameBytes + reserve > 255)
+            throw new OptionsException($"{option} '{Message.Name(output)}': the file name is {nameBytes} bytes, and with Shrink's temporary suffix it would pass the file system's 255-byte limit; use a name of at most {255 - reserve} bytes");
         return full;
     }
 

@@ -12,8 +12,11 @@ namespace Shrink.IO;
 /// </summary>
 public sealed class StagedFile : IDisposable
 {
-    /// <summary>Bytes a destination's name may grow by: the temporary suffix, and the content-named external data beside a model.</summary>
+    /// <summary>Bytes a destination's name may grow by: its own temporary suffix (<c>.</c> + <c>.PID.RANDOM.tmp</c>, 25) after the content-named external data beside a model (<c>.&lt;16 hex&gt;.data</c>, 22).</summary>
     public const int TempSuffixBytes = 48;
+
+    /// <summary>Bytes the temporary suffix alone adds (for files that have no data file of their own).</summary>
+    public const int TempOnlySuffixBytes = 26;
 
     private readonly List<string> _created = new();
     private bool _committed;
@@ -34,9 +37,9 @@ public sealed class StagedFile : IDisposable
     public Action? AfterCommit { get; set; }
 
     /// <summary>Checks the destination (against <paramref name="guard"/>'s inputs when given) and reserves a temporary path beside it.</summary>
-    public static StagedFile Begin(string destination, OutputGuard? guard = null, string option = "--out")
+    public static StagedFile Begin(string destination, OutputGuard? guard = null, string option = "--out", int reserve = TempSuffixBytes)
     {
-        var full = guard?.Check(destination, option) ?? OutputGuard.CheckPlace(destination, option);
+        var full = guard?.Check(destination, option, reserve) ?? OutputGuard.CheckPlace(destination, option, reserve);
         var dir = Path.GetDirectoryName(full)!;
         var name = Path.GetFileName(full);
         StaleFiles.Clean(dir, name);
@@ -122,22 +125,34 @@ internal static class StaleFiles
     public static IEnumerable<string> Live(string dir, string name)
     {
         if (name.IndexOfAny(new[] { '*', '?' }) >= 0) return Array.Empty<string>();
-        var own = new System.Text.RegularExpressions.Regex($"^\\.{System.Text.RegularExpressions.Regex.Escape(name)}\\.[0-9]+\\.[0-9a-f]{{8}}\\.tmp$");
         try
         {
             return Directory.EnumerateFiles(dir, $".{name}.*.tmp")
-                .Where(f => own.IsMatch(Path.GetFileName(f)) && !IsStale(Path.GetFileName(f), File.GetLastWriteTimeUtc(f))).ToList();
+                .Where(f => Parse(Path.GetFileName(f)) is { } t && t.Target == name && !IsStale(Path.GetFileName(f), File.GetLastWriteTimeUtc(f))).ToList();
         }
         catch (IOException) { return Array.Empty<string>(); }
     }
 
+    /// <summary>What a temporary name <c>.TARGET.PID.RANDOM.tmp</c> says: the file it stands in for, and the process writing it (0 for the <c>.TARGET.GUID.tmp</c> of earlier versions); null for other names.</summary>
+    private static (string Target, int Pid)? Parse(string file)
+    {
+        if (!file.StartsWith('.') || !file.EndsWith(".tmp", StringComparison.Ordinal)) return null;
+        var parts = file[1..^4].Split('.');
+        if (parts.Length >= 3 && int.TryParse(parts[^2], out var pid) && pid > 0 && parts[^1].Length == 8)
+            return (string.Join('.', parts[..^2]), pid);
+        if (parts.Length >= 2 && parts[^1].Length == 32) return (string.Join('.', parts[..^1]), 0);
+        return null;
+    }
+
     private static bool IsStale(string file, DateTime written)
     {
-        var parts = file[..^4].Split('.');  // "", name…, pid, random  (".tmp" cut)
         var age = DateTime.UtcNow - written;
-        if (parts.Length >= 4 && int.TryParse(parts[^2], out var pid) && parts[^1].Length == 8)
-            return age > MaxAge || (pid != Environment.ProcessId && !Alive(pid));
-        return parts.Length >= 3 && parts[^1].Length == 32 && age > LegacyAge;  // earlier versions: ".NAME.GUID.tmp"
+        return Parse(file) switch
+        {
+            null => false,
+            (_, 0) => age > LegacyAge,
+            (_, var pid) => age > MaxAge || (pid != Environment.ProcessId && !Alive(pid)),
+        };
     }
 
     private static bool Alive(int pid)

@@ -13,6 +13,8 @@ internal static class ExternalData
 {
     public static Tensor Load(TensorProto p, string? baseDirectory, string where)
     {
+        if (p.ExternalData.GroupBy(e => e.Key).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw new ModelFormatException($"{where}: tensor '{Message.Name(p.Name)}' gives external-data key '{Message.Name(twice.Key)}' {twice.Count()} times; the file is corrupt");
         var info = p.ExternalData.ToDictionary(e => e.Key, e => e.Value);
         if (!info.TryGetValue("location", out var location) || location.Length == 0)
             throw new ModelFormatException($"{where}: tensor '{p.Name}' is stored externally but names no location");

@@ -13,10 +13,12 @@ namespace Shrink.Onnx;
 public static class ExternalDataFiles
 {
     /// <summary>The full paths of the external data files the model file at <paramref name="modelPath"/> names (empty when it cannot be parsed).</summary>
-    public static IReadOnlyList<string> Referenced(string modelPath)
+    public static IReadOnlyList<string> Referenced(string modelPath) => TryReferenced(modelPath) ?? (IReadOnlyList<string>)Array.Empty<string>();
+
+    /// <summary>As <see cref="Referenced"/>, or null when the file is not a readable ONNX model.</summary>
+    public static IReadOnlyList<string>? TryReferenced(string modelPath)
     {
-        var locations = Locations(modelPath);
-        if (locations is null) return Array.Empty<string>();
+        if (Locations(modelPath) is not { } locations) return null;
         var dir = Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
         return locations.Where(l => !Path.IsPathRooted(l)).Select(l => Path.GetFullPath(Path.Combine(dir, l))).Distinct().ToList();
     }

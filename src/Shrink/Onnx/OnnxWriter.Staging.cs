@@ -59,7 +59,7 @@ public static partial class OnnxWriter
         if (id.Kind == FileKind.Regular && new FileInfo(dataPath).Length == sink.Length && FileHash(dataPath) == sink.Hash()) return;
         if (guard?.Protects(dataPath) == true)
             throw new OptionsException($"the external data file '{Message.Name(dataPath)}' belongs to an input and would be replaced; choose another --out");
-        using var data = StagedFile.Begin(dataPath, guard, "the external data file");
+        using var data = StagedFile.Begin(dataPath, guard, "the external data file", StagedFile.TempOnlySuffixBytes);
         data.Write(sink.CopyTo);
         data.Commit();
         if (id.Kind == FileKind.Missing) model.AddCreated(dataPath);
@@ -72,21 +72,23 @@ public static partial class OnnxWriter
         return Convert.ToHexStringLower(sha.ComputeHash(fs))[..16];
     }
 
-    /// <summary>Removes this output's data files that neither the current model nor a run writing it now refers to (left by killed runs).</summary>
+    /// <summary>Removes this output's data files that no model beside it, nor a run writing it now, refers to (left by killed runs).</summary>
     private static void RemoveOrphanData(string dir, string name, OutputGuard? guard)
     {
-        var keep = InUse(dir, name);  // the temporaries are read before the current model: a commit in between is seen either way
-        if (keep is null) return;
+        List<string> candidates;
         try
         {
-            foreach (var file in Directory.EnumerateFiles(dir, $"{name}.*.data"))
-                if (ExternalDataFiles.IsOwnDataName(name, Path.GetFileName(file)) && !keep.Contains(file) && guard?.Protects(file) != true)
-                    StagedFile.TryDelete(file);
+            // Listed before the references are read: a run that writes its data after this listing is not
+            // a candidate, and one that wrote it before has its temporary model (written first) seen below.
+            candidates = Directory.EnumerateFiles(dir, $"{name}.*.data").Where(f => ExternalDataFiles.IsOwnDataName(name, Path.GetFileName(f))).ToList();
         }
-        catch (IOException) { }
+        catch (IOException) { return; }
+        if (candidates.Count == 0 || InUse(dir, name) is not { } keep) return;
+        foreach (var file in candidates)
+            if (!keep.Contains(file) && guard?.Protects(file) != true) StagedFile.TryDelete(file);
     }
 
-    /// <summary>After a commit: removes the data files the replaced model referred to, if no one refers to them now.</summary>
+    /// <summary>After a commit: removes the data files the replaced model referred to, if no model refers to them now.</summary>
     private static void RemoveUnreferenced(IReadOnlyList<string> previous, string dir, string name, string? current, OutputGuard? guard)
     {
         var own = previous.Where(p => Path.GetDirectoryName(p) == dir && Path.GetFileName(p) != current
@@ -95,15 +97,27 @@ public static partial class OnnxWriter
         foreach (var p in own.Where(p => !keep.Contains(p))) StagedFile.TryDelete(p);
     }
 
-    /// <summary>The data files the model at NAME and every live temporary model of NAME refer to; null when one cannot be read (then nothing is removed).</summary>
+    /// <summary>Bytes of models read to find which data files are in use; past it nothing is removed.</summary>
+    private const long ScanLimit = 256L << 20;
+
+    /// <summary>
+    /// The data files that a model beside NAME (every <c>*.onnx</c>: a renamed or copied older version may
+    /// still read them), NAME itself and every live temporary model of NAME refer to; null when one
+    /// cannot be read or they are too large to read (then nothing is removed).
+    /// </summary>
     private static HashSet<string>? InUse(string dir, string name)
     {
         var keep = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var temp in StaleFiles.Live(dir, name).Append(Path.Combine(dir, name)))
+        long read = 0;
+        IEnumerable<string> models;
+        try { models = StaleFiles.Live(dir, name).Concat(Directory.EnumerateFiles(dir, "*.onnx")).Append(Path.Combine(dir, name)).Distinct().ToList(); }
+        catch (IOException) { return null; }
+        foreach (var model in models)
         {
-            if (!File.Exists(temp)) continue;
-            if (ExternalDataFiles.Locations(temp) is null) return null;
-            keep.UnionWith(ExternalDataFiles.Referenced(temp));
+            if (FileIdentity.Of(model).Kind != FileKind.Regular) continue;
+            read += new FileInfo(model).Length;
+            if (read > ScanLimit || ExternalDataFiles.TryReferenced(model) is not { } referenced) return null;
+            keep.UnionWith(referenced);
         }
         return keep;
     }

@@ -199,4 +199,54 @@ public class OutputGuardTests
             if (!Directory.Exists($"/proc/{pid}")) return pid;
         throw new InvalidOperationException("no free pid found");
     }
+
+    [Fact]
+    public void AModelNamingItselfAsExternalData_IsProtectedWithoutRecursion()
+    {
+        using var dir = new TempDirectory();
+        var m = Shrink.Tests.Onnx.ProtoModels.Minimal();
+        var t = new Shrink.Onnx.Proto.TensorProto { Name = "self", DataType = 2, DataLocation = Shrink.Onnx.Proto.TensorProto.Types.DataLocation.External };
+        t.Dims.Add(4);
+        t.ExternalData.Add(new Shrink.Onnx.Proto.StringStringEntryProto { Key = "location", Value = "self.onnx" });
+        m.Graph.Initializer.Add(t);
+        File.WriteAllBytes(dir.File("self.onnx"), Google.Protobuf.MessageExtensions.ToByteArray(m));
+
+        var guard = OutputGuard.Protecting(dir.File("self.onnx"));  // used to overflow the stack
+
+        Assert.True(guard.Protects(dir.File("self.onnx")));
+    }
+
+    [Fact]
+    public void RewritingAModel_KeepsTheDataAnotherModelBesideItReads()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("out.onnx");
+        OnnxWriter.Write(ModelZoo.Create("lenet300", 1), path, new OnnxWriteOptions { ExternalData = true });
+        File.Move(path, dir.File("v1.onnx"));           // an older version kept under another name
+        OnnxWriter.Write(ModelZoo.Create("lenet300", 2), path, new OnnxWriteOptions { ExternalData = true });
+        File.Copy(path, dir.File("backup.onnx"));        // a copy of the current one
+        OnnxWriter.Write(ModelZoo.Create("lenet300", 3), path, new OnnxWriteOptions { ExternalData = true });
+
+        OnnxRunner.CheckLoads(dir.File("v1.onnx"));
+        OnnxRunner.CheckLoads(dir.File("backup.onnx"));
+        OnnxRunner.CheckLoads(path);
+        Assert.Equal(3, Directory.GetFiles(dir.Path, "out.onnx.*.data").Length);
+    }
+
+    [Theory]
+    [InlineData(207, true)]
+    [InlineData(208, false)]
+    public void ANameThatPassesTheCheck_IsWrittenWithItsExternalData(int length, bool fits)
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File(new string('m', length - 5) + ".onnx");
+        void Write() => ModelSaver.Save(ModelZoo.Create("lenet300"), path, new OnnxWriteOptions { ExternalData = true });
+
+        if (fits)
+        {
+            Write();
+            OnnxRunner.CheckLoads(path);
+        }
+        else Assert.Contains("255-byte limit", Assert.Throws<OptionsException>(Write).Message);
+    }
 }

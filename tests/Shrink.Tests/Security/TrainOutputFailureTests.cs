@@ -62,7 +62,7 @@ public class TrainOutputFailureTests
         using var dir = new TempDirectory();
         File.WriteAllText(dir.File("blocker"), "");
         var r = Train(dir.File("blocker/run"), dir.File("m.onnx"));
-        CliRunner.AssertBadInput(r, $"cannot write '{dir.File("blocker/run")}' (");
+        CliRunner.AssertBadInput(r, $"cannot write '{dir.File("blocker/run")}': ");
         Assert.Contains("nothing was trained", r.Err);
         Assert.False(File.Exists(dir.File("m.onnx")));
     }
@@ -88,8 +88,21 @@ public class TrainOutputFailureTests
         using var t = new Trainer(ex, new TrainOptions { Epochs = 1, BatchSize = 64, RunDirectory = run, EvaluateEachEpoch = false },
             new[] { new BlockRunDirectory(run) });
         var e = Assert.Throws<RunOutputException>(() => t.Fit(Shrink.Data.FashionMnist.LoadEmbedded().Train.Take(64)));
-        Assert.StartsWith($"cannot write '{Checkpoint.PathIn(run)}' (", e.Message);
+        Assert.Contains($"'{Checkpoint.PathIn(run)}'", e.Message);
         Assert.Contains("continue with --resume", e.Message);
         Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void OutInsideTheRunDirectory_IsWrittenOnceAndResumes()
+    {
+        using var dir = new TempDirectory();
+        var run = Directory.CreateDirectory(dir.File("r")).FullName;
+        var first = Train(run, Path.Combine(run, "model.onnx"));
+        Assert.True(first.ExitCode == 0, first.Err);
+
+        var again = Train(run, Path.Combine(run, "model.onnx"), "--resume");
+        Assert.True(again.ExitCode == 0, again.Err);
+        Shrink.Runtime.OnnxRunner.CheckLoads(Path.Combine(run, "model.onnx"));
     }
 }
