@@ -65,8 +65,10 @@ public sealed class OutputGuard
         return full;
     }
 
-    /// <summary>The checks that need no inputs: see <see cref="Check"/>.</summary>
-    /// <param name="reserve">Bytes the name may grow by (its temporary sibling, and for a model its content-named data file).</param>
+    /// <summary>
+    /// The checks that need no inputs (see <see cref="Check"/>); <paramref name="reserve"/> is how many bytes
+    /// the name may grow by (its temporary sibling, and for a model its content-named data file).
+    /// </summary>
     public static string CheckPlace(string output, string option = "--out", int reserve = StagedFile.TempSuffixBytes)
     {
         if (string.IsNullOrWhiteSpace(output)) throw new OptionsException($"{option} is empty; give a file path such as model.onnx");

@@ -195,5 +195,5 @@ public class RoundTripTests
         return null;
     }
 
-    private static string Clip(IMessage m) => m.ToString() is var s && s.Length > 400 ? s[..400] + "…" : m.ToString();
+    private static string Clip(IMessage m) => (m.ToString() ?? "") is var s && s.Length > 400 ? s[..400] + "…" : s;
 }

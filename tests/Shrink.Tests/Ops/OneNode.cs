@@ -6,7 +6,7 @@ using Xunit;
 namespace Shrink.Tests.Ops;
 
 /// <summary>
-/// A model of one node, for op-level shape tests: <see cref="AssertInfers"/> checks the inferred output
+/// A model of one node, for op-level shape tests: <c>AssertInfers</c> checks the inferred output
 /// shape and, when every input shape is fixed, that ONNX Runtime produces the same shape.
 /// </summary>
 internal static class OneNode
