@@ -57,16 +57,21 @@ internal static class SensitivityCommand
                 System.Text.Encoding.UTF8.GetBytes(JsonSerializer.Serialize(suggested, options)),
                 Plots.Sensitivity(report, $"Sensitivity of {Path.GetFileName(path)} ({report.Method}, {report.Samples:N0} test images)"),
             };
+            var created = !Directory.Exists(dir);
             IO.OutputDirectory.Create(dir, "--out");
-            var staged = files.Select(f => IO.StagedFile.Begin(f, guard)).ToList();
+            var staged = new List<IO.StagedFile>();
+            var written = false;
             try
             {
+                foreach (var f in files) staged.Add(IO.StagedFile.Begin(f, guard));
                 foreach (var (s, bytes) in staged.Zip(contents)) s.Write(stream => stream.Write(bytes));
                 foreach (var s in staged) s.Commit();
+                written = true;
             }
             finally
             {
                 foreach (var s in staged) s.Dispose();
+                if (!written && created && !Directory.EnumerateFileSystemEntries(dir).Any()) Directory.Delete(dir);  // no trace of a failed run
             }
 
             if (p.GetValue(json)) cli.WriteJson(new { report, suggested, files = new[] { "sensitivity.json", "sensitivity.png", "layers.json" }.Select(f => Path.Combine(dir, f)) });

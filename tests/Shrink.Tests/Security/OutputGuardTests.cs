@@ -249,4 +249,23 @@ public class OutputGuardTests
         }
         else Assert.Contains("255-byte limit", Assert.Throws<OptionsException>(Write).Message);
     }
+
+    [Fact]
+    public void TwoRunsWritingTheSameOutput_EachMeasureTheirOwnFile()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("m.onnx");
+        using var small = ModelSaver.Stage(ModelZoo.Create("lenet300"), path);
+        using var large = ModelSaver.Stage(ModelZoo.Create("lenet5"), path);
+
+        Assert.NotEqual(small.TempPath, large.TempPath);
+        var (a, b) = (Shrink.Stats.ModelStats.Compute(small.TempPath).Parameters, Shrink.Stats.ModelStats.Compute(large.TempPath).Parameters);
+        small.Commit();
+        large.Commit();  // the last commit wins; neither run's figures were read from the other's file
+
+        Assert.Equal(266_610, a);
+        Assert.Equal(431_080, b);
+        Assert.Equal(b, Shrink.Stats.ModelStats.Compute(path).Parameters);
+        Assert.Single(Directory.EnumerateFileSystemEntries(dir.Path));
+    }
 }
