@@ -9,7 +9,7 @@ internal static class GatherInference
     {
         var (data, idx) = (c.InputShape(0), c.InputShape(1));
         if (data is null || idx is null) { c.PassThroughRankless(); return; }
-        var axis = InferenceContext.Axis(c.Int("axis", 0), data.Rank);
+        if (c.CheckedAxis(c.Int("axis", 0), data.Rank) is not { } axis) { c.PassThroughRankless(); return; }
         c.SetOutput(0, c.InputType(0), new Shape(data.Dims.Take(axis).Concat(idx.Dims).Concat(data.Dims.Skip(axis + 1))));
         if (data.Rank == 1 && c.ShapeValue(0) is { } values && c.IntValues(1) is { } indices)
             c.SetShapeValue(0, indices.Select(i => i < 0 ? i + values.Length : i).Select(i => i >= 0 && i < values.Length ? values[i] : Dim.Unknown).ToArray());

@@ -94,6 +94,18 @@ public sealed class InferenceContext
     /// <summary>Normalizes a possibly negative axis for a tensor of the given rank.</summary>
     public static int Axis(long axis, int rank) => (int)(axis < 0 ? axis + rank : axis);
 
+    /// <summary>
+    /// <paramref name="axis"/> normalised against <paramref name="rank"/>, or null with a problem reported when
+    /// it lies outside [−rank, rank) (or [−rank, rank] where <paramref name="endAllowed"/>, as Flatten's axis may).
+    /// </summary>
+    public int? CheckedAxis(long axis, int rank, string what = "axis", bool endAllowed = false)
+    {
+        var high = endAllowed ? rank : rank - 1;
+        if (axis >= -rank && axis <= high) return Axis(axis, rank);
+        Problem($"bad attribute at node '{Node.DisplayName}' ({Node.OpType}): {what} {axis} is outside [{-rank}, {high}] for an input of rank {rank}");
+        return null;
+    }
+
     private static Shape? Merge(Shape? declared, Shape? inferred)
     {
         if (inferred is null) return declared;

@@ -22,6 +22,7 @@ internal static class ReduceOps
         var keep = c.Int("keepdims", 1) != 0;
         var axes = c.Ints("axes") ?? (c.HasInput(1) ? c.IntValues(1) : null);
         if (axes is null && c.HasInput(1)) { c.SetOutput(0, c.InputType(0), keep ? new Shape(Enumerable.Repeat(Dim.Unknown, x.Rank)) : null); return; }
+        if (axes is not null && axes.Any(a => c.CheckedAxis(a, x.Rank, "axes entry") is null)) { c.PassThroughRankless(); return; }
         var noop = c.Int("noop_with_empty_axes", 0) != 0;
         var reduced = axes is null || axes.Length == 0
             ? (noop ? new HashSet<int>() : Enumerable.Range(0, x.Rank).ToHashSet())

@@ -29,11 +29,28 @@ internal static class ShapeOps
         var x = c.InputShape(0);
         if (target is null) { c.SetOutput(0, c.InputType(0), c.InputShape(1) is { Rank: 1 } s && s[0].IsKnown ? new Shape(Enumerable.Repeat(Dim.Unknown, (int)s[0].Value!)) : null); return; }
         var allowZero = c.Int("allowzero", 0) != 0;
+        if (ReshapeProblem(target, x, allowZero) is { } problem)
+        {
+            c.Problem($"bad Reshape target at node '{c.Node.DisplayName}': {problem}");
+            c.PassThroughRankless();
+            return;
+        }
         var dims = target.Select((d, i) => d.Value == 0 && !allowZero && x is not null && i < x.Rank ? x[i] : d).ToArray();
         var minus = Array.FindIndex(dims, d => d.Value == -1);
         if (minus >= 0) dims[minus] = InferMinusOne(x, dims, minus);
         c.SetOutput(0, c.InputType(0), new Shape(dims));
         if (c.ShapeValue(0) is { } v) c.SetShapeValue(0, v);
+    }
+
+    /// <summary>Why a Reshape target is invalid (ONNX's rules: at most one −1; a 0 copies an input dimension that must exist), or null.</summary>
+    private static string? ReshapeProblem(Dim[] target, Shape? x, bool allowZero)
+    {
+        var shown = $"[{string.Join(",", target.Select(d => d.Value?.ToString() ?? "?"))}]";
+        if (target.Count(d => d.Value == -1) > 1) return $"{shown} has more than one -1";
+        if (target.Any(d => d.Value < -1)) return $"{shown} has a negative size other than -1";
+        if (!allowZero && x is not null && target.Select((d, i) => (d, i)).Any(t => t.d.Value == 0 && t.i >= x.Rank))
+            return $"{shown} copies (0) a dimension the input of rank {x.Rank} does not have";
+        return null;
     }
 
     /// <summary>The −1 entry of a Reshape target: input elements divided by the other entries.</summary>
@@ -53,7 +70,7 @@ internal static class ShapeOps
     {
         var x = c.InputShape(0);
         if (x is null) { c.PassThroughRankless(); return; }
-        var axis = InferenceContext.Axis(c.Int("axis", 1), x.Rank);
+        if (c.CheckedAxis(c.Int("axis", 1), x.Rank, endAllowed: true) is not { } axis) { c.PassThroughRankless(); return; }
         c.SetOutput(0, c.InputType(0), new Shape(new[] { Product(x.Dims.Take(axis)), Product(x.Dims.Skip(axis)) }));
     }
 

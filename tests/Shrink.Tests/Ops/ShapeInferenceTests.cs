@@ -101,6 +101,7 @@ public class ShapeInferenceTests
 
         var problems = GraphValidator.Validate(model);
 
+        Assert.NotEmpty(problems);  // every hostile node is reported, not only left unresolved
         Assert.All(problems, p => Assert.Contains("'n'", p));
     }
 
