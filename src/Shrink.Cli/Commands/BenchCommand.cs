@@ -50,7 +50,7 @@ internal static class BenchCommand
                 OnnxRunner.CheckLoads(optimized.TempPath);
                 optimized.Commit();
             }
-            var report = new BenchReport(options.Threads, rows, files.Length == 2 ? Speedups(rows, files, batches) : null, profiles);
+            var report = new BenchReport(options.Threads, rows, files.Length == 2 ? Compare(files, batches, options, p.GetValue(warmup), p.GetValue(runs)) : null, profiles);
             if (p.GetValue(json)) cli.WriteJson(report);
             else Render(cli.Console, report);
             return ShrinkApp.Ok;
@@ -67,10 +67,13 @@ internal static class BenchCommand
         return new ProfileRow(file, batch, runner.EndProfiling(warmup + runs));
     }
 
-    /// <summary>Speed-up of MODEL over OTHER at each batch size: OTHER's p50 divided by MODEL's.</summary>
-    private static IReadOnlyList<Speedup> Speedups(List<BenchRow> rows, string[] files, int[] batches) =>
-        batches.Select(b => new Speedup(b,
-            rows.First(r => r.Model == files[1] && r.Batch == b).P50Ms / rows.First(r => r.Model == files[0] && r.Batch == b).P50Ms)).ToArray();
+    /// <summary>MODEL against OTHER at each batch size, in interleaved rounds of 5 runs each (about --runs runs per model): the verdict rule of <see cref="LatencyComparison"/>.</summary>
+    private static IReadOnlyList<LatencyComparisonRow> Compare(string[] files, int[] batches, RunnerOptions options, int warmup, int runs)
+    {
+        using var model = OnnxRunner.Load(files[0], options);
+        using var other = OnnxRunner.Load(files[1], options);
+        return LatencyComparison.Compare(other, model, batches, warmup, rounds: Math.Max(2, runs / 5), runsPerRound: 5);
+    }
 
     private static void Render(IAnsiConsole c, BenchReport r)
     {
@@ -80,10 +83,9 @@ internal static class BenchCommand
                 Format.Ms(row.P99Ms), Format.Ms(row.MeanMs), row.Throughput.ToString("N0"));
         c.Write(table);
         c.WriteLine($"ONNX Runtime {(r.Threads == 0 ? "default" : r.Threads.ToString())} intra-op thread(s), {r.Rows.FirstOrDefault()?.Runs} timed runs per row");
-        foreach (var s in r.Speedups ?? Array.Empty<Speedup>())
-            c.WriteLine(s.Ratio >= 1
-                ? $"batch {s.Batch}: {r.Rows[0].Model} is {s.Ratio:F2}x faster (p50)"
-                : $"batch {s.Batch}: {r.Rows[0].Model} is NOT faster: {1 / s.Ratio:F2}x slower (p50)");
+        foreach (var s in r.Comparison ?? Array.Empty<LatencyComparisonRow>())
+            c.WriteLine($"batch {s.Batch}: {r.Rows[0].Model} is {s.Words} (p50 {Format.Ms(s.Candidate.P50Ms)} against {Format.Ms(s.Baseline.P50Ms)} ms in {s.Candidate.Runs} interleaved runs each; " +
+                $"interquartile ranges {Format.Ms(s.Candidate.Q1Ms)}–{Format.Ms(s.Candidate.Q3Ms)} and {Format.Ms(s.Baseline.Q1Ms)}–{Format.Ms(s.Baseline.Q3Ms)} ms)");
         foreach (var profile in r.Profiles ?? Array.Empty<ProfileRow>())
         {
             var t = new Table().AddColumns("operator (as run)", "nodes", "ms per run", "share");
@@ -101,8 +103,6 @@ internal sealed record BenchRow(string Model, long Bytes, int Batch, int Runs, d
         new(model, bytes, l.Batch, l.Runs, l.P50Ms, l.P90Ms, l.P99Ms, l.MeanMs, l.Throughput);
 }
 
-internal sealed record Speedup(int Batch, double Ratio);
-
 internal sealed record ProfileRow(string Model, int Batch, IReadOnlyList<OpTime> Ops);
 
-internal sealed record BenchReport(int Threads, IReadOnlyList<BenchRow> Rows, IReadOnlyList<Speedup>? Speedups, IReadOnlyList<ProfileRow>? Profiles);
+internal sealed record BenchReport(int Threads, IReadOnlyList<BenchRow> Rows, IReadOnlyList<LatencyComparisonRow>? Comparison, IReadOnlyList<ProfileRow>? Profiles);

@@ -72,8 +72,8 @@ internal static class ClusterCommand
                 clustered = tuned;
             }
             using var staged = ModelSaver.Stage(clustered, outPath, guard: guard);
-            var (before, _) = ModelSide.Measure(path, sets?.Test, Array.Empty<int>(), new RunnerOptions(), context.Notes);
-            var (after, stats) = ModelSide.Measure(staged.TempPath, sets?.Test, Array.Empty<int>(), new RunnerOptions(), context.Notes);
+            var (before, _) = ModelSide.Measure(path, sets?.Test);
+            var (after, stats) = ModelSide.Measure(staged.TempPath, sets?.Test);
             var layerRows = ClusterPass.ReadBits(clustered).Select(kv =>
             {
                 var t = clustered.Graph.FindInitializer(kv.Key)!.Const!.AsFloats().ToArray();

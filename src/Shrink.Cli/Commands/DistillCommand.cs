@@ -90,7 +90,7 @@ internal static class DistillCommand
             var distilled = executor.Export();
             distilled.SetMetadata("shrink.distilled", $"from {Path.GetFileName(teacherSource)}: T {distill.Temperature:G} alpha {distill.Alpha:G}, {options.Epochs} epochs seed {options.Seed}");
             var studentSide = TrainingCli.SaveTrained(distilled, outPath, options.RunDirectory!, copyIntoRun: false, guard,
-                file => Reports.ModelSide.Measure(file, test, Array.Empty<int>(), new RunnerOptions(), new List<string>()).Side);
+                file => Reports.ModelSide.Measure(file, test).Side);
             var report = new DistillReport(teacherSource, studentSource, outPath, distill.Temperature, distill.Alpha, distill.Hints.Select(h => h.ToString()).ToArray(),
                 distill.Attention.Select(h => h.ToString()).ToArray(), hook.Cached, options.Epochs, options.Seed, trainer.History.Select(h => h.Seconds).ToArray(),
                 teacherSide, studentSide, studentBefore, executorAccuracy);
@@ -104,9 +104,9 @@ internal static class DistillCommand
     /// <summary>Size, parameters, MACs and ONNX Runtime accuracy of a model (its file when it has one, else a temporary copy, removed after).</summary>
     private static Reports.ModelSide MeasureModel(Model model, string? file, Dataset test)
     {
-        if (file is not null) return Reports.ModelSide.Measure(file, test, Array.Empty<int>(), new RunnerOptions(), new List<string>()).Side;
+        if (file is not null) return Reports.ModelSide.Measure(file, test).Side;
         using var staged = ModelSaver.Stage(model, Path.Combine(Path.GetTempPath(), $"shrink-teacher-{Guid.NewGuid():N}.onnx"));  // never committed
-        return Reports.ModelSide.Measure(staged.TempPath, test, Array.Empty<int>(), new RunnerOptions(), new List<string>()).Side;
+        return Reports.ModelSide.Measure(staged.TempPath, test).Side;
     }
 
     private static double OnnxRunnerAccuracy(Model model, Dataset test)

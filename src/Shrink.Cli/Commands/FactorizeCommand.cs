@@ -60,8 +60,7 @@ internal static class FactorizeCommand
             var factorized = result.Model;
             if (tuning.Epochs > 0) factorized = FineTuning.Run(factorized, tuning, tuning.Seed, "fine-tune", sets!, cli);
             using var staged = ModelSaver.Stage(factorized, outPath, guard: guard);
-            var (before, _) = ModelSide.Measure(path, sets?.Test, batches, runnerOptions, context.Notes);
-            var (after, _) = ModelSide.Measure(staged.TempPath, sets?.Test, batches, runnerOptions, context.Notes);
+            var (before, after, _) = ModelSide.MeasurePair(path, staged.TempPath, sets?.Test, batches, runnerOptions, context.Notes);
             var report = new FactorizeReport(path, outPath, options.Energy, options.Ratio, tuning.Epochs,
                 pass.Ranks.Select(kv => new FactorizedLayer(kv.Key, kv.Value.Rank, kv.Value.FullRank)).ToList(), before, after, context.Notes);
             staged.Commit();
@@ -73,10 +72,8 @@ internal static class FactorizeCommand
                 foreach (var l in report.Layers) t.AddRow(Markup.Escape(l.Layer), l.Rank.ToString(), l.FullRank.ToString());
                 cli.Console.Write(t);
                 foreach (var note in context.Notes) cli.Console.WriteLine($"note: {note}");
-                var speed = ModelSide.Speedups(before, after);
                 cli.Console.WriteLine($"wrote {outPath}: {report.Layers.Count} layers factorized; parameters {before.Parameters:N0} → {after.Parameters:N0}" +
-                    (speed.Count == 0 ? "" : ModelSide.Faster(before, after) ? $"; faster in ONNX Runtime ({string.Join(", ", speed.Select(s => $"{s:F2}x"))})"
-                        : $"; NOT faster in ONNX Runtime ({string.Join(", ", speed.Select(s => $"{s:F2}x"))})"));
+                    (after.Comparison is not { Count: > 0 } ? "" : $"; in ONNX Runtime {ModelSide.Verdicts(after)} (p50 of interleaved runs)"));
             }
             return ShrinkApp.Ok;
         }));

@@ -79,8 +79,7 @@ internal static class PruneCommand
             var sets = p.GetValue(data) is { } dir ? FashionMnist.Load(dir) : null;
             var pruned = job.Run(OnnxReader.Read(path), sets, context, cli);
             using var staged = ModelSaver.Stage(pruned, outPath, guard: guard);
-            var (before, _) = ModelSide.Measure(path, sets?.Test, batches, runnerOptions, context.Notes);
-            var (after, stats) = ModelSide.Measure(staged.TempPath, sets?.Test, batches, runnerOptions, context.Notes);
+            var (before, after, stats) = ModelSide.MeasurePair(path, staged.TempPath, sets?.Test, batches, runnerOptions, context.Notes);
             var report = new PruneReport(path, outPath, m, job.TargetSparsity, job.Scope, job.Rounds, tuning.Epochs, before, after, context.Notes,
                 stats.Layers.Where(l => l.Parameters > 0).ToList(), structural);
             staged.Commit();
@@ -228,7 +227,7 @@ internal sealed record PruneReport(string Model, string Out, string Method, doub
     ModelSide Before, ModelSide After, IReadOnlyList<string> Notes, IReadOnlyList<LayerStats> Layers, bool Structural)
 {
     /// <summary>
-    /// Structured pruning: faster when the measured p50 latency is at least 10 % lower at every batch
+    /// Structured pruning: faster when the interleaved comparison finds it faster (interquartile ranges apart) at every batch
     /// size. Unstructured pruning keeps every shape, so ONNX Runtime runs the same dense kernels: it is
     /// never claimed faster, whatever run-to-run noise the latency rows show.
     /// </summary>
@@ -239,9 +238,9 @@ internal sealed record PruneReport(string Model, string Out, string Method, doub
 
     public string FasterNote => Structural
         ? Faster
-            ? $"faster in ONNX Runtime: {string.Join(", ", Before.Latency.Zip(Speedups).Select(p => $"{p.Second:F2}x at batch {p.First.Batch}"))} (p50, measured in this run)"
+            ? $"faster in ONNX Runtime: {ModelSide.Verdicts(After)} (p50 of interleaved runs; interquartile ranges apart)"
             : Before.Latency.Count == 0
                 ? "latency not measured (--bench-batch none)"
-                : $"not faster in ONNX Runtime by the measure of this run: {string.Join(", ", Before.Latency.Zip(Speedups).Select(p => $"{p.Second:F2}x at batch {p.First.Batch}"))} (p50)"
+                : $"not faster in ONNX Runtime at every batch size by the measure of this run: {ModelSide.Verdicts(After)} (p50 of interleaved runs)"
         : "not faster: unstructured sparsity keeps every layer's shape, and ONNX Runtime runs the same dense kernels; the zeros pay off in compressed size (gzip above) and later in Deep Compression, not in latency";
 }

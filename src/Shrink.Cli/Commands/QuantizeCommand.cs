@@ -161,8 +161,7 @@ internal static class QuantizeCommand
             }
             using var staged = ModelSaver.Stage(result.Model, outPath, guard: guard);
             var test = sets?.Test;
-            var (before, _) = ModelSide.Measure(path, test, batches, runnerOptions, context.Notes);
-            var (after, _) = ModelSide.Measure(staged.TempPath, test, batches, runnerOptions, context.Notes);
+            var (before, after, _) = ModelSide.MeasurePair(path, staged.TempPath, test, batches, runnerOptions, context.Notes);
             var report = new QuantizeReport(path, outPath, p.GetValue(mode)!, p.GetValue(weights)!, p.GetValue(activations)!, options.PerChannel,
                 dynamic ? "none (dynamic)" : weightOnly ? "none (weight-only)" : observe ? $"{p.GetValue(calibration)} then observed in training" : p.GetValue(calibration)!, calibrationSet?.Count ?? 0, result.Stats, before, after, context.Notes)
             {
@@ -214,6 +213,7 @@ internal sealed record QuantizeReport(string Model, string Out, string Mode, str
     public string FasterNote => Before.Latency.Count == 0 || After.Latency.Count == 0
         ? "latency not measured"
         : Faster
-            ? $"faster in ONNX Runtime: {string.Join(", ", Before.Latency.Zip(Speedups).Select(p => $"{p.Second:F2}x at batch {p.First.Batch}"))} (p50, measured in this run)"
-            : $"NOT faster in ONNX Runtime by the measure of this run: {string.Join(", ", Before.Latency.Zip(Speedups).Select(p => $"{p.Second:F2}x at batch {p.First.Batch}"))} (p50); the Q/DQ steps cost more than the integer kernels save here";
+            ? $"faster in ONNX Runtime: {ModelSide.Verdicts(After)} (p50 of interleaved runs; interquartile ranges apart)"
+            : $"NOT faster in ONNX Runtime at every batch size by the measure of this run: {ModelSide.Verdicts(After)} (p50 of interleaved runs)" +
+              (After.Comparison?.Any(r => r.Verdict == LatencyVerdict.Slower) == true ? "; where slower, the Q/DQ steps cost more than the integer kernels save" : "");
 }

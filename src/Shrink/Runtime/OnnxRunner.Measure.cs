@@ -105,32 +105,55 @@ public sealed partial class OnnxRunner
     /// <summary>Latency at a batch size: <paramref name="warmup"/> untimed runs, then <paramref name="runs"/> timed ones.</summary>
     public LatencyResult Benchmark(int batch, int warmup = 10, int runs = 50)
     {
-        if (batch < 1) throw new OptionsException($"batch size {batch} is out of range; use 1 or more");
         if (runs < 1) throw new OptionsException($"runs {runs} is out of range; use 1 or more");
+        using var probe = Probe(batch);
+        for (var i = 0; i < warmup; i++) probe.Once();
+        var times = new double[runs];
+        for (var i = 0; i < runs; i++) times[i] = probe.Once();
+        Array.Sort(times);
+        return new LatencyResult(batch, runs, times.Average(), Percentile(times, 50), Percentile(times, 90), Percentile(times, 99));
+    }
+
+    /// <summary>Random inputs of <paramref name="batch"/> samples, bound once, for timing one run at a time (<see cref="LatencyProbe.Once"/>).</summary>
+    public LatencyProbe Probe(int batch)
+    {
+        if (batch < 1) throw new OptionsException($"batch size {batch} is out of range; use 1 or more");
         if (Inputs.Count > 0 && Inputs[0].Dims.Length > 0 && Inputs[0].Dims[0] > 0 && Inputs[0].Dims[0] != batch)
             throw new OptionsException($"'{Source}' has a fixed batch size of {Inputs[0].Dims[0]}; benchmark it with --batch {Inputs[0].Dims[0]}");
         var inputs = RandomInputs(batch);
         CheckInputs(inputs);
-        var values = inputs.Select(OrtValues.Create).ToArray();
-        var names = inputs.Select(i => i.Name).ToArray();
-        var outputNames = Outputs.Select(o => o.Name).ToArray();
-        var times = new double[runs];
-        try
+        return new LatencyProbe(this, inputs);
+    }
+
+    /// <summary>One model's inputs, ready to run again and again; <see cref="Once"/> returns the milliseconds of one run.</summary>
+    public sealed class LatencyProbe : IDisposable
+    {
+        private readonly OnnxRunner _runner;
+        private readonly Microsoft.ML.OnnxRuntime.OrtValue[] _values;
+        private readonly string[] _names, _outputs;
+        private readonly Microsoft.ML.OnnxRuntime.RunOptions _options = new();
+
+        internal LatencyProbe(OnnxRunner runner, IReadOnlyList<HostTensor> inputs)
         {
-            using var options = new Microsoft.ML.OnnxRuntime.RunOptions();
-            for (var i = 0; i < warmup + runs; i++)
-            {
-                var t = Stopwatch.GetTimestamp();
-                Wrap(Source, () => _session.Run(options, names, values, outputNames)).Dispose();
-                if (i >= warmup) times[i - warmup] = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
-            }
+            _runner = runner;
+            _values = inputs.Select(OrtValues.Create).ToArray();
+            _names = inputs.Select(i => i.Name).ToArray();
+            _outputs = runner.Outputs.Select(o => o.Name).ToArray();
         }
-        finally
+
+        /// <summary>Runs the model once and returns the wall time in milliseconds.</summary>
+        public double Once()
         {
-            foreach (var v in values) v.Dispose();
+            var t = Stopwatch.GetTimestamp();
+            Wrap(_runner.Source, () => _runner._session.Run(_options, _names, _values, _outputs)).Dispose();
+            return Stopwatch.GetElapsedTime(t).TotalMilliseconds;
         }
-        Array.Sort(times);
-        return new LatencyResult(batch, runs, times.Average(), Percentile(times, 50), Percentile(times, 90), Percentile(times, 99));
+
+        public void Dispose()
+        {
+            foreach (var v in _values) v.Dispose();
+            _options.Dispose();
+        }
     }
 
     /// <summary>Linear-interpolated percentile of sorted values.</summary>

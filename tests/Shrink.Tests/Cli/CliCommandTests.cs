@@ -88,7 +88,22 @@ public class CliCommandTests
         Assert.Equal(0, r.ExitCode);
         using var doc = JsonDocument.Parse(r.Out);
         Assert.Equal(4, doc.RootElement.GetProperty("rows").GetArrayLength());
-        Assert.Equal(2, doc.RootElement.GetProperty("speedups").GetArrayLength());
+        var comparison = doc.RootElement.GetProperty("comparison");
+        Assert.Equal(2, comparison.GetArrayLength());
+        // lenet300 has 0.27M MACs per sample, lenet5 2.29M: at batch 4 the interleaved runs tell them apart.
+        Assert.Equal("Faster", comparison[1].GetProperty("verdict").GetString());
+    }
+
+    [Fact]
+    public void BenchOfAModelAgainstItsCopy_SaysWithinNoise()
+    {
+        using var dir = new TempDirectory();
+        CliRunner.Run("zoo", "lenet5", "--out", dir.File("a.onnx"));
+        File.Copy(dir.File("a.onnx"), dir.File("b.onnx"));
+        var r = CliRunner.Run("bench", dir.File("a.onnx"), "--vs", dir.File("b.onnx"), "--batch", "8", "--runs", "100", "--warmup", "10", "--threads", "1");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("is NOT faster: within noise", r.Out);
+        Assert.DoesNotContain("x faster", r.Out);
     }
 
     [Fact]

@@ -154,4 +154,15 @@ public class OnnxRunnerTests
     {
         Assert.Throws<ModelFormatException>(() => OnnxRunner.Load(Path.Combine(AppContext.BaseDirectory, "no-such-model.onnx")));
     }
+
+    [Theory]
+    [InlineData(1.0, 1.1, 1.2, 0.7, 0.8, 0.9, LatencyVerdict.Faster)]
+    [InlineData(1.0, 1.1, 1.2, 1.3, 1.4, 1.5, LatencyVerdict.Slower)]
+    [InlineData(1.0, 1.1, 1.2, 0.9, 1.05, 1.1, LatencyVerdict.WithinNoise)]
+    [InlineData(1.0, 1.1, 1.2, 0.8, 0.9, 1.0, LatencyVerdict.WithinNoise)]  // touching ranges are not apart
+    public void TheVerdictRule_IsNonOverlappingInterquartileRanges(double b1, double b2, double b3, double c1, double c2, double c3, LatencyVerdict expected)
+    {
+        var verdict = LatencyComparison.Decide(new LatencyQuartiles(b1, b2, b3, 50), new LatencyQuartiles(c1, c2, c3, 50));
+        Assert.Equal(expected, verdict);
+    }
 }
