@@ -78,7 +78,8 @@ public sealed class StagedFile : IDisposable
             throw EnvironmentFailureException.From($"move the new file into '{Message.Name(Destination)}'", e);
         }
         _committed = true;
-        AfterCommit?.Invoke();
+        try { AfterCommit?.Invoke(); }
+        catch (Exception e) when (EnvironmentFailureException.IsFileSystem(e)) { }  // clean-up after the commit is best effort: the output is in place
     }
 
     /// <summary>Removes the temporary file and what was created beside it, unless committed.</summary>
