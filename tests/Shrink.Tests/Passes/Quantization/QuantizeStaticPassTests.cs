@@ -373,7 +373,9 @@ public class QatTests
         var executor = doc.RootElement.GetProperty("executorAccuracy").GetDouble();
         var ort = doc.RootElement.GetProperty("after").GetProperty("accuracy").GetDouble();
         Assert.InRange(executor, 0.3, 1);
-        Assert.InRange(ort - executor, -0.01, 0.01); // the executor trained and evaluated the same Q/DQ the export holds
+        // The executor trained and evaluated the same Q/DQ the export holds: the README promises 0.2 points, here
+        // 2 of the 1,000 embedded test images (measured: equal for int4 and ternary).
+        Assert.InRange(ort - executor, -0.002, 0.002);
         var q = OnnxReader.Read(dir.File("q.onnx"));
         foreach (var w in q.Graph.Initializers.Where(v => v.Name.EndsWith(".weight_quantized")))
         {
