@@ -1,23 +1,60 @@
 using Shrink.Passes.Cleanup;
+using Shrink.Passes.Factorization;
+using Shrink.Passes.Pruning;
 using Shrink.Passes.Quantization;
+using Shrink.Passes.Sharing;
 
 namespace Shrink.Passes;
 
-/// <summary>Passes by id: the one place the CLI and recipes resolve a pass name (never by reflection).</summary>
+/// <summary>
+/// Passes by id, each with its typed options: the one place the CLI and recipes resolve a pass name
+/// (never by reflection). <c>quantize-static</c> is not here: it needs activation ranges calibrated on
+/// data, which the quantization technique measures before it builds the pass.
+/// </summary>
 public static class PassRegistry
 {
-    private static readonly Dictionary<string, Func<IPass>> Factories = new()
+    /// <summary>How to make one pass: its options type (null: it takes none), the defaults (null: options are required) and the constructor.</summary>
+    private sealed record Entry(Type? OptionsType, object? Defaults, Func<object?, IPass> Create);
+
+    private static Entry Plain(Func<IPass> create) => new(null, null, _ => create());
+
+    private static Entry With<T>(Func<T, IPass> create, T? defaults = null) where T : class => new(typeof(T), defaults, o => create((T)o!));
+
+    private static readonly Dictionary<string, Entry> Entries = new()
     {
-        ["remove-unused"] = () => new RemoveUnusedPass(),
-        ["fold-constants"] = () => new FoldConstantsPass(),
-        ["fold-batchnorm"] = () => new FoldBatchNormPass(),
-        ["quantize-dynamic"] = () => new QuantizeDynamicPass(new QuantizationOptions { PerChannel = true }),
+        ["remove-unused"] = Plain(() => new RemoveUnusedPass()),
+        ["fold-constants"] = Plain(() => new FoldConstantsPass()),
+        ["fold-batchnorm"] = Plain(() => new FoldBatchNormPass()),
+        ["quantize-dynamic"] = With<QuantizationOptions>(o => new QuantizeDynamicPass(o), new QuantizationOptions { PerChannel = true }),
+        ["prune-unstructured"] = With<UnstructuredPruneOptions>(o => new UnstructuredPrunePass(o)),
+        ["prune-structured"] = With<StructuredPruneOptions>(o => new StructuredPrunePass(o)),
+        ["cluster-weights"] = With<ClusterOptions>(o => new ClusterPass(o), new ClusterOptions()),
+        ["factorize-lowrank"] = With<LowRankOptions>(o => new LowRankPass(o), new LowRankOptions()),
     };
 
-    public static IReadOnlyCollection<string> Ids => Factories.Keys;
+    public static IReadOnlyCollection<string> Ids => Entries.Keys;
 
-    /// <summary>A new instance of the pass called <paramref name="id"/>; an unknown id is an <see cref="OptionsException"/> listing the known ones.</summary>
-    public static IPass Create(string id) => Factories.TryGetValue(id, out var f)
-        ? f()
-        : throw new OptionsException($"unknown pass '{id}'; known passes: {string.Join(", ", Factories.Keys.Order())}");
+    /// <summary>The options type of pass <paramref name="id"/>, or null when it takes none.</summary>
+    public static Type? OptionsType(string id) => Find(id).OptionsType;
+
+    /// <summary>
+    /// A new instance of the pass called <paramref name="id"/>, with <paramref name="options"/> of its
+    /// options type (or its defaults when it has them). An unknown id, or a pass whose options have no
+    /// defaults (a sparsity must be chosen), is an <see cref="OptionsException"/>; options of the wrong type
+    /// are API misuse (<see cref="ArgumentException"/>).
+    /// </summary>
+    public static IPass Create(string id, object? options = null)
+    {
+        var entry = Find(id);
+        if (entry.OptionsType is null)
+            return options is null ? entry.Create(null) : throw new ArgumentException($"pass '{id}' takes no options", nameof(options));
+        if (options is not null && !entry.OptionsType.IsInstanceOfType(options))
+            throw new ArgumentException($"pass '{id}' takes {entry.OptionsType.Name}, not {options.GetType().Name}", nameof(options));
+        return entry.Create(options ?? entry.Defaults
+            ?? throw new OptionsException($"pass '{id}' has no default options; give a {entry.OptionsType.Name} (for example its sparsity)"));
+    }
+
+    private static Entry Find(string id) => Entries.TryGetValue(id, out var e)
+        ? e
+        : throw new OptionsException($"unknown pass '{Text.Message.Name(id)}'; known passes: {string.Join(", ", Entries.Keys.Order())}");
 }

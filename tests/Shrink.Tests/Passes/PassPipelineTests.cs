@@ -46,6 +46,21 @@ public class PassPipelineTests
     public void UnknownPassIdListsKnownOnes()
     {
         var e = Assert.Throws<OptionsException>(() => PassRegistry.Create("prune-everything"));
-        Assert.Contains("known passes: fold-batchnorm, fold-constants, quantize-dynamic, remove-unused", e.Message);
+        Assert.Contains("known passes: cluster-weights, factorize-lowrank, fold-batchnorm, fold-constants, prune-structured, prune-unstructured, quantize-dynamic, remove-unused", e.Message);
+    }
+
+    [Fact]
+    public void RegisteredPassesTakeTheirTypedOptions()
+    {
+        var pass = PassRegistry.Create("prune-unstructured", new Shrink.Passes.Pruning.UnstructuredPruneOptions { Sparsity = 0.5 });
+        var result = new PassPipeline(pass).Run(ModelZoo.Create("lenet300"), new PassContext());
+
+        var weights = result.Model.Graph.Initializers.Where(v => v.Name.EndsWith("weight")).SelectMany(v => v.Const!.AsFloats().ToArray()).ToArray();
+        Assert.InRange(weights.Count(w => w == 0) / (double)weights.Length, 0.49, 0.51);
+        Assert.Equal(typeof(Shrink.Passes.Pruning.StructuredPruneOptions), PassRegistry.OptionsType("prune-structured"));
+        Assert.Null(PassRegistry.OptionsType("fold-batchnorm"));
+        Assert.Contains("no default options", Assert.Throws<OptionsException>(() => PassRegistry.Create("prune-structured")).Message);
+        Assert.Throws<ArgumentException>(() => PassRegistry.Create("cluster-weights", new Shrink.Passes.Factorization.LowRankOptions()));
+        Assert.Throws<ArgumentException>(() => PassRegistry.Create("remove-unused", new object()));
     }
 }
