@@ -71,16 +71,14 @@ internal static class ClusterCommand
                 foreach (var kv in clustered.Metadata.ToList()) tuned.SetMetadata(kv.Key, kv.Value);
                 clustered = tuned;
             }
-            using var staged = ModelSaver.Stage(clustered, outPath, guard: guard);
             var (before, _) = ModelSide.Measure(path, sets?.Test);
-            var (after, stats) = ModelSide.Measure(staged.TempPath, sets?.Test);
+            var (after, stats) = ModelSaver.Save(clustered, outPath, file => ModelSide.Measure(file, sets?.Test), guard: guard);
             var layerRows = ClusterPass.ReadBits(clustered).Select(kv =>
             {
                 var t = clustered.Graph.FindInitializer(kv.Key)!.Const!.AsFloats().ToArray();
                 return new ClusterLayer(kv.Key, kv.Value, t.Where(v => v != 0).Distinct().Count(), t.LongCount(v => v != 0), t.Length);
             }).ToList();
             var report = new ClusterReport(path, outPath, tuning.Epochs, before, after, layerRows, context.Notes);
-            staged.Commit();
             if (p.GetValue(json)) cli.WriteJson(report);
             else
             {

@@ -24,9 +24,7 @@ internal static class ConvertCommand
             var allow = p.GetValue(allowInvalid);
             if (allow && LoadFailure(input) is { } why)
                 cli.Note($"warning: ONNX Runtime cannot load '{Text.Message.Name(input)}' ({why}); writing it unchanged as --allow-invalid asks, and the result will not load either");
-            using var staged = ModelSaver.Stage(m, outPath, new OnnxWriteOptions { ExternalData = p.GetValue(external) }, requireRuntime: !allow, guard: guard);
-            var s = ModelStats.Compute(staged.TempPath);
-            staged.Commit();
+            var s = ModelSaver.Save(m, outPath, ModelStats.Compute, new OnnxWriteOptions { ExternalData = p.GetValue(external) }, requireRuntime: !allow, guard: guard);
             cli.Console.WriteLine($"wrote {outPath}: {m.Graph.Nodes.Count} nodes, {s.Parameters:N0} parameters, {Format.Bytes(s.BytesOnDisk)}{(p.GetValue(external) ? " (with external data)" : "")}");
             return ShrinkApp.Ok;
         }));

@@ -59,11 +59,9 @@ internal static class FactorizeCommand
             if (!result.Modified) throw new OptionsException($"no layer was factorized: {string.Join("; ", context.Notes)}; lower --energy or --ratio");
             var factorized = result.Model;
             if (tuning.Epochs > 0) factorized = FineTuning.Run(factorized, tuning, tuning.Seed, "fine-tune", sets!, cli);
-            using var staged = ModelSaver.Stage(factorized, outPath, guard: guard);
-            var (before, after, _) = ModelSide.MeasurePair(path, staged.TempPath, sets?.Test, batches, runnerOptions, context.Notes);
+            var (before, after, _) = ModelSaver.Save(factorized, outPath, file => ModelSide.MeasurePair(path, file, sets?.Test, batches, runnerOptions, context.Notes), guard: guard);
             var report = new FactorizeReport(path, outPath, options.Energy, options.Ratio, tuning.Epochs,
                 pass.Ranks.Select(kv => new FactorizedLayer(kv.Key, kv.Value.Rank, kv.Value.FullRank)).ToList(), before, after, context.Notes);
-            staged.Commit();
             if (p.GetValue(json)) cli.WriteJson(report);
             else
             {

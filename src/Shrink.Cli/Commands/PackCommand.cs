@@ -68,15 +68,16 @@ internal static class PackCommand
             if (!File.Exists(path)) throw new ModelFormatException($"'{path}' does not exist; check the path");
             if (IO.FileIdentity.NotRegular(path, "container") is { } problem) throw new ModelFormatException(problem);
             var model = ShrinkContainer.Unpack(File.ReadAllBytes(path), path);
-            using var staged = ModelSaver.Stage(model, outPath, guard: guard);
-            var bytes = new FileInfo(staged.TempPath).Length;
-            double? accuracy = null;
-            if (p.GetValue(data) is { } dir)
+            var (bytes, accuracy) = ModelSaver.Save(model, outPath, file =>
             {
-                using var runner = OnnxRunner.Load(staged.TempPath);
-                accuracy = runner.Evaluate(Data.FashionMnist.Load(dir).Test).Accuracy;
-            }
-            staged.Commit();
+                double? measured = null;
+                if (p.GetValue(data) is { } dir)
+                {
+                    using var runner = OnnxRunner.Load(file);
+                    measured = runner.Evaluate(Data.FashionMnist.Load(dir).Test).Accuracy;
+                }
+                return (new FileInfo(file).Length, measured);
+            }, guard: guard);
             cli.Console.WriteLine($"wrote {outPath} ({Format.Bytes(bytes)}) from {path} ({Format.Bytes(new FileInfo(path).Length)})");
             if (accuracy is { } a) cli.Console.WriteLine($"accuracy (ONNX Runtime): {a:P2}");
             return ShrinkApp.Ok;

@@ -78,11 +78,9 @@ internal static class PruneCommand
             var context = new PassContext();
             var sets = p.GetValue(data) is { } dir ? FashionMnist.Load(dir) : null;
             var pruned = job.Run(OnnxReader.Read(path), sets, context, cli);
-            using var staged = ModelSaver.Stage(pruned, outPath, guard: guard);
-            var (before, after, stats) = ModelSide.MeasurePair(path, staged.TempPath, sets?.Test, batches, runnerOptions, context.Notes);
+            var (before, after, stats) = ModelSaver.Save(pruned, outPath, file => ModelSide.MeasurePair(path, file, sets?.Test, batches, runnerOptions, context.Notes), guard: guard);
             var report = new PruneReport(path, outPath, m, job.TargetSparsity, job.Scope, job.Rounds, tuning.Epochs, before, after, context.Notes,
                 stats.Layers.Where(l => l.Parameters > 0).ToList(), structural);
-            staged.Commit();
             if (p.GetValue(json)) cli.WriteJson(report);
             else Render(cli.Console, report);
             return ShrinkApp.Ok;

@@ -159,16 +159,13 @@ internal static class QuantizeCommand
                 }
                 result = new PassPipeline(new QuantizeStaticPass(options, ranges)).Run(folded, context);
             }
-            using var staged = ModelSaver.Stage(result.Model, outPath, guard: guard);
-            var test = sets?.Test;
-            var (before, after, _) = ModelSide.MeasurePair(path, staged.TempPath, test, batches, runnerOptions, context.Notes);
+            var (before, after, _) = ModelSaver.Save(result.Model, outPath, file => ModelSide.MeasurePair(path, file, sets?.Test, batches, runnerOptions, context.Notes), guard: guard);
             var report = new QuantizeReport(path, outPath, p.GetValue(mode)!, p.GetValue(weights)!, p.GetValue(activations)!, options.PerChannel,
                 dynamic ? "none (dynamic)" : weightOnly ? "none (weight-only)" : observe ? $"{p.GetValue(calibration)} then observed in training" : p.GetValue(calibration)!, calibrationSet?.Count ?? 0, result.Stats, before, after, context.Notes)
             {
                 ExecutorAccuracy = executorAccuracy,
                 BlockSize = options.BlockSize,
             };
-            staged.Commit();
             if (p.GetValue(json)) cli.WriteJson(report);
             else Render(cli.Console, report);
             return ShrinkApp.Ok;

@@ -25,7 +25,20 @@ public static class ModelSaver
     }
 
     /// <summary>
-    /// Writes and checks the model as <see cref="Save"/> does but stops before the final rename: the
+    /// Writes and checks the model as <see cref="Save(Model, string, OnnxWriteOptions?, bool, OutputGuard?)"/> does,
+    /// measures the very file that will ship with <paramref name="measure"/> (given its temporary path),
+    /// and moves it into place only when that succeeded; returns the measurement.
+    /// </summary>
+    public static T Save<T>(Model model, string path, Func<string, T> measure, OnnxWriteOptions? options = null, bool requireRuntime = true, OutputGuard? guard = null)
+    {
+        using var staged = Stage(model, path, options, requireRuntime, guard);
+        var measured = measure(staged.TempPath);
+        staged.Commit();
+        return measured;
+    }
+
+    /// <summary>
+    /// Writes and checks the model as <see cref="Save(Model, string, OnnxWriteOptions?, bool, OutputGuard?)"/> does but stops before the final rename: the
     /// caller measures <see cref="StagedFile.TempPath"/> (the very file that will ship), then commits, or
     /// disposes to leave nothing behind.
     /// </summary>
