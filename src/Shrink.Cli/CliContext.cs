@@ -45,6 +45,9 @@ public sealed class CliContext
     /// <summary>A note for the user on stderr (so --json output on stdout stays one document).</summary>
     public void Note(string message) => Err.WriteLine(message);
 
+    /// <summary>The session a technique runs in for this command: its notes go to stderr.</summary>
+    public Techniques.TechniqueSession Session() => new() { Notes = Note };
+
     /// <summary>
     /// Wraps a command body: user errors become one line on stderr and exit code 2; anything else is
     /// an internal error, exit code 1.

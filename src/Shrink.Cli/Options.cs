@@ -50,6 +50,15 @@ internal static class Options
     }
 
     /// <summary>Checks a non-negative limit option.</summary>
+    /// <summary>The checks of a command whose fine-tuning is optional (--finetune-epochs 0 by default) and trains on --data, in the command's words.</summary>
+    public static Training.FineTuning.FineTuneOptions CheckFineTune(Training.FineTuning.FineTuneOptions tuning, bool hasData)
+    {
+        if (tuning.Epochs < 0) throw new OptionsException($"--finetune-epochs must be 0 or more, got {tuning.Epochs}");
+        if (tuning.Epochs > 0 && !hasData) throw new OptionsException("--finetune-epochs needs --data (fine-tuning trains on it)");
+        if (tuning.Teacher is not null && tuning.Epochs == 0) throw new OptionsException("--teacher distills while fine-tuning; give --finetune-epochs (at least 1) and --data");
+        return tuning.CheckOptional(hasData);
+    }
+
     public static int? CheckLimit(int? limit) => limit is < 1
         ? throw new OptionsException($"--limit {limit} is out of range; use a positive number of samples")
         : limit;

@@ -179,7 +179,7 @@ internal sealed class TeacherCli
     public IEnumerable<Option> All => new Option[] { Teacher, Temperature, Alpha };
 
     /// <summary>The teacher of the fine-tuning, or null without --teacher (then --temperature and --alpha must be absent).</summary>
-    public TeacherSettings? Build(ParseResult p)
+    public Training.FineTuning.Teacher? Build(ParseResult p)
     {
         var options = new DistillationOptions { Temperature = p.GetValue(Temperature), Alpha = p.GetValue(Alpha) }.Validate();
         if (p.GetValue(Teacher) is not { } source)
@@ -189,7 +189,7 @@ internal sealed class TeacherCli
             return null;
         }
         if (!File.Exists(source)) throw new OptionsException($"--teacher '{source}' does not exist; give a trained ONNX model");
-        return new TeacherSettings(source, Onnx.OnnxReader.Read(source), options);
+        return new Training.FineTuning.Teacher(Onnx.OnnxReader.Read(source), options, source);
     }
 }
 

@@ -8,6 +8,7 @@ using Shrink.Passes;
 using Shrink.Passes.Pruning;
 using Shrink.Passes.Sharing;
 using Shrink.Runtime;
+using Shrink.Training.FineTuning;
 using Shrink.Training;
 using Shrink.Training.Pruning;
 using Shrink.Training.Sharing;
@@ -51,8 +52,8 @@ internal static class ClusterCommand
                 Bits = p.GetValue(bits), ConvBits = p.GetValue(convBits), LayerBits = layerBits, OnlyListed = layerBits is not null, Seed = p.GetValue(seed),
                 Init = p.GetValue(init) switch { "density" => CentroidInit.Density, "random" => CentroidInit.Random, _ => CentroidInit.Linear },
             }.Validate();
-            var tuning = new FineTuneSettings(p.GetValue(finetune), p.GetValue(lr), p.GetValue(batch), p.GetValue(seed)) { Teacher = teacher.Build(p) };
-            tuning.CheckOptional(hasData: p.GetValue(data) is not null);
+            var tuning = new FineTuneOptions { Epochs = p.GetValue(finetune), LearningRate = p.GetValue(lr), Batch = p.GetValue(batch), Seed = p.GetValue(seed), Teacher = teacher.Build(p) };
+            Options.CheckFineTune(tuning, hasData: p.GetValue(data) is not null);
             if (!(tuning.LearningRate > 0)) throw new OptionsException($"--lr must be positive, got {tuning.LearningRate}");
 
             var context = new PassContext();
@@ -66,8 +67,8 @@ internal static class ClusterCommand
             {
                 var weights = ClusterPass.ReadBits(clustered).Keys.ToList();
                 var masks = PruningMasks.FromZeros(clustered);
-                var tuned = FineTuning.Run(clustered, tuning, tuning.Seed, "centroid fine-tune", sets!, cli,
-                    ex => new ITrainingHook[] { new MaskHook(ex, masks), new ClusterHook(ex, weights) }, out _);
+                var tuned = FineTuner.Run(clustered, tuning, sets!, cli.Session(), "centroid fine-tune",
+                    ex => new ITrainingHook[] { new MaskHook(ex, masks), new ClusterHook(ex, weights) }).Model;
                 foreach (var kv in clustered.Metadata.ToList()) tuned.SetMetadata(kv.Key, kv.Value);
                 clustered = tuned;
             }

@@ -7,6 +7,7 @@ using Shrink.Onnx;
 using Shrink.Passes;
 using Shrink.Passes.Pruning;
 using Shrink.Runtime;
+using Shrink.Training.FineTuning;
 using Shrink.Stats;
 using Shrink.Training;
 using Shrink.Training.Execution;
@@ -62,7 +63,7 @@ internal static class PruneCommand
             var guard = Options.CheckOutput(outPath, path, p.GetValue(teacher.Teacher), p.GetValue(layers));
             var m = p.GetValue(method)!;
             var structural = StructuredPruneOptions.Methods.Contains(m);
-            var tuning = new FineTuneSettings(p.GetValue(finetune), p.GetValue(lr), p.GetValue(batch), p.GetValue(seed)) { Teacher = teacher.Build(p) };
+            var tuning = new FineTuneOptions { Epochs = p.GetValue(finetune), LearningRate = p.GetValue(lr), Batch = p.GetValue(batch), Seed = p.GetValue(seed), Teacher = teacher.Build(p) };
             if (tuning.Teacher is not null && tuning.Epochs < 1 && m != "slim" && p.GetValue(schedule) != "agp")
                 throw new OptionsException("--teacher distills while fine-tuning; give --finetune-epochs (at least 1) and --data");
             if (tuning.Epochs < 0) throw new OptionsException($"--finetune-epochs must be 0 or more, got {tuning.Epochs}");
@@ -92,7 +93,7 @@ internal static class PruneCommand
     private sealed record PruneJob(double TargetSparsity, string Scope, int Rounds, Func<Model, DatasetPair?, PassContext, CliContext, Model> Run);
 
     private static PruneJob UnstructuredJob(string m, double? sparsity, string? layers, string schedule, string scope, int steps, int seed,
-        FineTuneSettings tuning, bool hasData)
+        FineTuneOptions tuning, bool hasData)
     {
         var config = layers is { } cfg ? LayerSparsityConfig.Read(cfg) : null;
         if (sparsity is null && config is null && !m.Contains(':'))
@@ -121,7 +122,7 @@ internal static class PruneCommand
     /// channels out of the graph, optionally fine-tunes the smaller model.
     /// </summary>
     private static PruneJob StructuredJob(string method, double? sparsity, string? layers, string schedule, int steps, string scope, int channelMultiple,
-        FineTuneSettings tuning, ChannelCriteria criteria, bool hasData)
+        FineTuneOptions tuning, ChannelCriteria criteria, bool hasData)
     {
         if (layers is not null) throw new OptionsException($"--layers sets unstructured per-layer sparsities; --method {method} prunes every channel group at --sparsity");
         if (schedule == "agp") throw new OptionsException($"--schedule agp is gradual magnitude pruning of weights; --method {method} runs oneshot or iterative (K rounds of cut and fine-tune)");
@@ -144,8 +145,8 @@ internal static class PruneCommand
         return new PruneJob(target, scope == "global" ? "global" : "group", rounds, (model, sets, context, cli) =>
         {
             if (method == "slim")
-                model = FineTuning.Run(model, tuning with { Epochs = criteria.SlimEpochs }, tuning.Seed, "slim sparsity training", sets!, cli,
-                    ex => new SlimHook(ex, model, criteria.SlimPenalty));
+                model = FineTuner.Run(model, tuning with { Epochs = criteria.SlimEpochs }, sets!, cli.Session(), "slim sparsity training",
+                    ex => new ITrainingHook[] { new SlimHook(ex, model, criteria.SlimPenalty) }).Model;
             var original = ChannelGroups.Find(model).ToDictionary(g => g.Key, g => g.Channels);
             var modified = false;
             for (var round = 1; round <= rounds; round++)
@@ -164,7 +165,7 @@ internal static class PruneCommand
                 model = result.Model;
                 if (round == rounds && !modified)
                     throw new OptionsException($"no channel group could be pruned at --sparsity {target}: {string.Join("; ", context.Notes.DefaultIfEmpty("every group is too small"))}");
-                if (tuning.Epochs > 0) model = FineTuning.Run(model, tuning, tuning.Seed + round - 1, rounds == 1 ? "fine-tune" : $"round {round}/{rounds} fine-tune", sets!, cli);
+                if (tuning.Epochs > 0) model = FineTuner.Run(model, tuning, sets!, cli.Session(), rounds == 1 ? "fine-tune" : $"round {round}/{rounds} fine-tune", seed: tuning.Seed + round - 1).Model;
             }
             return model;
         });
@@ -177,7 +178,7 @@ internal static class PruneCommand
     }
 
     /// <summary>Prunes the model (K rounds of prune → fine-tune when iterative).</summary>
-    private static Model Prune(Model model, UnstructuredPruneOptions options, int rounds, FineTuneSettings tuning, DatasetPair? sets,
+    private static Model Prune(Model model, UnstructuredPruneOptions options, int rounds, FineTuneOptions tuning, DatasetPair? sets,
         PassContext context, CliContext cli)
     {
         for (var round = 1; round <= rounds; round++)
@@ -197,16 +198,16 @@ internal static class PruneCommand
             var pass = new UnstructuredPrunePass(step);
             model = new PassPipeline(pass).Run(model, context).Model;
             if (tuning.Epochs == 0 || sets is null) continue;
-            model = FineTuning.Run(model, tuning, tuning.Seed + round, $"round {round}/{rounds} fine-tune", sets, cli, ex => new MaskHook(ex, pass.Masks));
+            model = FineTuner.Run(model, tuning, sets, cli.Session(), $"round {round}/{rounds} fine-tune", ex => new ITrainingHook[] { new MaskHook(ex, pass.Masks) }, tuning.Seed + round).Model;
         }
         return model;
     }
 
     /// <summary>Automated gradual pruning: trains the model while the magnitude masks tighten to the target.</summary>
-    private static Model PruneGradually(Model model, UnstructuredPruneOptions options, FineTuneSettings tuning, DatasetPair sets, CliContext cli)
+    private static Model PruneGradually(Model model, UnstructuredPruneOptions options, FineTuneOptions tuning, DatasetPair sets, CliContext cli)
     {
         var totalSteps = (long)tuning.Epochs * ((sets.Train.Count + tuning.Batch - 1) / tuning.Batch);
-        return FineTuning.Run(model, tuning, tuning.Seed, "agp", sets, cli, ex => new AgpHook(ex, options, totalSteps));
+        return FineTuner.Run(model, tuning, sets, cli.Session(), "agp", ex => new ITrainingHook[] { new AgpHook(ex, options, totalSteps) }).Model;
     }
 
     private static void Render(IAnsiConsole c, PruneReport r)

@@ -8,6 +8,7 @@ using Shrink.Passes;
 using Shrink.Passes.Cleanup;
 using Shrink.Passes.Quantization;
 using Shrink.Runtime;
+using Shrink.Training.FineTuning;
 using Shrink.Training;
 using Shrink.Training.Quantization;
 
@@ -89,7 +90,7 @@ internal static class QuantizeCommand
             if (missing.Count > 0) throw new OptionsException($"--exclude names no node called {Text.Message.List(missing.Select(n => $"'{Text.Message.Name(n)}'"))}; see the node names with shrink inspect");
             var dynamic = p.GetValue(mode) == "dynamic";
             var qat = p.GetValue(mode) == "qat";
-            var tuning = new FineTuneSettings(p.GetValue(epochs), p.GetValue(lr), p.GetValue(batch), p.GetValue(seed)) { Teacher = teacher.Build(p) };
+            var tuning = new FineTuneOptions { Epochs = p.GetValue(epochs), LearningRate = p.GetValue(lr), Batch = p.GetValue(batch), Seed = p.GetValue(seed), Teacher = teacher.Build(p) };
             if (!qat && tuning.Teacher is not null) throw new OptionsException("--teacher distills during quantization-aware training; use it with --mode qat");
             if (qat && tuning.Epochs < 1) throw new OptionsException("--mode qat trains with quantized weights; give --epochs (at least 1) and --data");
             if (!qat && tuning.Epochs != 0) throw new OptionsException("--epochs belongs to --mode qat");
@@ -139,13 +140,14 @@ internal static class QuantizeCommand
                     var layers = plan.Layers.ToDictionary(l => l.Inputs[1]!.Name,
                         l => (Axis: QuantizeStaticPass.OutputChannelAxis(l), Bits: options.BitsOf(l)));
                     ActivationRangeHook? observer = null;
-                    var trained = FineTuning.Run(training, tuning, tuning.Seed, "qat", sets!, cli, ex =>
+                    var tuned = FineTuner.Run(training, tuning, sets!, cli.Session(), "qat", ex =>
                     {
                         var hooks = new List<ITrainingHook> { new WeightQatHook(ex, layers, options.PerChannel, options.ResolveReduceRange(options.Activations != DataType.Float).On) };
                         if (observe) hooks.Add(observer = new ActivationRangeHook(ex, fakeQuant.ActivationScales.Select(a => (a.ScaleName, a.Lower, a.Upper))));
                         return hooks;
-                    }, out var accuracy);
-                    executorAccuracy = accuracy;
+                    });
+                    var trained = tuned.Model;
+                    executorAccuracy = tuned.TestAccuracy;
                     // The export uses the ranges the observers ended with, so ONNX Runtime runs what the executor evaluated.
                     if (observer is not null)
                     {
