@@ -55,8 +55,8 @@ internal static class Options
     {
         if (tuning.Epochs < 0) throw new OptionsException($"--finetune-epochs must be 0 or more, got {tuning.Epochs}");
         if (tuning.Epochs > 0 && !hasData) throw new OptionsException("--finetune-epochs needs --data (fine-tuning trains on it)");
-        if (tuning.Teacher is not null && tuning.Epochs == 0) throw new OptionsException("--teacher distills while fine-tuning; give --finetune-epochs (at least 1) and --data");
-        return tuning.CheckOptional(hasData);
+        if (tuning.Distillation is not null && tuning.Epochs == 0) throw new OptionsException("--teacher distills while fine-tuning; give --finetune-epochs (at least 1) and --data");
+        return tuning.CheckOptional(hasData, hasTeacher: tuning.Distillation is not null);
     }
 
     public static int? CheckLimit(int? limit) => limit is < 1

@@ -179,7 +179,7 @@ internal sealed class TeacherCli
     public IEnumerable<Option> All => new Option[] { Teacher, Temperature, Alpha };
 
     /// <summary>The teacher of the fine-tuning, or null without --teacher (then --temperature and --alpha must be absent).</summary>
-    public Training.FineTuning.Teacher? Build(ParseResult p)
+    public TeacherChoice? Build(ParseResult p)
     {
         var options = new DistillationOptions { Temperature = p.GetValue(Temperature), Alpha = p.GetValue(Alpha) }.Validate();
         if (p.GetValue(Teacher) is not { } source)
@@ -189,8 +189,16 @@ internal sealed class TeacherCli
             return null;
         }
         if (!File.Exists(source)) throw new OptionsException($"--teacher '{source}' does not exist; give a trained ONNX model");
-        return new Training.FineTuning.Teacher(Onnx.OnnxReader.Read(source), options, source);
+        return new TeacherChoice(Onnx.OnnxReader.Read(source), options, source);
     }
+}
+
+/// <summary>The teacher given with --teacher: the model, the distillation settings and the path.</summary>
+internal sealed record TeacherChoice(Model Model, DistillationOptions Options, string Source)
+{
+    /// <summary>The inputs of a fine-tuning technique: the data and, with a teacher, the model to distill from.</summary>
+    public static Techniques.TechniqueInputs Inputs(TeacherChoice? teacher, DatasetPair? data) =>
+        new() { Data = data, Teacher = teacher?.Model, TeacherSource = teacher?.Source ?? "the teacher" };
 }
 
 /// <summary>A one-line progress bar on an interactive stderr (nothing when stderr is redirected).</summary>

@@ -52,7 +52,8 @@ internal static class ClusterCommand
                 Bits = p.GetValue(bits), ConvBits = p.GetValue(convBits), LayerBits = layerBits, OnlyListed = layerBits is not null, Seed = p.GetValue(seed),
                 Init = p.GetValue(init) switch { "density" => CentroidInit.Density, "random" => CentroidInit.Random, _ => CentroidInit.Linear },
             }.Validate();
-            var tuning = new FineTuneOptions { Epochs = p.GetValue(finetune), LearningRate = p.GetValue(lr), Batch = p.GetValue(batch), Seed = p.GetValue(seed), Teacher = teacher.Build(p) };
+            var teacherChoice = teacher.Build(p);
+            var tuning = new FineTuneOptions { Epochs = p.GetValue(finetune), LearningRate = p.GetValue(lr), Batch = p.GetValue(batch), Seed = p.GetValue(seed), Distillation = teacherChoice?.Options };
             Options.CheckFineTune(tuning, hasData: p.GetValue(data) is not null);
             if (!(tuning.LearningRate > 0)) throw new OptionsException($"--lr must be positive, got {tuning.LearningRate}");
 
@@ -67,7 +68,7 @@ internal static class ClusterCommand
             {
                 var weights = ClusterPass.ReadBits(clustered).Keys.ToList();
                 var masks = PruningMasks.FromZeros(clustered);
-                var tuned = FineTuner.Run(clustered, tuning, sets!, cli.Session(), "centroid fine-tune",
+                var tuned = FineTuner.Run(clustered, tuning, TeacherChoice.Inputs(teacherChoice, sets!), cli.Session(), "centroid fine-tune",
                     ex => new ITrainingHook[] { new MaskHook(ex, masks), new ClusterHook(ex, weights) }).Model;
                 foreach (var kv in clustered.Metadata.ToList()) tuned.SetMetadata(kv.Key, kv.Value);
                 clustered = tuned;

@@ -46,7 +46,8 @@ internal static class FactorizeCommand
                 Ratio = p.GetValue(ratio),
                 Layers = p.GetValue(layers)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(),
             }.Validate();
-            var tuning = new FineTuneOptions { Epochs = p.GetValue(finetune), LearningRate = p.GetValue(lr), Batch = p.GetValue(batch), Seed = p.GetValue(seed), Teacher = teacher.Build(p) };
+            var teacherChoice = teacher.Build(p);
+            var tuning = new FineTuneOptions { Epochs = p.GetValue(finetune), LearningRate = p.GetValue(lr), Batch = p.GetValue(batch), Seed = p.GetValue(seed), Distillation = teacherChoice?.Options };
             Options.CheckFineTune(tuning, hasData: p.GetValue(data) is not null);
             var batches = p.GetValue(benchBatch) == "none" ? Array.Empty<int>() : Options.ParseIntList("--bench-batch", p.GetValue(benchBatch)!);
             var runnerOptions = new RunnerOptions { Threads = p.GetValue(threads) };
@@ -59,7 +60,7 @@ internal static class FactorizeCommand
             var result = new PassPipeline(pass).Run(OnnxReader.Copy(original), context);
             if (!result.Modified) throw new OptionsException($"no layer was factorized: {string.Join("; ", context.Notes)}; lower --energy or --ratio");
             var factorized = result.Model;
-            if (tuning.Epochs > 0) factorized = FineTuner.Run(factorized, tuning, sets!, cli.Session(), "fine-tune").Model;
+            if (tuning.Epochs > 0) factorized = FineTuner.Run(factorized, tuning, TeacherChoice.Inputs(teacherChoice, sets!), cli.Session(), "fine-tune").Model;
             var (before, after, _) = ModelSaver.Save(factorized, outPath, file => ModelSide.MeasurePair(path, file, sets?.Test, batches, runnerOptions, context.Notes), guard: guard);
             var report = new FactorizeReport(path, outPath, options.Energy, options.Ratio, tuning.Epochs,
                 pass.Ranks.Select(kv => new FactorizedLayer(kv.Key, kv.Value.Rank, kv.Value.FullRank)).ToList(), before, after, context.Notes);

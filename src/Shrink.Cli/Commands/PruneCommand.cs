@@ -63,8 +63,9 @@ internal static class PruneCommand
             var guard = Options.CheckOutput(outPath, path, p.GetValue(teacher.Teacher), p.GetValue(layers));
             var m = p.GetValue(method)!;
             var structural = StructuredPruneOptions.Methods.Contains(m);
-            var tuning = new FineTuneOptions { Epochs = p.GetValue(finetune), LearningRate = p.GetValue(lr), Batch = p.GetValue(batch), Seed = p.GetValue(seed), Teacher = teacher.Build(p) };
-            if (tuning.Teacher is not null && tuning.Epochs < 1 && m != "slim" && p.GetValue(schedule) != "agp")
+            var teacherChoice = teacher.Build(p);
+            var tuning = new FineTuneOptions { Epochs = p.GetValue(finetune), LearningRate = p.GetValue(lr), Batch = p.GetValue(batch), Seed = p.GetValue(seed), Distillation = teacherChoice?.Options };
+            if (tuning.Distillation is not null && tuning.Epochs < 1 && m != "slim" && p.GetValue(schedule) != "agp")
                 throw new OptionsException("--teacher distills while fine-tuning; give --finetune-epochs (at least 1) and --data");
             if (tuning.Epochs < 0) throw new OptionsException($"--finetune-epochs must be 0 or more, got {tuning.Epochs}");
             if (tuning.Epochs > 0 && p.GetValue(data) is null) throw new OptionsException("--finetune-epochs needs --data (fine-tuning trains on it); without --data pruning is data-free");
@@ -78,7 +79,7 @@ internal static class PruneCommand
 
             var context = new PassContext();
             var sets = p.GetValue(data) is { } dir ? FashionMnist.Load(dir) : null;
-            var pruned = job.Run(OnnxReader.Read(path), sets, context, cli);
+            var pruned = job.Run(OnnxReader.Read(path), TeacherChoice.Inputs(teacherChoice, sets), context, cli);
             var (before, after, stats) = ModelSaver.Save(pruned, outPath, file => ModelSide.MeasurePair(path, file, sets?.Test, batches, runnerOptions, context.Notes), guard: guard);
             var report = new PruneReport(path, outPath, m, job.TargetSparsity, job.Scope, job.Rounds, tuning.Epochs, before, after, context.Notes,
                 stats.Layers.Where(l => l.Parameters > 0).ToList(), structural);
@@ -90,7 +91,7 @@ internal static class PruneCommand
     }
 
     /// <summary>A checked pruning job: what it reports and how it turns the model read from MODEL into the pruned one.</summary>
-    private sealed record PruneJob(double TargetSparsity, string Scope, int Rounds, Func<Model, DatasetPair?, PassContext, CliContext, Model> Run);
+    private sealed record PruneJob(double TargetSparsity, string Scope, int Rounds, Func<Model, Techniques.TechniqueInputs, PassContext, CliContext, Model> Run);
 
     private static PruneJob UnstructuredJob(string m, double? sparsity, string? layers, string schedule, string scope, int steps, int seed,
         FineTuneOptions tuning, bool hasData)
@@ -110,7 +111,7 @@ internal static class PruneCommand
         if (m == "taylor" && !hasData) throw new OptionsException("--method taylor measures |w·∂L/∂w| on data; give --data");
         if (agp && (tuning.Epochs < 1 || !hasData)) throw new OptionsException("--schedule agp prunes while training; give --data and --finetune-epochs (at least 1)");
         return new PruneJob(options.NM is { } nm ? 1 - (double)nm.N / nm.M : options.Sparsity, options.Scope.ToString().ToLowerInvariant(), rounds,
-            (model, sets, context, cli) => agp ? PruneGradually(model, options, tuning, sets!, cli) : Prune(model, options, rounds, tuning, sets, context, cli));
+            (model, inputs, context, cli) => agp ? PruneGradually(model, options, tuning, inputs, cli) : Prune(model, options, rounds, tuning, inputs, context, cli));
     }
 
     /// <summary>Settings of the structured criteria that train or measure first.</summary>
@@ -142,10 +143,11 @@ internal static class PruneCommand
             ChannelScores = measured ? new Dictionary<string, double[]>() : null,
         }.Validate();
         if (method == "slim" && !(criteria.SlimPenalty > 0 && criteria.SlimPenalty < 1)) throw new OptionsException($"--slim-penalty must be in (0, 1), got {criteria.SlimPenalty}");
-        return new PruneJob(target, scope == "global" ? "global" : "group", rounds, (model, sets, context, cli) =>
+        return new PruneJob(target, scope == "global" ? "global" : "group", rounds, (model, inputs, context, cli) =>
         {
+            var sets = inputs.Data;
             if (method == "slim")
-                model = FineTuner.Run(model, tuning with { Epochs = criteria.SlimEpochs }, sets!, cli.Session(), "slim sparsity training",
+                model = FineTuner.Run(model, tuning with { Epochs = criteria.SlimEpochs }, inputs, cli.Session(), "slim sparsity training",
                     ex => new ITrainingHook[] { new SlimHook(ex, model, criteria.SlimPenalty) }).Model;
             var original = ChannelGroups.Find(model).ToDictionary(g => g.Key, g => g.Channels);
             var modified = false;
@@ -165,7 +167,7 @@ internal static class PruneCommand
                 model = result.Model;
                 if (round == rounds && !modified)
                     throw new OptionsException($"no channel group could be pruned at --sparsity {target}: {string.Join("; ", context.Notes.DefaultIfEmpty("every group is too small"))}");
-                if (tuning.Epochs > 0) model = FineTuner.Run(model, tuning, sets!, cli.Session(), rounds == 1 ? "fine-tune" : $"round {round}/{rounds} fine-tune", seed: tuning.Seed + round - 1).Model;
+                if (tuning.Epochs > 0) model = FineTuner.Run(model, tuning, inputs, cli.Session(), rounds == 1 ? "fine-tune" : $"round {round}/{rounds} fine-tune", seed: tuning.Seed + round - 1).Model;
             }
             return model;
         });
@@ -178,9 +180,10 @@ internal static class PruneCommand
     }
 
     /// <summary>Prunes the model (K rounds of prune → fine-tune when iterative).</summary>
-    private static Model Prune(Model model, UnstructuredPruneOptions options, int rounds, FineTuneOptions tuning, DatasetPair? sets,
+    private static Model Prune(Model model, UnstructuredPruneOptions options, int rounds, FineTuneOptions tuning, Techniques.TechniqueInputs inputs,
         PassContext context, CliContext cli)
     {
+        var sets = inputs.Data;
         for (var round = 1; round <= rounds; round++)
         {
             // Zhu & Gupta's cubic ramp: large steps while the network is redundant, small ones near the target.
@@ -198,16 +201,17 @@ internal static class PruneCommand
             var pass = new UnstructuredPrunePass(step);
             model = new PassPipeline(pass).Run(model, context).Model;
             if (tuning.Epochs == 0 || sets is null) continue;
-            model = FineTuner.Run(model, tuning, sets, cli.Session(), $"round {round}/{rounds} fine-tune", ex => new ITrainingHook[] { new MaskHook(ex, pass.Masks) }, tuning.Seed + round).Model;
+            model = FineTuner.Run(model, tuning, inputs, cli.Session(), $"round {round}/{rounds} fine-tune", ex => new ITrainingHook[] { new MaskHook(ex, pass.Masks) }, tuning.Seed + round).Model;
         }
         return model;
     }
 
     /// <summary>Automated gradual pruning: trains the model while the magnitude masks tighten to the target.</summary>
-    private static Model PruneGradually(Model model, UnstructuredPruneOptions options, FineTuneOptions tuning, DatasetPair sets, CliContext cli)
+    private static Model PruneGradually(Model model, UnstructuredPruneOptions options, FineTuneOptions tuning, Techniques.TechniqueInputs inputs, CliContext cli)
     {
+        var sets = inputs.RequireData("agp");
         var totalSteps = (long)tuning.Epochs * ((sets.Train.Count + tuning.Batch - 1) / tuning.Batch);
-        return FineTuner.Run(model, tuning, sets, cli.Session(), "agp", ex => new ITrainingHook[] { new AgpHook(ex, options, totalSteps) }).Model;
+        return FineTuner.Run(model, tuning, inputs, cli.Session(), "agp", ex => new ITrainingHook[] { new AgpHook(ex, options, totalSteps) }).Model;
     }
 
     private static void Render(IAnsiConsole c, PruneReport r)

@@ -90,8 +90,9 @@ internal static class QuantizeCommand
             if (missing.Count > 0) throw new OptionsException($"--exclude names no node called {Text.Message.List(missing.Select(n => $"'{Text.Message.Name(n)}'"))}; see the node names with shrink inspect");
             var dynamic = p.GetValue(mode) == "dynamic";
             var qat = p.GetValue(mode) == "qat";
-            var tuning = new FineTuneOptions { Epochs = p.GetValue(epochs), LearningRate = p.GetValue(lr), Batch = p.GetValue(batch), Seed = p.GetValue(seed), Teacher = teacher.Build(p) };
-            if (!qat && tuning.Teacher is not null) throw new OptionsException("--teacher distills during quantization-aware training; use it with --mode qat");
+            var teacherChoice = teacher.Build(p);
+            var tuning = new FineTuneOptions { Epochs = p.GetValue(epochs), LearningRate = p.GetValue(lr), Batch = p.GetValue(batch), Seed = p.GetValue(seed), Distillation = teacherChoice?.Options };
+            if (!qat && tuning.Distillation is not null) throw new OptionsException("--teacher distills during quantization-aware training; use it with --mode qat");
             if (qat && tuning.Epochs < 1) throw new OptionsException("--mode qat trains with quantized weights; give --epochs (at least 1) and --data");
             if (!qat && tuning.Epochs != 0) throw new OptionsException("--epochs belongs to --mode qat");
             var observe = qat && p.GetValue(rangesOption) == "observed";
@@ -140,7 +141,7 @@ internal static class QuantizeCommand
                     var layers = plan.Layers.ToDictionary(l => l.Inputs[1]!.Name,
                         l => (Axis: QuantizeStaticPass.OutputChannelAxis(l), Bits: options.BitsOf(l)));
                     ActivationRangeHook? observer = null;
-                    var tuned = FineTuner.Run(training, tuning, sets!, cli.Session(), "qat", ex =>
+                    var tuned = FineTuner.Run(training, tuning, TeacherChoice.Inputs(teacherChoice, sets!), cli.Session(), "qat", ex =>
                     {
                         var hooks = new List<ITrainingHook> { new WeightQatHook(ex, layers, options.PerChannel, options.ResolveReduceRange(options.Activations != DataType.Float).On) };
                         if (observe) hooks.Add(observer = new ActivationRangeHook(ex, fakeQuant.ActivationScales.Select(a => (a.ScaleName, a.Lower, a.Upper))));

@@ -10,7 +10,8 @@ namespace Shrink.Training.FineTuning;
 /// <summary>
 /// How a compression technique fine-tunes after (or, for AGP and QAT, during) compression: SGD momentum 0.9
 /// with a cosine schedule; with a <see cref="Teacher"/>, the loss is the distillation loss from it (for
-/// example the uncompressed model).
+/// example the uncompressed model). The teacher model itself is an input (<see cref="TechniqueInputs.Teacher"/>):
+/// options hold only what can be written in a recipe.
 /// </summary>
 public sealed record FineTuneOptions
 {
@@ -21,15 +22,17 @@ public sealed record FineTuneOptions
     public int Batch { get; init; } = 128;
     public int Seed { get; init; }
 
-    /// <summary>A teacher to distill from while fine-tuning, or null to train on the labels only.</summary>
-    public Teacher? Teacher { get; init; }
+    /// <summary>How to distill from the inputs' teacher while fine-tuning; null trains on the labels only.</summary>
+    public DistillationOptions? Distillation { get; init; }
 
     /// <summary>The checks of a technique whose fine-tuning is optional and trains on labelled data.</summary>
-    public FineTuneOptions CheckOptional(bool hasData)
+    public FineTuneOptions CheckOptional(bool hasData, bool hasTeacher = false)
     {
+        if (Distillation is not null && !hasTeacher) throw new OptionsException("distillation while fine-tuning needs a teacher model in the inputs");
+        Distillation?.Validate();
         if (Epochs < 0) throw new OptionsException($"fine-tuning epochs must be 0 or more, got {Epochs}");
         if (Epochs > 0 && !hasData) throw new OptionsException("fine-tuning trains on labelled data; give data, or no fine-tuning epochs");
-        if (Teacher is not null && Epochs == 0) throw new OptionsException("a teacher distills while fine-tuning; give at least 1 fine-tuning epoch and data");
+        if (Distillation is not null && Epochs == 0) throw new OptionsException("a teacher distills while fine-tuning; give at least 1 fine-tuning epoch and data");
         if (Epochs > 0 && !(LearningRate > 0)) throw new OptionsException($"the fine-tuning learning rate must be positive, got {LearningRate}");
         if (Epochs > 0 && Batch < 1) throw new OptionsException($"the fine-tuning batch must be at least 1, got {Batch}");
         return this;
@@ -43,9 +46,6 @@ public sealed record FineTuneOptions
     };
 }
 
-/// <summary>A teacher to distill from while fine-tuning: the model, where it came from (for messages) and the loss settings.</summary>
-public sealed record Teacher(Model Model, DistillationOptions Options, string Source = "the teacher");
-
 /// <summary>The result of one fine-tuning run: the trained model and the executor's test accuracy after the last epoch.</summary>
 public sealed record FineTuneResult(Model Model, double TestAccuracy, IReadOnlyList<EpochMetrics> History);
 
@@ -53,25 +53,27 @@ public sealed record FineTuneResult(Model Model, double TestAccuracy, IReadOnlyL
 public static class FineTuner
 {
     /// <summary>
-    /// Trains a copy of <paramref name="model"/> on <paramref name="data"/> with the hooks made for its executor
-    /// (run in order) and returns the trained model. <paramref name="label"/> names the run in notes ("round 2/3
+    /// Trains a copy of <paramref name="model"/> on the inputs' data with the hooks made for its executor
+    /// (run in order), distilling from the inputs' teacher when the options say so, and returns the trained model. <paramref name="label"/> names the run in notes ("round 2/3
     /// fine-tune"); <paramref name="seed"/> overrides the options' seed (rounds of a schedule use their own).
     /// </summary>
-    public static FineTuneResult Run(Model model, FineTuneOptions options, DatasetPair data, TechniqueSession session, string label,
+    public static FineTuneResult Run(Model model, FineTuneOptions options, TechniqueInputs inputs, TechniqueSession session, string label,
         Func<GraphExecutor, IReadOnlyList<ITrainingHook>>? hooks = null, int? seed = null)
     {
+        var data = inputs.RequireData(label);
         TorchRuntime.EnsureInitialized();
         using var executor = GraphExecutor.Compile(model);
         var hs = (hooks?.Invoke(executor) ?? Array.Empty<ITrainingHook>()).ToList();
         try
         {
             var trainOptions = options.TrainOptions(seed ?? options.Seed);
-            if (options.Teacher is { } teacher)
+            if (options.Distillation is { } distillation)
             {
-                var distill = new DistillationHook(executor, teacher.Model, teacher.Options, data.Train, seed ?? options.Seed);
+                var teacher = inputs.Teacher ?? throw new OptionsException($"{label}: distillation needs a teacher model in the inputs");
+                var distill = new DistillationHook(executor, teacher, distillation, data.Train, seed ?? options.Seed);
                 hs.Add(distill);
                 trainOptions = trainOptions with { LabelLossWeight = distill.LabelLossWeight };
-                session.Note($"{label}: distilling from {teacher.Source} (T {teacher.Options.Temperature:G}, α {teacher.Options.Alpha:G}; teacher logits {(distill.Cached ? "cached" : "computed at every step")})");
+                session.Note($"{label}: distilling from {inputs.TeacherSource} (T {distillation.Temperature:G}, α {distillation.Alpha:G}; teacher logits {(distill.Cached ? "cached" : "computed at every step")})");
             }
             using var trainer = new Trainer(executor, trainOptions, hs.Count == 0 ? null : hs.ToArray());
             double accuracy = double.NaN;

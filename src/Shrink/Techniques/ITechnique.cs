@@ -66,6 +66,16 @@ public sealed record TechniqueInputs
     public Passes.Quantization.CalibrationSet? Calibration { get; init; }
 
     public RunnerOptions Runner { get; init; } = new();
+
+    /// <summary>The model to distill from while fine-tuning (the options say how: temperature, α), or null.</summary>
+    public Model? Teacher { get; init; }
+
+    /// <summary>Where <see cref="Teacher"/> came from, for messages.</summary>
+    public string TeacherSource { get; init; } = "the teacher";
+
+    /// <summary>The labelled data, or an <see cref="OptionsException"/> saying that <paramref name="what"/> needs it.</summary>
+    public DatasetPair RequireData(string what) =>
+        Data ?? throw new OptionsException($"{what} needs labelled data; give the technique a data set");
 }
 
 /// <summary>What a technique produced: the new model, its artifacts (masks, kept channels, ranges, codebooks, ranks) and notes for the user.</summary>
