@@ -26,8 +26,9 @@ public sealed class AgpHook : ITrainingHook, IDisposable
     public AgpHook(GraphExecutor executor, UnstructuredPruneOptions options, long totalSteps, int updates = 20)
     {
         _options = options.Validate();
-        if (options.Method != "magnitude") throw new OptionsException($"--schedule agp prunes by magnitude as it trains; --method {options.Method} is not available with it");
-        if (totalSteps < 1) throw new OptionsException("--schedule agp needs at least one training step");
+        if (options.Method != PruneMethod.Magnitude)
+            throw OptionsException.For(nameof(options.Method), $"{options.Method.Name()} is not available with the agp schedule, which prunes by magnitude as it trains");
+        if (totalSteps < 1) throw new OptionsException("the agp schedule needs at least one training step");
         var weights = PrunableWeights.Find(executor.Model);
         if (PrunableWeights.Problem(weights, options.LayerSparsity) is { } problem) throw new OptionsException(problem);
         if (options.LayerSparsity is { } config) weights = weights.Where(w => config.ContainsKey(w.LayerName)).ToList();

@@ -1,4 +1,5 @@
 using Shrink.Ir;
+using Shrink.Ops;
 using Shrink.Training.Execution;
 using TorchSharp;
 using Tensor = TorchSharp.torch.Tensor;
@@ -18,12 +19,16 @@ public sealed class SlimHook : ITrainingHook, IDisposable
 
     public SlimHook(GraphExecutor executor, Model model, double penalty)
     {
-        if (!(penalty > 0) || double.IsInfinity(penalty)) throw new OptionsException($"--slim-penalty must be a positive number, got {penalty}");
-        _gammas = model.Graph.Nodes.Where(n => n.OpType == "BatchNormalization" && n.Inputs.Count > 1 && n.Inputs[1] is { } g && g.IsInitializer)
-            .Select(n => executor.FindParameter(n.Inputs[1]!.Name)).OfType<ExecutorParameter>().Where(p => p.Trainable).Select(p => p.Tensor).ToList();
-        if (_gammas.Count == 0) throw new OptionsException("--method slim trains an L1 penalty on BatchNormalization scales, and the model has none; use l1-filter");
+        if (!(penalty > 0) || double.IsInfinity(penalty)) throw OptionsException.For("SlimPenalty", $"must be a positive number, got {penalty}");
+        _gammas = Scales(model).Select(g => executor.FindParameter(g.Name)).OfType<ExecutorParameter>().Where(p => p.Trainable).Select(p => p.Tensor).ToList();
+        if (_gammas.Count == 0) throw OptionsException.For("Method", "slim trains an L1 penalty on BatchNormalization scales, and the model has none; use l1-filter");
         _penalty = penalty.ToScalar();
     }
+
+    /// <summary>The scales γ of the model's normalizations (the op registry's weight of each <see cref="ChannelFlowKind.Normalization"/> node), initializers only.</summary>
+    private static IEnumerable<Value> Scales(Model model) => model.Graph.Nodes
+        .Where(n => OpRoles.Channels(n) == ChannelFlowKind.Normalization && OpRoles.Weights(n) is { } w && n.Inputs.ElementAtOrDefault(w.Weight) is { IsInitializer: true })
+        .Select(n => n.Inputs[OpRoles.Weights(n)!.Weight]!);
 
     public Tensor? ExtraLoss(TrainStep step)
     {

@@ -2,17 +2,30 @@ using Shrink.Ir;
 
 namespace Shrink.Ops;
 
-/// <summary>Convolution and pooling: spatial output sizes from kernel, strides, pads, dilations, auto_pad and ceil_mode.</summary>
+/// <summary>
+/// Convolution and pooling: spatial output sizes from kernel, strides, pads, dilations, auto_pad and ceil_mode;
+/// the weight layouts of Conv [O, I/g, k…] and ConvTranspose [I, O/g, k…].
+/// </summary>
 internal static class ConvOps
 {
     public static void Register(Action<OpSchema> add)
     {
-        add(new OpSchema("Conv", InferConv, 2, 3) { Macs = ConvMacs });
-        add(new OpSchema("MaxPool", c => InferPool(c, KernelFromAttr(c)), 1, 1));
-        add(new OpSchema("AveragePool", c => InferPool(c, KernelFromAttr(c)), 1, 1));
-        add(new OpSchema("LpPool", c => InferPool(c, KernelFromAttr(c)), 1, 1));
-        add(new OpSchema("GlobalAveragePool", InferGlobalPool));
-        add(new OpSchema("GlobalMaxPool", InferGlobalPool));
+        add(new OpSchema("Conv", InferConv, 2, 3)
+        {
+            Macs = ConvMacs, Channels = ChannelFlowKind.Layer, Quantization = QuantizationRole.Weighted,
+            Weights = n => new WeightLayout(1, OpRoles.Optional(n, 2), OutputAxis: 0, InputAxis: 1, (int)n.GetInt("group", 1), Spatial: true),
+        });
+        add(new OpSchema("ConvTranspose", ConvTransposeInference.Infer, 2, 3)
+        {
+            Macs = ConvTransposeInference.Macs, Channels = ChannelFlowKind.Layer,
+            Weights = n => new WeightLayout(1, OpRoles.Optional(n, 2), OutputAxis: 1, InputAxis: 0, (int)n.GetInt("group", 1), Spatial: true),
+        });
+        Func<Node, bool> always = _ => true;
+        add(new OpSchema("MaxPool", c => InferPool(c, KernelFromAttr(c)), 1, 1) { Channels = ChannelFlowKind.Pool, KeepsZero = always, Quantization = QuantizationRole.SameScale });
+        add(new OpSchema("AveragePool", c => InferPool(c, KernelFromAttr(c)), 1, 1) { Channels = ChannelFlowKind.Pool, KeepsZero = always, Quantization = QuantizationRole.Requantizing });
+        add(new OpSchema("LpPool", c => InferPool(c, KernelFromAttr(c)), 1, 1) { Channels = ChannelFlowKind.Pool });
+        add(new OpSchema("GlobalAveragePool", InferGlobalPool) { Channels = ChannelFlowKind.Pool, KeepsZero = always, Quantization = QuantizationRole.Requantizing });
+        add(new OpSchema("GlobalMaxPool", InferGlobalPool) { Channels = ChannelFlowKind.Pool, KeepsZero = always });
     }
 
     private static void InferConv(InferenceContext c)

@@ -16,19 +16,45 @@ internal static class Elementwise
     private static readonly string[] Variadic = { "Max", "Min", "Sum", "Mean" };
     private static readonly string[] Compare = { "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor" };
 
+    /// <summary>Unary ops with f(0) = 0 that structured pruning follows channel by channel.</summary>
+    private static readonly HashSet<string> ZeroAtZero = new() { "Relu", "LeakyRelu", "Tanh", "Gelu", "Identity", "HardSwish", "Elu" };
+
+    /// <summary>ReLU-like activations: the activation criteria count the zeros after them.</summary>
+    private static readonly HashSet<string> Rectifiers = new() { "Relu", "Clip", "LeakyRelu", "HardSwish", "Gelu" };
+
+    private static readonly Func<Node, bool> Always = _ => true;
+
     public static void Register(Action<OpSchema> add)
     {
-        foreach (var op in Unary) add(new OpSchema(op, c => c.PassThrough(), 1, op == "InstanceNormalization" ? 3 : 1));
-        foreach (var op in Binary) add(new OpSchema(op, InferBinary, 2, 2));
+        foreach (var op in Unary)
+            add(new OpSchema(op, c => c.PassThrough(), 1, op == "InstanceNormalization" ? 3 : 1)
+            {
+                Channels = op == "InstanceNormalization" ? ChannelFlowKind.Opaque : ChannelFlowKind.Elementwise,
+                KeepsZero = ZeroAtZero.Contains(op) ? Always : null, Rectifier = Rectifiers.Contains(op),
+            });
+        foreach (var op in Binary)
+            add(new OpSchema(op, InferBinary, 2, 2)
+            {
+                Channels = op == "Add" ? ChannelFlowKind.Add : ChannelFlowKind.Opaque,
+                Quantization = op == "Add" ? QuantizationRole.Requantizing : QuantizationRole.None,
+            });
         foreach (var op in Variadic) add(new OpSchema(op, c => c.SetOutput(0, c.InputType(0), Broadcast.Shapes(c, Enumerable.Range(0, c.InputCount))), 1, int.MaxValue));
         foreach (var op in Compare) add(new OpSchema(op, c => c.SetOutput(0, DataType.Bool, Broadcast.Shapes(c, new[] { 0, 1 })), 2, 2));
         add(new OpSchema("Not", c => c.SetOutput(0, DataType.Bool, c.InputShape(0))));
         add(new OpSchema("Where", c => c.SetOutput(0, c.InputType(1), Broadcast.Shapes(c, new[] { 0, 1, 2 })), 3, 3));
-        add(new OpSchema("Clip", c => c.PassThrough(), 1, 3));
-        add(new OpSchema("Dropout", InferDropout, 1, 3));
+        add(new OpSchema("Clip", c => c.PassThrough(), 1, 3)
+        {
+            Channels = ChannelFlowKind.Elementwise, Rectifier = true, KeepsZero = n => ClipBounds.Of(n) is { Min: <= 0, Max: >= 0 },
+        });
+        add(new OpSchema("Dropout", InferDropout, 1, 3) { Channels = ChannelFlowKind.Elementwise, KeepsZero = Always });
         add(new OpSchema("Cast", InferCast));
         add(new OpSchema("CastLike", c => c.SetOutput(0, c.InputType(1), c.InputShape(0)), 2, 2));
-        add(new OpSchema("BatchNormalization", c => { c.PassThrough(); }, 5, 5));
+        add(new OpSchema("BatchNormalization", c => { c.PassThrough(); }, 5, 5)
+        {
+            // Scale γ and bias β, one per channel; the running mean and variance (inputs 3 and 4) likewise.
+            Weights = n => new WeightLayout(1, 2, OutputAxis: 0, InputAxis: 0, 1, Spatial: true),
+            ChannelInputs = new[] { 1, 2, 3, 4 }, Channels = ChannelFlowKind.Normalization,
+        });
         add(new OpSchema("LayerNormalization", c => c.PassThrough(), 2, 3));
         add(new OpSchema("QuantizeLinear", InferQuantize, 2, 3));
         add(new OpSchema("DynamicQuantizeLinear", c =>

@@ -2,14 +2,44 @@ using Shrink.Ir;
 
 namespace Shrink.Ops;
 
-/// <summary>Gemm and MatMul: shapes and MAC counts.</summary>
+/// <summary>Gemm and MatMul: shapes, MAC counts and weight layouts.</summary>
 internal static class LinearOps
 {
     public static void Register(Action<OpSchema> add)
     {
-        add(new OpSchema("Gemm", InferGemm, 2, 3) { Macs = GemmMacs });
-        add(new OpSchema("MatMul", c => { c.RequireSameType(0, 1); InferMatMul(c, c.InputType(0)); }, 2, 2) { Macs = MatMulMacs });
+        add(new OpSchema("Gemm", InferGemm, 2, 3)
+        {
+            Macs = GemmMacs, Weights = GemmWeights, Channels = ChannelFlowKind.Layer, Quantization = QuantizationRole.Weighted,
+        });
+        add(new OpSchema("MatMul", c => { c.RequireSameType(0, 1); InferMatMul(c, c.InputType(0)); }, 2, 2)
+        {
+            Macs = MatMulMacs, Weights = MatMulWeights, Channels = ChannelFlowKind.Layer, Quantization = QuantizationRole.Weighted,
+        });
         add(new OpSchema("MatMulInteger", c => InferMatMul(c, DataType.Int32), 2, 4) { Macs = MatMulMacs });
+    }
+
+    /// <summary>Y = α·A'·B' + β·C: B is [K, N] (output channels on axis 1), or [N, K] with transB; A is read transposed with transA.</summary>
+    private static WeightLayout GemmWeights(Node n)
+    {
+        var transB = n.GetInt("transB", 0) != 0;
+        return new WeightLayout(1, OpRoles.Optional(n, 2), OutputAxis: transB ? 0 : 1, InputAxis: transB ? 1 : 0, 1, Spatial: false)
+        {
+            DataTransposed = n.GetInt("transA", 0) != 0,
+        };
+    }
+
+    /// <summary>
+    /// The constant operand of a MatMul: B [.., K, N] (output channels on its last axis) when the right operand is
+    /// constant, else A [.., M, K] (output rows on its second-last axis) read by the activations on the right; null
+    /// when neither operand is a constant of rank 2 or more.
+    /// </summary>
+    private static WeightLayout? MatMulWeights(Node n)
+    {
+        if (Graph.ConstantOf(n.Inputs.ElementAtOrDefault(1)) is { } b)
+            return b.Dims.Length < 2 ? null : new WeightLayout(1, null, b.Dims.Length - 1, b.Dims.Length - 2, 1, Spatial: false);
+        if (Graph.ConstantOf(n.Inputs.ElementAtOrDefault(0)) is { Dims.Length: >= 2 } a)
+            return new WeightLayout(0, null, a.Dims.Length - 2, a.Dims.Length - 1, 1, Spatial: false) { Data = 1 };
+        return null;
     }
 
     /// <summary>Y = α·A'·B' + β·C with A' of [M,K] and B' of [K,N].</summary>

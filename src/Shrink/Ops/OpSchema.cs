@@ -9,8 +9,10 @@ public delegate void InferShapes(InferenceContext ctx);
 public delegate long? CountMacs(InferenceContext ctx);
 
 /// <summary>
-/// What Shrink knows about one operator: its arity, how to infer output shapes, how to count MACs.
-/// Later subsystems (pruning, quantization) add their knowledge here, keyed the same way.
+/// What Shrink knows about one operator: its arity, how to infer output shapes, how to count MACs, which
+/// inputs are weights and biases and how they are laid out, how channels flow through it (what structured
+/// pruning may follow) and its part in quantization. Passes read this (through <see cref="OpRoles"/>)
+/// instead of switching on op types.
 /// </summary>
 public sealed class OpSchema
 {
@@ -37,4 +39,25 @@ public sealed class OpSchema
 
     /// <summary>MAC counter; null for ops counted as free (elementwise, data movement).</summary>
     public CountMacs? Macs { get; init; }
+
+    /// <summary>Where the node's weight and bias are and their channel axes; null for ops without parameters.</summary>
+    public DescribeWeights? Weights { get; init; }
+
+    /// <summary>Input indices of per-channel parameters (BatchNormalization's scale, bias, mean and variance), each indexed by the input's channels.</summary>
+    public IReadOnlyList<int> ChannelInputs { get; init; } = Array.Empty<int>();
+
+    /// <summary>How channels flow through the op; <see cref="ChannelFlowKind.Opaque"/> when they cannot be followed.</summary>
+    public ChannelFlowKind Channels { get; init; }
+
+    /// <summary>
+    /// True for a node when f(0) = 0 channel by channel (ReLU, Tanh, max pooling, Clip with 0 inside its bounds):
+    /// zeroing a channel before the node then equals zeroing it after, so pruning may follow the channel through.
+    /// Null: never.
+    /// </summary>
+    public Func<Node, bool>? KeepsZero { get; init; }
+
+    /// <summary>A ReLU-like activation (ReLU, Clip, LeakyReLU, HardSwish, GELU): the activation criteria count the zeros after it.</summary>
+    public bool Rectifier { get; init; }
+
+    public QuantizationRole Quantization { get; init; }
 }

@@ -10,7 +10,8 @@ internal static class ReduceOps
 
     public static void Register(Action<OpSchema> add)
     {
-        foreach (var op in Reductions) add(new OpSchema(op, Infer, 1, 2));
+        foreach (var op in Reductions)
+            add(new OpSchema(op, Infer, 1, 2) { Channels = ChannelFlowKind.Reduce, KeepsZero = op is "ReduceMean" or "ReduceMax" or "ReduceSum" ? _ => true : null });
         add(new OpSchema("ArgMax", c => InferArg(c)));
         add(new OpSchema("ArgMin", c => InferArg(c)));
     }

@@ -7,18 +7,18 @@ internal static class ShapeOps
 {
     public static void Register(Action<OpSchema> add)
     {
-        add(new OpSchema("Reshape", InferReshape, 2, 2));
-        add(new OpSchema("Flatten", InferFlatten));
-        add(new OpSchema("Transpose", InferTranspose));
-        add(new OpSchema("Concat", InferConcat, 1, int.MaxValue));
-        add(new OpSchema("Shape", InferShape));
+        add(new OpSchema("Reshape", InferReshape, 2, 2) { Channels = ChannelFlowKind.Reshape, Quantization = QuantizationRole.SameScale });
+        add(new OpSchema("Flatten", InferFlatten) { Channels = ChannelFlowKind.Flatten, Quantization = QuantizationRole.SameScale });
+        add(new OpSchema("Transpose", InferTranspose) { Channels = ChannelFlowKind.Transpose, Quantization = QuantizationRole.SameScale });
+        add(new OpSchema("Concat", InferConcat, 1, int.MaxValue) { Channels = ChannelFlowKind.Concat, Quantization = QuantizationRole.Requantizing });
+        add(new OpSchema("Shape", InferShape) { Channels = ChannelFlowKind.ShapeOnly });
         add(new OpSchema("Size", c => c.SetOutput(0, DataType.Int64, Shape.Of())));
         add(new OpSchema("Constant", InferConstant, 0, 0));
         add(new OpSchema("Gather", GatherInference.Infer, 2, 2));
-        add(new OpSchema("Unsqueeze", c => SqueezeInference.Infer(c, unsqueeze: true), 1, 2));
-        add(new OpSchema("Squeeze", c => SqueezeInference.Infer(c, unsqueeze: false), 1, 2));
-        add(new OpSchema("Split", SliceInference.InferSplit, 1, 2));
-        add(new OpSchema("Slice", SliceInference.InferSlice, 1, 5));
+        add(new OpSchema("Unsqueeze", c => SqueezeInference.Infer(c, unsqueeze: true), 1, 2) { Quantization = QuantizationRole.SameScale });
+        add(new OpSchema("Squeeze", c => SqueezeInference.Infer(c, unsqueeze: false), 1, 2) { Quantization = QuantizationRole.SameScale });
+        add(new OpSchema("Split", SliceInference.InferSplit, 1, 2) { Channels = ChannelFlowKind.Split });
+        add(new OpSchema("Slice", SliceInference.InferSlice, 1, 5) { Channels = ChannelFlowKind.Slice });
         add(new OpSchema("Expand", c => c.SetOutput(0, c.InputType(0), ExpandShape(c)), 2, 2));
         add(new OpSchema("ConstantOfShape", InferConstantOfShape));
     }

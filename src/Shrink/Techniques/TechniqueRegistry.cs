@@ -10,6 +10,12 @@ public static class TechniqueRegistry
     private static readonly Dictionary<string, ITechnique> Entries = new();
     private static readonly object Gate = new();
 
+    /// <summary>The techniques of this assembly, which need no training.</summary>
+    static TechniqueRegistry()
+    {
+        Register(new Passes.Pruning.SensitivityTechnique());
+    }
+
     public static IReadOnlyCollection<string> Ids
     {
         get { lock (Gate) return Entries.Keys.Order().ToList(); }

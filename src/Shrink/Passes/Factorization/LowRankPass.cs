@@ -65,8 +65,10 @@ public sealed class LowRankPass : IPass
             }
             var t = w.Tensor;
             // The weight as a matrix M [m, n] with y = M-shaped product; Conv: [O, I·k·k]; Gemm/MatMul: [K, N].
+            var layout = w.Layout;
             string? skip = node.OpType switch
             {
+                _ when layout.Spatial && layout.OutputAxis != 0 => "a transposed convolution",
                 "Conv" when node.GetInt("group", 1) != 1 => "a grouped convolution",
                 "Conv" when t.Dims.Length != 4 => "not a 2-D convolution",
                 "Gemm" when node.GetInt("transA", 0) != 0 || node.GetFloat("alpha", 1) != 1 || node.GetFloat("beta", 1) != 1 => "Gemm with transA, alpha or beta",
@@ -78,11 +80,12 @@ public sealed class LowRankPass : IPass
                 context.Notes.Add($"'{w.LayerName}' left alone: {skip}");
                 continue;
             }
-            var transB = node.OpType == "Gemm" && node.GetInt("transB", 0) != 0;
-            var (m, n) = node.OpType == "Conv" ? ((int)t.Dims[0], (int)(t.ElementCount / t.Dims[0]))
+            // The op registry's layout: a convolution's output channels on axis 0; a dense weight [N, K] (output axis 0) is read transposed.
+            var (conv, transB) = (layout.Spatial, !layout.Spatial && layout.OutputAxis == 0);
+            var (m, n) = conv ? ((int)t.Dims[0], (int)(t.ElementCount / t.Dims[0]))
                 : transB ? ((int)t.Dims[1], (int)t.Dims[0]) : ((int)t.Dims[0], (int)t.Dims[1]);
             var values = t.AsFloats().ToArray();
-            var matrix = Matrix<double>.Build.Dense(m, n, (i, j) => node.OpType == "Conv" ? values[(long)i * n + j] : transB ? values[(long)j * m + i] : values[(long)i * n + j]);
+            var matrix = Matrix<double>.Build.Dense(m, n, (i, j) => conv ? values[(long)i * n + j] : transB ? values[(long)j * m + i] : values[(long)i * n + j]);
             var svd = matrix.Svd(true);
             var s = svd.S.ToArray();
             var full = s.Length;
@@ -122,7 +125,7 @@ public sealed class LowRankPass : IPass
     private static void Rewrite(Graph graph, Node node, PrunableWeight w, Matrix<double> left, Matrix<double> right, int rank)
     {
         var name = w.LayerName;
-        var conv = node.OpType == "Conv";
+        var conv = w.Layout.Spatial;
         var dims = w.Tensor.Dims;
         // Conv: r filters [r, I, kh, kw] = rows of √S·Vᵀ, then a 1×1 conv [O, r, 1, 1] = U·√S.
         // Gemm/MatMul: x [.., K] · A [K, r] · B [r, N], where the matrix [K, N] = left · right.

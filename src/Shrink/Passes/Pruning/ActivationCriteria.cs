@@ -18,14 +18,24 @@ public static class ActivationCriteria
 {
     private const int Bins = 32;
 
-    /// <summary>Scores per channel, by group name, for <see cref="StructuredPruneOptions.ChannelScores"/>.</summary>
-    public static Dictionary<string, double[]> Measure(Model model, Dataset data, string method, int samples = 1024, RunnerOptions? options = null)
+    /// <summary>Scores per channel, by group key, for <see cref="StructuredPruneOptions.ChannelScores"/>: <paramref name="method"/> is apoz or entropy.</summary>
+    public static Dictionary<string, double[]> Measure(Model model, Dataset data, PruneMethod method, int samples = 1024, RunnerOptions? options = null)
     {
-        if (method is not ("apoz" or "entropy")) throw new OptionsException($"'{method}' is not an activation criterion; choose apoz or entropy");
-        if (samples < 1) throw new OptionsException($"--score-samples must be at least 1, got {samples}");
+        if (method is not (PruneMethod.Apoz or PruneMethod.Entropy))
+            throw OptionsException.For("Method", $"{method.Name()} is not an activation criterion; choose apoz or entropy");
+        if (samples < 1) throw OptionsException.For("ScoreSamples", $"must be at least 1, got {samples}");
         var copy = OnnxReader.Copy(model);
         var flow = ChannelFlow.Analyze(copy);
         var groups = flow.Groups.Where(g => g.Blocker is null && g.Activations.Count > 0).ToList();
+        var stats = Tap(copy, flow, groups, data, samples, options);
+        var result = new Dictionary<string, double[]>();
+        foreach (var g in groups) result[g.Key] = Average(flow, g, stats, method);
+        return result;
+    }
+
+    /// <summary>Runs the samples with the groups' activations as extra outputs and collects their statistics.</summary>
+    private static Dictionary<string, TapStats> Tap(Model copy, ChannelFlow flow, List<ChannelGroup> groups, Dataset data, int samples, RunnerOptions? options)
+    {
         var taps = groups.SelectMany(g => g.Activations).Distinct().ToList();
         foreach (var v in taps.Where(v => !copy.Graph.Outputs.Contains(v))) copy.Graph.Outputs.Add(v);
         var stats = taps.ToDictionary(v => v.Name, v => new TapStats(flow.Layouts[v]));
@@ -33,28 +43,28 @@ public static class ActivationCriteria
             foreach (var (outputs, count) in runner.RunBatches(data.Take(Math.Min(samples, data.Count)), 128))
                 foreach (var o in outputs)
                     if (stats.TryGetValue(o.Name, out var s)) s.Add((float[])o.Data, o.Shape, count);
-
         if (stats.Count > 0 && stats.Values.All(s => s.Empty))
-            throw new DataException("no batch of the data could run to measure the activations (a model with a fixed batch size larger than --score-samples?); give more samples");
-        var result = new Dictionary<string, double[]>();
-        foreach (var g in groups)
+            throw new DataException("no batch of the data could run to measure the activations (a model with a fixed batch size larger than the score samples?); give more samples");
+        return stats;
+    }
+
+    /// <summary>A group's score per channel: the criterion averaged over the activations the channel appears in.</summary>
+    private static double[] Average(ChannelFlow flow, ChannelGroup g, Dictionary<string, TapStats> stats, PruneMethod method)
+    {
+        var sum = new double[g.Channels];
+        var seen = new int[g.Channels];
+        foreach (var v in g.Activations)
         {
-            var sum = new double[g.Channels];
-            var seen = new int[g.Channels];
-            foreach (var v in g.Activations)
+            var s = stats[v.Name];
+            var refs = flow.Layouts[v].Refs;
+            for (var p = 0; p < refs.Length; p++)
             {
-                var s = stats[v.Name];
-                var refs = flow.Layouts[v].Refs;
-                for (var p = 0; p < refs.Length; p++)
-                {
-                    if (flow.Root(refs[p].Group) != g.Id) continue;
-                    sum[refs[p].Index] += method == "apoz" ? 1 - s.ZeroFraction(p) : s.Entropy(p);
-                    seen[refs[p].Index]++;
-                }
+                if (flow.Root(refs[p].Group) != g.Id) continue;
+                sum[refs[p].Index] += method == PruneMethod.Apoz ? 1 - s.ZeroFraction(p) : s.Entropy(p);
+                seen[refs[p].Index]++;
             }
-            result[g.Key] = sum.Select((x, c) => seen[c] == 0 ? 0 : x / seen[c]).ToArray();
         }
-        return result;
+        return sum.Select((x, c) => seen[c] == 0 ? 0 : x / seen[c]).ToArray();
     }
 
     /// <summary>Per position along a value's channel axis: zero count, element count, and the per-sample mean.</summary>

@@ -4,46 +4,37 @@ using Shrink.Ops;
 namespace Shrink.Passes.Pruning;
 
 /// <summary>
-/// Follows channels through a graph. <see cref="Analyze"/> gives each producer's channels a group
-/// and propagates per-position layouts through ops that keep channels apart: BatchNorm, ReLU-like
-/// activations, pooling, Dropout, depthwise Conv, residual Add (which ties groups together), Concat,
-/// Split and Slice on the channel axis (offsets), channel shuffle (Reshape → Transpose → Reshape),
-/// Flatten or a flattening Reshape before Gemm/MatMul (a channel becomes a block of features), and
-/// grouped Conv. Shape reads are allowed: PyTorch exports compute Reshape and Slice targets from
-/// them, and those follow the pruned sizes at run time. Anything else that reads a group's channels
-/// blocks that group. <see cref="Apply"/> walks the same graph again cutting the kept channels out and
-/// checks that every layer then reads exactly the channels it read before, minus the removed ones.
+/// The dependency analysis of structured pruning: which channels must be cut together. It gives each
+/// producer's channels (a layer with weights, from the op registry) a group and follows per-position
+/// layouts through the ops the registry says channels flow through (<see cref="ChannelFlowKind"/>):
+/// BatchNorm, activations with f(0) = 0, pooling, Dropout, depthwise Conv, residual Add (which ties groups
+/// together), Concat, Split and Slice on the channel axis (offsets), channel shuffle (Reshape → Transpose →
+/// Reshape), Flatten or a flattening Reshape before Gemm/MatMul (a channel becomes a block of features), and
+/// grouped Conv. Shape reads are allowed: PyTorch exports compute Reshape and Slice targets from them, and
+/// those follow the pruned sizes at run time. Anything else that reads a group's channels blocks that group.
+/// The result is data — <see cref="Groups"/>, <see cref="Layouts"/>, <see cref="Consumers"/>,
+/// <see cref="Parameters"/> and the per-node <see cref="Steps"/> — that the importance criteria score and
+/// <see cref="ChannelCut"/> replays to cut; the analysis itself edits nothing (it runs shape inference).
 /// </summary>
 public sealed partial class ChannelFlow
 {
-    private static readonly HashSet<string> ZeroPreserving = new() { "Relu", "LeakyRelu", "Tanh", "Gelu", "Identity", "Dropout", "HardSwish", "Elu",
-        "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool" };
-
-    private static readonly HashSet<string> Activation = new() { "Relu", "Clip", "LeakyRelu", "HardSwish", "Gelu" };
-
     private readonly Model _model;
-    private readonly bool _applying;
     private readonly Dictionary<Value, ChannelLayout> _layouts = new();
-    private readonly Dictionary<Value, Shuffled> _shuffled = new();
+    private readonly Dictionary<Value, ChannelShuffle> _shuffled = new();
     private readonly List<ChannelGroup> _all = new();
     private readonly List<int> _parent = new();
     private readonly Dictionary<Node, int> _producerGroup = new();
-    private IReadOnlyDictionary<Value, Dim[]> _shapeValues;
+    private readonly List<ChannelStep> _steps = new();
+    private readonly IReadOnlyDictionary<Value, Dim[]> _shapeValues;
 
-    // Set when applying: the analysis of the same model and the kept channels of each root group.
-    private readonly ChannelFlow? _old;
-    private readonly IReadOnlyDictionary<int, long[]>? _keep;
-
-    private sealed record Shuffled(ChannelLayout Layout, int Groups, bool Transposed);
-
-    private ChannelFlow(Model model, ChannelFlow? old, IReadOnlyDictionary<int, long[]>? keep)
+    private ChannelFlow(Model model)
     {
         _model = model;
-        _old = old;
-        _keep = keep;
-        _applying = old is not null;
         _shapeValues = ShapeInference.Run(model).ShapeValues;
     }
+
+    /// <summary>The model analysed; <see cref="ChannelCut.Apply"/> cuts this model.</summary>
+    public Model Model => _model;
 
     /// <summary>The channel groups that have producers (root groups after residual ties).</summary>
     public IReadOnlyList<ChannelGroup> Groups { get; private set; } = Array.Empty<ChannelGroup>();
@@ -51,8 +42,14 @@ public sealed partial class ChannelFlow
     /// <summary>Layout of every value that carries channels.</summary>
     public IReadOnlyDictionary<Value, ChannelLayout> Layouts => _layouts;
 
+    /// <summary>Values in the middle of a channel shuffle.</summary>
+    public IReadOnlyDictionary<Value, ChannelShuffle> Shuffles => _shuffled;
+
     public List<ChannelConsumer> Consumers { get; } = new();
     public List<ChannelParameter> Parameters { get; } = new();
+
+    /// <summary>What was decided for every node that makes or reads followed channels, in topological order.</summary>
+    public IReadOnlyList<ChannelStep> Steps => _steps;
 
     /// <summary>The root group of a group id.</summary>
     public int Root(int id)
@@ -63,35 +60,38 @@ public sealed partial class ChannelFlow
 
     public ChannelGroup GroupOf(ChannelRef r) => _all[Root(r.Group)];
 
+    /// <summary>The group id a producing layer's channels got (before residual ties; see <see cref="Root"/>).</summary>
+    public int ProducerGroup(Node layer) => _producerGroup[layer];
+
     /// <summary>Finds the channel groups of a graph (runs shape inference on it).</summary>
     public static ChannelFlow Analyze(Model model)
     {
-        var flow = new ChannelFlow(model, null, null);
-        flow.Walk();
+        var flow = new ChannelFlow(model);
+        foreach (var node in model.Graph.TopologicalOrder()) flow.Visit(node);
+        foreach (var v in model.Graph.Outputs)
+            if (flow._layouts.TryGetValue(v, out var l)) flow.Block(l, $"'{v.Name}' is a graph output");
         flow.Finish();
         return flow;
     }
 
     /// <summary>
-    /// Cuts every group's channels down to <paramref name="keep"/> (sorted channel indices by root group
-    /// id; groups not named keep all), in place. <paramref name="analysis"/> must be this model's
-    /// analysis. Throws <see cref="ChannelConflictException"/> when a layer would read other channels than
-    /// before; the model is then half-edited and must be discarded.
+    /// The layer as channels see it, when pruning can follow it: a float constant weight at input 1 read by
+    /// activations at input 0 (not transposed), dense weights 2-D. A grouped layer whose filters each read one
+    /// channel (depthwise) is a per-channel op instead, and grouped layers are followed only with their output
+    /// channels on the weight's first axis (so not grouped ConvTranspose).
     /// </summary>
-    public static void Apply(Model model, ChannelFlow analysis, IReadOnlyDictionary<int, long[]> keep)
+    internal static LayerSpec? Spec(Node n)
     {
-        var flow = new ChannelFlow(model, analysis, keep);
-        flow.Walk();
-        foreach (var v in analysis._layouts.Keys.Concat(analysis._shuffled.Keys)) v.Shape = null;
-        ShapeInference.Run(model);
+        if (OpRoles.Layer(n) is not { Weight: 1, Data: 0, DataTransposed: false } layout) return null;
+        if (n.Inputs[1]?.Const is not { DataType: DataType.Float } t) return null;
+        var g = layout.Groups;
+        if (layout.Spatial ? g > 1 && (layout.OutputAxis != 0 || IsDepthwise(t.Dims, layout)) : t.Dims.Length != 2) return null;
+        var bias = layout.Bias is { } b ? n.Inputs[b] : null;
+        return new LayerSpec(n.Inputs[1]!, layout.OutputAxis, layout.InputAxis, g, layout.Spatial, bias);
     }
 
-    private void Walk()
-    {
-        foreach (var node in _model.Graph.TopologicalOrder()) Visit(node);
-        foreach (var v in _model.Graph.Outputs)
-            if (_layouts.TryGetValue(v, out var l)) Block(l, $"'{v.Name}' is a graph output");
-    }
+    /// <summary>Every filter reads one channel and makes one: weight [g, 1, k…] with g groups.</summary>
+    private static bool IsDepthwise(long[] dims, WeightLayout layout) => dims[layout.OutputAxis] == layout.Groups && dims[layout.InputAxis] == 1;
 
     private void Finish()
     {
@@ -107,34 +107,35 @@ public sealed partial class ChannelFlow
         }
         var roots = _all.Where((g, i) => Root(i) == i).ToList();
         foreach (var (value, layout) in _layouts)
-            if (value.Producer is { } p && Activation.Contains(p.OpType))
+            if (value.Producer is { } p && OpRoles.IsRectifier(p))
                 foreach (var id in layout.Refs.Select(r => Root(r.Group)).Distinct())
                     _all[id].Activations.Add(value);
-        foreach (var g in roots)
-        {
-            if (g.Blocker is not null) continue;
-            if (g.Channels < 2) g.Blocker = "it has a single channel";
-            else if (!Consumers.Any(c => _layouts[c.Input].Refs.Any(r => Root(r.Group) == g.Id))) g.Blocker = "its channels reach no consuming layer";
-            else if (g.PatternBlocks.Concat(g.EqualBlocks).Distinct().Count() > 1) g.Blocker = "grouped convolutions with different group counts read or make its channels";
-        }
+        foreach (var g in roots) g.Blocker ??= FinalBlocker(g);
         var repeated = roots.GroupBy(g => g.Name).Where(n => n.Count() > 1).Select(n => n.Key).ToHashSet();
         foreach (var g in roots) g.Key = repeated.Contains(g.Name) ? $"{g.Name}#{g.Id}" : g.Name;
         Groups = roots;
     }
 
+    private string? FinalBlocker(ChannelGroup g)
+    {
+        if (g.Channels < 2) return "it has a single channel";
+        if (!Consumers.Any(c => _layouts[c.Input].Refs.Any(r => Root(r.Group) == g.Id))) return "its channels reach no consuming layer";
+        if (g.PatternBlocks.Concat(g.EqualBlocks).Distinct().Count() > 1) return "grouped convolutions with different group counts read or make its channels";
+        return null;
+    }
+
     private ChannelLayout? L(Value? v) => v is not null && _layouts.TryGetValue(v, out var l) ? l : null;
+
+    /// <summary>Does the value carry followed channels (a layout, or the middle of a shuffle)?</summary>
+    private bool Flows(Value? v) => v is not null && (_layouts.ContainsKey(v) || _shuffled.ContainsKey(v));
 
     private void Set(Value? v, ChannelLayout layout)
     {
-        if (v is null) return;
-        if (_applying && layout.Length == 0 && _old!.L(v) is { Length: > 0 } before)
-            throw Conflict(before, $"'{v.Name}' would be left with no channels");
-        _layouts[v] = layout;
+        if (v is not null) _layouts[v] = layout;
     }
 
     private void Block(ChannelLayout layout, string reason)
     {
-        if (_applying) return;
         foreach (var id in layout.Refs.Select(r => r.Group).Distinct())
             _all[id].Blocker ??= reason;
     }
@@ -148,7 +149,7 @@ public sealed partial class ChannelFlow
         }
     }
 
-    private string Feeds(Node node) => $"it feeds {node.OpType} '{node.DisplayName}', which Shrink cannot follow channel by channel";
+    private static string Feeds(Node node) => $"it feeds {node.OpType} '{node.DisplayName}', which Shrink cannot follow channel by channel";
 
     private void Visit(Node node)
     {
@@ -156,251 +157,140 @@ public sealed partial class ChannelFlow
         foreach (var sub in node.Subgraphs)
             foreach (var v in sub.Nodes.SelectMany(n => n.Inputs).OfType<Value>().Where(v => v.Producer?.Graph != sub && !sub.Inputs.Contains(v)))
                 if (L(v) is { } read) Block(read, $"it is read inside a subgraph of '{node.DisplayName}'");
-        var flowing = node.Inputs.Any(v => v is not null && (_layouts.ContainsKey(v) || _shuffled.ContainsKey(v)));
+        var flowing = node.Inputs.Any(Flows);
         if (!node.IsDefaultDomain)
         {
             if (flowing) BlockInputs(node, Feeds(node));
             return;
         }
-        var x = node.Inputs.ElementAtOrDefault(0);
-        var lx = L(x);
-        if (ProducerSpec(node) is { } spec)
+        if (Spec(node) is { } spec)
         {
-            for (var i = 1; i < node.Inputs.Count; i++)
-                if (L(node.Inputs[i]) is { } lw) Block(lw, $"it feeds the weights of '{node.DisplayName}'");
-            if (lx is not null) Consume(node, spec, x!, lx);
-            Produce(node, spec);
+            VisitLayer(node, spec);
             return;
         }
-        if (!flowing || node.OpType == "Shape") return;
-        if (_applying && node.Outputs.All(o => o is null || !_old!._layouts.ContainsKey(o) && !_old._shuffled.ContainsKey(o)))
-        {
-            // Not followed when analysed (its groups are left alone): it must still read exactly what it read before.
-            foreach (var v in node.Inputs)
-                if (L(v) is { } now && (now.Length != _old!.L(v)?.Length || Map(v!, now).Where((p, q) => p != q).Any()))
-                    throw Conflict(now, $"'{node.DisplayName}' ({node.OpType}) was not followed and would read other channels");
-                else if (v is not null && _shuffled.ContainsKey(v) && _shuffled[v].Layout.Length != _old!._shuffled.GetValueOrDefault(v)?.Layout.Length)
-                    throw Conflict(_shuffled[v].Layout, $"'{node.DisplayName}' ({node.OpType}) was not followed and would read other channels");
-            return;
-        }
-        var onlyFirst = lx is not null && node.Inputs.Skip(1).All(v => v is null || !_layouts.ContainsKey(v) && !_shuffled.ContainsKey(v));
-        var output = node.Outputs.ElementAtOrDefault(0);
-        switch (node.OpType)
-        {
-            case "Conv" when onlyFirst && IsDepthwise(node, _applying ? _old!.L(x)! : lx!):
-                if (!lx!.Spatial) goto default;
-                PerChannel(node, 1, x!);
-                if (node.Inputs.ElementAtOrDefault(2) is { Name.Length: > 0 }) PerChannel(node, 2, x!);
-                if (_applying) node.SetAttribute(Ir.Attribute.Int("group", lx.Length));
-                Set(output, lx);
-                return;
-            case "BatchNormalization" when onlyFirst && lx!.Spatial && node.Outputs.Skip(1).All(o => o is not { Uses.Count: > 0 }):
-                for (var i = 1; i <= 4; i++) PerChannel(node, i, x!);
-                Set(output, lx);
-                return;
-            case var op when onlyFirst && (ZeroPreserving.Contains(op) || op == "Clip" && ClipBounds.Of(node) is { Min: <= 0, Max: >= 0 }):
-                if (!lx!.Spatial && op is "MaxPool" or "AveragePool" or "GlobalAveragePool" or "GlobalMaxPool") goto default;
-                Set(output, lx);
-                return;
-            case "Add" when onlyFirst && !lx!.Spatial && node.Inputs.ElementAtOrDefault(1)?.Const is { Dims.Length: 1 }:
-                // A bias added after MatMul (PyTorch's Linear export): one entry per feature.
-                PerChannel(node, 1, x!);
-                Set(output, lx);
-                return;
-            case "Add" when x?.Const is { Dims.Length: 1 } && node.Inputs.Count == 2 && L(node.Inputs[1]) is { Spatial: false } lb:
-                PerChannel(node, 0, node.Inputs[1]!);
-                Set(output, lb);
-                return;
-            case "ReduceMean" or "ReduceMax" or "ReduceSum" when onlyFirst && lx!.Spatial && ReduceKeepsChannels(node, x!) is { } spatial:
-                Set(output, lx with { Spatial = spatial });
-                return;
-            case "Add" when L(node.Inputs.ElementAtOrDefault(1)) is { } ly && lx is not null && node.Inputs.Count == 2:
-                Tie(node, lx, ly);
-                Set(output, lx);
-                return;
-            case "Concat" when node.Inputs.All(v => L(v) is not null) && node.Inputs.Select(v => L(v)!.Spatial).Distinct().Count() == 1
-                               && IsChannelAxis(node.GetInt("axis", 0), x!, lx!):
-                Set(output, new ChannelLayout(node.Inputs.SelectMany(v => L(v)!.Refs).ToArray(), lx!.Spatial));
-                return;
-            case "Split" when onlyFirst && IsChannelAxis(node.GetInt("axis", 0), x!, lx!) && Split(node, lx!):
-                return;
-            case "Slice" when onlyFirst && Slice(node, x!, lx!):
-                return;
-            case "Flatten" when onlyFirst && node.GetInt("axis", 1) == 1 && Flatten(node, x!, lx!):
-                return;
-            case "Reshape" when onlyFirst && Reshape(node, x!, lx!):
-                return;
-            case "Reshape" when x is not null && _shuffled.TryGetValue(x, out var shuffled) && Unshuffle(node, shuffled):
-                return;
-            case "Transpose" when x is not null && _shuffled.TryGetValue(x, out var shuffled) && node.GetInts("perm") is [0, 2, 1, 3, 4]:
-                _shuffled[output!] = shuffled with { Transposed = !shuffled.Transposed };
-                return;
-            default:
-                if (_applying && node.Outputs.Any(o => o is not null && (_old!._layouts.ContainsKey(o) || _old._shuffled.ContainsKey(o))))
-                    throw new ChannelConflictException(node.Inputs.Where(v => _old!.L(v) is not null).SelectMany(v => _old!.L(v)!.Refs)
-                        .Select(r => _old!.Root(r.Group)).ToHashSet(), $"'{node.DisplayName}' can no longer be followed");
-                BlockInputs(node, Feeds(node));
-                return;
-        }
+        if (!flowing || OpRoles.Channels(node) == ChannelFlowKind.ShapeOnly) return;
+        var step = Route(node);
+        if (step is null) BlockInputs(node, Feeds(node));
+        _steps.Add(step is not null && node.Outputs.Any(Flows) ? step : new UnfollowedStep(node));
     }
 
-    // ---- producers and consumers ----
-
-    private sealed record Spec(Value Weight, int OutAxis, int InAxis, int ConvGroups, bool Spatial, Value? Bias);
-
-    private static Spec? ProducerSpec(Node n)
+    private void VisitLayer(Node node, LayerSpec spec)
     {
-        var w = n.Inputs.ElementAtOrDefault(1);
-        if (w?.Const is not { DataType: DataType.Float } t) return null;
-        var bias = n.Inputs.ElementAtOrDefault(2) is { Name.Length: > 0 } b ? b : null;
-        var g = (int)n.GetInt("group", 1);
-        return n.OpType switch
+        for (var i = 1; i < node.Inputs.Count; i++)
+            if (L(node.Inputs[i]) is { } lw) Block(lw, $"it feeds the weights of '{node.DisplayName}'");
+        var x = node.Inputs.ElementAtOrDefault(0);
+        var reads = L(x) is { } lx ? Consume(node, spec, x!, lx) : null;
+        Produce(node, spec);
+        _steps.Add(new LayerStep(node, spec, reads));
+    }
+
+    /// <summary>The step of a node that is not a producing layer, by how the op registry says channels flow through it; null when it cannot be followed.</summary>
+    private ChannelStep? Route(Node node)
+    {
+        var x = node.Inputs.ElementAtOrDefault(0);
+        var lx = L(x);
+        var onlyFirst = lx is not null && node.Inputs.Skip(1).All(v => !Flows(v));
+        return OpRoles.Channels(node) switch
         {
-            "Conv" when g == 1 || t.Dims[1] > 1 || t.Dims[0] != g => new Spec(w, 0, 1, g, true, bias),
-            "Gemm" when n.GetInt("transA", 0) == 0 && t.Dims.Length == 2 =>
-                new Spec(w, n.GetInt("transB", 0) != 0 ? 0 : 1, n.GetInt("transB", 0) != 0 ? 1 : 0, 1, false, bias),
-            "MatMul" when t.Dims.Length == 2 => new Spec(w, 1, 0, 1, false, null),
+            ChannelFlowKind.Layer when onlyFirst => Depthwise(node, x!, lx!),
+            ChannelFlowKind.Normalization when onlyFirst && lx!.Spatial && node.Outputs.Skip(1).All(o => o is not { Uses.Count: > 0 }) => Normalization(node, x!),
+            ChannelFlowKind.Elementwise when onlyFirst && OpRoles.KeepsZero(node) => Follow(node, x!, lx!.Spatial),
+            ChannelFlowKind.Pool when onlyFirst && OpRoles.KeepsZero(node) && lx!.Spatial => Follow(node, x!, true),
+            ChannelFlowKind.Add => Add(node, x, lx, onlyFirst),
+            ChannelFlowKind.Reduce when onlyFirst && lx!.Spatial && OpRoles.KeepsZero(node) && ReduceKeepsChannels(node, x!, _shapeValues) is { } spatial
+                => Follow(node, x!, spatial),
+            ChannelFlowKind.Concat => Concat(node, x, lx),
+            ChannelFlowKind.Split when onlyFirst && IsChannelAxis(node.GetInt("axis", 0), x!, lx!) => Split(node, x!, lx!),
+            ChannelFlowKind.Slice when onlyFirst => Slice(node, x!, lx!),
+            ChannelFlowKind.Flatten when onlyFirst && node.GetInt("axis", 1) == 1 => Flatten(node, x!, lx!, reshape: false),
+            ChannelFlowKind.Reshape => Reshape(node, x, lx, onlyFirst),
+            ChannelFlowKind.Transpose when x is not null && _shuffled.TryGetValue(x, out var s) && node.GetInts("perm") is [0, 2, 1, 3, 4] => Transpose(node, x, s),
             _ => null,
         };
     }
 
-    private static bool IsDepthwise(Node n, ChannelLayout input) =>
-        n.Inputs.ElementAtOrDefault(1)?.Const is { DataType: DataType.Float } w && n.GetInt("group", 1) is var g && g > 1
-        && w.Dims[0] == g && w.Dims[1] == 1 && g == input.Length;
+    // ---- producers, consumers and per-channel parameters ----
 
-    private void Produce(Node node, Spec spec)
+    private void Produce(Node node, LayerSpec spec)
     {
-        var output = node.Outputs.ElementAtOrDefault(0);
         var channels = spec.Weight.Const!.Dims[spec.OutAxis];
-        int id;
-        long[] kept;
-        if (_applying)
-        {
-            id = _old!._producerGroup[node];
-            kept = _keep!.TryGetValue(_old.Root(id), out var k) ? k : Enumerable.Range(0, (int)channels).Select(c => (long)c).ToArray();
-            if (kept.Length != channels)
-            {
-                SliceTensor(spec.Weight, spec.OutAxis, kept);
-                if (spec.Bias is { Const: not null }) SliceTensor(spec.Bias, 0, kept);
-            }
-        }
-        else
-        {
-            id = _all.Count;
-            var g = new ChannelGroup(id) { Channels = channels };
-            _all.Add(g);
-            _parent.Add(id);
-            _producerGroup[node] = id;
-            g.Producers.Add(new ChannelProducer(node, spec.Weight, spec.OutAxis, spec.Bias));
-            if (spec.ConvGroups > 1) g.EqualBlocks.Add(spec.ConvGroups);
-            if (spec.Weight.Uses.Count > 1 || spec.Bias is { Uses.Count: > 1 })
-                g.Blocker = $"the weights of '{node.DisplayName}' are shared with other nodes";
-            else if (spec.Bias is { } b && (b.Const is not { Dims: [var n] } || n != channels))
-                g.Blocker = $"the bias of '{node.DisplayName}' is not a constant with one entry per channel";
-            kept = Enumerable.Range(0, (int)channels).Select(c => (long)c).ToArray();
-        }
-        Set(output, new ChannelLayout(kept.Select(c => new ChannelRef(id, (int)c, 0)).ToArray(), spec.Spatial));
+        var id = _all.Count;
+        var g = new ChannelGroup(id) { Channels = channels };
+        _all.Add(g);
+        _parent.Add(id);
+        _producerGroup[node] = id;
+        g.Producers.Add(new ChannelProducer(node, spec.Weight, spec.OutAxis, spec.Bias));
+        if (spec.ConvGroups > 1) g.EqualBlocks.Add(spec.ConvGroups);
+        if (spec.Weight.Uses.Count > 1 || spec.Bias is { Uses.Count: > 1 })
+            g.Blocker = $"the weights of '{node.DisplayName}' are shared with other nodes";
+        else if (spec.Bias is { } b && (b.Const is not { Dims: [var n] } || n != channels))
+            g.Blocker = $"the bias of '{node.DisplayName}' is not a constant with one entry per channel";
+        Set(node.Outputs.ElementAtOrDefault(0), new ChannelLayout(Enumerable.Range(0, (int)channels).Select(c => new ChannelRef(id, c, 0)).ToArray(), spec.Spatial));
     }
 
-    private void Consume(Node node, Spec spec, Value x, ChannelLayout lx)
+    /// <summary>Records where the layer reads followed channels, or blocks them when it cannot be cut that way; the consumer, or null.</summary>
+    private ChannelConsumer? Consume(Node node, LayerSpec spec, Value x, ChannelLayout lx)
     {
-        var dims = spec.Weight.Const!.Dims;
-        if (!_applying)
+        var expected = spec.Weight.Const!.Dims[spec.InAxis] * spec.ConvGroups;
+        if (lx.Spatial != spec.Spatial || lx.Length != expected)
         {
-            var expected = dims[spec.InAxis] * spec.ConvGroups;
-            if (lx.Spatial != spec.Spatial || lx.Length != expected)
+            Block(lx, lx.Spatial != spec.Spatial ? $"it mixes convolution channels and dense features at '{node.DisplayName}'"
+                : $"'{node.DisplayName}' reads {expected} channels where {lx.Length} were followed");
+            return null;
+        }
+        if (spec.Weight.Uses.Count > 1)
+        {
+            Block(lx, $"the weights of '{node.DisplayName}' are shared");
+            return null;
+        }
+        if (spec.ConvGroups > 1)
+        {
+            // A grouped convolution reads the same positions in every conv group: only a whole group in order can be cut that way.
+            var id = lx.Refs[0].Group;
+            if (lx.Refs.Where((r, p) => r.Group != id || r.Index != p || r.Sub != 0).Any())
             {
-                Block(lx, lx.Spatial != spec.Spatial ? $"it mixes convolution channels and dense features at '{node.DisplayName}'"
-                    : $"'{node.DisplayName}' reads {expected} channels where {lx.Length} were followed");
-                return;
+                Block(lx, $"grouped convolution '{node.DisplayName}' reads channels of several groups");
+                return null;
             }
-            if (spec.Weight.Uses.Count > 1) { Block(lx, $"the weights of '{node.DisplayName}' are shared"); return; }
-            if (spec.ConvGroups > 1)
-            {
-                // A grouped convolution reads the same positions in every conv group: only a whole group in order can be cut that way.
-                var id = lx.Refs[0].Group;
-                if (lx.Refs.Where((r, p) => r.Group != id || r.Index != p || r.Sub != 0).Any())
-                {
-                    Block(lx, $"grouped convolution '{node.DisplayName}' reads channels of several groups");
-                    return;
-                }
-                _all[id].PatternBlocks.Add(spec.ConvGroups);
-            }
-            Consumers.Add(new ChannelConsumer(node, spec.Weight, spec.InAxis, x, spec.ConvGroups));
-            return;
+            _all[id].PatternBlocks.Add(spec.ConvGroups);
         }
-        if (!_old!.Consumers.Any(c => c.Layer == node)) return;
-        var map = Map(x, lx);
-        if (map.Length == _old.L(x)!.Length) return;
-        if (spec.ConvGroups == 1)
-        {
-            SliceTensor(spec.Weight, spec.InAxis, map);
-            return;
-        }
-        var g = spec.ConvGroups;
-        long block = _old.L(x)!.Length / g, newBlock = map.Length / g;
-        var local = new long[newBlock];
-        for (var q = 0; q < map.Length; q++)
-        {
-            var p = map[q];
-            if (map.Length % g != 0 || p / block != q / newBlock || (q >= newBlock && local[q % newBlock] != p % block))
-                throw Conflict(lx, $"'{node.DisplayName}' would read different positions in its conv groups");
-            local[q % newBlock] = p % block;
-        }
-        SliceTensor(spec.Weight, spec.InAxis, local);
+        var consumer = new ChannelConsumer(node, spec.Weight, spec.InAxis, x, spec.ConvGroups);
+        Consumers.Add(consumer);
+        return consumer;
     }
 
-    /// <summary>A per-channel input (BatchNorm, depthwise Conv) indexed like <paramref name="x"/>'s channels.</summary>
+    /// <summary>A depthwise convolution: weight and bias per channel of its input; null (not followed) for other grouped layers.</summary>
+    private ChannelStep? Depthwise(Node node, Value x, ChannelLayout lx)
+    {
+        if (OpRoles.Layer(node) is not { Spatial: true, Groups: > 1 } layout || node.Inputs.ElementAtOrDefault(layout.Weight)?.Const is not { DataType: DataType.Float } w
+            || !IsDepthwise(w.Dims, layout) || layout.Groups != lx.Length || !lx.Spatial) return null;
+        PerChannel(node, layout.Weight, x);
+        if (layout.Bias is { } b) PerChannel(node, b, x);
+        Set(node.Outputs.ElementAtOrDefault(0), lx);
+        return new DepthwiseStep(node, x);
+    }
+
+    private ChannelStep Normalization(Node node, Value x)
+    {
+        foreach (var i in OpRegistry.Find(node.Domain, node.OpType)!.ChannelInputs) PerChannel(node, i, x);
+        Set(node.Outputs.ElementAtOrDefault(0), L(x)!);
+        return new NormalizationStep(node, x);
+    }
+
+    private ChannelStep Follow(Node node, Value x, bool spatial)
+    {
+        Set(node.Outputs.ElementAtOrDefault(0), L(x)! with { Spatial = spatial });
+        return new FollowStep(node, x, spatial);
+    }
+
+    /// <summary>A per-channel input (BatchNorm, depthwise Conv, a dense bias) indexed like <paramref name="x"/>'s channels.</summary>
     private void PerChannel(Node node, int input, Value x)
     {
         var v = node.Inputs.ElementAtOrDefault(input);
         var lx = L(x)!;
-        if (_applying)
-        {
-            if (v?.Const is null) return;
-            var map = Map(x, lx);
-            if (map.Length != v.Const.Dims[0]) SliceTensor(v, 0, map);
-            return;
-        }
         if (v?.Const is not { } t || t.Dims.Length < 1 || t.Dims[0] != lx.Length || v.Uses.Count > 1)
             Block(lx, $"input {input} of '{node.DisplayName}' is not a per-channel constant of its own");
         else
-            Parameters.Add(new ChannelParameter(node, v, 0, x));
+            Parameters.Add(new ChannelParameter(node, v, 0, x, input));
     }
-
-    /// <summary>
-    /// For a value's new layout, the position of each entry in its old layout; throws when the value
-    /// would not carry exactly its old channels minus the removed ones.
-    /// </summary>
-    private long[] Map(Value x, ChannelLayout now)
-    {
-        var before = _old!.L(x)!;
-        // A channel may appear several times (Concat(x, MaxPool(x)), SPPF): its copies pair up in order.
-        var positions = new Dictionary<(int, int, int), Queue<int>>();
-        var keptBefore = 0;
-        for (var p = 0; p < before.Length; p++)
-        {
-            var r = before.Refs[p];
-            var key = (_old.Root(r.Group), r.Index, r.Sub);
-            if (!positions.TryGetValue(key, out var queue)) positions[key] = queue = new Queue<int>();
-            queue.Enqueue(p);
-            if (Kept(r)) keptBefore++;
-        }
-        var map = new long[now.Length];
-        for (var q = 0; q < now.Length; q++)
-        {
-            var r = now.Refs[q];
-            if (!positions.TryGetValue((_old.Root(r.Group), r.Index, r.Sub), out var queue) || !queue.TryDequeue(out var p))
-                throw Conflict(new ChannelLayout(now.Refs.Concat(before.Refs).ToArray(), now.Spatial), $"'{x.Name}' would carry channels it did not carry before");
-            map[q] = p;
-        }
-        if (now.Length != keptBefore) throw Conflict(new ChannelLayout(now.Refs.Concat(before.Refs).ToArray(), now.Spatial), $"'{x.Name}' would lose channels that are kept");
-        return map;
-    }
-
-    private bool Kept(ChannelRef r) =>
-        !_keep!.TryGetValue(_old!.Root(r.Group), out var k) || Array.BinarySearch(k, (long)r.Index) >= 0;
-
-    private ChannelConflictException Conflict(ChannelLayout layout, string reason) =>
-        new(layout.Refs.Select(r => _old!.Root(r.Group)).ToHashSet(), reason);
 }

@@ -18,15 +18,18 @@ public sealed record ChannelLayout(ChannelRef[] Refs, bool Spatial)
 /// <summary>Where a layer makes the channels of a group: its weight's output axis.</summary>
 public sealed record ChannelProducer(Node Layer, Value Weight, int Axis, Value? Bias);
 
-/// <summary>A per-channel tensor along the way (BatchNorm parameters, a depthwise Conv's weight and bias), indexed like <see cref="Input"/>'s channels.</summary>
-public sealed record ChannelParameter(Node Layer, Value Tensor, int Axis, Value Input);
+/// <summary>
+/// A per-channel tensor along the way (BatchNorm parameters, a depthwise Conv's weight and bias, a dense
+/// layer's bias added after it), input <see cref="Index"/> of <see cref="Layer"/>, indexed like <see cref="Input"/>'s channels.
+/// </summary>
+public sealed record ChannelParameter(Node Layer, Value Tensor, int Axis, Value Input, int Index);
 
 /// <summary>Where a layer reads channels: its weight's input axis, indexed like <see cref="Input"/>'s channels (per conv group when <see cref="ConvGroups"/> &gt; 1).</summary>
 public sealed record ChannelConsumer(Node Layer, Value Weight, int Axis, Value Input, int ConvGroups);
 
 /// <summary>
-/// Channels that must be pruned together: those made by one producer (Conv, Gemm, MatMul), or by
-/// several whose outputs a residual Add ties position by position.
+/// Channels that must be pruned together: those made by one producer (a layer with weights: Conv,
+/// ConvTranspose, Gemm, MatMul), or by several whose outputs a residual Add ties position by position.
 /// </summary>
 public sealed class ChannelGroup
 {
@@ -67,6 +70,9 @@ public sealed class ChannelConflictException : Exception
     /// <summary>Ids of the groups involved.</summary>
     public IReadOnlySet<int> Groups { get; }
 }
+
+/// <summary>A value in the middle of a channel shuffle ([N, g, C/g, H, W], or [N, C/g, g, H, W] once <see cref="Transposed"/>): the layout before it, and the groups.</summary>
+public sealed record ChannelShuffle(ChannelLayout Layout, int Groups, bool Transposed);
 
 /// <summary>Shorthand for the groups of <see cref="ChannelFlow.Analyze"/>.</summary>
 public static class ChannelGroups

@@ -9,10 +9,11 @@ namespace Shrink.Passes.Pruning;
 /// </summary>
 public static class LayerSparsityConfig
 {
-    public static IReadOnlyDictionary<string, double> Read(string path)
+    /// <summary>Reads the file; <paramref name="what"/> names it in messages ("--layers" in the CLI).</summary>
+    public static IReadOnlyDictionary<string, double> Read(string path, string what = "the layer file")
     {
-        if (!File.Exists(path)) throw new OptionsException($"--layers '{path}' does not exist; give a JSON file such as {{\"conv1\": 0.5}}");
-        if (IO.FileIdentity.NotRegular(path, "--layers") is { } problem) throw new OptionsException(problem);
+        if (!File.Exists(path)) throw new OptionsException($"{what} '{path}' does not exist; give a JSON file such as {{\"conv1\": 0.5}}");
+        if (IO.FileIdentity.NotRegular(path, what) is { } problem) throw new OptionsException(problem);
         Dictionary<string, double>? map;
         try
         {
@@ -20,10 +21,11 @@ public static class LayerSparsityConfig
         }
         catch (JsonException e)
         {
-            throw new OptionsException($"--layers '{path}' is not a JSON object of layer names to sparsities ({e.Message.Split('.')[0]}); write e.g. {{\"conv1\": 0.5}}");
+            throw new OptionsException($"{what} '{path}' is not a JSON object of layer names to sparsities ({e.Message.Split('.')[0]}); write e.g. {{\"conv1\": 0.5}}");
         }
-        if (map is null || map.Count == 0) throw new OptionsException($"--layers '{path}' names no layers; write e.g. {{\"conv1\": 0.5}}");
-        foreach (var (layer, s) in map) UnstructuredPruneOptions.CheckSparsity(s, $"layer '{layer}' in {path}");
+        if (map is null || map.Count == 0) throw new OptionsException($"{what} '{path}' names no layers; write e.g. {{\"conv1\": 0.5}}");
+        foreach (var (layer, s) in map)
+            if (double.IsNaN(s) || s < 0 || s >= 1) throw new OptionsException($"the sparsity of layer '{layer}' in {path} is {s}; it must be in [0, 1), e.g. 0.9 for 90 % zeros");
         return map;
     }
 }

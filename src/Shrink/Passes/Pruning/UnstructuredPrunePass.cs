@@ -1,21 +1,24 @@
+using System.Text.Json.Serialization;
 using Shrink.Ir;
+using Shrink.Techniques;
 
 namespace Shrink.Passes.Pruning;
 
-/// <summary>Which weights compete: each layer on its own, or all layers against one threshold.</summary>
-public enum PruneScope { Layer, Global }
-
 /// <summary>
-/// Options of unstructured pruning. <see cref="Method"/>: <c>magnitude</c> (smallest |w|),
-/// <c>random</c> (a seeded baseline), <c>taylor</c> (smallest first-order saliency |w·∂L/∂w|, from
-/// <see cref="Scores"/> measured on data by the trainer) or <c>N:M</c> such as <c>2:4</c> (keep the N
-/// largest of every M consecutive weights along the summed axis; sparsity is then 1 − N/M).
+/// Options of unstructured pruning. <see cref="Method"/>: <see cref="PruneMethod.Magnitude"/> (smallest |w|),
+/// <see cref="PruneMethod.Random"/> (a seeded baseline), <see cref="PruneMethod.Taylor"/> (smallest first-order
+/// saliency |w·∂L/∂w|, from <see cref="Scores"/> measured on data by the trainer) or <see cref="PruneMethod.NM"/>
+/// with a <see cref="Pattern"/> such as 2:4 (keep the N largest of every M consecutive weights along the summed
+/// axis; sparsity is then 1 − N/M).
 /// </summary>
 public sealed record UnstructuredPruneOptions
 {
-    public string Method { get; init; } = "magnitude";
+    public PruneMethod Method { get; init; } = PruneMethod.Magnitude;
     public double Sparsity { get; init; }
     public PruneScope Scope { get; init; } = PruneScope.Layer;
+
+    /// <summary>The N:M pattern of <see cref="PruneMethod.NM"/>.</summary>
+    public NmPattern? Pattern { get; init; }
 
     /// <summary>When set, only these layers are pruned, each at its own sparsity.</summary>
     public IReadOnlyDictionary<string, double>? LayerSparsity { get; init; }
@@ -26,34 +29,53 @@ public sealed record UnstructuredPruneOptions
     public IReadOnlyDictionary<string, float[]>? Scores { get; init; }
 
     /// <summary>The (N, M) of an N:M method, or null.</summary>
-    public (int N, int M)? NM => Method.Split(':') is [var a, var b] && int.TryParse(a, out var n) && int.TryParse(b, out var m) ? (n, m) : null;
+    public (int N, int M)? NM => Method == PruneMethod.NM && Pattern is { } p ? (p.N, p.M) : null;
 
-    internal static void CheckSparsity(double s, string what)
+    /// <summary>Checks a sparsity: in [0, 1). <paramref name="property"/> names the options property it came from.</summary>
+    internal static void CheckSparsity(double s, string property = nameof(Sparsity))
     {
-        if (double.IsNaN(s) || s < 0 || s >= 1) throw new OptionsException($"the sparsity of {what} is {s}; it must be in [0, 1), e.g. 0.9 for 90 % zeros");
+        if (double.IsNaN(s) || s < 0 || s >= 1) throw OptionsException.For(property, $"is {s}; it must be in [0, 1), e.g. 0.9 for 90 % zeros");
     }
 
     public UnstructuredPruneOptions Validate()
     {
-        if (NM is { } nm)
+        if (Method == PruneMethod.NM)
         {
-            if (nm.N < 1 || nm.M < 2 || nm.N >= nm.M || nm.M > 64) throw new OptionsException($"--method {Method}: N:M needs 1 ≤ N < M ≤ 64, e.g. 2:4");
-            if (LayerSparsity is not null) throw new OptionsException($"--method {Method} sets the sparsity itself (1 − N/M); it takes no --layers sparsities");
+            if (Pattern is not { } nm) throw OptionsException.For(nameof(Pattern), "is missing: the N:M method needs one, e.g. 2:4");
+            if (nm.N < 1 || nm.M < 2 || nm.N >= nm.M || nm.M > 64) throw OptionsException.For(nameof(Pattern), $"{nm}: N:M needs 1 ≤ N < M ≤ 64, e.g. 2:4");
+            if (LayerSparsity is not null) throw OptionsException.For(nameof(Pattern), $"{nm} sets the sparsity itself (1 − N/M); it takes no per-layer sparsities");
         }
-        else if (Method is not ("magnitude" or "random" or "taylor"))
-            throw new OptionsException($"unknown unstructured method '{Method}'; choose magnitude, random, taylor or N:M such as 2:4");
-        else if (LayerSparsity is null) CheckSparsity(Sparsity, "--sparsity");
+        else if (Method is not (PruneMethod.Magnitude or PruneMethod.Random or PruneMethod.Taylor))
+            throw OptionsException.For(nameof(Method), $"{Method.Name()} is not an unstructured pruning method; choose magnitude, random, taylor or an N:M pattern such as 2:4");
+        else if (LayerSparsity is null) CheckSparsity(Sparsity);
+        foreach (var (layer, s) in LayerSparsity ?? new Dictionary<string, double>())
+            if (double.IsNaN(s) || s < 0 || s >= 1) throw OptionsException.For(nameof(LayerSparsity), $"gives layer '{layer}' {s}; a sparsity must be in [0, 1), e.g. 0.9 for 90 % zeros");
         if (LayerSparsity is not null && Scope == PruneScope.Global)
-            throw new OptionsException("--layers gives each layer its own sparsity; it cannot be combined with --scope global");
+            throw OptionsException.For(nameof(LayerSparsity), "gives each layer its own sparsity; it cannot be combined with a global scope");
         return this;
     }
 }
 
-/// <summary>Which weights survive: per weight initializer, true where the weight is kept.</summary>
-public sealed class PruningMasks
+/// <summary>
+/// Which weights survive: per weight initializer, true where the weight is kept. The <c>pruning-masks</c>
+/// artifact of <see cref="UnstructuredPrunePass"/>; in JSON each mask is its length and its bits in base64.
+/// </summary>
+public sealed class PruningMasks : IArtifact
 {
     private readonly Dictionary<string, bool[]> _keep = new();
 
+    public PruningMasks() { }
+
+    [JsonConstructor]
+    public PruningMasks(IReadOnlyDictionary<string, bool[]> keep)
+    {
+        foreach (var (name, mask) in keep) _keep[name] = mask;
+    }
+
+    public string Kind => "pruning-masks";
+    public int Version => 1;
+
+    [JsonConverter(typeof(PackedMasksConverter))]
     public IReadOnlyDictionary<string, bool[]> Keep => _keep;
 
     public void Set(string weight, bool[] keep) => _keep[weight] = keep;
@@ -85,7 +107,7 @@ public sealed class PruningMasks
 }
 
 /// <summary>
-/// Unstructured pruning: zeroes individual weights of Conv, Gemm and MatMul layers by magnitude, at
+/// Unstructured pruning: zeroes individual weights of the layers with weights (<see cref="PrunableWeights"/>) by magnitude, at
 /// random, or in an N:M pattern; layer-wise, against one global threshold, or per layer from a
 /// configuration. Data-free; the model keeps its shapes (a dense runtime is not faster).
 /// Counters: <c>weights</c>, <c>pruned</c>, <c>layers</c>.
@@ -103,7 +125,7 @@ public sealed class UnstructuredPrunePass : IPass
 
     public string? CheckPreconditions(Model model)
     {
-        if (_options.Method == "taylor" && _options.Scores is null) return "--method taylor measures |w·∂L/∂w| on data; give --data";
+        if (_options.Method == PruneMethod.Taylor && _options.Scores is null) return "taylor measures |w·∂L/∂w| on data: give the measured scores";
         var weights = PrunableWeights.Find(model);
         if (PrunableWeights.Problem(weights, _options.LayerSparsity) is { } problem) return problem;
         var bad = weights.FirstOrDefault(w => w.Tensor.AsFloats().ToArray().Any(v => !float.IsFinite(v)));
@@ -136,12 +158,13 @@ public sealed class UnstructuredPrunePass : IPass
         if (_options.Scores is { } given)
             return given.TryGetValue(w.Weight.Name, out var s) && s.Length == w.Tensor.ElementCount
                 ? s
-                : throw new OptionsException($"no {_options.Method} scores for layer '{w.LayerName}'; the scores were measured on another model");
+                : throw new OptionsException($"no {_options.Method.Name()} scores for layer '{w.LayerName}'; the scores were measured on another model");
         var values = w.Tensor.AsFloats();
         var scores = new float[values.Length];
-        if (_options.Method == "random")
+        if (_options.Method == PruneMethod.Random)
         {
-            var random = new Random(HashCode.Combine(_options.Seed, w.Weight.Name.GetHashCode(StringComparison.Ordinal) & 0x7fffffff));
+            // Seeded by the seed and the weight's name through a stable hash (string.GetHashCode and HashCode differ from process to process).
+            var random = new Random((int)(System.IO.Hashing.XxHash32.HashToUInt32(System.Text.Encoding.UTF8.GetBytes(w.Weight.Name), _options.Seed) & 0x7fffffff));
             for (var i = 0; i < scores.Length; i++) scores[i] = random.NextSingle();
         }
         else

@@ -1,4 +1,5 @@
 using Shrink.Ir;
+using Shrink.Ops;
 
 namespace Shrink.Passes.Quantization;
 
@@ -44,7 +45,7 @@ public sealed class FoldBatchNormPass : IPass
             return $"'{layer.DisplayName}' uses transA, alpha or beta";
         var w = layer.Inputs.ElementAtOrDefault(1);
         if (w?.Const is not { DataType: DataType.Float } wt || w.Uses.Count > 1) return $"the weights of '{layer.DisplayName}' are not float constants of its own";
-        var channels = layer.OpType == "Conv" ? wt.Dims[0] : wt.Dims[layer.GetInt("transB", 0) != 0 ? 0 : 1];
+        var channels = wt.Dims[OpRoles.Layer(layer)!.OutputAxis];
         if (layer.Inputs.ElementAtOrDefault(2) is { Name.Length: > 0 } b && (b.Const is not { DataType: DataType.Float, Dims.Length: 1 } bt || bt.Dims[0] != channels || b.Uses.Count > 1))
             return $"the bias of '{layer.DisplayName}' is not a float vector of its own with one entry per channel";
         for (var i = 1; i <= 4; i++)
@@ -64,7 +65,7 @@ public sealed class FoldBatchNormPass : IPass
 
         var w = layer.Inputs[1]!;
         var wt = w.Const!;
-        var axis = layer.OpType == "Conv" || layer.GetInt("transB", 0) != 0 ? 0 : 1;
+        var axis = OpRoles.Layer(layer)!.OutputAxis;
         var values = wt.AsFloats().ToArray();
         long inner = 1;
         for (var i = axis + 1; i < wt.Dims.Length; i++) inner *= wt.Dims[i];

@@ -1,4 +1,5 @@
 using Shrink.Ir;
+using Shrink.Ops;
 
 namespace Shrink.Passes.Quantization;
 
@@ -69,7 +70,7 @@ public sealed class QuantizeDynamicPass : IPass
     private string Rewrite(Graph graph, Node layer, (Value Q, Value Scale, Value Zero) x, bool reduceRange)
     {
         var w = layer.Inputs[1]!.Const!;
-        var transposed = layer.OpType == "Gemm" && layer.GetInt("transB", 0) != 0;
+        var transposed = OpRoles.Layer(layer)!.OutputAxis == 0; // the op registry: Gemm with transB holds [N, K]
         // MatMulInteger takes B as [K, N]; Gemm with transB holds [N, K].
         var (k, n) = transposed ? (w.Dims[1], w.Dims[0]) : (w.Dims[0], w.Dims[1]);
         var values = w.AsFloats().ToArray();

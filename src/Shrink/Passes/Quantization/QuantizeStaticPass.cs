@@ -231,8 +231,8 @@ public sealed class QuantizeStaticPass : IPass
         return DataType.Int4;
     }
 
-    /// <summary>The weight axis of a layer's output channels: 0 for Conv and Gemm with transB, else 1.</summary>
-    public static int OutputChannelAxis(Node layer) => layer.OpType switch { "Conv" => 0, "Gemm" => layer.GetInt("transB", 0) != 0 ? 0 : 1, _ => 1 };
+    /// <summary>The weight axis of a layer's output channels (the op registry's <see cref="WeightLayout.OutputAxis"/>): 0 for Conv and Gemm with transB, else 1.</summary>
+    public static int OutputChannelAxis(Node layer) => OpRoles.Layer(layer)!.OutputAxis;
 
     /// <summary>DequantizeLinear takes INT4 from opset 21.</summary>
     public const int Int4Opset = 21;
@@ -242,12 +242,11 @@ public sealed class QuantizeStaticPass : IPass
     {
         var w = layer.Inputs[1]!;
         var t = w.Const!;
-        var transB = layer.GetInt("transB", 0) != 0;
         var axis = OutputChannelAxis(layer);
         var channels = (int)t.Dims[axis];
         var bits = _options.BitsOf(layer);
         var block = storage == DataType.Int4 && bits <= 4 ? _options.BlockSize : 0;
-        var blockAxis = layer.OpType switch { "Conv" => 1, "Gemm" => transB ? 1 : 0, _ => 0 }; // the reduction axis
+        var blockAxis = OpRoles.Layer(layer)!.InputAxis; // the reduction axis
         var (qw, ws, wz, scales) = WeightQuantizer.AddQuantized(graph, w.Name, t.AsFloats().ToArray(), t.Dims, block > 0 ? blockAxis : axis,
             _options.PerChannel, bits, storage, block, reduceRange);
         var name = layer.DisplayName;

@@ -24,7 +24,7 @@ public sealed record ClusterOptions
 
     /// <summary>The bits of a layer, 0 when it stays as it is.</summary>
     public int BitsOf(PrunableWeight w) =>
-        LayerBits?.TryGetValue(w.LayerName, out var b) == true ? b : OnlyListed ? 0 : w.Layer.OpType == "Conv" ? ConvBits ?? Bits : Bits;
+        LayerBits?.TryGetValue(w.LayerName, out var b) == true ? b : OnlyListed ? 0 : w.Layout.Spatial ? ConvBits ?? Bits : Bits;
 
     public ClusterOptions Validate()
     {

@@ -118,7 +118,7 @@ public class TaylorSaliencyTests
             Assert.Contains(s, v => v > 0);
         }
         // Taylor pruning removes exactly the lowest-saliency weights.
-        var pass = new UnstructuredPrunePass(new UnstructuredPruneOptions { Method = "taylor", Sparsity = 0.6, Scores = scores });
+        var pass = new UnstructuredPrunePass(new UnstructuredPruneOptions { Method = PruneMethod.Taylor, Sparsity = 0.6, Scores = scores });
         pass.Run(model, new Shrink.Passes.PassContext());
         foreach (var w in PrunableWeights.Find(model))
         {
@@ -134,7 +134,7 @@ public class TaylorSaliencyTests
         using var dir = new TempDirectory();
         var model = CliRunner.Zoo(dir, "lenet300", "m.onnx");
         CliRunner.AssertBadInput(CliRunner.Run("prune", model, "--method", "taylor", "--sparsity", "0.5", "--out", dir.File("p.onnx")), "give --data");
-        Assert.Contains("give --data", new UnstructuredPrunePass(new UnstructuredPruneOptions { Method = "taylor", Sparsity = 0.5 })
+        Assert.Equal("taylor measures |w·∂L/∂w| on data: give the measured scores", new UnstructuredPrunePass(new UnstructuredPruneOptions { Method = PruneMethod.Taylor, Sparsity = 0.5 })
             .CheckPreconditions(Shrink.Zoo.ModelZoo.Create("lenet300")));
     }
 }
@@ -329,16 +329,16 @@ public class ChannelCriteriaTests
     public void ApozAndEntropyRankTheDeadAndConstantChannelsLowest()
     {
         var data = Shrink.Data.FashionMnist.LoadEmbedded().Train;
-        var apoz = ActivationCriteria.Measure(WithDeadChannels(), data, "apoz", samples: 200)["conv1"];
+        var apoz = ActivationCriteria.Measure(WithDeadChannels(), data, PruneMethod.Apoz, samples: 200)["conv1"];
         Assert.Equal(0, apoz[0], 6); // all zeros
         Assert.Equal(1, apoz[1], 6); // never zero
         Assert.All(apoz, v => Assert.InRange(v, 0, 1));
-        var entropy = ActivationCriteria.Measure(WithDeadChannels(), data, "entropy", samples: 200)["conv1"];
+        var entropy = ActivationCriteria.Measure(WithDeadChannels(), data, PruneMethod.Entropy, samples: 200)["conv1"];
         Assert.Equal(0, entropy[0], 6);
         Assert.Equal(0, entropy[1], 6);
         Assert.All(entropy.Skip(2), v => Assert.True(v > 0.5, $"entropy {v}"));
 
-        var pass = new StructuredPrunePass(new StructuredPruneOptions { Method = "entropy", Sparsity = 0.25, ChannelMultiple = 1,
+        var pass = new StructuredPrunePass(new StructuredPruneOptions { Method = PruneMethod.Entropy, Sparsity = 0.25, ChannelMultiple = 1,
             ChannelScores = new Dictionary<string, double[]> { ["conv1"] = entropy } });
         pass.Run(WithDeadChannels(), new Shrink.Passes.PassContext());
         Assert.Equal(new long[] { 2, 3, 4, 5, 6, 7 }, pass.Kept["conv1"]);

@@ -12,22 +12,23 @@ namespace Shrink.Tests.Passes.Pruning;
 /// <summary>Physical channel removal against the masked model, in ONNX Runtime: outputs equal within 1e-4 of their scale.</summary>
 public class StructuredPrunePassTests
 {
-    public static TheoryData<string, string> Cases()
+    public static TheoryData<string, PruneMethod> Cases()
     {
-        var data = new TheoryData<string, string>();
+        var data = new TheoryData<string, PruneMethod>();
         foreach (var zoo in ModelZoo.Names)
-            foreach (var method in StructuredPruneOptions.Methods.Except(StructuredPruneOptions.Measured))
-                if (!method.StartsWith("bn-") && method != "slim" || zoo is "vgg-small" or "resnet-small") data.Add(zoo, method);
+            foreach (var method in PruneMethods.Structured.Where(m => !m.IsMeasured()))
+                if (!method.UsesGamma() || zoo is "vgg-small" or "resnet-small") data.Add(zoo, method);
         foreach (var torch in new[] { "resnet_tiny", "mobilenet_tiny", "squeezenet_tiny", "shufflenet_tiny", "lenet_fmnist" })
-            data.Add(torch, "l1-filter");
-        data.Add("routes", "l1-filter");
-        data.Add("routes", "fpgm");
-        data.Add("routes", "bn-scale");
-        data.Add("sppf", "l1-filter");
+            data.Add(torch, PruneMethod.L1Filter);
+        data.Add("routes", PruneMethod.L1Filter);
+        data.Add("routes", PruneMethod.Fpgm);
+        data.Add("routes", PruneMethod.BnScale);
+        data.Add("sppf", PruneMethod.L1Filter);
+        data.Add("deconv", PruneMethod.L1Filter);
         return data;
     }
 
-    private static Model Load(string name) => name == "routes" ? Routes() : name == "sppf" ? Sppf() : ModelZoo.Names.Contains(name) ? ModelZoo.Create(name, seed: 4) : OnnxReader.Read(TestModels.TorchPath(name));
+    private static Model Load(string name) => name == "routes" ? Routes() : name == "sppf" ? Sppf() : name == "deconv" ? Deconv() : ModelZoo.Names.Contains(name) ? ModelZoo.Create(name, seed: 4) : OnnxReader.Read(TestModels.TorchPath(name));
 
     /// <summary>
     /// Channels through every routing op the pass follows: Split with sizes, a 1×1 conv into a grouped
@@ -43,6 +44,21 @@ public class StructuredPrunePassTests
         var p2 = b.MaxPool(p1, 3, 1, 1);
         var p3 = b.MaxPool(p2, 3, 1, 1);
         var y = b.Relu(b.Conv(b.Concat(1, x, p1, p2, p3), 8, 1));
+        b.Output(b.Linear(b.Flatten(b.GlobalAveragePool(y)), 10));
+        return b.Build();
+    }
+
+    /// <summary>A transposed convolution between two convolutions: its weight [I, O, k, k] reads channels on axis 0 and makes them on axis 1.</summary>
+    internal static Model Deconv()
+    {
+        var b = new Shrink.Builder.NetworkBuilder("deconv", seed: 6);
+        var x = b.Relu(b.Conv(b.Input("input", 3, 8, 8), 16, 3, stride: 2, padding: 1));
+        var random = new Random(6);
+        float[] Values(int n) => Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
+        var w = b.Constant("deconv.weight", Tensor.FromFloats("w", new long[] { 16, 12, 2, 2 }, Values(16 * 12 * 4)));
+        var bias = b.Constant("deconv.bias", Tensor.FromFloats("b", new long[] { 12 }, Values(12)));
+        var up = b.Relu(b.Op("ConvTranspose", new[] { x, w, bias }, Shrink.Ir.Attribute.Ints("strides", 2, 2)));
+        var y = b.Relu(b.Conv(up, 8, 3, padding: 1));
         b.Output(b.Linear(b.Flatten(b.GlobalAveragePool(y)), 10));
         return b.Build();
     }
@@ -68,7 +84,7 @@ public class StructuredPrunePassTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void RemovedModelEqualsTheMaskedModel(string name, string method)
+    public void RemovedModelEqualsTheMaskedModel(string name, PruneMethod method)
     {
         var masked = Load(name);
         var removed = Load(name);
@@ -129,8 +145,11 @@ public class StructuredPrunePassTests
     public void SparsityOutOfRangeAndUnknownMethodsAreRefused()
     {
         Assert.Throws<OptionsException>(() => new StructuredPrunePass(new StructuredPruneOptions { Sparsity = 1 }));
-        Assert.Contains("unknown structured method", Assert.Throws<OptionsException>(() => new StructuredPrunePass(new StructuredPruneOptions { Method = "l3", Sparsity = 0.5 })).Message);
-        Assert.Contains("give --data", Assert.Throws<OptionsException>(() => new StructuredPrunePass(new StructuredPruneOptions { Method = "apoz", Sparsity = 0.5 })).Message);
+        Assert.Equal("method magnitude is not a structured pruning method; choose l1-filter, l2-filter, fpgm, bn-scale, slim, apoz, entropy, taylor-filter",
+            Assert.Throws<OptionsException>(() => new StructuredPrunePass(new StructuredPruneOptions { Method = PruneMethod.Magnitude, Sparsity = 0.5 })).Message);
+        Assert.Equal("channel scores are missing: apoz measures channels on data",
+            Assert.Throws<OptionsException>(() => new StructuredPrunePass(new StructuredPruneOptions { Method = PruneMethod.Apoz, Sparsity = 0.5 })).Message);
+        Assert.Equal("ChannelMultiple", Assert.Throws<OptionsException>(() => new StructuredPrunePass(new StructuredPruneOptions { Sparsity = 0.5, ChannelMultiple = 0 })).Option);
         Assert.Contains("bn-scale or slim", Assert.Throws<OptionsException>(() => new StructuredPrunePass(
             new StructuredPruneOptions { Sparsity = 0.5, Scope = PruneScope.Global })).Message);
     }

@@ -62,9 +62,9 @@ public class UnstructuredPrunePassTests
     [Fact]
     public void RandomIsSeededAndDiffersFromMagnitude()
     {
-        var (a, _, _) = Prune("lenet300", new UnstructuredPruneOptions { Method = "random", Sparsity = 0.5, Seed = 1 });
-        var (b, _, _) = Prune("lenet300", new UnstructuredPruneOptions { Method = "random", Sparsity = 0.5, Seed = 1 });
-        var (c, _, _) = Prune("lenet300", new UnstructuredPruneOptions { Method = "random", Sparsity = 0.5, Seed = 2 });
+        var (a, _, _) = Prune("lenet300", new UnstructuredPruneOptions { Method = PruneMethod.Random, Sparsity = 0.5, Seed = 1 });
+        var (b, _, _) = Prune("lenet300", new UnstructuredPruneOptions { Method = PruneMethod.Random, Sparsity = 0.5, Seed = 1 });
+        var (c, _, _) = Prune("lenet300", new UnstructuredPruneOptions { Method = PruneMethod.Random, Sparsity = 0.5, Seed = 2 });
         var (m, _, _) = Prune("lenet300", new UnstructuredPruneOptions { Sparsity = 0.5 });
         float[] First(Model x) => Weights(PrunableWeights.Find(x)[0]);
         Assert.Equal(First(a), First(b));
@@ -78,7 +78,7 @@ public class UnstructuredPrunePassTests
     [InlineData("lenet5")]
     public void TwoFourKeepsTwoOfEveryFourAlongTheSummedAxisAndRuns(string zoo)
     {
-        var (model, pass, context) = Prune(zoo, new UnstructuredPruneOptions { Method = "2:4" });
+        var (model, pass, context) = Prune(zoo, new UnstructuredPruneOptions { Method = PruneMethod.NM, Pattern = new NmPattern(2, 4) });
         foreach (var w in PrunableWeights.Find(model))
         {
             var values = Weights(w);
@@ -103,7 +103,7 @@ public class UnstructuredPrunePassTests
         var x = b.Input("input", 8);
         b.Output(b.MatMul(x, 4), "output");
         var model = b.Build();
-        new UnstructuredPrunePass(new UnstructuredPruneOptions { Method = "2:4" }).Run(model, new PassContext());
+        new UnstructuredPrunePass(new UnstructuredPruneOptions { Method = PruneMethod.NM, Pattern = new NmPattern(2, 4) }).Run(model, new PassContext());
         var w = PrunableWeights.Find(model).Single();
         Assert.False(w.ReducesOverRows);
         var values = Weights(w); // [8 inputs, 4 outputs]
@@ -132,12 +132,22 @@ public class UnstructuredPrunePassTests
     }
 
     [Theory]
-    [InlineData("l0", "unknown unstructured method 'l0'")]
-    [InlineData("4:4", "1 ≤ N < M")]
-    [InlineData("0:4", "1 ≤ N < M")]
-    public void UnknownOrBadMethodsAreRefused(string method, string expected)
+    [InlineData(4, 4)]
+    [InlineData(0, 4)]
+    [InlineData(2, 65)]
+    public void BadPatternsAreRefusedNamingThePattern(int n, int m)
     {
-        Assert.Contains(expected, Assert.Throws<OptionsException>(() => new UnstructuredPrunePass(new UnstructuredPruneOptions { Method = method, Sparsity = 0.5 })).Message);
+        var e = Assert.Throws<OptionsException>(() => new UnstructuredPrunePass(new UnstructuredPruneOptions { Method = PruneMethod.NM, Pattern = new NmPattern(n, m) }));
+        Assert.Equal("Pattern", e.Option);
+        Assert.Equal($"pattern {n}:{m}: N:M needs 1 ≤ N < M ≤ 64, e.g. 2:4", e.Message);
+    }
+
+    [Fact]
+    public void StructuredMethodsAndAMissingPatternAreRefused()
+    {
+        var e = Assert.Throws<OptionsException>(() => new UnstructuredPrunePass(new UnstructuredPruneOptions { Method = PruneMethod.Fpgm, Sparsity = 0.5 }));
+        Assert.Equal("method fpgm is not an unstructured pruning method; choose magnitude, random, taylor or an N:M pattern such as 2:4", e.Message);
+        Assert.Equal("Pattern", Assert.Throws<OptionsException>(() => new UnstructuredPrunePass(new UnstructuredPruneOptions { Method = PruneMethod.NM })).Option);
     }
 
     [Fact]
@@ -149,7 +159,7 @@ public class UnstructuredPrunePassTests
         Assert.Contains("nothing prunable", pass.CheckPreconditions(b.Build()));
 
         var config = new UnstructuredPrunePass(new UnstructuredPruneOptions { LayerSparsity = new Dictionary<string, double> { ["fc9"] = 0.5 } });
-        Assert.Contains("'fc9', which is not a prunable layer", config.CheckPreconditions(ModelZoo.Create("lenet300")));
+        Assert.StartsWith("the per-layer sparsities name 'fc9', which is not a prunable layer", config.CheckPreconditions(ModelZoo.Create("lenet300")));
 
         var model = ModelZoo.Create("lenet300");
         var w = PrunableWeights.Find(model)[1];

@@ -1,0 +1,58 @@
+using Shrink.Ir;
+using Shrink.Passes;
+using Shrink.Passes.Pruning;
+using Shrink.Techniques;
+using Shrink.Training.FineTuning;
+
+namespace Shrink.Training.Pruning;
+
+/// <summary>
+/// Structured pruning's schedule: (slim: trains with an L1 penalty on BatchNorm γ first; apoz, entropy,
+/// taylor-filter: measures the channels on training data each round), ranks each channel group, cuts the
+/// lowest channels out of the graph, optionally fine-tunes the smaller model; iterative: K rounds along the
+/// cubic ramp, in fractions of the original channel counts.
+/// </summary>
+internal static class StructuredPruning
+{
+    public static TechniqueResult Run(Model model, PruneOptions options, TechniqueInputs inputs, TechniqueSession session)
+    {
+        var (tuning, rounds, target) = (options.FineTune, options.Rounds, options.Sparsity!.Value);
+        if (options.Method == PruneMethod.Slim)
+        {
+            var slim = model;
+            model = FineTuner.Run(model, tuning with { Epochs = options.SlimEpochs }, inputs, session, "slim sparsity training",
+                ex => new ITrainingHook[] { new SlimHook(ex, slim, options.SlimPenalty) }).Model;
+        }
+        var original = ChannelGroups.Find(model).ToDictionary(g => g.Key, g => g.Channels);
+        var kept = new Dictionary<string, long[]>();
+        var (modified, notes) = (false, new List<string>());
+        for (var round = 1; round <= rounds; round++)
+        {
+            var scores = inputs.Data is { } data ? Pruning.ChannelScores(model, options, data.Train, round) : null;
+            var step = options.Structured() with { ChannelScores = scores, OriginalChannels = original, Sparsity = target * PruneMethods.Ramp(round, rounds) };
+            var context = new PassContext();
+            var pass = new StructuredPrunePass(step);
+            var result = new PassPipeline(pass).Run(model, context);
+            modified |= result.Modified;
+            model = result.Model;
+            Compose(kept, pass.Kept);
+            notes = context.Notes;
+            if (round == rounds && !modified)
+                throw OptionsException.For(nameof(PruneOptions.Sparsity), $"{target}: no channel group could be pruned: {string.Join("; ", notes.DefaultIfEmpty("every group is too small"))}");
+            if (tuning.Epochs > 0)
+                model = FineTuner.Run(model, tuning, inputs, session, rounds == 1 ? "fine-tune" : $"round {round}/{rounds} fine-tune", seed: tuning.Seed + round - 1).Model;
+        }
+        var artifact = new KeptChannels { Groups = kept.ToDictionary(kv => kv.Key, kv => new ChannelSelection(original[kv.Key], kv.Value)) };
+        return new TechniqueResult(model, new IArtifact[] { artifact }, notes);
+    }
+
+    /// <summary>
+    /// Adds a round's kept channels (indices into the channels the round started with) to those of the rounds
+    /// before, so that <paramref name="kept"/> holds indices into the original channels.
+    /// </summary>
+    internal static void Compose(Dictionary<string, long[]> kept, IReadOnlyDictionary<string, long[]> round)
+    {
+        foreach (var (group, indices) in round)
+            kept[group] = kept.TryGetValue(group, out var before) ? indices.Select(i => before[i]).ToArray() : indices;
+    }
+}
