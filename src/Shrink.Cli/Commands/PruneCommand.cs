@@ -11,7 +11,7 @@ namespace Shrink.Cli.Commands;
 /// <summary>
 /// <c>shrink prune MODEL --method magnitude|random|N:M|l1-filter|… --sparsity S [--scope layer|global] [--layers CONFIG]
 /// [--schedule oneshot|iterative|agp --steps K] [--finetune-epochs N --data DIR] --out OUT</c>: parses the flags into
-/// <see cref="PruneOptions"/>, runs <see cref="Pruning.Run"/>, and compares size, non-zeros, MACs, accuracy and ONNX
+/// <see cref="PruneOptions"/>, runs <see cref="Pruner.Run"/>, and compares size, non-zeros, MACs, accuracy and ONNX
 /// Runtime latency before and after, measured in one run.
 /// </summary>
 internal static class PruneCommand
@@ -33,7 +33,7 @@ internal static class PruneCommand
             var runner = new RunnerOptions { Threads = p.GetValue(flags.Threads), DimValues = Options.ParseDims(p.GetValue(flags.Dims)) };
 
             var sets = p.GetValue(flags.Data) is { } dir ? FashionMnist.Load(dir) : null;
-            var result = Pruning.Run(OnnxReader.Read(path), options, TeacherChoice.Inputs(teacher, sets), cli.Session());
+            var result = Pruner.Run(OnnxReader.Read(path), options, TeacherChoice.Inputs(teacher, sets), cli.Session());
             var notes = result.Notes.ToList();
             var (before, after, stats) = ModelSaver.Save(result.Model, outPath, file => ModelSide.MeasurePair(path, file, sets?.Test, batches, runner, notes), guard: guard);
             var structural = options.Method.IsStructured();

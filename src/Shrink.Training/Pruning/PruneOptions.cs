@@ -4,7 +4,7 @@ using Shrink.Training.FineTuning;
 namespace Shrink.Training.Pruning;
 
 /// <summary>
-/// Options of the <c>prune</c> technique (<see cref="Pruning.Run"/>): what goes (<see cref="Method"/>, with
+/// Options of the <c>prune</c> technique (<see cref="Pruner.Run"/>): what goes (<see cref="Method"/>, with
 /// <see cref="Sparsity"/>, an N:M <see cref="Pattern"/> or <see cref="LayerSparsity"/>), when
 /// (<see cref="Schedule"/>), and the fine-tuning after each round (or, for AGP, during pruning; for slim, the
 /// sparsity training before the cut also uses it). The defaults are <c>shrink prune</c>'s. A plain record of

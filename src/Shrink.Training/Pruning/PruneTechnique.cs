@@ -5,7 +5,7 @@ using Shrink.Techniques;
 namespace Shrink.Training.Pruning;
 
 /// <summary>
-/// <c>prune</c>: unstructured and structured pruning with every criterion and schedule (<see cref="Pruning.Run"/>),
+/// <c>prune</c>: unstructured and structured pruning with every criterion and schedule (<see cref="Pruner.Run"/>),
 /// as a recipe stage. Needs data for the data-driven criteria, fine-tuning, slim and AGP; trains when it fine-tunes.
 /// </summary>
 public sealed class PruneTechnique : Technique<PruneOptions>
@@ -26,5 +26,5 @@ public sealed class PruneTechnique : Technique<PruneOptions>
     }
 
     public override TechniqueResult Run(Model model, PruneOptions options, TechniqueInputs inputs, TechniqueSession session) =>
-        Pruning.Run(model, options, inputs, session);
+        Pruner.Run(model, options, inputs, session);
 }

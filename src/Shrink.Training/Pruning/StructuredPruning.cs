@@ -28,7 +28,7 @@ internal static class StructuredPruning
         var (modified, notes) = (false, new List<string>());
         for (var round = 1; round <= rounds; round++)
         {
-            var scores = inputs.Data is { } data ? Pruning.ChannelScores(model, options, data.Train, round) : null;
+            var scores = inputs.Data is { } data ? Pruner.ChannelScores(model, options, data.Train, round) : null;
             var step = options.Structured() with { ChannelScores = scores, OriginalChannels = original, Sparsity = target * PruneMethods.Ramp(round, rounds) };
             var context = new PassContext();
             var pass = new StructuredPrunePass(step);

@@ -72,6 +72,68 @@ public class PruneCliTests
         Assert.False(File.Exists(dir.File("p.onnx")));
     }
 
+    /// <summary>Errors the library finds name an options property; the command prints the flag that set it.</summary>
+    [Theory]
+    [InlineData(new[] { "--method", "4:4" }, "error: --method 4:4: N:M needs 1 ≤ N < M ≤ 64, e.g. 2:4")]
+    [InlineData(new[] { "--method", "2:4", "--schedule", "iterative" }, "error: --method 2:4 prunes to a fixed pattern; use the oneshot schedule")]
+    [InlineData(new[] { "--method", "l1-filter", "--sparsity", "0.5", "--channel-multiple", "0" }, "error: --channel-multiple must be in [1, 256], got 0")]
+    [InlineData(new[] { "--method", "l1-filter", "--sparsity", "0.5", "--scope", "global" },
+        "error: --scope global ranks channels of all layers against one threshold, which needs comparable scores: use it with bn-scale or slim, not l1-filter")]
+    [InlineData(new[] { "--sparsity", "0.5", "--schedule", "agp", "--method", "random", "--data", "embedded", "--finetune-epochs", "1" },
+        "error: --method random is not available with the agp schedule, which prunes by magnitude as it trains")]
+    [InlineData(new[] { "--sparsity", "0.5", "--schedule", "iterative", "--steps", "0" }, "error: --steps must be at least 1, got 0")]
+    public void LibraryErrorsArePrintedWithTheFlag(string[] extra, string expected)
+    {
+        using var dir = new TempDirectory();
+        var r = CliRunner.Run(new[] { "prune", CliRunner.Zoo(dir, "lenet5"), "--out", dir.File("p.onnx") }.Concat(extra).ToArray());
+        CliRunner.AssertBadInput(r, expected);
+        Assert.Equal(expected, r.Err.Trim());
+        Assert.False(File.Exists(dir.File("p.onnx")));
+    }
+
+    [Fact]
+    public void TablesNotesAndVerdictsAreRenderedAsText()
+    {
+        using var dir = new TempDirectory();
+        var model = CliRunner.Zoo(dir, "lenet5");
+        var weights = CliRunner.Run("prune", model, "--sparsity", "0.5", "--bench-batch", "none", "--out", dir.File("u.onnx"));
+        Assert.True(weights.ExitCode == 0, weights.Err);
+        Assert.Contains("non-zero", weights.Out);
+        Assert.Contains($"wrote {dir.File("u.onnx")}: magnitude pruning, 4", weights.Out); // about half of the parameters, biases not pruned
+        Assert.Contains("of the parameters are zero", weights.Out);
+        Assert.Contains("not faster: unstructured sparsity keeps every layer's shape", weights.Out);
+        var channels = CliRunner.Run("prune", model, "--method", "l1-filter", "--sparsity", "0.5", "--bench-batch", "none", "--out", dir.File("s.onnx"));
+        Assert.True(channels.ExitCode == 0, channels.Err);
+        Assert.Contains("note: left alone: gemm2: 'output' is a graph output", channels.Out);
+        Assert.Contains("l1-filter pruning removed channels:", channels.Out);
+        Assert.Contains("latency not measured (--bench-batch none)", channels.Out);
+    }
+
+    [Fact]
+    public void RandomPruningIsTheSameInEveryProcess()
+    {
+        // string.GetHashCode and HashCode are seeded per process: the masks must not depend on them.
+        using var dir = new TempDirectory();
+        var model = CliRunner.Zoo(dir, "lenet300");
+        var cli = Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "Shrink.Cli.exe" : "Shrink.Cli");
+        foreach (var name in new[] { "a.onnx", "b.onnx" })
+        {
+            var psi = new System.Diagnostics.ProcessStartInfo(cli) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+            foreach (var arg in new[] { "prune", model, "--method", "random", "--sparsity", "0.5", "--seed", "3", "--bench-batch", "none", "--out", dir.File(name) })
+                psi.ArgumentList.Add(arg);
+            using var p = System.Diagnostics.Process.Start(psi)!;
+            var err = p.StandardError.ReadToEndAsync();
+            p.StandardOutput.ReadToEnd();
+            p.WaitForExit();
+            Assert.True(p.ExitCode == 0, err.Result);
+        }
+        Assert.Equal(File.ReadAllBytes(dir.File("a.onnx")), File.ReadAllBytes(dir.File("b.onnx")));
+        var inProcess = new UnstructuredPrunePass(new UnstructuredPruneOptions { Method = PruneMethod.Random, Sparsity = 0.5, Seed = 3 })
+            .Run(Shrink.Onnx.OnnxReader.Read(model), new Shrink.Passes.PassContext()).Model;
+        Assert.Equal(PrunableWeights.Find(inProcess).Select(w => w.Tensor.AsFloats().ToArray()),
+            PrunableWeights.Find(Shrink.Onnx.OnnxReader.Read(dir.File("a.onnx"))).Select(w => w.Tensor.AsFloats().ToArray()));
+    }
+
     [Fact]
     public void AModelWithNothingPrunableIsRefused()
     {
@@ -201,6 +263,23 @@ public class SensitivityCliTests
         Assert.All(suggested.Values, v => Assert.Equal(0.9, v));
         var pruned = CliRunner.Run("prune", model, "--layers", dir.File("s/layers.json"), "--bench-batch", "none", "--out", dir.File("p.onnx"), "--json");
         Assert.True(pruned.ExitCode == 0, pruned.Err);
+    }
+
+    [Fact]
+    public void RendersTheTableTheSuggestionAndTheFiles()
+    {
+        using var dir = new TempDirectory();
+        var model = CliRunner.Zoo(dir, "lenet5", "m.onnx");
+        var r = CliRunner.Run("sensitivity", model, "--data", "embedded", "--limit", "100", "--sparsities", "0.5", "--max-drop", "100", "--out", dir.File("s"));
+        Assert.True(r.ExitCode == 0, r.Err);
+        Assert.Contains("dense accuracy", r.Out);
+        Assert.Contains("on 100 test images", r.Out);
+        Assert.Contains("within 100 point(s): conv1 50 %, conv2 50 %, gemm1 50 %, gemm2 50 %", r.Out);
+        Assert.Contains($"use: shrink prune MODEL --layers {dir.File("s/layers.json")}", r.Out.Replace("\n", "")); // the console wraps at 120 columns
+        Assert.Contains("conv1 at 50 %: ", r.Err);
+        using var doc = JsonDocument.Parse(File.ReadAllText(dir.File("s/sensitivity.json")));
+        Assert.Equal("sensitivity", doc.RootElement.GetProperty("kind").GetString());
+        Assert.Equal("magnitude", doc.RootElement.GetProperty("method").GetString());
     }
 
     [Theory]

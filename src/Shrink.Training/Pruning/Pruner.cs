@@ -18,11 +18,11 @@ namespace Shrink.Training.Pruning;
 /// <c>Shrink</c> (<see cref="UnstructuredPrunePass"/>, <see cref="StructuredPrunePass"/>); this adds what trains.
 /// The input model is not modified.
 /// </summary>
-public static class Pruning
+public static class Pruner
 {
     /// <summary>
     /// Prunes a copy of <paramref name="model"/>. Returns the pruned (and fine-tuned) model, its artifacts —
-    /// <see cref="PruningMasks"/> (unstructured) or <see cref="KeptChannelsByGroup"/> (structured, indices into the
+    /// <see cref="PruningMasks"/> (unstructured) or <see cref="KeptChannels"/> (structured, indices into the
     /// original channels) — and the pruning's notes (groups left alone and why). Training runs report to the session.
     /// </summary>
     public static TechniqueResult Run(Model model, PruneOptions options, TechniqueInputs inputs, TechniqueSession session)
