@@ -154,6 +154,31 @@ public class StructuredPrunePassTests
             new StructuredPruneOptions { Sparsity = 0.5, Scope = PruneScope.Global })).Message);
     }
 
+    /// <summary>The analysis is data: a step per node that makes or reads channels, and no edit; the cut replays the steps.</summary>
+    [Fact]
+    public void AnalysisRecordsStepsAndTheCutReplaysThem()
+    {
+        var b = new Shrink.Builder.NetworkBuilder("steps", seed: 1);
+        var x = b.Relu(b.BatchNorm(b.Conv(b.Input("input", 3, 8, 8), 8, 3, padding: 1)));
+        var y = b.Relu(b.Conv(x, 4, 1));
+        b.Output(b.Sigmoid(b.Linear(b.Flatten(b.GlobalAveragePool(y)), 10)), "output");
+        var model = b.Build();
+        var before = OnnxWriter.ToBytes(model);
+        var flow = ChannelFlow.Analyze(model);
+        Assert.Equal(before, OnnxWriter.ToBytes(model));
+        Assert.Equal(new[] { "LayerStep", "NormalizationStep", "FollowStep", "LayerStep", "FollowStep", "FollowStep", "FlattenStep", "LayerStep", "UnfollowedStep" },
+            flow.Steps.Select(s => s.GetType().Name));
+        Assert.Equal(new[] { "conv1", "conv2" }, flow.Groups.Where(g => g.Blocker is null).Select(g => g.Key));
+        Assert.Contains("Sigmoid", flow.Groups.Single(g => g.Key == "gemm1").Blocker); // f(0) ≠ 0: not followed
+        Assert.Equal(4, flow.Parameters.Count); // BatchNorm's scale, bias, mean and variance
+
+        var conv1 = flow.Groups.Single(g => g.Key == "conv1");
+        ChannelCut.Apply(flow, new Dictionary<int, long[]> { [conv1.Id] = new long[] { 1, 2, 5 } });
+        Assert.Equal(new long[] { 3, 3, 3, 3 }, model.Graph.FindInitializer("conv1.weight")!.Const!.Dims);
+        Assert.Equal(new long[] { 4, 3, 1, 1 }, model.Graph.FindInitializer("conv2.weight")!.Const!.Dims);
+        Assert.All(model.Graph.Nodes.Single(n => n.OpType == "BatchNormalization").Inputs.Skip(1), v => Assert.Equal(new long[] { 3 }, v!.Const!.Dims));
+    }
+
     [Fact]
     public void RoutedChannelsFollowTheirConstraints()
     {
