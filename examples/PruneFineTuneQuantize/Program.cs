@@ -41,10 +41,10 @@ var sparsity = ModelStats.Compute(tuned.Model).Sparsity;
 Console.WriteLine($"wrote {output}: sparsity {sparsity:P1}, test accuracy {tuned.TestAccuracy:P2} (executor, float) -> {accuracy:P2} (ONNX Runtime, int8)");
 
 // The checks that make this example a test of the packages. Measured on 2 cores: sparsity 79.8 % (the
-// biases are not pruned), 69.5 % float and int8; the gates leave 0.3 points and 9.5 points of margin.
+// biases are not pruned), 69.5 % float, 69.3 % int8; the gates leave 0.3, 9.5 and 0.8 points of margin.
 var problems = new List<string>();
 if (sparsity < 0.795) problems.Add($"sparsity {sparsity:P1} after fine-tuning, expected 79.8 % (80 % of the weights)");
 if (tuned.TestAccuracy < 0.6) problems.Add($"fine-tuned accuracy {tuned.TestAccuracy:P2}, expected about 69.5 %");
-if (Math.Abs(accuracy - tuned.TestAccuracy) > 0.02) problems.Add($"int8 accuracy {accuracy:P2} is more than 2 points from the float model's {tuned.TestAccuracy:P2}");
+if (Math.Abs(accuracy - tuned.TestAccuracy) > 0.01) problems.Add($"int8 accuracy {accuracy:P2} is more than 1 point from the float model's {tuned.TestAccuracy:P2}");
 foreach (var p in problems) Console.Error.WriteLine($"error: {p}");
 return problems.Count == 0 ? 0 : 1;
