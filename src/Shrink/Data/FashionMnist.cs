@@ -88,7 +88,7 @@ public static class FashionMnist
 
     private static string ResourceName(string fileName) => $"Shrink.Data.Embedded.{fileName}";
 
-    private static Stream OpenResource(string fileName)
+    internal static Stream OpenResource(string fileName)
     {
         var name = ResourceName(fileName);
         return typeof(FashionMnist).Assembly.GetManifestResourceStream(name)
