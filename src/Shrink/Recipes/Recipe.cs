@@ -52,7 +52,7 @@ public sealed record Recipe
 
     /// <summary>
     /// Reads and checks the recipe at <paramref name="path"/>: every stage's technique must be registered (register
-    /// the techniques that train first, <c>Shrink.Training.Techniques.TrainingTechniques.Register()</c>), every key known,
+    /// the techniques that train first, <c>Shrink.Training.TrainingTechniques.Register()</c>), every key known,
     /// every value of its option's type, every named file present.
     /// </summary>
     public static Recipe Load(string path)

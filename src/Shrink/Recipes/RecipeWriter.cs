@@ -33,6 +33,9 @@ public static class RecipeWriter
         return YamlWriter.Text(root, header ?? [$"Shrink recipe, version {recipe.Version}: run it with shrink recipe run FILE --out DIR"]);
     }
 
+    /// <summary>The YAML of an options record alone, every key written (defaults filled in), as a stage's <c>options:</c> holds it.</summary>
+    public static string OptionsToYaml(object options) => YamlWriter.Text(YamlWriter.Record(options, options.GetType()), []);
+
     private static YamlMappingNode Model(RecipeModel model, string dir)
     {
         var node = new YamlMappingNode();

@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Reflection;
 using YamlDotNet.RepresentationModel;
 
 namespace Shrink.Recipes;
@@ -26,12 +27,15 @@ internal sealed class YamlBinder(string source, string? stage)
         return Record(node, type, key);
     }
 
-    /// <summary>A record of <paramref name="type"/> holding its defaults, then each key of <paramref name="node"/> set.</summary>
+    /// <summary>
+    /// A record of <paramref name="type"/> holding its defaults, then each key of <paramref name="node"/> set. A positional
+    /// record without a parameterless constructor is built through its primary constructor; keys it needs are required.
+    /// </summary>
     public object Record(YamlNode node, Type type, string key)
     {
         if (node is not YamlMappingNode map) throw Fail(node, key, $"must be a mapping of keys ({Known(type)}), not {YamlScalars.Describe(node)}");
-        var instance = YamlTypes.New(type);
         var properties = YamlTypes.Properties(type);
+        var values = new List<(string Key, PropertyInfo Property, object? Value)>();
         foreach (var (k, v) in map.Children)
         {
             var name = Key(k, key);
@@ -40,9 +44,24 @@ internal sealed class YamlBinder(string source, string? stage)
                 ?? throw Fail(k, path, $"unknown key; known keys: {Known(type)}");
             var bound = Bind(v, property.PropertyType, path);
             if (bound is null && !YamlTypes.AllowsNull(property)) throw Fail(v, path, $"must be {Expected(property.PropertyType)}, not null");
-            property.SetValue(instance, bound);
+            values.Add((name, property, bound));
         }
+        var instance = YamlTypes.Constructor(type) is { } ctor ? Construct(map, ctor, values, key) : YamlTypes.New(type);
+        foreach (var (_, property, value) in values) property.SetValue(instance, value);
         return instance;
+    }
+
+    /// <summary>Calls a primary constructor with the keys named after its parameters (those with defaults may be left out).</summary>
+    private object Construct(YamlMappingNode map, ConstructorInfo ctor, List<(string Key, PropertyInfo Property, object? Value)> values, string key)
+    {
+        var args = ctor.GetParameters().Select(p =>
+        {
+            var name = YamlScalars.Kebab(p.Name!);
+            var given = values.FindIndex(v => v.Key == name);
+            if (given >= 0) return values[given].Value;
+            return p.HasDefaultValue ? p.DefaultValue : throw Fail(map, key.Length == 0 ? name : $"{key}.{name}", "missing; this key is required");
+        }).ToArray();
+        return ctor.Invoke(args);
     }
 
     /// <summary>The text of a mapping key, which must be a plain or quoted scalar.</summary>

@@ -54,5 +54,12 @@ internal static class YamlTypes
     public static object New(Type t) =>
         t.GetConstructor(Type.EmptyTypes) is { } ctor ? ctor.Invoke(null)
         : t.IsValueType ? Activator.CreateInstance(t)!
-        : throw new ArgumentException($"options type {t.Name} has no parameterless constructor; a recipe cannot build it");
+        : throw new ArgumentException($"options type {t.Name} has no parameterless constructor; a recipe cannot build it without its required keys");
+
+    /// <summary>The primary constructor of a positional record (one without a parameterless constructor), or null.</summary>
+    public static ConstructorInfo? Constructor(Type t) =>
+        t.IsValueType || t.GetConstructor(Type.EmptyTypes) is not null ? null
+        : t.GetConstructors().Where(c => c.GetParameters().All(p => Properties(t).Any(q => q.Property.Name == p.Name)))
+            .OrderByDescending(c => c.GetParameters().Length).FirstOrDefault()
+          ?? throw new ArgumentException($"type {t.Name} has no constructor whose parameters are its properties; a recipe cannot build it");
 }
