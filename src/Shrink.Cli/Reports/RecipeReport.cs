@@ -24,8 +24,8 @@ internal static class RecipeReport
                 s.Skipped ? "done before" : m.Seconds.ToString("F1"));
         }
         cli.Console.Write(table);
-        cli.Console.WriteLine("accuracy: top-1 on the recipe's test set in ONNX Runtime");
-        cli.Console.WriteLine($"wrote {result.Directory}: {result.Stages.Count} stage(s), lock {Path.GetFileName(result.LockPath)}; final model {result.FinalModel}");
+        cli.Out.WriteLine("accuracy: top-1 on the recipe's test set in ONNX Runtime");
+        cli.Out.WriteLine($"wrote {result.Directory}: {result.Stages.Count} stage(s), lock {Path.GetFileName(result.LockPath)}; final model {result.FinalModel}");
     }
 
     /// <summary>

@@ -41,7 +41,7 @@ internal sealed class YamlBinder(string source, string? stage)
             var name = Key(k, key);
             var path = key.Length == 0 ? name : $"{key}.{name}";
             var property = properties.FirstOrDefault(p => p.Key == name).Property
-                ?? throw Fail(k, path, $"unknown key; known keys: {Known(type)}");
+                ?? throw Fail(k, path, properties.Count == 0 ? "unknown key; this takes no options" : $"unknown key; known keys: {Known(type)}");
             var bound = Bind(v, property.PropertyType, path);
             if (bound is null && !YamlTypes.AllowsNull(property)) throw Fail(v, path, $"must be {Expected(property.PropertyType)}, not null");
             values.Add((name, property, bound));
