@@ -57,7 +57,7 @@ public sealed class FineTuneTechnique : Technique<FineTuneTechniqueOptions>
 
     private static void Validate(FineTuneTechniqueOptions options, TechniqueInputs inputs)
     {
-        if (options.Epochs < 1) throw new OptionsException($"fine-tune trains for at least 1 epoch, got {options.Epochs}");
+        if (options.Epochs < 1) throw OptionsException.For(nameof(options.Epochs), $"must be at least 1, got {options.Epochs}");
         inputs.RequireData("fine-tune");
         options.Training.CheckOptional(hasData: true, hasTeacher: inputs.Teacher is not null);
     }

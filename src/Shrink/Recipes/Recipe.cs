@@ -158,6 +158,21 @@ public sealed record RecipeStage(string Technique, object Options)
     /// <summary>The line of the stage's <c>technique</c> key (0 when built in code).</summary>
     internal long Line { get; init; }
 
+    /// <summary>The line of each options key path ("options.sparsity"), for a technique's refusal of one of them.</summary>
+    internal IReadOnlyDictionary<string, long> OptionLines { get; init; } = new Dictionary<string, long>();
+
+    /// <summary>
+    /// The recipe's words for a technique's refusal: the key an <see cref="OptionsException.For"/> names (by its property,
+    /// as the recipe spells it, found among the stage's keys) and its line, else the stage's <c>options</c>.
+    /// </summary>
+    internal (string Key, long Line, string Problem) Place(OptionsException e)
+    {
+        if (e.Option is not { } option) return ("options", Line, e.Message);
+        var key = YamlScalars.Kebab(option);
+        var found = OptionLines.Keys.Where(k => k == $"options.{key}" || k.EndsWith($".{key}", StringComparison.Ordinal)).OrderBy(k => k.Length).FirstOrDefault();
+        return (found ?? $"options.{key}", found is null ? Line : OptionLines[found], e.Problem ?? e.Message);
+    }
+
     /// <summary>"stage 2 (prune-unstructured)" for the stage at 0-based <paramref name="index"/>.</summary>
     public static string Label(int index, string technique) => $"stage {index + 1} ({technique})";
 }

@@ -83,9 +83,10 @@ internal static class RecipeReader
         ITechnique found;
         try { found = TechniqueRegistry.Find(id); }
         catch (OptionsException e) { throw new RecipeException(source, technique.Start.Line, label, "technique", e.Message); }
+        var lines = new Dictionary<string, long>();
         var bound = options is null || options is YamlScalarNode s && YamlScalars.IsNull(s)
             ? YamlTypes.New(found.OptionsType)
-            : new YamlBinder(source, label).Record(options, found.OptionsType, "options");
-        return new RecipeStage(id, bound) { Line = technique.Start.Line };
+            : new YamlBinder(source, label) { Lines = lines }.Record(options, found.OptionsType, "options");
+        return new RecipeStage(id, bound) { Line = technique.Start.Line, OptionLines = lines };
     }
 }

@@ -109,7 +109,8 @@ public static class RecipeRunner
         catch (OptionsException e)
         {
             var stage = recipe.Stages[index];
-            throw new RecipeException(recipe.Source, stage.Line, RecipeStage.Label(index, stage.Technique), "options", e.Message);
+            var (key, line, problem) = stage.Place(e);
+            throw new RecipeException(recipe.Source, line, RecipeStage.Label(index, stage.Technique), key, problem);
         }
     }
 }

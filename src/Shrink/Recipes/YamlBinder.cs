@@ -15,6 +15,9 @@ internal sealed class YamlBinder(string source, string? stage)
     /// <summary>The recipe file, for messages.</summary>
     public string Source => source;
 
+    /// <summary>When set, receives the line of every key path bound in records ("options.distillation.alpha" → 12).</summary>
+    public Dictionary<string, long>? Lines { get; init; }
+
     /// <summary>The value of <paramref name="type"/> that <paramref name="node"/> holds; <paramref name="key"/> is its path for messages.</summary>
     public object? Bind(YamlNode node, Type type, string key)
     {
@@ -42,6 +45,7 @@ internal sealed class YamlBinder(string source, string? stage)
             var path = key.Length == 0 ? name : $"{key}.{name}";
             var property = properties.FirstOrDefault(p => p.Key == name).Property
                 ?? throw Fail(k, path, properties.Count == 0 ? "unknown key; this takes no options" : $"unknown key; known keys: {Known(type)}");
+            if (Lines is not null) Lines[path] = v.Start.Line;
             var bound = Bind(v, property.PropertyType, path);
             if (bound is null && !YamlTypes.AllowsNull(property)) throw Fail(v, path, $"must be {Expected(property.PropertyType)}, not null");
             values.Add((name, property, bound));

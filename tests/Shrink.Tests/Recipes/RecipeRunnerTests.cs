@@ -182,5 +182,10 @@ public class RecipeRunnerTests
         var e = Assert.Throws<RecipeException>(() => RecipeRunner.Plan(TwoStages(dir, "stages:\n  - technique: fold-constants\n  - technique: fine-tune\n")));
         Assert.Equal(5, e.Line);
         Assert.Contains("stage 2 (fine-tune), options: fine-tune needs labelled data", e.Message);
+        // A refusal that names a property (OptionsException.For) is placed at that key.
+        var epochs = Assert.Throws<RecipeException>(() => RecipeRunner.Plan(TwoStages(dir,
+            "data: { fashion-mnist: embedded }\nstages:\n  - technique: fine-tune\n    options:\n      batch: 8\n      epochs: 0\n")));
+        Assert.Equal(8, epochs.Line);
+        Assert.Equal($"{dir.File("recipe.yaml")}:8: stage 1 (fine-tune), options.epochs: must be at least 1, got 0", epochs.Message);
     }
 }
