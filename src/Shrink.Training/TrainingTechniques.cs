@@ -1,12 +1,18 @@
 using Shrink.Techniques;
+using Shrink.Training.FineTuning;
 
 namespace Shrink.Training;
 
-/// <summary>Registers the techniques that train (they live in this assembly) in <see cref="TechniqueRegistry"/>; the CLI calls it at start. Calling it again is harmless.</summary>
+/// <summary>
+/// Registers the techniques that need training in <see cref="TechniqueRegistry"/>. Call it once before resolving
+/// technique ids (the CLI does at start; a program that runs recipes with training stages does too). Calling it
+/// again is harmless.
+/// </summary>
 public static class TrainingTechniques
 {
     public static void Register()
     {
+        TechniqueRegistry.Register(new FineTuneTechnique());
         TechniqueRegistry.Register(new Pruning.PruneTechnique());
     }
 }

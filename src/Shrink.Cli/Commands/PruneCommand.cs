@@ -3,6 +3,7 @@ using Shrink.Cli.Reports;
 using Shrink.Data;
 using Shrink.Onnx;
 using Shrink.Passes.Pruning;
+using Shrink.Recipes;
 using Shrink.Runtime;
 using Shrink.Training.Pruning;
 
@@ -19,8 +20,10 @@ internal static class PruneCommand
     public static Command Create(CliContext cli)
     {
         var flags = new PruneCli();
+        var recipe = new RecipeCli();
         var command = new Command("prune", "Prune weights (unstructured), optionally fine-tune with the masks held, and compare before/after") { flags.Model };
         foreach (var o in flags.All) command.Options.Add(o);
+        recipe.AddTo(command);
         cli.Flags(command, PruneCli.Aliases);
         command.SetAction(cli.Guard(p =>
         {
@@ -31,6 +34,9 @@ internal static class PruneCommand
             var options = flags.Build(p, teacher);
             var batches = p.GetValue(flags.BenchBatch) == "none" ? Array.Empty<int>() : Options.ParseIntList("--bench-batch", p.GetValue(flags.BenchBatch)!);
             var runner = new RunnerOptions { Threads = p.GetValue(flags.Threads), DimValues = Options.ParseDims(p.GetValue(flags.Dims)) };
+            var data = new RecipeData { FashionMnist = p.GetValue(flags.Data), Teacher = teacher?.Source };
+            if (recipe.Handle(cli, p, "prune", options, RecipeModel.File(path), data, new RecipeRuntime { Threads = runner.Threads, Dims = runner.DimValues }, guard) is { } code)
+                return code;
 
             var sets = p.GetValue(flags.Data) is { } dir ? FashionMnist.Load(dir) : null;
             var result = Pruner.Run(OnnxReader.Read(path), options, TeacherChoice.Inputs(teacher, sets), cli.Session());

@@ -1,6 +1,5 @@
 using Shrink.Data;
 using Shrink.Ir;
-using Shrink.Onnx;
 using Shrink.Passes;
 using Shrink.Passes.Pruning;
 using Shrink.Techniques;
@@ -28,7 +27,7 @@ public static class Pruner
     public static TechniqueResult Run(Model model, PruneOptions options, TechniqueInputs inputs, TechniqueSession session)
     {
         options.Validate(inputs.Data is not null, inputs.Teacher is not null);
-        var copy = OnnxReader.Copy(model);
+        var copy = model.Clone();
         if (options.Method.IsStructured()) return StructuredPruning.Run(copy, options, inputs, session);
         return options.Schedule == PruneSchedule.Agp ? Gradually(copy, options, inputs, session) : Unstructured(copy, options, inputs, session);
     }
@@ -46,9 +45,9 @@ public static class Pruner
                 TorchRuntime.EnsureInitialized();
                 step = step with { Scores = TaylorSaliency.Measure(model, inputs.Data!.Train, seed: tuning.Seed + round) };
             }
-            var pass = new UnstructuredPrunePass(step);
-            model = new PassPipeline(pass).Run(model, context).Model;
-            masks = pass.Masks;
+            var result = new PassPipeline(new UnstructuredPrunePass(step)).Run(model, context);
+            model = result.Model;
+            masks = result.Artifact<PruningMasks>()!;
             if (tuning.Epochs == 0 || inputs.Data is null) continue;
             var held = masks;
             model = FineTuner.Run(model, tuning, inputs, session, $"round {round}/{rounds} fine-tune", ex => new ITrainingHook[] { new MaskHook(ex, held) }, tuning.Seed + round).Model;

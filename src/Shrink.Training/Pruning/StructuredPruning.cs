@@ -31,11 +31,10 @@ internal static class StructuredPruning
             var scores = inputs.Data is { } data ? Pruner.ChannelScores(model, options, data.Train, round) : null;
             var step = options.Structured() with { ChannelScores = scores, OriginalChannels = original, Sparsity = target * PruneMethods.Ramp(round, rounds) };
             var context = new PassContext();
-            var pass = new StructuredPrunePass(step);
-            var result = new PassPipeline(pass).Run(model, context);
+            var result = new PassPipeline(new StructuredPrunePass(step)).Run(model, context);
             modified |= result.Modified;
             model = result.Model;
-            Compose(kept, pass.Kept);
+            Compose(kept, result.Artifact<KeptChannels>()!.Groups.ToDictionary(kv => kv.Key, kv => kv.Value.Kept));
             notes = context.Notes;
             if (round == rounds && !modified)
                 throw OptionsException.For(nameof(PruneOptions.Sparsity), $"{target}: no channel group could be pruned: {string.Join("; ", notes.DefaultIfEmpty("every group is too small"))}");

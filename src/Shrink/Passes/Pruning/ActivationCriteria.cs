@@ -24,7 +24,7 @@ public static class ActivationCriteria
         if (method is not (PruneMethod.Apoz or PruneMethod.Entropy))
             throw OptionsException.For("Method", $"{method.Name()} is not an activation criterion; choose apoz or entropy");
         if (samples < 1) throw OptionsException.For("ScoreSamples", $"must be at least 1, got {samples}");
-        var copy = OnnxReader.Copy(model);
+        var copy = model.Clone();
         var flow = ChannelFlow.Analyze(copy);
         var groups = flow.Groups.Where(g => g.Blocker is null && g.Activations.Count > 0).ToList();
         var stats = Tap(copy, flow, groups, data, samples, options);

@@ -73,7 +73,7 @@ public static class PruneMethods
 {
     private static readonly Dictionary<PruneMethod, string> Names = new()
     {
-        [PruneMethod.Magnitude] = "magnitude", [PruneMethod.Random] = "random", [PruneMethod.Taylor] = "taylor", [PruneMethod.NM] = "n:m",
+        [PruneMethod.Magnitude] = "magnitude", [PruneMethod.Random] = "random", [PruneMethod.Taylor] = "taylor", [PruneMethod.NM] = "nm",
         [PruneMethod.L1Filter] = "l1-filter", [PruneMethod.L2Filter] = "l2-filter", [PruneMethod.Fpgm] = "fpgm", [PruneMethod.BnScale] = "bn-scale",
         [PruneMethod.Slim] = "slim", [PruneMethod.Apoz] = "apoz", [PruneMethod.Entropy] = "entropy", [PruneMethod.TaylorFilter] = "taylor-filter",
     };
@@ -84,7 +84,7 @@ public static class PruneMethods
         PruneMethod.L1Filter, PruneMethod.L2Filter, PruneMethod.Fpgm, PruneMethod.BnScale, PruneMethod.Slim, PruneMethod.Apoz, PruneMethod.Entropy, PruneMethod.TaylorFilter,
     };
 
-    /// <summary>The kebab-case name of a method ("l1-filter"); "n:m" for <see cref="PruneMethod.NM"/>.</summary>
+    /// <summary>The kebab-case name of a method ("l1-filter", "nm"), as recipes and JSON write it.</summary>
     public static string Name(this PruneMethod method) => Names[method];
 
     /// <summary>The method called <paramref name="name"/> (kebab-case, as <see cref="Name"/> writes it), or null.</summary>

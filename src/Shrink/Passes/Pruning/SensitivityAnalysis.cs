@@ -74,7 +74,6 @@ public static class SensitivityAnalysis
         if (options.Limit is { } limit) test = test.Take(limit);
         var weights = PrunableWeights.Find(model);
         if (PrunableWeights.Problem(weights, null) is { } problem) throw new OptionsException(problem);
-        var bytes = OnnxWriter.ToBytes(model);
         double Accuracy(Model m)
         {
             using var r = OnnxRunner.FromModel(m, runner);
@@ -87,10 +86,9 @@ public static class SensitivityAnalysis
             var points = new List<SensitivityPoint>();
             foreach (var s in options.Sparsities)
             {
-                var copy = OnnxReader.Read(bytes);
-                new UnstructuredPrunePass(new UnstructuredPruneOptions { Method = options.Method, LayerSparsity = new Dictionary<string, double> { [w.LayerName] = s } })
-                    .Run(copy, new PassContext());
-                var accuracy = Accuracy(copy);
+                var pruned = new UnstructuredPrunePass(new UnstructuredPruneOptions { Method = options.Method, LayerSparsity = new Dictionary<string, double> { [w.LayerName] = s } })
+                    .Run(model, new PassContext()).Model;
+                var accuracy = Accuracy(pruned);
                 points.Add(new SensitivityPoint(s, accuracy));
                 progress?.Invoke(w.LayerName, s, accuracy);
             }
@@ -124,6 +122,6 @@ public sealed class SensitivityTechnique : Technique<SensitivityOptions>
         var report = SensitivityAnalysis.Run(model, test, options, inputs.Runner, (layer, s, a) => session.Note($"{layer} at {s:P0}: {a:P2}"));
         var suggested = report.Suggest(options.MaxDrop / 100);
         var note = $"within {options.MaxDrop:G} point(s): {(suggested.Count == 0 ? "no layer" : string.Join(", ", suggested.Select(kv => $"{kv.Key} {kv.Value:P0}")))}";
-        return new TechniqueResult(OnnxReader.Copy(model), new IArtifact[] { report }, new[] { note });
+        return new TechniqueResult(model.Clone(), new IArtifact[] { report }, new[] { note });
     }
 }

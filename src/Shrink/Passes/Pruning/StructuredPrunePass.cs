@@ -1,5 +1,5 @@
 using Shrink.Ir;
-using Shrink.Onnx;
+using Shrink.Techniques;
 
 namespace Shrink.Passes.Pruning;
 
@@ -67,21 +67,18 @@ public sealed record StructuredPruneOptions
 /// Data-free except for the measured criteria; changes shapes; runs in ONNX Runtime.
 /// Counters: <c>groups</c>, <c>skipped</c>, <c>channels</c>, <c>removed</c>.
 /// </summary>
-public sealed class StructuredPrunePass : IPass
+public sealed class StructuredPrunePass : Pass
 {
     private readonly StructuredPruneOptions _options;
 
     public StructuredPrunePass(StructuredPruneOptions options) => _options = options.Validate();
 
-    public string Id => "prune-structured";
+    public override string Id => "prune-structured";
 
-    /// <summary>Kept channel indices per pruned group (by group key) after the last run.</summary>
-    public Dictionary<string, long[]> Kept { get; } = new();
-
-    public string? CheckPreconditions(Model model) =>
+    public override string? CheckPreconditions(Model model) =>
         ChannelGroups.Find(model).Count == 0 ? "the model has nothing prunable by channel (no Conv, Gemm or MatMul producing channels)" : null;
 
-    public PassResult Run(Model model, PassContext context)
+    protected internal override PassResult RunInPlace(Model model, PassContext context)
     {
         var flow = ChannelFlow.Analyze(model);
         if (flow.Groups.Count == 0) throw new OptionsException(CheckPreconditions(model)!);
@@ -89,8 +86,6 @@ public sealed class StructuredPrunePass : IPass
         // Rank every group on the original weights first: removing one group's channels slices the next layer's weights.
         var plan = ChannelAllocation.Plan(flow, _options, ChannelImportance.For(_options.Method, _options.ChannelScores), context.Notes);
         LeaveConflictsAlone(model, plan, context.Notes);
-        Kept.Clear();
-        foreach (var (name, keep) in plan) Kept[name] = keep;
         if (plan.Count > 0)
         {
             if (_options.MaskOnly) ChannelMask.Apply(flow, ById(flow, plan));
@@ -101,7 +96,10 @@ public sealed class StructuredPrunePass : IPass
         {
             ["groups"] = plan.Count, ["skipped"] = flow.Groups.Count - plan.Count,
             ["channels"] = groups.Sum(g => g.Channels), ["removed"] = groups.Sum(g => g.Channels - plan[g.Key].Length),
-        });
+        })
+        {
+            Artifacts = new IArtifact[] { new KeptChannels { Groups = groups.ToDictionary(g => g.Key, g => new ChannelSelection(g.Channels, plan[g.Key])), MaskOnly = _options.MaskOnly } },
+        };
     }
 
     /// <summary>Tries the cut on a copy; a group whose removal would reroute channels is left alone (noted) and the cut retried.</summary>
@@ -109,7 +107,7 @@ public sealed class StructuredPrunePass : IPass
     {
         while (plan.Count > 0)
         {
-            var trial = ChannelFlow.Analyze(OnnxReader.Copy(model));
+            var trial = ChannelFlow.Analyze(model.Clone());
             try
             {
                 ChannelCut.Apply(trial, ById(trial, plan));

@@ -112,18 +112,15 @@ public sealed class PruningMasks : IArtifact
 /// configuration. Data-free; the model keeps its shapes (a dense runtime is not faster).
 /// Counters: <c>weights</c>, <c>pruned</c>, <c>layers</c>.
 /// </summary>
-public sealed class UnstructuredPrunePass : IPass
+public sealed class UnstructuredPrunePass : Pass
 {
     private readonly UnstructuredPruneOptions _options;
 
     public UnstructuredPrunePass(UnstructuredPruneOptions options) => _options = options.Validate();
 
-    public string Id => "prune-unstructured";
+    public override string Id => "prune-unstructured";
 
-    /// <summary>The masks of the last run (for fine-tuning that keeps pruned weights at zero).</summary>
-    public PruningMasks Masks { get; private set; } = new();
-
-    public string? CheckPreconditions(Model model)
+    public override string? CheckPreconditions(Model model)
     {
         if (_options.Method == PruneMethod.Taylor && _options.Scores is null) return "taylor measures |w·∂L/∂w| on data: give the measured scores";
         var weights = PrunableWeights.Find(model);
@@ -133,7 +130,7 @@ public sealed class UnstructuredPrunePass : IPass
         return null;
     }
 
-    public PassResult Run(Model model, PassContext context)
+    protected internal override PassResult RunInPlace(Model model, PassContext context)
     {
         if (CheckPreconditions(model) is { } reason) throw new OptionsException(reason);
         var weights = PrunableWeights.Find(model);
@@ -147,10 +144,12 @@ public sealed class UnstructuredPrunePass : IPass
             foreach (var w in weights)
                 masks.Set(w.Weight.Name, Smallest(Scores(w), _options.LayerSparsity?[w.LayerName] ?? _options.Sparsity));
         masks.ApplyTo(model);
-        Masks = masks;
         var total = weights.Sum(w => w.Tensor.ElementCount);
         var pruned = masks.Keep.Values.Sum(k => (long)k.Count(x => !x));
-        return new PassResult(model, pruned > 0, new Dictionary<string, long> { ["weights"] = total, ["pruned"] = pruned, ["layers"] = weights.Count });
+        return new PassResult(model, pruned > 0, new Dictionary<string, long> { ["weights"] = total, ["pruned"] = pruned, ["layers"] = weights.Count })
+        {
+            Artifacts = new IArtifact[] { masks }, // for fine-tuning that keeps the pruned weights at zero
+        };
     }
 
     private float[] Scores(PrunableWeight w)

@@ -109,6 +109,26 @@ public class PruneCliTests
         Assert.Contains("latency not measured (--bench-batch none)", channels.Out);
     }
 
+    /// <summary>--save-recipe writes the command as a one-stage recipe of the prune technique; running it makes the same model, bit for bit.</summary>
+    [Fact]
+    public void TheSavedRecipeMakesTheSameModel()
+    {
+        using var dir = new TempDirectory();
+        var model = CliRunner.Zoo(dir, "lenet5");
+        var args = new[] { "prune", model, "--method", "l2-filter", "--sparsity", "0.5", "--channel-multiple", "4", "--data", "embedded", "--finetune-epochs", "1",
+            "--bench-batch", "none", "--out", dir.File("p.onnx") };
+        var saved = CliRunner.Run(args.Append("--save-recipe").Append(dir.File("r.yaml")).ToArray());
+        Assert.True(saved.ExitCode == 0, saved.Err);
+        Assert.False(File.Exists(dir.File("p.onnx")));
+        var yaml = File.ReadAllText(dir.File("r.yaml"));
+        Assert.Contains("technique: prune", yaml);
+        Assert.Contains("method: l2-filter", yaml);
+        Assert.Equal(0, CliRunner.Run(args).ExitCode);
+        var replay = CliRunner.Run("recipe", "run", dir.File("r.yaml"), "--out", dir.File("run"));
+        Assert.True(replay.ExitCode == 0, replay.Err);
+        Assert.Equal(File.ReadAllBytes(dir.File("p.onnx")), File.ReadAllBytes(dir.File("run/01-prune.onnx")));
+    }
+
     [Fact]
     public void RandomPruningIsTheSameInEveryProcess()
     {
@@ -181,10 +201,10 @@ public class TaylorSaliencyTests
         }
         // Taylor pruning removes exactly the lowest-saliency weights.
         var pass = new UnstructuredPrunePass(new UnstructuredPruneOptions { Method = PruneMethod.Taylor, Sparsity = 0.6, Scores = scores });
-        pass.Run(model, new Shrink.Passes.PassContext());
+        var masks = pass.Run(model, new Shrink.Passes.PassContext()).Artifact<PruningMasks>()!;
         foreach (var w in PrunableWeights.Find(model))
         {
-            var keep = pass.Masks.Keep[w.Weight.Name];
+            var keep = masks.Keep[w.Weight.Name];
             var s = scores[w.Weight.Name];
             Assert.True(s.Where((_, i) => !keep[i]).Max() <= s.Where((_, i) => keep[i]).Min());
         }
@@ -419,8 +439,8 @@ public class ChannelCriteriaTests
 
         var pass = new StructuredPrunePass(new StructuredPruneOptions { Method = PruneMethod.Entropy, Sparsity = 0.25, ChannelMultiple = 1,
             ChannelScores = new Dictionary<string, double[]> { ["conv1"] = entropy } });
-        pass.Run(WithDeadChannels(), new Shrink.Passes.PassContext());
-        Assert.Equal(new long[] { 2, 3, 4, 5, 6, 7 }, pass.Kept["conv1"]);
+        var kept = pass.Run(WithDeadChannels(), new Shrink.Passes.PassContext()).Artifact<KeptChannels>()!;
+        Assert.Equal(new long[] { 2, 3, 4, 5, 6, 7 }, kept["conv1"]);
     }
 
     [Fact]
