@@ -43,12 +43,13 @@ public class FineTuneCliTests
         Assert.False(Directory.Exists(dir.File("p.run")));
     }
 
-    /// <summary>Starts the real <c>shrink</c> executable, sends it SIGINT once a line of stderr contains <paramref name="after"/>, and waits for it.</summary>
+    /// <summary>Starts the real <c>shrink</c> executable (with SIGINT at its default), sends it SIGINT once a line of stderr contains <paramref name="after"/>, and waits for it.</summary>
     private static (int Code, string Err) RunAndInterrupt(string[] args, string after)
     {
         var cli = Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "Shrink.Cli.exe" : "Shrink.Cli");
-        var psi = new ProcessStartInfo(cli) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
+        // Through env --default-signal: a shell starts background jobs with SIGINT ignored, and the child would inherit that.
+        var psi = new ProcessStartInfo("env") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var a in new[] { "--default-signal=INT", cli }.Concat(args)) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var err = new System.Text.StringBuilder();
