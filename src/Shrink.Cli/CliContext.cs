@@ -54,6 +54,29 @@ public sealed class CliContext
     /// <summary>The training session the command holds open, if any (set and cleared by <see cref="CliSession"/>).</summary>
     internal CliSession? OpenSession { get; set; }
 
+    private readonly Dictionary<Command, Dictionary<string, string>> _flags = new();
+
+    /// <summary>
+    /// Names the flags of <paramref name="command"/> that set an options-record property under another name
+    /// (property → flag, e.g. "LearningRate" → "--lr"); a property whose kebab-case name is a flag of the command
+    /// ("ChannelMultiple" → "--channel-multiple") needs no entry.
+    /// </summary>
+    public Command Flags(Command command, params (string Property, string Flag)[] aliases)
+    {
+        var map = _flags.TryGetValue(command, out var m) ? m : _flags[command] = new();
+        foreach (var (property, flag) in aliases) map[property] = flag;
+        return command;
+    }
+
+    /// <summary>The flag of the running command that sets <paramref name="option"/>, or null (then the library's words are printed).</summary>
+    private string? FlagFor(ParseResult parsed, string option)
+    {
+        var command = parsed.CommandResult.Command;
+        if (_flags.TryGetValue(command, out var map) && map.TryGetValue(option, out var alias)) return alias;
+        var kebab = "--" + OptionsException.Kebab(option);
+        return command.Options.Any(o => o.Name == kebab || o.Aliases.Contains(kebab)) ? kebab : null;
+    }
+
     /// <summary>
     /// Wraps a command body: user errors become one line on stderr and exit code 2; interrupted training
     /// (Ctrl-C) one line naming its checkpoint and exit code 130; anything else is an internal error, exit code 1.
@@ -67,6 +90,11 @@ public sealed class CliContext
                 ? $"interrupted: checkpoint written to {checkpoint}; continue with the same command and --resume"
                 : "interrupted: no checkpoint was written (the run had no run directory)");
             return ShrinkApp.Interrupted;
+        }
+        catch (OptionsException e) when (e.Option is { } option && FlagFor(parsed, option) is { } flag)
+        {
+            Err.WriteLine($"error: {Message.OneLine($"{flag} {e.Problem}")}");
+            return ShrinkApp.BadInput;
         }
         catch (ShrinkUserException e)
         {

@@ -146,11 +146,11 @@ public class TrainingSessionTests
         var folded = Run(TrainerTests.SmallNet(), new FoldConstantsPass(), new FoldBatchNormPass());
         var plan = new QuantizeStaticPass(options).Plan(folded);
         var ranges = Calibrator.Collect(folded, plan.CalibrationValues, CalibrationSet.FromDataset(Data.Train, 32), CalibrationMethod.MinMax);
-        var training = Shrink.Onnx.OnnxReader.Copy(folded);
-        var fakeQuant = new QuantizeStaticPass(options, ranges) { ActivationsOnly = true };
-        fakeQuant.Run(training, new PassContext());
+        var fakeQuant = new QuantizeStaticPass(options, ranges) { ActivationsOnly = true }.Run(folded, new PassContext());
+        var training = fakeQuant.Model;
+        var quantizers = fakeQuant.Artifact<ActivationQuantizers>()!.Scales;
         var layers = plan.Layers.ToDictionary(l => l.Inputs[1]!.Name, l => (Axis: QuantizeStaticPass.OutputChannelAxis(l), Bits: options.BitsOf(l)));
-        Assert.NotEmpty(fakeQuant.ActivationScales);
+        Assert.NotEmpty(quantizers);
 
         Outcome Qat(TechniqueSession session)
         {
@@ -158,7 +158,7 @@ public class TrainingSessionTests
             var tuned = FineTuner.Run(training, Tuning, Inputs, session, "qat", ex => new ITrainingHook[]
             {
                 new WeightQatHook(ex, layers, options.PerChannel, options.ResolveReduceRange(integerKernels: true).On),
-                observer = new ActivationRangeHook(ex, fakeQuant.ActivationScales.Select(a => (a.ScaleName, a.Lower, a.Upper))),
+                observer = new ActivationRangeHook(ex, quantizers.Select(a => (a.ScaleName, a.Lower, a.Upper))),
             });
             return new Outcome(tuned.Model, Format(observer!.Ranges.OrderBy(kv => kv.Key, StringComparer.Ordinal).SelectMany(kv => new[] { kv.Value.Min, kv.Value.Max })));
         }
