@@ -14,6 +14,7 @@ public static class ShrinkApp
     /// <summary>Parses and runs a command line, writing to the given streams; returns the exit code.</summary>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
+        Training.TrainingTechniques.Register();
         var cli = new CliContext(stdout, stderr);
         var root = new RootCommand("Shrink makes trained neural networks smaller and faster: ONNX in, ONNX out, checked in ONNX Runtime.");
         foreach (var command in Commands(cli)) root.Subcommands.Add(command);
@@ -35,5 +36,6 @@ public static class ShrinkApp
         BenchCommand.Create(cli), RunCommand.Create(cli), ConvertCommand.Create(cli), TrainCommand.Create(cli),
         PruneCommand.Create(cli), SensitivityCommand.Create(cli), QuantizeCommand.Create(cli), DistillCommand.Create(cli),
         ClusterCommand.Create(cli), PackCommand.CreatePack(cli), PackCommand.CreateUnpack(cli), FactorizeCommand.Create(cli),
+        RecipeCommand.Create(cli),
     };
 }

@@ -1,0 +1,17 @@
+using Shrink.Techniques;
+using Shrink.Training.FineTuning;
+
+namespace Shrink.Training;
+
+/// <summary>
+/// Registers the techniques that need training in <see cref="TechniqueRegistry"/>. Call it once before resolving
+/// technique ids (the CLI does at start; a program that runs recipes with training stages does too). Calling it
+/// again is harmless.
+/// </summary>
+public static class TrainingTechniques
+{
+    public static void Register()
+    {
+        TechniqueRegistry.Register(new FineTuneTechnique());
+    }
+}
