@@ -21,8 +21,9 @@ internal static class PruneCommand
     {
         var flags = new PruneCli();
         var recipe = new RecipeCli();
+        var runDir = new RunDirCli();
         var command = new Command("prune", "Prune weights (unstructured), optionally fine-tune with the masks held, and compare before/after") { flags.Model };
-        foreach (var o in flags.All) command.Options.Add(o);
+        foreach (var o in flags.All.Concat(runDir.All)) command.Options.Add(o);
         recipe.AddTo(command);
         cli.Flags(command, PruneCli.Aliases);
         command.SetAction(cli.Guard(p =>
@@ -37,6 +38,7 @@ internal static class PruneCommand
             var data = new RecipeData { FashionMnist = p.GetValue(flags.Data), Teacher = teacher?.Source };
             if (recipe.Handle(cli, p, "prune", options, RecipeModel.File(path), data, new RecipeRuntime { Threads = runner.Threads, Dims = runner.DimValues }, guard) is { } code)
                 return code;
+            using var run = runDir.Open(p, cli, outPath, trains: p.GetValue(flags.Data) is not null && (options.FineTune.Epochs > 0 || options.SlimEpochs > 0));
 
             var sets = p.GetValue(flags.Data) is { } dir ? FashionMnist.Load(dir) : null;
             var result = Pruner.Run(OnnxReader.Read(path), options, TeacherChoice.Inputs(teacher, sets), cli.Session());
@@ -48,6 +50,7 @@ internal static class PruneCommand
                 before, after, notes, stats.Layers.Where(l => l.Parameters > 0).ToList(), structural);
             if (p.GetValue(flags.Json)) cli.WriteJson(report);
             else report.Render(cli.Console);
+            run.Succeeded();
             return ShrinkApp.Ok;
         }));
         return command;

@@ -23,7 +23,11 @@ public sealed class SlimHook : ITrainingHook, IDisposable
         _gammas = Scales(model).Select(g => executor.FindParameter(g.Name)).OfType<ExecutorParameter>().Where(p => p.Trainable).Select(p => p.Tensor).ToList();
         if (_gammas.Count == 0) throw OptionsException.For("Method", "slim trains an L1 penalty on BatchNormalization scales, and the model has none; use l1-filter");
         _penalty = penalty.ToScalar();
+        Fingerprint = new Dictionary<string, string> { ["slim.penalty"] = penalty.ToString("R") };
     }
+
+    /// <summary>The penalty λ.</summary>
+    public IEnumerable<KeyValuePair<string, string>> Fingerprint { get; }
 
     /// <summary>The scales γ of the model's normalizations (the op registry's weight of each <see cref="ChannelFlowKind.Normalization"/> node), initializers only.</summary>
     private static IEnumerable<Value> Scales(Model model) => model.Graph.Nodes
