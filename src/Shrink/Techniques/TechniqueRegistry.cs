@@ -10,6 +10,12 @@ public static class TechniqueRegistry
     private static readonly Dictionary<string, ITechnique> Entries = new();
     private static readonly object Gate = new();
 
+    /// <summary>The techniques of <c>Shrink</c> (no training needed).</summary>
+    static TechniqueRegistry()
+    {
+        Register(new QuantizeTechnique());
+    }
+
     public static IReadOnlyCollection<string> Ids
     {
         get { lock (Gate) return Entries.Keys.Order().ToList(); }

@@ -65,20 +65,35 @@ public sealed class QuantizeDynamicPass : IPass
         return new PassResult(model, layers.Count > 0, new Dictionary<string, long> { ["layers"] = layers.Count });
     }
 
-    /// <summary>Replaces one layer by MatMulInteger → Cast → Mul (→ Add bias).</summary>
-    private string Rewrite(Graph graph, Node layer, (Value Q, Value Scale, Value Zero) x, bool reduceRange)
+    /// <summary>
+    /// The scheme of a layer's weight, which this pass quantizes as MatMulInteger's [K, N] (a Gemm's transB weight
+    /// transposed): per output column (axis 1) or per tensor, 8-bit levels in 7 bits with <paramref name="reduceRange"/>.
+    /// </summary>
+    public WeightScheme SchemeOf(Node layer, bool reduceRange) => new()
+    {
+        Bits = _options.BitsOf(layer), Axis = 1, ReduceRange = reduceRange,
+        Granularity = _options.PerChannel ? WeightGranularity.PerChannel : WeightGranularity.PerTensor,
+    };
+
+    /// <summary>A layer's weight as MatMulInteger takes it, [K, N] (a Gemm with transB holds [N, K]).</summary>
+    public static (float[] Values, long[] Dims) WeightMatrix(Node layer)
     {
         var w = layer.Inputs[1]!.Const!;
         var transposed = layer.OpType == "Gemm" && layer.GetInt("transB", 0) != 0;
-        // MatMulInteger takes B as [K, N]; Gemm with transB holds [N, K].
         var (k, n) = transposed ? (w.Dims[1], w.Dims[0]) : (w.Dims[0], w.Dims[1]);
         var values = w.AsFloats().ToArray();
         var kn = new float[k * n];
         for (long r = 0; r < k; r++)
             for (long c = 0; c < n; c++)
                 kn[r * n + c] = transposed ? values[c * k + r] : values[r * n + c];
-        var (wq, ws, wz, _) = WeightQuantizer.AddQuantized(graph, layer.Inputs[1]!.Name, kn, new[] { k, n }, 1, _options.PerChannel, _options.BitsOf(layer),
-            reduceRange: reduceRange);
+        return (kn, new[] { k, n });
+    }
+
+    /// <summary>Replaces one layer by MatMulInteger → Cast → Mul (→ Add bias).</summary>
+    private string Rewrite(Graph graph, Node layer, (Value Q, Value Scale, Value Zero) x, bool reduceRange)
+    {
+        var (kn, dims) = WeightMatrix(layer);
+        var (wq, ws, wz, _) = WeightQuantizer.AddQuantized(graph, layer.Inputs[1]!.Name, kn, dims, SchemeOf(layer, reduceRange));
         var name = layer.DisplayName;
 
         Node Op(string op, params Value[] inputs)

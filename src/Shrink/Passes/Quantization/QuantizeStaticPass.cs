@@ -90,6 +90,19 @@ public sealed class QuantizeStaticPass : IPass
         return null;
     }
 
+    /// <summary>
+    /// Null when <see cref="Ranges"/> holds every range <paramref name="plan"/> needs, else the clear reason: the
+    /// pass does not calibrate; <see cref="Quantizer.Static"/> does, and builds the pass with the ranges.
+    /// </summary>
+    public string? MissingRanges(QuantPlan plan)
+    {
+        var missing = plan.CalibrationValues.Where(n => !Ranges.ContainsKey(n)).ToList();
+        return missing.Count == 0 ? null
+            : $"{Id} needs the calibrated ranges of {missing.Count} of the {plan.CalibrationValues.Count} activation tensors its plan lists (first '{Text.Message.Name(missing[0])}') " +
+              "and has none for them: use Quantizer.Static (the quantize technique), which folds, calibrates and quantizes in one call, " +
+              "or give the pass the ranges Calibrator.Collect measures over Plan(model).CalibrationValues";
+    }
+
     public string? CheckPreconditions(Model model) =>
         CheckModel(model) ?? (Plan(model).Layers.Count == 0 ? "the model has no Conv, Gemm or MatMul with constant float weights to quantize" : null);
 
@@ -167,13 +180,13 @@ public sealed class QuantizeStaticPass : IPass
         if (CheckPreconditions(model) is { } reason) throw new OptionsException(reason);
         var graph = model.Graph;
         var plan = Plan(model);
+        if (MissingRanges(plan) is { } missing) throw new OptionsException(missing);
         var parameters = new Dictionary<Value, QuantParams>();
         QuantParams ParamsOf(Value v)
         {
             if (parameters.TryGetValue(v, out var p)) return p;
             if (plan.SameAs.TryGetValue(v, out var same)) return parameters[v] = ParamsOf(same);
-            var source = plan.CalibrateAs.GetValueOrDefault(v) ?? v;
-            if (!Ranges.TryGetValue(source.Name, out var range)) throw new ArgumentException($"no calibrated range for '{source.Name}'");
+            var range = Ranges[(plan.CalibrateAs.GetValueOrDefault(v) ?? v).Name];
             return parameters[v] = QuantParams.ForRange(range.Min, range.Max, _options.Activations);
         }
         foreach (var t in plan.Tensors) ParamsOf(t);
@@ -219,20 +232,58 @@ public sealed class QuantizeStaticPass : IPass
     /// </summary>
     private DataType LowBitStorageFor(Model model, QuantPlan plan, PassContext context)
     {
-        if (_options.LowBitStorage != DataType.Int4 || !plan.Layers.Any(l => _options.BitsOf(l) <= 4)) return DataType.Int8;
-        if (OpsetUpgrade.Check(model, Int4Opset) is { } reason)
-        {
-            context.Notes.Add($"low-bit weights kept as int8 levels (not ONNX int4, which needs opset {Int4Opset}): {reason}");
-            return DataType.Int8;
-        }
+        var (storage, reason) = ResolveStorage(model, plan);
+        if (reason is not null) context.Notes.Add($"low-bit weights kept as int8 levels (not ONNX int4, which needs opset {Int4Opset}): {reason}");
+        if (storage != DataType.Int4) return storage;
         OpsetUpgrade.To(model, Int4Opset);
         context.Notes.Add($"low-bit weights stored as ONNX int4 (opset raised to {Int4Opset}); ONNX Runtime 1.31 has no integer Conv or Gemm kernel for int4 weights: " +
             "it dequantizes them and runs float kernels (a MatMul with block-wise int4 weights and float activations may become MatMulNBits); --storage int8 keeps its int8 kernels");
         return DataType.Int4;
     }
 
+    /// <summary>
+    /// The container of the low-bit weights of <paramref name="plan"/> (without changing the model): INT4 when
+    /// asked and the opset can be raised to 21, else int8, with the reason when INT4 was asked but cannot be had.
+    /// </summary>
+    private (DataType Storage, string? Reason) ResolveStorage(Model model, QuantPlan plan)
+    {
+        if (_options.LowBitStorage != DataType.Int4 || !plan.Layers.Any(l => _options.BitsOf(l) <= 4)) return (DataType.Int8, null);
+        return OpsetUpgrade.Check(model, Int4Opset) is { } reason ? (DataType.Int8, reason) : (DataType.Int4, null);
+    }
+
+    /// <summary>The container <see cref="Run"/> will store the low-bit weights of <paramref name="model"/> in (int8 or int4).</summary>
+    public DataType LowBitStorageOf(Model model) => ResolveStorage(model, Plan(model)).Storage;
+
+    /// <summary>
+    /// The scheme each weight of <paramref name="model"/> will be quantized with, by weight name: what the export
+    /// writes, and so what quantization-aware training must train on (block-wise where the weights are stored as
+    /// INT4 with a block size; 7-bit where <see cref="QuantizationOptions.ResolveReduceRange"/> says so).
+    /// </summary>
+    public IReadOnlyDictionary<string, WeightScheme> WeightSchemes(Model model)
+    {
+        var plan = Plan(model);
+        var (storage, _) = ResolveStorage(model, plan);
+        var reduceRange = _options.ResolveReduceRange(integerKernels: _options.Activations != DataType.Float).On;
+        return plan.Layers.ToDictionary(l => l.Inputs[1]!.Name, l => SchemeOf(l, storage, reduceRange));
+    }
+
+    /// <summary>The scheme of one layer's weight with the low-bit weights in <paramref name="storage"/>.</summary>
+    public WeightScheme SchemeOf(Node layer, DataType storage, bool reduceRange)
+    {
+        var bits = _options.BitsOf(layer);
+        var block = storage == DataType.Int4 && bits <= 4 ? _options.BlockSize : 0;
+        return new WeightScheme
+        {
+            Bits = bits, BlockSize = block, ReduceRange = reduceRange, Axis = block > 0 ? ReductionAxis(layer) : OutputChannelAxis(layer),
+            Granularity = block > 0 ? WeightGranularity.BlockWise : _options.PerChannel ? WeightGranularity.PerChannel : WeightGranularity.PerTensor,
+        };
+    }
+
     /// <summary>The weight axis of a layer's output channels: 0 for Conv and Gemm with transB, else 1.</summary>
     public static int OutputChannelAxis(Node layer) => layer.OpType switch { "Conv" => 0, "Gemm" => layer.GetInt("transB", 0) != 0 ? 0 : 1, _ => 1 };
+
+    /// <summary>The weight axis a layer sums over (Conv input channels, Gemm/MatMul K): 1 for Conv and Gemm with transB, else 0.</summary>
+    public static int ReductionAxis(Node layer) => layer.OpType switch { "Conv" => 1, "Gemm" => layer.GetInt("transB", 0) != 0 ? 1 : 0, _ => 0 };
 
     /// <summary>DequantizeLinear takes INT4 from opset 21.</summary>
     public const int Int4Opset = 21;
@@ -242,16 +293,12 @@ public sealed class QuantizeStaticPass : IPass
     {
         var w = layer.Inputs[1]!;
         var t = w.Const!;
-        var transB = layer.GetInt("transB", 0) != 0;
-        var axis = OutputChannelAxis(layer);
-        var channels = (int)t.Dims[axis];
-        var bits = _options.BitsOf(layer);
-        var block = storage == DataType.Int4 && bits <= 4 ? _options.BlockSize : 0;
-        var blockAxis = layer.OpType switch { "Conv" => 1, "Gemm" => transB ? 1 : 0, _ => 0 }; // the reduction axis
-        var (qw, ws, wz, scales) = WeightQuantizer.AddQuantized(graph, w.Name, t.AsFloats().ToArray(), t.Dims, block > 0 ? blockAxis : axis,
-            _options.PerChannel, bits, storage, block, reduceRange);
+        var channels = (int)t.Dims[OutputChannelAxis(layer)];
+        var scheme = SchemeOf(layer, storage, reduceRange);
+        var block = scheme.Granularity == WeightGranularity.BlockWise ? scheme.BlockSize : 0;
+        var (qw, ws, wz, scales) = WeightQuantizer.AddQuantized(graph, w.Name, t.AsFloats().ToArray(), t.Dims, scheme, storage);
         var name = layer.DisplayName;
-        var dq = Dequantize(graph, name + "_weight", qw, ws, wz, block > 0 ? blockAxis : _options.PerChannel ? axis : null, DataType.Float);
+        var dq = Dequantize(graph, name + "_weight", qw, ws, wz, scheme.Granularity == WeightGranularity.PerTensor ? null : scheme.Axis, DataType.Float);
         if (block > 0) dq.Producer!.Attributes.Add(Ir.Attribute.Int("block_size", block));
         layer.SetInput(1, dq);
 

@@ -324,7 +324,7 @@ public class QatTests
         var model = new PassPipeline(new FoldBatchNormPass()).Run(ModelZoo.Create("vgg-small", seed: 3), new PassContext()).Model;
         var plan = new QuantizeStaticPass(options).Plan(model);
         var ranges = Calibrator.Collect(model, plan.CalibrationValues, CalibrationSet.FromDataset(data.Train, 64), CalibrationMethod.MinMax);
-        var layers = plan.Layers.ToDictionary(l => l.Inputs[1]!.Name, l => (Axis: QuantizeStaticPass.OutputChannelAxis(l), Bits: options.BitsOf(l)));
+        var schemes = new QuantizeStaticPass(options).WeightSchemes(model);
         var training = OnnxReader.Copy(model);
         new QuantizeStaticPass(options, ranges) { ActivationsOnly = true }.Run(training, new PassContext());
         Assert.Contains(training.Graph.Nodes, n => n.OpType == "QuantizeLinear");
@@ -334,18 +334,19 @@ public class QatTests
         using var ort = OnnxRunner.FromModel(model, new RunnerOptions { Threads = 1 });
         var expected = (float[])ort.Run(new[] { new HostTensor(ort.Inputs[0].Name, x, new long[] { 16, 1, 28, 28 }) })[0].Data;
         using var executor = Shrink.Training.Execution.GraphExecutor.Compile(training);
-        using var hook = new Shrink.Training.Quantization.WeightQatHook(executor, layers, options.PerChannel, options.ResolveReduceRange(integerKernels: true).On);
+        using var hook = new Shrink.Training.Quantization.WeightQatHook(executor, schemes);
         hook.ProjectWeights();
-        // The executor's weights are the export's levels times its scales.
-        foreach (var (name, (axis, _)) in layers)
+        // The executor's weights are the export's levels times its scales, bit for bit.
+        Assert.NotEmpty(schemes);
+        foreach (var (name, scheme) in schemes)
         {
             var levels = model.Graph.FindInitializer(name + "_quantized")!.Const!.ToDoubles();
             var scales = model.Graph.FindInitializer(name + "_scale")!.Const!.AsFloats().ToArray();
             var trained = executor.FindParameter(name)!.Tensor.data<float>().ToArray();
-            var dims = model.Graph.FindInitializer(name + "_quantized")!.Const!.Dims;
-            var inner = dims.Skip(axis + 1).Aggregate(1L, (a, b) => a * b);
-            Assert.All(Enumerable.Range(0, trained.Length), i =>
-                Assert.Equal(levels[i] * scales[options.PerChannel ? i / inner % dims[axis] : 0], trained[i], 1e-6));
+            var groups = scheme.Groups(model.Graph.FindInitializer(name + "_quantized")!.Const!.Dims);
+            Assert.Equal(levels.Length, trained.Length);
+            for (var i = 0; i < trained.Length; i++)
+                Assert.Equal(BitConverter.SingleToInt32Bits((float)levels[i] * scales[groups.Of(i)]), BitConverter.SingleToInt32Bits(trained[i]));
         }
         executor.Training = false;
         using var input = TorchSharp.torch.tensor(x, new long[] { 16, 1, 28, 28 });
