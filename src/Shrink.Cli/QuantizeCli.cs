@@ -77,7 +77,7 @@ internal sealed class QuantizeCli
             throw new OptionsException("--reduce-range applies to int8 weights; drop it or give --weights int8");
         var missing = options.Exclude.Where(n => model.Graph.FindNode(n) is null).ToList();
         if (missing.Count > 0) throw new OptionsException($"--exclude names no node called {Text.Message.List(missing.Select(n => $"'{Text.Message.Name(n)}'"))}; see the node names with shrink inspect");
-        return options.Validate();
+        return options; // validated by the library once the mode's flags are checked
     }
 
     /// <summary>The options of --mode qat (null for the other modes), and the checks of the flags that belong to it.</summary>
