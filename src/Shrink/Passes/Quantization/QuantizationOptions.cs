@@ -36,7 +36,8 @@ public enum ReduceRange
 /// Options of post-training static quantization to ONNX QDQ. Weights are symmetric int8 (scale =
 /// max|w|/127, zero point 0), per output channel or per tensor; activations uint8 asymmetric
 /// (zero point from the range, what ONNX Runtime's x86 integer kernels prefer) or int8 symmetric.
-/// 8-bit weights may use 7 bits instead (<see cref="ReduceRange"/>).
+/// 8-bit weights may use 7 bits instead (<see cref="ReduceRange"/>). These are the passes' options; the
+/// <c>quantize</c> technique takes <see cref="QuantizeOptions"/> (the CLI's defaults) and derives them.
 /// </summary>
 public sealed record QuantizationOptions
 {

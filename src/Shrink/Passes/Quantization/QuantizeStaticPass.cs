@@ -14,7 +14,8 @@ namespace Shrink.Passes.Quantization;
 /// quantized layer is removed when activations are uint8: the layer's output is quantized with the
 /// activation's range, which clamps exactly as it did (what ONNX Runtime's quantizer does).
 /// Activation parameters come from <see cref="Ranges"/> (see <see cref="Calibrator"/>), keyed by
-/// the names <see cref="Plan"/> lists. Needs calibration data, except for weight-only quantization
+/// the names <see cref="Plan"/> lists; without them <see cref="Run"/> refuses and says so (<see cref="MissingRanges"/>):
+/// <see cref="Quantizer.Static"/> calibrates and builds the pass in one call. Needs calibration data, except for weight-only quantization
 /// (activations float: weights behind DequantizeLinear, biases and activations untouched). Weights
 /// below 8 bits are stored as ONNX INT4 (opset raised to 21; per channel, per tensor or block-wise
 /// along the reduction axis) or as int8 levels (<see cref="QuantizationOptions.LowBitStorage"/>); 8-bit
