@@ -48,6 +48,29 @@ public sealed class CliContext
     /// <summary>The session a technique runs in for this command: its notes go to stderr.</summary>
     public Techniques.TechniqueSession Session() => new() { Notes = Note };
 
+    private readonly Dictionary<Command, Dictionary<string, string>> _flags = new();
+
+    /// <summary>
+    /// Names the flags of <paramref name="command"/> that set an options-record property under another name
+    /// (property → flag, e.g. "LearningRate" → "--lr"); a property whose kebab-case name is a flag of the command
+    /// ("ChannelMultiple" → "--channel-multiple") needs no entry.
+    /// </summary>
+    public Command Flags(Command command, params (string Property, string Flag)[] aliases)
+    {
+        var map = _flags.TryGetValue(command, out var m) ? m : _flags[command] = new();
+        foreach (var (property, flag) in aliases) map[property] = flag;
+        return command;
+    }
+
+    /// <summary>The flag of the running command that sets <paramref name="option"/>, or null (then the library's words are printed).</summary>
+    private string? FlagFor(ParseResult parsed, string option)
+    {
+        var command = parsed.CommandResult.Command;
+        if (_flags.TryGetValue(command, out var map) && map.TryGetValue(option, out var alias)) return alias;
+        var kebab = "--" + OptionsException.Kebab(option);
+        return command.Options.Any(o => o.Name == kebab || o.Aliases.Contains(kebab)) ? kebab : null;
+    }
+
     /// <summary>
     /// Wraps a command body: user errors become one line on stderr and exit code 2; anything else is
     /// an internal error, exit code 1.
@@ -55,6 +78,11 @@ public sealed class CliContext
     public Func<ParseResult, int> Guard(Func<ParseResult, int> body) => parsed =>
     {
         try { return body(parsed); }
+        catch (OptionsException e) when (e.Option is { } option && FlagFor(parsed, option) is { } flag)
+        {
+            Err.WriteLine($"error: {Message.OneLine($"{flag} {e.Problem}")}");
+            return ShrinkApp.BadInput;
+        }
         catch (ShrinkUserException e)
         {
             Err.WriteLine($"error: {Message.OneLine(e.Message)}");

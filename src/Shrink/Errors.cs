@@ -16,10 +16,37 @@ public sealed class ModelFormatException : ShrinkUserException
     public ModelFormatException(string message, Exception? inner = null) : base(message, inner) { }
 }
 
-/// <summary>An option or configuration value out of range or unknown; the message names the option.</summary>
+/// <summary>
+/// An option or configuration value out of range or unknown; the message names the option. Library code
+/// names options by their property in the options record (<see cref="For"/>: "sparsity must be in [0, 1), got
+/// 1.5"), never by a command-line flag; the CLI, which knows its flags, renders <see cref="Option"/> as the
+/// flag that set it ("--sparsity must be …") and recipes as the key.
+/// </summary>
 public sealed class OptionsException : ShrinkUserException
 {
     public OptionsException(string message) : base(message) { }
+
+    private OptionsException(string option, string problem) : base($"{Words(option)} {problem}")
+    {
+        Option = option;
+        Problem = problem;
+    }
+
+    /// <summary>The options-record property the message is about ("Sparsity", "ChannelMultiple"), or null.</summary>
+    public string? Option { get; }
+
+    /// <summary>What is wrong with <see cref="Option"/>, without its name ("must be in [0, 1), got 1.5").</summary>
+    public string? Problem { get; }
+
+    /// <summary>An error about the property <paramref name="option"/> of an options record (give it with <c>nameof</c>).</summary>
+    public static OptionsException For(string option, string problem) => new(option, problem);
+
+    /// <summary>"ChannelMultiple" → "channel-multiple": the kebab-case key of a property (flags and recipe keys).</summary>
+    public static string Kebab(string property) =>
+        string.Concat(property.Select((c, i) => char.IsUpper(c) ? (i > 0 ? "-" : "") + char.ToLowerInvariant(c) : c.ToString()));
+
+    /// <summary>"ChannelMultiple" → "channel multiple": a property in words, for library messages.</summary>
+    public static string Words(string property) => Kebab(property).Replace('-', ' ');
 }
 
 /// <summary>Input data that is missing, of the wrong shape, or corrupt.</summary>
