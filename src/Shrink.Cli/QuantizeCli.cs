@@ -62,10 +62,9 @@ internal sealed class QuantizeCli
             BlockSize = p.GetValue(BlockSize),
             ReduceRange = p.GetValue(ReduceRange) switch { "on" => Passes.Quantization.ReduceRange.On, "off" => Passes.Quantization.ReduceRange.Off, _ => Passes.Quantization.ReduceRange.Auto },
         };
-        if (!(options.Percentile > 50 && options.Percentile <= 100)) throw new OptionsException($"--percentile must be in (50, 100], got {options.Percentile}");
-        if (options.BlockSize < 0 || options.BlockSize == 1) throw new OptionsException($"--block-size must be 2 or more (or 0 for none), got {options.BlockSize}");
+        // Percentile, block size and calibration samples on their own: the library's words, printed with the flag (OptionsException.For).
+        options.ValidateValues();
         if (options.BlockSize > 0 && options.Storage != WeightStorage.Int4) throw new OptionsException("--block-size applies to weights stored as ONNX int4; drop --storage int8");
-        if (options.Calibrates && options.CalibrationSamples < 1) throw new OptionsException($"--calib-samples must be at least 1, got {options.CalibrationSamples}");
         return options;
     }
 

@@ -28,6 +28,7 @@ internal static class QuantizeCommand
         var json = Options.Json();
         var command = new Command("quantize", "Quantize to int8 ONNX QDQ (calibrated static quantization) and compare size, accuracy and latency") { model };
         foreach (var o in q.All.Concat(new Option[] { data, benchBatch, threads, dims, output, json }).Concat(q.Teacher.All)) command.Options.Add(o);
+        cli.Flags(command, (nameof(QuantizeOptions.CalibrationSamples), "--calib-samples"));
         command.SetAction(cli.Guard(p =>
         {
             var path = p.GetValue(model)!;

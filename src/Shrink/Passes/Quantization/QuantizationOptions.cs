@@ -108,9 +108,9 @@ public sealed record QuantizationOptions
     public QuantizationOptions Validate()
     {
         if (Activations is not (DataType.UInt8 or DataType.Int8 or DataType.Float)) throw new OptionsException($"activations must be uint8, int8 or float, got {Activations.ShortName()}");
-        if (!(Percentile > 50 && Percentile <= 100)) throw new OptionsException($"the calibration percentile must be in (50, 100], got {Percentile}");
+        if (!(Percentile > 50 && Percentile <= 100)) throw OptionsException.For(nameof(Percentile), $"must be in (50, 100], got {Percentile}");
         if (LowBitStorage is not (DataType.Int4 or DataType.Int8)) throw new OptionsException($"low-bit weights are stored as int4 or int8, got {LowBitStorage.ShortName()}");
-        if (BlockSize < 0 || BlockSize == 1) throw new OptionsException($"the block size must be 2 or more (or 0 for none), got {BlockSize}");
+        if (BlockSize < 0 || BlockSize == 1) throw OptionsException.For(nameof(BlockSize), $"must be 2 or more (or 0 for none), got {BlockSize}");
         if (BlockSize > 0 && LowBitStorage != DataType.Int4) throw new OptionsException("block-wise scales apply to weights stored as ONNX int4, not as int8 levels");
         if (!Enum.IsDefined(ReduceRange)) throw new OptionsException($"reduce range must be auto, on or off, got {ReduceRange}");
         if (!WeightQuantizer.Widths.Contains(WeightBits)) throw new OptionsException($"weight bits must be 8, 4, 2 (ternary) or 1 (binary), got {WeightBits}");

@@ -102,20 +102,32 @@ public sealed record QuantizeOptions
     [JsonIgnore]
     public bool Calibrates => Mode == QuantizeMode.Static && Activations != ActivationPrecision.Float;
 
-    /// <summary>Checks the options on their own (<see cref="OptionsException"/>, naming the option); returns them.</summary>
+    /// <summary>
+    /// Checks the options (<see cref="OptionsException"/>, naming the property: <see cref="OptionsException.For"/>);
+    /// returns them.
+    /// </summary>
     public QuantizeOptions Validate()
     {
-        if (!Enum.IsDefined(Mode)) throw new OptionsException($"quantization mode {Mode} is not static or dynamic");
-        if (Weights == WeightPrecision.Float || !Enum.IsDefined(Weights))
-            throw new OptionsException($"weights must be int8, int4, ternary or binary, got {Weights}; keep layers in float with Exclude or Layers");
-        if (!Enum.IsDefined(Activations)) throw new OptionsException($"activations must be uint8, int8 or float, got {Activations}");
-        if (!Enum.IsDefined(Storage)) throw new OptionsException($"low-bit weights are stored as int4 or int8, got {Storage}");
-        if (CalibrationSamples < 1) throw new OptionsException($"calibration needs at least 1 sample, got {CalibrationSamples}");
+        ValidateValues();
         if (Mode == QuantizeMode.Dynamic && Activations != ActivationPrecision.UInt8)
             throw new OptionsException("dynamic quantization quantizes activations to uint8 at run time (DynamicQuantizeLinear); activations int8 or float do not apply");
-        foreach (var (layer, precision) in Layers ?? new Dictionary<string, WeightPrecision>())
-            if (!Enum.IsDefined(precision)) throw new OptionsException($"layer '{Text.Message.Name(layer)}': precision {precision} is not int8, int4, ternary, binary or float");
         ToPassOptions();
+        return this;
+    }
+
+    /// <summary>Checks each value on its own (not how they combine); returns the options.</summary>
+    public QuantizeOptions ValidateValues()
+    {
+        if (!Enum.IsDefined(Mode)) throw OptionsException.For(nameof(Mode), $"must be static or dynamic, got {Mode}");
+        if (Weights == WeightPrecision.Float || !Enum.IsDefined(Weights))
+            throw OptionsException.For(nameof(Weights), $"must be int8, int4, ternary or binary, got {Weights}; keep layers in float with Exclude or Layers");
+        if (!Enum.IsDefined(Activations)) throw OptionsException.For(nameof(Activations), $"must be uint8, int8 or float, got {Activations}");
+        if (!Enum.IsDefined(Storage)) throw OptionsException.For(nameof(Storage), $"must be int4 or int8, got {Storage}");
+        if (Calibrates && CalibrationSamples < 1) throw OptionsException.For(nameof(CalibrationSamples), $"must be at least 1, got {CalibrationSamples}");
+        if (!(Percentile > 50 && Percentile <= 100)) throw OptionsException.For(nameof(Percentile), $"must be in (50, 100], got {Percentile}");
+        if (BlockSize < 0 || BlockSize == 1) throw OptionsException.For(nameof(BlockSize), $"must be 2 or more (or 0 for none), got {BlockSize}");
+        foreach (var (layer, precision) in Layers ?? new Dictionary<string, WeightPrecision>())
+            if (!Enum.IsDefined(precision)) throw OptionsException.For(nameof(Layers), $"give layer '{Text.Message.Name(layer)}' int8, int4, ternary, binary or float, not {precision}");
         return this;
     }
 
