@@ -63,7 +63,7 @@ internal static class ClusterCommand
             if (pass.CheckPreconditions(original) is { } reason) throw new OptionsException(reason);
             var sets = p.GetValue(data) is { } dir ? FashionMnist.Load(dir) : null;
             if (sets is not null) Passes.Quantization.CalibrationSet.FromDataset(sets.Test, 1).CheckFits(original);
-            var clustered = new PassPipeline(pass).Run(OnnxReader.Copy(original), context).Model;
+            var clustered = new PassPipeline(pass).Run(original, context).Model;
             if (tuning.Epochs > 0)
             {
                 var weights = ClusterPass.ReadBits(clustered).Keys.ToList();

@@ -57,13 +57,13 @@ internal static class FactorizeCommand
             var original = OnnxReader.Read(path);
             if (pass.CheckPreconditions(original) is { } reason) throw new OptionsException(reason);
             var sets = p.GetValue(data) is { } dir ? FashionMnist.Load(dir) : null;
-            var result = new PassPipeline(pass).Run(OnnxReader.Copy(original), context);
+            var result = new PassPipeline(pass).Run(original, context);
             if (!result.Modified) throw new OptionsException($"no layer was factorized: {string.Join("; ", context.Notes)}; lower --energy or --ratio");
             var factorized = result.Model;
             if (tuning.Epochs > 0) factorized = FineTuner.Run(factorized, tuning, TeacherChoice.Inputs(teacherChoice, sets!), cli.Session(), "fine-tune").Model;
             var (before, after, _) = ModelSaver.Save(factorized, outPath, file => ModelSide.MeasurePair(path, file, sets?.Test, batches, runnerOptions, context.Notes), guard: guard);
             var report = new FactorizeReport(path, outPath, options.Energy, options.Ratio, tuning.Epochs,
-                pass.Ranks.Select(kv => new FactorizedLayer(kv.Key, kv.Value.Rank, kv.Value.FullRank)).ToList(), before, after, context.Notes);
+                result.Artifact<FactorizationRanks>()!.Layers.Select(kv => new FactorizedLayer(kv.Key, kv.Value.Rank, kv.Value.FullRank)).ToList(), before, after, context.Notes);
             if (p.GetValue(json)) cli.WriteJson(report);
             else
             {

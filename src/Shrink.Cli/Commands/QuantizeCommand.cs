@@ -59,7 +59,7 @@ internal static class QuantizeCommand
             var notes = result.Notes.ToList();
             var (before, after, _) = ModelSaver.Save(result.Model, outPath, file => ModelSide.MeasurePair(path, file, sets?.Test, batches, runner, notes), guard: guard);
             var report = new QuantizeReport(path, outPath, p.GetValue(q.Mode)!, p.GetValue(q.Weights)!, p.GetValue(q.Activations)!, options.PerChannel,
-                Calibration(p, q, options, result.Parameters), result.Parameters.CalibrationSamples, result.Stats, before, after, notes)
+                Calibration(p, q, options, result.Calibration), result.Calibration.Samples, result.Stats, before, after, notes)
             {
                 ExecutorAccuracy = executorAccuracy,
                 BlockSize = options.BlockSize,
@@ -72,9 +72,9 @@ internal static class QuantizeCommand
     }
 
     /// <summary>How the activation ranges were chosen, in the report's words.</summary>
-    private static string Calibration(ParseResult p, QuantizeCli q, QuantizeOptions options, QuantizationParameters parameters) =>
+    private static string Calibration(ParseResult p, QuantizeCli q, QuantizeOptions options, CalibratedRanges ranges) =>
         options.Mode == QuantizeMode.Dynamic ? "none (dynamic)"
         : options.WeightOnly ? "none (weight-only)"
-        : parameters.RangesObserved ? $"{p.GetValue(q.Calibration)} then observed in training"
+        : ranges.Observed ? $"{p.GetValue(q.Calibration)} then observed in training"
         : p.GetValue(q.Calibration)!;
 }

@@ -1,5 +1,4 @@
 using Shrink.Ir;
-using Shrink.Onnx;
 using Shrink.Passes;
 using Shrink.Passes.Quantization;
 using Shrink.Techniques;
@@ -67,24 +66,23 @@ public static class QuantizationAwareTraining
         options.Validate(inputs.Data is not null, inputs.Teacher is not null);
         var prepared = Quantizer.Prepare(model, options.Quantize);
         var ranges = Quantizer.Calibrate(prepared, QuantizeTechnique.CalibrationOf(options.Quantize, inputs), session, inputs.Runner);
-        var training = OnnxReader.Copy(prepared.Folded);
-        var fakeQuant = new QuantizeStaticPass(prepared.PassOptions, ranges.Ranges) { ActivationsOnly = true };
-        fakeQuant.Run(training, new PassContext());
+        var fakeQuant = new QuantizeStaticPass(prepared.PassOptions, ranges.Ranges) { ActivationsOnly = true }.Run(prepared.Folded, new PassContext());
+        var quantizers = fakeQuant.Artifact<ActivationQuantizers>()!.Scales;
         var schemes = prepared.WeightSchemes();
         var observe = options.ActivationRanges == QatActivationRanges.Observed && options.Quantize.Calibrates;
         WeightQatHook? weights = null;
         ActivationRangeHook? observer = null;
-        var tuned = FineTuner.Run(training, options.FineTune, inputs, session, "qat", ex =>
+        var tuned = FineTuner.Run(fakeQuant.Model, options.FineTune, inputs, session, "qat", ex =>
         {
             weights = new WeightQatHook(ex, schemes);
             var hooks = new List<ITrainingHook> { weights };
-            if (observe) hooks.Add(observer = new ActivationRangeHook(ex, fakeQuant.ActivationScales.Select(a => (a.ScaleName, a.Lower, a.Upper))));
+            if (observe) hooks.Add(observer = new ActivationRangeHook(ex, quantizers.Select(a => (a.ScaleName, a.Lower, a.Upper))));
             return hooks;
         });
         if (observer is not null)
         {
             var observed = ranges.Ranges.ToDictionary(kv => kv.Key, kv => kv.Value);
-            foreach (var a in fakeQuant.ActivationScales) observed[a.RangeKey] = observer.Ranges[a.ScaleName];
+            foreach (var a in quantizers) observed[a.RangeKey] = observer.Ranges[a.ScaleName];
             ranges = ranges with { Ranges = observed, Observed = true };
         }
         var quantized = Quantizer.Export(prepared, ranges, TrainedWeights(prepared.Folded, tuned.Model, weights!.Masters));

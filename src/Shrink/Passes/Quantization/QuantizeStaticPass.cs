@@ -1,5 +1,6 @@
 using Shrink.Ir;
 using Shrink.Ops;
+using Shrink.Techniques;
 
 namespace Shrink.Passes.Quantization;
 
@@ -14,8 +15,7 @@ namespace Shrink.Passes.Quantization;
 /// quantized layer is removed when activations are uint8: the layer's output is quantized with the
 /// activation's range, which clamps exactly as it did (what ONNX Runtime's quantizer does).
 /// Activation parameters come from <see cref="Ranges"/> (see <see cref="Calibrator"/>), keyed by
-/// the names <see cref="Plan"/> lists; without them <see cref="Run"/> refuses and says so (<see cref="MissingRanges"/>):
-/// <see cref="Quantizer.Static"/> calibrates and builds the pass in one call. Needs calibration data, except for weight-only quantization
+/// the names <see cref="Plan"/> lists. Needs calibration data, except for weight-only quantization
 /// (activations float: weights behind DequantizeLinear, biases and activations untouched). Weights
 /// below 8 bits are stored as ONNX INT4 (opset raised to 21; per channel, per tensor or block-wise
 /// along the reduction axis) or as int8 levels (<see cref="QuantizationOptions.LowBitStorage"/>); 8-bit
@@ -23,7 +23,7 @@ namespace Shrink.Passes.Quantization;
 /// Shapes, dynamic axes and the rest of the graph are unchanged. Counters: <c>layers</c> (weights quantized), <c>tensors</c> (activations
 /// quantized), <c>activations-removed</c>.
 /// </summary>
-public sealed class QuantizeStaticPass : IPass
+public sealed class QuantizeStaticPass : Pass
 {
     private static readonly HashSet<string> Weighted = new() { "Conv", "Gemm", "MatMul" };
 
@@ -33,13 +33,23 @@ public sealed class QuantizeStaticPass : IPass
 
     private readonly QuantizationOptions _options;
 
+    private readonly bool _rangesGiven;
+
+    /// <summary>
+    /// A pass quantizing with <paramref name="options"/>. Activation ranges come from <paramref name="ranges"/>, or,
+    /// when none are given, from an <see cref="ActivationRanges"/> artifact in the context (a calibration step's);
+    /// weight-only quantization (activations float) needs none.
+    /// </summary>
     public QuantizeStaticPass(QuantizationOptions options, IReadOnlyDictionary<string, (double Min, double Max)>? ranges = null)
     {
         _options = options.Validate();
+        _rangesGiven = ranges is not null;
         Ranges = ranges ?? new Dictionary<string, (double, double)>();
     }
 
-    public string Id => "quantize-static";
+    public QuantizeStaticPass(QuantizationOptions options, ActivationRanges ranges) : this(options, ranges.ToPairs()) { }
+
+    public override string Id => "quantize-static";
 
     /// <summary>
     /// Quantization-aware training's graph: Q/DQ on the activations only (ReLUs folded as usual), the
@@ -47,17 +57,8 @@ public sealed class QuantizeStaticPass : IPass
     /// </summary>
     public bool ActivationsOnly { get; init; }
 
+    /// <summary>The ranges given to the constructor (empty when none were: they come from the context then).</summary>
     public IReadOnlyDictionary<string, (double Min, double Max)> Ranges { get; }
-
-    /// <summary>
-    /// One activation quantizer the last <see cref="Run"/> made: the key of its range in <see cref="Ranges"/>,
-    /// its scale initializer, and the bounds of the activation it absorbed (0 and +∞ for a ReLU; ±∞ for none).
-    /// Quantization-aware training observes these and exports with the ranges it ends with.
-    /// </summary>
-    public sealed record ActivationScale(string RangeKey, string ScaleName, double Lower, double Upper);
-
-    /// <summary>The activation quantizers of the last run (tensors sharing their input's parameters excluded).</summary>
-    public IReadOnlyList<ActivationScale> ActivationScales { get; private set; } = Array.Empty<ActivationScale>();
 
     /// <summary>What the pass will do to a float model: the layers it quantizes and the values to calibrate.</summary>
     public sealed record QuantPlan(
@@ -91,20 +92,7 @@ public sealed class QuantizeStaticPass : IPass
         return null;
     }
 
-    /// <summary>
-    /// Null when <see cref="Ranges"/> holds every range <paramref name="plan"/> needs, else the clear reason: the
-    /// pass does not calibrate; <see cref="Quantizer.Static"/> does, and builds the pass with the ranges.
-    /// </summary>
-    public string? MissingRanges(QuantPlan plan)
-    {
-        var missing = plan.CalibrationValues.Where(n => !Ranges.ContainsKey(n)).ToList();
-        return missing.Count == 0 ? null
-            : $"{Id} needs the calibrated ranges of {missing.Count} of the {plan.CalibrationValues.Count} activation tensors its plan lists (first '{Text.Message.Name(missing[0])}') " +
-              "and has none for them: use Quantizer.Static (the quantize technique), which folds, calibrates and quantizes in one call, " +
-              "or give the pass the ranges Calibrator.Collect measures over Plan(model).CalibrationValues";
-    }
-
-    public string? CheckPreconditions(Model model) =>
+    public override string? CheckPreconditions(Model model) =>
         CheckModel(model) ?? (Plan(model).Layers.Count == 0 ? "the model has no Conv, Gemm or MatMul with constant float weights to quantize" : null);
 
     /// <summary>Decides what gets quantized (a pure function of the model and the options).</summary>
@@ -176,21 +164,13 @@ public sealed class QuantizeStaticPass : IPass
         };
     }
 
-    public PassResult Run(Model model, PassContext context)
+    protected internal override PassResult RunInPlace(Model model, PassContext context)
     {
         if (CheckPreconditions(model) is { } reason) throw new OptionsException(reason);
         var graph = model.Graph;
         var plan = Plan(model);
-        if (MissingRanges(plan) is { } missing) throw new OptionsException(missing);
-        var parameters = new Dictionary<Value, QuantParams>();
-        QuantParams ParamsOf(Value v)
-        {
-            if (parameters.TryGetValue(v, out var p)) return p;
-            if (plan.SameAs.TryGetValue(v, out var same)) return parameters[v] = ParamsOf(same);
-            var range = Ranges[(plan.CalibrateAs.GetValueOrDefault(v) ?? v).Name];
-            return parameters[v] = QuantParams.ForRange(range.Min, range.Max, _options.Activations);
-        }
-        foreach (var t in plan.Tensors) ParamsOf(t);
+        var parameters = ActivationParameters(plan, RangesFor(plan, context));
+        var floatNames = plan.Layers.Select(l => (Layer: l, Weight: l.Inputs[1]!.Name, Bias: l.Inputs.ElementAtOrDefault(2)?.Name)).ToList();
 
         foreach (var act in plan.RemovedActivations)
         {
@@ -219,12 +199,56 @@ public sealed class QuantizeStaticPass : IPass
             scales.Add(new ActivationScale(key, inserted[t].Scale.Name, lower, upper));
         }
         foreach (var t in plan.Tensors.Where(plan.SameAs.ContainsKey)) InsertQdq(graph, t, parameters[t], inserted[plan.SameAs[t]]);
-        ActivationScales = scales;
         graph.RemoveUnusedInitializers();
         return new PassResult(model, true, new Dictionary<string, long>
         {
             ["layers"] = plan.Layers.Count, ["tensors"] = plan.Tensors.Count, ["activations-removed"] = plan.RemovedActivations.Count,
-        });
+        })
+        {
+            Artifacts = new IArtifact[] { new ActivationQuantizers { Scales = scales }, Parameters(floatNames, plan, parameters) },
+        };
+    }
+
+    /// <summary>The ranges given to the constructor, else those of the context; null when the activations need none (weight-only quantization).</summary>
+    private IReadOnlyDictionary<string, (double Min, double Max)>? RangesFor(QuantPlan plan, PassContext context)
+    {
+        if (_rangesGiven) return Ranges;
+        if (context.Artifact<ActivationRanges>() is { } calibrated) return calibrated.ToPairs();
+        if (plan.Tensors.Count == 0) return null;
+        throw new OptionsException($"{Id} needs the ranges of {plan.CalibrationValues.Count} activations: calibrate on data first " +
+            "(Calibrator.Collect, or the quantize technique, which does it in one call) and give them as ActivationRanges, or quantize the weights only (activations float)");
+    }
+
+    /// <summary>Scale and zero point of every activation the plan quantizes, from its calibrated range.</summary>
+    private Dictionary<Value, QuantParams> ActivationParameters(QuantPlan plan, IReadOnlyDictionary<string, (double Min, double Max)>? ranges)
+    {
+        var parameters = new Dictionary<Value, QuantParams>();
+        QuantParams ParamsOf(Value v)
+        {
+            if (parameters.TryGetValue(v, out var p)) return p;
+            if (plan.SameAs.TryGetValue(v, out var same)) return parameters[v] = ParamsOf(same);
+            var source = plan.CalibrateAs.GetValueOrDefault(v) ?? v;
+            if (ranges is null || !ranges.TryGetValue(source.Name, out var range))
+                throw new OptionsException($"no activation range for '{source.Name}': the ranges were calibrated on another model");
+            return parameters[v] = QuantParams.ForRange(range.Min, range.Max, _options.Activations);
+        }
+        foreach (var t in plan.Tensors) ParamsOf(t);
+        return parameters;
+    }
+
+    /// <summary>The quantization-parameters artifact, read off the rewritten graph: each layer's weight (and int32 bias) DequantizeLinear, each activation's parameters.</summary>
+    private QuantizationParameters Parameters(IEnumerable<(Node Layer, string Weight, string? Bias)> layers, QuantPlan plan, Dictionary<Value, QuantParams> activations)
+    {
+        var tensors = new List<QuantizedTensor>();
+        foreach (var (layer, weight, bias) in layers)
+        {
+            if (layer.Inputs[1]?.Producer is { OpType: "DequantizeLinear" } w)
+                tensors.Add(QuantizedTensor.FromDequantize(weight, QuantizedRole.Weight, w, _options.BitsOf(layer)));
+            if (bias is not null && layer.Inputs.ElementAtOrDefault(2)?.Producer is { OpType: "DequantizeLinear" } b)
+                tensors.Add(QuantizedTensor.FromDequantize(bias, QuantizedRole.Bias, b, 32));
+        }
+        tensors.AddRange(plan.Tensors.Select(t => QuantizedTensor.Activation(t.Name, activations[t])));
+        return new QuantizationParameters { Tensors = tensors };
     }
 
     /// <summary>
@@ -251,9 +275,6 @@ public sealed class QuantizeStaticPass : IPass
         if (_options.LowBitStorage != DataType.Int4 || !plan.Layers.Any(l => _options.BitsOf(l) <= 4)) return (DataType.Int8, null);
         return OpsetUpgrade.Check(model, Int4Opset) is { } reason ? (DataType.Int8, reason) : (DataType.Int4, null);
     }
-
-    /// <summary>The container <see cref="Run"/> will store the low-bit weights of <paramref name="model"/> in (int8 or int4).</summary>
-    public DataType LowBitStorageOf(Model model) => ResolveStorage(model, Plan(model)).Storage;
 
     /// <summary>
     /// The scheme each weight of <paramref name="model"/> will be quantized with, by weight name: what the export

@@ -1,16 +1,20 @@
 using Shrink.Ir;
-using Shrink.Onnx;
 using Shrink.Passes.Cleanup;
 using Shrink.Runtime;
 using Shrink.Techniques;
 
 namespace Shrink.Passes.Quantization;
 
-/// <summary>A quantized model, the parameters it holds (the <c>quantization-parameters</c> artifact), notes for the user and the pass counters.</summary>
-public sealed record QuantizeResult(Model Model, QuantizationParameters Parameters, IReadOnlyList<string> Notes, IReadOnlyDictionary<string, long> Stats)
+/// <summary>
+/// A quantized model, the parameters it holds (the passes' <c>quantization-parameters</c> artifact), how its activation
+/// ranges were obtained, notes for the user and the pass counters.
+/// </summary>
+public sealed record QuantizeResult(Model Model, QuantizationParameters Parameters, CalibratedRanges Calibration, IReadOnlyList<string> Notes,
+    IReadOnlyDictionary<string, long> Stats)
 {
-    /// <summary>The result as techniques return it.</summary>
-    public TechniqueResult ToTechniqueResult() => new(Model, new IArtifact[] { Parameters }, Notes);
+    /// <summary>The result as techniques return it: the quantization parameters and, when there are any, the activation ranges.</summary>
+    public TechniqueResult ToTechniqueResult() => new(Model,
+        Calibration.Ranges.Count == 0 ? new IArtifact[] { Parameters } : new IArtifact[] { Parameters, ActivationRanges.Of(Calibration.Ranges) }, Notes);
 }
 
 /// <summary>Activation ranges by the tensor names a plan lists, and how they were obtained.</summary>
@@ -43,8 +47,8 @@ public sealed class PreparedQuantization
 
     public IReadOnlyList<string> Notes { get; }
 
-    /// <summary>The static pass with these options and <paramref name="ranges"/>.</summary>
-    public QuantizeStaticPass StaticPass(CalibratedRanges? ranges = null) => new(PassOptions, ranges?.Ranges);
+    /// <summary>The static pass with these options and <paramref name="ranges"/> (none: weight-only, or ranges from the pass context).</summary>
+    public QuantizeStaticPass StaticPass(CalibratedRanges? ranges = null) => new(PassOptions, ranges is { Ranges.Count: > 0 } r ? r.Ranges : null);
 
     /// <summary>What static quantization will do: the layers, and the tensors whose ranges calibration collects.</summary>
     public QuantizeStaticPass.QuantPlan Plan() => StaticPass().Plan(Folded);
@@ -79,18 +83,9 @@ public static class Quantizer
     public static QuantizeResult Dynamic(Model model, QuantizeOptions? options = null)
     {
         var prepared = Prepare(model, (options ?? new QuantizeOptions()) with { Mode = QuantizeMode.Dynamic });
-        var pass = new QuantizeDynamicPass(prepared.PassOptions);
-        var copy = OnnxReader.Copy(prepared.Folded);
-        var reduceRange = prepared.PassOptions.ResolveReduceRange(integerKernels: true).On;
-        var weights = pass.Layers(copy).Select(l =>
-        {
-            var (values, dims) = QuantizeDynamicPass.WeightMatrix(l);
-            var scheme = pass.SchemeOf(l, reduceRange);
-            return new WeightParameters(l.Name, l.Inputs[1]!.Name, scheme, DataType.Int8, WeightQuantizer.Quantize(values, dims, scheme).Scales);
-        }).ToList();
         var context = Context(prepared);
-        var result = new PassPipeline(pass).Run(copy, context);
-        return new QuantizeResult(result.Model, new QuantizationParameters { Mode = QuantizeMode.Dynamic, Weights = weights }, context.Notes, result.Stats);
+        var result = new PassPipeline(new QuantizeDynamicPass(prepared.PassOptions)).Run(prepared.Folded, context);
+        return new QuantizeResult(result.Model, result.Artifact<QuantizationParameters>()!, CalibratedRanges.None, context.Notes, result.Stats);
     }
 
     /// <summary>Static or dynamic, as <see cref="QuantizeOptions.Mode"/> says.</summary>
@@ -133,14 +128,16 @@ public static class Quantizer
     /// </summary>
     public static QuantizeResult Export(PreparedQuantization prepared, CalibratedRanges ranges, IReadOnlyDictionary<string, Tensor>? weights = null)
     {
-        var model = OnnxReader.Copy(prepared.Folded);
-        foreach (var (name, tensor) in weights ?? new Dictionary<string, Tensor>())
-            (model.Graph.FindInitializer(name) ?? throw new ArgumentException($"the model has no initializer '{name}' to replace", nameof(weights))).Const = tensor.Clone(name);
-        var pass = prepared.StaticPass(ranges);
-        var parameters = StaticParameters(pass, model, ranges, prepared.PassOptions.Activations);
+        var model = prepared.Folded;
+        if (weights is { Count: > 0 })
+        {
+            model = model.Clone();
+            foreach (var (name, tensor) in weights)
+                (model.Graph.FindInitializer(name) ?? throw new ArgumentException($"the model has no initializer '{name}' to replace", nameof(weights))).Const = tensor.Clone(name);
+        }
         var context = Context(prepared);
-        var result = new PassPipeline(pass).Run(model, context);
-        return new QuantizeResult(result.Model, parameters, context.Notes, result.Stats);
+        var result = new PassPipeline(prepared.StaticPass(ranges)).Run(model, context);
+        return new QuantizeResult(result.Model, result.Artifact<QuantizationParameters>()!, ranges, context.Notes, result.Stats);
     }
 
     private static (Model Folded, List<string> Notes, string? Reason) Fold(Model model, QuantizeOptions options)
@@ -152,7 +149,7 @@ public static class Quantizer
             return (model, new List<string>(), reason);
         // Layers are looked for after folding: weights behind Constant nodes or exporter Transposes become initializers there.
         var context = new PassContext();
-        var folded = new PassPipeline(new FoldConstantsPass(), new FoldBatchNormPass()).Run(OnnxReader.Copy(model), context).Model;
+        var folded = new PassPipeline(new FoldConstantsPass(), new FoldBatchNormPass()).Run(model, context).Model;
         reason = dynamic ? new QuantizeDynamicPass(pass).CheckPreconditions(folded) : new QuantizeStaticPass(pass).CheckPreconditions(folded);
         return (folded, context.Notes, reason);
     }
@@ -163,30 +160,5 @@ public static class Quantizer
         var context = new PassContext();
         context.Notes.AddRange(prepared.Notes);
         return context;
-    }
-
-    private static QuantizationParameters StaticParameters(QuantizeStaticPass pass, Model model, CalibratedRanges ranges, DataType activations)
-    {
-        var plan = pass.Plan(model);
-        if (pass.MissingRanges(plan) is { } missing) throw new OptionsException(missing);
-        var schemes = pass.WeightSchemes(model);
-        var storage = pass.LowBitStorageOf(model);
-        var weights = plan.Layers.Select(l =>
-        {
-            var w = l.Inputs[1]!;
-            var scheme = schemes[w.Name];
-            var (_, scales) = WeightQuantizer.Quantize(w.Const!.AsFloats().ToArray(), w.Const.Dims, scheme);
-            return new WeightParameters(l.Name, w.Name, scheme, scheme.Bits <= 4 ? storage : DataType.Int8, scales);
-        }).ToList();
-        var tensors = activations == DataType.Float ? new List<ActivationParameters>() : plan.CalibrationValues.Select(n =>
-        {
-            var (min, max) = ranges.Ranges[n];
-            var q = QuantParams.ForRange(min, max, activations);
-            return new ActivationParameters(n, min, max, q.Scale, q.ZeroPoint, activations);
-        }).ToList();
-        return new QuantizationParameters
-        {
-            Mode = QuantizeMode.Static, Calibration = ranges.Method, CalibrationSamples = ranges.Samples, RangesObserved = ranges.Observed, Weights = weights, Activations = tensors,
-        };
     }
 }

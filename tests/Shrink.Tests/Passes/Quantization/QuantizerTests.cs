@@ -48,7 +48,7 @@ public class QuantizerTests
         var result = Quantizer.Static(model, CalibrationSet.FromDataset(data.Train, 1000), options, new TechniqueSession { Notes = notes.Add });
         Assert.Equal(before, Bytes(model));
         Assert.Equal(Bytes(Chain(model, options.ToPassOptions(), CalibrationSet.FromDataset(data.Train, 64))), Bytes(result.Model));
-        Assert.Equal(64, result.Parameters.CalibrationSamples); // the first CalibrationSamples of the set
+        Assert.Equal(64, result.Calibration.Samples); // the first CalibrationSamples of the set
         Assert.Contains(notes, n => n.StartsWith("calibrating ") && n.EndsWith(" tensors on 64 samples (minmax)"));
         Assert.True(result.Stats["quantize-static.layers"] > 0);
     }
@@ -65,27 +65,30 @@ public class QuantizerTests
     }
 
     [Fact]
-    public void ArtifactHoldsTheModelsScalesAndRoundTrips()
+    public void ArtifactsHoldTheModelsScalesAndRangesAndRoundTrip()
     {
         var data = FashionMnist.LoadEmbedded();
         var model = ModelZoo.Create("lenet5", seed: 3);
         var result = Quantizer.Static(model, CalibrationSet.FromDataset(data.Train, 32), new QuantizeOptions { PerChannel = true, Layers = new Dictionary<string, WeightPrecision> { ["gemm1"] = WeightPrecision.Int4 } });
         var p = result.Parameters;
         Assert.Equal(("quantization-parameters", 1), (p.Kind, p.Version));
-        Assert.Equal(4, p.Weights.Count);
-        foreach (var w in p.Weights)
+        var weights = p.Tensors.Where(t => t.Role == QuantizedRole.Weight).ToList();
+        Assert.Equal(4, weights.Count);
+        foreach (var w in weights)
         {
-            var stored = result.Model.Graph.FindInitializer(w.Tensor + "_quantized")!.Const!;
-            Assert.Equal(w.Storage, stored.DataType);
-            Assert.Equal(w.Scales, result.Model.Graph.FindInitializer(w.Tensor + "_scale")!.Const!.AsFloats().ToArray());
-            Assert.Equal(w.Layer == "gemm1" ? 4 : 8, w.Scheme.Bits);
-            Assert.Equal(WeightGranularity.PerChannel, w.Scheme.Granularity);
+            Assert.Equal(result.Model.Graph.FindInitializer(w.Name + "_quantized")!.Const!.DataType, w.Type);
+            Assert.Equal(result.Model.Graph.FindInitializer(w.Name + "_scale")!.Const!.AsFloats().ToArray(), w.Scales);
+            Assert.Equal(w.Name.StartsWith("gemm1.") ? 4 : 8, w.Bits);
+            Assert.NotNull(w.Axis); // per channel
         }
-        // Every activation quantizer of the model has its parameters in the artifact.
+        // Every activation quantizer of the model has its parameters in the artifact, and the ranges come back as their own artifact.
         var quantizers = result.Model.Graph.Nodes.Where(n => n.OpType == "QuantizeLinear").Select(n => n.Inputs[1]!.Const!.AsFloats().ToArray().Single()).ToHashSet();
-        Assert.NotEmpty(p.Activations);
-        Assert.All(p.Activations, a => Assert.Contains(a.Scale, quantizers));
-        Assert.All(p.Activations, a => Assert.Equal(QuantParams.ForRange(a.Min, a.Max, DataType.UInt8), new QuantParams(a.Scale, a.ZeroPoint, a.Type)));
+        var activations = p.Tensors.Where(t => t.Role == QuantizedRole.Activation).ToList();
+        Assert.NotEmpty(activations);
+        Assert.All(activations, a => Assert.Contains(a.Scales.Single(), quantizers));
+        var technique = result.ToTechniqueResult();
+        Assert.Equal(result.Calibration.Ranges, technique.Artifact<ActivationRanges>()!.ToPairs());
+        Assert.Equal((CalibrationMethod.MinMax, 32, false), (result.Calibration.Method!.Value, result.Calibration.Samples, result.Calibration.Observed));
         var json = Artifacts.ToJson(p);
         Assert.Contains("\"kind\": \"quantization-parameters\"", json);
         Assert.Equal(json, Artifacts.ToJson(Artifacts.FromJson<QuantizationParameters>(json)));
@@ -101,11 +104,10 @@ public class QuantizerTests
         Assert.Equal(before, Bytes(model));
         Assert.Equal(Bytes(new PassPipeline(new QuantizeDynamicPass(new QuantizationOptions { PerChannel = true })).Run(
             new PassPipeline(new FoldConstantsPass(), new FoldBatchNormPass()).Run(OnnxReader.Copy(model), new PassContext()).Model, new PassContext()).Model), Bytes(dynamic.Model));
-        Assert.Equal(QuantizeMode.Dynamic, dynamic.Parameters.Mode);
-        Assert.Equal(3, dynamic.Parameters.Weights.Count);
-        Assert.All(dynamic.Parameters.Weights, w => Assert.Equal(1, w.Scheme.Axis)); // MatMulInteger's [K, N], per output column
-        Assert.Empty(weightOnly.Parameters.Activations);
-        Assert.Null(weightOnly.Parameters.Calibration);
+        Assert.Equal(3, dynamic.Parameters.Tensors.Count);
+        Assert.All(dynamic.Parameters.Tensors, w => Assert.Equal(1, w.Axis)); // MatMulInteger's [K, N], per output column
+        Assert.DoesNotContain(weightOnly.Parameters.Tensors, t => t.Role == QuantizedRole.Activation);
+        Assert.Null(weightOnly.Calibration.Method);
         Assert.DoesNotContain(weightOnly.Model.Graph.Nodes, n => n.OpType == "QuantizeLinear");
 
         using var f = OnnxRunner.FromModel(model, new RunnerOptions { Threads = 1 });
@@ -127,11 +129,11 @@ public class QuantizerTests
         var model = new PassPipeline(new FoldBatchNormPass()).Run(ModelZoo.Create("lenet5", seed: 1), new PassContext()).Model;
         var before = Bytes(model);
         var e = Assert.Throws<OptionsException>(() => new QuantizeStaticPass(new QuantizationOptions()).Run(model, new PassContext()));
-        Assert.Contains("needs the calibrated ranges of", e.Message);
-        Assert.Contains("use Quantizer.Static", e.Message);
+        Assert.Contains("needs the ranges of", e.Message);
+        Assert.Contains("the quantize technique, which does it in one call", e.Message);
         Assert.Equal(before, Bytes(model));
         Assert.Throws<OptionsException>(() => Quantizer.Static(model, null)); // static needs samples; weight-only does not
-        Assert.NotEmpty(Quantizer.WeightOnly(model).Parameters.Weights);
+        Assert.NotEmpty(Quantizer.WeightOnly(model).Parameters.Tensors);
     }
 
     [Fact]
@@ -147,7 +149,8 @@ public class QuantizerTests
         Assert.NotEmpty(technique.Check(model, options, TechniqueInputs.None)); // no samples to calibrate on
         var result = technique.Run(model, options, inputs, TechniqueSession.Quiet);
         Assert.Equal(Bytes(Quantizer.Static(model, CalibrationSet.FromDataset(data.Train, 48), options).Model), Bytes(result.Model));
-        Assert.Equal(48, result.Artifact<QuantizationParameters>()!.CalibrationSamples);
+        Assert.NotEmpty(result.Artifact<ActivationRanges>()!.Ranges);
+        Assert.NotEmpty(result.Artifact<QuantizationParameters>()!.Tensors);
         Assert.Contains("already quantized", technique.Check(result.Model, options, inputs).Single());
 
         // Options are plain data: JSON round trip, enums by name.

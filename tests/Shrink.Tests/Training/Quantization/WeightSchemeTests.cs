@@ -95,8 +95,9 @@ public class WeightSchemeTests
         var inputs = new TechniqueInputs { Data = new DatasetPair(data.Train.Take(512), data.Test.Take(128)) };
         var result = QuantizationAwareTraining.Run(ModelZoo.Create("lenet300", seed: 3), inputs, options, TechniqueSession.Quiet);
         var exported = result.Quantized.Model;
-        Assert.Equal(3, result.Quantized.Parameters.Weights.Count);
-        Assert.All(result.Quantized.Parameters.Weights, w => Assert.Equal(block > 0 ? WeightGranularity.BlockWise : perChannel ? WeightGranularity.PerChannel : WeightGranularity.PerTensor, w.Scheme.Granularity));
+        var parameters = result.Quantized.Parameters.Tensors.Where(t => t.Role == QuantizedRole.Weight).ToList();
+        Assert.Equal(3, parameters.Count);
+        Assert.All(parameters, w => Assert.Equal((block, perChannel || block > 0), (w.BlockSize, w.Axis is not null)));
         var shipped = Dequantized(exported);
         Assert.Equal(3, shipped.Count);
         foreach (var (name, values) in shipped)
