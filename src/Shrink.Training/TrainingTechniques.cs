@@ -1,15 +1,18 @@
 using Shrink.Techniques;
+using Shrink.Training.FineTuning;
 
 namespace Shrink.Training;
 
 /// <summary>
-/// Registers the techniques of <c>Shrink.Training</c> (those that train) in <see cref="TechniqueRegistry"/>; call once
-/// at start (the CLI does). Registering again is a no-op.
+/// Registers the techniques that need training in <see cref="TechniqueRegistry"/>. Call it once before resolving
+/// technique ids (the CLI does at start; a program that runs recipes with training stages does too). Calling it
+/// again is harmless.
 /// </summary>
 public static class TrainingTechniques
 {
     public static void Register()
     {
+        TechniqueRegistry.Register(new FineTuneTechnique());
         TechniqueRegistry.Register(new Quantization.QatTechnique());
     }
 }
