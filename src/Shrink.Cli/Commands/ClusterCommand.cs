@@ -38,9 +38,10 @@ internal static class ClusterCommand
         var output = new Option<string>("--out") { Description = "Clustered ONNX model to write", Required = true };
         var json = Options.Json();
         var teacher = new TeacherCli();
+        var runDir = new RunDirCli();
         var command = new Command("cluster", "Share weights by k-means (Deep Compression), optionally fine-tune the centroids, and compare before/after")
             { model, bits, convBits, layers, init, finetune, data, lr, batch, seed, output, json };
-        foreach (var o in teacher.All) command.Options.Add(o);
+        foreach (var o in teacher.All.Concat(runDir.All)) command.Options.Add(o);
         command.SetAction(cli.Guard(p =>
         {
             var path = p.GetValue(model)!;
@@ -56,6 +57,7 @@ internal static class ClusterCommand
             var tuning = new FineTuneOptions { Epochs = p.GetValue(finetune), LearningRate = p.GetValue(lr), Batch = p.GetValue(batch), Seed = p.GetValue(seed), Distillation = teacherChoice?.Options };
             Options.CheckFineTune(tuning, hasData: p.GetValue(data) is not null);
             if (!(tuning.LearningRate > 0)) throw new OptionsException($"--lr must be positive, got {tuning.LearningRate}");
+            using var run = runDir.Open(p, cli, outPath, trains: tuning.Epochs > 0);
 
             var context = new PassContext();
             var original = OnnxReader.Read(path);
@@ -91,6 +93,7 @@ internal static class ClusterCommand
                 foreach (var note in context.Notes) cli.Console.WriteLine($"note: {note}");
                 cli.Console.WriteLine($"wrote {outPath}: {layerRows.Count} layers clustered (still float ONNX; shrink pack stores the indices and codebooks)");
             }
+            run.Succeeded();
             return ShrinkApp.Ok;
         }));
         return command;

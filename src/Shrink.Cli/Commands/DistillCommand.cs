@@ -66,11 +66,11 @@ internal static class DistillCommand
 
             if (ModelZoo.Names.Contains(teacherSource))
             {
-                // A zoo teacher is trained first, with the student's options (its own epochs), without checkpoints.
-                var teacherOptions = options with { Epochs = p.GetValue(teacherEpochs) ?? options.Epochs, LabelLossWeight = 1, RunDirectory = null, Resume = false };
+                // A zoo teacher is trained first, with the student's options (its own epochs), checkpointed in the run's teacher/.
+                var teacherOptions = TrainingSession.SubRun(options with { Epochs = p.GetValue(teacherEpochs) ?? options.Epochs, LabelLossWeight = 1 }, "teacher");
                 using var te = GraphExecutor.Compile(teacherModel);
                 using var tt = new Trainer(te, teacherOptions.Validate());
-                if (TrainingCli.Fit(cli, tt, train, test, quiet, "teacher ") is { } stopped) return stopped;
+                TrainingCli.Fit(cli, tt, train, test, quiet, "teacher");
                 teacherModel = te.Export();
             }
 
@@ -84,7 +84,7 @@ internal static class DistillCommand
             if (!quiet)
                 cli.Console.WriteLine($"distilling {teacherSource} ({teacherSide.Accuracy:P2}) into {studentSource} on {train.Count:N0} samples: T {distill.Temperature:G}, α {distill.Alpha:G}, " +
                     $"{distill.Hints.Count} hint(s), {distill.Attention.Count} attention pair(s); teacher logits {(hook.Cached ? $"cached in {prepare:F1} s" : "computed at every step")}");
-            if (TrainingCli.Fit(cli, trainer, train, test, quiet) is { } interrupted) return interrupted;
+            TrainingCli.Fit(cli, trainer, train, test, quiet);
 
             var executorAccuracy = trainer.Evaluate(test).Accuracy;
             var distilled = executor.Export();

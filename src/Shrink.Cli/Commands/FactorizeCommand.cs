@@ -32,9 +32,10 @@ internal static class FactorizeCommand
         var output = new Option<string>("--out") { Description = "Factorized ONNX model to write", Required = true };
         var json = Options.Json();
         var teacher = new TeacherCli();
+        var runDir = new RunDirCli();
         var command = new Command("factorize", "Factorize Gemm/MatMul/Conv weights by truncated SVD (low rank), optionally fine-tune, and compare before/after")
             { model, energy, ratio, layers, finetune, data, lr, batch, seed, benchBatch, threads, output, json };
-        foreach (var o in teacher.All) command.Options.Add(o);
+        foreach (var o in teacher.All.Concat(runDir.All)) command.Options.Add(o);
         command.SetAction(cli.Guard(p =>
         {
             var path = p.GetValue(model)!;
@@ -51,6 +52,7 @@ internal static class FactorizeCommand
             Options.CheckFineTune(tuning, hasData: p.GetValue(data) is not null);
             var batches = p.GetValue(benchBatch) == "none" ? Array.Empty<int>() : Options.ParseIntList("--bench-batch", p.GetValue(benchBatch)!);
             var runnerOptions = new RunnerOptions { Threads = p.GetValue(threads) };
+            using var run = runDir.Open(p, cli, outPath, trains: tuning.Epochs > 0);
 
             var context = new PassContext();
             var pass = new LowRankPass(options);
@@ -75,6 +77,7 @@ internal static class FactorizeCommand
                 cli.Console.WriteLine($"wrote {outPath}: {report.Layers.Count} layers factorized; parameters {before.Parameters:N0} → {after.Parameters:N0}" +
                     (after.Comparison is not { Count: > 0 } ? "" : $"; in ONNX Runtime {ModelSide.Verdicts(after)} (p50 of interleaved runs)"));
             }
+            run.Succeeded();
             return ShrinkApp.Ok;
         }));
         return command;

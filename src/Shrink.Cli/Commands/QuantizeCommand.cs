@@ -26,8 +26,9 @@ internal static class QuantizeCommand
         var dims = Options.Dims();
         var output = new Option<string>("--out") { Description = "Quantized ONNX model to write", Required = true };
         var json = Options.Json();
+        var runDir = new RunDirCli();
         var command = new Command("quantize", "Quantize to int8 ONNX QDQ (calibrated static quantization) and compare size, accuracy and latency") { model };
-        foreach (var o in q.All.Concat(new Option[] { data, benchBatch, threads, dims, output, json }).Concat(q.Teacher.All)) command.Options.Add(o);
+        foreach (var o in q.All.Concat(new Option[] { data, benchBatch, threads, dims, output, json }).Concat(q.Teacher.All).Concat(runDir.All)) command.Options.Add(o);
         cli.Flags(command, (nameof(QuantizeOptions.CalibrationSamples), "--calib-samples"));
         command.SetAction(cli.Guard(p =>
         {
@@ -41,6 +42,7 @@ internal static class QuantizeCommand
             options = q.WithModel(p, options, original);
             var teacher = q.Teacher.Build(p);
             var qat = q.BuildQat(p, options, teacher);
+            using var run = runDir.Open(p, cli, outPath, trains: qat is not null);
             if (Quantizer.Check(original, options) is { } reason) throw new OptionsException(reason);
             // Data: for accuracy when given, and for calibration unless --calib-data is.
             var sets = p.GetValue(data) is not null || qat is not null || options.Calibrates && p.GetValue(q.CalibData) is null ? FashionMnist.Load(p.GetValue(data)) : null;
@@ -66,6 +68,7 @@ internal static class QuantizeCommand
             };
             if (p.GetValue(json)) cli.WriteJson(report);
             else report.Render(cli.Console);
+            run.Succeeded();
             return ShrinkApp.Ok;
         }));
         return command;

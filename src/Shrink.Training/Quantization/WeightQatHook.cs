@@ -43,6 +43,23 @@ public sealed class WeightQatHook : ITrainingHook, IDisposable
     /// </summary>
     public IReadOnlyDictionary<string, Ir.Tensor> Masters => _masters;
 
+    /// <summary>Each layer's scheme (the grid it trains on).</summary>
+    public IEnumerable<KeyValuePair<string, string>> Fingerprint => new Dictionary<string, string>
+    {
+        ["qat.layers"] = string.Join(";", _layers.Select(l => $"{l.Name}:{l.Scheme}")),
+    };
+
+    /// <summary>The float master copies (the weights themselves are their projection).</summary>
+    public IReadOnlyList<(string Name, Tensor Tensor)> SaveState() =>
+        _layers.Select(l => ("qat.master:" + l.Name, l.Master.clone().DetachFromDisposeScope())).ToList();
+
+    public void LoadState(IReadOnlyDictionary<string, Tensor> state)
+    {
+        using var noGrad = torch.no_grad();
+        foreach (var l in _layers) l.Master.copy_(state["qat.master:" + l.Name]);
+    }
+
+    /// <summary>Projects the master copies (restored ones, when resuming) onto the grid, and keeps them for the export.</summary>
     public void OnTrainStart(Trainer trainer)
     {
         ProjectWeights();
