@@ -14,5 +14,6 @@ public static class TrainingTechniques
     {
         TechniqueRegistry.Register(new FineTuneTechnique());
         TechniqueRegistry.Register(new Pruning.PruneTechnique());
+        TechniqueRegistry.Register(new Quantization.QatTechnique());
     }
 }

@@ -1,4 +1,4 @@
-using Shrink.Ir;
+using Shrink.Passes.Quantization;
 using Shrink.Training.Execution;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -10,41 +10,43 @@ namespace Shrink.Training.Quantization;
 /// Quantization-aware training of the weights with a straight-through estimator (BinaryConnect / TWN
 /// style): each layer keeps a float master copy; the network always runs — forward and backward — with
 /// the quantized weights, and after every optimizer step the update the optimizer made to the
-/// quantized weights is added to the master copy, which is quantized again. At the end the weights lie
-/// exactly on the quantization grid of <see cref="Passes.Quantization.WeightQuantizer"/> (int8, int4,
-/// ternary, binary; per output channel or per tensor; 8 bits in 7 with reduce range), so the static
-/// quantizer reproduces them level for level.
+/// quantized weights is added to the master copy, which is quantized again. The quantized weights are
+/// <see cref="TorchWeightQuantizer.FakeQuantize"/> of the master under the scheme the export uses
+/// (<see cref="QuantizeStaticPass.WeightSchemes"/>: int8, int4, ternary, binary; per channel, per tensor or
+/// block-wise; 8 bits in 7 with reduce range), so the export of <see cref="Masters"/> writes exactly the
+/// weights training ran with.
 /// </summary>
 public sealed class WeightQatHook : ITrainingHook, IDisposable
 {
-    private sealed record Layer(string Name, Tensor Weight, Tensor Master, Tensor Previous, int Axis, int Bits);
+    private sealed record Layer(string Name, Tensor Weight, Tensor Master, Tensor Previous, WeightScheme Scheme);
 
     private readonly List<Layer> _layers = new();
-    private readonly bool _perChannel;
-    private readonly bool _reduceRange;
+    private readonly Dictionary<string, Ir.Tensor> _masters = new();
     private readonly Scalar _one = 1L.ToScalar();
 
     /// <param name="executor">The executor being trained; the weights are its parameters.</param>
-    /// <param name="layers">Weight name → (output-channel axis, bits) of every layer to quantize.</param>
-    /// <param name="perChannel">One scale per output channel (else one per tensor), as the export will use.</param>
-    /// <param name="reduceRange">8-bit weights in 7 bits (±64), as the export will use (<see cref="Passes.Quantization.QuantizationOptions.ResolveReduceRange"/>).</param>
-    public WeightQatHook(GraphExecutor executor, IReadOnlyDictionary<string, (int Axis, int Bits)> layers, bool perChannel, bool reduceRange = false)
+    /// <param name="layers">Weight name → the scheme the export quantizes it with.</param>
+    public WeightQatHook(GraphExecutor executor, IReadOnlyDictionary<string, WeightScheme> layers)
     {
-        _perChannel = perChannel;
-        _reduceRange = reduceRange;
-        foreach (var (name, (axis, bits)) in layers)
+        foreach (var (name, scheme) in layers)
         {
             var p = executor.FindParameter(name) ?? throw new ArgumentException($"the executor has no parameter '{name}'");
             using var noGrad = torch.no_grad();
-            _layers.Add(new Layer(name, p.Tensor, p.Tensor.detach().clone().DetachFromDisposeScope(), p.Tensor.detach().clone().DetachFromDisposeScope(), axis, bits));
+            _layers.Add(new Layer(name, p.Tensor, p.Tensor.detach().clone().DetachFromDisposeScope(), p.Tensor.detach().clone().DetachFromDisposeScope(),
+                scheme.Validate()));
         }
     }
 
-    /// <summary>The grid: per channel or per tensor, reduced range, and each layer's axis and bits.</summary>
+    /// <summary>
+    /// The float master weights as they were at the end of the last epoch (or at the start), by weight name: the
+    /// quantized weights training ran with are their quantization, so the export quantizes these.
+    /// </summary>
+    public IReadOnlyDictionary<string, Ir.Tensor> Masters => _masters;
+
+    /// <summary>Each layer's scheme (the grid it trains on).</summary>
     public IEnumerable<KeyValuePair<string, string>> Fingerprint => new Dictionary<string, string>
     {
-        ["qat.grid"] = $"{(_perChannel ? "per-channel" : "per-tensor")}{(_reduceRange ? ", reduce-range" : "")}",
-        ["qat.layers"] = string.Join(";", _layers.Select(l => $"{l.Name}:{l.Axis}:{l.Bits}")),
+        ["qat.layers"] = string.Join(";", _layers.Select(l => $"{l.Name}:{l.Scheme}")),
     };
 
     /// <summary>The float master copies (the weights themselves are their projection).</summary>
@@ -57,8 +59,14 @@ public sealed class WeightQatHook : ITrainingHook, IDisposable
         foreach (var l in _layers) l.Master.copy_(state["qat.master:" + l.Name]);
     }
 
-    /// <summary>Projects the master copies (restored ones, when resuming) onto the grid.</summary>
-    public void OnTrainStart(Trainer trainer) => ProjectWeights();
+    /// <summary>Projects the master copies (restored ones, when resuming) onto the grid, and keeps them for the export.</summary>
+    public void OnTrainStart(Trainer trainer)
+    {
+        ProjectWeights();
+        Snapshot();
+    }
+
+    public void OnEpochEnd(EpochMetrics metrics) => Snapshot();
 
     /// <summary>Puts every weight on its quantization grid now (training starts with this).</summary>
     public void ProjectWeights()
@@ -80,35 +88,18 @@ public sealed class WeightQatHook : ITrainingHook, IDisposable
     }
 
     /// <summary>Weight ← Q(master), and remembers it.</summary>
-    private void Project(Layer l)
+    private static void Project(Layer l)
     {
-        var q = Quantize(l.Master, l.Axis, l.Bits);
+        var q = TorchWeightQuantizer.FakeQuantize(l.Master, l.Scheme);
         l.Weight.copy_(q);
         l.Previous.copy_(q);
     }
 
-    private Tensor Quantize(Tensor w, int axis, int bits)
+    private void Snapshot()
     {
-        var others = Enumerable.Range(0, (int)w.dim()).Where(d => !_perChannel || d != axis).Select(d => (long)d).ToArray();
-        var magnitude = w.abs();
-        if (bits == 1)
-        {
-            // BWN: α = mean|w| per channel, levels ±1 (a channel that is all zero stays zero).
-            var alpha = magnitude.mean(others, keepdim: true);
-            return w.sign().mul(alpha);
-        }
-        if (bits == 2)
-        {
-            // TWN: Δ = 0.7·mean|w|, α = mean of the |w| above Δ, levels −1, 0, +1.
-            var delta = magnitude.mean(others, keepdim: true).mul(torch.tensor(0.7f));
-            var mask = magnitude.gt(delta).to_type(ScalarType.Float32);
-            var alpha = magnitude.mul(mask).sum(others, keepdim: true).div(mask.sum(others, keepdim: true).clamp_min(_one));
-            return w.sign().mul(mask).mul(alpha);
-        }
-        var levels = (float)Passes.Quantization.WeightQuantizer.Limit(bits, _reduceRange);
-        var scale = magnitude.amax(others, keepdim: true).div(torch.tensor(levels));
-        scale = torch.where(scale.gt(torch.tensor(0f)), scale, torch.ones_like(scale));
-        return w.div(scale).round().clamp(torch.tensor(-levels), torch.tensor(levels)).mul(scale);
+        using var scope = torch.NewDisposeScope();
+        foreach (var l in _layers)
+            _masters[l.Name] = Ir.Tensor.FromFloats(l.Name, l.Master.shape, l.Master.data<float>().ToArray());
     }
 
     public void Dispose()

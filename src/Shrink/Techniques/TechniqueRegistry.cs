@@ -16,6 +16,7 @@ public static class TechniqueRegistry
     static TechniqueRegistry()
     {
         Register(new Passes.Pruning.SensitivityTechnique());
+        Register(new QuantizeTechnique());
     }
 
     /// <summary>The registered techniques' ids and the pass ids, sorted.</summary>

@@ -149,7 +149,7 @@ public class TrainingSessionTests
         var fakeQuant = new QuantizeStaticPass(options, ranges) { ActivationsOnly = true }.Run(folded, new PassContext());
         var training = fakeQuant.Model;
         var quantizers = fakeQuant.Artifact<ActivationQuantizers>()!.Scales;
-        var layers = plan.Layers.ToDictionary(l => l.Inputs[1]!.Name, l => (Axis: QuantizeStaticPass.OutputChannelAxis(l), Bits: options.BitsOf(l)));
+        var schemes = new QuantizeStaticPass(options).WeightSchemes(folded);
         Assert.NotEmpty(quantizers);
 
         Outcome Qat(TechniqueSession session)
@@ -157,7 +157,7 @@ public class TrainingSessionTests
             ActivationRangeHook? observer = null;
             var tuned = FineTuner.Run(training, Tuning, Inputs, session, "qat", ex => new ITrainingHook[]
             {
-                new WeightQatHook(ex, layers, options.PerChannel, options.ResolveReduceRange(integerKernels: true).On),
+                new WeightQatHook(ex, schemes),
                 observer = new ActivationRangeHook(ex, quantizers.Select(a => (a.ScaleName, a.Lower, a.Upper))),
             });
             return new Outcome(tuned.Model, Format(observer!.Ranges.OrderBy(kv => kv.Key, StringComparer.Ordinal).SelectMany(kv => new[] { kv.Value.Min, kv.Value.Max })));

@@ -26,30 +26,46 @@ public sealed class CalibrationSet
     /// <summary>The first <paramref name="samples"/> images of a data set.</summary>
     public static CalibrationSet FromDataset(Dataset data, int samples)
     {
-        if (samples < 1) throw new OptionsException($"--calib-samples must be at least 1, got {samples}");
+        if (samples < 1) throw new OptionsException($"calibration needs at least 1 sample, got {samples}");
         return new CalibrationSet(data.Take(Math.Min(samples, data.Count)), null, Math.Min(samples, data.Count));
     }
 
     /// <summary>The first <paramref name="samples"/> entries along axis 0 of a float array.</summary>
     public static CalibrationSet FromNpy(NpyArray array, int samples)
     {
-        if (samples < 1) throw new OptionsException($"--calib-samples must be at least 1, got {samples}");
+        if (samples < 1) throw new OptionsException($"calibration needs at least 1 sample, got {samples}");
         if (array.Shape.Length < 1 || array.Shape[0] == 0)
             throw new DataException($"the calibration array holds no samples (shape [{string.Join(",", array.Shape)}]); give an array of shape [N, …] with N ≥ 1");
         return new CalibrationSet(null, array, (int)Math.Min(samples, array.Shape[0]));
     }
 
+    /// <summary>Every entry along axis 0 of a float array.</summary>
+    public static CalibrationSet FromNpy(NpyArray array) => FromNpy(array, int.MaxValue);
+
+    /// <summary>The first <paramref name="samples"/> of these samples (all of them when there are fewer).</summary>
+    public CalibrationSet First(int samples)
+    {
+        if (samples < 1) throw new OptionsException($"calibration needs at least 1 sample, got {samples}");
+        return samples >= Count ? this : new CalibrationSet(_dataset?.Take(samples), _array, samples);
+    }
+
     /// <summary>Throws a <see cref="DataException"/> when the samples do not fit the model's (single) input.</summary>
     public void CheckFits(Model model)
+    {
+        if (Misfit(model) is { } reason) throw new DataException(reason);
+    }
+
+    /// <summary>Null when the samples fit the model's (single) input, else why not.</summary>
+    public string? Misfit(Model model)
     {
         var inputs = model.Graph.Inputs.Where(i => !i.IsInitializer).ToList();
         var shape = inputs.FirstOrDefault()?.Shape;
         var sample = _array is { } a ? a.Shape.Skip(1).ToArray() : _dataset!.SampleShape.Select(d => (long)d).ToArray();
         var flat = _dataset is not null && shape is { Rank: 2 } && shape[1].Value is null or 784 && sample.Aggregate(1L, (x, y) => x * y) == (shape[1].Value ?? 784);
         if (inputs.Count == 1 && shape is not null && (flat || shape.Rank == sample.Length + 1 && shape.Dims.Skip(1).Zip(sample).All(p => p.First.Value is null || p.First.Value == p.Second)))
-            return;
+            return null;
         var what = _array is not null ? $"the calibration array has shape [{string.Join(",", _array.Shape)}]" : $"the calibration images are [{string.Join(",", sample)}]";
-        throw new DataException($"{what} but the model takes {string.Join("; ", inputs.Select(i => i.ToString()))}; give samples of the model's input shape, stacked on axis 0 (--calib-data X.npy)");
+        return $"{what} but the model takes {string.Join("; ", inputs.Select(i => i.ToString()))}; give samples of the model's input shape, stacked on axis 0";
     }
 
     /// <summary>Runs the model on the samples in batches and yields every output of each batch.</summary>

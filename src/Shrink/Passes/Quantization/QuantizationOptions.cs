@@ -36,7 +36,8 @@ public enum ReduceRange
 /// Options of post-training static quantization to ONNX QDQ. Weights are symmetric int8 (scale =
 /// max|w|/127, zero point 0), per output channel or per tensor; activations uint8 asymmetric
 /// (zero point from the range, what ONNX Runtime's x86 integer kernels prefer) or int8 symmetric.
-/// 8-bit weights may use 7 bits instead (<see cref="ReduceRange"/>).
+/// 8-bit weights may use 7 bits instead (<see cref="ReduceRange"/>). These are the passes' options; the
+/// <c>quantize</c> technique takes <see cref="QuantizeOptions"/> (the CLI's defaults) and derives them.
 /// </summary>
 public sealed record QuantizationOptions
 {
@@ -107,11 +108,11 @@ public sealed record QuantizationOptions
     public QuantizationOptions Validate()
     {
         if (Activations is not (DataType.UInt8 or DataType.Int8 or DataType.Float)) throw new OptionsException($"activations must be uint8, int8 or float, got {Activations.ShortName()}");
-        if (!(Percentile > 50 && Percentile <= 100)) throw new OptionsException($"--percentile must be in (50, 100], got {Percentile}");
+        if (!(Percentile > 50 && Percentile <= 100)) throw OptionsException.For(nameof(Percentile), $"must be in (50, 100], got {Percentile}");
         if (LowBitStorage is not (DataType.Int4 or DataType.Int8)) throw new OptionsException($"low-bit weights are stored as int4 or int8, got {LowBitStorage.ShortName()}");
-        if (BlockSize < 0 || BlockSize == 1) throw new OptionsException($"--block-size must be 2 or more (or 0 for none), got {BlockSize}");
-        if (BlockSize > 0 && LowBitStorage != DataType.Int4) throw new OptionsException("--block-size applies to weights stored as ONNX int4; drop --storage int8");
-        if (!Enum.IsDefined(ReduceRange)) throw new OptionsException($"--reduce-range must be auto, on or off, got {ReduceRange}");
+        if (BlockSize < 0 || BlockSize == 1) throw OptionsException.For(nameof(BlockSize), $"must be 2 or more (or 0 for none), got {BlockSize}");
+        if (BlockSize > 0 && LowBitStorage != DataType.Int4) throw new OptionsException("block-wise scales apply to weights stored as ONNX int4, not as int8 levels");
+        if (!Enum.IsDefined(ReduceRange)) throw new OptionsException($"reduce range must be auto, on or off, got {ReduceRange}");
         if (!WeightQuantizer.Widths.Contains(WeightBits)) throw new OptionsException($"weight bits must be 8, 4, 2 (ternary) or 1 (binary), got {WeightBits}");
         foreach (var (layer, bits) in LayerBits ?? new Dictionary<string, int>())
             if (bits != 0 && !WeightQuantizer.Widths.Contains(bits))

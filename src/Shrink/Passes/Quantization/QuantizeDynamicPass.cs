@@ -73,8 +73,18 @@ public sealed class QuantizeDynamicPass : Pass
         };
     }
 
-    /// <summary>Replaces one layer by MatMulInteger → Cast → Mul (→ Add bias); returns the integer weight's name and its parameters (of the stored [K, N] tensor).</summary>
-    private (string Name, QuantizedTensor Parameters) Rewrite(Graph graph, Node layer, (Value Q, Value Scale, Value Zero) x, bool reduceRange)
+    /// <summary>
+    /// The scheme of a layer's weight, which this pass quantizes as MatMulInteger's [K, N] (a Gemm's transB weight
+    /// transposed): per output column (axis 1) or per tensor, 8-bit levels in 7 bits with <paramref name="reduceRange"/>.
+    /// </summary>
+    public WeightScheme SchemeOf(Node layer, bool reduceRange) => new()
+    {
+        Bits = _options.BitsOf(layer), Axis = 1, ReduceRange = reduceRange,
+        Granularity = _options.PerChannel ? WeightGranularity.PerChannel : WeightGranularity.PerTensor,
+    };
+
+    /// <summary>A layer's weight as MatMulInteger takes it, [K, N] (a Gemm with transB holds [N, K]).</summary>
+    public static (float[] Values, long[] Dims) WeightMatrix(Node layer)
     {
         var w = layer.Inputs[1]!.Const!;
         var transposed = OpRoles.Layer(layer)!.OutputAxis == 0; // the op registry: Gemm with transB holds [N, K]
@@ -85,8 +95,14 @@ public sealed class QuantizeDynamicPass : Pass
         for (long r = 0; r < k; r++)
             for (long c = 0; c < n; c++)
                 kn[r * n + c] = transposed ? values[c * k + r] : values[r * n + c];
-        var (wq, ws, wz, _) = WeightQuantizer.AddQuantized(graph, layer.Inputs[1]!.Name, kn, new[] { k, n }, 1, _options.PerChannel, _options.BitsOf(layer),
-            reduceRange: reduceRange);
+        return (kn, new[] { k, n });
+    }
+
+    /// <summary>Replaces one layer by MatMulInteger → Cast → Mul (→ Add bias); returns the integer weight's name and its parameters (of the stored [K, N] tensor).</summary>
+    private (string Name, QuantizedTensor Parameters) Rewrite(Graph graph, Node layer, (Value Q, Value Scale, Value Zero) x, bool reduceRange)
+    {
+        var (kn, dims) = WeightMatrix(layer);
+        var (wq, ws, wz, _) = WeightQuantizer.AddQuantized(graph, layer.Inputs[1]!.Name, kn, dims, SchemeOf(layer, reduceRange));
         var name = layer.DisplayName;
 
         Node Op(string op, params Value[] inputs)

@@ -257,20 +257,55 @@ public sealed class QuantizeStaticPass : Pass
     /// </summary>
     private DataType LowBitStorageFor(Model model, QuantPlan plan, PassContext context)
     {
-        if (_options.LowBitStorage != DataType.Int4 || !plan.Layers.Any(l => _options.BitsOf(l) <= 4)) return DataType.Int8;
-        if (OpsetUpgrade.Check(model, Int4Opset) is { } reason)
-        {
-            context.Notes.Add($"low-bit weights kept as int8 levels (not ONNX int4, which needs opset {Int4Opset}): {reason}");
-            return DataType.Int8;
-        }
+        var (storage, reason) = ResolveStorage(model, plan);
+        if (reason is not null) context.Notes.Add($"low-bit weights kept as int8 levels (not ONNX int4, which needs opset {Int4Opset}): {reason}");
+        if (storage != DataType.Int4) return storage;
         OpsetUpgrade.To(model, Int4Opset);
         context.Notes.Add($"low-bit weights stored as ONNX int4 (opset raised to {Int4Opset}); ONNX Runtime 1.31 has no integer Conv or Gemm kernel for int4 weights: " +
             "it dequantizes them and runs float kernels (a MatMul with block-wise int4 weights and float activations may become MatMulNBits); --storage int8 keeps its int8 kernels");
         return DataType.Int4;
     }
 
+    /// <summary>
+    /// The container of the low-bit weights of <paramref name="plan"/> (without changing the model): INT4 when
+    /// asked and the opset can be raised to 21, else int8, with the reason when INT4 was asked but cannot be had.
+    /// </summary>
+    private (DataType Storage, string? Reason) ResolveStorage(Model model, QuantPlan plan)
+    {
+        if (_options.LowBitStorage != DataType.Int4 || !plan.Layers.Any(l => _options.BitsOf(l) <= 4)) return (DataType.Int8, null);
+        return OpsetUpgrade.Check(model, Int4Opset) is { } reason ? (DataType.Int8, reason) : (DataType.Int4, null);
+    }
+
+    /// <summary>
+    /// The scheme each weight of <paramref name="model"/> will be quantized with, by weight name: what the export
+    /// writes, and so what quantization-aware training must train on (block-wise where the weights are stored as
+    /// INT4 with a block size; 7-bit where <see cref="QuantizationOptions.ResolveReduceRange"/> says so).
+    /// </summary>
+    public IReadOnlyDictionary<string, WeightScheme> WeightSchemes(Model model)
+    {
+        var plan = Plan(model);
+        var (storage, _) = ResolveStorage(model, plan);
+        var reduceRange = _options.ResolveReduceRange(integerKernels: _options.Activations != DataType.Float).On;
+        return plan.Layers.ToDictionary(l => l.Inputs[1]!.Name, l => SchemeOf(l, storage, reduceRange));
+    }
+
+    /// <summary>The scheme of one layer's weight with the low-bit weights in <paramref name="storage"/>.</summary>
+    public WeightScheme SchemeOf(Node layer, DataType storage, bool reduceRange)
+    {
+        var bits = _options.BitsOf(layer);
+        var block = storage == DataType.Int4 && bits <= 4 ? _options.BlockSize : 0;
+        return new WeightScheme
+        {
+            Bits = bits, BlockSize = block, ReduceRange = reduceRange, Axis = block > 0 ? ReductionAxis(layer) : OutputChannelAxis(layer),
+            Granularity = block > 0 ? WeightGranularity.BlockWise : _options.PerChannel ? WeightGranularity.PerChannel : WeightGranularity.PerTensor,
+        };
+    }
+
     /// <summary>The weight axis of a layer's output channels (the op registry's <see cref="WeightLayout.OutputAxis"/>): 0 for Conv and Gemm with transB, else 1.</summary>
     public static int OutputChannelAxis(Node layer) => OpRoles.Layer(layer)!.OutputAxis;
+
+    /// <summary>The weight axis a layer sums over (Conv input channels, Gemm/MatMul K): 1 for Conv and Gemm with transB, else 0.</summary>
+    public static int ReductionAxis(Node layer) => OpRoles.Layer(layer)!.InputAxis;
 
     /// <summary>DequantizeLinear takes INT4 from opset 21.</summary>
     public const int Int4Opset = 21;
@@ -280,15 +315,12 @@ public sealed class QuantizeStaticPass : Pass
     {
         var w = layer.Inputs[1]!;
         var t = w.Const!;
-        var axis = OutputChannelAxis(layer);
-        var channels = (int)t.Dims[axis];
-        var bits = _options.BitsOf(layer);
-        var block = storage == DataType.Int4 && bits <= 4 ? _options.BlockSize : 0;
-        var blockAxis = OpRoles.Layer(layer)!.InputAxis; // the reduction axis
-        var (qw, ws, wz, scales) = WeightQuantizer.AddQuantized(graph, w.Name, t.AsFloats().ToArray(), t.Dims, block > 0 ? blockAxis : axis,
-            _options.PerChannel, bits, storage, block, reduceRange);
+        var channels = (int)t.Dims[OutputChannelAxis(layer)];
+        var scheme = SchemeOf(layer, storage, reduceRange);
+        var block = scheme.Granularity == WeightGranularity.BlockWise ? scheme.BlockSize : 0;
+        var (qw, ws, wz, scales) = WeightQuantizer.AddQuantized(graph, w.Name, t.AsFloats().ToArray(), t.Dims, scheme, storage);
         var name = layer.DisplayName;
-        var dq = Dequantize(graph, name + "_weight", qw, ws, wz, block > 0 ? blockAxis : _options.PerChannel ? axis : null, DataType.Float);
+        var dq = Dequantize(graph, name + "_weight", qw, ws, wz, scheme.Granularity == WeightGranularity.PerTensor ? null : scheme.Axis, DataType.Float);
         if (block > 0) dq.Producer!.Attributes.Add(Ir.Attribute.Int("block_size", block));
         layer.SetInput(1, dq);
 

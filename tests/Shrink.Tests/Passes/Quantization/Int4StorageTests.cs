@@ -60,9 +60,9 @@ public class Int4StorageTests
             Assert.Contains(packed.Const.ToDoubles(), v => v < 0);
         }
         // Same levels and ranges; ONNX Runtime runs int8 storage as QLinearConv (integer requantization) and int4 storage in
-        // float, so the two agree within a few output quantization steps.
+        // float, so the two differ only by rounding. Gate: measured 5.44e-5 of the output scale, 1.8× margin.
         var error = MeanError(int8, int4);
-        Assert.True(error < 0.01, $"int4 storage against int8 storage: mean error {error:P2} of the output scale");
+        Assert.True(error < 1e-4, $"int4 storage against int8 storage: mean error {error:E2} of the output scale");
         var sizes = (ModelStats(int4), ModelStats(int8));
         Assert.InRange((double)sizes.Item2 / sizes.Item1, 1.8, 2.1); // the weights take half the bytes
     }
@@ -84,8 +84,9 @@ public class Int4StorageTests
             Assert.Equal(w.Dims.Select((d, i) => i == axis ? (d + 31) / 32 : d), scales);
             Assert.NotEqual("DequantizeLinear", layer.Inputs[2]!.Producer?.OpType); // the bias stays float
         }
+        // Gate: measured 2.62e-2 of the output scale (int4 weights and uint8 activations), 1.5× margin.
         var error = MeanError(ModelZoo.Create("lenet300", seed: 3), model);
-        Assert.True(error < 0.05, $"block-wise int4: mean error {error:P2} of the output scale");
+        Assert.True(error < 0.04, $"block-wise int4: mean error {error:E2} of the output scale");
     }
 
     [Fact]
@@ -105,8 +106,9 @@ public class Int4StorageTests
         Assert.DoesNotContain(model.Graph.Nodes, n => n.OpType == "QuantizeLinear");
         Assert.Equal(4, model.Graph.Nodes.Count(n => n.OpType == "DequantizeLinear"));
         Assert.Contains(model.Graph.Nodes, n => n.OpType == "Relu");
+        // Gate: measured 2.79e-3 of the output scale (float kernels: the same on every CPU), 1.5× margin.
         var error = MeanError(ModelZoo.Create("lenet5", seed: 3), model);
-        Assert.True(error < 0.01, $"weight-only int8: mean error {error:P2} of the output scale");
+        Assert.True(error < 4.2e-3, $"weight-only int8: mean error {error:E2} of the output scale");
     }
 
     [Fact]

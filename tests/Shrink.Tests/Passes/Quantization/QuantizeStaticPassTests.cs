@@ -44,13 +44,18 @@ public class QuantizeStaticPassTests
     private static double LargestLevel(Model q) =>
         q.Graph.Initializers.Where(v => v.Name.EndsWith(".weight_quantized")).Max(v => v.Const!.ToDoubles().Max(Math.Abs));
 
+    /// <summary>
+    /// Gates: 1.5× the mean error measured (AMD EPYC, AVX2 without VNNI, where auto reduce range gives 7-bit weights;
+    /// ONNX Runtime on one thread), stated per case; top-1 agreement at least 98 % (measured 99–100 %, 198–200 of 200).
+    /// A VNNI or ARM machine keeps 8-bit weights there, a finer grid (not measured on such a machine).
+    /// </summary>
     [Theory]
-    [InlineData("lenet300", true, "uint8")]
-    [InlineData("lenet5", true, "uint8")]
-    [InlineData("vgg-small", true, "uint8")]
-    [InlineData("vgg-small", false, "int8")]
-    [InlineData("resnet-small", true, "uint8")]
-    public void QuantizedModelTracksTheFloatModel(string zoo, bool perChannel, string activations)
+    [InlineData("lenet300", true, "uint8", 4.2e-3)]   // measured 2.79e-3
+    [InlineData("lenet5", true, "uint8", 8.6e-3)]     // measured 5.74e-3
+    [InlineData("vgg-small", true, "uint8", 1.5e-3)]  // measured 0.94e-3
+    [InlineData("vgg-small", false, "int8", 1.4e-3)]  // measured 0.89e-3
+    [InlineData("resnet-small", true, "uint8", 2.1e-3)] // measured 1.37e-3
+    public void QuantizedModelTracksTheFloatModel(string zoo, bool perChannel, string activations, double gate)
     {
         var data = FashionMnist.LoadEmbedded();
         var options = new QuantizationOptions { PerChannel = perChannel, Activations = activations == "int8" ? DataType.Int8 : DataType.UInt8 };
@@ -71,15 +76,16 @@ public class QuantizeStaticPassTests
         Assert.Equal(IntegerKernels.U8S8Saturates ? WeightQuantizer.ReducedLimit : 127, LargestLevel(q));
 
         var (error, agree, count) = Compare(f, q, data.Test);
-        Assert.True(error < 0.03, $"{zoo}: mean error {error:P2} of the output scale");
-        Assert.True(agree >= count * 0.9, $"{zoo}: top-1 agrees on {agree}/{count}");
+        Assert.True(error < gate, $"{zoo}: mean error {error:E2} of the output scale, gate {gate:E2}");
+        Assert.True(agree >= count * 0.98, $"{zoo}: top-1 agrees on {agree}/{count}");
         Assert.Equal(f.Graph.Inputs[0].Shape, q.Graph.Inputs[0].Shape); // the dynamic batch axis stays
     }
 
+    /// <summary>Gates: 1.5× the mean error measured with 7-bit weights (the same on every x86 and ARM kernel: nothing saturates).</summary>
     [Theory]
-    [InlineData("lenet5", "uint8")]
-    [InlineData("vgg-small", "int8")]
-    public void ReducedRangeKeepsWeightsInSevenBitsAndTracksTheFloatModel(string zoo, string activations)
+    [InlineData("lenet5", "uint8", 8.6e-3)]    // measured 5.74e-3
+    [InlineData("vgg-small", "int8", 1.7e-3)]  // measured 1.10e-3
+    public void ReducedRangeKeepsWeightsInSevenBitsAndTracksTheFloatModel(string zoo, string activations, double gate)
     {
         var data = FashionMnist.LoadEmbedded();
         var options = new QuantizationOptions { Activations = activations == "int8" ? DataType.Int8 : DataType.UInt8, ReduceRange = ReduceRange.On };
@@ -88,8 +94,8 @@ public class QuantizeStaticPassTests
         Assert.Equal(WeightQuantizer.ReducedLimit, LargestLevel(q)); // each channel's largest weight maps to ±64
         Assert.Contains(context.Notes, n => n.Contains("7 bits"));
         var (error, agree, count) = Compare(f, q, data.Test);
-        Assert.True(error < 0.03, $"{zoo}: mean error {error:P2} of the output scale");
-        Assert.True(agree >= count * 0.9, $"{zoo}: top-1 agrees on {agree}/{count}");
+        Assert.True(error < gate, $"{zoo}: mean error {error:E2} of the output scale, gate {gate:E2}");
+        Assert.True(agree >= count * 0.98, $"{zoo}: top-1 agrees on {agree}/{count}");
 
         // Off keeps the full 8 bits, and says so where this CPU's kernels saturate.
         context = new PassContext();
@@ -142,11 +148,12 @@ public class QuantizeStaticPassTests
 /// <summary>Dynamic quantization of MatMul/Gemm layers: outputs against the float model in ONNX Runtime.</summary>
 public class QuantizeDynamicPassTests
 {
+    /// <summary>Gates: 1.5× the mean error measured (AVX2 without VNNI: 7-bit weights under auto reduce range), stated per case.</summary>
     [Theory]
-    [InlineData("lenet300", true)]
-    [InlineData("transformer_tiny", true)]
-    [InlineData("transformer_tiny", false)]
-    public void QuantizedModelTracksTheFloatModel(string name, bool perChannel)
+    [InlineData("lenet300", true, 7.0e-3)]           // measured 4.61e-3
+    [InlineData("transformer_tiny", true, 4.3e-3)]   // measured 2.81e-3
+    [InlineData("transformer_tiny", false, 6.7e-3)]  // measured 4.42e-3
+    public void QuantizedModelTracksTheFloatModel(string name, bool perChannel, double gate)
     {
         var original = name.Contains('_') ? OnnxReader.Read(TestModels.TorchPath(name)) : ModelZoo.Create(name, seed: 2);
         var result = new PassPipeline(new QuantizeDynamicPass(new QuantizationOptions { PerChannel = perChannel })) { VerifyEach = true }.Run(original, new PassContext());
@@ -166,7 +173,7 @@ public class QuantizeDynamicPassTests
         var expected = (float[])a.Run(inputs)[0].Data;
         var actual = (float[])b.Run(inputs)[0].Data;
         var error = expected.Zip(actual).Average(p => Math.Abs(p.First - p.Second)) / expected.Max(Math.Abs);
-        Assert.True(error < 0.03, $"{name}: mean error {error:P2} of the output scale");
+        Assert.True(error < gate, $"{name}: mean error {error:E2} of the output scale, gate {gate:E2}");
     }
 }
 
@@ -323,7 +330,7 @@ public class QatTests
         var model = new PassPipeline(new FoldBatchNormPass()).Run(ModelZoo.Create("vgg-small", seed: 3), new PassContext()).Model;
         var plan = new QuantizeStaticPass(options).Plan(model);
         var ranges = Calibrator.Collect(model, plan.CalibrationValues, CalibrationSet.FromDataset(data.Train, 64), CalibrationMethod.MinMax);
-        var layers = plan.Layers.ToDictionary(l => l.Inputs[1]!.Name, l => (Axis: QuantizeStaticPass.OutputChannelAxis(l), Bits: options.BitsOf(l)));
+        var schemes = new QuantizeStaticPass(options).WeightSchemes(model);
         var training = new QuantizeStaticPass(options, ranges) { ActivationsOnly = true }.Run(model, new PassContext()).Model;
         Assert.Contains(training.Graph.Nodes, n => n.OpType == "QuantizeLinear");
         model = new QuantizeStaticPass(options, ranges).Run(model, new PassContext()).Model;
@@ -332,18 +339,19 @@ public class QatTests
         using var ort = OnnxRunner.FromModel(model, new RunnerOptions { Threads = 1 });
         var expected = (float[])ort.Run(new[] { new HostTensor(ort.Inputs[0].Name, x, new long[] { 16, 1, 28, 28 }) })[0].Data;
         using var executor = Shrink.Training.Execution.GraphExecutor.Compile(training);
-        using var hook = new Shrink.Training.Quantization.WeightQatHook(executor, layers, options.PerChannel, options.ResolveReduceRange(integerKernels: true).On);
+        using var hook = new Shrink.Training.Quantization.WeightQatHook(executor, schemes);
         hook.ProjectWeights();
-        // The executor's weights are the export's levels times its scales.
-        foreach (var (name, (axis, _)) in layers)
+        // The executor's weights are the export's levels times its scales, bit for bit.
+        Assert.NotEmpty(schemes);
+        foreach (var (name, scheme) in schemes)
         {
             var levels = model.Graph.FindInitializer(name + "_quantized")!.Const!.ToDoubles();
             var scales = model.Graph.FindInitializer(name + "_scale")!.Const!.AsFloats().ToArray();
             var trained = executor.FindParameter(name)!.Tensor.data<float>().ToArray();
-            var dims = model.Graph.FindInitializer(name + "_quantized")!.Const!.Dims;
-            var inner = dims.Skip(axis + 1).Aggregate(1L, (a, b) => a * b);
-            Assert.All(Enumerable.Range(0, trained.Length), i =>
-                Assert.Equal(levels[i] * scales[options.PerChannel ? i / inner % dims[axis] : 0], trained[i], 1e-6));
+            var groups = scheme.Groups(model.Graph.FindInitializer(name + "_quantized")!.Const!.Dims);
+            Assert.Equal(levels.Length, trained.Length);
+            for (var i = 0; i < trained.Length; i++)
+                Assert.Equal(BitConverter.SingleToInt32Bits((float)levels[i] * scales[groups.Of(i)]), BitConverter.SingleToInt32Bits(trained[i]));
         }
         executor.Training = false;
         using var input = TorchSharp.torch.tensor(x, new long[] { 16, 1, 28, 28 });

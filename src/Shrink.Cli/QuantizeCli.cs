@@ -1,0 +1,142 @@
+using System.CommandLine;
+using System.Text.Json;
+using Shrink.Ir;
+using Shrink.Passes.Quantization;
+using Shrink.Training.FineTuning;
+using Shrink.Training.Quantization;
+
+namespace Shrink.Cli;
+
+/// <summary>
+/// The options of <c>shrink quantize</c> and their mapping to the library's <see cref="QuantizeOptions"/> and
+/// <see cref="QatOptions"/>; the checks of the flags, in the command's words, happen here before the library runs.
+/// </summary>
+internal sealed class QuantizeCli
+{
+    public Option<string> Mode { get; } = Choice("--mode", "static: int8 weights and activations, activation ranges calibrated on samples; dynamic: int8 MatMul/Gemm weights, activations quantized at run time (no calibration)", "static", "dynamic", "qat");
+    public Option<int> Epochs { get; } = new("--epochs") { Description = "qat: training epochs with quantized weights and fake-quantized activations (straight-through estimator)", DefaultValueFactory = _ => 0 };
+    public Option<double> Lr { get; } = new("--lr") { Description = "qat: learning rate (SGD, momentum 0.9, cosine)", DefaultValueFactory = _ => 0.01 };
+    public Option<int> Batch { get; } = new("--batch") { Description = "qat: batch size", DefaultValueFactory = _ => 128 };
+    public Option<int> Seed { get; } = new("--seed") { Description = "qat: seed", DefaultValueFactory = _ => 0 };
+    public Option<string> Ranges { get; } = Choice("--activation-ranges", "qat: observed (moving-average min/max of the training activations, as PyTorch's QAT observers) or calibrated (fixed at the calibration ranges)", "observed", "calibrated");
+    public Option<string> Weights { get; } = Choice("--weights", "Weight precision: int8, int4 (levels ±7), ternary (TWN: −α, 0, +α), binary (±α)", "int8", "int4", "ternary", "binary");
+    public Option<string> Storage { get; } = Choice("--storage", "Container of int4, ternary and binary weights: int4 (ONNX INT4 in DequantizeLinear, opset 21, packed two per byte; dequantized at run time) or int8 (levels in int8, run by ONNX Runtime's int8 kernels; the size statistics count the packed bits)", "int4", "int8");
+    public Option<int> BlockSize { get; } = new("--block-size") { Description = "int4 storage: one scale per this many weights along the reduction axis (block-wise, DequantizeLinear block_size) instead of per channel; 0 for none", DefaultValueFactory = _ => 0 };
+    public Option<string> ReduceRange { get; } = Choice("--reduce-range", "int8 weights in 7 bits (levels ±64), so ONNX Runtime's u8×s8 kernels on x86 without VNNI (AVX2, AVX-512 without VNNI), whose int16 pair sums saturate, stay exact: auto (on when this CPU is such a machine and activations are quantized), on (deploying to such machines), off (deploying to VNNI or ARM machines)", "auto", "on", "off");
+    public Option<string> Activations { get; } = Choice("--activations", "uint8 (asymmetric; what ONNX Runtime's x86 kernels prefer), int8 (symmetric) or float (weight-only quantization, no calibration)", "uint8", "int8", "float");
+    public Option<bool> PerChannel { get; } = new("--per-channel") { Description = "One weight scale per output channel (else one per tensor)" };
+    public Option<string> Calibration { get; } = Choice("--calibration", "minmax, percentile (of |x|, --percentile) or entropy (KL divergence)", "minmax", "percentile", "entropy");
+    public Option<double> Percentile { get; } = new("--percentile") { Description = "Percentile calibration: the percentile of |x| kept", DefaultValueFactory = _ => 99.99 };
+    public Option<int> Samples { get; } = new("--calib-samples") { Description = "Calibration samples (the first N training images, or of --calib-data)", DefaultValueFactory = _ => 512 };
+    public Option<string?> CalibData { get; } = new("--calib-data") { Description = "A .npy array of calibration inputs, shape [N, …] (any model input shape)" };
+    public Option<string?> Exclude { get; } = new("--exclude") { Description = "Comma-separated node names kept in float" };
+    public Option<string?> Layers { get; } = new("--layers") { Description = "Mixed precision: JSON of layer name → int8|int4|ternary|binary|float" };
+    public TeacherCli Teacher { get; } = new();
+
+    public IEnumerable<Option> All => new Option[]
+    {
+        Mode, Epochs, Lr, Batch, Seed, Ranges, Weights, Storage, BlockSize, ReduceRange, Activations, PerChannel, Calibration, Percentile, Samples, CalibData, Exclude, Layers,
+    };
+
+    private static Option<string> Choice(string name, string description, params string[] values)
+    {
+        var option = new Option<string>(name) { Description = description, DefaultValueFactory = _ => values[0] };
+        option.AcceptOnlyFromAmong(values);
+        return option;
+    }
+
+    /// <summary>The quantization options of the command line, their values checked in the flags' words.</summary>
+    public QuantizeOptions Build(ParseResult p)
+    {
+        var options = new QuantizeOptions
+        {
+            Mode = p.GetValue(Mode) == "dynamic" ? QuantizeMode.Dynamic : QuantizeMode.Static,
+            Weights = (WeightPrecision)LayerBitsConfig.Parse(p.GetValue(Weights)!)!.Value,
+            Activations = p.GetValue(Activations) switch { "int8" => ActivationPrecision.Int8, "float" => ActivationPrecision.Float, _ => ActivationPrecision.UInt8 },
+            PerChannel = p.GetValue(PerChannel),
+            Calibration = p.GetValue(Calibration) switch { "percentile" => CalibrationMethod.Percentile, "entropy" => CalibrationMethod.Entropy, _ => CalibrationMethod.MinMax },
+            Percentile = p.GetValue(Percentile),
+            CalibrationSamples = p.GetValue(Samples),
+            Exclude = (p.GetValue(Exclude) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToList(),
+            Storage = p.GetValue(Storage) == "int8" ? WeightStorage.Int8 : WeightStorage.Int4,
+            BlockSize = p.GetValue(BlockSize),
+            ReduceRange = p.GetValue(ReduceRange) switch { "on" => Passes.Quantization.ReduceRange.On, "off" => Passes.Quantization.ReduceRange.Off, _ => Passes.Quantization.ReduceRange.Auto },
+        };
+        // Percentile, block size and calibration samples on their own: the library's words, printed with the flag (OptionsException.For).
+        options.ValidateValues();
+        if (options.BlockSize > 0 && options.Storage != WeightStorage.Int4) throw new OptionsException("--block-size applies to weights stored as ONNX int4; drop --storage int8");
+        return options;
+    }
+
+    /// <summary>The flags that need the model: --layers, and --reduce-range and --exclude against it.</summary>
+    public QuantizeOptions WithModel(ParseResult p, QuantizeOptions options, Model model)
+    {
+        if (p.GetValue(Layers) is { } config) options = options with { Layers = ReadLayers(config, model) };
+        if (p.GetResult(ReduceRange) is { Implicit: false } && options.Weights != WeightPrecision.Int8 && options.Layers?.Values.Contains(WeightPrecision.Int8) != true)
+            throw new OptionsException("--reduce-range applies to int8 weights; drop it or give --weights int8");
+        var missing = options.Exclude.Where(n => model.Graph.FindNode(n) is null).ToList();
+        if (missing.Count > 0) throw new OptionsException($"--exclude names no node called {Text.Message.List(missing.Select(n => $"'{Text.Message.Name(n)}'"))}; see the node names with shrink inspect");
+        return options; // validated by the library once the mode's flags are checked
+    }
+
+    /// <summary>The options of --mode qat (null for the other modes), and the checks of the flags that belong to it.</summary>
+    public QatOptions? BuildQat(ParseResult p, QuantizeOptions options, TeacherChoice? teacher)
+    {
+        var qat = p.GetValue(Mode) == "qat";
+        var tuning = new FineTuneOptions { Epochs = p.GetValue(Epochs), LearningRate = p.GetValue(Lr), Batch = p.GetValue(Batch), Seed = p.GetValue(Seed), Distillation = teacher?.Options };
+        if (!qat && tuning.Distillation is not null) throw new OptionsException("--teacher distills during quantization-aware training; use it with --mode qat");
+        if (qat && tuning.Epochs < 1) throw new OptionsException("--mode qat trains with quantized weights; give --epochs (at least 1) and --data");
+        if (!qat && tuning.Epochs != 0) throw new OptionsException("--epochs belongs to --mode qat");
+        if (!qat && p.GetResult(Ranges) is { Implicit: false }) throw new OptionsException("--activation-ranges belongs to --mode qat");
+        if (qat && options.Activations == ActivationPrecision.Float && p.GetResult(Ranges) is { Implicit: false }) throw new OptionsException("--activations float has no activation ranges; drop --activation-ranges");
+        if (qat && !(tuning.LearningRate > 0)) throw new OptionsException($"--lr must be positive, got {tuning.LearningRate}");
+        if (options.Mode == QuantizeMode.Dynamic && options.Activations != ActivationPrecision.UInt8)
+            throw new OptionsException("--mode dynamic quantizes activations to uint8 at run time (DynamicQuantizeLinear); drop --activations int8");
+        if (options.Mode == QuantizeMode.Dynamic && p.GetValue(CalibData) is not null) throw new OptionsException("--mode dynamic needs no calibration; drop --calib-data");
+        if (options.WeightOnly && p.GetValue(CalibData) is not null) throw new OptionsException("--activations float quantizes the weights only and needs no calibration; drop --calib-data");
+        var ranges = p.GetValue(Ranges) == "observed" ? QatActivationRanges.Observed : QatActivationRanges.Calibrated;
+        return qat ? new QatOptions { Quantize = options, FineTune = tuning, ActivationRanges = ranges } : null;
+    }
+
+    /// <summary>The samples to calibrate on (--calib-data, else the training images), checked against the model; null when none are needed.</summary>
+    public CalibrationSet? CalibrationFor(ParseResult p, QuantizeOptions options, Data.DatasetPair? sets, Model model)
+    {
+        if (!options.Calibrates) return null;
+        var set = p.GetValue(CalibData) is { } npy
+            ? CalibrationSet.FromNpy(Data.NpyFile.Read(npy), options.CalibrationSamples)
+            : CalibrationSet.FromDataset(sets!.Train, options.CalibrationSamples);
+        CheckFits(set, model);
+        return set;
+    }
+
+    /// <summary>The samples' fit to the model, with the flag that mends it.</summary>
+    public static void CheckFits(CalibrationSet set, Model model)
+    {
+        if (set.Misfit(model) is { } reason) throw new DataException($"{reason} (--calib-data X.npy)");
+    }
+
+    /// <summary>
+    /// Mixed precision from a JSON file mapping layer names to weight precisions, for example
+    /// <c>{"conv1": "int8", "gemm1": "int4", "gemm2": "float"}</c> (also 8, 4, 2, 1, 32, "ternary", "binary").
+    /// </summary>
+    public static IReadOnlyDictionary<string, WeightPrecision> ReadLayers(string path, Model model)
+    {
+        const string Example = "{\"conv1\": \"int8\", \"gemm1\": \"int4\", \"gemm2\": \"float\"}";
+        if (!File.Exists(path)) throw new OptionsException($"--layers '{path}' does not exist; give a JSON file such as {Example}");
+        if (IO.FileIdentity.NotRegular(path, "--layers") is { } problem) throw new OptionsException(problem);
+        Dictionary<string, JsonElement>? map;
+        try { map = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(File.ReadAllText(path)); }
+        catch (JsonException e) { throw new OptionsException($"--layers '{path}' is not a JSON object of layer names to precisions ({e.Message.Split('.')[0]}); write e.g. {Example}"); }
+        if (map is null || map.Count == 0) throw new OptionsException($"--layers '{path}' names no layers; write e.g. {Example}");
+        var result = new Dictionary<string, WeightPrecision>();
+        foreach (var (layer, value) in map)
+        {
+            if (model.Graph.FindNode(layer) is null)
+                throw new OptionsException($"--layers '{path}' names layer '{Text.Message.Name(layer)}', which the model does not have; see the layer names with shrink inspect");
+            var text = value.ValueKind == JsonValueKind.Number ? value.GetRawText() : value.ValueKind == JsonValueKind.String ? value.GetString()! : "";
+            result[layer] = (WeightPrecision)(LayerBitsConfig.Parse(text)
+                ?? throw new OptionsException($"--layers '{path}': layer '{layer}' has precision {value.GetRawText()}; use int8, int4, ternary, binary or float (or 8, 4, 2, 1, 32)"));
+        }
+        return result;
+    }
+}

@@ -1,0 +1,47 @@
+using Spectre.Console;
+using Shrink.Runtime;
+
+namespace Shrink.Cli.Reports;
+
+/// <summary>What <c>shrink quantize</c> prints (a table and lines) or writes as JSON.</summary>
+internal sealed record QuantizeReport(string Model, string Out, string Mode, string Weights, string Activations, bool PerChannel, string Calibration,
+    int CalibrationSamples, IReadOnlyDictionary<string, long> Stats, ModelSide Before, ModelSide After, IReadOnlyList<string> Notes)
+{
+    public bool Faster => ModelSide.Faster(Before, After);
+
+    /// <summary>Block-wise scales: weights per block along the reduction axis (0: per channel or per tensor).</summary>
+    public int BlockSize { get; init; }
+
+    public string Granularity => BlockSize > 0 ? $"block-wise, {BlockSize} per scale" : PerChannel ? "per channel" : "per tensor";
+
+    /// <summary>QAT: the training executor's test accuracy at the end (quantized weights, fake-quantized activations).</summary>
+    public double? ExecutorAccuracy { get; init; }
+
+    public IReadOnlyList<double> Speedups => ModelSide.Speedups(Before, After);
+
+    public string FasterNote => Before.Latency.Count == 0 || After.Latency.Count == 0
+        ? "latency not measured"
+        : Faster
+            ? $"faster in ONNX Runtime: {ModelSide.Verdicts(After)} (p50 of interleaved runs; interquartile ranges apart)"
+            : $"NOT faster in ONNX Runtime at every batch size by the measure of this run: {ModelSide.Verdicts(After)} (p50 of interleaved runs)" +
+              (After.Comparison?.Any(r => r.Verdict == LatencyVerdict.Slower) == true ? "; where slower, the Q/DQ steps cost more than the integer kernels save" : "");
+
+    /// <summary>The before/after table, the notes and the summary lines.</summary>
+    public void Render(IAnsiConsole c)
+    {
+        c.Write(ModelSide.Table(Before, After));
+        foreach (var note in Notes) c.WriteLine($"note: {note}");
+        var layers = Stats.GetValueOrDefault($"quantize-{(Mode == "dynamic" ? "dynamic" : "static")}.layers");
+        if (ExecutorAccuracy is { } ea && After.Accuracy is { } oa)
+            c.WriteLine($"quantization-aware training: executor (quantized weights, fake-quantized activations) {ea:P2}, ONNX Runtime on the quantized model {oa:P2} ({(oa - ea) * 100:+0.00;-0.00} points)");
+        var ratio = (double)Before.Bytes / After.Bytes;
+        var size = ratio >= 1 ? $"file {ratio:F2}x smaller" : $"file {1 / ratio:F2}x LARGER (scales, zero points and Q/DQ nodes outweigh the int8 weights of so small a model)";
+        c.WriteLine(Mode == "dynamic"
+            ? $"wrote {Out}: {Weights} weights ({Granularity}) in {layers} MatMul/Gemm layers, activations quantized at run time; {size}"
+            : Activations == "float"
+                ? $"wrote {Out}: {Weights} weights ({Granularity}) in {layers} layers, activations and biases kept float (weight-only); {size}"
+                : $"wrote {Out}: {Weights} weights ({Granularity}), {Activations} activations calibrated by {Calibration} on {CalibrationSamples} samples; " +
+                  $"{layers} layers, {Stats.GetValueOrDefault("quantize-static.tensors")} activation tensors; {size}");
+        c.WriteLine(FasterNote);
+    }
+}

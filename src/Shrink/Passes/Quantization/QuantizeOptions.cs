@@ -1,0 +1,166 @@
+using System.Text.Json.Serialization;
+using Shrink.Ir;
+
+namespace Shrink.Passes.Quantization;
+
+/// <summary>When activations are quantized: from calibrated ranges (static) or at run time (dynamic).</summary>
+public enum QuantizeMode
+{
+    /// <summary>QDQ with activation ranges calibrated on samples (or, with activations float, weight-only).</summary>
+    Static,
+
+    /// <summary>MatMul/Gemm weights offline, activations quantized at run time (DynamicQuantizeLinear); no calibration.</summary>
+    Dynamic,
+}
+
+/// <summary>The precision of a layer's weights; the value is the bit width (0: float).</summary>
+public enum WeightPrecision
+{
+    /// <summary>Kept in float (for a layer of <see cref="QuantizeOptions.Layers"/>).</summary>
+    Float = 0,
+
+    /// <summary>±α (BWN).</summary>
+    Binary = 1,
+
+    /// <summary>−α, 0, +α (TWN).</summary>
+    Ternary = 2,
+
+    /// <summary>Levels ±7.</summary>
+    Int4 = 4,
+
+    /// <summary>Levels ±127 (±64 with reduce range).</summary>
+    Int8 = 8,
+}
+
+/// <summary>The element type of quantized activations.</summary>
+public enum ActivationPrecision
+{
+    /// <summary>Asymmetric uint8 (what ONNX Runtime's x86 kernels prefer).</summary>
+    [JsonStringEnumMemberName("uint8")] UInt8,
+
+    /// <summary>Symmetric int8.</summary>
+    Int8,
+
+    /// <summary>Activations stay float: weight-only quantization, no calibration.</summary>
+    Float,
+}
+
+/// <summary>The container of weights below 8 bits.</summary>
+public enum WeightStorage
+{
+    /// <summary>ONNX INT4 in DequantizeLinear (opset raised to 21), packed two per byte; dequantized at run time.</summary>
+    Int4,
+
+    /// <summary>Levels in int8, run by ONNX Runtime's int8 kernels; the size statistics count the packed bits.</summary>
+    Int8,
+}
+
+/// <summary>
+/// Options of the <c>quantize</c> technique (<see cref="Quantizer"/>), with the defaults of <c>shrink quantize</c>:
+/// static QDQ, int8 weights per tensor, uint8 activations calibrated by min/max on 512 samples, reduce range
+/// decided on this CPU. A plain record (enums, lists, a dictionary), so a recipe can write it.
+/// </summary>
+public sealed record QuantizeOptions
+{
+    public QuantizeMode Mode { get; init; } = QuantizeMode.Static;
+
+    /// <summary>Precision of every quantized layer's weights, unless <see cref="Layers"/> names it.</summary>
+    public WeightPrecision Weights { get; init; } = WeightPrecision.Int8;
+
+    /// <summary>uint8, int8, or float (weight-only; static mode only).</summary>
+    public ActivationPrecision Activations { get; init; } = ActivationPrecision.UInt8;
+
+    /// <summary>One weight scale per output channel (else one per tensor).</summary>
+    public bool PerChannel { get; init; }
+
+    public CalibrationMethod Calibration { get; init; } = CalibrationMethod.MinMax;
+
+    /// <summary>Percentile calibration: the percentile of |x| kept, in (50, 100].</summary>
+    public double Percentile { get; init; } = 99.99;
+
+    /// <summary>Calibration uses the first this many samples of the calibration set (or of the training set).</summary>
+    public int CalibrationSamples { get; init; } = 512;
+
+    /// <summary>Names of nodes kept in float.</summary>
+    public IReadOnlyList<string> Exclude { get; init; } = Array.Empty<string>();
+
+    /// <summary>Mixed precision: layer name → precision (<see cref="WeightPrecision.Float"/> keeps it in float).</summary>
+    public IReadOnlyDictionary<string, WeightPrecision>? Layers { get; init; }
+
+    public WeightStorage Storage { get; init; } = WeightStorage.Int4;
+
+    /// <summary>INT4 storage: one scale per this many weights along the reduction axis (0: per channel or per tensor).</summary>
+    public int BlockSize { get; init; }
+
+    public ReduceRange ReduceRange { get; init; } = ReduceRange.Auto;
+
+    /// <summary>True for weight-only quantization (static, activations float).</summary>
+    [JsonIgnore]
+    public bool WeightOnly => Mode == QuantizeMode.Static && Activations == ActivationPrecision.Float;
+
+    /// <summary>Static quantization with quantized activations needs calibration samples.</summary>
+    [JsonIgnore]
+    public bool Calibrates => Mode == QuantizeMode.Static && Activations != ActivationPrecision.Float;
+
+    /// <summary>
+    /// Checks the options (<see cref="OptionsException"/>, naming the property: <see cref="OptionsException.For"/>);
+    /// returns them.
+    /// </summary>
+    public QuantizeOptions Validate()
+    {
+        ValidateValues();
+        if (Mode == QuantizeMode.Dynamic && Activations != ActivationPrecision.UInt8)
+            throw new OptionsException("dynamic quantization quantizes activations to uint8 at run time (DynamicQuantizeLinear); activations int8 or float do not apply");
+        ToPassOptions();
+        return this;
+    }
+
+    /// <summary>Checks each value on its own (not how they combine); returns the options.</summary>
+    public QuantizeOptions ValidateValues()
+    {
+        if (!Enum.IsDefined(Mode)) throw OptionsException.For(nameof(Mode), $"must be static or dynamic, got {Mode}");
+        if (Weights == WeightPrecision.Float || !Enum.IsDefined(Weights))
+            throw OptionsException.For(nameof(Weights), $"must be int8, int4, ternary or binary, got {Weights}; keep layers in float with Exclude or Layers");
+        if (!Enum.IsDefined(Activations)) throw OptionsException.For(nameof(Activations), $"must be uint8, int8 or float, got {Activations}");
+        if (!Enum.IsDefined(Storage)) throw OptionsException.For(nameof(Storage), $"must be int4 or int8, got {Storage}");
+        if (Calibrates && CalibrationSamples < 1) throw OptionsException.For(nameof(CalibrationSamples), $"must be at least 1, got {CalibrationSamples}");
+        if (!(Percentile > 50 && Percentile <= 100)) throw OptionsException.For(nameof(Percentile), $"must be in (50, 100], got {Percentile}");
+        if (BlockSize < 0 || BlockSize == 1) throw OptionsException.For(nameof(BlockSize), $"must be 2 or more (or 0 for none), got {BlockSize}");
+        foreach (var (layer, precision) in Layers ?? new Dictionary<string, WeightPrecision>())
+            if (!Enum.IsDefined(precision)) throw OptionsException.For(nameof(Layers), $"give layer '{Text.Message.Name(layer)}' int8, int4, ternary, binary or float, not {precision}");
+        return this;
+    }
+
+    /// <summary>The options of the passes (<see cref="QuantizeStaticPass"/>, <see cref="QuantizeDynamicPass"/>), validated.</summary>
+    public QuantizationOptions ToPassOptions() => new QuantizationOptions
+    {
+        PerChannel = PerChannel,
+        Activations = Activations switch { ActivationPrecision.Int8 => DataType.Int8, ActivationPrecision.Float => DataType.Float, _ => DataType.UInt8 },
+        Calibration = Calibration,
+        Percentile = Percentile,
+        Exclude = Exclude.ToHashSet(),
+        WeightBits = (int)Weights,
+        LayerBits = Layers?.ToDictionary(kv => kv.Key, kv => (int)kv.Value),
+        LowBitStorage = Storage == WeightStorage.Int8 ? DataType.Int8 : DataType.Int4,
+        BlockSize = BlockSize,
+        ReduceRange = ReduceRange,
+    }.Validate();
+
+    /// <summary>Checks that every node <see cref="Exclude"/> and <see cref="Layers"/> name is in <paramref name="model"/>.</summary>
+    public void CheckNames(Model model)
+    {
+        var missing = Exclude.Where(n => model.Graph.FindNode(n) is null).ToList();
+        if (missing.Count > 0)
+            throw new OptionsException($"the nodes to keep in float include {Text.Message.List(missing.Select(n => $"'{Text.Message.Name(n)}'"))}, which the model does not have");
+        if (Layers?.Keys.FirstOrDefault(n => model.Graph.FindNode(n) is null) is { } layer)
+            throw new OptionsException($"the layer precisions name layer '{Text.Message.Name(layer)}', which the model does not have");
+    }
+
+    /// <summary>The calibration method as the CLI and the notes write it: minmax, percentile or entropy.</summary>
+    public static string Describe(CalibrationMethod method) => method switch
+    {
+        CalibrationMethod.Percentile => "percentile",
+        CalibrationMethod.Entropy => "entropy",
+        _ => "minmax",
+    };
+}
