@@ -14,6 +14,7 @@ public static class ShrinkApp
     /// <summary>Parses and runs a command line, writing to the given streams; returns the exit code.</summary>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
+        Training.TrainingTechniques.Register();
         var cli = new CliContext(stdout, stderr);
         var root = new RootCommand("Shrink makes trained neural networks smaller and faster: ONNX in, ONNX out, checked in ONNX Runtime.");
         foreach (var command in Commands(cli)) root.Subcommands.Add(command);

@@ -167,6 +167,54 @@ internal sealed class TrainingCli
 }
 
 /// <summary>
+/// The console side of a technique that trains, as <see cref="TrainingCli.Fit"/> renders a trainer: the progress line on an
+/// interactive stderr, one line per epoch on stdout (unless quiet; the label "teacher" prefixes its lines), notes on stderr,
+/// and Ctrl-C cancelling <see cref="Session"/>'s token. Dispose to stop listening for Ctrl-C.
+/// </summary>
+internal sealed class TrainingConsole : IDisposable
+{
+    private readonly CancellationTokenSource _cancel = new();
+    private readonly ConsoleCancelEventHandler _onCancel;
+
+    public TrainingConsole(CliContext cli, bool quiet, string? runDirectory, bool resume)
+    {
+        var bar = quiet ? null : ProgressLine.ForStderr(cli);
+        _onCancel = (_, e) => { e.Cancel = true; _cancel.Cancel(); };
+        System.Console.CancelKeyPress += _onCancel;
+        Session = new Techniques.TechniqueSession
+        {
+            Notes = note => { bar?.Clear(); cli.Note(note); },
+            Progress = bar is null ? null : p => bar.Update(new TrainProgress(p.Epoch, p.Epochs, p.Batch, p.Batches, p.Loss, p.Accuracy, p.SamplesPerSecond)),
+            EpochEnd = quiet ? null : m =>
+            {
+                bar?.Clear();
+                cli.Console.WriteLine($"{(m.Label == "teacher" ? "teacher " : "")}epoch {m.Epoch}/{m.Epochs}: loss {m.TrainLoss:F4}, train {m.TrainAccuracy:P2}, test {m.TestAccuracy:P2}, lr {m.LearningRate:G3}, {m.Seconds:F1} s ({m.SamplesPerSecond:N0} samples/s)");
+            },
+            Cancel = _cancel.Token,
+            RunDirectory = runDirectory,
+            Resume = resume,
+        };
+    }
+
+    public Techniques.TechniqueSession Session { get; }
+
+    /// <summary>The line and exit code of a run stopped by Ctrl-C: where its checkpoint is, or that the stopped part keeps none.</summary>
+    public int Interrupted(CliContext cli, bool checkpointed)
+    {
+        cli.Note(checkpointed && Session.RunDirectory is { } dir
+            ? $"interrupted: checkpoint written to {Checkpoint.PathIn(dir)}; continue with the same command and --resume"
+            : "interrupted before any checkpoint (the teacher's training keeps none); run the same command again");
+        return TrainingCli.Interrupted;
+    }
+
+    public void Dispose()
+    {
+        System.Console.CancelKeyPress -= _onCancel;
+        _cancel.Dispose();
+    }
+}
+
+/// <summary>
 /// The distillation options that <c>shrink distill</c>, and the fine-tuning of <c>shrink prune</c> and
 /// <c>shrink quantize --mode qat</c> (with <c>--teacher</c>), share.
 /// </summary>

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Spectre.Console;
 using Shrink.Cli.Reports;
 using Shrink.Data;
+using Shrink.Evaluation;
 using Shrink.Ir;
 using Shrink.Onnx;
 using Shrink.Passes;
@@ -80,9 +81,10 @@ internal static class PruneCommand
             var context = new PassContext();
             var sets = p.GetValue(data) is { } dir ? FashionMnist.Load(dir) : null;
             var pruned = job.Run(OnnxReader.Read(path), TeacherChoice.Inputs(teacherChoice, sets), context, cli);
-            var (before, after, stats) = ModelSaver.Save(pruned, outPath, file => ModelSide.MeasurePair(path, file, sets?.Test, batches, runnerOptions, context.Notes), guard: guard);
-            var report = new PruneReport(path, outPath, m, job.TargetSparsity, job.Scope, job.Rounds, tuning.Epochs, before, after, context.Notes,
-                stats.Layers.Where(l => l.Parameters > 0).ToList(), structural);
+            var measured = ModelSaver.Save(pruned, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, batches, runnerOptions), guard: guard);
+            context.Notes.AddRange(measured.Notes);
+            var report = new PruneReport(path, outPath, m, job.TargetSparsity, job.Scope, job.Rounds, tuning.Epochs, measured.Before, measured.After, context.Notes,
+                measured.After.Stats!.Layers.Where(l => l.Parameters > 0).ToList(), structural);
             if (p.GetValue(json)) cli.WriteJson(report);
             else Render(cli.Console, report);
             return ShrinkApp.Ok;
@@ -216,7 +218,7 @@ internal static class PruneCommand
 
     private static void Render(IAnsiConsole c, PruneReport r)
     {
-        var table = ModelSide.Table(r.Before, r.After);
+        var table = ComparisonTable.Of(r.Before, r.After);
         c.Write(table);
         foreach (var note in r.Notes) c.WriteLine($"note: {note}");
         c.WriteLine(r.Structural
@@ -227,23 +229,32 @@ internal static class PruneCommand
 }
 
 internal sealed record PruneReport(string Model, string Out, string Method, double TargetSparsity, string Scope, int Rounds, int FinetuneEpochs,
-    ModelSide Before, ModelSide After, IReadOnlyList<string> Notes, IReadOnlyList<LayerStats> Layers, bool Structural)
+    ModelMeasurement Before, ModelMeasurement After, IReadOnlyList<string> Notes, IReadOnlyList<LayerStats> Layers, bool Structural)
 {
+    private const string SameKernels = "unstructured sparsity keeps every layer's shape, and ONNX Runtime runs the same dense kernels";
+
     /// <summary>
-    /// Structured pruning: faster when the interleaved comparison finds it faster (interquartile ranges apart) at every batch
-    /// size. Unstructured pruning keeps every shape, so ONNX Runtime runs the same dense kernels: it is
-    /// never claimed faster, whatever run-to-run noise the latency rows show.
+    /// Faster when the interleaved comparison finds it faster (interquartile ranges apart) at every batch size: one rule
+    /// for structured and unstructured pruning, so that the words agree with the latency rows. (Unstructured pruning keeps
+    /// every shape and runs the same dense kernels, which the note says beside whatever this run measured.)
     /// </summary>
-    public bool Faster => Structural && ModelSide.Faster(Before, After);
+    public bool Faster => Comparison.Of(Before, After).Faster;
 
     /// <summary>Latency ratio (before / after) per measured batch size.</summary>
-    public IReadOnlyList<double> Speedups => ModelSide.Speedups(Before, After);
+    public IReadOnlyList<double> Speedups => Comparison.Of(Before, After).Speedups;
 
-    public string FasterNote => Structural
-        ? Faster
-            ? $"faster in ONNX Runtime: {ModelSide.Verdicts(After)} (p50 of interleaved runs; interquartile ranges apart)"
-            : Before.Latency.Count == 0
-                ? "latency not measured (--bench-batch none)"
-                : $"not faster in ONNX Runtime at every batch size by the measure of this run: {ModelSide.Verdicts(After)} (p50 of interleaved runs)"
-        : "not faster: unstructured sparsity keeps every layer's shape, and ONNX Runtime runs the same dense kernels; the zeros pay off in compressed size (gzip above) and later in Deep Compression, not in latency";
+    public string FasterNote
+    {
+        get
+        {
+            var c = Comparison.Of(Before, After);
+            if (!c.LatencyMeasured)
+                return Structural ? "latency not measured (--bench-batch none)"
+                    : $"not faster: {SameKernels}; the zeros pay off in compressed size (gzip above) and later in Deep Compression, not in latency";
+            if (Structural) return ComparisonTable.Verdict(c);
+            return c.FasterSomewhere
+                ? $"{c.Verdicts} by the measure of this run (p50 of interleaved runs), although {SameKernels}: a difference the zeros cannot make; they pay off in compressed size (gzip above) and later in Deep Compression"
+                : $"not faster: {SameKernels} ({c.Verdicts}, p50 of interleaved runs); the zeros pay off in compressed size (gzip above) and later in Deep Compression, not in latency";
+        }
+    }
 }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Spectre.Console;
 using Shrink.Cli.Reports;
 using Shrink.Data;
+using Shrink.Evaluation;
 using Shrink.Ir;
 using Shrink.Onnx;
 using Shrink.Passes;
@@ -162,7 +163,9 @@ internal static class QuantizeCommand
                 }
                 result = new PassPipeline(new QuantizeStaticPass(options, ranges)).Run(folded, context);
             }
-            var (before, after, _) = ModelSaver.Save(result.Model, outPath, file => ModelSide.MeasurePair(path, file, sets?.Test, batches, runnerOptions, context.Notes), guard: guard);
+            var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, batches, runnerOptions), guard: guard);
+            context.Notes.AddRange(measured.Notes);
+            var (before, after) = (measured.Before, measured.After);
             var report = new QuantizeReport(path, outPath, p.GetValue(mode)!, p.GetValue(weights)!, p.GetValue(activations)!, options.PerChannel,
                 dynamic ? "none (dynamic)" : weightOnly ? "none (weight-only)" : observe ? $"{p.GetValue(calibration)} then observed in training" : p.GetValue(calibration)!, calibrationSet?.Count ?? 0, result.Stats, before, after, context.Notes)
             {
@@ -178,7 +181,7 @@ internal static class QuantizeCommand
 
     private static void Render(IAnsiConsole c, QuantizeReport r)
     {
-        c.Write(ModelSide.Table(r.Before, r.After));
+        c.Write(ComparisonTable.Of(r.Before, r.After));
         foreach (var note in r.Notes) c.WriteLine($"note: {note}");
         var layers = r.Stats.GetValueOrDefault($"quantize-{(r.Mode == "dynamic" ? "dynamic" : "static")}.layers");
         if (r.ExecutorAccuracy is { } ea && r.After.Accuracy is { } oa)
@@ -196,9 +199,9 @@ internal static class QuantizeCommand
 }
 
 internal sealed record QuantizeReport(string Model, string Out, string Mode, string Weights, string Activations, bool PerChannel, string Calibration,
-    int CalibrationSamples, IReadOnlyDictionary<string, long> Stats, ModelSide Before, ModelSide After, IReadOnlyList<string> Notes)
+    int CalibrationSamples, IReadOnlyDictionary<string, long> Stats, ModelMeasurement Before, ModelMeasurement After, IReadOnlyList<string> Notes)
 {
-    public bool Faster => ModelSide.Faster(Before, After);
+    public bool Faster => Comparison.Of(Before, After).Faster;
 
     /// <summary>Block-wise scales: weights per block along the reduction axis (0: per channel or per tensor).</summary>
     public int BlockSize { get; init; }
@@ -208,12 +211,12 @@ internal sealed record QuantizeReport(string Model, string Out, string Mode, str
     /// <summary>QAT: the training executor's test accuracy at the end (quantized weights, fake-quantized activations).</summary>
     public double? ExecutorAccuracy { get; init; }
 
-    public IReadOnlyList<double> Speedups => ModelSide.Speedups(Before, After);
+    public IReadOnlyList<double> Speedups => Comparison.Of(Before, After).Speedups;
 
     public string FasterNote => Before.Latency.Count == 0 || After.Latency.Count == 0
         ? "latency not measured"
         : Faster
-            ? $"faster in ONNX Runtime: {ModelSide.Verdicts(After)} (p50 of interleaved runs; interquartile ranges apart)"
-            : $"NOT faster in ONNX Runtime at every batch size by the measure of this run: {ModelSide.Verdicts(After)} (p50 of interleaved runs)" +
+            ? $"faster in ONNX Runtime: {Comparison.Of(Before, After).Verdicts} (p50 of interleaved runs; interquartile ranges apart)"
+            : $"NOT faster in ONNX Runtime at every batch size by the measure of this run: {Comparison.Of(Before, After).Verdicts} (p50 of interleaved runs)" +
               (After.Comparison?.Any(r => r.Verdict == LatencyVerdict.Slower) == true ? "; where slower, the Q/DQ steps cost more than the integer kernels save" : "");
 }

@@ -16,6 +16,9 @@ public sealed class TechniqueSession
     /// <summary>Receives progress within training epochs, for progress bars (about ten times a second at most).</summary>
     public Action<TechniqueProgress>? Progress { get; init; }
 
+    /// <summary>Receives each finished training epoch's metrics (epoch lines), after the epoch's checkpoint is written.</summary>
+    public Action<TechniqueEpoch>? EpochEnd { get; init; }
+
     public CancellationToken Cancel { get; init; }
 
     /// <summary>Where checkpoints go; null trains without checkpoints (nothing to resume from).</summary>
@@ -29,3 +32,7 @@ public sealed class TechniqueSession
 
 /// <summary>Progress of a technique that trains: which run (<paramref name="Label"/>), epoch and batch.</summary>
 public readonly record struct TechniqueProgress(string Label, int Epoch, int Epochs, int Batch, int Batches, double Loss, double Accuracy, double SamplesPerSecond);
+
+/// <summary>A finished epoch of a technique that trains: which run (<paramref name="Label"/>), the epoch (1-based) and its metrics.</summary>
+public sealed record TechniqueEpoch(string Label, int Epoch, int Epochs, double TrainLoss, double TrainAccuracy, double? TestAccuracy, double LearningRate,
+    double Seconds, double SamplesPerSecond);

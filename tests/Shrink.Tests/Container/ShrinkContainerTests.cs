@@ -248,7 +248,7 @@ public class ClusterCommandTests
         File.WriteAllBytes(dir.File("bad.shrink"), bytes);
         CliRunner.AssertBadInput(CliRunner.Run("unpack", dir.File("bad.shrink"), "--out", dir.File("u2.onnx")), "CRC mismatch");
         CliRunner.AssertBadInput(CliRunner.Run("pack", dir.File("m.onnx"), "--out", dir.File("x.shrink")), "no clustered weights");
-        CliRunner.AssertBadInput(CliRunner.Run("cluster", dir.File("m.onnx"), "--bits", "9", "--out", dir.File("x.onnx")), "9 bits is out of range");
+        CliRunner.AssertBadInput(CliRunner.Run("cluster", dir.File("m.onnx"), "--bits", "9", "--out", dir.File("x.onnx")), "--bits 9 is out of range");
         Assert.False(File.Exists(dir.File("u2.onnx")) || File.Exists(dir.File("x.shrink")) || File.Exists(dir.File("x.onnx")));
     }
 }

@@ -18,9 +18,9 @@ public sealed record LowRankOptions
 
     public LowRankOptions Validate()
     {
-        if (Energy is null == Ratio is null) throw new OptionsException("give one of --energy and --ratio");
-        if (Energy is { } e && !(e > 0 && e <= 1)) throw new OptionsException($"--energy must be in (0, 1], got {e}");
-        if (Ratio is { } r && !(r > 0 && r < 1)) throw new OptionsException($"--ratio must be in (0, 1), got {r}");
+        if (Energy is null == Ratio is null) throw new OptionsException("give one of the energy and the ratio");
+        if (Energy is { } e && !(e > 0 && e <= 1)) throw OptionsException.For(nameof(Energy), $"must be in (0, 1], got {e}");
+        if (Ratio is { } r && !(r > 0 && r < 1)) throw OptionsException.For(nameof(Ratio), $"must be in (0, 1), got {r}");
         return this;
     }
 }
@@ -60,7 +60,7 @@ public sealed class LowRankPass : IPass
             if (_options.Layers is null && node.Outputs.Any(o => o is not null && graph.Outputs.Contains(o)))
             {
                 // The classifier: a few outputs, and a low rank there costs accuracy for almost no parameters.
-                context.Notes.Add($"'{w.LayerName}' left alone: it produces a graph output (the classifier); name it in --layers to factorize it");
+                context.Notes.Add($"'{w.LayerName}' left alone: it produces a graph output (the classifier); name it among the layers to factorize it");
                 continue;
             }
             var t = w.Tensor;
