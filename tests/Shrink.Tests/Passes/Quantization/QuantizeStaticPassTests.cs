@@ -337,6 +337,7 @@ public class QatTests
         using var hook = new Shrink.Training.Quantization.WeightQatHook(executor, layers, options.PerChannel, options.ResolveReduceRange(integerKernels: true).On);
         hook.ProjectWeights();
         // The executor's weights are the export's levels times its scales.
+        Assert.NotEmpty(layers);
         foreach (var (name, (axis, _)) in layers)
         {
             var levels = model.Graph.FindInitializer(name + "_quantized")!.Const!.ToDoubles();
@@ -344,6 +345,7 @@ public class QatTests
             var trained = executor.FindParameter(name)!.Tensor.data<float>().ToArray();
             var dims = model.Graph.FindInitializer(name + "_quantized")!.Const!.Dims;
             var inner = dims.Skip(axis + 1).Aggregate(1L, (a, b) => a * b);
+            Assert.NotEmpty(trained);
             Assert.All(Enumerable.Range(0, trained.Length), i =>
                 Assert.Equal(levels[i] * scales[options.PerChannel ? i / inner % dims[axis] : 0], trained[i], 1e-6));
         }
@@ -377,10 +379,13 @@ public class QatTests
         // 2 of the 1,000 embedded test images (measured: equal for int4 and ternary).
         Assert.InRange(ort - executor, -0.002, 0.002);
         var q = OnnxReader.Read(dir.File("q.onnx"));
-        foreach (var w in q.Graph.Initializers.Where(v => v.Name.EndsWith(".weight_quantized")))
+        var quantized = q.Graph.Initializers.Where(v => v.Name.EndsWith(".weight_quantized")).ToList();
+        Assert.NotEmpty(quantized);
+        foreach (var w in quantized)
         {
             Assert.Equal(DataType.Int4, w.Const!.DataType); // below 8 bits, stored as ONNX int4
             var values = w.Const.ToDoubles();
+            Assert.NotEmpty(values);
             Assert.All(values, v => Assert.InRange(v, -levels, levels));
             if (weights == "int4") Assert.Contains(values, v => Math.Abs(v) == 7); // the per-channel maximum maps to ±7
         }
