@@ -47,7 +47,7 @@ internal static class DistillCommand
             { f.Teacher, f.TeacherEpochs, f.Student, f.Shared.Temperature, f.Shared.Alpha, f.Hints, f.HintWeight, f.Attention, f.AttentionWeight, f.NoCache };
         foreach (var o in f.Training.All.Append(f.Output).Append(f.Json)) command.Options.Add(o);
         command.SetAction(cli.Guard(p => Run(cli, f, p)));
-        return command;
+        return f.Training.Flags(cli, command);
     }
 
     private static int Run(CliContext cli, Flags f, ParseResult p)

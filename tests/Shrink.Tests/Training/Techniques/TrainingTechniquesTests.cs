@@ -144,5 +144,9 @@ public class TrainingTechniquesTests
         Assert.Equal("HintWeight", Assert.Throws<OptionsException>(() => new DistillationOptions { HintWeight = -1 }.Validate()).Option);
         Assert.Equal("TeacherEpochs", Assert.Throws<OptionsException>(() => new DistillTechniqueOptions { TeacherEpochs = 0 }.Validate()).Option);
         Assert.DoesNotContain("--", Assert.Throws<OptionsException>(() => new LowRankOptions { Energy = null }.Validate()).Message);
+        var batch = Assert.Throws<OptionsException>(() => new TrainOptions { BatchSize = 0 }.Validate());
+        Assert.Equal(("BatchSize", "batch size must be at least 1, got 0"), (batch.Option, batch.Message));
+        Assert.DoesNotContain("--", Assert.Throws<OptionsException>(() => new TrainOptions { Schedule = new() { Kind = "linear" } }.Validate()).Message);
+        Assert.DoesNotContain("--", Assert.Throws<OptionsException>(() => new TrainOptions { Resume = true }.Validate()).Message);
     }
 }
