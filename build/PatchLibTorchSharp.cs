@@ -1,4 +1,4 @@
-// MSBuild inline task (see Directory.Build.targets; compiled for netstandard2.0): makes TorchSharp's libLibTorchSharp.so load on
+// MSBuild inline task (see Shrink.Training.targets beside it; compiled for netstandard2.0): makes TorchSharp's libLibTorchSharp.so load on
 // systems whose libstdc++ stops before GLIBCXX_3.4.32 (Debian 12 has 3.4.30).
 //
 // The shipped library needs GLIBCXX_3.4.32 for one symbol, _ZSt21ios_base_library_initv, which it
@@ -23,6 +23,9 @@ public class PatchLibTorchSharp : Task
     /// <summary>Where the patched copy goes (same file name, so it lands beside libtorch_cpu.so).</summary>
     [Required] public string Destination { get; set; } = "";
 
+    /// <summary>Patch even where the building machine's libstdc++ has GLIBCXX_3.4.32 (the output runs elsewhere).</summary>
+    public bool Always { get; set; }
+
     /// <summary>True when a patched copy was written (or is up to date) and should replace the original.</summary>
     [Output] public bool Patched { get; set; }
 
@@ -35,12 +38,12 @@ public class PatchLibTorchSharp : Task
         try
         {
             var libstdcxx = FindSystemLibStdCxx();
-            if (libstdcxx == null)
+            if (libstdcxx == null && !Always)
             {
                 Log.LogMessage(MessageImportance.Normal, "libLibTorchSharp.so: no system libstdc++.so.6 found; left unpatched");
                 return true;
             }
-            if (Contains(File.ReadAllBytes(libstdcxx), IgnorableVersion))
+            if (libstdcxx != null && !Always && Contains(File.ReadAllBytes(libstdcxx), IgnorableVersion))
             {
                 Log.LogMessage(MessageImportance.Normal, $"libLibTorchSharp.so: {libstdcxx} has {IgnorableVersion}; no patch needed");
                 return true;
@@ -54,7 +57,7 @@ public class PatchLibTorchSharp : Task
             var error = MarkWeak(bytes);
             if (error != null)
             {
-                Log.LogError($"cannot patch {Source} for this system's libstdc++ ({libstdcxx}): {error}");
+                Log.LogError($"cannot patch {Source} for a libstdc++ without {IgnorableVersion} ({libstdcxx ?? "none found here"}): {error}");
                 return false;
             }
             Directory.CreateDirectory(Path.GetDirectoryName(Destination)!);

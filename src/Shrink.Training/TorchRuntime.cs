@@ -28,7 +28,7 @@ public static class TorchRuntime
                 catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or NotSupportedException or EntryPointNotFoundException)
                 {
                     throw new RuntimeFailureException(
-                        $"libtorch could not be loaded ({e.GetBaseException().Message.Split('\n')[0]}); build Shrink from source with `dotnet build` on this machine so the native library is prepared for its libstdc++");
+                        $"libtorch could not be loaded ({e.GetBaseException().Message.Split('\n')[0]}); build the program on this machine, so that Shrink.Training's build step prepares libLibTorchSharp.so for its libstdc++ (or build with the MSBuild property ShrinkPatchLibTorchSharp=always when it runs elsewhere)");
                 }
                 _initialized = true;
                 SetThreads(threads ?? Environment.ProcessorCount);

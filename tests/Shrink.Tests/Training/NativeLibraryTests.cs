@@ -3,7 +3,7 @@ using Xunit;
 
 namespace Shrink.Tests.Training;
 
-/// <summary>The build's patch of libLibTorchSharp.so (Directory.Build.targets, build/PatchLibTorchSharp.cs).</summary>
+/// <summary>The build's patch of libLibTorchSharp.so (build/Shrink.Training.targets, build/PatchLibTorchSharp.cs; the package route is proved by examples/run.sh).</summary>
 public class NativeLibraryTests
 {
     private static string Readelf(string path)
