@@ -79,9 +79,13 @@ public class InterruptTests
         Assert.False(File.Exists(dir.File("m.onnx")));
         Assert.True(File.Exists(Path.Combine(dir.File("m.run"), "checkpoint.bin")));
 
-        var resumed = CliRunner.Run(Args("--resume", "--json"));
-        Assert.True(resumed.ExitCode == 0, resumed.Err);
-        Assert.Equal(6, System.Text.Json.JsonDocument.Parse(resumed.Out).RootElement.GetProperty("epochs").GetInt32());
+        // Resumed in a process of its own too: --threads would otherwise change libtorch's threads for the tests that follow.
+        using var resumed = Start(Args("--resume", "--json"));
+        var resumedErr = resumed.StandardError.ReadToEndAsync();
+        var json = resumed.StandardOutput.ReadToEnd();
+        Assert.True(resumed.WaitForExit(120_000), "the resumed run finishes");
+        Assert.True(resumed.ExitCode == 0, resumedErr.Result);
+        Assert.Equal(6, System.Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("epochs").GetInt32());
         Assert.NotEmpty(OnnxReader.Read(dir.File("m.onnx")).Graph.Nodes);
     }
 }
