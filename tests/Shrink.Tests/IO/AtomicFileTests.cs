@@ -120,7 +120,7 @@ public class StagedFileTests
     public void TemporariesOfDeadProcesses_AreRemovedAtTheNextBegin_AndLiveOnesKept()
     {
         using var dir = new TempDirectory();
-        var dead = FindDeadPid();
+        var dead = Security.OutputGuardTests.DeadPid();
         File.WriteAllText(dir.File($".m.onnx.{dead}.0badc0de.tmp"), "left by a killed run");
         File.WriteAllText(dir.File($".m.onnx.{Environment.ProcessId}.1234abcd.tmp"), "a run writing now");
         File.WriteAllText(dir.File("other.tmp"), "not a staged name");
@@ -128,12 +128,5 @@ public class StagedFileTests
         using (StagedFile.Begin(dir.File("m.onnx"))) { }
 
         Assert.Equal(new[] { $".m.onnx.{Environment.ProcessId}.1234abcd.tmp", "other.tmp" }, Directory.GetFiles(dir.Path).Select(Path.GetFileName).Order());
-    }
-
-    private static int FindDeadPid()
-    {
-        for (var pid = 4_000_000; pid > 1000; pid -= 7919)
-            if (!Directory.Exists($"/proc/{pid}")) return pid;
-        throw new InvalidOperationException("no free pid found");
     }
 }
