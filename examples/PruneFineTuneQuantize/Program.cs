@@ -24,11 +24,11 @@ var options = new FineTuneOptions { Epochs = 1, LearningRate = 0.1 };
 var model = FineTuner.Run(ModelZoo.Create("lenet300", seed: 0), options, inputs, session, "train").Model;
 
 // 1. Prune: the 80 % smallest weights of every layer become zero; the pass records which (its masks).
-var prune = new UnstructuredPrunePass(new UnstructuredPruneOptions { Sparsity = 0.8 });
-var pruned = prune.Run(model, new PassContext()).Model;
+var prune = new UnstructuredPrunePass(new UnstructuredPruneOptions { Sparsity = 0.8 }).Run(model, new PassContext());
+var (pruned, masks) = (prune.Model, prune.Artifact<PruningMasks>()!);
 
 // 2. Fine-tune one epoch in TorchSharp (libtorch), the masks holding the pruned weights at zero.
-var tuned = FineTuner.Run(pruned, options, inputs, session, "fine-tune", executor => new[] { new MaskHook(executor, prune.Masks) });
+var tuned = FineTuner.Run(pruned, options, inputs, session, "fine-tune", executor => new[] { new MaskHook(executor, masks) });
 
 // 3. Quantize: int8 weights per output channel, activations quantized at run time.
 var quantized = new QuantizeDynamicPass(new QuantizationOptions { PerChannel = true }).Run(tuned.Model, new PassContext()).Model;

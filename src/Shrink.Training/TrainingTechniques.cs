@@ -1,16 +1,21 @@
 using Shrink.Techniques;
 using Shrink.Training.Distillation;
 using Shrink.Training.Factorization;
+using Shrink.Training.FineTuning;
 using Shrink.Training.Sharing;
 
 namespace Shrink.Training;
 
-/// <summary>The techniques that need training, registered in <see cref="TechniqueRegistry"/> (the CLI calls <see cref="Register"/> at start).</summary>
+/// <summary>
+/// Registers the techniques that need training in <see cref="TechniqueRegistry"/>. Call it once before resolving
+/// technique ids (the CLI does at start; a program that runs recipes with training stages does too). Calling it
+/// again is harmless.
+/// </summary>
 public static class TrainingTechniques
 {
-    /// <summary>Registers every technique of <c>Shrink.Training</c>; calling it again is harmless.</summary>
     public static void Register()
     {
+        TechniqueRegistry.Register(new FineTuneTechnique());
         TechniqueRegistry.Register(new ClusterTechnique());
         TechniqueRegistry.Register(new FactorizeTechnique());
         TechniqueRegistry.Register(new DistillTechnique());

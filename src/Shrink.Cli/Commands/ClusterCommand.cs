@@ -58,7 +58,7 @@ internal static class ClusterCommand
             var before = ModelEvaluation.Measure(path, sets?.Test);
             var after = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Measure(file, sets?.Test), guard: guard);
             var report = new ClusterReport(path, outPath, tuning.Epochs, before, after,
-                result.Artifact<Codebooks>()!.Weights.Select(ClusterLayer.From).ToList(), result.Notes);
+                ClusterLayer.Of(result.Model, result.Artifact<Codebooks>()!), result.Notes);
             if (p.GetValue(json)) cli.WriteJson(report);
             else report.Render(cli.Console);
             return ShrinkApp.Ok;

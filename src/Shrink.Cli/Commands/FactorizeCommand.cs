@@ -58,7 +58,7 @@ internal static class FactorizeCommand
                 TeacherChoice.Inputs(teacherChoice, sets), cli.Session());
             var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, batches, runnerOptions), guard: guard);
             var report = new FactorizeReport(path, outPath, lowRank.Energy, lowRank.Ratio, tuning.Epochs,
-                result.Artifact<Ranks>()!.Layers.Select(FactorizedLayer.From).ToList(), measured.Before, measured.After, result.Notes.Concat(measured.Notes).ToList());
+                result.Artifact<FactorizationRanks>()!.Layers.Select(FactorizedLayer.From).ToList(), measured.Before, measured.After, result.Notes.Concat(measured.Notes).ToList());
             if (p.GetValue(json)) cli.WriteJson(report);
             else report.Render(cli.Console);
             return ShrinkApp.Ok;

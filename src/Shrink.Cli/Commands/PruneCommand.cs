@@ -200,10 +200,10 @@ internal static class PruneCommand
                 TorchRuntime.EnsureInitialized();
                 step = step with { Scores = TaylorSaliency.Measure(model, sets!.Train, seed: tuning.Seed + round) };
             }
-            var pass = new UnstructuredPrunePass(step);
-            model = new PassPipeline(pass).Run(model, context).Model;
+            var result = new PassPipeline(new UnstructuredPrunePass(step)).Run(model, context);
+            model = result.Model;
             if (tuning.Epochs == 0 || sets is null) continue;
-            model = FineTuner.Run(model, tuning, inputs, cli.Session(), $"round {round}/{rounds} fine-tune", ex => new ITrainingHook[] { new MaskHook(ex, pass.Masks) }, tuning.Seed + round).Model;
+            model = FineTuner.Run(model, tuning, inputs, cli.Session(), $"round {round}/{rounds} fine-tune", ex => new ITrainingHook[] { new MaskHook(ex, result.Artifact<PruningMasks>()!) }, tuning.Seed + round).Model;
         }
         return model;
     }

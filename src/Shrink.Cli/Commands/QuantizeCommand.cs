@@ -108,7 +108,7 @@ internal static class QuantizeCommand
             if (check is { } reason) throw new OptionsException(reason);
             // Layers are looked for after folding: weights behind Constant nodes or exporter Transposes become initializers there.
             var context = new PassContext();
-            var folded = new PassPipeline(new FoldConstantsPass(), new FoldBatchNormPass()).Run(OnnxReader.Copy(original), context).Model;
+            var folded = new PassPipeline(new FoldConstantsPass(), new FoldBatchNormPass()).Run(original, context).Model;
             var none = dynamic ? new QuantizeDynamicPass(options).CheckPreconditions(folded) : new QuantizeStaticPass(options).CheckPreconditions(folded);
             if (none is { } nothing) throw new OptionsException(nothing);
             // Data: for accuracy when given, and for calibration unless --calib-data is.
@@ -136,16 +136,16 @@ internal static class QuantizeCommand
                 {
                     // Train with the activations fake-quantized at their calibrated ranges (Q/DQ in the executor, straight-through
                     // gradients) and the weights kept on their grid; then export with the same ranges.
-                    var training = OnnxReader.Copy(folded);
-                    var fakeQuant = new QuantizeStaticPass(options, ranges) { ActivationsOnly = true };
-                    fakeQuant.Run(training, new PassContext());
+                    var fakeQuant = new QuantizeStaticPass(options, ranges) { ActivationsOnly = true }.Run(folded, new PassContext());
+                    var training = fakeQuant.Model;
+                    var quantizers = fakeQuant.Artifact<ActivationQuantizers>()!.Scales;
                     var layers = plan.Layers.ToDictionary(l => l.Inputs[1]!.Name,
                         l => (Axis: QuantizeStaticPass.OutputChannelAxis(l), Bits: options.BitsOf(l)));
                     ActivationRangeHook? observer = null;
                     var tuned = FineTuner.Run(training, tuning, TeacherChoice.Inputs(teacherChoice, sets!), cli.Session(), "qat", ex =>
                     {
                         var hooks = new List<ITrainingHook> { new WeightQatHook(ex, layers, options.PerChannel, options.ResolveReduceRange(options.Activations != DataType.Float).On) };
-                        if (observe) hooks.Add(observer = new ActivationRangeHook(ex, fakeQuant.ActivationScales.Select(a => (a.ScaleName, a.Lower, a.Upper))));
+                        if (observe) hooks.Add(observer = new ActivationRangeHook(ex, quantizers.Select(a => (a.ScaleName, a.Lower, a.Upper))));
                         return hooks;
                     });
                     var trained = tuned.Model;
@@ -154,7 +154,7 @@ internal static class QuantizeCommand
                     if (observer is not null)
                     {
                         var observed = ranges.ToDictionary(kv => kv.Key, kv => kv.Value);
-                        foreach (var a in fakeQuant.ActivationScales) observed[a.RangeKey] = observer.Ranges[a.ScaleName];
+                        foreach (var a in quantizers) observed[a.RangeKey] = observer.Ranges[a.ScaleName];
                         ranges = observed;
                     }
                     foreach (var v in folded.Graph.Initializers)

@@ -6,7 +6,12 @@ namespace Shrink.Cli.Reports;
 
 internal sealed record ClusterLayer(string Weight, int Bits, int SharedValues, long NonZero, long Elements)
 {
-    public static ClusterLayer From(Codebook c) => new(c.Weight, c.Bits, c.Values.Count, c.NonZero, c.Elements);
+    /// <summary>The rows of a clustered model: each weight's codebook, and its non-zeros and elements.</summary>
+    public static IReadOnlyList<ClusterLayer> Of(Shrink.Ir.Model model, Codebooks codebooks) => codebooks.Weights.Select(kv =>
+    {
+        var t = model.Graph.FindInitializer(kv.Key)!.Const!.AsFloats().ToArray();
+        return new ClusterLayer(kv.Key, kv.Value.Bits, kv.Value.Centroids.Length, t.LongCount(v => v != 0), t.Length);
+    }).ToList();
 }
 
 /// <summary>What <c>shrink cluster</c> prints: the before/after table, the codebook of each clustered weight, the notes.</summary>

@@ -6,7 +6,7 @@ namespace Shrink.Cli.Reports;
 
 internal sealed record FactorizedLayer(string Layer, int Rank, int FullRank)
 {
-    public static FactorizedLayer From(LayerRank r) => new(r.Layer, r.Rank, r.FullRank);
+    public static FactorizedLayer From(KeyValuePair<string, LayerRank> r) => new(r.Key, r.Value.Rank, r.Value.FullRank);
 }
 
 /// <summary>What <c>shrink factorize</c> prints: the before/after table, the rank kept per layer, the notes and the latency verdict.</summary>

@@ -290,7 +290,7 @@ public sealed partial class GraphExecutor : IDisposable
     /// <summary>A copy of the model with the current weights and buffers written into its initializers.</summary>
     public Model Export()
     {
-        var copy = Onnx.OnnxReader.Copy(_model);
+        var copy = _model.Clone();
         WriteBack(copy);
         return copy;
     }

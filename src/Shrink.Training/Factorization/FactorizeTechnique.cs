@@ -1,5 +1,4 @@
 using Shrink.Ir;
-using Shrink.Onnx;
 using Shrink.Passes;
 using Shrink.Passes.Factorization;
 using Shrink.Techniques;
@@ -19,7 +18,7 @@ public sealed record FactorizeTechniqueOptions
 /// <summary>
 /// <c>factorize</c>: low-rank factorization by truncated SVD (<see cref="LowRankPass"/>: Gemm/MatMul into two
 /// products, Conv into a k×k and a 1×1 convolution), then, with fine-tuning epochs and data, fine-tuning of the
-/// factors. Returns the model and its <see cref="Ranks"/>. Changes shapes (more, smaller layers); data-free unless
+/// factors. Returns the model and its <see cref="FactorizationRanks"/>. Changes shapes (more, smaller layers); data-free unless
 /// it fine-tunes; a model where no layer gets smaller is refused.
 /// </summary>
 public sealed class FactorizeTechnique : Technique<FactorizeTechniqueOptions>
@@ -39,13 +38,12 @@ public sealed class FactorizeTechnique : Technique<FactorizeTechniqueOptions>
         var pass = new LowRankPass(options.LowRank);
         if (pass.CheckPreconditions(model) is { } reason) throw new OptionsException(reason);
         var context = new PassContext();
-        var result = new PassPipeline(pass).Run(OnnxReader.Copy(model), context);
+        var result = new PassPipeline(pass).Run(model, context);
         if (!result.Modified)
             throw new OptionsException($"no layer was factorized: {string.Join("; ", context.Notes)}; lower the energy or the ratio");
         var factorized = result.Model;
         if (options.FineTune.Epochs > 0) factorized = FineTuner.Run(factorized, options.FineTune, inputs, session, "fine-tune").Model;
-        var ranks = new Ranks(pass.Ranks.Select(kv => new LayerRank(kv.Key, kv.Value.Rank, kv.Value.FullRank)).ToList());
-        return new TechniqueResult(factorized, new IArtifact[] { ranks }, context.Notes.ToList());
+        return new TechniqueResult(factorized, new IArtifact[] { result.Artifact<FactorizationRanks>()! }, context.Notes.ToList());
     }
 
     private static void Validate(FactorizeTechniqueOptions options, TechniqueInputs inputs)

@@ -1,5 +1,4 @@
 using Shrink.Ir;
-using Shrink.Onnx;
 using Shrink.Passes;
 using Shrink.Passes.Pruning;
 using Shrink.Passes.Quantization;
@@ -43,7 +42,7 @@ public sealed class ClusterTechnique : Technique<ClusterTechniqueOptions>
         if (pass.CheckPreconditions(model) is { } reason) throw new OptionsException(reason);
         if (inputs.Data is { } sets) CalibrationSet.FromDataset(sets.Test, 1).CheckFits(model);
         var context = new PassContext();
-        var clustered = new PassPipeline(pass).Run(OnnxReader.Copy(model), context).Model;
+        var clustered = new PassPipeline(pass).Run(model, context).Model;
         if (options.FineTune.Epochs > 0)
         {
             var weights = ClusterPass.ReadBits(clustered).Keys.ToList();

@@ -64,7 +64,7 @@ public static partial class ShrinkContainer
     /// <summary>Packs the weights a <see cref="ClusterPass"/> clustered; the rest of the model goes into the ONNX section.</summary>
     public static PackResult Pack(Model clustered)
     {
-        var model = OnnxReader.Copy(clustered);
+        var model = clustered.Clone();
         var bits = ClusterPass.ReadBits(model);
         if (bits.Count == 0) throw new OptionsException("the model has no clustered weights (no shrink.cluster_bits metadata); cluster it first (the cluster technique, shrink cluster)");
         var sections = new List<(byte Kind, byte[] Payload)>();

@@ -27,6 +27,17 @@ public static class FashionMnist
     public static DatasetPair Load(string? dataDir = null)
         => Load(dataDir, Environment.GetEnvironmentVariable(EnvironmentVariable), DebianDirectory);
 
+    /// <summary>
+    /// Where <see cref="Load(string?)"/> would read from: <paramref name="dataDir"/> when given, else the directory in
+    /// <c>SHRINK_DATA</c>, else Debian's directory when it holds the four files, else <see cref="EmbeddedName"/>.
+    /// </summary>
+    public static string Locate(string? dataDir = null)
+    {
+        if (dataDir is not null) return dataDir;
+        if (Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } env) return env;
+        return IdxFileSet.Find(DebianDirectory) is { Missing.Count: 0 } ? DebianDirectory : EmbeddedName;
+    }
+
     /// <summary>Loads the subset embedded in Shrink: 600 training and 100 test images per class.</summary>
     public static DatasetPair LoadEmbedded()
         => new(LoadEmbedded("train"), LoadEmbedded("test"));
@@ -88,7 +99,7 @@ public static class FashionMnist
 
     private static string ResourceName(string fileName) => $"Shrink.Data.Embedded.{fileName}";
 
-    private static Stream OpenResource(string fileName)
+    internal static Stream OpenResource(string fileName)
     {
         var name = ResourceName(fileName);
         return typeof(FashionMnist).Assembly.GetManifestResourceStream(name)

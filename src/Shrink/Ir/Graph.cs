@@ -38,6 +38,13 @@ public sealed partial class Graph
     public IEnumerable<Value> Values =>
         Inputs.Concat(Initializers).Concat(_nodes.SelectMany(n => n.Outputs).OfType<Value>()).Distinct();
 
+    /// <summary>
+    /// A deep copy of this graph and its subgraphs (see <see cref="Model.Clone"/>). Values the graph reads
+    /// from enclosing graphs become free values of the copy (as when the graph is read on its own), so the
+    /// copy shares nothing with the original; its <see cref="OwnerNode"/> is null.
+    /// </summary>
+    public Graph Clone() => new Cloner().Graph(this);
+
     /// <summary>Finds a value defined in this graph by name, or null.</summary>
     public Value? FindValue(string name) => Values.FirstOrDefault(v => v.Name == name);
 

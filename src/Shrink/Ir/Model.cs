@@ -51,6 +51,13 @@ public sealed class Model
         if (i >= 0) Metadata[i] = new(key, value); else Metadata.Add(new(key, value));
     }
 
+    /// <summary>
+    /// A deep copy in memory: graphs and subgraphs, nodes, values with their types and shapes, initializers
+    /// with their data, attributes, metadata, opset imports and the fields the IR keeps as residue. Editing
+    /// the copy leaves this model as it is, and the copy writes the same ONNX bytes.
+    /// </summary>
+    public Model Clone() => new Cloner().Model(this);
+
     /// <summary>Every graph: the main graph and, recursively, subgraphs in node attributes.</summary>
     public IEnumerable<Graph> AllGraphs() => Enumerate(Graph);
 

@@ -120,12 +120,13 @@ public sealed class Tensor
         return new Tensor(name, DataType.Int64, dims, MemoryMarshal.AsBytes(values).ToArray());
     }
 
-    /// <summary>A deep copy under another name.</summary>
+    /// <summary>A deep copy (data, strings, external-data record and residue), under another name when one is given.</summary>
     public Tensor Clone(string? name = null) => new(name ?? Name, DataType, (long[])Dims.Clone(), (byte[])_data.Clone(), Storage)
     {
         DocString = DocString,
         Strings = Strings?.Select(s => (byte[])s.Clone()).ToArray(),
-        Residue = Residue,
+        ExternalInfo = ExternalInfo?.ToArray(),
+        Residue = Onnx.Residues.Clone(Residue),
     };
 
     public override string ToString() => $"{Name}: {DataType.ShortName()}{Shape}";

@@ -11,8 +11,8 @@ namespace Shrink.Onnx;
 /// </summary>
 public static class OnnxReader
 {
-    /// <summary>An independent deep copy of a model (written and read back, so nothing is shared and nothing is lost).</summary>
-    public static Model Copy(Model model) => Read(OnnxWriter.ToBytes(model));
+    /// <summary>An independent deep copy of a model: <see cref="Model.Clone"/> (in memory; kept for callers written before it).</summary>
+    public static Model Copy(Model model) => model.Clone();
 
     /// <summary>Reads a model file (a regular file: a FIFO or device is refused); external data is resolved relative to the file's directory.</summary>
     public static Model Read(string path)

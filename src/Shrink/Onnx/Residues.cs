@@ -61,6 +61,19 @@ internal static class Residues
         r.Tensors.Clear(); r.Graphs.Clear(); r.SparseTensors.Clear(); r.TypeProtos.Clear();
     });
 
+    /// <summary>A deep copy of a residue (for <see cref="Ir.Model.Clone"/>); null stays null.</summary>
+    public static IMessage? Clone(IMessage? residue) => residue switch
+    {
+        null => null,
+        ModelProto p => p.Clone(),
+        GraphProto p => p.Clone(),
+        NodeProto p => p.Clone(),
+        TensorProto p => p.Clone(),
+        ValueInfoProto p => p.Clone(),
+        AttributeProto p => p.Clone(),
+        _ => throw new ArgumentException($"no residue of type {residue.GetType().Name}", nameof(residue)),
+    };
+
     /// <summary>Merges a residue back into a message being written.</summary>
     public static void MergeInto<T>(T target, IMessage? residue) where T : IMessage<T>
     {

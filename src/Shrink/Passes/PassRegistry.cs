@@ -8,8 +8,9 @@ namespace Shrink.Passes;
 
 /// <summary>
 /// Passes by id, each with its typed options: the one place the CLI and recipes resolve a pass name
-/// (never by reflection). <c>quantize-static</c> is not here: it needs activation ranges calibrated on
-/// data, which the quantization technique measures before it builds the pass.
+/// (never by reflection). <c>quantize-static</c> takes its activation ranges from an
+/// <see cref="ActivationRanges"/> artifact in the <see cref="PassContext"/> (a calibration step's); without
+/// one it quantizes only when the activations stay float (weight-only) and otherwise refuses in one line.
 /// </summary>
 public static class PassRegistry
 {
@@ -26,6 +27,7 @@ public static class PassRegistry
         ["fold-constants"] = Plain(() => new FoldConstantsPass()),
         ["fold-batchnorm"] = Plain(() => new FoldBatchNormPass()),
         ["quantize-dynamic"] = With<QuantizationOptions>(o => new QuantizeDynamicPass(o), new QuantizationOptions { PerChannel = true }),
+        ["quantize-static"] = With<QuantizationOptions>(o => new QuantizeStaticPass(o), new QuantizationOptions()),
         ["prune-unstructured"] = With<UnstructuredPruneOptions>(o => new UnstructuredPrunePass(o)),
         ["prune-structured"] = With<StructuredPruneOptions>(o => new StructuredPrunePass(o)),
         ["cluster-weights"] = With<ClusterOptions>(o => new ClusterPass(o), new ClusterOptions()),

@@ -3,16 +3,19 @@ namespace Shrink.Techniques;
 /// <summary>
 /// Techniques by id: the one place the CLI and recipes resolve a stage name (never by reflection over
 /// assemblies). <c>Shrink</c> registers the techniques that need no training; <c>Shrink.Training</c> adds its
-/// own with <c>TrainingTechniques.Register()</c>.
+/// own with <c>TrainingTechniques.Register()</c>. Every registered pass (<see cref="Shrink.Passes.PassRegistry"/>) is
+/// also a technique under its own id (<see cref="PassTechnique"/>) unless a registered technique has taken that id.
 /// </summary>
 public static class TechniqueRegistry
 {
     private static readonly Dictionary<string, ITechnique> Entries = new();
+    private static readonly Dictionary<string, PassTechnique> PassEntries = new();
     private static readonly object Gate = new();
 
+    /// <summary>The registered techniques' ids and the pass ids, sorted.</summary>
     public static IReadOnlyCollection<string> Ids
     {
-        get { lock (Gate) return Entries.Keys.Order().ToList(); }
+        get { lock (Gate) return Entries.Keys.Union(Shrink.Passes.PassRegistry.Ids).Order(StringComparer.Ordinal).ToList(); }
     }
 
     /// <summary>Adds a technique; registering the same instance type again is a no-op, another one under a taken id is API misuse.</summary>
@@ -29,12 +32,15 @@ public static class TechniqueRegistry
         }
     }
 
-    /// <summary>The technique called <paramref name="id"/>; an unknown id is an <see cref="OptionsException"/> listing the known ones.</summary>
+    /// <summary>The technique called <paramref name="id"/> (a registered one, else the pass of that id); an unknown id is an <see cref="OptionsException"/> listing the known ones.</summary>
     public static ITechnique Find(string id)
     {
         lock (Gate)
-            return Entries.TryGetValue(id, out var t)
-                ? t
-                : throw new OptionsException($"unknown technique '{Text.Message.Name(id)}'; known techniques: {string.Join(", ", Entries.Keys.Order())}");
+        {
+            if (Entries.TryGetValue(id, out var t)) return t;
+            if (PassEntries.TryGetValue(id, out var p)) return p;
+            if (Shrink.Passes.PassRegistry.Ids.Contains(id)) return PassEntries[id] = new PassTechnique(id);
+        }
+        throw new OptionsException($"unknown technique '{Text.Message.Name(id)}'; known techniques: {string.Join(", ", Ids)}");
     }
 }

@@ -13,7 +13,7 @@ public class CliCommandTests
     {
         var r = CliRunner.Run("--help");
         Assert.Equal(0, r.ExitCode);
-        foreach (var c in new[] { "inspect", "zoo", "eval", "bench", "run", "convert", "train", "prune", "sensitivity", "quantize", "distill", "cluster", "pack", "unpack", "factorize" })
+        foreach (var c in new[] { "inspect", "zoo", "eval", "bench", "run", "convert", "train", "prune", "sensitivity", "quantize", "distill", "cluster", "pack", "unpack", "factorize", "recipe" })
             Assert.Contains(c, r.Out);
         Assert.Contains("--vs", CliRunner.Run("bench", "--help").Out);
     }

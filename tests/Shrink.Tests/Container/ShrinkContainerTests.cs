@@ -19,9 +19,8 @@ public class ShrinkContainerTests
     internal static Model Clustered(string zoo, double sparsity, int bits)
     {
         var model = ModelZoo.Create(zoo, seed: 3);
-        new UnstructuredPrunePass(new UnstructuredPruneOptions { Sparsity = sparsity, Scope = PruneScope.Global }).Run(model, new PassContext());
-        new ClusterPass(new ClusterOptions { Bits = bits, ConvBits = 8 }).Run(model, new PassContext());
-        return model;
+        model = new UnstructuredPrunePass(new UnstructuredPruneOptions { Sparsity = sparsity, Scope = PruneScope.Global }).Run(model, new PassContext()).Model;
+        return new ClusterPass(new ClusterOptions { Bits = bits, ConvBits = 8 }).Run(model, new PassContext()).Model;
     }
 
     [Fact]
@@ -37,9 +36,9 @@ public class ShrinkContainerTests
         Assert.Equal(3, KMeans1D.Fit(values, 3, CentroidInit.Density).Length);
 
         var model = ModelZoo.Create("lenet300", seed: 3);
-        new UnstructuredPrunePass(new UnstructuredPruneOptions { Sparsity = 0.8, Scope = PruneScope.Global }).Run(model, new PassContext());
+        model = new UnstructuredPrunePass(new UnstructuredPruneOptions { Sparsity = 0.8, Scope = PruneScope.Global }).Run(model, new PassContext()).Model;
         var zeros = PrunableWeights.Find(model).Select(w => w.Tensor.AsFloats().ToArray().Count(v => v == 0)).ToList();
-        new ClusterPass(new ClusterOptions { Bits = 4 }).Run(model, new PassContext());
+        model = new ClusterPass(new ClusterOptions { Bits = 4 }).Run(model, new PassContext()).Model;
         var weights = PrunableWeights.Find(model);
         for (var i = 0; i < weights.Count; i++)
         {
@@ -197,7 +196,7 @@ public class ClusterCommandTests
     {
         Shrink.Training.TorchRuntime.EnsureInitialized();
         var model = ModelZoo.Create("lenet300", seed: 3);
-        new ClusterPass(new ClusterOptions { Bits = 2, OnlyListed = true, LayerBits = new Dictionary<string, int> { ["gemm3"] = 2 } }).Run(model, new PassContext());
+        model = new ClusterPass(new ClusterOptions { Bits = 2, OnlyListed = true, LayerBits = new Dictionary<string, int> { ["gemm3"] = 2 } }).Run(model, new PassContext()).Model;
         var w = model.Graph.FindInitializer("gemm3.weight")!.Const!.AsFloats().ToArray();
         var centroids = w.Distinct().OrderBy(v => v).ToArray();
         Assert.Equal(4, centroids.Length);

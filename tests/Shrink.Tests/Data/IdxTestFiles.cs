@@ -36,6 +36,30 @@ internal static class IdxTestFiles
         File.WriteAllBytes(Path.Combine(dir, "t10k-labels-idx1-ubyte" + ext), encode(Labels(3, 4, 5)));
     }
 
+    /// <summary>
+    /// Writes a Fashion-MNIST-shaped set of 28×28 images (<paramref name="train"/> training, <paramref name="test"/> test) whose
+    /// label is a function of the image (class k: a bright band in rows 2k to 2k+5), so that a model can learn it.
+    /// </summary>
+    public static void WriteLearnableSet(string dir, int train, int test)
+    {
+        static (byte[] Images, byte[] Labels) Make(int count, int offset)
+        {
+            var labels = Enumerable.Range(offset, count).Select(i => (byte)(i % 10)).ToArray();
+            var pixels = new byte[count * 28 * 28];
+            for (var n = 0; n < count; n++)
+                for (var r = 0; r < 28; r++)
+                    for (var c = 0; c < 28; c++)
+                        pixels[(n * 28 + r) * 28 + c] = (byte)(r >= 2 * labels[n] && r < 2 * labels[n] + 6 ? 200 + (n + c) % 50 : (n * 7 + r * 3 + c) % 40);
+            return ([.. Header(0x803, count, 28, 28), .. pixels], [.. Header(0x801, count), .. labels]);
+        }
+        var (trainImages, trainLabels) = Make(train, 0);
+        var (testImages, testLabels) = Make(test, 3);
+        File.WriteAllBytes(Path.Combine(dir, "train-images-idx3-ubyte"), trainImages);
+        File.WriteAllBytes(Path.Combine(dir, "train-labels-idx1-ubyte"), trainLabels);
+        File.WriteAllBytes(Path.Combine(dir, "t10k-images-idx3-ubyte"), testImages);
+        File.WriteAllBytes(Path.Combine(dir, "t10k-labels-idx1-ubyte"), testLabels);
+    }
+
     private static byte[] Header(int magic, params int[] dims)
     {
         var header = new byte[4 + 4 * dims.Length];

@@ -23,9 +23,9 @@ public class ContainerAttackTests
     public ContainerAttackTests(ITestOutputHelper log) => _log = log;
 
     /// <summary>16,000 sections (783 KB): the model and 15,999 one-element weights, all listed; it decodes.</summary>
-    internal static byte[] ManySections()
+    internal static byte[] ManySections(int weights = 15_999)
     {
-        var names = Enumerable.Range(0, 15_999).Select(i => $"w{i:D5}").ToList();
+        var names = Enumerable.Range(0, weights).Select(i => $"w{i:D5}").ToList();
         var sections = new List<(byte, byte[])> { (ContainerForge.GraphKind, ContainerForge.ModelSection(names)) };
         sections.AddRange(names.Select(n => (ContainerForge.TensorKind, ContainerForge.ZeroWeight(n))));
         return ContainerForge.Assemble(sections);
@@ -71,7 +71,12 @@ public class ContainerAttackTests
         var (error, seconds, allocated) = MeasureLogged(bytes, out var model);
         Assert.Null(error);
         Assert.Equal(15_999, model!.Graph.Initializers.Count(v => v.Const!.ElementCount == 1));
-        AssertBounded(seconds, allocated);
+        Assert.True(allocated < Allocation, $"allocated {allocated >> 20} MiB");
+        // Linear, not quadratic, by the ratio to an eighth of the sections (which a loaded machine slows alike):
+        // linear work takes about 8x as long, quadratic about 64x; the gate sits at 24x.
+        var small = MeasureLogged(ManySections(1_999), out _);
+        Assert.Null(small.Error);
+        Assert.True(seconds < 24 * Math.Max(small.Seconds, 0.005), $"16,000 sections took {seconds:F3} s, 2,000 took {small.Seconds:F3} s");
     }
 
     [Fact]
@@ -210,8 +215,11 @@ public class ContainerAttackTests
     private (Exception? Error, double Seconds, long Allocated) MeasureLogged(byte[] bytes, out Shrink.Ir.Model? model)
     {
         var m = Measure(bytes, out model);
-        var again = Measure(bytes, out _);
-        if (again.Seconds < m.Seconds) m = m with { Seconds = again.Seconds };
+        for (var i = 0; i < 2; i++)
+        {
+            var again = Measure(bytes, out _);
+            if (again.Seconds < m.Seconds) m = m with { Seconds = again.Seconds };
+        }
         _log.WriteLine($"{bytes.Length:N0} bytes: {(m.Error is null ? "decoded" : m.Error.Message)}; {m.Seconds:F3} s, {m.Allocated / (1 << 20):N0} MiB allocated");
         return m;
     }

@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using Shrink.Ir;
-using Shrink.Onnx;
 using Shrink.Ops;
 using Shrink.Runtime;
 
@@ -16,16 +15,16 @@ namespace Shrink.Passes.Cleanup;
 /// otherwise bloat the file). Needs no data, no training; shapes are unchanged; outputs equal the
 /// original's. Counters: <c>nodes</c> folded, <c>values</c> made initializers.
 /// </summary>
-public sealed class FoldConstantsPass : IPass
+public sealed class FoldConstantsPass : Pass
 {
     private static readonly HashSet<string> Random = new() { "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli", "Dropout" };
 
     /// <summary>Results larger than this (and than their constant inputs) are not materialized.</summary>
     public const long MaxElements = 1 << 20;
 
-    public string Id => "fold-constants";
+    public override string Id => "fold-constants";
 
-    public PassResult Run(Model model, PassContext context)
+    protected internal override PassResult RunInPlace(Model model, PassContext context)
     {
         var graph = model.Graph;
         ShapeInference.Run(model);
@@ -51,7 +50,7 @@ public sealed class FoldConstantsPass : IPass
         foreach (var v in boundary.Where(shapes.ContainsKey)) results[v] = shapes[v];
         var computed = boundary.Where(v => !shapes.ContainsKey(v) && v.ElementType != DataType.Undefined).ToList();
         if (computed.Count > 0)
-            foreach (var (v, t) in Evaluate(model, computed, shapes)) results[v] = t;
+            foreach (var (v, t) in Evaluate(model, computed, shapes, context.Runner)) results[v] = t;
 
         var folded = 0;
         foreach (var (v, t) in results)
@@ -95,9 +94,9 @@ public sealed class FoldConstantsPass : IPass
     }
 
     /// <summary>Runs the constant part of the graph in ONNX Runtime and returns the requested values.</summary>
-    private static IEnumerable<(Value, Tensor)> Evaluate(Model model, List<Value> values, Dictionary<Value, Tensor> shapes)
+    private static IEnumerable<(Value, Tensor)> Evaluate(Model model, List<Value> values, Dictionary<Value, Tensor> shapes, RunnerOptions runner)
     {
-        var copy = OnnxReader.Copy(model);
+        var copy = model.Clone();
         var g = copy.Graph;
         // Shapes already known become constants in the copy, so nothing there reads the real inputs.
         foreach (var (v, t) in shapes)
@@ -105,10 +104,11 @@ public sealed class FoldConstantsPass : IPass
                 g.ReplaceAllUsesWith(cv, g.AddInitializer(t.Clone(v.Name + "_static")));
         g.Outputs.Clear();
         foreach (var v in values) g.Outputs.Add(g.FindValue(v.Name)!);
-        new RemoveUnusedPass().Run(copy, new PassContext());
+        new RemoveUnusedPass().RunInPlace(copy, new PassContext());
         g.Inputs.RemoveAll(i => i.Uses.Count == 0 && !g.Initializers.Contains(i));
-        using var runner = OnnxRunner.FromModel(copy, new RunnerOptions { Threads = 1 }, "constant subgraph");
-        var outputs = runner.Run(Array.Empty<HostTensor>());
+        // One thread, and none of the caller's profiling or optimized-model files: the constants are computed the same way everywhere.
+        using var session = OnnxRunner.FromModel(copy, runner with { Threads = 1, OptimizedModelPath = null, ProfilePrefix = null }, "constant subgraph");
+        var outputs = session.Run(Array.Empty<HostTensor>());
         foreach (var v in values)
             if (outputs.FirstOrDefault(o => o.Name == v.Name) is { } o && ToTensor(o) is { } t)
                 yield return (v, t);

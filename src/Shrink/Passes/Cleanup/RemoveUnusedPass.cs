@@ -8,11 +8,11 @@ namespace Shrink.Passes.Cleanup;
 /// ONNX Runtime with the same outputs. Nodes of unknown ops are removed only when dead too.
 /// Counters: <c>nodes</c>, <c>initializers</c> removed.
 /// </summary>
-public sealed class RemoveUnusedPass : IPass
+public sealed class RemoveUnusedPass : Pass
 {
-    public string Id => "remove-unused";
+    public override string Id => "remove-unused";
 
-    public PassResult Run(Model model, PassContext context)
+    protected internal override PassResult RunInPlace(Model model, PassContext context)
     {
         var nodes = 0;
         var initializers = 0;

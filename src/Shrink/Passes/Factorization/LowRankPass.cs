@@ -1,6 +1,7 @@
 using MathNet.Numerics.LinearAlgebra;
 using Shrink.Ir;
 using Shrink.Passes.Pruning;
+using Shrink.Techniques;
 
 namespace Shrink.Passes.Factorization;
 
@@ -35,73 +36,88 @@ public sealed record LowRankOptions
 /// convolutions and Gemm with alpha/beta ≠ 1 or transA are left alone. Counters: <c>layers</c>,
 /// <c>parameters-before</c>, <c>parameters-after</c> (of the factorized layers).
 /// </summary>
-public sealed class LowRankPass : IPass
+public sealed class LowRankPass : Pass
 {
     private readonly LowRankOptions _options;
 
     public LowRankPass(LowRankOptions options) => _options = options.Validate();
 
-    public string Id => "factorize-lowrank";
+    public override string Id => "factorize-lowrank";
 
-    /// <summary>Rank chosen per factorized layer.</summary>
-    public Dictionary<string, (int Rank, int FullRank)> Ranks { get; } = new();
+    public override string? CheckPreconditions(Model model) => PrunableWeights.Problem(model, _options.Layers, "factorize");
 
-    public string? CheckPreconditions(Model model) => PrunableWeights.Problem(model, _options.Layers, "factorize");
-
-    public PassResult Run(Model model, PassContext context)
+    protected internal override PassResult RunInPlace(Model model, PassContext context)
     {
         if (CheckPreconditions(model) is { } reason) throw new OptionsException(reason);
         var graph = model.Graph;
+        var ranks = new Dictionary<string, LayerRank>();
         long before = 0, after = 0;
         foreach (var w in PrunableWeights.Find(model))
         {
             if (_options.Layers is { } only && !only.Contains(w.LayerName)) continue;
-            var node = w.Layer;
-            if (_options.Layers is null && node.Outputs.Any(o => o is not null && graph.Outputs.Contains(o)))
-            {
-                // The classifier: a few outputs, and a low rank there costs accuracy for almost no parameters.
-                context.Notes.Add($"'{w.LayerName}' left alone: it produces a graph output (the classifier); name it among the layers to factorize it");
-                continue;
-            }
-            var t = w.Tensor;
-            // The weight as a matrix M [m, n] with y = M-shaped product; Conv: [O, I·k·k]; Gemm/MatMul: [K, N].
-            string? skip = node.OpType switch
-            {
-                "Conv" when node.GetInt("group", 1) != 1 => "a grouped convolution",
-                "Conv" when t.Dims.Length != 4 => "not a 2-D convolution",
-                "Gemm" when node.GetInt("transA", 0) != 0 || node.GetFloat("alpha", 1) != 1 || node.GetFloat("beta", 1) != 1 => "Gemm with transA, alpha or beta",
-                "MatMul" when w.InputIndex != 1 || t.Dims.Length != 2 => "a MatMul whose constant is not its 2-D right operand",
-                _ => null,
-            };
-            if (skip is not null)
+            if (SkipReason(graph, w) is { } skip)
             {
                 context.Notes.Add($"'{w.LayerName}' left alone: {skip}");
                 continue;
             }
-            var transB = node.OpType == "Gemm" && node.GetInt("transB", 0) != 0;
-            var (m, n) = node.OpType == "Conv" ? ((int)t.Dims[0], (int)(t.ElementCount / t.Dims[0]))
-                : transB ? ((int)t.Dims[1], (int)t.Dims[0]) : ((int)t.Dims[0], (int)t.Dims[1]);
-            var values = t.AsFloats().ToArray();
-            var matrix = Matrix<double>.Build.Dense(m, n, (i, j) => node.OpType == "Conv" ? values[(long)i * n + j] : transB ? values[(long)j * m + i] : values[(long)i * n + j]);
-            var svd = matrix.Svd(true);
-            var s = svd.S.ToArray();
-            var full = s.Length;
-            var rank = Rank(s, m, n);
-            if ((long)rank * (m + n) >= (long)m * n)
-            {
-                context.Notes.Add($"'{w.LayerName}' left alone: rank {rank} of {full} would not make it smaller ({(long)rank * (m + n):N0} parameters against {(long)m * n:N0})");
-                continue;
-            }
-            // M ≈ (U_r √S) (√S V_rᵀ)
-            var left = Matrix<double>.Build.Dense(m, rank, (i, j) => svd.U[i, j] * Math.Sqrt(s[j]));
-            var right = Matrix<double>.Build.Dense(rank, n, (i, j) => Math.Sqrt(s[i]) * svd.VT[i, j]);
-            Rewrite(graph, node, w, left, right, rank);
-            Ranks[w.LayerName] = (rank, full);
-            before += (long)m * n;
-            after += (long)rank * (m + n);
+            if (Factorize(graph, w, context) is not { } rank) continue;
+            ranks[w.LayerName] = rank.Layer;
+            before += rank.Before;
+            after += rank.After;
         }
         graph.RemoveUnusedInitializers();
-        return new PassResult(model, Ranks.Count > 0, new Dictionary<string, long> { ["layers"] = Ranks.Count, ["parameters-before"] = before, ["parameters-after"] = after });
+        return new PassResult(model, ranks.Count > 0, new Dictionary<string, long> { ["layers"] = ranks.Count, ["parameters-before"] = before, ["parameters-after"] = after })
+        {
+            Artifacts = new IArtifact[] { new FactorizationRanks { Layers = ranks } },
+        };
+    }
+
+    /// <summary>Why a layer is left alone (the classifier unless named, grouped convolutions, Gemm with transA/alpha/beta), or null.</summary>
+    private string? SkipReason(Graph graph, PrunableWeight w)
+    {
+        var node = w.Layer;
+        var t = w.Tensor;
+        // The classifier: a few outputs, and a low rank there costs accuracy for almost no parameters.
+        if (_options.Layers is null && node.Outputs.Any(o => o is not null && graph.Outputs.Contains(o)))
+            return "it produces a graph output (the classifier); name it among the layers to factorize it";
+        return node.OpType switch
+        {
+            "Conv" when node.GetInt("group", 1) != 1 => "a grouped convolution",
+            "Conv" when t.Dims.Length != 4 => "not a 2-D convolution",
+            "Gemm" when node.GetInt("transA", 0) != 0 || node.GetFloat("alpha", 1) != 1 || node.GetFloat("beta", 1) != 1 => "Gemm with transA, alpha or beta",
+            "MatMul" when w.InputIndex != 1 || t.Dims.Length != 2 => "a MatMul whose constant is not its 2-D right operand",
+            _ => null,
+        };
+    }
+
+    /// <summary>
+    /// Replaces one layer by its two factors when they are smaller; returns the rank and the parameters
+    /// before and after, or null (with a note) when the layer stays.
+    /// </summary>
+    private (LayerRank Layer, long Before, long After)? Factorize(Graph graph, PrunableWeight w, PassContext context)
+    {
+        var node = w.Layer;
+        var t = w.Tensor;
+        // The weight as a matrix M [m, n] with y = M-shaped product; Conv: [O, I·k·k]; Gemm/MatMul: [K, N].
+        var transB = node.OpType == "Gemm" && node.GetInt("transB", 0) != 0;
+        var (m, n) = node.OpType == "Conv" ? ((int)t.Dims[0], (int)(t.ElementCount / t.Dims[0]))
+            : transB ? ((int)t.Dims[1], (int)t.Dims[0]) : ((int)t.Dims[0], (int)t.Dims[1]);
+        var values = t.AsFloats().ToArray();
+        var matrix = Matrix<double>.Build.Dense(m, n, (i, j) => node.OpType == "Conv" ? values[(long)i * n + j] : transB ? values[(long)j * m + i] : values[(long)i * n + j]);
+        var svd = matrix.Svd(true);
+        var s = svd.S.ToArray();
+        var full = s.Length;
+        var rank = Rank(s, m, n);
+        if ((long)rank * (m + n) >= (long)m * n)
+        {
+            context.Notes.Add($"'{w.LayerName}' left alone: rank {rank} of {full} would not make it smaller ({(long)rank * (m + n):N0} parameters against {(long)m * n:N0})");
+            return null;
+        }
+        // M ≈ (U_r √S) (√S V_rᵀ)
+        var left = Matrix<double>.Build.Dense(m, rank, (i, j) => svd.U[i, j] * Math.Sqrt(s[j]));
+        var right = Matrix<double>.Build.Dense(rank, n, (i, j) => Math.Sqrt(s[i]) * svd.VT[i, j]);
+        Rewrite(graph, node, w, left, right, rank);
+        return (new LayerRank(rank, full), (long)m * n, (long)rank * (m + n));
     }
 
     private int Rank(double[] s, int m, int n)

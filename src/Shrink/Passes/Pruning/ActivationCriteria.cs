@@ -23,7 +23,7 @@ public static class ActivationCriteria
     {
         if (method is not ("apoz" or "entropy")) throw new OptionsException($"'{method}' is not an activation criterion; choose apoz or entropy");
         if (samples < 1) throw new OptionsException($"--score-samples must be at least 1, got {samples}");
-        var copy = OnnxReader.Copy(model);
+        var copy = model.Clone();
         var flow = ChannelFlow.Analyze(copy);
         var groups = flow.Groups.Where(g => g.Blocker is null && g.Activations.Count > 0).ToList();
         var taps = groups.SelectMany(g => g.Activations).Distinct().ToList();

@@ -42,7 +42,6 @@ public static class SensitivityAnalysis
         if (method is not ("magnitude" or "random")) throw new OptionsException($"sensitivity analysis prunes by magnitude or random, not '{method}'");
         var weights = PrunableWeights.Find(model);
         if (PrunableWeights.Problem(weights, null) is { } problem) throw new OptionsException(problem);
-        var bytes = OnnxWriter.ToBytes(model);
         double Accuracy(Model m)
         {
             using var r = OnnxRunner.FromModel(m, runner);
@@ -55,10 +54,9 @@ public static class SensitivityAnalysis
             var points = new List<SensitivityPoint>();
             foreach (var s in sparsities)
             {
-                var copy = OnnxReader.Read(bytes);
-                new UnstructuredPrunePass(new UnstructuredPruneOptions { Method = method, LayerSparsity = new Dictionary<string, double> { [w.LayerName] = s } })
-                    .Run(copy, new PassContext());
-                var accuracy = Accuracy(copy);
+                var pruned = new UnstructuredPrunePass(new UnstructuredPruneOptions { Method = method, LayerSparsity = new Dictionary<string, double> { [w.LayerName] = s } })
+                    .Run(model, new PassContext()).Model;
+                var accuracy = Accuracy(pruned);
                 points.Add(new SensitivityPoint(s, accuracy));
                 progress?.Invoke(w.LayerName, s, accuracy);
             }

@@ -1,5 +1,5 @@
 using Shrink.Ir;
-using Shrink.Onnx;
+using Shrink.Techniques;
 
 namespace Shrink.Passes.Pruning;
 
@@ -69,21 +69,18 @@ public sealed record StructuredPruneOptions
 /// channels (a Slice of a channel shuffle, say), are left alone and reported in the context's notes.
 /// Counters: <c>groups</c>, <c>skipped</c>, <c>channels</c>, <c>removed</c>.
 /// </summary>
-public sealed class StructuredPrunePass : IPass
+public sealed class StructuredPrunePass : Pass
 {
     private readonly StructuredPruneOptions _options;
 
     public StructuredPrunePass(StructuredPruneOptions options) => _options = options.Validate();
 
-    public string Id => "prune-structured";
+    public override string Id => "prune-structured";
 
-    /// <summary>Kept channel indices per pruned group (by group name) after the last run.</summary>
-    public Dictionary<string, long[]> Kept { get; } = new();
-
-    public string? CheckPreconditions(Model model) =>
+    public override string? CheckPreconditions(Model model) =>
         ChannelGroups.Find(model).Count == 0 ? "the model has nothing prunable by channel (no Conv, Gemm or MatMul producing channels)" : null;
 
-    public PassResult Run(Model model, PassContext context)
+    protected internal override PassResult RunInPlace(Model model, PassContext context)
     {
         var flow = ChannelFlow.Analyze(model);
         if (flow.Groups.Count == 0) throw new OptionsException(CheckPreconditions(model)!);
@@ -93,7 +90,7 @@ public sealed class StructuredPrunePass : IPass
         // Try the cut on a copy; a group whose removal would reroute channels is left alone and the cut retried.
         while (plan.Count > 0)
         {
-            var copy = OnnxReader.Copy(model);
+            var copy = model.Clone();
             var trial = ChannelFlow.Analyze(copy);
             try
             {
@@ -109,8 +106,6 @@ public sealed class StructuredPrunePass : IPass
                 context.Notes.Add($"left alone: {name}: {e.Message}");
             }
         }
-        Kept.Clear();
-        foreach (var (name, keep) in plan) Kept[name] = keep;
         if (plan.Count > 0)
         {
             if (_options.MaskOnly) Mask(flow, ById(flow, plan));
@@ -121,7 +116,10 @@ public sealed class StructuredPrunePass : IPass
         {
             ["groups"] = plan.Count, ["skipped"] = flow.Groups.Count - plan.Count,
             ["channels"] = groups.Sum(g => g.Channels), ["removed"] = groups.Sum(g => g.Channels - plan[g.Key].Length),
-        });
+        })
+        {
+            Artifacts = new IArtifact[] { new KeptChannels { Groups = groups.ToDictionary(g => g.Key, g => new ChannelSelection(g.Channels, plan[g.Key])), MaskOnly = _options.MaskOnly } },
+        };
     }
 
     private static Dictionary<int, long[]> ById(ChannelFlow flow, Dictionary<string, long[]> plan) =>

@@ -1,4 +1,6 @@
+using System.Text.Json.Serialization;
 using Shrink.Ir;
+using Shrink.Techniques;
 
 namespace Shrink.Passes.Pruning;
 
@@ -49,11 +51,26 @@ public sealed record UnstructuredPruneOptions
     }
 }
 
-/// <summary>Which weights survive: per weight initializer, true where the weight is kept.</summary>
-public sealed class PruningMasks
+/// <summary>
+/// Which weights survive: per weight initializer, true where the weight is kept. The <c>pruning-masks</c>
+/// artifact of <see cref="UnstructuredPrunePass"/>; in JSON each mask is its length and its bits in base64.
+/// </summary>
+public sealed class PruningMasks : IArtifact
 {
     private readonly Dictionary<string, bool[]> _keep = new();
 
+    public PruningMasks() { }
+
+    [JsonConstructor]
+    public PruningMasks(IReadOnlyDictionary<string, bool[]> keep)
+    {
+        foreach (var (name, mask) in keep) _keep[name] = mask;
+    }
+
+    public string Kind => "pruning-masks";
+    public int Version => 1;
+
+    [JsonConverter(typeof(PackedMasksConverter))]
     public IReadOnlyDictionary<string, bool[]> Keep => _keep;
 
     public void Set(string weight, bool[] keep) => _keep[weight] = keep;
@@ -90,18 +107,15 @@ public sealed class PruningMasks
 /// configuration. Data-free; the model keeps its shapes (a dense runtime is not faster).
 /// Counters: <c>weights</c>, <c>pruned</c>, <c>layers</c>.
 /// </summary>
-public sealed class UnstructuredPrunePass : IPass
+public sealed class UnstructuredPrunePass : Pass
 {
     private readonly UnstructuredPruneOptions _options;
 
     public UnstructuredPrunePass(UnstructuredPruneOptions options) => _options = options.Validate();
 
-    public string Id => "prune-unstructured";
+    public override string Id => "prune-unstructured";
 
-    /// <summary>The masks of the last run (for fine-tuning that keeps pruned weights at zero).</summary>
-    public PruningMasks Masks { get; private set; } = new();
-
-    public string? CheckPreconditions(Model model)
+    public override string? CheckPreconditions(Model model)
     {
         if (_options.Method == "taylor" && _options.Scores is null) return "--method taylor measures |w·∂L/∂w| on data; give --data";
         var weights = PrunableWeights.Find(model);
@@ -111,7 +125,7 @@ public sealed class UnstructuredPrunePass : IPass
         return null;
     }
 
-    public PassResult Run(Model model, PassContext context)
+    protected internal override PassResult RunInPlace(Model model, PassContext context)
     {
         if (CheckPreconditions(model) is { } reason) throw new OptionsException(reason);
         var weights = PrunableWeights.Find(model);
@@ -125,10 +139,12 @@ public sealed class UnstructuredPrunePass : IPass
             foreach (var w in weights)
                 masks.Set(w.Weight.Name, Smallest(Scores(w), _options.LayerSparsity?[w.LayerName] ?? _options.Sparsity));
         masks.ApplyTo(model);
-        Masks = masks;
         var total = weights.Sum(w => w.Tensor.ElementCount);
         var pruned = masks.Keep.Values.Sum(k => (long)k.Count(x => !x));
-        return new PassResult(model, pruned > 0, new Dictionary<string, long> { ["weights"] = total, ["pruned"] = pruned, ["layers"] = weights.Count });
+        return new PassResult(model, pruned > 0, new Dictionary<string, long> { ["weights"] = total, ["pruned"] = pruned, ["layers"] = weights.Count })
+        {
+            Artifacts = new IArtifact[] { masks }, // for fine-tuning that keeps the pruned weights at zero
+        };
     }
 
     private float[] Scores(PrunableWeight w)

@@ -93,7 +93,7 @@ public static class Calibrator
         CalibrationMethod method, double percentile = 99.99, RunnerOptions? options = null)
     {
         samples.CheckFits(model);
-        var copy = OnnxReader.Copy(model);
+        var copy = model.Clone();
         foreach (var name in values)
         {
             var v = copy.Graph.FindValue(name) ?? throw new ArgumentException($"no value '{name}' to calibrate");

@@ -11,11 +11,11 @@ namespace Shrink.Passes.Quantization;
 /// layer's output has other readers, its weights are not float constants or are shared, or the
 /// BatchNormalization is in training mode (more than one output used). Counters: <c>folded</c>, <c>skipped</c>.
 /// </summary>
-public sealed class FoldBatchNormPass : IPass
+public sealed class FoldBatchNormPass : Pass
 {
-    public string Id => "fold-batchnorm";
+    public override string Id => "fold-batchnorm";
 
-    public PassResult Run(Model model, PassContext context)
+    protected internal override PassResult RunInPlace(Model model, PassContext context)
     {
         var graph = model.Graph;
         int folded = 0, skipped = 0;

@@ -1,4 +1,5 @@
 using Shrink.Ir;
+using Shrink.Techniques;
 
 namespace Shrink.Passes.Quantization;
 
@@ -13,18 +14,18 @@ namespace Shrink.Passes.Quantization;
 /// without VNNI; a note tells). Shapes and dynamic axes are unchanged.
 /// Counters: <c>layers</c>.
 /// </summary>
-public sealed class QuantizeDynamicPass : IPass
+public sealed class QuantizeDynamicPass : Pass
 {
     private readonly QuantizationOptions _options;
 
     public QuantizeDynamicPass(QuantizationOptions options) => _options = options.Validate();
 
-    public string Id => "quantize-dynamic";
+    public override string Id => "quantize-dynamic";
 
     /// <summary>Everything but the presence of layers (DynamicQuantizeLinear arrived in opset 11).</summary>
     public string? CheckModel(Model model) => new QuantizeStaticPass(_options) { MinimumOpset = 11 }.CheckModel(model);
 
-    public string? CheckPreconditions(Model model) =>
+    public override string? CheckPreconditions(Model model) =>
         CheckModel(model) ?? (Layers(model).Count == 0 ? "the model has no MatMul or Gemm with constant float weights to quantize dynamically" : null);
 
     /// <summary>MatMul with a 2-D constant weight, and Gemm without transA, alpha or beta, that read a float activation.</summary>
@@ -33,13 +34,14 @@ public sealed class QuantizeDynamicPass : IPass
         && n.Inputs[0] is { Const: null } && (n.OpType == "MatMul"
             || n.OpType == "Gemm" && n.GetInt("transA", 0) == 0 && n.GetFloat("alpha", 1) == 1 && n.GetFloat("beta", 1) == 1)).ToList();
 
-    public PassResult Run(Model model, PassContext context)
+    protected internal override PassResult RunInPlace(Model model, PassContext context)
     {
         if (CheckPreconditions(model) is { } reason) throw new OptionsException(reason);
         var graph = model.Graph;
         var quantizedInputs = new Dictionary<Value, (Value Q, Value Scale, Value Zero)>();
         var layers = Layers(model);
         var packed = new List<(string, int)>();
+        var weights = new List<QuantizedTensor>();
         var (reduceRange, note) = _options.ResolveReduceRange(integerKernels: true);
         if (note is not null && layers.Any(l => _options.BitsOf(l) == 8)) context.Notes.Add(note);
         foreach (var layer in layers)
@@ -56,17 +58,22 @@ public sealed class QuantizeDynamicPass : IPass
                 else graph.InsertBefore(graph.TopologicalOrder()[0], dql);
                 quantizedInputs[x] = qx = (q, s, z);
             }
-            packed.Add((Rewrite(graph, layer, qx, reduceRange), _options.BitsOf(layer)));
+            var (name, parameters) = Rewrite(graph, layer, qx, reduceRange);
+            packed.Add((name, _options.BitsOf(layer)));
+            weights.Add(parameters);
         }
         QuantParams.RecordPackedBits(model, packed);
         if (packed.Any(p => p.Item2 < 8))
             context.Notes.Add("MatMulInteger takes 8-bit weights: the low-bit levels are stored in int8 (the size statistics count them packed)");
         graph.RemoveUnusedInitializers();
-        return new PassResult(model, layers.Count > 0, new Dictionary<string, long> { ["layers"] = layers.Count });
+        return new PassResult(model, layers.Count > 0, new Dictionary<string, long> { ["layers"] = layers.Count })
+        {
+            Artifacts = new IArtifact[] { new QuantizationParameters { Tensors = weights } },
+        };
     }
 
-    /// <summary>Replaces one layer by MatMulInteger → Cast → Mul (→ Add bias).</summary>
-    private string Rewrite(Graph graph, Node layer, (Value Q, Value Scale, Value Zero) x, bool reduceRange)
+    /// <summary>Replaces one layer by MatMulInteger → Cast → Mul (→ Add bias); returns the integer weight's name and its parameters (of the stored [K, N] tensor).</summary>
+    private (string Name, QuantizedTensor Parameters) Rewrite(Graph graph, Node layer, (Value Q, Value Scale, Value Zero) x, bool reduceRange)
     {
         var w = layer.Inputs[1]!.Const!;
         var transposed = layer.OpType == "Gemm" && layer.GetInt("transB", 0) != 0;
@@ -97,6 +104,7 @@ public sealed class QuantizeDynamicPass : IPass
         if (layer.OpType == "Gemm" && layer.Inputs.ElementAtOrDefault(2) is { Name.Length: > 0 } bias) y = Op("Add", y, bias).Outputs[0]!;
         graph.ReplaceAllUsesWith(layer.Outputs[0]!, y);
         graph.RemoveNode(layer, force: true);
-        return wq.Name;
+        return (wq.Name, QuantizedTensor.FromConstants(layer.Inputs[1]!.Name, QuantizedRole.Weight, _options.BitsOf(layer), wq.Const, ws.Const!, wz.Const,
+            _options.PerChannel ? 1 : null, 0));
     }
 }

@@ -1,5 +1,6 @@
 using Shrink.Ir;
 using Shrink.Ops;
+using Shrink.Techniques;
 
 namespace Shrink.Passes.Quantization;
 
@@ -22,7 +23,7 @@ namespace Shrink.Passes.Quantization;
 /// Shapes, dynamic axes and the rest of the graph are unchanged. Counters: <c>layers</c> (weights quantized), <c>tensors</c> (activations
 /// quantized), <c>activations-removed</c>.
 /// </summary>
-public sealed class QuantizeStaticPass : IPass
+public sealed class QuantizeStaticPass : Pass
 {
     private static readonly HashSet<string> Weighted = new() { "Conv", "Gemm", "MatMul" };
 
@@ -32,13 +33,23 @@ public sealed class QuantizeStaticPass : IPass
 
     private readonly QuantizationOptions _options;
 
+    private readonly bool _rangesGiven;
+
+    /// <summary>
+    /// A pass quantizing with <paramref name="options"/>. Activation ranges come from <paramref name="ranges"/>, or,
+    /// when none are given, from an <see cref="ActivationRanges"/> artifact in the context (a calibration step's);
+    /// weight-only quantization (activations float) needs none.
+    /// </summary>
     public QuantizeStaticPass(QuantizationOptions options, IReadOnlyDictionary<string, (double Min, double Max)>? ranges = null)
     {
         _options = options.Validate();
+        _rangesGiven = ranges is not null;
         Ranges = ranges ?? new Dictionary<string, (double, double)>();
     }
 
-    public string Id => "quantize-static";
+    public QuantizeStaticPass(QuantizationOptions options, ActivationRanges ranges) : this(options, ranges.ToPairs()) { }
+
+    public override string Id => "quantize-static";
 
     /// <summary>
     /// Quantization-aware training's graph: Q/DQ on the activations only (ReLUs folded as usual), the
@@ -46,17 +57,8 @@ public sealed class QuantizeStaticPass : IPass
     /// </summary>
     public bool ActivationsOnly { get; init; }
 
+    /// <summary>The ranges given to the constructor (empty when none were: they come from the context then).</summary>
     public IReadOnlyDictionary<string, (double Min, double Max)> Ranges { get; }
-
-    /// <summary>
-    /// One activation quantizer the last <see cref="Run"/> made: the key of its range in <see cref="Ranges"/>,
-    /// its scale initializer, and the bounds of the activation it absorbed (0 and +∞ for a ReLU; ±∞ for none).
-    /// Quantization-aware training observes these and exports with the ranges it ends with.
-    /// </summary>
-    public sealed record ActivationScale(string RangeKey, string ScaleName, double Lower, double Upper);
-
-    /// <summary>The activation quantizers of the last run (tensors sharing their input's parameters excluded).</summary>
-    public IReadOnlyList<ActivationScale> ActivationScales { get; private set; } = Array.Empty<ActivationScale>();
 
     /// <summary>What the pass will do to a float model: the layers it quantizes and the values to calibrate.</summary>
     public sealed record QuantPlan(
@@ -90,7 +92,7 @@ public sealed class QuantizeStaticPass : IPass
         return null;
     }
 
-    public string? CheckPreconditions(Model model) =>
+    public override string? CheckPreconditions(Model model) =>
         CheckModel(model) ?? (Plan(model).Layers.Count == 0 ? "the model has no Conv, Gemm or MatMul with constant float weights to quantize" : null);
 
     /// <summary>Decides what gets quantized (a pure function of the model and the options).</summary>
@@ -162,21 +164,13 @@ public sealed class QuantizeStaticPass : IPass
         };
     }
 
-    public PassResult Run(Model model, PassContext context)
+    protected internal override PassResult RunInPlace(Model model, PassContext context)
     {
         if (CheckPreconditions(model) is { } reason) throw new OptionsException(reason);
         var graph = model.Graph;
         var plan = Plan(model);
-        var parameters = new Dictionary<Value, QuantParams>();
-        QuantParams ParamsOf(Value v)
-        {
-            if (parameters.TryGetValue(v, out var p)) return p;
-            if (plan.SameAs.TryGetValue(v, out var same)) return parameters[v] = ParamsOf(same);
-            var source = plan.CalibrateAs.GetValueOrDefault(v) ?? v;
-            if (!Ranges.TryGetValue(source.Name, out var range)) throw new ArgumentException($"no calibrated range for '{source.Name}'");
-            return parameters[v] = QuantParams.ForRange(range.Min, range.Max, _options.Activations);
-        }
-        foreach (var t in plan.Tensors) ParamsOf(t);
+        var parameters = ActivationParameters(plan, RangesFor(plan, context));
+        var floatNames = plan.Layers.Select(l => (Layer: l, Weight: l.Inputs[1]!.Name, Bias: l.Inputs.ElementAtOrDefault(2)?.Name)).ToList();
 
         foreach (var act in plan.RemovedActivations)
         {
@@ -205,12 +199,56 @@ public sealed class QuantizeStaticPass : IPass
             scales.Add(new ActivationScale(key, inserted[t].Scale.Name, lower, upper));
         }
         foreach (var t in plan.Tensors.Where(plan.SameAs.ContainsKey)) InsertQdq(graph, t, parameters[t], inserted[plan.SameAs[t]]);
-        ActivationScales = scales;
         graph.RemoveUnusedInitializers();
         return new PassResult(model, true, new Dictionary<string, long>
         {
             ["layers"] = plan.Layers.Count, ["tensors"] = plan.Tensors.Count, ["activations-removed"] = plan.RemovedActivations.Count,
-        });
+        })
+        {
+            Artifacts = new IArtifact[] { new ActivationQuantizers { Scales = scales }, Parameters(floatNames, plan, parameters) },
+        };
+    }
+
+    /// <summary>The ranges given to the constructor, else those of the context; null when the activations need none (weight-only quantization).</summary>
+    private IReadOnlyDictionary<string, (double Min, double Max)>? RangesFor(QuantPlan plan, PassContext context)
+    {
+        if (_rangesGiven) return Ranges;
+        if (context.Artifact<ActivationRanges>() is { } calibrated) return calibrated.ToPairs();
+        if (plan.Tensors.Count == 0) return null;
+        throw new OptionsException($"{Id} needs the ranges of {plan.CalibrationValues.Count} activations: calibrate on data first " +
+            "(Calibrator.Collect, or the quantize technique, which does it in one call) and give them as ActivationRanges, or quantize the weights only (activations float)");
+    }
+
+    /// <summary>Scale and zero point of every activation the plan quantizes, from its calibrated range.</summary>
+    private Dictionary<Value, QuantParams> ActivationParameters(QuantPlan plan, IReadOnlyDictionary<string, (double Min, double Max)>? ranges)
+    {
+        var parameters = new Dictionary<Value, QuantParams>();
+        QuantParams ParamsOf(Value v)
+        {
+            if (parameters.TryGetValue(v, out var p)) return p;
+            if (plan.SameAs.TryGetValue(v, out var same)) return parameters[v] = ParamsOf(same);
+            var source = plan.CalibrateAs.GetValueOrDefault(v) ?? v;
+            if (ranges is null || !ranges.TryGetValue(source.Name, out var range))
+                throw new OptionsException($"no activation range for '{source.Name}': the ranges were calibrated on another model");
+            return parameters[v] = QuantParams.ForRange(range.Min, range.Max, _options.Activations);
+        }
+        foreach (var t in plan.Tensors) ParamsOf(t);
+        return parameters;
+    }
+
+    /// <summary>The quantization-parameters artifact, read off the rewritten graph: each layer's weight (and int32 bias) DequantizeLinear, each activation's parameters.</summary>
+    private QuantizationParameters Parameters(IEnumerable<(Node Layer, string Weight, string? Bias)> layers, QuantPlan plan, Dictionary<Value, QuantParams> activations)
+    {
+        var tensors = new List<QuantizedTensor>();
+        foreach (var (layer, weight, bias) in layers)
+        {
+            if (layer.Inputs[1]?.Producer is { OpType: "DequantizeLinear" } w)
+                tensors.Add(QuantizedTensor.FromDequantize(weight, QuantizedRole.Weight, w, _options.BitsOf(layer)));
+            if (bias is not null && layer.Inputs.ElementAtOrDefault(2)?.Producer is { OpType: "DequantizeLinear" } b)
+                tensors.Add(QuantizedTensor.FromDequantize(bias, QuantizedRole.Bias, b, 32));
+        }
+        tensors.AddRange(plan.Tensors.Select(t => QuantizedTensor.Activation(t.Name, activations[t])));
+        return new QuantizationParameters { Tensors = tensors };
     }
 
     /// <summary>

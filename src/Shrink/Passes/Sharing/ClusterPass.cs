@@ -1,5 +1,6 @@
 using Shrink.Ir;
 using Shrink.Passes.Pruning;
+using Shrink.Techniques;
 
 namespace Shrink.Passes.Sharing;
 
@@ -46,7 +47,7 @@ public sealed record ClusterOptions
 /// weight's index width, which <c>shrink pack</c> uses to store indices and codebooks. Counters:
 /// <c>layers</c>, <c>weights</c> (non-zeros clustered).
 /// </summary>
-public sealed class ClusterPass : IPass
+public sealed class ClusterPass : Pass
 {
     /// <summary>Metadata: "weight:bits,…" for every clustered weight.</summary>
     public const string BitsKey = "shrink.cluster_bits";
@@ -55,14 +56,15 @@ public sealed class ClusterPass : IPass
 
     public ClusterPass(ClusterOptions options) => _options = options.Validate();
 
-    public string Id => "cluster-weights";
+    public override string Id => "cluster-weights";
 
-    public string? CheckPreconditions(Model model) => PrunableWeights.Problem(model, _options.LayerBits?.Keys, "cluster");
+    public override string? CheckPreconditions(Model model) => PrunableWeights.Problem(model, _options.LayerBits?.Keys, "cluster");
 
-    public PassResult Run(Model model, PassContext context)
+    protected internal override PassResult RunInPlace(Model model, PassContext context)
     {
         if (CheckPreconditions(model) is { } reason) throw new OptionsException(reason);
         var recorded = ReadBits(model);
+        var codebooks = new Dictionary<string, Codebook>();
         long layers = 0, clustered = 0;
         foreach (var w in PrunableWeights.Find(model))
         {
@@ -75,11 +77,15 @@ public sealed class ClusterPass : IPass
                 values[i] = values[i] == 0 ? 0f : centroids[KMeans1D.Nearest(centroids, values[i])]; // −0 (a masked negative weight) becomes +0
             w.Weight.Const = Tensor.FromFloats(w.Weight.Name, w.Tensor.Dims, values);
             recorded[w.Weight.Name] = bits;
+            codebooks[w.Weight.Name] = new Codebook(bits, centroids);
             layers++;
             clustered += nonZero.Length;
         }
         model.SetMetadata(BitsKey, string.Join(",", recorded.Select(kv => $"{kv.Key}:{kv.Value}")));
-        return new PassResult(model, layers > 0, new Dictionary<string, long> { ["layers"] = layers, ["weights"] = clustered });
+        return new PassResult(model, layers > 0, new Dictionary<string, long> { ["layers"] = layers, ["weights"] = clustered })
+        {
+            Artifacts = new IArtifact[] { new Codebooks { Weights = codebooks } },
+        };
     }
 
     /// <summary>The clustered weights a model's metadata lists, with their index widths.</summary>

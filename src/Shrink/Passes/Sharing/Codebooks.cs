@@ -3,24 +3,24 @@ using Shrink.Techniques;
 
 namespace Shrink.Passes.Sharing;
 
-/// <summary>One clustered weight: its index width, its shared values (the codebook, ascending), non-zeros and elements.</summary>
-public sealed record Codebook(string Weight, int Bits, IReadOnlyList<float> Values, long NonZero, long Elements);
+/// <summary>One clustered weight: the index width and the shared values (k-means centroids) its weights now take; zeros stay zero.</summary>
+public sealed record Codebook(int Bits, float[] Centroids);
 
-/// <summary>
-/// Artifact <c>codebooks</c> (version 1): the codebook of every weight a model's <see cref="ClusterPass.BitsKey"/>
-/// metadata lists, read from the weights themselves (the distinct non-zero values), so that it also holds the
-/// centroids as fine-tuning moved them.
-/// </summary>
-public sealed record Codebooks(IReadOnlyList<Codebook> Weights) : IArtifact
+/// <summary>The <c>codebooks</c> artifact of <see cref="ClusterPass"/>: the codebook of every weight it clustered, by initializer name.</summary>
+public sealed record Codebooks : IArtifact
 {
     public string Kind => "codebooks";
     public int Version => 1;
 
-    /// <summary>The codebooks of a clustered model, in the order its metadata lists the weights.</summary>
-    public static Codebooks From(Model model) => new(ClusterPass.ReadBits(model).Select(kv =>
+    public IReadOnlyDictionary<string, Codebook> Weights { get; init; } = new Dictionary<string, Codebook>();
+
+    /// <summary>
+    /// The codebooks a clustered model's weights hold now (after centroid fine-tuning, say): for every weight its
+    /// <see cref="ClusterPass.BitsKey"/> metadata lists, the distinct non-zero values in ascending order.
+    /// </summary>
+    public static Codebooks From(Model model) => new()
     {
-        var t = model.Graph.FindInitializer(kv.Key)!.Const!.AsFloats().ToArray();
-        var values = t.Where(v => v != 0).Distinct().Order().ToList();
-        return new Codebook(kv.Key, kv.Value, values, t.LongCount(v => v != 0), t.Length);
-    }).ToList());
+        Weights = ClusterPass.ReadBits(model).ToDictionary(kv => kv.Key, kv => new Codebook(kv.Value,
+            model.Graph.FindInitializer(kv.Key)!.Const!.AsFloats().ToArray().Where(v => v != 0).Distinct().Order().ToArray())),
+    };
 }

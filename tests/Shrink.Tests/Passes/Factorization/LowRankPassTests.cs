@@ -48,11 +48,11 @@ public class LowRankPassTests
         MakeLowRank(gemm.Inputs[1]!, 800, 500, 6, (i, j) => (long)j * 800 + i, 1); // stored [N, K]: element (k, n) at n·K + k
         var conv = model.Graph.FindNode("conv2")!;
         MakeLowRank(conv.Inputs[1]!, 50, 500, 4, (i, j) => (long)i * 500 + j, 2);
-        var factorized = OnnxReader.Copy(model);
         var pass = new LowRankPass(new LowRankOptions { Energy = 0.999999, Layers = new HashSet<string> { "gemm1", "conv2" } });
-        new PassPipeline(pass) { VerifyEach = true }.Run(factorized, new PassContext());
-        Assert.Equal((6, 500), pass.Ranks["gemm1"]);
-        Assert.Equal((4, 50), pass.Ranks["conv2"]);
+        var run = new PassPipeline(pass) { VerifyEach = true }.Run(model, new PassContext());
+        var factorized = run.Model;
+        Assert.Equal(new LayerRank(6, 500), run.Artifact<FactorizationRanks>()!.Layers["gemm1"]);
+        Assert.Equal(new LayerRank(4, 50), run.Artifact<FactorizationRanks>()!.Layers["conv2"]);
         Assert.Equal(3, factorized.Graph.Nodes.Count(n => n.OpType == "Conv")); // conv1, and conv2 as two
         Assert.Equal(3, factorized.Graph.Nodes.Count(n => n.OpType == "Gemm"));
         var pointwise = factorized.Graph.Nodes.Where(n => n.OpType == "Conv").Single(n => n.Inputs[1]!.Const!.Dims[2] == 1);
@@ -67,17 +67,16 @@ public class LowRankPassTests
         var model = ModelZoo.Create("lenet300", seed: 1);
         var byRatio = new LowRankPass(new LowRankOptions { Energy = null, Ratio = 0.25 });
         var context = new PassContext();
-        var result = byRatio.Run(OnnxReader.Copy(model), context);
+        var result = byRatio.Run(model, context);
         // gemm1 [784 → 300]: ⌊0.25·784·300/1084⌋ = 54.
-        Assert.Equal(54, byRatio.Ranks["gemm1"].Rank);
+        Assert.Equal(54, result.Artifact<FactorizationRanks>()!.Layers["gemm1"].Rank);
         Assert.InRange((double)result.Stats["parameters-after"] / result.Stats["parameters-before"], 0.2, 0.26);
         // A random weight spreads its energy: 0.5 of it needs far fewer than the full rank, 1.0 the full rank, which saves nothing.
         var low = new LowRankPass(new LowRankOptions { Energy = 0.5 });
-        low.Run(OnnxReader.Copy(model), new PassContext());
-        Assert.InRange(low.Ranks["gemm1"].Rank, 20, 200);
+        Assert.InRange(low.Run(model, new PassContext()).Artifact<FactorizationRanks>()!.Layers["gemm1"].Rank, 20, 200);
         var all = new LowRankPass(new LowRankOptions { Energy = 1.0 });
         var notes = new PassContext();
-        Assert.False(all.Run(OnnxReader.Copy(model), notes).Modified);
+        Assert.False(all.Run(model, notes).Modified);
         Assert.Contains(notes.Notes, n => n.Contains("would not make it smaller"));
     }
 

@@ -105,8 +105,8 @@ public class TaylorSaliencyTests
     [Fact]
     public void SaliencyIsZeroForZeroWeightsAndDrivesTaylorPruning()
     {
-        var model = Shrink.Zoo.ModelZoo.Create("lenet300", seed: 1);
-        new UnstructuredPrunePass(new UnstructuredPruneOptions { Sparsity = 0.3 }).Run(model, new Shrink.Passes.PassContext());
+        // The pass returns the pruned model (its input stays dense): the saliency is measured on the pruned one.
+        var model = new UnstructuredPrunePass(new UnstructuredPruneOptions { Sparsity = 0.3 }).Run(Shrink.Zoo.ModelZoo.Create("lenet300", seed: 1), new Shrink.Passes.PassContext()).Model;
         var data = Shrink.Data.FashionMnist.LoadEmbedded().Train;
         var scores = Shrink.Training.Pruning.TaylorSaliency.Measure(model, data, batches: 4, batchSize: 64);
         var weights = PrunableWeights.Find(model);
@@ -124,10 +124,10 @@ public class TaylorSaliencyTests
         }
         // Taylor pruning removes exactly the lowest-saliency weights.
         var pass = new UnstructuredPrunePass(new UnstructuredPruneOptions { Method = "taylor", Sparsity = 0.6, Scores = scores });
-        pass.Run(model, new Shrink.Passes.PassContext());
+        var masks = pass.Run(model, new Shrink.Passes.PassContext()).Artifact<PruningMasks>()!;
         foreach (var w in PrunableWeights.Find(model))
         {
-            var keep = pass.Masks.Keep[w.Weight.Name];
+            var keep = masks.Keep[w.Weight.Name];
             var s = scores[w.Weight.Name];
             Assert.True(s.Where((_, i) => !keep[i]).Max() <= s.Where((_, i) => keep[i]).Min());
         }
@@ -346,8 +346,8 @@ public class ChannelCriteriaTests
 
         var pass = new StructuredPrunePass(new StructuredPruneOptions { Method = "entropy", Sparsity = 0.25, ChannelMultiple = 1,
             ChannelScores = new Dictionary<string, double[]> { ["conv1"] = entropy } });
-        pass.Run(WithDeadChannels(), new Shrink.Passes.PassContext());
-        Assert.Equal(new long[] { 2, 3, 4, 5, 6, 7 }, pass.Kept["conv1"]);
+        var kept = pass.Run(WithDeadChannels(), new Shrink.Passes.PassContext()).Artifact<KeptChannels>()!;
+        Assert.Equal(new long[] { 2, 3, 4, 5, 6, 7 }, kept["conv1"]);
     }
 
     [Fact]

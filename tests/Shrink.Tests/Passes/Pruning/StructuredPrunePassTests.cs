@@ -70,14 +70,15 @@ public class StructuredPrunePassTests
     [MemberData(nameof(Cases))]
     public void RemovedModelEqualsTheMaskedModel(string name, string method)
     {
-        var masked = Load(name);
-        var removed = Load(name);
         var maskPass = new StructuredPrunePass(new StructuredPruneOptions { Method = method, Sparsity = 0.5, MaskOnly = true });
         var removePass = new StructuredPrunePass(new StructuredPruneOptions { Method = method, Sparsity = 0.5 });
-        maskPass.Run(masked, new PassContext());
+        var maskResult = maskPass.Run(Load(name), new PassContext());
+        var masked = maskResult.Model;
         var context = new PassContext();
-        var result = new PassPipeline(removePass) { VerifyEach = true }.Run(removed, context);
-        Assert.Equal(maskPass.Kept.Keys.Order(), removePass.Kept.Keys.Order());
+        var result = new PassPipeline(removePass) { VerifyEach = true }.Run(Load(name), context);
+        var removed = result.Model;
+        Assert.Equal(maskResult.Artifact<KeptChannels>()!.Groups.Keys.Order(), result.Artifact<KeptChannels>()!.Groups.Keys.Order());
+        Assert.True(maskResult.Artifact<KeptChannels>()!.MaskOnly);
         Assert.True(result.Modified, string.Join("; ", context.Notes));
 
         using var a = OnnxRunner.FromModel(masked, new RunnerOptions { Threads = 1 });
@@ -116,13 +117,12 @@ public class StructuredPrunePassTests
     [Fact]
     public void KeptChannelCountsAreRoundedUpToTheMultiple()
     {
-        var pass = new StructuredPrunePass(new StructuredPruneOptions { Sparsity = 0.35 });
-        pass.Run(ModelZoo.Create("vgg-small"), new PassContext());
+        var kept = new StructuredPrunePass(new StructuredPruneOptions { Sparsity = 0.35 }).Run(ModelZoo.Create("vgg-small"), new PassContext()).Artifact<KeptChannels>()!;
         // 32, 64, 128 and 256 channels keep 21, 42, 83 and 166 before rounding.
-        Assert.Equal(new[] { 24, 24, 48, 48, 88, 88, 168 }, pass.Kept.Values.Select(k => k.Length).Order());
-        var exact = new StructuredPrunePass(new StructuredPruneOptions { Sparsity = 0.35, ChannelMultiple = 1 });
-        exact.Run(ModelZoo.Create("vgg-small"), new PassContext());
-        Assert.Equal(new[] { 21, 21, 42, 42, 83, 83, 166 }, exact.Kept.Values.Select(k => k.Length).Order());
+        Assert.Equal(new[] { 24, 24, 48, 48, 88, 88, 168 }, kept.Groups.Values.Select(k => k.Kept.Length).Order());
+        Assert.Equal(new long[] { 32, 32, 64, 64, 128, 128, 256 }, kept.Groups.Values.Select(k => k.Channels).Order());
+        var exact = new StructuredPrunePass(new StructuredPruneOptions { Sparsity = 0.35, ChannelMultiple = 1 }).Run(ModelZoo.Create("vgg-small"), new PassContext());
+        Assert.Equal(new[] { 21, 21, 42, 42, 83, 83, 166 }, exact.Artifact<KeptChannels>()!.Groups.Values.Select(k => k.Kept.Length).Order());
     }
 
     [Fact]
@@ -148,12 +148,13 @@ public class StructuredPrunePassTests
         Assert.Equal(new[] { 4 }, flow.Groups.Single(g => g.PatternBlocks.Count > 0).PatternBlocks);
 
         var pass = new StructuredPrunePass(new StructuredPruneOptions { Sparsity = 0.5, ChannelMultiple = 1 });
-        var model = Routes();
-        pass.Run(model, new PassContext());
-        var keep = pass.Kept[grouped.Name];
+        var result = pass.Run(Routes(), new PassContext());
+        var model = result.Model;
+        var kept = result.Artifact<KeptChannels>()!;
+        var keep = kept[grouped.Name];
         Assert.Equal(8, keep.Length);
         Assert.All(Enumerable.Range(0, 4), block => Assert.Equal(2, keep.Count(c => c / 4 == block)));
-        var feeding = pass.Kept[flow.Groups.Single(g => g.PatternBlocks.Count > 0).Name];
+        var feeding = kept[flow.Groups.Single(g => g.PatternBlocks.Count > 0).Name];
         Assert.Equal(feeding.Where(c => c < 4), feeding.Where(c => c >= 12).Select(c => c - 12)); // same positions in every conv group
         var split = model.Graph.Nodes.Single(n => n.OpType == "Split");
         Assert.Equal(8, Graph.ConstantOf(split.Inputs[1])!.ToInt64s().Sum());

@@ -10,13 +10,11 @@ namespace Shrink.Tests.Passes.Pruning;
 
 public class UnstructuredPrunePassTests
 {
-    private static (Model Model, UnstructuredPrunePass Pass, PassContext Context) Prune(string zoo, UnstructuredPruneOptions options)
+    private static (Model Model, PruningMasks Masks, PassContext Context) Prune(string zoo, UnstructuredPruneOptions options)
     {
-        var model = ModelZoo.Create(zoo, seed: 2);
-        var pass = new UnstructuredPrunePass(options);
         var context = new PassContext();
-        pass.Run(model, context);
-        return (model, pass, context);
+        var result = new UnstructuredPrunePass(options).Run(ModelZoo.Create(zoo, seed: 2), context);
+        return (result.Model, result.Artifact<PruningMasks>()!, context);
     }
 
     private static float[] Weights(PrunableWeight w) => w.Tensor.AsFloats().ToArray();
@@ -78,7 +76,7 @@ public class UnstructuredPrunePassTests
     [InlineData("lenet5")]
     public void TwoFourKeepsTwoOfEveryFourAlongTheSummedAxisAndRuns(string zoo)
     {
-        var (model, pass, context) = Prune(zoo, new UnstructuredPruneOptions { Method = "2:4" });
+        var (model, masks, context) = Prune(zoo, new UnstructuredPruneOptions { Method = "2:4" });
         foreach (var w in PrunableWeights.Find(model))
         {
             var values = Weights(w);
@@ -88,8 +86,8 @@ public class UnstructuredPrunePassTests
                 for (var g = 0; g + 4 <= row; g += 4)
                     Assert.True(values.Skip(r * row + g).Take(4).Count(v => v != 0) <= 2, $"{w.LayerName} row {r} group {g}");
         }
-        Assert.NotEmpty(pass.Masks.Keep);
-        Assert.All(pass.Masks.Keep.Values, k => Assert.InRange(k.Count(x => !x) / (double)k.Length, 0.45, 0.5));
+        Assert.NotEmpty(masks.Keep);
+        Assert.All(masks.Keep.Values, k => Assert.InRange(k.Count(x => !x) / (double)k.Length, 0.45, 0.5));
         using var runner = OnnxRunner.FromModel(model);
         Assert.Equal(10, runner.Run(runner.RandomInputs(2))[0].Shape[1]);
         // Rows of 784, 300, 100 and 800 weights split into groups of 4; conv1's 1×5×5 = 25 leaves a dense tail, and says so.
@@ -103,8 +101,7 @@ public class UnstructuredPrunePassTests
         var b = new NetworkBuilder("mm", 0);
         var x = b.Input("input", 8);
         b.Output(b.MatMul(x, 4), "output");
-        var model = b.Build();
-        new UnstructuredPrunePass(new UnstructuredPruneOptions { Method = "2:4" }).Run(model, new PassContext());
+        var model = new UnstructuredPrunePass(new UnstructuredPruneOptions { Method = "2:4" }).Run(b.Build(), new PassContext()).Model;
         var w = PrunableWeights.Find(model).Single();
         Assert.False(w.ReducesOverRows);
         var values = Weights(w); // [8 inputs, 4 outputs]

@@ -31,9 +31,8 @@ public class FoldBatchNormPassTests
     public void FoldedModelEqualsTheOriginal(string name)
     {
         var original = WithRandomStatistics(ModelZoo.Create(name, seed: 2), 5);
-        var folded = OnnxReader.Copy(original);
         var context = new PassContext();
-        var result = new PassPipeline(new FoldBatchNormPass()) { VerifyEach = true }.Run(folded, context);
+        var result = new PassPipeline(new FoldBatchNormPass()) { VerifyEach = true }.Run(original, context);
         Assert.True(result.Modified);
         Assert.DoesNotContain(result.Model.Graph.Nodes, n => n.OpType == "BatchNormalization");
         Assert.Equal(original.Graph.Nodes.Count(n => n.OpType == "BatchNormalization"), result.Stats["fold-batchnorm.folded"]);

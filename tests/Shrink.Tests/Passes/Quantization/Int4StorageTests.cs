@@ -23,8 +23,7 @@ public class Int4StorageTests
         var plan = new QuantizeStaticPass(options).Plan(model);
         var ranges = options.Activations == DataType.Float ? new Dictionary<string, (double, double)>()
             : Calibrator.Collect(model, plan.CalibrationValues, CalibrationSet.FromDataset(data.Train, 64), options.Calibration);
-        new PassPipeline(new QuantizeStaticPass(options, ranges)) { VerifyEach = true }.Run(model, context ?? new PassContext());
-        return model;
+        return new PassPipeline(new QuantizeStaticPass(options, ranges)) { VerifyEach = true }.Run(model, context ?? new PassContext()).Model;
     }
 
     private static float[] Run(Model model, float[] x, long[] shape)
@@ -129,7 +128,7 @@ public class Int4StorageTests
         graph.InsertAfter(mean, sub);
         graph.Outputs[0] = z;
         Assert.Null(OpsetUpgrade.Check(model, 21));
-        var upgraded = OnnxReader.Copy(model);
+        var upgraded = model.Clone();
         OpsetUpgrade.To(upgraded, 21);
         var reduce = upgraded.Graph.FindNode("mean")!;
         Assert.Null(reduce.GetInts("axes"));

@@ -21,8 +21,7 @@ public class QuantizeStaticPassTests
         var model = new PassPipeline(new FoldConstantsPass(), new FoldBatchNormPass()).Run(ModelZoo.Create(zoo, seed: 3), new PassContext()).Model;
         var plan = new QuantizeStaticPass(options).Plan(model);
         var ranges = Calibrator.Collect(model, plan.CalibrationValues, CalibrationSet.FromDataset(data, 128), options.Calibration);
-        var quantized = OnnxReader.Copy(model);
-        new PassPipeline(new QuantizeStaticPass(options, ranges)) { VerifyEach = true }.Run(quantized, context ?? new PassContext());
+        var quantized = new PassPipeline(new QuantizeStaticPass(options, ranges)) { VerifyEach = true }.Run(model, context ?? new PassContext()).Model;
         return (model, quantized, plan);
     }
 
@@ -150,8 +149,8 @@ public class QuantizeDynamicPassTests
     public void QuantizedModelTracksTheFloatModel(string name, bool perChannel)
     {
         var original = name.Contains('_') ? OnnxReader.Read(TestModels.TorchPath(name)) : ModelZoo.Create(name, seed: 2);
-        var quantized = OnnxReader.Copy(original);
-        var result = new PassPipeline(new QuantizeDynamicPass(new QuantizationOptions { PerChannel = perChannel })) { VerifyEach = true }.Run(quantized, new PassContext());
+        var result = new PassPipeline(new QuantizeDynamicPass(new QuantizationOptions { PerChannel = perChannel })) { VerifyEach = true }.Run(original, new PassContext());
+        var quantized = result.Model;
         Assert.True(result.Stats["quantize-dynamic.layers"] > 0);
         Assert.DoesNotContain(quantized.Graph.Nodes, n => n.OpType is "MatMul" or "Gemm" && n.Inputs[1]!.Const is not null);
         Assert.Contains(quantized.Graph.Nodes, n => n.OpType == "MatMulInteger");
@@ -325,10 +324,9 @@ public class QatTests
         var plan = new QuantizeStaticPass(options).Plan(model);
         var ranges = Calibrator.Collect(model, plan.CalibrationValues, CalibrationSet.FromDataset(data.Train, 64), CalibrationMethod.MinMax);
         var layers = plan.Layers.ToDictionary(l => l.Inputs[1]!.Name, l => (Axis: QuantizeStaticPass.OutputChannelAxis(l), Bits: options.BitsOf(l)));
-        var training = OnnxReader.Copy(model);
-        new QuantizeStaticPass(options, ranges) { ActivationsOnly = true }.Run(training, new PassContext());
+        var training = new QuantizeStaticPass(options, ranges) { ActivationsOnly = true }.Run(model, new PassContext()).Model;
         Assert.Contains(training.Graph.Nodes, n => n.OpType == "QuantizeLinear");
-        new QuantizeStaticPass(options, ranges).Run(model, new PassContext());
+        model = new QuantizeStaticPass(options, ranges).Run(model, new PassContext()).Model;
 
         var (x, _) = data.Test.Batch(0, 16);
         using var ort = OnnxRunner.FromModel(model, new RunnerOptions { Threads = 1 });
@@ -405,15 +403,16 @@ public class ObservedRangeTests
         var model = new PassPipeline(new FoldBatchNormPass()).Run(ModelZoo.Create("vgg-small", seed: 3), new PassContext()).Model;
         var plan = new QuantizeStaticPass(options).Plan(model);
         var ranges = Calibrator.Collect(model, plan.CalibrationValues, CalibrationSet.FromDataset(data.Train, 32), CalibrationMethod.MinMax);
-        var pass = new QuantizeStaticPass(options, ranges) { ActivationsOnly = true };
-        pass.Run(model, new PassContext());
+        var fakeQuant = new QuantizeStaticPass(options, ranges) { ActivationsOnly = true }.Run(model, new PassContext());
+        model = fakeQuant.Model;
+        var scales = fakeQuant.Artifact<ActivationQuantizers>()!.Scales;
         // MaxPool outputs share their input's scale: one quantizer per calibrated range.
-        Assert.Equal(plan.CalibrationValues.Count, pass.ActivationScales.Count);
-        Assert.Contains(pass.ActivationScales, a => a.Lower == 0); // ReLUs absorbed by the convolutions
+        Assert.Equal(plan.CalibrationValues.Count, scales.Count);
+        Assert.Contains(scales, a => a.Lower == 0); // ReLUs absorbed by the convolutions
 
         using var executor = Shrink.Training.Execution.GraphExecutor.Compile(model);
-        Assert.Equal(pass.ActivationScales.Count, executor.Quantizers.Count);
-        foreach (var a in pass.ActivationScales)
+        Assert.Equal(scales.Count, executor.Quantizers.Count);
+        foreach (var a in scales)
         {
             var (min, max) = executor.Quantizers[a.ScaleName].Range;
             Assert.Equal(QuantParams.ForRange(ranges[a.RangeKey].Min, ranges[a.RangeKey].Max, DataType.UInt8).Scale, (float)((max - min) / 255), 5);
@@ -421,20 +420,20 @@ public class ObservedRangeTests
         }
         var (x, _) = data.Train.Batch(0, 16);
         using var input = TorchSharp.torch.tensor(x, new long[] { 16, 1, 28, 28 });
-        var calibrated = pass.ActivationScales.Select(a => executor.Quantizers[a.ScaleName].Range).ToList();
+        var calibrated = scales.Select(a => executor.Quantizers[a.ScaleName].Range).ToList();
         executor.Training = false;
         using (TorchSharp.torch.NewDisposeScope()) executor.Forward(input);
-        Assert.Equal(calibrated, pass.ActivationScales.Select(a => executor.Quantizers[a.ScaleName].Range)); // evaluation does not observe
+        Assert.Equal(calibrated, scales.Select(a => executor.Quantizers[a.ScaleName].Range)); // evaluation does not observe
         executor.Training = true;
         using (TorchSharp.torch.NewDisposeScope()) executor.Forward(input);
-        Assert.NotEqual(calibrated, pass.ActivationScales.Select(a => executor.Quantizers[a.ScaleName].Range)); // training does
-        foreach (var a in pass.ActivationScales)
+        Assert.NotEqual(calibrated, scales.Select(a => executor.Quantizers[a.ScaleName].Range)); // training does
+        foreach (var a in scales)
         {
             var (min, max) = executor.Quantizers[a.ScaleName].Range;
             if (a.Lower == 0) Assert.Equal(0, min); // a ReLU's range never goes below zero
             Assert.True(max > 0);
         }
-        var input0 = pass.ActivationScales.First(a => a.RangeKey == "input");
+        var input0 = scales.First(a => a.RangeKey == "input");
         Assert.Equal((double)x.Min(), executor.Quantizers[input0.ScaleName].Range.Min, 5);
         Assert.Equal((double)x.Take(16 * 784).Max(), executor.Quantizers[input0.ScaleName].Range.Max, 5);
     }

@@ -56,16 +56,15 @@ public class TrainingTechniquesTests
         Assert.Equal(before, OnnxWriter.ToBytes(model));
         var codebooks = result.Artifact<Codebooks>()!;
         Assert.Equal(3, codebooks.Weights.Count);
-        foreach (var c in codebooks.Weights)
+        foreach (var (weight, c) in codebooks.Weights)
         {
-            var values = result.Model.Graph.FindInitializer(c.Weight)!.Const!.AsFloats().ToArray();
+            var values = result.Model.Graph.FindInitializer(weight)!.Const!.AsFloats().ToArray();
             Assert.Equal(3, c.Bits);
-            Assert.InRange(c.Values.Count, 2, 8);
-            Assert.Equal(values.Where(v => v != 0).Distinct().Order(), c.Values);
-            Assert.Equal((values.LongCount(v => v != 0), (long)values.Length), (c.NonZero, c.Elements));
+            Assert.InRange(c.Centroids.Length, 2, 8);
+            Assert.Equal(values.Where(v => v != 0).Distinct().Order(), c.Centroids);
         }
         var back = Artifacts.FromJson<Codebooks>(Artifacts.ToJson(codebooks));
-        Assert.Equal(codebooks.Weights.Select(w => (w.Weight, w.Bits, string.Join(",", w.Values))), back.Weights.Select(w => (w.Weight, w.Bits, string.Join(",", w.Values))));
+        Assert.Equal(codebooks.Weights.Select(w => (w.Key, w.Value.Bits, string.Join(",", w.Value.Centroids))), back.Weights.Select(w => (w.Key, w.Value.Bits, string.Join(",", w.Value.Centroids))));
         Assert.Contains("\"kind\": \"codebooks\"", Artifacts.ToJson(codebooks));
     }
 
@@ -80,11 +79,12 @@ public class TrainingTechniquesTests
         var clustered = new ClusterTechnique().Run(model, options with { FineTune = new FineTuneOptions() }, TechniqueInputs.None, TechniqueSession.Quiet);
         var tuned = result.Artifact<Codebooks>()!.Weights;
         Assert.Equal(3, tuned.Count);
-        foreach (var (t, c) in tuned.Zip(clustered.Artifact<Codebooks>()!.Weights))
+        foreach (var (weight, c) in clustered.Artifact<Codebooks>()!.Weights)
         {
-            Assert.InRange(t.Values.Count, 2, 8);       // still at most 2^bits shared values
-            Assert.Equal(c.NonZero, t.NonZero);         // no pruned weight revived
-            Assert.NotEqual(c.Values, t.Values);        // the centroids moved
+            Assert.InRange(tuned[weight].Centroids.Length, 2, 8);  // still at most 2^bits shared values
+            Assert.NotEqual(c.Centroids, tuned[weight].Centroids);  // the centroids moved
+            long NonZero(Model m) => m.Graph.FindInitializer(weight)!.Const!.AsFloats().ToArray().LongCount(v => v != 0);
+            Assert.Equal(NonZero(clustered.Model), NonZero(result.Model));  // no pruned weight revived
         }
         Assert.Equal(ClusterPass.ReadBits(clustered.Model), ClusterPass.ReadBits(result.Model));  // the metadata survives the fine-tuning
         Assert.Throws<OptionsException>(() => new ClusterTechnique().Run(model, options, TechniqueInputs.None, TechniqueSession.Quiet));  // fine-tuning needs data
@@ -100,11 +100,11 @@ public class TrainingTechniquesTests
             TechniqueInputs.None, TechniqueSession.Quiet);
 
         Assert.Equal(before, OnnxWriter.ToBytes(model));
-        var ranks = result.Artifact<Ranks>()!;
+        var ranks = result.Artifact<FactorizationRanks>()!;
         // ⌊0.3·m·n/(m + n)⌋ for gemm1 [784, 300] and gemm2 [300, 100]; gemm3, the classifier, is left alone.
-        Assert.Equal(new[] { new LayerRank("gemm1", 65, 300), new LayerRank("gemm2", 22, 100) }, ranks.Layers);
+        Assert.Equal(new[] { ("gemm1", new LayerRank(65, 300)), ("gemm2", new LayerRank(22, 100)) }, ranks.Layers.Select(kv => (kv.Key, kv.Value)));
         Assert.Contains(result.Notes, n => n.Contains("'gemm3' left alone") && !n.Contains("--"));
-        Assert.Equal(ranks.Layers, Artifacts.FromJson<Ranks>(Artifacts.ToJson(ranks)).Layers);
+        Assert.Equal(ranks.Layers, Artifacts.FromJson<FactorizationRanks>(Artifacts.ToJson(ranks)).Layers);
 
         var e = Assert.Throws<OptionsException>(() => new FactorizeTechnique().Run(model, new FactorizeTechniqueOptions { LowRank = new LowRankOptions { Energy = 1 } },
             TechniqueInputs.None, TechniqueSession.Quiet));
@@ -148,5 +148,35 @@ public class TrainingTechniquesTests
         Assert.Equal(("BatchSize", "batch size must be at least 1, got 0"), (batch.Option, batch.Message));
         Assert.DoesNotContain("--", Assert.Throws<OptionsException>(() => new TrainOptions { Schedule = new() { Kind = "linear" } }.Validate()).Message);
         Assert.DoesNotContain("--", Assert.Throws<OptionsException>(() => new TrainOptions { Resume = true }.Validate()).Message);
+    }
+
+    [Fact]
+    public void ClusterAndFactorize_RunAsRecipeStages_WithNestedOptions()
+    {
+        TrainingTechniques.Register();
+        using var dir = new Shrink.Tests.Data.TempDirectory();
+        var recipe = Shrink.Recipes.Recipe.Parse("""
+            version: 1
+            model:
+              zoo: lenet300
+            stages:
+              - technique: factorize
+                options:
+                  low-rank:
+                    energy: ~
+                    ratio: 0.3
+              - technique: cluster
+                options:
+                  sharing:
+                    bits: 3
+            """);
+
+        var result = Shrink.Recipes.RecipeRunner.Run(recipe, dir.File("run"), TechniqueSession.Quiet);
+
+        Assert.Equal(new[] { "factorize", "cluster" }, result.Stages.Select(s => s.Technique));
+        var model = OnnxReader.Read(result.FinalModel);
+        Assert.Contains(model.Graph.Initializers, v => v.Name.EndsWith("_lowrank_a"));
+        Assert.Equal(5, ClusterPass.ReadBits(model).Count);  // the two factor pairs and the classifier
+        Assert.Contains("ratio: 0.3", File.ReadAllText(result.LockPath));
     }
 }

@@ -1,0 +1,36 @@
+using Shrink.Data;
+using Shrink.Ir;
+using Shrink.Onnx;
+using Shrink.Passes.Quantization;
+using Shrink.Techniques;
+using Shrink.Zoo;
+
+namespace Shrink.Recipes;
+
+/// <summary>What a recipe's header names, loaded: the input model and the services its stages get (<see cref="TechniqueInputs"/>).</summary>
+public static class RecipeInputs
+{
+    /// <summary>The input model: the ONNX file read, or the zoo network built with its seed.</summary>
+    public static Model LoadModel(RecipeModel model) =>
+        model.Path is { } path ? OnnxReader.Read(path) : ModelZoo.Create(model.Zoo ?? throw new ArgumentException("the recipe model has neither path nor zoo", nameof(model)), model.Seed);
+
+    /// <summary>The data, calibration samples, teacher and ONNX Runtime settings every stage of <paramref name="recipe"/> gets.</summary>
+    public static TechniqueInputs Load(Recipe recipe)
+    {
+        var d = recipe.Data;
+        var data = d.FashionMnist switch
+        {
+            null => null,
+            RecipeData.Embedded => FashionMnist.LoadEmbedded(),
+            var dir => FashionMnist.LoadDirectory(dir),
+        };
+        return new TechniqueInputs
+        {
+            Data = data,
+            Calibration = d.Calibration is { } npy ? CalibrationSet.FromNpy(NpyFile.Read(npy), d.CalibrationSamples) : null,
+            Runner = recipe.Runtime.ToRunnerOptions(),
+            Teacher = d.Teacher is { } teacher ? OnnxReader.Read(teacher) : null,
+            TeacherSource = d.Teacher ?? "the teacher",
+        };
+    }
+}
