@@ -45,8 +45,14 @@ public sealed class CliContext
     /// <summary>A note for the user on stderr (so --json output on stdout stays one document).</summary>
     public void Note(string message) => Err.WriteLine(message);
 
-    /// <summary>The session a technique runs in for this command: its notes go to stderr.</summary>
-    public Techniques.TechniqueSession Session() => new() { Notes = Note };
+    /// <summary>
+    /// The session a technique runs in for this command: the training session the command opened
+    /// (<see cref="RunDirCli.Open"/>: run directory, Ctrl-C, progress), else one whose notes go to stderr.
+    /// </summary>
+    public Techniques.TechniqueSession Session() => OpenSession?.Session ?? new() { Notes = Note };
+
+    /// <summary>The training session the command holds open, if any (set and cleared by <see cref="CliSession"/>).</summary>
+    internal CliSession? OpenSession { get; set; }
 
     private readonly Dictionary<Command, Dictionary<string, string>> _flags = new();
 
@@ -72,12 +78,19 @@ public sealed class CliContext
     }
 
     /// <summary>
-    /// Wraps a command body: user errors become one line on stderr and exit code 2; anything else is
-    /// an internal error, exit code 1.
+    /// Wraps a command body: user errors become one line on stderr and exit code 2; interrupted training
+    /// (Ctrl-C) one line naming its checkpoint and exit code 130; anything else is an internal error, exit code 1.
     /// </summary>
     public Func<ParseResult, int> Guard(Func<ParseResult, int> body) => parsed =>
     {
         try { return body(parsed); }
+        catch (Training.TrainingInterruptedException e)
+        {
+            Err.WriteLine(e.CheckpointPath is { } checkpoint
+                ? $"interrupted: checkpoint written to {checkpoint}; continue with the same command and --resume"
+                : "interrupted: no checkpoint was written (the run had no run directory)");
+            return ShrinkApp.Interrupted;
+        }
         catch (OptionsException e) when (e.Option is { } option && FlagFor(parsed, option) is { } flag)
         {
             Err.WriteLine($"error: {Message.OneLine($"{flag} {e.Problem}")}");

@@ -9,7 +9,7 @@ namespace Shrink.Cli;
 /// </summary>
 public static class ShrinkApp
 {
-    public const int Ok = 0, InternalError = 1, BadInput = 2;
+    public const int Ok = 0, InternalError = 1, BadInput = 2, Interrupted = 130;
 
     /// <summary>Parses and runs a command line, writing to the given streams; returns the exit code.</summary>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)

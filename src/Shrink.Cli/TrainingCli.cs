@@ -12,12 +12,12 @@ namespace Shrink.Cli;
 
 /// <summary>
 /// The training options that <c>shrink train</c> and <c>shrink distill</c> share (epochs, optimizer,
-/// schedule, seed, run directory), and the loop around <see cref="Trainer.Fit"/> they share: a progress
+/// schedule, seed, run directory), and the session around <see cref="Trainer.Fit"/> they share: a progress
 /// line, one line per epoch, and Ctrl-C writing a checkpoint to resume from.
 /// </summary>
 internal sealed class TrainingCli
 {
-    public const int Interrupted = 130;
+    public const int Interrupted = ShrinkApp.Interrupted;
 
     public Option<string?> Data { get; } = Options.Data();
     public Option<int> Epochs { get; } = new("--epochs") { Description = "Epochs", DefaultValueFactory = _ => 10 };
@@ -72,16 +72,25 @@ internal sealed class TrainingCli
             },
             LabelSmoothing = p.GetValue(Smoothing),
             LabelLossWeight = labelLossWeight,
-            RunDirectory = p.GetValue(RunDir) ?? Path.ChangeExtension(Path.GetFullPath(outPath), null) + ".run",
+            RunDirectory = p.GetValue(RunDir) ?? DefaultRunDirectory(outPath),
             Resume = p.GetValue(Resume),
         }.Validate();
         if (p.GetValue(Threads) < 0) throw new OptionsException($"--threads must be 0 or more, got {p.GetValue(Threads)}");
-        var runKind = IO.FileIdentity.Of(options.RunDirectory!).Kind;
-        if (runKind is not (IO.FileKind.Missing or IO.FileKind.Directory))
-            throw new OptionsException($"--run-dir '{Text.Message.Name(options.RunDirectory!)}' is {IO.FileIdentity.Describe(runKind)}, not a directory; give a directory for the checkpoints (or leave --run-dir out)");
-        if (!options.Resume && Checkpoint.Exists(options.RunDirectory!))
-            throw new OptionsException($"{options.RunDirectory} already holds a run; continue it with --resume, or choose another --run-dir");
+        CheckRunDirectory(options.RunDirectory!, options.Resume);
         return options;
+    }
+
+    /// <summary>The run directory of a command writing <paramref name="outPath"/> when --run-dir is not given: OUT's name + .run.</summary>
+    public static string DefaultRunDirectory(string outPath) => Path.ChangeExtension(Path.GetFullPath(outPath), null) + ".run";
+
+    /// <summary>Refuses a run directory that is not a directory, or that holds a run (its own or a fine-tuning's) when not resuming.</summary>
+    public static void CheckRunDirectory(string directory, bool resume)
+    {
+        var runKind = IO.FileIdentity.Of(directory).Kind;
+        if (runKind is not (IO.FileKind.Missing or IO.FileKind.Directory))
+            throw new OptionsException($"--run-dir '{Text.Message.Name(directory)}' is {IO.FileIdentity.Describe(runKind)}, not a directory; give a directory for the checkpoints (or leave --run-dir out)");
+        if (!resume && TrainingSession.HoldsRun(directory))
+            throw new OptionsException($"{directory} already holds a run; continue it with --resume, or choose another --run-dir");
     }
 
     /// <summary>The data sets, the training set cut to --limit.</summary>
@@ -132,91 +141,14 @@ internal sealed class TrainingCli
         Path.GetFullPath(a) == Path.GetFullPath(b) || IO.FileIdentity.Of(a).SameFileAs(IO.FileIdentity.Of(b));
 
     /// <summary>
-    /// Fits with a progress line and one line per epoch (unless <paramref name="quiet"/>); Ctrl-C writes a
-    /// checkpoint and returns <see cref="Interrupted"/>, else null.
+    /// Fits in a session of the command (<see cref="TrainingSession.Fit"/>): a progress bar and one line per epoch
+    /// unless <paramref name="quiet"/>; Ctrl-C writes a checkpoint and the command exits with <see cref="Interrupted"/>
+    /// (<see cref="TrainingInterruptedException"/>, which <see cref="CliContext.Guard"/> reports).
     /// </summary>
-    public static int? Fit(CliContext cli, Trainer trainer, Dataset train, Dataset test, bool quiet, string label = "")
+    public static void Fit(CliContext cli, Trainer trainer, Dataset train, Dataset test, bool quiet, string label = "")
     {
-        var bar = quiet ? null : ProgressLine.ForStderr(cli);
-        if (bar is not null) trainer.Progress += bar.Update;
-        trainer.Notice += note =>
-        {
-            bar?.Clear();
-            cli.Note(note);
-        };
-        var epochs = trainer.Options.Epochs;
-        trainer.EpochEnd += m =>
-        {
-            bar?.Clear();
-            if (!quiet)
-                cli.Console.WriteLine($"{label}epoch {m.Epoch}/{epochs}: loss {m.TrainLoss:F4}, train {m.TrainAccuracy:P2}, test {m.TestAccuracy:P2}, lr {m.LearningRate:G3}, {m.Seconds:F1} s ({m.SamplesPerSecond:N0} samples/s)");
-        };
-        using var cancel = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
-        System.Console.CancelKeyPress += onCancel;
-        try
-        {
-            trainer.Fit(train, test, cancel.Token);
-            return null;
-        }
-        catch (OperationCanceledException)
-        {
-            bar?.Clear();
-            cli.Note($"interrupted: checkpoint written to {Checkpoint.PathIn(trainer.Options.RunDirectory!)}; continue with the same command and --resume");
-            return Interrupted;
-        }
-        finally
-        {
-            System.Console.CancelKeyPress -= onCancel;
-        }
-    }
-}
-
-/// <summary>
-/// The console side of a technique that trains, as <see cref="TrainingCli.Fit"/> renders a trainer: the progress line on an
-/// interactive stderr, one line per epoch on stdout (unless quiet; the label "teacher" prefixes its lines), notes on stderr,
-/// and Ctrl-C cancelling <see cref="Session"/>'s token. Dispose to stop listening for Ctrl-C.
-/// </summary>
-internal sealed class TrainingConsole : IDisposable
-{
-    private readonly CancellationTokenSource _cancel = new();
-    private readonly ConsoleCancelEventHandler _onCancel;
-
-    public TrainingConsole(CliContext cli, bool quiet, string? runDirectory, bool resume)
-    {
-        var bar = quiet ? null : ProgressLine.ForStderr(cli);
-        _onCancel = (_, e) => { e.Cancel = true; _cancel.Cancel(); };
-        System.Console.CancelKeyPress += _onCancel;
-        Session = new Techniques.TechniqueSession
-        {
-            Notes = note => { bar?.Clear(); cli.Note(note); },
-            Progress = bar is null ? null : p => bar.Update(new TrainProgress(p.Epoch, p.Epochs, p.Batch, p.Batches, p.Loss, p.Accuracy, p.SamplesPerSecond)),
-            EpochEnd = quiet ? null : m =>
-            {
-                bar?.Clear();
-                cli.Console.WriteLine($"{(m.Label == "teacher" ? "teacher " : "")}epoch {m.Epoch}/{m.Epochs}: loss {m.TrainLoss:F4}, train {m.TrainAccuracy:P2}, test {m.TestAccuracy:P2}, lr {m.LearningRate:G3}, {m.Seconds:F1} s ({m.SamplesPerSecond:N0} samples/s)");
-            },
-            Cancel = _cancel.Token,
-            RunDirectory = runDirectory,
-            Resume = resume,
-        };
-    }
-
-    public Techniques.TechniqueSession Session { get; }
-
-    /// <summary>The line and exit code of a run stopped by Ctrl-C: where its checkpoint is, or that the stopped part keeps none.</summary>
-    public int Interrupted(CliContext cli, bool checkpointed)
-    {
-        cli.Note(checkpointed && Session.RunDirectory is { } dir
-            ? $"interrupted: checkpoint written to {Checkpoint.PathIn(dir)}; continue with the same command and --resume"
-            : "interrupted before any checkpoint (the teacher's training keeps none); run the same command again");
-        return TrainingCli.Interrupted;
-    }
-
-    public void Dispose()
-    {
-        System.Console.CancelKeyPress -= _onCancel;
-        _cancel.Dispose();
+        using var session = new CliSession(cli, trainer.Options.RunDirectory, trainer.Options.Resume, quiet, epochLines: true);
+        TrainingSession.Fit(trainer, train, test, session.Session, label);
     }
 }
 
@@ -253,34 +185,4 @@ internal sealed record TeacherChoice(Model Model, DistillationOptions Options, s
     /// <summary>The inputs of a fine-tuning technique: the data and, with a teacher, the model to distill from.</summary>
     public static Techniques.TechniqueInputs Inputs(TeacherChoice? teacher, DatasetPair? data) =>
         new() { Data = data, Teacher = teacher?.Model, TeacherSource = teacher?.Source ?? "the teacher" };
-}
-
-/// <summary>A one-line progress bar on an interactive stderr (nothing when stderr is redirected).</summary>
-internal sealed class ProgressLine
-{
-    private readonly TextWriter _err;
-    private int _width;
-
-    private ProgressLine(TextWriter err) => _err = err;
-
-    public static ProgressLine? ForStderr(CliContext cli) =>
-        ReferenceEquals(cli.Err, System.Console.Error) && !System.Console.IsErrorRedirected ? new ProgressLine(cli.Err) : null;
-
-    public void Update(TrainProgress p)
-    {
-        const int cells = 30;
-        var done = (int)((long)cells * p.Batch / p.Batches);
-        var line = $"epoch {p.Epoch + 1}/{p.Epochs} [{new string('#', done)}{new string('.', cells - done)}] {p.Batch}/{p.Batches}  loss {p.Loss:F4}  acc {p.Accuracy:P1}  {p.SamplesPerSecond:N0} samples/s";
-        _width = Math.Max(_width, line.Length);
-        _err.Write("\r" + line.PadRight(_width));
-        _err.Flush();
-    }
-
-    public void Clear()
-    {
-        if (_width == 0) return;
-        _err.Write("\r" + new string(' ', _width) + "\r");
-        _err.Flush();
-        _width = 0;
-    }
 }

@@ -60,12 +60,12 @@ public sealed record CheckpointRun
     internal string? Check(string path, CheckpointState state)
     {
         if (state.ModelHash != ModelHash)
-            throw new OptionsException($"the checkpoint '{path}' was made for a different model; resume with the same --model or use a new --run-dir");
+            throw new OptionsException($"the checkpoint '{path}' was made for a different model (another model, or other settings before training); resume with the same model and options or use a new run directory");
         var saved = state.Options ?? new Dictionary<string, string>();
         var differences = Options.Where(kv => !saved.TryGetValue(kv.Key, out var v) || v != kv.Value)
-            .Select(kv => $"--{kv.Key} {(saved.TryGetValue(kv.Key, out var v) ? v : "?")} (now {kv.Value})").ToList();
+            .Select(kv => $"{kv.Key} {(saved.TryGetValue(kv.Key, out var v) ? v : "?")} (now {kv.Value})").ToList();
         if (differences.Count > 0)
-            throw new OptionsException($"the checkpoint '{path}' was made with {string.Join(", ", differences)}; resume with the same options or use a new --run-dir");
+            throw new OptionsException($"the checkpoint '{path}' was made with {string.Join(", ", differences)}; resume with the same options or use a new run directory");
         if (saved.Keys.FirstOrDefault(k => !Options.ContainsKey(k)) is { } extra) return $"header field 'Options' has an unknown key '{extra}'";
         return Position(state) ?? Counters(state) ?? CheckpointHistory.Problem(state, Epochs);
     }

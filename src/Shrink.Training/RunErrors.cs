@@ -47,3 +47,22 @@ public static class RunOutput
     /// <summary>The first line of an exception's message, without its final full stop.</summary>
     public static string Cause(Exception e) => e.Message.Split('\n', 2)[0].Trim().TrimEnd('.');
 }
+
+/// <summary>
+/// Training stopped because its cancellation token was cancelled (Ctrl-C): the run directory holds a checkpoint
+/// at the batch it stopped before (<see cref="CheckpointPath"/>; null when the run had no run directory), and the
+/// same run with resume continues there. A command maps it to exit code 130.
+/// </summary>
+public sealed class TrainingInterruptedException : OperationCanceledException
+{
+    public TrainingInterruptedException(string? checkpointPath, string position, CancellationToken token)
+        : base(checkpointPath is null ? $"training interrupted at {position}; no checkpoint (the run has no run directory)"
+            : $"training interrupted at {position}; checkpoint written to {checkpointPath}", token) =>
+        (CheckpointPath, Position) = (checkpointPath, position);
+
+    /// <summary>The checkpoint written, or null.</summary>
+    public string? CheckpointPath { get; }
+
+    /// <summary>Where the run stopped, in words ("epoch 2, batch 3").</summary>
+    public string Position { get; }
+}

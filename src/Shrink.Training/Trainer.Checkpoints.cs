@@ -18,6 +18,9 @@ public sealed partial class Trainer
         using var rng = torch.get_rng_state();
         var required = ModelTensors().ToDictionary(t => t.Name, t => CheckpointTensorSpec.Of(t.Tensor));
         required["rng"] = CheckpointTensorSpec.Of(rng);
+        foreach (var (name, tensor) in HookStates())
+            using (tensor)
+                required[name] = CheckpointTensorSpec.Of(tensor);
         var optional = _optimizer.Parameters
             .SelectMany(p => _optimizer.Slots.Select(slot => (Name: $"optim:{p.Name}:{slot}", Spec: CheckpointTensorSpec.Of(p.Tensor))))
             .ToDictionary(t => t.Name, t => t.Spec);
@@ -31,9 +34,28 @@ public sealed partial class Trainer
 
     private static string DataOf(Dataset train) => $"{train.Source}, {train.Count} samples";
 
-    /// <summary>What a resumed run must share with the original: the options and the training data.</summary>
-    private IReadOnlyDictionary<string, string> Fingerprint(string data) =>
-        new SortedDictionary<string, string>(Options.Fingerprint().ToDictionary()) { ["data"] = data };
+    /// <summary>What a resumed run must share with the original: the options, the training data and the hooks' settings.</summary>
+    private IReadOnlyDictionary<string, string> Fingerprint(string data)
+    {
+        var fingerprint = new SortedDictionary<string, string>(Options.Fingerprint().ToDictionary()) { ["data"] = data };
+        foreach (var (key, value) in Hooks.SelectMany(h => h.Fingerprint))
+            if (!fingerprint.TryAdd(key, value)) throw new ArgumentException($"two training hooks, or a hook and the options, both fingerprint '{key}'");
+        return fingerprint;
+    }
+
+    /// <summary>The hooks' state as new tensors, by checkpoint name (<c>hook-state:</c> and the hook's own name).</summary>
+    private List<(string Name, Tensor Tensor)> HookStates()
+    {
+        var states = Hooks.SelectMany(h => h.SaveState()).Select(s => (Name: HookStatePrefix + s.Name, s.Tensor)).ToList();
+        if (states.GroupBy(s => s.Name).FirstOrDefault(g => g.Count() > 1) is { } twice)
+        {
+            foreach (var (_, t) in states) t.Dispose();
+            throw new ArgumentException($"two training hooks both save a state named '{twice.Key[HookStatePrefix.Length..]}'");
+        }
+        return states;
+    }
+
+    private const string HookStatePrefix = "hook-state:";
 
     /// <summary>Weights and buffers of the model and the hooks' parameters, by checkpoint name.</summary>
     private IEnumerable<(string Name, Tensor Tensor)> ModelTensors() =>
@@ -45,14 +67,22 @@ public sealed partial class Trainer
         if (Options.RunDirectory is not { } dir) return;
         var state = position with { ModelHash = _modelHash, Options = new(Fingerprint(_data)), History = History.ToList() };
         using var rng = torch.get_rng_state();
-        Checkpoint.Save(dir, state, ModelTensors().Concat(_optimizer.State.Select(kv => ("optim:" + kv.Key, kv.Value))).Append(("rng", rng)));
+        var hookStates = HookStates();
+        try
+        {
+            Checkpoint.Save(dir, state, ModelTensors().Concat(_optimizer.State.Select(kv => ("optim:" + kv.Key, kv.Value))).Append(("rng", rng)).Concat(hookStates));
+        }
+        finally
+        {
+            foreach (var (_, t) in hookStates) t.Dispose();
+        }
         var metrics = Path.Combine(dir, "metrics.json");
         RunOutput.Write(metrics, $"the checkpoint in {dir} is written; mend this and continue with --resume", () =>
             AtomicFile.WriteAllText(metrics, JsonSerializer.Serialize(new { options = Fingerprint(_data), epochs = History },
                 new JsonSerializerOptions { WriteIndented = true })));
     }
 
-    /// <summary>Restores weights, hook parameters, optimizer state, generator and history; returns the position to continue from.</summary>
+    /// <summary>Restores weights, hook parameters and state, optimizer state, generator and history; returns the position to continue from.</summary>
     private CheckpointState Restore(CheckpointRun run)
     {
         var chosen = CheckpointResume.Choose(Options.RunDirectory!, run, m => Notice?.Invoke(m));
@@ -65,6 +95,7 @@ public sealed partial class Trainer
             _optimizer.LoadState(tensors.Where(kv => kv.Key.StartsWith("optim:", StringComparison.Ordinal))
                 .ToDictionary(kv => kv.Key["optim:".Length..], kv => kv.Value), state.Steps);
             torch.set_rng_state(tensors["rng"]);
+            RestoreHooks(tensors);
             History.Clear();
             History.AddRange(state.History);
             return state;
@@ -73,5 +104,14 @@ public sealed partial class Trainer
         {
             foreach (var t in tensors.Values) t.Dispose();
         }
+    }
+
+    /// <summary>Gives the hooks back the state they saved, by their own names (each hook reads its names; a checkpoint holds all of them).</summary>
+    private void RestoreHooks(IReadOnlyDictionary<string, Tensor> tensors)
+    {
+        var state = tensors.Where(kv => kv.Key.StartsWith(HookStatePrefix, StringComparison.Ordinal))
+            .ToDictionary(kv => kv.Key[HookStatePrefix.Length..], kv => kv.Value);
+        if (state.Count == 0) return;
+        foreach (var hook in Hooks) hook.LoadState(state);
     }
 }

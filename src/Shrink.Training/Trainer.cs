@@ -23,6 +23,8 @@ public sealed partial class Trainer : IDisposable
     private readonly Scalar _one = 1L.ToScalar(); // explicit alpha for add (see Optimizer.S)
     private readonly Scalar _labelWeight;
     private readonly string _modelHash;
+    private readonly Tensor[] _inputs = new Tensor[1];
+    private readonly Dictionary<string, Tensor> _tapValues = new(); // reused: hooks read it during their step only
     private string _data = "";
 
     public Trainer(GraphExecutor executor, TrainOptions options, IEnumerable<ITrainingHook>? hooks = null)
@@ -56,7 +58,7 @@ public sealed partial class Trainer : IDisposable
     /// <summary>Epoch metrics so far (including those restored from a checkpoint).</summary>
     public List<EpochMetrics> History { get; } = new();
 
-    /// <summary>Reports progress within epochs (about ten times a second at most).</summary>
+    /// <summary>Reports progress within epochs, after every optimizer step (renderers throttle themselves).</summary>
     public event Action<TrainProgress>? Progress;
 
     /// <summary>Reports each finished epoch.</summary>
@@ -66,8 +68,9 @@ public sealed partial class Trainer : IDisposable
     public event Action<string>? Notice;
 
     /// <summary>
-    /// Trains for the configured epochs (continuing from the run directory's checkpoint when
-    /// resuming). On cancellation a checkpoint is written and <see cref="OperationCanceledException"/> thrown.
+    /// Trains for the configured epochs (continuing from the run directory's checkpoint when resuming: a
+    /// finished run trains nothing and keeps the restored weights). The run directory gets a checkpoint after
+    /// every epoch; on cancellation one at the current batch, then <see cref="TrainingInterruptedException"/>.
     /// </summary>
     public IReadOnlyList<EpochMetrics> Fit(Dataset train, Dataset? test = null, CancellationToken cancel = default)
     {
@@ -81,74 +84,89 @@ public sealed partial class Trainer : IDisposable
             RunOutput.Write(runDirectory, "nothing was trained", () => Directory.CreateDirectory(runDirectory));
         foreach (var hook in Hooks) hook.OnTrainStart(this);
         var taps = Hooks.SelectMany(h => h.Taps).Distinct().ToList();
-        var inputs = new Tensor[1];
-        var tapValues = new Dictionary<string, Tensor>(); // reused: hooks read it during their step only
-
         for (var epoch = state.Epoch; epoch < Options.Epochs; epoch++)
         {
-            var resumedMidEpoch = epoch == state.Epoch && state.Batch > 0;
-            if (!resumedMidEpoch) torch.manual_seed(Options.Seed * 7919L + epoch);
-            double lossSum = resumedMidEpoch ? state.LossSum : 0, secondsBefore = resumedMidEpoch ? state.Seconds : 0;
-            long correct = resumedMidEpoch ? state.Correct : 0, seen = resumedMidEpoch ? state.Seen : 0;
-            var order = loader.Order(epoch);
-            var clock = Stopwatch.StartNew();
-            var lastReport = 0L;
-            Executor.Training = true;
-            for (var batch = resumedMidEpoch ? state.Batch : 0; batch < loader.Batches; batch++)
-            {
-                if (cancel.IsCancellationRequested)
-                {
-                    SaveCheckpoint(new CheckpointState
-                    {
-                        Epoch = epoch, Batch = batch, Steps = _optimizer.Steps, LossSum = lossSum, Correct = correct, Seen = seen,
-                        Seconds = secondsBefore + clock.Elapsed.TotalSeconds,
-                    });
-                    throw new OperationCanceledException("training interrupted; a checkpoint was written", cancel);
-                }
-                using var scope = torch.NewDisposeScope();
-                var (samples, x, y) = loader.Get(order, batch);
-                _optimizer.LearningRate = Options.Schedule.RateAt(Options.Hyper.LearningRate, _optimizer.Steps, loader.Batches, Options.Epochs);
-                inputs[0] = x;
-                var outputs = Executor.Run(inputs, taps);
-                var logits = outputs[0];
-                for (var i = 0; i < taps.Count; i++) tapValues[taps[i]] = outputs[Executor.Outputs.Count + i]; // after every graph output
-                var step = new TrainStep(Executor, epoch, batch, _optimizer.Steps, samples, x, y, logits, tapValues);
-                var loss = F.cross_entropy(logits, y, label_smoothing: Options.LabelSmoothing);
-                if (Options.LabelLossWeight != 1) loss = loss.mul(_labelWeight);
-                foreach (var hook in Hooks)
-                    if (hook.ExtraLoss(step) is { } extra) loss = loss.add(extra, _one);
-                _optimizer.ZeroGrad();
-                loss.backward();
-                _optimizer.Step();
-                if (Hooks.Count > 0)
-                    using (torch.no_grad())
-                        foreach (var hook in Hooks) hook.AfterStep(step);
-                var lossValue = loss.item<float>();
-                if (!float.IsFinite(lossValue))
-                    throw new RuntimeFailureException($"the loss became {lossValue} at epoch {epoch + 1}, batch {batch + 1}; lower --lr or check the data");
-                lossSum += lossValue * y.shape[0];
-                correct += logits.argmax(1).eq(y).sum().item<long>();
-                seen += y.shape[0];
-                var now = clock.ElapsedMilliseconds;
-                if (Progress is not null && (now - lastReport >= 100 || batch == loader.Batches - 1))
-                {
-                    lastReport = now;
-                    Progress(new TrainProgress(epoch, Options.Epochs, batch + 1, loader.Batches, lossSum / seen, (double)correct / seen,
-                        seen / Math.Max(1e-9, secondsBefore + clock.Elapsed.TotalSeconds)));
-                }
-            }
-            var seconds = secondsBefore + clock.Elapsed.TotalSeconds;
-            Evaluation? eval = test is not null && Options.EvaluateEachEpoch ? Evaluate(test) : null;
-            var metrics = new EpochMetrics(epoch + 1, lossSum / seen, (double)correct / seen, eval?.Loss, eval?.Accuracy,
-                _optimizer.LearningRate, seconds, seen / seconds);
+            var counters = epoch == state.Epoch && state.Batch > 0 ? EpochCounters.From(state) : new EpochCounters();
+            var metrics = TrainEpoch(loader, epoch, counters, taps, test, cancel);
             History.Add(metrics);
             foreach (var hook in Hooks) hook.OnEpochEnd(metrics);
             EpochEnd?.Invoke(metrics);
             SaveCheckpoint(new CheckpointState { Epoch = epoch + 1, Steps = _optimizer.Steps });
-            state = new CheckpointState { Epoch = epoch + 1 };
         }
         Executor.Training = false;
         return History;
+    }
+
+    /// <summary>Sums of a partly trained epoch: where it continues and what it has measured so far.</summary>
+    private sealed class EpochCounters
+    {
+        public int Batch;
+        public double LossSum, SecondsBefore;
+        public long Correct, Seen;
+
+        public static EpochCounters From(CheckpointState s) =>
+            new() { Batch = s.Batch, LossSum = s.LossSum, SecondsBefore = s.Seconds, Correct = s.Correct, Seen = s.Seen };
+    }
+
+    /// <summary>One epoch from <paramref name="run"/>'s batch on (a fresh epoch reseeds the generator), then its evaluation.</summary>
+    private EpochMetrics TrainEpoch(BatchLoader loader, int epoch, EpochCounters run, List<string> taps, Dataset? test, CancellationToken cancel)
+    {
+        if (run.Batch == 0) torch.manual_seed(Options.Seed * 7919L + epoch);
+        var order = loader.Order(epoch);
+        var clock = Stopwatch.StartNew();
+        Executor.Training = true;
+        for (var batch = run.Batch; batch < loader.Batches; batch++)
+        {
+            if (cancel.IsCancellationRequested) Interrupt(epoch, batch, run, run.SecondsBefore + clock.Elapsed.TotalSeconds, cancel);
+            Step(loader, order, epoch, batch, taps, run);
+            Progress?.Invoke(new TrainProgress(epoch, Options.Epochs, batch + 1, loader.Batches, run.LossSum / run.Seen, (double)run.Correct / run.Seen,
+                run.Seen / Math.Max(1e-9, run.SecondsBefore + clock.Elapsed.TotalSeconds)));
+        }
+        var seconds = run.SecondsBefore + clock.Elapsed.TotalSeconds;
+        Evaluation? eval = test is not null && Options.EvaluateEachEpoch ? Evaluate(test) : null;
+        return new EpochMetrics(epoch + 1, run.LossSum / run.Seen, (double)run.Correct / run.Seen, eval?.Loss, eval?.Accuracy,
+            _optimizer.LearningRate, seconds, run.Seen / seconds);
+    }
+
+    /// <summary>Writes the checkpoint of a run stopped before <paramref name="batch"/> of <paramref name="epoch"/> and throws.</summary>
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private void Interrupt(int epoch, int batch, EpochCounters run, double seconds, CancellationToken cancel)
+    {
+        var position = new CheckpointState
+        {
+            Epoch = epoch, Batch = batch, Steps = _optimizer.Steps, LossSum = run.LossSum, Correct = run.Correct, Seen = run.Seen, Seconds = seconds,
+        };
+        SaveCheckpoint(position);
+        throw new TrainingInterruptedException(Options.RunDirectory is { } dir ? Checkpoint.PathIn(dir) : null, CheckpointResume.Describe(position), cancel);
+    }
+
+    /// <summary>One optimizer step on a batch: forward (with the hooks' taps), loss, backward, update, the hooks' after-step work.</summary>
+    private void Step(BatchLoader loader, int[] order, int epoch, int batch, List<string> taps, EpochCounters run)
+    {
+        using var scope = torch.NewDisposeScope();
+        var (samples, x, y) = loader.Get(order, batch);
+        _optimizer.LearningRate = Options.Schedule.RateAt(Options.Hyper.LearningRate, _optimizer.Steps, loader.Batches, Options.Epochs);
+        _inputs[0] = x;
+        var outputs = Executor.Run(_inputs, taps);
+        var logits = outputs[0];
+        for (var i = 0; i < taps.Count; i++) _tapValues[taps[i]] = outputs[Executor.Outputs.Count + i]; // after every graph output
+        var step = new TrainStep(Executor, epoch, batch, _optimizer.Steps, samples, x, y, logits, _tapValues);
+        var loss = F.cross_entropy(logits, y, label_smoothing: Options.LabelSmoothing);
+        if (Options.LabelLossWeight != 1) loss = loss.mul(_labelWeight);
+        foreach (var hook in Hooks)
+            if (hook.ExtraLoss(step) is { } extra) loss = loss.add(extra, _one);
+        _optimizer.ZeroGrad();
+        loss.backward();
+        _optimizer.Step();
+        if (Hooks.Count > 0)
+            using (torch.no_grad())
+                foreach (var hook in Hooks) hook.AfterStep(step);
+        var lossValue = loss.item<float>();
+        if (!float.IsFinite(lossValue))
+            throw new RuntimeFailureException($"the loss became {lossValue} at epoch {epoch + 1}, batch {batch + 1}; lower the learning rate or check the data");
+        run.LossSum += lossValue * y.shape[0];
+        run.Correct += logits.argmax(1).eq(y).sum().item<long>();
+        run.Seen += y.shape[0];
     }
 
     /// <summary>Refuses a model whose single input does not take the data set's samples.</summary>

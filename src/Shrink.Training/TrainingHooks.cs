@@ -55,7 +55,24 @@ public interface ITrainingHook
     /// <summary>Trainable tensors the hook owns; the optimizer updates them with the model's and checkpoints save them.</summary>
     IEnumerable<(string Name, TorchSharp.Modules.Parameter Tensor)> Parameters => Array.Empty<(string, TorchSharp.Modules.Parameter)>();
 
-    /// <summary>Called once before the first step (also after a resume).</summary>
+    /// <summary>
+    /// The settings that decide what the hook does to the trained weights (a sparsity, bits, a teacher's hash), as
+    /// key → value; a checkpoint records them with the run's options, and resuming with other settings is refused.
+    /// Keys start with the hook's kind (<c>agp.sparsity</c>) so hooks cannot collide.
+    /// </summary>
+    IEnumerable<KeyValuePair<string, string>> Fingerprint => Array.Empty<KeyValuePair<string, string>>();
+
+    /// <summary>
+    /// The state training changes inside the hook (moving activation ranges, AGP masks, QAT master weights,
+    /// centroids), as new tensors the caller disposes, by names unique to the hook (<c>agp.mask:W</c>). Every
+    /// checkpoint saves it; each name must give a tensor of the same type and shape throughout the run.
+    /// </summary>
+    IReadOnlyList<(string Name, Tensor Tensor)> SaveState() => Array.Empty<(string, Tensor)>();
+
+    /// <summary>Restores what <see cref="SaveState"/> saved (a resumed run calls it before <see cref="OnTrainStart"/>); the tensors are copied.</summary>
+    void LoadState(IReadOnlyDictionary<string, Tensor> state) { }
+
+    /// <summary>Called once before the first step (also after a resume, after <see cref="LoadState"/>).</summary>
     void OnTrainStart(Trainer trainer) { }
 
     /// <summary>A term added to the loss of this step, or null.</summary>
@@ -72,7 +89,7 @@ public interface ITrainingHook
 public sealed record EpochMetrics(int Epoch, double TrainLoss, double TrainAccuracy, double? TestLoss, double? TestAccuracy,
     double LearningRate, double Seconds, double SamplesPerSecond);
 
-/// <summary>Progress within an epoch, for progress bars.</summary>
+/// <summary>Progress within an epoch after an optimizer step, for progress bars: <paramref name="Epoch"/> counts from 0, <paramref name="Batch"/> is the batches done.</summary>
 public readonly record struct TrainProgress(int Epoch, int Epochs, int Batch, int Batches, double Loss, double Accuracy, double SamplesPerSecond);
 
 /// <summary>Loss and accuracy on a data set.</summary>

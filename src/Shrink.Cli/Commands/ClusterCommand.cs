@@ -33,9 +33,10 @@ internal static class ClusterCommand
         var output = new Option<string>("--out") { Description = "Clustered ONNX model to write", Required = true };
         var json = Options.Json();
         var teacher = new TeacherCli();
+        var runDir = new RunDirCli();
         var command = new Command("cluster", "Share weights by k-means (Deep Compression), optionally fine-tune the centroids, and compare before/after")
             { model, bits, convBits, layers, init, finetune, data, lr, batch, seed, output, json };
-        foreach (var o in teacher.All) command.Options.Add(o);
+        foreach (var o in teacher.All.Concat(runDir.All)) command.Options.Add(o);
         command.SetAction(cli.Guard(p =>
         {
             var (path, outPath) = (p.GetValue(model)!, p.GetValue(output)!);
@@ -50,6 +51,7 @@ internal static class ClusterCommand
             var tuning = new FineTuneOptions { Epochs = p.GetValue(finetune), LearningRate = p.GetValue(lr), Batch = p.GetValue(batch), Seed = p.GetValue(seed), Distillation = teacherChoice?.Options };
             Options.CheckFineTune(tuning, hasData: p.GetValue(data) is not null);
             if (!(tuning.LearningRate > 0)) throw new OptionsException($"--lr must be positive, got {tuning.LearningRate}");
+            using var run = runDir.Open(p, cli, outPath, trains: tuning.Epochs > 0);
 
             var original = OnnxReader.Read(path);
             var sets = p.GetValue(data) is { } dir ? FashionMnist.Load(dir) : null;
@@ -61,6 +63,7 @@ internal static class ClusterCommand
                 ClusterLayer.Of(result.Model, result.Artifact<Codebooks>()!), result.Notes);
             if (p.GetValue(json)) cli.WriteJson(report);
             else report.Render(cli.Console);
+            run.Succeeded();
             return ShrinkApp.Ok;
         }));
         return command;

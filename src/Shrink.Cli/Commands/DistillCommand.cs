@@ -65,33 +65,27 @@ internal static class DistillCommand
         Distiller.Check(studentModel, teacherModel, data);
         var quiet = p.GetValue(f.Json);
         f.Training.InitTorch(p);
-        // A zoo teacher is trained first, with the student's options (its own epochs), without checkpoints.
+        // A zoo teacher is trained first, with the student's options (its own epochs), checkpointed in the run's teacher/.
         var options = new DistillTechniqueOptions
         {
             Distillation = distill, Training = training, TeacherEpochs = ModelZoo.Names.Contains(teacherSource) ? p.GetValue(f.TeacherEpochs) ?? training.Epochs : null,
         };
-        using var console = new TrainingConsole(cli, quiet, training.RunDirectory, training.Resume);
-        var checkpointed = false;
-        try
+        using var session = new CliSession(cli, training.RunDirectory, training.Resume, quiet, epochLines: true);
+        if (options.TeacherEpochs is { } epochs) teacherModel = Distiller.TrainTeacher(teacherModel, training, epochs, data, session.Session);
+        var teacherSide = File.Exists(teacherSource) ? ModelEvaluation.Measure(teacherSource, test) : ModelEvaluation.Measure(teacherModel, test);
+        double? studentBefore = ModelZoo.Names.Contains(studentSource) ? null : ModelEvaluation.Accuracy(studentModel, test, "student");
+        var result = Distiller.Distill(studentModel, teacherModel, options, data, session.Session, teacherSource, start =>
         {
-            if (options.TeacherEpochs is { } epochs) teacherModel = Distiller.TrainTeacher(teacherModel, training, epochs, data, console.Session);
-            checkpointed = true;
-            var teacherSide = File.Exists(teacherSource) ? ModelEvaluation.Measure(teacherSource, test) : ModelEvaluation.Measure(teacherModel, test);
-            double? studentBefore = ModelZoo.Names.Contains(studentSource) ? null : ModelEvaluation.Accuracy(studentModel, test, "student");
-            var result = Distiller.Distill(studentModel, teacherModel, options, data, console.Session, teacherSource, start =>
-            {
-                if (!quiet)
-                    cli.Console.WriteLine($"distilling {teacherSource} ({teacherSide.Accuracy:P2}) into {studentSource} on {train.Count:N0} samples: T {distill.Temperature:G}, α {distill.Alpha:G}, " +
-                        $"{distill.Hints.Count} hint(s), {distill.Attention.Count} attention pair(s); teacher logits {(start.CachedLogits ? $"cached in {start.PrepareSeconds:F1} s" : "computed at every step")}");
-            });
-            var studentSide = TrainingCli.SaveTrained(result.Model, outPath, training.RunDirectory!, copyIntoRun: false, guard, file => ModelEvaluation.Measure(file, test));
-            var report = new DistillReport(teacherSource, studentSource, outPath, distill.Temperature, distill.Alpha, distill.Hints.Select(h => h.ToString()).ToArray(),
-                distill.Attention.Select(h => h.ToString()).ToArray(), result.CachedLogits, training.Epochs, training.Seed, result.History.Select(h => h.Seconds).ToArray(),
-                teacherSide, studentSide, studentBefore, result.ExecutorAccuracy);
-            if (quiet) cli.WriteJson(report);
-            else report.Render(cli.Console);
-            return ShrinkApp.Ok;
-        }
-        catch (OperationCanceledException) { return console.Interrupted(cli, checkpointed); }
+            if (!quiet)
+                cli.Console.WriteLine($"distilling {teacherSource} ({teacherSide.Accuracy:P2}) into {studentSource} on {train.Count:N0} samples: T {distill.Temperature:G}, α {distill.Alpha:G}, " +
+                    $"{distill.Hints.Count} hint(s), {distill.Attention.Count} attention pair(s); teacher logits {(start.CachedLogits ? $"cached in {start.PrepareSeconds:F1} s" : "computed at every step")}");
+        });
+        var studentSide = TrainingCli.SaveTrained(result.Model, outPath, training.RunDirectory!, copyIntoRun: false, guard, file => ModelEvaluation.Measure(file, test));
+        var report = new DistillReport(teacherSource, studentSource, outPath, distill.Temperature, distill.Alpha, distill.Hints.Select(h => h.ToString()).ToArray(),
+            distill.Attention.Select(h => h.ToString()).ToArray(), result.CachedLogits, training.Epochs, training.Seed, result.History.Select(h => h.Seconds).ToArray(),
+            teacherSide, studentSide, studentBefore, result.ExecutorAccuracy);
+        if (quiet) cli.WriteJson(report);
+        else report.Render(cli.Console);
+        return ShrinkApp.Ok;
     }
 }

@@ -32,9 +32,10 @@ internal static class FactorizeCommand
         var output = new Option<string>("--out") { Description = "Factorized ONNX model to write", Required = true };
         var json = Options.Json();
         var teacher = new TeacherCli();
+        var runDir = new RunDirCli();
         var command = new Command("factorize", "Factorize Gemm/MatMul/Conv weights by truncated SVD (low rank), optionally fine-tune, and compare before/after")
             { model, energy, ratio, layers, finetune, data, lr, batch, seed, benchBatch, threads, output, json };
-        foreach (var o in teacher.All) command.Options.Add(o);
+        foreach (var o in teacher.All.Concat(runDir.All)) command.Options.Add(o);
         command.SetAction(cli.Guard(p =>
         {
             var (path, outPath) = (p.GetValue(model)!, p.GetValue(output)!);
@@ -51,6 +52,7 @@ internal static class FactorizeCommand
             Options.CheckFineTune(tuning, hasData: p.GetValue(data) is not null);
             var batches = p.GetValue(benchBatch) == "none" ? Array.Empty<int>() : Options.ParseIntList("--bench-batch", p.GetValue(benchBatch)!);
             var runnerOptions = new RunnerOptions { Threads = p.GetValue(threads) };
+            using var run = runDir.Open(p, cli, outPath, trains: tuning.Epochs > 0);
 
             var original = OnnxReader.Read(path);
             var sets = p.GetValue(data) is { } dir ? FashionMnist.Load(dir) : null;
@@ -61,6 +63,7 @@ internal static class FactorizeCommand
                 result.Artifact<FactorizationRanks>()!.Layers.Select(FactorizedLayer.From).ToList(), measured.Before, measured.After, result.Notes.Concat(measured.Notes).ToList());
             if (p.GetValue(json)) cli.WriteJson(report);
             else report.Render(cli.Console);
+            run.Succeeded();
             return ShrinkApp.Ok;
         }));
         return command;

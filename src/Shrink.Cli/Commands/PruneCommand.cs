@@ -51,12 +51,13 @@ internal static class PruneCommand
         var output = new Option<string>("--out") { Description = "Pruned ONNX model to write", Required = true };
         var json = Options.Json();
         var teacher = new TeacherCli();
+        var runDir = new RunDirCli();
         var command = new Command("prune", "Prune weights (unstructured), optionally fine-tune with the masks held, and compare before/after")
         {
             model, method, sparsity, scope, layers, schedule, steps, finetune, data, lr, batch, seed, channelMultiple, slimEpochs, slimPenalty, scoreSamples,
             benchBatch, threads, dims, output, json,
         };
-        foreach (var o in teacher.All) command.Options.Add(o);
+        foreach (var o in teacher.All.Concat(runDir.All)) command.Options.Add(o);
         command.SetAction(cli.Guard(p =>
         {
             var path = p.GetValue(model)!;
@@ -77,6 +78,7 @@ internal static class PruneCommand
                     tuning, hasData: p.GetValue(data) is not null);
             var batches = p.GetValue(benchBatch) == "none" ? Array.Empty<int>() : Options.ParseIntList("--bench-batch", p.GetValue(benchBatch)!);
             var runnerOptions = new RunnerOptions { Threads = p.GetValue(threads), DimValues = Options.ParseDims(p.GetValue(dims)) };
+            using var run = runDir.Open(p, cli, outPath, trains: p.GetValue(data) is not null && (tuning.Epochs > 0 || p.GetValue(slimEpochs) > 0));
 
             var context = new PassContext();
             var sets = p.GetValue(data) is { } dir ? FashionMnist.Load(dir) : null;
@@ -87,6 +89,7 @@ internal static class PruneCommand
                 measured.After.Stats!.Layers.Where(l => l.Parameters > 0).ToList(), structural);
             if (p.GetValue(json)) cli.WriteJson(report);
             else Render(cli.Console, report);
+            run.Succeeded();
             return ShrinkApp.Ok;
         }));
         return command;

@@ -58,11 +58,12 @@ internal static class QuantizeCommand
         var output = new Option<string>("--out") { Description = "Quantized ONNX model to write", Required = true };
         var json = Options.Json();
         var teacher = new TeacherCli();
+        var runDir = new RunDirCli();
         var command = new Command("quantize", "Quantize to int8 ONNX QDQ (calibrated static quantization) and compare size, accuracy and latency")
         {
             model, mode, epochs, lr, batch, seed, rangesOption, weights, storage, blockSize, reduceRange, activations, perChannel, calibration, percentile, samples, calibData, exclude, layers, data, benchBatch, threads, dims, output, json,
         };
-        foreach (var o in teacher.All) command.Options.Add(o);
+        foreach (var o in teacher.All.Concat(runDir.All)) command.Options.Add(o);
         command.SetAction(cli.Guard(p =>
         {
             var path = p.GetValue(model)!;
@@ -100,6 +101,7 @@ internal static class QuantizeCommand
             if (!qat && p.GetResult(rangesOption) is { Implicit: false }) throw new OptionsException("--activation-ranges belongs to --mode qat");
             if (qat && options.Activations == DataType.Float && p.GetResult(rangesOption) is { Implicit: false }) throw new OptionsException("--activations float has no activation ranges; drop --activation-ranges");
             if (qat && !(tuning.LearningRate > 0)) throw new OptionsException($"--lr must be positive, got {tuning.LearningRate}");
+            using var run = runDir.Open(p, cli, outPath, trains: qat);
             if (dynamic && options.Activations != DataType.UInt8) throw new OptionsException("--mode dynamic quantizes activations to uint8 at run time (DynamicQuantizeLinear); drop --activations int8");
             if (dynamic && p.GetValue(calibData) is not null) throw new OptionsException("--mode dynamic needs no calibration; drop --calib-data");
             var weightOnly = !dynamic && options.Activations == DataType.Float;
@@ -174,6 +176,7 @@ internal static class QuantizeCommand
             };
             if (p.GetValue(json)) cli.WriteJson(report);
             else Render(cli.Console, report);
+            run.Succeeded();
             return ShrinkApp.Ok;
         }));
         return command;

@@ -43,7 +43,7 @@ internal static class TrainCommand
             var quiet = p.GetValue(json);
             if (!quiet)
                 cli.Console.WriteLine($"training {source} on {train.Count:N0} samples ({train.Source}), {options.Epochs} epochs, {options.Optimizer} lr {options.Hyper.LearningRate:G3}, batch {options.BatchSize}, {TorchRuntime.Threads} threads; run directory {options.RunDirectory}");
-            if (TrainingCli.Fit(cli, trainer, train, test, quiet) is { } interrupted) return interrupted;
+            TrainingCli.Fit(cli, trainer, train, test, quiet);
 
             var executorEval = trainer.Evaluate(test);
             var trained = executor.Export();

@@ -31,6 +31,7 @@ public sealed class DistillationHook : ITrainingHook, IDisposable
     private readonly Scalar _inverseT;
     private readonly Scalar _hintWeight;
     private readonly Scalar _attentionWeight;
+    private readonly string _teacherHash;
 
     /// <param name="student">The executor being trained.</param>
     /// <param name="teacher">The teacher model (not modified).</param>
@@ -54,64 +55,11 @@ public sealed class DistillationHook : ITrainingHook, IDisposable
             _teacher.Training = false;
             foreach (var p in _teacher.Parameters) p.Trainable = false;
         }
-
-        // Probe one small batch through both: output sizes, and the feature shapes the adapters map between.
-        var probe = Math.Min(2, train.Count);
-        var (x, _) = train.Batch(0, probe);
-        Tensor[] teacherOut, studentOut;
-        using (var scope = torch.NewDisposeScope())
-        using (torch.no_grad())
-        {
-            using var input = torch.tensor(x, new long[] { probe }.Concat(train.SampleShape.Select(d => (long)d)).ToArray());
-            using var t = live ? null : GraphExecutor.Compile(teacher);
-            var teacherExecutor = _teacher ?? t!;
-            teacherExecutor.Training = false;
-            // Run returns every graph output, then the taps: keep the first output and the taps.
-            teacherOut = FirstAndTaps(teacherExecutor.Run(new[] { input }, _teacherTaps), teacherExecutor.Outputs.Count)
-                .Select(v => v.detach().clone().DetachFromDisposeScope()).ToArray();
-            var wasTraining = student.Training;
-            student.Training = false;
-            try
-            {
-                studentOut = FirstAndTaps(student.Run(new[] { input }, Taps), student.Outputs.Count)
-                    .Select(v => v.detach().clone().DetachFromDisposeScope()).ToArray();
-            }
-            finally
-            {
-                student.Training = wasTraining;
-            }
-        }
+        var (teacherOut, studentOut) = Probe(student, teacher, train);
         try
         {
-            var (tk, sk) = (teacherOut[0].shape.Skip(1).Aggregate(1L, (a, b) => a * b), studentOut[0].shape.Skip(1).Aggregate(1L, (a, b) => a * b));
-            if (teacherOut[0].dim() != 2 || studentOut[0].dim() != 2 || tk != sk)
-                throw new OptionsException($"the teacher's output has shape [{string.Join(", ", teacherOut[0].shape.Skip(1))}] per sample and the student's " +
-                    $"[{string.Join(", ", studentOut[0].shape.Skip(1))}]; distillation needs both to give logits over the same classes");
-            long[] Of(Tensor[] outputs, string[] names, string name) => outputs[1 + Array.IndexOf(names, name)].shape;
-            using var generator = new torch.Generator((ulong)seed);
-            foreach (var pair in options.Hints)
-            {
-                var ts = Of(teacherOut, _teacherTaps, pair.Teacher);
-                var ss = Of(studentOut, Taps.ToArray(), pair.Student);
-                var conv = ts.Length == 4 && ss.Length == 4;
-                if (!conv && !(ts.Length == 2 && ss.Length == 2))
-                    throw new OptionsException($"hint {pair}: the teacher's tensor has shape [{string.Join(", ", ts)}] and the student's [{string.Join(", ", ss)}]; " +
-                        "a hint pairs two feature maps [N, C, H, W] or two vectors [N, F]");
-                long cin = ss[1], cout = ts[1];
-                var bound = 1 / Math.Sqrt(cin); // PyTorch's default for Conv2d and Linear
-                var weight = torch.rand(conv ? new[] { cout, cin, 1L, 1L } : new[] { cout, cin }, generator: generator).mul_(2 * bound).sub_(bound);
-                var bias = torch.rand(new[] { cout }, generator: generator).mul_(2 * bound).sub_(bound);
-                _adapters.Add(new Adapter(pair, new TorchSharp.Modules.Parameter(weight.DetachFromDisposeScope()),
-                    new TorchSharp.Modules.Parameter(bias.DetachFromDisposeScope()), conv, ts.ToArray()));
-            }
-            foreach (var pair in options.Attention)
-            {
-                var ts = Of(teacherOut, _teacherTaps, pair.Teacher);
-                var ss = Of(studentOut, Taps.ToArray(), pair.Student);
-                if (ts.Length != 4 || ss.Length != 4)
-                    throw new OptionsException($"attention {pair}: the teacher's tensor has shape [{string.Join(", ", ts)}] and the student's [{string.Join(", ", ss)}]; " +
-                        "attention transfer pairs two feature maps [N, C, H, W]");
-            }
+            CheckLogits(teacherOut[0], studentOut[0]);
+            MakeAdapters(teacherOut, studentOut, seed);
         }
         finally
         {
@@ -123,7 +71,91 @@ public sealed class DistillationHook : ITrainingHook, IDisposable
         _inverseT = (1 / options.Temperature).ToScalar();
         _hintWeight = options.HintWeight.ToScalar();
         _attentionWeight = (options.AttentionWeight / 2).ToScalar();
+        _teacherHash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Onnx.OnnxWriter.ToBytes(teacher)))[..16];
     }
+
+    /// <summary>
+    /// One small batch through both models in evaluation mode: the first output and the tapped features of
+    /// each (new tensors the caller disposes), for the output sizes and the shapes the adapters map between.
+    /// </summary>
+    private (Tensor[] Teacher, Tensor[] Student) Probe(GraphExecutor student, Model teacher, Dataset train)
+    {
+        var probe = Math.Min(2, train.Count);
+        var (x, _) = train.Batch(0, probe);
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        using var input = torch.tensor(x, new long[] { probe }.Concat(train.SampleShape.Select(d => (long)d)).ToArray());
+        using var t = _teacher is null ? GraphExecutor.Compile(teacher) : null;
+        var teacherExecutor = _teacher ?? t!;
+        teacherExecutor.Training = false;
+        // Run returns every graph output, then the taps: keep the first output and the taps.
+        var teacherOut = FirstAndTaps(teacherExecutor.Run(new[] { input }, _teacherTaps), teacherExecutor.Outputs.Count)
+            .Select(v => v.detach().clone().DetachFromDisposeScope()).ToArray();
+        var wasTraining = student.Training;
+        student.Training = false;
+        try
+        {
+            var studentOut = FirstAndTaps(student.Run(new[] { input }, Taps), student.Outputs.Count)
+                .Select(v => v.detach().clone().DetachFromDisposeScope()).ToArray();
+            return (teacherOut, studentOut);
+        }
+        catch
+        {
+            foreach (var v in teacherOut) v.Dispose();
+            throw;
+        }
+        finally
+        {
+            student.Training = wasTraining;
+        }
+    }
+
+    private static void CheckLogits(Tensor teacher, Tensor student)
+    {
+        var (tk, sk) = (teacher.shape.Skip(1).Aggregate(1L, (a, b) => a * b), student.shape.Skip(1).Aggregate(1L, (a, b) => a * b));
+        if (teacher.dim() != 2 || student.dim() != 2 || tk != sk)
+            throw new OptionsException($"the teacher's output has shape [{string.Join(", ", teacher.shape.Skip(1))}] per sample and the student's " +
+                $"[{string.Join(", ", student.shape.Skip(1))}]; distillation needs both to give logits over the same classes");
+    }
+
+    /// <summary>A seeded adapter per hint (PyTorch's default initialisation), after checking the shapes of every hint and attention pair.</summary>
+    private void MakeAdapters(Tensor[] teacherOut, Tensor[] studentOut, int seed)
+    {
+        long[] Of(Tensor[] outputs, string[] names, string name) => outputs[1 + Array.IndexOf(names, name)].shape;
+        using var generator = new torch.Generator((ulong)seed);
+        foreach (var pair in _options.Hints)
+        {
+            var ts = Of(teacherOut, _teacherTaps, pair.Teacher);
+            var ss = Of(studentOut, Taps.ToArray(), pair.Student);
+            var conv = ts.Length == 4 && ss.Length == 4;
+            if (!conv && !(ts.Length == 2 && ss.Length == 2))
+                throw new OptionsException($"hint {pair}: the teacher's tensor has shape [{string.Join(", ", ts)}] and the student's [{string.Join(", ", ss)}]; " +
+                    "a hint pairs two feature maps [N, C, H, W] or two vectors [N, F]");
+            long cin = ss[1], cout = ts[1];
+            var bound = 1 / Math.Sqrt(cin); // PyTorch's default for Conv2d and Linear
+            var weight = torch.rand(conv ? new[] { cout, cin, 1L, 1L } : new[] { cout, cin }, generator: generator).mul_(2 * bound).sub_(bound);
+            var bias = torch.rand(new[] { cout }, generator: generator).mul_(2 * bound).sub_(bound);
+            _adapters.Add(new Adapter(pair, new TorchSharp.Modules.Parameter(weight.DetachFromDisposeScope()),
+                new TorchSharp.Modules.Parameter(bias.DetachFromDisposeScope()), conv, ts.ToArray()));
+        }
+        foreach (var pair in _options.Attention)
+        {
+            var ts = Of(teacherOut, _teacherTaps, pair.Teacher);
+            var ss = Of(studentOut, Taps.ToArray(), pair.Student);
+            if (ts.Length != 4 || ss.Length != 4)
+                throw new OptionsException($"attention {pair}: the teacher's tensor has shape [{string.Join(", ", ts)}] and the student's [{string.Join(", ", ss)}]; " +
+                    "attention transfer pairs two feature maps [N, C, H, W]");
+        }
+    }
+
+    /// <summary>The teacher (a hash of its ONNX bytes) and every distillation setting.</summary>
+    public IEnumerable<KeyValuePair<string, string>> Fingerprint => new Dictionary<string, string>
+    {
+        ["distill.teacher"] = _teacherHash,
+        ["distill.loss"] = $"T {_options.Temperature:R}, alpha {_options.Alpha:R}, hint weight {_options.HintWeight:R}, attention weight {_options.AttentionWeight:R}",
+        ["distill.pairs"] = $"hints {string.Join(",", _options.Hints)}; attention {string.Join(",", _options.Attention)}",
+        ["distill.cache"] = Cached ? "cached" : "live",
+    };
 
     private static void CheckTensor(string role, Model model, string name, TensorPair pair)
     {

@@ -59,21 +59,23 @@ public static class Distiller
 
     /// <summary>
     /// Trains an untrained teacher for <paramref name="epochs"/> epochs with the student's <paramref name="training"/> options
-    /// on the labels only, without checkpoints (epochs reported under the label "teacher"); returns the trained copy.
+    /// on the labels only, checkpointed in the session's run directory's <c>teacher/</c> (epochs reported under the label
+    /// "teacher"; a resumed session continues it, or gives its weights back when it had finished); returns the trained copy.
     /// </summary>
     public static Model TrainTeacher(Model teacher, TrainOptions training, int epochs, DatasetPair data, TechniqueSession session)
     {
         TorchRuntime.EnsureInitialized();
-        var options = (training with { Epochs = epochs, LabelLossWeight = 1, RunDirectory = null, Resume = false }).Validate();
+        var options = TrainingSession.InSession(training with { Epochs = epochs, LabelLossWeight = 1 }, session, "teacher").Validate();
         using var executor = GraphExecutor.Compile(teacher);
         using var trainer = new Trainer(executor, options);
-        trainer.FitIn(session, "teacher", data.Train, data.Test);
+        TrainingSession.Fit(trainer, data.Train, data.Test, session, "teacher");
         return executor.Export();
     }
 
     /// <summary>
     /// Trains a copy of <paramref name="student"/> on <paramref name="teacher"/>'s soft outputs (and features) and the labels;
-    /// <paramref name="started"/> hears whether the teacher's logits were cached once the hook is ready. The result carries
+    /// <paramref name="started"/> hears whether the teacher's logits were cached once the hook is ready. Checkpoints go to
+    /// the session's run directory (a cancelled session stops at the next batch: <see cref="TrainingInterruptedException"/>). The result carries
     /// the metadata <c>shrink.distilled</c> naming <paramref name="teacherName"/> and the settings.
     /// </summary>
     public static DistillResult Distill(Model student, Model teacher, DistillTechniqueOptions options, DatasetPair data, TechniqueSession session,
@@ -87,7 +89,7 @@ public static class Distiller
         using var hook = new DistillationHook(executor, teacher, distill, data.Train, training.Seed);
         started?.Invoke(new DistillStart(hook.Cached, clock.Elapsed.TotalSeconds));
         using var trainer = new Trainer(executor, training, new ITrainingHook[] { hook });
-        trainer.FitIn(session, "distill", data.Train, data.Test);
+        TrainingSession.Fit(trainer, data.Train, data.Test, session);  // the technique's own training: no label, the run directory itself
         var accuracy = trainer.Evaluate(data.Test).Accuracy;
         var distilled = executor.Export();
         distilled.SetMetadata("shrink.distilled", $"from {Path.GetFileName(teacherName)}: T {distill.Temperature:G} alpha {distill.Alpha:G}, {training.Epochs} epochs seed {training.Seed}");

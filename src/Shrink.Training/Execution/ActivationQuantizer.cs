@@ -82,6 +82,20 @@ public sealed class ActivationQuantizer : IDisposable
         ZeroPoint.fill_(p.ZeroPoint);
     }
 
+    /// <summary>The observer's state: the range, then the scale and zero point it gave.</summary>
+    internal double[] SaveState() => new[] { _min, _max, Scale.item<float>(), ZeroPoint.item<float>() };
+
+    /// <summary>Restores what <see cref="SaveState"/> saved.</summary>
+    internal void LoadState(ReadOnlySpan<double> state)
+    {
+        (_min, _max) = (state[0], state[1]);
+        using var scale = state[2].ToScalar();
+        using var zeroPoint = state[3].ToScalar();
+        using var noGrad = torch.no_grad();
+        Scale.fill_(scale);
+        ZeroPoint.fill_(zeroPoint);
+    }
+
     public void Dispose()
     {
         Scale.Dispose();

@@ -52,42 +52,62 @@ public sealed record FineTuneResult(Model Model, double TestAccuracy, IReadOnlyL
 /// <summary>The fine-tuning every compression technique shares (pruning, QAT, clustering, factorization, slimming).</summary>
 public static class FineTuner
 {
+    /// <summary>Run directories already given to a fine-tuning of each session: two runs of one session must not share one.</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<TechniqueSession, HashSet<string>> Claimed = new();
+
     /// <summary>
     /// Trains a copy of <paramref name="model"/> on the inputs' data with the hooks made for its executor
-    /// (run in order), distilling from the inputs' teacher when the options say so, and returns the trained model. <paramref name="label"/> names the run in notes ("round 2/3
-    /// fine-tune"); <paramref name="seed"/> overrides the options' seed (rounds of a schedule use their own).
+    /// (run in order), distilling from the inputs' teacher when the options say so, and returns the trained model.
+    /// <paramref name="label"/> names the run in notes and progress ("round 2/3 fine-tune") and, in the session's
+    /// run directory, the sub-directory it checkpoints into every epoch (<see cref="TrainingSession.DirectoryName"/>;
+    /// each run of a session needs its own label). When the session resumes, a run finished there gives back its
+    /// trained weights without training, an interrupted one continues at its epoch and batch, and a run with other
+    /// options, hooks or another model is refused. <paramref name="seed"/> overrides the options' seed (rounds of a
+    /// schedule use their own).
     /// </summary>
     public static FineTuneResult Run(Model model, FineTuneOptions options, TechniqueInputs inputs, TechniqueSession session, string label,
         Func<GraphExecutor, IReadOnlyList<ITrainingHook>>? hooks = null, int? seed = null)
     {
         var data = inputs.RequireData(label);
+        Claim(session, label);
         TorchRuntime.EnsureInitialized();
         using var executor = GraphExecutor.Compile(model);
         var hs = (hooks?.Invoke(executor) ?? Array.Empty<ITrainingHook>()).ToList();
         try
         {
-            var trainOptions = options.TrainOptions(seed ?? options.Seed);
+            var trainOptions = TrainingSession.InSession(options.TrainOptions(seed ?? options.Seed), session, label);
             if (options.Distillation is { } distillation)
-            {
-                var teacher = inputs.Teacher ?? throw new OptionsException($"{label}: distillation needs a teacher model in the inputs");
-                var distill = new DistillationHook(executor, teacher, distillation, data.Train, seed ?? options.Seed);
-                hs.Add(distill);
-                trainOptions = trainOptions with { LabelLossWeight = distill.LabelLossWeight };
-                session.Note($"{label}: distilling from {inputs.TeacherSource} (T {distillation.Temperature:G}, α {distillation.Alpha:G}; teacher logits {(distill.Cached ? "cached" : "computed at every step")})");
-            }
+                trainOptions = trainOptions with { LabelLossWeight = AddTeacher(executor, hs, distillation, inputs, data, session, label, seed ?? options.Seed) };
             using var trainer = new Trainer(executor, trainOptions, hs.Count == 0 ? null : hs.ToArray());
-            double accuracy = double.NaN;
             trainer.EpochEnd += e =>
-            {
-                accuracy = e.TestAccuracy ?? double.NaN;
                 session.Note($"{label} epoch {e.Epoch}/{options.Epochs}: loss {e.TrainLoss:F4}, test {e.TestAccuracy:P2}, {e.Seconds:F1} s");
-            };
-            var history = trainer.Fit(data.Train, data.Test, session.Cancel);
-            return new FineTuneResult(executor.Export(), accuracy, history.ToList());
+            if (trainOptions.Resume) session.Note($"{label}: resuming from {trainOptions.RunDirectory}");
+            var history = TrainingSession.Fit(trainer, data.Train, data.Test, session, label);
+            return new FineTuneResult(executor.Export(), history.LastOrDefault()?.TestAccuracy ?? double.NaN, history.ToList());
         }
         finally
         {
             foreach (var h in hs) (h as IDisposable)?.Dispose();
         }
+    }
+
+    /// <summary>Adds the distillation hook from the inputs' teacher; returns the weight of the labels' loss.</summary>
+    private static double AddTeacher(GraphExecutor executor, List<ITrainingHook> hooks, DistillationOptions distillation, TechniqueInputs inputs,
+        DatasetPair data, TechniqueSession session, string label, int seed)
+    {
+        var teacher = inputs.Teacher ?? throw new OptionsException($"{label}: distillation needs a teacher model in the inputs");
+        var distill = new DistillationHook(executor, teacher, distillation, data.Train, seed);
+        hooks.Add(distill);
+        session.Note($"{label}: distilling from {inputs.TeacherSource} (T {distillation.Temperature:G}, α {distillation.Alpha:G}; teacher logits {(distill.Cached ? "cached" : "computed at every step")})");
+        return distill.LabelLossWeight;
+    }
+
+    private static void Claim(TechniqueSession session, string label)
+    {
+        var name = TrainingSession.DirectoryName(label);
+        var claimed = Claimed.GetOrCreateValue(session);
+        lock (claimed)
+            if (!claimed.Add(name))
+                throw new ArgumentException($"a fine-tuning of this session already ran as '{name}'; give each run of a session its own label", nameof(label));
     }
 }

@@ -51,6 +51,25 @@ public sealed class AgpHook : ITrainingHook, IDisposable
         foreach (var (_, _, w, mask) in _layers) w.mul_(mask);
     }
 
+    /// <summary>The target, scope, per-layer sparsities and schedule (what decides the masks).</summary>
+    public IEnumerable<KeyValuePair<string, string>> Fingerprint => new Dictionary<string, string>
+    {
+        ["agp.sparsity"] = _options.Sparsity.ToString("R"),
+        ["agp.scope"] = _options.Scope.ToString(),
+        ["agp.layers"] = _options.LayerSparsity is { } config ? string.Join(";", config.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={kv.Value:R}")) : "all",
+        ["agp.steps"] = $"ramp {_rampSteps}, every {_every}",
+    };
+
+    /// <summary>The masks (they change only every Δ steps, so they are state, not a function of the weights).</summary>
+    public IReadOnlyList<(string Name, Tensor Tensor)> SaveState() =>
+        _layers.Select(l => ("agp.mask:" + l.Name, l.Mask.clone().DetachFromDisposeScope())).ToList();
+
+    public void LoadState(IReadOnlyDictionary<string, Tensor> state)
+    {
+        using var noGrad = torch.no_grad();
+        foreach (var (name, _, _, mask) in _layers) mask.copy_(state["agp.mask:" + name]);
+    }
+
     /// <summary>The current masks, for reports and further passes.</summary>
     public PruningMasks Masks()
     {

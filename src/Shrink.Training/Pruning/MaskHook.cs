@@ -24,7 +24,22 @@ public sealed class MaskHook : ITrainingHook, IDisposable
             var mask = torch.tensor(keep, p.Tensor.shape).to(ScalarType.Float32).DetachFromDisposeScope();
             _pairs.Add((p.Tensor, mask));
         }
+        Fingerprint = new Dictionary<string, string> { ["mask.hash"] = Hash(masks) };
     }
+
+    private static string Hash(PruningMasks masks)
+    {
+        using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var (name, keep) in masks.Keep.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            sha.AppendData(System.Text.Encoding.UTF8.GetBytes(name + "\n"));
+            sha.AppendData(keep.Select(k => k ? (byte)1 : (byte)0).ToArray());
+        }
+        return Convert.ToHexString(sha.GetHashAndReset())[..16];
+    }
+
+    /// <summary>A hash of the masks (the weights they hold at zero).</summary>
+    public IEnumerable<KeyValuePair<string, string>> Fingerprint { get; }
 
     public void OnTrainStart(Trainer trainer) => Apply();
 

@@ -23,7 +23,11 @@ public sealed class SlimHook : ITrainingHook, IDisposable
             .Select(n => executor.FindParameter(n.Inputs[1]!.Name)).OfType<ExecutorParameter>().Where(p => p.Trainable).Select(p => p.Tensor).ToList();
         if (_gammas.Count == 0) throw new OptionsException("--method slim trains an L1 penalty on BatchNormalization scales, and the model has none; use l1-filter");
         _penalty = penalty.ToScalar();
+        Fingerprint = new Dictionary<string, string> { ["slim.penalty"] = penalty.ToString("R") };
     }
+
+    /// <summary>The penalty λ.</summary>
+    public IEnumerable<KeyValuePair<string, string>> Fingerprint { get; }
 
     public Tensor? ExtraLoss(TrainStep step)
     {

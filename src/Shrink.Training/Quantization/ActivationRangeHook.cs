@@ -1,4 +1,7 @@
 using Shrink.Training.Execution;
+using TorchSharp;
+using static TorchSharp.torch;
+using Tensor = TorchSharp.torch.Tensor;
 
 namespace Shrink.Training.Quantization;
 
@@ -14,6 +17,7 @@ public sealed class ActivationRangeHook : ITrainingHook
     private readonly IReadOnlyList<(string ScaleName, double Lower, double Upper)> _quantizers;
     private readonly double _averaging;
     private readonly Dictionary<string, (double Min, double Max)> _ranges = new();
+    private bool _restored;
 
     /// <param name="executor">The executor being trained; its quantizers are observed.</param>
     /// <param name="quantizers">Scale initializer names and the bounds of the activation each stands for.</param>
@@ -30,10 +34,38 @@ public sealed class ActivationRangeHook : ITrainingHook
     /// <summary>Scale name → the range its parameters cover at the end of the last epoch.</summary>
     public IReadOnlyDictionary<string, (double Min, double Max)> Ranges => _ranges;
 
+    /// <summary>The averaging constant and each observed quantizer with its bounds.</summary>
+    public IEnumerable<KeyValuePair<string, string>> Fingerprint => new Dictionary<string, string>
+    {
+        ["ranges.averaging"] = _averaging.ToString("R"),
+        ["ranges.quantizers"] = string.Join(";", _quantizers.Select(q => $"{q.ScaleName}:[{q.Lower:R},{q.Upper:R}]")),
+    };
+
+    /// <summary>Per quantizer: the moving range with the parameters it gave, and the range kept at the last epoch's end (float64 [6]).</summary>
+    public IReadOnlyList<(string Name, Tensor Tensor)> SaveState() => _quantizers.Select(q =>
+    {
+        var quantizer = _executor.Quantizers[q.ScaleName];
+        var (min, max) = _ranges.TryGetValue(q.ScaleName, out var kept) ? kept : quantizer.Range;
+        var values = quantizer.SaveState().Concat(new[] { min, max }).ToArray();
+        return ("ranges.observer:" + q.ScaleName, torch.tensor(values, ScalarType.Float64).DetachFromDisposeScope());
+    }).ToList();
+
+    public void LoadState(IReadOnlyDictionary<string, Tensor> state)
+    {
+        foreach (var (name, _, _) in _quantizers)
+        {
+            var v = state["ranges.observer:" + name].data<double>().ToArray();
+            _executor.Quantizers[name].LoadState(v.AsSpan(0, 4));
+            _ranges[name] = (v[4], v[5]);
+        }
+        _restored = true;
+    }
+
+    /// <summary>Starts the observers; keeps the ranges as they start, unless a checkpoint gave them back.</summary>
     public void OnTrainStart(Trainer trainer)
     {
         foreach (var (name, lower, upper) in _quantizers) _executor.Quantizers[name].Observe(_averaging, lower, upper);
-        Snapshot();
+        if (!_restored) Snapshot();
     }
 
     public void OnEpochEnd(EpochMetrics metrics) => Snapshot();

@@ -17,7 +17,7 @@ namespace Shrink.Training.Quantization;
 /// </summary>
 public sealed class WeightQatHook : ITrainingHook, IDisposable
 {
-    private sealed record Layer(Tensor Weight, Tensor Master, Tensor Previous, int Axis, int Bits);
+    private sealed record Layer(string Name, Tensor Weight, Tensor Master, Tensor Previous, int Axis, int Bits);
 
     private readonly List<Layer> _layers = new();
     private readonly bool _perChannel;
@@ -36,10 +36,28 @@ public sealed class WeightQatHook : ITrainingHook, IDisposable
         {
             var p = executor.FindParameter(name) ?? throw new ArgumentException($"the executor has no parameter '{name}'");
             using var noGrad = torch.no_grad();
-            _layers.Add(new Layer(p.Tensor, p.Tensor.detach().clone().DetachFromDisposeScope(), p.Tensor.detach().clone().DetachFromDisposeScope(), axis, bits));
+            _layers.Add(new Layer(name, p.Tensor, p.Tensor.detach().clone().DetachFromDisposeScope(), p.Tensor.detach().clone().DetachFromDisposeScope(), axis, bits));
         }
     }
 
+    /// <summary>The grid: per channel or per tensor, reduced range, and each layer's axis and bits.</summary>
+    public IEnumerable<KeyValuePair<string, string>> Fingerprint => new Dictionary<string, string>
+    {
+        ["qat.grid"] = $"{(_perChannel ? "per-channel" : "per-tensor")}{(_reduceRange ? ", reduce-range" : "")}",
+        ["qat.layers"] = string.Join(";", _layers.Select(l => $"{l.Name}:{l.Axis}:{l.Bits}")),
+    };
+
+    /// <summary>The float master copies (the weights themselves are their projection).</summary>
+    public IReadOnlyList<(string Name, Tensor Tensor)> SaveState() =>
+        _layers.Select(l => ("qat.master:" + l.Name, l.Master.clone().DetachFromDisposeScope())).ToList();
+
+    public void LoadState(IReadOnlyDictionary<string, Tensor> state)
+    {
+        using var noGrad = torch.no_grad();
+        foreach (var l in _layers) l.Master.copy_(state["qat.master:" + l.Name]);
+    }
+
+    /// <summary>Projects the master copies (restored ones, when resuming) onto the grid.</summary>
     public void OnTrainStart(Trainer trainer) => ProjectWeights();
 
     /// <summary>Puts every weight on its quantization grid now (training starts with this).</summary>

@@ -14,7 +14,7 @@ namespace Shrink.Training.Sharing;
 /// </summary>
 public sealed class ClusterHook : ITrainingHook, IDisposable
 {
-    private sealed record Layer(Tensor Weight, Tensor Index, Tensor NonZero, Tensor Centroids, Tensor Previous);
+    private sealed record Layer(string Name, Tensor Weight, Tensor Index, Tensor NonZero, Tensor Centroids, Tensor Previous);
 
     private readonly List<Layer> _layers = new();
     private readonly Scalar _one = 1L.ToScalar();
@@ -32,11 +32,34 @@ public sealed class ClusterHook : ITrainingHook, IDisposable
             var centroids = values.Where(v => v != 0).Distinct().OrderBy(v => v).ToArray();
             var index = values.Select(v => v == 0 ? 0L : Array.BinarySearch(centroids, v)).ToArray();
             var shape = p.Tensor.shape;
-            _layers.Add(new Layer(p.Tensor,
+            _layers.Add(new Layer(name, p.Tensor,
                 torch.tensor(index, shape).DetachFromDisposeScope(),
                 torch.tensor(values.Select(v => v != 0).ToArray(), shape).DetachFromDisposeScope(),
                 torch.tensor(centroids.Length == 0 ? new[] { 0f } : centroids).DetachFromDisposeScope(),
                 p.Tensor.detach().clone().DetachFromDisposeScope()));
+        }
+    }
+
+    /// <summary>The clustered weights.</summary>
+    public IEnumerable<KeyValuePair<string, string>> Fingerprint => new Dictionary<string, string>
+    {
+        ["cluster.weights"] = string.Join(";", _layers.Select(l => l.Name)),
+    };
+
+    /// <summary>The centroids and the weights after the last step (their difference to the next step's weights is the update).</summary>
+    public IReadOnlyList<(string Name, Tensor Tensor)> SaveState() => _layers.SelectMany(l => new[]
+    {
+        ("cluster.centroids:" + l.Name, l.Centroids.clone().DetachFromDisposeScope()),
+        ("cluster.previous:" + l.Name, l.Previous.clone().DetachFromDisposeScope()),
+    }).ToList();
+
+    public void LoadState(IReadOnlyDictionary<string, Tensor> state)
+    {
+        using var noGrad = torch.no_grad();
+        foreach (var l in _layers)
+        {
+            l.Centroids.copy_(state["cluster.centroids:" + l.Name]);
+            l.Previous.copy_(state["cluster.previous:" + l.Name]);
         }
     }
 

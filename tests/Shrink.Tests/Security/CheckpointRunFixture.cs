@@ -38,7 +38,7 @@ public sealed class CheckpointRunFixture : IDisposable
         using var executor = GraphExecutor.Compile(TrainingCli.ModelFrom("--model", "lenet300", options.Seed));
         using var cancel = new CancellationTokenSource();
         using var trainer = new Trainer(executor, options, new[] { new Training.TrainerTests.CancelAfter(cancel, 13) });
-        Assert.Throws<OperationCanceledException>(() => trainer.Fit(Train, Test, cancel.Token));
+        Assert.Throws<TrainingInterruptedException>(() => trainer.Fit(Train, Test, cancel.Token));
         Run = trainer.CheckpointRunFor(Train);
         _reference = new Lazy<byte[]>(() =>
         {

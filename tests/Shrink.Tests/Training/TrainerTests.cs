@@ -70,7 +70,7 @@ public class TrainerTests
                     Assert.True(expected[i].SequenceEqual(actual[i]), $"parameter {ex.Parameters[i].Name} differs after resuming");
             }
             else
-                Assert.Throws<OperationCanceledException>(() => t.Fit(train, cancel: cts.Token));
+                Assert.Throws<TrainingInterruptedException>(() => t.Fit(train, cancel: cts.Token));
             Assert.True(File.Exists(Checkpoint.PathIn(dir.Path)));
         }
     }
@@ -129,7 +129,7 @@ public class TrainerTests
         using var again = GraphExecutor.Compile(SmallNet());
         using var changed = new Trainer(again, options with { Resume = true, Hyper = new OptimizerOptions { LearningRate = 0.5 } });
         var e = Assert.Throws<OptionsException>(() => changed.Fit(train));
-        Assert.Contains("--lr 0.01 (now 0.5)", e.Message);
+        Assert.Contains("was made with lr 0.01 (now 0.5); resume with the same options", e.Message);
         using var fewer = GraphExecutor.Compile(SmallNet());
         using var otherData = new Trainer(fewer, options with { Resume = true });
         Assert.Contains("128 samples (now", Assert.Throws<OptionsException>(() => otherData.Fit(train.Take(64))).Message);

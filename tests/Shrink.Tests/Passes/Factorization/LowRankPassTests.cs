@@ -12,6 +12,7 @@ using Xunit;
 namespace Shrink.Tests.Passes.Factorization;
 
 /// <summary>Low-rank factorization: exact on low-rank weights, energy and ratio ranks, and the command.</summary>
+[Collection("torch")] // one test fine-tunes: it must not move the generator under the bit-exact resume tests
 public class LowRankPassTests
 {
     /// <summary>Sets a weight to a product of random [m, r] and [r, n] factors (rank r).</summary>
