@@ -43,10 +43,16 @@ internal sealed class TrainingCli
         Data, Epochs, Batch, Optimizer, Lr, Momentum, Nesterov, WeightDecay, Schedule, StepEpochs, Gamma, Warmup, Smoothing, Seed, Limit, RunDir, Resume, Threads,
     };
 
+    /// <summary>Names the flags that set training options under other names, so that the library's errors print them.</summary>
+    public Command Flags(CliContext cli, Command command) =>
+        cli.Flags(command, ("BatchSize", "--batch"), ("LearningRate", "--lr"), ("WarmupEpochs", "--warmup"));
+
     /// <summary>The training options from the command line; checkpoints go to --run-dir or next to <paramref name="outPath"/>.</summary>
     public TrainOptions Build(ParseResult p, string outPath, double labelLossWeight = 1)
     {
         var opt = p.GetValue(Optimizer)!;
+        if (p.GetValue(Schedule) is not ("none" or "step" or "cosine"))
+            throw new OptionsException($"unknown --schedule '{p.GetValue(Schedule)}'; choose none, step or cosine");
         var options = new TrainOptions
         {
             Epochs = p.GetValue(Epochs),

@@ -39,7 +39,7 @@ public static class TorchRuntime
 
     private static void SetThreads(int threads)
     {
-        if (threads < 1) throw new OptionsException($"--threads must be at least 1, got {threads}");
+        if (threads < 1) throw OptionsException.For("Threads", $"must be at least 1, got {threads}");
         torch.set_num_threads(threads);
         Threads = threads;
     }

@@ -38,12 +38,12 @@ public sealed record TrainOptions
     /// <summary>Checks ranges; a bad value raises <see cref="OptionsException"/> naming the option.</summary>
     public TrainOptions Validate()
     {
-        if (Epochs < 1) throw new OptionsException($"--epochs must be at least 1, got {Epochs}");
-        if (BatchSize < 1) throw new OptionsException($"--batch must be at least 1, got {BatchSize}");
+        if (Epochs < 1) throw OptionsException.For(nameof(Epochs), $"must be at least 1, got {Epochs}");
+        if (BatchSize < 1) throw OptionsException.For(nameof(BatchSize), $"must be at least 1, got {BatchSize}");
         if (EvalBatchSize < 1) throw new OptionsException($"the evaluation batch must be at least 1, got {EvalBatchSize}");
-        if (LabelSmoothing is < 0 or >= 1) throw new OptionsException($"--label-smoothing must be in [0, 1), got {LabelSmoothing}");
+        if (LabelSmoothing is < 0 or >= 1) throw OptionsException.For(nameof(LabelSmoothing), $"must be in [0, 1), got {LabelSmoothing}");
         if (!(LabelLossWeight >= 0 && LabelLossWeight <= 1)) throw new OptionsException($"the weight of the label loss must be in [0, 1], got {LabelLossWeight}");
-        if (Resume && RunDirectory is null) throw new OptionsException("--resume needs --run-dir (the directory of the run to continue)");
+        if (Resume && RunDirectory is null) throw new OptionsException("resuming needs a run directory (the directory of the run to continue)");
         if (Optimizer is not ("sgd" or "adam" or "adamw")) throw new OptionsException($"unknown optimizer '{Optimizer}'; choose sgd, adam or adamw");
         Schedule.Validate(Epochs);
         return this;

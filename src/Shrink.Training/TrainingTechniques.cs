@@ -1,5 +1,8 @@
 using Shrink.Techniques;
+using Shrink.Training.Distillation;
+using Shrink.Training.Factorization;
 using Shrink.Training.FineTuning;
+using Shrink.Training.Sharing;
 
 namespace Shrink.Training;
 
@@ -15,5 +18,8 @@ public static class TrainingTechniques
         TechniqueRegistry.Register(new FineTuneTechnique());
         TechniqueRegistry.Register(new Pruning.PruneTechnique());
         TechniqueRegistry.Register(new Quantization.QatTechnique());
+        TechniqueRegistry.Register(new ClusterTechnique());
+        TechniqueRegistry.Register(new FactorizeTechnique());
+        TechniqueRegistry.Register(new DistillTechnique());
     }
 }

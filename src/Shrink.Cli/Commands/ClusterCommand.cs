@@ -1,16 +1,11 @@
 using System.CommandLine;
-using System.Text.Json;
-using Spectre.Console;
 using Shrink.Cli.Reports;
 using Shrink.Data;
+using Shrink.Evaluation;
 using Shrink.Onnx;
-using Shrink.Passes;
-using Shrink.Passes.Pruning;
 using Shrink.Passes.Sharing;
 using Shrink.Runtime;
 using Shrink.Training.FineTuning;
-using Shrink.Training;
-using Shrink.Training.Pruning;
 using Shrink.Training.Sharing;
 
 namespace Shrink.Cli.Commands;
@@ -18,7 +13,7 @@ namespace Shrink.Cli.Commands;
 /// <summary>
 /// <c>shrink cluster MODEL --bits 5 [--conv-bits 8] [--layers CONFIG] [--init linear|density|random]
 /// [--finetune-epochs N --data DIR] --out OUT [--json]</c>: weight sharing by k-means, then centroid
-/// fine-tuning; prints size and accuracy before and after.
+/// fine-tuning (the <c>cluster</c> technique); prints size and accuracy before and after.
 /// </summary>
 internal static class ClusterCommand
 {
@@ -44,11 +39,10 @@ internal static class ClusterCommand
         foreach (var o in teacher.All.Concat(runDir.All)) command.Options.Add(o);
         command.SetAction(cli.Guard(p =>
         {
-            var path = p.GetValue(model)!;
-            var outPath = p.GetValue(output)!;
+            var (path, outPath) = (p.GetValue(model)!, p.GetValue(output)!);
             var guard = Options.CheckOutput(outPath, path, p.GetValue(teacher.Teacher), p.GetValue(layers));
-            var layerBits = p.GetValue(layers) is { } config ? ReadLayers(config) : null;
-            var options = new ClusterOptions
+            var layerBits = p.GetValue(layers) is { } config ? LayerFiles.ReadBits(config) : null;
+            var sharing = new ClusterOptions
             {
                 Bits = p.GetValue(bits), ConvBits = p.GetValue(convBits), LayerBits = layerBits, OnlyListed = layerBits is not null, Seed = p.GetValue(seed),
                 Init = p.GetValue(init) switch { "density" => CentroidInit.Density, "random" => CentroidInit.Random, _ => CentroidInit.Linear },
@@ -59,64 +53,19 @@ internal static class ClusterCommand
             if (!(tuning.LearningRate > 0)) throw new OptionsException($"--lr must be positive, got {tuning.LearningRate}");
             using var run = runDir.Open(p, cli, outPath, trains: tuning.Epochs > 0);
 
-            var context = new PassContext();
             var original = OnnxReader.Read(path);
-            var pass = new ClusterPass(options);
-            if (pass.CheckPreconditions(original) is { } reason) throw new OptionsException(reason);
             var sets = p.GetValue(data) is { } dir ? FashionMnist.Load(dir) : null;
-            if (sets is not null) Passes.Quantization.CalibrationSet.FromDataset(sets.Test, 1).CheckFits(original);
-            var clustered = new PassPipeline(pass).Run(original, context).Model;
-            if (tuning.Epochs > 0)
-            {
-                var weights = ClusterPass.ReadBits(clustered).Keys.ToList();
-                var masks = PruningMasks.FromZeros(clustered);
-                var tuned = FineTuner.Run(clustered, tuning, TeacherChoice.Inputs(teacherChoice, sets!), cli.Session(), "centroid fine-tune",
-                    ex => new ITrainingHook[] { new MaskHook(ex, masks), new ClusterHook(ex, weights) }).Model;
-                foreach (var kv in clustered.Metadata.ToList()) tuned.SetMetadata(kv.Key, kv.Value);
-                clustered = tuned;
-            }
-            var (before, _) = ModelSide.Measure(path, sets?.Test);
-            var (after, stats) = ModelSaver.Save(clustered, outPath, file => ModelSide.Measure(file, sets?.Test), guard: guard);
-            var layerRows = ClusterPass.ReadBits(clustered).Select(kv =>
-            {
-                var t = clustered.Graph.FindInitializer(kv.Key)!.Const!.AsFloats().ToArray();
-                return new ClusterLayer(kv.Key, kv.Value, t.Where(v => v != 0).Distinct().Count(), t.LongCount(v => v != 0), t.Length);
-            }).ToList();
-            var report = new ClusterReport(path, outPath, tuning.Epochs, before, after, layerRows, context.Notes);
+            var options = new ClusterTechniqueOptions { Sharing = sharing, FineTune = tuning };
+            var result = new ClusterTechnique().Run(original, options, TeacherChoice.Inputs(teacherChoice, sets), cli.Session());
+            var before = ModelEvaluation.Measure(path, sets?.Test);
+            var after = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Measure(file, sets?.Test), guard: guard);
+            var report = new ClusterReport(path, outPath, tuning.Epochs, before, after,
+                ClusterLayer.Of(result.Model, result.Artifact<Codebooks>()!), result.Notes);
             if (p.GetValue(json)) cli.WriteJson(report);
-            else
-            {
-                cli.Console.Write(ModelSide.Table(before, after));
-                var t = new Table().AddColumns("weight", "bits", "shared values", "non-zero", "elements");
-                foreach (var l in layerRows) t.AddRow(Markup.Escape(l.Weight), l.Bits.ToString(), l.SharedValues.ToString(), l.NonZero.ToString("N0"), l.Elements.ToString("N0"));
-                cli.Console.Write(t);
-                foreach (var note in context.Notes) cli.Console.WriteLine($"note: {note}");
-                cli.Console.WriteLine($"wrote {outPath}: {layerRows.Count} layers clustered (still float ONNX; shrink pack stores the indices and codebooks)");
-            }
+            else report.Render(cli.Console);
             run.Succeeded();
             return ShrinkApp.Ok;
         }));
         return command;
     }
-
-    private static IReadOnlyDictionary<string, int> ReadLayers(string path)
-    {
-        if (!File.Exists(path)) throw new OptionsException($"--layers '{path}' does not exist; give a JSON file such as {{\"conv1\": 8, \"gemm1\": 5}}");
-        if (IO.FileIdentity.NotRegular(path, "--layers") is { } problem) throw new OptionsException(problem);
-        try
-        {
-            var map = JsonSerializer.Deserialize<Dictionary<string, int>>(File.ReadAllText(path));
-            if (map is null || map.Count == 0) throw new OptionsException($"--layers '{path}' names no layers; write e.g. {{\"conv1\": 8}}");
-            return map;
-        }
-        catch (JsonException e)
-        {
-            throw new OptionsException($"--layers '{path}' is not a JSON object of layer names to bits ({e.Message.Split('.')[0]}); write e.g. {{\"conv1\": 8}}");
-        }
-    }
 }
-
-internal sealed record ClusterLayer(string Weight, int Bits, int SharedValues, long NonZero, long Elements);
-
-internal sealed record ClusterReport(string Model, string Out, int FinetuneEpochs, ModelSide Before, ModelSide After, IReadOnlyList<ClusterLayer> Layers,
-    IReadOnlyList<string> Notes);

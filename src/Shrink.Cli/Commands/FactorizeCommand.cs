@@ -1,11 +1,11 @@
 using System.CommandLine;
-using Spectre.Console;
 using Shrink.Cli.Reports;
 using Shrink.Data;
+using Shrink.Evaluation;
 using Shrink.Onnx;
-using Shrink.Passes;
 using Shrink.Passes.Factorization;
 using Shrink.Runtime;
+using Shrink.Training.Factorization;
 using Shrink.Training.FineTuning;
 
 namespace Shrink.Cli.Commands;
@@ -38,12 +38,12 @@ internal static class FactorizeCommand
         foreach (var o in teacher.All.Concat(runDir.All)) command.Options.Add(o);
         command.SetAction(cli.Guard(p =>
         {
-            var path = p.GetValue(model)!;
-            var outPath = p.GetValue(output)!;
+            var (path, outPath) = (p.GetValue(model)!, p.GetValue(output)!);
             var guard = Options.CheckOutput(outPath, path, p.GetValue(teacher.Teacher));
-            var options = new LowRankOptions
+            if (p.GetValue(energy) is not null && p.GetValue(ratio) is not null) throw new OptionsException("give one of --energy and --ratio");
+            var lowRank = new LowRankOptions
             {
-                Energy = p.GetValue(ratio) is null ? p.GetValue(energy) ?? 0.9 : p.GetValue(energy),
+                Energy = p.GetValue(ratio) is null ? p.GetValue(energy) ?? 0.9 : null,
                 Ratio = p.GetValue(ratio),
                 Layers = p.GetValue(layers)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(),
             }.Validate();
@@ -54,37 +54,18 @@ internal static class FactorizeCommand
             var runnerOptions = new RunnerOptions { Threads = p.GetValue(threads) };
             using var run = runDir.Open(p, cli, outPath, trains: tuning.Epochs > 0);
 
-            var context = new PassContext();
-            var pass = new LowRankPass(options);
             var original = OnnxReader.Read(path);
-            if (pass.CheckPreconditions(original) is { } reason) throw new OptionsException(reason);
             var sets = p.GetValue(data) is { } dir ? FashionMnist.Load(dir) : null;
-            var result = new PassPipeline(pass).Run(original, context);
-            if (!result.Modified) throw new OptionsException($"no layer was factorized: {string.Join("; ", context.Notes)}; lower --energy or --ratio");
-            var factorized = result.Model;
-            if (tuning.Epochs > 0) factorized = FineTuner.Run(factorized, tuning, TeacherChoice.Inputs(teacherChoice, sets!), cli.Session(), "fine-tune").Model;
-            var (before, after, _) = ModelSaver.Save(factorized, outPath, file => ModelSide.MeasurePair(path, file, sets?.Test, batches, runnerOptions, context.Notes), guard: guard);
-            var report = new FactorizeReport(path, outPath, options.Energy, options.Ratio, tuning.Epochs,
-                result.Artifact<FactorizationRanks>()!.Layers.Select(kv => new FactorizedLayer(kv.Key, kv.Value.Rank, kv.Value.FullRank)).ToList(), before, after, context.Notes);
+            var result = new FactorizeTechnique().Run(original, new FactorizeTechniqueOptions { LowRank = lowRank, FineTune = tuning },
+                TeacherChoice.Inputs(teacherChoice, sets), cli.Session());
+            var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, batches, runnerOptions), guard: guard);
+            var report = new FactorizeReport(path, outPath, lowRank.Energy, lowRank.Ratio, tuning.Epochs,
+                result.Artifact<FactorizationRanks>()!.Layers.Select(FactorizedLayer.From).ToList(), measured.Before, measured.After, result.Notes.Concat(measured.Notes).ToList());
             if (p.GetValue(json)) cli.WriteJson(report);
-            else
-            {
-                cli.Console.Write(ModelSide.Table(before, after));
-                var t = new Table().AddColumns("layer", "rank kept", "full rank");
-                foreach (var l in report.Layers) t.AddRow(Markup.Escape(l.Layer), l.Rank.ToString(), l.FullRank.ToString());
-                cli.Console.Write(t);
-                foreach (var note in context.Notes) cli.Console.WriteLine($"note: {note}");
-                cli.Console.WriteLine($"wrote {outPath}: {report.Layers.Count} layers factorized; parameters {before.Parameters:N0} → {after.Parameters:N0}" +
-                    (after.Comparison is not { Count: > 0 } ? "" : $"; in ONNX Runtime {ModelSide.Verdicts(after)} (p50 of interleaved runs)"));
-            }
+            else report.Render(cli.Console);
             run.Succeeded();
             return ShrinkApp.Ok;
         }));
         return command;
     }
 }
-
-internal sealed record FactorizedLayer(string Layer, int Rank, int FullRank);
-
-internal sealed record FactorizeReport(string Model, string Out, double? Energy, double? Ratio, int FinetuneEpochs, IReadOnlyList<FactorizedLayer> Layers,
-    ModelSide Before, ModelSide After, IReadOnlyList<string> Notes);

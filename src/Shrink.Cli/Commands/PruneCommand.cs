@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Shrink.Cli.Reports;
 using Shrink.Data;
+using Shrink.Evaluation;
 using Shrink.Onnx;
 using Shrink.Passes.Pruning;
 using Shrink.Recipes;
@@ -42,8 +43,9 @@ internal static class PruneCommand
 
             var sets = p.GetValue(flags.Data) is { } dir ? FashionMnist.Load(dir) : null;
             var result = Pruner.Run(OnnxReader.Read(path), options, TeacherChoice.Inputs(teacher, sets), cli.Session());
-            var notes = result.Notes.ToList();
-            var (before, after, stats) = ModelSaver.Save(result.Model, outPath, file => ModelSide.MeasurePair(path, file, sets?.Test, batches, runner, notes), guard: guard);
+            var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, batches, runner), guard: guard);
+            var notes = result.Notes.Concat(measured.Notes).ToList();
+            var (before, after, stats) = (measured.Before, measured.After, measured.After.Stats!);
             var structural = options.Method.IsStructured();
             var scope = options.Scope == PruneScope.Global ? "global" : structural ? "group" : "layer";
             var report = new PruneReport(path, outPath, p.GetValue(flags.Method)!, options.TargetSparsity, scope, options.Rounds, options.FineTune.Epochs,

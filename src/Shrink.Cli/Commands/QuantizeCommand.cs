@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Shrink.Cli.Reports;
 using Shrink.Data;
+using Shrink.Evaluation;
 using Shrink.Onnx;
 using Shrink.Passes.Quantization;
 using Shrink.Runtime;
@@ -58,8 +59,9 @@ internal static class QuantizeCommand
                 (result, executorAccuracy) = (trained.Quantized, trained.ExecutorAccuracy);
             }
             else result = Quantizer.Run(original, options, calibration, cli.Session(), runner);
-            var notes = result.Notes.ToList();
-            var (before, after, _) = ModelSaver.Save(result.Model, outPath, file => ModelSide.MeasurePair(path, file, sets?.Test, batches, runner, notes), guard: guard);
+            var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, batches, runner), guard: guard);
+            var notes = result.Notes.Concat(measured.Notes).ToList();
+            var (before, after) = (measured.Before, measured.After);
             var report = new QuantizeReport(path, outPath, p.GetValue(q.Mode)!, p.GetValue(q.Weights)!, p.GetValue(q.Activations)!, options.PerChannel,
                 Calibration(p, q, options, result.Calibration), result.Calibration.Samples, result.Stats, before, after, notes)
             {

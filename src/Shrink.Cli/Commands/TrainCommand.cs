@@ -65,7 +65,7 @@ internal static class TrainCommand
                 cli.Note($"warning: ONNX Runtime's accuracy differs from the executor's by {Math.Abs(executorEval.Accuracy - ortAccuracy):P2}");
             return ShrinkApp.Ok;
         }));
-        return command;
+        return training.Flags(cli, command);
     }
 }
 

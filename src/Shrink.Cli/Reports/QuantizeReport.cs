@@ -1,13 +1,14 @@
 using Spectre.Console;
+using Shrink.Evaluation;
 using Shrink.Runtime;
 
 namespace Shrink.Cli.Reports;
 
 /// <summary>What <c>shrink quantize</c> prints (a table and lines) or writes as JSON.</summary>
 internal sealed record QuantizeReport(string Model, string Out, string Mode, string Weights, string Activations, bool PerChannel, string Calibration,
-    int CalibrationSamples, IReadOnlyDictionary<string, long> Stats, ModelSide Before, ModelSide After, IReadOnlyList<string> Notes)
+    int CalibrationSamples, IReadOnlyDictionary<string, long> Stats, ModelMeasurement Before, ModelMeasurement After, IReadOnlyList<string> Notes)
 {
-    public bool Faster => ModelSide.Faster(Before, After);
+    public bool Faster => Comparison.Of(Before, After).Faster;
 
     /// <summary>Block-wise scales: weights per block along the reduction axis (0: per channel or per tensor).</summary>
     public int BlockSize { get; init; }
@@ -17,19 +18,19 @@ internal sealed record QuantizeReport(string Model, string Out, string Mode, str
     /// <summary>QAT: the training executor's test accuracy at the end (quantized weights, fake-quantized activations).</summary>
     public double? ExecutorAccuracy { get; init; }
 
-    public IReadOnlyList<double> Speedups => ModelSide.Speedups(Before, After);
+    public IReadOnlyList<double> Speedups => Comparison.Of(Before, After).Speedups;
 
     public string FasterNote => Before.Latency.Count == 0 || After.Latency.Count == 0
         ? "latency not measured"
         : Faster
-            ? $"faster in ONNX Runtime: {ModelSide.Verdicts(After)} (p50 of interleaved runs; interquartile ranges apart)"
-            : $"NOT faster in ONNX Runtime at every batch size by the measure of this run: {ModelSide.Verdicts(After)} (p50 of interleaved runs)" +
+            ? $"faster in ONNX Runtime: {Comparison.Of(Before, After).Verdicts} (p50 of interleaved runs; interquartile ranges apart)"
+            : $"NOT faster in ONNX Runtime at every batch size by the measure of this run: {Comparison.Of(Before, After).Verdicts} (p50 of interleaved runs)" +
               (After.Comparison?.Any(r => r.Verdict == LatencyVerdict.Slower) == true ? "; where slower, the Q/DQ steps cost more than the integer kernels save" : "");
 
     /// <summary>The before/after table, the notes and the summary lines.</summary>
     public void Render(IAnsiConsole c)
     {
-        c.Write(ModelSide.Table(Before, After));
+        c.Write(ComparisonTable.Of(Before, After));
         foreach (var note in Notes) c.WriteLine($"note: {note}");
         var layers = Stats.GetValueOrDefault($"quantize-{(Mode == "dynamic" ? "dynamic" : "static")}.layers");
         if (ExecutorAccuracy is { } ea && After.Accuracy is { } oa)

@@ -44,10 +44,10 @@ public sealed record DistillationOptions
 
     public DistillationOptions Validate()
     {
-        if (!(Temperature > 0) || double.IsInfinity(Temperature)) throw new OptionsException($"--temperature must be positive, got {Temperature}");
-        if (!(Alpha >= 0 && Alpha <= 1)) throw new OptionsException($"--alpha must be in [0, 1], got {Alpha}");
-        if (!(HintWeight >= 0) || double.IsInfinity(HintWeight)) throw new OptionsException($"--hint-weight must be 0 or more, got {HintWeight}");
-        if (!(AttentionWeight >= 0) || double.IsInfinity(AttentionWeight)) throw new OptionsException($"--attention-weight must be 0 or more, got {AttentionWeight}");
+        if (!(Temperature > 0) || double.IsInfinity(Temperature)) throw OptionsException.For(nameof(Temperature), $"must be positive, got {Temperature}");
+        if (!(Alpha >= 0 && Alpha <= 1)) throw OptionsException.For(nameof(Alpha), $"must be in [0, 1], got {Alpha}");
+        if (!(HintWeight >= 0) || double.IsInfinity(HintWeight)) throw OptionsException.For(nameof(HintWeight), $"must be 0 or more, got {HintWeight}");
+        if (!(AttentionWeight >= 0) || double.IsInfinity(AttentionWeight)) throw OptionsException.For(nameof(AttentionWeight), $"must be 0 or more, got {AttentionWeight}");
         return this;
     }
 }

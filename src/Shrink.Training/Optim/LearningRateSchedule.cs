@@ -25,10 +25,10 @@ public sealed record LearningRateSchedule
     /// <summary>Checks the values; a bad one raises <see cref="OptionsException"/>.</summary>
     public LearningRateSchedule Validate(int epochs)
     {
-        if (Kind is not ("none" or "step" or "cosine")) throw new OptionsException($"unknown --schedule '{Kind}'; choose none, step or cosine");
-        if (StepEpochs < 1) throw new OptionsException($"--step-epochs must be at least 1, got {StepEpochs}");
-        if (Gamma is <= 0 or > 1) throw new OptionsException($"--gamma must be in (0, 1], got {Gamma}");
-        if (WarmupEpochs < 0 || WarmupEpochs >= Math.Max(1, epochs)) throw new OptionsException($"--warmup must be in [0, epochs), got {WarmupEpochs}");
+        if (Kind is not ("none" or "step" or "cosine")) throw new OptionsException($"unknown learning-rate schedule '{Kind}'; choose none, step or cosine");
+        if (StepEpochs < 1) throw OptionsException.For(nameof(StepEpochs), $"must be at least 1, got {StepEpochs}");
+        if (Gamma is <= 0 or > 1) throw OptionsException.For(nameof(Gamma), $"must be in (0, 1], got {Gamma}");
+        if (WarmupEpochs < 0 || WarmupEpochs >= Math.Max(1, epochs)) throw OptionsException.For(nameof(WarmupEpochs), $"must be in [0, epochs), got {WarmupEpochs}");
         if (MinFactor is < 0 or > 1) throw new OptionsException($"the cosine floor must be in [0, 1], got {MinFactor}");
         return this;
     }

@@ -17,8 +17,8 @@ public abstract class Optimizer : IDisposable
     protected Optimizer(IEnumerable<(string Name, TorchSharp.Modules.Parameter Tensor)> parameters, double learningRate, double weightDecay)
     {
         _parameters = parameters.ToList();
-        if (learningRate <= 0 || double.IsNaN(learningRate)) throw new OptionsException($"--lr must be positive, got {learningRate}");
-        if (weightDecay < 0) throw new OptionsException($"--weight-decay must be zero or positive, got {weightDecay}");
+        if (learningRate <= 0 || double.IsNaN(learningRate)) throw OptionsException.For(nameof(OptimizerOptions.LearningRate), $"must be positive, got {learningRate}");
+        if (weightDecay < 0) throw OptionsException.For(nameof(OptimizerOptions.WeightDecay), $"must be zero or positive, got {weightDecay}");
         LearningRate = learningRate;
         WeightDecay = weightDecay;
     }
@@ -145,8 +145,8 @@ public sealed class Sgd : Optimizer
     public Sgd(IEnumerable<(string, TorchSharp.Modules.Parameter)> parameters, double lr, double momentum = 0, bool nesterov = false, double weightDecay = 0)
         : base(parameters, lr, weightDecay)
     {
-        if (momentum is < 0 or >= 1) throw new OptionsException($"--momentum must be in [0, 1), got {momentum}");
-        if (nesterov && momentum == 0) throw new OptionsException("--nesterov needs a momentum above 0");
+        if (momentum is < 0 or >= 1) throw OptionsException.For(nameof(OptimizerOptions.Momentum), $"must be in [0, 1), got {momentum}");
+        if (nesterov && momentum == 0) throw OptionsException.For(nameof(OptimizerOptions.Nesterov), "needs a momentum above 0");
         _momentum = momentum;
         _nesterov = nesterov;
     }

@@ -66,7 +66,7 @@ public static partial class ShrinkContainer
     {
         var model = clustered.Clone();
         var bits = ClusterPass.ReadBits(model);
-        if (bits.Count == 0) throw new OptionsException("the model has no clustered weights (no shrink.cluster_bits metadata); run shrink cluster first");
+        if (bits.Count == 0) throw new OptionsException("the model has no clustered weights (no shrink.cluster_bits metadata); cluster it first (the cluster technique, shrink cluster)");
         var sections = new List<(byte Kind, byte[] Payload)>();
         var packed = new List<PackedTensor>();
         var initializers = new Dictionary<string, Value>();
@@ -90,6 +90,23 @@ public static partial class ShrinkContainer
         WriteU16(stream, sections.Count);
         foreach (var (kind, payload) in sections) WriteSection(stream, kind, payload);
         return new PackResult(stream.ToArray(), packed, graph.Length + 8 + (long)SectionOverhead * sections.Count);
+    }
+
+    /// <summary>
+    /// Packs as <see cref="Pack"/> does and unpacks the bytes again before they are used: every clustered weight must come
+    /// back exactly (as numbers: a −0 weight comes back as +0, which changes no output); a weight that does not is a bug
+    /// (<see cref="InvalidOperationException"/>). Returns the container and the model it restores.
+    /// </summary>
+    /// <param name="clustered">A model whose weights <see cref="ClusterPass"/> clustered.</param>
+    /// <param name="source">Names the container in messages (its destination path).</param>
+    public static (PackResult Result, Model Restored) PackVerified(Model clustered, string source)
+    {
+        var result = Pack(clustered);
+        var back = Unpack(result.Bytes, source);
+        foreach (var t in result.Tensors)
+            if (!back.Graph.FindInitializer(t.Name)!.Const!.AsFloats().SequenceEqual(clustered.Graph.FindInitializer(t.Name)!.Const!.AsFloats()))
+                throw new InvalidOperationException($"internal error: '{t.Name}' does not survive the container");
+        return (result, back);
     }
 
     private static (byte[] Payload, PackedTensor Info) PackTensor(string name, Tensor t, int valueBits)

@@ -3,13 +3,24 @@ namespace Shrink.Runtime;
 /// <summary>What an interleaved comparison says of a candidate model against a baseline, at one batch size.</summary>
 public enum LatencyVerdict { Faster, Slower, WithinNoise }
 
-/// <summary>Quartiles of one model's run times (milliseconds).</summary>
+/// <summary>Quartiles of one model's run times (milliseconds), with the tail and the mean of the same runs.</summary>
 public sealed record LatencyQuartiles(double Q1Ms, double P50Ms, double Q3Ms, int Runs)
 {
-    internal static LatencyQuartiles Of(List<double> times)
+    public double P90Ms { get; init; }
+    public double P99Ms { get; init; }
+    public double MeanMs { get; init; }
+
+    /// <summary>The same runs as a <see cref="LatencyResult"/> (percentiles and mean) at <paramref name="batch"/>.</summary>
+    public LatencyResult ToResult(int batch) => new(batch, Runs, MeanMs, P50Ms, P90Ms, P99Ms);
+
+    public static LatencyQuartiles Of(IEnumerable<double> times)
     {
         var sorted = times.Order().ToArray();
-        return new(OnnxRunner.Percentile(sorted, 25), OnnxRunner.Percentile(sorted, 50), OnnxRunner.Percentile(sorted, 75), sorted.Length);
+        if (sorted.Length == 0) throw new ArgumentException("no run times", nameof(times));
+        return new(OnnxRunner.Percentile(sorted, 25), OnnxRunner.Percentile(sorted, 50), OnnxRunner.Percentile(sorted, 75), sorted.Length)
+        {
+            P90Ms = OnnxRunner.Percentile(sorted, 90), P99Ms = OnnxRunner.Percentile(sorted, 99), MeanMs = sorted.Average(),
+        };
     }
 }
 
@@ -19,13 +30,24 @@ public sealed record LatencyComparisonRow(int Batch, LatencyQuartiles Baseline, 
     /// <summary>Baseline p50 over candidate p50: above 1 the candidate is quicker.</summary>
     public double Speedup => Baseline.P50Ms / Candidate.P50Ms;
 
-    /// <summary>The verdict in words, always agreeing with the numbers printed beside it.</summary>
+    /// <summary>
+    /// The verdict in words, always agreeing with the numbers printed beside it: a faster or slower ratio is printed
+    /// with as many decimals as it takes not to read 1.00x.
+    /// </summary>
     public string Words => Verdict switch
     {
-        LatencyVerdict.Faster => $"{Speedup:F2}x faster",
-        LatencyVerdict.Slower => $"NOT faster: {1 / Speedup:F2}x slower",
+        LatencyVerdict.Faster => $"{Ratio(Speedup)}x faster",
+        LatencyVerdict.Slower => $"NOT faster: {Ratio(1 / Speedup)}x slower",
         _ => $"NOT faster: within noise ({Speedup:F2}x, interquartile ranges overlap)",
     };
+
+    /// <summary>A ratio with 2 decimals, or more when 2 would round it to 1.</summary>
+    internal static string Ratio(double x)
+    {
+        for (var digits = 2; digits < 6; digits++)
+            if (Math.Round(x, digits) != 1) return x.ToString($"F{digits}");
+        return x.ToString("F6");
+    }
 }
 
 /// <summary>
@@ -64,7 +86,7 @@ public static class LatencyComparison
             for (var i = 0; i < runsPerRound; i++) tf.Add(first.Once());
             for (var i = 0; i < runsPerRound; i++) ts.Add(second.Once());
         }
-        var (qa, qb) = (LatencyQuartiles.Of(ta), LatencyQuartiles.Of(tb));
+        var (qa, qb) = (LatencyQuartiles.Of(ta), LatencyQuartiles.Of(tb));  // (Faster implies a ratio above 1: candidate p50 ≤ Q3 < baseline Q1 ≤ p50)
         return new LatencyComparisonRow(batch, qa, qb, Decide(qa, qb));
     }
 }

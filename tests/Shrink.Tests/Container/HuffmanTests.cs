@@ -35,6 +35,7 @@ public class HuffmanTests
         var fib = new long[40];
         fib[0] = fib[1] = 1;
         for (var i = 2; i < 40; i++) fib[i] = fib[i - 1] + fib[i - 2];
+        Assert.Equal(40, Huffman.Lengths(fib).Count());
         Assert.All(Huffman.Lengths(fib), l => Assert.InRange(l, 1, Huffman.MaxLength));
     }
 

@@ -78,6 +78,7 @@ public class ShrinkContainerTests
         Assert.True(packed.PrunedBytes > packed.ClusteredBytes && packed.ClusteredBytes * 1.01 > packed.Bytes.Length,
             $"stages {packed.PrunedBytes} > {packed.ClusteredBytes} > {packed.Bytes.Length}");
         if (sparsity >= 0.9) Assert.True(floatBytes / (double)packed.Bytes.Length > 25, $"{zoo}: {floatBytes} → {packed.Bytes.Length}");
+        Assert.NotEmpty(packed.Tensors);
         Assert.All(packed.Tensors, t => Assert.InRange(t.IndexBits, 1, 8));
     }
 
@@ -211,6 +212,7 @@ public class ClusterCommandTests
         {
             var members = Enumerable.Range(0, w.Length).Where(i => w[i] == centroids[k]).ToList();
             var expected = centroids[k] + members.Sum(i => (double)delta[i]);
+            Assert.NotEmpty(members);
             Assert.All(members, i => Assert.Equal(expected, after[i], 5)); // tied, moved by the sum
         }
     }
@@ -224,8 +226,12 @@ public class ClusterCommandTests
         var c = CliRunner.Run("cluster", dir.File("p.onnx"), "--bits", "4", "--finetune-epochs", "1", "--data", "embedded", "--out", dir.File("c.onnx"), "--json");
         Assert.True(c.ExitCode == 0, c.Err);
         using (var doc = System.Text.Json.JsonDocument.Parse(c.Out))
+        {
+            Assert.NotEqual(0, doc.RootElement.GetProperty("layers").GetArrayLength());
             Assert.All(doc.RootElement.GetProperty("layers").EnumerateArray(), l => Assert.InRange(l.GetProperty("sharedValues").GetInt32(), 2, 16));
+        }
         var clustered = OnnxReader.Read(dir.File("c.onnx"));
+        Assert.NotEmpty(Shrink.Passes.Pruning.PrunableWeights.Find(clustered));
         Assert.All(Shrink.Passes.Pruning.PrunableWeights.Find(clustered), w => Assert.InRange(w.Tensor.AsFloats().ToArray().Count(v => v == 0) / (double)w.Tensor.ElementCount, 0.05, 1));
         var pk = CliRunner.Run("pack", dir.File("c.onnx"), "--data", "embedded", "--out", dir.File("m.shrink"), "--json");
         Assert.True(pk.ExitCode == 0, pk.Err);
@@ -247,7 +253,7 @@ public class ClusterCommandTests
         File.WriteAllBytes(dir.File("bad.shrink"), bytes);
         CliRunner.AssertBadInput(CliRunner.Run("unpack", dir.File("bad.shrink"), "--out", dir.File("u2.onnx")), "CRC mismatch");
         CliRunner.AssertBadInput(CliRunner.Run("pack", dir.File("m.onnx"), "--out", dir.File("x.shrink")), "no clustered weights");
-        CliRunner.AssertBadInput(CliRunner.Run("cluster", dir.File("m.onnx"), "--bits", "9", "--out", dir.File("x.onnx")), "9 bits is out of range");
+        CliRunner.AssertBadInput(CliRunner.Run("cluster", dir.File("m.onnx"), "--bits", "9", "--out", dir.File("x.onnx")), "--bits 9 is out of range");
         Assert.False(File.Exists(dir.File("u2.onnx")) || File.Exists(dir.File("x.shrink")) || File.Exists(dir.File("x.onnx")));
     }
 }

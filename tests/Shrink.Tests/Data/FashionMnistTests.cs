@@ -12,6 +12,8 @@ public class FashionMnistTests
 
         Assert.Equal(6000, train.Count);
         Assert.Equal(1000, test.Count);
+        Assert.Equal(10, train.CountPerClass().Count());
+        Assert.Equal(10, test.CountPerClass().Count());
         Assert.All(train.CountPerClass(), n => Assert.Equal(600, n));
         Assert.All(test.CountPerClass(), n => Assert.Equal(100, n));
         Assert.Equal([1, 28, 28], train.SampleShape);

@@ -193,12 +193,8 @@ public class OutputGuardTests
         Assert.Empty(Directory.EnumerateFileSystemEntries(dir.Path));
     }
 
-    private static int DeadPid()
-    {
-        for (var pid = 32000; pid > 1000; pid--)
-            if (!Directory.Exists($"/proc/{pid}")) return pid;
-        throw new InvalidOperationException("no free pid found");
-    }
+    /// <summary>A process id no process can have (above the kernel's pid_max), so no process born during the test can take it.</summary>
+    internal static int DeadPid() => int.Parse(File.ReadAllText("/proc/sys/kernel/pid_max").Trim()) + 1;
 
     [Fact]
     public void AModelNamingItselfAsExternalData_IsProtectedWithoutRecursion()

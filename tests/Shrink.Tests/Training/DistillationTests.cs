@@ -102,6 +102,7 @@ public class DistillationTests
         var kd = plain.ExtraLoss(step)!.item<float>();
         Assert.True(withFeatures.item<float>() > kd + 1e-3, $"hint and attention terms add to the loss ({withFeatures.item<float>()} against {kd})");
         withFeatures.backward();
+        Assert.NotEmpty(hook.Parameters);
         Assert.All(hook.Parameters, p => Assert.True(p.Tensor.grad is { } g && g.abs().sum().item<float>() > 0, $"{p.Name} gets a gradient"));
     }
 

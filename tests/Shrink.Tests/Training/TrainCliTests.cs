@@ -65,6 +65,8 @@ public class TrainCliTests
     [Theory]
     [InlineData("--epochs", "0", "--epochs must be at least 1")]
     [InlineData("--lr", "-1", "--lr must be positive")]
+    [InlineData("--batch", "0", "--batch must be at least 1, got 0")]  // the library names BatchSize; the CLI prints its flag
+    [InlineData("--warmup", "5", "--warmup must be in [0, epochs), got 5")]
     [InlineData("--optimizer", "rmsprop", "unknown optimizer 'rmsprop'")]
     [InlineData("--schedule", "linear", "unknown --schedule 'linear'")]
     [InlineData("--momentum", "1.5", "--momentum must be in [0, 1)")]

@@ -58,6 +58,7 @@ public class ModelZooTests
         var e = Assert.Throws<OptionsException>(() => ModelZoo.Create("alexnet"));
 
         Assert.Contains("'alexnet'", e.Message);
+        Assert.NotEmpty(ModelZoo.Names);
         Assert.All(ModelZoo.Names, n => Assert.Contains(n, e.Message));
     }
 }

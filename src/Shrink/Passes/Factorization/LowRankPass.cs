@@ -19,9 +19,9 @@ public sealed record LowRankOptions
 
     public LowRankOptions Validate()
     {
-        if (Energy is null == Ratio is null) throw new OptionsException("give one of --energy and --ratio");
-        if (Energy is { } e && !(e > 0 && e <= 1)) throw new OptionsException($"--energy must be in (0, 1], got {e}");
-        if (Ratio is { } r && !(r > 0 && r < 1)) throw new OptionsException($"--ratio must be in (0, 1), got {r}");
+        if (Energy is null == Ratio is null) throw new OptionsException("give one of the energy and the ratio");
+        if (Energy is { } e && !(e > 0 && e <= 1)) throw OptionsException.For(nameof(Energy), $"must be in (0, 1], got {e}");
+        if (Ratio is { } r && !(r > 0 && r < 1)) throw OptionsException.For(nameof(Ratio), $"must be in (0, 1), got {r}");
         return this;
     }
 }
@@ -79,7 +79,7 @@ public sealed class LowRankPass : Pass
         var t = w.Tensor;
         // The classifier: a few outputs, and a low rank there costs accuracy for almost no parameters.
         if (_options.Layers is null && node.Outputs.Any(o => o is not null && graph.Outputs.Contains(o)))
-            return "it produces a graph output (the classifier); name it in --layers to factorize it";
+            return "it produces a graph output (the classifier); name it among the layers to factorize it";
         var layout = w.Layout;
         return node.OpType switch
         {

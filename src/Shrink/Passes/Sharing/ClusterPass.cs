@@ -27,12 +27,14 @@ public sealed record ClusterOptions
     public int BitsOf(PrunableWeight w) =>
         LayerBits?.TryGetValue(w.LayerName, out var b) == true ? b : OnlyListed ? 0 : w.Layout.Spatial ? ConvBits ?? Bits : Bits;
 
+    /// <summary>Checks the bit widths (1 to 8; 0 also for a listed layer, which leaves it alone) and the iterations.</summary>
     public ClusterOptions Validate()
     {
-        foreach (var (what, b) in new[] { ("--bits", (int?)Bits), ("--conv-bits", ConvBits) }.Concat((LayerBits ?? new Dictionary<string, int>()).Select(kv => ($"layer '{kv.Key}'", (int?)kv.Value))))
-            if (b is { } v && (v < 1 || v > 8) && !(v == 0 && what.StartsWith("layer")))
-                throw new OptionsException($"{what}: {v} bits is out of range; use 1 to 8 (2 to 256 shared values)");
-        if (Iterations < 1) throw new OptionsException($"k-means iterations must be at least 1, got {Iterations}");
+        foreach (var (option, b) in new[] { (nameof(Bits), (int?)Bits), (nameof(ConvBits), ConvBits) })
+            if (b is { } v && v is < 1 or > 8) throw OptionsException.For(option, $"{v} is out of range; use 1 to 8 bits (2 to 256 shared values)");
+        foreach (var (layer, v) in LayerBits ?? new Dictionary<string, int>())
+            if (v is < 0 or > 8) throw new OptionsException($"layer '{layer}': {v} bits is out of range; use 1 to 8 (2 to 256 shared values), or 0 to leave it alone");
+        if (Iterations < 1) throw OptionsException.For(nameof(Iterations), $"must be at least 1, got {Iterations}");
         return this;
     }
 }

@@ -1,3 +1,4 @@
+using Shrink.Ir;
 using Shrink.Techniques;
 
 namespace Shrink.Passes.Sharing;
@@ -12,4 +13,14 @@ public sealed record Codebooks : IArtifact
     public int Version => 1;
 
     public IReadOnlyDictionary<string, Codebook> Weights { get; init; } = new Dictionary<string, Codebook>();
+
+    /// <summary>
+    /// The codebooks a clustered model's weights hold now (after centroid fine-tuning, say): for every weight its
+    /// <see cref="ClusterPass.BitsKey"/> metadata lists, the distinct non-zero values in ascending order.
+    /// </summary>
+    public static Codebooks From(Model model) => new()
+    {
+        Weights = ClusterPass.ReadBits(model).ToDictionary(kv => kv.Key, kv => new Codebook(kv.Value,
+            model.Graph.FindInitializer(kv.Key)!.Const!.AsFloats().ToArray().Where(v => v != 0).Distinct().Order().ToArray())),
+    };
 }

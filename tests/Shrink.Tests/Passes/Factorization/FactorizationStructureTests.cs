@@ -24,7 +24,7 @@ public class FactorizationStructureTests
         }, Nodes(result.Model));
         Assert.Equal(new[] { "gemm1.bias: float32[32]", "gemm2.weight: float32[10,32]", "gemm2.bias: float32[10]",
             "gemm1.weight_lowrank_a: float32[64,5]", "gemm1.weight_lowrank_b: float32[5,32]" }, Initializers(result.Model));
-        Assert.Equal("'gemm2' left alone: it produces a graph output (the classifier); name it in --layers to factorize it", Assert.Single(context.Notes));
+        Assert.Equal("'gemm2' left alone: it produces a graph output (the classifier); name it among the layers to factorize it", Assert.Single(context.Notes));
         Assert.Equal((2048L, 480L), (result.Stats["parameters-before"], result.Stats["parameters-after"]));
     }
 }

@@ -161,7 +161,9 @@ public class Int4StorageTests
         var r = CliRunner.Run(Args("--weights", "ternary", "--json"));
         Assert.True(r.ExitCode == 0, r.Err);
         var q = OnnxReader.Read(dir.File("q.onnx"));
-        Assert.All(q.Graph.Initializers.Where(v => v.Name.EndsWith(".weight_quantized")), v =>
+        var quantized = q.Graph.Initializers.Where(v => v.Name.EndsWith(".weight_quantized")).ToList();
+        Assert.NotEmpty(quantized);
+        Assert.All(quantized, v =>
         {
             Assert.Equal(DataType.Int4, v.Const!.DataType);
             Assert.All(v.Const.ToDoubles(), l => Assert.InRange(l, -1, 1));

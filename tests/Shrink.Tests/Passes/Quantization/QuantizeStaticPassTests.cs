@@ -383,10 +383,13 @@ public class QatTests
         // 2 of the 1,000 embedded test images (measured: equal for int4 and ternary).
         Assert.InRange(ort - executor, -0.002, 0.002);
         var q = OnnxReader.Read(dir.File("q.onnx"));
-        foreach (var w in q.Graph.Initializers.Where(v => v.Name.EndsWith(".weight_quantized")))
+        var quantized = q.Graph.Initializers.Where(v => v.Name.EndsWith(".weight_quantized")).ToList();
+        Assert.NotEmpty(quantized);
+        foreach (var w in quantized)
         {
             Assert.Equal(DataType.Int4, w.Const!.DataType); // below 8 bits, stored as ONNX int4
             var values = w.Const.ToDoubles();
+            Assert.NotEmpty(values);
             Assert.All(values, v => Assert.InRange(v, -levels, levels));
             if (weights == "int4") Assert.Contains(values, v => Math.Abs(v) == 7); // the per-channel maximum maps to ±7
         }
