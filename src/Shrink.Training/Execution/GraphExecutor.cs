@@ -134,16 +134,29 @@ public sealed partial class GraphExecutor : IDisposable
             throw new UnsupportedOpException(unsupported, model.Graph.Name);
 
         _slotOf = new Dictionary<string, int>();
-        int SlotOf(Value v)
-        {
-            if (!_slotOf.TryGetValue(v.Name, out var s)) _slotOf[v.Name] = s = _slotOf.Count;
-            return s;
-        }
         foreach (var v in graph.Values) SlotOf(v);
         _template = new Tensor?[_slotOf.Count];
         var irConstants = new Dictionary<int, Ir.Tensor>();
         var isStatic = new bool[_slotOf.Count];
+        LoadInitializers(graph, irConstants, isStatic);
 
+        Inputs = graph.Inputs.Where(v => !v.IsInitializer).ToList();
+        Outputs = graph.Outputs.ToList();
+        _inputSlots = Inputs.Select(SlotOf).ToArray();
+        _outputSlots = Outputs.Select(SlotOf).ToArray();
+        _steps = CompileSteps(model, irConstants, isStatic);
+    }
+
+    /// <summary>The slot of a value in the template, given on first sight.</summary>
+    private int SlotOf(Value v)
+    {
+        if (!_slotOf.TryGetValue(v.Name, out var s)) _slotOf[v.Name] = s = _slotOf.Count;
+        return s;
+    }
+
+    /// <summary>Initializers into the template: weights and buffers as float32 parameters, the rest as static constants.</summary>
+    private void LoadInitializers(Graph graph, Dictionary<int, Ir.Tensor> irConstants, bool[] isStatic)
+    {
         var roles = ParameterRoles(graph);
         foreach (var init in graph.Initializers)
         {
@@ -175,16 +188,14 @@ public sealed partial class GraphExecutor : IDisposable
                 isStatic[slot] = true;
             }
         }
+    }
 
-        Inputs = graph.Inputs.Where(v => !v.IsInitializer).ToList();
-        Outputs = graph.Outputs.ToList();
-        _inputSlots = Inputs.Select(SlotOf).ToArray();
-        _outputSlots = Outputs.Select(SlotOf).ToArray();
-
-        // Compile in topological order; nodes whose inputs are all static constants are folded now.
+    /// <summary>Kernels in topological order; nodes whose inputs are all static constants are folded now.</summary>
+    private Step[] CompileSteps(Model model, Dictionary<int, Ir.Tensor> irConstants, bool[] isStatic)
+    {
         var steps = new List<Step>();
         using (torch.no_grad())
-            foreach (var node in graph.TopologicalOrder())
+            foreach (var node in model.Graph.TopologicalOrder())
             {
                 var ctx = new KernelContext(this, node, SlotOf, irConstants, model.OpsetVersion(node.Domain) ?? model.DefaultOpset);
                 var kernel = Kernels.Create(ctx);
@@ -206,7 +217,7 @@ public sealed partial class GraphExecutor : IDisposable
                 }
                 steps.Add(new Step(node, kernel));
             }
-        _steps = steps.ToArray();
+        return steps.ToArray();
     }
 
     /// <summary>

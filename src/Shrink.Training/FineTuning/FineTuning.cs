@@ -9,7 +9,7 @@ namespace Shrink.Training.FineTuning;
 
 /// <summary>
 /// How a compression technique fine-tunes after (or, for AGP and QAT, during) compression: SGD momentum 0.9
-/// with a cosine schedule; with a <see cref="Teacher"/>, the loss is the distillation loss from it (for
+/// with a cosine schedule; with <see cref="Distillation"/> settings, the loss is the distillation loss from it (for
 /// example the uncompressed model). The teacher model itself is an input (<see cref="TechniqueInputs.Teacher"/>):
 /// options hold only what can be written in a recipe.
 /// </summary>
