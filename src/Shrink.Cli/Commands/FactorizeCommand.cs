@@ -4,6 +4,7 @@ using Shrink.Data;
 using Shrink.Evaluation;
 using Shrink.Onnx;
 using Shrink.Passes.Factorization;
+using Shrink.Recipes;
 using Shrink.Runtime;
 using Shrink.Training.Factorization;
 using Shrink.Training.FineTuning;
@@ -33,9 +34,10 @@ internal static class FactorizeCommand
         var json = Options.Json();
         var teacher = new TeacherCli();
         var runDir = new RunDirCli();
+        var recipe = new RecipeCli();
         var command = new Command("factorize", "Factorize Gemm/MatMul/Conv weights by truncated SVD (low rank), optionally fine-tune, and compare before/after")
             { model, energy, ratio, layers, finetune, data, lr, batch, seed, benchBatch, threads, output, json };
-        foreach (var o in teacher.All.Concat(runDir.All)) command.Options.Add(o);
+        foreach (var o in teacher.All.Concat(runDir.All).Concat(recipe.All)) command.Options.Add(o);
         command.SetAction(cli.Guard(p =>
         {
             var (path, outPath) = (p.GetValue(model)!, p.GetValue(output)!);
@@ -52,12 +54,15 @@ internal static class FactorizeCommand
             Options.CheckFineTune(tuning, hasData: p.GetValue(data) is not null);
             var batches = p.GetValue(benchBatch) == "none" ? Array.Empty<int>() : Options.ParseIntList("--bench-batch", p.GetValue(benchBatch)!);
             var runnerOptions = new RunnerOptions { Threads = p.GetValue(threads) };
+            var options = new FactorizeTechniqueOptions { LowRank = lowRank, FineTune = tuning };
+            var recipeData = new RecipeData { FashionMnist = p.GetValue(data), Teacher = teacherChoice?.Source };
+            if (recipe.Handle(cli, p, "factorize", options, RecipeModel.File(path), recipeData, new RecipeRuntime { Threads = runnerOptions.Threads }, guard) is { } code)
+                return code;
             using var run = runDir.Open(p, cli, outPath, trains: tuning.Epochs > 0);
 
             var original = OnnxReader.Read(path);
             var sets = p.GetValue(data) is { } dir ? FashionMnist.Load(dir) : null;
-            var result = new FactorizeTechnique().Run(original, new FactorizeTechniqueOptions { LowRank = lowRank, FineTune = tuning },
-                TeacherChoice.Inputs(teacherChoice, sets), cli.Session());
+            var result = new FactorizeTechnique().Run(original, options, TeacherChoice.Inputs(teacherChoice, sets), cli.Session());
             var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, batches, runnerOptions), guard: guard);
             var report = new FactorizeReport(path, outPath, lowRank.Energy, lowRank.Ratio, tuning.Epochs,
                 result.Artifact<FactorizationRanks>()!.Layers.Select(FactorizedLayer.From).ToList(), measured.Before, measured.After, result.Notes.Concat(measured.Notes).ToList());

@@ -100,4 +100,25 @@ public class LowRankPassTests
         CliRunner.AssertBadInput(CliRunner.Run(Args("--energy", "1")), "no layer was factorized");
         Assert.False(File.Exists(dir.File("bad.onnx")));
     }
+
+    /// <summary>--save-recipe writes factorize as a one-stage recipe; running it makes the same model, bit for bit, with its fine-tuning.</summary>
+    [Fact]
+    public void TheSavedRecipeMakesTheSameModel()
+    {
+        using var dir = new TempDirectory();
+        var model = CliRunner.Zoo(dir, "lenet300");
+        var args = new[] { "factorize", model, "--ratio", "0.5", "--data", "embedded", "--finetune-epochs", "1", "--bench-batch", "none", "--out", dir.File("f.onnx") };
+        var dry = CliRunner.Run(args.Append("--dry-run").ToArray());
+        Assert.True(dry.ExitCode == 0, dry.Err);
+        Assert.Contains("factorize", dry.Out + dry.Err);
+        var saved = CliRunner.Run(args.Append("--save-recipe").Append(dir.File("r.yaml")).ToArray());
+        Assert.True(saved.ExitCode == 0, saved.Err);
+        Assert.False(File.Exists(dir.File("f.onnx")));
+        Assert.Contains("technique: factorize", File.ReadAllText(dir.File("r.yaml")));
+        var direct = CliRunner.Run(args);
+        Assert.True(direct.ExitCode == 0, direct.Err);
+        var replay = CliRunner.Run("recipe", "run", dir.File("r.yaml"), "--out", dir.File("run"));
+        Assert.True(replay.ExitCode == 0, replay.Err);
+        Assert.Equal(File.ReadAllBytes(dir.File("f.onnx")), File.ReadAllBytes(dir.File("run/01-factorize.onnx")));
+    }
 }
