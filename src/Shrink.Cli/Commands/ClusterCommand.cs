@@ -34,9 +34,10 @@ internal static class ClusterCommand
         var json = Options.Json();
         var teacher = new TeacherCli();
         var runDir = new RunDirCli();
+        var recipe = new RecipeCli();
         var command = new Command("cluster", "Share weights by k-means (Deep Compression), optionally fine-tune the centroids, and compare before/after")
             { model, bits, convBits, layers, init, finetune, data, lr, batch, seed, output, json };
-        foreach (var o in teacher.All.Concat(runDir.All)) command.Options.Add(o);
+        foreach (var o in teacher.All.Concat(runDir.All).Concat(recipe.All)) command.Options.Add(o);
         command.SetAction(cli.Guard(p =>
         {
             var (path, outPath) = (p.GetValue(model)!, p.GetValue(output)!);
@@ -51,11 +52,13 @@ internal static class ClusterCommand
             var tuning = new FineTuneOptions { Epochs = p.GetValue(finetune), LearningRate = p.GetValue(lr), Batch = p.GetValue(batch), Seed = p.GetValue(seed), Distillation = teacherChoice?.Options };
             Options.CheckFineTune(tuning, hasData: p.GetValue(data) is not null);
             if (!(tuning.LearningRate > 0)) throw new OptionsException($"--lr must be positive, got {tuning.LearningRate}");
+            var options = new ClusterTechniqueOptions { Sharing = sharing, FineTune = tuning };
+            var recipeData = new Recipes.RecipeData { FashionMnist = p.GetValue(data), Teacher = teacherChoice?.Source };
+            if (recipe.Handle(cli, p, "cluster", options, Recipes.RecipeModel.File(path), recipeData, guard: guard) is { } code) return code;
             using var run = runDir.Open(p, cli, outPath, trains: tuning.Epochs > 0);
 
             var original = OnnxReader.Read(path);
             var sets = p.GetValue(data) is { } dir ? FashionMnist.Load(dir) : null;
-            var options = new ClusterTechniqueOptions { Sharing = sharing, FineTune = tuning };
             var result = new ClusterTechnique().Run(original, options, TeacherChoice.Inputs(teacherChoice, sets), cli.Session());
             var before = ModelEvaluation.Measure(path, sets?.Test);
             var after = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Measure(file, sets?.Test), guard: guard);
