@@ -72,11 +72,9 @@ public class ContainerAttackTests
         Assert.Null(error);
         Assert.Equal(15_999, model!.Graph.Initializers.Count(v => v.Const!.ElementCount == 1));
         Assert.True(allocated < Allocation, $"allocated {allocated >> 20} MiB");
-        // Linear, not quadratic, by the ratio to an eighth of the sections (which a loaded machine slows alike):
-        // linear work takes about 8x as long, quadratic about 64x; the gate sits at 24x.
-        var small = MeasureLogged(ManySections(1_999), out _);
-        Assert.Null(small.Error);
-        Assert.True(seconds < 24 * Math.Max(small.Seconds, 0.005), $"16,000 sections took {seconds:F3} s, 2,000 took {small.Seconds:F3} s");
+        // Linear, not quadratic: the bound is five times what a loaded machine takes (about 1 s under a load of 40 on
+        // 2 cores, 0.2 s quiet), while re-reading the sections per section is 16,000 times the work.
+        Assert.True(seconds < 5, $"16,000 sections took {seconds:F3} s");
     }
 
     [Fact]
