@@ -33,5 +33,23 @@ internal static class CliRunner
         return path;
     }
 
+    /// <summary>
+    /// <paramref name="args"/> (a command writing <paramref name="output"/>) with --save-recipe writes a one-stage recipe of
+    /// <paramref name="technique"/> and no model; the command itself and <c>shrink recipe run</c> of that recipe then make the
+    /// same model, bit for bit.
+    /// </summary>
+    public static void AssertRecipeReplays(Shrink.Tests.Data.TempDirectory dir, string[] args, string output, string technique)
+    {
+        var saved = Run(args.Append("--save-recipe").Append(dir.File("r.yaml")).ToArray());
+        Xunit.Assert.True(saved.ExitCode == 0, saved.Err);
+        Xunit.Assert.False(File.Exists(output));
+        Xunit.Assert.Contains($"technique: {technique}", File.ReadAllText(dir.File("r.yaml")));
+        var direct = Run(args);
+        Xunit.Assert.True(direct.ExitCode == 0, direct.Err);
+        var replay = Run("recipe", "run", dir.File("r.yaml"), "--out", dir.File("run"));
+        Xunit.Assert.True(replay.ExitCode == 0, replay.Err);
+        Xunit.Assert.Equal(File.ReadAllBytes(output), File.ReadAllBytes(dir.File($"run/01-{technique}.onnx")));
+    }
+
     public static string TorchModel(string name) => Path.Combine(AppContext.BaseDirectory, "data", "torch", name);
 }

@@ -111,14 +111,6 @@ public class LowRankPassTests
         var dry = CliRunner.Run(args.Append("--dry-run").ToArray());
         Assert.True(dry.ExitCode == 0, dry.Err);
         Assert.Contains("factorize", dry.Out + dry.Err);
-        var saved = CliRunner.Run(args.Append("--save-recipe").Append(dir.File("r.yaml")).ToArray());
-        Assert.True(saved.ExitCode == 0, saved.Err);
-        Assert.False(File.Exists(dir.File("f.onnx")));
-        Assert.Contains("technique: factorize", File.ReadAllText(dir.File("r.yaml")));
-        var direct = CliRunner.Run(args);
-        Assert.True(direct.ExitCode == 0, direct.Err);
-        var replay = CliRunner.Run("recipe", "run", dir.File("r.yaml"), "--out", dir.File("run"));
-        Assert.True(replay.ExitCode == 0, replay.Err);
-        Assert.Equal(File.ReadAllBytes(dir.File("f.onnx")), File.ReadAllBytes(dir.File("run/01-factorize.onnx")));
+        CliRunner.AssertRecipeReplays(dir, args, dir.File("f.onnx"), "factorize");
     }
 }
