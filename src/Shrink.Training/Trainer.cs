@@ -45,8 +45,7 @@ public sealed partial class Trainer : IDisposable
     {
         var list = rewrites?.ToList() ?? new List<IPass>();
         if (list.Count == 0) return GraphExecutor.Compile(model);
-        var copy = Onnx.OnnxReader.Copy(model); // passes may edit in place; the input stays as it is
-        var result = new PassPipeline(list.ToArray()).Run(copy, context ?? new PassContext());
+        var result = new PassPipeline(list.ToArray()).Run(model, context ?? new PassContext()); // the pipeline works on its own copy
         return GraphExecutor.Compile(result.Model);
     }
 

@@ -11,9 +11,6 @@ namespace Shrink.Onnx;
 /// </summary>
 public static class OnnxReader
 {
-    /// <summary>An independent deep copy of a model: <see cref="Model.Clone"/> (in memory; kept for callers written before it).</summary>
-    public static Model Copy(Model model) => model.Clone();
-
     /// <summary>Reads a model file (a regular file: a FIFO or device is refused); external data is resolved relative to the file's directory.</summary>
     public static Model Read(string path)
     {

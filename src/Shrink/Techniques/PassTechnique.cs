@@ -1,5 +1,4 @@
 using Shrink.Ir;
-using Shrink.Onnx;
 using Shrink.Passes;
 
 namespace Shrink.Techniques;
@@ -31,7 +30,7 @@ public sealed class PassTechnique : ITechnique
     {
         var pass = Create(options);
         var context = new PassContext();
-        var result = new PassPipeline(pass).Run(OnnxReader.Copy(model), context);
+        var result = new PassPipeline(pass).Run(model, context);
         foreach (var note in context.Notes) session.Note(note);
         return new TechniqueResult(result.Model, Array.Empty<IArtifact>(), context.Notes.ToList());
     }

@@ -28,7 +28,7 @@ public class QuantizerTests
     /// <summary>The chain the quantize command used to spell out: fold, plan, calibrate, quantize.</summary>
     private static Model Chain(Model model, QuantizationOptions options, CalibrationSet samples)
     {
-        var folded = new PassPipeline(new FoldConstantsPass(), new FoldBatchNormPass()).Run(OnnxReader.Copy(model), new PassContext()).Model;
+        var folded = new PassPipeline(new FoldConstantsPass(), new FoldBatchNormPass()).Run(model.Clone(), new PassContext()).Model;
         var plan = new QuantizeStaticPass(options).Plan(folded);
         var ranges = Calibrator.Collect(folded, plan.CalibrationValues, samples, options.Calibration, options.Percentile);
         return new PassPipeline(new QuantizeStaticPass(options, ranges)).Run(folded, new PassContext()).Model;
@@ -103,7 +103,7 @@ public class QuantizerTests
         var weightOnly = Quantizer.WeightOnly(model);
         Assert.Equal(before, Bytes(model));
         Assert.Equal(Bytes(new PassPipeline(new QuantizeDynamicPass(new QuantizationOptions { PerChannel = true })).Run(
-            new PassPipeline(new FoldConstantsPass(), new FoldBatchNormPass()).Run(OnnxReader.Copy(model), new PassContext()).Model, new PassContext()).Model), Bytes(dynamic.Model));
+            new PassPipeline(new FoldConstantsPass(), new FoldBatchNormPass()).Run(model.Clone(), new PassContext()).Model, new PassContext()).Model), Bytes(dynamic.Model));
         Assert.Equal(3, dynamic.Parameters.Tensors.Count);
         Assert.All(dynamic.Parameters.Tensors, w => Assert.Equal(1, w.Axis)); // MatMulInteger's [K, N], per output column
         Assert.DoesNotContain(weightOnly.Parameters.Tensors, t => t.Role == QuantizedRole.Activation);

@@ -110,7 +110,7 @@ public class WeightSchemeTests
     /// <summary>Weight name → the weight as ONNX Runtime's DequantizeLinear computes it from the exported model.</summary>
     private static Dictionary<string, float[]> Dequantized(Model exported)
     {
-        var copy = OnnxReader.Copy(exported);
+        var copy = exported.Clone();
         var weights = copy.Graph.Nodes.Where(n => n.OpType == "DequantizeLinear" && n.Inputs[0]!.Const is not null && n.Inputs[0]!.Name.EndsWith(".weight_quantized")).ToList();
         foreach (var dq in weights) copy.Graph.Outputs.Add(dq.Outputs[0]!);
         using var runner = OnnxRunner.FromModel(copy, new RunnerOptions { Threads = 1 });
