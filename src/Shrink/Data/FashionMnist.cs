@@ -20,6 +20,10 @@ public static class FashionMnist
     /// <summary>Number of classes.</summary>
     public const int ClassCount = 10;
 
+    /// <summary>The class names, in label order (those of the Fashion-MNIST paper; MNIST's classes are the digits).</summary>
+    public static readonly IReadOnlyList<string> ClassNames =
+        ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+
     private const string Mend = "install Debian's dataset-fashion-mnist, pass --data DIR, or pass --data embedded";
 
     /// <summary>Loads the training and test sets; <paramref name="dataDir"/> is the <c>--data</c> value, if any.</summary>

@@ -42,6 +42,15 @@ public interface IDataSource
     /// <summary>Number of classes when the samples carry class labels; null for inputs only (label-free).</summary>
     int? ClassCount { get; }
 
+    /// <summary>The name of each class (index order) when the source knows them (an image folder's class folders); else null.</summary>
+    IReadOnlyList<string>? ClassNames => null;
+
+    /// <summary>
+    /// Whether a sample can read differently from one epoch to the next (random augmentation). A consumer that caches
+    /// what a model computes on the samples (a teacher's logits) may do so only when this is false.
+    /// </summary>
+    bool Augments => false;
+
     /// <summary>
     /// Samples <paramref name="samples"/> (indices in [0, <see cref="Count"/>)) as one batch: each input
     /// stacked on a new first axis, in the order given. <paramref name="epoch"/> seeds random
