@@ -26,8 +26,8 @@ internal static class DataKinds
         if (IdxFileSet.Find(directory) is { Missing.Count: 0 }) return Idx(directory);
         if (SplitFolder(directory, "train") is { } train && (SplitFolder(directory, "val") ?? SplitFolder(directory, "test")) is { } test)
         {
-            var first = Part(train, options, model, null, training: true);
-            return new Opened(first, Part(test, options, model, first as ImageFolderSource, training: false), OwnSplits: true);
+            var first = Part(train, options, model, null, training: true)!;
+            return new Opened(first, Part(test, options, model, first as ImageFolderSource, training: false)!, OwnSplits: true);
         }
         if (Part(directory, options, model, null, training: true, required: false) is not { } source)
             throw Unknown(directory);

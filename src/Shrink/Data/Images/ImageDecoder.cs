@@ -5,10 +5,10 @@ namespace Shrink.Data.Images;
 
 /// <summary>
 /// An image decoded to 8-bit RGBA, unpremultiplied, without colour management or EXIF rotation (as PIL's
-/// <c>Image.open(f).convert("RGB")</c>, which torchvision's <c>ImageFolder</c> reads with). The pixels are rented from
-/// <see cref="ArrayPool{T}"/>; <see cref="Dispose"/> returns them.
+/// <c>Image.open(f).convert("RGB")</c>, which torchvision's <c>ImageFolder</c> reads with). Decoded pixels are rented from
+/// <see cref="ArrayPool{T}"/> (<c>pooled</c>); <see cref="Dispose"/> returns them.
 /// </summary>
-internal sealed class DecodedImage(int width, int height, byte[] rgba) : IDisposable
+internal sealed class DecodedImage(int width, int height, byte[] rgba, bool pooled = true) : IDisposable
 {
     private byte[]? _rgba = rgba;
 
@@ -21,7 +21,7 @@ internal sealed class DecodedImage(int width, int height, byte[] rgba) : IDispos
 
     public void Dispose()
     {
-        if (_rgba is { } a) ArrayPool<byte>.Shared.Return(a);
+        if (_rgba is { } a && pooled) ArrayPool<byte>.Shared.Return(a);
         _rgba = null;
     }
 }

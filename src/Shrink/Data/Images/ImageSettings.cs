@@ -26,7 +26,7 @@ internal sealed record ImageSettings(int Channels, int Height, int Width, int? R
         var channels = given.Channels ?? modelChannels ?? 3;
         if (channels is not (1 or 3)) throw OptionsException.For(nameof(ImageOptions.Channels), $"must be 1 (grayscale) or 3 (RGB), got {channels}");
         var (height, width) = Size(given.Size, modelHeight, modelWidth, firstImage);
-        if (given.Resize is { } r && r < Math.Max(height, width))
+        if (given.Resize is { } r && r < Math.Min(height, width))
             throw OptionsException.For(nameof(ImageOptions.Resize), $"{r} is smaller than the {height}×{width} crop; resize the shorter side to at least {Math.Max(height, width)}");
         return new ImageSettings(channels, height, width, given.Resize, given.Crop,
             PerChannel(given.Mean, channels, 0f, nameof(ImageOptions.Mean)), PerChannel(given.Std, channels, 1f, nameof(ImageOptions.Std)),

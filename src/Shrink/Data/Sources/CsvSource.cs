@@ -83,7 +83,7 @@ public sealed class CsvSource : IDataSource
             {
                 var cells = new string[header.Length];
                 for (var i = 0; i < cells.Length; i++) cells[i] = row[i].ToString();
-                rows.Add(new Row(row.RowIndex, row.LineNumberFrom, cells));
+                rows.Add(new Row(row.RowIndex - 1, row.LineNumberFrom, cells)); // Sep counts the header as row 0
             }
             return (header, rows);
         }
