@@ -10,9 +10,9 @@ namespace Shrink.Recipes;
 /// </summary>
 /// <remarks>
 /// The file is YAML, <c>version: 1</c> or <c>2</c> (version 2 adds the data keys <c>train-limit</c>, <c>teacher-zoo</c> and
-/// <c>teacher-seed</c>; a recipe is written with the lowest version that holds it, so older Shrinks read what they can). Keys are kebab-case throughout (an options record's
-/// <c>LearningRate</c> is <c>learning-rate</c>); enum values are written the same way (<c>min-max</c>) and read
-/// case- and hyphen-blind. Paths are relative to the recipe file's directory; <c>fashion-mnist: embedded</c> is the
+/// <c>teacher-seed</c>; a recipe is written with the lowest version that holds it, so older Shrinks read what they can).
+/// Keys are kebab-case throughout (an options record's <c>LearningRate</c> is <c>learning-rate</c>); enum values are
+/// written the same way (<c>min-max</c>) and read case- and hyphen-blind. Paths are relative to the recipe file's directory; <c>fashion-mnist: embedded</c> is the
 /// subset built into Shrink. Unknown keys, wrong types and unknown techniques are refused with one line naming the
 /// file and line, the stage and the key (<see cref="RecipeException"/>). A lock file (<c>recipe.lock.yaml</c>) is a
 /// recipe too: its <c>sha256</c> keys are checked before anything runs.

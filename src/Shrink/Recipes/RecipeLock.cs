@@ -8,8 +8,8 @@ namespace Shrink.Recipes;
 
 /// <summary>
 /// The lock of a recipe: the same recipe with the SHA-256 of every input (model, Fashion-MNIST files, calibration
-/// array, teacher file or zoo teacher's ONNX bytes) and the tool version filled in. Where the recipe already states a hash (it is a lock itself),
-/// the input must match it. <c>shrink recipe run</c> writes it as <c>DIR/recipe.lock.yaml</c>.
+/// array, teacher file or zoo teacher's ONNX bytes) and the tool version filled in. Where the recipe already states a
+/// hash (it is a lock itself), the input must match it. <c>shrink recipe run</c> writes it as <c>DIR/recipe.lock.yaml</c>.
 /// </summary>
 public static class RecipeLock
 {
