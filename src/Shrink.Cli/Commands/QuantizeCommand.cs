@@ -59,7 +59,7 @@ internal static class QuantizeCommand
                 (result, executorAccuracy) = (trained.Quantized, trained.ExecutorAccuracy);
             }
             else result = Quantizer.Run(original, options, calibration, cli.Session(), runner);
-            var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, batches, runner), guard: guard);
+            var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, batches, runner, naming: cli.Naming), guard: guard);
             var notes = result.Notes.Concat(measured.Notes).ToList();
             var (before, after) = (measured.Before, measured.After);
             var report = new QuantizeReport(path, outPath, p.GetValue(q.Mode)!, p.GetValue(q.Weights)!, p.GetValue(q.Activations)!, options.PerChannel,
