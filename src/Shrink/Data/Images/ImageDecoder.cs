@@ -124,5 +124,8 @@ internal static class ImageDecoder
 
     /// <summary>The one-line refusal of an image that cannot be decoded.</summary>
     public static DataException Bad(string path, string why) =>
-        new($"image '{Text.Message.Name(path, 200)}' cannot be decoded: {why}; remove or replace it, or set the skip-bad data option to skip and count unreadable images");
+        new(Text.OptionText.Of($"image '{Text.Message.Name(path, 200)}' cannot be decoded: {why}; remove or replace it, or skip and count unreadable images with {SkipBad}"));
+
+    /// <summary>The option that skips unreadable images, as messages name it.</summary>
+    private static readonly Text.OptionName SkipBad = Text.OptionName.Of(nameof(DataOptions.SkipBad), "the skip-bad data option");
 }

@@ -110,7 +110,7 @@ public sealed class ImageFolderSource : IDataSource
         using var image = ImageDecoder.Decode(_index.Files[sample]);
         var (rw, rh) = ImageTransform.Resized(image.Width, image.Height, _settings);
         if (rw < _settings.Width || rh < _settings.Height)
-            throw new DataException($"image '{Text.Message.Name(_index.Files[sample], 200)}' ({image.Width}×{image.Height}) resizes to {rw}×{rh}, smaller than the {_settings.Width}×{_settings.Height} crop; resize the shorter side to at least {Math.Max(_settings.Width, _settings.Height)} (the resize image option)");
+            throw new DataException(Text.OptionText.Of($"image '{Text.Message.Name(_index.Files[sample], 200)}' ({image.Width}×{image.Height}) resizes to {rw}×{rh}, smaller than the {_settings.Width}×{_settings.Height} crop; resize the shorter side to at least {Math.Max(_settings.Width, _settings.Height)} ({Text.OptionName.Of(nameof(ImageOptions.Resize), "the resize image option")})"));
         ImageTransform.Apply(image, _settings, output, Augments ? new SampleRandom(_seed, epoch, sample, CropStream) : null);
     }
 

@@ -124,7 +124,8 @@ public class ImageFolderSourceTests
         var e1 = Assert.Throws<DataException>(() => source.Read([0]));
         var e2 = Assert.Throws<DataException>(() => source.Read([2]));
 
-        Assert.Equal($"image '{garbage}' cannot be decoded: it is not a PNG, JPEG, WebP, BMP or GIF image, or its header is corrupt; remove or replace it, or set the skip-bad data option to skip and count unreadable images", e1.Message);
+        Assert.Equal($"image '{garbage}' cannot be decoded: it is not a PNG, JPEG, WebP, BMP or GIF image, or its header is corrupt; remove or replace it, or skip and count unreadable images with the skip-bad data option", e1.Message);
+        Assert.Equal("SkipBad", Assert.Single(e1.Wording.Options).Property); // the CLI names its flag
         Assert.StartsWith($"image '{truncated}' cannot be decoded: it is truncated or corrupt;", e2.Message);
         Assert.Equal(e1.Message, Assert.Throws<DataException>(() => ImageFolderSource.Open(dir.Path)).Message); // the size comes from the first image
     }
