@@ -6,13 +6,13 @@ namespace Shrink.Tests.Training.Execution;
 
 /// <summary>
 /// The activations and gates of mobile and transformer exports against ONNX Runtime, on inputs of scale 4 so that the
-/// hard ones saturate: libtorch's sigmoid and erf are not ONNX Runtime's (measured differences below 1e-6 of the
-/// output's scale; gate 1e-5).
+/// hard ones saturate: libtorch's sigmoid and erf are not ONNX Runtime's (largest difference measured 9.6e-8 of the
+/// output's scale; gate 1e-6, 10× that).
 /// </summary>
 [Collection("torch")]
 public class ActivationKernelTests
 {
-    private const double Tolerance = 1e-5;
+    private const double Tolerance = 1e-6;
 
     [Fact]
     public void HardSigmoidAndHardSwishMatchOnnxRuntime()

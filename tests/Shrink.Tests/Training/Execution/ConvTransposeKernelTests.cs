@@ -5,13 +5,14 @@ using Attribute = Shrink.Ir.Attribute;
 namespace Shrink.Tests.Training.Execution;
 
 /// <summary>
-/// ConvTranspose against ONNX Runtime: float32 sums in another order (measured below 1e-6 of the output's scale;
-/// gate 1e-5), for torch's own padding and for the crop-and-extend path (asymmetric pads, output_shape, auto_pad).
+/// ConvTranspose against ONNX Runtime: float32 sums in another order (largest difference measured 1.2e-7 of the
+/// output's scale; gate 1e-6, 8× that), for torch's own padding and for the crop-and-extend path (asymmetric pads,
+/// output_shape, auto_pad).
 /// </summary>
 [Collection("torch")]
 public class ConvTransposeKernelTests
 {
-    private const double Tolerance = 1e-5;
+    private const double Tolerance = 1e-6;
 
     public static TheoryData<string> Cases => new()
     {

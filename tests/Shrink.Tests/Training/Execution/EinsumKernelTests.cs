@@ -5,11 +5,14 @@ using Attribute = Shrink.Ir.Attribute;
 
 namespace Shrink.Tests.Training.Execution;
 
-/// <summary>Einsum against ONNX Runtime: float32 products summed in another order (measured below 1e-6 of the output's scale; gate 1e-5).</summary>
+/// <summary>
+/// Einsum against ONNX Runtime: float32 products summed in another order (largest difference measured 1.2e-7 of the
+/// output's scale; gate 1e-6, 8× that).
+/// </summary>
 [Collection("torch")]
 public class EinsumKernelTests
 {
-    private const double Tolerance = 1e-5;
+    private const double Tolerance = 1e-6;
 
     public static TheoryData<string, long[][]> Equations => new()
     {

@@ -8,12 +8,12 @@ namespace Shrink.Tests.Training.Execution;
 /// <summary>
 /// Resize and Upsample against ONNX Runtime on a [1,2,5,7] input: nearest copies the same pixels (tolerance 0);
 /// linear and cubic weights are float32 arithmetic, summed axis by axis instead of in one expression
-/// (measured differences below 1e-6 of the output's scale; gates 1e-5).
+/// (largest difference measured 2.9e-7 of the output's scale; gate 2e-6, 7× that).
 /// </summary>
 [Collection("torch")]
 public class ResizeKernelTests
 {
-    private const double Interpolated = 1e-5;
+    private const double Interpolated = 2e-6;
 
     /// <summary>Output geometry: scales (up, fractional, down) or sizes.</summary>
     public static TheoryData<string> Geometries => new() { "up", "fractional", "down", "sizes-up", "sizes-down" };

@@ -13,8 +13,11 @@ namespace Shrink.Tests.Training.Execution;
 [Collection("torch")]
 public class TorchOpExportTests
 {
-    /// <summary>Of the output's scale, as the parity tests of the other exported models (measured below 2e-6).</summary>
-    private const double Tolerance = 1e-4;
+    /// <summary>Against ONNX Runtime, of the output's scale: largest difference measured 1.9e-7; gate 1e-6, 5× that.</summary>
+    private const double Tolerance = 1e-6;
+
+    /// <summary>Against PyTorch's own output (another convolution and interpolation code): measured 8.2e-7; gate 5e-6, 6× that.</summary>
+    private const double PyTorchTolerance = 5e-6;
 
     public static TheoryData<string> Names => new() { "segnet_tiny", "segnet_opset10", "upsample_opset9", "attention_ops_tiny" };
 
@@ -28,7 +31,7 @@ public class TorchOpExportTests
         var ours = OpParity.RunExecutor(model, feeds)[0];
         var (reference, shape) = TestModels.TorchArray(name, "output");
         Assert.Equal(shape, ours.Shape);
-        OpParity.AssertClose(reference.Select(v => (double)v).ToArray(), ((float[])ours.Data).Select(v => (double)v).ToArray(), Tolerance, $"{name} vs PyTorch");
+        OpParity.AssertClose(reference.Select(v => (double)v).ToArray(), ((float[])ours.Data).Select(v => (double)v).ToArray(), PyTorchTolerance, $"{name} vs PyTorch");
     }
 
     [Theory]
