@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Shrink.Cli.Reports;
-using Shrink.Data;
 using Shrink.Evaluation;
 using Shrink.Onnx;
 using Shrink.Passes.Quantization;
@@ -45,9 +44,10 @@ internal static class QuantizeCommand
             var qat = q.BuildQat(p, options, teacher);
             using var run = runDir.Open(p, cli, outPath, trains: qat is not null);
             if (Quantizer.Check(original, options) is { } reason) throw new OptionsException(reason);
-            // Data: for accuracy when given, and for calibration unless --calib-data is.
-            var sets = p.GetValue(data) is not null || qat is not null || options.Calibrates && p.GetValue(q.CalibData) is null ? FashionMnist.Load(p.GetValue(data)) : null;
-            if (sets is not null) QuantizeCli.CheckFits(CalibrationSet.FromDataset(sets.Test, 1), original);
+            // Data: for accuracy (or fidelity) when given, for training, and for calibration unless --calib-data is; the default
+            // (Fashion-MNIST) is refused, naming both flags, when it does not fit the model.
+            var sets = p.GetValue(data) is not null || qat is not null || options.Calibrates && p.GetValue(q.CalibData) is null
+                ? DataCli.Open(p.GetValue(data), original, DataCli.Name(path), "give --calib-data or --data") : null;
             var calibration = q.CalibrationFor(p, options, sets, original);
 
             double? executorAccuracy = null;

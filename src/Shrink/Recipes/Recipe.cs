@@ -19,7 +19,7 @@ namespace Shrink.Recipes;
 /// version: 1
 /// model: lenet5.onnx            # or: model: { zoo: lenet5, seed: 0 }
 /// data:
-///   fashion-mnist: embedded     # a directory of the four IDX files, or embedded
+///   fashion-mnist: embedded     # a directory of the four IDX files, or embedded; or source: a file, directory or dataset YAML
 /// stages:
 ///   - technique: prune-unstructured
 ///     options: { sparsity: 0.8 }
@@ -112,9 +112,11 @@ public sealed record RecipeModel
 }
 
 /// <summary>
-/// The data of a recipe: Fashion-MNIST (a directory of the four IDX files, or <c>embedded</c>) for training,
-/// accuracy and calibration; a <c>.npy</c> calibration array; a teacher model to distill from. Each may carry the
-/// SHA-256 it must match (a lock file does).
+/// The data of a recipe: Fashion-MNIST (a directory of the four IDX files, or <c>embedded</c>), or any other data
+/// (<see cref="Source"/>: a file, a directory or a YAML dataset file, opened by <see cref="Shrink.Data.DataSources.Open"/>
+/// with <see cref="Options"/> for the input model), for training, accuracy or fidelity, and calibration; calibration
+/// samples of their own (a <c>.npy</c> array or any data); a teacher model to distill from. Each may carry the SHA-256
+/// it must match (a lock file does).
 /// </summary>
 public sealed record RecipeData
 {
@@ -126,18 +128,38 @@ public sealed record RecipeData
     /// <summary>SHA-256 of the four IDX files' bytes in the order train images, train labels, test images, test labels.</summary>
     public string? FashionMnistSha256 { get; init; }
 
+    /// <summary>Any data <see cref="Shrink.Data.DataSources.Open"/> takes (not with <see cref="FashionMnist"/>): a file, a directory or a YAML dataset file.</summary>
+    public string? Source { get; init; }
+
+    /// <summary>SHA-256 of <see cref="Source"/>: of the file, or of a directory's files (names and bytes, in ordinal order).</summary>
+    public string? SourceSha256 { get; init; }
+
+    /// <summary>How <see cref="Source"/> is read and split (<see cref="Shrink.Data.DataOptions"/>); null: the defaults.</summary>
+    public Shrink.Data.DataOptions? Options { get; init; }
+
+    /// <summary>Calibration samples: a <c>.npy</c> array (axis 0 the samples), or any data <see cref="Source"/> could name (its training split).</summary>
     public string? Calibration { get; init; }
     public string? CalibrationSha256 { get; init; }
 
-    /// <summary>How many calibration samples to take from <see cref="Calibration"/> (the first N along axis 0).</summary>
+    /// <summary>How many calibration samples to take from <see cref="Calibration"/> (the first N).</summary>
     public int CalibrationSamples { get; init; } = 512;
 
     public string? Teacher { get; init; }
     public string? TeacherSha256 { get; init; }
 
+    /// <summary>
+    /// The data section of a command's <c>--data</c> value: Fashion-MNIST for no value, <c>embedded</c> or a directory of
+    /// the four IDX files (as the recipes of earlier versions wrote it), else <see cref="Source"/>.
+    /// </summary>
+    public static RecipeData For(string? spec, Shrink.Data.DataOptions? options = null) =>
+        spec is null || spec == Embedded || Directory.Exists(spec) && Shrink.Data.IdxFileSet.Find(spec) is { Missing.Count: 0 }
+            ? new RecipeData { FashionMnist = spec }
+            : new RecipeData { Source = spec, Options = options };
+
     internal RecipeData Resolved() => this with
     {
         FashionMnist = FashionMnist is null or Embedded ? FashionMnist : System.IO.Path.GetFullPath(FashionMnist),
+        Source = Source is null ? null : System.IO.Path.GetFullPath(Source),
         Calibration = Calibration is null ? null : System.IO.Path.GetFullPath(Calibration),
         Teacher = Teacher is null ? null : System.IO.Path.GetFullPath(Teacher),
     };

@@ -40,17 +40,31 @@ internal static class RecipeFiles
         data = data with
         {
             FashionMnist = data.FashionMnist is null or RecipeData.Embedded ? data.FashionMnist : Resolve(data.FashionMnist),
+            Source = Resolve(data.Source),
             Calibration = Resolve(data.Calibration),
             Teacher = Resolve(data.Teacher),
         };
         long Line(string key) => lines.GetValueOrDefault($"data.{key}", node.Start.Line);
         if (data.FashionMnist is { } dir && dir != RecipeData.Embedded && IdxFileSet.Find(dir) is { Missing.Count: > 0 } found)
             throw new RecipeException(header.Source, Line("fashion-mnist"), null, "data.fashion-mnist", $"no Fashion-MNIST in '{Text.Message.Name(dir)}' ({found.Describe()}); give a directory of the four IDX files, or embedded");
-        if (data.Calibration is { } calibration) RequireFile(header.Source, Line("calibration"), "data.calibration", calibration, "a .npy array of calibration inputs");
+        if (data.Source is { } source)
+        {
+            if (data.FashionMnist is not null)
+                throw new RecipeException(header.Source, Line("source"), null, "data.source", "give either fashion-mnist or source, not both");
+            RequireData(header.Source, Line("source"), "data.source", source);
+        }
+        if (data.Calibration is { } calibration) RequireData(header.Source, Line("calibration"), "data.calibration", calibration);
         if (data.CalibrationSamples < 1)
             throw new RecipeException(header.Source, Line("calibration-samples"), null, "data.calibration-samples", $"must be at least 1, got {data.CalibrationSamples}");
         if (data.Teacher is { } teacher) RequireFile(header.Source, Line("teacher"), "data.teacher", teacher, "a trained ONNX model");
         return data;
+    }
+
+    /// <summary>Refuses a data path that is neither an existing regular file nor a directory.</summary>
+    private static void RequireData(string source, long line, string key, string path)
+    {
+        if (FileIdentity.Of(path).Kind == FileKind.Directory) return;
+        RequireFile(source, line, key, path, "data: a .npy, .npz or .csv file, a directory, or a YAML dataset file");
     }
 
     /// <summary>Refuses a path that is not an existing regular file.</summary>

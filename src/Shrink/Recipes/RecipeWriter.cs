@@ -55,6 +55,9 @@ public static class RecipeWriter
         void Add(string key, string? value) { if (value is not null) node.Add(key, YamlScalars.String(value)); }
         Add("fashion-mnist", data.FashionMnist is null or RecipeData.Embedded ? data.FashionMnist : Relative(data.FashionMnist, dir));
         Add("fashion-mnist-sha256", data.FashionMnistSha256);
+        Add("source", data.Source is null ? null : Relative(data.Source, dir));
+        Add("source-sha256", data.SourceSha256);
+        if (data.Options is { } options) node.Add("options", YamlWriter.Record(options, typeof(Shrink.Data.DataOptions)));
         Add("calibration", data.Calibration is null ? null : Relative(data.Calibration, dir));
         Add("calibration-sha256", data.CalibrationSha256);
         if (data.Calibration is not null) node.Add("calibration-samples", YamlScalars.Plain(data.CalibrationSamples.ToString(System.Globalization.CultureInfo.InvariantCulture)));
