@@ -25,11 +25,11 @@ namespace Shrink.Passes.Quantization;
 /// </summary>
 public sealed class QuantizeStaticPass : Pass
 {
-    private static readonly HashSet<string> Weighted = new() { "Conv", "Gemm", "MatMul" };
-
-    /// <summary>Ops quantized between quantized layers; the first group keeps its input's parameters.</summary>
-    private static readonly HashSet<string> SameScale = new() { "MaxPool", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze" };
-    private static readonly HashSet<string> Requantizing = new() { "AveragePool", "GlobalAveragePool", "Add", "Concat" };
+    // Quantization roles come from the op registry (OpRoles): layers with weights, ops between quantized
+    // layers that keep their input's parameters, and ops between them that requantize.
+    private static readonly HashSet<string> Weighted = OpRoles.OpsWith(QuantizationRole.Weighted);
+    private static readonly HashSet<string> SameScale = OpRoles.OpsWith(QuantizationRole.SameScale);
+    private static readonly HashSet<string> Requantizing = OpRoles.OpsWith(QuantizationRole.Requantizing);
 
     private readonly QuantizationOptions _options;
 
