@@ -64,7 +64,7 @@ internal static class PackCommand
             var (bytes, accuracy) = ModelSaver.Save(model, outPath,
                 file => (new FileInfo(file).Length, test is null ? (double?)null : ModelEvaluation.Accuracy(file, test)), guard: guard);
             cli.Console.WriteLine($"wrote {outPath} ({Format.Bytes(bytes)}) from {path} ({Format.Bytes(new FileInfo(path).Length)})");
-            if (accuracy is { } a) cli.Console.WriteLine($"accuracy (ONNX Runtime): {a:P2}");
+            if (accuracy is { } a) cli.Console.WriteLine($"accuracy (ONNX Runtime): {a:P2} on {test!.Name}");
             return ShrinkApp.Ok;
         }));
         return command;

@@ -137,6 +137,39 @@ public class AnyInputTests
         Assert.All(sensitivity.Layers, l => Assert.InRange(l.Points[0].Accuracy, 0.9, 1 - 1e-6));  // measured: 0.956 and 0.985
     }
 
+    /// <summary>image [N, 3, 8, 8] → conv 3×3 (16) → BatchNorm → ReLU → global pool → Linear (4): small, with a BatchNorm for slim.</summary>
+    private static Model Classifier()
+    {
+        var b = new Shrink.Builder.NetworkBuilder("small", seed: 4);
+        var x = b.Relu(b.BatchNorm(b.Conv(b.Input("image", 3, 8, 8), 16, 3, padding: 1)));
+        b.Output(b.Linear(b.Flatten(b.GlobalAveragePool(x)), 4), "logits");
+        return b.Build();
+    }
+
+    [Fact]
+    public void WithoutLabels_FactorizeQatAndSlim_DistillFromTheOriginal()
+    {
+        TorchRuntime.EnsureInitialized();
+        var model = Classifier();
+        var data = new DataSplits(AnyInputModels.Normal("image", 96, seed: 11, 3, 8, 8), AnyInputModels.Normal("image", 48, seed: 12, 3, 8, 8));
+        var inputs = new TechniqueInputs { Data = data };
+        var notes = new List<string>();
+        TechniqueSession Session() => new() { Notes = notes.Add };
+        var tuning = new FineTuneOptions { Epochs = 1, LearningRate = 0.01, Batch = 16 };
+
+        new Shrink.Training.Factorization.FactorizeTechnique().Run(model,
+            new Shrink.Training.Factorization.FactorizeTechniqueOptions { LowRank = new Shrink.Passes.Factorization.LowRankOptions { Energy = null, Ratio = 0.5 }, FineTune = tuning }, inputs, Session());
+        var qat = QuantizationAwareTraining.Run(model, inputs, new QatOptions { FineTune = tuning }, Session());
+        Assert.True(double.IsNaN(qat.ExecutorAccuracy));
+        var f = Fidelity(model, qat.Quantized.Model, data.Test);
+        Assert.True(f.Top1Agreement >= 0.9 && f.Cosine > 0.99, f.ToString());
+        var slim = Pruner.Run(model, new PruneOptions { Method = PruneMethod.Slim, Sparsity = 0.25, SlimEpochs = 1, ChannelMultiple = 1, FineTune = tuning }, inputs, Session());
+        Assert.NotNull(slim.Artifact<KeptChannels>());
+
+        // Each run said what it distilled from: factorize's fine-tune, qat, slim's sparsity training and its fine-tune.
+        Assert.Equal(4, notes.Count(n => n.Contains("distilling from the original model (T 4, no labels: every output")));
+    }
+
     [Fact]
     public void WithoutLabelsTrainingNeedsATeacher_AndDataThatDoesNotFitIsOneLine()
     {
