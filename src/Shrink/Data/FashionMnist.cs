@@ -24,8 +24,11 @@ public static class FashionMnist
 
     /// <summary>Loads the training and test sets; <paramref name="dataDir"/> is the <c>--data</c> value, if any.</summary>
     /// <exception cref="DataException">The named directory lacks the files, or a file is corrupt.</exception>
-    public static DataSplits Load(string? dataDir = null)
-        => Splits(Load(dataDir, Environment.GetEnvironmentVariable(EnvironmentVariable), DebianDirectory));
+    public static DataSplits Load(string? dataDir = null) => Splits(LoadPair(dataDir));
+
+    /// <summary>The in-memory sets <see cref="Load(string?)"/> reads (the IDX reader's form, for the sources that wrap it).</summary>
+    internal static DatasetPair LoadPair(string? dataDir = null)
+        => Load(dataDir, Environment.GetEnvironmentVariable(EnvironmentVariable), DebianDirectory);
 
     /// <summary>
     /// Where <see cref="Load(string?)"/> would read from: <paramref name="dataDir"/> when given, else the directory in
