@@ -40,7 +40,7 @@ public sealed class ClusterTechnique : Technique<ClusterTechniqueOptions>
     {
         Validate(options, inputs);
         var pass = new ClusterPass(options.Sharing);
-        if (pass.CheckPreconditions(model) is { } reason) throw new OptionsException(reason);
+        if (pass.Refusal(model) is { } reason) throw new OptionsException(reason);
         if (inputs.Data is { } sets) DataBinding.For(model, sets.Test);  // data that does not fit is refused before any work
         var context = new PassContext();
         var clustered = new PassPipeline(pass).Run(model, context).Model;
