@@ -33,7 +33,7 @@ try
     var watch = System.Diagnostics.Stopwatch.StartNew();
     var train = ImageFolderWriter.Write(data.Train, output, "train", size, channels, FashionMnist.ClassNames, format, limit);
     var val = ImageFolderWriter.Write(data.Test, output, "val", size, channels, FashionMnist.ClassNames, format, limit);
-    Console.WriteLine($"wrote {train} training and {val} validation images of {channels}×{size}×{size} ({format}) from {data.Train.Source} to {output} in {watch.Elapsed.TotalSeconds:F1} s");
+    Console.WriteLine($"wrote {train} training and {val} validation images of {channels}×{size}×{size} ({format}) from {data.Train.Name} to {output} in {watch.Elapsed.TotalSeconds:F1} s");
     return 0;
 }
 catch (Shrink.ShrinkUserException e)

@@ -1,3 +1,4 @@
+using Shrink.Data;
 using Shrink.Tests.Cli;
 using Shrink.Tests.Data;
 using Shrink.Training;

@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Shrink.Data.Sources;
 
 /// <summary>
@@ -12,12 +10,12 @@ public sealed class IdxSource : IDataSource
     private readonly InMemorySource _inner;
 
     /// <summary>Wraps a data set read from IDX files.</summary>
-    public IdxSource(Dataset data)
+    internal IdxSource(Dataset data)
     {
         ArgumentNullException.ThrowIfNull(data);
         Data = data;
         _inner = InMemorySource.From(data);
-        Name = $"{data.Source}: {data.Count.ToString("N0", CultureInfo.InvariantCulture)} images in {data.ClassCount} classes, {string.Join("×", data.SampleShape)}";
+        Name = data.Source;
     }
 
     /// <summary>
@@ -25,14 +23,10 @@ public sealed class IdxSource : IDataSource
     /// them (<paramref name="directory"/>, <c>embedded</c>, or null: <c>SHRINK_DATA</c>, Debian's directory, the embedded subset).
     /// </summary>
     /// <exception cref="DataException">The files are missing or corrupt; the message says where it looked.</exception>
-    public static DataSplits Load(string? directory = null)
-    {
-        var pair = FashionMnist.Load(directory);
-        return new DataSplits(new IdxSource(pair.Train), new IdxSource(pair.Test));
-    }
+    public static DataSplits Load(string? directory = null) => FashionMnist.Load(directory);
 
     /// <summary>The images and labels as read.</summary>
-    public Dataset Data { get; }
+    internal Dataset Data { get; }
 
     /// <inheritdoc/>
     public string Name { get; }
@@ -45,6 +39,9 @@ public sealed class IdxSource : IDataSource
 
     /// <inheritdoc/>
     public int? ClassCount => _inner.ClassCount;
+
+    /// <inheritdoc/>
+    public IReadOnlyList<string>? ClassNames => _inner.ClassNames;
 
     /// <inheritdoc/>
     public DataBatch Read(int[] samples, int epoch = 0) => _inner.Read(samples, epoch);

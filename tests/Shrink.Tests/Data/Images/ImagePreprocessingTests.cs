@@ -17,15 +17,15 @@ public class ImagePreprocessingTests
     /// <summary>One image, class "a", opened with <paramref name="image"/>.</summary>
     private static float[] Read(TempDirectory dir, byte[] pixels, int width, int height, int channels, ImageOptions image)
     {
-        TestData.Png(Path.Combine(dir.Path, "a", "0.png"), pixels, width, height, channels);
-        return TestData.All(ImageFolderSource.Open(dir.Path, new DataOptions { Image = image }));
+        SourceFiles.Png(Path.Combine(dir.Path, "a", "0.png"), pixels, width, height, channels);
+        return SourceFiles.All(ImageFolderSource.Open(dir.Path, new DataOptions { Image = image }));
     }
 
     [Fact]
     public void NoResize_IsBytesOver255_InChwOrder()
     {
         using var dir = new TempDirectory();
-        var pixels = TestData.Pixels(3, 2, 3, (y, x, c) => 10 * y + x + 100 * c);
+        var pixels = SourceFiles.Pixels(3, 2, 3, (y, x, c) => 10 * y + x + 100 * c);
 
         var x = Read(dir, pixels, 3, 2, 3, new ImageOptions());
 
@@ -42,7 +42,7 @@ public class ImagePreprocessingTests
     {
         using var dir = new TempDirectory();
         int V(int y, int x) => 16 * y + 4 * x + (x == 3 ? 50 : 0);
-        var pixels = TestData.Pixels(4, 4, 1, (y, x, _) => V(y, x));
+        var pixels = SourceFiles.Pixels(4, 4, 1, (y, x, _) => V(y, x));
 
         var x = Read(dir, pixels, 4, 4, 1, new ImageOptions { Size = [2], Resize = 2, Channels = 1 });
 
@@ -63,7 +63,7 @@ public class ImagePreprocessingTests
     {
         using var dir = new TempDirectory();
         int[,] v = { { 0, 100 }, { 200, 40 } };
-        var pixels = TestData.Pixels(2, 2, 1, (y, x, _) => v[y, x]);
+        var pixels = SourceFiles.Pixels(2, 2, 1, (y, x, _) => v[y, x]);
 
         var x = Read(dir, pixels, 2, 2, 1, new ImageOptions { Size = [4], Resize = 4, Channels = 1 });
 
@@ -81,7 +81,7 @@ public class ImagePreprocessingTests
     public void CentreCrop_ThenNormalise_InHwcOrder()
     {
         using var dir = new TempDirectory();
-        var pixels = TestData.Pixels(6, 4, 3, (y, x, c) => 40 * y + 7 * x + 3 * c);
+        var pixels = SourceFiles.Pixels(6, 4, 3, (y, x, c) => 40 * y + 7 * x + 3 * c);
         float[] mean = [0.5f, 0.25f, 0f], std = [0.5f, 0.25f, 2f];
 
         var x = Read(dir, pixels, 6, 4, 3, new ImageOptions { Size = [4, 4], Mean = mean, Std = std, Layout = ImageLayout.Nhwc });
@@ -97,7 +97,7 @@ public class ImagePreprocessingTests
     public void CentreCrop_RoundsHalfToEven_AsTorchvision()
     {
         using var dir = new TempDirectory();
-        var pixels = TestData.Pixels(7, 4, 1, (y, x, _) => 30 * x + y);
+        var pixels = SourceFiles.Pixels(7, 4, 1, (y, x, _) => 30 * x + y);
 
         var x = Read(dir, pixels, 7, 4, 1, new ImageOptions { Size = [4, 4], Channels = 1 });
 
@@ -109,7 +109,7 @@ public class ImagePreprocessingTests
     public void Grayscale_IsTheItuR601Luma()
     {
         using var dir = new TempDirectory();
-        var pixels = TestData.Pixels(1, 1, 3, (_, _, c) => c switch { 0 => 200, 1 => 100, _ => 50 });
+        var pixels = SourceFiles.Pixels(1, 1, 3, (_, _, c) => c switch { 0 => 200, 1 => 100, _ => 50 });
 
         var x = Read(dir, pixels, 1, 1, 3, new ImageOptions { Channels = 1 });
 
@@ -122,7 +122,7 @@ public class ImagePreprocessingTests
     public void GrayImage_ReadAsRgb_RepeatsTheGrayLevel()
     {
         using var dir = new TempDirectory();
-        var pixels = TestData.Pixels(2, 1, 1, (_, x, _) => 90 + x);
+        var pixels = SourceFiles.Pixels(2, 1, 1, (_, x, _) => 90 + x);
 
         var x = Read(dir, pixels, 2, 1, 1, new ImageOptions { Channels = 3 });
 
@@ -133,25 +133,25 @@ public class ImagePreprocessingTests
     public void ShorterSide_IsResized_TheLongerScaledAndTruncated()
     {
         using var dir = new TempDirectory();
-        var pixels = TestData.Pixels(4, 9, 1, (y, x, _) => 20 * y + x);
-        TestData.Png(Path.Combine(dir.Path, "a", "0.png"), pixels, 4, 9, 1);
+        var pixels = SourceFiles.Pixels(4, 9, 1, (y, x, _) => 20 * y + x);
+        SourceFiles.Png(Path.Combine(dir.Path, "a", "0.png"), pixels, 4, 9, 1);
 
         var source = ImageFolderSource.Open(dir.Path, new DataOptions { Image = new ImageOptions { Size = [4, 2], Resize = 2, Channels = 1 } });
 
         // 4×9 → shorter side 2: 2 × int(2·9/4) = 2×4, then the 4×2 crop is all of it
         Assert.Equal(new[] { 1, 4, 2 }, source.Inputs[0].SampleShape);
-        Assert.Equal(8, TestData.All(source).Length);
+        Assert.Equal(8, SourceFiles.All(source).Length);
     }
 
     [Fact]
     public void Geometry_ComesFromTheModelInput()
     {
         using var dir = new TempDirectory();
-        TestData.Folder(dir.Path, ["a"], 1, width: 8, height: 8);
+        SourceFiles.Folder(dir.Path, ["a"], 1, width: 8, height: 8);
 
-        var chw = ImageFolderSource.Open(dir.Path, model: TestData.ImageModel(1, 4, 4));
-        var hwc = ImageFolderSource.Open(dir.Path, model: TestData.ImageModel(6, 5, 3));
-        var flat = ImageFolderSource.Open(dir.Path, model: TestData.ImageModel(192));
+        var chw = ImageFolderSource.Open(dir.Path, model: SourceFiles.ImageModel(1, 4, 4));
+        var hwc = ImageFolderSource.Open(dir.Path, model: SourceFiles.ImageModel(6, 5, 3));
+        var flat = ImageFolderSource.Open(dir.Path, model: SourceFiles.ImageModel(192));
 
         Assert.Equal(new[] { 1, 4, 4 }, chw.Inputs[0].SampleShape);
         Assert.Equal((ImageLayout.Nchw, 1), (chw.Settings.Layout!.Value, chw.Settings.Channels!.Value));
@@ -164,7 +164,7 @@ public class ImagePreprocessingTests
     public void BadImageOptions_NameTheProperty()
     {
         using var dir = new TempDirectory();
-        TestData.Folder(dir.Path, ["a"], 1);
+        SourceFiles.Folder(dir.Path, ["a"], 1);
 
         OptionsException Refused(ImageOptions o) => Assert.Throws<OptionsException>(() => ImageFolderSource.Open(dir.Path, new DataOptions { Image = o }));
 

@@ -24,14 +24,14 @@ public class AugmentedSourceTests
     {
         var source = new AugmentedSource(Images(16), new AugmentOptions(), seed: 3);
 
-        var all = TestData.All(source, epoch: 1);
+        var all = SourceFiles.All(source, epoch: 1);
         var alone = (float[])source.Read([9], epoch: 1).Inputs[0].Data;
-        var otherEpoch = TestData.All(source, epoch: 2);
-        var otherSeed = TestData.All(new AugmentedSource(Images(16), new AugmentOptions(), seed: 4), epoch: 1);
+        var otherEpoch = SourceFiles.All(source, epoch: 2);
+        var otherSeed = SourceFiles.All(new AugmentedSource(Images(16), new AugmentOptions(), seed: 4), epoch: 1);
 
         Assert.True(source.Augments);
         Assert.Equal(all.Skip(9 * 20).Take(20), alone);
-        Assert.Equal(all, TestData.All(new AugmentedSource(Images(16), new AugmentOptions(), seed: 3), epoch: 1));
+        Assert.Equal(all, SourceFiles.All(new AugmentedSource(Images(16), new AugmentOptions(), seed: 3), epoch: 1));
         Assert.NotEqual(all, otherEpoch);
         Assert.NotEqual(all, otherSeed);
     }
@@ -39,8 +39,8 @@ public class AugmentedSourceTests
     [Fact]
     public void EachSample_IsAShiftedWindowOfItself_FilledOutside_MirroredOrNot()
     {
-        var plain = TestData.All(Images(32));
-        var augmented = TestData.All(new AugmentedSource(Images(32), new AugmentOptions { Padding = 2 }, seed: 0, fill: [-1f]), epoch: 5);
+        var plain = SourceFiles.All(Images(32));
+        var augmented = SourceFiles.All(new AugmentedSource(Images(32), new AugmentOptions { Padding = 2 }, seed: 0, fill: [-1f]), epoch: 5);
 
         var (flips, shifts) = (0, 0);
         for (var s = 0; s < 32; s++)
@@ -75,8 +75,8 @@ public class AugmentedSourceTests
     [Fact]
     public void ChannelsLast_IsFlippedAlongTheWidth()
     {
-        var plain = TestData.All(Images(8, channelsLast: true));
-        var flipped = TestData.All(new AugmentedSource(Images(8, channelsLast: true), new AugmentOptions { Padding = 0 }, seed: 0, ImageLayout.Nhwc));
+        var plain = SourceFiles.All(Images(8, channelsLast: true));
+        var flipped = SourceFiles.All(new AugmentedSource(Images(8, channelsLast: true), new AugmentOptions { Padding = 0 }, seed: 0, ImageLayout.Nhwc));
 
         for (var s = 0; s < 8; s++)
         {

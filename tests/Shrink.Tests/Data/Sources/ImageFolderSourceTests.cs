@@ -12,7 +12,7 @@ public class ImageFolderSourceTests
     public void Classes_AreTheSortedFolderNames_LabelsTheirIndex_FilesInPathOrder()
     {
         using var dir = new TempDirectory();
-        TestData.Folder(dir.Path, ["zebra", "ant", "Bee"], perClass: 2);
+        SourceFiles.Folder(dir.Path, ["zebra", "ant", "Bee"], perClass: 2);
         Directory.CreateDirectory(Path.Combine(dir.Path, ".ipynb_checkpoints"));
         File.WriteAllText(Path.Combine(dir.Path, "ant", "notes.txt"), "not an image");
 
@@ -31,7 +31,7 @@ public class ImageFolderSourceTests
     public void ParallelDecoding_GivesTheSameBytesAsSequential()
     {
         using var dir = new TempDirectory();
-        TestData.Folder(dir.Path, ["a", "b"], perClass: 12, width: 20, height: 14, format: ImageFormat.Jpeg);
+        SourceFiles.Folder(dir.Path, ["a", "b"], perClass: 12, width: 20, height: 14, format: ImageFormat.Jpeg);
         var image = new ImageOptions { Size = [8, 8], Crop = ImageCrop.Random };
         var order = Enumerable.Range(0, 24).Reverse().ToArray();
 
@@ -48,13 +48,13 @@ public class ImageFolderSourceTests
         using var png = new TempDirectory();
         using var jpeg = new TempDirectory();
         using var webp = new TempDirectory();
-        var smooth = TestData.Pixels(16, 16, 3, (y, x, c) => 40 + 8 * x + 4 * y + 20 * c); // JPEG's chroma subsampling blurs sharp edges
+        var smooth = SourceFiles.Pixels(16, 16, 3, (y, x, c) => 40 + 8 * x + 4 * y + 20 * c); // JPEG's chroma subsampling blurs sharp edges
         foreach (var (dir, format, ext) in new[] { (png, ImageFormat.Png, ".png"), (jpeg, ImageFormat.Jpeg, ".jpg"), (webp, ImageFormat.Webp, ".webp") })
             ImageEncoder.Write(Path.Combine(dir.Path, "a", "0" + ext), smooth, 16, 16, 3, format, format == ImageFormat.Jpeg ? 95 : 100);
 
-        var exact = TestData.All(ImageFolderSource.Open(png.Path));
-        var lossy = TestData.All(ImageFolderSource.Open(jpeg.Path));
-        var lossless = TestData.All(ImageFolderSource.Open(webp.Path));
+        var exact = SourceFiles.All(ImageFolderSource.Open(png.Path));
+        var lossy = SourceFiles.All(ImageFolderSource.Open(jpeg.Path));
+        var lossless = SourceFiles.All(ImageFolderSource.Open(webp.Path));
 
         Assert.Equal(exact, lossless); // WebP at quality 100 is lossless
         var meanError = exact.Zip(lossy, (a, b) => Math.Abs(a - b)).Average();
@@ -65,8 +65,8 @@ public class ImageFolderSourceTests
     public void TrainAndValFolders_AreTheSplits_ValTakesTrainsClasses()
     {
         using var dir = new TempDirectory();
-        TestData.Folder(Path.Combine(dir.Path, "train"), ["cat", "dog", "eel"], 3);
-        TestData.Folder(Path.Combine(dir.Path, "val"), ["dog", "eel"], 1);
+        SourceFiles.Folder(Path.Combine(dir.Path, "train"), ["cat", "dog", "eel"], 3);
+        SourceFiles.Folder(Path.Combine(dir.Path, "val"), ["dog", "eel"], 1);
 
         var splits = DataSources.Open(dir.Path);
 
@@ -80,15 +80,15 @@ public class ImageFolderSourceTests
     public void AFolderWithoutSplits_IsSplitBySeededFraction()
     {
         using var dir = new TempDirectory();
-        TestData.Folder(dir.Path, ["a", "b"], 10);
+        SourceFiles.Folder(dir.Path, ["a", "b"], 10);
 
         var whole = DataSources.Open(dir.Path);
         var split = DataSources.Open(dir.Path, new DataOptions { SplitFraction = 0.25, Seed = 5 });
 
         Assert.Equal((20, 20), (whole.Train.Count, whole.Test.Count));
         Assert.Equal((15, 5), (split.Train.Count, split.Test.Count));
-        var all = TestData.All(whole.Train).Chunk(3 * 8 * 8).Select(c => c[0]).ToList();
-        var seen = TestData.All(split.Train).Chunk(192).Concat(TestData.All(split.Test).Chunk(192)).Select(c => c[0]).Order();
+        var all = SourceFiles.All(whole.Train).Chunk(3 * 8 * 8).Select(c => c[0]).ToList();
+        var seen = SourceFiles.All(split.Train).Chunk(192).Concat(SourceFiles.All(split.Test).Chunk(192)).Select(c => c[0]).Order();
         Assert.Equal(all.Order(), seen); // disjoint and complete
     }
 
@@ -96,7 +96,7 @@ public class ImageFolderSourceTests
     public void RandomCrop_IsSeededBySampleAndEpoch_AndOnlyOnTheTrainingSplit()
     {
         using var dir = new TempDirectory();
-        TestData.Folder(dir.Path, ["a"], 6, 12, 12);
+        SourceFiles.Folder(dir.Path, ["a"], 6, 12, 12);
         var options = new DataOptions { Seed = 1, Image = new ImageOptions { Size = [8, 8], Resize = 12, Crop = ImageCrop.Random } };
 
         var splits = DataSources.Open(dir.Path, options);
@@ -104,17 +104,17 @@ public class ImageFolderSourceTests
 
         Assert.True(splits.Train.Augments);
         Assert.False(splits.Test.Augments);
-        Assert.Equal(TestData.All(splits.Train, 2), TestData.All(again.Train, 2));
-        Assert.Equal(splits.Train.Read([4, 1], 2).Inputs[0].Data.Cast<float>(), TestData.All(again.Train, 2).Chunk(192).ElementAt(4).Concat(TestData.All(again.Train, 2).Chunk(192).ElementAt(1)));
-        Assert.NotEqual(TestData.All(splits.Train, 2), TestData.All(splits.Train, 3));
-        Assert.Equal(TestData.All(splits.Test, 2), TestData.All(splits.Test, 3));
+        Assert.Equal(SourceFiles.All(splits.Train, 2), SourceFiles.All(again.Train, 2));
+        Assert.Equal(splits.Train.Read([4, 1], 2).Inputs[0].Data.Cast<float>(), SourceFiles.All(again.Train, 2).Chunk(192).ElementAt(4).Concat(SourceFiles.All(again.Train, 2).Chunk(192).ElementAt(1)));
+        Assert.NotEqual(SourceFiles.All(splits.Train, 2), SourceFiles.All(splits.Train, 3));
+        Assert.Equal(SourceFiles.All(splits.Test, 2), SourceFiles.All(splits.Test, 3));
     }
 
     [Fact]
     public void CorruptOrTruncatedImage_IsOneLineNamingTheFile()
     {
         using var dir = new TempDirectory();
-        TestData.Folder(dir.Path, ["a"], 2, 64, 64, ImageFormat.Jpeg);
+        SourceFiles.Folder(dir.Path, ["a"], 2, 64, 64, ImageFormat.Jpeg);
         var garbage = Path.Combine(dir.Path, "a", "broken.png");
         File.WriteAllText(garbage, "this is not a PNG");
         var truncated = Path.Combine(dir.Path, "a", "img001.jpg");
@@ -134,7 +134,7 @@ public class ImageFolderSourceTests
     public void SkipBad_LeavesOutAndCountsTheUnreadableImages()
     {
         using var dir = new TempDirectory();
-        TestData.Folder(dir.Path, ["a", "b"], 3, 64, 64, ImageFormat.Jpeg);
+        SourceFiles.Folder(dir.Path, ["a", "b"], 3, 64, 64, ImageFormat.Jpeg);
         File.WriteAllText(Path.Combine(dir.Path, "a", "broken.png"), "not an image");
         var truncated = Path.Combine(dir.Path, "b", "img002.jpg");
         File.WriteAllBytes(truncated, File.ReadAllBytes(truncated) is var bytes ? bytes[..(bytes.Length * 2 / 3)] : []);
@@ -151,7 +151,7 @@ public class ImageFolderSourceTests
     public void EmptyClassFolder_IsOneLineNamingIt()
     {
         using var dir = new TempDirectory();
-        TestData.Folder(dir.Path, ["a"], 1);
+        SourceFiles.Folder(dir.Path, ["a"], 1);
         Directory.CreateDirectory(Path.Combine(dir.Path, "b"));
 
         var e = Assert.Throws<DataException>(() => ImageFolderSource.Open(dir.Path));
@@ -163,8 +163,8 @@ public class ImageFolderSourceTests
     public void ValClassMissingFromTrain_IsOneLine()
     {
         using var dir = new TempDirectory();
-        TestData.Folder(Path.Combine(dir.Path, "train"), ["a", "b"], 1);
-        TestData.Folder(Path.Combine(dir.Path, "val"), ["a", "c"], 1);
+        SourceFiles.Folder(Path.Combine(dir.Path, "train"), ["a", "b"], 1);
+        SourceFiles.Folder(Path.Combine(dir.Path, "val"), ["a", "c"], 1);
 
         var e = Assert.Throws<DataException>(() => DataSources.Open(dir.Path));
 
@@ -175,8 +175,8 @@ public class ImageFolderSourceTests
     public void ImageSmallerThanTheCrop_IsOneLineNamingIt()
     {
         using var dir = new TempDirectory();
-        TestData.Folder(dir.Path, ["a"], 1, 4, 8);
-        var small = TestData.Png(Path.Combine(dir.Path, "a", "small.png"), new byte[8 * 4 * 3], 8, 4, 3);
+        SourceFiles.Folder(dir.Path, ["a"], 1, 4, 8);
+        var small = SourceFiles.Png(Path.Combine(dir.Path, "a", "small.png"), new byte[8 * 4 * 3], 8, 4, 3);
         var source = ImageFolderSource.Open(dir.Path, new DataOptions { Image = new ImageOptions { Size = [8, 4], Resize = 4 } });
 
         source.Read([0]); // 4×8 resizes to 4×8, the crop

@@ -79,14 +79,14 @@ public class NumpySourceTests
             ("extra", NpyArray.FromFloat32([1f, 2f], [2])),
             ("labels", NpyArray.FromInt64([1, 0], [2])));
 
-        var source = NpzSource.Open(path, model: TestData.TokenModel());
+        var source = NpzSource.Open(path, model: SourceFiles.TokenModel());
         var batch = source.Read([1, 0]);
 
         Assert.Equal(["input_ids", "attention_mask"], source.Inputs.Select(i => i.Name));
         Assert.Equal([8, 9, 10, 5, 6, 7], (int[])batch.Input("input_ids").Data);
         Assert.Equal([1L, 1, 1, 1, 1, 0], (long[])batch.Input("attention_mask").Data);
         Assert.Equal([0, 1], batch.Labels);
-        Assert.Null(DataBinding.Misfit(TestData.TokenModel(), source));
+        Assert.Null(DataBinding.Misfit(SourceFiles.TokenModel(), source));
         Assert.Equal(["attention_mask", "extra", "input_ids"], NpzSource.Open(path).Inputs.Select(i => i.Name)); // no model: every array but the labels
     }
 
@@ -97,7 +97,7 @@ public class NumpySourceTests
         var path = dir.File("tokens.npz");
         Npz(path, CompressionLevel.Optimal, ("input_ids", Int32([1, 2])), ("labels", NpyArray.FromInt64([0, 0], [2])));
 
-        var e = Assert.Throws<DataException>(() => DataSources.Open(path, model: TestData.TokenModel()));
+        var e = Assert.Throws<DataException>(() => DataSources.Open(path, model: SourceFiles.TokenModel()));
 
         Assert.Equal($"'{path}' has no array 'attention_mask' for the model's input of that name; it has input_ids, labels; save one array per model input, named like it", e.Message);
     }

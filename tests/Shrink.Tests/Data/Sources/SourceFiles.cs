@@ -4,7 +4,7 @@ using Shrink.Ir;
 namespace Shrink.Tests.Data.Sources;
 
 /// <summary>Small image folders, models and files built on the fly for the data-source tests.</summary>
-internal static class TestData
+internal static class SourceFiles
 {
     /// <summary>A w×h image of <paramref name="channels"/>, pixel (y, x, c) = f(y, x, c).</summary>
     public static byte[] Pixels(int width, int height, int channels, Func<int, int, int, int> f)
