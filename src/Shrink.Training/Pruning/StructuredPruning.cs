@@ -17,6 +17,7 @@ internal static class StructuredPruning
     public static TechniqueResult Run(Model model, PruneOptions options, TechniqueInputs inputs, TechniqueSession session)
     {
         var (tuning, rounds, target) = (options.FineTune, options.Rounds, options.Sparsity!.Value);
+        model = Unshared(model);
         if (options.Method == PruneMethod.Slim)
         {
             var slim = model;
@@ -43,6 +44,16 @@ internal static class StructuredPruning
         }
         var artifact = new KeptChannels { Groups = kept.ToDictionary(kv => kv.Key, kv => new ChannelSelection(original[kv.Key], kv.Value)) };
         return new TechniqueResult(model, new IArtifact[] { artifact }, notes);
+    }
+
+    /// <summary>
+    /// The model with its shared BatchNorm constants copied (<see cref="ChannelConstants"/>), so that slim's training,
+    /// the measured criteria and every round see the groups the pass cuts; the model itself when nothing was shared.
+    /// </summary>
+    private static Model Unshared(Model model)
+    {
+        var copy = model.Clone();
+        return ChannelConstants.Unshare(copy.Graph) > 0 ? copy : model;
     }
 
     /// <summary>

@@ -80,6 +80,7 @@ public sealed class StructuredPrunePass : Pass
 
     protected internal override PassResult RunInPlace(Model model, PassContext context)
     {
+        ChannelConstants.Unshare(model.Graph);
         var flow = ChannelFlow.Analyze(model);
         if (flow.Groups.Count == 0) throw new OptionsException(CheckPreconditions(model)!);
         foreach (var g in flow.Groups.Where(g => g.Blocker is not null)) context.Notes.Add($"left alone: {g.Name}: {g.Blocker}");
