@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Shrink.IO;
 using Shrink.Onnx;
 using Shrink.Runtime;
