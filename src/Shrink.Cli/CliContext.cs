@@ -49,7 +49,7 @@ public sealed class CliContext
     /// The session a technique runs in for this command: the training session the command opened
     /// (<see cref="RunDirCli.Open"/>: run directory, Ctrl-C, progress), else one whose notes go to stderr.
     /// </summary>
-    public Techniques.TechniqueSession Session() => OpenSession?.Session ?? new() { Notes = Note };
+    public Techniques.TechniqueSession Session() => OpenSession?.Session ?? new() { Notes = Note, Naming = Naming };
 
     /// <summary>The training session the command holds open, if any (set and cleared by <see cref="CliSession"/>).</summary>
     internal CliSession? OpenSession { get; set; }
@@ -57,9 +57,26 @@ public sealed class CliContext
     private readonly Dictionary<Command, Dictionary<string, string>> _flags = new();
 
     /// <summary>
+    /// Properties that every command setting them sets by a flag of another name: the first of its flags the command
+    /// has names the property (the latency comparison's batch sizes are --bench-batch where a command has it).
+    /// </summary>
+    private static readonly (string Property, string[] Flags)[] CommonFlags =
+    [
+        ("Output", ["--out"]),
+        ("RunDirectory", ["--run-dir"]),
+        ("DimValues", ["--dim"]),
+        ("Batches", ["--bench-batch", "--batch"]),
+        ("LowBitStorage", ["--storage"]),
+        ("LayerBits", ["--layers"]),
+    ];
+
+    /// <summary>The command line being run (set by <see cref="Guard"/> while its body runs).</summary>
+    private ParseResult? _running;
+
+    /// <summary>
     /// Names the flags of <paramref name="command"/> that set an options-record property under another name
     /// (property → flag, e.g. "LearningRate" → "--lr"); a property whose kebab-case name is a flag of the command
-    /// ("ChannelMultiple" → "--channel-multiple") needs no entry.
+    /// ("ChannelMultiple" → "--channel-multiple") needs no entry, nor one of <see cref="CommonFlags"/>.
     /// </summary>
     public Command Flags(Command command, params (string Property, string Flag)[] aliases)
     {
@@ -68,13 +85,21 @@ public sealed class CliContext
         return command;
     }
 
+    /// <summary>
+    /// How the running command names an option in a library message (<see cref="OptionText"/>): the flag that sets it,
+    /// else the library's words.
+    /// </summary>
+    public OptionNaming Naming => option => (_running is { } parsed ? FlagFor(parsed, option.Property) : null) ?? option.Words;
+
     /// <summary>The flag of the running command that sets <paramref name="option"/>, or null (then the library's words are printed).</summary>
     private string? FlagFor(ParseResult parsed, string option)
     {
         var command = parsed.CommandResult.Command;
+        bool Has(string flag) => command.Options.Any(o => o.Name == flag || o.Aliases.Contains(flag));
         if (_flags.TryGetValue(command, out var map) && map.TryGetValue(option, out var alias)) return alias;
+        if (CommonFlags.FirstOrDefault(c => c.Property == option).Flags?.FirstOrDefault(Has) is { } common) return common;
         var kebab = "--" + OptionsException.Kebab(option);
-        return command.Options.Any(o => o.Name == kebab || o.Aliases.Contains(kebab)) ? kebab : null;
+        return Has(kebab) ? kebab : null;
     }
 
     /// <summary>
@@ -83,6 +108,7 @@ public sealed class CliContext
     /// </summary>
     public Func<ParseResult, int> Guard(Func<ParseResult, int> body) => parsed =>
     {
+        _running = parsed;
         try { return body(parsed); }
         catch (Training.TrainingInterruptedException e)
         {
@@ -91,14 +117,10 @@ public sealed class CliContext
                 : "interrupted: no checkpoint was written (the run had no run directory)");
             return ShrinkApp.Interrupted;
         }
-        catch (OptionsException e) when (e.Option is { } option && FlagFor(parsed, option) is { } flag)
-        {
-            Err.WriteLine($"error: {Message.OneLine($"{flag} {e.Problem}")}");
-            return ShrinkApp.BadInput;
-        }
         catch (ShrinkUserException e)
         {
-            Err.WriteLine($"error: {Message.OneLine(e.Message)}");
+            // The options the library names (OptionsException.For, OptionText) are printed as the flags that set them.
+            Err.WriteLine($"error: {Message.OneLine(e.Wording.Render(Naming))}");
             return ShrinkApp.BadInput;
         }
         catch (Exception e) when (EnvironmentFailureException.IsFileSystem(e))
@@ -114,5 +136,6 @@ public sealed class CliContext
             if (Environment.GetEnvironmentVariable("SHRINK_DEBUG") == "1") Err.WriteLine(e);
             return ShrinkApp.InternalError;
         }
+        finally { _running = null; }
     };
 }

@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.Text.Json;
+using Shrink.Data;
 using Shrink.Ir;
 using Shrink.Passes.Quantization;
+using Shrink.Recipes;
 using Shrink.Training.FineTuning;
 using Shrink.Training.Quantization;
 
@@ -9,10 +11,12 @@ namespace Shrink.Cli;
 
 /// <summary>
 /// The options of <c>shrink quantize</c> and their mapping to the library's <see cref="QuantizeOptions"/> and
-/// <see cref="QatOptions"/>; the checks of the flags, in the command's words, happen here before the library runs.
+/// <see cref="QatOptions"/> (techniques <c>quantize</c> and <c>quantize-qat</c>) and to a recipe's data and runtime;
+/// the checks of the flags, in the command's words, happen here before the library runs.
 /// </summary>
 internal sealed class QuantizeCli
 {
+    public Argument<string> Model { get; } = Options.Model();
     public Option<string> Mode { get; } = Choice("--mode", "static: int8 weights and activations, activation ranges calibrated on samples; dynamic: int8 MatMul/Gemm weights, activations quantized at run time (no calibration)", "static", "dynamic", "qat");
     public Option<int> Epochs { get; } = new("--epochs") { Description = "qat: training epochs with quantized weights and fake-quantized activations (straight-through estimator)", DefaultValueFactory = _ => 0 };
     public Option<double> Lr { get; } = new("--lr") { Description = "qat: learning rate (SGD, momentum 0.9, cosine)", DefaultValueFactory = _ => 0.01 };
@@ -31,12 +35,21 @@ internal sealed class QuantizeCli
     public Option<string?> CalibData { get; } = new("--calib-data") { Description = "A .npy array of calibration inputs, shape [N, …] (any model input shape)" };
     public Option<string?> Exclude { get; } = new("--exclude") { Description = "Comma-separated node names kept in float" };
     public Option<string?> Layers { get; } = new("--layers") { Description = "Mixed precision: JSON of layer name → int8|int4|ternary|binary|float" };
+    public Option<string?> Data { get; } = Options.Data();
+    public Option<string> BenchBatch { get; } = new("--bench-batch") { Description = "Batch sizes for the ONNX Runtime latency comparison ('none' to skip)", DefaultValueFactory = _ => "1,256" };
+    public Option<int> Threads { get; } = Options.Threads();
+    public Option<string[]> Dims { get; } = Options.Dims();
+    public Option<string> Output { get; } = new("--out") { Description = "Quantized ONNX model to write", Required = true };
+    public Option<bool> Json { get; } = Options.Json();
     public TeacherCli Teacher { get; } = new();
+    public RunDirCli RunDir { get; } = new();
+    public RecipeCli Recipe { get; } = new();
 
     public IEnumerable<Option> All => new Option[]
     {
         Mode, Epochs, Lr, Batch, Seed, Ranges, Weights, Storage, BlockSize, ReduceRange, Activations, PerChannel, Calibration, Percentile, Samples, CalibData, Exclude, Layers,
-    };
+        Data, BenchBatch, Threads, Dims, Output, Json,
+    }.Concat(Teacher.All).Concat(RunDir.All).Concat(Recipe.All);
 
     private static Option<string> Choice(string name, string description, params string[] values)
     {
@@ -98,12 +111,31 @@ internal sealed class QuantizeCli
         return qat ? new QatOptions { Quantize = options, FineTune = tuning, ActivationRanges = ranges } : null;
     }
 
+    /// <summary>Whether the command reads Fashion-MNIST: for accuracy when --data is given, for QAT's training, and for calibration unless --calib-data is given.</summary>
+    public bool LoadsData(ParseResult p, QuantizeOptions options, bool qat) =>
+        p.GetValue(Data) is not null || qat || options.Calibrates && p.GetValue(CalibData) is null;
+
+    /// <summary>
+    /// The data of the command as a recipe names it: the Fashion-MNIST it reads (where <see cref="FashionMnist.Load(string?)"/>
+    /// finds it when --data is not given), the --calib-data array with the --calib-samples taken from it, and the --teacher.
+    /// </summary>
+    public RecipeData RecipeDataOf(ParseResult p, QuantizeOptions options, bool loadsData, TeacherChoice? teacher) => new()
+    {
+        FashionMnist = loadsData ? FashionMnist.Locate(p.GetValue(Data)) : null,
+        Calibration = p.GetValue(CalibData),
+        CalibrationSamples = options.CalibrationSamples,
+        Teacher = teacher?.Source,
+    };
+
+    /// <summary>The ONNX Runtime settings of calibration and measurement: --threads and --dim.</summary>
+    public Runtime.RunnerOptions Runner(ParseResult p) => new() { Threads = p.GetValue(Threads), DimValues = Options.ParseDims(p.GetValue(Dims)) };
+
     /// <summary>The samples to calibrate on (--calib-data, else the training images), checked against the model; null when none are needed.</summary>
-    public CalibrationSet? CalibrationFor(ParseResult p, QuantizeOptions options, Data.DatasetPair? sets, Model model)
+    public CalibrationSet? CalibrationFor(ParseResult p, QuantizeOptions options, DatasetPair? sets, Model model)
     {
         if (!options.Calibrates) return null;
         var set = p.GetValue(CalibData) is { } npy
-            ? CalibrationSet.FromNpy(Data.NpyFile.Read(npy), options.CalibrationSamples)
+            ? CalibrationSet.FromNpy(NpyFile.Read(npy), options.CalibrationSamples)
             : CalibrationSet.FromDataset(sets!.Train, options.CalibrationSamples);
         CheckFits(set, model);
         return set;

@@ -44,6 +44,16 @@ internal sealed class RecipeCli
     }
 
     /// <summary>
+    /// Refuses <c>--save-recipe</c> when <paramref name="given"/>: <paramref name="flag"/> sets something a recipe does not
+    /// record (<paramref name="why"/>), so the saved recipe would replay differently. Call it before <see cref="Handle"/>.
+    /// </summary>
+    public void Unsaved(ParseResult p, string flag, bool given, string why)
+    {
+        if (given && p.GetValue(SaveRecipe) is not null)
+            throw new OptionsException($"{flag} cannot be saved in a recipe ({why}); drop {flag} to save the recipe");
+    }
+
+    /// <summary>
     /// Runs <paramref name="body"/> with a session whose token Ctrl-C cancels; a cancelled run prints the line that says
     /// how to continue and returns 130, else <see cref="ShrinkApp.Ok"/>.
     /// </summary>

@@ -130,9 +130,9 @@ internal sealed class TrainingCli
             staged.Commit();
             return measured;
         }
-        catch (Exception e) when (e is EnvironmentFailureException or OptionsException)
+        catch (ShrinkUserException e) when (e is EnvironmentFailureException or OptionsException)
         {
-            throw new RunOutputException($"{e.Message.TrimEnd('.')}; {advice}", e);
+            throw new RunOutputException(Text.OptionText.Of($"{e.Wording.Then(m => m.TrimEnd('.'))}; {advice}"), e);
         }
     }
 

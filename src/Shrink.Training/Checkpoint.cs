@@ -30,7 +30,7 @@ public static class Checkpoint
     {
         var bytes = CheckpointFormat.Encode(state, tensors);
         var (newest, previous) = (PathIn(runDirectory), PreviousIn(runDirectory));
-        RunOutput.Write(newest, "the checkpoints already in the run directory are kept; mend this and continue with --resume", () =>
+        RunOutput.Write(newest, RunAdvice.Continue("the checkpoints already in the run directory are kept"), () =>
         {
             using var staged = StagedFile.Begin(newest, option: "the checkpoint");
             staged.Write(s => s.Write(bytes));
@@ -55,10 +55,9 @@ public static class Checkpoint
     public static (CheckpointState State, Dictionary<string, Tensor> Tensors) Load(string path, CheckpointRun run)
     {
         var file = new FileInfo(path);
-        if (!file.Exists) throw new OptionsException($"no checkpoint at {path}; start the run without --resume");
+        if (!file.Exists) throw RunAdvice.NoCheckpoint(path);
         if (file.Length > run.MaxFileBytes)
-            throw new CheckpointException(path, $"is corrupt ({file.Length} bytes; a checkpoint of this run takes at most {run.MaxFileBytes})",
-                "delete it (or use a new --run-dir) to train afresh");
+            throw new CheckpointException(path, $"is corrupt ({file.Length} bytes; a checkpoint of this run takes at most {run.MaxFileBytes})", RunAdvice.Afresh);
         return CheckpointFormat.Decode(path, File.ReadAllBytes(path), run);
     }
 }

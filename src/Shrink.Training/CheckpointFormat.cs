@@ -35,8 +35,6 @@ internal static class CheckpointFormat
     /// <summary>Bytes of a checkpoint outside its header and tensors: magic, version, two counts, the checksum.</summary>
     public const int FixedBytes = 8 + 4 + 4 + 4 + HashBytes;
 
-    private const string Afresh = "delete it (or use a new --run-dir) to train afresh";
-
     /// <summary>Strict header JSON: every field present, none unknown or repeated.</summary>
     internal static readonly JsonSerializerOptions Json = new()
     {
@@ -97,7 +95,7 @@ internal static class CheckpointFormat
     /// <summary>Decodes and checks a checkpoint; the tensors are new TorchSharp tensors the caller disposes.</summary>
     public static (CheckpointState State, Dictionary<string, Tensor> Tensors) Decode(string path, byte[] bytes, CheckpointRun run)
     {
-        if (Integrity(bytes) is { } problem) throw new CheckpointException(path, problem, Afresh);
+        if (Integrity(bytes) is { } problem) throw new CheckpointException(path, problem, RunAdvice.Afresh);
         var r = new FieldReader(path, bytes, bytes.Length - HashBytes) { Position = 12 };
         var header = r.Bytes(r.Int32("header length", 2, run.MaxHeaderBytes), "header");
         var state = ParseHeader(path, header);
@@ -120,7 +118,7 @@ internal static class CheckpointFormat
         }
         catch (JsonException e)
         {
-            throw new CheckpointException(path, $"is corrupt (header: {RunOutput.Cause(e)})", Afresh, e);
+            throw new CheckpointException(path, $"is corrupt (header: {RunOutput.Cause(e)})", RunAdvice.Afresh, e);
         }
     }
 

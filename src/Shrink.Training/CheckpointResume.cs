@@ -1,3 +1,4 @@
+using Shrink.Text;
 using Tensor = TorchSharp.torch.Tensor;
 
 namespace Shrink.Training;
@@ -18,7 +19,7 @@ public static class CheckpointResume
         var (newest, previous) = (Checkpoint.PathIn(runDirectory), Checkpoint.PreviousIn(runDirectory));
         if (!Checkpoint.Exists(runDirectory))
         {
-            if (!Directory.Exists(runDirectory)) throw new OptionsException($"no checkpoint at {newest}; start the run without --resume");
+            if (!Directory.Exists(runDirectory)) throw RunAdvice.NoCheckpoint(newest);
             note?.Invoke($"note: {runDirectory} holds no checkpoint yet (the run stopped before its first one); starting epoch 1 over from the beginning");
             return null;
         }
@@ -39,7 +40,7 @@ public static class CheckpointResume
         catch (CheckpointException e) when (failure is not null)
         {
             throw new CheckpointException(newest, failure.Problem,
-                $"the previous one '{previous}' {e.Problem} too; delete the run directory (or use a new --run-dir) to train afresh", e);
+                OptionText.Of($"the previous one '{previous}' {e.Problem} too; delete the run directory (or use a new {RunAdvice.RunDirectory}) to train afresh"), e);
         }
     }
 

@@ -21,7 +21,7 @@ internal sealed class FieldReader
 
     /// <summary>A corruption found at the current offset.</summary>
     public CheckpointException Corrupt(string problem) =>
-        new(_path, $"is corrupt ({problem})", "delete it (or use a new --run-dir) to train afresh");
+        new(_path, $"is corrupt ({problem})", RunAdvice.Afresh);
 
     public int Int32(string field, int min, int max) => (int)Int64Of(field, 4, min, max);
 

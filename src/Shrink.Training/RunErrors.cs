@@ -1,3 +1,5 @@
+using Shrink.Text;
+
 namespace Shrink.Training;
 
 /// <summary>
@@ -7,8 +9,12 @@ namespace Shrink.Training;
 /// </summary>
 public sealed class CheckpointException : ShrinkUserException
 {
-    public CheckpointException(string path, string problem, string advice, Exception? inner = null)
-        : base($"checkpoint '{path}' {problem}; {advice}", inner) => (FilePath, Problem) = (path, problem);
+    /// <param name="path">The checkpoint file.</param>
+    /// <param name="problem">What is wrong with it.</param>
+    /// <param name="advice">What to do (it may name options: "use a new run directory").</param>
+    /// <param name="inner">The cause.</param>
+    public CheckpointException(string path, string problem, OptionText advice, Exception? inner = null)
+        : base(OptionText.Of($"checkpoint '{path}' {problem}; {advice}"), inner) => (FilePath, Problem) = (path, problem);
 
     /// <summary>The checkpoint file.</summary>
     public string FilePath { get; }
@@ -25,27 +31,55 @@ public sealed class CheckpointException : ShrinkUserException
 public sealed class RunOutputException : ShrinkUserException
 {
     public RunOutputException(string message, Exception? inner = null) : base(message, inner) { }
+
+    /// <summary>A refusal whose message names options (what to resume with, say).</summary>
+    public RunOutputException(OptionText message, Exception? inner = null) : base(message, inner) { }
 }
 
 /// <summary>Turns the environment's refusals of a write into <see cref="RunOutputException"/>, with what survives.</summary>
 public static class RunOutput
 {
-    /// <summary>Runs <paramref name="write"/>; a refusal of the file system becomes "cannot write 'PATH': CAUSE; HINT; ADVICE".</summary>
-    public static void Write(string path, string advice, Action write)
+    /// <summary>
+    /// Runs <paramref name="write"/>; a refusal of the file system becomes "cannot write 'PATH': CAUSE; HINT; ADVICE"
+    /// (<paramref name="advice"/>, which may name options, says what survives and what to do).
+    /// </summary>
+    public static void Write(string path, string advice, Action write) => Write(path, OptionText.Plain(advice), write);
+
+    /// <inheritdoc cref="Write(string, string, Action)"/>
+    public static void Write(string path, OptionText advice, Action write)
     {
         try { write(); }
         catch (Exception e) when (EnvironmentFailureException.IsFileSystem(e))
         {
-            throw new RunOutputException($"{EnvironmentFailureException.From($"write '{path}'", e).Message}; {advice}", e);
+            throw new RunOutputException(OptionText.Of($"{EnvironmentFailureException.From($"write '{path}'", e).Message}; {advice}"), e);
         }
-        catch (Exception e) when (e is EnvironmentFailureException or OptionsException)
+        catch (ShrinkUserException e) when (e is EnvironmentFailureException or OptionsException)
         {
-            throw new RunOutputException($"{e.Message}; {advice}", e);
+            throw new RunOutputException(OptionText.Of($"{e.Wording}; {advice}"), e);
         }
     }
 
     /// <summary>The first line of an exception's message, without its final full stop.</summary>
     public static string Cause(Exception e) => e.Message.Split('\n', 2)[0].Trim().TrimEnd('.');
+}
+
+/// <summary>
+/// The advice of messages about a training run, naming the run's options (<see cref="TrainOptions.Resume"/>,
+/// <see cref="TrainOptions.RunDirectory"/>), which the CLI prints as the flags that set them.
+/// </summary>
+internal static class RunAdvice
+{
+    public static OptionName Resume { get; } = OptionName.Of(nameof(TrainOptions.Resume));
+    public static OptionName RunDirectory { get; } = OptionName.Of(nameof(TrainOptions.RunDirectory));
+
+    /// <summary>"delete it (or use a new run directory) to train afresh".</summary>
+    public static OptionText Afresh { get; } = OptionText.Of($"delete it (or use a new {RunDirectory}) to train afresh");
+
+    /// <summary>"<paramref name="kept"/>; mend this and continue with resume".</summary>
+    public static OptionText Continue(string kept) => OptionText.Of($"{kept}; mend this and continue with {Resume}");
+
+    /// <summary>"no checkpoint at <paramref name="path"/>; start the run without resume".</summary>
+    public static OptionsException NoCheckpoint(string path) => new(OptionText.Of($"no checkpoint at {path}; start the run without {Resume}"));
 }
 
 /// <summary>

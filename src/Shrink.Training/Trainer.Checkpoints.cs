@@ -77,7 +77,7 @@ public sealed partial class Trainer
             foreach (var (_, t) in hookStates) t.Dispose();
         }
         var metrics = Path.Combine(dir, "metrics.json");
-        RunOutput.Write(metrics, $"the checkpoint in {dir} is written; mend this and continue with --resume", () =>
+        RunOutput.Write(metrics, RunAdvice.Continue($"the checkpoint in {dir} is written"), () =>
             AtomicFile.WriteAllText(metrics, JsonSerializer.Serialize(new { options = Fingerprint(_data), epochs = History },
                 new JsonSerializerOptions { WriteIndented = true })));
     }

@@ -1,13 +1,24 @@
+using Shrink.Text;
+
 namespace Shrink;
 
 /// <summary>
 /// Base of the errors a user can mend: a bad file, a bad option, missing data.
-/// The CLI prints <see cref="Exception.Message"/> as one line and exits with code 2.
+/// The CLI prints the message as one line and exits with code 2.
 /// Internal invariants use <c>Debug.Assert</c>; API misuse uses <see cref="ArgumentException"/>.
 /// </summary>
 public abstract class ShrinkUserException : Exception
 {
-    protected ShrinkUserException(string message, Exception? inner = null) : base(message, inner) { }
+    protected ShrinkUserException(string message, Exception? inner = null) : base(message, inner) => Wording = OptionText.Plain(message);
+
+    /// <summary>An error whose message names options-record properties (<see cref="OptionText"/>); <see cref="Exception.Message"/> says them in words.</summary>
+    protected ShrinkUserException(OptionText wording, Exception? inner = null) : base(wording.ToString(), inner) => Wording = wording;
+
+    /// <summary>
+    /// The message with the options it names kept as <see cref="OptionName"/>s: <see cref="Exception.Message"/> is its
+    /// library wording; the CLI renders it with the flag that sets each option.
+    /// </summary>
+    public OptionText Wording { get; }
 }
 
 /// <summary>A model file that cannot be read: not ONNX, truncated, corrupt, or inconsistent.</summary>
@@ -20,13 +31,17 @@ public sealed class ModelFormatException : ShrinkUserException
 /// An option or configuration value out of range or unknown; the message names the option. Library code
 /// names options by their property in the options record (<see cref="For"/>: "sparsity must be in [0, 1), got
 /// 1.5"), never by a command-line flag; the CLI, which knows its flags, renders <see cref="Option"/> as the
-/// flag that set it ("--sparsity must be …") and recipes as the key.
+/// flag that set it and recipes as the key. A message that names options inside it is an <see cref="OptionText"/>
+/// (<see cref="ShrinkUserException.Wording"/>), which the CLI renders the same way.
 /// </summary>
 public sealed class OptionsException : ShrinkUserException
 {
     public OptionsException(string message) : base(message) { }
 
-    private OptionsException(string option, string problem) : base($"{Words(option)} {problem}")
+    /// <summary>An error whose message names options within it ("no checkpoint at P; start the run without {Resume}").</summary>
+    public OptionsException(OptionText message) : base(message) { }
+
+    private OptionsException(string option, string problem) : base(OptionText.Of($"{OptionName.Of(option)} {problem}"))
     {
         Option = option;
         Problem = problem;
@@ -53,6 +68,9 @@ public sealed class OptionsException : ShrinkUserException
 public sealed class DataException : ShrinkUserException
 {
     public DataException(string message, Exception? inner = null) : base(message, inner) { }
+
+    /// <summary>An error whose message names options within it (where to give the data, say).</summary>
+    public DataException(OptionText message, Exception? inner = null) : base(message, inner) { }
 }
 
 /// <summary>A graph that fails validation: dangling input, cycle, type mismatch, unsupported op.</summary>

@@ -43,7 +43,7 @@ internal static class PruneCommand
 
             var sets = p.GetValue(flags.Data) is { } dir ? FashionMnist.Load(dir) : null;
             var result = Pruner.Run(OnnxReader.Read(path), options, TeacherChoice.Inputs(teacher, sets), cli.Session());
-            var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, batches, runner), guard: guard);
+            var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, batches, runner, naming: cli.Naming), guard: guard);
             var notes = result.Notes.Concat(measured.Notes).ToList();
             var (before, after, stats) = (measured.Before, measured.After, measured.After.Stats!);
             var structural = options.Method.IsStructured();

@@ -4,6 +4,7 @@ using Shrink.Data;
 using Shrink.Evaluation;
 using Shrink.Onnx;
 using Shrink.Passes.Quantization;
+using Shrink.Recipes;
 using Shrink.Runtime;
 using Shrink.Training.Quantization;
 
@@ -12,68 +13,63 @@ namespace Shrink.Cli.Commands;
 /// <summary>
 /// <c>shrink quantize MODEL --mode static [--activations uint8|int8] [--per-channel] [--reduce-range auto|on|off] [--calibration
 /// minmax|percentile|entropy] [--calib-samples N] [--calib-data X.npy] [--exclude NODES] [--data DIR]
-/// --out OUT [--json]</c>: parses the flags into <see cref="QuantizeOptions"/> (or <see cref="QatOptions"/>), runs
-/// <see cref="Quantizer"/> (or <see cref="QuantizationAwareTraining"/>), and compares size, accuracy and latency before and after.
+/// --out OUT [--json] [--save-recipe FILE | --dry-run]</c>: parses the flags into <see cref="QuantizeOptions"/> (or <see cref="QatOptions"/>),
+/// runs <see cref="Quantizer"/> (or <see cref="QuantizationAwareTraining"/>), and compares size, accuracy and latency before and after;
+/// or writes the command as a one-stage recipe of <c>quantize</c> (<c>quantize-qat</c>), or prints what would run.
 /// </summary>
 internal static class QuantizeCommand
 {
     public static Command Create(CliContext cli)
     {
         var q = new QuantizeCli();
-        var model = Options.Model();
-        var data = Options.Data();
-        var benchBatch = new Option<string>("--bench-batch") { Description = "Batch sizes for the ONNX Runtime latency comparison ('none' to skip)", DefaultValueFactory = _ => "1,256" };
-        var threads = Options.Threads();
-        var dims = Options.Dims();
-        var output = new Option<string>("--out") { Description = "Quantized ONNX model to write", Required = true };
-        var json = Options.Json();
-        var runDir = new RunDirCli();
-        var command = new Command("quantize", "Quantize to int8 ONNX QDQ (calibrated static quantization) and compare size, accuracy and latency") { model };
-        foreach (var o in q.All.Concat(new Option[] { data, benchBatch, threads, dims, output, json }).Concat(q.Teacher.All).Concat(runDir.All)) command.Options.Add(o);
+        var command = new Command("quantize", "Quantize to int8 ONNX QDQ (calibrated static quantization) and compare size, accuracy and latency") { q.Model };
+        foreach (var o in q.All) command.Options.Add(o);
         cli.Flags(command, (nameof(QuantizeOptions.CalibrationSamples), "--calib-samples"));
-        command.SetAction(cli.Guard(p =>
-        {
-            var path = p.GetValue(model)!;
-            var outPath = p.GetValue(output)!;
-            var guard = Options.CheckOutput(outPath, path, p.GetValue(q.Teacher.Teacher), p.GetValue(q.CalibData), p.GetValue(q.Layers));
-            var options = q.Build(p);
-            var batches = p.GetValue(benchBatch) == "none" ? Array.Empty<int>() : Options.ParseIntList("--bench-batch", p.GetValue(benchBatch)!);
-            var runner = new RunnerOptions { Threads = p.GetValue(threads), DimValues = Options.ParseDims(p.GetValue(dims)) };
-            var original = OnnxReader.Read(path);
-            options = q.WithModel(p, options, original);
-            var teacher = q.Teacher.Build(p);
-            var qat = q.BuildQat(p, options, teacher);
-            using var run = runDir.Open(p, cli, outPath, trains: qat is not null);
-            if (Quantizer.Check(original, options) is { } reason) throw new OptionsException(reason);
-            // Data: for accuracy when given, and for calibration unless --calib-data is.
-            var sets = p.GetValue(data) is not null || qat is not null || options.Calibrates && p.GetValue(q.CalibData) is null ? FashionMnist.Load(p.GetValue(data)) : null;
-            if (sets is not null) QuantizeCli.CheckFits(CalibrationSet.FromDataset(sets.Test, 1), original);
-            var calibration = q.CalibrationFor(p, options, sets, original);
-
-            double? executorAccuracy = null;
-            QuantizeResult result;
-            if (qat is not null)
-            {
-                var inputs = TeacherChoice.Inputs(teacher, sets!) with { Calibration = calibration, Runner = runner };
-                var trained = QuantizationAwareTraining.Run(original, inputs, qat, cli.Session());
-                (result, executorAccuracy) = (trained.Quantized, trained.ExecutorAccuracy);
-            }
-            else result = Quantizer.Run(original, options, calibration, cli.Session(), runner);
-            var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, batches, runner), guard: guard);
-            var notes = result.Notes.Concat(measured.Notes).ToList();
-            var (before, after) = (measured.Before, measured.After);
-            var report = new QuantizeReport(path, outPath, p.GetValue(q.Mode)!, p.GetValue(q.Weights)!, p.GetValue(q.Activations)!, options.PerChannel,
-                Calibration(p, q, options, result.Calibration), result.Calibration.Samples, result.Stats, before, after, notes)
-            {
-                ExecutorAccuracy = executorAccuracy,
-                BlockSize = options.BlockSize,
-            };
-            if (p.GetValue(json)) cli.WriteJson(report);
-            else report.Render(cli.Console);
-            run.Succeeded();
-            return ShrinkApp.Ok;
-        }));
+        command.SetAction(cli.Guard(p => Run(cli, q, p)));
         return command;
+    }
+
+    private static int Run(CliContext cli, QuantizeCli q, ParseResult p)
+    {
+        var (path, outPath) = (p.GetValue(q.Model)!, p.GetValue(q.Output)!);
+        var guard = Options.CheckOutput(outPath, path, p.GetValue(q.Teacher.Teacher), p.GetValue(q.CalibData), p.GetValue(q.Layers));
+        var options = q.Build(p);
+        var batches = p.GetValue(q.BenchBatch) == "none" ? Array.Empty<int>() : Options.ParseIntList("--bench-batch", p.GetValue(q.BenchBatch)!);
+        var runner = q.Runner(p);
+        var original = OnnxReader.Read(path);
+        options = q.WithModel(p, options, original);
+        var teacher = q.Teacher.Build(p);
+        var qat = q.BuildQat(p, options, teacher);
+        if (Quantizer.Check(original, options) is { } reason) throw new OptionsException(reason);
+        var loadsData = q.LoadsData(p, options, qat is not null);
+        var sets = loadsData ? FashionMnist.Load(p.GetValue(q.Data)) : null;
+        if (sets is not null) QuantizeCli.CheckFits(CalibrationSet.FromDataset(sets.Test, 1), original);
+        var calibration = q.CalibrationFor(p, options, sets, original);
+        var runtime = new RecipeRuntime { Threads = runner.Threads, Dims = runner.DimValues };
+        if (q.Recipe.Handle(cli, p, qat is null ? "quantize" : "quantize-qat", (object?)qat ?? options, RecipeModel.File(path), q.RecipeDataOf(p, options, loadsData, teacher), runtime, guard) is { } code)
+            return code;
+        using var run = q.RunDir.Open(p, cli, outPath, trains: qat is not null);
+
+        double? executorAccuracy = null;
+        QuantizeResult result;
+        if (qat is not null)
+        {
+            var inputs = TeacherChoice.Inputs(teacher, sets!) with { Calibration = calibration, Runner = runner };
+            var trained = QuantizationAwareTraining.Run(original, inputs, qat, cli.Session());
+            (result, executorAccuracy) = (trained.Quantized, trained.ExecutorAccuracy);
+        }
+        else result = Quantizer.Run(original, options, calibration, cli.Session(), runner);
+        var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, batches, runner, naming: cli.Naming), guard: guard);
+        var report = new QuantizeReport(path, outPath, p.GetValue(q.Mode)!, p.GetValue(q.Weights)!, p.GetValue(q.Activations)!, options.PerChannel,
+            Calibration(p, q, options, result.Calibration), result.Calibration.Samples, result.Stats, measured.Before, measured.After, result.Notes.Concat(measured.Notes).ToList())
+        {
+            ExecutorAccuracy = executorAccuracy,
+            BlockSize = options.BlockSize,
+        };
+        if (p.GetValue(q.Json)) cli.WriteJson(report);
+        else report.Render(cli.Console);
+        run.Succeeded();
+        return ShrinkApp.Ok;
     }
 
     /// <summary>How the activation ranges were chosen, in the report's words.</summary>

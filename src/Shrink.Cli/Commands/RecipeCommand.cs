@@ -13,7 +13,7 @@ internal static class RecipeCommand
 {
     public static Command Create(CliContext cli)
     {
-        var file = new Argument<string>("RECIPE") { Description = "Recipe YAML file (version: 1, model, data, stages)" };
+        var file = new Argument<string>("RECIPE") { Description = "Recipe YAML file (version: 1 or 2, model, data, stages)" };
         var output = new Option<string>("--out") { Description = "Directory of the run: NN-technique.onnx and .json per stage, and recipe.lock.yaml (new or empty, unless --resume)", Required = true };
         var resume = new Option<bool>("--resume") { Description = "Continue the stopped run in --out: finished stages are verified by SHA-256 and skipped, the stage that was running continues at its epoch" };
         var dryRun = new Option<bool>("--dry-run") { Description = "Print what would run (the recipe locked: every option resolved, the inputs hashed) and write nothing" };

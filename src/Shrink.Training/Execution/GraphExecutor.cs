@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Shrink.Ir;
+using Shrink.Ops;
 using TorchSharp;
 using static TorchSharp.torch;
 using Tensor = TorchSharp.torch.Tensor;
@@ -128,23 +129,25 @@ public sealed partial class GraphExecutor : IDisposable
     {
         _model = model;
         var graph = model.Graph;
-        var unsupported = graph.Nodes.Where(n => !Kernels.IsSupported(n))
-            .Select(n => n.IsDefaultDomain ? n.OpType : $"{n.Domain}.{n.OpType}").Distinct().ToList();
-        if (unsupported.Count > 0)
-            throw new UnsupportedOpException(unsupported, model.Graph.Name);
-
         _slotOf = new Dictionary<string, int>();
         foreach (var v in graph.Values) SlotOf(v);
         _template = new Tensor?[_slotOf.Count];
-        var irConstants = new Dictionary<int, Ir.Tensor>();
-        var isStatic = new bool[_slotOf.Count];
-        LoadInitializers(graph, irConstants, isStatic);
-
         Inputs = graph.Inputs.Where(v => !v.IsInitializer).ToList();
         Outputs = graph.Outputs.ToList();
         _inputSlots = Inputs.Select(SlotOf).ToArray();
         _outputSlots = Outputs.Select(SlotOf).ToArray();
-        _steps = CompileSteps(model, irConstants, isStatic);
+        try
+        {
+            var irConstants = new Dictionary<int, Ir.Tensor>();
+            var isStatic = new bool[_slotOf.Count];
+            LoadInitializers(graph, irConstants, isStatic);
+            _steps = CompileSteps(model, irConstants, isStatic);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
     }
 
     /// <summary>The slot of a value in the template, given on first sight.</summary>
@@ -163,8 +166,7 @@ public sealed partial class GraphExecutor : IDisposable
             var slot = SlotOf(init);
             var ir = init.Const!;
             irConstants[slot] = ir;
-            roles.TryGetValue(init.Name, out var kind);
-            if (kind is ParameterKind role && TorchTensors.ScalarTypeOf(ir.DataType) is not null)
+            if (roles.TryGetValue(init.Name, out var role) && TorchTensors.ScalarTypeOf(ir.DataType) is not null)
             {
                 // Parameters live in float32 whatever the file's float type; Export converts back.
                 var source = TorchTensors.FromIr(ir).DetachFromDisposeScope();
@@ -190,15 +192,20 @@ public sealed partial class GraphExecutor : IDisposable
         }
     }
 
-    /// <summary>Kernels in topological order; nodes whose inputs are all static constants are folded now.</summary>
+    /// <summary>
+    /// Kernels in topological order; nodes whose inputs are all static constants are folded now. Every node
+    /// the executor cannot run (an op it lacks, or settings a kernel refuses) is gathered into one
+    /// <see cref="UnsupportedOpException"/>, thrown once the whole graph has been seen.
+    /// </summary>
     private Step[] CompileSteps(Model model, Dictionary<int, Ir.Tensor> irConstants, bool[] isStatic)
     {
         var steps = new List<Step>();
+        var refused = new List<(Node, string?)>();
         using (torch.no_grad())
             foreach (var node in model.Graph.TopologicalOrder())
             {
-                var ctx = new KernelContext(this, node, SlotOf, irConstants, model.OpsetVersion(node.Domain) ?? model.DefaultOpset);
-                var kernel = Kernels.Create(ctx);
+                var kernel = CreateKernel(model, node, irConstants, refused);
+                if (kernel is null) continue;
                 var inputs = node.Inputs.Where(i => i is not null && i.Name.Length > 0).Select(i => SlotOf(i!)).ToList();
                 if (inputs.All(s => isStatic[s]) && Kernels.IsFoldable(node))
                 {
@@ -217,27 +224,64 @@ public sealed partial class GraphExecutor : IDisposable
                 }
                 steps.Add(new Step(node, kernel));
             }
+        if (refused.Count > 0) throw new UnsupportedOpException(UnsupportedOp.Group(refused));
         return steps.ToArray();
     }
 
+    /// <summary>The kernel of a node, or null (the node added to <paramref name="refused"/>) when the executor cannot run it.</summary>
+    private Kernel? CreateKernel(Model model, Node node, Dictionary<int, Ir.Tensor> irConstants, List<(Node, string?)> refused)
+    {
+        if (!Kernels.IsSupported(node))
+        {
+            refused.Add((node, null));
+            return null;
+        }
+        try
+        {
+            return Kernels.Create(new KernelContext(this, node, SlotOf, irConstants, model.OpsetVersion(node.Domain) ?? model.DefaultOpset));
+        }
+        catch (UnsupportedNodeException e)
+        {
+            refused.Add((node, e.Message));
+            return null;
+        }
+    }
+
+    /// <summary>The op types the executor runs (default domain), sorted.</summary>
+    public static IReadOnlyList<string> SupportedOps => Kernels.SupportedOps;
+
     /// <summary>
-    /// Which initializers are parameters: the running statistics of BatchNormalization are buffers;
-    /// every other float initializer with more than one element that feeds a node is a weight. Scalars
-    /// (constants such as GELU's 0.5) and integer tensors stay constants.
+    /// Which initializers are parameters: the running statistics of BatchNormalization are buffers; the weights
+    /// and biases the op registry names (<see cref="OpRoles.Weights"/>: Conv, ConvTranspose, Gemm, MatMul,
+    /// BatchNormalization), the scales and biases of the other normalizations and PRelu's slopes are weights
+    /// whatever their size (a one-channel bias too); every other float initializer with more than one element
+    /// that feeds a node is a weight. Other scalars (constants such as GELU's 0.5), integer tensors and the
+    /// geometry inputs of Resize and Upsample (roi, scales) stay constants.
     /// </summary>
     private static Dictionary<string, ParameterKind> ParameterRoles(Graph graph)
     {
         var roles = new Dictionary<string, ParameterKind>();
         foreach (var node in graph.Nodes)
+        {
+            var layout = OpRoles.Weights(node);
             for (var i = 0; i < node.Inputs.Count; i++)
             {
                 var v = node.Inputs[i];
-                if (v?.Const is not { } t || !t.DataType.IsFloat()) continue;
+                if (v?.Const is not { } t || !t.DataType.IsFloat() || node.OpType is "Resize" or "Upsample" && i > 0) continue;
                 if (node.OpType == "BatchNormalization" && i >= 3) roles[v.Name] = ParameterKind.Buffer;
-                else if (t.ElementCount > 1 && !roles.ContainsKey(v.Name)) roles[v.Name] = ParameterKind.Weight;
+                else if (layout is { } l && (i == l.Weight || i == l.Bias) || TrainedWhateverTheirSize.Contains((node.OpType, i)))
+                    roles.TryAdd(v.Name, ParameterKind.Weight);
+                else if (t.ElementCount > 1) roles.TryAdd(v.Name, ParameterKind.Weight);
             }
+        }
         return roles;
     }
+
+    /// <summary>Parameter inputs of ops without a <see cref="WeightLayout"/>, trained even with one element.</summary>
+    private static readonly HashSet<(string Op, int Input)> TrainedWhateverTheirSize = new()
+    {
+        ("PRelu", 1), ("LayerNormalization", 1), ("LayerNormalization", 2), ("InstanceNormalization", 1), ("InstanceNormalization", 2),
+    };
 
     /// <summary>Runs the graph; returns the graph outputs in order.</summary>
     public Tensor[] Forward(params Tensor[] inputs) => Run(inputs, Array.Empty<string>());
@@ -335,17 +379,4 @@ public sealed partial class GraphExecutor : IDisposable
         foreach (var s in _scalars) s.Dispose();
         foreach (var q in _quantizers.Values) q.Dispose();
     }
-}
-
-/// <summary>The graph holds ops the training executor cannot run.</summary>
-public sealed class UnsupportedOpException : ShrinkUserException
-{
-    public UnsupportedOpException(IReadOnlyList<string> ops, string graph)
-        : base($"the training executor does not support op{(ops.Count > 1 ? "s" : "")} {string.Join(", ", ops)} (graph '{graph}'); it runs: {string.Join(", ", Kernels.SupportedOps)}")
-    {
-        Ops = ops;
-    }
-
-    /// <summary>The unsupported op types.</summary>
-    public IReadOnlyList<string> Ops { get; }
 }

@@ -64,7 +64,9 @@ internal sealed class KernelContext
     /// <summary>An integer scalar operand owned by the executor (valid for integer and float tensors).</summary>
     public Scalar Scalar(long value) => Executor.Own(value.ToScalar());
 
-    /// <summary>A user-facing error about this node.</summary>
-    public Exception Unsupported(string what) =>
-        new UnsupportedOpException(new[] { $"{Node.OpType} ({what}, node '{Node.DisplayName}')" }, Node.Graph?.Name ?? "");
+    /// <summary>
+    /// Refuses this node's settings ("mode 'cubic'"); the executor gathers every refusal of a model into one
+    /// <see cref="UnsupportedOpException"/>. Throw it from the kernel factory only, never from a kernel.
+    /// </summary>
+    public Exception Unsupported(string what) => new UnsupportedNodeException(what);
 }

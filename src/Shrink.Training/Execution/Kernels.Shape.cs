@@ -1,7 +1,6 @@
 using Shrink.Ir;
 using TorchSharp;
 using static TorchSharp.torch;
-using F = TorchSharp.torch.nn.functional;
 using Tensor = TorchSharp.torch.Tensor;
 
 namespace Shrink.Training.Execution;
@@ -119,7 +118,6 @@ internal static partial class Kernels
             int x = ctx.In(0), repeats = ctx.In(1), y = ctx.Out(0);
             return s => s[y] = s[x]!.tile(Longs(s[repeats]!));
         });
-        Add("Pad", Pad);
     }
 
     /// <summary>The values of a small int64 tensor.</summary>
@@ -277,44 +275,6 @@ internal static partial class Kernels
                 foreach (var a in list.Select(a => Axis(a, rank)).OrderDescending()) t = t.squeeze(a);
             }
             s[y] = t;
-        };
-    }
-
-    private static Kernel Pad(KernelContext ctx)
-    {
-        var mode = ctx.String("mode") ?? "constant";
-        var torchMode = mode switch
-        {
-            "constant" => PaddingModes.Constant,
-            "reflect" => PaddingModes.Reflect,
-            "edge" => PaddingModes.Replicate,
-            _ => throw ctx.Unsupported($"mode '{mode}'"),
-        };
-        int x = ctx.In(0), y = ctx.Out(0);
-        long[]? pads = ctx.Opset >= 11 ? ctx.ConstantInts(1) : ctx.Ints("pads");
-        int padSlot = ctx.Opset >= 11 ? ctx.In(1) : -1, valueSlot = ctx.Opset >= 11 ? ctx.In(2) : -1;
-        var axes = ctx.Opset >= 18 ? ctx.ConstantInts(3) : null;
-        double? value = ctx.Opset >= 11 ? (ctx.Has(2) ? ctx.Constant(2)?.ToDoubles()[0] : 0.0) : ctx.Float("value", 0f);
-        return s =>
-        {
-            var t = s[x]!;
-            var p = pads ?? Longs(s[padSlot]!);
-            var rank = (int)t.dim();
-            var full = new long[2 * rank];
-            var ax = axes?.Select(a => (int)Axis(a, rank)).ToArray() ?? Enumerable.Range(0, rank).ToArray();
-            for (var i = 0; i < ax.Length; i++)
-            {
-                full[ax[i]] = p[i];
-                full[ax[i] + rank] = p[i + ax.Length];
-            }
-            // torch pads from the last axis; drop leading axes with no padding (torch's non-constant modes need that).
-            var first = 0;
-            while (first < rank && full[first] == 0 && full[first + rank] == 0) first++;
-            var torchPads = new List<long>();
-            for (var i = rank - 1; i >= first; i--) torchPads.AddRange(new[] { full[i], full[i + rank] });
-            if (torchPads.Count == 0) { s[y] = t; return; }
-            var fill = value ?? s[valueSlot]!.ToDouble();
-            s[y] = F.pad(t, torchPads.ToArray(), torchMode, fill);
         };
     }
 }

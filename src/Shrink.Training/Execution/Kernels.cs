@@ -4,7 +4,8 @@ namespace Shrink.Training.Execution;
 
 /// <summary>
 /// The executor's op table: ONNX op type (default domain) → kernel factory. Each family lives in its
-/// own file (Kernels.Layers, Kernels.Elementwise, Kernels.Shape, Kernels.Reduce).
+/// own file (Kernels.Layers, Kernels.ConvTranspose, Kernels.Elementwise, Kernels.Shape, Kernels.Pad,
+/// Kernels.Resize, Kernels.Einsum, Kernels.Reduce, Kernels.Quantize).
 /// </summary>
 internal static partial class Kernels
 {
@@ -13,8 +14,12 @@ internal static partial class Kernels
     static Kernels()
     {
         RegisterLayers();
+        RegisterConvTranspose();
         RegisterElementwise();
         RegisterShape();
+        RegisterPad();
+        RegisterResize();
+        RegisterEinsum();
         RegisterReduce();
         RegisterQuantize();
     }

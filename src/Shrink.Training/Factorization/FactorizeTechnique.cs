@@ -36,7 +36,7 @@ public sealed class FactorizeTechnique : Technique<FactorizeTechniqueOptions>
     {
         Validate(options, inputs);
         var pass = new LowRankPass(options.LowRank);
-        if (pass.CheckPreconditions(model) is { } reason) throw new OptionsException(reason);
+        if (pass.Refusal(model) is { } reason) throw new OptionsException(reason);
         var context = new PassContext();
         var result = new PassPipeline(pass).Run(model, context);
         if (!result.Modified)

@@ -85,7 +85,7 @@ public static class QuantizationAwareTraining
             foreach (var a in quantizers) observed[a.RangeKey] = observer.Ranges[a.ScaleName];
             ranges = ranges with { Ranges = observed, Observed = true };
         }
-        var quantized = Quantizer.Export(prepared, ranges, TrainedWeights(prepared.Folded, tuned.Model, weights!.Masters));
+        var quantized = Quantizer.Export(prepared, ranges, TrainedWeights(prepared.Folded, tuned.Model, weights!.Masters), session);
         return new QatResult(quantized, tuned.TestAccuracy, tuned.History, tuned.Model);
     }
 

@@ -39,7 +39,7 @@ public sealed class ClusterTechnique : Technique<ClusterTechniqueOptions>
     {
         Validate(options, inputs);
         var pass = new ClusterPass(options.Sharing);
-        if (pass.CheckPreconditions(model) is { } reason) throw new OptionsException(reason);
+        if (pass.Refusal(model) is { } reason) throw new OptionsException(reason);
         if (inputs.Data is { } sets) CalibrationSet.FromDataset(sets.Test, 1).CheckFits(model);
         var context = new PassContext();
         var clustered = new PassPipeline(pass).Run(model, context).Model;

@@ -1,14 +1,16 @@
+using Shrink.Text;
+
 namespace Shrink.Data;
 
 /// <summary>
 /// Loads Fashion-MNIST (10 classes of 1×28×28 images) from IDX files, looking in turn at:
-/// the directory passed as <c>--data</c> (the value <c>embedded</c> means the embedded subset),
+/// the directory the caller names (the value <c>embedded</c> means the embedded subset),
 /// the directory in <c>SHRINK_DATA</c>, Debian's <c>/usr/share/datasets/fashion-mnist</c>,
 /// and finally the 6,000/1,000-sample subset embedded in Shrink.
 /// </summary>
 public static class FashionMnist
 {
-    /// <summary>The <c>--data</c> value that selects the embedded subset.</summary>
+    /// <summary>The data directory value that selects the embedded subset.</summary>
     public const string EmbeddedName = "embedded";
 
     /// <summary>Environment variable naming a data directory.</summary>
@@ -20,9 +22,12 @@ public static class FashionMnist
     /// <summary>Number of classes.</summary>
     public const int ClassCount = 10;
 
-    private const string Mend = "install Debian's dataset-fashion-mnist, pass --data DIR, or pass --data embedded";
+    /// <summary>Where messages say the data is given: the options property "Data" (the CLI prints the flag that gives it).</summary>
+    private static readonly OptionName Data = OptionName.Of("Data");
 
-    /// <summary>Loads the training and test sets; <paramref name="dataDir"/> is the <c>--data</c> value, if any.</summary>
+    private static readonly OptionText Mend = OptionText.Of($"install Debian's dataset-fashion-mnist, pass {Data} DIR, or pass {Data} {EmbeddedName}");
+
+    /// <summary>Loads the training and test sets; <paramref name="dataDir"/> is the directory the caller names, if any.</summary>
     /// <exception cref="DataException">The named directory lacks the files, or a file is corrupt.</exception>
     public static DatasetPair Load(string? dataDir = null)
         => Load(dataDir, Environment.GetEnvironmentVariable(EnvironmentVariable), DebianDirectory);
@@ -51,27 +56,27 @@ public static class FashionMnist
     internal static DatasetPair Load(string? dataDir, string? envDir, string? defaultDir)
     {
         if (dataDir is not null)
-            return LoadRequired(dataDir, $"--data {dataDir}");
+            return LoadRequired(dataDir, OptionText.Of($"{Data} {dataDir}"));
         if (!string.IsNullOrEmpty(envDir))
-            return LoadRequired(envDir, $"{EnvironmentVariable}={envDir}");
+            return LoadRequired(envDir, OptionText.Plain($"{EnvironmentVariable}={envDir}"));
         var found = defaultDir is null ? null : IdxFileSet.Find(defaultDir);
         if (found is { Missing.Count: 0 })
             return LoadFiles(found);
         if (!HasEmbedded())
         {
             var looked = found is null ? "" : $"{found.Directory} ({found.Describe()}), ";
-            throw new DataException($"no Fashion-MNIST found: looked in {looked}the embedded subset (not built into Shrink.dll); {Mend}");
+            throw new DataException(OptionText.Of($"no Fashion-MNIST found: looked in {looked}the embedded subset (not built into Shrink.dll); {Mend}"));
         }
         return LoadEmbedded();
     }
 
-    private static DatasetPair LoadRequired(string dir, string place)
+    private static DatasetPair LoadRequired(string dir, OptionText place)
     {
         if (string.Equals(dir, EmbeddedName, StringComparison.Ordinal))
             return LoadEmbedded();
         var found = IdxFileSet.Find(dir);
         if (found.Missing.Count > 0)
-            throw new DataException($"no Fashion-MNIST found: looked in {place} ({found.Describe()}); {Mend}");
+            throw new DataException(OptionText.Of($"no Fashion-MNIST found: looked in {place} ({found.Describe()}); {Mend}"));
         return LoadFiles(found);
     }
 
@@ -103,7 +108,7 @@ public static class FashionMnist
     {
         var name = ResourceName(fileName);
         return typeof(FashionMnist).Assembly.GetManifestResourceStream(name)
-            ?? throw new DataException($"the embedded Fashion-MNIST subset is missing resource '{name}'; rebuild Shrink with src/Shrink/Data/Embedded/*.gz present, or pass --data DIR");
+            ?? throw new DataException(OptionText.Of($"the embedded Fashion-MNIST subset is missing resource '{name}'; rebuild Shrink with src/Shrink/Data/Embedded/*.gz present, or pass {Data} DIR"));
     }
 
     private static Dataset ToDataset(IdxImages images, string imagesName, int[] labels, string labelsName, string source)

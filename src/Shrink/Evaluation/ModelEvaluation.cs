@@ -3,6 +3,7 @@ using Shrink.Data;
 using Shrink.Ir;
 using Shrink.Runtime;
 using Shrink.Stats;
+using Shrink.Text;
 
 namespace Shrink.Evaluation;
 
@@ -65,15 +66,16 @@ public static class ModelEvaluation
     /// <summary>
     /// Both sides of a before/after comparison, with their latency measured together, interleaved, at each batch size
     /// (<see cref="LatencyComparison"/>): the p50 rows and the verdict always come from the same runs. A batch size
-    /// the models cannot run (a fixed batch, inputs too large) ends the latency measurement with a note instead of failing.
+    /// the models cannot run (a fixed batch, inputs too large) ends the latency measurement with a note instead of failing;
+    /// the options it names are named by <paramref name="naming"/> (default: the library's words).
     /// </summary>
     public static Comparison Compare(string beforePath, string afterPath, Dataset? test, IReadOnlyList<int> batches, RunnerOptions? runner = null,
-        LatencySettings? latency = null)
+        LatencySettings? latency = null, OptionNaming? naming = null)
     {
         var before = Measure(beforePath, test);
         var after = Measure(afterPath, test);
         var notes = new List<string>();
-        var rows = batches.Count == 0 ? Array.Empty<LatencyComparisonRow>() : CompareLatency(beforePath, afterPath, batches, runner ?? new(), latency ?? new(), notes);
+        var rows = batches.Count == 0 ? Array.Empty<LatencyComparisonRow>() : CompareLatency(beforePath, afterPath, batches, runner ?? new(), latency ?? new(), notes, naming);
         return new Comparison(
             before with { Latency = rows.Select(r => LatencyRow.From(r.Batch, r.Baseline)).ToList() },
             after with { Latency = rows.Select(r => LatencyRow.From(r.Batch, r.Candidate)).ToList(), Comparison = rows },
@@ -81,7 +83,7 @@ public static class ModelEvaluation
     }
 
     private static IReadOnlyList<LatencyComparisonRow> CompareLatency(string beforePath, string afterPath, IReadOnlyList<int> batches, RunnerOptions options,
-        LatencySettings settings, List<string> notes)
+        LatencySettings settings, List<string> notes, OptionNaming? naming)
     {
         using var a = OnnxRunner.Load(beforePath, options);
         using var b = OnnxRunner.Load(afterPath, options);
@@ -91,7 +93,7 @@ public static class ModelEvaluation
             try { rows.AddRange(LatencyComparison.Compare(a, b, new[] { batch }, settings.Warmup, settings.Rounds, settings.RunsPerRound)); }
             catch (OptionsException e)
             {
-                notes.Add($"latency not measured: {e.Message}");
+                notes.Add($"latency not measured: {(naming is null ? e.Message : e.Wording.Render(naming))}");
                 break;
             }
         }

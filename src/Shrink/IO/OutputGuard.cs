@@ -49,19 +49,26 @@ public sealed class OutputGuard
     }
 
     /// <summary>
-    /// Refuses (with one line naming <paramref name="option"/>) an output that is empty, a symbolic link,
-    /// something other than a regular file, in a directory that does not exist, too long a name for its
+    /// What messages call an output when the caller names it no other way: the options property "Output", which the
+    /// CLI prints as the flag that gives the command's output.
+    /// </summary>
+    public static OptionName Output { get; } = OptionName.Of("Output", "output");
+
+    /// <summary>
+    /// Refuses (with one line naming <paramref name="option"/>, or <see cref="Output"/> when null) an output that is empty,
+    /// a symbolic link, something other than a regular file, in a directory that does not exist, too long a name for its
     /// temporary sibling, or any protected file. Returns the full path.
     /// </summary>
-    public string Check(string output, string option = "--out", int reserve = StagedFile.TempSuffixBytes)
+    public string Check(string output, string? option = null, int reserve = StagedFile.TempSuffixBytes)
     {
         var full = CheckPlace(output, option, reserve);
         var id = FileIdentity.Of(full);
+        object subject = (object?)option ?? Output;
         foreach (var (path, pid) in _protected)
             if (pid.SameFileAs(id))
                 throw new OptionsException(SamePath(output, path)
-                    ? $"{option} '{Message.Name(output)}' is an input; Shrink never modifies its inputs, so choose another output path"
-                    : $"{option} '{Message.Name(output)}' is the same file as the input '{Message.Name(path)}' (reached by another path); Shrink never modifies its inputs, so choose another output path");
+                    ? OptionText.Of($"{subject} '{Message.Name(output)}' is an input; Shrink never modifies its inputs, so choose another output path")
+                    : OptionText.Of($"{subject} '{Message.Name(output)}' is the same file as the input '{Message.Name(path)}' (reached by another path); Shrink never modifies its inputs, so choose another output path"));
         return full;
     }
 
@@ -69,28 +76,30 @@ public sealed class OutputGuard
     /// The checks that need no inputs (see <see cref="Check"/>); <paramref name="reserve"/> is how many bytes
     /// the name may grow by (its temporary sibling, and for a model its content-named data file).
     /// </summary>
-    public static string CheckPlace(string output, string option = "--out", int reserve = StagedFile.TempSuffixBytes)
+    public static string CheckPlace(string output, string? option = null, int reserve = StagedFile.TempSuffixBytes)
     {
-        if (string.IsNullOrWhiteSpace(output)) throw new OptionsException($"{option} is empty; give a file path such as model.onnx");
+        object subject = (object?)option ?? Output;
+        if (string.IsNullOrWhiteSpace(output)) throw new OptionsException(OptionText.Of($"{subject} is empty; give a file path such as model.onnx"));
+        var name = Message.Name(output);
         if (output.EndsWith('/') || output.EndsWith(Path.DirectorySeparatorChar))
-            throw new OptionsException($"{option} '{Message.Name(output)}' ends with a separator; give a file path, not a directory");
+            throw new OptionsException(OptionText.Of($"{subject} '{name}' ends with a separator; give a file path, not a directory"));
         var full = Path.GetFullPath(output);
         var link = FileIdentity.Of(full, followLinks: false);
         if (link.Kind == FileKind.SymbolicLink)
-            throw new OptionsException($"{option} '{Message.Name(output)}' is a symbolic link; Shrink replaces outputs by renaming and does not write through links, so remove the link or name its target");
+            throw new OptionsException(OptionText.Of($"{subject} '{name}' is a symbolic link; Shrink replaces outputs by renaming and does not write through links, so remove the link or name its target"));
         if (link.Kind is not (FileKind.Missing or FileKind.Regular))
             throw new OptionsException(link.Kind == FileKind.Directory
-                ? $"{option} '{Message.Name(output)}' is a directory; give a file path such as {Message.Name(Path.Combine(output, "model.onnx"))}"
-                : $"{option} '{Message.Name(output)}' is {FileIdentity.Describe(link.Kind)}, not a regular file; Shrink writes a new file and renames it into place, which would replace it, so give a file path");
+                ? OptionText.Of($"{subject} '{name}' is a directory; give a file path such as {Message.Name(Path.Combine(output, "model.onnx"))}")
+                : OptionText.Of($"{subject} '{name}' is {FileIdentity.Describe(link.Kind)}, not a regular file; Shrink writes a new file and renames it into place, which would replace it, so give a file path"));
         var dir = Path.GetDirectoryName(full)!;
         var dirKind = FileIdentity.Of(dir).Kind;
         if (dirKind != FileKind.Directory)
             throw new OptionsException(dirKind == FileKind.Missing
-                ? $"cannot write {option} '{Message.Name(output)}': directory '{Message.Name(dir)}' does not exist; create it first"
-                : $"cannot write {option} '{Message.Name(output)}': '{Message.Name(dir)}' is {FileIdentity.Describe(dirKind)}, not a directory");
+                ? OptionText.Of($"cannot write {subject} '{name}': directory '{Message.Name(dir)}' does not exist; create it first")
+                : OptionText.Of($"cannot write {subject} '{name}': '{Message.Name(dir)}' is {FileIdentity.Describe(dirKind)}, not a directory"));
         var nameBytes = System.Text.Encoding.UTF8.GetByteCount(Path.GetFileName(full));
         if (nameBytes + reserve > 255)
-            throw new OptionsException($"{option} '{Message.Name(output)}': the file name is {nameBytes} bytes, and with Shrink's temporary suffix it would pass the file system's 255-byte limit; use a name of at most {255 - reserve} bytes");
+            throw new OptionsException(OptionText.Of($"{subject} '{name}': the file name is {nameBytes} bytes, and with Shrink's temporary suffix it would pass the file system's 255-byte limit; use a name of at most {255 - reserve} bytes"));
         return full;
     }
 

@@ -37,7 +37,7 @@ public sealed class StagedFile : IDisposable
     public Action? AfterCommit { get; set; }
 
     /// <summary>Checks the destination (against <paramref name="guard"/>'s inputs when given) and reserves a temporary path beside it.</summary>
-    public static StagedFile Begin(string destination, OutputGuard? guard = null, string option = "--out", int reserve = TempSuffixBytes)
+    public static StagedFile Begin(string destination, OutputGuard? guard = null, string? option = null, int reserve = TempSuffixBytes)
     {
         var full = guard?.Check(destination, option, reserve) ?? OutputGuard.CheckPlace(destination, option, reserve);
         var dir = Path.GetDirectoryName(full)!;

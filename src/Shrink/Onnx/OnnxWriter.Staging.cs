@@ -58,7 +58,7 @@ public static partial class OnnxWriter
         var id = FileIdentity.Of(dataPath, followLinks: false);
         if (id.Kind == FileKind.Regular && new FileInfo(dataPath).Length == sink.Length && FileHash(dataPath) == sink.Hash()) return;
         if (guard?.Protects(dataPath) == true)
-            throw new OptionsException($"the external data file '{Message.Name(dataPath)}' belongs to an input and would be replaced; choose another --out");
+            throw new OptionsException(OptionText.Of($"the external data file '{Message.Name(dataPath)}' belongs to an input and would be replaced; choose another {OutputGuard.Output}"));
         using var data = StagedFile.Begin(dataPath, guard, "the external data file", StagedFile.TempOnlySuffixBytes);
         data.Write(sink.CopyTo);
         data.Commit();

@@ -17,6 +17,15 @@ public sealed class PassContext
     /// <summary>Messages a pass wants the user to see (layers left alone, and why).</summary>
     public List<string> Notes { get; } = new();
 
+    /// <summary>
+    /// How notes name the options they mention (<see cref="Text.OptionText"/>; a technique passes on its session's
+    /// <see cref="TechniqueSession.Naming"/>); null says them in the library's words.
+    /// </summary>
+    public Text.OptionNaming? Naming { get; init; }
+
+    /// <summary>Adds a note that names options, rendered by <see cref="Naming"/>.</summary>
+    public void Note(Text.OptionText note) => Notes.Add(Naming is null ? note.ToString() : note.Render(Naming));
+
     /// <summary>ONNX Runtime settings for passes that run the model (fold-constants evaluates constant subgraphs).</summary>
     public RunnerOptions Runner { get; init; } = new();
 

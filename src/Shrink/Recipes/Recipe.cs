@@ -9,9 +9,10 @@ namespace Shrink.Recipes;
 /// <see cref="FromStage"/>, write one with <see cref="RecipeWriter"/>, run one with <see cref="RecipeRunner"/>.
 /// </summary>
 /// <remarks>
-/// The file is YAML, <c>version: 1</c>. Keys are kebab-case throughout (an options record's
-/// <c>LearningRate</c> is <c>learning-rate</c>); enum values are written the same way (<c>min-max</c>) and read
-/// case- and hyphen-blind. Paths are relative to the recipe file's directory; <c>fashion-mnist: embedded</c> is the
+/// The file is YAML, <c>version: 1</c> or <c>2</c> (version 2 adds the data keys <c>train-limit</c>, <c>teacher-zoo</c> and
+/// <c>teacher-seed</c>; a recipe is written with the lowest version that holds it, so older Shrinks read what they can).
+/// Keys are kebab-case throughout (an options record's <c>LearningRate</c> is <c>learning-rate</c>); enum values are
+/// written the same way (<c>min-max</c>) and read case- and hyphen-blind. Paths are relative to the recipe file's directory; <c>fashion-mnist: embedded</c> is the
 /// subset built into Shrink. Unknown keys, wrong types and unknown techniques are refused with one line naming the
 /// file and line, the stage and the key (<see cref="RecipeException"/>). A lock file (<c>recipe.lock.yaml</c>) is a
 /// recipe too: its <c>sha256</c> keys are checked before anything runs.
@@ -28,9 +29,10 @@ namespace Shrink.Recipes;
 /// </remarks>
 public sealed record Recipe
 {
-    /// <summary>The recipe format this Shrink reads and writes.</summary>
-    public const int CurrentVersion = 1;
+    /// <summary>The newest recipe format this Shrink reads and writes (it reads every version from 1).</summary>
+    public const int CurrentVersion = 2;
 
+    /// <summary>The version the file was read as; <see cref="RecipeWriter"/> writes the lowest version that holds the recipe.</summary>
     public int Version { get; init; } = CurrentVersion;
 
     public RecipeModel Model { get; init; } = new();
@@ -80,7 +82,10 @@ public sealed record Recipe
         var t = TechniqueRegistry.Find(technique);
         if (!t.OptionsType.IsInstanceOfType(options))
             throw new ArgumentException($"technique '{technique}' takes {t.OptionsType.Name}, not {options.GetType().Name}", nameof(options));
-        return new Recipe { Model = model.Resolved(), Data = data.Resolved(), Runtime = runtime ?? new(), Stages = [new RecipeStage(technique, options)], Source = "command" };
+        return new Recipe
+        {
+            Version = data.RequiredVersion, Model = model.Resolved(), Data = data.Resolved(), Runtime = runtime ?? new(), Stages = [new RecipeStage(technique, options)], Source = "command",
+        };
     }
 
     /// <summary>The recipe as YAML, with paths written relative to <paramref name="baseDirectory"/> (see <see cref="RecipeWriter"/>).</summary>
@@ -113,7 +118,8 @@ public sealed record RecipeModel
 
 /// <summary>
 /// The data of a recipe: Fashion-MNIST (a directory of the four IDX files, or <c>embedded</c>) for training,
-/// accuracy and calibration; a <c>.npy</c> calibration array; a teacher model to distill from. Each may carry the
+/// accuracy and calibration, optionally cut to its first <see cref="TrainLimit"/> training images; a <c>.npy</c>
+/// calibration array; a teacher to distill from (an ONNX file, or a zoo model built with a seed). Each may carry the
 /// SHA-256 it must match (a lock file does).
 /// </summary>
 public sealed record RecipeData
@@ -126,14 +132,32 @@ public sealed record RecipeData
     /// <summary>SHA-256 of the four IDX files' bytes in the order train images, train labels, test images, test labels.</summary>
     public string? FashionMnistSha256 { get; init; }
 
+    /// <summary>Train on the first N training images only (the commands' <c>--limit</c>); null: all of them. Version 2.</summary>
+    public int? TrainLimit { get; init; }
+
     public string? Calibration { get; init; }
     public string? CalibrationSha256 { get; init; }
 
     /// <summary>How many calibration samples to take from <see cref="Calibration"/> (the first N along axis 0).</summary>
     public int CalibrationSamples { get; init; } = 512;
 
+    /// <summary>The teacher as an ONNX file (or see <see cref="TeacherZoo"/>).</summary>
     public string? Teacher { get; init; }
+
+    /// <summary>The teacher as a zoo network built with <see cref="TeacherSeed"/> (untrained: <c>distill</c> trains it first). Version 2.</summary>
+    public string? TeacherZoo { get; init; }
+
+    /// <summary>The seed of <see cref="TeacherZoo"/>. Version 2.</summary>
+    public int TeacherSeed { get; init; }
+
+    /// <summary>SHA-256 of the teacher file, or of the zoo teacher's ONNX bytes.</summary>
     public string? TeacherSha256 { get; init; }
+
+    /// <summary>The lowest recipe version that holds this data section: 2 with a training limit or a zoo teacher, else 1.</summary>
+    public int RequiredVersion => TrainLimit is not null || TeacherZoo is not null ? 2 : 1;
+
+    /// <summary>Where the teacher comes from, for messages and the distilled model's metadata: the file, the zoo name, or null.</summary>
+    public string? TeacherSource => Teacher ?? TeacherZoo;
 
     internal RecipeData Resolved() => this with
     {

@@ -32,7 +32,7 @@ internal static class RecipeFiles
         return model with { Path = path };
     }
 
-    public static RecipeData Data(YamlBinder header, YamlNode node, string baseDirectory, Dictionary<string, long> lines)
+    public static RecipeData Data(YamlBinder header, YamlNode node, string baseDirectory, Dictionary<string, long> lines, int version)
     {
         var data = (RecipeData)header.Record(node, typeof(RecipeData), "data");
         Lines((YamlMappingNode)node, "data", lines);
@@ -44,13 +44,26 @@ internal static class RecipeFiles
             Teacher = Resolve(data.Teacher),
         };
         long Line(string key) => lines.GetValueOrDefault($"data.{key}", node.Start.Line);
+        RecipeException Fail(string key, string problem) => new(header.Source, Line(key), null, $"data.{key}", problem);
+        if (version < 2 && new[] { "train-limit", "teacher-zoo", "teacher-seed" }.FirstOrDefault(k => lines.ContainsKey($"data.{k}")) is { } newer)
+            throw Fail(newer, "is a version 2 key; write version: 2 at the top of the recipe");
         if (data.FashionMnist is { } dir && dir != RecipeData.Embedded && IdxFileSet.Find(dir) is { Missing.Count: > 0 } found)
-            throw new RecipeException(header.Source, Line("fashion-mnist"), null, "data.fashion-mnist", $"no Fashion-MNIST in '{Text.Message.Name(dir)}' ({found.Describe()}); give a directory of the four IDX files, or embedded");
+            throw Fail("fashion-mnist", $"no Fashion-MNIST in '{Text.Message.Name(dir)}' ({found.Describe()}); give a directory of the four IDX files, or embedded");
+        if (data.TrainLimit is < 1) throw Fail("train-limit", $"must be at least 1 (the number of training images kept), got {data.TrainLimit}");
         if (data.Calibration is { } calibration) RequireFile(header.Source, Line("calibration"), "data.calibration", calibration, "a .npy array of calibration inputs");
-        if (data.CalibrationSamples < 1)
-            throw new RecipeException(header.Source, Line("calibration-samples"), null, "data.calibration-samples", $"must be at least 1, got {data.CalibrationSamples}");
+        if (data.CalibrationSamples < 1) throw Fail("calibration-samples", $"must be at least 1, got {data.CalibrationSamples}");
+        Teacher(data, lines, Fail);
         if (data.Teacher is { } teacher) RequireFile(header.Source, Line("teacher"), "data.teacher", teacher, "a trained ONNX model");
         return data;
+    }
+
+    /// <summary>The teacher is a file or a zoo model, not both; a zoo name must be known; its seed belongs to it.</summary>
+    private static void Teacher(RecipeData data, Dictionary<string, long> lines, Func<string, string, RecipeException> fail)
+    {
+        if (data.Teacher is not null && data.TeacherZoo is not null) throw fail("teacher-zoo", "give teacher (an ONNX file) or teacher-zoo (a zoo model's name), not both");
+        if (data.TeacherZoo is { } zoo && !ModelZoo.Names.Contains(zoo))
+            throw fail("teacher-zoo", $"unknown zoo model '{Text.Message.Name(zoo)}'; choose one of: {string.Join(", ", ModelZoo.Names)}");
+        if (data.TeacherZoo is null && lines.ContainsKey("data.teacher-seed")) throw fail("teacher-seed", "belongs to teacher-zoo (the seed a zoo teacher is built with); drop it or give teacher-zoo");
     }
 
     /// <summary>Refuses a path that is not an existing regular file.</summary>

@@ -14,7 +14,7 @@ public static class RecipeInputs
     public static Model LoadModel(RecipeModel model) =>
         model.Path is { } path ? OnnxReader.Read(path) : ModelZoo.Create(model.Zoo ?? throw new ArgumentException("the recipe model has neither path nor zoo", nameof(model)), model.Seed);
 
-    /// <summary>The data, calibration samples, teacher and ONNX Runtime settings every stage of <paramref name="recipe"/> gets.</summary>
+    /// <summary>The data (its training set cut to the training limit), calibration samples, teacher and ONNX Runtime settings every stage of <paramref name="recipe"/> gets.</summary>
     public static TechniqueInputs Load(Recipe recipe)
     {
         var d = recipe.Data;
@@ -24,13 +24,14 @@ public static class RecipeInputs
             RecipeData.Embedded => FashionMnist.LoadEmbedded(),
             var dir => FashionMnist.LoadDirectory(dir),
         };
+        if (data is not null && d.TrainLimit is { } limit) data = data with { Train = data.Train.Take(limit) };
         return new TechniqueInputs
         {
             Data = data,
             Calibration = d.Calibration is { } npy ? CalibrationSet.FromNpy(NpyFile.Read(npy), d.CalibrationSamples) : null,
             Runner = recipe.Runtime.ToRunnerOptions(),
-            Teacher = d.Teacher is { } teacher ? OnnxReader.Read(teacher) : null,
-            TeacherSource = d.Teacher ?? "the teacher",
+            Teacher = d.Teacher is { } teacher ? OnnxReader.Read(teacher) : d.TeacherZoo is { } zoo ? ModelZoo.Create(zoo, d.TeacherSeed) : null,
+            TeacherSource = d.TeacherSource ?? "the teacher",
         };
     }
 }

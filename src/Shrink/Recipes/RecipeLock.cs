@@ -8,8 +8,8 @@ namespace Shrink.Recipes;
 
 /// <summary>
 /// The lock of a recipe: the same recipe with the SHA-256 of every input (model, Fashion-MNIST files, calibration
-/// array, teacher) and the tool version filled in. Where the recipe already states a hash (it is a lock itself),
-/// the input must match it. <c>shrink recipe run</c> writes it as <c>DIR/recipe.lock.yaml</c>.
+/// array, teacher file or zoo teacher's ONNX bytes) and the tool version filled in. Where the recipe already states a
+/// hash (it is a lock itself), the input must match it. <c>shrink recipe run</c> writes it as <c>DIR/recipe.lock.yaml</c>.
 /// </summary>
 public static class RecipeLock
 {
@@ -37,10 +37,13 @@ public static class RecipeLock
         {
             FashionMnistSha256 = d.FashionMnist is null ? null : Check(recipe, "data.fashion-mnist-sha256", d.FashionMnistSha256, FashionMnistHash(d.FashionMnist), $"Fashion-MNIST ({d.FashionMnist})"),
             CalibrationSha256 = d.Calibration is null ? null : Check(recipe, "data.calibration-sha256", d.CalibrationSha256, FileHash(d.Calibration), d.Calibration),
-            TeacherSha256 = d.Teacher is null ? null : Check(recipe, "data.teacher-sha256", d.TeacherSha256, FileHash(d.Teacher), d.Teacher),
+            TeacherSha256 = d.TeacherSource is not { } teacher ? null
+                : Check(recipe, "data.teacher-sha256", d.TeacherSha256, d.Teacher is { } file ? FileHash(file) : ModelHash(RecipeModel.FromZoo(teacher, d.TeacherSeed)), TeacherName(d)),
         };
         return recipe with { Model = model, Data = data, Tool = Tool };
     }
+
+    private static string TeacherName(RecipeData d) => d.Teacher ?? $"zoo teacher {d.TeacherZoo} (seed {d.TeacherSeed})";
 
     /// <summary>Lower-case hex SHA-256 of a file.</summary>
     public static string FileHash(string path)

@@ -23,12 +23,13 @@ internal static class RecipeReader
         foreach (var required in new[] { "version", "model", "stages" })
             if (!sections.ContainsKey(required)) throw new RecipeException(source, root.Start.Line, null, required, "missing; a recipe has version: 1, model and stages");
         var lines = new Dictionary<string, long>();
+        var version = Version(header, sections["version"].Value);
         var recipe = new Recipe
         {
-            Version = Version(header, sections["version"].Value),
+            Version = version,
             Tool = sections.TryGetValue("tool", out var tool) ? (string?)header.Bind(tool.Value, typeof(string), "tool") : null,
             Model = RecipeFiles.Model(header, sections["model"].Value, baseDirectory, lines),
-            Data = sections.TryGetValue("data", out var data) ? RecipeFiles.Data(header, data.Value, baseDirectory, lines) : new RecipeData(),
+            Data = sections.TryGetValue("data", out var data) ? RecipeFiles.Data(header, data.Value, baseDirectory, lines, version) : new RecipeData(),
             Runtime = sections.TryGetValue("runtime", out var runtime) ? (RecipeRuntime)header.Record(runtime.Value, typeof(RecipeRuntime), "runtime") : new RecipeRuntime(),
             Stages = Stages(source, header, sections["stages"].Value),
             Source = source,
@@ -54,8 +55,8 @@ internal static class RecipeReader
     private static int Version(YamlBinder header, YamlNode node)
     {
         var version = (int)header.Bind(node, typeof(int), "version")!;
-        return version == Recipe.CurrentVersion ? version
-            : throw header.Fail(node, "version", $"version {version} is not known; this Shrink reads version {Recipe.CurrentVersion} recipes");
+        return version is >= 1 and <= Recipe.CurrentVersion ? version
+            : throw header.Fail(node, "version", $"version {version} is not known; this Shrink reads recipes of versions 1 to {Recipe.CurrentVersion}");
     }
 
     private static IReadOnlyList<RecipeStage> Stages(string source, YamlBinder header, YamlNode node)

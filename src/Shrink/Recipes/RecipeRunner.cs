@@ -70,7 +70,7 @@ public static class RecipeRunner
         var label = RecipeStage.Label(index, stage.Technique);
         var stageSession = new TechniqueSession
         {
-            Notes = n => session.Note($"{label}: {n}"), Progress = session.Progress, Cancel = session.Cancel,
+            Notes = n => session.Note($"{label}: {n}"), Progress = session.Progress, Cancel = session.Cancel, Naming = session.Naming,
             RunDirectory = paths.Run, Resume = resume && Directory.Exists(paths.Run),
         };
         var clock = Stopwatch.StartNew();

@@ -4,7 +4,8 @@ using YamlDotNet.RepresentationModel;
 namespace Shrink.Recipes;
 
 /// <summary>
-/// Writes recipes as YAML that <see cref="Recipe.Load"/> reads back to the same recipe: paths relative to the
+/// Writes recipes as YAML that <see cref="Recipe.Load"/> reads back to the same recipe, under the lowest version that holds
+/// it (<see cref="RecipeData.RequiredVersion"/>): paths relative to the
 /// directory of the file written, every option of every stage (defaults filled in, nulls written as <c>null</c>),
 /// dictionaries and sets sorted. This is how a command's <c>--save-recipe</c> and a run's <c>recipe.lock.yaml</c> are written.
 /// </summary>
@@ -21,7 +22,8 @@ public static class RecipeWriter
     public static string ToYaml(Recipe recipe, string? baseDirectory = null, IEnumerable<string>? header = null)
     {
         var dir = Path.GetFullPath(baseDirectory ?? Directory.GetCurrentDirectory());
-        var root = new YamlMappingNode { { "version", YamlScalars.Plain(recipe.Version.ToString(System.Globalization.CultureInfo.InvariantCulture)) } };
+        var version = recipe.Data.RequiredVersion;  // the lowest version that holds the recipe, so older Shrinks read what they can
+        var root = new YamlMappingNode { { "version", YamlScalars.Plain(version.ToString(System.Globalization.CultureInfo.InvariantCulture)) } };
         if (recipe.Tool is { } tool) root.Add("tool", YamlScalars.String(tool));
         root.Add("model", Model(recipe.Model, dir));
         if (Data(recipe.Data, dir) is { Children.Count: > 0 } data) root.Add("data", data);
@@ -30,7 +32,7 @@ public static class RecipeWriter
         foreach (var stage in recipe.Stages)
             stages.Add(new YamlMappingNode { { "technique", YamlScalars.String(stage.Technique) }, { "options", YamlWriter.Record(stage.Options, stage.Options.GetType()) } });
         root.Add("stages", stages);
-        return YamlWriter.Text(root, header ?? [$"Shrink recipe, version {recipe.Version}: run it with shrink recipe run FILE --out DIR"]);
+        return YamlWriter.Text(root, header ?? [$"Shrink recipe, version {version}: run it with shrink recipe run FILE --out DIR"]);
     }
 
     /// <summary>The YAML of an options record alone, every key written (defaults filled in), as a stage's <c>options:</c> holds it.</summary>
@@ -53,12 +55,16 @@ public static class RecipeWriter
     {
         var node = new YamlMappingNode();
         void Add(string key, string? value) { if (value is not null) node.Add(key, YamlScalars.String(value)); }
+        void Number(string key, int? value) { if (value is { } n) node.Add(key, YamlScalars.Plain(n.ToString(System.Globalization.CultureInfo.InvariantCulture))); }
         Add("fashion-mnist", data.FashionMnist is null or RecipeData.Embedded ? data.FashionMnist : Relative(data.FashionMnist, dir));
         Add("fashion-mnist-sha256", data.FashionMnistSha256);
+        Number("train-limit", data.TrainLimit);
         Add("calibration", data.Calibration is null ? null : Relative(data.Calibration, dir));
         Add("calibration-sha256", data.CalibrationSha256);
-        if (data.Calibration is not null) node.Add("calibration-samples", YamlScalars.Plain(data.CalibrationSamples.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        Number("calibration-samples", data.Calibration is null ? null : data.CalibrationSamples);
         Add("teacher", data.Teacher is null ? null : Relative(data.Teacher, dir));
+        Add("teacher-zoo", data.TeacherZoo);
+        Number("teacher-seed", data.TeacherZoo is null ? null : data.TeacherSeed);
         Add("teacher-sha256", data.TeacherSha256);
         return node;
     }

@@ -1,12 +1,13 @@
 using System.Globalization;
 using System.Numerics;
 using Microsoft.ML.OnnxRuntime;
+using Shrink.Text;
 
 namespace Shrink.Runtime;
 
 /// <summary>
 /// Bounds on the inputs the runner makes itself (random inputs for benchmarks): each input's size is
-/// computed exactly from its shape — batch size and <c>--dim</c> values multiplied without overflow —
+/// computed exactly from its shape — batch size and <see cref="RunnerOptions.DimValues"/> multiplied without overflow —
 /// and refused above <see cref="MaxInputBytes"/>, or when all inputs together exceed the memory this
 /// process may use, before any of them is allocated.
 /// </summary>
@@ -45,15 +46,15 @@ internal static class InputBounds
         }
     }
 
-    private static string Refusal(TensorSpec spec, long[] shape, int batch, string source, BigInteger bytes, BigInteger total, string limit)
+    private static OptionText Refusal(TensorSpec spec, long[] shape, int batch, string source, BigInteger bytes, BigInteger total, string limit)
     {
         var together = total > bytes ? $" ({Describe(total)} with the inputs before it)" : "";
-        var mend = SizedByDims(spec, shape, batch) ? "use a smaller batch size or smaller --dim sizes" : "use a smaller batch size";
-        return $"at batch size {batch}, input '{spec.Name}' of '{source}' would be [{string.Join(",", shape)}] {spec.ElementType.Name}: "
-            + $"{Describe(bytes)}{together}, more than {limit}; {mend}";
+        var mend = SizedByDims(spec, shape, batch) ? OptionText.Of($"use a smaller batch size or smaller {OnnxRunner.Dims} sizes") : OptionText.Plain("use a smaller batch size");
+        var input = $"input '{spec.Name}' of '{source}' would be [{string.Join(",", shape)}] {spec.ElementType.Name}";
+        return OptionText.Of($"at batch size {batch}, {input}: {Describe(bytes)}{together}, more than {limit}; {mend}");
     }
 
-    /// <summary>Whether a dynamic axis took its size from <c>--dim</c> rather than from the batch size.</summary>
+    /// <summary>Whether a dynamic axis took its size from <see cref="RunnerOptions.DimValues"/> rather than from the batch size.</summary>
     private static bool SizedByDims(TensorSpec spec, long[] shape, int batch)
         => Enumerable.Range(0, shape.Length).Any(i => spec.Dims[i] < 0 && (i > 0 || shape[i] != batch));
 

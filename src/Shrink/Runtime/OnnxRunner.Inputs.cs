@@ -1,3 +1,5 @@
+using Shrink.Text;
+
 namespace Shrink.Runtime;
 
 /// <summary>Input checks and synthetic inputs.</summary>
@@ -29,6 +31,9 @@ public sealed partial class OnnxRunner
     private static bool ShapeFits(long[] expected, long[] actual) =>
         expected.Length == actual.Length && expected.Zip(actual).All(p => p.First < 0 || p.First == p.Second);
 
+    /// <summary>The sizes of symbolic dimensions, as messages name them (<see cref="RunnerOptions.DimValues"/>).</summary>
+    internal static OptionName Dims { get; } = OptionName.Of(nameof(RunnerOptions.DimValues));
+
     /// <summary>
     /// The concrete shape of an input for a batch size: the first dynamic axis is the batch, other
     /// symbolic axes come from <see cref="RunnerOptions.DimValues"/>.
@@ -41,9 +46,9 @@ public sealed partial class OnnxRunner
             if (spec.Dims[i] >= 0) { shape[i] = spec.Dims[i]; continue; }
             var symbol = spec.Symbols[i];
             if (symbol is not null && Options.DimValues.TryGetValue(symbol, out var v))
-                shape[i] = v >= 1 ? v : throw new OptionsException($"--dim {symbol}={v} is out of range; give a positive size");
+                shape[i] = v >= 1 ? v : throw new OptionsException(OptionText.Of($"{Dims} {symbol}={v} is out of range; give a positive size"));
             else if (i == 0) shape[i] = batch;
-            else throw new OptionsException($"input '{spec.Name}' of '{Source}' has dynamic axis {i} ('{symbol ?? "?"}'); give it a size with --dim {symbol ?? "NAME"}=SIZE");
+            else throw new OptionsException(OptionText.Of($"input '{spec.Name}' of '{Source}' has dynamic axis {i} ('{symbol ?? "?"}'); give it a size with {Dims} {symbol ?? "NAME"}=SIZE"));
         }
         return shape;
     }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Shrink.Data;
+using Shrink.Text;
 
 namespace Shrink.Runtime;
 
@@ -119,7 +120,7 @@ public sealed partial class OnnxRunner
     {
         if (batch < 1) throw new OptionsException($"batch size {batch} is out of range; use 1 or more");
         if (Inputs.Count > 0 && Inputs[0].Dims.Length > 0 && Inputs[0].Dims[0] > 0 && Inputs[0].Dims[0] != batch)
-            throw new OptionsException($"'{Source}' has a fixed batch size of {Inputs[0].Dims[0]}; benchmark it with --batch {Inputs[0].Dims[0]}");
+            throw new OptionsException(OptionText.Of($"'{Source}' has a fixed batch size of {Inputs[0].Dims[0]}; benchmark it with {OptionName.Of(nameof(Evaluation.BenchSettings.Batches))} {Inputs[0].Dims[0]}"));
         var inputs = RandomInputs(batch);
         CheckInputs(inputs);
         return new LatencyProbe(this, inputs);

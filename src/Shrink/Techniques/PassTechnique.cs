@@ -29,7 +29,7 @@ public sealed class PassTechnique : ITechnique
     public TechniqueResult Run(Model model, object options, TechniqueInputs inputs, TechniqueSession session)
     {
         var pass = Create(options);
-        var context = new PassContext();
+        var context = new PassContext { Naming = session.Naming };
         var result = new PassPipeline(pass).Run(model, context);
         foreach (var note in context.Notes) session.Note(note);
         return new TechniqueResult(result.Model, Array.Empty<IArtifact>(), context.Notes.ToList());

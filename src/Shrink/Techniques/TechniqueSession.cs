@@ -39,7 +39,16 @@ public sealed class TechniqueSession
     /// </summary>
     public bool Resume { get; init; }
 
+    /// <summary>
+    /// How notes name the options they mention (<see cref="Text.OptionText"/>): the CLI gives the flag that sets each;
+    /// null says them in the library's words.
+    /// </summary>
+    public Text.OptionNaming? Naming { get; init; }
+
     public void Note(string message) => Notes?.Invoke(message);
+
+    /// <summary>A note that names options, rendered by <see cref="Naming"/>.</summary>
+    public void Note(Text.OptionText message) => Notes?.Invoke(Naming is null ? message.ToString() : message.Render(Naming));
 }
 
 /// <summary>

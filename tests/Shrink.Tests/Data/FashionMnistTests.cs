@@ -29,9 +29,12 @@ public class FashionMnistTests
 
         var e = Assert.Throws<DataException>(() => FashionMnist.Load(dir.Path, null, null));
 
-        Assert.Contains($"--data {dir.Path}", e.Message);
+        // The library names the option that gives the data ("Data"), not a command-line flag; the CLI prints --data.
+        Assert.Contains($"looked in data {dir.Path} (", e.Message);
         Assert.Contains("missing train-images-idx3-ubyte[.gz]", e.Message);
-        Assert.Contains("--data embedded", e.Message);
+        Assert.EndsWith("pass data DIR, or pass data embedded", e.Message);
+        Assert.DoesNotContain("--", e.Message);
+        Assert.Equal(new[] { "Data", "Data", "Data" }, e.Wording.Options.Select(o => o.Property));
     }
 
     [Fact]

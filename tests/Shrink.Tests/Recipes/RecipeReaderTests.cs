@@ -82,7 +82,7 @@ public class RecipeReaderTests
     }
 
     [Theory]
-    [InlineData("version: 2\nmodel: {zoo: lenet300}\nstages: [{technique: fold-constants}]\n", 1, "version: version 2 is not known")]
+    [InlineData("version: 3\nmodel: {zoo: lenet300}\nstages: [{technique: fold-constants}]\n", 1, "version: version 3 is not known; this Shrink reads recipes of versions 1 to 2")]
     [InlineData("version: 1\nmodel: {zoo: lenet300}\nstage: [{technique: fold-constants}]\n", 3, "stage: unknown key; known keys: version, tool, model, data, runtime, stages")]
     [InlineData("version: 1\nmodel: {zoo: lenet300}\n", 1, "stages: missing")]
     [InlineData("version: 1\nmodel: {zoo: lenet300}\nstages: []\n", 3, "stages: must be a list of one or more stages")]

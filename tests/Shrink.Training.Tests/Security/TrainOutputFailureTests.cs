@@ -29,7 +29,9 @@ public class TrainOutputFailureTests
             new[] { new BlockRunDirectory(run) });
         var e = Assert.Throws<RunOutputException>(() => t.Fit(Shrink.Data.FashionMnist.LoadEmbedded().Train.Take(64)));
         Assert.Contains($"'{Checkpoint.PathIn(run)}'", e.Message);
-        Assert.Contains("continue with --resume", e.Message);
+        Assert.Contains("continue with resume", e.Message);  // the option, in words; the CLI prints --resume
+        Assert.DoesNotContain("--", e.Message);
+        Assert.Equal("Resume", Assert.Single(e.Wording.Options).Property);
         Assert.DoesNotContain('\n', e.Message);
     }
 }

@@ -2,6 +2,7 @@ using MathNet.Numerics.LinearAlgebra;
 using Shrink.Ir;
 using Shrink.Passes.Pruning;
 using Shrink.Techniques;
+using Shrink.Text;
 
 namespace Shrink.Passes.Factorization;
 
@@ -44,11 +45,14 @@ public sealed class LowRankPass : Pass
 
     public override string Id => "factorize-lowrank";
 
-    public override string? CheckPreconditions(Model model) => PrunableWeights.Problem(model, _options.Layers, "factorize");
+    public override string? CheckPreconditions(Model model) => Refusal(model)?.ToString();
+
+    /// <summary>Why the pass cannot run on <paramref name="model"/> (<see cref="CheckPreconditions"/>), naming the option that lists the layers; null when it can.</summary>
+    public OptionText? Refusal(Model model) => PrunableWeights.Refusal(model, _options.Layers, "factorize", nameof(LowRankOptions.Layers));
 
     protected internal override PassResult RunInPlace(Model model, PassContext context)
     {
-        if (CheckPreconditions(model) is { } reason) throw new OptionsException(reason);
+        if (Refusal(model) is { } reason) throw new OptionsException(reason);
         var graph = model.Graph;
         var ranks = new Dictionary<string, LayerRank>();
         long before = 0, after = 0;

@@ -9,7 +9,7 @@ namespace Shrink.Passes.Pruning;
 /// </summary>
 public static class LayerSparsityConfig
 {
-    /// <summary>Reads the file; <paramref name="what"/> names it in messages ("--layers" in the CLI).</summary>
+    /// <summary>Reads the file; <paramref name="what"/> names it in messages (the CLI passes the flag that gave it).</summary>
     public static IReadOnlyDictionary<string, double> Read(string path, string what = "the layer file")
     {
         if (!File.Exists(path)) throw new OptionsException($"{what} '{path}' does not exist; give a JSON file such as {{\"conv1\": 0.5}}");

@@ -33,7 +33,7 @@ public static class PrunableWeights
 {
     /// <summary>
     /// Why the weights cannot be pruned as configured (nothing prunable, unknown layers in the per-layer
-    /// sparsities), or null. <paramref name="naming"/> begins the message about unknown layers ("--layers names" in the CLI).
+    /// sparsities), or null. <paramref name="naming"/> begins the message about unknown layers.
     /// </summary>
     public static string? Problem(IReadOnlyList<PrunableWeight> weights, IReadOnlyDictionary<string, double>? config, string naming = "the per-layer sparsities name")
     {
@@ -45,18 +45,19 @@ public static class PrunableWeights
 
     /// <summary>
     /// Why weights cannot be <paramref name="verb"/>ed (clustered, factorized) as asked: none in the model, a
-    /// name in <paramref name="named"/> that is no such layer, or NaN/infinite weights; null when they can.
+    /// name in <paramref name="named"/> that is no such layer (the message names the options property
+    /// <paramref name="layers"/> that lists them), or NaN/infinite weights; null when they can.
     /// </summary>
-    public static string? Problem(Model model, IEnumerable<string>? named, string verb)
+    public static OptionText? Refusal(Model model, IEnumerable<string>? named, string verb, string layers)
     {
         var weights = Find(model);
-        if (weights.Count == 0) return $"the model has no Conv, ConvTranspose, Gemm or MatMul with a float weight initializer to {verb}";
+        if (weights.Count == 0) return OptionText.Plain($"the model has no Conv, ConvTranspose, Gemm or MatMul with a float weight initializer to {verb}");
         var missing = named?.Where(l => weights.All(w => w.LayerName != l)).ToList() ?? new List<string>();
         if (missing.Count > 0)
-            return $"--layers names {Message.List(missing.Select(m => $"'{Message.Name(m)}'"))}, not a layer with weights; layers: {Message.List(weights.Select(w => Message.Name(w.LayerName)), 20)}";
+            return OptionText.Of($"{OptionName.Of(layers)} names {Message.List(missing.Select(m => $"'{Message.Name(m)}'"))}, not a layer with weights; layers: {Message.List(weights.Select(w => Message.Name(w.LayerName)), 20)}");
         foreach (var w in weights)
             if (w.Tensor.AsFloats().ToArray().Any(x => !float.IsFinite(x)))
-                return $"'{w.Weight.Name}' of '{w.LayerName}' holds NaN or infinite weights; fix or retrain the model first";
+                return OptionText.Plain($"'{w.Weight.Name}' of '{w.LayerName}' holds NaN or infinite weights; fix or retrain the model first");
         return null;
     }
 

@@ -1,4 +1,5 @@
 using Shrink.Ir;
+using Shrink.Text;
 
 namespace Shrink.Passes.Quantization;
 
@@ -86,21 +87,24 @@ public sealed record QuantizationOptions
 
     /// <summary>
     /// Whether 8-bit weights take 7-bit levels here, and a note saying so and why (null when there is
-    /// nothing to say). <paramref name="integerKernels"/>: the activations are quantized, so ONNX Runtime
-    /// runs integer kernels (not weight-only quantization).
+    /// nothing to say; it names <see cref="ReduceRange"/> and its values). <paramref name="integerKernels"/>: the
+    /// activations are quantized, so ONNX Runtime runs integer kernels (not weight-only quantization).
     /// </summary>
-    public (bool On, string? Note) ResolveReduceRange(bool integerKernels) => ReduceRange switch
+    public (bool On, OptionText? Note) ResolveReduceRange(bool integerKernels)
     {
-        ReduceRange.On => (true, $"int8 weights use 7 bits (levels ±{WeightQuantizer.ReducedLimit}; --reduce-range on)"),
-        ReduceRange.Off => (false, integerKernels && IntegerKernels.U8S8Saturates
-            ? "int8 weights use the full 8 bits (--reduce-range off), but this CPU is x86 without VNNI, where ONNX Runtime's u8×s8 kernels add pairs of products " +
-              "in saturating int16 (VPMADDUBSW): the model runs less accurately here than on VNNI or ARM machines (--reduce-range auto avoids it)"
-            : null),
-        _ when integerKernels && IntegerKernels.U8S8Saturates => (true,
-            $"int8 weights use 7 bits (levels ±{WeightQuantizer.ReducedLimit}; --reduce-range auto): this CPU is x86 without VNNI, where ONNX Runtime's u8×s8 kernels " +
-            "add pairs of products in saturating int16 (VPMADDUBSW) and full-range weights overflow; for a model deployed on VNNI or ARM machines, --reduce-range off keeps 8 bits"),
-        _ => (false, null),
-    };
+        var option = OptionName.Of(nameof(ReduceRange));
+        const string saturates = "this CPU is x86 without VNNI, where ONNX Runtime's u8×s8 kernels add pairs of products in saturating int16 (VPMADDUBSW)";
+        return ReduceRange switch
+        {
+            ReduceRange.On => (true, OptionText.Of($"int8 weights use 7 bits (levels ±{WeightQuantizer.ReducedLimit}; {option} on)")),
+            ReduceRange.Off => (false, integerKernels && IntegerKernels.U8S8Saturates
+                ? OptionText.Of($"int8 weights use the full 8 bits ({option} off), but {saturates}: the model runs less accurately here than on VNNI or ARM machines ({option} auto avoids it)")
+                : null),
+            _ when integerKernels && IntegerKernels.U8S8Saturates => (true, OptionText.Of(
+                $"int8 weights use 7 bits (levels ±{WeightQuantizer.ReducedLimit}; {option} auto): {saturates} and full-range weights overflow; for a model deployed on VNNI or ARM machines, {option} off keeps 8 bits")),
+            _ => (false, null),
+        };
+    }
 
     /// <summary>Metadata key listing the packed bit width of low-bit weight tensors ("name:bits,…"), read by the size statistics.</summary>
     public const string PackedBitsKey = "shrink.weight_bits";

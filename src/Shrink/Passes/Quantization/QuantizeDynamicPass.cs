@@ -44,7 +44,7 @@ public sealed class QuantizeDynamicPass : Pass
         var packed = new List<(string, int)>();
         var weights = new List<QuantizedTensor>();
         var (reduceRange, note) = _options.ResolveReduceRange(integerKernels: true);
-        if (note is not null && layers.Any(l => _options.BitsOf(l) == 8)) context.Notes.Add(note);
+        if (note is not null && layers.Any(l => _options.BitsOf(l) == 8)) context.Note(note);
         foreach (var layer in layers)
         {
             var x = layer.Inputs[0]!;

@@ -1,6 +1,7 @@
 using Shrink.Ir;
 using Shrink.Ops;
 using Shrink.Techniques;
+using Shrink.Text;
 
 namespace Shrink.Passes.Quantization;
 
@@ -25,11 +26,11 @@ namespace Shrink.Passes.Quantization;
 /// </summary>
 public sealed class QuantizeStaticPass : Pass
 {
-    private static readonly HashSet<string> Weighted = new() { "Conv", "Gemm", "MatMul" };
-
-    /// <summary>Ops quantized between quantized layers; the first group keeps its input's parameters.</summary>
-    private static readonly HashSet<string> SameScale = new() { "MaxPool", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze" };
-    private static readonly HashSet<string> Requantizing = new() { "AveragePool", "GlobalAveragePool", "Add", "Concat" };
+    // Quantization roles come from the op registry (OpRoles): layers with weights, ops between quantized
+    // layers that keep their input's parameters, and ops between them that requantize.
+    private static readonly HashSet<string> Weighted = OpRoles.OpsWith(QuantizationRole.Weighted);
+    private static readonly HashSet<string> SameScale = OpRoles.OpsWith(QuantizationRole.SameScale);
+    private static readonly HashSet<string> Requantizing = OpRoles.OpsWith(QuantizationRole.Requantizing);
 
     private readonly QuantizationOptions _options;
 
@@ -181,7 +182,7 @@ public sealed class QuantizeStaticPass : Pass
         {
             var storage = LowBitStorageFor(model, plan, context);
             var (reduceRange, note) = _options.ResolveReduceRange(integerKernels: _options.Activations != DataType.Float);
-            if (note is not null && plan.Layers.Any(l => _options.BitsOf(l) == 8)) context.Notes.Add(note);
+            if (note is not null && plan.Layers.Any(l => _options.BitsOf(l) == 8)) context.Note(note);
             var packed = plan.Layers.Select(layer => (QuantizeWeights(graph, layer, parameters.TryGetValue(layer.Inputs[0]!, out var x) ? x : null, storage, reduceRange),
                 _options.BitsOf(layer))).ToList();
             QuantParams.RecordPackedBits(model, packed);
@@ -261,8 +262,9 @@ public sealed class QuantizeStaticPass : Pass
         if (reason is not null) context.Notes.Add($"low-bit weights kept as int8 levels (not ONNX int4, which needs opset {Int4Opset}): {reason}");
         if (storage != DataType.Int4) return storage;
         OpsetUpgrade.To(model, Int4Opset);
-        context.Notes.Add($"low-bit weights stored as ONNX int4 (opset raised to {Int4Opset}); ONNX Runtime 1.31 has no integer Conv or Gemm kernel for int4 weights: " +
-            "it dequantizes them and runs float kernels (a MatMul with block-wise int4 weights and float activations may become MatMulNBits); --storage int8 keeps its int8 kernels");
+        const string kernels = "ONNX Runtime 1.31 has no integer Conv or Gemm kernel for int4 weights: it dequantizes them and runs float kernels "
+            + "(a MatMul with block-wise int4 weights and float activations may become MatMulNBits)";
+        context.Note(OptionText.Of($"low-bit weights stored as ONNX int4 (opset raised to {Int4Opset}); {kernels}; {OptionName.Of(nameof(QuantizationOptions.LowBitStorage))} int8 keeps its int8 kernels"));
         return DataType.Int4;
     }
 

@@ -72,25 +72,28 @@ public static class Quantizer
         RunnerOptions? runner = null)
     {
         var prepared = Prepare(model, (options ?? new QuantizeOptions()) with { Mode = QuantizeMode.Static });
-        return Export(prepared, Calibrate(prepared, calibration, session, runner));
+        return Export(prepared, Calibrate(prepared, calibration, session, runner), session: session);
     }
 
     /// <summary>Weight-only quantization: weights behind DequantizeLinear, activations and biases float, no calibration.</summary>
     public static QuantizeResult WeightOnly(Model model, QuantizeOptions? options = null) =>
         Static(model, null, (options ?? new QuantizeOptions()) with { Activations = ActivationPrecision.Float });
 
-    /// <summary>Dynamic quantization of the MatMul and Gemm layers (activations quantized at run time; no calibration).</summary>
-    public static QuantizeResult Dynamic(Model model, QuantizeOptions? options = null)
+    /// <summary>
+    /// Dynamic quantization of the MatMul and Gemm layers (activations quantized at run time; no calibration). The notes
+    /// name options as <paramref name="session"/>'s <see cref="TechniqueSession.Naming"/> does.
+    /// </summary>
+    public static QuantizeResult Dynamic(Model model, QuantizeOptions? options = null, TechniqueSession? session = null)
     {
         var prepared = Prepare(model, (options ?? new QuantizeOptions()) with { Mode = QuantizeMode.Dynamic });
-        var context = Context(prepared);
+        var context = Context(prepared, session);
         var result = new PassPipeline(new QuantizeDynamicPass(prepared.PassOptions)).Run(prepared.Folded, context);
         return new QuantizeResult(result.Model, result.Artifact<QuantizationParameters>()!, CalibratedRanges.None, context.Notes, result.Stats);
     }
 
     /// <summary>Static or dynamic, as <see cref="QuantizeOptions.Mode"/> says.</summary>
     public static QuantizeResult Run(Model model, QuantizeOptions options, CalibrationSet? calibration, TechniqueSession? session = null, RunnerOptions? runner = null) =>
-        options.Mode == QuantizeMode.Dynamic ? Dynamic(model, options) : Static(model, calibration, options, session, runner);
+        options.Mode == QuantizeMode.Dynamic ? Dynamic(model, options, session) : Static(model, calibration, options, session, runner);
 
     /// <summary>
     /// Checks without quantizing: bad options throw <see cref="OptionsException"/>; returns why the model cannot be
@@ -125,8 +128,10 @@ public static class Quantizer
     /// <summary>
     /// The static QDQ model of <paramref name="prepared"/> with <paramref name="ranges"/>. <paramref name="weights"/>:
     /// initializers that replace the folded model's before quantizing (the weights quantization-aware training ended with).
+    /// The notes name options as <paramref name="session"/>'s <see cref="TechniqueSession.Naming"/> does.
     /// </summary>
-    public static QuantizeResult Export(PreparedQuantization prepared, CalibratedRanges ranges, IReadOnlyDictionary<string, Tensor>? weights = null)
+    public static QuantizeResult Export(PreparedQuantization prepared, CalibratedRanges ranges, IReadOnlyDictionary<string, Tensor>? weights = null,
+        TechniqueSession? session = null)
     {
         var model = prepared.Folded;
         if (weights is { Count: > 0 })
@@ -135,7 +140,7 @@ public static class Quantizer
             foreach (var (name, tensor) in weights)
                 (model.Graph.FindInitializer(name) ?? throw new ArgumentException($"the model has no initializer '{name}' to replace", nameof(weights))).Const = tensor.Clone(name);
         }
-        var context = Context(prepared);
+        var context = Context(prepared, session);
         var result = new PassPipeline(prepared.StaticPass(ranges)).Run(model, context);
         return new QuantizeResult(result.Model, result.Artifact<QuantizationParameters>()!, ranges, context.Notes, result.Stats);
     }
@@ -155,9 +160,9 @@ public static class Quantizer
     }
 
     /// <summary>A pass context holding the notes of the preparation, so the result's notes come in the order they were made.</summary>
-    private static PassContext Context(PreparedQuantization prepared)
+    private static PassContext Context(PreparedQuantization prepared, TechniqueSession? session)
     {
-        var context = new PassContext();
+        var context = new PassContext { Naming = session?.Naming };
         context.Notes.AddRange(prepared.Notes);
         return context;
     }

@@ -1,6 +1,7 @@
 using Shrink.Ir;
 using Shrink.Passes.Pruning;
 using Shrink.Techniques;
+using Shrink.Text;
 
 namespace Shrink.Passes.Sharing;
 
@@ -58,11 +59,14 @@ public sealed class ClusterPass : Pass
 
     public override string Id => "cluster-weights";
 
-    public override string? CheckPreconditions(Model model) => PrunableWeights.Problem(model, _options.LayerBits?.Keys, "cluster");
+    public override string? CheckPreconditions(Model model) => Refusal(model)?.ToString();
+
+    /// <summary>Why the pass cannot run on <paramref name="model"/> (<see cref="CheckPreconditions"/>), naming the option that lists the layers; null when it can.</summary>
+    public OptionText? Refusal(Model model) => PrunableWeights.Refusal(model, _options.LayerBits?.Keys, "cluster", nameof(ClusterOptions.LayerBits));
 
     protected internal override PassResult RunInPlace(Model model, PassContext context)
     {
-        if (CheckPreconditions(model) is { } reason) throw new OptionsException(reason);
+        if (Refusal(model) is { } reason) throw new OptionsException(reason);
         var recorded = ReadBits(model);
         var codebooks = new Dictionary<string, Codebook>();
         long layers = 0, clustered = 0;

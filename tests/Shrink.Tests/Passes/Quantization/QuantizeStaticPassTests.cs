@@ -99,7 +99,7 @@ public class QuantizeStaticPassTests
         context = new PassContext();
         var (_, full, _) = Quantize(zoo, options with { ReduceRange = ReduceRange.Off }, data.Train, context);
         Assert.Equal(127, LargestLevel(full));
-        Assert.Equal(IntegerKernels.U8S8Saturates, context.Notes.Any(n => n.Contains("--reduce-range off")));
+        Assert.Equal(IntegerKernels.U8S8Saturates, context.Notes.Any(n => n.Contains("(reduce range off)")));  // the property, not a CLI flag
     }
 
     private static int ArgMax(float[] logits, int row) =>
