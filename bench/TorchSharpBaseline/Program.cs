@@ -71,30 +71,22 @@ static Module<Tensor, Tensor> Build(string name) => name switch
     _ => throw new ArgumentException($"unknown model {name}: expected lenet300, lenet5 or all"),
 };
 
-// One epoch over a fresh permutation: per batch, gather the rows into a contiguous buffer, make a tensor
-// of it, then forward, loss, backward, step, all inside a dispose scope. Returns the wall-clock seconds.
-static double TrainEpoch(Module<Tensor, Tensor> model, optim.Optimizer optimizer, Dataset train)
+// One epoch over a fresh permutation: per batch, read the rows into a contiguous buffer (the source's Read), make a
+// tensor of it, then forward, loss, backward, step, all inside a dispose scope. Returns the wall-clock seconds.
+static double TrainEpoch(Module<Tensor, Tensor> model, optim.Optimizer optimizer, IDataSource train)
 {
     model.train();
-    int size = train.SampleSize;
     long[] order;
     using (var perm = torch.randperm(train.Count))
         order = perm.data<long>().ToArray();
-    var x = new float[Batch * size];
-    var y = new long[Batch];
     var clock = Stopwatch.StartNew();
     for (int start = 0; start < train.Count; start += Batch)
     {
         int n = Math.Min(Batch, train.Count - start);
-        for (int j = 0; j < n; j++)
-        {
-            int index = (int)order[start + j];
-            train.Images.AsSpan(index * size, size).CopyTo(x.AsSpan(j * size, size));
-            y[j] = train.Labels[index];
-        }
+        var batch = train.Read(order.Skip(start).Take(n).Select(i => (int)i).ToArray());
         using var scope = torch.NewDisposeScope();
-        var input = torch.tensor(x, [n, 1, 28, 28]);  // copies the first n rows of the buffer
-        var target = torch.tensor(y, [n]);
+        var input = torch.tensor((float[])batch.Inputs[0].Data, [n, 1, 28, 28]);
+        var target = torch.tensor(batch.Labels!.Select(v => (long)v).ToArray(), [n]);
         optimizer.zero_grad();
         var loss = functional.cross_entropy(model.call(input), target);
         loss.backward();
@@ -104,17 +96,16 @@ static double TrainEpoch(Module<Tensor, Tensor> model, optim.Optimizer optimizer
 }
 
 // Fraction of the test set classified correctly, in batches of 1000 without gradients.
-static double Evaluate(Module<Tensor, Tensor> model, Dataset test)
+static double Evaluate(Module<Tensor, Tensor> model, IDataSource test)
 {
     model.eval();
     using var noGrad = torch.no_grad();
     long correct = 0;
-    for (int start = 0; start < test.Count; start += EvalBatch)
+    foreach (var batch in test.Batches(EvalBatch))
     {
         using var scope = torch.NewDisposeScope();
-        var (x, y) = test.Batch(start, Math.Min(EvalBatch, test.Count - start));
-        var predicted = model.call(torch.tensor(x, [y.Length, 1, 28, 28])).argmax(1);
-        correct += predicted.eq(torch.tensor(y.Select(v => (long)v).ToArray())).sum().item<long>();
+        var predicted = model.call(torch.tensor((float[])batch.Inputs[0].Data, [batch.Count, 1, 28, 28])).argmax(1);
+        correct += predicted.eq(torch.tensor(batch.Labels!.Select(v => (long)v).ToArray())).sum().item<long>();
     }
     return (double)correct / test.Count;
 }

@@ -61,7 +61,8 @@ internal sealed class CliSession : IDisposable
 
     /// <summary>The line of a finished epoch, as <c>train</c> prints it.</summary>
     public static string EpochLine(TechniqueEpoch m) =>
-        $"{(m.Label.Length > 0 ? m.Label + " " : "")}epoch {m.Epoch}/{m.Epochs}: loss {m.TrainLoss:F4}, train {m.TrainAccuracy:P2}, test {m.TestAccuracy:P2}, " +
+        $"{(m.Label.Length > 0 ? m.Label + " " : "")}epoch {m.Epoch}/{m.Epochs}: loss {m.TrainLoss:F4}, " +
+        (m.TrainAccuracy is { } train ? $"train {train:P2}, test {m.TestAccuracy:P2}, " : "no labels (distilled), ") +
         $"lr {m.LearningRate:G3}, {m.Seconds:F1} s ({m.SamplesPerSecond:N0} samples/s)";
 
     /// <summary>The command succeeded: a default run directory's checkpoints are removed, so the same command runs again as it did.</summary>
@@ -130,7 +131,7 @@ internal sealed class ProgressLine
         _drawn = now;
         const int cells = 30;
         var done = (int)((long)cells * p.Batch / p.Batches);
-        var line = $"{(p.Label.Length > 0 ? p.Label + " " : "")}epoch {p.Epoch + 1}/{p.Epochs} [{new string('#', done)}{new string('.', cells - done)}] {p.Batch}/{p.Batches}  loss {p.Loss:F4}  acc {p.Accuracy:P1}  {p.SamplesPerSecond:N0} samples/s";
+        var line = $"{(p.Label.Length > 0 ? p.Label + " " : "")}epoch {p.Epoch + 1}/{p.Epochs} [{new string('#', done)}{new string('.', cells - done)}] {p.Batch}/{p.Batches}  loss {p.Loss:F4}  {(p.Accuracy is { } a ? $"acc {a:P1}" : "no labels")}  {p.SamplesPerSecond:N0} samples/s";
         _width = Math.Max(_width, line.Length);
         _err.Write("\r" + line.PadRight(_width));
         _err.Flush();

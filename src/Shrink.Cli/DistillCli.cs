@@ -58,9 +58,9 @@ internal sealed class DistillCli
         var (teacher, student, seed) = (p.GetValue(Teacher)!, p.GetValue(Student)!, options.Training.Seed);
         var zooTeacher = ModelZoo.Names.Contains(teacher);
         var model = ModelZoo.Names.Contains(student) ? RecipeModel.FromZoo(student, seed) : RecipeModel.File(student);
-        var data = new RecipeData
+        var data = RecipeData.For(FashionMnist.Locate(p.GetValue(Training.Data))) with
         {
-            FashionMnist = FashionMnist.Locate(p.GetValue(Training.Data)), TrainLimit = p.GetValue(Training.Limit),
+            TrainLimit = p.GetValue(Training.Limit),
             Teacher = zooTeacher ? null : teacher, TeacherZoo = zooTeacher ? teacher : null, TeacherSeed = zooTeacher ? seed + 1 : 0,
         };
         var stage = options with { Training = options.Training with { RunDirectory = null, Resume = false } };

@@ -31,8 +31,8 @@ internal sealed class QuantizeCli
     public Option<bool> PerChannel { get; } = new("--per-channel") { Description = "One weight scale per output channel (else one per tensor)" };
     public Option<string> Calibration { get; } = Choice("--calibration", "minmax, percentile (of |x|, --percentile) or entropy (KL divergence)", "minmax", "percentile", "entropy");
     public Option<double> Percentile { get; } = new("--percentile") { Description = "Percentile calibration: the percentile of |x| kept", DefaultValueFactory = _ => 99.99 };
-    public Option<int> Samples { get; } = new("--calib-samples") { Description = "Calibration samples (the first N training images, or of --calib-data)", DefaultValueFactory = _ => 512 };
-    public Option<string?> CalibData { get; } = new("--calib-data") { Description = "A .npy array of calibration inputs, shape [N, …] (any model input shape)" };
+    public Option<int> Samples { get; } = new("--calib-samples") { Description = "Calibration samples (the first N of the training data, or of --calib-data)", DefaultValueFactory = _ => 512 };
+    public Option<string?> CalibData { get; } = new("--calib-data") { Description = "Calibration inputs: a .npy array of shape [N, …] (a single-input model of any input shape), or any data --data takes (its training split; labels unused)" };
     public Option<string?> Exclude { get; } = new("--exclude") { Description = "Comma-separated node names kept in float" };
     public Option<string?> Layers { get; } = new("--layers") { Description = "Mixed precision: JSON of layer name → int8|int4|ternary|binary|float" };
     public Option<string?> Data { get; } = Options.Data();
@@ -111,40 +111,35 @@ internal sealed class QuantizeCli
         return qat ? new QatOptions { Quantize = options, FineTune = tuning, ActivationRanges = ranges } : null;
     }
 
-    /// <summary>Whether the command reads Fashion-MNIST: for accuracy when --data is given, for QAT's training, and for calibration unless --calib-data is given.</summary>
+    /// <summary>Whether the command reads data: for accuracy (or fidelity) when --data is given, for QAT's training, and for calibration unless --calib-data is given.</summary>
     public bool LoadsData(ParseResult p, QuantizeOptions options, bool qat) =>
         p.GetValue(Data) is not null || qat || options.Calibrates && p.GetValue(CalibData) is null;
 
     /// <summary>
-    /// The data of the command as a recipe names it: the Fashion-MNIST it reads (where <see cref="FashionMnist.Load(string?)"/>
-    /// finds it when --data is not given), the --calib-data array with the --calib-samples taken from it, and the --teacher.
+    /// The data of the command as a recipe names it: the data it reads (Fashion-MNIST where <see cref="FashionMnist.Locate"/>
+    /// finds it when --data is not given), the --calib-data samples with the --calib-samples taken from them, and the --teacher.
     /// </summary>
-    public RecipeData RecipeDataOf(ParseResult p, QuantizeOptions options, bool loadsData, TeacherChoice? teacher) => new()
-    {
-        FashionMnist = loadsData ? FashionMnist.Locate(p.GetValue(Data)) : null,
-        Calibration = p.GetValue(CalibData),
-        CalibrationSamples = options.CalibrationSamples,
-        Teacher = teacher?.Source,
-    };
+    public RecipeData RecipeDataOf(ParseResult p, QuantizeOptions options, bool loadsData, TeacherChoice? teacher) =>
+        (loadsData ? RecipeData.For(FashionMnist.Locate(p.GetValue(Data))) : new RecipeData()) with
+        {
+            Calibration = p.GetValue(CalibData),
+            CalibrationSamples = options.CalibrationSamples,
+            Teacher = teacher?.Source,
+        };
 
     /// <summary>The ONNX Runtime settings of calibration and measurement: --threads and --dim.</summary>
     public Runtime.RunnerOptions Runner(ParseResult p) => new() { Threads = p.GetValue(Threads), DimValues = Options.ParseDims(p.GetValue(Dims)) };
 
-    /// <summary>The samples to calibrate on (--calib-data, else the training images), checked against the model; null when none are needed.</summary>
-    public CalibrationSet? CalibrationFor(ParseResult p, QuantizeOptions options, DatasetPair? sets, Model model)
+    /// <summary>The samples to calibrate on (--calib-data, else the training split of --data), checked against the model; null when none are needed.</summary>
+    public CalibrationSet? CalibrationFor(ParseResult p, QuantizeOptions options, DataSplits? sets, Model model)
     {
         if (!options.Calibrates) return null;
-        var set = p.GetValue(CalibData) is { } npy
-            ? CalibrationSet.FromNpy(NpyFile.Read(npy), options.CalibrationSamples)
-            : CalibrationSet.FromDataset(sets!.Train, options.CalibrationSamples);
-        CheckFits(set, model);
+        if (p.GetValue(CalibData) is { } given) DataCli.CheckPath(given, "--calib-data");
+        var set = p.GetValue(CalibData) is not { } spec ? CalibrationSet.From(sets!.Train, options.CalibrationSamples)
+            : spec.EndsWith(".npy", StringComparison.OrdinalIgnoreCase) ? CalibrationSet.FromNpy(NpyFile.Read(spec), options.CalibrationSamples, $"--calib-data {spec}")
+            : CalibrationSet.From(DataSources.Open(spec, new DataOptions(), model).Train, options.CalibrationSamples);
+        set.CheckFits(model);
         return set;
-    }
-
-    /// <summary>The samples' fit to the model, with the flag that mends it.</summary>
-    public static void CheckFits(CalibrationSet set, Model model)
-    {
-        if (set.Misfit(model) is { } reason) throw new DataException($"{reason} (--calib-data X.npy)");
     }
 
     /// <summary>

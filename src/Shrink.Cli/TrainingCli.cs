@@ -33,7 +33,7 @@ internal sealed class TrainingCli
     public Option<double> Warmup { get; } = new("--warmup") { Description = "Linear warm-up, in epochs", DefaultValueFactory = _ => 0 };
     public Option<double> Smoothing { get; } = new("--label-smoothing") { Description = "Label smoothing of the cross-entropy", DefaultValueFactory = _ => 0 };
     public Option<int> Seed { get; } = new("--seed") { Description = "Seed of initialisation (zoo models), shuffling and dropout", DefaultValueFactory = _ => 0 };
-    public Option<int?> Limit { get; } = new("--limit") { Description = "Train on the first N training images only" };
+    public Option<int?> Limit { get; } = new("--limit") { Description = "Train on the first N training samples only" };
     public Option<string?> RunDir { get; } = new("--run-dir") { Description = "Run directory for checkpoints and metrics (default: OUT's name + .run)" };
     public Option<bool> Resume { get; } = new("--resume") { Description = "Continue the run in --run-dir from its last checkpoint" };
     public Option<int> Threads { get; } = new("--threads") { Description = "libtorch intra-op threads (0: one per core)", DefaultValueFactory = _ => 0 };
@@ -93,12 +93,12 @@ internal sealed class TrainingCli
             throw new OptionsException($"{directory} already holds a run; continue it with --resume, or choose another --run-dir");
     }
 
-    /// <summary>The data sets, the training set cut to --limit.</summary>
-    public (Dataset Train, Dataset Test) LoadData(ParseResult p)
+    /// <summary>The data --data names, opened for <paramref name="model"/> and checked against it; the training split cut to --limit.</summary>
+    public DataSplits LoadData(ParseResult p, Model model, string modelName)
     {
         var n = Options.CheckLimit(p.GetValue(Limit));
-        var sets = FashionMnist.Load(p.GetValue(Data));
-        return (n is { } k ? sets.Train.Take(k) : sets.Train, sets.Test);
+        var sets = DataCli.Open(p.GetValue(Data), model, modelName);
+        return n is { } k ? sets with { Train = sets.Train.Take(k) } : sets;
     }
 
     /// <summary>A zoo model (initialised with <paramref name="seed"/>) or an ONNX file, as --<paramref name="option"/> names it.</summary>
@@ -145,7 +145,7 @@ internal sealed class TrainingCli
     /// unless <paramref name="quiet"/>; Ctrl-C writes a checkpoint and the command exits with <see cref="Interrupted"/>
     /// (<see cref="TrainingInterruptedException"/>, which <see cref="CliContext.Guard"/> reports).
     /// </summary>
-    public static void Fit(CliContext cli, Trainer trainer, Dataset train, Dataset test, bool quiet, string label = "")
+    public static void Fit(CliContext cli, Trainer trainer, IDataSource train, IDataSource test, bool quiet, string label = "")
     {
         using var session = new CliSession(cli, trainer.Options.RunDirectory, trainer.Options.Resume, quiet, epochLines: true);
         TrainingSession.Fit(trainer, train, test, session.Session, label);
@@ -183,6 +183,6 @@ internal sealed class TeacherCli
 internal sealed record TeacherChoice(Model Model, DistillationOptions Options, string Source)
 {
     /// <summary>The inputs of a fine-tuning technique: the data and, with a teacher, the model to distill from.</summary>
-    public static Techniques.TechniqueInputs Inputs(TeacherChoice? teacher, DatasetPair? data) =>
+    public static Techniques.TechniqueInputs Inputs(TeacherChoice? teacher, DataSplits? data) =>
         new() { Data = data, Teacher = teacher?.Model, TeacherSource = teacher?.Source ?? "the teacher" };
 }

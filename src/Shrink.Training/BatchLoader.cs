@@ -1,30 +1,31 @@
 using Shrink.Data;
+using Shrink.Training.Execution;
 using TorchSharp;
-using static TorchSharp.torch;
 using Tensor = TorchSharp.torch.Tensor;
 
 namespace Shrink.Training;
 
 /// <summary>
-/// Mini-batches of a data set in a seeded order: epoch e of seed s always visits the samples in the
-/// same order, so a run resumed at any batch sees what an uninterrupted run would have seen.
+/// Mini-batches of a data source in a seeded order: epoch e of seed s always visits the samples in the
+/// same order, so a run resumed at any batch sees what an uninterrupted run would have seen. Batches are read
+/// by sample index (<see cref="IDataSource.Read"/>); while one batch trains, the next is read on a background
+/// task (decoding an image folder overlaps the step), which changes nothing that is read.
 /// </summary>
 public sealed class BatchLoader
 {
-    private readonly Dataset _data;
-    private readonly float[] _x;
-    private readonly long[] _y;
+    private readonly IDataSource _data;
+    private (int[] Order, int Batch, int Epoch, Task<DataBatch> Read)? _next;
 
-    public BatchLoader(Dataset data, int batchSize, int seed)
+    /// <exception cref="DataException">The source is empty.</exception>
+    /// <exception cref="OptionsException">The batch size is below 1.</exception>
+    public BatchLoader(IDataSource data, int batchSize, int seed)
     {
-        if (data.Count == 0) throw new DataException($"the training set ({data.Source}) is empty");
+        ArgumentNullException.ThrowIfNull(data);
+        if (data.Count == 0) throw new DataException($"the training set ({data.Name}) is empty");
         if (batchSize < 1) throw new OptionsException($"batch size {batchSize} is out of range; use 1 or more");
         _data = data;
         BatchSize = batchSize;
         Seed = seed;
-        var rows = Math.Min(batchSize, data.Count);  // a batch never holds more than the data set
-        _x = new float[(long)rows * data.SampleSize];
-        _y = new long[rows];
     }
 
     public int BatchSize { get; }
@@ -44,24 +45,49 @@ public sealed class BatchLoader
         return order;
     }
 
-    /// <summary>Batch <paramref name="batch"/> of an order: the sample indices, inputs [B, …] and int64 labels [B].</summary>
-    public (int[] Samples, Tensor X, Tensor Y) Get(int[] order, int batch)
+    /// <summary>The sample indices of batch <paramref name="batch"/> of an order.</summary>
+    public int[] Samples(int[] order, int batch)
     {
         var start = batch * BatchSize;
-        var count = Math.Min(BatchSize, order.Length - start);
-        var size = _data.SampleSize;
-        var samples = order.AsSpan(start, count).ToArray();
-        for (var i = 0; i < count; i++)
+        return order.AsSpan(start, Math.Min(BatchSize, order.Length - start)).ToArray();
+    }
+
+    /// <summary>
+    /// Batch <paramref name="batch"/> of an order as the source gives it (<paramref name="epoch"/> seeds its augmentation),
+    /// and the next batch of the same order started on a background task.
+    /// </summary>
+    public DataBatch Read(int[] order, int batch, int epoch = 0)
+    {
+        var read = _next is { } n && ReferenceEquals(n.Order, order) && n.Batch == batch && n.Epoch == epoch ? n.Read : Start(order, batch, epoch);
+        _next = batch + 1 < Batches ? (order, batch + 1, epoch, Start(order, batch + 1, epoch)) : null;
+        try
         {
-            var s = samples[i];
-            Array.Copy(_data.Images, (long)s * size, _x, (long)i * size, size);
-            _y[i] = _data.Labels[s];
+            return read.GetAwaiter().GetResult();
         }
-        var shape = new long[_data.SampleShape.Length + 1];
-        shape[0] = count;
-        for (var d = 0; d < _data.SampleShape.Length; d++) shape[d + 1] = _data.SampleShape[d];
-        var x = count == _y.Length ? torch.tensor(_x, shape) : torch.tensor(_x.AsSpan(0, count * size).ToArray(), shape);
-        var y = count == _y.Length ? torch.tensor(_y, new long[] { count }) : torch.tensor(_y.AsSpan(0, count).ToArray(), new long[] { count });
-        return (samples, x, y);
+        catch
+        {
+            _next = null;
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Batch <paramref name="batch"/> of an order for an executor: the sample indices, one tensor per model input (in the
+    /// binding's order, the executor's input order) and the labels as int64 [B], or null when the source has none.
+    /// The tensors belong to the caller's dispose scope.
+    /// </summary>
+    public (int[] Samples, Tensor[] Inputs, Tensor? Labels) Get(int[] order, int batch, DataBinding binding, int epoch = 0)
+    {
+        ArgumentNullException.ThrowIfNull(binding);
+        var data = Read(order, batch, epoch);
+        var inputs = binding.ModelInputs(data).Select(TorchTensors.FromHost).ToArray();
+        var labels = data.Labels is { } y ? torch.tensor(y.Select(v => (long)v).ToArray(), new long[] { y.Length }) : null;
+        return (Samples(order, batch), inputs, labels);
+    }
+
+    private Task<DataBatch> Start(int[] order, int batch, int epoch)
+    {
+        var samples = Samples(order, batch);
+        return Task.Run(() => _data.Read(samples, epoch));
     }
 }

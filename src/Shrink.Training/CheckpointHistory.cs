@@ -18,7 +18,7 @@ internal static class CheckpointHistory
         if (m is null) return "is null";
         if (m.Epoch != epoch) return $"is for epoch {m.Epoch}, not {epoch}";
         if (!double.IsFinite(m.TrainLoss)) return $"has a train loss of {m.TrainLoss}";
-        if (!IsFraction(m.TrainAccuracy)) return $"has a train accuracy of {m.TrainAccuracy}";
+        if (m.TrainAccuracy is { } train && !IsFraction(train)) return $"has a train accuracy of {train}";
         if (m.TestLoss is { } loss && !double.IsFinite(loss)) return $"has a test loss of {loss}";
         if (m.TestAccuracy is { } accuracy && !IsFraction(accuracy)) return $"has a test accuracy of {accuracy}";
         if (!(double.IsFinite(m.LearningRate) && m.LearningRate >= 0)) return $"has a learning rate of {m.LearningRate}";

@@ -13,7 +13,7 @@ public sealed partial class Trainer
     /// What a checkpoint of this trainer's run on <paramref name="train"/> must hold: the model hash,
     /// the options, epochs and batches, and the spec of every tensor it saves.
     /// </summary>
-    public CheckpointRun CheckpointRunFor(Dataset train)
+    public CheckpointRun CheckpointRunFor(IDataSource train)
     {
         using var rng = torch.get_rng_state();
         var required = ModelTensors().ToDictionary(t => t.Name, t => CheckpointTensorSpec.Of(t.Tensor));
@@ -32,7 +32,7 @@ public sealed partial class Trainer
         };
     }
 
-    private static string DataOf(Dataset train) => $"{train.Source}, {train.Count} samples";
+    private static string DataOf(IDataSource train) => $"{train.Name}, {train.Count} samples";
 
     /// <summary>What a resumed run must share with the original: the options, the training data and the hooks' settings.</summary>
     private IReadOnlyDictionary<string, string> Fingerprint(string data)

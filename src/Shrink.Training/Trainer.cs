@@ -13,9 +13,10 @@ using Tensor = TorchSharp.torch.Tensor;
 namespace Shrink.Training;
 
 /// <summary>
-/// Trains a compiled graph with cross-entropy on a labelled data set: seeded mini-batches, an
-/// optimizer and learning-rate schedule, hooks for the techniques that train, a checkpoint per
-/// epoch (and on cancellation) and exact resumption.
+/// Trains a compiled graph with cross-entropy on a labelled data source (or, without labels, on the loss of a
+/// hook that supervises, such as distillation from the original model): seeded mini-batches bound to the model's
+/// inputs by name (<see cref="DataBinding"/>), an optimizer and learning-rate schedule, hooks for the techniques
+/// that train, a checkpoint per epoch (and on cancellation) and exact resumption.
 /// </summary>
 public sealed partial class Trainer : IDisposable
 {
@@ -23,9 +24,9 @@ public sealed partial class Trainer : IDisposable
     private readonly Scalar _one = 1L.ToScalar(); // explicit alpha for add (see Optimizer.S)
     private readonly Scalar _labelWeight;
     private readonly string _modelHash;
-    private readonly Tensor[] _inputs = new Tensor[1];
     private readonly Dictionary<string, Tensor> _tapValues = new(); // reused: hooks read it during their step only
     private string _data = "";
+    private DataBinding? _binding;
 
     public Trainer(GraphExecutor executor, TrainOptions options, IEnumerable<ITrainingHook>? hooks = null)
     {
@@ -71,11 +72,12 @@ public sealed partial class Trainer : IDisposable
     /// finished run trains nothing and keeps the restored weights). The run directory gets a checkpoint after
     /// every epoch; on cancellation one at the current batch, then <see cref="TrainingInterruptedException"/>.
     /// </summary>
-    public IReadOnlyList<EpochMetrics> Fit(Dataset train, Dataset? test = null, CancellationToken cancel = default)
+    public IReadOnlyList<EpochMetrics> Fit(IDataSource train, IDataSource? test = null, CancellationToken cancel = default)
     {
-        if (test is not null && test.SampleSize != train.SampleSize)
-            throw new DataException($"test samples ({string.Join("x", test.SampleShape)}) differ from training samples ({string.Join("x", train.SampleShape)})");
-        CheckFits(Executor, train);
+        _binding = Bind(Executor, train);
+        if (test is not null) Bind(Executor, test);
+        if (train.ClassCount is null && !Hooks.Any(h => h.Supervises))
+            throw new DataException($"{train.Name} has no labels and no training hook supervises the model; give labelled data, or distill from a teacher (label-free fine-tuning distills from the original model)");
         _data = DataOf(train);
         var loader = new BatchLoader(train, Options.BatchSize, Options.Seed);
         var state = Options.Resume ? Restore(CheckpointRunFor(train)) : new CheckpointState();
@@ -102,13 +104,17 @@ public sealed partial class Trainer : IDisposable
         public int Batch;
         public double LossSum, SecondsBefore;
         public long Correct, Seen;
+        public bool Labelled = true;
+
+        /// <summary>The running train accuracy, null without labels.</summary>
+        public double? Accuracy => Labelled ? (double)Correct / Seen : null;
 
         public static EpochCounters From(CheckpointState s) =>
             new() { Batch = s.Batch, LossSum = s.LossSum, SecondsBefore = s.Seconds, Correct = s.Correct, Seen = s.Seen };
     }
 
     /// <summary>One epoch from <paramref name="run"/>'s batch on (a fresh epoch reseeds the generator), then its evaluation.</summary>
-    private EpochMetrics TrainEpoch(BatchLoader loader, int epoch, EpochCounters run, List<string> taps, Dataset? test, CancellationToken cancel)
+    private EpochMetrics TrainEpoch(BatchLoader loader, int epoch, EpochCounters run, List<string> taps, IDataSource? test, CancellationToken cancel)
     {
         if (run.Batch == 0) torch.manual_seed(Options.Seed * 7919L + epoch);
         var order = loader.Order(epoch);
@@ -118,12 +124,12 @@ public sealed partial class Trainer : IDisposable
         {
             if (cancel.IsCancellationRequested) Interrupt(epoch, batch, run, run.SecondsBefore + clock.Elapsed.TotalSeconds, cancel);
             Step(loader, order, epoch, batch, taps, run);
-            Progress?.Invoke(new TrainProgress(epoch, Options.Epochs, batch + 1, loader.Batches, run.LossSum / run.Seen, (double)run.Correct / run.Seen,
+            Progress?.Invoke(new TrainProgress(epoch, Options.Epochs, batch + 1, loader.Batches, run.LossSum / run.Seen, run.Accuracy,
                 run.Seen / Math.Max(1e-9, run.SecondsBefore + clock.Elapsed.TotalSeconds)));
         }
         var seconds = run.SecondsBefore + clock.Elapsed.TotalSeconds;
-        Evaluation? eval = test is not null && Options.EvaluateEachEpoch ? Evaluate(test) : null;
-        return new EpochMetrics(epoch + 1, run.LossSum / run.Seen, (double)run.Correct / run.Seen, eval?.Loss, eval?.Accuracy,
+        Evaluation? eval = test is { ClassCount: not null } && Options.EvaluateEachEpoch ? Evaluate(test) : null;
+        return new EpochMetrics(epoch + 1, run.LossSum / run.Seen, run.Accuracy, eval?.Loss, eval?.Accuracy,
             _optimizer.LearningRate, seconds, run.Seen / seconds);
     }
 
@@ -143,17 +149,17 @@ public sealed partial class Trainer : IDisposable
     private void Step(BatchLoader loader, int[] order, int epoch, int batch, List<string> taps, EpochCounters run)
     {
         using var scope = torch.NewDisposeScope();
-        var (samples, x, y) = loader.Get(order, batch);
+        var (samples, x, y) = loader.Get(order, batch, _binding!, epoch);
         _optimizer.LearningRate = Options.Schedule.RateAt(Options.Hyper.LearningRate, _optimizer.Steps, loader.Batches, Options.Epochs);
-        _inputs[0] = x;
-        var outputs = Executor.Run(_inputs, taps);
+        var outputs = Executor.Run(x, taps);
         var logits = outputs[0];
         for (var i = 0; i < taps.Count; i++) _tapValues[taps[i]] = outputs[Executor.Outputs.Count + i]; // after every graph output
-        var step = new TrainStep(Executor, epoch, batch, _optimizer.Steps, samples, x, y, logits, _tapValues);
-        var loss = F.cross_entropy(logits, y, label_smoothing: Options.LabelSmoothing);
-        if (Options.LabelLossWeight != 1) loss = loss.mul(_labelWeight);
+        var step = new TrainStep(Executor, epoch, batch, _optimizer.Steps, samples, x, y, outputs[..Executor.Outputs.Count], _tapValues);
+        var loss = y is null ? null : F.cross_entropy(logits, y, label_smoothing: Options.LabelSmoothing);
+        if (loss is not null && Options.LabelLossWeight != 1) loss = loss.mul(_labelWeight);
         foreach (var hook in Hooks)
-            if (hook.ExtraLoss(step) is { } extra) loss = loss.add(extra, _one);
+            if (hook.ExtraLoss(step) is { } extra) loss = loss is null ? extra : loss.add(extra, _one);
+        if (loss is null) throw new DataException($"batch {batch + 1} has no labels and no hook gave a loss; give labelled data or distill from a teacher");
         _optimizer.ZeroGrad();
         loss.backward();
         _optimizer.Step();
@@ -163,31 +169,28 @@ public sealed partial class Trainer : IDisposable
         var lossValue = loss.item<float>();
         if (!float.IsFinite(lossValue))
             throw new RuntimeFailureException($"the loss became {lossValue} at epoch {epoch + 1}, batch {batch + 1}; lower the learning rate or check the data");
-        run.LossSum += lossValue * y.shape[0];
-        run.Correct += logits.argmax(1).eq(y).sum().item<long>();
-        run.Seen += y.shape[0];
+        run.LossSum += lossValue * samples.Length;
+        if (y is not null) run.Correct += logits.argmax(1).eq(y).sum().item<long>();
+        run.Labelled &= y is not null;
+        run.Seen += samples.Length;
     }
 
-    /// <summary>Refuses a model whose single input does not take the data set's samples.</summary>
-    internal static void CheckFits(GraphExecutor executor, Dataset data)
-    {
-        if (executor.Inputs.Count != 1)
-            throw new DataException($"the model takes {executor.Inputs.Count} inputs ({string.Join(", ", executor.Inputs.Select(i => i.Name))}); training needs a model with one image input");
-        var input = executor.Inputs[0];
-        if (input.Shape is not { } shape) return;
-        var fits = shape.Rank == data.SampleShape.Length + 1
-            && shape.Dims.Skip(1).Zip(data.SampleShape).All(d => d.First.Value is not { } size || size == d.Second);
-        if (!fits)
-            throw new DataException($"the model's input '{input.Name}' is {shape} but the samples of {data.Source} are [N,{string.Join(",", data.SampleShape)}]; train a model made for this data");
-    }
+    /// <summary>
+    /// How <paramref name="data"/> feeds the executor's inputs (<see cref="DataBinding"/>: by name or the single one, flattened
+    /// for a 2-D input, int32↔int64), or one line saying why it does not fit.
+    /// </summary>
+    /// <exception cref="DataException">The data does not fit the model.</exception>
+    internal static DataBinding Bind(GraphExecutor executor, IDataSource data) => DataBinding.For(executor.Inputs, data);
 
-    /// <summary>Cross-entropy and accuracy on a data set, in eval mode.</summary>
-    public Evaluation Evaluate(Dataset data) => Evaluate(Executor, data, Options.EvalBatchSize);
+    /// <summary>Cross-entropy and accuracy on a labelled data source, in eval mode.</summary>
+    public Evaluation Evaluate(IDataSource data) => Evaluate(Executor, data, Options.EvalBatchSize);
 
-    /// <summary>Cross-entropy and accuracy of an executor on a data set, in eval mode (the mode is restored afterwards).</summary>
-    public static Evaluation Evaluate(GraphExecutor executor, Dataset data, int batchSize = 1000)
+    /// <summary>Cross-entropy and accuracy of an executor's first output on a labelled data source, in eval mode (the mode is restored afterwards).</summary>
+    /// <exception cref="DataException">The data has no labels or does not fit the model.</exception>
+    public static Evaluation Evaluate(GraphExecutor executor, IDataSource data, int batchSize = 1000)
     {
-        CheckFits(executor, data);
+        var binding = Bind(executor, data);
+        if (data.ClassCount is null) throw new DataException($"{data.Name} has no labels; accuracy needs labelled data");
         var wasTraining = executor.Training;
         executor.Training = false;
         try
@@ -200,9 +203,9 @@ public sealed partial class Trainer : IDisposable
             for (var b = 0; b < loader.Batches; b++)
             {
                 using var scope = torch.NewDisposeScope();
-                var (_, x, y) = loader.Get(order, b);
+                var (_, x, y) = loader.Get(order, b, binding);
                 var logits = executor.Forward(x)[0];
-                lossSum += F.cross_entropy(logits, y).item<float>() * y.shape[0];
+                lossSum += F.cross_entropy(logits, y!).item<float>() * y!.shape[0];
                 correct += logits.argmax(1).eq(y).sum().item<long>();
             }
             return new Evaluation(lossSum / data.Count, (double)correct / data.Count, data.Count);

@@ -7,8 +7,8 @@ namespace Shrink.Training;
 /// <summary>One optimizer step as hooks see it. Tensors belong to the step's dispose scope.</summary>
 public sealed class TrainStep
 {
-    internal TrainStep(GraphExecutor executor, int epoch, int batch, long globalStep, int[] samples, Tensor inputs, Tensor labels,
-        Tensor logits, IReadOnlyDictionary<string, Tensor> taps)
+    internal TrainStep(GraphExecutor executor, int epoch, int batch, long globalStep, int[] samples, IReadOnlyList<Tensor> inputs, Tensor? labels,
+        IReadOnlyList<Tensor> outputs, IReadOnlyDictionary<string, Tensor> taps)
     {
         Executor = executor;
         Epoch = epoch;
@@ -17,7 +17,7 @@ public sealed class TrainStep
         Samples = samples;
         Inputs = inputs;
         Labels = labels;
-        Logits = logits;
+        Outputs = outputs;
         Taps = taps;
     }
 
@@ -31,11 +31,17 @@ public sealed class TrainStep
     /// <summary>The training-set indices of this batch's samples (for per-sample caches such as teacher logits).</summary>
     public int[] Samples { get; }
 
-    public Tensor Inputs { get; }
-    public Tensor Labels { get; }
+    /// <summary>The model's inputs, in the executor's input order.</summary>
+    public IReadOnlyList<Tensor> Inputs { get; }
+
+    /// <summary>The labels as int64 [B], or null when the data has none (label-free training: a hook gives the loss).</summary>
+    public Tensor? Labels { get; }
+
+    /// <summary>Every graph output, in order.</summary>
+    public IReadOnlyList<Tensor> Outputs { get; }
 
     /// <summary>The model's first output.</summary>
-    public Tensor Logits { get; }
+    public Tensor Logits => Outputs[0];
 
     /// <summary>Intermediate tensors requested by hooks (<see cref="ITrainingHook.Taps"/>), by name.</summary>
     public IReadOnlyDictionary<string, Tensor> Taps { get; }
@@ -75,6 +81,12 @@ public interface ITrainingHook
     /// <summary>Called once before the first step (also after a resume, after <see cref="LoadState"/>).</summary>
     void OnTrainStart(Trainer trainer) { }
 
+    /// <summary>
+    /// True when the hook's loss alone teaches the model what to output (distillation from a teacher), so the trainer
+    /// can train on data without labels; false for regularisers (an L1 penalty) that need the labels' loss beside them.
+    /// </summary>
+    bool Supervises => false;
+
     /// <summary>A term added to the loss of this step, or null.</summary>
     Tensor? ExtraLoss(TrainStep step) => null;
 
@@ -85,12 +97,12 @@ public interface ITrainingHook
     void OnEpochEnd(EpochMetrics metrics) { }
 }
 
-/// <summary>What one epoch measured.</summary>
-public sealed record EpochMetrics(int Epoch, double TrainLoss, double TrainAccuracy, double? TestLoss, double? TestAccuracy,
+/// <summary>What one epoch measured; the accuracies are null on data without labels.</summary>
+public sealed record EpochMetrics(int Epoch, double TrainLoss, double? TrainAccuracy, double? TestLoss, double? TestAccuracy,
     double LearningRate, double Seconds, double SamplesPerSecond);
 
 /// <summary>Progress within an epoch after an optimizer step, for progress bars: <paramref name="Epoch"/> counts from 0, <paramref name="Batch"/> is the batches done.</summary>
-public readonly record struct TrainProgress(int Epoch, int Epochs, int Batch, int Batches, double Loss, double Accuracy, double SamplesPerSecond);
+public readonly record struct TrainProgress(int Epoch, int Epochs, int Batch, int Batches, double Loss, double? Accuracy, double SamplesPerSecond);
 
-/// <summary>Loss and accuracy on a data set.</summary>
+/// <summary>Loss and accuracy on a labelled data set.</summary>
 public sealed record Evaluation(double Loss, double Accuracy, int Count);

@@ -57,7 +57,7 @@ public static class TrainingSession
     /// session labelled <paramref name="label"/> (empty for a command's own training), the trainer's notices to its
     /// notes, and its token interrupts training (a checkpoint, then <see cref="TrainingInterruptedException"/>).
     /// </summary>
-    public static IReadOnlyList<EpochMetrics> Fit(Trainer trainer, Dataset train, Dataset? test, TechniqueSession session, string label = "")
+    public static IReadOnlyList<EpochMetrics> Fit(Trainer trainer, IDataSource train, IDataSource? test, TechniqueSession session, string label = "")
     {
         var epochs = trainer.Options.Epochs;
         Action<TrainProgress> progress = p =>

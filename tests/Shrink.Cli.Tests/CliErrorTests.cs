@@ -79,7 +79,7 @@ public class CliErrorTests
         using var dir = new TempDirectory();
         CliRunner.Run("zoo", "lenet300", "--out", dir.File("m.onnx"));
         AssertBadInput(CliRunner.Run("eval", dir.File("m.onnx"), "--limit", "0"), "--limit 0 is out of range");
-        AssertBadInput(CliRunner.Run("eval", TestModels.TorchFile("resnet_tiny.onnx"), "--data", "embedded", "--limit", "10"), "images are [1,28,28]");
+        AssertBadInput(CliRunner.Run("eval", TestModels.TorchFile("resnet_tiny.onnx"), "--data", "embedded", "--limit", "10"), "gives samples of image: float32[1,28,28]; give data of the model's input shape");
     }
 
     [Fact]

@@ -148,7 +148,7 @@ public class RecipeTrainingTests
         Assert.Equal(new[] { "m.onnx", "recipe.yaml" }, Directory.GetFileSystemEntries(dir.Path).Select(Path.GetFileName).Order(StringComparer.Ordinal));
         var e = Assert.Throws<RecipeException>(() => RecipeRunner.Plan(RecipeText.TwoStages(dir, "stages:\n  - technique: fold-constants\n  - technique: fine-tune\n")));
         Assert.Equal(5, e.Line);
-        Assert.Contains("stage 2 (fine-tune), options: fine-tune needs labelled data", e.Message);
+        Assert.Contains("stage 2 (fine-tune), options: fine-tune needs data; give the technique a data set", e.Message);
         // A refusal that names a property (OptionsException.For) is placed at that key.
         var epochs = Assert.Throws<RecipeException>(() => RecipeRunner.Plan(RecipeText.TwoStages(dir,
             "data: { fashion-mnist: embedded }\nstages:\n  - technique: fine-tune\n    options:\n      batch: 8\n      epochs: 0\n")));

@@ -16,7 +16,7 @@ namespace Shrink.Training.Tests;
 [Collection("torch")]
 public class TrainerTests
 {
-    private static readonly DatasetPair Embedded = FashionMnist.LoadEmbedded();
+    private static readonly DataSplits Embedded = FashionMnist.LoadEmbedded();
 
     /// <summary>A small network with every stateful piece: convolution, BatchNorm statistics, dropout randomness.</summary>
     internal static Model SmallNet(int seed = 0)
@@ -282,10 +282,13 @@ public class TrainerTests
         Assert.NotEqual(loader.Order(1), new BatchLoader(Embedded.Train.Take(500), 64, seed: 4).Order(1));
         Assert.Equal(Enumerable.Range(0, 500), loader.Order(0).Order());
         using var scope = torch.NewDisposeScope();
-        var (samples, x, y) = loader.Get(loader.Order(0), 7);
+        var data = Embedded.Train.Take(500);
+        using var ex = GraphExecutor.Compile(ModelZoo.Create("lenet5"));
+        var (samples, x, y) = loader.Get(loader.Order(0), 7, DataBinding.For(ex.Inputs, data));
         Assert.Equal(500 - 7 * 64, samples.Length);
-        Assert.Equal(new long[] { samples.Length, 1, 28, 28 }, x.shape);
-        Assert.Equal(Embedded.Train.Labels[samples[0]], y[0].item<long>());
+        Assert.Equal(new long[] { samples.Length, 1, 28, 28 }, Assert.Single(x).shape);
+        Assert.Equal(data.Read(samples).Labels![0], y![0].item<long>());
+        Assert.Equal((float[])data.Read(samples).Inputs[0].Data, x[0].data<float>().ToArray());
     }
 
     /// <summary>Three epochs on the embedded subset: after the first, resident memory grows by less than 50 MB (no tensor leaks).</summary>

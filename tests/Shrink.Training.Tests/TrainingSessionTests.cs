@@ -29,7 +29,7 @@ namespace Shrink.Training.Tests;
 [Collection("torch")]
 public class TrainingSessionTests
 {
-    private static readonly DatasetPair Data = Subset(FashionMnist.LoadEmbedded());
+    private static readonly DataSplits Data = Subset(FashionMnist.LoadEmbedded());
     private static readonly TechniqueInputs Inputs = new() { Data = Data };
 
     /// <summary>2 epochs of 4 batches: 8 optimizer steps per fine-tuning.</summary>
@@ -42,7 +42,7 @@ public class TrainingSessionTests
         public void OnEpochEnd(EpochMetrics metrics) => read();
     }
 
-    private static DatasetPair Subset(DatasetPair all) => new(all.Train.Take(256), all.Test.Take(200));
+    private static DataSplits Subset(DataSplits all) => new(all.Train.Take(256), all.Test.Take(200));
 
     /// <summary>What a technique's run gave: its model and the state it reports besides the weights (ranges, centroids, masks).</summary>
     private sealed record Outcome(Model Model, string Extra = "");
@@ -144,7 +144,7 @@ public class TrainingSessionTests
         var options = new QuantizationOptions { PerChannel = true };
         var folded = Run(TrainerTests.SmallNet(), new FoldConstantsPass(), new FoldBatchNormPass());
         var plan = new QuantizeStaticPass(options).Plan(folded);
-        var ranges = Calibrator.Collect(folded, plan.CalibrationValues, CalibrationSet.FromDataset(Data.Train, 32), CalibrationMethod.MinMax);
+        var ranges = Calibrator.Collect(folded, plan.CalibrationValues, CalibrationSet.From(Data.Train, 32), CalibrationMethod.MinMax);
         var fakeQuant = new QuantizeStaticPass(options, ranges) { ActivationsOnly = true }.Run(folded, new PassContext());
         var training = fakeQuant.Model;
         var quantizers = fakeQuant.Artifact<ActivationQuantizers>()!.Scales;

@@ -20,7 +20,7 @@ namespace Shrink.Training.Tests;
 [Collection("torch")]
 public class TrainingTechniquesTests
 {
-    private static readonly DatasetPair Small = new(FashionMnist.LoadEmbedded().Train.Take(512), FashionMnist.LoadEmbedded().Test.Take(256));
+    private static readonly DataSplits Small = new(FashionMnist.LoadEmbedded().Train.Take(512), FashionMnist.LoadEmbedded().Test.Take(256));
 
     private static Model Pruned(string zoo, double sparsity)
     {

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Shrink.Cli.Reports;
-using Shrink.Data;
 using Shrink.Evaluation;
 using Shrink.Onnx;
 using Shrink.Passes.Sharing;
@@ -26,7 +25,7 @@ internal static class ClusterCommand
         var init = new Option<string>("--init") { Description = "k-means start: linear (evenly over [min, max], the paper's), density (quantiles) or random", DefaultValueFactory = _ => "linear" };
         init.AcceptOnlyFromAmong("linear", "density", "random");
         var finetune = new Option<int>("--finetune-epochs") { Description = "Centroid fine-tuning epochs (gradients of a cluster summed into its centroid; needs --data)", DefaultValueFactory = _ => 0 };
-        var data = new Option<string?>("--data") { Description = "Fashion-MNIST directory or 'embedded': accuracy figures and fine-tuning" };
+        var data = new Option<string?>("--data") { Description = "Data for accuracy (or, without labels, fidelity) figures and fine-tuning: " + DataCli.Description };
         var lr = new Option<double>("--lr") { Description = "Fine-tuning learning rate (SGD, momentum 0.9, cosine)", DefaultValueFactory = _ => 0.001 };
         var batch = new Option<int>("--batch") { Description = "Fine-tuning batch size", DefaultValueFactory = _ => 128 };
         var seed = new Option<int>("--seed") { Description = "Seed of random initialisation and fine-tuning", DefaultValueFactory = _ => 0 };
@@ -53,16 +52,15 @@ internal static class ClusterCommand
             Options.CheckFineTune(tuning, hasData: p.GetValue(data) is not null);
             if (!(tuning.LearningRate > 0)) throw new OptionsException($"--lr must be positive, got {tuning.LearningRate}");
             var options = new ClusterTechniqueOptions { Sharing = sharing, FineTune = tuning };
-            var recipeData = new Recipes.RecipeData { FashionMnist = p.GetValue(data), Teacher = teacherChoice?.Source };
+            var recipeData = Recipes.RecipeData.For(p.GetValue(data)) with { Teacher = teacherChoice?.Source };
             if (recipe.Handle(cli, p, "cluster", options, Recipes.RecipeModel.File(path), recipeData, guard: guard) is { } code) return code;
             using var run = runDir.Open(p, cli, outPath, trains: tuning.Epochs > 0);
 
             var original = OnnxReader.Read(path);
-            var sets = p.GetValue(data) is { } dir ? FashionMnist.Load(dir) : null;
+            var sets = DataCli.Optional(p.GetValue(data), original, DataCli.Name(path));
             var result = new ClusterTechnique().Run(original, options, TeacherChoice.Inputs(teacherChoice, sets), cli.Session());
-            var before = ModelEvaluation.Measure(path, sets?.Test);
-            var after = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Measure(file, sets?.Test), guard: guard);
-            var report = new ClusterReport(path, outPath, tuning.Epochs, before, after,
+            var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, Array.Empty<int>()), guard: guard);
+            var report = new ClusterReport(path, outPath, tuning.Epochs, measured.Before, measured.After,
                 ClusterLayer.Of(result.Model, result.Artifact<Codebooks>()!), result.Notes);
             if (p.GetValue(json)) cli.WriteJson(report);
             else report.Render(cli.Console);

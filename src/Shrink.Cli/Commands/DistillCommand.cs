@@ -35,10 +35,10 @@ internal static class DistillCommand
         var training = f.Training.Build(p, outPath, 1 - distill.Alpha);
         // A zoo teacher is trained first, with the student's options (its own epochs), checkpointed in the run's teacher/.
         var options = f.Build(p, distill, training);
-        var (train, test) = f.Training.LoadData(p);
-        var data = new DatasetPair(train, test);
         var studentModel = TrainingCli.ModelFrom("--student", studentSource, training.Seed);
         var teacherModel = TrainingCli.ModelFrom("--teacher", teacherSource, training.Seed + 1);
+        var data = f.Training.LoadData(p, studentModel, $"the student {studentSource}");
+        var (train, test) = (data.Train, data.Test);
         Distiller.Check(studentModel, teacherModel, data);
         if (f.HandleRecipe(cli, p, options, guard) is { } code) return code;
         var quiet = p.GetValue(f.Json);
@@ -46,14 +46,14 @@ internal static class DistillCommand
         using var session = new CliSession(cli, training.RunDirectory, training.Resume, quiet, epochLines: true);
         if (options.TeacherEpochs is { } epochs) teacherModel = Distiller.TrainTeacher(teacherModel, training, epochs, data, session.Session);
         var teacherSide = File.Exists(teacherSource) ? ModelEvaluation.Measure(teacherSource, test) : ModelEvaluation.Measure(teacherModel, test);
-        double? studentBefore = ModelZoo.Names.Contains(studentSource) ? null : ModelEvaluation.Accuracy(studentModel, test, "student");
+        double? studentBefore = ModelZoo.Names.Contains(studentSource) || test.ClassCount is null ? null : ModelEvaluation.Accuracy(studentModel, test, "student");
         var result = Distiller.Distill(studentModel, teacherModel, options, data, session.Session, teacherSource, start =>
         {
             if (!quiet)
-                cli.Console.WriteLine($"distilling {teacherSource} ({teacherSide.Accuracy:P2}) into {studentSource} on {train.Count:N0} samples: T {distill.Temperature:G}, α {distill.Alpha:G}, " +
+                cli.Console.WriteLine($"distilling {teacherSource}{(teacherSide.Accuracy is { } a ? $" ({a:P2})" : "")} into {studentSource} on {train.Count:N0} samples of {train.Name}: T {distill.Temperature:G}, α {distill.Alpha:G}, " +
                     $"{distill.Hints.Count} hint(s), {distill.Attention.Count} attention pair(s); teacher logits {(start.CachedLogits ? $"cached in {start.PrepareSeconds:F1} s" : "computed at every step")}");
         });
-        var studentSide = TrainingCli.SaveTrained(result.Model, outPath, training.RunDirectory!, copyIntoRun: false, guard, file => ModelEvaluation.Measure(file, test));
+        var studentSide = TrainingCli.SaveTrained(result.Model, outPath, training.RunDirectory!, copyIntoRun: false, guard, file => DistillReport.Measure(file, teacherModel, test));
         var report = new DistillReport(teacherSource, studentSource, outPath, distill.Temperature, distill.Alpha, distill.Hints.Select(h => h.ToString()).ToArray(),
             distill.Attention.Select(h => h.ToString()).ToArray(), result.CachedLogits, training.Epochs, training.Seed, result.History.Select(h => h.Seconds).ToArray(),
             teacherSide, studentSide, studentBefore, result.ExecutorAccuracy);

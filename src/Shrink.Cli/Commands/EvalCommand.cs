@@ -1,37 +1,67 @@
 using System.CommandLine;
 using Spectre.Console;
 using Shrink.Data;
+using Shrink.Evaluation;
 using Shrink.Runtime;
 
 namespace Shrink.Cli.Commands;
 
-/// <summary><c>shrink eval MODEL [--data DIR] [--limit N] [--json]</c>: top-1 accuracy on the Fashion-MNIST test set in ONNX Runtime.</summary>
+/// <summary>
+/// <c>shrink eval MODEL [--data SPEC] [--reference ORIGINAL.onnx] [--limit N] [--json]</c>: on labelled data top-1 and top-5
+/// accuracy and loss in ONNX Runtime; with <c>--reference</c> (needed on data without labels) each output's fidelity to it.
+/// </summary>
 internal static class EvalCommand
 {
     public static Command Create(CliContext cli)
     {
         var model = Options.Model();
         var data = Options.Data();
-        var limit = new Option<int?>("--limit") { Description = "Evaluate only the first N test images" };
+        var reference = new Option<string?>("--reference") { Description = "The original model: report each output's fidelity to it (top-1 agreement, cosine, SQNR, max |error|); needed on data without labels" };
+        var limit = new Option<int?>("--limit") { Description = "Evaluate only the first N test samples" };
         var batch = new Option<int>("--batch") { Description = "Batch size", DefaultValueFactory = _ => 256 };
         var threads = Options.Threads();
         var json = Options.Json();
-        var command = new Command("eval", "Measure top-1 accuracy on the Fashion-MNIST test set with ONNX Runtime") { model, data, limit, batch, threads, json };
+        var command = new Command("eval", "Measure accuracy (top-1, top-5, loss) on the test data in ONNX Runtime, or fidelity to a reference model") { model, data, reference, limit, batch, threads, json };
         command.SetAction(cli.Guard(p =>
         {
             var n = Options.CheckLimit(p.GetValue(limit));
             if (p.GetValue(batch) < 1) throw new OptionsException($"--batch {p.GetValue(batch)} is out of range; use 1 or more");
-            var test = FashionMnist.Load(p.GetValue(data)).Test;
+            var path = p.GetValue(model)!;
+            var test = DataCli.Open(p.GetValue(data), Onnx.OnnxReader.Read(path), DataCli.Name(path)).Test;
             if (n is { } k) test = test.Take(k);
-            using var runner = OnnxRunner.Load(p.GetValue(model)!, new RunnerOptions { Threads = p.GetValue(threads) });
-            var r = runner.Evaluate(test, p.GetValue(batch));
-            var report = new EvalReport(p.GetValue(model)!, test.Source, r.Samples, r.Correct, r.Accuracy, r.Seconds);
+            if (test.ClassCount is null && p.GetValue(reference) is null)
+                throw new DataException($"{test.Name} has no labels: give --reference ORIGINAL.onnx to measure fidelity to the original, or labelled data");
+            var options = new RunnerOptions { Threads = p.GetValue(threads) };
+            using var runner = OnnxRunner.Load(path, options);
+            var r = test.ClassCount is null ? null : runner.Evaluate(test, p.GetValue(batch));
+            IReadOnlyList<OutputFidelity>? fidelity = null;
+            if (p.GetValue(reference) is { } original)
+            {
+                using var baseline = OnnxRunner.Load(original, options);
+                fidelity = Fidelity.Measure(baseline, runner, test, p.GetValue(batch));
+            }
+            var report = new EvalReport(path, test.Name, r?.Samples ?? test.Count, r?.Correct, r?.Accuracy, r?.Seconds) { Top5 = r?.Top5Accuracy, Loss = r?.Loss, Reference = p.GetValue(reference), Fidelity = fidelity };
             if (p.GetValue(json)) cli.WriteJson(report);
-            else cli.Console.WriteLine($"{report.Model}: accuracy {report.Accuracy:P2} ({report.Correct}/{report.Samples}) on {report.Data}, {report.Seconds:F2} s");
+            else report.Render(cli.Console);
             return ShrinkApp.Ok;
         }));
         return command;
     }
 }
 
-internal sealed record EvalReport(string Model, string Data, int Samples, int Correct, double Accuracy, double Seconds);
+/// <summary>What <c>shrink eval</c> prints or writes as JSON: the data set, accuracy (labelled data) and fidelity (with a reference).</summary>
+internal sealed record EvalReport(string Model, string Data, int Samples, int? Correct, double? Accuracy, double? Seconds)
+{
+    public double? Top5 { get; init; }
+    public double? Loss { get; init; }
+    public string? Reference { get; init; }
+    public IReadOnlyList<OutputFidelity>? Fidelity { get; init; }
+
+    public void Render(IAnsiConsole c)
+    {
+        if (Accuracy is { } a)
+            c.WriteLine($"{Model}: accuracy {a:P2} ({Correct}/{Samples}) on {Data}, {Seconds:F2} s; top-5 {Top5:P2}, loss {Loss:F4}");
+        foreach (var f in Fidelity ?? Array.Empty<OutputFidelity>())
+            c.WriteLine($"{Model}: fidelity to {Reference} on {Data} ({f.Samples} samples), {f}");
+    }
+}

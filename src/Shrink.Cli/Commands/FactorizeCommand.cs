@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Shrink.Cli.Reports;
-using Shrink.Data;
 using Shrink.Evaluation;
 using Shrink.Onnx;
 using Shrink.Passes.Factorization;
@@ -24,7 +23,7 @@ internal static class FactorizeCommand
         var ratio = new Option<double?>("--ratio") { Description = "Keep about this fraction of each layer's parameters, in (0, 1)" };
         var layers = new Option<string?>("--layers") { Description = "Comma-separated layer names to factorize (default: every Conv, Gemm and MatMul with a constant weight)" };
         var finetune = new Option<int>("--finetune-epochs") { Description = "Fine-tuning epochs after factorizing (needs --data)", DefaultValueFactory = _ => 0 };
-        var data = new Option<string?>("--data") { Description = "Fashion-MNIST directory or 'embedded': accuracy figures and fine-tuning" };
+        var data = new Option<string?>("--data") { Description = "Data for accuracy (or, without labels, fidelity) figures and fine-tuning: " + DataCli.Description };
         var lr = new Option<double>("--lr") { Description = "Fine-tuning learning rate (SGD, momentum 0.9, cosine)", DefaultValueFactory = _ => 0.01 };
         var batch = new Option<int>("--batch") { Description = "Fine-tuning batch size", DefaultValueFactory = _ => 128 };
         var seed = new Option<int>("--seed") { Description = "Fine-tuning seed", DefaultValueFactory = _ => 0 };
@@ -55,13 +54,13 @@ internal static class FactorizeCommand
             var batches = p.GetValue(benchBatch) == "none" ? Array.Empty<int>() : Options.ParseIntList("--bench-batch", p.GetValue(benchBatch)!);
             var runnerOptions = new RunnerOptions { Threads = p.GetValue(threads) };
             var options = new FactorizeTechniqueOptions { LowRank = lowRank, FineTune = tuning };
-            var recipeData = new RecipeData { FashionMnist = p.GetValue(data), Teacher = teacherChoice?.Source };
+            var recipeData = RecipeData.For(p.GetValue(data)) with { Teacher = teacherChoice?.Source };
             if (recipe.Handle(cli, p, "factorize", options, RecipeModel.File(path), recipeData, new RecipeRuntime { Threads = runnerOptions.Threads }, guard) is { } code)
                 return code;
             using var run = runDir.Open(p, cli, outPath, trains: tuning.Epochs > 0);
 
             var original = OnnxReader.Read(path);
-            var sets = p.GetValue(data) is { } dir ? FashionMnist.Load(dir) : null;
+            var sets = DataCli.Optional(p.GetValue(data), original, DataCli.Name(path));
             var result = new FactorizeTechnique().Run(original, options, TeacherChoice.Inputs(teacherChoice, sets), cli.Session());
             var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, batches, runnerOptions, naming: cli.Naming), guard: guard);
             var report = new FactorizeReport(path, outPath, lowRank.Energy, lowRank.Ratio, tuning.Epochs,

@@ -29,12 +29,15 @@ internal static class PackCommand
             var path = p.GetValue(model)!;
             var outPath = p.GetValue(output)!;
             var guard = Options.CheckOutput(outPath, path, p.GetValue(reference));
-            var (result, back) = ShrinkContainer.PackVerified(OnnxReader.Read(path), outPath);
+            var original = OnnxReader.Read(path);
+            var (result, back) = ShrinkContainer.PackVerified(original, outPath);
             // Everything that can fail (the reference, the data) runs before the container is written.
             var referenceBytes = Stats.ModelStats.SizeOnDisk(p.GetValue(reference) ?? path);
-            double? accuracy = p.GetValue(data) is { } dir ? ModelEvaluation.Accuracy(back, Data.FashionMnist.Load(dir).Test, outPath) : null;
+            var test = DataCli.Optional(p.GetValue(data), back, DataCli.Name(path))?.Test;
+            double? accuracy = test is { ClassCount: not null } ? ModelEvaluation.Accuracy(back, test, outPath) : null;
+            var fidelity = test is { ClassCount: null } ? Fidelity.Measure(original, back, test) : null;
             AtomicFile.WriteAllBytes(outPath, result.Bytes, guard);
-            var report = PackReport.From(path, outPath, referenceBytes, result, accuracy);
+            var report = PackReport.From(path, outPath, referenceBytes, result, accuracy) with { Data = test?.Name, Fidelity = fidelity };
             if (p.GetValue(json)) cli.WriteJson(report);
             else report.Render(cli.Console);
             return ShrinkApp.Ok;
@@ -46,7 +49,7 @@ internal static class PackCommand
     {
         var container = new Argument<string>("CONTAINER") { Description = ".shrink container" };
         var output = new Option<string>("--out") { Description = "ONNX model to write (the clustered model, exactly)", Required = true };
-        var data = new Option<string?>("--data") { Description = "Fashion-MNIST directory or 'embedded': print the restored model's accuracy" };
+        var data = new Option<string?>("--data") { Description = "Print the restored model's accuracy on this data's test split (labelled data)" };
         var command = new Command("unpack", "Restore the ONNX model from a .shrink container") { container, output, data };
         command.SetAction(cli.Guard(p =>
         {
@@ -56,10 +59,12 @@ internal static class PackCommand
             if (!File.Exists(path)) throw new ModelFormatException($"'{path}' does not exist; check the path");
             if (IO.FileIdentity.NotRegular(path, "container") is { } problem) throw new ModelFormatException(problem);
             var model = ShrinkContainer.Unpack(File.ReadAllBytes(path), path);
+            var test = DataCli.Optional(p.GetValue(data), model, DataCli.Name(path))?.Test;
+            if (test is { ClassCount: null }) throw new DataException($"{test.Name} has no labels; unpack prints accuracy on labelled data (the restored model is the packed one exactly)");
             var (bytes, accuracy) = ModelSaver.Save(model, outPath,
-                file => (new FileInfo(file).Length, p.GetValue(data) is { } dir ? ModelEvaluation.Accuracy(file, Data.FashionMnist.Load(dir).Test) : (double?)null), guard: guard);
+                file => (new FileInfo(file).Length, test is null ? (double?)null : ModelEvaluation.Accuracy(file, test)), guard: guard);
             cli.Console.WriteLine($"wrote {outPath} ({Format.Bytes(bytes)}) from {path} ({Format.Bytes(new FileInfo(path).Length)})");
-            if (accuracy is { } a) cli.Console.WriteLine($"accuracy (ONNX Runtime): {a:P2}");
+            if (accuracy is { } a) cli.Console.WriteLine($"accuracy (ONNX Runtime): {a:P2} on {test!.Name}");
             return ShrinkApp.Ok;
         }));
         return command;

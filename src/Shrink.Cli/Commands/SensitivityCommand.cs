@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using Spectre.Console;
 using Shrink.Cli.Reports;
-using Shrink.Data;
 using Shrink.Onnx;
 using Shrink.Passes.Pruning;
 using Shrink.Runtime;
@@ -23,7 +22,7 @@ internal static class SensitivityCommand
         var output = new Option<string>("--out") { Description = "Directory for sensitivity.json, sensitivity.png and layers.json", Required = true };
         var method = new Option<string>("--method") { Description = "magnitude or random", DefaultValueFactory = _ => "magnitude" };
         var sparsities = new Option<string>("--sparsities") { Description = "Sparsities to try, comma separated", DefaultValueFactory = _ => "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9" };
-        var limit = new Option<int?>("--limit") { Description = "Evaluate on the first N test images only" };
+        var limit = new Option<int?>("--limit") { Description = "Evaluate on the first N test samples only" };
         var maxDrop = new Option<double>("--max-drop") { Description = "Accuracy drop (points) allowed per layer in layers.json", DefaultValueFactory = _ => 1.0 };
         var threads = Options.Threads();
         var json = Options.Json();
@@ -41,11 +40,12 @@ internal static class SensitivityCommand
                 Sparsities = ParseSparsities(p.GetValue(sparsities)!), Method = ParseMethod(p.GetValue(method)!), MaxDrop = p.GetValue(maxDrop),
                 Limit = Options.CheckLimit(p.GetValue(limit)),
             }.Validate();
-            var test = FashionMnist.Load(p.GetValue(data)).Test;
-            var report = SensitivityAnalysis.Run(OnnxReader.Read(path), test, options, new RunnerOptions { Threads = p.GetValue(threads) },
+            var original = OnnxReader.Read(path);
+            var test = DataCli.Open(p.GetValue(data), original, DataCli.Name(path)).Test;
+            var report = SensitivityAnalysis.Run(original, test, options, new RunnerOptions { Threads = p.GetValue(threads) },
                 (layer, s, a) => cli.Note($"{layer} at {s:P0}: {a:P2}"));
             var suggested = report.Suggest(options.MaxDrop / 100);
-            SensitivityFiles.Write(dir, guard, report, suggested, $"Sensitivity of {Path.GetFileName(path)} ({report.Method}, {report.Samples:N0} test images)");
+            SensitivityFiles.Write(dir, guard, report, suggested, $"Sensitivity of {Path.GetFileName(path)} ({report.Method}, {report.Samples:N0} test samples, {report.Metric})");
             if (p.GetValue(json)) cli.WriteJson(new { report, suggested, files = new[] { "sensitivity.json", "sensitivity.png", "layers.json" }.Select(f => Path.Combine(dir, f)) });
             else Render(cli.Console, report, suggested, options, dir);
             return ShrinkApp.Ok;
@@ -75,7 +75,9 @@ internal static class SensitivityCommand
         foreach (var l in report.Layers)
             table.AddRow(new[] { Markup.Escape(l.Layer), l.Weights.ToString("N0") }.Concat(l.Points.Select(pt => pt.Accuracy.ToString("P2"))).ToArray());
         console.Write(table);
-        console.WriteLine($"dense accuracy {report.BaselineAccuracy:P2} on {report.Samples:N0} test images");
+        console.WriteLine(report.Metric == SensitivityAnalysis.AccuracyMetric
+            ? $"dense accuracy {report.BaselineAccuracy:P2} on {report.Samples:N0} test images ({report.Data})"
+            : $"no labels in {report.Data}: each point is the first output's {report.Metric} with the dense model, on {report.Samples:N0} test samples");
         console.WriteLine($"within {options.MaxDrop:G} point(s): {(suggested.Count == 0 ? "no layer" : string.Join(", ", suggested.Select(kv => $"{kv.Key} {kv.Value:P0}")))}");
         console.WriteLine($"wrote {Path.Combine(dir, "sensitivity.json")}, sensitivity.png, layers.json (use: shrink prune MODEL --layers {Path.Combine(dir, "layers.json")})");
     }

@@ -35,14 +35,14 @@ internal static class TrainCommand
             var options = training.Build(p, outPath);
             var runCopyPath = Path.Combine(options.RunDirectory!, "model.onnx");
             if (Directory.Exists(options.RunDirectory) && !TrainingCli.SameFile(runCopyPath, outPath)) guard.Check(runCopyPath, "--run-dir's model.onnx");
-            var (train, test) = training.LoadData(p);
             var initial = TrainingCli.ModelFrom("--model", source, options.Seed);
+            var (train, test) = training.LoadData(p, initial, isZoo ? $"zoo model {source}" : DataCli.Name(source));
             training.InitTorch(p);
             using var executor = GraphExecutor.Compile(initial);
             using var trainer = new Trainer(executor, options);
             var quiet = p.GetValue(json);
             if (!quiet)
-                cli.Console.WriteLine($"training {source} on {train.Count:N0} samples ({train.Source}), {options.Epochs} epochs, {options.Optimizer} lr {options.Hyper.LearningRate:G3}, batch {options.BatchSize}, {TorchRuntime.Threads} threads; run directory {options.RunDirectory}");
+                cli.Console.WriteLine($"training {source} on {train.Count:N0} samples ({train.Name}), {options.Epochs} epochs, {options.Optimizer} lr {options.Hyper.LearningRate:G3}, batch {options.BatchSize}, {TorchRuntime.Threads} threads; run directory {options.RunDirectory}");
             TrainingCli.Fit(cli, trainer, train, test, quiet);
 
             var executorEval = trainer.Evaluate(test);
@@ -54,12 +54,12 @@ internal static class TrainCommand
                 return (runner.Evaluate(test, 256).Accuracy, Stats.ModelStats.SizeOnDisk(file));
             });
             var report = new TrainReport(source, outPath, options.RunDirectory!, train.Count, test.Count, options.Epochs,
-                trainer.History.Select(h => h.Seconds).ToArray(), executorEval.Accuracy, ortAccuracy, bytes);
+                trainer.History.Select(h => h.Seconds).ToArray(), executorEval.Accuracy, ortAccuracy, bytes) { Data = test.Name };
             if (quiet) cli.WriteJson(report);
             else
             {
                 cli.Console.WriteLine($"wrote {outPath} ({Format.Bytes(report.Bytes)})");
-                cli.Console.WriteLine($"test accuracy: executor {executorEval.Accuracy:P2}, ONNX Runtime {ortAccuracy:P2} on {test.Count:N0} images ({test.Source})");
+                cli.Console.WriteLine($"test accuracy: executor {executorEval.Accuracy:P2}, ONNX Runtime {ortAccuracy:P2} on {test.Count:N0} samples ({test.Name})");
             }
             if (Math.Abs(executorEval.Accuracy - ortAccuracy) * test.Count > 2)
                 cli.Note($"warning: ONNX Runtime's accuracy differs from the executor's by {Math.Abs(executorEval.Accuracy - ortAccuracy):P2}");
@@ -70,4 +70,8 @@ internal static class TrainCommand
 }
 
 internal sealed record TrainReport(string Model, string Out, string RunDirectory, int TrainSamples, int TestSamples, int Epochs,
-    double[] EpochSeconds, double ExecutorAccuracy, double OnnxRuntimeAccuracy, long Bytes);
+    double[] EpochSeconds, double ExecutorAccuracy, double OnnxRuntimeAccuracy, long Bytes)
+{
+    /// <summary>The name of the test data.</summary>
+    public string Data { get; init; } = "";
+}

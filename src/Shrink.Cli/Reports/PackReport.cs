@@ -9,6 +9,12 @@ internal sealed record PackLayer(string Weight, long Elements, long NonZero, dou
 internal sealed record PackReport(string Model, string Out, long ReferenceBytes, long PrunedBytes, long ClusteredBytes, long ContainerBytes, long GraphBytes,
     IReadOnlyList<PackLayer> Layers, double? Accuracy)
 {
+    /// <summary>The data the restored model was measured on, or null.</summary>
+    public string? Data { get; init; }
+
+    /// <summary>On data without labels: the restored model's fidelity to the packed one (exact: SQNR ∞).</summary>
+    public IReadOnlyList<Shrink.Evaluation.OutputFidelity>? Fidelity { get; init; }
+
     public static PackReport From(string model, string output, long referenceBytes, PackResult result, double? accuracy) =>
         new(model, output, referenceBytes, result.PrunedBytes, result.ClusteredBytes, result.Bytes.Length, result.GraphBytes,
             result.Tensors.Select(t => new PackLayer(t.Name, t.Elements, t.NonZero, (double)t.NonZero / t.Elements, t.IndexBits, t.ValueBits, t.BitsPerWeight)).ToList(),
@@ -26,7 +32,8 @@ internal sealed record PackReport(string Model, string Out, long ReferenceBytes,
         foreach (var l in Layers)
             layers.AddRow(Markup.Escape(l.Weight), l.Elements.ToString("N0"), $"{l.NonZero:N0} ({l.Density:P1})", l.IndexBits.ToString(), l.ClusterBits.ToString(), l.BitsPerWeight.ToString("F2"));
         c.Write(layers);
-        if (Accuracy is { } a) c.WriteLine($"accuracy of the unpacked model (ONNX Runtime): {a:P2}");
+        if (Accuracy is { } a) c.WriteLine($"accuracy of the unpacked model (ONNX Runtime): {a:P2} on {Data}");
+        foreach (var f in Fidelity ?? Array.Empty<Shrink.Evaluation.OutputFidelity>()) c.WriteLine($"fidelity of the unpacked model to MODEL on {Data}: {f}");
         c.WriteLine($"wrote {Out}: {ContainerBytes:N0} bytes ({GraphBytes:N0} of them the graph and unclustered tensors, compressed), {(double)ReferenceBytes / ContainerBytes:F1}x smaller than the float ONNX file");
     }
 }

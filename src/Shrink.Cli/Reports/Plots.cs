@@ -21,7 +21,7 @@ internal static class Plots
         baseline.LegendText = $"dense {report.BaselineAccuracy:P2}";
         plot.Title(title);
         plot.XLabel("sparsity of the layer pruned alone");
-        plot.YLabel("test accuracy (%)");
+        plot.YLabel(report.Metric == Passes.Pruning.SensitivityAnalysis.AccuracyMetric ? "test accuracy (%)" : $"{report.Metric} with the dense model (%)");
         plot.ShowLegend(ScottPlot.Alignment.LowerLeft);
         return plot.GetImageBytes(900, 560, ScottPlot.ImageFormat.Png);
     }

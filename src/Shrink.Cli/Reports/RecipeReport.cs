@@ -20,13 +20,21 @@ internal static class RecipeReport
         {
             var m = s.Metrics;
             table.AddRow((s.Index + 1).ToString(), Markup.Escape(s.Technique), Format.Bytes(m.Bytes),
-                m.Parameters.ToString("N0"), m.NonZero.ToString("N0"), Format.Macs(m.Macs, true), m.Accuracy is { } a ? a.ToString("P2") : "-",
+                m.Parameters.ToString("N0"), m.NonZero.ToString("N0"), Format.Macs(m.Macs, true), Markup.Escape(Measured(m)),
                 s.Skipped ? "done before" : m.Seconds.ToString("F1"));
         }
         cli.Console.Write(table);
-        cli.Out.WriteLine("accuracy: top-1 on the recipe's test set in ONNX Runtime");
+        if (result.Stages.Select(s => s.Metrics.Data).FirstOrDefault(d => d is not null) is { } data)
+            cli.Out.WriteLine(result.Stages.Any(s => s.Metrics.Fidelity is not null)
+                ? $"accuracy: no labels in {data}, so the first output's fidelity to the stage's input (top-1 agreement, else cosine similarity)"
+                : $"accuracy: top-1 on {data} in ONNX Runtime");
         cli.Out.WriteLine($"wrote {result.Directory}: {result.Stages.Count} stage(s), lock {Path.GetFileName(result.LockPath)}; final model {result.FinalModel}");
     }
+
+    /// <summary>A stage's figure on the test data: top-1 accuracy, or without labels the first output's agreement (or cosine) with the stage's input.</summary>
+    private static string Measured(StageMetrics m) => m.Accuracy is { } a ? a.ToString("P2")
+        : m.Fidelity is [var f, ..] ? f.Top1Agreement is { } agree ? $"agrees {agree:P2}" : $"cosine {f.Cosine:F4}"
+        : "-";
 
     /// <summary>
     /// A dry run: the locked recipe as YAML on stdout (paths relative to <paramref name="outDir"/>, or to the current

@@ -40,8 +40,8 @@ public sealed record DistillTechniqueOptions
 /// <summary>What <see cref="Distiller.Distill"/> knows once the teacher is ready and before the first epoch.</summary>
 public sealed record DistillStart(bool CachedLogits, double PrepareSeconds);
 
-/// <summary>The distilled student, the executor's test accuracy after the last epoch, whether the teacher's logits were cached, and the epochs.</summary>
-public sealed record DistillResult(Model Model, double ExecutorAccuracy, bool CachedLogits, IReadOnlyList<EpochMetrics> History);
+/// <summary>The distilled student, the executor's test accuracy after the last epoch (null without labels), whether the teacher's logits were cached, and the epochs.</summary>
+public sealed record DistillResult(Model Model, double? ExecutorAccuracy, bool CachedLogits, IReadOnlyList<EpochMetrics> History);
 
 /// <summary>
 /// Knowledge distillation as library calls: <see cref="Check"/> the two models against the data,
@@ -50,11 +50,14 @@ public sealed record DistillResult(Model Model, double ExecutorAccuracy, bool Ca
 /// </summary>
 public static class Distiller
 {
-    /// <summary>Refuses, before any training, a teacher or a student that does not take the data's images.</summary>
-    public static void Check(Model student, Model teacher, DatasetPair data)
+    /// <summary>Refuses, before any training, a teacher or a student that does not take the data (one line from <see cref="DataBinding"/>).</summary>
+    public static void Check(Model student, Model teacher, DataSplits data)
     {
-        CalibrationSet.FromDataset(data.Test, 1).CheckFits(teacher);
-        CalibrationSet.FromDataset(data.Test, 1).CheckFits(student);
+        foreach (var split in new[] { data.Train, data.Test })
+        {
+            DataBinding.For(teacher, split, "the teacher");
+            DataBinding.For(student, split, "the student");
+        }
     }
 
     /// <summary>
@@ -62,8 +65,10 @@ public static class Distiller
     /// on the labels only, checkpointed in the session's run directory's <c>teacher/</c> (epochs reported under the label
     /// "teacher"; a resumed session continues it, or gives its weights back when it had finished); returns the trained copy.
     /// </summary>
-    public static Model TrainTeacher(Model teacher, TrainOptions training, int epochs, DatasetPair data, TechniqueSession session)
+    public static Model TrainTeacher(Model teacher, TrainOptions training, int epochs, DataSplits data, TechniqueSession session)
     {
+        if (data.Train.ClassCount is null)
+            throw new DataException($"{data.Train.Name} has no labels: an untrained teacher learns from labels; give labelled data or a trained teacher");
         TorchRuntime.EnsureInitialized();
         var options = TrainingSession.InSession(training with { Epochs = epochs, LabelLossWeight = 1 }, session, "teacher").Validate();
         using var executor = GraphExecutor.Compile(teacher);
@@ -78,7 +83,7 @@ public static class Distiller
     /// the session's run directory (a cancelled session stops at the next batch: <see cref="TrainingInterruptedException"/>). The result carries
     /// the metadata <c>shrink.distilled</c> naming <paramref name="teacherName"/> and the settings.
     /// </summary>
-    public static DistillResult Distill(Model student, Model teacher, DistillTechniqueOptions options, DatasetPair data, TechniqueSession session,
+    public static DistillResult Distill(Model student, Model teacher, DistillTechniqueOptions options, DataSplits data, TechniqueSession session,
         string teacherName, Action<DistillStart>? started = null)
     {
         var distill = options.Validate().Distillation;
@@ -90,7 +95,7 @@ public static class Distiller
         started?.Invoke(new DistillStart(hook.Cached, clock.Elapsed.TotalSeconds));
         using var trainer = new Trainer(executor, training, new ITrainingHook[] { hook });
         TrainingSession.Fit(trainer, data.Train, data.Test, session);  // the technique's own training: no label, the run directory itself
-        var accuracy = trainer.Evaluate(data.Test).Accuracy;
+        double? accuracy = data.Test.ClassCount is null ? null : trainer.Evaluate(data.Test).Accuracy;
         var distilled = executor.Export();
         distilled.SetMetadata("shrink.distilled", $"from {Path.GetFileName(teacherName)}: T {distill.Temperature:G} alpha {distill.Alpha:G}, {training.Epochs} epochs seed {training.Seed}");
         return new DistillResult(distilled, accuracy, hook.Cached, trainer.History.ToList());
@@ -112,7 +117,7 @@ public sealed class DistillTechnique : Technique<DistillTechniqueOptions>
         options.Validate();
         var reasons = new List<string>();
         if (inputs.Teacher is null) reasons.Add("distillation needs a teacher model in the inputs");
-        if (inputs.Data is null) reasons.Add("distillation trains on labelled data; give the technique a data set");
+        if (inputs.Data is null) reasons.Add("distillation trains on data (labelled, or inputs only); give the technique a data set");
         return reasons;
     }
 
@@ -125,7 +130,7 @@ public sealed class DistillTechnique : Technique<DistillTechniqueOptions>
         var result = Distiller.Distill(model, teacher, options, data, session, inputs.TeacherSource);
         var notes = new[]
         {
-            $"distilled from {inputs.TeacherSource}: executor test accuracy {result.ExecutorAccuracy:P2} after {result.History.Count} epochs " +
+            $"distilled from {inputs.TeacherSource}: {(result.ExecutorAccuracy is { } a ? $"executor test accuracy {a:P2}" : "no labels")} after {result.History.Count} epochs " +
             $"(teacher logits {(result.CachedLogits ? "cached" : "computed at every step")})",
         };
         return new TechniqueResult(result.Model, Array.Empty<IArtifact>(), notes);

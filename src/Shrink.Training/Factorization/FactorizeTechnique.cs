@@ -42,7 +42,7 @@ public sealed class FactorizeTechnique : Technique<FactorizeTechniqueOptions>
         if (!result.Modified)
             throw new OptionsException($"no layer was factorized: {string.Join("; ", context.Notes)}; lower the energy or the ratio");
         var factorized = result.Model;
-        if (options.FineTune.Epochs > 0) factorized = FineTuner.Run(factorized, options.FineTune, inputs, session, "fine-tune").Model;
+        if (options.FineTune.Epochs > 0) factorized = FineTuner.Run(factorized, options.FineTune, inputs.WithOriginal(model), session, "fine-tune").Model;
         return new TechniqueResult(factorized, new IArtifact[] { result.Artifact<FactorizationRanks>()! }, context.Notes.ToList());
     }
 

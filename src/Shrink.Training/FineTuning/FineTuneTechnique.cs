@@ -49,8 +49,8 @@ public sealed class FineTuneTechnique : Technique<FineTuneTechniqueOptions>
         Validate(options, inputs);
         var masks = options.KeepZeros ? PruningMasks.FromZeros(model) : null;
         var hooks = masks is { Keep.Count: > 0 } ? executor => new ITrainingHook[] { new MaskHook(executor, masks) } : (Func<Execution.GraphExecutor, IReadOnlyList<ITrainingHook>>?)null;
-        var result = FineTuner.Run(model, options.Training, inputs, session, "fine-tune", hooks);
-        var notes = new List<string> { $"fine-tuned {options.Epochs} epoch(s): executor test accuracy {result.TestAccuracy:P2}" };
+        var result = FineTuner.Run(model, options.Training, inputs.WithOriginal(model), session, "fine-tune", hooks);
+        var notes = new List<string> { $"fine-tuned {options.Epochs} epoch(s): " + (double.IsNaN(result.TestAccuracy) ? "no labels, distilled from the original" : $"executor test accuracy {result.TestAccuracy:P2}") };
         if (masks is { Keep.Count: > 0 }) notes.Add($"kept the zeros of {masks.Keep.Count} weight tensor(s) at zero");
         return new TechniqueResult(result.Model, Array.Empty<IArtifact>(), notes);
     }

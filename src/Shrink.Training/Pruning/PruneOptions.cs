@@ -92,7 +92,7 @@ internal static class PruneChecks
         if (t.Distillation is not null && t.Epochs < 1 && o.Method != PruneMethod.Slim && o.Schedule != PruneSchedule.Agp)
             throw OptionsException.For(nameof(FineTuneOptions.Epochs), "must be at least 1 to distill from a teacher while fine-tuning");
         if (t.Epochs < 0) throw OptionsException.For(nameof(FineTuneOptions.Epochs), $"must be 0 or more, got {t.Epochs}");
-        if (t.Epochs > 0 && !hasData) throw OptionsException.For(nameof(FineTuneOptions.Epochs), "needs labelled data: fine-tuning trains on it; without data pruning is data-free");
+        if (t.Epochs > 0 && !hasData) throw OptionsException.For(nameof(FineTuneOptions.Epochs), "needs data: fine-tuning trains on it; without data pruning is data-free");
         if (t.Epochs > 0 && !(t.LearningRate > 0)) throw OptionsException.For(nameof(FineTuneOptions.LearningRate), $"must be positive, got {t.LearningRate}");
         if (t.Epochs > 0 && t.Batch < 1) throw OptionsException.For(nameof(FineTuneOptions.Batch), $"must be at least 1, got {t.Batch}");
     }
@@ -104,9 +104,9 @@ internal static class PruneChecks
         o.Unstructured().Validate();
         if (o.Rounds < 1) throw OptionsException.For(nameof(PruneOptions.Steps), $"must be at least 1, got {o.Rounds}");
         if (o.Rounds > 1 && o.Method == PruneMethod.NM) throw OptionsException.For(nameof(PruneOptions.Pattern), $"{o.Pattern} prunes to a fixed pattern; use the oneshot schedule");
-        if (o.Method == PruneMethod.Taylor && !hasData) throw OptionsException.For(nameof(PruneOptions.Method), "taylor measures |w·∂L/∂w| on data; give labelled data");
+        if (o.Method == PruneMethod.Taylor && !hasData) throw OptionsException.For(nameof(PruneOptions.Method), "taylor measures |w·∂L/∂w| on data; give data");
         if (o.Schedule == PruneSchedule.Agp && (o.FineTune.Epochs < 1 || !hasData))
-            throw OptionsException.For(nameof(PruneOptions.Schedule), "agp prunes while training; give labelled data and at least 1 fine-tuning epoch");
+            throw OptionsException.For(nameof(PruneOptions.Schedule), "agp prunes while training; give data and at least 1 fine-tuning epoch");
         if (o.Schedule == PruneSchedule.Agp && o.Method != PruneMethod.Magnitude)
             throw OptionsException.For(nameof(PruneOptions.Method), $"{o.Method.Name()} is not available with the agp schedule, which prunes by magnitude as it trains");
     }
@@ -119,9 +119,9 @@ internal static class PruneChecks
             throw OptionsException.For(nameof(PruneOptions.Schedule), $"agp is gradual magnitude pruning of weights; {m} runs oneshot or iterative (K rounds of cut and fine-tune)");
         if (o.Rounds < 1) throw OptionsException.For(nameof(PruneOptions.Steps), $"must be at least 1, got {o.Rounds}");
         if (o.Rounds > 1 && (o.FineTune.Epochs < 1 || !hasData))
-            throw OptionsException.For(nameof(PruneOptions.Schedule), "iterative fine-tunes after every round; give labelled data and at least 1 fine-tuning epoch");
+            throw OptionsException.For(nameof(PruneOptions.Schedule), "iterative fine-tunes after every round; give data and at least 1 fine-tuning epoch");
         if (o.Sparsity is null) throw OptionsException.For(nameof(PruneOptions.Sparsity), "is required: the fraction of each group's channels to remove, e.g. 0.5");
-        if (o.Method.IsMeasured() && !hasData) throw OptionsException.For(nameof(PruneOptions.Method), $"{m} measures channels on data; give labelled data");
+        if (o.Method.IsMeasured() && !hasData) throw OptionsException.For(nameof(PruneOptions.Method), $"{m} measures channels on data; give data");
         if (o.Method == PruneMethod.Slim && (o.SlimEpochs < 1 || !hasData))
             throw OptionsException.For(nameof(PruneOptions.SlimEpochs), "must be at least 1 with slim, which trains with an L1 penalty on BatchNorm γ (on labelled data) before the cut; or use bn-scale to cut by |γ| as it is");
         if (o.Method != PruneMethod.Slim && o.SlimEpochs != 0) throw OptionsException.For(nameof(PruneOptions.SlimEpochs), $"belongs to the slim method, not {m}");

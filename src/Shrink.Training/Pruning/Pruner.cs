@@ -27,6 +27,7 @@ public static class Pruner
     public static TechniqueResult Run(Model model, PruneOptions options, TechniqueInputs inputs, TechniqueSession session)
     {
         options.Validate(inputs.Data is not null, inputs.Teacher is not null);
+        inputs = inputs.WithOriginal(model);  // fine-tuning without labels distills from it
         var copy = model.Clone();
         if (options.Method.IsStructured()) return StructuredPruning.Run(copy, options, inputs, session);
         return options.Schedule == PruneSchedule.Agp ? Gradually(copy, options, inputs, session) : Unstructured(copy, options, inputs, session);
@@ -79,14 +80,14 @@ public static class Pruner
     }
 
     /// <summary>The data-driven channel scores of round <paramref name="round"/> (apoz, entropy, taylor-filter), or null for the other criteria.</summary>
-    internal static Dictionary<string, double[]>? ChannelScores(Model model, PruneOptions options, Dataset train, int round) => options.Method switch
+    internal static Dictionary<string, double[]>? ChannelScores(Model model, PruneOptions options, IDataSource train, int round) => options.Method switch
     {
         PruneMethod.Apoz or PruneMethod.Entropy => ActivationCriteria.Measure(model, train, options.Method, options.ScoreSamples),
         PruneMethod.TaylorFilter => MeasureTaylor(model, train, options.FineTune.Seed + round),
         _ => null,
     };
 
-    private static Dictionary<string, double[]> MeasureTaylor(Model model, Dataset train, int seed)
+    private static Dictionary<string, double[]> MeasureTaylor(Model model, IDataSource train, int seed)
     {
         TorchRuntime.EnsureInitialized();
         return TaylorSaliency.MeasureChannels(model, train, seed: seed);

@@ -11,16 +11,18 @@ namespace Shrink.Training.Pruning;
 
 /// <summary>
 /// First-order Taylor saliency of every prunable weight, |w·∂L/∂w| averaged over mini-batches of
-/// training data (Molchanov et al. 2017): the loss change a weight's removal causes, to first order.
+/// training data (Molchanov et al. 2017): the loss change a weight's removal causes, to first order. L is the
+/// cross-entropy of the first output against the labels; on data without labels, against the model's own top-1
+/// class (the classifier's pseudo-labels), which needs a classifier output [batch, classes].
 /// </summary>
 public static class TaylorSaliency
 {
-    public static IReadOnlyDictionary<string, float[]> Measure(Model model, Dataset data, int batches = 16, int batchSize = 128, int seed = 0)
+    public static IReadOnlyDictionary<string, float[]> Measure(Model model, IDataSource data, int batches = 16, int batchSize = 128, int seed = 0)
     {
         if (batches < 1) throw new OptionsException($"taylor needs at least 1 batch, got {batches}");
         var weights = PrunableWeights.Find(model);
         using var executor = GraphExecutor.Compile(model);
-        Trainer.CheckFits(executor, data);
+        var binding = Trainer.Bind(executor, data);
         executor.Training = false; // saliency of the deployed function: BatchNorm statistics fixed, no dropout
         var tensors = weights.Select(w => executor.FindParameter(w.Weight.Name)!.Tensor).ToList();
         var sums = tensors.Select(t => torch.zeros_like(t).DetachFromDisposeScope()).ToList();
@@ -32,9 +34,9 @@ public static class TaylorSaliency
             for (var b = 0; b < count; b++)
             {
                 using var scope = torch.NewDisposeScope();
-                var (_, x, y) = loader.Get(order, b);
+                var (_, x, y) = loader.Get(order, b, binding);
                 foreach (var t in tensors) t.grad?.zero_();
-                F.cross_entropy(executor.Forward(x)[0], y).backward();
+                Loss(executor, x, y).backward();
                 using var noGrad = torch.no_grad();
                 for (var i = 0; i < tensors.Count; i++)
                     if (tensors[i].grad is { } g) sums[i].add_(g.mul(tensors[i]).abs_(), alpha: One);
@@ -53,12 +55,12 @@ public static class TaylorSaliency
     /// estimate of the loss change when the whole channel goes. By group name, for
     /// <see cref="StructuredPruneOptions.ChannelScores"/>.
     /// </summary>
-    public static Dictionary<string, double[]> MeasureChannels(Model model, Dataset data, int batches = 16, int batchSize = 128, int seed = 0)
+    public static Dictionary<string, double[]> MeasureChannels(Model model, IDataSource data, int batches = 16, int batchSize = 128, int seed = 0)
     {
         if (batches < 1) throw new OptionsException($"taylor-filter needs at least 1 batch, got {batches}");
         var groups = ChannelFlow.Analyze(model).Groups.Where(g => g.Blocker is null).ToList();
         using var executor = GraphExecutor.Compile(model);
-        Trainer.CheckFits(executor, data);
+        var binding = Trainer.Bind(executor, data);
         executor.Training = false;
         var sums = groups.ToDictionary(g => g.Key, g => new double[g.Channels]);
         var loader = new BatchLoader(data, batchSize, seed);
@@ -66,9 +68,9 @@ public static class TaylorSaliency
         for (var b = 0; b < Math.Min(batches, loader.Batches); b++)
         {
             using var scope = torch.NewDisposeScope();
-            var (_, x, y) = loader.Get(order, b);
+            var (_, x, y) = loader.Get(order, b, binding);
             foreach (var p in executor.Parameters) p.Tensor.grad?.zero_();
-            F.cross_entropy(executor.Forward(x)[0], y).backward();
+            Loss(executor, x, y).backward();
             using var noGrad = torch.no_grad();
             foreach (var g in groups)
             {
@@ -84,6 +86,15 @@ public static class TaylorSaliency
             }
         }
         return sums;
+    }
+
+    /// <summary>Cross-entropy of the first output against the labels, or against its own top-1 class without labels.</summary>
+    private static Tensor Loss(GraphExecutor executor, Tensor[] inputs, Tensor? labels)
+    {
+        var logits = executor.Forward(inputs)[0];
+        if (labels is null && logits.dim() != 2)
+            throw new DataException($"taylor scores weights by the gradient of a classifier's loss: without labels it takes the model's own top-1 class, but the model's first output is [{string.Join(", ", logits.shape)}], not [batch, classes]; give labelled data or a data-free method");
+        return F.cross_entropy(logits, labels ?? logits.detach().argmax(1));
     }
 
     /// <summary>Σ w·∂L/∂w over every axis but <paramref name="axis"/> (zeros when the tensor has no gradient).</summary>

@@ -72,7 +72,7 @@ public static class QuantizationAwareTraining
         var observe = options.ActivationRanges == QatActivationRanges.Observed && options.Quantize.Calibrates;
         WeightQatHook? weights = null;
         ActivationRangeHook? observer = null;
-        var tuned = FineTuner.Run(fakeQuant.Model, options.FineTune, inputs, session, "qat", ex =>
+        var tuned = FineTuner.Run(fakeQuant.Model, options.FineTune, inputs.WithOriginal(model), session, "qat", ex =>
         {
             weights = new WeightQatHook(ex, schemes);
             var hooks = new List<ITrainingHook> { weights };

@@ -1,3 +1,4 @@
+using Shrink.Data;
 using Shrink.Ir;
 using Shrink.Passes;
 using Shrink.Passes.Pruning;
@@ -40,14 +41,14 @@ public sealed class ClusterTechnique : Technique<ClusterTechniqueOptions>
         Validate(options, inputs);
         var pass = new ClusterPass(options.Sharing);
         if (pass.Refusal(model) is { } reason) throw new OptionsException(reason);
-        if (inputs.Data is { } sets) CalibrationSet.FromDataset(sets.Test, 1).CheckFits(model);
+        if (inputs.Data is { } sets) DataBinding.For(model, sets.Test);  // data that does not fit is refused before any work
         var context = new PassContext();
         var clustered = new PassPipeline(pass).Run(model, context).Model;
         if (options.FineTune.Epochs > 0)
         {
             var weights = ClusterPass.ReadBits(clustered).Keys.ToList();
             var masks = PruningMasks.FromZeros(clustered);
-            var tuned = FineTuner.Run(clustered, options.FineTune, inputs, session, "centroid fine-tune",
+            var tuned = FineTuner.Run(clustered, options.FineTune, inputs.WithOriginal(model), session, "centroid fine-tune",
                 ex => new ITrainingHook[] { new MaskHook(ex, masks), new ClusterHook(ex, weights) }).Model;
             foreach (var kv in clustered.Metadata.ToList()) tuned.SetMetadata(kv.Key, kv.Value);
             clustered = tuned;

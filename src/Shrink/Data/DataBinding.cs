@@ -32,18 +32,30 @@ public sealed class DataBinding
     public static DataBinding For(Model model, IDataSource source, string? modelName = null)
     {
         ArgumentNullException.ThrowIfNull(model);
+        return For(ModelInputs(model), source, modelName);
+    }
+
+    /// <summary>
+    /// Binds <paramref name="source"/> to a model's data inputs given as values (an ONNX Runtime session's inputs,
+    /// <see cref="Runtime.OnnxRunner.InputValues"/>), or throws one line saying why it does not fit.
+    /// </summary>
+    /// <exception cref="DataException">An input is missing or has the wrong shape or type.</exception>
+    public static DataBinding For(IReadOnlyList<Value> inputs, IDataSource source, string? modelName = null)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(source);
-        if (Misfit(model, source, modelName) is { } reason) throw new DataException(reason);
-        var inputs = ModelInputs(model);
+        if (Misfit(inputs, source, modelName) is { } reason) throw new DataException(reason);
         var pairs = inputs.Select(v => (v, Match(v, inputs.Count, source)!.Value, Flattens(v, source.Inputs[Match(v, inputs.Count, source)!.Value]))).ToArray();
         var batch = inputs.Select(v => v.Shape is { Rank: > 0 } s && s[0].Value is { } b && b > 0 ? (int?)b : null).FirstOrDefault(b => b is not null);
         return new DataBinding(source, pairs, batch);
     }
 
     /// <summary>Null when <paramref name="source"/> fits <paramref name="model"/>, else the one-line reason.</summary>
-    public static string? Misfit(Model model, IDataSource source, string? modelName = null)
+    public static string? Misfit(Model model, IDataSource source, string? modelName = null) => Misfit(ModelInputs(model), source, modelName);
+
+    /// <summary>Null when <paramref name="source"/> fits a model with these data inputs, else the one-line reason.</summary>
+    public static string? Misfit(IReadOnlyList<Value> inputs, IDataSource source, string? modelName = null)
     {
-        var inputs = ModelInputs(model);
         var what = modelName ?? "the model";
         foreach (var v in inputs)
         {

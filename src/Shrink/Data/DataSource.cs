@@ -57,6 +57,7 @@ public static class DataSource
         public int Count => indices.Length;
         public IReadOnlyList<DataInput> Inputs => inner.Inputs;
         public int? ClassCount => inner.ClassCount;
+        public bool Augments => inner.Augments;
 
         public DataBatch Read(int[] samples, int epoch = 0)
         {

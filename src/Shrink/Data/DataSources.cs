@@ -31,7 +31,6 @@ public static class DataSources
     public static DataSplits Open(string? spec, DataOptions? options = null, Model? model = null)
     {
         options ??= new DataOptions();
-        var pair = FashionMnist.Load(spec);
-        return new DataSplits(InMemorySource.From(pair.Train), InMemorySource.From(pair.Test));
+        return FashionMnist.Load(spec);
     }
 }

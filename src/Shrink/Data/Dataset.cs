@@ -2,9 +2,10 @@ namespace Shrink.Data;
 
 /// <summary>
 /// A labelled image data set held in memory: <see cref="Images"/> is N×C×H×W flattened (NCHW),
-/// float32; <see cref="Labels"/> holds one class index in [0, <see cref="ClassCount"/>) per sample.
+/// float32; <see cref="Labels"/> holds one class index in [0, <see cref="ClassCount"/>) per sample. The IDX
+/// reader's in-memory form; everything else reads data through <see cref="IDataSource"/> (<see cref="InMemorySource.From"/>).
 /// </summary>
-public sealed class Dataset
+internal sealed class Dataset
 {
     /// <summary>Creates a data set; the arrays are used as given, not copied.</summary>
     /// <param name="images">N samples of <paramref name="sampleShape"/> each, NCHW, flattened.</param>

@@ -1,4 +1,4 @@
 namespace Shrink.Data;
 
-/// <summary>A training set and its test set.</summary>
-public sealed record DatasetPair(Dataset Train, Dataset Test);
+/// <summary>A training set and its test set, as the IDX reader holds them in memory.</summary>
+internal sealed record DatasetPair(Dataset Train, Dataset Test);

@@ -29,7 +29,10 @@ public static class FashionMnist
 
     /// <summary>Loads the training and test sets; <paramref name="dataDir"/> is the directory the caller names, if any.</summary>
     /// <exception cref="DataException">The named directory lacks the files, or a file is corrupt.</exception>
-    public static DatasetPair Load(string? dataDir = null)
+    public static DataSplits Load(string? dataDir = null) => Splits(LoadPair(dataDir));
+
+    /// <summary>The in-memory sets <see cref="Load(string?)"/> reads (the IDX reader's form, for the sources that wrap it).</summary>
+    internal static DatasetPair LoadPair(string? dataDir = null)
         => Load(dataDir, Environment.GetEnvironmentVariable(EnvironmentVariable), DebianDirectory);
 
     /// <summary>
@@ -44,13 +47,16 @@ public static class FashionMnist
     }
 
     /// <summary>Loads the subset embedded in Shrink: 600 training and 100 test images per class.</summary>
-    public static DatasetPair LoadEmbedded()
-        => new(LoadEmbedded("train"), LoadEmbedded("test"));
+    public static DataSplits LoadEmbedded() => Splits(LoadEmbeddedPair());
 
     /// <summary>Loads from the four IDX files in <paramref name="directory"/>.</summary>
     /// <exception cref="DataException">A file is missing or corrupt.</exception>
-    public static DatasetPair LoadDirectory(string directory)
-        => Load(directory, null, null);
+    public static DataSplits LoadDirectory(string directory) => Splits(Load(directory, null, null));
+
+    /// <summary>The two in-memory sets as sources with one float32 input, <c>image</c> [1, 28, 28].</summary>
+    private static DataSplits Splits(DatasetPair pair) => new(InMemorySource.From(pair.Train), InMemorySource.From(pair.Test));
+
+    private static DatasetPair LoadEmbeddedPair() => new(LoadEmbedded("train"), LoadEmbedded("test"));
 
     /// <summary>The search with its places given, so tests need not depend on the machine.</summary>
     internal static DatasetPair Load(string? dataDir, string? envDir, string? defaultDir)
@@ -67,13 +73,13 @@ public static class FashionMnist
             var looked = found is null ? "" : $"{found.Directory} ({found.Describe()}), ";
             throw new DataException(OptionText.Of($"no Fashion-MNIST found: looked in {looked}the embedded subset (not built into Shrink.dll); {Mend}"));
         }
-        return LoadEmbedded();
+        return LoadEmbeddedPair();
     }
 
     private static DatasetPair LoadRequired(string dir, OptionText place)
     {
         if (string.Equals(dir, EmbeddedName, StringComparison.Ordinal))
-            return LoadEmbedded();
+            return LoadEmbeddedPair();
         var found = IdxFileSet.Find(dir);
         if (found.Missing.Count > 0)
             throw new DataException(OptionText.Of($"no Fashion-MNIST found: looked in {place} ({found.Describe()}); {Mend}"));

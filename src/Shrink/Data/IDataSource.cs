@@ -43,6 +43,12 @@ public interface IDataSource
     int? ClassCount { get; }
 
     /// <summary>
+    /// True when <see cref="Read"/> applies random augmentation (a random crop, a flip), so the same sample reads
+    /// differently from epoch to epoch: what is computed once from the samples (a teacher's logits) cannot be cached.
+    /// </summary>
+    bool Augments => false;
+
+    /// <summary>
     /// Samples <paramref name="samples"/> (indices in [0, <see cref="Count"/>)) as one batch: each input
     /// stacked on a new first axis, in the order given. <paramref name="epoch"/> seeds random
     /// augmentation (a source without augmentation ignores it), so the same sample of the same epoch

@@ -36,7 +36,7 @@ public sealed class InMemorySource : IDataSource
     }
 
     /// <summary>A labelled image <see cref="Dataset"/> as a source with one float32 input named <paramref name="inputName"/>.</summary>
-    public static InMemorySource From(Dataset data, string inputName = "image")
+    internal static InMemorySource From(Dataset data, string inputName = "image")
     {
         ArgumentNullException.ThrowIfNull(data);
         var shape = new long[] { data.Count }.Concat(data.SampleShape.Select(d => (long)d)).ToArray();

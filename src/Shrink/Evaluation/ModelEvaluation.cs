@@ -21,59 +21,69 @@ public sealed record LatencySettings
 }
 
 /// <summary>
-/// Measurement of models, as every compression command reports it: <see cref="Measure(string, Dataset?)"/> one file,
-/// <see cref="Compare"/> a model before and after a technique, latency measured interleaved with the noise-aware verdict.
+/// Measurement of models, as every compression command reports it: <see cref="Measure(string, IDataSource?, RunnerOptions?)"/> one file,
+/// <see cref="Compare"/> a model before and after a technique, latency measured interleaved with the noise-aware verdict;
+/// on labelled data accuracy (top-1, top-5) and loss, on data without labels the fidelity of the "after" model to the "before" one.
 /// </summary>
 public static class ModelEvaluation
 {
     /// <summary>Batch size of the accuracy evaluation in ONNX Runtime.</summary>
     public const int EvaluationBatch = 256;
 
-    /// <summary>Size, parameters, MACs and (with <paramref name="test"/>) ONNX Runtime accuracy of one model file; no latency.</summary>
-    public static ModelMeasurement Measure(string path, Dataset? test)
+    /// <summary>
+    /// Size, parameters, MACs and, with a labelled <paramref name="test"/>, ONNX Runtime accuracy, top-5 and loss of one
+    /// model file; no latency. Data without labels is only named (fidelity needs the original: <see cref="Compare"/>).
+    /// </summary>
+    public static ModelMeasurement Measure(string path, IDataSource? test, RunnerOptions? runner = null)
     {
         var stats = ModelStats.Compute(path);
-        double? accuracy = test is null ? null : Accuracy(path, test);
+        var eval = test is { ClassCount: not null } ? Evaluate(path, test, runner) : null;
         return new ModelMeasurement(stats.BytesOnDisk, GzipBytes(path), stats.PackedBytes, stats.Parameters, stats.NonZero, stats.Sparsity, stats.Macs,
-            Array.Empty<LatencyRow>(), accuracy) { Stats = stats };
+            Array.Empty<LatencyRow>(), eval?.Accuracy) { Stats = stats, Data = test?.Name, Top5 = eval?.Top5Accuracy, Loss = eval?.Loss };
     }
 
     /// <summary>
     /// Measures a model that has no file of its own: it is written (and checked) into a temporary file, which is
-    /// measured as <see cref="Measure(string, Dataset?)"/> measures a file and removed after.
+    /// measured as <see cref="Measure(string, IDataSource?, RunnerOptions?)"/> measures a file and removed after.
     /// </summary>
-    public static ModelMeasurement Measure(Model model, Dataset? test)
+    public static ModelMeasurement Measure(Model model, IDataSource? test, RunnerOptions? runner = null)
     {
         var path = Path.Combine(Path.GetTempPath(), $"shrink-measure-{Guid.NewGuid():N}.onnx");
         using var staged = ModelSaver.Stage(model, path);  // never committed: disposing removes it
-        return Measure(staged.TempPath, test);
+        return Measure(staged.TempPath, test, runner);
     }
 
-    /// <summary>Top-1 accuracy of an in-memory model on <paramref name="test"/> in ONNX Runtime (<paramref name="source"/> names it in messages).</summary>
-    public static double Accuracy(Model model, Dataset test, string source = "model")
+    /// <summary>Top-1 accuracy of an in-memory model on a labelled <paramref name="test"/> in ONNX Runtime (<paramref name="source"/> names it in messages).</summary>
+    public static double Accuracy(Model model, IDataSource test, string source = "model")
     {
         using var runner = OnnxRunner.FromModel(model, source: source);
         return runner.Evaluate(test, EvaluationBatch).Accuracy;
     }
 
-    /// <summary>Top-1 accuracy of a model file on <paramref name="test"/> in ONNX Runtime.</summary>
-    public static double Accuracy(string path, Dataset test)
+    /// <summary>Top-1 accuracy of a model file on a labelled <paramref name="test"/> in ONNX Runtime.</summary>
+    public static double Accuracy(string path, IDataSource test) => Evaluate(path, test).Accuracy;
+
+    /// <summary>Top-1, top-5 and loss of a model file on a labelled <paramref name="test"/> in ONNX Runtime.</summary>
+    public static EvalResult Evaluate(string path, IDataSource test, RunnerOptions? runner = null)
     {
-        using var runner = OnnxRunner.Load(path);
-        return runner.Evaluate(test, EvaluationBatch).Accuracy;
+        using var session = OnnxRunner.Load(path, runner);
+        return session.Evaluate(test, EvaluationBatch);
     }
 
     /// <summary>
     /// Both sides of a before/after comparison, with their latency measured together, interleaved, at each batch size
-    /// (<see cref="LatencyComparison"/>): the p50 rows and the verdict always come from the same runs. A batch size
-    /// the models cannot run (a fixed batch, inputs too large) ends the latency measurement with a note instead of failing;
-    /// the options it names are named by <paramref name="naming"/> (default: the library's words).
+    /// (<see cref="LatencyComparison"/>): the p50 rows and the verdict always come from the same runs. On a labelled
+    /// <paramref name="test"/> both sides get accuracy, top-5 and loss; on one without labels the "after" side gets its
+    /// fidelity to the "before" model (<see cref="ModelMeasurement.Fidelity"/>). A batch size the models cannot run (a
+    /// fixed batch, inputs too large) ends the latency measurement with a note instead of failing; the options it names
+    /// are named by <paramref name="naming"/> (default: the library's words).
     /// </summary>
-    public static Comparison Compare(string beforePath, string afterPath, Dataset? test, IReadOnlyList<int> batches, RunnerOptions? runner = null,
+    public static Comparison Compare(string beforePath, string afterPath, IDataSource? test, IReadOnlyList<int> batches, RunnerOptions? runner = null,
         LatencySettings? latency = null, OptionNaming? naming = null)
     {
-        var before = Measure(beforePath, test);
+        var before = Measure(beforePath, test);  // accuracy and fidelity with ONNX Runtime's default settings, as every command measures them
         var after = Measure(afterPath, test);
+        if (test is { ClassCount: null }) after = after with { Fidelity = Fidelity.Measure(beforePath, afterPath, test) };
         var notes = new List<string>();
         var rows = batches.Count == 0 ? Array.Empty<LatencyComparisonRow>() : CompareLatency(beforePath, afterPath, batches, runner ?? new(), latency ?? new(), notes, naming);
         return new Comparison(

@@ -12,12 +12,28 @@ public sealed record LatencyRow(int Batch, double P50Ms, double Q1Ms, double Q3M
 
 /// <summary>
 /// What Shrink measures of one model file: size on disk and gzip -9, parameter bytes at their packed width,
-/// parameters, non-zeros, sparsity, MACs per sample, accuracy in ONNX Runtime (when a test set was given) and
-/// latency in ONNX Runtime (when batch sizes were given; see <see cref="ModelEvaluation.Compare"/>).
+/// parameters, non-zeros, sparsity, MACs per sample, on a labelled test set top-1 and top-5 accuracy and loss in ONNX
+/// Runtime, on a test set without labels (the "after" side of a comparison) the fidelity of each output to the
+/// original, and latency in ONNX Runtime (when batch sizes were given; see <see cref="ModelEvaluation.Compare"/>).
 /// </summary>
 public sealed record ModelMeasurement(long Bytes, long GzipBytes, long PackedBytes, long Parameters, long NonZero, double Sparsity, long Macs,
     IReadOnlyList<LatencyRow> Latency, double? Accuracy)
 {
+    /// <summary>The name of the data set measured on (<see cref="Data.IDataSource.Name"/>), or null when none was.</summary>
+    public string? Data { get; init; }
+
+    /// <summary>Top-5 accuracy (top-k, k the smaller of 5 and the classes) on the labelled test set, or null.</summary>
+    public double? Top5 { get; init; }
+
+    /// <summary>Mean cross-entropy of the first output on the labelled test set, or null.</summary>
+    public double? Loss { get; init; }
+
+    /// <summary>
+    /// On the "after" side of a comparison on data without labels: each output's fidelity to the "before" model
+    /// (<see cref="OutputFidelity"/>); null otherwise.
+    /// </summary>
+    public IReadOnlyList<OutputFidelity>? Fidelity { get; init; }
+
     /// <summary>
     /// On the "after" side of a <see cref="Comparison"/>: the interleaved latency comparison with the "before" side,
     /// per batch size (the same rows as <see cref="Comparison.Latency"/>); null on a single measurement.

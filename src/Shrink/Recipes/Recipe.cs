@@ -20,7 +20,7 @@ namespace Shrink.Recipes;
 /// version: 1
 /// model: lenet5.onnx            # or: model: { zoo: lenet5, seed: 0 }
 /// data:
-///   fashion-mnist: embedded     # a directory of the four IDX files, or embedded
+///   fashion-mnist: embedded     # a directory of the four IDX files, or embedded; or source: a file, directory or dataset YAML
 /// stages:
 ///   - technique: prune-unstructured
 ///     options: { sparsity: 0.8 }
@@ -117,10 +117,12 @@ public sealed record RecipeModel
 }
 
 /// <summary>
-/// The data of a recipe: Fashion-MNIST (a directory of the four IDX files, or <c>embedded</c>) for training,
-/// accuracy and calibration, optionally cut to its first <see cref="TrainLimit"/> training images; a <c>.npy</c>
-/// calibration array; a teacher to distill from (an ONNX file, or a zoo model built with a seed). Each may carry the
-/// SHA-256 it must match (a lock file does).
+/// The data of a recipe: Fashion-MNIST (a directory of the four IDX files, or <c>embedded</c>), or any other data
+/// (<see cref="Source"/>: a file, a directory or a YAML dataset file, opened by <see cref="Shrink.Data.DataSources.Open"/>
+/// with <see cref="Options"/> for the input model), for training, accuracy or fidelity, and calibration, optionally cut to
+/// its first <see cref="TrainLimit"/> training samples; calibration samples of their own (a <c>.npy</c> array or any data);
+/// a teacher to distill from (an ONNX file, or a zoo model built with a seed). Each may carry the SHA-256 it must match
+/// (a lock file does).
 /// </summary>
 public sealed record RecipeData
 {
@@ -132,13 +134,23 @@ public sealed record RecipeData
     /// <summary>SHA-256 of the four IDX files' bytes in the order train images, train labels, test images, test labels.</summary>
     public string? FashionMnistSha256 { get; init; }
 
+    /// <summary>Any data <see cref="Shrink.Data.DataSources.Open"/> takes (not with <see cref="FashionMnist"/>): a file, a directory or a YAML dataset file. Version 2.</summary>
+    public string? Source { get; init; }
+
+    /// <summary>SHA-256 of <see cref="Source"/>: of the file, or of a directory's files (names and bytes, in ordinal order).</summary>
+    public string? SourceSha256 { get; init; }
+
+    /// <summary>How <see cref="Source"/> is read and split (<see cref="Shrink.Data.DataOptions"/>); null: the defaults. Version 2.</summary>
+    public Shrink.Data.DataOptions? Options { get; init; }
+
     /// <summary>Train on the first N training images only (the commands' <c>--limit</c>); null: all of them. Version 2.</summary>
     public int? TrainLimit { get; init; }
 
+    /// <summary>Calibration samples: a <c>.npy</c> array (axis 0 the samples), or any data <see cref="Source"/> could name (its training split).</summary>
     public string? Calibration { get; init; }
     public string? CalibrationSha256 { get; init; }
 
-    /// <summary>How many calibration samples to take from <see cref="Calibration"/> (the first N along axis 0).</summary>
+    /// <summary>How many calibration samples to take from <see cref="Calibration"/> (the first N).</summary>
     public int CalibrationSamples { get; init; } = 512;
 
     /// <summary>The teacher as an ONNX file (or see <see cref="TeacherZoo"/>).</summary>
@@ -153,8 +165,17 @@ public sealed record RecipeData
     /// <summary>SHA-256 of the teacher file, or of the zoo teacher's ONNX bytes.</summary>
     public string? TeacherSha256 { get; init; }
 
-    /// <summary>The lowest recipe version that holds this data section: 2 with a training limit or a zoo teacher, else 1.</summary>
-    public int RequiredVersion => TrainLimit is not null || TeacherZoo is not null ? 2 : 1;
+    /// <summary>
+    /// The data section of a command's <c>--data</c> value: Fashion-MNIST for no value, <c>embedded</c> or a directory of
+    /// the four IDX files (as the recipes of earlier versions wrote it), else <see cref="Source"/>.
+    /// </summary>
+    public static RecipeData For(string? spec, Shrink.Data.DataOptions? options = null) =>
+        spec is null || spec == Embedded || Directory.Exists(spec) && Shrink.Data.IdxFileSet.Find(spec) is { Missing.Count: 0 }
+            ? new RecipeData { FashionMnist = spec }
+            : new RecipeData { Source = spec, Options = options };
+
+    /// <summary>The lowest recipe version that holds this data section: 2 with other data than Fashion-MNIST, a training limit or a zoo teacher, else 1.</summary>
+    public int RequiredVersion => TrainLimit is not null || TeacherZoo is not null || Source is not null || Options is not null ? 2 : 1;
 
     /// <summary>Where the teacher comes from, for messages and the distilled model's metadata: the file, the zoo name, or null.</summary>
     public string? TeacherSource => Teacher ?? TeacherZoo;
@@ -162,6 +183,7 @@ public sealed record RecipeData
     internal RecipeData Resolved() => this with
     {
         FashionMnist = FashionMnist is null or Embedded ? FashionMnist : System.IO.Path.GetFullPath(FashionMnist),
+        Source = Source is null ? null : System.IO.Path.GetFullPath(Source),
         Calibration = Calibration is null ? null : System.IO.Path.GetFullPath(Calibration),
         Teacher = Teacher is null ? null : System.IO.Path.GetFullPath(Teacher),
     };

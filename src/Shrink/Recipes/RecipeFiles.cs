@@ -40,21 +40,34 @@ internal static class RecipeFiles
         data = data with
         {
             FashionMnist = data.FashionMnist is null or RecipeData.Embedded ? data.FashionMnist : Resolve(data.FashionMnist),
+            Source = Resolve(data.Source),
             Calibration = Resolve(data.Calibration),
             Teacher = Resolve(data.Teacher),
         };
         long Line(string key) => lines.GetValueOrDefault($"data.{key}", node.Start.Line);
         RecipeException Fail(string key, string problem) => new(header.Source, Line(key), null, $"data.{key}", problem);
-        if (version < 2 && new[] { "train-limit", "teacher-zoo", "teacher-seed" }.FirstOrDefault(k => lines.ContainsKey($"data.{k}")) is { } newer)
+        if (version < 2 && new[] { "train-limit", "teacher-zoo", "teacher-seed", "source", "source-sha256", "options" }.FirstOrDefault(k => lines.ContainsKey($"data.{k}")) is { } newer)
             throw Fail(newer, "is a version 2 key; write version: 2 at the top of the recipe");
         if (data.FashionMnist is { } dir && dir != RecipeData.Embedded && IdxFileSet.Find(dir) is { Missing.Count: > 0 } found)
             throw Fail("fashion-mnist", $"no Fashion-MNIST in '{Text.Message.Name(dir)}' ({found.Describe()}); give a directory of the four IDX files, or embedded");
+        if (data.Source is { } source)
+        {
+            if (data.FashionMnist is not null) throw Fail("source", "give either fashion-mnist or source, not both");
+            RequireData(header.Source, Line("source"), "data.source", source);
+        }
         if (data.TrainLimit is < 1) throw Fail("train-limit", $"must be at least 1 (the number of training images kept), got {data.TrainLimit}");
-        if (data.Calibration is { } calibration) RequireFile(header.Source, Line("calibration"), "data.calibration", calibration, "a .npy array of calibration inputs");
+        if (data.Calibration is { } calibration) RequireData(header.Source, Line("calibration"), "data.calibration", calibration);
         if (data.CalibrationSamples < 1) throw Fail("calibration-samples", $"must be at least 1, got {data.CalibrationSamples}");
         Teacher(data, lines, Fail);
         if (data.Teacher is { } teacher) RequireFile(header.Source, Line("teacher"), "data.teacher", teacher, "a trained ONNX model");
         return data;
+    }
+
+    /// <summary>Refuses a data path that is neither an existing regular file nor a directory.</summary>
+    private static void RequireData(string source, long line, string key, string path)
+    {
+        if (FileIdentity.Of(path).Kind == FileKind.Directory) return;
+        RequireFile(source, line, key, path, "data: a .npy, .npz or .csv file, a directory, or a YAML dataset file");
     }
 
     /// <summary>The teacher is a file or a zoo model, not both; a zoo name must be known; its seed belongs to it.</summary>

@@ -36,7 +36,8 @@ public static class RecipeLock
         var data = d with
         {
             FashionMnistSha256 = d.FashionMnist is null ? null : Check(recipe, "data.fashion-mnist-sha256", d.FashionMnistSha256, FashionMnistHash(d.FashionMnist), $"Fashion-MNIST ({d.FashionMnist})"),
-            CalibrationSha256 = d.Calibration is null ? null : Check(recipe, "data.calibration-sha256", d.CalibrationSha256, FileHash(d.Calibration), d.Calibration),
+            SourceSha256 = d.Source is null ? null : Check(recipe, "data.source-sha256", d.SourceSha256, DataHash(d.Source), d.Source),
+            CalibrationSha256 = d.Calibration is null ? null : Check(recipe, "data.calibration-sha256", d.CalibrationSha256, DataHash(d.Calibration), d.Calibration),
             TeacherSha256 = d.TeacherSource is not { } teacher ? null
                 : Check(recipe, "data.teacher-sha256", d.TeacherSha256, d.Teacher is { } file ? FileHash(file) : ModelHash(RecipeModel.FromZoo(teacher, d.TeacherSeed)), TeacherName(d)),
         };
@@ -50,6 +51,25 @@ public static class RecipeLock
     {
         using var stream = DataFiles.Open(path, "input file");
         return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+
+    /// <summary>
+    /// Lower-case hex SHA-256 of data: a file's bytes, or for a directory every regular file below it in ordinal order of
+    /// its relative path (with '/' separators), each as its path, a zero byte, its length and its bytes.
+    /// </summary>
+    public static string DataHash(string path)
+    {
+        if (!Directory.Exists(path)) return FileHash(path);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var files = Directory.EnumerateFiles(path, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint })
+            .Select(f => (Full: f, Relative: Path.GetRelativePath(path, f).Replace('\\', '/'))).OrderBy(f => f.Relative, StringComparer.Ordinal);
+        foreach (var (full, relative) in files)
+        {
+            using var stream = DataFiles.Open(full, "data file");
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes(relative + "\0" + stream.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) + "\0"));
+            Append(hash, stream);
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 
     /// <summary>The hash of a model: its file then its external data files, or a zoo model's ONNX bytes.</summary>

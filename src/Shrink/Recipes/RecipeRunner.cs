@@ -27,8 +27,8 @@ public static class RecipeRunner
         var locked = RecipeLock.Resolve(recipe);
         var guard = OutputGuard.Protecting(locked.Model.Path, locked.Data.Calibration, locked.Data.Teacher);
         var dir = RunDirectory.Prepare(locked, directory, resume, session, guard);
-        var inputs = RecipeInputs.Load(locked);
         var model = RecipeInputs.LoadModel(locked.Model);
+        var inputs = RecipeInputs.Load(locked, model);
         var inputHash = locked.Model.Sha256!;
         var outcomes = new List<StageOutcome>();
         for (var i = 0; i < locked.Stages.Count; i++)
@@ -51,8 +51,8 @@ public static class RecipeRunner
     public static RecipePlan Plan(Recipe recipe)
     {
         var locked = RecipeLock.Resolve(recipe);
-        var inputs = RecipeInputs.Load(locked);
         var model = RecipeInputs.LoadModel(locked.Model);
+        var inputs = RecipeInputs.Load(locked, model);
         var problems = new List<string>();
         for (var i = 0; i < locked.Stages.Count; i++)
         {
@@ -80,7 +80,7 @@ public static class RecipeRunner
             Stage = index + 1, Technique = stage.Technique, Model = Path.GetFileName(paths.Model), InputSha256 = inputHash,
             Seconds = clock.Elapsed.TotalSeconds, Artifacts = StageMetrics.ArtifactsJson(result.Artifacts), Notes = result.Notes,
         };
-        var metrics = ModelSaver.Save(result.Model, paths.Model, file => StageMetrics.Measure(file, inputs.Data?.Test, inputs.Runner, facts), guard: guard);
+        var metrics = ModelSaver.Save(result.Model, paths.Model, file => StageMetrics.Measure(file, model, inputs.Data?.Test, inputs.Runner, facts), guard: guard);
         AtomicFile.WriteAllText(paths.Metrics, metrics.ToJson(), guard);
         RunDirectory.Remove(paths.Run);
         session.Note($"{label}: wrote {paths.Model} in {metrics.Seconds:F1} s");

@@ -58,6 +58,9 @@ public static class RecipeWriter
         void Number(string key, int? value) { if (value is { } n) node.Add(key, YamlScalars.Plain(n.ToString(System.Globalization.CultureInfo.InvariantCulture))); }
         Add("fashion-mnist", data.FashionMnist is null or RecipeData.Embedded ? data.FashionMnist : Relative(data.FashionMnist, dir));
         Add("fashion-mnist-sha256", data.FashionMnistSha256);
+        Add("source", data.Source is null ? null : Relative(data.Source, dir));
+        Add("source-sha256", data.SourceSha256);
+        if (data.Options is { } options) node.Add("options", YamlWriter.Record(options, typeof(Shrink.Data.DataOptions)));
         Number("train-limit", data.TrainLimit);
         Add("calibration", data.Calibration is null ? null : Relative(data.Calibration, dir));
         Add("calibration-sha256", data.CalibrationSha256);

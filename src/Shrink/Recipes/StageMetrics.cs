@@ -10,8 +10,8 @@ namespace Shrink.Recipes;
 /// <summary>
 /// What one stage of a recipe run produced, as written to <c>DIR/NN-technique.json</c>: the model file and its
 /// SHA-256 (and the SHA-256 of the stage's input, so a resumed run can tell a finished stage), size, parameters,
-/// non-zeros, MACs, accuracy in ONNX Runtime when the recipe has data, the stage's seconds, and the technique's
-/// artifacts and notes.
+/// non-zeros, MACs, on the recipe's labelled test data accuracy, top-5 and loss in ONNX Runtime, on test data without
+/// labels each output's fidelity to the stage's input model, the stage's seconds, and the technique's artifacts and notes.
 /// </summary>
 public sealed record StageMetrics
 {
@@ -32,8 +32,20 @@ public sealed record StageMetrics
     public double Sparsity { get; init; }
     public long Macs { get; init; }
 
-    /// <summary>Top-1 accuracy on the recipe's test set in ONNX Runtime, or null without data.</summary>
+    /// <summary>The name of the test data measured on, or null without data.</summary>
+    public string? Data { get; init; }
+
+    /// <summary>Top-1 accuracy on the recipe's test set in ONNX Runtime, or null without labelled data.</summary>
     public double? Accuracy { get; init; }
+
+    /// <summary>Top-5 accuracy on the recipe's test set, or null without labelled data.</summary>
+    public double? Top5 { get; init; }
+
+    /// <summary>Mean cross-entropy on the recipe's test set, or null without labelled data.</summary>
+    public double? Loss { get; init; }
+
+    /// <summary>On test data without labels, each output's fidelity to the stage's input model; else null.</summary>
+    public IReadOnlyList<Evaluation.OutputFidelity>? Fidelity { get; init; }
 
     /// <summary>Seconds the technique ran (not counting the writing and measuring).</summary>
     public double Seconds { get; init; }
@@ -59,20 +71,25 @@ public sealed record StageMetrics
         catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException) { return null; }
     }
 
-    /// <summary>Measures the model file at <paramref name="file"/> (the staged file that will ship) and fills in the stage's facts.</summary>
-    internal static StageMetrics Measure(string file, Dataset? test, RunnerOptions runner, StageMetrics facts)
+    /// <summary>
+    /// Measures the model file at <paramref name="file"/> (the staged file that will ship) and fills in the stage's facts;
+    /// on test data without labels its fidelity to <paramref name="input"/>, the stage's input model.
+    /// </summary>
+    internal static StageMetrics Measure(string file, Ir.Model input, IDataSource? test, RunnerOptions runner, StageMetrics facts)
     {
         var stats = ModelStats.Compute(file);
-        double? accuracy = null;
-        if (test is not null)
+        using var session = test is null ? null : OnnxRunner.Load(file, runner);
+        var eval = test is { ClassCount: not null } ? session!.Evaluate(test, 256) : null;
+        IReadOnlyList<Evaluation.OutputFidelity>? fidelity = null;
+        if (test is { ClassCount: null })
         {
-            using var session = OnnxRunner.Load(file, runner);
-            accuracy = session.Evaluate(test, 256).Accuracy;
+            using var reference = OnnxRunner.FromModel(input, runner, "the stage's input model");
+            fidelity = Evaluation.Fidelity.Measure(reference, session!, test);
         }
         return facts with
         {
-            ModelSha256 = RecipeLock.FileHash(file), Bytes = stats.BytesOnDisk, Parameters = stats.Parameters,
-            NonZero = stats.NonZero, Sparsity = stats.Sparsity, Macs = stats.Macs, Accuracy = accuracy,
+            ModelSha256 = RecipeLock.FileHash(file), Bytes = stats.BytesOnDisk, Parameters = stats.Parameters, NonZero = stats.NonZero,
+            Sparsity = stats.Sparsity, Macs = stats.Macs, Data = test?.Name, Accuracy = eval?.Accuracy, Top5 = eval?.Top5Accuracy, Loss = eval?.Loss, Fidelity = fidelity,
         };
     }
 

@@ -1,3 +1,5 @@
+using Shrink.Data;
+using Shrink.Ir;
 using Shrink.Text;
 
 namespace Shrink.Runtime;
@@ -5,6 +7,19 @@ namespace Shrink.Runtime;
 /// <summary>Input checks and synthetic inputs.</summary>
 public sealed partial class OnnxRunner
 {
+    /// <summary>
+    /// The session's inputs as IR values (name, element type, shape with its symbolic axes), for binding data to
+    /// them (<see cref="DataBinding.For(IReadOnlyList{Value}, IDataSource, string?)"/>).
+    /// </summary>
+    public IReadOnlyList<Value> InputValues() => Inputs.Select(spec => new Value(spec.Name, ElementTypeOf(spec),
+        new Shape(spec.Dims.Select((d, i) => d >= 0 ? Dim.Of(d) : spec.Symbols[i] is { } s ? Dim.Symbol(s) : Dim.Unknown)))).ToList();
+
+    private static DataType ElementTypeOf(TensorSpec spec)
+    {
+        try { return InMemorySource.ElementTypeOf(Array.CreateInstance(spec.ElementType, 0)); }
+        catch (DataException) { return DataType.Undefined; }
+    }
+
     /// <summary>Checks names, element types and fixed dimensions before ONNX Runtime sees the inputs.</summary>
     private void CheckInputs(IReadOnlyList<HostTensor> inputs)
     {

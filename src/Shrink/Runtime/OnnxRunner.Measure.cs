@@ -1,13 +1,28 @@
 using System.Diagnostics;
 using Shrink.Data;
+using Shrink.Evaluation;
 using Shrink.Text;
 
 namespace Shrink.Runtime;
 
-/// <summary>Accuracy on a labelled image data set.</summary>
+/// <summary>
+/// What an evaluation on labelled data measured: top-1 and top-5 hits (top-k with k the smaller of 5 and the
+/// classes) and the summed cross-entropy of the first output's logits, over <see cref="Samples"/> samples.
+/// </summary>
 public sealed record EvalResult(int Samples, int Correct, double Seconds)
 {
     public double Accuracy => Samples == 0 ? 0 : (double)Correct / Samples;
+
+    /// <summary>Samples whose label is among the five highest logits.</summary>
+    public int Top5Correct { get; init; }
+
+    /// <summary>Σ −log softmax(z)[label] over the samples.</summary>
+    public double LossSum { get; init; }
+
+    public double Top5Accuracy => Samples == 0 ? 0 : (double)Top5Correct / Samples;
+
+    /// <summary>Mean cross-entropy of the logits against the labels.</summary>
+    public double Loss => Samples == 0 ? 0 : LossSum / Samples;
 }
 
 /// <summary>Latency of one batch size: percentiles over timed runs after warm-up.</summary>
@@ -21,86 +36,59 @@ public sealed record LatencyResult(int Batch, int Runs, double MeanMs, double P5
 public sealed partial class OnnxRunner
 {
     /// <summary>
-    /// Top-1 accuracy on <paramref name="data"/>. Images go in as [B, C, H, W], or flattened when the
-    /// model's input is 2-D; a model with a fixed batch size is fed that size.
+    /// Top-1 and top-5 accuracy and cross-entropy of the first output on <paramref name="data"/>, which must carry
+    /// labels; the samples are bound to the model's inputs by <see cref="DataBinding"/> (by name, or the single one;
+    /// flattened for a 2-D input), and a model with a fixed batch size is fed that size.
     /// </summary>
-    public EvalResult Evaluate(Dataset data, int batchSize = 256)
+    /// <exception cref="DataException">The data has no labels or does not fit the model, or the output is not [batch, classes].</exception>
+    public EvalResult Evaluate(IDataSource data, int batchSize = 256)
     {
-        var spec = Inputs[0];
-        if (Inputs.Count != 1 || spec.ElementType != typeof(float))
-            throw new DataException($"'{Source}' takes {Inputs.Count} input(s) ({string.Join("; ", Inputs)}); evaluation needs one float32 image input");
-        var sample = SampleShapeFor(spec, data);
-        if (spec.Dims[0] > 0) batchSize = (int)spec.Dims[0];
-        CheckSamples(data, batchSize, spec.Dims[0] > 0);
+        ArgumentNullException.ThrowIfNull(data);
+        if (data.ClassCount is null)
+            throw new DataException($"{data.Name} has no labels: accuracy needs labelled data; measure fidelity to the original model instead");
         var watch = Stopwatch.StartNew();
-        var correct = 0;
-        var done = 0;
-        for (var start = 0; start < data.Count; start += batchSize)
-        {
-            var n = Math.Min(batchSize, data.Count - start);
-            if (spec.Dims[0] > 0 && n != spec.Dims[0]) break;  // fixed batch: drop the last partial batch
-            var (x, y) = data.Batch(start, n);
-            var (logits, shape) = RunFloat(x, new long[] { n }.Concat(sample).ToArray());
-            correct += CountCorrect(logits, shape, y);
-            done += n;
-        }
-        return new EvalResult(done, correct, watch.Elapsed.TotalSeconds);
+        var score = new ClassScore();
+        foreach (var (batch, outputs) in Batches(data, batchSize, check: true))
+            score.Add(outputs[0], batch.Labels!, Source);
+        return new EvalResult(score.Samples, score.Top1, watch.Elapsed.TotalSeconds) { Top5Correct = score.Top5, LossSum = score.LossSum };
     }
 
     /// <summary>
-    /// Runs the model on the data set's images in batches and yields every output of each batch
+    /// Runs the model on the samples of <paramref name="data"/> in batches and yields every output of each batch
     /// (intermediate values made graph outputs included: activation statistics, calibration).
     /// </summary>
-    public IEnumerable<(IReadOnlyList<HostTensor> Outputs, int Count)> RunBatches(Dataset data, int batchSize = 256)
+    public IEnumerable<(IReadOnlyList<HostTensor> Outputs, int Count)> RunBatches(IDataSource data, int batchSize = 256) =>
+        Batches(data, batchSize, check: false).Select(b => (b.Outputs, b.Batch.Count));
+
+    /// <summary>
+    /// The batches of <paramref name="data"/> as the model takes them, each with the model's outputs: <paramref name="batchSize"/>
+    /// samples at a time in order, or the model's fixed batch size (a last partial batch is then left out).
+    /// </summary>
+    internal IEnumerable<(DataBatch Batch, IReadOnlyList<HostTensor> Outputs)> Batches(IDataSource data, int batchSize, bool check)
     {
-        var spec = Inputs[0];
-        if (Inputs.Count != 1 || spec.ElementType != typeof(float))
-            throw new DataException($"'{Source}' takes {Inputs.Count} input(s) ({string.Join("; ", Inputs)}); it needs one float32 image input");
-        var sample = SampleShapeFor(spec, data);
-        if (spec.Dims[0] > 0) batchSize = (int)spec.Dims[0];
+        ArgumentNullException.ThrowIfNull(data);
+        var binding = DataBinding.For(InputValues(), data, $"'{Source}'");
+        if (binding.FixedBatch is { } fixedBatch) batchSize = fixedBatch;
+        if (check) CheckSamples(data, batchSize, binding.FixedBatch is not null);
+        else if (batchSize < 1) throw new OptionsException($"batch size {batchSize} is out of range; use 1 or more");
         for (var start = 0; start < data.Count; start += batchSize)
         {
             var n = Math.Min(batchSize, data.Count - start);
-            if (spec.Dims[0] > 0 && n != spec.Dims[0]) break;
-            var (x, _) = data.Batch(start, n);
-            yield return (Run(new[] { new HostTensor(spec.Name, x, new long[] { n }.Concat(sample).ToArray()) }), n);
+            if (binding.FixedBatch is not null && n != batchSize) break;  // fixed batch: drop the last partial batch
+            var batch = data.Read(Enumerable.Range(start, n).ToArray());
+            yield return (batch, Run(binding.ModelInputs(batch)));
         }
     }
 
     /// <summary>An evaluation needs at least one sample, and a whole batch for a model with a fixed batch size.</summary>
-    private void CheckSamples(Dataset data, int batchSize, bool fixedBatch)
+    private void CheckSamples(IDataSource data, int batchSize, bool fixedBatch)
     {
         if (batchSize < 1)
             throw new OptionsException($"batch size {batchSize} is out of range; use 1 or more");
         if (data.Count == 0)
-            throw new DataException($"the test set has no samples ({data.Source}); evaluate on a data set that holds at least one image");
+            throw new DataException($"the test set has no samples ({data.Name}); evaluate on a data set that holds at least one sample");
         if (fixedBatch && data.Count < batchSize)
-            throw new DataException($"'{Source}' has a fixed batch size of {batchSize} but the test set holds {data.Count} samples ({data.Source}); evaluate on at least {batchSize}");
-    }
-
-    private long[] SampleShapeFor(TensorSpec spec, Dataset data)
-    {
-        var sample = data.SampleShape.Select(d => (long)d).ToArray();
-        var expected = spec.Dims.Skip(1).ToArray();
-        if (expected.Length == 1 && (expected[0] < 0 || expected[0] == data.SampleSize)) return new long[] { data.SampleSize };
-        if (expected.Length == sample.Length && expected.Zip(sample).All(p => p.First < 0 || p.First == p.Second)) return sample;
-        throw new DataException($"'{Source}' takes {spec} but the data set's images are [{string.Join(",", sample)}]; evaluate a model made for this data");
-    }
-
-    private int CountCorrect(float[] logits, long[] shape, int[] labels)
-    {
-        if (shape.Length != 2 || shape[0] != labels.Length)
-            throw new DataException($"'{Source}' output has shape [{string.Join(",", shape)}]; accuracy needs [batch, classes]");
-        var classes = (int)shape[1];
-        var correct = 0;
-        for (var i = 0; i < labels.Length; i++)
-        {
-            var row = logits.AsSpan(i * classes, classes);
-            var best = 0;
-            for (var k = 1; k < classes; k++) if (row[k] > row[best]) best = k;
-            if (best == labels[i]) correct++;
-        }
-        return correct;
+            throw new DataException($"'{Source}' has a fixed batch size of {batchSize} but the test set holds {data.Count} samples ({data.Name}); evaluate on at least {batchSize}");
     }
 
     /// <summary>Latency at a batch size: <paramref name="warmup"/> untimed runs, then <paramref name="runs"/> timed ones.</summary>

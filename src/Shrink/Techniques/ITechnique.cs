@@ -52,15 +52,19 @@ public abstract class Technique<TOptions> : ITechnique where TOptions : class, n
 }
 
 /// <summary>
-/// The data and runtime settings a technique may use: labelled data (fine-tuning, accuracy, data-driven
-/// criteria), calibration samples (static quantization), and the ONNX Runtime settings of its measurements.
+/// The data and runtime settings a technique may use: data (fine-tuning, accuracy or fidelity, data-driven
+/// criteria; labelled, or inputs only, when fine-tuning distills from the original model), calibration samples
+/// (static quantization), and the ONNX Runtime settings of its measurements.
 /// </summary>
 public sealed record TechniqueInputs
 {
     public static TechniqueInputs None { get; } = new();
 
-    /// <summary>Training and test sets, or null when the technique runs data-free.</summary>
-    public DatasetPair? Data { get; init; }
+    /// <summary>
+    /// Training and test splits, or null when the technique runs data-free. Without labels
+    /// (<see cref="IDataSource.ClassCount"/> null) fine-tuning distills from the model before compression.
+    /// </summary>
+    public DataSplits? Data { get; init; }
 
     /// <summary>Calibration samples for static quantization; null calibrates on <see cref="Data"/>'s training set.</summary>
     public Passes.Quantization.CalibrationSet? Calibration { get; init; }
@@ -73,9 +77,18 @@ public sealed record TechniqueInputs
     /// <summary>Where <see cref="Teacher"/> came from, for messages.</summary>
     public string TeacherSource { get; init; } = "the teacher";
 
-    /// <summary>The labelled data, or an <see cref="OptionsException"/> saying that <paramref name="what"/> needs it.</summary>
-    public DatasetPair RequireData(string what) =>
-        Data ?? throw new OptionsException($"{what} needs labelled data; give the technique a data set");
+    /// <summary>
+    /// The model before compression, which fine-tuning on data without labels distills from (when no
+    /// <see cref="Teacher"/> is given); a technique sets it to the model it was given (<see cref="WithOriginal"/>).
+    /// </summary>
+    public Model? Original { get; init; }
+
+    /// <summary>These inputs with <paramref name="model"/> as <see cref="Original"/>, unless one is already set.</summary>
+    public TechniqueInputs WithOriginal(Model model) => Original is null ? this with { Original = model } : this;
+
+    /// <summary>The data, or an <see cref="OptionsException"/> saying that <paramref name="what"/> needs it.</summary>
+    public DataSplits RequireData(string what) =>
+        Data ?? throw new OptionsException($"{what} needs data; give the technique a data set");
 }
 
 /// <summary>What a technique produced: the new model, its artifacts (masks, kept channels, ranges, codebooks, ranks) and notes for the user.</summary>

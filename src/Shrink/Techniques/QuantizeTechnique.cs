@@ -7,7 +7,7 @@ namespace Shrink.Techniques;
 /// <c>quantize</c>: post-training quantization to ONNX (<see cref="Quantizer"/>) — static QDQ with activation ranges
 /// calibrated in ONNX Runtime, dynamic (MatMul/Gemm weights, activations at run time) or weight-only (activations
 /// float), as <see cref="QuantizeOptions"/> say. Needs no training. Static calibration uses the inputs' calibration
-/// samples, else the first <see cref="QuantizeOptions.CalibrationSamples"/> images of the training set.
+/// samples, else the first <see cref="QuantizeOptions.CalibrationSamples"/> samples of the training split.
 /// Artifact: <see cref="QuantizationParameters"/>.
 /// </summary>
 public sealed class QuantizeTechnique : Technique<QuantizeOptions>
@@ -31,5 +31,5 @@ public sealed class QuantizeTechnique : Technique<QuantizeOptions>
     /// <summary>The samples static quantization calibrates on: the inputs' calibration set, else the training set (null when none is needed or given).</summary>
     public static CalibrationSet? CalibrationOf(QuantizeOptions options, TechniqueInputs inputs) =>
         !options.Calibrates ? null
-        : inputs.Calibration ?? (inputs.Data is { } data ? CalibrationSet.FromDataset(data.Train, options.CalibrationSamples) : null);
+        : inputs.Calibration ?? (inputs.Data is { } data ? CalibrationSet.From(data.Train, options.CalibrationSamples) : null);
 }

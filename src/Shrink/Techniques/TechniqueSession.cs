@@ -53,13 +53,13 @@ public sealed class TechniqueSession
 
 /// <summary>
 /// Progress of a technique that trains: which run (<paramref name="Label"/>, empty for a command's own training),
-/// the epoch (counted from 0) and the batches done in it; loss and accuracy are the epoch's running means.
+/// the epoch (counted from 0) and the batches done in it; loss and accuracy are the epoch's running means (accuracy null without labels).
 /// </summary>
-public readonly record struct TechniqueProgress(string Label, int Epoch, int Epochs, int Batch, int Batches, double Loss, double Accuracy, double SamplesPerSecond);
+public readonly record struct TechniqueProgress(string Label, int Epoch, int Epochs, int Batch, int Batches, double Loss, double? Accuracy, double SamplesPerSecond);
 
 /// <summary>
 /// A finished epoch of a training run (<paramref name="Label"/>, empty for a command's own training):
 /// <paramref name="Epoch"/> counts from 1; test figures are null when the run does not evaluate.
 /// </summary>
-public sealed record TechniqueEpoch(string Label, int Epoch, int Epochs, double TrainLoss, double TrainAccuracy, double? TestLoss, double? TestAccuracy,
+public sealed record TechniqueEpoch(string Label, int Epoch, int Epochs, double TrainLoss, double? TrainAccuracy, double? TestLoss, double? TestAccuracy,
     double LearningRate, double Seconds, double SamplesPerSecond);

@@ -1,3 +1,4 @@
+using Shrink.Data;
 using System.Text.Json;
 using Shrink.Ir;
 using Shrink.Passes.Pruning;

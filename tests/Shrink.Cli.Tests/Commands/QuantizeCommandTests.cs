@@ -61,7 +61,8 @@ public class QuantizeCliTests
         CliRunner.AssertBadInput(CliRunner.Run(Args("--mode", "dynamic", "--activations", "int8")), "drop --activations int8");
         CliRunner.AssertBadInput(CliRunner.Run(Args("--weights", "int4", "--reduce-range", "on")), "--reduce-range applies to int8 weights");
         NpyFile.Write(dir.File("wrong.npy"), NpyArray.FromFloat32(new float[2 * 3 * 5], new long[] { 2, 3, 5 }));
-        CliRunner.AssertBadInput(CliRunner.Run(Args("--calib-data", dir.File("wrong.npy"))), "the calibration array has shape [2,3,5]");
+        CliRunner.AssertBadInput(CliRunner.Run(Args("--calib-data", dir.File("wrong.npy"))),
+            $",1,28,28] but --calib-data {dir.File("wrong.npy")} gives samples of input: float32[3,5]; give data of the model's input shape");
         Assert.False(File.Exists(dir.File("q.onnx")));
 
         // An already-quantized model.
@@ -88,7 +89,7 @@ public class QuantizeCliTests
         var model = OnnxReader.Read(path);
         var r = CliRunner.Run("quantize", path, "--per-channel", "--calib-samples", "32", "--data", "embedded", "--bench-batch", "none", "--out", dir.File("q.onnx"), "--json");
         Assert.True(r.ExitCode == 0, r.Err);
-        var library = Quantizer.Static(model, CalibrationSet.FromDataset(FashionMnist.LoadEmbedded().Train, 32), new QuantizeOptions { PerChannel = true });
+        var library = Quantizer.Static(model, CalibrationSet.From(FashionMnist.LoadEmbedded().Train, 32), new QuantizeOptions { PerChannel = true });
         Assert.Equal(OnnxWriter.ToBytes(library.Model), OnnxWriter.ToBytes(OnnxReader.Read(dir.File("q.onnx"))));
 
         var d = CliRunner.Run("quantize", path, "--mode", "dynamic", "--bench-batch", "none", "--out", dir.File("d.onnx"));

@@ -51,7 +51,7 @@ public class TrainCliTests
     {
         using var dir = new TempDirectory();
         AssertBadInput(CliRunner.Run("train", "--model", TestModels.TorchFile("resnet_tiny.onnx"), "--data", "embedded", "--epochs", "1",
-            "--out", dir.File("t.onnx")), "train a model made for this data");
+            "--out", dir.File("t.onnx")), "takes float32[batch,3,32,32] but Fashion-MNIST test (embedded subset) gives samples of image: float32[1,28,28]; give data of the model's input shape");
         Assert.Empty(Directory.GetFileSystemEntries(dir.Path));
     }
 

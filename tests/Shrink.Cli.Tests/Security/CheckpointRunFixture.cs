@@ -31,9 +31,10 @@ public sealed class CheckpointRunFixture : IDisposable
         var parsed = command.Parse(TrainingOptions.Concat(new[] { "--run-dir", Pristine }).ToArray());
         Assert.Empty(parsed.Errors);
         var options = training.Build(parsed, _dir.File("unused.onnx"));
-        (Train, Test) = training.LoadData(parsed);
+        var model = TrainingCli.ModelFrom("--model", "lenet300", options.Seed);
+        (Train, Test) = training.LoadData(parsed, model, "lenet300");
         training.InitTorch(parsed);
-        using var executor = GraphExecutor.Compile(TrainingCli.ModelFrom("--model", "lenet300", options.Seed));
+        using var executor = GraphExecutor.Compile(model);
         using var cancel = new CancellationTokenSource();
         using var trainer = new Trainer(executor, options, new[] { new CancelAfter(cancel, 13) });
         Assert.Throws<TrainingInterruptedException>(() => trainer.Fit(Train, Test, cancel.Token));
@@ -49,8 +50,8 @@ public sealed class CheckpointRunFixture : IDisposable
     /// <summary>The run directory as the interruption left it (copy it before damaging anything).</summary>
     public string Pristine => _dir.File("pristine.run");
 
-    public Dataset Train { get; }
-    public Dataset Test { get; }
+    public IDataSource Train { get; }
+    public IDataSource Test { get; }
 
     /// <summary>What a checkpoint of the run must hold.</summary>
     public CheckpointRun Run { get; }

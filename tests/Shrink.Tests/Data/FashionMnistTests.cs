@@ -12,14 +12,14 @@ public class FashionMnistTests
 
         Assert.Equal(6000, train.Count);
         Assert.Equal(1000, test.Count);
-        Assert.Equal(10, train.CountPerClass().Count());
-        Assert.Equal(10, test.CountPerClass().Count());
-        Assert.All(train.CountPerClass(), n => Assert.Equal(600, n));
-        Assert.All(test.CountPerClass(), n => Assert.Equal(100, n));
-        Assert.Equal([1, 28, 28], train.SampleShape);
-        Assert.Equal(6000 * 784, train.Images.Length);
-        Assert.InRange(train.Images.Average(), 0.2, 0.4);
-        Assert.Contains("embedded", train.Source);
+        Assert.Equal(10, train.ClassCount);
+        Assert.Equal(Enumerable.Repeat(600, 10), train.Labels().CountBy(l => l).OrderBy(p => p.Key).Select(p => p.Value));
+        Assert.Equal(Enumerable.Repeat(100, 10), test.Labels().CountBy(l => l).OrderBy(p => p.Key).Select(p => p.Value));
+        Assert.Equal([1, 28, 28], Assert.Single(train.Inputs).SampleShape);
+        var images = (float[])train.All().Inputs[0].Data;
+        Assert.Equal(6000 * 784, images.Length);
+        Assert.InRange(images.Average(), 0.2, 0.4);
+        Assert.Contains("embedded", train.Name);
     }
 
     [Fact]
@@ -69,6 +69,7 @@ public class FashionMnistTests
         Assert.Equal([3, 4, 5], test.Labels);
         Assert.Equal([1, 4, 4], test.SampleShape);
         Assert.Contains(dir.Path, train.Source);
+        Assert.Contains(dir.Path, FashionMnist.LoadDirectory(dir.Path).Train.Name);
     }
 
     [Fact]

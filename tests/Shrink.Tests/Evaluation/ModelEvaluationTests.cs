@@ -57,7 +57,7 @@ public class ModelEvaluationTests
         var json = JsonSerializer.Serialize(ModelEvaluation.Measure(dir.File("m.onnx"), null), new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.CamelCase });
 
         using var doc = JsonDocument.Parse(json);
-        Assert.Equal(new[] { "bytes", "gzipBytes", "packedBytes", "parameters", "nonZero", "sparsity", "macs", "latency", "accuracy", "comparison" },
+        Assert.Equal(new[] { "bytes", "gzipBytes", "packedBytes", "parameters", "nonZero", "sparsity", "macs", "latency", "accuracy", "data", "top5", "loss", "fidelity", "comparison" },
             doc.RootElement.EnumerateObject().Select(p => p.Name));
     }
 

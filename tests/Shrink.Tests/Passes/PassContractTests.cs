@@ -36,7 +36,7 @@ public class PassContractTests
             case "quantize-static":
                 var model = ModelZoo.Create("lenet5", seed: 1);
                 var values = new QuantizeStaticPass(new QuantizationOptions()).Plan(model.Clone()).CalibrationValues;
-                var ranges = Calibrator.Collect(model, values, CalibrationSet.FromDataset(FashionMnist.LoadEmbedded().Train, 32), CalibrationMethod.MinMax);
+                var ranges = Calibrator.Collect(model, values, CalibrationSet.From(FashionMnist.LoadEmbedded().Train, 32), CalibrationMethod.MinMax);
                 return (model, PassRegistry.Create(id), context.Add(ActivationRanges.Of(ranges)));
             case "prune-unstructured":
                 return (ModelZoo.Create("lenet5", seed: 1), PassRegistry.Create(id, new UnstructuredPruneOptions { Sparsity = 0.5 }), context);

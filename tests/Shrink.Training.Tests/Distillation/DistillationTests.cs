@@ -15,7 +15,7 @@ namespace Shrink.Training.Tests.Distillation;
 [Collection("torch")]
 public class DistillationTests
 {
-    private static TrainStep Step(GraphExecutor student, Dataset train, int[] samples, IReadOnlyList<string> taps)
+    private static TrainStep Step(GraphExecutor student, IDataSource train, int[] samples, IReadOnlyList<string> taps)
     {
         var (x, y) = (new float[samples.Length * 784], new long[samples.Length]);
         for (var i = 0; i < samples.Length; i++)
@@ -27,7 +27,7 @@ public class DistillationTests
         var input = torch.tensor(x, new long[] { samples.Length, 1, 28, 28 });
         var outputs = student.Run(new[] { input }, taps);
         var tapValues = taps.Select((t, i) => (t, outputs[1 + i])).ToDictionary(p => p.t, p => p.Item2);
-        return new TrainStep(student, 0, 0, 0, samples, input, torch.tensor(y), outputs[0], tapValues);
+        return new TrainStep(student, 0, 0, 0, samples, new[] { input }, torch.tensor(y), outputs[..1], tapValues);
     }
 
     private static double[] Softmax(float[] z, int row, int k, double t)
@@ -102,6 +102,60 @@ public class DistillationTests
         withFeatures.backward();
         Assert.NotEmpty(hook.Parameters);
         Assert.All(hook.Parameters, p => Assert.True(p.Tensor.grad is { } g && g.abs().sum().item<float>() > 0, $"{p.Name} gets a gradient"));
+    }
+
+    /// <summary>A label-free step: the executor's outputs on samples of <paramref name="data"/>, no labels.</summary>
+    private static TrainStep LabelFreeStep(GraphExecutor student, IDataSource data, int[] samples)
+    {
+        var inputs = DataBinding.For(student.Inputs, data).ModelInputs(data.Read(samples)).Select(TorchTensors.FromHost).ToArray();
+        var outputs = student.Run(inputs, Array.Empty<string>());
+        return new TrainStep(student, 0, 0, 0, samples, inputs, null, outputs, new Dictionary<string, torch.Tensor>());
+    }
+
+    [Fact]
+    public void WithoutLabels_AClassifierOutputIsTSquaredKl_WithoutAlpha()
+    {
+        TorchRuntime.EnsureInitialized();
+        var images = FashionMnist.LoadEmbedded().Train.Take(64).All();
+        var data = new InMemorySource("images, no labels", images.Inputs);
+        var teacher = ModelZoo.Create("lenet300", seed: 1);
+        using var student = GraphExecutor.Compile(ModelZoo.Create("lenet300", seed: 2));
+        using var hook = new DistillationHook(student, teacher, new DistillationOptions { Temperature = 2, Alpha = 0.3 }, data);
+        Assert.True(hook.LabelFree && hook.Cached && hook.Supervises);
+        Assert.Contains(hook.Fingerprint, kv => kv.Key == "distill.outputs");
+        using var scope = torch.NewDisposeScope();
+        var samples = new[] { 3, 9 };
+        var loss = hook.ExtraLoss(LabelFreeStep(student, data, samples))!.item<float>();
+
+        using var ort = Shrink.Runtime.OnnxRunner.FromModel(teacher);
+        var zs = LabelFreeStep(student, data, samples).Logits.data<float>().ToArray();
+        var expected = 0.0;
+        for (var i = 0; i < samples.Length; i++)
+        {
+            var x = (float[])data.Read([samples[i]]).Inputs[0].Data;
+            var zt = (float[])ort.Run(new[] { new Shrink.Runtime.HostTensor("input", x, new long[] { 1, 1, 28, 28 }) })[0].Data;
+            var (p, q) = (Softmax(zt, 0, 10, 2), Softmax(zs, i, 10, 2));
+            expected += p.Zip(q).Sum(a => a.First * Math.Log(a.First / a.Second));
+        }
+        Assert.Equal(4 * expected / samples.Length, loss, 4);  // T² = 4; α applies only beside labels
+    }
+
+    [Fact]
+    public void WithoutLabels_AMapOutputIsTheMeanSquaredError()
+    {
+        TorchRuntime.EnsureInitialized();
+        var data = AnyInputModels.Normal("image", 16, seed: 3, 3, 8, 8);
+        var teacher = AnyInputModels.SegmentationHead(seed: 1);
+        using var student = GraphExecutor.Compile(AnyInputModels.SegmentationHead(seed: 2));
+        using var hook = new DistillationHook(student, teacher, new DistillationOptions(), data);
+        using var scope = torch.NewDisposeScope();
+        var step = LabelFreeStep(student, data, [0, 5, 7]);
+        var loss = hook.ExtraLoss(step)!.item<float>();
+
+        using var ort = Shrink.Runtime.OnnxRunner.FromModel(teacher);
+        var t = (float[])ort.Run(new[] { new Shrink.Runtime.HostTensor("image", (float[])data.Read([0, 5, 7]).Inputs[0].Data, new long[] { 3, 3, 8, 8 }) })[0].Data;
+        var s = step.Logits.data<float>().ToArray();
+        Assert.Equal(t.Zip(s).Average(p => (p.First - p.Second) * (double)(p.First - p.Second)), loss, 5);
     }
 
     [Fact]

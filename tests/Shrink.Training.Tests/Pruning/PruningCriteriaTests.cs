@@ -1,3 +1,4 @@
+using Shrink.Data;
 using Shrink.Passes.Pruning;
 using Xunit;
 

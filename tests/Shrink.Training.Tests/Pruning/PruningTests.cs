@@ -17,10 +17,10 @@ namespace Shrink.Training.Tests.Pruning;
 [Collection("torch")]
 public class PruningTests
 {
-    private static DatasetPair Small()
+    private static DataSplits Small()
     {
         var data = FashionMnist.LoadEmbedded();
-        return new DatasetPair(data.Train.Take(512), data.Test.Take(200));
+        return new DataSplits(data.Train.Take(512), data.Test.Take(200));
     }
 
     [Fact]

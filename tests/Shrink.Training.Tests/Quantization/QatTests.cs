@@ -28,7 +28,7 @@ public class QatTests
         var options = new QuantizationOptions { Activations = activations == "int8" ? DataType.Int8 : DataType.UInt8 };
         var model = new PassPipeline(new FoldBatchNormPass()).Run(ModelZoo.Create("vgg-small", seed: 3), new PassContext()).Model;
         var plan = new QuantizeStaticPass(options).Plan(model);
-        var ranges = Calibrator.Collect(model, plan.CalibrationValues, CalibrationSet.FromDataset(data.Train, 64), CalibrationMethod.MinMax);
+        var ranges = Calibrator.Collect(model, plan.CalibrationValues, CalibrationSet.From(data.Train, 64), CalibrationMethod.MinMax);
         var schemes = new QuantizeStaticPass(options).WeightSchemes(model);
         var training = new QuantizeStaticPass(options, ranges) { ActivationsOnly = true }.Run(model, new PassContext()).Model;
         Assert.Contains(training.Graph.Nodes, n => n.OpType == "QuantizeLinear");
@@ -76,7 +76,7 @@ public class ObservedRangeTests
         var options = new QuantizationOptions();
         var model = new PassPipeline(new FoldBatchNormPass()).Run(ModelZoo.Create("vgg-small", seed: 3), new PassContext()).Model;
         var plan = new QuantizeStaticPass(options).Plan(model);
-        var ranges = Calibrator.Collect(model, plan.CalibrationValues, CalibrationSet.FromDataset(data.Train, 32), CalibrationMethod.MinMax);
+        var ranges = Calibrator.Collect(model, plan.CalibrationValues, CalibrationSet.From(data.Train, 32), CalibrationMethod.MinMax);
         var fakeQuant = new QuantizeStaticPass(options, ranges) { ActivationsOnly = true }.Run(model, new PassContext());
         model = fakeQuant.Model;
         var scales = fakeQuant.Artifact<ActivationQuantizers>()!.Scales;

@@ -92,7 +92,7 @@ public class WeightSchemeTests
             },
             FineTune = new FineTuneOptions { Epochs = 1, LearningRate = 0.05, Batch = 64 },
         };
-        var inputs = new TechniqueInputs { Data = new DatasetPair(data.Train.Take(512), data.Test.Take(128)) };
+        var inputs = new TechniqueInputs { Data = new DataSplits(data.Train.Take(512), data.Test.Take(128)) };
         var result = QuantizationAwareTraining.Run(ModelZoo.Create("lenet300", seed: 3), inputs, options, TechniqueSession.Quiet);
         var exported = result.Quantized.Model;
         var parameters = result.Quantized.Parameters.Tensors.Where(t => t.Role == QuantizedRole.Weight).ToList();

@@ -17,7 +17,7 @@ namespace Shrink.Training.Tests.Security;
 [Collection("torch")]
 public class CheckpointHookStateTests
 {
-    private static readonly Dataset Train = FashionMnist.LoadEmbedded().Train.Take(256);
+    private static readonly IDataSource Train = FashionMnist.LoadEmbedded().Train.Take(256);
     private static readonly TrainOptions Options = new() { Epochs = 2, BatchSize = 64, EvaluateEachEpoch = false };
 
     /// <summary>A trainer of the AGP run in <paramref name="runDirectory"/> (and the executor it trains, which the caller disposes with it).</summary>

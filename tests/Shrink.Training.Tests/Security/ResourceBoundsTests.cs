@@ -27,7 +27,7 @@ public class ResourceBoundsTests
     [Fact]
     public void BatchLoader_RefusesBatchSizeZero_AndAllocatesNoMoreThanTheDataSet()
     {
-        var data = new Dataset(new float[2 * 4], [0, 1], [1, 2, 2], 10, "tiny");
+        var data = TestData.Images(new float[2 * 4], [0, 1], [1, 2, 2], 10, "tiny");
 
         Assert.Contains("batch size 0 is out of range", Assert.Throws<OptionsException>(() => new BatchLoader(data, 0, 0)).Message);
         var bytes = Allocated(() => Assert.Equal(1, new BatchLoader(data, int.MaxValue, 0).Batches));

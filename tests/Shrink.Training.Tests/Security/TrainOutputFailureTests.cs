@@ -1,3 +1,4 @@
+using Shrink.Data;
 using Shrink.Training.Execution;
 using Xunit;
 

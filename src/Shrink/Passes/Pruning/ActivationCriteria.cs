@@ -19,7 +19,7 @@ public static class ActivationCriteria
     private const int Bins = 32;
 
     /// <summary>Scores per channel, by group key, for <see cref="StructuredPruneOptions.ChannelScores"/>: <paramref name="method"/> is apoz or entropy.</summary>
-    public static Dictionary<string, double[]> Measure(Model model, Dataset data, PruneMethod method, int samples = 1024, RunnerOptions? options = null)
+    public static Dictionary<string, double[]> Measure(Model model, IDataSource data, PruneMethod method, int samples = 1024, RunnerOptions? options = null)
     {
         if (method is not (PruneMethod.Apoz or PruneMethod.Entropy))
             throw OptionsException.For("Method", $"{method.Name()} is not an activation criterion; choose apoz or entropy");
@@ -34,13 +34,13 @@ public static class ActivationCriteria
     }
 
     /// <summary>Runs the samples with the groups' activations as extra outputs and collects their statistics.</summary>
-    private static Dictionary<string, TapStats> Tap(Model copy, ChannelFlow flow, List<ChannelGroup> groups, Dataset data, int samples, RunnerOptions? options)
+    private static Dictionary<string, TapStats> Tap(Model copy, ChannelFlow flow, List<ChannelGroup> groups, IDataSource data, int samples, RunnerOptions? options)
     {
         var taps = groups.SelectMany(g => g.Activations).Distinct().ToList();
         foreach (var v in taps.Where(v => !copy.Graph.Outputs.Contains(v))) copy.Graph.Outputs.Add(v);
         var stats = taps.ToDictionary(v => v.Name, v => new TapStats(flow.Layouts[v]));
         using (var runner = OnnxRunner.FromModel(copy, options, "activations"))
-            foreach (var (outputs, count) in runner.RunBatches(data.Take(Math.Min(samples, data.Count)), 128))
+            foreach (var (outputs, count) in runner.RunBatches(data.Take(samples), 128))
                 foreach (var o in outputs)
                     if (stats.TryGetValue(o.Name, out var s)) s.Add((float[])o.Data, o.Shape, count);
         if (stats.Count > 0 && stats.Values.All(s => s.Empty))

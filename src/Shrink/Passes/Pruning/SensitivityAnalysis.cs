@@ -6,10 +6,10 @@ using Shrink.Techniques;
 
 namespace Shrink.Passes.Pruning;
 
-/// <summary>One layer's accuracy when it alone is pruned at each sparsity.</summary>
+/// <summary>One layer's accuracy (or, on data without labels, fidelity to the dense model) when it alone is pruned at each sparsity.</summary>
 public sealed record LayerSensitivity(string Layer, string OpType, long Weights, IReadOnlyList<SensitivityPoint> Points);
 
-/// <summary>Accuracy at one sparsity.</summary>
+/// <summary>Accuracy (or the report's <see cref="SensitivityReport.Metric"/>) at one sparsity.</summary>
 public sealed record SensitivityPoint(double Sparsity, double Accuracy);
 
 /// <summary>The result: the dense accuracy and every layer's curve; <see cref="Method"/> is the method's name ("magnitude").</summary>
@@ -17,6 +17,16 @@ public sealed record SensitivityReport(double BaselineAccuracy, int Samples, str
 {
     public string Kind => "sensitivity";
     public int Version => 1;
+
+    /// <summary>
+    /// What the points measure: <c>accuracy</c> on labelled data; on data without labels the fidelity of the first
+    /// output to the dense model's, <c>top-1 agreement</c> for a classifier output, else <c>cosine similarity</c>
+    /// (the baseline is then 1).
+    /// </summary>
+    public string Metric { get; init; } = SensitivityAnalysis.AccuracyMetric;
+
+    /// <summary>The name of the data set measured on.</summary>
+    public string? Data { get; init; }
 
     /// <summary>
     /// Per-layer sparsities for pruning (<see cref="UnstructuredPruneOptions.LayerSparsity"/>; <c>shrink prune --layers</c>):
@@ -60,26 +70,28 @@ public sealed record SensitivityOptions
 /// <summary>
 /// Sensitivity analysis: prunes each prunable layer alone at each sparsity (unstructured, by the
 /// given method) and measures accuracy in ONNX Runtime, to show which layers tolerate pruning and to
-/// choose per-layer sparsities (<see cref="SensitivityReport.Suggest"/>). Needs labelled test data; the model is not changed.
+/// choose per-layer sparsities (<see cref="SensitivityReport.Suggest"/>). On test data without labels it measures
+/// the first output's fidelity to the dense model instead (<see cref="SensitivityReport.Metric"/>). The model is not changed.
 /// </summary>
 public static class SensitivityAnalysis
 {
     public static readonly double[] DefaultSparsities = { 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9 };
 
+    /// <summary>The <see cref="SensitivityReport.Metric"/> of labelled data.</summary>
+    public const string AccuracyMetric = "accuracy";
+
     /// <summary>Runs the analysis on <paramref name="test"/> (cut to the options' limit); <paramref name="progress"/> hears (layer, sparsity, accuracy).</summary>
-    public static SensitivityReport Run(Model model, Dataset test, SensitivityOptions options, RunnerOptions? runner = null,
+    public static SensitivityReport Run(Model model, IDataSource test, SensitivityOptions options, RunnerOptions? runner = null,
         Action<string, double, double>? progress = null)
     {
         options.Validate();
+        ArgumentNullException.ThrowIfNull(test);
         if (options.Limit is { } limit) test = test.Take(limit);
         var weights = PrunableWeights.Find(model);
         if (PrunableWeights.Problem(weights, null) is { } problem) throw new OptionsException(problem);
-        double Accuracy(Model m)
-        {
-            using var r = OnnxRunner.FromModel(m, runner);
-            return r.Evaluate(test, 256).Accuracy;
-        }
-        var baseline = Accuracy(model);
+        using var dense = OnnxRunner.FromModel(model, runner, "the dense model");
+        var (metric, score) = Scorer(dense, model, test, runner);
+        var baseline = score(model);
         var layers = new List<LayerSensitivity>();
         foreach (var w in weights)
         {
@@ -88,13 +100,31 @@ public static class SensitivityAnalysis
             {
                 var pruned = new UnstructuredPrunePass(new UnstructuredPruneOptions { Method = options.Method, LayerSparsity = new Dictionary<string, double> { [w.LayerName] = s } })
                     .Run(model, new PassContext()).Model;
-                var accuracy = Accuracy(pruned);
-                points.Add(new SensitivityPoint(s, accuracy));
-                progress?.Invoke(w.LayerName, s, accuracy);
+                var value = score(pruned);
+                points.Add(new SensitivityPoint(s, value));
+                progress?.Invoke(w.LayerName, s, value);
             }
             layers.Add(new LayerSensitivity(w.LayerName, w.Layer.OpType, w.Tensor.ElementCount, points));
         }
-        return new SensitivityReport(baseline, test.Count, options.Method.Name(), layers);
+        return new SensitivityReport(baseline, test.Count, options.Method.Name(), layers) { Metric = metric, Data = test.Name };
+    }
+
+    /// <summary>What a pruned model is scored by: accuracy with labels, else the first output's agreement (classifiers) or cosine with the dense model.</summary>
+    private static (string Metric, Func<Model, double> Score) Scorer(OnnxRunner dense, Model model, IDataSource test, RunnerOptions? runner)
+    {
+        if (test.ClassCount is not null)
+            return (AccuracyMetric, m =>
+            {
+                using var r = OnnxRunner.FromModel(m, runner);
+                return r.Evaluate(test, 256).Accuracy;
+            });
+        Evaluation.OutputFidelity First(Model m)
+        {
+            using var r = OnnxRunner.FromModel(m, runner);
+            return Evaluation.Fidelity.Measure(dense, r, test, 256)[0];
+        }
+        var classifier = First(model).Top1Agreement is not null;
+        return (classifier ? "top-1 agreement" : "cosine similarity", m => First(m) is var f && classifier ? f.Top1Agreement!.Value : f.Cosine);
     }
 }
 
@@ -111,7 +141,7 @@ public sealed class SensitivityTechnique : Technique<SensitivityOptions>
     {
         options.Validate();
         var reasons = new List<string>();
-        if (inputs.Data is null) reasons.Add("sensitivity analysis measures accuracy: give it labelled data");
+        if (inputs.Data is null) reasons.Add("sensitivity analysis measures accuracy (fidelity to the dense model without labels): give it data");
         if (PrunableWeights.Problem(PrunableWeights.Find(model), null) is { } problem) reasons.Add(problem);
         return reasons;
     }

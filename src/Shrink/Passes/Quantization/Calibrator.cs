@@ -6,92 +6,63 @@ using Shrink.Runtime;
 namespace Shrink.Passes.Quantization;
 
 /// <summary>
-/// Samples to calibrate on: images of a data set, or an array from a <c>.npy</c> file whose first axis
-/// is the sample axis (for models of any input shape).
+/// Samples to calibrate on: the first N of any data source (a data set's training split, a NumPy array, an image
+/// folder), bound to the model's inputs by <see cref="DataBinding"/> — several named inputs, integer inputs (token
+/// ids) and any shapes the model takes. Labels are not used. Like ONNX Runtime's <c>CalibrationDataReader</c>.
 /// </summary>
 public sealed class CalibrationSet
 {
-    private readonly Dataset? _dataset;
-    private readonly NpyArray? _array;
+    private CalibrationSet(IDataSource source) => Source = source;
 
-    private CalibrationSet(Dataset? dataset, NpyArray? array, int count)
+    /// <summary>The samples.</summary>
+    public IDataSource Source { get; }
+
+    public int Count => Source.Count;
+
+    /// <summary>The first <paramref name="samples"/> samples of <paramref name="source"/>.</summary>
+    public static CalibrationSet From(IDataSource source, int samples)
     {
-        _dataset = dataset;
-        _array = array;
-        Count = count;
-    }
-
-    public int Count { get; }
-
-    /// <summary>The first <paramref name="samples"/> images of a data set.</summary>
-    public static CalibrationSet FromDataset(Dataset data, int samples)
-    {
+        ArgumentNullException.ThrowIfNull(source);
         if (samples < 1) throw new OptionsException($"calibration needs at least 1 sample, got {samples}");
-        return new CalibrationSet(data.Take(Math.Min(samples, data.Count)), null, Math.Min(samples, data.Count));
+        return new CalibrationSet(source.Take(samples));
     }
 
-    /// <summary>The first <paramref name="samples"/> entries along axis 0 of a float array.</summary>
-    public static CalibrationSet FromNpy(NpyArray array, int samples)
+    /// <summary>
+    /// The first <paramref name="samples"/> entries along axis 0 of an array (for a single-input model of any input shape):
+    /// integer arrays keep their type (token ids), others become float32. <paramref name="name"/> names it in messages.
+    /// </summary>
+    public static CalibrationSet FromNpy(NpyArray array, int samples, string name = "the calibration array")
     {
+        ArgumentNullException.ThrowIfNull(array);
         if (samples < 1) throw new OptionsException($"calibration needs at least 1 sample, got {samples}");
         if (array.Shape.Length < 1 || array.Shape[0] == 0)
             throw new DataException($"the calibration array holds no samples (shape [{string.Join(",", array.Shape)}]); give an array of shape [N, …] with N ≥ 1");
-        return new CalibrationSet(null, array, (int)Math.Min(samples, array.Shape[0]));
+        var tensor = array.DType is NpyDType.Int64 or NpyDType.Int32 ? HostTensorNpy.FromNpy("input", array) : new HostTensor("input", array.ToFloat32(), array.Shape);
+        return From(new InMemorySource(name, new[] { tensor }), samples);
     }
 
-    /// <summary>Every entry along axis 0 of a float array.</summary>
+    /// <summary>Every entry along axis 0 of an array.</summary>
     public static CalibrationSet FromNpy(NpyArray array) => FromNpy(array, int.MaxValue);
 
     /// <summary>The first <paramref name="samples"/> of these samples (all of them when there are fewer).</summary>
     public CalibrationSet First(int samples)
     {
         if (samples < 1) throw new OptionsException($"calibration needs at least 1 sample, got {samples}");
-        return samples >= Count ? this : new CalibrationSet(_dataset?.Take(samples), _array, samples);
+        return samples >= Count ? this : new CalibrationSet(Source.Take(samples));
     }
 
-    /// <summary>Throws a <see cref="DataException"/> when the samples do not fit the model's (single) input.</summary>
+    /// <summary>Throws a <see cref="DataException"/> when the samples do not fit the model's inputs.</summary>
     public void CheckFits(Model model)
     {
         if (Misfit(model) is { } reason) throw new DataException(reason);
     }
 
-    /// <summary>Null when the samples fit the model's (single) input, else why not.</summary>
-    public string? Misfit(Model model)
-    {
-        var inputs = model.Graph.Inputs.Where(i => !i.IsInitializer).ToList();
-        var shape = inputs.FirstOrDefault()?.Shape;
-        var sample = _array is { } a ? a.Shape.Skip(1).ToArray() : _dataset!.SampleShape.Select(d => (long)d).ToArray();
-        var flat = _dataset is not null && shape is { Rank: 2 } && shape[1].Value is null or 784 && sample.Aggregate(1L, (x, y) => x * y) == (shape[1].Value ?? 784);
-        if (inputs.Count == 1 && shape is not null && (flat || shape.Rank == sample.Length + 1 && shape.Dims.Skip(1).Zip(sample).All(p => p.First.Value is null || p.First.Value == p.Second)))
-            return null;
-        var what = _array is not null ? $"the calibration array has shape [{string.Join(",", _array.Shape)}]" : $"the calibration images are [{string.Join(",", sample)}]";
-        return $"{what} but the model takes {string.Join("; ", inputs.Select(i => i.ToString()))}; give samples of the model's input shape, stacked on axis 0";
-    }
+    /// <summary>Null when the samples fit the model's inputs, else the one-line reason (<see cref="DataBinding.Misfit(Model, IDataSource, string?)"/>).</summary>
+    public string? Misfit(Model model) => DataBinding.Misfit(model, Source);
 
     /// <summary>Runs the model on the samples in batches and yields every output of each batch.</summary>
-    internal IEnumerable<IReadOnlyList<HostTensor>> Run(OnnxRunner runner, int batch = 64)
-    {
-        if (_dataset is not null)
-        {
-            foreach (var (outputs, _) in runner.RunBatches(_dataset, batch)) yield return outputs;
-            yield break;
-        }
-        var array = _array!;
-        var spec = runner.Inputs[0];
-        var sample = array.Shape.Skip(1).ToArray();
-        if (runner.Inputs.Count != 1 || spec.Dims.Length != array.Shape.Length || spec.Dims.Skip(1).Zip(sample).Any(p => p.First >= 0 && p.First != p.Second))
-            throw new DataException($"the calibration array has shape [{string.Join(",", array.Shape)}] but the model takes {string.Join("; ", runner.Inputs)}; give samples of the model's input shape, stacked on axis 0");
-        var values = array.ToFloat32();
-        var size = sample.Aggregate(1L, (a, d) => a * d);
-        if (spec.Dims[0] > 0) batch = (int)spec.Dims[0];
-        for (var start = 0; start + (spec.Dims[0] > 0 ? batch : 1) <= Count; start += batch)
-        {
-            var n = Math.Min(batch, Count - start);
-            var x = new float[n * size];
-            Array.Copy(values, start * size, x, 0, n * size);
-            yield return runner.Run(new[] { new HostTensor(spec.Name, x, new long[] { n }.Concat(sample).ToArray()) });
-        }
-    }
+    internal IEnumerable<IReadOnlyList<HostTensor>> Run(OnnxRunner runner, int batch = 64) =>
+        runner.RunBatches(Source, batch).Select(b => b.Outputs);
 }
 
 /// <summary>

@@ -360,7 +360,11 @@ public sealed class QuantizeStaticPass : Pass
         var dq = Dequantize(graph, x.Name, q, scale, zero, null, DataType.Float, after: quantize);
         dq.Shape = x.Shape;
         foreach (var use in readers) use.Node.SetInput(use.Index, dq);
-        if (isOutput) graph.ReplaceAllUsesWith(x, dq);
+        if (isOutput)
+        {
+            graph.ReplaceAllUsesWith(x, dq);  // the graph output (and its name) becomes the dequantized value…
+            quantize.SetInput(0, x);          // …but QuantizeLinear still reads x, or the graph would have a cycle
+        }
         return (scale, zero);
     }
 

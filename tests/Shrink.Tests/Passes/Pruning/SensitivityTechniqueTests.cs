@@ -35,7 +35,7 @@ public class SensitivityTechniqueTests
     public void WithoutDataOrWithBadOptionsItSaysWhy()
     {
         var technique = TechniqueRegistry.Find("sensitivity");
-        Assert.Contains("give it labelled data", Assert.Single(technique.Check(ModelZoo.Create("lenet5"), new SensitivityOptions(), TechniqueInputs.None)));
+        Assert.Contains("give it data", Assert.Single(technique.Check(ModelZoo.Create("lenet5"), new SensitivityOptions(), TechniqueInputs.None)));
         var e = Assert.Throws<OptionsException>(() => new SensitivityOptions { Method = PruneMethod.Taylor }.Validate());
         Assert.Equal(("Method", "method taylor is not available: sensitivity analysis prunes by magnitude or random"), (e.Option, e.Message));
         Assert.Equal("Sparsities", Assert.Throws<OptionsException>(() => new SensitivityOptions { Sparsities = new[] { 1.0 } }.Validate()).Option);

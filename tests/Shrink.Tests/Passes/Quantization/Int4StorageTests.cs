@@ -20,7 +20,7 @@ public class Int4StorageTests
         var model = new PassPipeline(new FoldConstantsPass(), new FoldBatchNormPass()).Run(ModelZoo.Create(zoo, seed: 3), new PassContext()).Model;
         var plan = new QuantizeStaticPass(options).Plan(model);
         var ranges = options.Activations == DataType.Float ? new Dictionary<string, (double, double)>()
-            : Calibrator.Collect(model, plan.CalibrationValues, CalibrationSet.FromDataset(data.Train, 64), options.Calibration);
+            : Calibrator.Collect(model, plan.CalibrationValues, CalibrationSet.From(data.Train, 64), options.Calibration);
         return new PassPipeline(new QuantizeStaticPass(options, ranges)) { VerifyEach = true }.Run(model, context ?? new PassContext()).Model;
     }
 

@@ -46,7 +46,7 @@ public class QuantizationNotesTests
     public void TheSessionNamesTheOptionsInTheNotesOfStaticAndDynamicQuantization()
     {
         var model = ModelZoo.Create("lenet300", seed: 1);
-        var calibration = CalibrationSet.FromDataset(FashionMnist.LoadEmbedded().Train, 16);
+        var calibration = CalibrationSet.From(FashionMnist.LoadEmbedded().Train, 16);
         var int4 = new QuantizeOptions { Weights = WeightPrecision.Int4, CalibrationSamples = 16 };
 
         var words = Quantizer.Static(model, calibration, int4);

@@ -13,18 +13,18 @@ namespace Shrink.Tests.Passes.Quantization;
 /// <summary>Static QDQ quantization in ONNX Runtime: placement, calibration and outputs against the float model.</summary>
 public class QuantizeStaticPassTests
 {
-    private static (Model Float, Model Quantized, QuantizeStaticPass.QuantPlan Plan) Quantize(string zoo, QuantizationOptions options, Dataset data,
+    private static (Model Float, Model Quantized, QuantizeStaticPass.QuantPlan Plan) Quantize(string zoo, QuantizationOptions options, IDataSource data,
         PassContext? context = null)
     {
         var model = new PassPipeline(new FoldConstantsPass(), new FoldBatchNormPass()).Run(ModelZoo.Create(zoo, seed: 3), new PassContext()).Model;
         var plan = new QuantizeStaticPass(options).Plan(model);
-        var ranges = Calibrator.Collect(model, plan.CalibrationValues, CalibrationSet.FromDataset(data, 128), options.Calibration);
+        var ranges = Calibrator.Collect(model, plan.CalibrationValues, CalibrationSet.From(data, 128), options.Calibration);
         var quantized = new PassPipeline(new QuantizeStaticPass(options, ranges)) { VerifyEach = true }.Run(model, context ?? new PassContext()).Model;
         return (model, quantized, plan);
     }
 
     /// <summary>Both models in ONNX Runtime on 200 test images: the mean error as a fraction of the output scale, and how many top-1 agree.</summary>
-    private static (double Error, int Agree, int Count) Compare(Model f, Model q, Dataset data)
+    private static (double Error, int Agree, int Count) Compare(Model f, Model q, IDataSource data)
     {
         using var a = OnnxRunner.FromModel(f, new RunnerOptions { Threads = 1 });
         using var b = OnnxRunner.FromModel(q, new RunnerOptions { Threads = 1 });
@@ -106,12 +106,32 @@ public class QuantizeStaticPassTests
         Enumerable.Range(0, 10).MaxBy(c => logits[row * 10 + c]);
 
     [Fact]
+    public void AConvWhoseOutputIsTheGraphOutput_IsQuantizedWithoutACycle_AndKeepsItsName()
+    {
+        var b = new Shrink.Builder.NetworkBuilder("map", 1);
+        b.Output(b.Conv(b.Relu(b.Conv(b.Input("image", 3, 4, 4), 4, 1)), 2, 1), "mask");
+        var model = b.Build();
+        var data = new InMemorySource("maps", [new Shrink.Runtime.HostTensor("image", Enumerable.Range(0, 8 * 48).Select(i => (float)Math.Sin(i)).ToArray(), [8, 3, 4, 4])]);
+        var quantized = Quantizer.Static(model, CalibrationSet.From(data, 8)).Model;
+
+        var output = Assert.Single(quantized.Graph.Outputs);
+        Assert.Equal("mask", output.Name);
+        Assert.Equal("DequantizeLinear", output.Producer!.OpType);
+        var q = output.Producer.Inputs[0]!.Producer!;
+        Assert.Equal("QuantizeLinear", q.OpType);
+        Assert.Equal("Conv", q.Inputs[0]!.Producer!.OpType);
+        Assert.Equal(quantized.Graph.Nodes.Count, quantized.Graph.TopologicalOrder().Count);  // every node in order: no cycle
+        var f = Assert.Single(Shrink.Evaluation.Fidelity.Measure(model, quantized, data));
+        Assert.True(f.Cosine > 0.99, f.ToString());
+    }
+
+    [Fact]
     public void CalibratedRangesAreOrdered()
     {
         var data = FashionMnist.LoadEmbedded().Train;
         var model = ModelZoo.Create("lenet5", seed: 1);
         var plan = new QuantizeStaticPass(new QuantizationOptions()).Plan(model);
-        var set = CalibrationSet.FromDataset(data, 200);
+        var set = CalibrationSet.From(data, 200);
         var minmax = Calibrator.Collect(model, plan.CalibrationValues, set, CalibrationMethod.MinMax);
         var percentile = Calibrator.Collect(model, plan.CalibrationValues, set, CalibrationMethod.Percentile, 99.0);
         var entropy = Calibrator.Collect(model, plan.CalibrationValues, set, CalibrationMethod.Entropy);

@@ -40,9 +40,9 @@ public class QuantizerTests
         var before = Bytes(model);
         var options = new QuantizeOptions { PerChannel = perChannel, Weights = (WeightPrecision)bits, BlockSize = block, CalibrationSamples = 64 };
         var notes = new List<string>();
-        var result = Quantizer.Static(model, CalibrationSet.FromDataset(data.Train, 1000), options, new TechniqueSession { Notes = notes.Add });
+        var result = Quantizer.Static(model, CalibrationSet.From(data.Train, 1000), options, new TechniqueSession { Notes = notes.Add });
         Assert.Equal(before, Bytes(model));
-        Assert.Equal(Bytes(Chain(model, options.ToPassOptions(), CalibrationSet.FromDataset(data.Train, 64))), Bytes(result.Model));
+        Assert.Equal(Bytes(Chain(model, options.ToPassOptions(), CalibrationSet.From(data.Train, 64))), Bytes(result.Model));
         Assert.Equal(64, result.Calibration.Samples); // the first CalibrationSamples of the set
         Assert.Contains(notes, n => n.StartsWith("calibrating ") && n.EndsWith(" tensors on 64 samples (minmax)"));
         Assert.True(result.Stats["quantize-static.layers"] > 0);
@@ -64,7 +64,7 @@ public class QuantizerTests
     {
         var data = FashionMnist.LoadEmbedded();
         var model = ModelZoo.Create("lenet5", seed: 3);
-        var result = Quantizer.Static(model, CalibrationSet.FromDataset(data.Train, 32), new QuantizeOptions { PerChannel = true, Layers = new Dictionary<string, WeightPrecision> { ["gemm1"] = WeightPrecision.Int4 } });
+        var result = Quantizer.Static(model, CalibrationSet.From(data.Train, 32), new QuantizeOptions { PerChannel = true, Layers = new Dictionary<string, WeightPrecision> { ["gemm1"] = WeightPrecision.Int4 } });
         var p = result.Parameters;
         Assert.Equal(("quantization-parameters", 1), (p.Kind, p.Version));
         var weights = p.Tensors.Where(t => t.Role == QuantizedRole.Weight).ToList();
@@ -143,7 +143,7 @@ public class QuantizerTests
         Assert.Empty(technique.Check(model, options, inputs));
         Assert.NotEmpty(technique.Check(model, options, TechniqueInputs.None)); // no samples to calibrate on
         var result = technique.Run(model, options, inputs, TechniqueSession.Quiet);
-        Assert.Equal(Bytes(Quantizer.Static(model, CalibrationSet.FromDataset(data.Train, 48), options).Model), Bytes(result.Model));
+        Assert.Equal(Bytes(Quantizer.Static(model, CalibrationSet.From(data.Train, 48), options).Model), Bytes(result.Model));
         Assert.NotEmpty(result.Artifact<ActivationRanges>()!.Ranges);
         Assert.NotEmpty(result.Artifact<QuantizationParameters>()!.Tensors);
         Assert.Contains("already quantized", technique.Check(result.Model, options, inputs).Single());
@@ -171,6 +171,6 @@ public class QuantizerTests
             var e = Assert.Throws<OptionsException>(() => Quantizer.Check(model, bad));
             Assert.DoesNotContain("--", e.Message);
         }
-        Assert.DoesNotContain("--", Assert.Throws<OptionsException>(() => CalibrationSet.FromDataset(FashionMnist.LoadEmbedded().Test, 0)).Message);
+        Assert.DoesNotContain("--", Assert.Throws<OptionsException>(() => CalibrationSet.From(FashionMnist.LoadEmbedded().Test, 0)).Message);
     }
 }
