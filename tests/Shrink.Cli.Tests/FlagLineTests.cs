@@ -83,9 +83,12 @@ public class FlagLineTests
     {
         using var dir = new TempDirectory();
         var model = CliRunner.Zoo(dir, "lenet300", "m.onnx");
-        Directory.CreateDirectory(dir.File("empty"));
-        var r = CliRunner.Run("eval", model, "--data", dir.File("empty"));
-        CliRunner.AssertBadInput(r, $"error: no Fashion-MNIST found: looked in --data {dir.File("empty")} (");
+        var r = CliRunner.Run("eval", model, "--data", dir.File("nowhere"));
+        CliRunner.AssertBadInput(r, $"error: no Fashion-MNIST found: looked in --data {dir.File("nowhere")} (");
         Assert.EndsWith("; install Debian's dataset-fashion-mnist, pass --data DIR, or pass --data embedded", r.Err.Trim());
+
+        Directory.CreateDirectory(dir.File("empty")); // a folder that exists but holds nothing Shrink reads says so
+        var empty = CliRunner.Run("eval", model, "--data", dir.File("empty"));
+        CliRunner.AssertBadInput(empty, $"error: '{dir.File("empty")}' holds no data Shrink reads (no x.npy, no class subfolders of images); give {Shrink.Data.DataSources.Known}");
     }
 }

@@ -57,6 +57,7 @@ public static class DataSource
         public int Count => indices.Length;
         public IReadOnlyList<DataInput> Inputs => inner.Inputs;
         public int? ClassCount => inner.ClassCount;
+        public IReadOnlyList<string>? ClassNames => inner.ClassNames;
         public bool Augments => inner.Augments;
 
         public DataBatch Read(int[] samples, int epoch = 0)

@@ -22,6 +22,10 @@ public static class FashionMnist
     /// <summary>Number of classes.</summary>
     public const int ClassCount = 10;
 
+    /// <summary>The class names, in label order (those of the Fashion-MNIST paper; MNIST's classes are the digits).</summary>
+    public static readonly IReadOnlyList<string> ClassNames =
+        ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+
     /// <summary>Where messages say the data is given: the options property "Data" (the CLI prints the flag that gives it).</summary>
     private static readonly OptionName Data = OptionName.Of("Data");
 
@@ -54,7 +58,7 @@ public static class FashionMnist
     public static DataSplits LoadDirectory(string directory) => Splits(Load(directory, null, null));
 
     /// <summary>The two in-memory sets as sources with one float32 input, <c>image</c> [1, 28, 28].</summary>
-    private static DataSplits Splits(DatasetPair pair) => new(InMemorySource.From(pair.Train), InMemorySource.From(pair.Test));
+    private static DataSplits Splits(DatasetPair pair) => new(new Sources.IdxSource(pair.Train), new Sources.IdxSource(pair.Test));
 
     private static DatasetPair LoadEmbeddedPair() => new(LoadEmbedded("train"), LoadEmbedded("test"));
 

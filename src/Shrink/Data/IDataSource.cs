@@ -42,9 +42,12 @@ public interface IDataSource
     /// <summary>Number of classes when the samples carry class labels; null for inputs only (label-free).</summary>
     int? ClassCount { get; }
 
+    /// <summary>The name of each class (index order) when the source knows them (an image folder's class folders); else null.</summary>
+    IReadOnlyList<string>? ClassNames => null;
+
     /// <summary>
-    /// True when <see cref="Read"/> applies random augmentation (a random crop, a flip), so the same sample reads
-    /// differently from epoch to epoch: what is computed once from the samples (a teacher's logits) cannot be cached.
+    /// Whether a sample can read differently from one epoch to the next (random augmentation). A consumer that caches
+    /// what a model computes on the samples (a teacher's logits) may do so only when this is false.
     /// </summary>
     bool Augments => false;
 

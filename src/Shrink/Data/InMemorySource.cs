@@ -56,6 +56,9 @@ public sealed class InMemorySource : IDataSource
     public int? ClassCount { get; }
 
     /// <inheritdoc/>
+    public IReadOnlyList<string>? ClassNames { get; init; }
+
+    /// <inheritdoc/>
     public DataBatch Read(int[] samples, int epoch = 0)
     {
         ArgumentNullException.ThrowIfNull(samples);
