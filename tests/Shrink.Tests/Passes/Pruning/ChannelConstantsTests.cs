@@ -87,6 +87,6 @@ public class ChannelConstantsTests
         using var a = OnnxRunner.FromModel(masked, new RunnerOptions { Threads = 1 });
         using var b = OnnxRunner.FromModel(result.Model, new RunnerOptions { Threads = 1 });
         var inputs = a.RandomInputs(3, seed: 1);
-        Shrink.Tests.Training.ExecutorParityTests.AssertClose((float[])a.Run(inputs)[0].Data, (float[])b.Run(inputs)[0].Data, "cut vs masked");
+        Parity.AssertClose((float[])a.Run(inputs)[0].Data, (float[])b.Run(inputs)[0].Data, "cut vs masked");
     }
 }
