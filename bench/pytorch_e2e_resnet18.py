@@ -105,6 +105,8 @@ def train(model, epochs, lr, weight_decay, label, samples=None, root=None):
             scheduler.step()
             seen += len(y)
             loss_sum += loss.item() * len(y)
+            if seen // BATCH % 20 == 0:
+                log(f"{label} epoch {epoch + 1}: {seen}/{size} images, loss {loss_sum / seen:.4f}, {time.perf_counter() - start:.0f} s")
         times.append(time.perf_counter() - start)
         log(f"{label} epoch {epoch + 1}/{len(sizes)}: {seen} images, loss {loss_sum / seen:.4f}, {times[-1]:.1f} s")
     return times
