@@ -37,7 +37,7 @@ def mib(n):
 def fidelity(name):
     f = load(f"fidelity-{name}")
     if f is None:
-        return "— (the float model itself)"
+        return "— (the float model itself)" if name == "float" else "—"
     o = f["fidelity"][0]
     sqnr = "∞" if o["sqnrDb"] is None or o["sqnrDb"] == float("inf") else f"{o['sqnrDb']:.1f} dB"
     return f"{pct(o['top1Agreement'])} top-1 agreement, cosine {o['cosine']:.4f}, SQNR {sqnr}"
@@ -45,6 +45,17 @@ def fidelity(name):
 
 stages = [("float", "float (PyTorch-trained, exported)", "float"), ("pruned-cut", "pruned to half the channels", "pruned"),
           ("pruned", "pruned + fine-tuned", "fine-tuned"), ("int8", "pruned + fine-tuned + static int8", "int8")]
+# Each stage's accuracy on the val split, as the command that made it measured it (before and after).
+measured = {"float": ("prune-cut", "before"), "pruned-cut": ("prune-cut", "after"), "pruned": ("prune", "after"), "int8": ("quantize", "after")}
+
+
+def accuracy(name):
+    e = load(f"eval-{name}")
+    if e is not None:
+        return e["accuracy"]
+    command, side = measured[name]
+    c = load(command)
+    return c[side]["accuracy"] if c is not None else None
 torch = {r["stage"]: r for r in (load("pytorch") or {"stages": []})["stages"]}
 train = load("train") or {}
 rows = ["| stage | Shrink accuracy | Shrink fidelity to float (no labels) | Shrink file | parameters | ORT p50, batch 64 "
@@ -52,9 +63,9 @@ rows = ["| stage | Shrink accuracy | Shrink fidelity to float (no labels) | Shri
         "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
 for name, label, peer in stages:
     path = os.path.join(args.out, f"{name}.onnx")
-    e, b, p = load(f"eval-{name}"), load(f"bench-{name}"), torch.get(peer)
+    a, b, p = accuracy(name), load(f"bench-{name}"), torch.get(peer)
     rows.append("| " + " | ".join([
-        label, pct(e["accuracy"]) if e else "—", fidelity(name), mib(os.path.getsize(path)) if os.path.isfile(path) else "—",
+        label, pct(a), fidelity(name), mib(os.path.getsize(path)) if os.path.isfile(path) else "—",
         f"{parameters(path):,}" if os.path.isfile(path) else "—",
         f"{b['rows'][0]['p50Ms']:.1f} ms" if b else "—",
         pct(p["accuracy"]) if p else "—", pct(p["agreement"]) if p else "—",

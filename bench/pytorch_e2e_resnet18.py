@@ -260,7 +260,7 @@ def stage_peer():
         preds, _ = predictions(model)
         row = {"stage": stage, "accuracy": round((preds == labels).float().mean().item(), 4),
                "agreement": round((preds == reference).float().mean().item(), 4),
-               "parameters": parameters(model), "state_dict_bytes": size_bytes(model), **extra}
+               "parameters": parameters(model) or None, "state_dict_bytes": size_bytes(model), **extra}
         if seconds is not None:
             row["seconds"] = round(seconds, 1)
         rows.append(row)
