@@ -256,8 +256,8 @@ def stage_peer():
     reference, labels = predictions(float_model)
     rows = []
 
-    def record(stage, model, seconds=None, **extra):
-        preds, _ = predictions(model)
+    def record(stage, model, seconds=None, preds=None, **extra):
+        preds = predictions(model)[0] if preds is None else preds
         row = {"stage": stage, "accuracy": round((preds == labels).float().mean().item(), 4),
                "agreement": round((preds == reference).float().mean().item(), 4),
                "parameters": parameters(model) or None, "state_dict_bytes": size_bytes(model), **extra}
@@ -266,7 +266,7 @@ def stage_peer():
         rows.append(row)
         log(f"pytorch {stage}: {row}")
 
-    record("float", float_model)
+    record("float", float_model, preds=reference)
     start = time.perf_counter()
     pruned = prune_half(copy.deepcopy(float_model))
     record("pruned", pruned, time.perf_counter() - start)
