@@ -33,7 +33,7 @@ internal static class StructuredPruning
         {
             var scores = inputs.Data is { } data ? Pruner.ChannelScores(model, options, data.Train, round) : null;
             var step = options.Structured() with { ChannelScores = scores, OriginalChannels = original, Sparsity = target * PruneMethods.Ramp(round, rounds) };
-            var context = new PassContext { Verbosity = session.Verbosity };
+            var context = new PassContext { Verbosity = session.Verbosity, Naming = session.Naming };
             var result = new PassPipeline(new StructuredPrunePass(step)).Run(model, context);
             modified |= result.Modified;
             model = result.Model;

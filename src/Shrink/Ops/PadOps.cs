@@ -26,7 +26,8 @@ internal static class PadOps
         for (var i = 0; i < axes.Length; i++)
         {
             var a = InferenceContext.Axis(axes[i], x.Rank);
-            dims[a] = dims[a].Value is { } d ? Dim.Of(d + pads[i] + pads[i + axes.Length]) : Dim.Unknown;
+            var grow = pads[i] + pads[i + axes.Length];
+            if (grow != 0) dims[a] = dims[a].Value is { } d ? Dim.Of(d + grow) : Dim.Unknown;
         }
         c.SetOutput(0, c.InputType(0), new Shape(dims));
     }
