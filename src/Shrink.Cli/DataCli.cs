@@ -131,7 +131,7 @@ internal sealed class DataCli
     public static void Check(DataSplits splits, Model model, string modelName, string? defaultMend)
     {
         foreach (var split in new[] { splits.Test, splits.Train })
-            if (DataBinding.Misfit(model, split, modelName) is { } reason)
+            if ((DataBinding.Misfit(model, split, modelName) ?? DataBinding.LabelMisfit(model, split, modelName)) is { } reason)
                 throw new DataException(defaultMend is null ? reason : Defaulted(reason, defaultMend));
     }
 
