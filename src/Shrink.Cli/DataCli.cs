@@ -65,6 +65,9 @@ internal sealed class DataCli
         foreach (var option in All) command.Options.Add(option);
     }
 
+    /// <summary>Whether an augmentation flag is given.</summary>
+    public bool Augments(ParseResult p) => p.GetResult(AugmentPadding) is { Implicit: false } || p.GetValue(Flip);
+
     /// <summary>Whether --data is given.</summary>
     public bool Given(ParseResult p) => p.GetValue(Data) is not null;
 
@@ -79,7 +82,7 @@ internal sealed class DataCli
         var yaml = p.GetValue(Data) is { } spec && Path.GetExtension(spec).ToLowerInvariant() is ".yaml" or ".yml";
         if (given is null && !(yaml && p.GetResult(_seed) is { Implicit: false })) return null;
         if (given is not null && !(hasData ?? Given(p))) throw new OptionsException($"{given} says how data is read; give --data");
-        var augments = p.GetResult(AugmentPadding) is { Implicit: false } || p.GetValue(Flip);
+        var augments = Augments(p);
         return new DataOptions
         {
             Seed = p.GetValue(_seed),

@@ -107,6 +107,7 @@ internal sealed class QuantizeCli
         if (qat && tuning.Epochs < 1) throw new OptionsException("--mode qat trains with quantized weights; give --epochs (at least 1) and --data");
         if (!qat && tuning.Epochs != 0) throw new OptionsException("--epochs belongs to --mode qat");
         if (!qat && p.GetResult(Ranges) is { Implicit: false }) throw new OptionsException("--activation-ranges belongs to --mode qat");
+        if (!qat && DataFlags.Augments(p)) throw new OptionsException("--augment-padding and --flip augment training images; use them with --mode qat (static calibration reads the images as they are)");
         if (qat && options.Activations == ActivationPrecision.Float && p.GetResult(Ranges) is { Implicit: false }) throw new OptionsException("--activations float has no activation ranges; drop --activation-ranges");
         if (qat && !(tuning.LearningRate > 0)) throw new OptionsException($"--lr must be positive, got {tuning.LearningRate}");
         if (options.Mode == QuantizeMode.Dynamic && options.Activations != ActivationPrecision.UInt8)

@@ -92,6 +92,8 @@ public class DataFlagsTests
         CliRunner.AssertBadInput(CliRunner.Run(Eval("--split-fraction", "2")), "--split-fraction must be between 0 and 1 (both excluded), got 2");
         CliRunner.AssertBadInput(CliRunner.Run("eval", Resnet, "--image-size", "32"), "--image-size says how data is read; give --data");
         CliRunner.AssertBadInput(CliRunner.Run("prune", Resnet, "--sparsity", "0.5", "--skip-bad", "--out", dir.File("p.onnx")), "--skip-bad says how data is read; give --data");
+        CliRunner.AssertBadInput(CliRunner.Run("quantize", Resnet, "--data", root, "--flip", "--out", dir.File("p.onnx")),
+            "--augment-padding and --flip augment training images; use them with --mode qat (static calibration reads the images as they are)");
         Assert.False(File.Exists(dir.File("p.onnx")));
     }
 
