@@ -11,7 +11,7 @@ public class PackVerifiedTests
     [Fact]
     public void TheRestoredModelHoldsTheClusteredWeightsAndScoresTheSame()
     {
-        var clustered = ShrinkContainerTests.Clustered("lenet300", 0.9, 4);
+        var clustered = TestModels.Clustered("lenet300", 0.9, 4);
 
         var (result, restored) = ShrinkContainer.PackVerified(clustered, "m.shrink");
 

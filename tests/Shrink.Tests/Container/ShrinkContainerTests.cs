@@ -6,8 +6,6 @@ using Shrink.Passes;
 using Shrink.Passes.Pruning;
 using Shrink.Passes.Sharing;
 using Shrink.Runtime;
-using Shrink.Tests.Cli;
-using Shrink.Tests.Data;
 using Shrink.Zoo;
 using Xunit;
 
@@ -16,12 +14,6 @@ namespace Shrink.Tests.Container;
 /// <summary>Weight sharing and the .shrink container: exact round trips, the stage sizes, and a decoder that survives damage.</summary>
 public class ShrinkContainerTests
 {
-    internal static Model Clustered(string zoo, double sparsity, int bits)
-    {
-        var model = ModelZoo.Create(zoo, seed: 3);
-        model = new UnstructuredPrunePass(new UnstructuredPruneOptions { Sparsity = sparsity, Scope = PruneScope.Global }).Run(model, new PassContext()).Model;
-        return new ClusterPass(new ClusterOptions { Bits = bits, ConvBits = 8 }).Run(model, new PassContext()).Model;
-    }
 
     [Fact]
     public void KMeansFindsSeparatedGroupsAndKeepsZeros()
@@ -55,7 +47,7 @@ public class ShrinkContainerTests
     [InlineData("lenet5", 0.0, 3)]
     public void ContainerRestoresTheClusteredModelExactly(string zoo, double sparsity, int bits)
     {
-        var model = Clustered(zoo, sparsity, bits);
+        var model = TestModels.Clustered(zoo, sparsity, bits);
         var packed = ShrinkContainer.Pack(model);
         var back = ShrinkContainer.Unpack(packed.Bytes);
         foreach (var v in model.Graph.Initializers)
@@ -86,7 +78,7 @@ public class ShrinkContainerTests
     public void ZeroTailsAreCoveredByFillerEntries()
     {
         // A weight whose second half is pruned and one pruned whole: filler entries carry the positions to the end.
-        var model = Clustered("lenet300", 0.9, 4);
+        var model = TestModels.Clustered("lenet300", 0.9, 4);
         var weights = PrunableWeights.Find(model);
         foreach (var (w, keep) in new[] { (weights[0], 0.5), (weights[2], 0.0) })
         {
@@ -111,7 +103,7 @@ public class ShrinkContainerTests
     [Fact]
     public void DamagedContainersAreRejectedNeverCrash()
     {
-        var model = Clustered("lenet300", 0.95, 4);
+        var model = TestModels.Clustered("lenet300", 0.95, 4);
         var good = ShrinkContainer.Pack(model).Bytes;
         Assert.Contains("bad magic", Assert.Throws<ModelFormatException>(() => ShrinkContainer.Unpack(new byte[] { 1, 2, 3, 4, 5, 6, 7, 8 })).Message);
         var version = good.ToArray();
@@ -184,76 +176,5 @@ public class ShrinkContainerTests
             BitConverter.GetBytes(crc).CopyTo(bytes, pos + 5 + (int)length);
             pos += 9 + (int)length;
         }
-    }
-}
-
-/// <summary>Centroid fine-tuning and the cluster → pack → unpack commands.</summary>
-[Collection("torch")]
-public class ClusterCommandTests
-{
-    [Fact]
-    public void CentroidStepIsTheSumOfTheClustersUpdates()
-    {
-        Shrink.Training.TorchRuntime.EnsureInitialized();
-        var model = ModelZoo.Create("lenet300", seed: 3);
-        model = new ClusterPass(new ClusterOptions { Bits = 2, OnlyListed = true, LayerBits = new Dictionary<string, int> { ["gemm3"] = 2 } }).Run(model, new PassContext()).Model;
-        var w = model.Graph.FindInitializer("gemm3.weight")!.Const!.AsFloats().ToArray();
-        var centroids = w.Distinct().OrderBy(v => v).ToArray();
-        Assert.Equal(4, centroids.Length);
-        using var executor = Shrink.Training.Execution.GraphExecutor.Compile(model);
-        using var hook = new Shrink.Training.Sharing.ClusterHook(executor, new[] { "gemm3.weight" });
-        var p = executor.FindParameter("gemm3.weight")!.Tensor;
-        // A fake optimizer step: weight i moves by δ_i.
-        var delta = Enumerable.Range(0, w.Length).Select(i => (float)Math.Sin(i) * 1e-3f).ToArray();
-        using (TorchSharp.torch.no_grad()) p.copy_(TorchSharp.torch.tensor(w.Zip(delta).Select(t => t.First + t.Second).ToArray(), p.shape));
-        hook.AfterStep(null!);
-        var after = p.data<float>().ToArray();
-        for (var k = 0; k < 4; k++)
-        {
-            var members = Enumerable.Range(0, w.Length).Where(i => w[i] == centroids[k]).ToList();
-            var expected = centroids[k] + members.Sum(i => (double)delta[i]);
-            Assert.NotEmpty(members);
-            Assert.All(members, i => Assert.Equal(expected, after[i], 5)); // tied, moved by the sum
-        }
-    }
-
-    [Fact]
-    public void ClusterPackUnpackFromTheCommandLine()
-    {
-        using var dir = new TempDirectory();
-        CliRunner.Zoo(dir, "lenet300", "m.onnx");
-        Assert.Equal(0, CliRunner.Run("prune", dir.File("m.onnx"), "--sparsity", "0.9", "--scope", "global", "--out", dir.File("p.onnx")).ExitCode);
-        var c = CliRunner.Run("cluster", dir.File("p.onnx"), "--bits", "4", "--finetune-epochs", "1", "--data", "embedded", "--out", dir.File("c.onnx"), "--json");
-        Assert.True(c.ExitCode == 0, c.Err);
-        using (var doc = System.Text.Json.JsonDocument.Parse(c.Out))
-        {
-            Assert.NotEqual(0, doc.RootElement.GetProperty("layers").GetArrayLength());
-            Assert.All(doc.RootElement.GetProperty("layers").EnumerateArray(), l => Assert.InRange(l.GetProperty("sharedValues").GetInt32(), 2, 16));
-        }
-        var clustered = OnnxReader.Read(dir.File("c.onnx"));
-        Assert.NotEmpty(Shrink.Passes.Pruning.PrunableWeights.Find(clustered));
-        Assert.All(Shrink.Passes.Pruning.PrunableWeights.Find(clustered), w => Assert.InRange(w.Tensor.AsFloats().ToArray().Count(v => v == 0) / (double)w.Tensor.ElementCount, 0.05, 1));
-        var pk = CliRunner.Run("pack", dir.File("c.onnx"), "--data", "embedded", "--out", dir.File("m.shrink"), "--json");
-        Assert.True(pk.ExitCode == 0, pk.Err);
-        using (var doc = System.Text.Json.JsonDocument.Parse(pk.Out))
-        {
-            var root = doc.RootElement;
-            Assert.True(root.GetProperty("prunedBytes").GetInt64() > root.GetProperty("clusteredBytes").GetInt64());
-            Assert.Equal(new FileInfo(dir.File("m.shrink")).Length, root.GetProperty("containerBytes").GetInt64());
-            Assert.True(root.GetProperty("referenceBytes").GetInt64() / (double)root.GetProperty("containerBytes").GetInt64() > 25);
-        }
-        Assert.Equal(0, CliRunner.Run("unpack", dir.File("m.shrink"), "--out", dir.File("u.onnx")).ExitCode);
-        using var a = OnnxRunner.FromModel(clustered);
-        using var b = OnnxRunner.Load(dir.File("u.onnx"));
-        var inputs = a.RandomInputs(3, seed: 1);
-        Assert.Equal((float[])a.Run(inputs)[0].Data, (float[])b.Run(inputs)[0].Data);
-
-        var bytes = File.ReadAllBytes(dir.File("m.shrink"));
-        bytes[^3] ^= 1;
-        File.WriteAllBytes(dir.File("bad.shrink"), bytes);
-        CliRunner.AssertBadInput(CliRunner.Run("unpack", dir.File("bad.shrink"), "--out", dir.File("u2.onnx")), "CRC mismatch");
-        CliRunner.AssertBadInput(CliRunner.Run("pack", dir.File("m.onnx"), "--out", dir.File("x.shrink")), "no clustered weights");
-        CliRunner.AssertBadInput(CliRunner.Run("cluster", dir.File("m.onnx"), "--bits", "9", "--out", dir.File("x.onnx")), "--bits 9 is out of range");
-        Assert.False(File.Exists(dir.File("u2.onnx")) || File.Exists(dir.File("x.shrink")) || File.Exists(dir.File("x.onnx")));
     }
 }

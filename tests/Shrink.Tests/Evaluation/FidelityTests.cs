@@ -2,7 +2,6 @@ using Shrink.Data;
 using Shrink.Evaluation;
 using Shrink.Ir;
 using Shrink.Runtime;
-using Shrink.Tests.Data;
 using Xunit;
 using A = Shrink.Ir.Attribute;
 

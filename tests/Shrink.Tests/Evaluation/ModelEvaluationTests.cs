@@ -5,7 +5,6 @@ using Shrink.Evaluation;
 using Shrink.Ir;
 using Shrink.Runtime;
 using Shrink.Stats;
-using Shrink.Tests.Data;
 using Shrink.Zoo;
 using Xunit;
 

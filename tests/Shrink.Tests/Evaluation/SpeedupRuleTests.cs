@@ -1,6 +1,5 @@
 using Shrink.Evaluation;
 using Shrink.Runtime;
-using Shrink.Tests.Data;
 using Xunit;
 
 namespace Shrink.Tests.Evaluation;

@@ -1,5 +1,4 @@
 using Shrink.IO;
-using Shrink.Tests.Data;
 using Xunit;
 
 namespace Shrink.Tests.IO;

@@ -2,7 +2,6 @@ using Google.Protobuf;
 using Shrink.Ir;
 using Shrink.Onnx;
 using Shrink.Onnx.Proto;
-using Shrink.Tests.Onnx;
 using Shrink.Zoo;
 using Xunit;
 

@@ -3,7 +3,6 @@ using Shrink.Builder;
 using Shrink.Ir;
 using Shrink.Onnx;
 using Shrink.Onnx.Proto;
-using Shrink.Tests.Data;
 using Shrink.Zoo;
 using Xunit;
 

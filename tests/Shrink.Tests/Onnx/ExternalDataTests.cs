@@ -1,7 +1,6 @@
 using Shrink.Ir;
 using Shrink.Onnx;
 using Shrink.Runtime;
-using Shrink.Tests.Data;
 using Shrink.Zoo;
 using Xunit;
 

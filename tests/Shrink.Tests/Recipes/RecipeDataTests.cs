@@ -1,6 +1,5 @@
 using Shrink.Onnx;
 using Shrink.Recipes;
-using Shrink.Tests.Data;
 using Shrink.Zoo;
 using Xunit;
 

@@ -4,7 +4,6 @@ using Shrink.Recipes;
 using Shrink.Runtime;
 using Shrink.Stats;
 using Shrink.Techniques;
-using Shrink.Tests.Data;
 using Xunit;
 
 namespace Shrink.Tests.Recipes;
@@ -12,23 +11,6 @@ namespace Shrink.Tests.Recipes;
 /// <summary>Running recipes of passes (no training): each stage's model and metrics, the lock, resuming, and the one-stage recipe of a command.</summary>
 public class RecipeRunnerTests
 {
-    private const string Stages = """
-        stages:
-          - technique: prune-unstructured
-            options: { sparsity: 0.5 }
-          - technique: cluster-weights
-            options: { bits: 4 }
-        """;
-
-    private static string Model(TempDirectory dir)
-    {
-        var path = dir.File("m.onnx");
-        ModelSaver.Save(global::Shrink.Zoo.ModelZoo.Create("lenet300", seed: 3), path);
-        return path;
-    }
-
-    private static Recipe TwoStages(TempDirectory dir, string stages = Stages) => RecipeText.Load(dir, $"version: 1\nmodel: m.onnx\n{stages}\n");
-
     /// <summary>The final model of the two stages applied by hand, each technique's model written with <see cref="ModelSaver"/> and read back.</summary>
     private static byte[] ByHand(TempDirectory dir, params (string Id, object Options)[] stages)
     {
@@ -46,8 +28,8 @@ public class RecipeRunnerTests
     public void Each_stage_writes_its_model_and_metrics_and_feeds_the_next()
     {
         using var dir = new TempDirectory();
-        var input = Model(dir);
-        var result = RecipeRunner.Run(TwoStages(dir), dir.File("run"), TechniqueSession.Quiet);
+        var input = RecipeText.WriteModel(dir);
+        var result = RecipeRunner.Run(RecipeText.TwoStages(dir), dir.File("run"), TechniqueSession.Quiet);
         Assert.Equal(new[] { "01-prune-unstructured.onnx", "02-cluster-weights.onnx" }, result.Stages.Select(s => Path.GetFileName(s.ModelPath)));
         Assert.Equal(new[] { "01-prune-unstructured.json", "01-prune-unstructured.onnx", "02-cluster-weights.json", "02-cluster-weights.onnx", "recipe.lock.yaml" },
             Directory.GetFileSystemEntries(dir.File("run")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
@@ -69,8 +51,8 @@ public class RecipeRunnerTests
     public void The_lock_holds_every_option_the_tool_and_the_input_hashes_and_replays()
     {
         using var dir = new TempDirectory();
-        var input = Model(dir);
-        var result = RecipeRunner.Run(TwoStages(dir), dir.File("run"), TechniqueSession.Quiet);
+        var input = RecipeText.WriteModel(dir);
+        var result = RecipeRunner.Run(RecipeText.TwoStages(dir), dir.File("run"), TechniqueSession.Quiet);
         var text = File.ReadAllText(result.LockPath);
         Assert.Contains($"\ntool: {RecipeLock.Tool}\n", text);
         Assert.Matches(@"^shrink \d+\.\d+\.\d+", RecipeLock.Tool);
@@ -93,7 +75,7 @@ public class RecipeRunnerTests
     public void With_data_the_lock_hashes_it_and_the_metrics_hold_the_accuracy_in_onnx_runtime()
     {
         using var dir = new TempDirectory();
-        Model(dir);
+        RecipeText.WriteModel(dir);
         Directory.CreateDirectory(dir.File("fmnist"));
         IdxTestFiles.WriteLearnableSet(dir.File("fmnist"), train: 20, test: 30);
         var recipe = RecipeText.Load(dir, "version: 1\nmodel: m.onnx\ndata:\n  fashion-mnist: fmnist\nstages:\n  - technique: fold-constants\n");
@@ -108,15 +90,15 @@ public class RecipeRunnerTests
     public void A_run_stopped_between_stages_resumes_at_the_next_stage_and_ends_with_the_same_model()
     {
         using var dir = new TempDirectory();
-        Model(dir);
-        var whole = RecipeRunner.Run(TwoStages(dir), dir.File("whole"), TechniqueSession.Quiet);
+        RecipeText.WriteModel(dir);
+        var whole = RecipeRunner.Run(RecipeText.TwoStages(dir), dir.File("whole"), TechniqueSession.Quiet);
         using var stop = new CancellationTokenSource();
         var session = new TechniqueSession { Cancel = stop.Token, Notes = n => { if (n.StartsWith("stage 1 (prune-unstructured): wrote", StringComparison.Ordinal)) stop.Cancel(); } };
-        Assert.ThrowsAny<OperationCanceledException>(() => RecipeRunner.Run(TwoStages(dir), dir.File("run"), session));
+        Assert.ThrowsAny<OperationCanceledException>(() => RecipeRunner.Run(RecipeText.TwoStages(dir), dir.File("run"), session));
         Assert.True(File.Exists(dir.File("run/01-prune-unstructured.json")));
         Assert.False(File.Exists(dir.File("run/02-cluster-weights.onnx")));
         var notes = new List<string>();
-        var resumed = RecipeRunner.Run(TwoStages(dir), dir.File("run"), new TechniqueSession { Notes = notes.Add }, resume: true);
+        var resumed = RecipeRunner.Run(RecipeText.TwoStages(dir), dir.File("run"), new TechniqueSession { Notes = notes.Add }, resume: true);
         Assert.Equal(new[] { true, false }, resumed.Stages.Select(s => s.Skipped));
         Assert.Contains("stage 1 (prune-unstructured): finished before, 01-prune-unstructured.onnx verified (SHA-256); skipped", notes);
         Assert.Equal(File.ReadAllBytes(whole.FinalModel), File.ReadAllBytes(resumed.FinalModel));
@@ -126,12 +108,12 @@ public class RecipeRunnerTests
     public void A_finished_stage_whose_model_changed_runs_again_and_later_stages_are_checked_against_its_new_model()
     {
         using var dir = new TempDirectory();
-        Model(dir);
-        var first = RecipeRunner.Run(TwoStages(dir), dir.File("run"), TechniqueSession.Quiet);
+        RecipeText.WriteModel(dir);
+        var first = RecipeRunner.Run(RecipeText.TwoStages(dir), dir.File("run"), TechniqueSession.Quiet);
         var expected = File.ReadAllBytes(first.FinalModel);
         ModelSaver.Save(global::Shrink.Zoo.ModelZoo.Create("lenet300", seed: 9), first.Stages[0].ModelPath);
         var notes = new List<string>();
-        var again = RecipeRunner.Run(TwoStages(dir), dir.File("run"), new TechniqueSession { Notes = notes.Add }, resume: true);
+        var again = RecipeRunner.Run(RecipeText.TwoStages(dir), dir.File("run"), new TechniqueSession { Notes = notes.Add }, resume: true);
         // Stage 1 runs again and makes the same model, so stage 2's input is unchanged and it stays done.
         Assert.Equal(new[] { false, true }, again.Stages.Select(s => s.Skipped));
         Assert.Contains("stage 1 (prune-unstructured): 01-prune-unstructured.onnx does not match 01-prune-unstructured.json or its input; running the stage again", notes);
@@ -142,14 +124,14 @@ public class RecipeRunnerTests
     public void A_run_directory_is_new_or_resumed_with_the_same_recipe()
     {
         using var dir = new TempDirectory();
-        Model(dir);
-        RecipeRunner.Run(TwoStages(dir), dir.File("run"), TechniqueSession.Quiet);
-        var taken = Assert.Throws<OptionsException>(() => RecipeRunner.Run(TwoStages(dir), dir.File("run"), TechniqueSession.Quiet));
+        RecipeText.WriteModel(dir);
+        RecipeRunner.Run(RecipeText.TwoStages(dir), dir.File("run"), TechniqueSession.Quiet);
+        var taken = Assert.Throws<OptionsException>(() => RecipeRunner.Run(RecipeText.TwoStages(dir), dir.File("run"), TechniqueSession.Quiet));
         Assert.Equal($"'{dir.File("run")}' already holds a recipe run; resume it, or choose another output directory", taken.Message);
         Directory.CreateDirectory(dir.File("empty"));
-        var nothing = Assert.Throws<OptionsException>(() => RecipeRunner.Run(TwoStages(dir), dir.File("empty"), TechniqueSession.Quiet, resume: true));
+        var nothing = Assert.Throws<OptionsException>(() => RecipeRunner.Run(RecipeText.TwoStages(dir), dir.File("empty"), TechniqueSession.Quiet, resume: true));
         Assert.Contains("nothing to resume in", nothing.Message);
-        var changed = Assert.Throws<OptionsException>(() => RecipeRunner.Run(TwoStages(dir, Stages.Replace("0.5", "0.6")), dir.File("run"), TechniqueSession.Quiet, resume: true));
+        var changed = Assert.Throws<OptionsException>(() => RecipeRunner.Run(RecipeText.TwoStages(dir, RecipeText.TwoStagesYaml.Replace("0.5", "0.6")), dir.File("run"), TechniqueSession.Quiet, resume: true));
         Assert.Contains("was written for another recipe or other inputs (it says 'sparsity: 0.5' where this run has 'sparsity: 0.6')", changed.Message);
     }
 
@@ -157,7 +139,7 @@ public class RecipeRunnerTests
     public void The_one_stage_recipe_of_a_command_makes_the_model_the_technique_makes()
     {
         using var dir = new TempDirectory();
-        var input = Model(dir);
+        var input = RecipeText.WriteModel(dir);
         var options = new UnstructuredPruneOptions { Sparsity = 0.7, Scope = PruneScope.Global };
         var path = dir.File("saved/command.yaml");
         Directory.CreateDirectory(dir.File("saved"));
@@ -166,26 +148,5 @@ public class RecipeRunnerTests
         var result = RecipeRunner.Run(Recipe.Load(path), dir.File("run"), TechniqueSession.Quiet);
         Assert.Equal(ByHand(dir, ("prune-unstructured", (object)options)), File.ReadAllBytes(result.FinalModel));
         Assert.Throws<ArgumentException>(() => Recipe.FromStage(RecipeModel.File(input), new RecipeData(), "prune-unstructured", new global::Shrink.Passes.Sharing.ClusterOptions()));
-    }
-
-    [Fact]
-    public void A_plan_resolves_every_option_writes_nothing_and_names_the_stage_of_refused_options()
-    {
-        using var dir = new TempDirectory();
-        Model(dir);
-        var plan = RecipeRunner.Plan(TwoStages(dir));
-        Assert.Empty(plan.Problems);
-        Assert.Equal(RecipeText.Sha256(dir.File("m.onnx")), plan.Locked.Model.Sha256);
-        Assert.Equal(RecipeLock.Tool, plan.Locked.Tool);
-        Assert.Equal(new[] { "m.onnx", "recipe.yaml" }, Directory.GetFileSystemEntries(dir.Path).Select(Path.GetFileName).Order(StringComparer.Ordinal));
-        global::Shrink.Training.TrainingTechniques.Register();
-        var e = Assert.Throws<RecipeException>(() => RecipeRunner.Plan(TwoStages(dir, "stages:\n  - technique: fold-constants\n  - technique: fine-tune\n")));
-        Assert.Equal(5, e.Line);
-        Assert.Contains("stage 2 (fine-tune), options: fine-tune needs data; give the technique a data set", e.Message);
-        // A refusal that names a property (OptionsException.For) is placed at that key.
-        var epochs = Assert.Throws<RecipeException>(() => RecipeRunner.Plan(TwoStages(dir,
-            "data: { fashion-mnist: embedded }\nstages:\n  - technique: fine-tune\n    options:\n      batch: 8\n      epochs: 0\n")));
-        Assert.Equal(8, epochs.Line);
-        Assert.Equal($"{dir.File("recipe.yaml")}:8: stage 1 (fine-tune), options.epochs: must be at least 1, got 0", epochs.Message);
     }
 }

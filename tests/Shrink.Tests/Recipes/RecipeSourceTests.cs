@@ -4,7 +4,6 @@ using Shrink.Builder;
 using Shrink.Recipes;
 using Shrink.Runtime;
 using Shrink.Techniques;
-using Shrink.Tests.Data;
 using Xunit;
 
 namespace Shrink.Tests.Recipes;

@@ -1,8 +1,6 @@
 using Shrink.Ir;
 using Shrink.Onnx;
 using Shrink.Runtime;
-using Shrink.Tests.Cli;
-using Shrink.Tests.Data;
 using Shrink.Zoo;
 using Xunit;
 
@@ -11,12 +9,6 @@ namespace Shrink.Tests.Runtime;
 /// <summary>The saver's refusals: a model that fails validation or that ONNX Runtime cannot load is never written, and nothing is left beside it.</summary>
 public class ModelSaverTests
 {
-    private static Model WithUnknownOperator()
-    {
-        var model = ModelZoo.Create("lenet300");
-        model.Graph.Nodes.First(n => n.OpType == "Relu").OpType = "NoSuchOperator";
-        return model;
-    }
 
     [Fact]
     public void AGraphThatFailsValidation_IsRefusedBeforeAnythingIsWritten()
@@ -41,7 +33,7 @@ public class ModelSaverTests
         File.WriteAllText(dir.File("m.onnx"), "the previous file");
 
         var e = Assert.Throws<RuntimeFailureException>(() =>
-            ModelSaver.Save(WithUnknownOperator(), dir.File("m.onnx"), new OnnxWriteOptions { ExternalData = externalData }));
+            ModelSaver.Save(TestModels.WithUnknownOperator(), dir.File("m.onnx"), new OnnxWriteOptions { ExternalData = externalData }));
 
         Assert.StartsWith($"refusing to write '{dir.File("m.onnx")}': ONNX Runtime cannot load the result (", e.Message);
         Assert.Contains("NoSuchOperator", e.Message);
@@ -54,7 +46,7 @@ public class ModelSaverTests
     public void WithoutTheRuntimeCheck_TheSameModelIsWritten()
     {
         using var dir = new TempDirectory();
-        ModelSaver.Save(WithUnknownOperator(), dir.File("m.onnx"), requireRuntime: false);
+        ModelSaver.Save(TestModels.WithUnknownOperator(), dir.File("m.onnx"), requireRuntime: false);
         Assert.Contains(OnnxReader.Read(dir.File("m.onnx")).Graph.Nodes, n => n.OpType == "NoSuchOperator");
     }
 
@@ -74,17 +66,5 @@ public class ModelSaverTests
         Assert.NotNull(staged);
         Assert.Equal(dir.Path, Path.GetDirectoryName(staged));
         Assert.Empty(Directory.EnumerateFileSystemEntries(dir.Path));
-    }
-
-    [Fact]
-    public void TheCommandLine_ReportsTheRefusalInOneLineWithExitCode2()
-    {
-        using var dir = new TempDirectory();
-        OnnxWriter.Write(WithUnknownOperator(), dir.File("bad.onnx"));
-
-        var r = CliRunner.Run("cluster", dir.File("bad.onnx"), "--bits", "4", "--out", dir.File("c.onnx"));
-
-        CliRunner.AssertBadInput(r, "refusing to write");
-        Assert.Equal(new[] { "bad.onnx" }, Directory.GetFiles(dir.Path).Select(Path.GetFileName));
     }
 }

@@ -1,8 +1,6 @@
 using Shrink.Evaluation;
 using Shrink.Ir;
 using Shrink.Runtime;
-using Shrink.Tests.Cli;
-using Shrink.Tests.Data;
 using Shrink.Text;
 using Shrink.Zoo;
 using Xunit;
@@ -16,7 +14,7 @@ namespace Shrink.Tests.Runtime;
 public class RunnerOptionNamingTests
 {
     private static readonly OptionNaming Marked = o => $"<{o.Property}>";
-    private static readonly string Transformer = CliRunner.TorchModel("transformer_tiny.onnx");
+    private static readonly string Transformer = TestModels.TorchFile("transformer_tiny.onnx");
 
     private static OptionsException Refusal(Action call)
     {

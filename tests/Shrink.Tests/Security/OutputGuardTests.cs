@@ -1,8 +1,6 @@
-using System.Diagnostics;
 using Shrink.IO;
 using Shrink.Onnx;
 using Shrink.Runtime;
-using Shrink.Tests.Data;
 using Shrink.Zoo;
 using Xunit;
 
@@ -11,15 +9,6 @@ namespace Shrink.Tests.Security;
 /// <summary>The output guard and staged writes, attacked from the library: aliases, links, devices, killed runs, failures after the write.</summary>
 public class OutputGuardTests
 {
-    internal static void Sh(string command, params string[] args)
-    {
-        var start = new ProcessStartInfo(command) { UseShellExecute = false };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var p = Process.Start(start)!;
-        p.WaitForExit();
-        Assert.Equal(0, p.ExitCode);
-    }
-
     private static string Model(TempDirectory dir, string name = "m.onnx", string zoo = "lenet300")
     {
         var path = dir.File(name);
@@ -53,7 +42,7 @@ public class OutputGuardTests
     {
         using var dir = new TempDirectory();
         var input = Model(dir);
-        Sh("ln", input, dir.File("hard.onnx"));
+        Shell.Run("ln", input, dir.File("hard.onnx"));
 
         Assert.Throws<OptionsException>(() => OutputGuard.Protecting(input).Check(dir.File("hard.onnx")));
     }
@@ -84,7 +73,7 @@ public class OutputGuardTests
     public void AFifoAsOutput_IsRefusedAndKept()
     {
         using var dir = new TempDirectory();
-        Sh("mkfifo", dir.File("pipe"));
+        Shell.Run("mkfifo", dir.File("pipe"));
 
         Assert.Contains("FIFO", Assert.Throws<OptionsException>(() => AtomicFile.WriteAllText(dir.File("pipe"), "x")).Message);
         Assert.Equal(FileKind.Fifo, FileIdentity.Of(dir.File("pipe")).Kind);
@@ -200,7 +189,7 @@ public class OutputGuardTests
     public void AModelNamingItselfAsExternalData_IsProtectedWithoutRecursion()
     {
         using var dir = new TempDirectory();
-        var m = Shrink.Tests.Onnx.ProtoModels.Minimal();
+        var m = ProtoModels.Minimal();
         var t = new Shrink.Onnx.Proto.TensorProto { Name = "self", DataType = 2, DataLocation = Shrink.Onnx.Proto.TensorProto.Types.DataLocation.External };
         t.Dims.Add(4);
         t.ExternalData.Add(new Shrink.Onnx.Proto.StringStringEntryProto { Key = "location", Value = "self.onnx" });

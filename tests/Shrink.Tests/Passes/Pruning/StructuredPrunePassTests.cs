@@ -103,7 +103,7 @@ public class StructuredPrunePassTests
             : a.RandomInputs(3, seed: 1);
         var expected = (float[])a.Run(inputs)[0].Data;
         var actual = (float[])b.Run(inputs)[0].Data;
-        Shrink.Tests.Training.ExecutorParityTests.AssertClose(expected, actual, $"{name} {method}");
+        Parity.AssertClose(expected, actual, $"{name} {method}");
 
         var before = ModelStats.Compute(Load(name));
         var after = ModelStats.Compute(removed);

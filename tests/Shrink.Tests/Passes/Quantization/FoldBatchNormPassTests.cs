@@ -40,7 +40,7 @@ public class FoldBatchNormPassTests
         using var a = OnnxRunner.FromModel(original, new RunnerOptions { Threads = 1 });
         using var b = OnnxRunner.FromModel(result.Model, new RunnerOptions { Threads = 1 });
         var inputs = a.RandomInputs(3, seed: 1);
-        Shrink.Tests.Training.ExecutorParityTests.AssertClose((float[])a.Run(inputs)[0].Data, (float[])b.Run(inputs)[0].Data, name);
+        Parity.AssertClose((float[])a.Run(inputs)[0].Data, (float[])b.Run(inputs)[0].Data, name);
     }
 
     [Fact]

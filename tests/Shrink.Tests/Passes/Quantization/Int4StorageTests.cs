@@ -6,8 +6,6 @@ using Shrink.Passes;
 using Shrink.Passes.Cleanup;
 using Shrink.Passes.Quantization;
 using Shrink.Runtime;
-using Shrink.Tests.Cli;
-using Shrink.Tests.Data;
 using Shrink.Zoo;
 using Xunit;
 
@@ -144,33 +142,5 @@ public class Int4StorageTests
         upgraded.SetOpset("", 18);
         model.Graph.AddNode(group);
         Assert.Contains("GroupNormalization 'gn'", OpsetUpgrade.Check(model, 21));
-    }
-
-    [Fact]
-    public void CliStoresInt4AndRejectsBadBlockOptions()
-    {
-        using var dir = new TempDirectory();
-        CliRunner.Zoo(dir, "lenet300", "m.onnx");
-        string[] Args(params string[] extra) => new[] { "quantize", dir.File("m.onnx"), "--data", "embedded", "--calib-samples", "16", "--bench-batch", "none", "--out", dir.File("q.onnx") }.Concat(extra).ToArray();
-        CliRunner.AssertBadInput(CliRunner.Run(Args("--weights", "int4", "--block-size", "1")), "--block-size must be 2 or more");
-        CliRunner.AssertBadInput(CliRunner.Run(Args("--weights", "int4", "--storage", "int8", "--block-size", "32")), "drop --storage int8");
-        NpyFile.Write(dir.File("c.npy"), NpyArray.FromFloat32(new float[2 * 784], new long[] { 2, 1, 28, 28 }));
-        CliRunner.AssertBadInput(CliRunner.Run(Args("--activations", "float", "--calib-data", dir.File("c.npy"))), "needs no calibration");
-        Assert.False(File.Exists(dir.File("q.onnx")));
-
-        var r = CliRunner.Run(Args("--weights", "ternary", "--json"));
-        Assert.True(r.ExitCode == 0, r.Err);
-        var q = OnnxReader.Read(dir.File("q.onnx"));
-        var quantized = q.Graph.Initializers.Where(v => v.Name.EndsWith(".weight_quantized")).ToList();
-        Assert.NotEmpty(quantized);
-        Assert.All(quantized, v =>
-        {
-            Assert.Equal(DataType.Int4, v.Const!.DataType);
-            Assert.All(v.Const.ToDoubles(), l => Assert.InRange(l, -1, 1));
-        });
-        using var doc = System.Text.Json.JsonDocument.Parse(r.Out);
-        var before = doc.RootElement.GetProperty("before").GetProperty("bytes").GetInt64();
-        var after = doc.RootElement.GetProperty("after").GetProperty("bytes").GetInt64();
-        Assert.InRange((double)before / after, 6.5, 8.1); // 4-bit containers: about 8x below float
     }
 }

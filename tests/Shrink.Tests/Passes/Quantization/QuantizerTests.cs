@@ -6,8 +6,6 @@ using Shrink.Passes.Cleanup;
 using Shrink.Passes.Quantization;
 using Shrink.Runtime;
 using Shrink.Techniques;
-using Shrink.Tests.Cli;
-using Shrink.Tests.Data;
 using Shrink.Zoo;
 using Xunit;
 
@@ -15,15 +13,12 @@ namespace Shrink.Tests.Passes.Quantization;
 
 /// <summary>
 /// The quantization entry points of the library (<see cref="Quantizer"/>, the <c>quantize</c> technique): one call
-/// gives what the five-step chain gave, the input stays as it was, the artifact holds what the model holds, and the
-/// CLI writes the library's model.
+/// gives what the five-step chain gave, the input stays as it was, and the artifact holds what the model holds. (That
+/// the command writes the library's model is tested in Shrink.Cli.Tests.)
 /// </summary>
 public class QuantizerTests
 {
     private static byte[] Bytes(Model m) => OnnxWriter.ToBytes(m);
-
-    /// <summary>Console text with its line wrapping undone.</summary>
-    private static string Flat(string text) => System.Text.RegularExpressions.Regex.Replace(text, @"\s+", " ");
 
     /// <summary>The chain the quantize command used to spell out: fold, plan, calibrate, quantize.</summary>
     private static Model Chain(Model model, QuantizationOptions options, CalibrationSet samples)
@@ -177,27 +172,5 @@ public class QuantizerTests
             Assert.DoesNotContain("--", e.Message);
         }
         Assert.DoesNotContain("--", Assert.Throws<OptionsException>(() => CalibrationSet.From(FashionMnist.LoadEmbedded().Test, 0)).Message);
-    }
-
-    [Fact]
-    public void CommandWritesTheLibrarysModel()
-    {
-        using var dir = new TempDirectory();
-        var path = CliRunner.Zoo(dir, "lenet5", "m.onnx");
-        var model = OnnxReader.Read(path);
-        var r = CliRunner.Run("quantize", path, "--per-channel", "--calib-samples", "32", "--data", "embedded", "--bench-batch", "none", "--out", dir.File("q.onnx"), "--json");
-        Assert.True(r.ExitCode == 0, r.Err);
-        var library = Quantizer.Static(model, CalibrationSet.From(FashionMnist.LoadEmbedded().Train, 32), new QuantizeOptions { PerChannel = true });
-        Assert.Equal(Bytes(library.Model), Bytes(OnnxReader.Read(dir.File("q.onnx"))));
-
-        var d = CliRunner.Run("quantize", path, "--mode", "dynamic", "--bench-batch", "none", "--out", dir.File("d.onnx"));
-        Assert.True(d.ExitCode == 0, d.Err);
-        Assert.Equal(Bytes(Quantizer.Dynamic(model).Model), Bytes(OnnxReader.Read(dir.File("d.onnx"))));
-        Assert.Contains("int8 weights (per tensor) in 2 MatMul/Gemm layers, activations quantized at run time; file", Flat(d.Out));
-        Assert.Contains("latency not measured", d.Out);
-        var w = CliRunner.Run("quantize", path, "--activations", "float", "--weights", "int4", "--block-size", "16", "--bench-batch", "none", "--out", dir.File("w.onnx"));
-        Assert.True(w.ExitCode == 0, w.Err);
-        Assert.Contains("int4 weights (block-wise, 16 per scale) in 4 layers, activations and biases kept float (weight-only)", Flat(w.Out));
-        Assert.Contains("note: low-bit weights stored as ONNX int4", w.Out);
     }
 }

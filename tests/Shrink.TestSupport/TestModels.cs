@@ -1,0 +1,71 @@
+using Shrink.Data;
+using Shrink.Ir;
+using Shrink.Passes;
+using Shrink.Passes.Pruning;
+using Shrink.Passes.Sharing;
+using Shrink.Zoo;
+using Xunit;
+
+namespace Shrink.TestSupport;
+
+/// <summary>
+/// The model corpus the tests run over (the zoo and the PyTorch-exported models in tests/data/torch, copied beside each
+/// test assembly) and the small hand-made models more than one test project uses.
+/// </summary>
+internal static class TestModels
+{
+    public static readonly string[] TorchNames =
+        { "resnet_tiny", "mobilenet_tiny", "squeezenet_tiny", "shufflenet_tiny", "transformer_tiny", "lenet_fmnist" };
+
+    public static TheoryData<string> Torch => new(TorchNames);
+
+    public static TheoryData<string> Zoo => new(ModelZoo.Names);
+
+    /// <summary>A file of tests/data/torch (a model, or its reference input or output), as copied beside the test assembly.</summary>
+    public static string TorchFile(string file) => Path.Combine(AppContext.BaseDirectory, "data", "torch", file);
+
+    public static string TorchPath(string name) => TorchFile(name + ".onnx");
+
+    /// <summary>The reference input or output of a torch model (<paramref name="which"/> is "input" or "output").</summary>
+    public static (float[] Data, long[] Shape) TorchArray(string name, string which)
+    {
+        var a = NpyFile.Read(TorchFile($"{name}.{which}.npy"));
+        return (a.ToFloat32(), a.Shape);
+    }
+
+    /// <summary>Zoo model <paramref name="zoo"/> (seed 3) pruned globally to <paramref name="sparsity"/> and clustered to <paramref name="bits"/> bits (convolutions 8).</summary>
+    public static Model Clustered(string zoo, double sparsity, int bits)
+    {
+        var model = ModelZoo.Create(zoo, seed: 3);
+        model = new UnstructuredPrunePass(new UnstructuredPruneOptions { Sparsity = sparsity, Scope = PruneScope.Global }).Run(model, new PassContext()).Model;
+        return new ClusterPass(new ClusterOptions { Bits = bits, ConvBits = 8 }).Run(model, new PassContext()).Model;
+    }
+
+    /// <summary>lenet5-like with ReLUs: conv channel 0 is forced dead (always zero after ReLU), channel 1 constant.</summary>
+    public static Model WithDeadChannels()
+    {
+        var b = new Shrink.Builder.NetworkBuilder("dead", seed: 2);
+        var x = b.Input("input", 1, 28, 28);
+        var c = b.Relu(b.Conv(x, 8, 5));
+        b.Output(b.Linear(b.Flatten(b.MaxPool(c, 2, 2)), 10));
+        var model = b.Build();
+        var w = model.Graph.FindInitializer("conv1.weight")!;
+        var bias = model.Graph.FindInitializer("conv1.bias")!;
+        var wv = w.Const!.AsFloats().ToArray();
+        var bv = bias.Const!.AsFloats().ToArray();
+        for (var i = 0; i < 25; i++) wv[i] = wv[25 + i] = 0;
+        bv[0] = -1; // ReLU(−1) = 0 everywhere
+        bv[1] = 0.5f; // ReLU(0.5) = 0.5 everywhere: no information
+        w.Const = Tensor.FromFloats(w.Const.Name, w.Const.Dims, wv);
+        bias.Const = Tensor.FromFloats(bias.Const.Name, bias.Const.Dims, bv);
+        return model;
+    }
+
+    /// <summary>lenet300 with its first Relu renamed to an operator no runtime knows: valid to Shrink, refused by ONNX Runtime.</summary>
+    public static Model WithUnknownOperator()
+    {
+        var model = ModelZoo.Create("lenet300");
+        model.Graph.Nodes.First(n => n.OpType == "Relu").OpType = "NoSuchOperator";
+        return model;
+    }
+}
