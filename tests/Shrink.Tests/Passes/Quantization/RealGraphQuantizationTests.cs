@@ -1,9 +1,9 @@
 using Shrink.Data;
+using Shrink.Data.Sources;
 using Shrink.Evaluation;
 using Shrink.Ir;
 using Shrink.Onnx;
 using Shrink.Passes.Quantization;
-using Shrink.Techniques;
 using Shrink.TestSupport;
 using Xunit;
 
@@ -22,7 +22,7 @@ public class RealGraphQuantizationTests
 
     private static CalibrationSet Calibration => CalibrationSet.From(Images, 128);
 
-    private static OutputFidelity Fidelity(Model reference, Model quantized) => Evaluation.Fidelity.Measure(reference, quantized, Images).Single();
+    private static OutputFidelity Fidelity(Model reference, Model quantized) => Shrink.Evaluation.Fidelity.Measure(reference, quantized, Images).Single();
 
     private static readonly QuantizeOptions PerChannel = new() { PerChannel = true, CalibrationSamples = 128 };
 
@@ -51,12 +51,11 @@ public class RealGraphQuantizationTests
     public void ABiasThatWouldOverflowInt32StaysFloatInsteadOfCollapsingTheOutput()
     {
         var model = Load("quant_inception");
-        var notes = new List<string>();
-        var result = Quantizer.Static(model, Calibration, PerChannel, new TechniqueSession { Notes = notes.Add });
+        var result = Quantizer.Static(model, Calibration, PerChannel);
         var fc = result.Model.Graph.Nodes.Single(n => n.OpType == "Gemm");
         Assert.Equal(DataType.Float, fc.Inputs[2]!.Const?.DataType ?? fc.Inputs[2]!.ElementType);
         Assert.Null(fc.Inputs[2]!.Producer); // a float initializer, no DequantizeLinear of int32
-        Assert.Contains(notes, n => n.StartsWith("the bias of 1 layer stays float ('/fc/Gemm')"));
+        Assert.Contains(result.Notes, n => n.StartsWith("the bias of 1 layer stays float ('/fc/Gemm')"));
         var fidelity = Fidelity(model, result.Model);
         Assert.True(fidelity.Cosine > 0.999, fidelity.ToString());
         Assert.Equal(1.0, fidelity.Top1Agreement);
@@ -109,8 +108,7 @@ public class RealGraphQuantizationTests
         var plain = Quantizer.Static(model, Calibration, PerChannel);
         var before = QuantizationFallback.Cosine(model, plain.Model, Calibration.Source);
         var target = Math.Min(0.9995, 1 - (1 - before) / 4); // a quarter of the loss
-        var notes = new List<string>();
-        var result = Quantizer.Static(model, Calibration, PerChannel with { MinFidelity = target }, new TechniqueSession { Notes = notes.Add });
+        var result = Quantizer.Static(model, Calibration, PerChannel with { MinFidelity = target });
         var report = result.Fallback!;
         Assert.Equal(before, report.CosineAllQuantized, 6);
         Assert.NotEmpty(report.KeptInFloat);
@@ -120,7 +118,7 @@ public class RealGraphQuantizationTests
         Assert.True(report.Sensitivity.Zip(report.Sensitivity.Skip(1)).All(p => p.First.Cosine <= p.Second.Cosine));
         foreach (var layer in report.KeptInFloat) // kept in float: its weight is no DequantizeLinear's output
             Assert.Null(result.Model.Graph.FindNode(layer)!.Inputs[1]!.Producer);
-        Assert.Contains(notes, n => n.Contains($"with {report.KeptInFloat.Count} kept in float"));
+        Assert.Contains(result.Notes, n => n.Contains($"with {report.KeptInFloat.Count} kept in float"));
         var met = Quantizer.Static(model, Calibration, PerChannel with { MinFidelity = Math.Max(0.01, before - 0.01) });
         Assert.Empty(met.Fallback!.KeptInFloat);
         Assert.Equal(OnnxWriter.ToBytes(plain.Model), OnnxWriter.ToBytes(met.Model));
