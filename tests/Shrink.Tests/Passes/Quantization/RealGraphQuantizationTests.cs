@@ -90,7 +90,7 @@ public class RealGraphQuantizationTests
     [Fact]
     public void MinFidelityKeepsTheFewestLayersInFloatToReachIt()
     {
-        var model = Load("quant_squeeze");
+        var model = Load("quant_mobilenet");
         var plain = Quantizer.Static(model, Calibration, PerChannel);
         var before = QuantizationFallback.Cosine(model, plain.Model, Calibration.Source);
         var target = Math.Min(0.9995, 1 - (1 - before) / 4); // a quarter of the loss
