@@ -65,6 +65,7 @@ internal static class QuantizeCommand
         {
             ExecutorAccuracy = executorAccuracy,
             BlockSize = options.BlockSize,
+            Fallback = result.Fallback,
         };
         if (p.GetValue(q.Json)) cli.WriteJson(report);
         else report.Render(cli.Console);
