@@ -55,8 +55,8 @@ epoch() { # epoch DATA NAME: seconds of one epoch of shrink train, or nothing wh
 }
 folder_runs=(); memory_runs=()
 for r in $(seq "$repeats"); do
-  folder_runs+=("$(epoch "$tmp/fm32" folder)")
-  memory_runs+=("$(epoch "$tmp/fm32.npz" memory)")
+  folder_runs+=("$(epoch "$tmp/fm32" "folder$r")")
+  memory_runs+=("$(epoch "$tmp/fm32.npz" "memory$r")")
 done
 if [[ -n ${folder_runs[0]} && -n ${memory_runs[0]} ]]; then
   /usr/bin/python3 - "${#folder_runs[@]}" "${folder_runs[@]}" "${memory_runs[@]}" <<'PY' | tee "$out/epoch.md"
@@ -68,6 +68,6 @@ print("| ---: | ---: | ---: | --- |")
 print(f"| {fm:.1f} s | {mm:.1f} s | {fm / mm:.2f}x ({'within' if fm / mm <= 1.2 else 'OVER'} the 1.2x target) | {' '.join(f'{v:.1f}' for v in f)} / {' '.join(f'{v:.1f}' for v in m)} |")
 PY
 else
-  echo "epoch comparison failed: $(head -c 300 "$tmp/folder.err" | tr '\n' ' ') $(head -c 300 "$tmp/memory.err" | tr '\n' ' ')" | tee "$out/epoch.md"
+  echo "epoch comparison failed: $(head -c 300 "$tmp/folder1.err" | tr '\n' ' ') $(head -c 300 "$tmp/memory1.err" | tr '\n' ' ')" | tee "$out/epoch.md"
   exit 1
 fi
