@@ -10,6 +10,14 @@ internal static class Options
     public static Option<bool> Json() => new("--json") { Description = "Print one JSON document on stdout instead of tables" };
     public static Option<string?> Data() => new("--data") { Description = DataCli.Description };
     public static Option<int> Threads() => new("--threads") { Description = "ONNX Runtime intra-op threads (0: one per core)", DefaultValueFactory = _ => 0 };
+    /// <summary>
+    /// <c>--min-fidelity COSINE</c>, the one flag of <see cref="Evaluation.FidelityOptions.MinFidelity"/> in every command that changes what a
+    /// model computes (and quantization's float fallback): a result whose worst output is under it against the input model is refused.
+    /// </summary>
+    public static Option<double?> MinFidelity() => new("--min-fidelity")
+    {
+        Description = "Refuse the result (exit 2, nothing written) when an output's cosine similarity to the input model's, measured in ONNX Runtime, is under this, e.g. 0.99",
+    };
     public static Option<string[]> Dims() => new("--dim") { Description = "Size of a symbolic input dimension, NAME=SIZE (repeatable)", AllowMultipleArgumentsPerToken = true };
 
     /// <summary>Parses <c>NAME=SIZE</c> pairs.</summary>

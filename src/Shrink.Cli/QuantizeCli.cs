@@ -44,11 +44,12 @@ internal sealed class QuantizeCli
     public TeacherCli Teacher { get; } = new();
     public RunDirCli RunDir { get; } = new();
     public RecipeCli Recipe { get; } = new();
+    public FidelityCli Gate { get; } = new();
 
     public IEnumerable<Option> All => new Option[]
     {
         Mode, Epochs, Lr, Batch, Seed, Ranges, Weights, Storage, BlockSize, ReduceRange, Activations, PerChannel, Calibration, Percentile, Samples, CalibData, Exclude, Layers,
-        Data, BenchBatch, Threads, Dims, Output, Json,
+        Data, BenchBatch, Threads, Dims, Output, Json, Gate.MinFidelity,
     }.Concat(Teacher.All).Concat(RunDir.All).Concat(Recipe.All);
 
     private static Option<string> Choice(string name, string description, params string[] values)

@@ -123,3 +123,18 @@ public sealed class EnvironmentFailureException : ShrinkUserException
         _ => "check the path and the file system",
     };
 }
+
+/// <summary>
+/// A result whose fidelity to its input model is below the bound the user set
+/// (<see cref="Evaluation.FidelityOptions.MinFidelity"/>): names the output, its cosine and the bound; nothing is written.
+/// </summary>
+public sealed class FidelityException : ShrinkUserException
+{
+    public FidelityException(Evaluation.OutputFidelity worst, double bound, OptionText message) : base(message) => (Worst, Bound) = (worst, bound);
+
+    /// <summary>The output with the lowest cosine similarity.</summary>
+    public Evaluation.OutputFidelity Worst { get; }
+
+    /// <summary>The bound it fell below.</summary>
+    public double Bound { get; }
+}
