@@ -132,7 +132,7 @@ public sealed class CliContext
         catch (Exception e)
         {
             Err.WriteLine($"internal error: {e.GetType().Name}: {Message.OneLine(e.Message)}");
-            Err.WriteLine("this is a bug in Shrink; please report it with the command line that caused it");
+            Err.WriteLine("this is a bug in Shrink; please report it with the command line that caused it (SHRINK_DEBUG=1 prints the stack trace)");
             if (Environment.GetEnvironmentVariable("SHRINK_DEBUG") == "1") Err.WriteLine(e);
             return ShrinkApp.InternalError;
         }

@@ -47,13 +47,15 @@ internal static class Options
 
     /// <summary>
     /// Refuses, before any work, an output that would replace an input (by file identity, external data
-    /// included) or that is not a plain file path (see <see cref="OutputGuard.Check"/>); returns the guard
+    /// included), that is not a plain file path (see <see cref="OutputGuard.Check"/>) or whose directory takes no new file
+    /// (<see cref="OutputGuard.CheckWritable"/>); returns the guard
     /// the command's writers use.
     /// </summary>
     public static OutputGuard CheckOutput(string output, params string?[] inputs)
     {
         var guard = OutputGuard.Protecting(inputs);
         guard.Check(output);
+        OutputGuard.CheckWritable(output);  // a place no file can be written to is refused now, not after the work
         return guard;
     }
 

@@ -27,7 +27,7 @@ public class ExitCodeTests
         Assert.Equal(new[]
         {
             "internal error: NullReferenceException: Object reference not set to an instance of an object.",
-            "this is a bug in Shrink; please report it with the command line that caused it",
+            "this is a bug in Shrink; please report it with the command line that caused it (SHRINK_DEBUG=1 prints the stack trace)",
         }, err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 
