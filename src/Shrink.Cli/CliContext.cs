@@ -68,6 +68,7 @@ public sealed class CliContext
         ("Batches", ["--bench-batch", "--batch"]),
         ("LowBitStorage", ["--storage"]),
         ("LayerBits", ["--layers"]),
+        .. DataCli.PropertyFlags,
     ];
 
     /// <summary>The command line being run (set by <see cref="Guard"/> while its body runs).</summary>

@@ -8,7 +8,6 @@ internal static class Options
 {
     public static Argument<string> Model() => new("MODEL") { Description = "ONNX model file" };
     public static Option<bool> Json() => new("--json") { Description = "Print one JSON document on stdout instead of tables" };
-    public static Option<string?> Data() => new("--data") { Description = DataCli.Description };
     public static Option<int> Threads() => new("--threads") { Description = "ONNX Runtime intra-op threads (0: one per core)", DefaultValueFactory = _ => 0 };
     /// <summary>
     /// <c>--min-fidelity COSINE</c>, the one flag of <see cref="Evaluation.FidelityOptions.MinFidelity"/> in every command that changes what a

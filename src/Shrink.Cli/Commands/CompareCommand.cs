@@ -17,21 +17,22 @@ internal static class CompareCommand
     {
         var reference = new Argument<string>("A") { Description = "The reference ONNX model (the float model)" };
         var candidate = new Argument<string>("B") { Description = "The model compared with it (quantized, pruned, clustered, factorized)" };
-        var data = new Option<string?>("--data") { Description = "Inputs to run both on (the test split; labels unused): " + DataCli.Description.Split(';')[0] + " (default: seeded random inputs)" };
         var samples = new Option<int>("--samples") { Description = "Samples compared: the first N of --data, or N random inputs", DefaultValueFactory = _ => 64 };
         var batch = new Option<int>("--batch") { Description = "Samples per run (every intermediate tensor of a batch is held at once)", DefaultValueFactory = _ => 16 };
         var top = new Option<int>("--top") { Description = "Tensors listed, worst first (--json lists all)", DefaultValueFactory = _ => 20 };
-        var seed = new Option<int>("--seed") { Description = "Seed of the random inputs", DefaultValueFactory = _ => 0 };
+        var seed = new Option<int>("--seed") { Description = "Seed of the random inputs (and of a --split-fraction)", DefaultValueFactory = _ => 0 };
+        var data = new DataCli("Inputs to run both on, its test split (labels unused; default: seeded random inputs). " + DataCli.Description, seed);
         var (threads, dims, json) = (Options.Threads(), Options.Dims(), Options.Json());
         var command = new Command("compare", "Compare two models tensor by tensor (float vs quantized or compressed), ranked by error, to find the layer that breaks")
-            { reference, candidate, data, samples, batch, top, seed, threads, dims, json };
+            { reference, candidate, samples, batch, top, seed, threads, dims, json };
+        data.AddTo(command);
         command.SetAction(cli.Guard(p =>
         {
             if (p.GetValue(top) < 1) throw new OptionsException($"--top {p.GetValue(top)} is out of range; use 1 or more");
             var options = new TensorComparisonOptions { Samples = p.GetValue(samples), Batch = p.GetValue(batch), Seed = p.GetValue(seed) }.Validate();
             var (pathA, pathB) = (p.GetValue(reference)!, p.GetValue(candidate)!);
             var (a, b) = (OnnxReader.Read(pathA), OnnxReader.Read(pathB));
-            var test = p.GetValue(data) is { } spec ? DataCli.Open(spec, a, DataCli.Name(pathA)).Test : null;
+            var test = data.Optional(p, a, DataCli.Name(pathA))?.Test;
             var runner = new RunnerOptions { Threads = p.GetValue(threads), DimValues = Options.ParseDims(p.GetValue(dims)) };
             var result = TensorComparison.Compare(a, b, test, options, runner, pathA, pathB);
             if (p.GetValue(json)) cli.WriteJson(result);

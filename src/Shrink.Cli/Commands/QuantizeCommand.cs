@@ -43,7 +43,7 @@ internal static class QuantizeCommand
         if (Quantizer.Check(original, options) is { } reason) throw new OptionsException(reason);
         var loadsData = q.LoadsData(p, options, qat is not null);
         // The default data (Fashion-MNIST) is refused, naming both flags, when it does not fit the model.
-        var sets = loadsData ? DataCli.Open(p.GetValue(q.Data), original, DataCli.Name(path), "give --calib-data or --data") : null;
+        var sets = loadsData ? q.OpenData(p, original, DataCli.Name(path)) : null;
         var calibration = q.CalibrationFor(p, options, sets, original);
         var fidelity = q.Gate.Check(p, Text.OptionText.Plain("keep the layers that break in float (--exclude; shrink compare finds them), or try --per-channel or another --calibration"), q.Recipe, calibration?.Source);
         var runtime = new RecipeRuntime { Threads = runner.Threads, Dims = runner.DimValues };
