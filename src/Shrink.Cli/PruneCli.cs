@@ -32,6 +32,7 @@ internal sealed class PruneCli
     public Option<string[]> Dims { get; } = Options.Dims();
     public Option<string> Output { get; } = new("--out") { Description = "Pruned ONNX model to write", Required = true };
     public Option<bool> Json { get; } = Options.Json();
+    public Option<string> Verbosity { get; } = new("--verbosity") { Description = "Notes: normal (what was left alone, in short: per reason, the count and a few examples) or detailed (every group left alone, with its reason)", DefaultValueFactory = _ => "normal" };
     public TeacherCli Teacher { get; } = new();
 
     /// <summary>--data (accuracy or fidelity figures, fine-tuning, measured criteria; without it pruning is data-free) and the data flags.</summary>
@@ -42,6 +43,7 @@ internal sealed class PruneCli
     public PruneCli()
     {
         DataFlags = new DataCli("Data for accuracy (or, without labels, fidelity) figures, fine-tuning and measured criteria (without it pruning is data-free): " + DataCli.Description, Seed, trains: true);
+        Verbosity.AcceptOnlyFromAmong("normal", "detailed");
         Scope.AcceptOnlyFromAmong("layer", "global");
         Schedule.AcceptOnlyFromAmong("oneshot", "iterative", "agp");
     }
@@ -49,8 +51,11 @@ internal sealed class PruneCli
     public IEnumerable<Option> All => new Option[]
     {
         Method, Sparsity, Scope, Layers, Schedule, Steps, Finetune, Data, Lr, Batch, Seed, ChannelMultiple, SlimEpochs, SlimPenalty, ScoreSamples,
-        BenchBatch, Threads, Dims, Output, Json,
+        BenchBatch, Threads, Dims, Output, Json, Verbosity,
     }.Concat(Teacher.All).Concat(DataFlags.Flags);
+
+    /// <summary>The notes level --verbosity sets.</summary>
+    public Passes.NotesLevel Notes(ParseResult p) => p.GetValue(Verbosity) == "detailed" ? Passes.NotesLevel.Detailed : Passes.NotesLevel.Normal;
 
     /// <summary>The flags that set options-record properties under other names.</summary>
     public static readonly (string Property, string Flag)[] Aliases =

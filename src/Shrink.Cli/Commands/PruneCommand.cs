@@ -34,6 +34,7 @@ internal static class PruneCommand
             var outPath = p.GetValue(flags.Output)!;
             var guard = Options.CheckOutput(outPath, path, p.GetValue(flags.Teacher.Teacher), p.GetValue(flags.Layers));
             var teacher = flags.Teacher.Build(p);
+            cli.Verbosity = flags.Notes(p);
             var options = flags.Build(p, teacher);
             var batches = p.GetValue(flags.BenchBatch) == "none" ? Array.Empty<int>() : Options.ParseIntList("--bench-batch", p.GetValue(flags.BenchBatch)!);
             var runner = new RunnerOptions { Threads = p.GetValue(flags.Threads), DimValues = Options.ParseDims(p.GetValue(flags.Dims)) };

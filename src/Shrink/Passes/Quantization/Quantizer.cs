@@ -154,7 +154,7 @@ public static class Quantizer
             return (model, new List<string>(), reason);
         // Layers are looked for after folding: weights behind Constant nodes or exporter Transposes become initializers there.
         var context = new PassContext();
-        var folded = new PassPipeline(new FoldConstantsPass(), new FoldBatchNormPass()).Run(model, context).Model;
+        var folded = new PassPipeline(new UnshareInitializersPass(), new FoldConstantsPass(), new FoldBatchNormPass()).Run(model, context).Model;
         reason = dynamic ? new QuantizeDynamicPass(pass).CheckPreconditions(folded) : new QuantizeStaticPass(pass).CheckPreconditions(folded);
         return (folded, context.Notes, reason);
     }
