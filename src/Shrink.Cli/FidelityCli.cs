@@ -11,7 +11,10 @@ namespace Shrink.Cli;
 /// </summary>
 internal sealed class FidelityCli
 {
-    public Option<double?> MinFidelity { get; } = Options.MinFidelity();
+    /// <summary>A gate on its own --min-fidelity, or on <paramref name="minFidelity"/>, a command's option that also sets a technique's bound (quantize's float fallback).</summary>
+    public FidelityCli(Option<double?>? minFidelity = null) => MinFidelity = minFidelity ?? Options.MinFidelity();
+
+    public Option<double?> MinFidelity { get; }
 
     /// <summary>
     /// The check of the command line, its bound validated before any work (and refused with --save-recipe, which cannot hold it);

@@ -13,9 +13,9 @@ internal static class Options
     /// <c>--min-fidelity COSINE</c>, the one flag of <see cref="Evaluation.FidelityOptions.MinFidelity"/> in every command that changes what a
     /// model computes (and quantization's float fallback): a result whose worst output is under it against the input model is refused.
     /// </summary>
-    public static Option<double?> MinFidelity() => new("--min-fidelity")
+    public static Option<double?> MinFidelity(string? description = null) => new("--min-fidelity")
     {
-        Description = "Refuse the result (exit 2, nothing written) when an output's cosine similarity to the input model's, measured in ONNX Runtime, is under this, e.g. 0.99",
+        Description = description ?? "Refuse the result (exit 2, nothing written) when an output's cosine similarity to the input model's, measured in ONNX Runtime, is under this, e.g. 0.99",
     };
     public static Option<string[]> Dims() => new("--dim") { Description = "Size of a symbolic input dimension, NAME=SIZE (repeatable)", AllowMultipleArgumentsPerToken = true };
 

@@ -45,7 +45,7 @@ internal static class QuantizeCommand
         // The default data (Fashion-MNIST) is refused, naming both flags, when it does not fit the model.
         var sets = loadsData ? q.OpenData(p, original, DataCli.Name(path)) : null;
         var calibration = q.CalibrationFor(p, options, sets, original);
-        var fidelity = q.Gate.Check(p, Text.OptionText.Plain("keep the layers that break in float (--exclude; shrink compare finds them), or try --per-channel or another --calibration"), q.Recipe, calibration?.Source);
+        var fidelity = q.Gate.Check(p, Text.OptionText.Plain("keep the layers that break in float (--exclude; shrink compare finds them), or try --per-channel or another --calibration"), recipe: null, calibration?.Source);
         var runtime = new RecipeRuntime { Threads = runner.Threads, Dims = runner.DimValues };
         if (q.Recipe.Handle(cli, p, qat is null ? "quantize" : "quantize-qat", (object?)qat ?? options, RecipeModel.File(path), q.RecipeDataOf(p, options, loadsData, teacher), runtime, guard) is { } code)
             return code;
@@ -66,6 +66,7 @@ internal static class QuantizeCommand
         {
             ExecutorAccuracy = executorAccuracy,
             BlockSize = options.BlockSize,
+            Fallback = result.Fallback,
         };
         if (p.GetValue(q.Json)) cli.WriteJson(report);
         else report.Render(cli.Console);
