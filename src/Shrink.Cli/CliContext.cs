@@ -136,8 +136,9 @@ public sealed class CliContext
         catch (Exception e)
         {
             Err.WriteLine($"internal error: {e.GetType().Name}: {Message.OneLine(e.Message)}");
-            Err.WriteLine("this is a bug in Shrink; please report it with the command line that caused it");
-            if (Environment.GetEnvironmentVariable("SHRINK_DEBUG") == "1") Err.WriteLine(e);
+            Err.WriteLine("this is a bug in Shrink; please report it with the command line that caused it (SHRINK_DEBUG=1 prints the stack trace)");
+            // The stack trace for whoever reports it: SHRINK_DEBUG=1, or --verbosity detailed where the command has it.
+            if (Environment.GetEnvironmentVariable("SHRINK_DEBUG") == "1" || Verbosity == Passes.NotesLevel.Detailed) Err.WriteLine(e);
             return ShrinkApp.InternalError;
         }
         finally { _running = null; }

@@ -9,6 +9,14 @@ internal static class Options
     public static Argument<string> Model() => new("MODEL") { Description = "ONNX model file" };
     public static Option<bool> Json() => new("--json") { Description = "Print one JSON document on stdout instead of tables" };
     public static Option<int> Threads() => new("--threads") { Description = "ONNX Runtime intra-op threads (0: one per core)", DefaultValueFactory = _ => 0 };
+    /// <summary>
+    /// <c>--min-fidelity COSINE</c>, the one flag of <see cref="Evaluation.FidelityOptions.MinFidelity"/> in every command that changes what a
+    /// model computes (and quantization's float fallback): a result whose worst output is under it against the input model is refused.
+    /// </summary>
+    public static Option<double?> MinFidelity(string? description = null) => new("--min-fidelity")
+    {
+        Description = description ?? "Refuse the result (exit 2, nothing written) when an output's cosine similarity to the input model's, measured in ONNX Runtime, is under this, e.g. 0.99",
+    };
     public static Option<string[]> Dims() => new("--dim") { Description = "Size of a symbolic input dimension, NAME=SIZE (repeatable)", AllowMultipleArgumentsPerToken = true };
 
     /// <summary>Parses <c>NAME=SIZE</c> pairs.</summary>
@@ -38,13 +46,15 @@ internal static class Options
 
     /// <summary>
     /// Refuses, before any work, an output that would replace an input (by file identity, external data
-    /// included) or that is not a plain file path (see <see cref="OutputGuard.Check"/>); returns the guard
+    /// included), that is not a plain file path (see <see cref="OutputGuard.Check"/>) or whose directory takes no new file
+    /// (<see cref="OutputGuard.CheckWritable"/>); returns the guard
     /// the command's writers use.
     /// </summary>
     public static OutputGuard CheckOutput(string output, params string?[] inputs)
     {
         var guard = OutputGuard.Protecting(inputs);
         guard.Check(output);
+        OutputGuard.CheckWritable(output);  // a place no file can be written to is refused now, not after the work
         return guard;
     }
 

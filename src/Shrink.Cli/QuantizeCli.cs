@@ -33,7 +33,8 @@ internal sealed class QuantizeCli
     public Option<double> Percentile { get; } = new("--percentile") { Description = "Percentile calibration: the percentile of |x| kept", DefaultValueFactory = _ => 99.99 };
     public Option<int> Samples { get; } = new("--calib-samples") { Description = "Calibration samples (the first N of the training data, or of --calib-data)", DefaultValueFactory = _ => 512 };
     public Option<string?> CalibData { get; } = new("--calib-data") { Description = "Calibration inputs: a .npy array of shape [N, …] (a single-input model of any input shape), or any data --data takes (its training split; labels unused)" };
-    public Option<double?> MinFidelity { get; } = new("--min-fidelity") { Description = "Static: the output cosine to the float model (on the calibration samples) to reach; the fewest most sensitive layers, measured one by one, are kept in float to reach it, and a result that cannot is refused (exit 2, nothing written)" };
+    public Option<double?> MinFidelity { get; } = Options.MinFidelity("Static: the output cosine to the float model (on the calibration samples) to reach; the fewest most sensitive layers, measured one by one, are kept in float to reach it, and a result that cannot is refused (exit 2, nothing written)" +
+        "; every mode's result is then checked against it too (--data's test split, else the calibration samples)");
     public Option<string?> Exclude { get; } = new("--exclude") { Description = "Comma-separated node names kept in float" };
     public Option<string?> Layers { get; } = new("--layers") { Description = "Mixed precision: JSON of layer name → int8|int4|ternary|binary|float" };
     public Option<string> BenchBatch { get; } = new("--bench-batch") { Description = "Batch sizes for the ONNX Runtime latency comparison ('none' to skip)", DefaultValueFactory = _ => "1,256" };
@@ -44,13 +45,15 @@ internal sealed class QuantizeCli
     public TeacherCli Teacher { get; } = new();
     public RunDirCli RunDir { get; } = new();
     public RecipeCli Recipe { get; } = new();
+    /// <summary>The generic fidelity gate on the same --min-fidelity (one option: the float fallback's target is the gate's bound).</summary>
+    public FidelityCli Gate { get; }
 
     /// <summary>--data and the data flags, which apply to --calib-data too (--seed seeds the split and augmentation).</summary>
     public DataCli DataFlags { get; }
 
     public Option<string?> Data => DataFlags.Data;
 
-    public QuantizeCli() => DataFlags = new DataCli(seed: Seed, trains: true);
+    public QuantizeCli() => (DataFlags, Gate) = (new DataCli(seed: Seed, trains: true), new FidelityCli(MinFidelity));
 
     public IEnumerable<Option> All => new Option[]
     {

@@ -108,6 +108,7 @@ public sealed class EnvironmentFailureException : ShrinkUserException
     private static string Cause(Exception e)
     {
         if (e is UnauthorizedAccessException) return "permission denied";
+        if (e is FileNotFoundException) return "no file can be created there";  // ENOENT on creating a file in a directory that exists: /proc, /sys
         var m = e.Message;
         var cut = m.IndexOf(" : '", StringComparison.Ordinal);  // .NET appends " : 'PATH'"; the path is named already
         return Text.Message.OneLine(cut > 0 ? m[..cut] : m, 300).TrimEnd('.');
@@ -120,6 +121,22 @@ public sealed class EnvironmentFailureException : ShrinkUserException
         (_, PathTooLongException) or (36, _) => "use a shorter file name",
         (_, UnauthorizedAccessException) => "check the permissions, or write elsewhere",
         (_, DirectoryNotFoundException) => "create the directory first",
+        (_, FileNotFoundException) => "it is a file system that takes no new files (as /proc and /sys are); write elsewhere",
         _ => "check the path and the file system",
     };
+}
+
+/// <summary>
+/// A result whose fidelity to its input model is below the bound the user set
+/// (<see cref="Evaluation.FidelityOptions.MinFidelity"/>): names the output, its cosine and the bound; nothing is written.
+/// </summary>
+public sealed class FidelityException : ShrinkUserException
+{
+    public FidelityException(Evaluation.OutputFidelity worst, double bound, OptionText message) : base(message) => (Worst, Bound) = (worst, bound);
+
+    /// <summary>The output with the lowest cosine similarity.</summary>
+    public Evaluation.OutputFidelity Worst { get; }
+
+    /// <summary>The bound it fell below.</summary>
+    public double Bound { get; }
 }

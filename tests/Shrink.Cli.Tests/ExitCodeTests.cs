@@ -9,10 +9,10 @@ namespace Shrink.Cli.Tests;
 /// <summary>The exit codes that are not bad input: 1 for a bug (an unexpected exception), 130 for a training run stopped by Ctrl-C.</summary>
 public class ExitCodeTests
 {
-    private static (int Code, string Err) RunBuggy(Exception bug)
+    private static (int Code, string Err) RunBuggy(Exception bug, Shrink.Passes.NotesLevel verbosity = Shrink.Passes.NotesLevel.Normal)
     {
         var err = new StringWriter();
-        var cli = new CliContext(new StringWriter(), err);
+        var cli = new CliContext(new StringWriter(), err) { Verbosity = verbosity };
         var command = new Command("demo");
         command.SetAction(cli.Guard(_ => throw bug));
         return (new RootCommand { command }.Parse("demo").Invoke(), err.ToString());
@@ -27,8 +27,18 @@ public class ExitCodeTests
         Assert.Equal(new[]
         {
             "internal error: NullReferenceException: Object reference not set to an instance of an object.",
-            "this is a bug in Shrink; please report it with the command line that caused it",
+            "this is a bug in Shrink; please report it with the command line that caused it (SHRINK_DEBUG=1 prints the stack trace)",
         }, err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public void WithVerbosityDetailed_AnInternalErrorAlsoPrintsItsStackTrace()
+    {
+        static Exception Thrown() { try { throw new InvalidOperationException("bug"); } catch (InvalidOperationException e) { return e; } }
+        var (code, err) = RunBuggy(Thrown(), Shrink.Passes.NotesLevel.Detailed);
+        Assert.Equal(ShrinkApp.InternalError, code);
+        Assert.StartsWith("internal error: InvalidOperationException: bug", err);
+        Assert.Contains("   at ", err);
     }
 
     [Fact]

@@ -34,10 +34,11 @@ internal static class ClusterCommand
         var teacher = new TeacherCli();
         var runDir = new RunDirCli();
         var recipe = new RecipeCli();
+        var gate = new FidelityCli();
         var command = new Command("cluster", "Share weights by k-means (Deep Compression), optionally fine-tune the centroids, and compare before/after")
             { model, bits, convBits, layers, init, finetune, lr, batch, seed, output, json };
         data.AddTo(command);
-        foreach (var o in teacher.All.Concat(runDir.All).Concat(recipe.All)) command.Options.Add(o);
+        foreach (var o in teacher.All.Concat(runDir.All).Concat(recipe.All).Append(gate.MinFidelity)) command.Options.Add(o);
         command.SetAction(cli.Guard(p =>
         {
             var (path, outPath) = (p.GetValue(model)!, p.GetValue(output)!);
@@ -53,6 +54,7 @@ internal static class ClusterCommand
             Options.CheckFineTune(tuning, hasData: data.Given(p));
             if (!(tuning.LearningRate > 0)) throw new OptionsException($"--lr must be positive, got {tuning.LearningRate}");
             var options = new ClusterTechniqueOptions { Sharing = sharing, FineTune = tuning };
+            var fidelity = gate.Check(p, Text.OptionText.Plain("give more --bits (or --conv-bits), or fine-tune the centroids with --finetune-epochs"), recipe);
             var recipeData = data.Recipe(p) with { Teacher = teacherChoice?.Source };
             if (recipe.Handle(cli, p, "cluster", options, Recipes.RecipeModel.File(path), recipeData, guard: guard) is { } code) return code;
             using var run = runDir.Open(p, cli, outPath, trains: tuning.Epochs > 0);
@@ -60,11 +62,12 @@ internal static class ClusterCommand
             var original = OnnxReader.Read(path);
             var sets = data.Optional(p, original, DataCli.Name(path));
             var result = new ClusterTechnique().Run(original, options, TeacherChoice.Inputs(teacherChoice, sets), cli.Session());
-            var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, Array.Empty<int>()), guard: guard);
+            var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, Array.Empty<int>(), fidelity: fidelity), guard: guard);
             var report = new ClusterReport(path, outPath, tuning.Epochs, measured.Before, measured.After,
                 ClusterLayer.Of(result.Model, result.Artifact<Codebooks>()!), result.Notes);
             if (p.GetValue(json)) cli.WriteJson(report);
             else report.Render(cli.Console);
+            FidelityCli.Warn(cli, path, outPath, measured.After);
             run.Succeeded();
             return ShrinkApp.Ok;
         }));

@@ -34,10 +34,11 @@ internal static class FactorizeCommand
         var teacher = new TeacherCli();
         var runDir = new RunDirCli();
         var recipe = new RecipeCli();
+        var gate = new FidelityCli();
         var command = new Command("factorize", "Factorize Gemm/MatMul/Conv weights by truncated SVD (low rank), optionally fine-tune, and compare before/after")
             { model, energy, ratio, layers, finetune, lr, batch, seed, benchBatch, threads, output, json };
         data.AddTo(command);
-        foreach (var o in teacher.All.Concat(runDir.All).Concat(recipe.All)) command.Options.Add(o);
+        foreach (var o in teacher.All.Concat(runDir.All).Concat(recipe.All).Append(gate.MinFidelity)) command.Options.Add(o);
         command.SetAction(cli.Guard(p =>
         {
             var (path, outPath) = (p.GetValue(model)!, p.GetValue(output)!);
@@ -55,6 +56,7 @@ internal static class FactorizeCommand
             var batches = p.GetValue(benchBatch) == "none" ? Array.Empty<int>() : Options.ParseIntList("--bench-batch", p.GetValue(benchBatch)!);
             var runnerOptions = new RunnerOptions { Threads = p.GetValue(threads) };
             var options = new FactorizeTechniqueOptions { LowRank = lowRank, FineTune = tuning };
+            var fidelity = gate.Check(p, Text.OptionText.Plain("keep more of each layer (a higher --energy or --ratio, or fewer --layers), or fine-tune with --finetune-epochs"), recipe);
             var recipeData = data.Recipe(p) with { Teacher = teacherChoice?.Source };
             if (recipe.Handle(cli, p, "factorize", options, RecipeModel.File(path), recipeData, new RecipeRuntime { Threads = runnerOptions.Threads }, guard) is { } code)
                 return code;
@@ -63,11 +65,12 @@ internal static class FactorizeCommand
             var original = OnnxReader.Read(path);
             var sets = data.Optional(p, original, DataCli.Name(path));
             var result = new FactorizeTechnique().Run(original, options, TeacherChoice.Inputs(teacherChoice, sets), cli.Session());
-            var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, batches, runnerOptions, naming: cli.Naming), guard: guard);
+            var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, batches, runnerOptions, naming: cli.Naming, fidelity: fidelity), guard: guard);
             var report = new FactorizeReport(path, outPath, lowRank.Energy, lowRank.Ratio, tuning.Epochs,
                 result.Artifact<FactorizationRanks>()!.Layers.Select(FactorizedLayer.From).ToList(), measured.Before, measured.After, result.Notes.Concat(measured.Notes).ToList());
             if (p.GetValue(json)) cli.WriteJson(report);
             else report.Render(cli.Console);
+            FidelityCli.Warn(cli, path, outPath, measured.After);
             run.Succeeded();
             return ShrinkApp.Ok;
         }));

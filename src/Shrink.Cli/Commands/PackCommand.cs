@@ -22,8 +22,9 @@ internal static class PackCommand
         var data = new DataCli();
         var output = new Option<string>("--out") { Description = ".shrink container to write", Required = true };
         var json = Options.Json();
+        var gate = new FidelityCli();
         var command = new Command("pack", "Store a clustered model as a .shrink container (relative sparse indices, codebooks, Huffman coding) and print the size at each stage")
-            { model, reference, output, json };
+            { model, reference, output, json, gate.MinFidelity };
         data.AddTo(command);
         command.SetAction(cli.Guard(p =>
         {
@@ -36,14 +37,25 @@ internal static class PackCommand
             var referenceBytes = Stats.ModelStats.SizeOnDisk(p.GetValue(reference) ?? path);
             var test = data.Optional(p, back, DataCli.Name(path))?.Test;
             double? accuracy = test is { ClassCount: not null } ? ModelEvaluation.Accuracy(back, test, outPath) : null;
-            var fidelity = test is { ClassCount: null } ? Fidelity.Measure(original, back, test) : null;
+            var notes = new List<string>();
+            var fidelity = Fidelity(original, back, test, gate.Check(p, Text.OptionText.Plain("pack the model it came from again, or report this as a bug: packing is lossless")), notes, cli);
             AtomicFile.WriteAllBytes(outPath, result.Bytes, guard);
-            var report = PackReport.From(path, outPath, referenceBytes, result, accuracy) with { Data = test?.Name, Fidelity = fidelity };
+            var report = PackReport.From(path, outPath, referenceBytes, result, accuracy) with { Data = test?.Name, Fidelity = fidelity?.Outputs, FidelityData = fidelity?.Data };
             if (p.GetValue(json)) cli.WriteJson(report);
             else report.Render(cli.Console);
+            foreach (var note in notes) cli.Note($"note: {note}");
+            foreach (var warning in Evaluation.Fidelity.Collapses(fidelity?.Outputs)) cli.Note($"warning: {warning}");
             return ShrinkApp.Ok;
         }));
         return command;
+    }
+
+    /// <summary>The unpacked model against the packed one (lossless: cosine 1), on the data, else on random inputs.</summary>
+    private static FidelityMeasurement? Fidelity(Ir.Model original, Ir.Model back, Data.IDataSource? test, FidelityCheck check, List<string> notes, CliContext cli)
+    {
+        using var before = OnnxRunner.FromModel(original, null, "the packed model");
+        using var after = OnnxRunner.FromModel(back, null, "the unpacked model");
+        return ModelEvaluation.FidelityOf(before, after, test, check, notes, cli.Naming);
     }
 
     public static Command CreateUnpack(CliContext cli)

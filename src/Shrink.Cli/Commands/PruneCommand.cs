@@ -5,6 +5,7 @@ using Shrink.Onnx;
 using Shrink.Passes.Pruning;
 using Shrink.Recipes;
 using Shrink.Runtime;
+using Shrink.Training.FineTuning;
 using Shrink.Training.Pruning;
 
 namespace Shrink.Cli.Commands;
@@ -22,8 +23,9 @@ internal static class PruneCommand
         var flags = new PruneCli();
         var recipe = new RecipeCli();
         var runDir = new RunDirCli();
+        var gate = new FidelityCli();
         var command = new Command("prune", "Prune weights (unstructured), optionally fine-tune with the masks held, and compare before/after") { flags.Model };
-        foreach (var o in flags.All.Concat(runDir.All)) command.Options.Add(o);
+        foreach (var o in flags.All.Concat(runDir.All).Append(gate.MinFidelity)) command.Options.Add(o);
         recipe.AddTo(command);
         cli.Flags(command, PruneCli.Aliases);
         command.SetAction(cli.Guard(p =>
@@ -36,6 +38,7 @@ internal static class PruneCommand
             var options = flags.Build(p, teacher);
             var batches = p.GetValue(flags.BenchBatch) == "none" ? Array.Empty<int>() : Options.ParseIntList("--bench-batch", p.GetValue(flags.BenchBatch)!);
             var runner = new RunnerOptions { Threads = p.GetValue(flags.Threads), DimValues = Options.ParseDims(p.GetValue(flags.Dims)) };
+            var fidelity = gate.Check(p, Text.OptionText.Of($"prune at a lower {Text.OptionName.Of(nameof(PruneOptions.Sparsity))} or fewer layers, or fine-tune ({Text.OptionName.Of(nameof(FineTuneOptions.Epochs))})"), recipe);
             var data = flags.DataFlags.Recipe(p) with { Teacher = teacher?.Source };
             if (recipe.Handle(cli, p, "prune", options, RecipeModel.File(path), data, new RecipeRuntime { Threads = runner.Threads, Dims = runner.DimValues }, guard) is { } code)
                 return code;
@@ -44,7 +47,7 @@ internal static class PruneCommand
             var original = OnnxReader.Read(path);
             var sets = flags.DataFlags.Optional(p, original, DataCli.Name(path));
             var result = Pruner.Run(original, options, TeacherChoice.Inputs(teacher, sets), cli.Session());
-            var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, batches, runner, naming: cli.Naming), guard: guard);
+            var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, batches, runner, naming: cli.Naming, fidelity: fidelity), guard: guard);
             var notes = result.Notes.Concat(measured.Notes).ToList();
             var (before, after, stats) = (measured.Before, measured.After, measured.After.Stats!);
             var structural = options.Method.IsStructured();
@@ -53,6 +56,7 @@ internal static class PruneCommand
                 before, after, notes, stats.Layers.Where(l => l.Parameters > 0).ToList(), structural);
             if (p.GetValue(flags.Json)) cli.WriteJson(report);
             else report.Render(cli.Console);
+            FidelityCli.Warn(cli, path, outPath, after);
             run.Succeeded();
             return ShrinkApp.Ok;
         }));

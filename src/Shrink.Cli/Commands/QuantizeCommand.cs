@@ -45,6 +45,7 @@ internal static class QuantizeCommand
         // The default data (Fashion-MNIST) is refused, naming both flags, when it does not fit the model.
         var sets = loadsData ? q.OpenData(p, original, DataCli.Name(path)) : null;
         var calibration = q.CalibrationFor(p, options, sets, original);
+        var fidelity = q.Gate.Check(p, Text.OptionText.Plain("keep the layers that break in float (--exclude; shrink compare finds them), or try --per-channel or another --calibration"), recipe: null, calibration?.Source);
         var runtime = new RecipeRuntime { Threads = runner.Threads, Dims = runner.DimValues };
         if (q.Recipe.Handle(cli, p, qat is null ? "quantize" : "quantize-qat", (object?)qat ?? options, RecipeModel.File(path), q.RecipeDataOf(p, options, loadsData, teacher), runtime, guard) is { } code)
             return code;
@@ -59,7 +60,7 @@ internal static class QuantizeCommand
             (result, executorAccuracy) = (trained.Quantized, trained.ExecutorAccuracy);
         }
         else result = Quantizer.Run(original, options, calibration, cli.Session(), runner);
-        var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, batches, runner, naming: cli.Naming), guard: guard);
+        var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, batches, runner, naming: cli.Naming, fidelity: fidelity), guard: guard);
         var report = new QuantizeReport(path, outPath, p.GetValue(q.Mode)!, p.GetValue(q.Weights)!, p.GetValue(q.Activations)!, options.PerChannel,
             Calibration(p, q, options, result.Calibration), result.Calibration.Samples, result.Stats, measured.Before, measured.After, result.Notes.Concat(measured.Notes).ToList())
         {
@@ -69,6 +70,7 @@ internal static class QuantizeCommand
         };
         if (p.GetValue(q.Json)) cli.WriteJson(report);
         else report.Render(cli.Console);
+        FidelityCli.Warn(cli, path, outPath, measured.After);
         run.Succeeded();
         return ShrinkApp.Ok;
     }

@@ -8,8 +8,8 @@ internal static class ComparisonTable
 {
     /// <summary>
     /// The common rows: sizes, parameters, non-zeros, sparsity, MACs, the data measured on, on labelled data accuracy,
-    /// top-5 and loss when both sides have them, on data without labels the "after" side's fidelity to the "before" one
-    /// per output, and per batch size the p50 latency with its interquartile range — the numbers the verdict rule compares.
+    /// top-5 and loss when both sides have them, the "after" side's fidelity to the "before" one per output (and what it
+    /// was measured on when that is not the data: the calibration set, random inputs), and per batch size the p50 latency with its interquartile range — the numbers the verdict rule compares.
     /// </summary>
     public static Table Of(ModelMeasurement before, ModelMeasurement after)
     {
@@ -25,6 +25,7 @@ internal static class ComparisonTable
         if (before.Accuracy is { } a0 && after.Accuracy is { } a1) table.AddRow("accuracy (ONNX Runtime)", a0.ToString("P2"), a1.ToString("P2"));
         if (before.Top5 is { } t0 && after.Top5 is { } t1) table.AddRow("top-5 accuracy", t0.ToString("P2"), t1.ToString("P2"));
         if (before.Loss is { } loss0 && after.Loss is { } loss1) table.AddRow("loss (cross-entropy)", loss0.ToString("F4"), loss1.ToString("F4"));
+        if (after.FidelityData is { } on && on != after.Data) table.AddRow("fidelity measured on", "", Markup.Escape(on));
         foreach (var f in after.Fidelity ?? Array.Empty<OutputFidelity>()) AddFidelity(table, f);
         foreach (var (l0, l1) in before.Latency.Zip(after.Latency))
             table.AddRow($"p50 latency (interquartile range), batch {l0.Batch}", Latency(l0), Latency(l1));

@@ -12,8 +12,11 @@ internal sealed record PackReport(string Model, string Out, long ReferenceBytes,
     /// <summary>The data the restored model was measured on, or null.</summary>
     public string? Data { get; init; }
 
-    /// <summary>On data without labels: the restored model's fidelity to the packed one (exact: SQNR ∞).</summary>
+    /// <summary>The restored model's fidelity to the packed one (exact: SQNR ∞), measured on <see cref="FidelityData"/>.</summary>
     public IReadOnlyList<Shrink.Evaluation.OutputFidelity>? Fidelity { get; init; }
+
+    /// <summary>What <see cref="Fidelity"/> was measured on: the data, or seeded random inputs.</summary>
+    public string? FidelityData { get; init; }
 
     public static PackReport From(string model, string output, long referenceBytes, PackResult result, double? accuracy) =>
         new(model, output, referenceBytes, result.PrunedBytes, result.ClusteredBytes, result.Bytes.Length, result.GraphBytes,
@@ -33,7 +36,7 @@ internal sealed record PackReport(string Model, string Out, long ReferenceBytes,
             layers.AddRow(Markup.Escape(l.Weight), l.Elements.ToString("N0"), $"{l.NonZero:N0} ({l.Density:P1})", l.IndexBits.ToString(), l.ClusterBits.ToString(), l.BitsPerWeight.ToString("F2"));
         c.Write(layers);
         if (Accuracy is { } a) c.WriteLine($"accuracy of the unpacked model (ONNX Runtime): {a:P2} on {Data}");
-        foreach (var f in Fidelity ?? Array.Empty<Shrink.Evaluation.OutputFidelity>()) c.WriteLine($"fidelity of the unpacked model to MODEL on {Data}: {f}");
+        foreach (var f in Fidelity ?? Array.Empty<Shrink.Evaluation.OutputFidelity>()) c.WriteLine($"fidelity of the unpacked model to MODEL on {FidelityData ?? Data}: {f}");
         c.WriteLine($"wrote {Out}: {ContainerBytes:N0} bytes ({GraphBytes:N0} of them the graph and unclustered tensors, compressed), {(double)ReferenceBytes / ContainerBytes:F1}x smaller than the float ONNX file");
     }
 }

@@ -1,6 +1,7 @@
 using Shrink.Data;
 using Shrink.Ir;
 using Shrink.Runtime;
+using Shrink.Text;
 
 namespace Shrink.Evaluation;
 
@@ -23,6 +24,9 @@ public sealed record OutputFidelity(string Output, int Samples, double? Top1Agre
     public override string ToString() =>
         $"{Output}: {(Top1Agreement is { } a ? $"top-1 agreement {a:P2}, " : "")}cosine {Cosine:F4}, SQNR {Fidelity.Decibels(SqnrDb)}, max |error| {MaxAbsError:G4}";
 }
+
+/// <summary>A result's fidelity to its input model: each output's figures and the data they were measured on (its name).</summary>
+public sealed record FidelityMeasurement(string Data, IReadOnlyList<OutputFidelity> Outputs);
 
 /// <summary>
 /// Fidelity of a compressed model to its original (<see cref="OutputFidelity"/> per output), measured in ONNX Runtime
@@ -62,6 +66,55 @@ public static class Fidelity
         }
         return meter.Result();
     }
+
+    /// <summary>An output whose cosine similarity to the input model's is below this has collapsed: commands warn about it.</summary>
+    public const double CollapseCosine = 0.9;
+
+    /// <summary>
+    /// Each output of <paramref name="candidate"/> against <paramref name="reference"/> on <paramref name="data"/>, or, when it is null,
+    /// on <see cref="FidelityOptions.RandomSamples"/> seeded random inputs shaped like the reference's inputs (<see cref="RandomInputs"/>).
+    /// </summary>
+    /// <exception cref="OptionsException">No data, and random inputs cannot be made (a dynamic axis without a size, an input type with no random form).</exception>
+    public static FidelityMeasurement Against(OnnxRunner reference, OnnxRunner candidate, IDataSource? data, FidelityOptions? options = null)
+    {
+        var source = data ?? RandomInputs(reference, options ?? new());
+        return new FidelityMeasurement(source.Name, Measure(reference, candidate, source));
+    }
+
+    /// <summary>
+    /// <see cref="FidelityOptions.RandomSamples"/> seeded random samples for the inputs of <paramref name="model"/> (normal floats, integers in
+    /// {0, 1}; symbolic axes sized by the runner's <see cref="RunnerOptions.DimValues"/>), in as many batches as a fixed batch size needs.
+    /// Its name says what it is, so every figure measured on it is stated as measured on random inputs.
+    /// </summary>
+    /// <exception cref="OptionsException">The model has no inputs, an input has a dynamic axis with no size, or a type with no random form.</exception>
+    public static IDataSource RandomInputs(OnnxRunner model, FidelityOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        options.Validate();
+        if (model.Inputs.Count == 0) throw new OptionsException($"'{model.Source}' has no inputs to make random samples for");
+        if (model.Inputs.Any(i => i.Dims.Length == 0)) throw new OptionsException($"'{model.Source}' has a scalar input; random samples need a batch axis");
+        var batches = new List<IReadOnlyList<HostTensor>>();
+        for (long total = 0; total < options.RandomSamples; total += batches[^1][0].Shape[0])
+            batches.Add(model.RandomInputs(options.RandomSamples, options.Seed + batches.Count));
+        var tensors = batches[0].Select((t, i) => Concatenate(batches.Select(b => b[i]).ToList())).ToList();
+        var n = tensors[0].Shape[0];
+        return new InMemorySource($"{n} seeded random input{(n == 1 ? "" : "s")} (normal floats, seed {options.Seed}; no data given)", tensors);
+    }
+
+    private static HostTensor Concatenate(IReadOnlyList<HostTensor> parts)
+    {
+        if (parts.Count == 1) return parts[0];
+        var data = Array.CreateInstance(parts[0].Data.GetType().GetElementType()!, parts.Sum(p => p.Data.LongLength));
+        long offset = 0;
+        foreach (var p in parts) { Array.Copy(p.Data, 0, data, offset, p.Data.LongLength); offset += p.Data.LongLength; }
+        return parts[0] with { Data = data, Shape = parts[0].Shape.Select((d, i) => i == 0 ? parts.Sum(p => p.Shape[0]) : d).ToArray() };
+    }
+
+    /// <summary>The warning of each output that collapsed (cosine under <see cref="CollapseCosine"/>), one line each, in the words commands print.</summary>
+    public static IReadOnlyList<string> Collapses(IEnumerable<OutputFidelity>? outputs) => (outputs ?? Array.Empty<OutputFidelity>())
+        .Where(o => o.Cosine < CollapseCosine)
+        .Select(o => $"output '{Message.Name(o.Output)}' collapsed: cosine {o.Cosine:F2} against the input model (under {CollapseCosine:G})")
+        .ToList();
 
     /// <summary>A ratio in decibels as printed: "41.2 dB", or "∞ dB" for equal outputs.</summary>
     public static string Decibels(double db) => double.IsPositiveInfinity(db) ? "∞ dB" : $"{db:F1} dB";

@@ -73,23 +73,61 @@ public static class ModelEvaluation
     /// <summary>
     /// Both sides of a before/after comparison, with their latency measured together, interleaved, at each batch size
     /// (<see cref="LatencyComparison"/>): the p50 rows and the verdict always come from the same runs. On a labelled
-    /// <paramref name="test"/> both sides get accuracy, top-5 and loss; on one without labels the "after" side gets its
-    /// fidelity to the "before" model (<see cref="ModelMeasurement.Fidelity"/>). A batch size the models cannot run (a
+    /// <paramref name="test"/> both sides get accuracy, top-5 and loss; and the "after" side always gets its fidelity to the
+    /// "before" model (<see cref="ModelMeasurement.Fidelity"/>), on <paramref name="test"/>, else <see cref="FidelityCheck.Data"/>, else
+    /// seeded random inputs, and is refused below <see cref="FidelityOptions.MinFidelity"/> (<see cref="FidelityException"/>). A batch size the models cannot run (a
     /// fixed batch, inputs too large) ends the latency measurement with a note instead of failing; the options it names
     /// are named by <paramref name="naming"/> (default: the library's words).
     /// </summary>
     public static Comparison Compare(string beforePath, string afterPath, IDataSource? test, IReadOnlyList<int> batches, RunnerOptions? runner = null,
-        LatencySettings? latency = null, OptionNaming? naming = null)
+        LatencySettings? latency = null, OptionNaming? naming = null, FidelityCheck? fidelity = null)
     {
         var before = Measure(beforePath, test);  // accuracy and fidelity with ONNX Runtime's default settings, as every command measures them
         var after = Measure(afterPath, test);
-        if (test is { ClassCount: null }) after = after with { Fidelity = Fidelity.Measure(beforePath, afterPath, test) };
         var notes = new List<string>();
+        if (MeasureFidelity(beforePath, afterPath, test, fidelity ?? new(), runner, notes, naming) is { } f)
+            after = after with { Fidelity = f.Outputs, FidelityData = f.Data };
         var rows = batches.Count == 0 ? Array.Empty<LatencyComparisonRow>() : CompareLatency(beforePath, afterPath, batches, runner ?? new(), latency ?? new(), notes, naming);
         return new Comparison(
             before with { Latency = rows.Select(r => LatencyRow.From(r.Batch, r.Baseline)).ToList() },
             after with { Latency = rows.Select(r => LatencyRow.From(r.Batch, r.Candidate)).ToList(), Comparison = rows },
             rows, notes);
+    }
+
+    private static FidelityMeasurement? MeasureFidelity(string beforePath, string afterPath, IDataSource? test, FidelityCheck check, RunnerOptions? runner,
+        List<string> notes, OptionNaming? naming)
+    {
+        var options = new RunnerOptions { DimValues = runner?.DimValues ?? new Dictionary<string, long>() };
+        using var reference = OnnxRunner.Load(beforePath, options);
+        using var candidate = OnnxRunner.Load(afterPath, options);
+        return FidelityOf(reference, candidate, test, check, notes, naming);
+    }
+
+    /// <summary>
+    /// The fidelity of a result (<paramref name="after"/>) to its input model (<paramref name="before"/>), as every command that changes
+    /// what a model computes reports it (<see cref="Fidelity.Against"/>): on <paramref name="data"/>, else <see cref="FidelityCheck.Data"/>, else
+    /// seeded random inputs; refused below <see cref="FidelityOptions.MinFidelity"/> (<see cref="FidelityOptions.Enforce"/>). When random inputs
+    /// cannot be made (a dynamic axis with no size) the figures are left out with a note in <paramref name="notes"/> (options named by
+    /// <paramref name="naming"/>) and null is returned, or, with a bound to meet, an <see cref="OptionsException"/> says why.
+    /// </summary>
+    /// <exception cref="FidelityException">The worst output is below <see cref="FidelityOptions.MinFidelity"/>.</exception>
+    public static FidelityMeasurement? FidelityOf(OnnxRunner before, OnnxRunner after, IDataSource? data, FidelityCheck? check = null,
+        ICollection<string>? notes = null, OptionNaming? naming = null)
+    {
+        check ??= new();
+        IDataSource source;
+        try { source = data ?? check.Data ?? Fidelity.RandomInputs(before, check.Options); }
+        catch (ShrinkUserException e) when (e is OptionsException or DataException)
+        {
+            var min = OptionName.Of(nameof(FidelityOptions.MinFidelity));
+            if (check.Options.MinFidelity is not null)
+                throw new OptionsException(OptionText.Of($"{min} needs the result measured against the input model, and with no data it cannot be: {e.Wording}; give data to measure on"));
+            notes?.Add($"fidelity to the input model not measured: {(naming is null ? e.Message : e.Wording.Render(naming))}; give data to measure it");
+            return null;
+        }
+        var measured = Fidelity.Against(before, after, source, check.Options);
+        check.Options.Enforce(measured.Outputs, check.Mend);
+        return measured;
     }
 
     private static IReadOnlyList<LatencyComparisonRow> CompareLatency(string beforePath, string afterPath, IReadOnlyList<int> batches, RunnerOptions options,

@@ -13,8 +13,8 @@ public sealed record LatencyRow(int Batch, double P50Ms, double Q1Ms, double Q3M
 /// <summary>
 /// What Shrink measures of one model file: size on disk and gzip -9, parameter bytes at their packed width,
 /// parameters, non-zeros, sparsity, MACs per sample, on a labelled test set top-1 and top-5 accuracy and loss in ONNX
-/// Runtime, on a test set without labels (the "after" side of a comparison) the fidelity of each output to the
-/// original, and latency in ONNX Runtime (when batch sizes were given; see <see cref="ModelEvaluation.Compare"/>).
+/// Runtime, on the "after" side of a comparison the fidelity of each output to the original (on the test set, the
+/// calibration set or seeded random inputs), and latency in ONNX Runtime (when batch sizes were given; see <see cref="ModelEvaluation.Compare"/>).
 /// </summary>
 public sealed record ModelMeasurement(long Bytes, long GzipBytes, long PackedBytes, long Parameters, long NonZero, double Sparsity, long Macs,
     IReadOnlyList<LatencyRow> Latency, double? Accuracy)
@@ -29,10 +29,16 @@ public sealed record ModelMeasurement(long Bytes, long GzipBytes, long PackedByt
     public double? Loss { get; init; }
 
     /// <summary>
-    /// On the "after" side of a comparison on data without labels: each output's fidelity to the "before" model
-    /// (<see cref="OutputFidelity"/>); null otherwise.
+    /// On the "after" side of a comparison: each output's fidelity to the "before" model (<see cref="OutputFidelity"/>),
+    /// measured in ONNX Runtime on <see cref="FidelityData"/>; null on a single measurement or when it could not be measured.
     /// </summary>
     public IReadOnlyList<OutputFidelity>? Fidelity { get; init; }
+
+    /// <summary>What <see cref="Fidelity"/> was measured on: the test data, a calibration set, or seeded random inputs (said so).</summary>
+    public string? FidelityData { get; init; }
+
+    /// <summary>One warning per output that collapsed against the "before" model (cosine under <see cref="Evaluation.Fidelity.CollapseCosine"/>); empty when none did.</summary>
+    public IReadOnlyList<string> FidelityWarnings => Evaluation.Fidelity.Collapses(Fidelity);
 
     /// <summary>
     /// On the "after" side of a <see cref="Comparison"/>: the interleaved latency comparison with the "before" side,

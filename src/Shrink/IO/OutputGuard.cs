@@ -103,5 +103,27 @@ public sealed class OutputGuard
         return full;
     }
 
+    /// <summary>
+    /// Creates and removes an empty file beside <paramref name="output"/> (named as <see cref="StagedFile"/> names its temporary), so that a
+    /// place no file can be written to (a read-only or virtual file system such as /proc, a directory without permission) is refused
+    /// before any work, in the words the write itself would use.
+    /// </summary>
+    /// <exception cref="EnvironmentFailureException">The file system refused: names the output and the cause.</exception>
+    public static void CheckWritable(string output)
+    {
+        var full = Path.GetFullPath(output);
+        var probe = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Random.Shared.Next():x8}.tmp");
+        try
+        {
+            using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None)) { }
+            File.Delete(probe);
+        }
+        catch (Exception e) when (EnvironmentFailureException.IsFileSystem(e))
+        {
+            try { File.Delete(probe); } catch (Exception again) when (EnvironmentFailureException.IsFileSystem(again)) { }
+            throw EnvironmentFailureException.From($"write '{Message.Name(output)}'", e);
+        }
+    }
+
     private static bool SamePath(string a, string b) => string.Equals(Path.GetFullPath(a), Path.GetFullPath(b), StringComparison.Ordinal);
 }

@@ -141,6 +141,7 @@ public class FidelityTests
 
         var labelled = ModelEvaluation.Compare(dir.File("a.onnx"), dir.File("b.onnx"), Logits([5, 3, 0]), Array.Empty<int>());
         Assert.Equal((1.0 / 3, 2.0 / 3), (labelled.After.Accuracy!.Value, labelled.After.Top5!.Value));
-        Assert.Null(labelled.After.Fidelity);
+        Assert.True(double.IsPositiveInfinity(Assert.Single(labelled.After.Fidelity!).SqnrDb));  // labelled data gives fidelity too
+        Assert.Equal("logits", labelled.After.FidelityData);
     }
 }
