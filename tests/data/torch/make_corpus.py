@@ -202,8 +202,11 @@ def mnasnet():
 
 
 def vit():
-    return torchvision.models.VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=4,
-                                                hidden_dim=48, mlp_dim=96, num_classes=CLASSES)
+    m = torchvision.models.VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=4,
+                                             hidden_dim=48, mlp_dim=96, num_classes=CLASSES)
+    # torchvision zeroes the head, so every output would be 0 whatever the input: nn.Linear's own initialisation
+    m.heads.head.reset_parameters()
+    return m
 
 
 class SegmentationOut(nn.Module):
@@ -315,7 +318,10 @@ def export(model, x, stem, opset):
     onnx.checker.check_model(m)
     assert dims(m.graph.input[0])[0] == "batch" and dims(m.graph.output[0])[0] == "batch"
     identities = sum(1 for n in m.graph.node if n.op_type == "Identity")
-    return m, os.path.getsize(path), identities, list(y.shape)
+    # torchvision's initialisation with BatchNorm statistics 0 and 1 can shrink the signal to nothing in deep
+    # networks: then every sample gets the same output, which the manifest says
+    varies = bool(np.abs(y - y[:1]).max() > 1e-4 * max(1e-12, np.abs(y).max()))
+    return m, os.path.getsize(path), identities, list(y.shape), varies
 
 
 def build(i, builder, size):
@@ -330,10 +336,10 @@ def build(i, builder, size):
 def make_one(i, entry, train_images, test_images):
     name, family, builder, size, opset = entry
     model, x_random = build(i, builder, size)
-    m, random_size, random_ids, out_shape = export(model, x_random, name + ".random", opset)
+    m, random_size, random_ids, out_shape, random_varies = export(model, x_random, name + ".random", opset)
     estimate_bn(model, preprocess(train_images[:BN_IMAGES], size))
     x_real = preprocess(test_images[:2], size).numpy()
-    _, realbn_size, realbn_ids, _ = export(model, x_real, name + ".realbn", opset)
+    _, realbn_size, realbn_ids, _, realbn_varies = export(model, x_real, name + ".realbn", opset)
     row = {
         "model": name, "family": family, "opset": opset,
         "input": ["batch", 3, size, size], "output": ["batch"] + out_shape[1:],
@@ -341,8 +347,10 @@ def make_one(i, entry, train_images, test_images):
         "macs": count_macs(model, torch.from_numpy(x_random)),
         "ops": sorted({n.op_type for n in m.graph.node}),
         "nodes": len(m.graph.node),
-        "random": {"file": name + ".random.onnx", "bytes": random_size, "identity_nodes": random_ids},
-        "realbn": {"file": name + ".realbn.onnx", "bytes": realbn_size, "identity_nodes": realbn_ids},
+        "random": {"file": name + ".random.onnx", "bytes": random_size, "identity_nodes": random_ids,
+                   "output_depends_on_input": random_varies},
+        "realbn": {"file": name + ".realbn.onnx", "bytes": realbn_size, "identity_nodes": realbn_ids,
+                   "output_depends_on_input": realbn_varies},
     }
     print(f"{name}: {row['params']:,} params, {row['macs']:,} MACs, {row['nodes']} nodes, "
           f"{random_size + realbn_size:,} bytes, Identity {random_ids}/{realbn_ids}", flush=True)
@@ -373,16 +381,21 @@ def main(argv):
     if len(argv) == 2 and argv[0] == "--calib":
         write_calibration(argv[1])
         return
-    if len(argv) == 2 and argv[0] == "--out":  # elsewhere, e.g. to check that a rerun writes the same bytes
-        OUT_DIR = argv[1]
-    elif argv:
-        sys.exit("usage: make_corpus.py [--out DIR | --calib DIR]")
+    if len(argv) >= 2 and argv[0] == "--out":  # elsewhere, e.g. to check that a rerun writes the same bytes
+        OUT_DIR, argv = argv[1], argv[2:]
+    known = [e[0] for e in MODELS]
+    if any(a not in known for a in argv):
+        sys.exit(f"usage: make_corpus.py [--out DIR] [NAME...] | --calib DIR; NAME is one of {', '.join(known)}")
     os.makedirs(OUT_DIR, exist_ok=True)
     train_images = read_idx("train-images-idx3-ubyte")
     test_images = read_idx("t10k-images-idx3-ubyte")
-    rows = [make_one(i, e, train_images, test_images) for i, e in enumerate(MODELS)]
+    path = os.path.join(OUT_DIR, "manifest.json")
+    # with names, only those are written again (each model's seeds depend on its place in MODELS, not on the others)
+    old = {r["model"]: r for r in json.load(open(path))["models"]} if argv and os.path.exists(path) else {}
+    rows = [make_one(i, e, train_images, test_images) if not argv or e[0] in argv else old[e[0]]
+            for i, e in enumerate(MODELS)]
     manifest = {"bn_images": BN_IMAGES, "mean": MEAN, "std": STD, "models": rows}
-    with open(os.path.join(OUT_DIR, "manifest.json"), "w") as f:
+    with open(path, "w") as f:
         json.dump(manifest, f, indent=1)
         f.write("\n")
     total = sum(r["random"]["bytes"] + r["realbn"]["bytes"] for r in rows)
