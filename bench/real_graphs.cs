@@ -86,6 +86,10 @@ static object Executor(Model model, HostTensor input, float[] ort)
     {
         return Shrink.Text.Message.OneLine(e.Message);
     }
+    catch (ShrinkUserException e)
+    {
+        return Shrink.Text.Message.OneLine($"{e.GetType().Name}: {e.Message}");
+    }
 }
 
 static int Masked(string path, string inputPath, int multiple)

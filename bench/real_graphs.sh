@@ -13,7 +13,8 @@
 # CHANNEL_MULTIPLE defaults to 1, not the CLI's 8: the corpus's widths are reduced 4-8x, so rounding kept channels up
 # to 8 would measure the rounding, not the graph analysis. The int8 cosine is measured by Evaluation.Fidelity.
 # The calibration and evaluation inputs are written by make_corpus.py --calib (Debian's python3-torch).
-# Usage: [CHANNEL_MULTIPLE=1] bench/real_graphs.sh [OUT_DIR] [MODEL...]   (writes OUT_DIR/results.jsonl and table.md)
+# Usage: [CHANNEL_MULTIPLE=1] bench/real_graphs.sh [OUT_DIR] [MODEL...]   (writes OUT_DIR/results.jsonl and table.md;
+#        TABLE_ONLY=1 prints the table of OUT_DIR/results.jsonl again without running anything)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-out/real-graphs}
@@ -24,10 +25,11 @@ models=("$@")
 multiple=${CHANNEL_MULTIPLE:-1}
 mkdir -p "$out/models"
 source bench/common.sh
-dotnet build bench/real_graphs.cs -c Release -o "$out/bin" -v quiet -nologo >/dev/null
-driver() { dotnet "$out/bin/real_graphs.dll" "$@"; }
-[ -f "$out/data/fmnist64.eval.npy" ] || /usr/bin/python3 tests/data/torch/make_corpus.py --calib "$out/data" >/dev/null
-started="$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+[ -n "${TABLE_ONLY:-}" ] || dotnet build bench/real_graphs.cs -c Release -o "$out/bin" -v quiet -nologo >/dev/null
+driver() { dotnet "$out/bin/real_graphs.dll" "$@" || true; }  # a failure is a JSON line {"error": …}, shown in the table
+[ -n "${TABLE_ONLY:-}" ] || [ -f "$out/data/fmnist64.eval.npy" ] || /usr/bin/python3 tests/data/torch/make_corpus.py --calib "$out/data" >/dev/null
+[ -n "${TABLE_ONLY:-}" ] && started=$(cat "$out/started") || started="$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "$started" >"$out/started"
 
 # first_line FILE: the first line of an error output, for the table
 first_line() { grep -v '^\s*$' "$1" | head -n 1 | cut -c1-400 || true; }
@@ -41,7 +43,7 @@ cli() {
   echo "$rc"
 }
 
-: >"$out/results.jsonl"
+[ -z "${TABLE_ONLY:-}" ] && : >"$out/results.jsonl" || models=()
 for m in "${models[@]}"; do
   size=$(/usr/bin/python3 -c 'import json,sys; print(next(x["input"][3] for x in json.load(open(sys.argv[1]))["models"] if x["model"] == sys.argv[2]))' "$corpus/manifest.json" "$m")
   for form in random realbn; do
@@ -102,17 +104,18 @@ for r in rows:
     prune = "ok" if r["prune_rc"] == 0 else f"exit {r['prune_rc']}: {cut(r['prune_err'])}"
     macs = f"{1 - r['macs'][1] / r['macs'][0]:.1%}" if r["macs"] else "—"
     m = r["masked"]
-    masked = f"{m['relative']:.0e}" if "relative" in m else cut(m.get("refused", m.get("error", "?")), 40)
+    masked = f"{m['relative']:.0e}" if isinstance(m.get("relative"), (int, float)) else cut(m.get("refused", m.get("error", "?")), 40)
     if not manifest[name][form].get("output_depends_on_input", True):
         form += "†"
-    static = f"{r['static']['cosine']:.4f}" if r["static"] else f"exit {r['quant_rc']}: {cut(r['quant_err'])}"
-    layers = f"{r['layers']['quantized']}/{r['layers']['total']}" if r["layers"] else "—"
-    dyn = "n/a" if r["dyn_rc"] is None else (f"{r['dyn']['cosine']:.4f}" if r["dyn"] else f"exit {r['dyn_rc']}: {cut(r['dyn_err'])}")
+    cosine = lambda f: f"{f['cosine']:.4f}" if "cosine" in f else cut(f.get("error", "?"))
+    static = cosine(r["static"]) if r["static"] else f"exit {r['quant_rc']}: {cut(r['quant_err'])}"
+    layers = (f"{r['layers']['quantized']}/{r['layers']['total']}" if "total" in r["layers"] else cut(r["layers"].get("error", "?"))) if r["layers"] else "—"
+    dyn = "n/a" if r["dyn_rc"] is None else (cosine(r["dyn"]) if r["dyn"] else f"exit {r['dyn_rc']}: {cut(r['dyn_err'])}")
     if "error" in c:
         print(f"| {name} | {form} | {cut(c['error'])} | | | | {prune} | {macs} | {masked} | {static} | {layers} | {dyn} |")
         continue
     ex = c["executor"]
-    ex = f"{ex:.0e}" if isinstance(ex, float) else cut(ex)
+    ex = f"{ex:.0e}" if isinstance(ex, (int, float)) else cut(ex)
     print(f"| {name} | {form} | {cut(c['import'])} | {cut(c['round_trip'])} | {c['ort_vs_torch']:.0e} | {ex} | {prune} | {macs} | {masked} | {static} | {layers} | {dyn} |")
 print()
 print("Differences are the largest |difference| of the output's largest |value|. † the output does not depend on the input "
