@@ -49,7 +49,10 @@ public sealed class CliContext
     /// The session a technique runs in for this command: the training session the command opened
     /// (<see cref="RunDirCli.Open"/>: run directory, Ctrl-C, progress), else one whose notes go to stderr.
     /// </summary>
-    public Techniques.TechniqueSession Session() => OpenSession?.Session ?? new() { Notes = Note, Naming = Naming };
+    public Techniques.TechniqueSession Session() => OpenSession?.Session ?? new() { Notes = Note, Naming = Naming, Verbosity = Verbosity };
+
+    /// <summary>How much the notes of the running command say (its --verbosity, where it has one).</summary>
+    public Passes.NotesLevel Verbosity { get; set; }
 
     /// <summary>The training session the command holds open, if any (set and cleared by <see cref="CliSession"/>).</summary>
     internal CliSession? OpenSession { get; set; }
@@ -68,6 +71,7 @@ public sealed class CliContext
         ("Batches", ["--bench-batch", "--batch"]),
         ("LowBitStorage", ["--storage"]),
         ("LayerBits", ["--layers"]),
+        .. DataCli.PropertyFlags,
     ];
 
     /// <summary>The command line being run (set by <see cref="Guard"/> while its body runs).</summary>

@@ -52,7 +52,7 @@ internal sealed class CliSession : IDisposable
                 bar?.Clear();
                 cli.Console.WriteLine(EpochLine(e));
             } : null,
-            Cancel = _cancel.Token, RunDirectory = runDirectory, Resume = resume, Naming = cli.Naming,
+            Cancel = _cancel.Token, RunDirectory = runDirectory, Resume = resume, Naming = cli.Naming, Verbosity = cli.Verbosity,
         };
         cli.OpenSession ??= this;
     }

@@ -58,7 +58,7 @@ internal sealed class DistillCli
         var (teacher, student, seed) = (p.GetValue(Teacher)!, p.GetValue(Student)!, options.Training.Seed);
         var zooTeacher = ModelZoo.Names.Contains(teacher);
         var model = ModelZoo.Names.Contains(student) ? RecipeModel.FromZoo(student, seed) : RecipeModel.File(student);
-        var data = RecipeData.For(FashionMnist.Locate(p.GetValue(Training.Data))) with
+        var data = Training.DataFlags.Recipe(p, FashionMnist.Locate(p.GetValue(Training.Data))) with
         {
             TrainLimit = p.GetValue(Training.Limit),
             Teacher = zooTeacher ? null : teacher, TeacherZoo = zooTeacher ? teacher : null, TeacherSeed = zooTeacher ? seed + 1 : 0,

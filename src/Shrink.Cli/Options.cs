@@ -8,7 +8,6 @@ internal static class Options
 {
     public static Argument<string> Model() => new("MODEL") { Description = "ONNX model file" };
     public static Option<bool> Json() => new("--json") { Description = "Print one JSON document on stdout instead of tables" };
-    public static Option<string?> Data() => new("--data") { Description = DataCli.Description };
     public static Option<int> Threads() => new("--threads") { Description = "ONNX Runtime intra-op threads (0: one per core)", DefaultValueFactory = _ => 0 };
     public static Option<string[]> Dims() => new("--dim") { Description = "Size of a symbolic input dimension, NAME=SIZE (repeatable)", AllowMultipleArgumentsPerToken = true };
 

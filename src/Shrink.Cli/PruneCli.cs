@@ -20,7 +20,6 @@ internal sealed class PruneCli
     public Option<string> Schedule { get; } = new("--schedule") { Description = "oneshot; iterative (K rounds of prune and fine-tune, sparsity S·(1 − (1 − i/K)³) in round i); agp (gradual magnitude pruning while fine-tuning, Zhu & Gupta)", DefaultValueFactory = _ => "oneshot" };
     public Option<int> Steps { get; } = new("--steps") { Description = "Iterative schedule: number of prune/fine-tune rounds", DefaultValueFactory = _ => 3 };
     public Option<int> Finetune { get; } = new("--finetune-epochs") { Description = "Fine-tuning epochs after each pruning round (needs --data)", DefaultValueFactory = _ => 0 };
-    public Option<string?> Data { get; } = new("--data") { Description = "Fashion-MNIST directory or 'embedded': enables accuracy figures and fine-tuning (without it pruning is data-free)" };
     public Option<double> Lr { get; } = new("--lr") { Description = "Fine-tuning learning rate (SGD, momentum 0.9, cosine)", DefaultValueFactory = _ => 0.01 };
     public Option<int> Batch { get; } = new("--batch") { Description = "Fine-tuning batch size", DefaultValueFactory = _ => 128 };
     public Option<int> Seed { get; } = new("--seed") { Description = "Seed of random pruning and fine-tuning", DefaultValueFactory = _ => 0 };
@@ -33,10 +32,18 @@ internal sealed class PruneCli
     public Option<string[]> Dims { get; } = Options.Dims();
     public Option<string> Output { get; } = new("--out") { Description = "Pruned ONNX model to write", Required = true };
     public Option<bool> Json { get; } = Options.Json();
+    public Option<string> Verbosity { get; } = new("--verbosity") { Description = "Notes: normal (what was left alone, in short: per reason, the count and a few examples) or detailed (every group left alone, with its reason)", DefaultValueFactory = _ => "normal" };
     public TeacherCli Teacher { get; } = new();
+
+    /// <summary>--data (accuracy or fidelity figures, fine-tuning, measured criteria; without it pruning is data-free) and the data flags.</summary>
+    public DataCli DataFlags { get; }
+
+    public Option<string?> Data => DataFlags.Data;
 
     public PruneCli()
     {
+        DataFlags = new DataCli("Data for accuracy (or, without labels, fidelity) figures, fine-tuning and measured criteria (without it pruning is data-free): " + DataCli.Description, Seed, trains: true);
+        Verbosity.AcceptOnlyFromAmong("normal", "detailed");
         Scope.AcceptOnlyFromAmong("layer", "global");
         Schedule.AcceptOnlyFromAmong("oneshot", "iterative", "agp");
     }
@@ -44,8 +51,11 @@ internal sealed class PruneCli
     public IEnumerable<Option> All => new Option[]
     {
         Method, Sparsity, Scope, Layers, Schedule, Steps, Finetune, Data, Lr, Batch, Seed, ChannelMultiple, SlimEpochs, SlimPenalty, ScoreSamples,
-        BenchBatch, Threads, Dims, Output, Json,
-    }.Concat(Teacher.All);
+        BenchBatch, Threads, Dims, Output, Json, Verbosity,
+    }.Concat(Teacher.All).Concat(DataFlags.Flags);
+
+    /// <summary>The notes level --verbosity sets.</summary>
+    public Passes.NotesLevel Notes(ParseResult p) => p.GetValue(Verbosity) == "detailed" ? Passes.NotesLevel.Detailed : Passes.NotesLevel.Normal;
 
     /// <summary>The flags that set options-record properties under other names.</summary>
     public static readonly (string Property, string Flag)[] Aliases =

@@ -33,9 +33,9 @@ internal sealed class QuantizeCli
     public Option<double> Percentile { get; } = new("--percentile") { Description = "Percentile calibration: the percentile of |x| kept", DefaultValueFactory = _ => 99.99 };
     public Option<int> Samples { get; } = new("--calib-samples") { Description = "Calibration samples (the first N of the training data, or of --calib-data)", DefaultValueFactory = _ => 512 };
     public Option<string?> CalibData { get; } = new("--calib-data") { Description = "Calibration inputs: a .npy array of shape [N, …] (a single-input model of any input shape), or any data --data takes (its training split; labels unused)" };
+    public Option<double?> MinFidelity { get; } = new("--min-fidelity") { Description = "Static: the output cosine to the float model (on the calibration samples) to reach; the fewest most sensitive layers, measured one by one, are kept in float to reach it, and a result that cannot is refused (exit 2, nothing written)" };
     public Option<string?> Exclude { get; } = new("--exclude") { Description = "Comma-separated node names kept in float" };
     public Option<string?> Layers { get; } = new("--layers") { Description = "Mixed precision: JSON of layer name → int8|int4|ternary|binary|float" };
-    public Option<string?> Data { get; } = Options.Data();
     public Option<string> BenchBatch { get; } = new("--bench-batch") { Description = "Batch sizes for the ONNX Runtime latency comparison ('none' to skip)", DefaultValueFactory = _ => "1,256" };
     public Option<int> Threads { get; } = Options.Threads();
     public Option<string[]> Dims { get; } = Options.Dims();
@@ -45,11 +45,18 @@ internal sealed class QuantizeCli
     public RunDirCli RunDir { get; } = new();
     public RecipeCli Recipe { get; } = new();
 
+    /// <summary>--data and the data flags, which apply to --calib-data too (--seed seeds the split and augmentation).</summary>
+    public DataCli DataFlags { get; }
+
+    public Option<string?> Data => DataFlags.Data;
+
+    public QuantizeCli() => DataFlags = new DataCli(seed: Seed, trains: true);
+
     public IEnumerable<Option> All => new Option[]
     {
-        Mode, Epochs, Lr, Batch, Seed, Ranges, Weights, Storage, BlockSize, ReduceRange, Activations, PerChannel, Calibration, Percentile, Samples, CalibData, Exclude, Layers,
+        Mode, Epochs, Lr, Batch, Seed, Ranges, Weights, Storage, BlockSize, ReduceRange, Activations, PerChannel, Calibration, Percentile, Samples, CalibData, MinFidelity, Exclude, Layers,
         Data, BenchBatch, Threads, Dims, Output, Json,
-    }.Concat(Teacher.All).Concat(RunDir.All).Concat(Recipe.All);
+    }.Concat(DataFlags.Flags).Concat(Teacher.All).Concat(RunDir.All).Concat(Recipe.All);
 
     private static Option<string> Choice(string name, string description, params string[] values)
     {
@@ -74,6 +81,7 @@ internal sealed class QuantizeCli
             Storage = p.GetValue(Storage) == "int8" ? WeightStorage.Int8 : WeightStorage.Int4,
             BlockSize = p.GetValue(BlockSize),
             ReduceRange = p.GetValue(ReduceRange) switch { "on" => Passes.Quantization.ReduceRange.On, "off" => Passes.Quantization.ReduceRange.Off, _ => Passes.Quantization.ReduceRange.Auto },
+            MinFidelity = p.GetValue(MinFidelity),
         };
         // Percentile, block size and calibration samples on their own: the library's words, printed with the flag (OptionsException.For).
         options.ValidateValues();
@@ -101,6 +109,7 @@ internal sealed class QuantizeCli
         if (qat && tuning.Epochs < 1) throw new OptionsException("--mode qat trains with quantized weights; give --epochs (at least 1) and --data");
         if (!qat && tuning.Epochs != 0) throw new OptionsException("--epochs belongs to --mode qat");
         if (!qat && p.GetResult(Ranges) is { Implicit: false }) throw new OptionsException("--activation-ranges belongs to --mode qat");
+        if (!qat && DataFlags.Augments(p)) throw new OptionsException("--augment-padding and --flip augment training images; use them with --mode qat (static calibration reads the images as they are)");
         if (qat && options.Activations == ActivationPrecision.Float && p.GetResult(Ranges) is { Implicit: false }) throw new OptionsException("--activations float has no activation ranges; drop --activation-ranges");
         if (qat && !(tuning.LearningRate > 0)) throw new OptionsException($"--lr must be positive, got {tuning.LearningRate}");
         if (options.Mode == QuantizeMode.Dynamic && options.Activations != ActivationPrecision.UInt8)
@@ -120,12 +129,19 @@ internal sealed class QuantizeCli
     /// finds it when --data is not given), the --calib-data samples with the --calib-samples taken from them, and the --teacher.
     /// </summary>
     public RecipeData RecipeDataOf(ParseResult p, QuantizeOptions options, bool loadsData, TeacherChoice? teacher) =>
-        (loadsData ? RecipeData.For(FashionMnist.Locate(p.GetValue(Data))) : new RecipeData()) with
+        (loadsData ? DataFlags.Recipe(p, FashionMnist.Locate(p.GetValue(Data))) : new RecipeData { Options = DataOptionsOf(p) }) with
         {
             Calibration = p.GetValue(CalibData),
             CalibrationSamples = options.CalibrationSamples,
             Teacher = teacher?.Source,
         };
+
+    /// <summary>The options the data flags give to --data and --calib-data (null: none given).</summary>
+    public DataOptions? DataOptionsOf(ParseResult p) => DataFlags.Build(p, hasData: p.GetValue(Data) is not null || p.GetValue(CalibData) is not null);
+
+    /// <summary>The data the command reads (--data, else Fashion-MNIST, refused naming both flags when it does not fit the model).</summary>
+    public DataSplits OpenData(ParseResult p, Model model, string modelName) =>
+        DataCli.Open(p.GetValue(Data), DataOptionsOf(p), model, modelName, "give --calib-data or --data");
 
     /// <summary>The ONNX Runtime settings of calibration and measurement: --threads and --dim.</summary>
     public Runtime.RunnerOptions Runner(ParseResult p) => new() { Threads = p.GetValue(Threads), DimValues = Options.ParseDims(p.GetValue(Dims)) };
@@ -137,7 +153,7 @@ internal sealed class QuantizeCli
         if (p.GetValue(CalibData) is { } given) DataCli.CheckPath(given, "--calib-data");
         var set = p.GetValue(CalibData) is not { } spec ? CalibrationSet.From(sets!.Train, options.CalibrationSamples)
             : spec.EndsWith(".npy", StringComparison.OrdinalIgnoreCase) ? CalibrationSet.FromNpy(NpyFile.Read(spec), options.CalibrationSamples, $"--calib-data {spec}")
-            : CalibrationSet.From(DataSources.Open(spec, new DataOptions(), model).Train, options.CalibrationSamples);
+            : CalibrationSet.From(DataSources.Open(spec, DataOptionsOf(p) ?? new DataOptions(), model).Train, options.CalibrationSamples);
         set.CheckFits(model);
         return set;
     }

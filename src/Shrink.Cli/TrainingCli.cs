@@ -19,7 +19,6 @@ internal sealed class TrainingCli
 {
     public const int Interrupted = ShrinkApp.Interrupted;
 
-    public Option<string?> Data { get; } = Options.Data();
     public Option<int> Epochs { get; } = new("--epochs") { Description = "Epochs", DefaultValueFactory = _ => 10 };
     public Option<int> Batch { get; } = new("--batch") { Description = "Mini-batch size", DefaultValueFactory = _ => 128 };
     public Option<string> Optimizer { get; } = new("--optimizer") { Description = "sgd, adam or adamw", DefaultValueFactory = _ => "sgd" };
@@ -38,10 +37,17 @@ internal sealed class TrainingCli
     public Option<bool> Resume { get; } = new("--resume") { Description = "Continue the run in --run-dir from its last checkpoint" };
     public Option<int> Threads { get; } = new("--threads") { Description = "libtorch intra-op threads (0: one per core)", DefaultValueFactory = _ => 0 };
 
+    /// <summary>--data and the data flags (--seed seeds the split and augmentation too).</summary>
+    public DataCli DataFlags { get; }
+
+    public Option<string?> Data => DataFlags.Data;
+
+    public TrainingCli() => DataFlags = new DataCli(seed: Seed, trains: true);
+
     public IEnumerable<Option> All => new Option[]
     {
         Data, Epochs, Batch, Optimizer, Lr, Momentum, Nesterov, WeightDecay, Schedule, StepEpochs, Gamma, Warmup, Smoothing, Seed, Limit, RunDir, Resume, Threads,
-    };
+    }.Concat(DataFlags.Flags);
 
     /// <summary>Names the flags that set training options under other names, so that the library's errors print them.</summary>
     public Command Flags(CliContext cli, Command command) =>
@@ -97,7 +103,7 @@ internal sealed class TrainingCli
     public DataSplits LoadData(ParseResult p, Model model, string modelName)
     {
         var n = Options.CheckLimit(p.GetValue(Limit));
-        var sets = DataCli.Open(p.GetValue(Data), model, modelName);
+        var sets = DataFlags.Open(p, model, modelName);
         return n is { } k ? sets with { Train = sets.Train.Take(k) } : sets;
     }
 

@@ -25,17 +25,18 @@ internal static class ClusterCommand
         var init = new Option<string>("--init") { Description = "k-means start: linear (evenly over [min, max], the paper's), density (quantiles) or random", DefaultValueFactory = _ => "linear" };
         init.AcceptOnlyFromAmong("linear", "density", "random");
         var finetune = new Option<int>("--finetune-epochs") { Description = "Centroid fine-tuning epochs (gradients of a cluster summed into its centroid; needs --data)", DefaultValueFactory = _ => 0 };
-        var data = new Option<string?>("--data") { Description = "Data for accuracy (or, without labels, fidelity) figures and fine-tuning: " + DataCli.Description };
-        var lr = new Option<double>("--lr") { Description = "Fine-tuning learning rate (SGD, momentum 0.9, cosine)", DefaultValueFactory = _ => 0.001 };
+                var lr = new Option<double>("--lr") { Description = "Fine-tuning learning rate (SGD, momentum 0.9, cosine)", DefaultValueFactory = _ => 0.001 };
         var batch = new Option<int>("--batch") { Description = "Fine-tuning batch size", DefaultValueFactory = _ => 128 };
         var seed = new Option<int>("--seed") { Description = "Seed of random initialisation and fine-tuning", DefaultValueFactory = _ => 0 };
+        var data = new DataCli("Data for accuracy (or, without labels, fidelity) figures and fine-tuning: " + DataCli.Description, seed, trains: true);
         var output = new Option<string>("--out") { Description = "Clustered ONNX model to write", Required = true };
         var json = Options.Json();
         var teacher = new TeacherCli();
         var runDir = new RunDirCli();
         var recipe = new RecipeCli();
         var command = new Command("cluster", "Share weights by k-means (Deep Compression), optionally fine-tune the centroids, and compare before/after")
-            { model, bits, convBits, layers, init, finetune, data, lr, batch, seed, output, json };
+            { model, bits, convBits, layers, init, finetune, lr, batch, seed, output, json };
+        data.AddTo(command);
         foreach (var o in teacher.All.Concat(runDir.All).Concat(recipe.All)) command.Options.Add(o);
         command.SetAction(cli.Guard(p =>
         {
@@ -49,15 +50,15 @@ internal static class ClusterCommand
             }.Validate();
             var teacherChoice = teacher.Build(p);
             var tuning = new FineTuneOptions { Epochs = p.GetValue(finetune), LearningRate = p.GetValue(lr), Batch = p.GetValue(batch), Seed = p.GetValue(seed), Distillation = teacherChoice?.Options };
-            Options.CheckFineTune(tuning, hasData: p.GetValue(data) is not null);
+            Options.CheckFineTune(tuning, hasData: data.Given(p));
             if (!(tuning.LearningRate > 0)) throw new OptionsException($"--lr must be positive, got {tuning.LearningRate}");
             var options = new ClusterTechniqueOptions { Sharing = sharing, FineTune = tuning };
-            var recipeData = Recipes.RecipeData.For(p.GetValue(data)) with { Teacher = teacherChoice?.Source };
+            var recipeData = data.Recipe(p) with { Teacher = teacherChoice?.Source };
             if (recipe.Handle(cli, p, "cluster", options, Recipes.RecipeModel.File(path), recipeData, guard: guard) is { } code) return code;
             using var run = runDir.Open(p, cli, outPath, trains: tuning.Epochs > 0);
 
             var original = OnnxReader.Read(path);
-            var sets = DataCli.Optional(p.GetValue(data), original, DataCli.Name(path));
+            var sets = data.Optional(p, original, DataCli.Name(path));
             var result = new ClusterTechnique().Run(original, options, TeacherChoice.Inputs(teacherChoice, sets), cli.Session());
             var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, Array.Empty<int>()), guard: guard);
             var report = new ClusterReport(path, outPath, tuning.Epochs, measured.Before, measured.After,

@@ -15,19 +15,20 @@ internal static class EvalCommand
     public static Command Create(CliContext cli)
     {
         var model = Options.Model();
-        var data = Options.Data();
+        var data = new DataCli();
         var reference = new Option<string?>("--reference") { Description = "The original model: report each output's fidelity to it (top-1 agreement, cosine, SQNR, max |error|); needed on data without labels" };
         var limit = new Option<int?>("--limit") { Description = "Evaluate only the first N test samples" };
         var batch = new Option<int>("--batch") { Description = "Batch size", DefaultValueFactory = _ => 256 };
         var threads = Options.Threads();
         var json = Options.Json();
-        var command = new Command("eval", "Measure accuracy (top-1, top-5, loss) on the test data in ONNX Runtime, or fidelity to a reference model") { model, data, reference, limit, batch, threads, json };
+        var command = new Command("eval", "Measure accuracy (top-1, top-5, loss) on the test data in ONNX Runtime, or fidelity to a reference model") { model, reference, limit, batch, threads, json };
+        data.AddTo(command);
         command.SetAction(cli.Guard(p =>
         {
             var n = Options.CheckLimit(p.GetValue(limit));
             if (p.GetValue(batch) < 1) throw new OptionsException($"--batch {p.GetValue(batch)} is out of range; use 1 or more");
             var path = p.GetValue(model)!;
-            var test = DataCli.Open(p.GetValue(data), Onnx.OnnxReader.Read(path), DataCli.Name(path)).Test;
+            var test = data.Open(p, Onnx.OnnxReader.Read(path), DataCli.Name(path)).Test;
             if (n is { } k) test = test.Take(k);
             if (test.ClassCount is null && p.GetValue(reference) is null)
                 throw new DataException($"{test.Name} has no labels: give --reference ORIGINAL.onnx to measure fidelity to the original, or labelled data");

@@ -23,10 +23,10 @@ internal static class FactorizeCommand
         var ratio = new Option<double?>("--ratio") { Description = "Keep about this fraction of each layer's parameters, in (0, 1)" };
         var layers = new Option<string?>("--layers") { Description = "Comma-separated layer names to factorize (default: every Conv, Gemm and MatMul with a constant weight)" };
         var finetune = new Option<int>("--finetune-epochs") { Description = "Fine-tuning epochs after factorizing (needs --data)", DefaultValueFactory = _ => 0 };
-        var data = new Option<string?>("--data") { Description = "Data for accuracy (or, without labels, fidelity) figures and fine-tuning: " + DataCli.Description };
-        var lr = new Option<double>("--lr") { Description = "Fine-tuning learning rate (SGD, momentum 0.9, cosine)", DefaultValueFactory = _ => 0.01 };
+                var lr = new Option<double>("--lr") { Description = "Fine-tuning learning rate (SGD, momentum 0.9, cosine)", DefaultValueFactory = _ => 0.01 };
         var batch = new Option<int>("--batch") { Description = "Fine-tuning batch size", DefaultValueFactory = _ => 128 };
         var seed = new Option<int>("--seed") { Description = "Fine-tuning seed", DefaultValueFactory = _ => 0 };
+        var data = new DataCli("Data for accuracy (or, without labels, fidelity) figures and fine-tuning: " + DataCli.Description, seed, trains: true);
         var benchBatch = new Option<string>("--bench-batch") { Description = "Batch sizes for the ONNX Runtime latency comparison ('none' to skip)", DefaultValueFactory = _ => "1,256" };
         var threads = Options.Threads();
         var output = new Option<string>("--out") { Description = "Factorized ONNX model to write", Required = true };
@@ -35,7 +35,8 @@ internal static class FactorizeCommand
         var runDir = new RunDirCli();
         var recipe = new RecipeCli();
         var command = new Command("factorize", "Factorize Gemm/MatMul/Conv weights by truncated SVD (low rank), optionally fine-tune, and compare before/after")
-            { model, energy, ratio, layers, finetune, data, lr, batch, seed, benchBatch, threads, output, json };
+            { model, energy, ratio, layers, finetune, lr, batch, seed, benchBatch, threads, output, json };
+        data.AddTo(command);
         foreach (var o in teacher.All.Concat(runDir.All).Concat(recipe.All)) command.Options.Add(o);
         command.SetAction(cli.Guard(p =>
         {
@@ -50,17 +51,17 @@ internal static class FactorizeCommand
             }.Validate();
             var teacherChoice = teacher.Build(p);
             var tuning = new FineTuneOptions { Epochs = p.GetValue(finetune), LearningRate = p.GetValue(lr), Batch = p.GetValue(batch), Seed = p.GetValue(seed), Distillation = teacherChoice?.Options };
-            Options.CheckFineTune(tuning, hasData: p.GetValue(data) is not null);
+            Options.CheckFineTune(tuning, hasData: data.Given(p));
             var batches = p.GetValue(benchBatch) == "none" ? Array.Empty<int>() : Options.ParseIntList("--bench-batch", p.GetValue(benchBatch)!);
             var runnerOptions = new RunnerOptions { Threads = p.GetValue(threads) };
             var options = new FactorizeTechniqueOptions { LowRank = lowRank, FineTune = tuning };
-            var recipeData = RecipeData.For(p.GetValue(data)) with { Teacher = teacherChoice?.Source };
+            var recipeData = data.Recipe(p) with { Teacher = teacherChoice?.Source };
             if (recipe.Handle(cli, p, "factorize", options, RecipeModel.File(path), recipeData, new RecipeRuntime { Threads = runnerOptions.Threads }, guard) is { } code)
                 return code;
             using var run = runDir.Open(p, cli, outPath, trains: tuning.Epochs > 0);
 
             var original = OnnxReader.Read(path);
-            var sets = DataCli.Optional(p.GetValue(data), original, DataCli.Name(path));
+            var sets = data.Optional(p, original, DataCli.Name(path));
             var result = new FactorizeTechnique().Run(original, options, TeacherChoice.Inputs(teacherChoice, sets), cli.Session());
             var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, batches, runnerOptions, naming: cli.Naming), guard: guard);
             var report = new FactorizeReport(path, outPath, lowRank.Energy, lowRank.Ratio, tuning.Epochs,

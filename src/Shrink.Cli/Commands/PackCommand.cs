@@ -19,11 +19,12 @@ internal static class PackCommand
     {
         var model = Options.Model();
         var reference = new Option<string?>("--reference") { Description = "The float ONNX file the ratios are taken against (default: MODEL's own file, the same size when MODEL is a clustered float model)" };
-        var data = Options.Data();
+        var data = new DataCli();
         var output = new Option<string>("--out") { Description = ".shrink container to write", Required = true };
         var json = Options.Json();
         var command = new Command("pack", "Store a clustered model as a .shrink container (relative sparse indices, codebooks, Huffman coding) and print the size at each stage")
-            { model, reference, data, output, json };
+            { model, reference, output, json };
+        data.AddTo(command);
         command.SetAction(cli.Guard(p =>
         {
             var path = p.GetValue(model)!;
@@ -33,7 +34,7 @@ internal static class PackCommand
             var (result, back) = ShrinkContainer.PackVerified(original, outPath);
             // Everything that can fail (the reference, the data) runs before the container is written.
             var referenceBytes = Stats.ModelStats.SizeOnDisk(p.GetValue(reference) ?? path);
-            var test = DataCli.Optional(p.GetValue(data), back, DataCli.Name(path))?.Test;
+            var test = data.Optional(p, back, DataCli.Name(path))?.Test;
             double? accuracy = test is { ClassCount: not null } ? ModelEvaluation.Accuracy(back, test, outPath) : null;
             var fidelity = test is { ClassCount: null } ? Fidelity.Measure(original, back, test) : null;
             AtomicFile.WriteAllBytes(outPath, result.Bytes, guard);
@@ -49,8 +50,9 @@ internal static class PackCommand
     {
         var container = new Argument<string>("CONTAINER") { Description = ".shrink container" };
         var output = new Option<string>("--out") { Description = "ONNX model to write (the clustered model, exactly)", Required = true };
-        var data = new Option<string?>("--data") { Description = "Print the restored model's accuracy on this data's test split (labelled data)" };
-        var command = new Command("unpack", "Restore the ONNX model from a .shrink container") { container, output, data };
+        var data = new DataCli("Print the restored model's accuracy on this data's test split (labelled data)");
+        var command = new Command("unpack", "Restore the ONNX model from a .shrink container") { container, output };
+        data.AddTo(command);
         command.SetAction(cli.Guard(p =>
         {
             var path = p.GetValue(container)!;
@@ -59,7 +61,7 @@ internal static class PackCommand
             if (!File.Exists(path)) throw new ModelFormatException($"'{path}' does not exist; check the path");
             if (IO.FileIdentity.NotRegular(path, "container") is { } problem) throw new ModelFormatException(problem);
             var model = ShrinkContainer.Unpack(File.ReadAllBytes(path), path);
-            var test = DataCli.Optional(p.GetValue(data), model, DataCli.Name(path))?.Test;
+            var test = data.Optional(p, model, DataCli.Name(path))?.Test;
             if (test is { ClassCount: null }) throw new DataException($"{test.Name} has no labels; unpack prints accuracy on labelled data (the restored model is the packed one exactly)");
             var (bytes, accuracy) = ModelSaver.Save(model, outPath,
                 file => (new FileInfo(file).Length, test is null ? (double?)null : ModelEvaluation.Accuracy(file, test)), guard: guard);

@@ -32,16 +32,17 @@ internal static class PruneCommand
             var outPath = p.GetValue(flags.Output)!;
             var guard = Options.CheckOutput(outPath, path, p.GetValue(flags.Teacher.Teacher), p.GetValue(flags.Layers));
             var teacher = flags.Teacher.Build(p);
+            cli.Verbosity = flags.Notes(p);
             var options = flags.Build(p, teacher);
             var batches = p.GetValue(flags.BenchBatch) == "none" ? Array.Empty<int>() : Options.ParseIntList("--bench-batch", p.GetValue(flags.BenchBatch)!);
             var runner = new RunnerOptions { Threads = p.GetValue(flags.Threads), DimValues = Options.ParseDims(p.GetValue(flags.Dims)) };
-            var data = RecipeData.For(p.GetValue(flags.Data)) with { Teacher = teacher?.Source };
+            var data = flags.DataFlags.Recipe(p) with { Teacher = teacher?.Source };
             if (recipe.Handle(cli, p, "prune", options, RecipeModel.File(path), data, new RecipeRuntime { Threads = runner.Threads, Dims = runner.DimValues }, guard) is { } code)
                 return code;
             using var run = runDir.Open(p, cli, outPath, trains: p.GetValue(flags.Data) is not null && (options.FineTune.Epochs > 0 || options.SlimEpochs > 0));
 
             var original = OnnxReader.Read(path);
-            var sets = DataCli.Optional(p.GetValue(flags.Data), original, DataCli.Name(path));
+            var sets = flags.DataFlags.Optional(p, original, DataCli.Name(path));
             var result = Pruner.Run(original, options, TeacherChoice.Inputs(teacher, sets), cli.Session());
             var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, batches, runner, naming: cli.Naming), guard: guard);
             var notes = result.Notes.Concat(measured.Notes).ToList();

@@ -43,7 +43,7 @@ internal static class QuantizeCommand
         if (Quantizer.Check(original, options) is { } reason) throw new OptionsException(reason);
         var loadsData = q.LoadsData(p, options, qat is not null);
         // The default data (Fashion-MNIST) is refused, naming both flags, when it does not fit the model.
-        var sets = loadsData ? DataCli.Open(p.GetValue(q.Data), original, DataCli.Name(path), "give --calib-data or --data") : null;
+        var sets = loadsData ? q.OpenData(p, original, DataCli.Name(path)) : null;
         var calibration = q.CalibrationFor(p, options, sets, original);
         var runtime = new RecipeRuntime { Threads = runner.Threads, Dims = runner.DimValues };
         if (q.Recipe.Handle(cli, p, qat is null ? "quantize" : "quantize-qat", (object?)qat ?? options, RecipeModel.File(path), q.RecipeDataOf(p, options, loadsData, teacher), runtime, guard) is { } code)
@@ -65,6 +65,7 @@ internal static class QuantizeCommand
         {
             ExecutorAccuracy = executorAccuracy,
             BlockSize = options.BlockSize,
+            Fallback = result.Fallback,
         };
         if (p.GetValue(q.Json)) cli.WriteJson(report);
         else report.Render(cli.Console);

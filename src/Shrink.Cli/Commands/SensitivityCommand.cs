@@ -18,7 +18,7 @@ internal static class SensitivityCommand
     public static Command Create(CliContext cli)
     {
         var model = Options.Model();
-        var data = Options.Data();
+        var data = new DataCli();
         var output = new Option<string>("--out") { Description = "Directory for sensitivity.json, sensitivity.png and layers.json", Required = true };
         var method = new Option<string>("--method") { Description = "magnitude or random", DefaultValueFactory = _ => "magnitude" };
         var sparsities = new Option<string>("--sparsities") { Description = "Sparsities to try, comma separated", DefaultValueFactory = _ => "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9" };
@@ -27,7 +27,8 @@ internal static class SensitivityCommand
         var threads = Options.Threads();
         var json = Options.Json();
         var command = new Command("sensitivity", "Prune each layer alone at increasing sparsity and measure accuracy: table, JSON, PNG plot, suggested per-layer sparsities")
-            { model, data, output, method, sparsities, limit, maxDrop, threads, json };
+            { model, output, method, sparsities, limit, maxDrop, threads, json };
+        data.AddTo(command);
         command.SetAction(cli.Guard(p =>
         {
             var path = p.GetValue(model)!;
@@ -41,7 +42,7 @@ internal static class SensitivityCommand
                 Limit = Options.CheckLimit(p.GetValue(limit)),
             }.Validate();
             var original = OnnxReader.Read(path);
-            var test = DataCli.Open(p.GetValue(data), original, DataCli.Name(path)).Test;
+            var test = data.Open(p, original, DataCli.Name(path)).Test;
             var report = SensitivityAnalysis.Run(original, test, options, new RunnerOptions { Threads = p.GetValue(threads) },
                 (layer, s, a) => cli.Note($"{layer} at {s:P0}: {a:P2}"));
             var suggested = report.Suggest(options.MaxDrop / 100);

@@ -3,6 +3,7 @@ using Shrink.Passes;
 using Shrink.Passes.Factorization;
 using Shrink.Techniques;
 using Shrink.Training.FineTuning;
+using Shrink.Passes.Cleanup;
 
 namespace Shrink.Training.Factorization;
 
@@ -38,7 +39,7 @@ public sealed class FactorizeTechnique : Technique<FactorizeTechniqueOptions>
         var pass = new LowRankPass(options.LowRank);
         if (pass.Refusal(model) is { } reason) throw new OptionsException(reason);
         var context = new PassContext();
-        var result = new PassPipeline(pass).Run(model, context);
+        var result = new PassPipeline(new UnshareInitializersPass(), pass).Run(model, context);
         if (!result.Modified)
             throw new OptionsException($"no layer was factorized: {string.Join("; ", context.Notes)}; lower the energy or the ratio");
         var factorized = result.Model;

@@ -1,5 +1,6 @@
 using Shrink.Ir;
 using Shrink.Passes;
+using Shrink.Passes.Cleanup;
 using Shrink.Passes.Pruning;
 using Shrink.Techniques;
 using Shrink.Training.FineTuning;
@@ -17,6 +18,8 @@ internal static class StructuredPruning
     public static TechniqueResult Run(Model model, PruneOptions options, TechniqueInputs inputs, TechniqueSession session)
     {
         var (tuning, rounds, target) = (options.FineTune, options.Rounds, options.Sparsity!.Value);
+        // Each layer owns its weights before anything is scored or cut (the pass's own notes name the weights kept tied).
+        model = new PassPipeline(new UnshareInitializersPass()).Run(model, new PassContext()).Model;
         if (options.Method == PruneMethod.Slim)
         {
             var slim = model;
@@ -30,7 +33,7 @@ internal static class StructuredPruning
         {
             var scores = inputs.Data is { } data ? Pruner.ChannelScores(model, options, data.Train, round) : null;
             var step = options.Structured() with { ChannelScores = scores, OriginalChannels = original, Sparsity = target * PruneMethods.Ramp(round, rounds) };
-            var context = new PassContext();
+            var context = new PassContext { Verbosity = session.Verbosity, Naming = session.Naming };
             var result = new PassPipeline(new StructuredPrunePass(step)).Run(model, context);
             modified |= result.Modified;
             model = result.Model;

@@ -7,6 +7,7 @@ using Shrink.Passes.Sharing;
 using Shrink.Techniques;
 using Shrink.Training.FineTuning;
 using Shrink.Training.Pruning;
+using Shrink.Passes.Cleanup;
 
 namespace Shrink.Training.Sharing;
 
@@ -43,7 +44,7 @@ public sealed class ClusterTechnique : Technique<ClusterTechniqueOptions>
         if (pass.Refusal(model) is { } reason) throw new OptionsException(reason);
         if (inputs.Data is { } sets) DataBinding.For(model, sets.Test);  // data that does not fit is refused before any work
         var context = new PassContext();
-        var clustered = new PassPipeline(pass).Run(model, context).Model;
+        var clustered = new PassPipeline(new UnshareInitializersPass(), pass).Run(model, context).Model;
         if (options.FineTune.Epochs > 0)
         {
             var weights = ClusterPass.ReadBits(clustered).Keys.ToList();

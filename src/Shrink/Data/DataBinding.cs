@@ -70,6 +70,21 @@ public sealed class DataBinding
         return null;
     }
 
+    /// <summary>
+    /// Null when the labels of <paramref name="source"/> (if any) are classes of <paramref name="model"/>'s first output
+    /// (the one accuracy and training score, when it is [batch, classes] of a known size), else the one-line reason:
+    /// checked when the data is opened, so no work is done before a label out of range stops it.
+    /// </summary>
+    public static string? LabelMisfit(Model model, IDataSource source, string? modelName = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(source);
+        if (source.ClassCount is not { } n || model.Graph.Outputs.FirstOrDefault() is not { Shape: { Rank: 2 } shape } output) return null;
+        return shape[1].Value is { } classes && n > classes
+            ? $"{source.Name} has labels up to {n - 1}, but output '{output.Name}' of {modelName ?? "the model"} has {classes} classes; give labels in [0, {classes})"
+            : null;
+    }
+
     /// <summary>The model's inputs for a batch of the source: named like the model's, converted and reshaped as bound.</summary>
     public IReadOnlyList<HostTensor> ModelInputs(DataBatch batch)
     {

@@ -33,6 +33,23 @@ public sealed record DataOptions
 
     /// <summary>Images decoded at once (a bound on the threads of one batch); null uses every core.</summary>
     public int? Workers { get; init; }
+
+    /// <summary>
+    /// These options over <paramref name="under"/> (a dataset file's): each property set here — not null, not false, not
+    /// the default value — replaces the one under it; <see cref="Image"/> and <see cref="Csv"/> property by property,
+    /// <see cref="Augment"/> as a whole. So a seed of 0 leaves the one under it.
+    /// </summary>
+    public DataOptions Over(DataOptions under) => under with
+    {
+        Seed = Seed != 0 ? Seed : under.Seed,
+        SplitFraction = SplitFraction ?? under.SplitFraction,
+        Image = Image is null ? under.Image : under.Image is null ? Image : Image.Over(under.Image),
+        Augment = Augment ?? under.Augment,
+        Csv = Csv is null ? under.Csv : under.Csv is null ? Csv : Csv.Over(under.Csv),
+        ClassCount = ClassCount ?? under.ClassCount,
+        SkipBad = SkipBad || under.SkipBad,
+        Workers = Workers ?? under.Workers,
+    };
 }
 
 /// <summary>
@@ -63,6 +80,13 @@ public sealed record ImageOptions
 
     /// <summary>Channels first (CHW) or last (HWC) in each sample; null: the model's input layout, else CHW.</summary>
     public ImageLayout? Layout { get; init; }
+
+    /// <summary>These options over <paramref name="under"/>: each property not null (a crop not the centre) replaces the one under it.</summary>
+    public ImageOptions Over(ImageOptions under) => new()
+    {
+        Size = Size ?? under.Size, Resize = Resize ?? under.Resize, Crop = Crop != ImageCrop.Center ? Crop : under.Crop,
+        Channels = Channels ?? under.Channels, Mean = Mean ?? under.Mean, Std = Std ?? under.Std, Layout = Layout ?? under.Layout,
+    };
 }
 
 /// <summary>Where a crop is taken.</summary>
@@ -113,4 +137,11 @@ public sealed record CsvOptions
 
     /// <summary>Name of the one float32 input the features make.</summary>
     public string InputName { get; init; } = "features";
+
+    /// <summary>These options over <paramref name="under"/>: each property set here (not null, not false, not the default name) replaces the one under it.</summary>
+    public CsvOptions Over(CsvOptions under) => new()
+    {
+        LabelColumn = LabelColumn ?? under.LabelColumn, Unlabelled = Unlabelled || under.Unlabelled, Features = Features ?? under.Features,
+        InputName = InputName != new CsvOptions().InputName ? InputName : under.InputName,
+    };
 }

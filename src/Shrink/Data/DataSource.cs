@@ -36,7 +36,7 @@ public static class DataSource
     public static (IDataSource First, IDataSource Second) Split(this IDataSource source, double fraction, int seed)
     {
         ArgumentNullException.ThrowIfNull(source);
-        if (!(fraction > 0 && fraction < 1)) throw OptionsException.For("SplitFraction", $"split fraction {fraction} is out of range; give a number between 0 and 1, e.g. 0.1");
+        if (!(fraction > 0 && fraction < 1)) throw OptionsException.For("SplitFraction", $"must be between 0 and 1 (both excluded), got {fraction}; e.g. 0.1 holds out a tenth");
         if (source.Count < 2) throw new DataException($"{source.Name} has {source.Count} sample(s); a split needs at least 2");
         var second = Math.Clamp((int)Math.Round(source.Count * fraction), 1, source.Count - 1);
         var order = Enumerable.Range(0, source.Count).ToArray();

@@ -12,7 +12,8 @@ namespace Shrink.Data;
 /// either <c>source</c> (a directory or a <c>.npy</c>/<c>.npz</c>/<c>.csv</c> file, opened as <see cref="DataSources.Open"/>
 /// opens it) or <c>train</c> and <c>test</c> (each a file or a folder), paths relative to the YAML file; and every
 /// property of <see cref="DataOptions"/> in kebab case (<c>split-fraction</c>, <c>seed</c>, <c>image</c>, <c>augment</c>,
-/// <c>csv</c>, <c>class-count</c>, <c>skip-bad</c>, <c>workers</c>), which override the options the caller gave.
+/// <c>csv</c>, <c>class-count</c>, <c>skip-bad</c>, <c>workers</c>). The options the caller gives override the file's keys
+/// where they are set (<see cref="DataOptions.Over"/>), as command-line flags override a configuration file.
 /// </summary>
 /// <example>
 /// <code>
@@ -56,22 +57,22 @@ internal static class DatasetFile
         }
     }
 
-    /// <summary>The file's own keys (version, source, train, test) and the options: <paramref name="options"/> with each other key set.</summary>
+    /// <summary>The file's own keys (version, source, train, test) and the options: each other key set, then <paramref name="options"/> over them.</summary>
     private static (Dictionary<string, YamlNode> Own, DataOptions Options) Bind(YamlMappingNode root, YamlBinder binder, DataOptions options)
     {
         var properties = YamlTypes.Properties(typeof(DataOptions));
-        var (own, merged) = (new Dictionary<string, YamlNode>(), options with { });
+        var (own, file) = (new Dictionary<string, YamlNode>(), new DataOptions());
         foreach (var (k, v) in root.Children)
         {
             var key = binder.Key(k, "");
             if (OwnKeys.Contains(key)) { own[key] = v; continue; }
             var property = properties.FirstOrDefault(p => p.Key == key).Property
                 ?? throw binder.Fail(k, key, $"unknown key; known keys: {string.Join(", ", OwnKeys.Concat(properties.Select(p => p.Key)))}");
-            property.SetValue(merged, binder.Bind(v, property.PropertyType, key));
+            property.SetValue(file, binder.Bind(v, property.PropertyType, key));
         }
         if (own.TryGetValue("version", out var version) && binder.Bind(version, typeof(int), "version") is not 1)
             throw binder.Fail(version, "version", "is not known; this Shrink reads version 1 dataset files");
-        return (own, merged);
+        return (own, options.Over(file));
     }
 
     private static string Existing(YamlBinder binder, YamlNode node, string key, string dir)

@@ -30,12 +30,12 @@ internal static class Elementwise
             add(new OpSchema(op, c => c.PassThrough(), 1, op == "InstanceNormalization" ? 3 : 1)
             {
                 Channels = op == "InstanceNormalization" ? ChannelFlowKind.Opaque : ChannelFlowKind.Elementwise,
-                KeepsZero = ZeroAtZero.Contains(op) ? Always : null, Rectifier = Rectifiers.Contains(op),
+                KeepsZero = ZeroAtZero.Contains(op) ? Always : null, Rectifier = Rectifiers.Contains(op), Gate = op is "Sigmoid" or "HardSigmoid",
             });
         foreach (var op in Binary)
             add(new OpSchema(op, InferBinary, 2, 2)
             {
-                Channels = op == "Add" ? ChannelFlowKind.Add : ChannelFlowKind.Opaque,
+                Channels = op switch { "Add" => ChannelFlowKind.Add, "Mul" => ChannelFlowKind.Mul, _ => ChannelFlowKind.Opaque },
                 Quantization = op == "Add" ? QuantizationRole.Requantizing : QuantizationRole.None,
             });
         foreach (var op in Variadic) add(new OpSchema(op, c => c.SetOutput(0, c.InputType(0), Broadcast.Shapes(c, Enumerable.Range(0, c.InputCount))), 1, int.MaxValue));

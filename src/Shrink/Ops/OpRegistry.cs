@@ -15,6 +15,7 @@ public static class OpRegistry
         LinearOps.Register(Add);
         ShapeOps.Register(Add);
         ReduceOps.Register(Add);
+        PadOps.Register(Add);
     }
 
     /// <summary>Registers a schema (later registrations with a higher <see cref="OpSchema.SinceVersion"/> win for newer opsets).</summary>

@@ -71,6 +71,12 @@ public enum ChannelFlowKind
 
     /// <summary>Reads only its input's shape, never its values (Shape).</summary>
     ShapeOnly,
+
+    /// <summary>Pad: padding the spatial axes keeps every channel where it was.</summary>
+    Pad,
+
+    /// <summary>Binary multiplication: a gate onto the channels it was computed from ties them, a constant scalar scales them.</summary>
+    Mul,
 }
 
 /// <summary>The part an op plays in static quantization (QDQ).</summary>
@@ -103,6 +109,9 @@ public static class OpRoles
 
     /// <summary>True when f(0) = 0 channel by channel: a zeroed channel stays zero through the node.</summary>
     public static bool KeepsZero(Node node) => Schema(node)?.KeepsZero?.Invoke(node) == true;
+
+    /// <summary>True for gates (Sigmoid, HardSigmoid): f(0) ≠ 0, but a Mul onto the channels they were computed from keeps them zero.</summary>
+    public static bool IsGate(Node node) => Schema(node)?.Gate == true;
 
     /// <summary>True for ReLU-like activations, whose zeros the activation criteria count.</summary>
     public static bool IsRectifier(Node node) => Schema(node)?.Rectifier == true;

@@ -59,5 +59,8 @@ public sealed class OpSchema
     /// <summary>A ReLU-like activation (ReLU, Clip, LeakyReLU, HardSwish, GELU): the activation criteria count the zeros after it.</summary>
     public bool Rectifier { get; init; }
 
+    /// <summary>A gate (Sigmoid, HardSigmoid): f(0) ≠ 0, so pruning follows it only into a Mul onto the channels it gates.</summary>
+    public bool Gate { get; init; }
+
     public QuantizationRole Quantization { get; init; }
 }

@@ -26,6 +26,9 @@ public sealed class PassContext
     /// <summary>Adds a note that names options, rendered by <see cref="Naming"/>.</summary>
     public void Note(Text.OptionText note) => Notes.Add(Naming is null ? note.ToString() : note.Render(Naming));
 
+    /// <summary>How much the notes say: a summary of what was left alone (<see cref="NotesLevel.Normal"/>), or every item.</summary>
+    public NotesLevel Verbosity { get; init; }
+
     /// <summary>ONNX Runtime settings for passes that run the model (fold-constants evaluates constant subgraphs).</summary>
     public RunnerOptions Runner { get; init; } = new();
 
@@ -42,6 +45,16 @@ public sealed class PassContext
 
     /// <summary>The latest artifact of type <typeparamref name="T"/>, or null.</summary>
     public T? Artifact<T>() where T : class, IArtifact => _artifacts.OfType<T>().LastOrDefault();
+}
+
+/// <summary>How much a pass's or technique's notes say.</summary>
+public enum NotesLevel
+{
+    /// <summary>What was left alone in short: per reason, the count and a few examples.</summary>
+    Normal,
+
+    /// <summary>Every layer or group left alone, each with its reason.</summary>
+    Detailed,
 }
 
 /// <summary>

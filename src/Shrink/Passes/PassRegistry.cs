@@ -25,6 +25,7 @@ public static class PassRegistry
     {
         ["remove-unused"] = Plain(() => new RemoveUnusedPass()),
         ["fold-constants"] = Plain(() => new FoldConstantsPass()),
+        ["unshare-initializers"] = Plain(() => new UnshareInitializersPass()),
         ["fold-batchnorm"] = Plain(() => new FoldBatchNormPass()),
         ["quantize-dynamic"] = With<QuantizationOptions>(o => new QuantizeDynamicPass(o), new QuantizationOptions { PerChannel = true }),
         ["quantize-static"] = With<QuantizationOptions>(o => new QuantizeStaticPass(o), new QuantizationOptions()),

@@ -140,7 +140,7 @@ public sealed record RecipeData
     /// <summary>SHA-256 of <see cref="Source"/>: of the file, or of a directory's files (names and bytes, in ordinal order).</summary>
     public string? SourceSha256 { get; init; }
 
-    /// <summary>How <see cref="Source"/> is read and split (<see cref="Shrink.Data.DataOptions"/>); null: the defaults. Version 2.</summary>
+    /// <summary>How the data (<see cref="Source"/> or <see cref="FashionMnist"/>) and <see cref="Calibration"/> are read and split (<see cref="Shrink.Data.DataOptions"/>); null: the defaults. Version 2.</summary>
     public Shrink.Data.DataOptions? Options { get; init; }
 
     /// <summary>Train on the first N training images only (the commands' <c>--limit</c>); null: all of them. Version 2.</summary>
@@ -166,12 +166,12 @@ public sealed record RecipeData
     public string? TeacherSha256 { get; init; }
 
     /// <summary>
-    /// The data section of a command's <c>--data</c> value: Fashion-MNIST for no value, <c>embedded</c> or a directory of
-    /// the four IDX files (as the recipes of earlier versions wrote it), else <see cref="Source"/>.
+    /// The data section of a command's <c>--data</c> value and the options it is read with: Fashion-MNIST for no value,
+    /// <c>embedded</c> or a directory of the four IDX files (as the recipes of earlier versions wrote it), else <see cref="Source"/>.
     /// </summary>
     public static RecipeData For(string? spec, Shrink.Data.DataOptions? options = null) =>
         spec is null || spec == Embedded || Directory.Exists(spec) && Shrink.Data.IdxFileSet.Find(spec) is { Missing.Count: 0 }
-            ? new RecipeData { FashionMnist = spec }
+            ? new RecipeData { FashionMnist = spec, Options = options }
             : new RecipeData { Source = spec, Options = options };
 
     /// <summary>The lowest recipe version that holds this data section: 2 with other data than Fashion-MNIST, a training limit or a zoo teacher, else 1.</summary>

@@ -25,6 +25,7 @@ public static class RecipeInputs
         var data = d.FashionMnist switch
         {
             null => d.Source is { } source ? DataSources.Open(source, d.Options, model) : null,
+            var idx when d.Options is not null => DataSources.Open(idx, d.Options, model),
             RecipeData.Embedded => FashionMnist.LoadEmbedded(),
             var dir => FashionMnist.LoadDirectory(dir),
         };

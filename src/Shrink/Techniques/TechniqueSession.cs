@@ -45,6 +45,9 @@ public sealed class TechniqueSession
     /// </summary>
     public Text.OptionNaming? Naming { get; init; }
 
+    /// <summary>How much the notes say: what was left alone in short (the default), or every item with its reason.</summary>
+    public Passes.NotesLevel Verbosity { get; init; }
+
     public void Note(string message) => Notes?.Invoke(message);
 
     /// <summary>A note that names options, rendered by <see cref="Naming"/>.</summary>

@@ -110,6 +110,26 @@ public class PruneCliTests
         Assert.Contains("latency not measured (--bench-batch none)", channels.Out);
     }
 
+    /// <summary>Groups left alone for one reason share one line (count, reason, a few of them); --verbosity detailed gives each its own.</summary>
+    [Fact]
+    public void VerbositySaysHowMuchTheNotesList()
+    {
+        using var dir = new TempDirectory();
+        var model = TestModels.TorchPath("transformer_tiny");
+        var normal = CliRunner.Run("prune", model, "--method", "l1-filter", "--sparsity", "0.5", "--bench-batch", "none", "--out", dir.File("n.onnx"));
+        CliRunner.AssertBadInput(normal, "no channel group could be pruned");
+        Assert.Contains("left alone: 4 groups: the weights of '…' are shared with other nodes (e.g. ", normal.Err);
+        Assert.Contains("each one with --verbosity detailed", normal.Err);
+        Assert.Contains("kept tied: 4 weights that several layers read", normal.Err);
+        var detailed = CliRunner.Run("prune", model, "--method", "l1-filter", "--sparsity", "0.5", "--bench-batch", "none", "--verbosity", "detailed", "--out", dir.File("d.onnx"));
+        CliRunner.AssertBadInput(detailed, "no channel group could be pruned");
+        // The one error line keeps its start and its end: the first weight kept tied and the last group left alone, each named.
+        Assert.Contains("kept tied: 'encoder.layers.0.self_attn.out_proj.weight' (the weight of", detailed.Err);
+        Assert.EndsWith("left alone: /fc/Gemm: 'output' is a graph output", detailed.Err.Trim());
+        Assert.DoesNotContain("each one with", detailed.Err);
+        Assert.False(File.Exists(dir.File("n.onnx")) || File.Exists(dir.File("d.onnx")));
+    }
+
     /// <summary>--save-recipe writes the command as a one-stage recipe of the prune technique; running it makes the same model, bit for bit.</summary>
     [Fact]
     public void TheSavedRecipeMakesTheSameModel()

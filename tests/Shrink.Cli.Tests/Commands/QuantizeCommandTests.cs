@@ -30,6 +30,38 @@ public class QuantizeCliTests
         Assert.Equal(64, root.GetProperty("calibrationSamples").GetInt32());
     }
 
+    /// <summary>
+    /// --min-fidelity: a target met leaves every layer quantized and says so in the JSON; one no fallback reaches
+    /// (a cosine of exactly 1) is exit 2, naming the flag, with nothing written; out of (0, 1] it is refused before any work.
+    /// </summary>
+    [Fact]
+    public void MinFidelityIsReportedAndAnUnreachableOneWritesNothing()
+    {
+        using var dir = new TempDirectory();
+        CliRunner.Zoo(dir, "lenet5", "m.onnx");
+        string[] Args(params string[] extra) => new[] { "quantize", dir.File("m.onnx"), "--data", "embedded", "--calib-samples", "64", "--bench-batch", "none",
+            "--out", dir.File("q.onnx") }.Concat(extra).ToArray();
+        var r = CliRunner.Run(Args("--min-fidelity", "0.5", "--json"));
+        Assert.True(r.ExitCode == 0, r.Err);
+        using (var doc = System.Text.Json.JsonDocument.Parse(r.Out))
+        {
+            var fallback = doc.RootElement.GetProperty("fallback");
+            Assert.Equal(0.5, fallback.GetProperty("target").GetDouble());
+            Assert.Empty(fallback.GetProperty("keptInFloat").EnumerateArray());
+            Assert.True(fallback.GetProperty("cosine").GetDouble() >= 0.5);
+        }
+        File.Delete(dir.File("q.onnx"));
+        // After the progress lines of calibration and of the measuring, one error line, exit 2.
+        var unreachable = CliRunner.Run(Args("--min-fidelity", "1"));
+        Assert.Equal(2, unreachable.ExitCode);
+        var last = unreachable.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries)[^1];
+        Assert.StartsWith("error: --min-fidelity is 1.0000, but static quantization reaches output cosine", last);
+        Assert.DoesNotContain("   at ", unreachable.Err);
+        Assert.Single(unreachable.Err.Split('\n'), l => l.StartsWith("error: "));
+        CliRunner.AssertBadInput(CliRunner.Run(Args("--min-fidelity", "1.5")), "--min-fidelity is an output cosine, in (0, 1]");
+        Assert.False(File.Exists(dir.File("q.onnx")));
+    }
+
     [Fact]
     public void OnnxRuntimeRunsTheQdqModelWithIntegerKernels()
     {

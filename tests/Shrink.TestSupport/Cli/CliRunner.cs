@@ -21,7 +21,7 @@ internal static class CliRunner
         var lines = r.Err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Xunit.Assert.Single(lines);
         Xunit.Assert.StartsWith("error: ", lines[0]);
-        Xunit.Assert.Contains(expected, lines[0]);
+        Xunit.Assert.True(lines[0].Contains(expected), $"expected: {expected}\n  actual: {lines[0]}");
         Xunit.Assert.DoesNotContain("   at ", r.Err);
     }
 

@@ -31,6 +31,8 @@ public class PassContractTests
                 return (m, PassRegistry.Create(id), context);
             case "fold-constants":
                 return (OnnxReader.Read(TestModels.TorchPath("lenet_fmnist")), PassRegistry.Create(id), context);
+            case "unshare-initializers":
+                return (OnnxReader.Read(TestModels.TorchPath("prune_resnet")), PassRegistry.Create(id), context);
             case "fold-batchnorm":
                 return (ModelZoo.Create("vgg-small", seed: 1), PassRegistry.Create(id), context);
             case "quantize-static":
@@ -81,10 +83,10 @@ public class PassContractTests
     }
 
     [Fact]
-    public void TheRegistryKnowsAllNinePasses()
+    public void TheRegistryKnowsAllTenPasses()
     {
         Assert.Equal(new[] { "cluster-weights", "factorize-lowrank", "fold-batchnorm", "fold-constants", "prune-structured", "prune-unstructured",
-            "quantize-dynamic", "quantize-static", "remove-unused" }, PassRegistry.Ids.Order());
+            "quantize-dynamic", "quantize-static", "remove-unused", "unshare-initializers" }, PassRegistry.Ids.Order());
         Assert.Equal(typeof(QuantizationOptions), PassRegistry.OptionsType("quantize-static"));
     }
 

@@ -9,13 +9,13 @@ namespace Shrink.Passes.Pruning;
 public static class ChannelAllocation
 {
     /// <summary>The kept channels (sorted) of every group that loses some, by group key; groups without scores are noted and left alone.</summary>
-    public static Dictionary<string, long[]> Plan(ChannelFlow flow, StructuredPruneOptions options, IChannelImportance importance, List<string> notes)
+    public static Dictionary<string, long[]> Plan(ChannelFlow flow, StructuredPruneOptions options, IChannelImportance importance, LeftAlone leftAlone)
     {
         var scored = new List<(ChannelGroup Group, double[] Scores)>();
         foreach (var g in flow.Groups.Where(g => g.Blocker is null))
         {
             if (importance.Score(flow, g) is { } s) scored.Add((g, s));
-            else notes.Add($"left alone: {g.Name}: {importance.Missing}");
+            else leftAlone.Add(g.Name, importance.Missing);
         }
         double? threshold = null;
         if (options.Scope == PruneScope.Global && scored.Count > 0)

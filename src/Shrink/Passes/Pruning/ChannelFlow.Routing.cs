@@ -14,6 +14,19 @@ public sealed partial class ChannelFlow
         return null;
     }
 
+    /// <summary>
+    /// A Mul: of two tensors with the same channels (a squeeze-excitation gate onto the channels it was computed from,
+    /// SiLU's x · σ(x)) it ties their groups; of a tensor by a constant scalar it follows the channels.
+    /// </summary>
+    private ChannelStep? Mul(Node node, Value? x, ChannelLayout? lx, bool onlyFirst)
+    {
+        if (node.Inputs.Count != 2) return null;
+        var y = node.Inputs[1];
+        if (onlyFirst) return Graph.ConstantOf(y) is { ElementCount: 1 } ? Follow(node, x!, lx!.Spatial) : null;
+        if (lx is null) return Graph.ConstantOf(x) is { ElementCount: 1 } && L(y) is { } only ? Follow(node, y!, only.Spatial) : null;
+        return L(y) is { } ly ? Tie(node, x!, y!, lx, ly, multiplies: true) : null;
+    }
+
     private ChannelStep Bias(Node node, int parameter, Value input)
     {
         PerChannel(node, parameter, input);
@@ -21,13 +34,18 @@ public sealed partial class ChannelFlow
         return new BiasStep(node, parameter, input);
     }
 
-    private ChannelStep Tie(Node node, Value x, Value y, ChannelLayout a, ChannelLayout b)
+    /// <summary>
+    /// Both inputs carry the same channels position by position (a residual Add; a Mul of a gate onto its channels): their
+    /// groups are tied. The pruned channels stay zero after an Add of two zero layouts, and after a Mul where either is zero.
+    /// </summary>
+    private ChannelStep Tie(Node node, Value x, Value y, ChannelLayout a, ChannelLayout b, bool multiplies = false)
     {
-        Set(node.Outputs.ElementAtOrDefault(0), a);
+        Set(node.Outputs.ElementAtOrDefault(0), a with { NonZero = multiplies ? a.NonZero && b.NonZero : a.NonZero || b.NonZero });
         var step = new TieStep(node, x, y);
-        string? reason = a.Length != b.Length || a.Spatial != b.Spatial ? $"'{node.DisplayName}' adds tensors of different channel layouts"
+        var verb = multiplies ? "multiplies" : "adds";
+        string? reason = a.Length != b.Length || a.Spatial != b.Spatial ? $"'{node.DisplayName}' {verb} tensors of different channel layouts"
             : a.Refs.Zip(b.Refs).Any(p => p.First.Index != p.Second.Index || p.First.Sub != p.Second.Sub || _all[Root(p.First.Group)].Channels != _all[Root(p.Second.Group)].Channels)
-                ? $"'{node.DisplayName}' adds different channels together" : null;
+                ? $"'{node.DisplayName}' {verb} different channels together" : null;
         if (reason is not null)
         {
             Block(a, reason);
@@ -46,7 +64,10 @@ public sealed partial class ChannelFlow
     {
         if (lx is null || !node.Inputs.All(v => L(v) is not null) || node.Inputs.Select(v => L(v)!.Spatial).Distinct().Count() != 1
             || !IsChannelAxis(node.GetInt("axis", 0), x!, lx)) return null;
-        Set(node.Outputs.ElementAtOrDefault(0), new ChannelLayout(node.Inputs.SelectMany(v => L(v)!.Refs).ToArray(), lx.Spatial));
+        Set(node.Outputs.ElementAtOrDefault(0), new ChannelLayout(node.Inputs.SelectMany(v => L(v)!.Refs).ToArray(), lx.Spatial)
+        {
+            NonZero = node.Inputs.Any(v => L(v)!.NonZero),
+        });
         return new ConcatStep(node);
     }
 
@@ -89,7 +110,7 @@ public sealed partial class ChannelFlow
         var offset = 0;
         for (var i = 0; i < node.Outputs.Count; i++)
         {
-            Set(node.Outputs[i], new ChannelLayout(lx.Refs.Skip(offset).Take((int)sizes[i]).ToArray(), lx.Spatial));
+            Set(node.Outputs[i], lx with { Refs = lx.Refs.Skip(offset).Take((int)sizes[i]).ToArray() });
             offset += (int)sizes[i];
         }
     }
@@ -118,7 +139,7 @@ public sealed partial class ChannelFlow
         }
         if (steps is not null && steps[i] != 1) return null;
         var (s, e) = Bounds(starts[i], ends[i], lx.Length);
-        Set(node.Outputs[0], new ChannelLayout(lx.Refs.Skip(s).Take(Math.Max(0, e - s)).ToArray(), lx.Spatial));
+        Set(node.Outputs[0], lx with { Refs = lx.Refs.Skip(s).Take(Math.Max(0, e - s)).ToArray() });
         return new SliceStep(node, x);
     }
 
@@ -154,7 +175,7 @@ public sealed partial class ChannelFlow
 
     /// <summary>A layout flattened: each channel becomes <paramref name="size"/> consecutive features.</summary>
     internal static ChannelLayout Blocks(ChannelLayout lx, int size) =>
-        new(lx.Refs.SelectMany(r => Enumerable.Range(0, size).Select(k => r with { Sub = k })).ToArray(), false);
+        new(lx.Refs.SelectMany(r => Enumerable.Range(0, size).Select(k => r with { Sub = k })).ToArray(), false) { NonZero = lx.NonZero };
 
     private static int? SpatialSize(Value x)
     {
@@ -208,6 +229,6 @@ public sealed partial class ChannelFlow
         for (var i = 0; i < s.Groups; i++)
             for (var k = 0; k < inner; k++)
                 result[s.Transposed ? k * s.Groups + i : i * inner + k] = refs[i * inner + k];
-        return new ChannelLayout(result, true);
+        return new ChannelLayout(result, true) { NonZero = s.Layout.NonZero };
     }
 }

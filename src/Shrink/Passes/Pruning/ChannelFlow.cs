@@ -195,6 +195,9 @@ public sealed partial class ChannelFlow
             ChannelFlowKind.Layer when onlyFirst => Depthwise(node, x!, lx!),
             ChannelFlowKind.Normalization when onlyFirst && lx!.Spatial && node.Outputs.Skip(1).All(o => o is not { Uses.Count: > 0 }) => Normalization(node, x!),
             ChannelFlowKind.Elementwise when onlyFirst && OpRoles.KeepsZero(node) => Follow(node, x!, lx!.Spatial),
+            ChannelFlowKind.Elementwise when onlyFirst && OpRoles.IsGate(node) => Gate(node, x!, lx!),
+            ChannelFlowKind.Pad when onlyFirst && lx!.Spatial && OpRoles.KeepsZero(node) && PadKeepsChannels(node, x!, _shapeValues) => Follow(node, x!, true),
+            ChannelFlowKind.Mul => Mul(node, x, lx, onlyFirst),
             ChannelFlowKind.Pool when onlyFirst && OpRoles.KeepsZero(node) && lx!.Spatial => Follow(node, x!, true),
             ChannelFlowKind.Add => Add(node, x, lx, onlyFirst),
             ChannelFlowKind.Reduce when onlyFirst && lx!.Spatial && OpRoles.KeepsZero(node) && ReduceKeepsChannels(node, x!, _shapeValues) is { } spatial
@@ -232,6 +235,11 @@ public sealed partial class ChannelFlow
     private ChannelConsumer? Consume(Node node, LayerSpec spec, Value x, ChannelLayout lx)
     {
         var expected = spec.Weight.Const!.Dims[spec.InAxis] * spec.ConvGroups;
+        if (lx.NonZero)
+        {
+            Block(lx, $"'{node.DisplayName}' reads a gate of them (a Sigmoid, say), which is not zero where they are pruned");
+            return null;
+        }
         if (lx.Spatial != spec.Spatial || lx.Length != expected)
         {
             Block(lx, lx.Spatial != spec.Spatial ? $"it mixes convolution channels and dense features at '{node.DisplayName}'"
@@ -273,8 +281,29 @@ public sealed partial class ChannelFlow
     private ChannelStep Normalization(Node node, Value x)
     {
         foreach (var i in OpRegistry.Find(node.Domain, node.OpType)!.ChannelInputs) PerChannel(node, i, x);
-        Set(node.Outputs.ElementAtOrDefault(0), L(x)!);
+        // The masked model zeroes γ and β of pruned channels: they are zero after it, whatever came in.
+        Set(node.Outputs.ElementAtOrDefault(0), L(x)! with { NonZero = false });
         return new NormalizationStep(node, x);
+    }
+
+    /// <summary>A gate (Sigmoid, HardSigmoid) of the channels: followed, but not zero where they are pruned (<see cref="ChannelLayout.NonZero"/>).</summary>
+    private ChannelStep Gate(Node node, Value x, ChannelLayout lx)
+    {
+        Set(node.Outputs.ElementAtOrDefault(0), lx with { NonZero = true });
+        return new FollowStep(node, x, lx.Spatial);
+    }
+
+    /// <summary>A Pad that pads only spatial axes (pads known; none on the batch or channel axis).</summary>
+    internal static bool PadKeepsChannels(Node node, Value x, IReadOnlyDictionary<Value, Dim[]> shapeValues)
+    {
+        if (x.Shape?.Rank is not { } rank) return false;
+        var pads = node.GetInts("pads") ?? (node.Inputs.Count > 1 ? Ints(node, 1, shapeValues) : null);
+        if (pads is null || pads.Length % 2 != 0) return false;
+        var axes = node.Inputs.Count > 3 && node.Inputs[3] is { Name.Length: > 0 } ? Ints(node, 3, shapeValues) : Enumerable.Range(0, rank).Select(a => (long)a).ToArray();
+        if (axes is null || axes.Length * 2 != pads.Length) return false;
+        for (var i = 0; i < axes.Length; i++)
+            if ((axes[i] < 0 ? axes[i] + rank : axes[i]) is 0 or 1 && (pads[i] != 0 || pads[i + axes.Length] != 0)) return false;
+        return true;
     }
 
     private ChannelStep Follow(Node node, Value x, bool spatial)

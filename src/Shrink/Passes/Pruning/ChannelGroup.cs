@@ -13,6 +13,13 @@ public readonly record struct ChannelRef(int Group, int Index, int Sub);
 public sealed record ChannelLayout(ChannelRef[] Refs, bool Spatial)
 {
     public int Length => Refs.Length;
+
+    /// <summary>
+    /// The pruned channels are not zero here in the masked model: a gate (Sigmoid, HardSigmoid) of them, or what a
+    /// depthwise layer or pooling made of such a gate. Only a Mul onto the same channels where they are zero may read
+    /// it (a squeeze-excitation gate, SiLU's x · σ(x)); anything else that reads it leaves its groups alone.
+    /// </summary>
+    public bool NonZero { get; init; }
 }
 
 /// <summary>Where a layer makes the channels of a group: its weight's output axis.</summary>

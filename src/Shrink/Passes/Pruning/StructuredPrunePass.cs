@@ -1,4 +1,5 @@
 using Shrink.Ir;
+using Shrink.Passes.Cleanup;
 using Shrink.Techniques;
 
 namespace Shrink.Passes.Pruning;
@@ -80,12 +81,16 @@ public sealed class StructuredPrunePass : Pass
 
     protected internal override PassResult RunInPlace(Model model, PassContext context)
     {
+        // Each layer must own its weights and biases: exports share equal ones (all-zero biases) through Identity nodes.
+        new UnshareInitializersPass().RunInPlace(model, context);
         var flow = ChannelFlow.Analyze(model);
         if (flow.Groups.Count == 0) throw new OptionsException(CheckPreconditions(model)!);
-        foreach (var g in flow.Groups.Where(g => g.Blocker is not null)) context.Notes.Add($"left alone: {g.Name}: {g.Blocker}");
+        var alone = new LeftAlone();
+        foreach (var g in flow.Groups.Where(g => g.Blocker is not null)) alone.Add(g.Name, g.Blocker!);
         // Rank every group on the original weights first: removing one group's channels slices the next layer's weights.
-        var plan = ChannelAllocation.Plan(flow, _options, ChannelImportance.For(_options.Method, _options.ChannelScores), context.Notes);
-        LeaveConflictsAlone(model, plan, context.Notes);
+        var plan = ChannelAllocation.Plan(flow, _options, ChannelImportance.For(_options.Method, _options.ChannelScores), alone);
+        LeaveConflictsAlone(model, plan, alone);
+        alone.WriteTo(context);
         if (plan.Count > 0)
         {
             if (_options.MaskOnly) ChannelMask.Apply(flow, ById(flow, plan));
@@ -103,7 +108,7 @@ public sealed class StructuredPrunePass : Pass
     }
 
     /// <summary>Tries the cut on a copy; a group whose removal would reroute channels is left alone (noted) and the cut retried.</summary>
-    private static void LeaveConflictsAlone(Model model, Dictionary<string, long[]> plan, List<string> notes)
+    private static void LeaveConflictsAlone(Model model, Dictionary<string, long[]> plan, LeftAlone alone)
     {
         while (plan.Count > 0)
         {
@@ -119,7 +124,7 @@ public sealed class StructuredPrunePass : Pass
                 var name = trial.Groups.Where(g => e.Groups.Contains(g.Id) && plan.ContainsKey(g.Key)).Select(g => g.Key).FirstOrDefault()
                            ?? plan.Keys.First(); // the cause lies further upstream
                 plan.Remove(name);
-                notes.Add($"left alone: {name}: {e.Message}");
+                alone.Add(name, e.Message);
             }
         }
     }

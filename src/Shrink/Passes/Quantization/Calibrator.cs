@@ -68,7 +68,8 @@ public sealed class CalibrationSet
 /// <summary>
 /// Collects activation ranges for static quantization by running the float model in ONNX Runtime
 /// with the requested intermediate values made graph outputs: one pass for the minimum and maximum,
-/// and for Percentile and Entropy a second pass filling a 2048-bin histogram of |x| over [0, max|x|].
+/// and for Percentile and Entropy a second pass filling a 2048-bin histogram, of |x| over [0, max|x|] for the
+/// percentile, of x over [−max|x|, max|x|] for the entropy (as ONNX Runtime's <c>HistogramCollector</c> does).
 /// </summary>
 public static class Calibrator
 {
@@ -104,25 +105,38 @@ public static class Calibrator
         if (method == CalibrationMethod.MinMax) return result;
 
         var limit = values.ToDictionary(n => n, n => Math.Max(Math.Abs(result[n].Min), Math.Abs(result[n].Max)));
+        var signed = method == CalibrationMethod.Entropy; // entropy: x over [−limit, limit]; percentile: |x| over [0, limit]
         var histograms = values.ToDictionary(n => n, _ => new long[Bins]);
         foreach (var outputs in samples.Run(runner))
             foreach (var o in outputs.Where(o => names.Contains(o.Name)))
-            {
-                var h = histograms[o.Name];
-                var width = limit[o.Name] / Bins;
-                if (width <= 0) continue;
-                foreach (var x in (float[])o.Data) h[Math.Min(Bins - 1, (int)(Math.Abs(x) / width))]++;
-            }
-        foreach (var n in values)
+                Fill(histograms[o.Name], (float[])o.Data, limit[o.Name], signed);
+        foreach (var n in values.Where(n => limit[n] > 0))
         {
-            var width = limit[n] / Bins;
-            if (width <= 0) continue;
-            var threshold = method == CalibrationMethod.Percentile ? PercentileThreshold(histograms[n], percentile) * width : EntropyThreshold(histograms[n]) * width;
             var (lo, hi) = result[n];
+            if (signed)
+            {
+                // ONNX Runtime's entropy calibrator: the window (−t, t] of least KL divergence, clipped to the observed range.
+                var (low, high) = EntropyWindow(histograms[n], limit[n]);
+                result[n] = (Math.Max(lo, low), Math.Min(hi, high));
+                continue;
+            }
+            var threshold = PercentileThreshold(histograms[n], percentile) * limit[n] / Bins;
             // Non-negative tensors (after ReLU) keep 0 as their lower end; others become symmetric.
             result[n] = lo >= 0 ? (0, Math.Min(hi, threshold)) : (-Math.Min(limit[n], threshold), Math.Min(limit[n], threshold));
         }
         return result;
+    }
+
+    /// <summary>Adds <paramref name="data"/> to a histogram of |x| over [0, limit], or of x over [−limit, limit] when <paramref name="signed"/>.</summary>
+    private static void Fill(long[] h, float[] data, double limit, bool signed)
+    {
+        if (limit <= 0) return;
+        var width = (signed ? 2 * limit : limit) / Bins;
+        foreach (var x in data)
+        {
+            var bin = (int)Math.Floor(((signed ? x + limit : Math.Abs(x)) / width));
+            h[Math.Clamp(bin, 0, Bins - 1)]++;
+        }
     }
 
     /// <summary>The upper edge (in bins) below which <paramref name="percentile"/> % of the counts lie.</summary>
@@ -140,63 +154,74 @@ public static class Calibrator
     }
 
     /// <summary>
-    /// TensorRT's entropy calibration: for each candidate threshold i (in bins), the reference
-    /// distribution is the first i bins with the outliers added to the last; the candidate is that
-    /// distribution merged into 128 levels and spread back over its non-empty bins; the threshold with
-    /// the smallest KL divergence wins.
+    /// ONNX Runtime's entropy calibration (<c>HistogramCollector.get_entropy_threshold</c>) on a histogram of x over
+    /// [−limit, limit]: for each window of 2i + 1 bins around zero (i from 64 to half the bins), the reference
+    /// distribution p is the window with the outliers added to its end bins; the candidate q is the window merged into
+    /// 128 bins (of ⌊(2i + 1)/128⌋ bins each, the rest into the last) and spread back, in whole counts, over p's
+    /// non-empty bins (every bin of the group takes that share); both are smoothed (zeros become 0.0001, taken from the others) and the window of least KL(p‖q)
+    /// gives the range. Windows too narrow to hold the quantized bins are not tried.
     /// </summary>
-    private static double EntropyThreshold(long[] h)
+    internal static (double Low, double High) EntropyWindow(long[] h, double limit)
     {
-        var best = (double)h.Length;
-        var bestKl = double.PositiveInfinity;
-        var p = new double[h.Length];
-        var q = new double[h.Length];
-        for (var i = QuantizedBins; i <= h.Length; i++)
+        var zero = h.Length / 2;
+        const int half = QuantizedBins / 2;
+        var width = 2 * limit / h.Length;
+        var (best, bestKl) = (zero, double.PositiveInfinity);
+        var prefix = new long[h.Length + 1];
+        for (var k = 0; k < h.Length; k++) prefix[k + 1] = prefix[k] + h[k];
+        for (var i = half; i <= zero; i++)
         {
-            long outliers = 0;
-            for (var k = i; k < h.Length; k++) outliers += h[k];
-            for (var k = 0; k < i; k++) p[k] = h[k];
-            p[i - 1] += outliers;
-            var step = (double)i / QuantizedBins;
-            for (var j = 0; j < QuantizedBins; j++)
-            {
-                var start = (int)Math.Floor(j * step);
-                var end = j == QuantizedBins - 1 ? i : (int)Math.Floor((j + 1) * step);
-                double sum = 0;
-                var nonEmpty = 0;
-                for (var k = start; k < end; k++)
-                {
-                    sum += h[k];
-                    if (h[k] != 0) nonEmpty++;
-                }
-                for (var k = start; k < end; k++) q[k] = h[k] != 0 ? sum / nonEmpty : 0;
-            }
-            var kl = KlDivergence(p, q, i);
-            if (kl < bestKl)
-            {
-                bestKl = kl;
-                best = i;
-            }
+            var kl = WindowDivergence(h, prefix, zero - i, Math.Min(zero + i + 1, h.Length));
+            if (kl < bestKl) (best, bestKl) = (i, kl);
         }
-        return best + 0.5;
+        var end = Math.Min(zero + best + 1, h.Length);
+        return (-limit + (zero - best) * width, -limit + end * width);
     }
 
-    private static double KlDivergence(double[] p, double[] q, int n)
+    /// <summary>KL(p‖q) of the window [start, end) of <paramref name="h"/> as <see cref="EntropyWindow"/> builds them; +∞ when either is empty.</summary>
+    private static double WindowDivergence(long[] h, long[] prefix, int start, int end)
     {
-        double ps = 0, qs = 0;
-        for (var k = 0; k < n; k++)
+        var size = end - start;
+        var p = new double[size];
+        for (var k = 0; k < size; k++) p[k] = h[start + k];
+        p[0] += prefix[start];
+        p[size - 1] += prefix[h.Length] - prefix[end];
+        var q = new double[size];
+        var merged = size / QuantizedBins;
+        for (var j = 0; j < QuantizedBins; j++)
         {
-            ps += p[k];
-            qs += q[k];
+            var (a, b) = (j * merged, j == QuantizedBins - 1 ? size : (j + 1) * merged);
+            var sum = prefix[start + b] - prefix[start + a];
+            // Spread over the group's ⌊size/128⌋ bins (ONNX Runtime leaves the remainder's empty), divided by p's non-empty ones there, in whole counts.
+            var nonEmpty = 0;
+            for (var k = a; k < a + merged; k++) if (p[k] != 0) nonEmpty++;
+            if (nonEmpty == 0) continue;
+            var share = Math.Floor((double)sum / nonEmpty);
+            for (var k = a; k < a + merged; k++) q[k] = share;
         }
-        if (ps == 0 || qs == 0) return double.PositiveInfinity;
+        return Smooth(p) && Smooth(q) ? KlDivergence(p, q) : double.PositiveInfinity;
+    }
+
+    /// <summary>ONNX Runtime's <c>smooth_distribution</c>: every zero becomes ε = 0.0001, taken evenly from the non-zero bins; false when all are zero.</summary>
+    private static bool Smooth(double[] p)
+    {
+        const double eps = 0.0001;
+        var zeros = p.Count(x => x == 0);
+        if (zeros == p.Length) return false;
+        var eps1 = eps * zeros / (p.Length - zeros);
+        for (var k = 0; k < p.Length; k++) p[k] = p[k] == 0 ? eps : p[k] - eps1;
+        return p.All(x => x > 0);
+    }
+
+    /// <summary>KL(p‖q) of two positive histograms, each normalised (as scipy.stats.entropy does).</summary>
+    private static double KlDivergence(double[] p, double[] q)
+    {
+        var (ps, qs) = (p.Sum(), q.Sum());
         double kl = 0;
-        for (var k = 0; k < n; k++)
+        for (var k = 0; k < p.Length; k++)
         {
-            if (p[k] == 0) continue;
-            var pk = p[k] / ps;
-            var qk = q[k] / qs;
-            kl += qk == 0 ? pk * Math.Log(pk / 1e-12) : pk * Math.Log(pk / qk);
+            var (pk, qk) = (p[k] / ps, q[k] / qs);
+            kl += pk * Math.Log(pk / qk);
         }
         return kl;
     }

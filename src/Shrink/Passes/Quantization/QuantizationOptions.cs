@@ -12,7 +12,7 @@ public enum CalibrationMethod
     /// <summary>A percentile of |x| (e.g. 99.99): outliers saturate instead of stretching the scale.</summary>
     Percentile,
 
-    /// <summary>The threshold whose 128-bin quantized histogram is nearest (KL divergence) to the float one (TensorRT's method).</summary>
+    /// <summary>The range whose 128-bin quantized histogram is nearest (KL divergence) to the float one (ONNX Runtime's entropy calibrator).</summary>
     Entropy,
 }
 

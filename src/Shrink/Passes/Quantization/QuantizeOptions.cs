@@ -94,6 +94,14 @@ public sealed record QuantizeOptions
 
     public ReduceRange ReduceRange { get; init; } = ReduceRange.Auto;
 
+    /// <summary>
+    /// The output cosine to the float model (the lowest over its outputs, on the calibration samples) static quantization
+    /// must reach: when every layer quantized falls short, the fewest most sensitive layers are kept in float
+    /// (<see cref="QuantizationFallback"/>; listed in <see cref="QuantizeResult.Fallback"/>), and when none does, an
+    /// <see cref="OptionsException"/>. Null: no target, nothing measured.
+    /// </summary>
+    public double? MinFidelity { get; init; }
+
     /// <summary>True for weight-only quantization (static, activations float).</summary>
     [JsonIgnore]
     public bool WeightOnly => Mode == QuantizeMode.Static && Activations == ActivationPrecision.Float;
@@ -126,6 +134,7 @@ public sealed record QuantizeOptions
         if (Calibrates && CalibrationSamples < 1) throw OptionsException.For(nameof(CalibrationSamples), $"must be at least 1, got {CalibrationSamples}");
         if (!(Percentile > 50 && Percentile <= 100)) throw OptionsException.For(nameof(Percentile), $"must be in (50, 100], got {Percentile}");
         if (BlockSize < 0 || BlockSize == 1) throw OptionsException.For(nameof(BlockSize), $"must be 2 or more (or 0 for none), got {BlockSize}");
+        if (MinFidelity is { } f && !(f > 0 && f <= 1)) throw OptionsException.For(nameof(MinFidelity), $"is an output cosine, in (0, 1]; got {f}");
         foreach (var (layer, precision) in Layers ?? new Dictionary<string, WeightPrecision>())
             if (!Enum.IsDefined(precision)) throw OptionsException.For(nameof(Layers), $"give layer '{Text.Message.Name(layer)}' int8, int4, ternary, binary or float, not {precision}");
         return this;

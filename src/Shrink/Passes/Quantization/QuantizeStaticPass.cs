@@ -183,9 +183,13 @@ public sealed class QuantizeStaticPass : Pass
             var storage = LowBitStorageFor(model, plan, context);
             var (reduceRange, note) = _options.ResolveReduceRange(integerKernels: _options.Activations != DataType.Float);
             if (note is not null && plan.Layers.Any(l => _options.BitsOf(l) == 8)) context.Note(note);
-            var packed = plan.Layers.Select(layer => (QuantizeWeights(graph, layer, parameters.TryGetValue(layer.Inputs[0]!, out var x) ? x : null, storage, reduceRange),
-                _options.BitsOf(layer))).ToList();
+            var floatBiases = new List<string>();
+            var packed = plan.Layers.Select(layer => (QuantizeWeights(graph, layer, parameters.TryGetValue(layer.Inputs[0]!, out var x) ? x : null, storage, reduceRange,
+                floatBiases), _options.BitsOf(layer))).ToList();
             QuantParams.RecordPackedBits(model, packed);
+            if (floatBiases.Count > 0)
+                context.Notes.Add($"the bias of {floatBiases.Count} layer{(floatBiases.Count == 1 ? "" : "s")} stays float ({Message.List(floatBiases.Take(3).Select(n => $"'{Message.Name(n)}'"))}" +
+                    $"{(floatBiases.Count > 3 ? ", …" : "")}): in int32 at input scale × weight scale it would overflow, its input's range being tiny next to it");
         }
         // Tensors that keep their input's parameters (MaxPool, reshapes) share its scale and zero point initializers.
         var inserted = new Dictionary<Value, (Value Scale, Value Zero)>();
@@ -313,7 +317,10 @@ public sealed class QuantizeStaticPass : Pass
     public const int Int4Opset = 21;
 
     /// <summary>int8 weights (low-bit levels where asked, INT4 when <paramref name="storage"/> says so) and an int32 bias behind DequantizeLinear; returns the weight tensor's name.</summary>
-    private string QuantizeWeights(Graph graph, Node layer, QuantParams? input, DataType storage, bool reduceRange)
+    /// <summary>The largest |int32 bias| written: more would leave too little headroom for the products the kernel adds to it.</summary>
+    public const double BiasLimit = 1 << 30;
+
+    private string QuantizeWeights(Graph graph, Node layer, QuantParams? input, DataType storage, bool reduceRange, List<string> floatBiases)
     {
         var w = layer.Inputs[1]!;
         var t = w.Const!;
@@ -331,6 +338,12 @@ public sealed class QuantizeStaticPass : Pass
             || bias.Dims[0] != channels) return qw.Name;
         var bv = bias.AsFloats().ToArray();
         var bscale = bv.Select((_, c) => x.Scale * scales[_options.PerChannel ? c : 0]).ToArray();
+        // A bias far larger than input scale × weight scale (an input range near zero) would saturate in int32 and vanish: it stays float, as it was.
+        if (bv.Where((v, c) => Math.Abs(Math.Round(v / (double)bscale[c])) > BiasLimit).Any())
+        {
+            floatBiases.Add(layer.DisplayName);
+            return qw.Name;
+        }
         var bq = bv.Select((x, c) => (int)Math.Clamp(Math.Round(x / bscale[c]), int.MinValue, int.MaxValue)).ToArray();
         var qb = graph.AddInitializer(new Tensor(b.Name + "_quantized", DataType.Int32, bias.Dims, bq.SelectMany(BitConverter.GetBytes).ToArray()));
         var bs = graph.AddInitializer(Tensor.FromFloats(b.Name + "_scale", bias.Dims, bscale));

@@ -12,6 +12,9 @@ namespace Shrink.Passes.Quantization;
 public sealed record QuantizeResult(Model Model, QuantizationParameters Parameters, CalibratedRanges Calibration, IReadOnlyList<string> Notes,
     IReadOnlyDictionary<string, long> Stats)
 {
+    /// <summary>What the automatic fallback measured and kept in float (<see cref="QuantizeOptions.MinFidelity"/>), or null when no target was set.</summary>
+    public QuantizationFallbackReport? Fallback { get; init; }
+
     /// <summary>The result as techniques return it: the quantization parameters and, when there are any, the activation ranges.</summary>
     public TechniqueResult ToTechniqueResult() => new(Model,
         Calibration.Ranges.Count == 0 ? new IArtifact[] { Parameters } : new IArtifact[] { Parameters, ActivationRanges.Of(Calibration.Ranges) }, Notes);
@@ -72,7 +75,14 @@ public static class Quantizer
         RunnerOptions? runner = null)
     {
         var prepared = Prepare(model, (options ?? new QuantizeOptions()) with { Mode = QuantizeMode.Static });
-        return Export(prepared, Calibrate(prepared, calibration, session, runner), session: session);
+        var ranges = Calibrate(prepared, calibration, session, runner);
+        if (prepared.Options.MinFidelity is not { } target || !prepared.Options.Calibrates) return Export(prepared, ranges, session: session);
+        var (result, report) = QuantizationFallback.Run(prepared, ranges, calibration!.First(prepared.Options.CalibrationSamples), target, session, runner);
+        var notes = result.Notes.ToList();
+        notes.Add(report.KeptInFloat.Count == 0 ? $"output cosine {report.Cosine:F4} on the calibration samples (target {target:F4}): every layer quantized"
+            : $"output cosine {report.CosineAllQuantized:F4} with every layer quantized, {report.Cosine:F4} with {report.KeptInFloat.Count} kept in float " +
+              $"(target {target:F4}): {Text.Message.List(report.KeptInFloat.Select(n => $"'{Text.Message.Name(n)}'"))}");
+        return result with { Fallback = report, Notes = notes };
     }
 
     /// <summary>Weight-only quantization: weights behind DequantizeLinear, activations and biases float, no calibration.</summary>
@@ -154,7 +164,7 @@ public static class Quantizer
             return (model, new List<string>(), reason);
         // Layers are looked for after folding: weights behind Constant nodes or exporter Transposes become initializers there.
         var context = new PassContext();
-        var folded = new PassPipeline(new FoldConstantsPass(), new FoldBatchNormPass()).Run(model, context).Model;
+        var folded = new PassPipeline(new UnshareInitializersPass(), new FoldConstantsPass(), new FoldBatchNormPass()).Run(model, context).Model;
         reason = dynamic ? new QuantizeDynamicPass(pass).CheckPreconditions(folded) : new QuantizeStaticPass(pass).CheckPreconditions(folded);
         return (folded, context.Notes, reason);
     }

@@ -1,6 +1,5 @@
 using Shrink.Data;
 using Shrink.Data.Sources;
-using Shrink.Tests.Data.Sources;
 using Xunit;
 
 namespace Shrink.Tests.Data.Images;

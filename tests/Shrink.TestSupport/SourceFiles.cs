@@ -1,7 +1,7 @@
 using Shrink.Data.Images;
 using Shrink.Ir;
 
-namespace Shrink.Tests.Data.Sources;
+namespace Shrink.TestSupport;
 
 /// <summary>Small image folders, models and files built on the fly for the data-source tests.</summary>
 internal static class SourceFiles
