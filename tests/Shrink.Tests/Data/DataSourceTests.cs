@@ -1,6 +1,7 @@
 using Shrink.Data;
 using Shrink.Ir;
 using Shrink.Runtime;
+using Shrink.TestSupport;
 using Shrink.Zoo;
 using Xunit;
 
@@ -16,21 +17,6 @@ public class DataSourceTests
             new HostTensor("attention_mask", Enumerable.Repeat(1L, n * 3).ToArray(), new long[] { n, 3 }),
         },
         Enumerable.Range(0, n).Select(i => i % 2).ToArray(), 2);
-
-    /// <summary>A model taking int64 input_ids and attention_mask of [batch, seq] and returning their sum.</summary>
-    private static Model Encoder()
-    {
-        var g = new Graph("encoder");
-        var ids = new Value("input_ids", DataType.Int64, new Shape(new[] { Dim.Symbol("batch"), Dim.Symbol("seq") }));
-        var mask = new Value("attention_mask", DataType.Int64, new Shape(new[] { Dim.Symbol("batch"), Dim.Symbol("seq") }));
-        g.Inputs.Add(ids);
-        g.Inputs.Add(mask);
-        var add = new Node("Add", "", "add").AddInput(ids).AddInput(mask);
-        add.AddOutput(new Value("sum", DataType.Int64));
-        g.AddNode(add);
-        g.Outputs.Add(add.Outputs[0]!);
-        return new Model(g);
-    }
 
     /// <summary>A model taking float vectors [batch, <paramref name="width"/>] (an MLP exported without its Flatten).</summary>
     private static Model Vector(int width)
@@ -93,7 +79,7 @@ public class DataSourceTests
     [Fact]
     public void Binding_MatchesByName_AndConvertsInt32TokenIdsToInt64()
     {
-        var binding = DataBinding.For(Encoder(), Tokens(4));
+        var binding = DataBinding.For(SourceFiles.TokenModel(), Tokens(4));
         var inputs = binding.ModelInputs(Tokens(4).Read([1]));
 
         Assert.Equal(["input_ids", "attention_mask"], inputs.Select(t => t.Name));
@@ -106,7 +92,7 @@ public class DataSourceTests
     {
         var ids = new InMemorySource("ids.npz", new[] { new HostTensor("input_ids", new long[6], new long[] { 2, 3 }) });
 
-        var e = Assert.Throws<DataException>(() => DataBinding.For(Encoder(), ids));
+        var e = Assert.Throws<DataException>(() => DataBinding.For(SourceFiles.TokenModel(), ids));
 
         Assert.Equal("ids.npz has no input 'attention_mask' (int64[batch,seq]) that the model takes; it has input_ids; give one array per model input, named like it", e.Message);
     }
