@@ -170,3 +170,21 @@ public class SqliteTrialStoreTests
         Assert.Throws<OptionsException>(() => study.Enqueue(Configuration.Of(("a", 9), ("b", "q"))));
     }
 }
+
+public class SqliteTrialStoreLockTests
+{
+    [Fact]
+    public void An_exclusive_store_refuses_a_second_run_on_the_same_directory_until_it_is_closed()
+    {
+        using var dir = new TempDirectory();
+        using (var first = SqliteTrialStore.OpenExclusive(dir.Path))
+        {
+            var e = Assert.Throws<TrialStoreException>(() => SqliteTrialStore.OpenExclusive(dir.Path));
+            Assert.Contains("another run is using", e.Message);
+            using var reader = SqliteTrialStore.InDirectory(dir.Path);  // reading beside it stays possible
+            Assert.Null(reader.FindStudy("s"));
+        }
+        using var again = SqliteTrialStore.OpenExclusive(dir.Path);
+        Assert.Equal(1, again.SchemaVersion);
+    }
+}

@@ -19,6 +19,7 @@ public sealed partial class SqliteTrialStore : ITrialStore
 
     private readonly string _connection;
     private readonly TimeProvider _clock;
+    private FileStream? _lock;
 
     /// <summary>Opens (creating when missing) the store at <paramref name="path"/>.</summary>
     public SqliteTrialStore(string path, TimeProvider? clock = null, TimeSpan? busyTimeout = null)
@@ -33,6 +34,39 @@ public sealed partial class SqliteTrialStore : ITrialStore
     /// <summary>The store in run directory <paramref name="directory"/> (<see cref="FileName"/>).</summary>
     public static SqliteTrialStore InDirectory(string directory, TimeProvider? clock = null) =>
         new(System.IO.Path.Combine(directory, FileName), clock);
+
+    /// <summary>
+    /// The store of run directory <paramref name="directory"/> for a run that must be its only coordinator (the
+    /// local runner, <see cref="SearchRunOptions.SoleCoordinator"/>): it holds <c>trials.db.lock</c> exclusively until
+    /// disposed — released by the system when the process dies, kill -9 included — and refuses, with a
+    /// <see cref="TrialStoreException"/>, a directory another live run holds.
+    /// </summary>
+    public static SqliteTrialStore OpenExclusive(string directory, TimeProvider? clock = null)
+    {
+        var lockPath = System.IO.Path.Combine(System.IO.Path.GetFullPath(directory), FileName + ".lock");
+        FileStream held;
+        try
+        {
+            held = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e) when (File.Exists(lockPath) && e is not DirectoryNotFoundException)
+        {
+            throw new TrialStoreException($"another run is using '{directory}' (it holds '{lockPath}'); wait for it to end, or give another run directory", e);
+        }
+        catch (Exception e) when (EnvironmentFailureException.IsFileSystem(e))
+        {
+            throw EnvironmentFailureException.From($"lock '{lockPath}'", e);
+        }
+        try
+        {
+            return new SqliteTrialStore(System.IO.Path.Combine(directory, FileName), clock) { _lock = held };
+        }
+        catch
+        {
+            held.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>The database file.</summary>
     public string Path { get; }
@@ -130,7 +164,8 @@ public sealed partial class SqliteTrialStore : ITrialStore
     /// <summary>Closes the pooled connections to the file, so it can be moved or removed.</summary>
     public void Dispose()
     {
-        using var c = new SqliteConnection(_connection);
-        SqliteConnection.ClearPool(c);
+        using (var c = new SqliteConnection(_connection)) SqliteConnection.ClearPool(c);
+        _lock?.Dispose();
+        _lock = null;
     }
 }
