@@ -35,6 +35,13 @@ public static class CanonicalJson
         return document.RootElement.Clone();
     }
 
+    /// <summary>JSON text parsed into its canonical value (a detached element).</summary>
+    public static JsonElement Parse(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        return Normalize(document.RootElement);
+    }
+
     /// <summary>Lower-case hexadecimal SHA-256 of the UTF-8 bytes of <paramref name="canonical"/>.</summary>
     public static string Sha256(string canonical) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical)));

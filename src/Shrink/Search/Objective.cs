@@ -32,6 +32,14 @@ public sealed record Objective(IReadOnlyList<Goal> Goals, IReadOnlyList<Constrai
     /// <summary>Maximize <paramref name="metric"/> under <paramref name="constraints"/>.</summary>
     public static Objective Maximize(string metric, params Constraint[] constraints) => new([new Goal(metric, Direction.Maximize)], constraints);
 
+    /// <summary>The objective as JSON-able data (for a strategy's settings).</summary>
+    public Dictionary<string, object?> Describe() => new()
+    {
+        ["goals"] = Goals.Select(g => new Dictionary<string, object?> { ["metric"] = g.Metric, ["direction"] = g.Direction.ToString().ToLowerInvariant() }).ToList(),
+        ["constraints"] = Constraints.Select(c => new Dictionary<string, object?>
+            { ["metric"] = c.Metric, ["bound"] = c.Bound == Bound.AtMost ? "at-most" : "at-least", ["limit"] = c.Limit }).ToList(),
+    };
+
     /// <summary>True with one goal (a scalar objective).</summary>
     public bool IsScalar => Goals.Count == 1;
 

@@ -40,16 +40,19 @@ public sealed class SearchRunner
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         if (_options.WallTime is { } wall) stop.CancelAfter(wall);
         var running = new List<Running>();
-        var (finished, exhausted) = (0, false);
+        var (finished, exhausted, renewed) = (0, false, Stopwatch.StartNew());
         try
         {
             while (true)
             {
                 if (!stop.IsCancellationRequested) exhausted = Fill(running, evaluate, stop.Token);
                 if (running.Count == 0) break;
-                var renew = Task.Delay(_options.Lease / 3, CancellationToken.None);
+                using var wake = new CancellationTokenSource();
+                var renew = Task.Delay(Max(TimeSpan.Zero, _options.Lease / 3 - renewed.Elapsed), wake.Token);
                 var done = await Task.WhenAny(running.Select(r => (Task)r.Task).Append(renew)).ConfigureAwait(false);
-                if (done == renew) { Renew(running); continue; }
+                await wake.CancelAsync().ConfigureAwait(false);
+                if (renewed.Elapsed >= _options.Lease / 3) { Renew(running); renewed.Restart(); }
+                if (done == renew) continue;
                 var r = running.Single(x => x.Task == done);
                 running.Remove(r);
                 if (Record(r, r.Task.Result)) finished++;
@@ -143,6 +146,8 @@ public sealed class SearchRunner
         if (_options.Finished is { } finished && _study.Store.Find(_study.Info, r.Trial.Hash, r.Trial.Budget) is { } written) finished(written);
         return true;
     }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
     private void Renew(List<Running> running)
     {

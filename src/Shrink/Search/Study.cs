@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Shrink.Text;
 
 namespace Shrink.Search;
@@ -29,7 +28,7 @@ public sealed class Study
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(space);
-        var canonical = CanonicalJson.Of(JsonDocument.Parse(settings).RootElement);
+        var canonical = CanonicalJson.Of(CanonicalJson.Parse(settings));
         var resumeOption = OptionName.Of(nameof(SearchRunOptions.Resume));
         var existing = store.FindStudy(name);
         if (existing is null && resume)

@@ -56,6 +56,17 @@ public class SearchSpaceTests
     }
 
     [Fact]
+    public void The_size_of_many_conditional_groups_is_counted_without_enumerating_them()
+    {
+        var groups = Enumerable.Range(0, 20).Select(i => $"g{i}").ToList();
+        var parameters = groups.SelectMany(g => new Parameter[] { Parameter.Bool($"prune[{g}]"), Parameter.Int($"keep[{g}]", 1, 10).OnlyWhen($"prune[{g}]", true) });
+        var space = new SearchSpace(parameters);
+        Assert.Equal(Math.Pow(11, 20), space.Size, 1e6);  // per group: off, or on with 10 widths
+        var c = space.Sample(new SearchRandom(3));
+        Assert.All(groups, g => Assert.Equal(c.GetBool($"prune[{g}]"), c.Has($"keep[{g}]")));
+    }
+
+    [Fact]
     public void Space_json_and_hash_are_stable_and_differ_between_spaces()
     {
         Assert.Equal(Quantization().Hash, Quantization().Hash);

@@ -121,3 +121,19 @@ public class StrategyTests
         Assert.Equal("Sample", Assert.Throws<OptionsException>(() => new RegularizedEvolution(Bowl(), Loss, 1, population: 4, sample: 5)).Option);
     }
 }
+
+public class StrategySettingsTests
+{
+    [Fact]
+    public void Settings_name_everything_the_proposals_depend_on()
+    {
+        var objective = Objective.Minimize("size", new Constraint("drop", Bound.AtMost, 0.5));
+        var evolution = new RegularizedEvolution(SearchHarness.Tiny(), objective, 3, population: 10, sample: 4);
+        Assert.Equal("""{"objective":{"constraints":[{"bound":"at-most","limit":0.5,"metric":"drop"}],"goals":[{"direction":"minimize","metric":"size"}]},"population":10,"sample":4,"seed":3,"strategy":"evolution"}""",
+            evolution.Settings);
+        Assert.NotEqual(evolution.Settings, new RegularizedEvolution(SearchHarness.Tiny(), objective, 4, population: 10, sample: 4).Settings);
+        var sh = new SuccessiveHalving(new RandomSearch(SearchHarness.Tiny(), 3), objective, 0.25, eta: 2);
+        Assert.StartsWith("""{"eta":2,"inner":{"seed":3,"strategy":"random"},"max_budget":1,"min_budget":0.25""", sh.Settings);
+        Assert.Contains("\"temperature\":2", new SimulatedAnnealing(SearchHarness.Tiny(), objective, 3, temperature: 2).Settings);
+    }
+}

@@ -11,7 +11,6 @@ namespace Shrink.Search;
 public sealed class SearchSpace
 {
     private readonly Dictionary<string, Parameter> _byName = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _parents = new(StringComparer.Ordinal);
 
     /// <summary>A space of <paramref name="parameters"/> (checked: names, ranges, conditions).</summary>
     public SearchSpace(IEnumerable<Parameter> parameters)
@@ -19,7 +18,7 @@ public sealed class SearchSpace
         ArgumentNullException.ThrowIfNull(parameters);
         Parameters = parameters.ToArray();
         foreach (var p in Parameters) Add(p);
-        Size = CountFrom(0, []);
+        Size = Parameters.Where(p => p.Condition is null).Aggregate(1.0, (product, p) => product * Count(p));
         Json = CanonicalJson.Of(Parameters.Select(Describe).ToArray());
         Hash = CanonicalJson.Sha256(Json);
     }
@@ -115,23 +114,18 @@ public sealed class SearchSpace
             throw OptionsException.For(nameof(Parameter.Condition), $"of parameter '{p.Name}' lists no value of '{c.Parent}'; give at least one");
         foreach (var v in c.Values.Where(v => !parent.Contains(v)))
             throw OptionsException.For(nameof(Parameter.Condition), $"of parameter '{p.Name}' asks for {c.Parent} = {CanonicalJson.Of(v)}, which '{c.Parent}' cannot take");
-        _parents.Add(c.Parent);
     }
 
-    private double CountFrom(int index, Dictionary<string, JsonElement> chosen)
+    /// <summary>
+    /// The number of configurations: each parameter has at most one parent, so the parameters form a forest and
+    /// the count is the product over its roots of Count(p) = |p| for a parameter without children, else the sum over
+    /// p's values v of the product of Count(c) over the children c that v switches on.
+    /// </summary>
+    private double Count(Parameter p)
     {
-        if (index == Parameters.Count) return 1;
-        var p = Parameters[index];
-        if (!IsActive(p, chosen)) return CountFrom(index + 1, chosen);
-        if (!_parents.Contains(p.Name)) return p.Cardinality * CountFrom(index + 1, chosen);
-        double total = 0;
-        foreach (var v in p.Values())
-        {
-            chosen[p.Name] = v;
-            total += CountFrom(index + 1, chosen);
-        }
-        chosen.Remove(p.Name);
-        return total;
+        var children = Parameters.Where(c => c.Condition?.Parent == p.Name).ToList();
+        if (children.Count == 0) return p.Cardinality;
+        return p.Values().Sum(v => children.Where(c => c.Condition!.Admits(v)).Aggregate(1.0, (product, c) => product * Count(c)));
     }
 
     private IEnumerable<List<KeyValuePair<string, JsonElement>>> EnumerateFrom(int index, Dictionary<string, JsonElement> chosen)

@@ -13,6 +13,12 @@ public interface ISearchStrategy
     /// <summary>A short stable name ("random", "evolution", "annealing", "successive-halving"), also its random stream's.</summary>
     string Name { get; }
 
+    /// <summary>
+    /// Canonical JSON of everything the proposals depend on besides the history (name, seed, options, objective):
+    /// give it to <see cref="Study.Open"/> (within the caller's settings) so a resume with other settings is refused.
+    /// </summary>
+    string Settings { get; }
+
     /// <summary>Up to <paramref name="count"/> new proposals given <paramref name="history"/>.</summary>
     Proposals Propose(IReadOnlyList<Trial> history, int count);
 }

@@ -29,6 +29,9 @@ public sealed class RegularizedEvolution : SearchStrategy
     /// <summary>S: members drawn for each tournament.</summary>
     public int Sample { get; }
 
+    protected override Dictionary<string, object?> Options() =>
+        new() { ["objective"] = Objective.Describe(), ["population"] = Population, ["sample"] = Sample };
+
     protected override Proposal? Next(IReadOnlyList<Trial> history, int proposedBefore, IReadOnlySet<string> seen, SearchRandom random)
     {
         var population = history.Where(Objective.Ranks).TakeLast(Population).ToList();

@@ -22,6 +22,20 @@ public abstract class SearchStrategy : ISearchStrategy
 
     public abstract string Name { get; }
 
+    public string Settings
+    {
+        get
+        {
+            var settings = Options();
+            settings["strategy"] = Name;
+            settings["seed"] = Seed;
+            return CanonicalJson.Of(settings);
+        }
+    }
+
+    /// <summary>The strategy's options for <see cref="Settings"/> (name and seed are added).</summary>
+    protected virtual Dictionary<string, object?> Options() => [];
+
     /// <summary>The space proposals are drawn from.</summary>
     public SearchSpace Space { get; }
 

@@ -44,6 +44,9 @@ public sealed class SimulatedAnnealing : SearchStrategy
         return current;
     }
 
+    protected override Dictionary<string, object?> Options() =>
+        new() { ["objective"] = Objective.Describe(), ["temperature"] = Temperature, ["cooling"] = Cooling };
+
     protected override Proposal? Next(IReadOnlyList<Trial> history, int proposedBefore, IReadOnlySet<string> seen, SearchRandom random)
     {
         var current = Current(history);

@@ -41,6 +41,12 @@ public sealed class SuccessiveHalving : ISearchStrategy
     /// <summary>The budgets of the rungs, smallest first; the last is <see cref="MaxBudget"/>.</summary>
     public IReadOnlyList<double> Rungs { get; }
 
+    public string Settings => CanonicalJson.Of(new Dictionary<string, object?>
+    {
+        ["strategy"] = Name, ["inner"] = CanonicalJson.Parse(Inner.Settings),
+        ["objective"] = Objective.Describe(), ["min_budget"] = MinBudget, ["max_budget"] = MaxBudget, ["eta"] = Eta,
+    });
+
     public Proposals Propose(IReadOnlyList<Trial> history, int count)
     {
         ArgumentNullException.ThrowIfNull(history);
