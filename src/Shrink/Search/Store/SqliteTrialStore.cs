@@ -36,7 +36,7 @@ public sealed partial class SqliteTrialStore : ITrialStore
         new(System.IO.Path.Combine(directory, FileName), clock);
 
     /// <summary>
-    /// The store of run directory <paramref name="directory"/> for a run that must be its only coordinator (the
+    /// The store of run directory <paramref name="directory"/> (created when missing) for a run that must be its only coordinator (the
     /// local runner, <see cref="SearchRunOptions.SoleCoordinator"/>): it holds <c>trials.db.lock</c> exclusively until
     /// disposed — released by the system when the process dies, kill -9 included — and refuses, with a
     /// <see cref="TrialStoreException"/>, a directory another live run holds.
@@ -47,6 +47,7 @@ public sealed partial class SqliteTrialStore : ITrialStore
         FileStream held;
         try
         {
+            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(lockPath)!);
             held = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         }
         catch (IOException e) when (File.Exists(lockPath) && e is not DirectoryNotFoundException)
