@@ -61,8 +61,14 @@ public sealed record TrialSummary(int Number, string Status, string Summary, IRe
         t.Configuration.Values.ToDictionary(v => v.Key, v => v.Value), t.Metrics, t.ModelPath, t.Error, t.Seconds, objective.IsFeasible(t), t.Origin);
 }
 
-/// <summary>The Pareto fronts of accuracy (drop, or 1 − fidelity) against packed bytes and against latency: trial numbers in order.</summary>
-public sealed record ParetoFronts(IReadOnlyList<int> AccuracyVsSize, IReadOnlyList<int> AccuracyVsLatency);
+/// <summary>The Pareto fronts of accuracy against packed bytes and against latency (at the largest batch size), each ordered by trial number.</summary>
+public sealed record ParetoFronts(IReadOnlyList<ParetoPoint> AccuracyVsSize, IReadOnlyList<ParetoPoint> AccuracyVsLatency);
+
+/// <summary>
+/// A trial on a front (<see cref="Trial"/> counts from 0, as the store does): its accuracy drop in points, or its fidelity;
+/// its packed bytes; its p50 ms; and whether it meets the budget.
+/// </summary>
+public sealed record ParetoPoint(int Trial, double? Drop, double? Fidelity, double Bytes, double LatencyMs, bool Feasible);
 
 /// <summary>
 /// The final re-evaluation of the chosen model on the full test split: accuracy in points and its drop with 95 % intervals

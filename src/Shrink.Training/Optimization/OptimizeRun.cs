@@ -33,8 +33,8 @@ internal sealed class OptimizeRun
 
     private static Constraint Within => new(TrialMetrics.Excess, Bound.AtMost, 0);
 
-    /// <summary>The directory of trial <paramref name="number"/>: <c>DIR/trials/0007</c>.</summary>
-    public string TrialDirectory(int number) => Path.Combine(Directory, "trials", number.ToString("D4", System.Globalization.CultureInfo.InvariantCulture));
+    /// <summary>The directory of trial <paramref name="number"/> (0-based in the store, counted from 1 in files and lines): <c>DIR/trials/0007</c> for number 6.</summary>
+    public string TrialDirectory(int number) => Path.Combine(Directory, "trials", (number + 1).ToString("D4", System.Globalization.CultureInfo.InvariantCulture));
 
     /// <summary>The recipe of configuration <paramref name="c"/>.</summary>
     public Recipe RecipeOf(Configuration c) => CompressionPlan.Recipe(c, Model, Data, new RecipeRuntime(), Options.Seed);

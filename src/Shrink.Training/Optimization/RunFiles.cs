@@ -43,7 +43,7 @@ internal sealed class RunFiles(OptimizeRun run)
             staged.Commit();
         }
         RecipeWriter.Write(run.RecipeOf(best.Configuration), Path(BestRecipe),
-            header: [$"shrink optimize: trial {best.Number} of {run.Directory} ({CompressionSpace.Summary(best.Configuration)})"]);
+            header: [$"shrink optimize: trial {best.Number + 1} of {run.Directory} ({CompressionSpace.Summary(best.Configuration)})"]);
     }
 
     private OptimizeResult Result(IReadOnlyList<Trial> trials, BaselineFigures baseline, Objective objective, Trial? best)
@@ -55,17 +55,19 @@ internal sealed class RunFiles(OptimizeRun run)
             Model = run.OriginalPath, Directory = run.Directory, Goal = run.Options.Goal, Budget = run.Options.BudgetText,
             MaxAccuracyDrop = run.Options.MaxAccuracyDrop, MinFidelity = run.Options.MinFidelity, Strict = run.Options.Strict, Baseline = baseline,
             Best = best is null ? null : TrialSummary.Of(best, objective), Met = met, Miss = best is null || met ? null : Math.Max(0, excess ?? 0),
-            Trials = trials.Select(t => TrialSummary.Of(t, objective)).ToList(), Pareto = Fronts(trials),
+            Trials = trials.Select(t => TrialSummary.Of(t, objective)).ToList(), Pareto = Fronts(trials, objective),
         };
     }
 
     /// <summary>The non-dominated completed trials of (accuracy loss, bytes) and of (accuracy loss, latency).</summary>
-    private ParetoFronts Fronts(IReadOnlyList<Trial> trials)
+    private ParetoFronts Fronts(IReadOnlyList<Trial> trials, Objective objective)
     {
         var done = trials.Where(t => t.Status == TrialStatus.Completed && t.Metrics.ContainsKey(TrialMetrics.Excess)).ToList();
         double Loss(Trial t) => run.Options.ByFidelity ? -t.Metrics[TrialMetrics.Fidelity] : t.Metrics[TrialMetrics.Drop];
-        IReadOnlyList<int> Front(string metric) =>
-            Pareto.Sort(done.Select(t => new[] { Loss(t), t.Metrics[metric] }).ToList()).FirstOrDefault()?.Select(i => done[i].Number).Order().ToList() ?? [];
+        ParetoPoint Point(Trial t) => new(t.Number, t.Metrics.TryGetValue(TrialMetrics.Drop, out var d) ? d : null,
+            t.Metrics.TryGetValue(TrialMetrics.Fidelity, out var f) ? f : null, t.Metrics[TrialMetrics.Bytes], t.Metrics[TrialMetrics.Latency], objective.IsFeasible(t));
+        IReadOnlyList<ParetoPoint> Front(string metric) =>
+            Pareto.Sort(done.Select(t => new[] { Loss(t), t.Metrics[metric] }).ToList()).FirstOrDefault()?.Order().Select(i => Point(done[i])).ToList() ?? [];
         return new ParetoFronts(Front(TrialMetrics.Bytes), Front(TrialMetrics.Latency));
     }
 }
