@@ -29,7 +29,7 @@ internal sealed partial class OptimizeCli
     /// <summary>Property → flag where the names differ.</summary>
     public static readonly (string Property, string Flag)[] Aliases =
     [
-        (nameof(OptimizeOptions.WallTime), "--budget"), (nameof(OptimizeOptions.LatencyBatches), "--latency-batch"),
+        (nameof(OptimizeOptions.WallTime), "--budget"), (nameof(OptimizeOptions.LatencyBatches), "--latency-batch"), (nameof(OptimizeOptions.Workers), "--workers"),
         (nameof(OptimizeOptions.MaxAccuracyDrop), "--max-accuracy-drop"), ("TrainLimit", "--limit"), ("Model", "MODEL"),
     ];
 

@@ -21,9 +21,10 @@ namespace Shrink.Training.Optimization;
 public static class CompressionPlan
 {
     /// <summary>The recipe of <paramref name="c"/> on <paramref name="model"/> and <paramref name="data"/> (whose <see cref="RecipeData.Teacher"/> is the teacher).</summary>
-    public static Recipe Recipe(Configuration c, RecipeModel model, RecipeData data, RecipeRuntime runtime, int seed)
+    /// <remarks><paramref name="floatLayers"/> stay float in static and mixed quantization (layers whose int8 kernel is slower).</remarks>
+    public static Recipe Recipe(Configuration c, RecipeModel model, RecipeData data, RecipeRuntime runtime, int seed, IReadOnlySet<string>? floatLayers = null)
     {
-        var stages = Stages(c, seed);
+        var stages = Stages(c, seed, floatLayers ?? new HashSet<string>());
         if (stages.Count == 0) stages.Add(new RecipeStage("fold-constants", TechniqueOptions("fold-constants")));
         return new Recipe { Version = data.RequiredVersion, Model = model, Data = data, Runtime = runtime, Stages = stages, Source = "optimize" };
     }
@@ -33,7 +34,7 @@ public static class CompressionPlan
         c.GetString(CompressionSpace.Structure) == "factorize" && c.GetString(CompressionSpace.Weights) == "mixed"
             ? "mixed precision names the original layers, which factorization replaces; not searched together (static int8 is)" : null;
 
-    private static List<RecipeStage> Stages(Configuration c, int seed)
+    private static List<RecipeStage> Stages(Configuration c, int seed, IReadOnlySet<string> floatLayers)
     {
         var tune = FineTune(c, seed);
         var stages = new List<RecipeStage>();
@@ -50,20 +51,16 @@ public static class CompressionPlan
                 stages.Add(new("factorize", new FactorizeTechniqueOptions { LowRank = new LowRankOptions { Energy = c.GetDouble(CompressionSpace.Energy) }, FineTune = tune }));
                 break;
         }
-        if (Weights(c, seed) is { } weights) stages.Add(weights);
+        if (Weights(c, seed, floatLayers) is { } weights) stages.Add(weights);
         return stages;
     }
 
-    private static RecipeStage? Weights(Configuration c, int seed) => c.GetString(CompressionSpace.Weights) switch
+    private static RecipeStage? Weights(Configuration c, int seed, IReadOnlySet<string> floatLayers) => c.GetString(CompressionSpace.Weights) switch
     {
-        "static" => new("quantize", new QuantizeOptions { Mode = QuantizeMode.Static, PerChannel = true }),
+        "static" => new("quantize", new QuantizeOptions { Mode = QuantizeMode.Static, PerChannel = true, Layers = floatLayers.Count == 0 ? null : Float(floatLayers) }),
         "dynamic" => new("quantize", new QuantizeOptions { Mode = QuantizeMode.Dynamic }),
         "mixed" when Prefixed(c, "bits[").All(kv => kv.Value.GetString() == "float") => null,
-        "mixed" => new("quantize", new QuantizeOptions
-        {
-            Mode = QuantizeMode.Static, PerChannel = true,
-            Layers = Prefixed(c, "bits[").ToDictionary(kv => kv.Key, kv => kv.Value.GetString() switch { "int4" => WeightPrecision.Int4, "float" => WeightPrecision.Float, _ => WeightPrecision.Int8 }),
-        }),
+        "mixed" => new("quantize", new QuantizeOptions { Mode = QuantizeMode.Static, PerChannel = true, Layers = Mixed(c, floatLayers) }),
         "cluster" => new("cluster", new ClusterTechniqueOptions
         {
             Sharing = new ClusterOptions { Bits = (int)c.GetInt(CompressionSpace.ClusterBits), Seed = seed },
@@ -71,6 +68,17 @@ public static class CompressionPlan
         }),
         _ => null,
     };
+
+    private static Dictionary<string, WeightPrecision> Float(IEnumerable<string> layers) => layers.ToDictionary(l => l, _ => WeightPrecision.Float);
+
+    /// <summary>Each layer's precision from its <c>bits[layer]</c>, and float for <paramref name="floatLayers"/>.</summary>
+    private static Dictionary<string, WeightPrecision> Mixed(Configuration c, IReadOnlySet<string> floatLayers)
+    {
+        var layers = Prefixed(c, "bits[").ToDictionary(kv => kv.Key,
+            kv => kv.Value.GetString() switch { "int4" => WeightPrecision.Int4, "float" => WeightPrecision.Float, _ => WeightPrecision.Int8 });
+        foreach (var l in floatLayers) layers[l] = WeightPrecision.Float;
+        return layers;
+    }
 
     /// <summary>The fine-tuning of every training stage: the configuration's epochs, distilling from the inputs' teacher.</summary>
     private static FineTuneOptions FineTune(Configuration c, int seed)

@@ -11,7 +11,7 @@ namespace Shrink.Training.Optimization;
 /// <item><c>structure</c>: none, <c>unstructured</c> (magnitude pruning, one <c>sparsity[layer]</c> per prunable layer on a
 /// 0.1 grid up to the bound the sensitivity analysis allows), <c>structured</c> (L1 filter pruning, <c>channel-ratio</c> of
 /// every channel group) or <c>factorize</c> (truncated SVD, <c>energy</c>);</item>
-/// <item><c>weights</c>: float, <c>static</c> int8 (calibrated on the training split), <c>mixed</c> (static, one
+/// <item><c>weights</c>: float, <c>static</c> int8 (calibrated on the training split; layers measured slower in int8 stay float), <c>mixed</c> (static, one
 /// <c>bits[layer]</c> of int8, int4 (size goals) or float per layer), <c>dynamic</c> int8, or <c>cluster</c> (weight sharing,
 /// <c>cluster-bits</c>; size goals only);</item>
 /// <item><c>epochs</c>: fine-tuning epochs after each training technique (0 to the options' maximum), each distilling from
@@ -36,9 +36,9 @@ public sealed class CompressionSpace
     public IReadOnlyDictionary<string, double> SparsityBounds { get; }
 
     /// <summary>The space for <paramref name="model"/> under <paramref name="options"/>, each layer's sparsity bounded from <paramref name="sensitivity"/>.</summary>
-    public static CompressionSpace For(Model model, OptimizeOptions options, SensitivityReport sensitivity)
+    public static CompressionSpace For(Model model, OptimizeOptions options, SensitivityReport sensitivity, IReadOnlySet<string>? floatLayers = null)
     {
-        var layers = PrunableWeights.Find(model).Select(w => w.Layer.Name).Where(n => n.Length > 0).Distinct().ToList();
+        var layers = LayersOf(model);
         var bounds = Bounds(layers, options, sensitivity);
         var latency = options.Goal == OptimizeGoal.Latency;
         var parameters = new List<Parameter>
@@ -50,11 +50,15 @@ public sealed class CompressionSpace
         parameters.AddRange(layers.Select(l => Parameter.Choice($"sparsity[{l}]", Grid(bounds[l])).OnlyWhen(Structure, "unstructured")));
         parameters.Add(latency ? Parameter.Choice(Weights, "float", "static", "mixed", "dynamic") : Parameter.Choice(Weights, "float", "static", "mixed", "dynamic", "cluster"));
         object[] bits = latency ? ["int8", "float"] : ["int8", "int4", "float"];
-        parameters.AddRange(layers.Select(l => Parameter.Choice($"bits[{l}]", bits).OnlyWhen(Weights, "mixed")));
+        parameters.AddRange(layers.Where(l => floatLayers?.Contains(l) != true).Select(l => Parameter.Choice($"bits[{l}]", bits).OnlyWhen(Weights, "mixed")));
         if (!latency) parameters.Add(Parameter.Choice(ClusterBits, 3, 4, 5, 6).OnlyWhen(Weights, "cluster"));
         parameters.Add(Parameter.Int(Epochs, 0, options.MaxEpochs));
         return new CompressionSpace(new SearchSpace(parameters), layers, bounds);
     }
+
+    /// <summary>The named prunable layers of <paramref name="model"/> (Conv, Gemm, MatMul with a weight initializer), in graph order.</summary>
+    public static IReadOnlyList<string> LayersOf(Model model) =>
+        PrunableWeights.Find(model).Select(w => w.Layer.Name).Where(n => n.Length > 0).Distinct().ToList();
 
     /// <summary>
     /// Per layer: the sparsity the analysis found within twice the budget (pruned alone, without fine-tuning), plus 0.2 of

@@ -20,6 +20,11 @@ internal sealed class OptimizeRun
     public required IDataSource Test { get; init; }
     public required SamplePredictions Baseline { get; init; }
     public required TechniqueSession Session { get; init; }
+    /// <summary>The inputs the recipes' stages get (data loaded once), for measurements before the search.</summary>
+    public required TechniqueInputs Inputs { get; init; }
+
+    /// <summary>Layers every trial keeps in float: for the latency goals, those whose int8 kernel was measured slower (<see cref="LayerLatency"/>).</summary>
+    public IReadOnlySet<string> FloatLayers { get; set; } = new HashSet<string>();
 
     public string OriginalPath => Model.Path!;
 
@@ -37,7 +42,7 @@ internal sealed class OptimizeRun
     public string TrialDirectory(int number) => Path.Combine(Directory, "trials", (number + 1).ToString("D4", System.Globalization.CultureInfo.InvariantCulture));
 
     /// <summary>The recipe of configuration <paramref name="c"/>.</summary>
-    public Recipe RecipeOf(Configuration c) => CompressionPlan.Recipe(c, Model, Data, new RecipeRuntime(), Options.Seed);
+    public Recipe RecipeOf(Configuration c) => CompressionPlan.Recipe(c, Model, Data, new RecipeRuntime(), Options.Seed, FloatLayers);
 
     /// <summary>
     /// The acceptance metrics of <paramref name="candidate"/>: accuracy and its drop in points (or the agreement with the

@@ -44,8 +44,10 @@ public static class Optimizer
         directory = Path.GetFullPath(directory);
         var (run, baseline) = Prepare(RecipeModel.File(model.Path), data, options, directory, session);
         var files = new RunFiles(run);
-        var sensitivity = Sensitivity(run, OnnxReader.Read(run.OriginalPath));
-        var space = CompressionSpace.For(OnnxReader.Read(run.OriginalPath), options, sensitivity);
+        var original = OnnxReader.Read(run.OriginalPath);
+        var layers = CompressionSpace.LayersOf(original);
+        run.FloatLayers = LayerLatency.SlowerInInt8(run, original, layers, run.Inputs);
+        var space = CompressionSpace.For(original, options, Sensitivity(run, original), run.FloatLayers);
         var strategy = Strategy(space.Space, run.Objective, options);
         using var store = SqliteTrialStore.OpenExclusive(directory);
         var study = Study.Open(store, StudyName, space.Space, strategy.Settings, options.Resume);
@@ -76,7 +78,7 @@ public static class Optimizer
         var run = new OptimizeRun
         {
             Directory = directory, Options = options, Model = model, Data = data with { Teacher = data.Teacher ?? model.Path }, Test = test,
-            Baseline = predictions, Session = session,
+            Baseline = predictions, Session = session, Inputs = inputs,
         };
         var size = ModelEvaluation.Measure(model.Path!, null);
         var latency = Latency(model.Path!, options);

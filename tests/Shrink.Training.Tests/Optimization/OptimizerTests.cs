@@ -101,6 +101,24 @@ public class OptimizerTests
     }
 
     [Fact]
+    public void The_latency_goal_measures_each_layer_in_int8_and_accepts_only_models_measured_faster()
+    {
+        using var dir = new TempDirectory();
+        var result = Optimizer.Run(Lenet5(dir), Data, Tiny(2) with { Goal = OptimizeGoal.Latency }, dir.File("run"), TechniqueSession.Quiet);
+
+        var verdicts = JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(dir.File("run/layer-latency.json")))!;
+        Assert.Equal(new[] { "conv1", "conv2", "gemm1", "gemm2" }.Order(), verdicts.Keys.Order());
+        Assert.All(verdicts.Values, v => Assert.Contains(v, new[] { "slower", "not slower", "not quantized" }));
+        // A layer measured slower in int8 is float in every recipe: the first trial (static int8) names it so.
+        var slower = verdicts.Where(kv => kv.Value == "slower").Select(kv => kv.Key).ToList();
+        var first = (Passes.Quantization.QuantizeOptions)Recipe.Load(dir.File("run/trials/0001/recipe.lock.yaml")).Stages.Single().Options;
+        Assert.Equal(slower.Order(), (first.Layers ?? new Dictionary<string, Passes.Quantization.WeightPrecision>()).Keys.Order());
+        Assert.All(first.Layers?.Values ?? [], p => Assert.Equal(Passes.Quantization.WeightPrecision.Float, p));
+        Assert.All(result.Trials.Where(t => t.Feasible), t => Assert.Equal(0, t.Metrics[TrialMetrics.NotFaster]));
+        Assert.Equal(result.Met, result.Best is { } b && b.Metrics[TrialMetrics.NotFaster] == 0 && b.Metrics[TrialMetrics.Excess] <= 0);
+    }
+
+    [Fact]
     public void Options_are_refused_naming_the_property()
     {
         Assert.Equal(nameof(OptimizeOptions.MinFidelity), Assert.Throws<OptionsException>(() => (Tiny(1) with { MinFidelity = 0.9 }).Validate()).Option);
