@@ -41,7 +41,7 @@ internal static class OptimizeCommand
             OptimizeResult? result = null;
             var code = RecipeCli.UntilCtrlC(cli, s =>
             {
-                var session = new TechniqueSession { Cancel = s.Cancel, Naming = cli.Naming, Verbosity = cli.Verbosity };
+                var session = new TechniqueSession { Cancel = s.Cancel, Notes = cli.Note, Naming = cli.Naming, Verbosity = cli.Verbosity };
                 result = Optimizer.Run(RecipeModel.File(path), recipeData, options, dir, session, report.Progress);
             });
             if (result is null) return code;

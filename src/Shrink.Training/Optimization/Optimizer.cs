@@ -52,12 +52,14 @@ public static class Optimizer
         using var store = SqliteTrialStore.OpenExclusive(directory);
         var study = Study.Open(store, StudyName, space.Space, strategy.Settings, options.Resume);
         if (!options.Resume) study.Enqueue(Starting(space.Space));
+        var threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
+        session.Note($"{options.Workers} trial{(options.Workers == 1 ? "" : "s")} at once, {Math.Max(1, threads / options.Workers)} ONNX Runtime thread{(threads / options.Workers > 1 ? "s" : "")} each; {study.Trials().Count(t => t.IsFinished)} finished trials in {directory}");
         var clock = Stopwatch.StartNew();
         var events = new OptimizeEvents(run, files, baseline, progress, clock);
         var runner = new SearchRunner(study, strategy, new SearchRunOptions
         {
             MaxTrials = options.Trials, WallTime = options.WallTime, Workers = options.Workers, Resume = options.Resume,
-            Threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount,
+            Threads = threads,
             Started = t => events.Started(t, study.Trials()), Finished = t => events.Finished(t, study.Trials()),
         });
         var summary = runner.RunAsync(new TrialEvaluator(run).Evaluate, session.Cancel).GetAwaiter().GetResult();

@@ -24,7 +24,8 @@ internal sealed class TrialEvaluator(OptimizeRun run)
         var directory = run.TrialDirectory(context.Number);
         if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);   // a retried trial starts again
         var recipe = run.RecipeOf(c);
-        var session = new TechniqueSession { Cancel = token, Notes = n => run.Session.Note($"trial {context.Number}: {n}"), Naming = run.Session.Naming, Verbosity = run.Session.Verbosity };
+        var notes = run.Session.Verbosity == Passes.NotesLevel.Detailed ? n => run.Session.Note($"trial {context.Number + 1}: {n}") : (Action<string>?)null;
+        var session = new TechniqueSession { Cancel = token, Notes = notes, Naming = run.Session.Naming, Verbosity = run.Session.Verbosity };
         var outcome = RecipeRunner.Run(recipe, directory, session);
         var metrics = Measure(outcome.FinalModel, context.Threads);
         var result = TrialResult.Completed(metrics, Path.GetRelativePath(run.Directory, outcome.FinalModel));
