@@ -9,13 +9,11 @@ namespace Shrink.Passes.Quantization;
 /// layers with constant weights and of Conv — the weights become integers offline (per output channel or per tensor), the
 /// activations are quantized at run time. MatMul/Gemm: x → DynamicQuantizeLinear → MatMulInteger (int8 weights) → Cast →
 /// Mul(x scale · w scale) (+ bias), which ONNX Runtime fuses into its integer MatMul kernels (DynamicQuantizeMatMul /
-/// MatMulIntegerToFloat). Conv: x → DynamicQuantizeLinear → ConvInteger → Cast → Mul(x scale · w scale per channel) (+ bias),
-/// with the weights' symmetric int8 levels stored as uint8 around zero point 128, because ONNX Runtime's CPU ConvInteger
-/// kernel takes uint8 weights only (quantize_dynamic's default int8 weights do not load there). Needs no calibration data;
-/// suits models whose activation ranges vary per input. 8-bit MatMul/Gemm weights use 7 bits where
-/// <see cref="QuantizationOptions.ReduceRange"/> says so (MatMulInteger's u8×s8 kernels saturate on x86 without VNNI; a note
-/// tells); ConvInteger's u8×u8 kernels widen to int16 before they add and never saturate, so Conv weights use 7 bits only
-/// with <see cref="ReduceRange.On"/>. <see cref="QuantizationOptions.OpTypes"/> selects the op types. Shapes and dynamic
+/// MatMulIntegerToFloat). Conv: x → DynamicQuantizeLinear → ConvInteger (uint8 × int8, the types quantize_dynamic writes,
+/// which ONNX Runtime 1.31's CPU kernel runs; older releases took uint8 weights only) → Cast → Mul(x scale · w scale per
+/// channel) (+ bias). Needs no calibration data; suits models whose activation ranges vary per input. 8-bit weights use 7
+/// bits where <see cref="QuantizationOptions.ReduceRange"/> says so (MatMulInteger's u8×s8 kernels saturate on x86 without
+/// VNNI; a note tells); Conv weights only with <see cref="ReduceRange.On"/> (<see cref="ConvReduceRange"/>). <see cref="QuantizationOptions.OpTypes"/> selects the op types. Shapes and dynamic
 /// axes are unchanged. Counters: <c>layers</c>, and <c>conv-layers</c> where Conv layers are quantized.
 /// </summary>
 public sealed class QuantizeDynamicPass : Pass
@@ -51,14 +49,14 @@ public sealed class QuantizeDynamicPass : Pass
         var packed = new List<(string, int)>();
         var weights = new List<QuantizedTensor>();
         var (reduceRange, note) = _options.ResolveReduceRange(integerKernels: true);
-        // ConvInteger (u8×u8) never saturates: its weights take 7 bits only when asked (ReduceRange on), and the notes speak of MatMulInteger.
+        // ConvInteger's kernel does not saturate (see ConvReduceRange): the notes on reduce range speak of MatMulInteger.
         if (note is not null && layers.Any(l => _options.BitsOf(l) == 8 && (l.OpType != "Conv" || _options.ReduceRange == ReduceRange.On))) context.Note(note);
         foreach (var layer in layers)
         {
             var x = layer.Inputs[0]!;
             if (!quantizedInputs.TryGetValue(x, out var qx)) quantizedInputs[x] = qx = QuantizeAtRunTime(graph, x);
             var (name, parameters) = layer.OpType == "Conv"
-                ? RewriteConv(graph, layer, qx, _options.ReduceRange == ReduceRange.On)
+                ? RewriteConv(graph, layer, qx, ConvReduceRange)
                 : Rewrite(graph, layer, qx, reduceRange);
             packed.Add((name, _options.BitsOf(layer)));
             weights.Add(parameters);
@@ -146,8 +144,12 @@ public sealed class QuantizeDynamicPass : Pass
             _options.PerChannel ? 1 : null, 0));
     }
 
-    /// <summary>Zero point of Conv weights stored as uint8: their symmetric int8 levels plus 128.</summary>
-    public const byte ConvWeightZeroPoint = 128;
+    /// <summary>
+    /// Whether Conv weights take 7 bits: only with <see cref="ReduceRange.On"/>. ONNX Runtime's ConvInteger does not saturate
+    /// full-range int8 weights where MatMulInteger does: on x86 without VNNI, the corpus's resnet18 and mobilenet_v2 come out of
+    /// it with full-range int8 weights as they do with uint8 weights (whose u8×u8 kernels widen to int16 before adding).
+    /// </summary>
+    public bool ConvReduceRange => _options.ReduceRange == ReduceRange.On;
 
     /// <summary>The scheme of a Conv weight: per output channel (axis 0) or per tensor, 8-bit levels in 7 bits with <paramref name="reduceRange"/>.</summary>
     public WeightScheme ConvSchemeOf(Node layer, bool reduceRange) => new()
@@ -157,8 +159,8 @@ public sealed class QuantizeDynamicPass : Pass
     };
 
     /// <summary>
-    /// Replaces a Conv by ConvInteger (its attributes; uint8 weights, the symmetric int8 levels + 128, one zero point 128, since
-    /// ONNX Runtime's CPU kernel takes uint8 weights and a scalar weight zero point only) → Cast → Mul by x scale · w scale
+    /// Replaces a Conv by ConvInteger (its attributes; symmetric int8 weights with one zero point 0, which ONNX Runtime's CPU
+    /// kernel takes, as it takes uint8 ones; per-channel zero points it does not) → Cast → Mul by x scale · w scale
     /// (shaped [M, 1, …] per channel) (→ Add bias shaped likewise); returns the weight's name and its parameters.
     /// </summary>
     private (string Name, QuantizedTensor Parameters) RewriteConv(Graph graph, Node layer, (Value Q, Value Scale, Value Zero) x, bool reduceRange)
@@ -167,8 +169,8 @@ public sealed class QuantizeDynamicPass : Pass
         var t = w.Const!;
         var (levels, scales) = WeightQuantizer.Quantize(t.AsFloats().ToArray(), t.Dims, ConvSchemeOf(layer, reduceRange));
         var channelDims = new[] { t.Dims[0] }.Concat(Enumerable.Repeat(1L, t.Dims.Length - 2)).ToArray(); // broadcasts over [N, M, spatial…]
-        var wq = graph.AddInitializer(new Tensor(w.Name + "_quantized", DataType.UInt8, t.Dims, levels.Select(l => (byte)(l + ConvWeightZeroPoint)).ToArray()));
-        var wz = graph.AddInitializer(new Tensor(w.Name + "_zero_point", DataType.UInt8, Array.Empty<long>(), new[] { ConvWeightZeroPoint }));
+        var wq = graph.AddInitializer(new Tensor(w.Name + "_quantized", DataType.Int8, t.Dims, (byte[])(Array)levels));
+        var wz = graph.AddInitializer(new Tensor(w.Name + "_zero_point", DataType.Int8, Array.Empty<long>(), new byte[1]));
         var ws = graph.AddInitializer(Tensor.FromFloats(w.Name + "_scale", _options.PerChannel ? channelDims : Array.Empty<long>(), scales));
         var conv = Op(graph, layer, "ConvInteger", x.Q, wq, x.Zero, wz);
         conv.Attributes.AddRange(layer.Attributes); // the Conv is removed: its attributes move
@@ -178,7 +180,7 @@ public sealed class QuantizeDynamicPass : Pass
                 : Op(graph, layer, "Reshape", b, graph.AddInitializer(Tensor.FromInt64s(b.Name + "_shape", new long[] { channelDims.Length }, channelDims.Select(d => d == 1 ? 1L : -1L).ToArray()))).Outputs[0]!;
         Rescale(graph, layer, conv.Outputs[0]!, x.Scale, ws, bias);
         var flatScale = Tensor.FromFloats(ws.Name, new[] { (long)scales.Length }, scales);
-        var zeros = new Tensor(wz.Name, DataType.UInt8, new[] { (long)scales.Length }, Enumerable.Repeat(ConvWeightZeroPoint, scales.Length).ToArray());
+        var zeros = new Tensor(wz.Name, DataType.Int8, new[] { (long)scales.Length }, new byte[scales.Length]);
         return (wq.Name, QuantizedTensor.FromConstants(w.Name, QuantizedRole.Weight, _options.BitsOf(layer), wq.Const, flatScale, zeros, _options.PerChannel ? 0 : null, 0));
     }
 }

@@ -133,6 +133,36 @@ public sealed partial class QuantizeStaticPass
     public static (double Min, double Max)? FixedRange(Value v) =>
         v.Producer is { OpType: "Softmax", IsDefaultDomain: true } ? (0, 1) : null;
 
+    /// <summary>
+    /// The compute layers of the model (Conv, Gemm, MatMul) that <paramref name="plan"/> leaves in float for a reason other
+    /// than being named in <see cref="QuantizationOptions.Exclude"/>, each with that reason, in a note naming the options
+    /// (null when there are none), so every compute layer is accounted for.
+    /// </summary>
+    public OptionText? FloatLayersNote(Model model, QuantPlan plan)
+    {
+        var quantized = plan.ComputeLayers.ToHashSet();
+        var reasons = model.Graph.TopologicalOrder()
+            .Where(n => n.IsDefaultDomain && Weighted.Contains(n.OpType) && !quantized.Contains(n) && !_options.Exclude.Contains(n.Name))
+            .Select(n => (Node: n, Reason: FloatReason(n))).GroupBy(r => r.Reason.ToString()).ToList();
+        if (reasons.Count == 0) return null;
+        var count = reasons.Sum(g => g.Count());
+        var parts = reasons.Select(g => OptionText.Of(
+            $"{g.Count()} {g.First().Reason} ({Message.List(g.Take(3).Select(r => $"'{Message.Name(r.Node.DisplayName)}'"))}{(g.Count() > 3 ? ", …" : "")})"));
+        var list = parts.ToArray<object?>();
+        var joined = OptionText.Of(System.Runtime.CompilerServices.FormattableStringFactory.Create(string.Join("; ", list.Select((_, i) => $"{{{i}}}")), list));
+        return OptionText.Of($"{count} of {count + quantized.Count} compute layers stay float: {joined}");
+    }
+
+    private OptionText FloatReason(Node n)
+    {
+        if (!_options.OpTypes.Contains(n.OpType)) return OptionText.Of($"{n.OpType} layers, an op type not in {OptionName.Of(nameof(QuantizeOptions.OpTypes))}");
+        if (_options.BitsOf(n) == 0) return OptionText.Of($"given float in {OptionName.Of(nameof(QuantizeOptions.Layers))}");
+        var activations = n.OpType == "MatMul" && IsFloatActivation(n.Inputs[0]) && IsFloatActivation(n.Inputs.ElementAtOrDefault(1));
+        if (activations && _options.Activations == DataType.Float) return OptionText.Plain("MatMuls of two activations, which weight-only quantization leaves float");
+        if (activations) return OptionText.Of($"MatMuls of two activations ({OptionName.Of(nameof(QuantizeOptions.MatMulConstBOnly))} on)");
+        return OptionText.Plain("layers of a form the integer kernels do not take (a constant or integer input, Gemm with transA, alpha or beta, a weight of another rank)");
+    }
+
     /// <summary>The value a removed activation's output stands for (its input), else the value itself.</summary>
     private static Value RemovedInput(Value v, List<Node> removed) =>
         removed.FirstOrDefault(a => a.Outputs[0] == v) is { } a ? a.Inputs[0]! : v;

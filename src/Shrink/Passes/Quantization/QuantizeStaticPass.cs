@@ -69,6 +69,7 @@ public sealed partial class QuantizeStaticPass : Pass
         if (CheckPreconditions(model) is { } reason) throw new OptionsException(reason);
         var graph = model.Graph;
         var plan = Plan(model);
+        if (!ActivationsOnly && FloatLayersNote(model, plan) is { } floatLayers) context.Note(floatLayers);
         var parameters = ActivationParameters(plan, RangesFor(plan, context));
         var floatNames = plan.Layers.Select(l => (Layer: l, Weight: l.Inputs[1]!.Name, Bias: l.Inputs.ElementAtOrDefault(2)?.Name)).ToList();
 
