@@ -9,7 +9,7 @@ public enum QuantizeMode
     /// <summary>QDQ with activation ranges calibrated on samples (or, with activations float, weight-only).</summary>
     Static,
 
-    /// <summary>MatMul/Gemm weights offline, activations quantized at run time (DynamicQuantizeLinear); no calibration.</summary>
+    /// <summary>Conv, MatMul and Gemm weights offline, activations quantized at run time (DynamicQuantizeLinear); no calibration.</summary>
     Dynamic,
 }
 
@@ -95,6 +95,26 @@ public sealed record QuantizeOptions
     public ReduceRange ReduceRange { get; init; } = ReduceRange.Auto;
 
     /// <summary>
+    /// The op types to quantize, as ONNX Runtime's <c>op_types_to_quantize</c>; null: every op type the mode quantizes
+    /// (<see cref="QuantizeOpTypes.Static"/>, <see cref="QuantizeOpTypes.Dynamic"/>). An op type the mode cannot quantize is refused.
+    /// </summary>
+    public IReadOnlyList<string>? OpTypes { get; init; }
+
+    /// <summary>
+    /// Only MatMuls whose B is a constant are quantized (ONNX Runtime's <c>MatMulConstBOnly</c>); null: that quantizer's
+    /// default for the mode — static false (the MatMuls of two activations, attention's Q·Kᵀ and attention·V, are quantized
+    /// too), dynamic true (the only kind dynamic mode quantizes).
+    /// </summary>
+    public bool? MatMulConstBOnly { get; init; }
+
+    /// <summary>
+    /// Activation ranges made symmetric around zero (ONNX Runtime's <c>ActivationSymmetric</c>): uint8 with zero point 128,
+    /// int8 with zero point 0; false: asymmetric (uint8 or int8 with the zero point from the range). Null: uint8
+    /// asymmetric, int8 symmetric. Static mode only (dynamic activations are DynamicQuantizeLinear's: uint8 asymmetric).
+    /// </summary>
+    public bool? ActivationSymmetric { get; init; }
+
+    /// <summary>
     /// The output cosine to the float model (the lowest over its outputs, on the calibration samples) static quantization
     /// must reach: when every layer quantized falls short, the fewest most sensitive layers are kept in float
     /// (<see cref="QuantizationFallback"/>; listed in <see cref="QuantizeResult.Fallback"/>), and when none does, an
@@ -119,6 +139,12 @@ public sealed record QuantizeOptions
         ValidateValues();
         if (Mode == QuantizeMode.Dynamic && Activations != ActivationPrecision.UInt8)
             throw new OptionsException("dynamic quantization quantizes activations to uint8 at run time (DynamicQuantizeLinear); activations int8 or float do not apply");
+        if (Mode == QuantizeMode.Dynamic && MatMulConstBOnly == false)
+            throw OptionsException.For(nameof(MatMulConstBOnly), "cannot be false in dynamic mode: it quantizes MatMuls with a constant B only (as ONNX Runtime's quantize_dynamic does by default); quantize statically for the MatMuls of two activations");
+        if (ActivationSymmetric is not null && !Calibrates)
+            throw OptionsException.For(nameof(ActivationSymmetric), Mode == QuantizeMode.Dynamic
+                ? "does not apply to dynamic mode, whose activations DynamicQuantizeLinear quantizes to uint8 asymmetric at run time; leave it unset"
+                : "does not apply to float activations (weight-only quantization); leave it unset");
         ToPassOptions();
         return this;
     }
@@ -135,6 +161,7 @@ public sealed record QuantizeOptions
         if (!(Percentile > 50 && Percentile <= 100)) throw OptionsException.For(nameof(Percentile), $"must be in (50, 100], got {Percentile}");
         if (BlockSize < 0 || BlockSize == 1) throw OptionsException.For(nameof(BlockSize), $"must be 2 or more (or 0 for none), got {BlockSize}");
         if (MinFidelity is { } f && !(f > 0 && f <= 1)) throw OptionsException.For(nameof(MinFidelity), $"is an output cosine, in (0, 1]; got {f}");
+        QuantizeOpTypes.Check(Mode, OpTypes);
         foreach (var (layer, precision) in Layers ?? new Dictionary<string, WeightPrecision>())
             if (!Enum.IsDefined(precision)) throw OptionsException.For(nameof(Layers), $"give layer '{Text.Message.Name(layer)}' int8, int4, ternary, binary or float, not {precision}");
         return this;
@@ -153,6 +180,9 @@ public sealed record QuantizeOptions
         LowBitStorage = Storage == WeightStorage.Int8 ? DataType.Int8 : DataType.Int4,
         BlockSize = BlockSize,
         ReduceRange = ReduceRange,
+        OpTypes = (OpTypes ?? QuantizeOpTypes.For(Mode)).ToHashSet(),
+        MatMulConstBOnly = MatMulConstBOnly ?? Mode == QuantizeMode.Dynamic,
+        ActivationSymmetric = ActivationSymmetric,
     }.Validate();
 
     /// <summary>Checks that every node <see cref="Exclude"/> and <see cref="Layers"/> name is in <paramref name="model"/>.</summary>

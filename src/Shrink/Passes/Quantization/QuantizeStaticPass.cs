@@ -22,7 +22,10 @@ namespace Shrink.Passes.Quantization;
 /// along the reduction axis) or as int8 levels (<see cref="QuantizationOptions.LowBitStorage"/>); 8-bit
 /// weights in 7 bits where <see cref="QuantizationOptions.ReduceRange"/> says so (a note tells).
 /// Shapes, dynamic axes and the rest of the graph are unchanged. Counters: <c>layers</c> (weights quantized), <c>tensors</c> (activations
-/// quantized), <c>activations-removed</c>.
+/// quantized), <c>activations-removed</c>, and <c>activation-matmuls</c> where MatMuls of two activations are quantized
+/// (attention's Q·Kᵀ and attention·V, both inputs behind Q/DQ, unless <see cref="QuantizationOptions.MatMulConstBOnly"/>;
+/// a Softmax output read by one takes ONNX Runtime's fixed range [0, 1]). <see cref="QuantizationOptions.OpTypes"/> limits
+/// the op types quantized.
 /// </summary>
 public sealed partial class QuantizeStaticPass : Pass
 {
@@ -66,6 +69,7 @@ public sealed partial class QuantizeStaticPass : Pass
         if (CheckPreconditions(model) is { } reason) throw new OptionsException(reason);
         var graph = model.Graph;
         var plan = Plan(model);
+        if (!ActivationsOnly && FloatLayersNote(model, plan) is { } floatLayers) context.Note(floatLayers);
         var parameters = ActivationParameters(plan, RangesFor(plan, context));
         var floatNames = plan.Layers.Select(l => (Layer: l, Weight: l.Inputs[1]!.Name, Bias: l.Inputs.ElementAtOrDefault(2)?.Name)).ToList();
 
@@ -101,10 +105,12 @@ public sealed partial class QuantizeStaticPass : Pass
         }
         foreach (var t in plan.Tensors.Where(plan.SameAs.ContainsKey)) InsertQdq(graph, t, parameters[t], inserted[plan.SameAs[t]]);
         graph.RemoveUnusedInitializers();
-        return new PassResult(model, true, new Dictionary<string, long>
+        var stats = new Dictionary<string, long>
         {
             ["layers"] = plan.Layers.Count, ["tensors"] = plan.Tensors.Count, ["activations-removed"] = plan.RemovedActivations.Count,
-        })
+        };
+        if (plan.ActivationLayers.Count > 0) stats["activation-matmuls"] = plan.ActivationLayers.Count;
+        return new PassResult(model, true, stats)
         {
             Artifacts = new IArtifact[] { new ActivationQuantizers { Scales = scales }, Parameters(floatNames, plan, parameters) },
         };
@@ -129,9 +135,10 @@ public sealed partial class QuantizeStaticPass : Pass
             if (parameters.TryGetValue(v, out var p)) return p;
             if (plan.SameAs.TryGetValue(v, out var same)) return parameters[v] = ParamsOf(same);
             var source = plan.CalibrateAs.GetValueOrDefault(v) ?? v;
+            if (FixedRange(source) is { } fixedRange) return parameters[v] = QuantParams.ForRange(fixedRange.Min, fixedRange.Max, _options.Activations, _options.SymmetricActivations);
             if (ranges is null || !ranges.TryGetValue(source.Name, out var range))
                 throw new OptionsException($"no activation range for '{source.Name}': the ranges were calibrated on another model");
-            return parameters[v] = QuantParams.ForRange(range.Min, range.Max, _options.Activations);
+            return parameters[v] = QuantParams.ForRange(range.Min, range.Max, _options.Activations, _options.SymmetricActivations);
         }
         foreach (var t in plan.Tensors) ParamsOf(t);
         return parameters;
