@@ -74,15 +74,17 @@ public sealed partial class QuantizeStaticPass : Pass
             graph.ReplaceAllUsesWith(act.Outputs[0]!, act.Inputs[0]!);
             graph.RemoveNode(act);
         }
+        var nbits = new NBitsLayers(new List<QuantizedTensor>(), new List<(string, string)>());
         if (!ActivationsOnly)
         {
             var storage = LowBitStorageFor(model, plan, context);
             var (reduceRange, note) = _options.ResolveReduceRange(integerKernels: _options.Activations != DataType.Float);
             if (note is not null && plan.Layers.Any(l => _options.BitsOf(l) == 8)) context.Note(note);
             var floatBiases = new List<string>();
-            var packed = plan.Layers.Select(layer => (QuantizeWeights(graph, layer, parameters.TryGetValue(layer.Inputs[0]!, out var x) ? x : null, storage, reduceRange,
-                floatBiases), _options.BitsOf(layer))).ToList();
-            QuantParams.RecordPackedBits(model, packed);
+            var packed = plan.Layers.Select(layer => (QuantizeWeights(model, layer, parameters.TryGetValue(layer.Inputs[0]!, out var x) ? x : null, storage, reduceRange,
+                floatBiases, nbits), _options.BitsOf(layer))).ToList();
+            QuantParams.RecordPackedBits(model, packed.Where(p => p.Item1 is not null).Select(p => (p.Item1!, p.Item2)));
+            if (_options.MatMulNBits is not null) NoteNBits(nbits, context);
             if (floatBiases.Count > 0)
                 context.Notes.Add($"the bias of {floatBiases.Count} layer{(floatBiases.Count == 1 ? "" : "s")} stays float ({Message.List(floatBiases.Take(3).Select(n => $"'{Message.Name(n)}'"))}" +
                     $"{(floatBiases.Count > 3 ? ", …" : "")}): in int32 at input scale × weight scale it would overflow, its input's range being tiny next to it");
@@ -106,7 +108,7 @@ public sealed partial class QuantizeStaticPass : Pass
             ["layers"] = plan.Layers.Count, ["tensors"] = plan.Tensors.Count, ["activations-removed"] = plan.RemovedActivations.Count,
         })
         {
-            Artifacts = new IArtifact[] { new ActivationQuantizers { Scales = scales }, Parameters(floatNames, plan, parameters) },
+            Artifacts = new IArtifact[] { new ActivationQuantizers { Scales = scales }, Parameters(floatNames, plan, parameters, nbits.Emitted) },
         };
     }
 
@@ -138,9 +140,10 @@ public sealed partial class QuantizeStaticPass : Pass
     }
 
     /// <summary>The quantization-parameters artifact, read off the rewritten graph: each layer's weight (and int32 bias) DequantizeLinear, each activation's parameters.</summary>
-    private QuantizationParameters Parameters(IEnumerable<(Node Layer, string Weight, string? Bias)> layers, QuantPlan plan, Dictionary<Value, QuantParams> activations)
+    private QuantizationParameters Parameters(IEnumerable<(Node Layer, string Weight, string? Bias)> layers, QuantPlan plan, Dictionary<Value, QuantParams> activations,
+        IEnumerable<QuantizedTensor> nbits)
     {
-        var tensors = new List<QuantizedTensor>();
+        var tensors = nbits.ToList();
         foreach (var (layer, weight, bias) in layers)
         {
             if (layer.Inputs[1]?.Producer is { OpType: "DequantizeLinear" } w)
