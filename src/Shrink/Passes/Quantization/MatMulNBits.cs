@@ -204,6 +204,35 @@ public static class MatMulNBits
             ? (b, null, add) : (null, null, layer);
     }
 
+    /// <summary>The packed weights a MatMulNBits node of 4 bits reads, or null when its inputs are not constants of the expected sizes.</summary>
+    public static NBitsWeights? Read(Node node)
+    {
+        if (node.OpType != "MatMulNBits" || node.Domain != Domain || node.GetInt("bits", 4) != 4) return null;
+        int k = (int)node.GetInt("K", 0), n = (int)node.GetInt("N", 0), block = (int)node.GetInt("block_size", 0);
+        if (!ValidBlockSize(block) || k < 1 || n < 1) return null;
+        var blocks = (k + block - 1) / block;
+        if (Graph.ConstantOf(node.Inputs.ElementAtOrDefault(1)) is not { DataType: DataType.UInt8 } b || b.ElementCount != (long)n * blocks * block / 2
+            || Graph.ConstantOf(node.Inputs.ElementAtOrDefault(2)) is not { DataType: DataType.Float } s || s.ElementCount != (long)n * blocks) return null;
+        var z = Graph.ConstantOf(node.Inputs.ElementAtOrDefault(3));
+        if (node.Inputs.ElementAtOrDefault(3) is not null && z is not { DataType: DataType.UInt8 }) return null;
+        return new NBitsWeights(n, k, block, b.RawData, s.AsFloats().ToArray(), z?.RawData);
+    }
+
+    /// <summary>For the size statistics: per B initializer of a MatMulNBits node, its K·N weights and those not at their zero point.</summary>
+    public static IReadOnlyDictionary<string, (long Parameters, long NonZero)> WeightCounts(Model model)
+    {
+        var counts = new Dictionary<string, (long, long)>();
+        foreach (var node in model.Graph.Nodes)
+        {
+            if (Read(node) is not { } w || node.Inputs[1]!.Const is null) continue;
+            long nonZero = 0;
+            for (var r = 0; r < w.N; r++)
+                for (var c = 0; c < w.K; c++) if (w.Level(r, c) != w.ZeroPoint(r, c / w.BlockSize)) nonZero++;
+            counts[node.Inputs[1]!.Name] = ((long)w.N * w.K, nonZero);
+        }
+        return counts;
+    }
+
     private static byte[] PackZeroPoints(byte[] zeros, int n, int blocks)
     {
         var perRow = (blocks + 1) / 2;
