@@ -15,6 +15,10 @@ internal sealed record QuantizeReport(string Model, string Out, string Mode, str
 
     public string Granularity => BlockSize > 0 ? $"block-wise, {BlockSize} per scale" : PerChannel ? "per channel" : "per tensor";
 
+    /// <summary>", N of them as MatMulNBits (B per scale)" when weight-only quantization wrote MatMulNBits nodes, else empty.</summary>
+    private string NBits => Stats.GetValueOrDefault("quantize-static.matmul-nbits") is var n and > 0
+        ? $", {n} of them as MatMulNBits ({(BlockSize > 0 ? BlockSize : new Passes.Quantization.MatMulNBitsOptions().BlockSize)} per scale)" : "";
+
     /// <summary>QAT: the training executor's test accuracy at the end (quantized weights, fake-quantized activations).</summary>
     public double? ExecutorAccuracy { get; init; }
 
@@ -43,7 +47,7 @@ internal sealed record QuantizeReport(string Model, string Out, string Mode, str
         c.WriteLine(Mode == "dynamic"
             ? $"wrote {Out}: {Weights} weights ({Granularity}) in {layers} MatMul/Gemm layers, activations quantized at run time; {size}"
             : Activations == "float"
-                ? $"wrote {Out}: {Weights} weights ({Granularity}) in {layers} layers, activations and biases kept float (weight-only); {size}"
+                ? $"wrote {Out}: {Weights} weights ({Granularity}) in {layers} layers{NBits}, activations and biases kept float (weight-only); {size}"
                 : $"wrote {Out}: {Weights} weights ({Granularity}), {Activations} activations calibrated by {Calibration} on {CalibrationSamples} samples; " +
                   $"{layers} layers, {Stats.GetValueOrDefault("quantize-static.tensors")} activation tensors; {size}");
         c.WriteLine(FasterNote);

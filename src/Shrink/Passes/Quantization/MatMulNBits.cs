@@ -65,7 +65,7 @@ public static class MatMulNBits
         if (layer.OpType is not ("MatMul" or "Gemm") || !layer.IsDefaultDomain) return $"{layer.OpType} is not a MatMul or Gemm";
         if (Graph.ConstantOf(layer.Inputs.ElementAtOrDefault(1)) is not { DataType: DataType.Float } w) return "its weight is not a constant float tensor";
         if (w.Dims.Length != 2) return $"its weight has rank {w.Dims.Length} (a batched MatMul); MatMulNBits takes a 2-D weight";
-        if (layer.Inputs[0]?.Shape is not { Rank: >= 2 } a) return "its input's rank is not known to be 2 or more";
+        if (layer.Inputs[0]?.Shape is { Rank: 0 }) return "its input is a scalar";
         if (layer.OpType == "Gemm" && (layer.GetInt("transA", 0) != 0 || layer.GetFloat("alpha", 1) != 1 || layer.GetFloat("beta", 1) != 1))
             return "a Gemm with transA, alpha or beta is not a plain product";
         var k = layer.OpType == "Gemm" && layer.GetInt("transB", 0) != 0 ? w.Dims[1] : w.Dims[0];

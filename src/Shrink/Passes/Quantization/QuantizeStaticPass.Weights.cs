@@ -21,8 +21,11 @@ public sealed partial class QuantizeStaticPass
         if (storage != DataType.Int4) return storage;
         OpsetUpgrade.To(model, Int4Opset);
         const string kernels = "ONNX Runtime 1.31 has no integer Conv or Gemm kernel for int4 weights: it dequantizes them and runs float kernels "
-            + "(a MatMul with block-wise int4 weights and float activations may become MatMulNBits)";
-        context.Note(OptionText.Of($"low-bit weights stored as ONNX int4 (opset raised to {Int4Opset}); {kernels}; {OptionName.Of(nameof(QuantizationOptions.LowBitStorage))} int8 keeps its int8 kernels"));
+            + "(its optimizer fuses a block-wise DequantizeLinear into a MatMul reading it as MatMulNBits, but not into a Gemm, nor into a MatMul + Add it has made a Gemm)";
+        var flag = OptionName.Of(nameof(QuantizationOptions.LowBitStorage));
+        context.Note(_options.Activations == DataType.Float && _options.MatMulNBits is null && plan.Layers.Any(l => l.OpType is "MatMul" or "Gemm" && _options.BitsOf(l) == 4)
+            ? OptionText.Of($"low-bit weights stored as ONNX int4 (opset raised to {Int4Opset}); {kernels}; {flag} matmulnbits writes MatMul and Gemm layers as MatMulNBits")
+            : OptionText.Of($"low-bit weights stored as ONNX int4 (opset raised to {Int4Opset}); {kernels}; {flag} int8 keeps its int8 kernels"));
         return DataType.Int4;
     }
 

@@ -21,8 +21,9 @@ namespace Shrink.Passes.Quantization;
 /// below 8 bits are stored as ONNX INT4 (opset raised to 21; per channel, per tensor or block-wise
 /// along the reduction axis) or as int8 levels (<see cref="QuantizationOptions.LowBitStorage"/>); 8-bit
 /// weights in 7 bits where <see cref="QuantizationOptions.ReduceRange"/> says so (a note tells).
+/// Weight-only int4 MatMul and Gemm layers become ONNX Runtime's MatMulNBits where <see cref="QuantizationOptions.MatMulNBits"/> is set.
 /// Shapes, dynamic axes and the rest of the graph are unchanged. Counters: <c>layers</c> (weights quantized), <c>tensors</c> (activations
-/// quantized), <c>activations-removed</c>.
+/// quantized), <c>activations-removed</c>, and with MatMulNBits set, <c>matmul-nbits</c> (layers written as MatMulNBits).
 /// </summary>
 public sealed partial class QuantizeStaticPass : Pass
 {
@@ -103,10 +104,12 @@ public sealed partial class QuantizeStaticPass : Pass
         }
         foreach (var t in plan.Tensors.Where(plan.SameAs.ContainsKey)) InsertQdq(graph, t, parameters[t], inserted[plan.SameAs[t]]);
         graph.RemoveUnusedInitializers();
-        return new PassResult(model, true, new Dictionary<string, long>
+        var stats = new Dictionary<string, long>
         {
             ["layers"] = plan.Layers.Count, ["tensors"] = plan.Tensors.Count, ["activations-removed"] = plan.RemovedActivations.Count,
-        })
+        };
+        if (_options.MatMulNBits is not null) stats["matmul-nbits"] = nbits.Emitted.Count;
+        return new PassResult(model, true, stats)
         {
             Artifacts = new IArtifact[] { new ActivationQuantizers { Scales = scales }, Parameters(floatNames, plan, parameters, nbits.Emitted) },
         };
