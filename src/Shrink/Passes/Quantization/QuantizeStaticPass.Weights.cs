@@ -49,6 +49,8 @@ public sealed partial class QuantizeStaticPass
         var plan = Plan(model);
         var (storage, _) = ResolveStorage(model, plan);
         var reduceRange = _options.ResolveReduceRange(integerKernels: _options.Activations != DataType.Float).On;
+        if (_options.MatMulNBits is { Asymmetric: true } && plan.Layers.Any(l => NBitsBlock(l) is not null))
+            throw OptionsException.For(nameof(QuantizeOptions.AsymmetricWeights), "does not apply to quantization-aware training, which trains symmetric weights; train without it");
         return plan.Layers.ToDictionary(l => l.Inputs[1]!.Name, l => SchemeOf(l, storage, reduceRange));
     }
 
