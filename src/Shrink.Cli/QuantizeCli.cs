@@ -24,7 +24,8 @@ internal sealed class QuantizeCli
     public Option<int> Seed { get; } = new("--seed") { Description = "qat: seed", DefaultValueFactory = _ => 0 };
     public Option<string> Ranges { get; } = Choice("--activation-ranges", "qat: observed (moving-average min/max of the training activations, as PyTorch's QAT observers) or calibrated (fixed at the calibration ranges)", "observed", "calibrated");
     public Option<string> Weights { get; } = Choice("--weights", "Weight precision: int8, int4 (levels ±7), ternary (TWN: −α, 0, +α), binary (±α)", "int8", "int4", "ternary", "binary");
-    public Option<string> Storage { get; } = Choice("--storage", "Container of int4, ternary and binary weights: int4 (ONNX INT4 in DequantizeLinear, opset 21, packed two per byte; dequantized at run time) or int8 (levels in int8, run by ONNX Runtime's int8 kernels; the size statistics count the packed bits)", "int4", "int8");
+    public Option<string> Storage { get; } = Choice("--storage", "Container of int4, ternary and binary weights: matmulnbits (with --activations float, int4 MatMul/Gemm layers as ONNX Runtime's MatMulNBits, whose CPU kernels read the packed blocks; --block-size 32 unless given; other layers as int4), int4 (ONNX INT4 in DequantizeLinear, opset 21, packed two per byte; dequantized at run time) or int8 (levels in int8, run by ONNX Runtime's int8 kernels; the size statistics count the packed bits)", "matmulnbits", "int4", "int8");
+    public Option<bool> AsymmetricWeights { get; } = new("--asymmetric-weights") { Description = "--storage matmulnbits: a zero point per block (levels 0 to 15 over the block's min/max) instead of symmetric levels ±7" };
     public Option<int> BlockSize { get; } = new("--block-size") { Description = "int4 storage: one scale per this many weights along the reduction axis (block-wise, DequantizeLinear block_size) instead of per channel; 0 for none", DefaultValueFactory = _ => 0 };
     public Option<string> ReduceRange { get; } = Choice("--reduce-range", "int8 weights in 7 bits (levels ±64), so ONNX Runtime's u8×s8 kernels on x86 without VNNI (AVX2, AVX-512 without VNNI), whose int16 pair sums saturate, stay exact: auto (on when this CPU is such a machine and activations are quantized), on (deploying to such machines), off (deploying to VNNI or ARM machines)", "auto", "on", "off");
     public Option<string> Activations { get; } = Choice("--activations", "uint8 (asymmetric; what ONNX Runtime's x86 kernels prefer), int8 (symmetric) or float (weight-only quantization, no calibration)", "uint8", "int8", "float");
@@ -60,7 +61,7 @@ internal sealed class QuantizeCli
 
     public IEnumerable<Option> All => new Option[]
     {
-        Mode, Epochs, Lr, Batch, Seed, Ranges, Weights, Storage, BlockSize, ReduceRange, Activations, PerChannel, OpTypes, MatMulConstBOnly, ActivationSymmetric, Calibration, Percentile, Samples, CalibData, MinFidelity, Exclude, Layers,
+        Mode, Epochs, Lr, Batch, Seed, Ranges, Weights, Storage, AsymmetricWeights, BlockSize, ReduceRange, Activations, PerChannel, OpTypes, MatMulConstBOnly, ActivationSymmetric, Calibration, Percentile, Samples, CalibData, MinFidelity, Exclude, Layers,
         Data, BenchBatch, Threads, Dims, Output, Json,
     }.Concat(DataFlags.Flags).Concat(Teacher.All).Concat(RunDir.All).Concat(Recipe.All);
 
@@ -84,7 +85,8 @@ internal sealed class QuantizeCli
             Percentile = p.GetValue(Percentile),
             CalibrationSamples = p.GetValue(Samples),
             Exclude = (p.GetValue(Exclude) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToList(),
-            Storage = p.GetValue(Storage) == "int8" ? WeightStorage.Int8 : WeightStorage.Int4,
+            Storage = p.GetValue(Storage) switch { "int8" => WeightStorage.Int8, "int4" => WeightStorage.Int4, _ => WeightStorage.MatMulNBits },
+            AsymmetricWeights = p.GetValue(AsymmetricWeights),
             BlockSize = p.GetValue(BlockSize),
             ReduceRange = p.GetValue(ReduceRange) switch { "on" => Passes.Quantization.ReduceRange.On, "off" => Passes.Quantization.ReduceRange.Off, _ => Passes.Quantization.ReduceRange.Auto },
             MinFidelity = p.GetValue(MinFidelity),
@@ -94,7 +96,7 @@ internal sealed class QuantizeCli
         };
         // Percentile, block size, calibration samples and op types on their own: the library's words, printed with the flag (OptionsException.For).
         options.ValidateValues();
-        if (options.BlockSize > 0 && options.Storage != WeightStorage.Int4) throw new OptionsException("--block-size applies to weights stored as ONNX int4; drop --storage int8");
+        if (options.BlockSize > 0 && options.Storage == WeightStorage.Int8) throw new OptionsException("--block-size applies to weights stored as ONNX int4; drop --storage int8");
         return options;
     }
 

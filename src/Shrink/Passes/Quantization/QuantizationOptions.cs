@@ -82,6 +82,12 @@ public sealed record QuantizationOptions
     /// </summary>
     public int BlockSize { get; init; }
 
+    /// <summary>
+    /// Weight-only (activations float): the int4 MatMul and Gemm layers as ONNX Runtime's MatMulNBits with these settings
+    /// (<see cref="Quantization.MatMulNBits"/>), the others as <see cref="LowBitStorage"/> says; null: none.
+    /// </summary>
+    public MatMulNBitsOptions? MatMulNBits { get; init; }
+
     /// <summary>7-bit weights (levels ±64) for 8-bit layers; <see cref="ReduceRange.Auto"/> decides on the CPU running the quantization.</summary>
     public ReduceRange ReduceRange { get; init; } = ReduceRange.Auto;
 
@@ -134,6 +140,7 @@ public sealed record QuantizationOptions
         if (LowBitStorage is not (DataType.Int4 or DataType.Int8)) throw new OptionsException($"low-bit weights are stored as int4 or int8, got {LowBitStorage.ShortName()}");
         if (BlockSize < 0 || BlockSize == 1) throw OptionsException.For(nameof(BlockSize), $"must be 2 or more (or 0 for none), got {BlockSize}");
         if (BlockSize > 0 && LowBitStorage != DataType.Int4) throw new OptionsException("block-wise scales apply to weights stored as ONNX int4, not as int8 levels");
+        if (MatMulNBits is not null && LowBitStorage != DataType.Int4) throw new OptionsException("weights for MatMulNBits are int4; the other low-bit layers are stored as ONNX int4 beside them, not as int8 levels");
         if (!Enum.IsDefined(ReduceRange)) throw new OptionsException($"reduce range must be auto, on or off, got {ReduceRange}");
         if (OpTypes.Count == 0) throw OptionsException.For(nameof(OpTypes), "names no op type; name at least one, or leave it unset for all");
         if (!WeightQuantizer.Widths.Contains(WeightBits)) throw new OptionsException($"weight bits must be 8, 4, 2 (ternary) or 1 (binary), got {WeightBits}");

@@ -21,11 +21,12 @@ namespace Shrink.Passes.Quantization;
 /// below 8 bits are stored as ONNX INT4 (opset raised to 21; per channel, per tensor or block-wise
 /// along the reduction axis) or as int8 levels (<see cref="QuantizationOptions.LowBitStorage"/>); 8-bit
 /// weights in 7 bits where <see cref="QuantizationOptions.ReduceRange"/> says so (a note tells).
+/// Weight-only int4 MatMul and Gemm layers become ONNX Runtime's MatMulNBits where <see cref="QuantizationOptions.MatMulNBits"/> is set.
 /// Shapes, dynamic axes and the rest of the graph are unchanged. Counters: <c>layers</c> (weights quantized), <c>tensors</c> (activations
-/// quantized), <c>activations-removed</c>, and <c>activation-matmuls</c> where MatMuls of two activations are quantized
+/// quantized), <c>activations-removed</c>, <c>activation-matmuls</c> where MatMuls of two activations are quantized
 /// (attention's Q·Kᵀ and attention·V, both inputs behind Q/DQ, unless <see cref="QuantizationOptions.MatMulConstBOnly"/>;
-/// a Softmax output read by one takes ONNX Runtime's fixed range [0, 1]). <see cref="QuantizationOptions.OpTypes"/> limits
-/// the op types quantized.
+/// a Softmax output read by one takes ONNX Runtime's fixed range [0, 1]), and with MatMulNBits set, <c>matmul-nbits</c>
+/// (layers written as MatMulNBits). <see cref="QuantizationOptions.OpTypes"/> limits the op types quantized.
 /// </summary>
 public sealed partial class QuantizeStaticPass : Pass
 {
@@ -78,15 +79,17 @@ public sealed partial class QuantizeStaticPass : Pass
             graph.ReplaceAllUsesWith(act.Outputs[0]!, act.Inputs[0]!);
             graph.RemoveNode(act);
         }
+        var nbits = new NBitsLayers(new List<QuantizedTensor>(), new List<(string, string)>());
         if (!ActivationsOnly)
         {
             var storage = LowBitStorageFor(model, plan, context);
             var (reduceRange, note) = _options.ResolveReduceRange(integerKernels: _options.Activations != DataType.Float);
             if (note is not null && plan.Layers.Any(l => _options.BitsOf(l) == 8)) context.Note(note);
             var floatBiases = new List<string>();
-            var packed = plan.Layers.Select(layer => (QuantizeWeights(graph, layer, parameters.TryGetValue(layer.Inputs[0]!, out var x) ? x : null, storage, reduceRange,
-                floatBiases), _options.BitsOf(layer))).ToList();
-            QuantParams.RecordPackedBits(model, packed);
+            var packed = plan.Layers.Select(layer => (QuantizeWeights(model, layer, parameters.TryGetValue(layer.Inputs[0]!, out var x) ? x : null, storage, reduceRange,
+                floatBiases, nbits), _options.BitsOf(layer))).ToList();
+            QuantParams.RecordPackedBits(model, packed.Where(p => p.Item1 is not null).Select(p => (p.Item1!, p.Item2)));
+            if (_options.MatMulNBits is not null) NoteNBits(nbits, context);
             if (floatBiases.Count > 0)
                 context.Notes.Add($"the bias of {floatBiases.Count} layer{(floatBiases.Count == 1 ? "" : "s")} stays float ({Message.List(floatBiases.Take(3).Select(n => $"'{Message.Name(n)}'"))}" +
                     $"{(floatBiases.Count > 3 ? ", …" : "")}): in int32 at input scale × weight scale it would overflow, its input's range being tiny next to it");
@@ -110,9 +113,10 @@ public sealed partial class QuantizeStaticPass : Pass
             ["layers"] = plan.Layers.Count, ["tensors"] = plan.Tensors.Count, ["activations-removed"] = plan.RemovedActivations.Count,
         };
         if (plan.ActivationLayers.Count > 0) stats["activation-matmuls"] = plan.ActivationLayers.Count;
+        if (_options.MatMulNBits is not null) stats["matmul-nbits"] = nbits.Emitted.Count;
         return new PassResult(model, true, stats)
         {
-            Artifacts = new IArtifact[] { new ActivationQuantizers { Scales = scales }, Parameters(floatNames, plan, parameters) },
+            Artifacts = new IArtifact[] { new ActivationQuantizers { Scales = scales }, Parameters(floatNames, plan, parameters, nbits.Emitted) },
         };
     }
 
@@ -145,9 +149,10 @@ public sealed partial class QuantizeStaticPass : Pass
     }
 
     /// <summary>The quantization-parameters artifact, read off the rewritten graph: each layer's weight (and int32 bias) DequantizeLinear, each activation's parameters.</summary>
-    private QuantizationParameters Parameters(IEnumerable<(Node Layer, string Weight, string? Bias)> layers, QuantPlan plan, Dictionary<Value, QuantParams> activations)
+    private QuantizationParameters Parameters(IEnumerable<(Node Layer, string Weight, string? Bias)> layers, QuantPlan plan, Dictionary<Value, QuantParams> activations,
+        IEnumerable<QuantizedTensor> nbits)
     {
-        var tensors = new List<QuantizedTensor>();
+        var tensors = nbits.ToList();
         foreach (var (layer, weight, bias) in layers)
         {
             if (layer.Inputs[1]?.Producer is { OpType: "DequantizeLinear" } w)
