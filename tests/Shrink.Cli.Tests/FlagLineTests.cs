@@ -36,9 +36,9 @@ public class FlagLineTests
         AssertOk(dynamic);
         Assert.Contains("note: int8 weights use 7 bits (levels ±64; --reduce-range on)", dynamic.Out);
 
-        var int4 = CliRunner.Run("quantize", model, "--weights", "int4", "--activations", "float", "--bench-batch", "none", "--out", dir.File("w.onnx"));
+        var int4 = CliRunner.Run("quantize", model, "--weights", "int4", "--activations", "float", "--storage", "int4", "--bench-batch", "none", "--out", dir.File("w.onnx"));
         AssertOk(int4);
-        Assert.Contains("(a MatMul with block-wise int4 weights and float activations may become MatMulNBits); --storage int8 keeps its int8 kernels", Flat(int4.Out));
+        Assert.Contains("nor into a MatMul + Add it has made a Gemm); --storage matmulnbits writes MatMul and Gemm layers as MatMulNBits", Flat(int4.Out));
     }
 
     [Fact]

@@ -11,7 +11,7 @@ using Shrink.Training.Quantization;
 namespace Shrink.Cli.Commands;
 
 /// <summary>
-/// <c>shrink quantize MODEL --mode static [--activations uint8|int8] [--per-channel] [--reduce-range auto|on|off] [--calibration
+/// <c>shrink quantize MODEL --mode static [--activations uint8|int8] [--per-channel] [--op-types T,…] [--reduce-range auto|on|off] [--calibration
 /// minmax|percentile|entropy] [--calib-samples N] [--calib-data X.npy] [--exclude NODES] [--data DIR]
 /// --out OUT [--json] [--save-recipe FILE | --dry-run]</c>: parses the flags into <see cref="QuantizeOptions"/> (or <see cref="QatOptions"/>),
 /// runs <see cref="Quantizer"/> (or <see cref="QuantizationAwareTraining"/>), and compares size, accuracy and latency before and after;
@@ -24,7 +24,7 @@ internal static class QuantizeCommand
         var q = new QuantizeCli();
         var command = new Command("quantize", "Quantize to int8 ONNX QDQ (calibrated static quantization) and compare size, accuracy and latency") { q.Model };
         foreach (var o in q.All) command.Options.Add(o);
-        cli.Flags(command, (nameof(QuantizeOptions.CalibrationSamples), "--calib-samples"));
+        cli.Flags(command, (nameof(QuantizeOptions.CalibrationSamples), "--calib-samples"), (nameof(QuantizeOptions.MatMulConstBOnly), "--matmul-const-b-only"));
         command.SetAction(cli.Guard(p => Run(cli, q, p)));
         return command;
     }

@@ -15,6 +15,10 @@ internal sealed record QuantizeReport(string Model, string Out, string Mode, str
 
     public string Granularity => BlockSize > 0 ? $"block-wise, {BlockSize} per scale" : PerChannel ? "per channel" : "per tensor";
 
+    /// <summary>", N of them as MatMulNBits (B per scale)" when weight-only quantization wrote MatMulNBits nodes, else empty.</summary>
+    private string NBits => Stats.GetValueOrDefault("quantize-static.matmul-nbits") is var n and > 0
+        ? $", {n} of them as MatMulNBits ({(BlockSize > 0 ? BlockSize : new Passes.Quantization.MatMulNBitsOptions().BlockSize)} per scale)" : "";
+
     /// <summary>QAT: the training executor's test accuracy at the end (quantized weights, fake-quantized activations).</summary>
     public double? ExecutorAccuracy { get; init; }
 
@@ -40,12 +44,14 @@ internal sealed record QuantizeReport(string Model, string Out, string Mode, str
             c.WriteLine($"quantization-aware training: executor (quantized weights, fake-quantized activations) {ea:P2}, ONNX Runtime on the quantized model {oa:P2} ({(oa - ea) * 100:+0.00;-0.00} points)");
         var ratio = (double)Before.Bytes / After.Bytes;
         var size = ratio >= 1 ? $"file {ratio:F2}x smaller" : $"file {1 / ratio:F2}x LARGER (scales, zero points and Q/DQ nodes outweigh the int8 weights of so small a model)";
+        var convs = Stats.GetValueOrDefault("quantize-dynamic.conv-layers");
+        var activationMatMuls = Stats.GetValueOrDefault("quantize-static.activation-matmuls");
         c.WriteLine(Mode == "dynamic"
-            ? $"wrote {Out}: {Weights} weights ({Granularity}) in {layers} MatMul/Gemm layers, activations quantized at run time; {size}"
+            ? $"wrote {Out}: {Weights} weights ({Granularity}) in {(convs == 0 ? $"{layers} MatMul/Gemm layers" : $"{layers} layers ({convs} Conv as ConvInteger, {layers - convs} MatMul/Gemm)")}, activations quantized at run time; {size}"
             : Activations == "float"
-                ? $"wrote {Out}: {Weights} weights ({Granularity}) in {layers} layers, activations and biases kept float (weight-only); {size}"
+                ? $"wrote {Out}: {Weights} weights ({Granularity}) in {layers} layers{NBits}, activations and biases kept float (weight-only); {size}"
                 : $"wrote {Out}: {Weights} weights ({Granularity}), {Activations} activations calibrated by {Calibration} on {CalibrationSamples} samples; " +
-                  $"{layers} layers, {Stats.GetValueOrDefault("quantize-static.tensors")} activation tensors; {size}");
+                  $"{layers} layers{(activationMatMuls > 0 ? $" and {activationMatMuls} MatMuls of two activations" : "")}, {Stats.GetValueOrDefault("quantize-static.tensors")} activation tensors; {size}");
         c.WriteLine(FasterNote);
     }
 }

@@ -36,6 +36,8 @@ public sealed record QatOptions
         Quantize.Validate();
         if (Quantize.Mode != QuantizeMode.Static) throw new OptionsException("quantization-aware training exports static QDQ; dynamic quantization does not apply");
         if (!Enum.IsDefined(ActivationRanges)) throw new OptionsException($"activation ranges must be observed or calibrated, got {ActivationRanges}");
+        if (Quantize.ActivationSymmetric is not null)
+            throw OptionsException.For(nameof(QuantizeOptions.ActivationSymmetric), "does not apply to quantization-aware training, whose fake quantizers train uint8 asymmetric or int8 symmetric activations; leave it unset");
         if (FineTune.Epochs < 1) throw new OptionsException("quantization-aware training trains with quantized weights; give at least 1 fine-tuning epoch and labelled data");
         FineTune.CheckOptional(hasData, hasTeacher);
         return this;

@@ -16,6 +16,7 @@ public static class OpRegistry
         ShapeOps.Register(Add);
         ReduceOps.Register(Add);
         PadOps.Register(Add);
+        ContribOps.Register(Add);
     }
 
     /// <summary>Registers a schema (later registrations with a higher <see cref="OpSchema.SinceVersion"/> win for newer opsets).</summary>

@@ -55,7 +55,10 @@ public sealed record ModelStats(
             .Split(',', StringSplitOptions.RemoveEmptyEntries).Select(e => e.Split(':')).Where(p => p.Length == 2 && int.TryParse(p[1], out _))
             .ToDictionary(p => p[0], p => int.Parse(p[1]));
         var packed = all.Sum(t => (t.ElementCount * (packedBits.TryGetValue(t.Name, out var bits) ? bits : t.DataType.BitWidth()) + 7) / 8);
-        return new ModelStats(all.Sum(t => t.ElementCount), all.Sum(CountNonZero),
+        // MatMulNBits' B holds two 4-bit weights per byte: K·N parameters, the zero ones being the levels at their zero point.
+        var nbits = Passes.Quantization.MatMulNBits.WeightCounts(model);
+        return new ModelStats(all.Sum(t => nbits.TryGetValue(t.Name, out var c) ? c.Parameters : t.ElementCount),
+            all.Sum(t => nbits.TryGetValue(t.Name, out var c) ? c.NonZero : CountNonZero(t)),
             bytesOnDisk ?? OnnxWriter.ToBytes(model).LongLength, macs, complete, model.Graph.Nodes.Count, layers, ops) { PackedBytes = packed };
     }
 

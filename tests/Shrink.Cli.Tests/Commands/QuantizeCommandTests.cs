@@ -127,12 +127,35 @@ public class QuantizeCliTests
         var d = CliRunner.Run("quantize", path, "--mode", "dynamic", "--bench-batch", "none", "--out", dir.File("d.onnx"));
         Assert.True(d.ExitCode == 0, d.Err);
         Assert.Equal(OnnxWriter.ToBytes(Quantizer.Dynamic(model).Model), OnnxWriter.ToBytes(OnnxReader.Read(dir.File("d.onnx"))));
-        Assert.Contains("int8 weights (per tensor) in 2 MatMul/Gemm layers, activations quantized at run time; file", Flat(d.Out));
+        Assert.Contains("int8 weights (per tensor) in 4 layers (2 Conv as ConvInteger, 2 MatMul/Gemm), activations quantized at run time; file", Flat(d.Out)); // Conv too, as quantize_dynamic
         Assert.Contains("latency not measured", d.Out);
         var w = CliRunner.Run("quantize", path, "--activations", "float", "--weights", "int4", "--block-size", "16", "--bench-batch", "none", "--out", dir.File("w.onnx"));
         Assert.True(w.ExitCode == 0, w.Err);
-        Assert.Contains("int4 weights (block-wise, 16 per scale) in 4 layers, activations and biases kept float (weight-only)", Flat(w.Out));
+        Assert.Contains("int4 weights (block-wise, 16 per scale) in 4 layers, 2 of them as MatMulNBits (16 per scale), activations and biases kept float (weight-only)", Flat(w.Out));
         Assert.Contains("note: low-bit weights stored as ONNX int4", w.Out);
+    }
+
+    [Fact]
+    public void WeightOnlyInt4WritesMatMulNBitsWithItsFidelityAndTheLibrarysBytes()
+    {
+        using var dir = new TempDirectory();
+        var path = CliRunner.Zoo(dir, "lenet300", "m.onnx");
+        var r = CliRunner.Run("quantize", path, "--weights", "int4", "--activations", "float", "--asymmetric-weights", "--bench-batch", "none", "--out", dir.File("w.onnx"));
+        Assert.True(r.ExitCode == 0, r.Err);
+        var written = OnnxReader.Read(dir.File("w.onnx"));
+        Assert.Equal(3, written.Graph.Nodes.Count(n => n.OpType == "MatMulNBits" && n.Domain == "com.microsoft"));
+        var library = Quantizer.WeightOnly(OnnxReader.Read(path), new QuantizeOptions { Weights = WeightPrecision.Int4, AsymmetricWeights = true });
+        Assert.Equal(OnnxWriter.ToBytes(library.Model), OnnxWriter.ToBytes(written));
+        var text = Flat(r.Out);
+        Assert.Contains("int4 weights (per tensor) in 3 layers, 3 of them as MatMulNBits (32 per scale), activations and biases kept float (weight-only)", text);
+        Assert.Contains("written for ONNX Runtime's MatMulNBits (com.microsoft; 32 per scale, a zero point per block)", text);
+        Assert.Contains("output: cosine similarity to before", r.Out);
+        Assert.DoesNotContain("ONNX int4", text); // no layer is left behind DequantizeLinear, the opset stays
+        Assert.Equal(OnnxReader.Read(path).DefaultOpset, written.DefaultOpset);
+
+        CliRunner.AssertBadInput(CliRunner.Run("quantize", path, "--weights", "int4", "--asymmetric-weights", "--data", "embedded", "--calib-samples", "16",
+            "--bench-batch", "none", "--out", dir.File("a.onnx")), "--asymmetric-weights applies to int4 weights stored for MatMulNBits");
+        Assert.False(File.Exists(dir.File("a.onnx")));
     }
 
     [Fact]

@@ -83,11 +83,12 @@ public class PassContractTests
     }
 
     [Fact]
-    public void TheRegistryKnowsAllTenPasses()
+    public void TheRegistryKnowsAllElevenPasses()
     {
-        Assert.Equal(new[] { "cluster-weights", "factorize-lowrank", "fold-batchnorm", "fold-constants", "prune-structured", "prune-unstructured",
+        Assert.Equal(new[] { "cluster-weights", "factorize-lowrank", "fold-batchnorm", "fold-constants", "matmul-nbits", "prune-structured", "prune-unstructured",
             "quantize-dynamic", "quantize-static", "remove-unused", "unshare-initializers" }, PassRegistry.Ids.Order());
         Assert.Equal(typeof(QuantizationOptions), PassRegistry.OptionsType("quantize-static"));
+        Assert.Equal(typeof(MatMulNBitsOptions), PassRegistry.OptionsType("matmul-nbits"));
     }
 
     [Theory]

@@ -89,6 +89,7 @@ public class WeightSchemeTests
                 Weights = (WeightPrecision)LayerBitsConfig.Parse(weights)!.Value, BlockSize = block, PerChannel = perChannel, CalibrationSamples = 64,
                 Activations = floatActivations == 1 ? ActivationPrecision.Float : ActivationPrecision.UInt8,
                 ReduceRange = reduceRange == "on" ? ReduceRange.On : ReduceRange.Auto,
+                Storage = WeightStorage.Int4, // every layer behind DequantizeLinear (MatMulNBits: the test below)
             },
             FineTune = new FineTuneOptions { Epochs = 1, LearningRate = 0.05, Batch = 64 },
         };
@@ -104,6 +105,37 @@ public class WeightSchemeTests
         {
             var trained = result.Trained.Graph.FindInitializer(name)!.Const!.AsFloats().ToArray();
             Assert.Equal(trained.Select(BitConverter.SingleToInt32Bits), values.Select(BitConverter.SingleToInt32Bits));
+        }
+    }
+
+    /// <summary>
+    /// Weight-only int4 QAT with the default storage exports MatMulNBits: the weights the executor ended with are the
+    /// exported blocks' (level − zero point) · scale, bit for bit, in the layer's own layout.
+    /// </summary>
+    [Fact]
+    public void QatTrainsOnTheWeightsMatMulNBitsShips()
+    {
+        var data = FashionMnist.LoadEmbedded();
+        var options = new QatOptions
+        {
+            Quantize = new QuantizeOptions { Weights = WeightPrecision.Int4, Activations = ActivationPrecision.Float, CalibrationSamples = 64 },
+            FineTune = new FineTuneOptions { Epochs = 1, LearningRate = 0.05, Batch = 64 },
+        };
+        var inputs = new TechniqueInputs { Data = new DataSplits(data.Train.Take(512), data.Test.Take(128)) };
+        var result = QuantizationAwareTraining.Run(ModelZoo.Create("lenet300", seed: 3), inputs, options, TechniqueSession.Quiet);
+        var nodes = result.Quantized.Model.Graph.Nodes.Where(n => n.OpType == "MatMulNBits").ToList();
+        Assert.Equal(3, nodes.Count);
+        foreach (var node in nodes)
+        {
+            var w = MatMulNBits.Read(node)!;
+            var name = node.Inputs[1]!.Name[..^"_Q4".Length];
+            var layer = result.Trained.Graph.Nodes.Single(n => n.Inputs.ElementAtOrDefault(1)?.Name == name);
+            var transB = layer.OpType == "Gemm" && layer.GetInt("transB", 0) != 0;
+            var trained = result.Trained.Graph.FindInitializer(name)!.Const!.AsFloats().ToArray();
+            var shipped = new float[trained.Length];
+            for (var n = 0; n < w.N; n++)
+                for (var k = 0; k < w.K; k++) shipped[transB ? n * w.K + k : k * w.N + n] = w.Dequantized(n, k);
+            Assert.Equal(trained.Select(BitConverter.SingleToInt32Bits), shipped.Select(BitConverter.SingleToInt32Bits));
         }
     }
 

@@ -42,7 +42,7 @@ public static class QuantizationFallback
         var first = Cosine(prepared.Folded, full.Model, samples.Source, runner);
         if (first >= target) return (full, new QuantizationFallbackReport(target, first, first, Array.Empty<string>(), Array.Empty<LayerSensitivity>()));
 
-        var layers = prepared.Plan().Layers;
+        var layers = prepared.Plan().ComputeLayers; // MatMuls of two activations too
         session?.Note($"output cosine {first:F4} is under {target:F4}: measuring each of {layers.Count} layers alone");
         var sensitivity = layers.Select(l => new LayerSensitivity(l.Name, l.OpType,
             Cosine(prepared.Folded, Try(layers.Where(o => o != l).Select(o => o.Name)).Model, samples.Source, runner)))

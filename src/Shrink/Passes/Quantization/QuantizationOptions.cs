@@ -82,6 +82,12 @@ public sealed record QuantizationOptions
     /// </summary>
     public int BlockSize { get; init; }
 
+    /// <summary>
+    /// Weight-only (activations float): the int4 MatMul and Gemm layers as ONNX Runtime's MatMulNBits with these settings
+    /// (<see cref="Quantization.MatMulNBits"/>), the others as <see cref="LowBitStorage"/> says; null: none.
+    /// </summary>
+    public MatMulNBitsOptions? MatMulNBits { get; init; }
+
     /// <summary>7-bit weights (levels ±64) for 8-bit layers; <see cref="ReduceRange.Auto"/> decides on the CPU running the quantization.</summary>
     public ReduceRange ReduceRange { get; init; } = ReduceRange.Auto;
 
@@ -106,6 +112,24 @@ public sealed record QuantizationOptions
         };
     }
 
+    /// <summary>
+    /// The op types to quantize (ONNX Runtime's <c>op_types_to_quantize</c>); nodes of other types stay float. The default:
+    /// every op type static quantization quantizes (<see cref="QuantizeOpTypes.Static"/>).
+    /// </summary>
+    public IReadOnlySet<string> OpTypes { get; init; } = QuantizeOpTypes.Static.ToHashSet();
+
+    /// <summary>Only MatMuls with a constant B are quantized (ONNX Runtime's <c>MatMulConstBOnly</c>); else the MatMuls of two activations too.</summary>
+    public bool MatMulConstBOnly { get; init; }
+
+    /// <summary>
+    /// Activation ranges symmetric around zero (ONNX Runtime's <c>ActivationSymmetric</c>: uint8 zero point 128, int8 zero
+    /// point 0); false: asymmetric (the zero point from the range); null: uint8 asymmetric, int8 symmetric.
+    /// </summary>
+    public bool? ActivationSymmetric { get; init; }
+
+    /// <summary>Whether activations are quantized symmetrically: <see cref="ActivationSymmetric"/>, else for int8 only.</summary>
+    public bool SymmetricActivations => ActivationSymmetric ?? Activations == DataType.Int8;
+
     /// <summary>Metadata key listing the packed bit width of low-bit weight tensors ("name:bits,…"), read by the size statistics.</summary>
     public const string PackedBitsKey = "shrink.weight_bits";
 
@@ -116,7 +140,9 @@ public sealed record QuantizationOptions
         if (LowBitStorage is not (DataType.Int4 or DataType.Int8)) throw new OptionsException($"low-bit weights are stored as int4 or int8, got {LowBitStorage.ShortName()}");
         if (BlockSize < 0 || BlockSize == 1) throw OptionsException.For(nameof(BlockSize), $"must be 2 or more (or 0 for none), got {BlockSize}");
         if (BlockSize > 0 && LowBitStorage != DataType.Int4) throw new OptionsException("block-wise scales apply to weights stored as ONNX int4, not as int8 levels");
+        if (MatMulNBits is not null && LowBitStorage != DataType.Int4) throw new OptionsException("weights for MatMulNBits are int4; the other low-bit layers are stored as ONNX int4 beside them, not as int8 levels");
         if (!Enum.IsDefined(ReduceRange)) throw new OptionsException($"reduce range must be auto, on or off, got {ReduceRange}");
+        if (OpTypes.Count == 0) throw OptionsException.For(nameof(OpTypes), "names no op type; name at least one, or leave it unset for all");
         if (!WeightQuantizer.Widths.Contains(WeightBits)) throw new OptionsException($"weight bits must be 8, 4, 2 (ternary) or 1 (binary), got {WeightBits}");
         foreach (var (layer, bits) in LayerBits ?? new Dictionary<string, int>())
             if (bits != 0 && !WeightQuantizer.Widths.Contains(bits))
@@ -137,18 +163,24 @@ public readonly record struct QuantParams(float Scale, int ZeroPoint, DataType T
         if (entries.Count > 0) model.SetMetadata(QuantizationOptions.PackedBitsKey, string.Join(",", entries));
     }
 
-    /// <summary>Parameters covering [min, max] (widened to hold 0, which must be exact).</summary>
-    public static QuantParams ForRange(double min, double max, DataType type)
+    /// <summary>Parameters covering [min, max] (widened to hold 0, which must be exact): int8 symmetric, uint8 asymmetric.</summary>
+    public static QuantParams ForRange(double min, double max, DataType type) => ForRange(min, max, type, symmetric: type == DataType.Int8);
+
+    /// <summary>
+    /// Parameters covering [min, max] (widened to hold 0), as ONNX Runtime's <c>compute_scale_zp</c>: symmetric int8 takes
+    /// ±max|x| onto ±127 (zero point 0), symmetric uint8 onto 0…255 around zero point 128; asymmetric takes [min, max]
+    /// onto the type's whole range, the zero point rounded from −min / scale.
+    /// </summary>
+    public static QuantParams ForRange(double min, double max, DataType type, bool symmetric)
     {
         min = Math.Min(min, 0);
         max = Math.Max(max, 0);
-        if (type == DataType.Int8)
-        {
-            var limit = Math.Max(Math.Abs(min), Math.Abs(max));
-            return new QuantParams(limit > 0 ? (float)(limit / 127) : 1f, 0, type);
-        }
+        var limit = Math.Max(Math.Abs(min), Math.Abs(max));
+        if (symmetric && type == DataType.Int8) return new QuantParams(limit > 0 ? (float)(limit / 127) : 1f, 0, type);
+        if (symmetric) return new QuantParams(limit > 0 ? (float)(2 * limit / 255) : 1f, 128, type);
         var scale = max > min ? (max - min) / 255 : 1;
-        var zero = (int)Math.Clamp(Math.Round(-min / scale), 0, 255);
+        var low = type == DataType.Int8 ? -128 : 0;
+        var zero = (int)Math.Clamp(Math.Round(low - min / scale), low, low + 255);
         return new QuantParams((float)scale, zero, type);
     }
 }

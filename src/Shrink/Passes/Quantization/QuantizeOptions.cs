@@ -9,7 +9,7 @@ public enum QuantizeMode
     /// <summary>QDQ with activation ranges calibrated on samples (or, with activations float, weight-only).</summary>
     Static,
 
-    /// <summary>MatMul/Gemm weights offline, activations quantized at run time (DynamicQuantizeLinear); no calibration.</summary>
+    /// <summary>Conv, MatMul and Gemm weights offline, activations quantized at run time (DynamicQuantizeLinear); no calibration.</summary>
     Dynamic,
 }
 
@@ -53,6 +53,14 @@ public enum WeightStorage
 
     /// <summary>Levels in int8, run by ONNX Runtime's int8 kernels; the size statistics count the packed bits.</summary>
     Int8,
+
+    /// <summary>
+    /// Weight-only (activations float): MatMul and Gemm layers as ONNX Runtime's <c>com.microsoft.MatMulNBits</c>, whose CPU
+    /// kernels read the packed int4 blocks (<see cref="Quantization.MatMulNBits"/>; <see cref="QuantizeOptions.BlockSize"/>
+    /// weights per scale, 32 when it is 0); other layers, and those MatMulNBits cannot take (a note says why), as
+    /// <see cref="Int4"/>. With quantized activations the same as <see cref="Int4"/>.
+    /// </summary>
+    MatMulNBits,
 }
 
 /// <summary>
@@ -87,12 +95,41 @@ public sealed record QuantizeOptions
     /// <summary>Mixed precision: layer name → precision (<see cref="WeightPrecision.Float"/> keeps it in float).</summary>
     public IReadOnlyDictionary<string, WeightPrecision>? Layers { get; init; }
 
-    public WeightStorage Storage { get; init; } = WeightStorage.Int4;
+    public WeightStorage Storage { get; init; } = WeightStorage.MatMulNBits;
 
-    /// <summary>INT4 storage: one scale per this many weights along the reduction axis (0: per channel or per tensor).</summary>
+    /// <summary>
+    /// INT4 storage: one scale per this many weights along the reduction axis (0: per channel or per tensor; 32 for the
+    /// layers stored as <see cref="WeightStorage.MatMulNBits"/>).
+    /// </summary>
     public int BlockSize { get; init; }
 
+    /// <summary>
+    /// Int4 weights stored as <see cref="WeightStorage.MatMulNBits"/> with a zero point per block (levels 0 to 15 over the
+    /// block's min/max, as ONNX Runtime's quantizer with is_symmetric false), instead of symmetric levels ±7.
+    /// </summary>
+    public bool AsymmetricWeights { get; init; }
+
     public ReduceRange ReduceRange { get; init; } = ReduceRange.Auto;
+
+    /// <summary>
+    /// The op types to quantize, as ONNX Runtime's <c>op_types_to_quantize</c>; null: every op type the mode quantizes
+    /// (<see cref="QuantizeOpTypes.Static"/>, <see cref="QuantizeOpTypes.Dynamic"/>). An op type the mode cannot quantize is refused.
+    /// </summary>
+    public IReadOnlyList<string>? OpTypes { get; init; }
+
+    /// <summary>
+    /// Only MatMuls whose B is a constant are quantized (ONNX Runtime's <c>MatMulConstBOnly</c>); null: that quantizer's
+    /// default for the mode — static false (the MatMuls of two activations, attention's Q·Kᵀ and attention·V, are quantized
+    /// too), dynamic true (the only kind dynamic mode quantizes).
+    /// </summary>
+    public bool? MatMulConstBOnly { get; init; }
+
+    /// <summary>
+    /// Activation ranges made symmetric around zero (ONNX Runtime's <c>ActivationSymmetric</c>): uint8 with zero point 128,
+    /// int8 with zero point 0; false: asymmetric (uint8 or int8 with the zero point from the range). Null: uint8
+    /// asymmetric, int8 symmetric. Static mode only (dynamic activations are DynamicQuantizeLinear's: uint8 asymmetric).
+    /// </summary>
+    public bool? ActivationSymmetric { get; init; }
 
     /// <summary>
     /// The output cosine to the float model (the lowest over its outputs, on the calibration samples) static quantization
@@ -119,6 +156,14 @@ public sealed record QuantizeOptions
         ValidateValues();
         if (Mode == QuantizeMode.Dynamic && Activations != ActivationPrecision.UInt8)
             throw new OptionsException("dynamic quantization quantizes activations to uint8 at run time (DynamicQuantizeLinear); activations int8 or float do not apply");
+        if (Mode == QuantizeMode.Dynamic && MatMulConstBOnly == false)
+            throw OptionsException.For(nameof(MatMulConstBOnly), "cannot be false in dynamic mode: it quantizes MatMuls with a constant B only (as ONNX Runtime's quantize_dynamic does by default); quantize statically for the MatMuls of two activations");
+        if (ActivationSymmetric is not null && !Calibrates)
+            throw OptionsException.For(nameof(ActivationSymmetric), Mode == QuantizeMode.Dynamic
+                ? "does not apply to dynamic mode, whose activations DynamicQuantizeLinear quantizes to uint8 asymmetric at run time; leave it unset"
+                : "does not apply to float activations (weight-only quantization); leave it unset");
+        if (AsymmetricWeights && !(WeightOnly && Storage == WeightStorage.MatMulNBits && (Weights == WeightPrecision.Int4 || Layers?.Values.Contains(WeightPrecision.Int4) == true)))
+            throw OptionsException.For(nameof(AsymmetricWeights), "applies to int4 weights stored for MatMulNBits (weight-only: activations float, storage MatMulNBits, weights int4)");
         ToPassOptions();
         return this;
     }
@@ -130,11 +175,12 @@ public sealed record QuantizeOptions
         if (Weights == WeightPrecision.Float || !Enum.IsDefined(Weights))
             throw OptionsException.For(nameof(Weights), $"must be int8, int4, ternary or binary, got {Weights}; keep layers in float with Exclude or Layers");
         if (!Enum.IsDefined(Activations)) throw OptionsException.For(nameof(Activations), $"must be uint8, int8 or float, got {Activations}");
-        if (!Enum.IsDefined(Storage)) throw OptionsException.For(nameof(Storage), $"must be int4 or int8, got {Storage}");
+        if (!Enum.IsDefined(Storage)) throw OptionsException.For(nameof(Storage), $"must be int4, int8 or MatMulNBits, got {Storage}");
         if (Calibrates && CalibrationSamples < 1) throw OptionsException.For(nameof(CalibrationSamples), $"must be at least 1, got {CalibrationSamples}");
         if (!(Percentile > 50 && Percentile <= 100)) throw OptionsException.For(nameof(Percentile), $"must be in (50, 100], got {Percentile}");
         if (BlockSize < 0 || BlockSize == 1) throw OptionsException.For(nameof(BlockSize), $"must be 2 or more (or 0 for none), got {BlockSize}");
         if (MinFidelity is { } f && !(f > 0 && f <= 1)) throw OptionsException.For(nameof(MinFidelity), $"is an output cosine, in (0, 1]; got {f}");
+        QuantizeOpTypes.Check(Mode, OpTypes);
         foreach (var (layer, precision) in Layers ?? new Dictionary<string, WeightPrecision>())
             if (!Enum.IsDefined(precision)) throw OptionsException.For(nameof(Layers), $"give layer '{Text.Message.Name(layer)}' int8, int4, ternary, binary or float, not {precision}");
         return this;
@@ -153,6 +199,12 @@ public sealed record QuantizeOptions
         LowBitStorage = Storage == WeightStorage.Int8 ? DataType.Int8 : DataType.Int4,
         BlockSize = BlockSize,
         ReduceRange = ReduceRange,
+        OpTypes = (OpTypes ?? QuantizeOpTypes.For(Mode)).ToHashSet(),
+        MatMulConstBOnly = MatMulConstBOnly ?? Mode == QuantizeMode.Dynamic,
+        ActivationSymmetric = ActivationSymmetric,
+        MatMulNBits = WeightOnly && Storage == WeightStorage.MatMulNBits
+            ? new MatMulNBitsOptions { BlockSize = BlockSize > 0 ? BlockSize : new MatMulNBitsOptions().BlockSize, Asymmetric = AsymmetricWeights, Exclude = Exclude.ToHashSet() }
+            : null,
     }.Validate();
 
     /// <summary>Checks that every node <see cref="Exclude"/> and <see cref="Layers"/> name is in <paramref name="model"/>.</summary>

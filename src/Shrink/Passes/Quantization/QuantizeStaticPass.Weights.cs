@@ -21,8 +21,11 @@ public sealed partial class QuantizeStaticPass
         if (storage != DataType.Int4) return storage;
         OpsetUpgrade.To(model, Int4Opset);
         const string kernels = "ONNX Runtime 1.31 has no integer Conv or Gemm kernel for int4 weights: it dequantizes them and runs float kernels "
-            + "(a MatMul with block-wise int4 weights and float activations may become MatMulNBits)";
-        context.Note(OptionText.Of($"low-bit weights stored as ONNX int4 (opset raised to {Int4Opset}); {kernels}; {OptionName.Of(nameof(QuantizationOptions.LowBitStorage))} int8 keeps its int8 kernels"));
+            + "(its optimizer fuses a block-wise DequantizeLinear into a MatMul reading it as MatMulNBits, but not into a Gemm, nor into a MatMul + Add it has made a Gemm)";
+        var flag = OptionName.Of(nameof(QuantizationOptions.LowBitStorage));
+        context.Note(_options.Activations == DataType.Float && _options.MatMulNBits is null && plan.Layers.Any(l => l.OpType is "MatMul" or "Gemm" && _options.BitsOf(l) == 4)
+            ? OptionText.Of($"low-bit weights stored as ONNX int4 (opset raised to {Int4Opset}); {kernels}; {flag} matmulnbits writes MatMul and Gemm layers as MatMulNBits")
+            : OptionText.Of($"low-bit weights stored as ONNX int4 (opset raised to {Int4Opset}); {kernels}; {flag} int8 keeps its int8 kernels"));
         return DataType.Int4;
     }
 
@@ -32,7 +35,7 @@ public sealed partial class QuantizeStaticPass
     /// </summary>
     private (DataType Storage, string? Reason) ResolveStorage(Model model, QuantPlan plan)
     {
-        if (_options.LowBitStorage != DataType.Int4 || !plan.Layers.Any(l => _options.BitsOf(l) <= 4)) return (DataType.Int8, null);
+        if (_options.LowBitStorage != DataType.Int4 || !plan.Layers.Any(l => _options.BitsOf(l) <= 4 && NBitsBlock(l) is null)) return (DataType.Int8, null);
         return OpsetUpgrade.Check(model, Int4Opset) is { } reason ? (DataType.Int8, reason) : (DataType.Int4, null);
     }
 
@@ -46,6 +49,8 @@ public sealed partial class QuantizeStaticPass
         var plan = Plan(model);
         var (storage, _) = ResolveStorage(model, plan);
         var reduceRange = _options.ResolveReduceRange(integerKernels: _options.Activations != DataType.Float).On;
+        if (_options.MatMulNBits is { Asymmetric: true } && plan.Layers.Any(l => NBitsBlock(l) is not null))
+            throw OptionsException.For(nameof(QuantizeOptions.AsymmetricWeights), "does not apply to quantization-aware training, which trains symmetric weights; train without it");
         return plan.Layers.ToDictionary(l => l.Inputs[1]!.Name, l => SchemeOf(l, storage, reduceRange));
     }
 
@@ -53,7 +58,7 @@ public sealed partial class QuantizeStaticPass
     public WeightScheme SchemeOf(Node layer, DataType storage, bool reduceRange)
     {
         var bits = _options.BitsOf(layer);
-        var block = storage == DataType.Int4 && bits <= 4 ? _options.BlockSize : 0;
+        var block = NBitsBlock(layer) ?? (storage == DataType.Int4 && bits <= 4 ? _options.BlockSize : 0);
         return new WeightScheme
         {
             Bits = bits, BlockSize = block, ReduceRange = reduceRange, Axis = block > 0 ? ReductionAxis(layer) : OutputChannelAxis(layer),
@@ -73,9 +78,50 @@ public sealed partial class QuantizeStaticPass
     /// <summary>The largest |int32 bias| written: more would leave too little headroom for the products the kernel adds to it.</summary>
     public const double BiasLimit = 1 << 30;
 
-    /// <summary>int8 weights (low-bit levels where asked, INT4 when <paramref name="storage"/> says so) and an int32 bias behind DequantizeLinear; returns the weight tensor's name.</summary>
-    private string QuantizeWeights(Graph graph, Node layer, QuantParams? input, DataType storage, bool reduceRange, List<string> floatBiases)
+    /// <summary>
+    /// Whether <paramref name="layer"/> is meant for MatMulNBits (weight-only int4 MatMul/Gemm with <see cref="QuantizationOptions.MatMulNBits"/>),
+    /// and why it cannot be (null when it can); (false, null) for a layer not meant for it.
+    /// </summary>
+    private (bool Meant, string? WhyNot) NBitsFor(Node layer) =>
+        _options.MatMulNBits is { } nbits && _options.Activations == DataType.Float && _options.BitsOf(layer) == 4 && layer.OpType is "MatMul" or "Gemm"
+            ? (true, MatMulNBits.WhyNot(layer, nbits.BlockSize)) : (false, null);
+
+    /// <summary>The block size of a layer written as MatMulNBits, or null when it is not.</summary>
+    private int? NBitsBlock(Node layer) => NBitsFor(layer) is (true, null) ? _options.MatMulNBits!.BlockSize : null;
+
+    /// <summary>The layers MatMulNBits takes (their parameters) and those meant for it that it cannot (layer, reason), for the notes.</summary>
+    private sealed record NBitsLayers(List<QuantizedTensor> Emitted, List<(string Layer, string Reason)> Fallbacks);
+
+    /// <summary>The notes on the layers written as MatMulNBits and on those kept behind DequantizeLinear instead, and why.</summary>
+    private void NoteNBits(NBitsLayers nbits, PassContext context)
     {
+        var settings = _options.MatMulNBits!;
+        if (nbits.Emitted.Count > 0)
+            context.Notes.Add($"int4 weights of {nbits.Emitted.Count} MatMul/Gemm layer{(nbits.Emitted.Count == 1 ? "" : "s")} written for ONNX Runtime's MatMulNBits " +
+                $"(com.microsoft; {settings.BlockSize} per scale, {(settings.Asymmetric ? "a zero point per block" : "symmetric")}), whose CPU kernels read them packed");
+        foreach (var group in nbits.Fallbacks.GroupBy(f => f.Reason))
+            context.Notes.Add($"{group.Count()} layer{(group.Count() == 1 ? "" : "s")} kept as int4 behind DequantizeLinear, not MatMulNBits " +
+                $"({Message.List(group.Take(3).Select(f => $"'{Message.Name(f.Layer)}'"))}{(group.Count() > 3 ? ", …" : "")}): {group.Key}" +
+                (settings.Asymmetric ? "; their weights are symmetric" : ""));
+    }
+
+    /// <summary>
+    /// int8 weights (low-bit levels where asked, INT4 when <paramref name="storage"/> says so) and an int32 bias behind
+    /// DequantizeLinear, or the layer replaced by MatMulNBits (listed in <paramref name="nbits"/>); returns the name of the
+    /// weight tensor whose packed bits the size statistics count, or null for MatMulNBits (its bytes are packed already).
+    /// </summary>
+    private string? QuantizeWeights(Model model, Node layer, QuantParams? input, DataType storage, bool reduceRange, List<string> floatBiases, NBitsLayers nbits)
+    {
+        switch (NBitsFor(layer))
+        {
+            case (true, null):
+                nbits.Emitted.Add(MatMulNBits.Emit(model, layer, _options.MatMulNBits!));
+                return null;
+            case (true, { } why):
+                nbits.Fallbacks.Add((layer.DisplayName, why));
+                break;
+        }
+        var graph = model.Graph;
         var w = layer.Inputs[1]!;
         var t = w.Const!;
         var channels = (int)t.Dims[OutputChannelAxis(layer)];

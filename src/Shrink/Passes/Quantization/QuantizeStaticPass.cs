@@ -21,8 +21,12 @@ namespace Shrink.Passes.Quantization;
 /// below 8 bits are stored as ONNX INT4 (opset raised to 21; per channel, per tensor or block-wise
 /// along the reduction axis) or as int8 levels (<see cref="QuantizationOptions.LowBitStorage"/>); 8-bit
 /// weights in 7 bits where <see cref="QuantizationOptions.ReduceRange"/> says so (a note tells).
+/// Weight-only int4 MatMul and Gemm layers become ONNX Runtime's MatMulNBits where <see cref="QuantizationOptions.MatMulNBits"/> is set.
 /// Shapes, dynamic axes and the rest of the graph are unchanged. Counters: <c>layers</c> (weights quantized), <c>tensors</c> (activations
-/// quantized), <c>activations-removed</c>.
+/// quantized), <c>activations-removed</c>, <c>activation-matmuls</c> where MatMuls of two activations are quantized
+/// (attention's Q·Kᵀ and attention·V, both inputs behind Q/DQ, unless <see cref="QuantizationOptions.MatMulConstBOnly"/>;
+/// a Softmax output read by one takes ONNX Runtime's fixed range [0, 1]), and with MatMulNBits set, <c>matmul-nbits</c>
+/// (layers written as MatMulNBits). <see cref="QuantizationOptions.OpTypes"/> limits the op types quantized.
 /// </summary>
 public sealed partial class QuantizeStaticPass : Pass
 {
@@ -66,6 +70,7 @@ public sealed partial class QuantizeStaticPass : Pass
         if (CheckPreconditions(model) is { } reason) throw new OptionsException(reason);
         var graph = model.Graph;
         var plan = Plan(model);
+        if (!ActivationsOnly && FloatLayersNote(model, plan) is { } floatLayers) context.Note(floatLayers);
         var parameters = ActivationParameters(plan, RangesFor(plan, context));
         var floatNames = plan.Layers.Select(l => (Layer: l, Weight: l.Inputs[1]!.Name, Bias: l.Inputs.ElementAtOrDefault(2)?.Name)).ToList();
 
@@ -74,15 +79,17 @@ public sealed partial class QuantizeStaticPass : Pass
             graph.ReplaceAllUsesWith(act.Outputs[0]!, act.Inputs[0]!);
             graph.RemoveNode(act);
         }
+        var nbits = new NBitsLayers(new List<QuantizedTensor>(), new List<(string, string)>());
         if (!ActivationsOnly)
         {
             var storage = LowBitStorageFor(model, plan, context);
             var (reduceRange, note) = _options.ResolveReduceRange(integerKernels: _options.Activations != DataType.Float);
             if (note is not null && plan.Layers.Any(l => _options.BitsOf(l) == 8)) context.Note(note);
             var floatBiases = new List<string>();
-            var packed = plan.Layers.Select(layer => (QuantizeWeights(graph, layer, parameters.TryGetValue(layer.Inputs[0]!, out var x) ? x : null, storage, reduceRange,
-                floatBiases), _options.BitsOf(layer))).ToList();
-            QuantParams.RecordPackedBits(model, packed);
+            var packed = plan.Layers.Select(layer => (QuantizeWeights(model, layer, parameters.TryGetValue(layer.Inputs[0]!, out var x) ? x : null, storage, reduceRange,
+                floatBiases, nbits), _options.BitsOf(layer))).ToList();
+            QuantParams.RecordPackedBits(model, packed.Where(p => p.Item1 is not null).Select(p => (p.Item1!, p.Item2)));
+            if (_options.MatMulNBits is not null) NoteNBits(nbits, context);
             if (floatBiases.Count > 0)
                 context.Notes.Add($"the bias of {floatBiases.Count} layer{(floatBiases.Count == 1 ? "" : "s")} stays float ({Message.List(floatBiases.Take(3).Select(n => $"'{Message.Name(n)}'"))}" +
                     $"{(floatBiases.Count > 3 ? ", …" : "")}): in int32 at input scale × weight scale it would overflow, its input's range being tiny next to it");
@@ -101,12 +108,15 @@ public sealed partial class QuantizeStaticPass : Pass
         }
         foreach (var t in plan.Tensors.Where(plan.SameAs.ContainsKey)) InsertQdq(graph, t, parameters[t], inserted[plan.SameAs[t]]);
         graph.RemoveUnusedInitializers();
-        return new PassResult(model, true, new Dictionary<string, long>
+        var stats = new Dictionary<string, long>
         {
             ["layers"] = plan.Layers.Count, ["tensors"] = plan.Tensors.Count, ["activations-removed"] = plan.RemovedActivations.Count,
-        })
+        };
+        if (plan.ActivationLayers.Count > 0) stats["activation-matmuls"] = plan.ActivationLayers.Count;
+        if (_options.MatMulNBits is not null) stats["matmul-nbits"] = nbits.Emitted.Count;
+        return new PassResult(model, true, stats)
         {
-            Artifacts = new IArtifact[] { new ActivationQuantizers { Scales = scales }, Parameters(floatNames, plan, parameters) },
+            Artifacts = new IArtifact[] { new ActivationQuantizers { Scales = scales }, Parameters(floatNames, plan, parameters, nbits.Emitted) },
         };
     }
 
@@ -129,18 +139,20 @@ public sealed partial class QuantizeStaticPass : Pass
             if (parameters.TryGetValue(v, out var p)) return p;
             if (plan.SameAs.TryGetValue(v, out var same)) return parameters[v] = ParamsOf(same);
             var source = plan.CalibrateAs.GetValueOrDefault(v) ?? v;
+            if (FixedRange(source) is { } fixedRange) return parameters[v] = QuantParams.ForRange(fixedRange.Min, fixedRange.Max, _options.Activations, _options.SymmetricActivations);
             if (ranges is null || !ranges.TryGetValue(source.Name, out var range))
                 throw new OptionsException($"no activation range for '{source.Name}': the ranges were calibrated on another model");
-            return parameters[v] = QuantParams.ForRange(range.Min, range.Max, _options.Activations);
+            return parameters[v] = QuantParams.ForRange(range.Min, range.Max, _options.Activations, _options.SymmetricActivations);
         }
         foreach (var t in plan.Tensors) ParamsOf(t);
         return parameters;
     }
 
     /// <summary>The quantization-parameters artifact, read off the rewritten graph: each layer's weight (and int32 bias) DequantizeLinear, each activation's parameters.</summary>
-    private QuantizationParameters Parameters(IEnumerable<(Node Layer, string Weight, string? Bias)> layers, QuantPlan plan, Dictionary<Value, QuantParams> activations)
+    private QuantizationParameters Parameters(IEnumerable<(Node Layer, string Weight, string? Bias)> layers, QuantPlan plan, Dictionary<Value, QuantParams> activations,
+        IEnumerable<QuantizedTensor> nbits)
     {
-        var tensors = new List<QuantizedTensor>();
+        var tensors = nbits.ToList();
         foreach (var (layer, weight, bias) in layers)
         {
             if (layer.Inputs[1]?.Producer is { OpType: "DequantizeLinear" } w)

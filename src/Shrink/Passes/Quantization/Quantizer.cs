@@ -63,7 +63,7 @@ public sealed class PreparedQuantization
 /// <summary>
 /// Quantization from code, each in one call with the defaults of <c>shrink quantize</c> (<see cref="QuantizeOptions"/>):
 /// <see cref="Static"/> folds constants and BatchNorm, checks, plans, calibrates the activation ranges in ONNX
-/// Runtime and writes the QDQ model; <see cref="Dynamic"/> quantizes MatMul/Gemm weights for run-time activation
+/// Runtime and writes the QDQ model; <see cref="Dynamic"/> quantizes Conv, MatMul and Gemm weights for run-time activation
 /// quantization; <see cref="WeightOnly"/> quantizes the weights only. The input model is never modified. The steps
 /// are public too (<see cref="Prepare"/>, <see cref="Calibrate"/>, <see cref="Export"/>), for quantization-aware
 /// training and for callers that calibrate their own way, as ONNX Runtime's quantization API offers its calibrators.
@@ -90,7 +90,7 @@ public static class Quantizer
         Static(model, null, (options ?? new QuantizeOptions()) with { Activations = ActivationPrecision.Float });
 
     /// <summary>
-    /// Dynamic quantization of the MatMul and Gemm layers (activations quantized at run time; no calibration). The notes
+    /// Dynamic quantization of the Conv, MatMul and Gemm layers (activations quantized at run time; no calibration). The notes
     /// name options as <paramref name="session"/>'s <see cref="TechniqueSession.Naming"/> does.
     /// </summary>
     public static QuantizeResult Dynamic(Model model, QuantizeOptions? options = null, TechniqueSession? session = null)

@@ -54,7 +54,7 @@ public class QuantizerTests
         var o = new QuantizeOptions();
         Assert.Equal((QuantizeMode.Static, WeightPrecision.Int8, ActivationPrecision.UInt8, false, CalibrationMethod.MinMax, 99.99, 512),
             (o.Mode, o.Weights, o.Activations, o.PerChannel, o.Calibration, o.Percentile, o.CalibrationSamples));
-        Assert.Equal((WeightStorage.Int4, 0, ReduceRange.Auto), (o.Storage, o.BlockSize, o.ReduceRange));
+        Assert.Equal((WeightStorage.MatMulNBits, 0, ReduceRange.Auto, false), (o.Storage, o.BlockSize, o.ReduceRange, o.AsymmetricWeights));
         Assert.Empty(o.Exclude);
         Assert.Null(o.Layers);
     }
