@@ -30,6 +30,22 @@ public static class AttentionCut
             var now = edit.FromEnd == 2 ? kept.Length : features.Length;
             Write(model, edit, edit.Inferred ? -1 : edit.Old / unit * now);
         }
+        ForgetShapes(block);
+    }
+
+    /// <summary>Clears the shapes known inside the block (from the projections up to the output projection), which the cut made stale; shape inference sets them again.</summary>
+    private static void ForgetShapes(AttentionBlock block)
+    {
+        var queue = new Queue<Value>(block.Projections.SelectMany(p => p.Layer.Outputs).OfType<Value>());
+        var seen = new HashSet<Value>();
+        while (queue.Count > 0 && seen.Count < 4096)
+        {
+            var v = queue.Dequeue();
+            if (!seen.Add(v)) continue;
+            v.Shape = null;
+            foreach (var (n, _) in v.Uses.Where(u => u.Node != block.Output))
+                foreach (var o in n.Outputs.OfType<Value>()) queue.Enqueue(o);
+        }
     }
 
     /// <summary>Zeroes the pruned heads' weights (query, key, value columns and biases; output rows) in place.</summary>

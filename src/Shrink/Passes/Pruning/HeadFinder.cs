@@ -86,10 +86,11 @@ internal sealed class HeadFinder
             OnlyReadBy(v, reader, role);
         }
         if (ChannelFlow.Spec(p) is not { Spatial: false } spec)
-            throw Refuse($"its {role} is made by {p.OpType} '{p.DisplayName}', not by a MatMul or Gemm with constant weights");
+            throw Refuse(p.OpType is "MatMul" or "Gemm" ? $"its {role} projection '{p.DisplayName}' has no constant weight of its own (tied through Identity, or computed)"
+                : $"its {role} is made by {p.OpType} '{p.DisplayName}', not by a MatMul or Gemm with constant weights");
         if (spec.Bias is { } c) bias = bias is null ? c : throw Refuse($"'{p.DisplayName}' has two biases");
         var width = spec.Weight.Const!.Dims[spec.OutAxis];
-        if (spec.Weight.Uses.Count > 1) throw Refuse($"the weights of '{p.DisplayName}' are shared with other nodes");
+        if (spec.Weight.Uses.Count > 1) throw Refuse($"the projection '{p.DisplayName}' shares its weights with other nodes (tied)");
         if (bias is not null && (bias.Uses.Count > 1 || bias.Const is not { Dims: [var n] } || n != width))
             throw Refuse($"the bias of '{p.DisplayName}' is not a constant of its own with one entry per feature");
         return new HeadProjection(p, spec.Weight, spec.OutAxis, bias, -1, take, taken);

@@ -1,4 +1,5 @@
 using Shrink.Ir;
+using Shrink.Ops;
 using Shrink.Passes.Cleanup;
 using Shrink.Runtime;
 
@@ -36,7 +37,11 @@ public static class HeadPruning
         foreach (var b in blocks.Where(b => plan.ContainsKey(b.Name)))
             if (options.MaskOnly) AttentionCut.Mask(b, plan[b.Name]);
             else AttentionCut.Apply(model, b, plan[b.Name]);
-        if (plan.Count > 0 && !options.MaskOnly) new RemoveUnusedPass().RunInPlace(model, new PassContext());
+        if (plan.Count > 0 && !options.MaskOnly)
+        {
+            new RemoveUnusedPass().RunInPlace(model, new PassContext());
+            ShapeInference.Run(model);
+        }
         return new HeadSelection(blocks, plan);
     }
 
@@ -108,6 +113,7 @@ public static class HeadPruning
             foreach (var b in AttentionHeads.Find(masked).Blocks.Where(b => plan.ContainsKey(b.Name))) AttentionCut.Mask(b, plan[b.Name]);
             foreach (var b in AttentionHeads.Find(cut).Blocks.Where(b => plan.ContainsKey(b.Name))) AttentionCut.Apply(cut, b, plan[b.Name]);
             new RemoveUnusedPass().RunInPlace(cut, new PassContext());
+            ShapeInference.Run(cut);
             return HeadCheck.Compare(masked, cut, runner);
         }
         catch (Exception e) when (e is ShrinkUserException or InvalidOperationException or ArgumentException)

@@ -16,8 +16,11 @@ public static class ResidualStream
     /// <summary>How far (in nodes) a layer's output is followed to a normalisation.</summary>
     private const int Reach = 24;
 
-    /// <summary>Does any producer of the group reach a LayerNormalization (or a ReduceMean over the last axis) before any other layer with weights?</summary>
-    public static bool Writes(ChannelGroup group) => group.Producers.Any(p => ReachesNorm(p.Layer));
+    /// <summary>
+    /// Does any producer of the group reach a LayerNormalization (or a ReduceMean over the last axis) before any other
+    /// layer with weights? False when a producer's weights are tied to other layers: that reason comes first.
+    /// </summary>
+    public static bool Writes(ChannelGroup group) => group.Producers.All(p => p.Weight.Uses.Count == 1) && group.Producers.Any(p => ReachesNorm(p.Layer));
 
     private static bool ReachesNorm(Node layer)
     {
