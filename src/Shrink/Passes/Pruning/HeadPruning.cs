@@ -51,7 +51,7 @@ public static class HeadPruning
         if (options.Method.IsMeasured())
             return options.ChannelScores?.GetValueOrDefault(block.Name) is { } measured && measured.Length == block.Heads ? measured : null;
         if (options.UsesGamma) return null;
-        var vectors = Enumerable.Range(0, block.Heads).Select(h => HeadWeights(block, h)).ToArray();
+        var vectors = HeadWeights(block);
         return options.Method switch
         {
             PruneMethod.L1Filter => vectors.Select(v => v.Sum(Math.Abs)).ToArray(),
@@ -73,20 +73,22 @@ public static class HeadPruning
         return Enumerable.Range(0, block.Heads).OrderByDescending(h => scores[h]).ThenBy(h => h).Take((int)target).Order().Select(h => (long)h).ToArray();
     }
 
-    /// <summary>Head <paramref name="h"/>'s weights: its features' rows of Q, K and V (each part of a packed in_proj), then its rows of the output projection.</summary>
-    private static double[] HeadWeights(AttentionBlock block, int h)
+    /// <summary>Each head's weights: its features' rows of Q, K and V (each part of a packed in_proj), then its rows of the output projection.</summary>
+    private static double[][] HeadWeights(AttentionBlock block)
     {
-        var features = Enumerable.Range(h * block.HeadSize, block.HeadSize).ToArray();
-        var result = new List<double>();
+        var heads = Enumerable.Range(0, block.Heads).Select(_ => new List<double>()).ToArray();
+        void Add(double[][] rows, int offset)
+        {
+            for (var h = 0; h < block.Heads; h++)
+                for (var f = h * block.HeadSize; f < (h + 1) * block.HeadSize; f++) heads[h].AddRange(rows[offset + f]);
+        }
         foreach (var p in block.Projections)
         {
             var rows = ChannelImportance.Rows(p.Weight.Const!, p.OutAxis);
-            foreach (var part in block.Packed ? new[] { 0, 1, 2 } : new[] { 0 })
-                foreach (var f in features) result.AddRange(rows[part * block.Width + f]);
+            foreach (var part in block.Packed ? new[] { 0, 1, 2 } : new[] { 0 }) Add(rows, part * block.Width);
         }
-        var output = ChannelImportance.Rows(block.OutputWeight.Const!, block.OutputAxis);
-        foreach (var f in features) result.AddRange(output[f]);
-        return result.ToArray();
+        Add(ChannelImportance.Rows(block.OutputWeight.Const!, block.OutputAxis), 0);
+        return heads.Select(h => h.ToArray()).ToArray();
     }
 
     /// <summary>

@@ -64,9 +64,12 @@ public sealed record StructuredPruneOptions
 /// matching BatchNorm and depthwise entries, Split/Slice/Reshape sizes, and the input channels (or Flatten
 /// feature blocks) of the consuming layers. The result is a smaller dense model whose outputs equal the masked
 /// model's (<see cref="ChannelMask"/>). Groups that cannot be followed safely, or whose removal would reroute
-/// channels (a Slice of a channel shuffle, say), are left alone and reported in the context's notes.
+/// channels (a Slice of a channel shuffle, say), are left alone and reported in the context's notes. Transformer attention
+/// blocks lose whole heads first (<see cref="HeadPruning"/>, each block's cut checked against its masked model in ONNX
+/// Runtime); their feed-forward neurons are channel groups; the residual stream is left alone (<see cref="ResidualStream"/>).
 /// Data-free except for the measured criteria; changes shapes; runs in ONNX Runtime.
-/// Counters: <c>groups</c>, <c>skipped</c>, <c>channels</c>, <c>removed</c>.
+/// Counters: <c>groups</c>, <c>skipped</c>, <c>channels</c>, <c>removed</c>; with attention blocks also <c>heads</c> and
+/// <c>heads_removed</c> (of the blocks that lost some).
 /// </summary>
 public sealed class StructuredPrunePass : Pass
 {
