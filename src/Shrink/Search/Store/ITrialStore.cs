@@ -1,0 +1,67 @@
+namespace Shrink.Search;
+
+/// <summary>A study as a store keeps it: its space (canonical JSON and hash) and the caller's settings (JSON).</summary>
+public sealed record StudyInfo(long Id, string Name, string Space, string SpaceHash, string Settings, DateTimeOffset Created);
+
+/// <summary>
+/// Where a search keeps its studies and trials. Each trial is written before it runs, so a crash loses nothing
+/// that finished. The contract, the same for every implementation (embedded SQLite here; a server database that
+/// many machines share later):
+/// <list type="bullet">
+/// <item><see cref="Add"/> writes pending trials in one transaction, numbered on from the study's last trial, in
+/// the given order; (hash, budget) is unique in a study and a duplicate refuses the whole batch.</item>
+/// <item><see cref="Claim"/> is atomic: of all claimers racing, exactly one gets a given pending trial (the
+/// lowest-numbered one), which becomes running with the worker, the start time and a lease that ends
+/// <c>lease</c> from now; its attempt count goes up by one.</item>
+/// <item>A claim holds while the lease runs: <see cref="Renew"/> (a heartbeat) extends it,
+/// <see cref="Finish"/> ends it with completed, failed or pruned, <see cref="Release"/> gives it back as pending
+/// (a cancelled run). Each returns false, and changes nothing, when the worker no longer holds the claim.</item>
+/// <item><see cref="Recover"/> gives back the running trials whose lease ended before <c>expiredBefore</c>
+/// (their worker died): pending again with one more interruption, or failed once they reach
+/// <c>maxInterruptions</c> (a configuration that kills its process is not retried for ever). A coordinator that
+/// knows it is alone (the local runner, which holds the run directory's lock) passes
+/// <see cref="DateTimeOffset.MaxValue"/>: every running trial is a dead run's.</item>
+/// <item>Every write is one transaction; readers see whole writes only. Times are UTC.</item>
+/// </list>
+/// </summary>
+public interface ITrialStore : IDisposable
+{
+    /// <summary>The version of the store's schema this implementation writes.</summary>
+    int SchemaVersion { get; }
+
+    /// <summary>A new study named <paramref name="name"/> (<see cref="InvalidOperationException"/> when one exists).</summary>
+    StudyInfo CreateStudy(string name, SearchSpace space, string settings);
+
+    /// <summary>The study named <paramref name="name"/>, or null.</summary>
+    StudyInfo? FindStudy(string name);
+
+    /// <summary>Writes <paramref name="proposals"/> as pending trials, numbered in order, in one transaction.</summary>
+    IReadOnlyList<Trial> Add(StudyInfo study, IReadOnlyList<Proposal> proposals);
+
+    /// <summary>Claims the lowest-numbered pending trial for <paramref name="worker"/>, or null when none is pending.</summary>
+    Trial? Claim(StudyInfo study, string worker, TimeSpan lease);
+
+    /// <summary>Extends <paramref name="worker"/>'s lease on a running trial to <paramref name="lease"/> from now.</summary>
+    bool Renew(long trialId, string worker, TimeSpan lease);
+
+    /// <summary>Ends <paramref name="worker"/>'s claim with <paramref name="result"/> (metrics finite) and the seconds the evaluation took.</summary>
+    bool Finish(long trialId, string worker, TrialResult result, double seconds);
+
+    /// <summary>Gives <paramref name="worker"/>'s running trial back as pending, not counted as an interruption.</summary>
+    bool Release(long trialId, string worker);
+
+    /// <summary>Gives back (or fails) the running trials whose lease ended before <paramref name="expiredBefore"/>; returns them as they are now.</summary>
+    IReadOnlyList<Trial> Recover(StudyInfo study, DateTimeOffset expiredBefore, int maxInterruptions);
+
+    /// <summary>Every trial of the study in number order.</summary>
+    IReadOnlyList<Trial> List(StudyInfo study);
+
+    /// <summary>The trial of (<paramref name="hash"/>, <paramref name="budget"/>), or null.</summary>
+    Trial? Find(StudyInfo study, string hash, double budget);
+}
+
+/// <summary>A trial store that cannot be used: not a database, a newer schema, another run holds it, the disk refused.</summary>
+public sealed class TrialStoreException : ShrinkUserException
+{
+    public TrialStoreException(string message, Exception? inner = null) : base(message, inner) { }
+}

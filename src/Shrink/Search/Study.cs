@@ -1,0 +1,60 @@
+using Shrink.Text;
+
+namespace Shrink.Search;
+
+/// <summary>
+/// A named search in a trial store: its space, its settings (the caller's JSON: strategy, seed, objective — what a
+/// resume must share) and its trials. <see cref="Open"/> creates it, or with resume continues it after checking
+/// that the space and settings are the ones it was made with.
+/// </summary>
+public sealed class Study
+{
+    private Study(ITrialStore store, StudyInfo info, SearchSpace space) => (Store, Info, Space) = (store, info, space);
+
+    public ITrialStore Store { get; }
+
+    public StudyInfo Info { get; }
+
+    public SearchSpace Space { get; }
+
+    public string Name => Info.Name;
+
+    /// <summary>
+    /// The study <paramref name="name"/> of <paramref name="store"/>: created when <paramref name="resume"/> is false
+    /// (refused when it exists), continued when true (refused when it is missing or was made with another space or
+    /// other settings). Messages name <see cref="SearchRunOptions.Resume"/>.
+    /// </summary>
+    public static Study Open(ITrialStore store, string name, SearchSpace space, string settings = "{}", bool resume = false)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(space);
+        var canonical = CanonicalJson.Of(CanonicalJson.Parse(settings));
+        var resumeOption = OptionName.Of(nameof(SearchRunOptions.Resume));
+        var existing = store.FindStudy(name);
+        if (existing is null && resume)
+            throw new OptionsException(OptionText.Of($"there is no search '{name}' to continue here; start it without {resumeOption}"));
+        if (existing is null) return new(store, store.CreateStudy(name, space, canonical), space);
+        if (!resume)
+            throw new OptionsException(OptionText.Of($"search '{name}' was started here already; continue it with {resumeOption}, or start afresh elsewhere"));
+        if (existing.SpaceHash != space.Hash)
+            throw new OptionsException(OptionText.Of($"search '{name}' was started with another search space; continue it with the same one, or start afresh elsewhere without {resumeOption}"));
+        if (existing.Settings != canonical)
+            throw new OptionsException(OptionText.Of($"search '{name}' was started with other settings ({existing.Settings}); continue it with the same ones, or start afresh elsewhere without {resumeOption}"));
+        return new(store, existing, space);
+    }
+
+    /// <summary>Every trial so far, in number order.</summary>
+    public IReadOnlyList<Trial> Trials() => Store.List(Info);
+
+    /// <summary>
+    /// Writes <paramref name="configuration"/> (checked against the space) as a pending trial at
+    /// <paramref name="budget"/> — a starting point the caller knows, run before any proposal — or returns the trial
+    /// that has it already.
+    /// </summary>
+    public Trial Enqueue(Configuration configuration, double budget = 1.0)
+    {
+        var checkedConfiguration = Space.Check(configuration);
+        return Store.Find(Info, checkedConfiguration.Hash, budget)
+            ?? Store.Add(Info, [new Proposal(checkedConfiguration, budget, "enqueued")])[0];
+    }
+}
