@@ -9,7 +9,7 @@
 # Targets: every calibration loses at most 1 point against float, and stays within 0.3 points of PyTorch's int8.
 # Training budget (2 shared cores: a full epoch takes 12-50 minutes): EPOCHS_resnet18=0.2, EPOCHS_mobilenet_v2=0.1,
 # EPOCHS_efficientnet_b0=0.4 by default (a seeded random part of one epoch; set them to train longer).
-# Usage: bench/quantize_real.sh [OUT_DIR] [MODEL...]
+# Usage: bench/quantize_real.sh [OUT_DIR] [MODEL...]   (each model's row in OUT_DIR/MODEL.row.json; the table of the models named)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-out/quantize-real}
@@ -22,7 +22,6 @@ source bench/common.sh
 py() { /usr/bin/python3 bench/pytorch_quantize_real.py "$@"; }
 [ -f "$out/test.npz" ] && [ -f "$out/calib.npy" ] || py data --out "$out"
 started="$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-: >"$out/results.jsonl"
 for m in "${models[@]}"; do
   py train --model "$m" --out "$out" --epochs "${epochs[$m]}"
   echo "== $m: float" >&2
@@ -35,7 +34,7 @@ for m in "${models[@]}"; do
   done
   echo "== $m: PyTorch FX int8" >&2
   py fx --model "$m" --out "$out" >"$out/$m.fx.json"
-  /usr/bin/python3 - "$out" "$m" "${epochs[$m]}" >>"$out/results.jsonl" <<'PY'
+  /usr/bin/python3 - "$out" "$m" "${epochs[$m]}" >"$out/$m.row.json" <<'PY'
 import json, sys
 out, m, epochs = sys.argv[1:]
 load = lambda name: json.load(open(f"{out}/{m}.{name}.json"))
@@ -47,9 +46,9 @@ print(json.dumps(row))
 PY
 done
 
-/usr/bin/python3 - "$out/results.jsonl" "$started" <<'PY' | tee "$out/table.md"
+/usr/bin/python3 - "$out" "$started" "${models[@]}" <<'PY' | tee "$out/table.md"
 import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
+rows = [json.load(open(f"{sys.argv[1]}/{m}.row.json")) for m in sys.argv[3:]]
 print(f"bench/quantize_real.sh, {sys.argv[2]}; Fashion-MNIST 3x32x32, 10,000 test images; int8 per channel, 128 calibration images")
 print()
 print("| model | trained (epochs) | float | Shrink minmax | Shrink percentile | Shrink entropy | PyTorch FX histogram | PyTorch FX minmax | worst loss | worst gap to PyTorch |")
