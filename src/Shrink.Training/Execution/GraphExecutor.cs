@@ -1,6 +1,8 @@
 using System.Runtime.InteropServices;
 using Shrink.Ir;
 using Shrink.Ops;
+using Shrink.Passes;
+using Shrink.Passes.Cleanup;
 using TorchSharp;
 using static TorchSharp.torch;
 using Tensor = TorchSharp.torch.Tensor;
@@ -122,8 +124,22 @@ public sealed partial class GraphExecutor : IDisposable
     public static GraphExecutor Compile(Model model)
     {
         TorchRuntime.EnsureInitialized();
-        return new GraphExecutor(model);
+        return new GraphExecutor(SharesBuffers(model) ? new UnshareInitializersPass().Run(model, new PassContext()).Model : model);
     }
+
+    /// <summary>
+    /// True when a BatchNormalization running statistic is not an initializer of its own: reached through Identity or
+    /// read by other nodes too (exports deduplicate equal constants, so a zero running mean may be a convolution's zero
+    /// bias). Such a model is compiled unshared (<see cref="UnshareInitializersPass"/>: the outputs are the same bit for
+    /// bit), because a buffer that training updates cannot also be a weight that gradients update; <see cref="Model"/>
+    /// and <see cref="Export"/> are then the unshared model.
+    /// </summary>
+    private static bool SharesBuffers(Model model) =>
+        model.Graph.Nodes.Where(n => n.OpType == "BatchNormalization").SelectMany(n => n.Inputs.Skip(3))
+            .Any(v => v is not null && (v.Const is not null ? v.Uses.Count > 1 : ThroughIdentity(v)));
+
+    private static bool ThroughIdentity(Value v) =>
+        v.Producer is { OpType: "Identity", IsDefaultDomain: true } p && p.Inputs[0] is { } source && (source.Const is not null || ThroughIdentity(source));
 
     private GraphExecutor(Model model)
     {
