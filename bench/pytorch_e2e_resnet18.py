@@ -227,26 +227,14 @@ def prune_half(model):
 
 # --- FX static int8 -------------------------------------------------------------------------------------------
 
-@torch.no_grad()
 def quantize_fx(model):
-    from torch.ao import quantization as tq
-    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+    """FX static int8 with MinMaxObserver on the first --calib-samples training images (bench/fx_int8.py)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from fx_int8 import quantize_fx as fx
 
-    supported = torch.backends.quantized.supported_engines
-    engine = "onednn" if "onednn" in supported else "qnnpack"
-    torch.backends.quantized.engine = engine
-    default = tq.get_default_qconfig(engine)
-    activation = default.activation()
-    qconfig = tq.QConfig(activation=tq.MinMaxObserver.with_args(dtype=activation.dtype, qscheme=activation.qscheme,
-                                                                reduce_range=activation.reduce_range),
-                         weight=default.weight)
-    mapping = tq.QConfigMapping().set_global(qconfig)
     calib = torch.utils.data.Subset(folder("train", augment=False), range(args.calib_samples))
-    example = torch.zeros(1, 3, 32, 32)
-    prepared = prepare_fx(copy.deepcopy(model).eval(), mapping, example_inputs=(example,))
-    for x, _ in torch.utils.data.DataLoader(calib, 64):
-        prepared(x)
-    return convert_fx(prepared), engine
+    batches = [x for x, _ in torch.utils.data.DataLoader(calib, 64)]
+    return fx(model, batches, "minmax", example=torch.zeros(1, 3, 32, 32))
 
 
 def stage_peer():

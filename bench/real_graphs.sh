@@ -9,6 +9,9 @@
 #   shrink quantize --mode static --per-channel --calib-samples 128 (calibrated on 128 Fashion-MNIST images for the
 #   realbn form, 128 N(0,1) inputs for the random form): output cosine against the float model on 128 other such
 #   inputs, and the compute layers (Conv, Gemm, MatMul) quantized of all;
+#   the same with --min-fidelity 0.99 (the automatic fallback keeps in float the fewest layers that bring the output
+#   cosine on the calibration inputs to 0.99): the cosine on the other 128 inputs, and the layers kept in float of the
+#   quantized layers (or the first line of the refusal when no count of layers in float reaches it);
 #   shrink quantize --mode dynamic on the transformer: the same cosine.
 # CHANNEL_MULTIPLE defaults to 1, not the CLI's 8: the corpus's widths are reduced 4-8x, so rounding kept channels up
 # to 8 would measure the rounding, not the graph analysis. The int8 cosine is measured by Evaluation.Fidelity.
@@ -56,7 +59,10 @@ for m in "${models[@]}"; do
     masked=$(driver masked "$f" "$corpus/$stem.input.npy" "$multiple")
     quant_rc=$(cli "$stem.int8" quantize "$f" --mode static --per-channel --calib-data "$out/data/$data$size.calib.npy" --calib-samples 128 \
       --bench-batch none --threads 2 --out "$out/models/$stem.int8.onnx")
-    static_fid='null'; layers='null'; dyn_rc='null'; dyn_fid='null'
+    fb_rc=$(cli "$stem.int8fb" quantize "$f" --mode static --per-channel --calib-data "$out/data/$data$size.calib.npy" --calib-samples 128 \
+      --min-fidelity 0.99 --bench-batch none --threads 2 --out "$out/models/$stem.int8fb.onnx")
+    static_fid='null'; layers='null'; dyn_rc='null'; dyn_fid='null'; fb_fid='null'
+    [ "$fb_rc" = 0 ] && fb_fid=$(driver fidelity "$f" "$out/models/$stem.int8fb.onnx" "$out/data/$data$size.eval.npy")
     if [ "$quant_rc" = 0 ]; then
       static_fid=$(driver fidelity "$f" "$out/models/$stem.int8.onnx" "$out/data/$data$size.eval.npy")
       layers=$(driver layers "$f" "$out/models/$stem.int8.onnx")
@@ -67,9 +73,17 @@ for m in "${models[@]}"; do
     fi
     /usr/bin/python3 - "$out/models" "$stem" "$check" "$prune_rc" "$masked" "$quant_rc" "$static_fid" "$layers" "$dyn_rc" "$dyn_fid" \
       "$(first_line "$out/models/$stem.prune.err")" "$(first_line "$out/models/$stem.int8.err")" \
-      "$([ "$dyn_rc" = null ] || first_line "$out/models/$stem.dynamic.err")" >>"$out/results.jsonl" <<'PY'
+      "$([ "$dyn_rc" = null ] || first_line "$out/models/$stem.dynamic.err")" "$fb_rc" "$fb_fid" "$(first_line "$out/models/$stem.int8fb.err")" \
+      >>"$out/results.jsonl" <<'PY'
 import json, sys
-d, stem, check, prune_rc, masked, quant_rc, static_fid, layers, dyn_rc, dyn_fid, prune_err, quant_err, dyn_err = sys.argv[1:]
+d, stem, check, prune_rc, masked, quant_rc, static_fid, layers, dyn_rc, dyn_fid, prune_err, quant_err, dyn_err, fb_rc, fb_fid, fb_err = sys.argv[1:]
+def fallback(path):  # layers kept in float and layers the fallback measured (every quantizable layer)
+    try:
+        r = {k.lower(): v for k, v in json.load(open(path)).items()}
+        f = {k.lower(): v for k, v in (r.get("fallback") or {}).items()}
+        return {"kept": len(f.get("keptinfloat", [])), "measured": len(f.get("sensitivity", []))}
+    except Exception:
+        return None
 def macs(path):  # before and after MACs of a prune report (keys in any case)
     try:
         r = json.load(open(path))
@@ -82,7 +96,9 @@ def macs(path):  # before and after MACs of a prune report (keys in any case)
 print(json.dumps({"model": stem, "check": json.loads(check), "prune_rc": int(prune_rc), "prune_err": prune_err,
                   "macs": macs(f"{d}/{stem}.prune.json") if prune_rc == "0" else None, "masked": json.loads(masked),
                   "quant_rc": int(quant_rc), "quant_err": quant_err, "static": json.loads(static_fid),
-                  "layers": json.loads(layers), "dyn_rc": json.loads(dyn_rc), "dyn": json.loads(dyn_fid), "dyn_err": dyn_err}))
+                  "layers": json.loads(layers), "dyn_rc": json.loads(dyn_rc), "dyn": json.loads(dyn_fid), "dyn_err": dyn_err,
+                  "fb_rc": int(fb_rc), "fb": json.loads(fb_fid), "fb_err": fb_err,
+                  "fb_layers": fallback(f"{d}/{stem}.int8fb.json") if fb_rc == "0" else None}))
 PY
   done
 done
@@ -96,8 +112,8 @@ def num(v):
     return "—" if v is None else (f"{v:.0e}" if isinstance(v, float) else cut(str(v), 60))
 print(f"bench/real_graphs.sh, {sys.argv[2]}; pruning l1-filter 0.5, channel multiple {sys.argv[3]}; static int8 per channel, 128 calibration inputs")
 print()
-print("| model | form | import | round trip | ORT vs PyTorch | executor vs ORT | prune 0.5 | MACs removed | cut vs masked | static int8 cosine | int8 layers | dynamic int8 cosine |")
-print("| --- | --- | --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |")
+print("| model | form | import | round trip | ORT vs PyTorch | executor vs ORT | prune 0.5 | MACs removed | cut vs masked | static int8 cosine | int8 layers | int8 cosine with --min-fidelity 0.99 | kept in float | dynamic int8 cosine |")
+print("| --- | --- | --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for r in rows:
     name, form = r["model"].rsplit(".", 1)
     c = r["check"]
@@ -110,14 +126,18 @@ for r in rows:
     cosine = lambda f: f"{f['cosine']:.4f}" if "cosine" in f else cut(f.get("error", "?"))
     static = cosine(r["static"]) if r["static"] else f"exit {r['quant_rc']}: {cut(r['quant_err'])}"
     layers = (f"{r['layers']['quantized']}/{r['layers']['total']}" if "total" in r["layers"] else cut(r["layers"].get("error", "?"))) if r["layers"] else "—"
+    fb = (cosine(r["fb"]) if r.get("fb") else f"exit {r['fb_rc']}: {cut(r['fb_err'])}") if "fb_rc" in r else "—"
+    fl = r.get("fb_layers")
+    kept = "—" if not fl else (f"{fl['kept']}/{fl['measured']}" if fl["measured"] else "0")
     dyn = "n/a" if r["dyn_rc"] is None else (cosine(r["dyn"]) if r["dyn"] else f"exit {r['dyn_rc']}: {cut(r['dyn_err'])}")
     if "error" in c:
-        print(f"| {name} | {form} | {cut(c['error'])} | | | | {prune} | {macs} | {masked} | {static} | {layers} | {dyn} |")
+        print(f"| {name} | {form} | {cut(c['error'])} | | | | {prune} | {macs} | {masked} | {static} | {layers} | {fb} | {kept} | {dyn} |")
         continue
     ex = c["executor"]
     ex = f"{ex:.0e}" if isinstance(ex, (int, float)) else cut(ex)
-    print(f"| {name} | {form} | {cut(c['import'])} | {cut(c['round_trip'])} | {c['ort_vs_torch']:.0e} | {ex} | {prune} | {macs} | {masked} | {static} | {layers} | {dyn} |")
+    print(f"| {name} | {form} | {cut(c['import'])} | {cut(c['round_trip'])} | {c['ort_vs_torch']:.0e} | {ex} | {prune} | {macs} | {masked} | {static} | {layers} | {fb} | {kept} | {dyn} |")
 print()
 print("Differences are the largest |difference| of the output's largest |value|. † the output does not depend on the input "
-      "(torchvision's initialisation with BatchNorm statistics 0 and 1 shrinks the signal to nothing): every sample gets the same output.")
+      "(torchvision's initialisation with BatchNorm statistics 0 and 1 shrinks the signal to nothing): every sample gets the same output. "
+      "Kept in float: the layers the --min-fidelity 0.99 fallback kept in float, of the layers it measured (0: the target was met with every layer quantized).")
 PY

@@ -27,6 +27,7 @@ internal static class StructuredPruning
                 ex => new ITrainingHook[] { new SlimHook(ex, slim, options.SlimPenalty) }).Model;
         }
         var original = ChannelGroups.Find(model).ToDictionary(g => g.Key, g => g.Channels);
+        foreach (var block in AttentionHeads.Find(model).Blocks) original.TryAdd(block.Name, block.Heads); // heads, by attention block
         var kept = new Dictionary<string, long[]>();
         var (modified, notes) = (false, new List<string>());
         for (var round = 1; round <= rounds; round++)

@@ -17,7 +17,7 @@ internal static class Elementwise
     private static readonly string[] Compare = { "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor" };
 
     /// <summary>Unary ops with f(0) = 0 that structured pruning follows channel by channel.</summary>
-    private static readonly HashSet<string> ZeroAtZero = new() { "Relu", "LeakyRelu", "Tanh", "Gelu", "Identity", "HardSwish", "Elu" };
+    private static readonly HashSet<string> ZeroAtZero = new() { "Relu", "LeakyRelu", "Tanh", "Gelu", "Erf", "Identity", "HardSwish", "Elu" };
 
     /// <summary>ReLU-like activations: the activation criteria count the zeros after them.</summary>
     private static readonly HashSet<string> Rectifiers = new() { "Relu", "Clip", "LeakyRelu", "HardSwish", "Gelu" };

@@ -2,7 +2,7 @@ using Shrink.Ir;
 
 namespace Shrink.Ops;
 
-/// <summary>Data-movement ops: Reshape, Flatten, Transpose, Concat, Split, Slice, Squeeze, Unsqueeze, Gather, Shape, Constant, Expand.</summary>
+/// <summary>Data-movement ops: Reshape, Flatten, Transpose, Concat, Split, Slice, Squeeze, Unsqueeze, Gather, Shape, Constant, Expand, Range.</summary>
 internal static class ShapeOps
 {
     public static void Register(Action<OpSchema> add)
@@ -21,6 +21,15 @@ internal static class ShapeOps
         add(new OpSchema("Slice", SliceInference.InferSlice, 1, 5) { Channels = ChannelFlowKind.Slice });
         add(new OpSchema("Expand", c => c.SetOutput(0, c.InputType(0), ExpandShape(c)), 2, 2));
         add(new OpSchema("ConstantOfShape", InferConstantOfShape));
+        add(new OpSchema("Range", InferRange, 3, 3));
+    }
+
+    /// <summary>Range: 1-D, of max(⌈(limit − start) / delta⌉, 0) elements when the three are known.</summary>
+    private static void InferRange(InferenceContext c)
+    {
+        var (start, limit, delta) = (c.IntValues(0), c.IntValues(1), c.IntValues(2));
+        var length = start is [var s] && limit is [var l] && delta is [var d and not 0] ? Dim.Of(Math.Max((long)Math.Ceiling((double)(l - s) / d), 0)) : Dim.Unknown;
+        c.SetOutput(0, c.InputType(0), new Shape(new[] { length }));
     }
 
     private static void InferReshape(InferenceContext c)
@@ -139,15 +148,16 @@ internal static class ShapeOps
 
     private static Shape? ExpandShape(InferenceContext c)
     {
-        var target = c.ShapeValue(1);
         var x = c.InputShape(0);
+        // A target computed at run time still has a known length: the rank, and the input's dims other than 1, are known.
+        var target = c.ShapeValue(1) ?? (c.InputShape(1) is { Rank: 1 } s && s[0].Value is { } n ? Enumerable.Repeat(Dim.Unknown, (int)n).ToArray() : null);
         if (target is null || x is null) return null;
         var rank = Math.Max(target.Length, x.Rank);
         return new Shape(Enumerable.Range(0, rank).Select(i =>
         {
             var a = i - (rank - x.Rank) >= 0 ? x[i - (rank - x.Rank)] : Dim.Of(1);
             var b = i - (rank - target.Length) >= 0 ? target[i - (rank - target.Length)] : Dim.Of(1);
-            return b.Value == 1 ? a : b;
+            return b.Value == 1 || !b.IsKnown && a.Value is > 1 ? a : b;
         }));
     }
 

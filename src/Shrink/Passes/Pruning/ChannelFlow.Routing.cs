@@ -10,6 +10,9 @@ public sealed partial class ChannelFlow
         // A bias added after MatMul (PyTorch's Linear export): one entry per feature.
         if (onlyFirst && !lx!.Spatial && node.Inputs.ElementAtOrDefault(1)?.Const is { Dims.Length: 1 }) return Bias(node, 1, x!);
         if (x?.Const is { Dims.Length: 1 } && node.Inputs.Count == 2 && L(node.Inputs[1]) is { Spatial: false }) return Bias(node, 0, node.Inputs[1]!);
+        // A scalar added to dense features (GELU's 1 + erf(x/√2)): followed, but no longer zero where they are pruned.
+        if (onlyFirst && !lx!.Spatial && Graph.ConstantOf(node.Inputs.ElementAtOrDefault(1)) is { ElementCount: 1 }) return Gate(node, x!, lx);
+        if (lx is null && Graph.ConstantOf(x) is { ElementCount: 1 } && L(node.Inputs.ElementAtOrDefault(1)) is { Spatial: false } ly1) return Gate(node, node.Inputs[1]!, ly1);
         if (L(node.Inputs.ElementAtOrDefault(1)) is { } ly && lx is not null && node.Inputs.Count == 2) return Tie(node, x!, node.Inputs[1]!, lx, ly);
         return null;
     }

@@ -207,6 +207,8 @@ public sealed partial class ChannelFlow
             ChannelFlowKind.Slice when onlyFirst => Slice(node, x!, lx!),
             ChannelFlowKind.Flatten when onlyFirst && node.GetInt("axis", 1) == 1 => Flatten(node, x!, lx!, reshape: false),
             ChannelFlowKind.Reshape => Reshape(node, x, lx, onlyFirst),
+            // Dense features divided by a constant scalar (GELU's x / √2) stay zero where they are pruned.
+            ChannelFlowKind.Opaque when onlyFirst && !lx!.Spatial && node.OpType == "Div" && Graph.ConstantOf(node.Inputs[1]) is { ElementCount: 1 } c && c.ToDoubles()[0] != 0 => Follow(node, x!, false),
             ChannelFlowKind.Transpose when x is not null && _shuffled.TryGetValue(x, out var s) && node.GetInts("perm") is [0, 2, 1, 3, 4] => Transpose(node, x, s),
             _ => null,
         };

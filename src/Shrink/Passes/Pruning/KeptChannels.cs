@@ -8,7 +8,8 @@ public sealed record ChannelSelection(long Channels, long[] Kept);
 /// <summary>
 /// The <c>kept-channels</c> artifact of <see cref="StructuredPrunePass"/>: for every channel group that lost
 /// channels (by group name), which channels survive; groups left alone are not listed. <see cref="MaskOnly"/>:
-/// the other channels were zeroed in place rather than cut out of the graph.
+/// the other channels were zeroed in place rather than cut out of the graph. An attention block that lost heads is listed
+/// under its name (<see cref="AttentionBlock.Name"/>) with its head count and the kept heads.
 /// </summary>
 public sealed record KeptChannels : IArtifact
 {

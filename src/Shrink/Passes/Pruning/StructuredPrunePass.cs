@@ -64,9 +64,12 @@ public sealed record StructuredPruneOptions
 /// matching BatchNorm and depthwise entries, Split/Slice/Reshape sizes, and the input channels (or Flatten
 /// feature blocks) of the consuming layers. The result is a smaller dense model whose outputs equal the masked
 /// model's (<see cref="ChannelMask"/>). Groups that cannot be followed safely, or whose removal would reroute
-/// channels (a Slice of a channel shuffle, say), are left alone and reported in the context's notes.
+/// channels (a Slice of a channel shuffle, say), are left alone and reported in the context's notes. Transformer attention
+/// blocks lose whole heads first (<see cref="HeadPruning"/>, each block's cut checked against its masked model in ONNX
+/// Runtime); their feed-forward neurons are channel groups; the residual stream is left alone (<see cref="ResidualStream"/>).
 /// Data-free except for the measured criteria; changes shapes; runs in ONNX Runtime.
-/// Counters: <c>groups</c>, <c>skipped</c>, <c>channels</c>, <c>removed</c>.
+/// Counters: <c>groups</c>, <c>skipped</c>, <c>channels</c>, <c>removed</c>; with attention blocks also <c>heads</c> and
+/// <c>heads_removed</c> (of the blocks that lost some).
 /// </summary>
 public sealed class StructuredPrunePass : Pass
 {
@@ -83,10 +86,13 @@ public sealed class StructuredPrunePass : Pass
     {
         // Each layer must own its weights and biases: exports share equal ones (all-zero biases) through Identity nodes.
         new UnshareInitializersPass().RunInPlace(model, context);
+        var alone = new LeftAlone();
+        // Attention heads first (checked in ONNX Runtime, cut or masked), then the channel groups of what they leave.
+        var heads = HeadPruning.Run(model, _options, context.Runner, alone);
         var flow = ChannelFlow.Analyze(model);
         if (flow.Groups.Count == 0) throw new OptionsException(CheckPreconditions(model)!);
-        var alone = new LeftAlone();
-        foreach (var g in flow.Groups.Where(g => g.Blocker is not null)) alone.Add(g.Name, g.Blocker!);
+        foreach (var g in flow.Groups.Where(g => g.Blocker is not null && !heads.Covers(g)))
+            alone.Add(g.Name, ResidualStream.Writes(g) ? ResidualStream.Reason : g.Blocker!);
         // Rank every group on the original weights first: removing one group's channels slices the next layer's weights.
         var plan = ChannelAllocation.Plan(flow, _options, ChannelImportance.For(_options.Method, _options.ChannelScores), alone);
         LeaveConflictsAlone(model, plan, alone);
@@ -97,13 +103,17 @@ public sealed class StructuredPrunePass : Pass
             else ChannelCut.Apply(flow, ById(flow, plan));
         }
         var groups = flow.Groups.Where(g => plan.ContainsKey(g.Key)).ToList();
-        return new PassResult(model, plan.Count > 0, new Dictionary<string, long>
+        var stats = new Dictionary<string, long>
         {
             ["groups"] = plan.Count, ["skipped"] = flow.Groups.Count - plan.Count,
             ["channels"] = groups.Sum(g => g.Channels), ["removed"] = groups.Sum(g => g.Channels - plan[g.Key].Length),
-        })
+        };
+        if (heads.Blocks.Count > 0) (stats["heads"], stats["heads_removed"]) = (heads.HeadsBefore, heads.HeadsRemoved);
+        var kept = groups.ToDictionary(g => g.Key, g => new ChannelSelection(g.Channels, plan[g.Key]));
+        foreach (var b in heads.Blocks.Where(b => heads.Kept.ContainsKey(b.Name))) kept[b.Name] = new ChannelSelection(b.Heads, heads.Kept[b.Name]);
+        return new PassResult(model, plan.Count > 0 || heads.Kept.Count > 0, stats)
         {
-            Artifacts = new IArtifact[] { new KeptChannels { Groups = groups.ToDictionary(g => g.Key, g => new ChannelSelection(g.Channels, plan[g.Key])), MaskOnly = _options.MaskOnly } },
+            Artifacts = new IArtifact[] { new KeptChannels { Groups = kept, MaskOnly = _options.MaskOnly } },
         };
     }
 

@@ -67,14 +67,19 @@ public sealed class CalibrationSet
 
 /// <summary>
 /// Collects activation ranges for static quantization by running the float model in ONNX Runtime
-/// with the requested intermediate values made graph outputs: one pass for the minimum and maximum,
-/// and for Percentile and Entropy a second pass filling a 2048-bin histogram, of |x| over [0, max|x|] for the
-/// percentile, of x over [−max|x|, max|x|] for the entropy (as ONNX Runtime's <c>HistogramCollector</c> does).
+/// with the requested intermediate values made graph outputs: one pass for the minimum and maximum, and for
+/// Percentile and Entropy a second pass filling histograms. Percentile: 2048 bins of |x| over [0, max|x|]. Entropy:
+/// ONNX Runtime's <c>HistogramCollector</c> with its defaults (<c>num_bins</c> 128, <c>num_quantized_bins</c> 128): a
+/// histogram of x over [−max|x|, max|x|] of the first batch, merged batch by batch, growing by whole bins on each side
+/// when a batch reaches further (<c>merge_histogram</c>). Both keep the range inside the observed one on each side: a
+/// tensor that is never negative (after ReLU) keeps 0 as its lower end.
 /// </summary>
 public static class Calibrator
 {
     private const int Bins = 2048;
-    private const int QuantizedBins = 128;
+
+    /// <summary>ONNX Runtime's EntropyCalibrater defaults: the bins of a new histogram, and the quantized bins of the divergence.</summary>
+    private const int EntropyBins = 128, QuantizedBins = 128;
 
     /// <summary>The range [min, max] of each named value over the samples.</summary>
     public static Dictionary<string, (double Min, double Max)> Collect(Model model, IReadOnlyCollection<string> values, CalibrationSet samples,
@@ -103,40 +108,53 @@ public static class Calibrator
             throw new DataException($"no calibration batch could run ({samples.Count} samples for a model with a fixed batch size, or none at all); give at least one full batch of samples");
         var result = values.ToDictionary(n => n, n => (Min: double.IsPositiveInfinity(min[n]) ? 0 : min[n], Max: double.IsNegativeInfinity(max[n]) ? 0 : max[n]));
         if (method == CalibrationMethod.MinMax) return result;
+        return method == CalibrationMethod.Entropy ? Entropy(runner, samples, result) : Percentile(runner, samples, result, percentile);
+    }
 
-        var limit = values.ToDictionary(n => n, n => Math.Max(Math.Abs(result[n].Min), Math.Abs(result[n].Max)));
-        var signed = method == CalibrationMethod.Entropy; // entropy: x over [−limit, limit]; percentile: |x| over [0, limit]
-        var histograms = values.ToDictionary(n => n, _ => new long[Bins]);
+    /// <summary>Percentile calibration: the |x| below which <paramref name="percentile"/> % of the values lie, inside the observed range.</summary>
+    private static Dictionary<string, (double Min, double Max)> Percentile(OnnxRunner runner, CalibrationSet samples,
+        Dictionary<string, (double Min, double Max)> observed, double percentile)
+    {
+        var limit = observed.ToDictionary(kv => kv.Key, kv => Math.Max(Math.Abs(kv.Value.Min), Math.Abs(kv.Value.Max)));
+        var histograms = observed.Keys.ToDictionary(n => n, _ => new long[Bins]);
         foreach (var outputs in samples.Run(runner))
-            foreach (var o in outputs.Where(o => names.Contains(o.Name)))
-                Fill(histograms[o.Name], (float[])o.Data, limit[o.Name], signed);
-        foreach (var n in values.Where(n => limit[n] > 0))
+            foreach (var o in outputs.Where(o => histograms.ContainsKey(o.Name)))
+                Fill(histograms[o.Name], (float[])o.Data, limit[o.Name]);
+        var result = new Dictionary<string, (double Min, double Max)>(observed);
+        foreach (var (n, (lo, hi)) in observed.Where(kv => limit[kv.Key] > 0))
         {
-            var (lo, hi) = result[n];
-            if (signed)
-            {
-                // ONNX Runtime's entropy calibrator: the window (−t, t] of least KL divergence, clipped to the observed range.
-                var (low, high) = EntropyWindow(histograms[n], limit[n]);
-                result[n] = (Math.Max(lo, low), Math.Min(hi, high));
-                continue;
-            }
             var threshold = PercentileThreshold(histograms[n], percentile) * limit[n] / Bins;
-            // Non-negative tensors (after ReLU) keep 0 as their lower end; others become symmetric.
-            result[n] = lo >= 0 ? (0, Math.Min(hi, threshold)) : (-Math.Min(limit[n], threshold), Math.Min(limit[n], threshold));
+            // Never wider than what was observed: a signed tensor's short side (an image's background) keeps its minimum.
+            result[n] = lo >= 0 ? (0, Math.Min(hi, threshold)) : (Math.Max(lo, -threshold), Math.Min(hi, threshold));
         }
         return result;
     }
 
-    /// <summary>Adds <paramref name="data"/> to a histogram of |x| over [0, limit], or of x over [−limit, limit] when <paramref name="signed"/>.</summary>
-    private static void Fill(long[] h, float[] data, double limit, bool signed)
+    /// <summary>Entropy calibration: ONNX Runtime's histograms merged over the batches, and the window of least divergence in each.</summary>
+    private static Dictionary<string, (double Min, double Max)> Entropy(OnnxRunner runner, CalibrationSet samples, Dictionary<string, (double Min, double Max)> observed)
+    {
+        var histograms = observed.Keys.ToDictionary(n => n, _ => new MergedHistogram(EntropyBins));
+        foreach (var outputs in samples.Run(runner))
+            foreach (var o in outputs.Where(o => histograms.ContainsKey(o.Name)))
+                histograms[o.Name].Add((float[])o.Data);
+        var result = new Dictionary<string, (double Min, double Max)>(observed);
+        foreach (var (n, (lo, hi)) in observed)
+        {
+            var h = histograms[n];
+            if (h.Threshold <= 0) continue;
+            var (low, high) = EntropyWindow(h.Counts, h.Threshold);
+            result[n] = (Math.Max(lo, low), Math.Min(hi, high));
+        }
+        return result;
+    }
+
+    /// <summary>Adds |x| of <paramref name="data"/> to a histogram over [0, limit].</summary>
+    private static void Fill(long[] h, float[] data, double limit)
     {
         if (limit <= 0) return;
-        var width = (signed ? 2 * limit : limit) / Bins;
+        var width = limit / Bins;
         foreach (var x in data)
-        {
-            var bin = (int)Math.Floor(((signed ? x + limit : Math.Abs(x)) / width));
-            h[Math.Clamp(bin, 0, Bins - 1)]++;
-        }
+            h[Math.Clamp((int)Math.Floor(Math.Abs(x) / width), 0, Bins - 1)]++;
     }
 
     /// <summary>The upper edge (in bins) below which <paramref name="percentile"/> % of the counts lie.</summary>
@@ -224,5 +242,51 @@ public static class Calibrator
             kl += pk * Math.Log(pk / qk);
         }
         return kl;
+    }
+
+    /// <summary>
+    /// A histogram of x over [−<see cref="Threshold"/>, <see cref="Threshold"/>] merged batch by batch as ONNX Runtime's
+    /// <c>HistogramCollector.merge_histogram</c> does: the first batch makes <c>bins</c> bins over its max|x|; a batch
+    /// within the range adds its counts; one reaching further grows the range by whole bins of the same width on each
+    /// side, the old counts in the middle.
+    /// </summary>
+    private sealed class MergedHistogram(int bins)
+    {
+        public long[] Counts { get; private set; } = new long[bins];
+
+        public double Threshold { get; private set; }
+
+        private bool _started;
+
+        public void Add(float[] data)
+        {
+            if (data.Length == 0) return;
+            double t = 0;
+            foreach (var x in data) t = Math.Max(t, Math.Abs(x));
+            if (!_started || t <= Threshold || Threshold == 0)
+            {
+                var old = _started && Threshold == 0 ? Counts : null; // a range of 0 is replaced, its counts added bin by bin
+                if (!_started || Threshold == 0) Threshold = t;
+                _started = true;
+                var added = Histogram(data, Counts.Length, Threshold);
+                for (var k = 0; k < added.Length; k++) Counts[k] = (old is null ? Counts[k] : old[k]) + added[k];
+                return;
+            }
+            var stride = 2 * Threshold / Counts.Length;
+            var grow = (int)Math.Floor((t - Threshold) / stride) + 1;
+            var grown = Histogram(data, Counts.Length + 2 * grow, grow * stride + Threshold);
+            for (var k = 0; k < Counts.Length; k++) grown[grow + k] += Counts[k];
+            (Counts, Threshold) = (grown, grow * stride + Threshold);
+        }
+
+        /// <summary>numpy.histogram of <paramref name="data"/> in <paramref name="n"/> bins over [−t, t] (the last bin holds t).</summary>
+        private static long[] Histogram(float[] data, int n, double t)
+        {
+            var h = new long[n];
+            if (t <= 0) { h[n / 2] += data.Length; return h; }
+            var width = 2 * t / n;
+            foreach (var x in data) h[Math.Clamp((int)Math.Floor((x + t) / width), 0, n - 1)]++;
+            return h;
+        }
     }
 }

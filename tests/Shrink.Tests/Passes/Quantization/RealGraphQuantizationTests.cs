@@ -84,6 +84,77 @@ public class RealGraphQuantizationTests
     }
 
     /// <summary>
+    /// Entropy calibration used to build its histogram in 2048 bins where ONNX Runtime's EntropyCalibrater builds 128
+    /// (merged over the batches): its windows then went down to 1/16 of the range, and every ReLU6 output was clipped near
+    /// 3.4 of 6 (trained mobilenet_v2 fell from 83.20 % to 9.85 % in the issue). With ONNX Runtime's histogram the output
+    /// stays close to the float model's, and to what minmax keeps (within 2 of the 128 images).
+    /// </summary>
+    [Fact]
+    public void EntropyCalibrationKeepsMobileNetCloseToMinMax()
+    {
+        var model = Load("quant_mobilenet");
+        var minmax = Quantizer.Static(model, Calibration, PerChannel);
+        var entropy = Quantizer.Static(model, Calibration, PerChannel with { Calibration = CalibrationMethod.Entropy });
+        var f = Fidelity(model, entropy.Model);
+        Assert.True(f.Cosine > 0.995, f.ToString());
+        var accuracy = (Model m) => ModelEvaluation.Accuracy(m, Images);
+        Assert.True(accuracy(entropy.Model) >= accuracy(minmax.Model) - 2.0 / 128, $"{accuracy(entropy.Model)} against {accuracy(minmax.Model)}");
+        var clips = entropy.Calibration.Ranges.Where(kv => kv.Key.EndsWith("Clip_output_0")).Select(kv => kv.Value.Max).ToList();
+        Assert.True(clips.Average() > 4, $"ReLU6 outputs clipped to {clips.Average():F2} on average");
+    }
+
+    /// <summary>
+    /// One batch makes one histogram of 128 bins, whose only window (64 bins each side of zero) is the whole range: entropy's
+    /// ranges are the observed ones, as ONNX Runtime's are with its defaults; a second batch reaching further grows the
+    /// histogram by whole bins, and the ranges stay inside the observed ones.
+    /// </summary>
+    [Fact]
+    public void EntropyOnOneBatchIsTheObservedRangeAndNeverWider()
+    {
+        var model = Quantizer.Prepare(Load("quant_mobilenet"), PerChannel).Folded;
+        var values = new QuantizeStaticPass(PerChannel.ToPassOptions()).Plan(model).CalibrationValues;
+        var one = CalibrationSet.From(Images, 64);
+        Assert.Equal(Calibrator.Collect(model, values, one, CalibrationMethod.MinMax), Calibrator.Collect(model, values, one, CalibrationMethod.Entropy));
+        var minmax = Calibrator.Collect(model, values, Calibration, CalibrationMethod.MinMax);
+        foreach (var (name, (lo, hi)) in Calibrator.Collect(model, values, Calibration, CalibrationMethod.Entropy))
+            Assert.True(lo >= minmax[name].Min && hi <= minmax[name].Max && hi > 0, $"{name}: [{lo}, {hi}] against {minmax[name]}");
+    }
+
+    /// <summary>
+    /// Percentile used to make a signed tensor symmetric, wider than observed on its short side: the normalised image
+    /// input (background −0.81, brightest 2.02) became [−2.01, 2.01], spending 43 % of its levels on values that never occur.
+    /// </summary>
+    [Fact]
+    public void PercentileRangesStayInsideTheObservedOnes()
+    {
+        var model = Quantizer.Prepare(Load("quant_mobilenet"), PerChannel).Folded;
+        var values = new QuantizeStaticPass(PerChannel.ToPassOptions()).Plan(model).CalibrationValues;
+        var minmax = Calibrator.Collect(model, values, Calibration, CalibrationMethod.MinMax);
+        var percentile = Calibrator.Collect(model, values, Calibration, CalibrationMethod.Percentile);
+        Assert.Equal(minmax["input"].Min, percentile["input"].Min);
+        foreach (var (name, (lo, hi)) in percentile)
+            Assert.True(lo >= minmax[name].Min && hi <= minmax[name].Max, $"{name}: [{lo}, {hi}] against {minmax[name]}");
+    }
+
+    /// <summary>
+    /// The corpus's resnet18 with BatchNorm statistics from real images, static int8 per channel on Fashion-MNIST images,
+    /// with each calibration: an output cosine band. PyTorch's own int8 of the same weights reaches 0.98 in exact
+    /// arithmetic and 0.93 in its onednn kernels on x86 without VNNI; Shrink is about 0.97 there (7-bit weights: reduce
+    /// range auto), and the percentile and entropy ranges, inside the observed ones, cost it at most 0.01 against minmax.
+    /// </summary>
+    [Theory]
+    [InlineData(CalibrationMethod.MinMax)]
+    [InlineData(CalibrationMethod.Percentile)]
+    [InlineData(CalibrationMethod.Entropy)]
+    public void RealBatchNormResNetKeepsItsOutputWithEveryCalibration(CalibrationMethod method)
+    {
+        var model = OnnxReader.Read(Corpus.ModelPath("resnet18", "realbn"));
+        var result = Quantizer.Static(model, Calibration, PerChannel with { Calibration = method });
+        var f = Fidelity(model, result.Model);
+        Assert.InRange(f.Cosine, 0.955, 1.0);
+    }
+
+    /// <summary>
     /// MinFidelity: the fewest most sensitive layers kept in float reach the target, are listed most sensitive first, and
     /// the model reaches it when measured again; a target already met keeps every layer quantized.
     /// </summary>
