@@ -6,11 +6,13 @@ namespace Shrink.Evaluation;
 /// <summary>A point estimate with its bootstrap confidence interval: <see cref="Low"/> ≤ <see cref="Estimate"/> ≤ <see cref="High"/> at <see cref="Level"/>.</summary>
 public sealed record ConfidenceInterval(double Estimate, double Low, double High, double Level, int Resamples, int Samples)
 {
-    /// <summary>"0.42 [0.10, 0.75]" with <paramref name="format"/> applied to each number.</summary>
     /// <summary>The interval in other units: every number times <paramref name="factor"/> (100: a fraction in points).</summary>
     public ConfidenceInterval Scaled(double factor) => this with { Estimate = Estimate * factor, Low = Low * factor, High = High * factor };
 
-    public string Format(string format = "F2") => $"{Estimate.ToString(format)} [{Low.ToString(format)}, {High.ToString(format)}]";
+    /// <summary>"0.42 [0.10, 0.75]" with <paramref name="format"/> applied to each number (invariant culture).</summary>
+    public string Format(string format = "F2") => $"{Estimate.ToString(format, Inv)} [{Low.ToString(format, Inv)}, {High.ToString(format, Inv)}]";
+
+    private static System.Globalization.CultureInfo Inv => System.Globalization.CultureInfo.InvariantCulture;
 }
 
 /// <summary>
