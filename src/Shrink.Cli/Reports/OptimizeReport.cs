@@ -40,7 +40,7 @@ internal sealed class OptimizeReport(CliContext cli, bool terminal)
             o.WriteLine(f.Fidelity is { } fid ? $"  final re-evaluation on {f.Samples} samples: fidelity {fid.Format("F4")} (95 % interval)"
                 : $"  final re-evaluation on {f.Samples} samples: accuracy {f.Accuracy!.Format()} %, drop {f.Drop!.Format()} points (95 % intervals)");
         o.WriteLine(r.Met ? $"meets the budget; wrote {Path.Combine(r.Directory, "best.onnx")} and best.recipe.yaml"
-            : $"misses the budget by {r.Miss?.ToString("G3", CultureInfo.InvariantCulture)} {(r.MinFidelity is null ? "points" : "of fidelity")}; the closest attempt is kept in {Path.Combine(r.Directory, "best.onnx")} (exit code 3)");
+            : $"misses the budget: {string.Join("; ", r.MissReasons)}{(r.Miss > 0 ? $" (by {r.Miss.Value.ToString("G3", CultureInfo.InvariantCulture)} {(r.MinFidelity is null ? "points" : "of fidelity")})" : "")}; the closest attempt is kept in {Path.Combine(r.Directory, "best.onnx")} (exit code 3)");
     }
 
     private static string Metrics(IReadOnlyDictionary<string, double> m)
@@ -58,7 +58,7 @@ internal sealed class OptimizeReport(CliContext cli, bool terminal)
 
     private static string Left(OptimizeProgress e) => e.Left is { } left ? $"{left:hh\\:mm\\:ss} left" : $"{e.Elapsed:hh\\:mm\\:ss} elapsed";
 
-    private static string Accuracy(double? points) => points is { } a ? $"accuracy {a:F2} %" : "no labels";
+    private static string Accuracy(double? points) => points is { } a ? $"accuracy {a:F2} %" : "fidelity budget (accuracy not measured)";
 
     private static string Latencies(IReadOnlyDictionary<string, double> m) =>
         string.Join(", ", m.Where(kv => kv.Key.StartsWith("latency_ms_b", StringComparison.Ordinal)).Select(kv => $"{Format.Ms(kv.Value)} ms at batch {kv.Key["latency_ms_b".Length..]}"));

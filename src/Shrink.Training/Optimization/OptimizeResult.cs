@@ -29,6 +29,8 @@ public sealed record OptimizeResult
     public bool Met { get; init; }
     /// <summary>By how much <see cref="Best"/> misses the budget (points, or fidelity), when it does.</summary>
     public double? Miss { get; init; }
+    /// <summary>Why <see cref="Best"/> misses, one sentence each ("drop 0.72 points, over the budget of 0.5", "not measured faster at batch 256"); empty when it meets it.</summary>
+    public IReadOnlyList<string> MissReasons { get; init; } = [];
     /// <summary>The chosen model measured again on the full test split at the end (null until the run ends).</summary>
     public FinalEvaluation? Final { get; init; }
     public required IReadOnlyList<TrialSummary> Trials { get; init; }

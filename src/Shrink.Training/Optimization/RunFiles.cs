@@ -55,8 +55,23 @@ internal sealed class RunFiles(OptimizeRun run)
             Model = run.OriginalPath, Directory = run.Directory, Goal = run.Options.Goal, Budget = run.Options.BudgetText,
             MaxAccuracyDrop = run.Options.MaxAccuracyDrop, MinFidelity = run.Options.MinFidelity, Strict = run.Options.Strict, Baseline = baseline,
             Best = best is null ? null : TrialSummary.Of(best, objective), Met = met, Miss = best is null || met ? null : Math.Max(0, excess ?? 0),
+            MissReasons = best is null || met ? [] : Reasons(best),
             Trials = trials.Select(t => TrialSummary.Of(t, objective)).ToList(), Pareto = Fronts(trials, objective),
         };
+    }
+
+    /// <summary>Why <paramref name="best"/> is outside the budget, in words.</summary>
+    private List<string> Reasons(Trial best)
+    {
+        var (m, o, reasons) = (best.Metrics, run.Options, new List<string>());
+        var i = System.Globalization.CultureInfo.InvariantCulture;
+        if (m.GetValueOrDefault(TrialMetrics.Excess, double.PositiveInfinity) > 0)
+            reasons.Add(o.ByFidelity
+                ? string.Format(i, "fidelity {0:F4}{1} is under {2:G}", o.Strict ? m[TrialMetrics.FidelityLow] : m[TrialMetrics.Fidelity], o.Strict ? " (the 95 % interval's low end)" : "", o.MinFidelity)
+                : string.Format(i, "a drop of {0:F2} points{1} is over the budget of {2:G}", o.Strict ? m[TrialMetrics.DropHigh] : m[TrialMetrics.Drop], o.Strict ? " (the 95 % interval's high end)" : "", o.MaxAccuracyDrop));
+        if (o.Goal == OptimizeGoal.Latency && m.GetValueOrDefault(TrialMetrics.NotFaster) > 0)
+            reasons.Add(string.Format(i, "not measured faster than the original at {0} of the {1} batch sizes", m[TrialMetrics.NotFaster], o.LatencyBatches.Count));
+        return reasons;
     }
 
     /// <summary>The non-dominated completed trials of (accuracy loss, bytes) and of (accuracy loss, latency).</summary>

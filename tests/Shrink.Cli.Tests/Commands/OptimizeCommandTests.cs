@@ -36,6 +36,20 @@ public class OptimizeCommandTests
     }
 
     [Fact]
+    public void A_budget_no_trial_meets_is_exit_code_3_with_the_closest_attempt_kept_and_the_miss_stated()
+    {
+        using var dir = new TempDirectory();
+        CliRunner.Zoo(dir, "lenet5", "m.onnx");
+        // Only an unchanged model agrees with the original on every sample; the one trial is static int8.
+        var r = CliRunner.Run(Args(dir, "--min-fidelity", "1", "--strict", "--trials", "1"));
+        Assert.True(r.ExitCode == 3, r.Err);
+        Assert.Contains("misses the budget: fidelity 0.", r.Out);
+        Assert.Contains("the closest attempt is kept in", r.Out);
+        Assert.Contains("final re-evaluation on 1000 samples: fidelity", r.Out);
+        Assert.True(File.Exists(dir.File("run/best.onnx")));
+    }
+
+    [Fact]
     public void Bad_input_is_one_line_and_exit_code_2_with_nothing_written()
     {
         using var dir = new TempDirectory();

@@ -71,6 +71,8 @@ public class OptimizerTests
         var best = result.Best!;
         Assert.Equal(1 - best.Metrics[TrialMetrics.FidelityLow], result.Miss!.Value, 9);
         Assert.True(result.Miss > 0);
+        Assert.StartsWith("fidelity 0.", Assert.Single(result.MissReasons));
+        Assert.Contains("(the 95 % interval's low end) is under 1", result.MissReasons[0]);
         Assert.True(File.Exists(dir.File("run/best.onnx")));
         Assert.True(result.Final!.Fidelity!.High <= 1);
     }
