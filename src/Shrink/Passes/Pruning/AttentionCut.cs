@@ -55,10 +55,10 @@ public static class AttentionCut
         bool Dropped(long f) => !keptFeatures.Contains(f % block.Width);
         foreach (var p in block.Projections)
         {
-            Zero(p.Weight, p.OutAxis, Dropped);
-            if (p.Bias is not null) Zero(p.Bias, 0, Dropped);
+            ChannelMask.Zero(p.Weight, p.OutAxis, Dropped);
+            if (p.Bias is not null) ChannelMask.Zero(p.Bias, 0, Dropped);
         }
-        Zero(block.OutputWeight, block.OutputAxis, Dropped);
+        ChannelMask.Zero(block.OutputWeight, block.OutputAxis, Dropped);
     }
 
     /// <summary>The features h·d … h·d + d − 1 of each kept head h.</summary>
@@ -97,16 +97,5 @@ public static class AttentionCut
         }
         var concat = reshape.Inputs[1]!.Producer!;
         concat.SetInput(edit.ConcatInput, model.Graph.AddInitializer(Tensor.FromInt64s(concat.DisplayName + "_heads", new long[] { 1 }, new[] { value })));
-    }
-
-    private static void Zero(Value v, int axis, Func<long, bool> dropped)
-    {
-        var t = v.Const!;
-        var values = t.AsFloats().ToArray();
-        long inner = 1;
-        for (var i = axis + 1; i < t.Dims.Length; i++) inner *= t.Dims[i];
-        for (long i = 0; i < values.LongLength; i++)
-            if (dropped(i / inner % t.Dims[axis])) values[i] = 0;
-        v.Const = Tensor.FromFloats(t.Name, t.Dims, values);
     }
 }

@@ -57,10 +57,12 @@ public static class AttentionHeads
         var shapes = ShapeInference.Run(model).ShapeValues;
         var blocks = new List<AttentionBlock>();
         var left = new List<(string, string)>();
+        var names = new HashSet<string>();
         foreach (var softmax in model.Graph.TopologicalOrder().Where(n => n.IsDefaultDomain && n.OpType == "Softmax"))
         {
             if (ScoresOf(softmax.Inputs[0], 4) is not { } scores || ContextOf(softmax) is not { } context) continue;
             var name = BlockName(softmax);
+            for (var i = 1; !names.Add(name); i++) name = $"{BlockName(softmax)}_{i}"; // two attentions in one scope
             try
             {
                 blocks.Add(new HeadFinder(shapes).Block(name, scores, context));

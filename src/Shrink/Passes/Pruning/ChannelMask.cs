@@ -31,7 +31,8 @@ public static class ChannelMask
         }
     }
 
-    private static void Zero(Value v, int axis, Func<long, bool> dropped)
+    /// <summary>Zeroes the slices of <paramref name="v"/>'s constant along <paramref name="axis"/> that <paramref name="dropped"/> names.</summary>
+    internal static void Zero(Value v, int axis, Func<long, bool> dropped)
     {
         var t = v.Const!;
         var values = t.AsFloats().ToArray();

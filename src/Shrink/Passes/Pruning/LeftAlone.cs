@@ -21,7 +21,7 @@ public sealed partial class LeftAlone
 
     public void Add(string group, string reason) => _entries.Add((group, reason));
 
-    /// <summary>The notes at <paramref name="level"/>, added to <paramref name="context"/>.</summary>
+    /// <summary>The notes at the context's <see cref="PassContext.Verbosity"/>, added to <paramref name="context"/>.</summary>
     public void WriteTo(PassContext context)
     {
         if (context.Verbosity == NotesLevel.Detailed)

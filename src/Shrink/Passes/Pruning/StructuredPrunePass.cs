@@ -69,7 +69,7 @@ public sealed record StructuredPruneOptions
 /// Runtime); their feed-forward neurons are channel groups; the residual stream is left alone (<see cref="ResidualStream"/>).
 /// Data-free except for the measured criteria; changes shapes; runs in ONNX Runtime.
 /// Counters: <c>groups</c>, <c>skipped</c>, <c>channels</c>, <c>removed</c>; with attention blocks also <c>heads</c> and
-/// <c>heads_removed</c> (of the blocks that lost some).
+/// <c>heads-removed</c> (of the blocks that lost some).
 /// </summary>
 public sealed class StructuredPrunePass : Pass
 {
@@ -90,7 +90,7 @@ public sealed class StructuredPrunePass : Pass
         // Attention heads first (checked in ONNX Runtime, cut or masked), then the channel groups of what they leave.
         var heads = HeadPruning.Run(model, _options, context.Runner, alone);
         var flow = ChannelFlow.Analyze(model);
-        if (flow.Groups.Count == 0) throw new OptionsException(CheckPreconditions(model)!);
+        if (flow.Groups.Count == 0 && heads.Kept.Count == 0) throw new OptionsException(CheckPreconditions(model) ?? "the model has no channel group or attention head to prune");
         foreach (var g in flow.Groups.Where(g => g.Blocker is not null && !heads.Covers(g)))
             alone.Add(g.Name, ResidualStream.Writes(g) ? ResidualStream.Reason : g.Blocker!);
         // Rank every group on the original weights first: removing one group's channels slices the next layer's weights.
@@ -108,7 +108,7 @@ public sealed class StructuredPrunePass : Pass
             ["groups"] = plan.Count, ["skipped"] = flow.Groups.Count - plan.Count,
             ["channels"] = groups.Sum(g => g.Channels), ["removed"] = groups.Sum(g => g.Channels - plan[g.Key].Length),
         };
-        if (heads.Blocks.Count > 0) (stats["heads"], stats["heads_removed"]) = (heads.HeadsBefore, heads.HeadsRemoved);
+        if (heads.Blocks.Count > 0) (stats["heads"], stats["heads-removed"]) = (heads.HeadsBefore, heads.HeadsRemoved);
         var kept = groups.ToDictionary(g => g.Key, g => new ChannelSelection(g.Channels, plan[g.Key]));
         foreach (var b in heads.Blocks.Where(b => heads.Kept.ContainsKey(b.Name))) kept[b.Name] = new ChannelSelection(b.Heads, heads.Kept[b.Name]);
         return new PassResult(model, plan.Count > 0 || heads.Kept.Count > 0, stats)

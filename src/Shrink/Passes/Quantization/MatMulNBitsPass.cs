@@ -36,7 +36,7 @@ public sealed record MatMulNBitsOptions
 /// <summary>
 /// <c>matmul-nbits</c>: weight-only int4 of every MatMul (constant 2-D B) and plain Gemm with float activations as ONNX
 /// Runtime's <c>com.microsoft.MatMulNBits</c> (<see cref="MatMulNBits"/>: block-wise along K, round to nearest, symmetric or
-/// asymmetric, the bias as the node's bias input). Layers it cannot emit (a batched B, an input of rank 1, a Gemm with
+/// asymmetric, the bias as the node's bias input). Layers it cannot emit (a batched B, a scalar input, a Gemm with
 /// transA, alpha or beta) stay float, with a note. Needs no data and no training; shapes are unchanged. The
 /// <c>quantize</c> technique makes the same nodes for weight-only int4 (<see cref="WeightStorage.MatMulNBits"/>), with the
 /// other layers behind DequantizeLinear. Counters: <c>layers</c> emitted, <c>left-float</c>. Artifact: the weights'

@@ -140,9 +140,12 @@ public sealed record QuantizationOptions
         if (LowBitStorage is not (DataType.Int4 or DataType.Int8)) throw new OptionsException($"low-bit weights are stored as int4 or int8, got {LowBitStorage.ShortName()}");
         if (BlockSize < 0 || BlockSize == 1) throw OptionsException.For(nameof(BlockSize), $"must be 2 or more (or 0 for none), got {BlockSize}");
         if (BlockSize > 0 && LowBitStorage != DataType.Int4) throw new OptionsException("block-wise scales apply to weights stored as ONNX int4, not as int8 levels");
-        if (MatMulNBits is not null && LowBitStorage != DataType.Int4) throw new OptionsException("weights for MatMulNBits are int4; the other low-bit layers are stored as ONNX int4 beside them, not as int8 levels");
+        if (MatMulNBits is not null && LowBitStorage != DataType.Int4) throw OptionsException.For(nameof(MatMulNBits), "weights for MatMulNBits are int4; the other low-bit layers are stored as ONNX int4 beside them, not as int8 levels");
         if (!Enum.IsDefined(ReduceRange)) throw new OptionsException($"reduce range must be auto, on or off, got {ReduceRange}");
         if (OpTypes.Count == 0) throw OptionsException.For(nameof(OpTypes), "names no op type; name at least one, or leave it unset for all");
+        // A block size MatMulNBits cannot take falls back to DequantizeLinear with a note; an accuracy level is refused.
+        if (MatMulNBits is { AccuracyLevel: < 0 or > 4 } nbits)
+            throw OptionsException.For(nameof(MatMulNBits), $"accuracy level must be 0 to 4 (MatMulNBits' accuracy_level), got {nbits.AccuracyLevel}");
         if (!WeightQuantizer.Widths.Contains(WeightBits)) throw new OptionsException($"weight bits must be 8, 4, 2 (ternary) or 1 (binary), got {WeightBits}");
         foreach (var (layer, bits) in LayerBits ?? new Dictionary<string, int>())
             if (bits != 0 && !WeightQuantizer.Widths.Contains(bits))

@@ -77,7 +77,7 @@ public class TransformerPruningTests
             Assert.Equal(new long[] { 64, 64 }, Dims($"{layer}/intermediate/MatMul"));
             Assert.Equal(new long[] { 64, 64 }, Dims($"{layer}/output/MatMul"));
         }
-        Assert.Equal((8, 4), (result.Stats["heads"], result.Stats["heads_removed"]));
+        Assert.Equal((8, 4), (result.Stats["heads"], result.Stats["heads-removed"]));
         var kept = result.Artifact<KeptChannels>()!;
         Assert.Equal(2, kept["/layers.0/attention"].Length);
         Assert.Equal(4, kept.Groups["/layers.0/attention"].Channels);

@@ -171,6 +171,7 @@ public class MatMulNBitsTests
         // A vector input is fine: ONNX Runtime's kernel reads A of any rank.
         var vector = Quantizer.WeightOnly(Linear("MatMul", 32, 8, input: new long[] { 32 }), new QuantizeOptions { Weights = WeightPrecision.Int4 });
         Assert.Equal(new[] { "MatMulNBits" }, vector.Model.Graph.Nodes.Select(n => n.OpType));
+        Assert.Equal(8, Run(vector.Model, Input(new long[] { 32 }), new long[] { 32 }).Length); // and ONNX Runtime runs it
         var plain = Quantizer.WeightOnly(Linear("Gemm", 48, 8, transB: true), new QuantizeOptions { Weights = WeightPrecision.Int4, BlockSize = 24 });
         var dq = Assert.Single(plain.Model.Graph.Nodes, n => n.OpType == "DequantizeLinear");
         Assert.Equal(24, dq.GetInt("block_size", 0));
