@@ -1,0 +1,65 @@
+using System.Globalization;
+using Shrink.Training.Optimization;
+
+namespace Shrink.Cli.Reports;
+
+/// <summary>
+/// The rendering of <c>shrink optimize</c>: one line per trial on stderr (on a terminal, the running trial shown on a line
+/// rewritten in place), then the original against the chosen model, its final re-evaluation and the verdict on stdout.
+/// </summary>
+internal sealed class OptimizeReport(CliContext cli, bool terminal)
+{
+    /// <summary>A trial started (a live line on a terminal only) or finished (a line).</summary>
+    public void Progress(OptimizeProgress e)
+    {
+        var of = e.Trials is { } n ? $"/{n}" : "";
+        if (!e.Finished)
+        {
+            if (terminal) cli.Err.Write($"\r\x1b[Ktrial {e.Trial + 1}{of} running: {e.Summary} | {Best(e)} | {Left(e)}");
+            return;
+        }
+        var line = $"trial {e.Trial + 1}{of} {e.Status}: {e.Summary} | {(e.Error is { } error ? error : Metrics(e.Metrics))} | {Best(e)} | {Left(e)}";
+        cli.Err.WriteLine(terminal ? $"\r\x1b[K{line}" : line);
+    }
+
+    /// <summary>The end of the run: before/after, the final re-evaluation, and whether the budget is met (or by how much it misses).</summary>
+    public void Result(OptimizeResult r)
+    {
+        var o = cli.Out;
+        o.WriteLine($"optimize {r.Model}: goal {r.Goal.ToString().ToLowerInvariant()}, budget {r.Budget}; {r.Trials.Count} trials ({r.Stop})");
+        if (r.Best is not { } best)
+        {
+            o.WriteLine($"no trial completed; their errors are in {Path.Combine(r.Directory, "result.json")}");
+            return;
+        }
+        var b = r.Baseline;
+        o.WriteLine($"  original:   {Format.Bytes(b.Bytes)} packed, {Accuracy(b.Accuracy)}, {Latencies(b.LatencyMs)}");
+        o.WriteLine($"  trial {best.Number + 1}: {Format.Bytes((long)best.Metrics[TrialMetrics.Bytes])} packed ({b.Bytes / best.Metrics[TrialMetrics.Bytes]:F1}× smaller), {Latencies(best.Metrics)}");
+        o.WriteLine($"    {best.Summary}");
+        if (r.Final is { } f)
+            o.WriteLine(f.Fidelity is { } fid ? $"  final re-evaluation on {f.Samples} samples: fidelity {fid.Format("F4")} (95 % interval)"
+                : $"  final re-evaluation on {f.Samples} samples: accuracy {f.Accuracy!.Format()} %, drop {f.Drop!.Format()} points (95 % intervals)");
+        o.WriteLine(r.Met ? $"meets the budget; wrote {Path.Combine(r.Directory, "best.onnx")} and best.recipe.yaml"
+            : $"misses the budget: {string.Join("; ", r.MissReasons)}{(r.Miss > 0 ? $" (by {r.Miss.Value.ToString("G3", CultureInfo.InvariantCulture)} {(r.MinFidelity is null ? "points" : "of fidelity")})" : "")}; the closest attempt is kept in {Path.Combine(r.Directory, "best.onnx")} (exit code 3)");
+    }
+
+    private static string Metrics(IReadOnlyDictionary<string, double> m)
+    {
+        var size = m.TryGetValue(TrialMetrics.Bytes, out var bytes) ? Format.Bytes((long)bytes) : "?";
+        var accuracy = m.TryGetValue(TrialMetrics.Drop, out var drop)
+            ? $"drop {drop:F2} [{m[TrialMetrics.DropLow]:F2}, {m[TrialMetrics.DropHigh]:F2}] pts"
+            : m.TryGetValue(TrialMetrics.Fidelity, out var f) ? $"fidelity {f:F4} [{m[TrialMetrics.FidelityLow]:F4}, {m[TrialMetrics.FidelityHigh]:F4}]" : "";
+        var latency = m.TryGetValue(TrialMetrics.Latency, out var ms) ? $", {Format.Ms(ms)} ms ({m[TrialMetrics.Speedup]:F2}×)" : "";
+        return $"{size}, {accuracy}{latency}";
+    }
+
+    private static string Best(OptimizeProgress e) => e.Best is not { } b ? "best: none yet"
+        : $"best: trial {b.Number + 1}, {Format.Bytes((long)b.Metrics.GetValueOrDefault(TrialMetrics.Bytes))}{(e.BestMet ? "" : $", misses by {e.BestMiss:G3}")}";
+
+    private static string Left(OptimizeProgress e) => e.Left is { } left ? $"{left:hh\\:mm\\:ss} left" : $"{e.Elapsed:hh\\:mm\\:ss} elapsed";
+
+    private static string Accuracy(double? points) => points is { } a ? $"accuracy {a:F2} %" : "fidelity budget (accuracy not measured)";
+
+    private static string Latencies(IReadOnlyDictionary<string, double> m) =>
+        string.Join(", ", m.Where(kv => kv.Key.StartsWith("latency_ms_b", StringComparison.Ordinal)).Select(kv => $"{Format.Ms(kv.Value)} ms at batch {kv.Key["latency_ms_b".Length..]}"));
+}

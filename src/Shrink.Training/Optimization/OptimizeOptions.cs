@@ -1,0 +1,107 @@
+using System.Text.Json.Serialization;
+
+namespace Shrink.Training.Optimization;
+
+/// <summary>What <see cref="Optimizer"/> makes smaller or faster.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<OptimizeGoal>))]
+public enum OptimizeGoal
+{
+    /// <summary>The fewest packed parameter bytes.</summary>
+    Size,
+    /// <summary>The lowest ONNX Runtime latency at the largest of <see cref="OptimizeOptions.LatencyBatches"/>, only changes measured faster at every batch size.</summary>
+    Latency,
+    /// <summary>Both: a Pareto front of size and latency; the best is its earliest trial.</summary>
+    Both,
+}
+
+/// <summary>How <see cref="Optimizer"/> proposes configurations (the strategies of <c>Shrink.Search</c>).</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<OptimizeStrategy>))]
+public enum OptimizeStrategy { Evolution, Random, Annealing }
+
+/// <summary>
+/// Options of <see cref="Optimizer.Run"/> (<c>shrink optimize</c>; the defaults are the command's): the goal, the
+/// accuracy budget (<see cref="MaxAccuracyDrop"/> in points on labelled data, or <see cref="MinFidelity"/>, the top-1
+/// agreement with the original model, on any data), the search budget (<see cref="Trials"/> and/or
+/// <see cref="WallTime"/>), how trials run and what the space may use.
+/// </summary>
+public sealed record OptimizeOptions
+{
+    public OptimizeGoal Goal { get; init; } = OptimizeGoal.Size;
+
+    /// <summary>The most accuracy a candidate may lose, in percentage points (0.5: from 91.0 % to 90.5 %), on the full test split.</summary>
+    public double? MaxAccuracyDrop { get; init; }
+
+    /// <summary>Instead of an accuracy budget: the least top-1 agreement with the original model, in (0, 1] (no labels needed).</summary>
+    public double? MinFidelity { get; init; }
+
+    /// <summary>A candidate is accepted only when the upper end of its 95 % interval of the drop (or the lower end of fidelity's) is within the budget.</summary>
+    public bool Strict { get; init; }
+
+    /// <summary>Trials of the whole run, resumes included (null: no limit; then <see cref="WallTime"/> is needed).</summary>
+    public int? Trials { get; init; }
+
+    /// <summary>This run's time (null: no limit; then <see cref="Trials"/> is needed).</summary>
+    public TimeSpan? WallTime { get; init; }
+
+    /// <summary>Trials run at once; the machine's threads are split between them.</summary>
+    public int Workers { get; init; } = 1;
+
+    /// <summary>The threads of the machine given to the trials (0: one per core).</summary>
+    public int Threads { get; init; }
+
+    public int Seed { get; init; }
+
+    public OptimizeStrategy Strategy { get; init; } = OptimizeStrategy.Evolution;
+
+    /// <summary>Batch sizes of the ONNX Runtime latency measurements (interleaved, noise-aware: faster only when the interquartile ranges are apart).</summary>
+    public IReadOnlyList<int> LatencyBatches { get; init; } = [1, 256];
+
+    /// <summary>The most fine-tuning epochs a trial may choose (each fine-tuning distills from the teacher, else from the original model).</summary>
+    public int MaxEpochs { get; init; } = 2;
+
+    /// <summary>Bootstrap resamples of the per-sample scores (the interval is seeded by <see cref="Seed"/>).</summary>
+    public int Resamples { get; init; } = 1000;
+
+    /// <summary>Continue the run in the directory (same options) instead of starting one.</summary>
+    public bool Resume { get; init; }
+
+    /// <summary>True with <see cref="MinFidelity"/>: acceptance by agreement with the original model instead of accuracy.</summary>
+    [JsonIgnore]
+    public bool ByFidelity => MinFidelity is not null;
+
+    /// <summary>Throws <see cref="OptionsException"/> naming the property that is wrong; returns the options.</summary>
+    public OptimizeOptions Validate()
+    {
+        if (MaxAccuracyDrop is not null && MinFidelity is not null)
+            throw OptionsException.For(nameof(MinFidelity), "and the maximum accuracy drop are both given; give one budget");
+        if (MaxAccuracyDrop is null && MinFidelity is null)
+            throw OptionsException.For(nameof(MaxAccuracyDrop), "is needed (or a minimum fidelity): the accuracy budget every candidate must keep");
+        if (MaxAccuracyDrop is { } d && !(d >= 0 && d <= 100)) throw OptionsException.For(nameof(MaxAccuracyDrop), $"is in points, in [0, 100]; got {d}");
+        if (MinFidelity is { } f && !(f > 0 && f <= 1)) throw OptionsException.For(nameof(MinFidelity), $"is a top-1 agreement, in (0, 1]; got {f}");
+        if (Trials is null && WallTime is null) throw OptionsException.For(nameof(Trials), "and the wall time are both unset; give a number of trials or a time budget");
+        if (Trials < 1) throw OptionsException.For(nameof(Trials), $"must be at least 1, got {Trials}");
+        if (WallTime <= TimeSpan.Zero) throw OptionsException.For(nameof(WallTime), $"must be above 0, got {WallTime}");
+        if (Workers < 1) throw OptionsException.For(nameof(Workers), $"must be at least 1, got {Workers}");
+        if (Threads < 0) throw OptionsException.For(nameof(Threads), $"must be 0 (one per core) or more, got {Threads}");
+        if (LatencyBatches.Count == 0 || LatencyBatches.Any(b => b < 1))
+            throw OptionsException.For(nameof(LatencyBatches), $"must be one or more batch sizes of at least 1, got [{string.Join(", ", LatencyBatches)}]");
+        if (MaxEpochs < 0) throw OptionsException.For(nameof(MaxEpochs), $"must be 0 or more, got {MaxEpochs}");
+        if (Resamples < 100) throw OptionsException.For(nameof(Resamples), $"must be at least 100, got {Resamples}");
+        return this;
+    }
+
+    /// <summary>The budget as a user wrote it: "accuracy drop ≤ 0.5 points" or "fidelity ≥ 0.99" (strict: of the interval's far end).</summary>
+    [JsonIgnore]
+    public string BudgetText => (ByFidelity ? $"fidelity ≥ {MinFidelity:G}" : $"accuracy drop ≤ {MaxAccuracyDrop:G} points") + (Strict ? " (strict: the 95 % interval's far end)" : "");
+
+    /// <summary>The options a resumed run must share with the run it continues, by property name (everything but the search budget, workers, threads and resume).</summary>
+    internal IReadOnlyDictionary<string, string> Identity() => new Dictionary<string, string>
+    {
+        [nameof(Goal)] = Goal.ToString(), [nameof(MaxAccuracyDrop)] = Invariant($"{MaxAccuracyDrop}"), [nameof(MinFidelity)] = Invariant($"{MinFidelity}"),
+        [nameof(Strict)] = Invariant($"{Strict}"), [nameof(Seed)] = Invariant($"{Seed}"), [nameof(Strategy)] = Strategy.ToString(),
+        [nameof(LatencyBatches)] = string.Join(",", LatencyBatches.Select(b => Invariant($"{b}"))), [nameof(MaxEpochs)] = Invariant($"{MaxEpochs}"),
+        [nameof(Resamples)] = Invariant($"{Resamples}"),
+    };
+
+    private static string Invariant(FormattableString s) => FormattableString.Invariant(s);
+}

@@ -1,0 +1,71 @@
+using Shrink.Data;
+using Shrink.Evaluation;
+using Shrink.Recipes;
+using Shrink.Search;
+using Shrink.Techniques;
+
+namespace Shrink.Training.Optimization;
+
+/// <summary>
+/// What every trial of one optimize run shares: the run directory and its files, the options, the original model, the
+/// data, the teacher, and the original's per-sample predictions the acceptance test compares against.
+/// </summary>
+internal sealed class OptimizeRun
+{
+    public required string Directory { get; init; }
+    public required OptimizeOptions Options { get; init; }
+    public required RecipeModel Model { get; init; }
+    /// <summary>The data with the teacher every fine-tuning distills from (the given one, else the original model).</summary>
+    public required RecipeData Data { get; init; }
+    public required IDataSource Test { get; init; }
+    public required SamplePredictions Baseline { get; init; }
+    public required TechniqueSession Session { get; init; }
+    /// <summary>The inputs the recipes' stages get (data loaded once), for measurements before the search.</summary>
+    public required TechniqueInputs Inputs { get; init; }
+
+    /// <summary>Layers every trial keeps in float: for the latency goals, those whose int8 kernel was measured slower (<see cref="LayerLatency"/>).</summary>
+    public IReadOnlySet<string> FloatLayers { get; set; } = new HashSet<string>();
+
+    public string OriginalPath => Model.Path!;
+
+    /// <summary>The goals and constraints trials are ranked by.</summary>
+    public Objective Objective => Options.Goal switch
+    {
+        OptimizeGoal.Latency => Objective.Minimize(TrialMetrics.Latency, Within, new Constraint(TrialMetrics.NotFaster, Bound.AtMost, 0)),
+        OptimizeGoal.Both => new Objective([new Goal(TrialMetrics.Bytes, Direction.Minimize), new Goal(TrialMetrics.Latency, Direction.Minimize)], [Within]),
+        _ => Objective.Minimize(TrialMetrics.Bytes, Within),
+    };
+
+    private static Constraint Within => new(TrialMetrics.Excess, Bound.AtMost, 0);
+
+    /// <summary>The directory of trial <paramref name="number"/> (0-based in the store, counted from 1 in files and lines): <c>DIR/trials/0007</c> for number 6.</summary>
+    public string TrialDirectory(int number) => Path.Combine(Directory, "trials", (number + 1).ToString("D4", System.Globalization.CultureInfo.InvariantCulture));
+
+    /// <summary>The recipe of configuration <paramref name="c"/>.</summary>
+    public Recipe RecipeOf(Configuration c) => CompressionPlan.Recipe(c, Model, Data, new RecipeRuntime(), Options.Seed, FloatLayers);
+
+    /// <summary>
+    /// The acceptance metrics of <paramref name="candidate"/>: accuracy and its drop in points (or the agreement with the
+    /// original), each with its paired 95 % bootstrap interval, and how far the budget is exceeded (strict: by the interval's far end).
+    /// </summary>
+    public Dictionary<string, double> Acceptance(SamplePredictions candidate)
+    {
+        if (Options.MinFidelity is { } min)
+        {
+            var f = Bootstrap.Mean(candidate.Agrees(Baseline), Options.Resamples, Options.Seed);
+            return new()
+            {
+                [TrialMetrics.Fidelity] = f.Estimate, [TrialMetrics.FidelityLow] = f.Low, [TrialMetrics.FidelityHigh] = f.High,
+                [TrialMetrics.Excess] = min - (Options.Strict ? f.Low : f.Estimate),
+            };
+        }
+        var correct = candidate.Correct();
+        var d = Bootstrap.Difference(Baseline.Correct(), correct, Options.Resamples, Options.Seed);
+        return new()
+        {
+            [TrialMetrics.Accuracy] = 100.0 * correct.Count(x => x) / correct.Length,
+            [TrialMetrics.Drop] = 100 * d.Estimate, [TrialMetrics.DropLow] = 100 * d.Low, [TrialMetrics.DropHigh] = 100 * d.High,
+            [TrialMetrics.Excess] = 100 * (Options.Strict ? d.High : d.Estimate) - Options.MaxAccuracyDrop!.Value,
+        };
+    }
+}

@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using Shrink.Evaluation;
+using Shrink.IO;
+using Shrink.Onnx;
+using Shrink.Passes.Pruning;
+using Shrink.Recipes;
+using Shrink.Search;
+using Shrink.Techniques;
+using Shrink.Text;
+
+namespace Shrink.Training.Optimization;
+
+/// <summary>
+/// Automatic compression (<c>shrink optimize</c>): searches the techniques together (<see cref="CompressionSpace"/>) for the
+/// smallest or fastest model within an accuracy budget. Every trial is a recipe (<see cref="CompressionPlan"/>) run by
+/// <see cref="RecipeRunner"/> and measured against the original (<see cref="TrialEvaluator"/>); trials are proposed and
+/// recorded by the search engine (<see cref="SearchRunner"/>, <see cref="SqliteTrialStore"/> in the run directory), so a
+/// run killed at any moment continues with <see cref="OptimizeOptions.Resume"/> without losing or rerunning a finished
+/// trial. The best model so far, its recipe, the Pareto fronts and the result are on disk after every trial
+/// (<see cref="RunFiles"/>); when no trial meets the budget the closest attempt is kept and the result says by how much
+/// it misses.
+/// </summary>
+/// <remarks>
+/// The run directory: <c>options.json</c> (what a resume must share), <c>trials.db</c> (+ <c>trials.db.lock</c> while a run
+/// holds it), <c>sensitivity.json</c> (the analysis bounding each layer's sparsity), <c>trials/NNNN/</c> (each trial's recipe
+/// run: <c>recipe.lock.yaml</c>, <c>NN-technique.onnx</c> and <c>.json</c> per stage), <c>best.onnx</c>, <c>best.recipe.yaml</c>,
+/// <c>pareto.json</c> and <c>result.json</c>.
+/// </remarks>
+public static class Optimizer
+{
+    /// <summary>The study's name in <c>trials.db</c>.</summary>
+    public const string StudyName = "optimize";
+
+    /// <summary>
+    /// Optimizes <paramref name="model"/> (an ONNX file) on <paramref name="data"/> (its training split fine-tunes and
+    /// calibrates, its test split accepts; <see cref="RecipeData.Teacher"/>: the teacher, else the original model is
+    /// distilled from) into <paramref name="directory"/>. <paramref name="progress"/> hears each trial start and finish.
+    /// </summary>
+    public static OptimizeResult Run(RecipeModel model, RecipeData data, OptimizeOptions options, string directory, TechniqueSession session,
+        Action<OptimizeProgress>? progress = null)
+    {
+        options.Validate();
+        if (model.Path is null) throw new ArgumentException("optimize takes a model file", nameof(model));
+        directory = Path.GetFullPath(directory);
+        var (run, baseline) = Prepare(RecipeModel.File(model.Path), data, options, directory, session);
+        var files = new RunFiles(run);
+        var original = OnnxReader.Read(run.OriginalPath);
+        var layers = CompressionSpace.LayersOf(original);
+        run.FloatLayers = LayerLatency.SlowerInInt8(run, original, layers, run.Inputs);
+        var space = CompressionSpace.For(original, options, Sensitivity(run, original), run.FloatLayers);
+        var strategy = Strategy(space.Space, run.Objective, options);
+        using var store = SqliteTrialStore.OpenExclusive(directory);
+        var study = Study.Open(store, StudyName, space.Space, strategy.Settings, options.Resume);
+        if (!options.Resume) study.Enqueue(Starting(space.Space));
+        var threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
+        session.Note($"{options.Workers} trial{(options.Workers == 1 ? "" : "s")} at once, {Math.Max(1, threads / options.Workers)} ONNX Runtime thread{(threads / options.Workers > 1 ? "s" : "")} each; {study.Trials().Count(t => t.IsFinished)} finished trials in {directory}");
+        var clock = Stopwatch.StartNew();
+        var events = new OptimizeEvents(run, files, baseline, progress, clock);
+        var runner = new SearchRunner(study, strategy, new SearchRunOptions
+        {
+            MaxTrials = options.Trials, WallTime = options.WallTime, Workers = options.Workers, Resume = options.Resume,
+            Threads = threads,
+            Started = t => events.Started(t, study.Trials()), Finished = t => events.Finished(t, study.Trials()),
+        });
+        var summary = runner.RunAsync(new TrialEvaluator(run).Evaluate, session.Cancel).GetAwaiter().GetResult();
+        session.Cancel.ThrowIfCancellationRequested();
+        var result = files.Update(summary.Trials, baseline, Kebab(summary.Stop));
+        return result.Best is null ? result : files.Update(summary.Trials, baseline, Kebab(summary.Stop), Final(run, files.Path(RunFiles.BestModel)));
+    }
+
+    private static (OptimizeRun Run, BaselineFigures Baseline) Prepare(RecipeModel model, RecipeData data, OptimizeOptions options, string directory, TechniqueSession session)
+    {
+        RunOptions.Check(directory, model, data, options);
+        var inputs = RecipeInputs.Load(new Recipe { Model = model, Data = data }, OnnxReader.Read(model.Path!));
+        var test = (inputs.Data ?? throw OptionsException.For(nameof(RecipeData), "holds no data; optimize fine-tunes on the training split and accepts on the test split")).Test;
+        if (!options.ByFidelity && test.ClassCount is null)
+            throw OptionsException.For(nameof(OptimizeOptions.MaxAccuracyDrop), $"needs labelled data, and {test.Name} has no labels; give a minimum fidelity (agreement with the original) instead");
+        var predictions = SamplePredictions.Of(model.Path!, test);
+        RunOptions.Write(directory, model, data, options);
+        var run = new OptimizeRun
+        {
+            Directory = directory, Options = options, Model = model, Data = data with { Teacher = data.Teacher ?? model.Path }, Test = test,
+            Baseline = predictions, Session = session, Inputs = inputs,
+        };
+        var size = ModelEvaluation.Measure(model.Path!, null);
+        var latency = Latency(model.Path!, options);
+        var accuracy = options.ByFidelity ? (double?)null : 100.0 * predictions.Correct().Count(x => x) / predictions.Predicted.Length;
+        return (run, new BaselineFigures(size.PackedBytes, size.Bytes, accuracy, latency));
+    }
+
+    private static Dictionary<string, double> Latency(string path, OptimizeOptions options)
+    {
+        using var runner = Runtime.OnnxRunner.Load(path);
+        return options.LatencyBatches.ToDictionary(TrialMetrics.LatencyAt, b => runner.Benchmark(b, warmup: 5, runs: 20).P50Ms);
+    }
+
+    /// <summary>The sensitivity analysis of the original (magnitude pruning of each layer alone, on up to 1,000 test samples), kept in the run directory.</summary>
+    private static SensitivityReport Sensitivity(OptimizeRun run, Ir.Model model)
+    {
+        var path = Path.Combine(run.Directory, "sensitivity.json");
+        if (run.Options.Resume && File.Exists(path)) return Artifacts.FromJson<SensitivityReport>(File.ReadAllText(path), path);
+        var report = SensitivityAnalysis.Run(model, run.Test, new SensitivityOptions { Limit = 1000 });
+        AtomicFile.WriteAllText(path, Artifacts.ToJson(report));
+        return report;
+    }
+
+    private static ISearchStrategy Strategy(SearchSpace space, Objective objective, OptimizeOptions options) => options.Strategy switch
+    {
+        OptimizeStrategy.Random => new RandomSearch(space, options.Seed),
+        OptimizeStrategy.Annealing => new SimulatedAnnealing(space, objective, options.Seed),
+        _ => new RegularizedEvolution(space, objective, options.Seed, population: 10, sample: 3),
+    };
+
+    /// <summary>The first trial of a new run: static int8 of every layer, no pruning, no fine-tuning (what a user would try first).</summary>
+    private static Configuration Starting(SearchSpace space) =>
+        space.Check(Configuration.Of((CompressionSpace.Structure, "none"), (CompressionSpace.Weights, "static"), (CompressionSpace.Epochs, 0)));
+
+    /// <summary>The chosen model measured again on the full test split, with 95 % intervals.</summary>
+    private static FinalEvaluation Final(OptimizeRun run, string best)
+    {
+        var p = SamplePredictions.Of(best, run.Test);
+        var (o, seed) = (run.Options, run.Options.Seed);
+        if (o.ByFidelity) return new FinalEvaluation(p.Predicted.Length, null, null, Bootstrap.Mean(p.Agrees(run.Baseline), o.Resamples, seed));
+        return new FinalEvaluation(p.Predicted.Length, Bootstrap.Mean(p.Correct(), o.Resamples, seed).Scaled(100),
+            Bootstrap.Difference(run.Baseline.Correct(), p.Correct(), o.Resamples, seed).Scaled(100), null);
+    }
+
+    private static string Kebab(SearchStop stop) => stop switch
+    {
+        SearchStop.TrialLimit => "trial-limit", SearchStop.WallTime => "wall-time", SearchStop.Exhausted => "exhausted", _ => "cancelled",
+    };
+}

@@ -1,0 +1,88 @@
+using Shrink.IO;
+using Shrink.Recipes;
+using Shrink.Runtime;
+using Shrink.Search;
+
+namespace Shrink.Training.Optimization;
+
+/// <summary>
+/// The files of an optimize run directory that are true at every moment, each replaced atomically (written beside, then
+/// renamed) after every finished trial: <c>best.onnx</c> (the chosen trial's model, loaded in ONNX Runtime before the
+/// rename), <c>best.recipe.yaml</c> (its recipe), <c>pareto.json</c> and <c>result.json</c> (<see cref="OptimizeResult"/>).
+/// </summary>
+internal sealed class RunFiles(OptimizeRun run)
+{
+    public const string BestModel = "best.onnx", BestRecipe = "best.recipe.yaml", ParetoFile = "pareto.json", ResultFile = "result.json", OptionsFile = "options.json";
+    private string? _written;
+
+    public string Path(string name) => System.IO.Path.Combine(run.Directory, name);
+
+    /// <summary>The result of <paramref name="trials"/> so far; writes the best model and recipe when the best trial changed, then the fronts and result.</summary>
+    public OptimizeResult Update(IReadOnlyList<Trial> trials, BaselineFigures baseline, string stop = "running", FinalEvaluation? final = null)
+    {
+        var objective = run.Objective;
+        var best = objective.Best(trials);
+        if (best?.ModelPath is { } model && best.Hash != _written)
+        {
+            WriteBest(System.IO.Path.Combine(run.Directory, model), best);
+            _written = best.Hash;
+        }
+        var result = Result(trials, baseline, objective, best) with { Stop = stop, Final = final };
+        AtomicFile.WriteAllText(Path(ParetoFile), System.Text.Json.JsonSerializer.Serialize(result.Pareto, OptimizeResult.Json));
+        AtomicFile.WriteAllText(Path(ResultFile), result.ToJson());
+        return result;
+    }
+
+    private void WriteBest(string model, Trial best)
+    {
+        var bytes = File.ReadAllBytes(model);
+        using (var staged = StagedFile.Begin(Path(BestModel)))
+        {
+            staged.Write(s => s.Write(bytes));
+            OnnxRunner.CheckLoads(staged.TempPath);
+            staged.Commit();
+        }
+        RecipeWriter.Write(run.RecipeOf(best.Configuration), Path(BestRecipe),
+            header: [$"shrink optimize: trial {best.Number + 1} of {run.Directory} ({CompressionSpace.Summary(best.Configuration)})"]);
+    }
+
+    private OptimizeResult Result(IReadOnlyList<Trial> trials, BaselineFigures baseline, Objective objective, Trial? best)
+    {
+        var excess = best?.Metrics.GetValueOrDefault(TrialMetrics.Excess, double.PositiveInfinity);
+        var met = best is not null && objective.IsFeasible(best);
+        return new OptimizeResult
+        {
+            Model = run.OriginalPath, Directory = run.Directory, Goal = run.Options.Goal, Budget = run.Options.BudgetText,
+            MaxAccuracyDrop = run.Options.MaxAccuracyDrop, MinFidelity = run.Options.MinFidelity, Strict = run.Options.Strict, Baseline = baseline,
+            Best = best is null ? null : TrialSummary.Of(best, objective), Met = met, Miss = best is null || met ? null : Math.Max(0, excess ?? 0),
+            MissReasons = best is null || met ? [] : Reasons(best),
+            Trials = trials.Select(t => TrialSummary.Of(t, objective)).ToList(), Pareto = Fronts(trials, objective),
+        };
+    }
+
+    /// <summary>Why <paramref name="best"/> is outside the budget, in words.</summary>
+    private List<string> Reasons(Trial best)
+    {
+        var (m, o, reasons) = (best.Metrics, run.Options, new List<string>());
+        var i = System.Globalization.CultureInfo.InvariantCulture;
+        if (m.GetValueOrDefault(TrialMetrics.Excess, double.PositiveInfinity) > 0)
+            reasons.Add(o.ByFidelity
+                ? string.Format(i, "fidelity {0:F4}{1} is under {2:G}", o.Strict ? m[TrialMetrics.FidelityLow] : m[TrialMetrics.Fidelity], o.Strict ? " (the 95 % interval's low end)" : "", o.MinFidelity)
+                : string.Format(i, "a drop of {0:F2} points{1} is over the budget of {2:G}", o.Strict ? m[TrialMetrics.DropHigh] : m[TrialMetrics.Drop], o.Strict ? " (the 95 % interval's high end)" : "", o.MaxAccuracyDrop));
+        if (o.Goal == OptimizeGoal.Latency && m.GetValueOrDefault(TrialMetrics.NotFaster) > 0)
+            reasons.Add(string.Format(i, "not measured faster than the original at {0} of the {1} batch sizes", m[TrialMetrics.NotFaster], o.LatencyBatches.Count));
+        return reasons;
+    }
+
+    /// <summary>The non-dominated completed trials of (accuracy loss, bytes) and of (accuracy loss, latency).</summary>
+    private ParetoFronts Fronts(IReadOnlyList<Trial> trials, Objective objective)
+    {
+        var done = trials.Where(t => t.Status == TrialStatus.Completed && t.Metrics.ContainsKey(TrialMetrics.Excess)).ToList();
+        double Loss(Trial t) => run.Options.ByFidelity ? -t.Metrics[TrialMetrics.Fidelity] : t.Metrics[TrialMetrics.Drop];
+        ParetoPoint Point(Trial t) => new(t.Number, t.Metrics.TryGetValue(TrialMetrics.Drop, out var d) ? d : null,
+            t.Metrics.TryGetValue(TrialMetrics.Fidelity, out var f) ? f : null, t.Metrics[TrialMetrics.Bytes], t.Metrics[TrialMetrics.Latency], objective.IsFeasible(t));
+        IReadOnlyList<ParetoPoint> Front(string metric) =>
+            Pareto.Sort(done.Select(t => new[] { Loss(t), t.Metrics[metric] }).ToList()).FirstOrDefault()?.Order().Select(i => Point(done[i])).ToList() ?? [];
+        return new ParetoFronts(Front(TrialMetrics.Bytes), Front(TrialMetrics.Latency));
+    }
+}
