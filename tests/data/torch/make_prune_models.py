@@ -39,6 +39,8 @@ from torchvision.models.googlenet import BasicConv2d, Inception
 from torchvision.models.regnet import BlockParams, RegNet
 from torchvision.models.resnet import BasicBlock
 
+from make_models import randomize_bn  # same directory: one definition of the BatchNorm statistics the tests fold
+
 torch.set_num_threads(2)
 OUT_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -100,17 +102,6 @@ MODELS = [
     ("prune_googlenet", GoogLeNet, True),
     ("prune_regnet", regnet, True),
 ]
-
-
-def randomize_bn(model, gen):
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            n = m.num_features
-            with torch.no_grad():
-                m.running_mean.copy_(torch.randn(n, generator=gen) * 0.1)
-                m.running_var.copy_(torch.rand(n, generator=gen) * 0.5 + 0.75)
-                m.weight.copy_(torch.rand(n, generator=gen) * 0.5 + 0.75)
-                m.bias.copy_(torch.randn(n, generator=gen) * 0.1)
 
 
 def classifier_init(model):
