@@ -39,6 +39,9 @@ internal sealed class QuantizeCli
     public Option<string?> CalibData { get; } = new("--calib-data") { Description = "Calibration inputs: a .npy array of shape [N, …] (a single-input model of any input shape), or any data --data takes (its training split; labels unused)" };
     public Option<double?> MinFidelity { get; } = Options.MinFidelity("Static: the output cosine to the float model (on the calibration samples) to reach; the fewest most sensitive layers, measured one by one, are kept in float to reach it, and a result that cannot is refused (exit 2, nothing written)" +
         "; every mode's result is then checked against it too (--data's test split, else the calibration samples)");
+    public Option<string> FallbackUnit { get; } = Choice("--fallback-unit", "--min-fidelity's fallback keeps in float: tensor (activation tensors, their layers' weights still quantized; layers' weights too where the weights alone miss the target) or layer (whole layers, the fallback before it)", "tensor", "layer");
+    public Option<string?> FloatTensors { get; } = new("--float-tensors") { Description = "Comma-separated activation tensors kept in float (no Q/DQ; the layers around them keep quantized weights), named as the fallback lists them" };
+    public Option<string> Verbosity { get; } = Choice("--verbosity", "Notes: normal (what the fallback kept in float, in short: the count and a few names) or detailed (every one)", "normal", "detailed");
     public Option<string?> Exclude { get; } = new("--exclude") { Description = "Comma-separated node names kept in float" };
     public Option<string?> Layers { get; } = new("--layers") { Description = "Mixed precision: JSON of layer name → int8|int4|ternary|binary|float" };
     public Option<string> BenchBatch { get; } = new("--bench-batch") { Description = "Batch sizes for the ONNX Runtime latency comparison ('none' to skip)", DefaultValueFactory = _ => "1,256" };
@@ -61,7 +64,7 @@ internal sealed class QuantizeCli
 
     public IEnumerable<Option> All => new Option[]
     {
-        Mode, Epochs, Lr, Batch, Seed, Ranges, Weights, Storage, AsymmetricWeights, BlockSize, ReduceRange, Activations, PerChannel, OpTypes, MatMulConstBOnly, ActivationSymmetric, Calibration, Percentile, Samples, CalibData, MinFidelity, Exclude, Layers,
+        Mode, Epochs, Lr, Batch, Seed, Ranges, Weights, Storage, AsymmetricWeights, BlockSize, ReduceRange, Activations, PerChannel, OpTypes, MatMulConstBOnly, ActivationSymmetric, Calibration, Percentile, Samples, CalibData, MinFidelity, FallbackUnit, FloatTensors, Verbosity, Exclude, Layers,
         Data, BenchBatch, Threads, Dims, Output, Json,
     }.Concat(DataFlags.Flags).Concat(Teacher.All).Concat(RunDir.All).Concat(Recipe.All);
 
@@ -71,6 +74,9 @@ internal sealed class QuantizeCli
         option.AcceptOnlyFromAmong(values);
         return option;
     }
+
+    /// <summary>The notes level --verbosity sets.</summary>
+    public Passes.NotesLevel Notes(ParseResult p) => p.GetValue(Verbosity) == "detailed" ? Passes.NotesLevel.Detailed : Passes.NotesLevel.Normal;
 
     /// <summary>The quantization options of the command line, their values checked in the flags' words.</summary>
     public QuantizeOptions Build(ParseResult p)
@@ -93,7 +99,10 @@ internal sealed class QuantizeCli
             OpTypes = p.GetValue(OpTypes) is { } types ? types.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToList() : null,
             MatMulConstBOnly = p.GetValue(MatMulConstBOnly),
             ActivationSymmetric = p.GetValue(ActivationSymmetric),
+            FallbackUnit = p.GetValue(FallbackUnit) == "layer" ? Passes.Quantization.FallbackUnit.Layer : Passes.Quantization.FallbackUnit.Tensor,
+            FloatTensors = (p.GetValue(FloatTensors) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToList(),
         };
+        if (p.GetResult(FallbackUnit) is { Implicit: false } && options.MinFidelity is null) throw new OptionsException("--fallback-unit chooses what --min-fidelity's fallback keeps in float; give --min-fidelity too, or drop it");
         // Percentile, block size, calibration samples and op types on their own: the library's words, printed with the flag (OptionsException.For).
         options.ValidateValues();
         if (options.BlockSize > 0 && options.Storage == WeightStorage.Int8) throw new OptionsException("--block-size applies to weights stored as ONNX int4; drop --storage int8");

@@ -34,6 +34,7 @@ internal static class QuantizeCommand
         var (path, outPath) = (p.GetValue(q.Model)!, p.GetValue(q.Output)!);
         var guard = Options.CheckOutput(outPath, path, p.GetValue(q.Teacher.Teacher), p.GetValue(q.CalibData), p.GetValue(q.Layers));
         var options = q.Build(p);
+        cli.Verbosity = q.Notes(p);
         var batches = p.GetValue(q.BenchBatch) == "none" ? Array.Empty<int>() : Options.ParseIntList("--bench-batch", p.GetValue(q.BenchBatch)!);
         var runner = q.Runner(p);
         var original = OnnxReader.Read(path);

@@ -69,10 +69,10 @@ public sealed class CalibrationSet
 /// Collects activation ranges for static quantization by running the float model in ONNX Runtime
 /// with the requested intermediate values made graph outputs: one pass for the minimum and maximum, and for
 /// Percentile and Entropy a second pass filling histograms. Percentile: 2048 bins of |x| over [0, max|x|]. Entropy:
-/// ONNX Runtime's <c>HistogramCollector</c> with its defaults (<c>num_bins</c> 128, <c>num_quantized_bins</c> 128): a
-/// histogram of x over [−max|x|, max|x|] of the first batch, merged batch by batch, growing by whole bins on each side
-/// when a batch reaches further (<c>merge_histogram</c>). Both keep the range inside the observed one on each side: a
-/// tensor that is never negative (after ReLU) keeps 0 as its lower end.
+/// ONNX Runtime's <c>HistogramCollector</c> with its defaults (<c>num_bins</c> 128, <c>num_quantized_bins</c> 128) as its
+/// <c>quantize_static</c> runs it: one histogram of x over [−max|x|, max|x|] of all the samples, whose one window of
+/// 128 bins is the whole range, so its ranges are the observed ones (as ONNX Runtime's are). Both keep the range inside
+/// the observed one on each side: a tensor that is never negative (after ReLU) keeps 0 as its lower end.
 /// </summary>
 public static class Calibrator
 {
@@ -130,22 +130,34 @@ public static class Calibrator
         return result;
     }
 
-    /// <summary>Entropy calibration: ONNX Runtime's histograms merged over the batches, and the window of least divergence in each.</summary>
+    /// <summary>
+    /// Entropy calibration as ONNX Runtime's <c>EntropyCalibrater</c> does it in one <c>collect_data</c> call (what
+    /// <c>quantize_static</c> makes): every sample's values in one histogram of <see cref="EntropyBins"/> bins over
+    /// [−max|x|, max|x|] (max over all the samples), and the window of least divergence in it, inside the observed range.
+    /// </summary>
     private static Dictionary<string, (double Min, double Max)> Entropy(OnnxRunner runner, CalibrationSet samples, Dictionary<string, (double Min, double Max)> observed)
     {
-        var histograms = observed.Keys.ToDictionary(n => n, _ => new MergedHistogram(EntropyBins));
+        var limit = observed.ToDictionary(kv => kv.Key, kv => Math.Max(Math.Abs(kv.Value.Min), Math.Abs(kv.Value.Max)));
+        var histograms = observed.Keys.ToDictionary(n => n, _ => new long[EntropyBins]);
         foreach (var outputs in samples.Run(runner))
             foreach (var o in outputs.Where(o => histograms.ContainsKey(o.Name)))
-                histograms[o.Name].Add((float[])o.Data);
+                FillSigned(histograms[o.Name], (float[])o.Data, limit[o.Name]);
         var result = new Dictionary<string, (double Min, double Max)>(observed);
-        foreach (var (n, (lo, hi)) in observed)
+        foreach (var (n, (lo, hi)) in observed.Where(kv => limit[kv.Key] > 0))
         {
-            var h = histograms[n];
-            if (h.Threshold <= 0) continue;
-            var (low, high) = EntropyWindow(h.Counts, h.Threshold);
+            var (low, high) = EntropyWindow(histograms[n], limit[n]);
             result[n] = (Math.Max(lo, low), Math.Min(hi, high));
         }
         return result;
+    }
+
+    /// <summary>Adds x of <paramref name="data"/> to a histogram over [−limit, limit] (numpy.histogram's bins: the last holds limit).</summary>
+    internal static void FillSigned(long[] h, float[] data, double limit)
+    {
+        if (limit <= 0) return;
+        var perUnit = h.Length / (2 * limit);
+        foreach (var x in data)
+            h[Math.Clamp((int)Math.Floor((x + limit) * perUnit), 0, h.Length - 1)]++;
     }
 
     /// <summary>Adds |x| of <paramref name="data"/> to a histogram over [0, limit].</summary>
@@ -242,51 +254,5 @@ public static class Calibrator
             kl += pk * Math.Log(pk / qk);
         }
         return kl;
-    }
-
-    /// <summary>
-    /// A histogram of x over [−<see cref="Threshold"/>, <see cref="Threshold"/>] merged batch by batch as ONNX Runtime's
-    /// <c>HistogramCollector.merge_histogram</c> does: the first batch makes <c>bins</c> bins over its max|x|; a batch
-    /// within the range adds its counts; one reaching further grows the range by whole bins of the same width on each
-    /// side, the old counts in the middle.
-    /// </summary>
-    private sealed class MergedHistogram(int bins)
-    {
-        public long[] Counts { get; private set; } = new long[bins];
-
-        public double Threshold { get; private set; }
-
-        private bool _started;
-
-        public void Add(float[] data)
-        {
-            if (data.Length == 0) return;
-            double t = 0;
-            foreach (var x in data) t = Math.Max(t, Math.Abs(x));
-            if (!_started || t <= Threshold || Threshold == 0)
-            {
-                var old = _started && Threshold == 0 ? Counts : null; // a range of 0 is replaced, its counts added bin by bin
-                if (!_started || Threshold == 0) Threshold = t;
-                _started = true;
-                var added = Histogram(data, Counts.Length, Threshold);
-                for (var k = 0; k < added.Length; k++) Counts[k] = (old is null ? Counts[k] : old[k]) + added[k];
-                return;
-            }
-            var stride = 2 * Threshold / Counts.Length;
-            var grow = (int)Math.Floor((t - Threshold) / stride) + 1;
-            var grown = Histogram(data, Counts.Length + 2 * grow, grow * stride + Threshold);
-            for (var k = 0; k < Counts.Length; k++) grown[grow + k] += Counts[k];
-            (Counts, Threshold) = (grown, grow * stride + Threshold);
-        }
-
-        /// <summary>numpy.histogram of <paramref name="data"/> in <paramref name="n"/> bins over [−t, t] (the last bin holds t).</summary>
-        private static long[] Histogram(float[] data, int n, double t)
-        {
-            var h = new long[n];
-            if (t <= 0) { h[n / 2] += data.Length; return h; }
-            var width = 2 * t / n;
-            foreach (var x in data) h[Math.Clamp((int)Math.Floor((x + t) / width), 0, n - 1)]++;
-            return h;
-        }
     }
 }

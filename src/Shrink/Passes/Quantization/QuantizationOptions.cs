@@ -59,6 +59,15 @@ public sealed record QuantizationOptions
     /// <summary>Names of nodes kept in float.</summary>
     public IReadOnlySet<string> Exclude { get; init; } = new HashSet<string>();
 
+    /// <summary>
+    /// Names of activation tensors kept in float: no Q/DQ pair on them (nor on a reshaping op's or MaxPool's output that
+    /// would share their parameters), so their readers take float values while the layers around them keep their
+    /// quantized weights; a Relu / Clip whose output is named stays in the graph. The names are those a plan's
+    /// <see cref="QuantizeStaticPass.QuantPlan.CalibrationValues"/> lists (a layer's output followed by a removed
+    /// activation is named by the activation's output).
+    /// </summary>
+    public IReadOnlySet<string> FloatTensors { get; init; } = new HashSet<string>();
+
     /// <summary>Weight bit width: 8, 4, 2 (ternary) or 1 (binary); see <see cref="WeightQuantizer"/>.</summary>
     public int WeightBits { get; init; } = 8;
 

@@ -63,6 +63,20 @@ public enum WeightStorage
     MatMulNBits,
 }
 
+/// <summary>What the automatic fallback of static quantization (<see cref="QuantizeOptions.MinFidelity"/>) keeps at higher precision.</summary>
+public enum FallbackUnit
+{
+    /// <summary>
+    /// Activation tensors: their Q/DQ pairs are removed one tensor at a time (the layers around them keep quantized
+    /// weights), the most costly first, then those found unneeded are quantized again; when quantizing the weights alone
+    /// already misses the target, single layers' weights are units too (kept float, their activations still quantized).
+    /// </summary>
+    Tensor,
+
+    /// <summary>Whole layers (weights, input and output) kept in float, the most sensitive first.</summary>
+    Layer,
+}
+
 /// <summary>
 /// Options of the <c>quantize</c> technique (<see cref="Quantizer"/>), with the defaults of <c>shrink quantize</c>:
 /// static QDQ, int8 weights per tensor, uint8 activations calibrated by min/max on 512 samples, reduce range
@@ -139,6 +153,15 @@ public sealed record QuantizeOptions
     /// </summary>
     public double? MinFidelity { get; init; }
 
+    /// <summary>What <see cref="MinFidelity"/>'s fallback keeps in float: activation tensors (the default) or whole layers.</summary>
+    public FallbackUnit FallbackUnit { get; init; } = FallbackUnit.Tensor;
+
+    /// <summary>
+    /// Activation tensors kept in float (no Q/DQ pair; the layers that read and write them keep their quantized weights),
+    /// by the names of the model after BatchNorm folding, as <see cref="QuantizationFallbackReport.KeptTensors"/> lists them.
+    /// </summary>
+    public IReadOnlyList<string> FloatTensors { get; init; } = Array.Empty<string>();
+
     /// <summary>True for weight-only quantization (static, activations float).</summary>
     [JsonIgnore]
     public bool WeightOnly => Mode == QuantizeMode.Static && Activations == ActivationPrecision.Float;
@@ -164,6 +187,7 @@ public sealed record QuantizeOptions
                 : "does not apply to float activations (weight-only quantization); leave it unset");
         if (AsymmetricWeights && !(WeightOnly && Storage == WeightStorage.MatMulNBits && (Weights == WeightPrecision.Int4 || Layers?.Values.Contains(WeightPrecision.Int4) == true)))
             throw OptionsException.For(nameof(AsymmetricWeights), "applies to int4 weights stored for MatMulNBits (weight-only: activations float, storage MatMulNBits, weights int4)");
+        if (FloatTensors.Count > 0 && !Calibrates) throw OptionsException.For(nameof(FloatTensors), "applies to static quantization with quantized activations; leave it empty");
         ToPassOptions();
         return this;
     }
@@ -180,6 +204,7 @@ public sealed record QuantizeOptions
         if (!(Percentile > 50 && Percentile <= 100)) throw OptionsException.For(nameof(Percentile), $"must be in (50, 100], got {Percentile}");
         if (BlockSize < 0 || BlockSize == 1) throw OptionsException.For(nameof(BlockSize), $"must be 2 or more (or 0 for none), got {BlockSize}");
         if (MinFidelity is { } f && !(f > 0 && f <= 1)) throw OptionsException.For(nameof(MinFidelity), $"is an output cosine, in (0, 1]; got {f}");
+        if (!Enum.IsDefined(FallbackUnit)) throw OptionsException.For(nameof(FallbackUnit), $"must be tensor or layer, got {FallbackUnit}");
         QuantizeOpTypes.Check(Mode, OpTypes);
         foreach (var (layer, precision) in Layers ?? new Dictionary<string, WeightPrecision>())
             if (!Enum.IsDefined(precision)) throw OptionsException.For(nameof(Layers), $"give layer '{Text.Message.Name(layer)}' int8, int4, ternary, binary or float, not {precision}");
@@ -194,6 +219,7 @@ public sealed record QuantizeOptions
         Calibration = Calibration,
         Percentile = Percentile,
         Exclude = Exclude.ToHashSet(),
+        FloatTensors = FloatTensors.ToHashSet(),
         WeightBits = (int)Weights,
         LayerBits = Layers?.ToDictionary(kv => kv.Key, kv => (int)kv.Value),
         LowBitStorage = Storage == WeightStorage.Int8 ? DataType.Int8 : DataType.Int4,

@@ -75,7 +75,7 @@ public sealed partial class QuantizeStaticPass
                 // Attention's Q·Kᵀ and attention·V: both inputs quantized, as ONNX Runtime's QDQ quantizer does unless MatMulConstBOnly.
                 activationLayers.Add(node);
                 PlanLayerActivations(graph, node, quantized, removed, calibrateAs);
-                quantized.Add(node.Inputs[1]!);
+                Quantize(quantized, node.Inputs[1]!);
                 continue;
             }
             var inputs = node.Inputs.Where(IsFloatActivation).Select(v => RemovedInput(v!, removed)).ToList();
@@ -84,14 +84,14 @@ public sealed partial class QuantizeStaticPass
             {
                 var source = inputs[0];
                 others.Add(node);
-                quantized.Add(o);
+                Quantize(quantized, o);
                 sameAs[o] = sameAs.GetValueOrDefault(source) ?? source;
             }
             else if (Requantizing.Contains(node.OpType) && node.Outputs[0] is { } r && r.ElementType == DataType.Float)
             {
                 others.Add(node);
-                foreach (var i in inputs) quantized.Add(i);
-                quantized.Add(r);
+                foreach (var i in inputs) Quantize(quantized, i);
+                Quantize(quantized, r);
             }
         }
         // Outputs of removed activations are read as the layer's output.
@@ -106,16 +106,26 @@ public sealed partial class QuantizeStaticPass
     /// </summary>
     private void PlanLayerActivations(Graph graph, Node node, HashSet<Value> quantized, List<Node> removed, Dictionary<Value, Value> calibrateAs)
     {
-        quantized.Add(node.Inputs[0]!);
+        Quantize(quantized, node.Inputs[0]!);
         var y = node.Outputs[0]!;
-        if (!_options.SymmetricActivations && y.Uses.Count == 1 && !graph.Outputs.Contains(y) && y.Uses[0].Node is var act
-            && act.IsDefaultDomain && !_options.Exclude.Contains(act.Name) && _options.OpTypes.Contains(act.OpType) && (act.OpType == "Relu" || act.OpType == "Clip" && ClipBounds.Of(act) is { Min: 0 }))
+        var act = y.Uses.Count == 1 && !graph.Outputs.Contains(y) ? y.Uses[0].Node : null;
+        var folds = act is not null && !_options.SymmetricActivations && act.IsDefaultDomain && !_options.Exclude.Contains(act.Name) && _options.OpTypes.Contains(act.OpType)
+            && (act.OpType == "Relu" || act.OpType == "Clip" && ClipBounds.Of(act) is { Min: 0 });
+        // A layer output kept in float (by its name or its folded activation's) keeps the activation, and both stay float.
+        if (_options.FloatTensors.Contains(y.Name) || folds && _options.FloatTensors.Contains(act!.Outputs[0]!.Name)) return;
+        if (folds)
         {
-            removed.Add(act);
-            calibrateAs[y] = act.Outputs[0]!;
+            removed.Add(act!);
+            calibrateAs[y] = act!.Outputs[0]!;
         }
         // QLinearConv needs a quantized output; Gemm and MatMul may end in float (QGemm, MatMulIntegerToFloat): the logits stay exact.
         if (node.OpType == "Conv" || !graph.Outputs.Contains(y)) quantized.Add(y);
+    }
+
+    /// <summary>Marks <paramref name="v"/> for Q/DQ unless <see cref="QuantizationOptions.FloatTensors"/> keeps it in float.</summary>
+    private void Quantize(HashSet<Value> quantized, Value v)
+    {
+        if (!_options.FloatTensors.Contains(v.Name)) quantized.Add(v);
     }
 
     /// <summary>A float activation: not a constant, nor computed from constants only.</summary>

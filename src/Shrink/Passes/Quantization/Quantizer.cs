@@ -79,10 +79,30 @@ public static class Quantizer
         if (prepared.Options.MinFidelity is not { } target || !prepared.Options.Calibrates) return Export(prepared, ranges, session: session);
         var (result, report) = QuantizationFallback.Run(prepared, ranges, calibration!.First(prepared.Options.CalibrationSamples), target, session, runner);
         var notes = result.Notes.ToList();
-        notes.Add(report.KeptInFloat.Count == 0 ? $"output cosine {report.Cosine:F4} on the calibration samples (target {target:F4}): every layer quantized"
-            : $"output cosine {report.CosineAllQuantized:F4} with every layer quantized, {report.Cosine:F4} with {report.KeptInFloat.Count} kept in float " +
-              $"(target {target:F4}): {Text.Message.List(report.KeptInFloat.Select(n => $"'{Text.Message.Name(n)}'"))}");
+        notes.Add(FallbackNote(report, session?.Verbosity ?? Passes.NotesLevel.Normal));
         return result with { Fallback = report, Notes = notes };
+    }
+
+    /// <summary>
+    /// The fallback's summary: the cosine before and after and what was kept in float — the count and the first few names,
+    /// every name at <see cref="Passes.NotesLevel.Detailed"/>.
+    /// </summary>
+    public static string FallbackNote(QuantizationFallbackReport report, Passes.NotesLevel level)
+    {
+        var target = $"(target {report.Target:F4})";
+        string Names(IReadOnlyList<string> names) => level == Passes.NotesLevel.Detailed || names.Count <= 5
+            ? Text.Message.List(names.Select(n => $"'{Text.Message.Name(n)}'"))
+            : string.Join(", ", names.Take(5).Select(n => $"'{Text.Message.Name(n)}'")) + $" and {names.Count - 5} more (all of them at detailed verbosity)";
+        if (report.KeptInFloat.Count == 0 && report.KeptTensors.Count == 0)
+            return $"output cosine {report.Cosine:F4} on the calibration samples {target}: every layer quantized";
+        if (report.Unit == FallbackUnit.Tensor)
+            return $"output cosine {report.CosineAllQuantized:F4} with everything quantized, {report.Cosine:F4} on the calibration samples {target} with " +
+                $"{report.KeptTensors.Count} of {report.Tensors} activation tensors and the weights of {report.KeptInFloat.Count} of {report.Layers} layers kept in float " +
+                $"({report.FloatActivations.Count} activation tensors float in all) " +
+                $"({report.FloatComputeLayers.Count} layers with quantized weights read or write a float tensor, so run float kernels)" +
+                (report.KeptTensors.Count > 0 ? $"; tensors: {Names(report.KeptTensors)}" : "") + (report.KeptInFloat.Count > 0 ? $"; layers: {Names(report.KeptInFloat)}" : "");
+        return $"output cosine {report.CosineAllQuantized:F4} with every layer quantized, {report.Cosine:F4} on the calibration samples {target} with {report.KeptInFloat.Count} of " +
+            $"{report.Layers} layers kept in float ({report.FloatActivations.Count} of {report.Tensors} activation tensors float with them): {Names(report.KeptInFloat)}";
     }
 
     /// <summary>Weight-only quantization: weights behind DequantizeLinear, activations and biases float, no calibration.</summary>
@@ -116,6 +136,10 @@ public static class Quantizer
     {
         var (folded, notes, reason) = Fold(model, options.Validate());
         if (reason is not null) throw new OptionsException(reason);
+        var missing = options.FloatTensors.Where(n => folded.Graph.FindValue(n) is null).ToList();
+        if (missing.Count > 0)
+            throw OptionsException.For(nameof(QuantizeOptions.FloatTensors), $"names {Text.Message.List(missing.Select(n => $"'{Text.Message.Name(n)}'"))}, which the model (its BatchNorms folded) does not hold; " +
+                "give the names the fallback lists, or those shrink compare shows");
         return new PreparedQuantization(folded, options, notes);
     }
 
