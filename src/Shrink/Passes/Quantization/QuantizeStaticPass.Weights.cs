@@ -51,7 +51,20 @@ public sealed partial class QuantizeStaticPass
         var reduceRange = _options.ResolveReduceRange(integerKernels: _options.Activations != DataType.Float).On;
         if (_options.MatMulNBits is { Asymmetric: true } && plan.Layers.Any(l => NBitsBlock(l) is not null))
             throw OptionsException.For(nameof(QuantizeOptions.AsymmetricWeights), "does not apply to quantization-aware training, which trains symmetric weights; train without it");
-        return plan.Layers.ToDictionary(l => l.Inputs[1]!.Name, l => SchemeOf(l, storage, reduceRange));
+        return plan.Layers.ToDictionary(l => l.Inputs[1]!.Name, l => SchemeOf(l, storage, reduceRange && IntegerKernel(model, l, plan)));
+    }
+
+    /// <summary>
+    /// Whether ONNX Runtime runs <paramref name="layer"/> as an integer kernel: its input quantized, and a Conv's output
+    /// too (QLinearConv). A layer next to a tensor kept in float runs a float kernel on its dequantized weights, which then
+    /// need no reduced range.
+    /// </summary>
+    private static bool IntegerKernel(Model model, Node layer, QuantPlan plan)
+    {
+        var tensors = plan.Tensors.ToHashSet();
+        var y = layer.Outputs[0]!;
+        return tensors.Contains(RemovedInput(layer.Inputs[0]!, plan.RemovedActivations.ToList()))
+            && (tensors.Contains(y) || layer.OpType != "Conv" && model.Graph.Outputs.Contains(y));
     }
 
     /// <summary>The scheme of one layer's weight with the low-bit weights in <paramref name="storage"/>.</summary>

@@ -86,8 +86,9 @@ public sealed partial class QuantizeStaticPass : Pass
             var (reduceRange, note) = _options.ResolveReduceRange(integerKernels: _options.Activations != DataType.Float);
             if (note is not null && plan.Layers.Any(l => _options.BitsOf(l) == 8)) context.Note(note);
             var floatBiases = new List<string>();
-            var packed = plan.Layers.Select(layer => (QuantizeWeights(model, layer, parameters.TryGetValue(layer.Inputs[0]!, out var x) ? x : null, storage, reduceRange,
-                floatBiases, nbits), _options.BitsOf(layer))).ToList();
+            var integer = plan.Layers.ToDictionary(l => l, l => IntegerKernel(model, l, plan)); // 7-bit weights only where integer kernels read them
+            var packed = plan.Layers.Select(layer => (QuantizeWeights(model, layer, parameters.TryGetValue(layer.Inputs[0]!, out var x) ? x : null, storage,
+                reduceRange && integer[layer], floatBiases, nbits), _options.BitsOf(layer))).ToList();
             QuantParams.RecordPackedBits(model, packed.Where(p => p.Item1 is not null).Select(p => (p.Item1!, p.Item2)));
             if (_options.MatMulNBits is not null) NoteNBits(nbits, context);
             if (floatBiases.Count > 0)
