@@ -62,6 +62,36 @@ public class QuantizeCliTests
         Assert.False(File.Exists(dir.File("q.onnx")));
     }
 
+    /// <summary>
+    /// --min-fidelity with the tensor fallback (the default) on the corpus's resnet18 with real BatchNorm statistics: the
+    /// JSON names the unit, the tensors and layers kept in float and the counts; the text says it in one note line with a
+    /// few names; --fallback-unit without --min-fidelity is refused in one line.
+    /// </summary>
+    [Fact]
+    public void TheTensorFallbackIsSummarisedInOneLineAndInTheJson()
+    {
+        using var dir = new TempDirectory();
+        string[] Args(params string[] extra) => new[] { "quantize", Corpus.ModelPath("resnet18", "realbn"), "--per-channel", "--calib-data", TestModels.TorchFile("quant_fmnist.npz"),
+            "--calib-samples", "32", "--bench-batch", "none", "--out", dir.File("q.onnx") }.Concat(extra).ToArray();
+        var r = CliRunner.Run(Args("--min-fidelity", "0.99", "--json"));
+        Assert.True(r.ExitCode == 0, r.Err);
+        using (var doc = System.Text.Json.JsonDocument.Parse(r.Out))
+        {
+            var fallback = doc.RootElement.GetProperty("fallback");
+            Assert.Equal("Tensor", fallback.GetProperty("unit").GetString());
+            var kept = fallback.GetProperty("keptTensors").EnumerateArray().Select(e => e.GetString()!).ToList();
+            Assert.NotEmpty(kept);
+            Assert.Equal((37, 21), (fallback.GetProperty("tensors").GetInt32(), fallback.GetProperty("layers").GetInt32()));
+            Assert.True(fallback.GetProperty("floatActivations").GetArrayLength() >= kept.Count);
+            Assert.True(fallback.GetProperty("cosine").GetDouble() >= 0.99);
+            Assert.True(fallback.GetProperty("keptInFloat").GetArrayLength() < 21);
+            var note = doc.RootElement.GetProperty("notes").EnumerateArray().Select(e => e.GetString()!).Single(n => n.Contains("activation tensors and the weights of"));
+            Assert.Contains($"with {kept.Count} of 37 activation tensors", note);
+            Assert.Contains($"tensors: '{kept[0]}'", note);
+        }
+        CliRunner.AssertBadInput(CliRunner.Run(Args("--fallback-unit", "layer")), "--fallback-unit chooses what --min-fidelity's fallback keeps in float");
+    }
+
     [Fact]
     public void OnnxRuntimeRunsTheQdqModelWithIntegerKernels()
     {

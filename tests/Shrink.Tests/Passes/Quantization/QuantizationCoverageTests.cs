@@ -53,21 +53,26 @@ public class QuantizationCoverageTests
     }
 
     /// <summary>
-    /// With MinFidelity 0.99 the fallback keeps the fewest most sensitive layers in float (2: the patch embedding and the first
-    /// block's output projection) and reaches it; every compute layer is quantized or listed as kept in float.
+    /// With MinFidelity 0.99 the layer fallback keeps the fewest most sensitive layers in float (2: the patch embedding and
+    /// the first block's output projection) and reaches it; every compute layer is quantized or listed as kept in float. The
+    /// tensor fallback reaches it too, with every layer's weights quantized but those it lists.
     /// </summary>
     [Fact]
     public void VisionTransformerReaches099WithTheFallbackAndAccountsForEveryComputeLayer()
     {
         var model = Vit;
-        var result = Quantizer.Static(model, Calibration, PerChannel with { MinFidelity = 0.99 });
-        var report = result.Fallback!;
-        Assert.True(report.Cosine >= 0.99, $"{report.Cosine}");
-        Assert.InRange(report.KeptInFloat.Count, 1, 3);
-        Assert.Equal(14, report.Sensitivity.Count);
-        var quantized = result.Stats["quantize-static.layers"] + result.Stats.GetValueOrDefault("quantize-static.activation-matmuls");
-        Assert.Equal(14, quantized + report.KeptInFloat.Count);
-        Assert.True(Cosine(model, result.Model) >= 0.99);
+        foreach (var unit in new[] { FallbackUnit.Layer, FallbackUnit.Tensor })
+        {
+            var result = Quantizer.Static(model, Calibration, PerChannel with { MinFidelity = 0.99, FallbackUnit = unit });
+            var report = result.Fallback!;
+            Assert.True(report.Cosine >= 0.99, $"{unit}: {report.Cosine}");
+            Assert.Equal(unit, report.Unit);
+            if (unit == FallbackUnit.Layer) Assert.InRange(report.KeptInFloat.Count, 1, 3);
+            Assert.Equal(14, unit == FallbackUnit.Layer ? report.Sensitivity.Count : report.Layers);
+            var quantized = result.Stats["quantize-static.layers"] + result.Stats.GetValueOrDefault("quantize-static.activation-matmuls");
+            Assert.Equal(14, quantized + report.KeptInFloat.Count);
+            Assert.True(Cosine(model, result.Model) >= 0.99);
+        }
     }
 
     [Fact]

@@ -1,0 +1,143 @@
+using Shrink.Data;
+using Shrink.Data.Sources;
+using Shrink.Ir;
+using Shrink.Onnx;
+using Shrink.Passes;
+using Shrink.Passes.Quantization;
+using Shrink.TestSupport;
+using Xunit;
+
+namespace Shrink.Tests.Passes.Quantization;
+
+/// <summary>
+/// The tensor fallback of static quantization (<see cref="FallbackUnit.Tensor"/>), the float tensors of the static plan
+/// (<see cref="QuantizeOptions.FloatTensors"/>) and entropy calibration as ONNX Runtime's <c>quantize_static</c> collects it.
+/// </summary>
+public class QuantizationFallbackTests
+{
+    private static IDataSource Images => NpzSource.Open(TestModels.TorchFile("quant_fmnist.npz"));
+
+    private static readonly QuantizeOptions PerChannel = new() { PerChannel = true, CalibrationSamples = 32 };
+
+    /// <summary>
+    /// The corpus's resnet18 with BatchNorm statistics from real images (cosine about 0.97 with everything in int8): both
+    /// fallbacks reach 0.99 on the calibration samples, and the tensor fallback keeps fewer layers' weights and fewer
+    /// activation tensors in float than the layer fallback, the result measuring what its report says.
+    /// </summary>
+    [Fact]
+    public void TheTensorFallbackReachesTheTargetKeepingLessInFloatThanTheLayerFallback()
+    {
+        var model = OnnxReader.Read(Corpus.ModelPath("resnet18", "realbn"));
+        var calibration = CalibrationSet.From(Images, 32);
+        var options = PerChannel with { MinFidelity = 0.99 };
+        var tensor = Quantizer.Static(model, calibration, options);
+        var layer = Quantizer.Static(model, calibration, options with { FallbackUnit = FallbackUnit.Layer });
+        var (t, l) = (tensor.Fallback!, layer.Fallback!);
+        Assert.Equal((FallbackUnit.Tensor, FallbackUnit.Layer), (t.Unit, l.Unit));
+        Assert.True(t.CosineAllQuantized < 0.99 && t.Cosine >= 0.99 && l.Cosine >= 0.99, $"{t.CosineAllQuantized} → {t.Cosine}, layers {l.Cosine}");
+        Assert.Equal(t.Cosine, QuantizationFallback.Cosine(model, tensor.Model, calibration.Source), 6);
+        Assert.True(t.KeptInFloat.Count < l.KeptInFloat.Count, $"tensor: {t.KeptInFloat.Count} layers, layer: {l.KeptInFloat.Count}");
+        Assert.True(t.FloatActivations.Count < l.FloatActivations.Count, $"tensor: {t.FloatActivations.Count} activations, layer: {l.FloatActivations.Count}");
+        Assert.NotEmpty(t.KeptTensors);
+        Assert.Subset(t.FloatActivations.ToHashSet(), t.KeptTensors.ToHashSet());
+        // Every tensor kept in float has no QuantizeLinear reading it; ranked by the cosine each loses alone, most first.
+        foreach (var name in t.KeptTensors)
+            Assert.DoesNotContain(tensor.Model.Graph.Nodes, n => n.OpType == "QuantizeLinear" && n.Inputs[0]!.Name == name);
+        Assert.True(t.TensorSensitivity.Zip(t.TensorSensitivity.Skip(1)).All(p => p.First.Loss >= p.Second.Loss));
+        Assert.Equal(t.Tensors, t.TensorSensitivity.Count(s => !s.Weights));
+    }
+
+    /// <summary>
+    /// A tensor kept in float by name: no Q/DQ on it, the ReLU6 (Clip) whose output it is stays in the graph, the layers on
+    /// both sides keep int8 weights behind DequantizeLinear, the reading layer's bias stays float (there is no input scale
+    /// for an int32 bias), and with reduce range on, only the layers ONNX Runtime runs as integer kernels get 7-bit weights.
+    /// </summary>
+    [Fact]
+    public void AFloatTensorLosesItsQdqWhileTheLayersAroundItKeepQuantizedWeights()
+    {
+        var model = OnnxReader.Read(TestModels.TorchPath("quant_mobilenet"));
+        var options = PerChannel with { ReduceRange = ReduceRange.On };
+        var prepared = Quantizer.Prepare(model, options);
+        var name = prepared.Plan().CalibrationValues.First(n => n.EndsWith("Clip_output_0"));
+        var clip = prepared.Folded.Graph.FindValue(name)!.Producer!;
+        var (writer, reader) = (clip.Inputs[0]!.Producer!.Name, prepared.Folded.Graph.FindValue(name)!.Uses.Single().Node.Name);
+        var result = Quantizer.Static(model, CalibrationSet.From(Images, 32), options with { FloatTensors = new[] { name } });
+        var graph = result.Model.Graph;
+        Assert.DoesNotContain(graph.Nodes, n => n.OpType == "QuantizeLinear" && (n.Inputs[0]!.Name == name || n.Inputs[0] == graph.FindNode(writer)!.Outputs[0]));
+        Assert.Equal("Clip", graph.FindValue(name)!.Producer!.OpType);
+        foreach (var layer in new[] { writer, reader })
+            Assert.Equal("DequantizeLinear", graph.FindNode(layer)!.Inputs[1]!.Producer!.OpType);
+        Assert.Null(graph.FindNode(reader)!.Inputs[2]!.Producer);
+        int MaxLevel(string layer) => graph.FindNode(layer)!.Inputs[1]!.Producer!.Inputs[0]!.Const!.RawData.Max(b => Math.Abs((int)(sbyte)b));
+        Assert.True(MaxLevel(writer) > 64 && MaxLevel(reader) > 64, $"{MaxLevel(writer)}, {MaxLevel(reader)}");
+        var integer = graph.Nodes.First(n => n.OpType == "Conv" && n.Name != writer && n.Name != reader);
+        Assert.InRange(MaxLevel(integer.Name), 1, 64);
+        Assert.Equal(result.Stats["quantize-static.tensors"] + 1, Quantizer.Static(model, CalibrationSet.From(Images, 32), options).Stats["quantize-static.tensors"]);
+    }
+
+    [Fact]
+    public void AFloatTensorTheModelDoesNotHoldIsRefusedNamingTheProperty()
+    {
+        var model = OnnxReader.Read(TestModels.TorchPath("quant_mobilenet"));
+        var e = Assert.Throws<OptionsException>(() => Quantizer.Prepare(model, PerChannel with { FloatTensors = new[] { "no_such_tensor" } }));
+        Assert.Equal(nameof(QuantizeOptions.FloatTensors), e.Option);
+        Assert.Contains("'no_such_tensor'", e.Message);
+    }
+
+    /// <summary>The summary names the first five kept in float and counts the rest; at detailed verbosity it names every one.</summary>
+    [Fact]
+    public void TheFallbackNoteNamesAFewAndEveryOneWhenDetailed()
+    {
+        var names = Enumerable.Range(0, 8).Select(i => $"t{i}").ToList();
+        var report = new QuantizationFallbackReport(0.99, 0.8, 0.9912, new[] { "conv1" }, Array.Empty<LayerSensitivity>())
+        {
+            Unit = FallbackUnit.Tensor, KeptTensors = names, Tensors = 40, Layers = 20, FloatActivations = names, FloatComputeLayers = new[] { "a", "b", "c" },
+        };
+        var normal = Quantizer.FallbackNote(report, NotesLevel.Normal);
+        Assert.Equal("output cosine 0.8000 with everything quantized, 0.9912 on the calibration samples (target 0.9900) with 8 of 40 activation tensors and the weights of " +
+            "1 of 20 layers kept in float (8 activation tensors float in all) (3 layers with quantized weights read or write a float tensor, so run float kernels); " +
+            "tensors: 't0', 't1', 't2', 't3', 't4' and 3 more (all of them at detailed verbosity); layers: 'conv1'", normal);
+        var detailed = Quantizer.FallbackNote(report, NotesLevel.Detailed);
+        Assert.Contains("tensors: 't0', 't1', 't2', 't3', 't4', 't5', 't6' and 't7'; layers: 'conv1'", detailed);
+    }
+
+    /// <summary>
+    /// ONNX Runtime's <c>get_entropy_threshold</c> on known histograms of 512 bins over [−1, 1] (a bell of width σ and five
+    /// outliers in the last bin): the windows below are what a numpy restatement of that function gives for the same counts.
+    /// </summary>
+    [Theory]
+    [InlineData(0.05, -0.3046875, 0.30859375)]
+    [InlineData(0.1, -0.609375, 0.61328125)]
+    [InlineData(0.2, -1.0, 1.0)]
+    public void EntropyWindowIsOnnxRuntimesOnAKnownHistogram(double sigma, double low, double high)
+    {
+        var h = new long[512];
+        for (var k = 0; k < h.Length; k++)
+        {
+            var x = (k + 0.5) / 256 - 1;
+            h[k] = (long)Math.Round(1000 * Math.Exp(-x * x / (2 * sigma * sigma)));
+        }
+        h[^1] += 5;
+        var (l, u) = Calibrator.EntropyWindow(h, 1.0);
+        Assert.Equal(low, l, 12);
+        Assert.Equal(high, u, 12);
+    }
+
+    /// <summary>
+    /// quantize_static collects every calibration sample before it builds the histograms: one histogram of 128 bins over
+    /// [−max|x|, max|x|], whose one 128-bin window is the whole range, so ONNX Runtime's entropy ranges are the observed
+    /// ones. Shrink's are the same over two batches of 64 (merging batch by batch used to narrow 14 of 64 tensors of this
+    /// model, as ONNX Runtime would only if fed one batch per collect_data call).
+    /// </summary>
+    [Fact]
+    public void EntropyOverSeveralBatchesIsOneHistogramOfAllTheSamples()
+    {
+        var model = Quantizer.Prepare(OnnxReader.Read(TestModels.TorchPath("quant_mobilenet")), PerChannel).Folded;
+        var values = new QuantizeStaticPass(PerChannel.ToPassOptions()).Plan(model).CalibrationValues;
+        var samples = CalibrationSet.From(Images, 128);
+        Assert.Equal(Calibrator.Collect(model, values, samples, CalibrationMethod.MinMax), Calibrator.Collect(model, values, samples, CalibrationMethod.Entropy));
+        var h = new long[128];
+        Calibrator.FillSigned(h, new[] { -2f, -0.01f, 0f, 0.01f, 1.99f, 2f }, 2.0);
+        Assert.Equal((1, 1, 2, 2), (h[0], h[63], h[64], h[127])); // numpy.histogram's bins: 0 in the upper middle one, the limit in the last
+    }
+}
