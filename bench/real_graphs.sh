@@ -9,9 +9,10 @@
 #   shrink quantize --mode static --per-channel --calib-samples 128 (calibrated on 128 Fashion-MNIST images for the
 #   realbn form, 128 N(0,1) inputs for the random form): output cosine against the float model on 128 other such
 #   inputs, and the compute layers (Conv, Gemm, MatMul) quantized of all;
-#   the same with --min-fidelity 0.99 (the automatic fallback keeps in float the fewest layers that bring the output
-#   cosine on the calibration inputs to 0.99): the cosine on the other 128 inputs, and the layers kept in float of the
-#   quantized layers (or the first line of the refusal when no count of layers in float reaches it);
+#   the same with --min-fidelity 0.99 (the automatic fallback, per tensor by default, keeps in float the fewest activation
+#   tensors and layers' weights that bring the output cosine on the calibration inputs to 0.99): the cosine on the other
+#   128 inputs, the layers whose weights it kept in float of the quantized layers and the activation tensors left float
+#   of those quantized (or the first line of the refusal when nothing reaches it);
 #   shrink quantize --mode dynamic on the transformer: the same cosine.
 # CHANNEL_MULTIPLE defaults to 1, not the CLI's 8: the corpus's widths are reduced 4-8x, so rounding kept channels up
 # to 8 would measure the rounding, not the graph analysis. The int8 cosine is measured by Evaluation.Fidelity.
@@ -77,11 +78,12 @@ for m in "${models[@]}"; do
       >>"$out/results.jsonl" <<'PY'
 import json, sys
 d, stem, check, prune_rc, masked, quant_rc, static_fid, layers, dyn_rc, dyn_fid, prune_err, quant_err, dyn_err, fb_rc, fb_fid, fb_err = sys.argv[1:]
-def fallback(path):  # layers kept in float and layers the fallback measured (every quantizable layer)
+def fallback(path):  # layers whose weights the fallback kept in float, of the quantized layers; activation tensors float, of those quantized
     try:
         r = {k.lower(): v for k, v in json.load(open(path)).items()}
         f = {k.lower(): v for k, v in (r.get("fallback") or {}).items()}
-        return {"kept": len(f.get("keptinfloat", [])), "measured": len(f.get("sensitivity", []))}
+        return {"kept": len(f.get("keptinfloat", [])), "layers": f.get("layers", 0), "activations": len(f.get("floatactivations", [])),
+                "tensors": f.get("tensors", 0)}
     except Exception:
         return None
 def macs(path):  # before and after MACs of a prune report (keys in any case)
@@ -112,7 +114,7 @@ def num(v):
     return "—" if v is None else (f"{v:.0e}" if isinstance(v, float) else cut(str(v), 60))
 print(f"bench/real_graphs.sh, {sys.argv[2]}; pruning l1-filter 0.5, channel multiple {sys.argv[3]}; static int8 per channel, 128 calibration inputs")
 print()
-print("| model | form | import | round trip | ORT vs PyTorch | executor vs ORT | prune 0.5 | MACs removed | cut vs masked | static int8 cosine | int8 layers | int8 cosine with --min-fidelity 0.99 | kept in float | dynamic int8 cosine |")
+print("| model | form | import | round trip | ORT vs PyTorch | executor vs ORT | prune 0.5 | MACs removed | cut vs masked | static int8 cosine | int8 layers | int8 cosine with --min-fidelity 0.99 | kept in float: layers' weights, activations | dynamic int8 cosine |")
 print("| --- | --- | --- | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for r in rows:
     name, form = r["model"].rsplit(".", 1)
@@ -128,7 +130,7 @@ for r in rows:
     layers = (f"{r['layers']['quantized']}/{r['layers']['total']}" if "total" in r["layers"] else cut(r["layers"].get("error", "?"))) if r["layers"] else "—"
     fb = (cosine(r["fb"]) if r.get("fb") else f"exit {r['fb_rc']}: {cut(r['fb_err'])}") if "fb_rc" in r else "—"
     fl = r.get("fb_layers")
-    kept = "—" if not fl else (f"{fl['kept']}/{fl['measured']}" if fl["measured"] else "0")
+    kept = "—" if not fl else (f"{fl['kept']}/{fl['layers']}, {fl['activations']}/{fl['tensors']}" if fl["kept"] or fl["activations"] else "0")
     dyn = "n/a" if r["dyn_rc"] is None else (cosine(r["dyn"]) if r["dyn"] else f"exit {r['dyn_rc']}: {cut(r['dyn_err'])}")
     if "error" in c:
         print(f"| {name} | {form} | {cut(c['error'])} | | | | {prune} | {macs} | {masked} | {static} | {layers} | {fb} | {kept} | {dyn} |")

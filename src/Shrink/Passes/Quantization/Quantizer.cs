@@ -91,7 +91,7 @@ public static class Quantizer
     {
         var target = $"(target {report.Target:F4})";
         string Names(IReadOnlyList<string> names) => level == Passes.NotesLevel.Detailed || names.Count <= 5
-            ? Text.Message.List(names.Select(n => $"'{Text.Message.Name(n)}'"))
+            ? string.Join(", ", names.Select(n => $"'{Text.Message.Name(n)}'"))
             : string.Join(", ", names.Take(5).Select(n => $"'{Text.Message.Name(n)}'")) + $" and {names.Count - 5} more (all of them at detailed verbosity)";
         if (report.KeptInFloat.Count == 0 && report.KeptTensors.Count == 0)
             return $"output cosine {report.Cosine:F4} on the calibration samples {target}: every layer quantized";
