@@ -6,7 +6,7 @@ namespace Shrink.Architecture;
 public sealed record StageChoice(int Blocks, BlockKind Block, int Channels, int Kernel, int Stride, Activation Activation, int Expansion, bool Se, StagePool Pool)
 {
     public override string ToString() =>
-        $"{ArchitectureSpace.Name(Block)}{(Block == BlockKind.Inverted ? $"×{Expansion}" : "")}{(Blocks > 1 ? $" ×{Blocks}" : "")} {Channels}c k{Kernel} s{Stride} {ArchitectureSpace.Name(Activation)}"
+        $"{ArchitectureSpace.Name(Block)}{(Block == BlockKind.Inverted ? $" e{Expansion}" : "")}{(Blocks > 1 ? $" ×{Blocks}" : "")} {Channels}c k{Kernel} s{Stride} {ArchitectureSpace.Name(Activation)}"
         + (Se ? " se" : "") + (Pool == StagePool.None ? "" : $" {ArchitectureSpace.Name(Pool)}-pool");
 }
 

@@ -139,7 +139,11 @@ public sealed partial class ArchitectureSpace
     private long Line(string key)
     {
         for (var k = key; k.Length > 0; k = k.Contains('.') ? k[..k.LastIndexOf('.')] : k.Contains('[') ? k[..k.LastIndexOf('[')] : "")
+        {
             if (_lines.TryGetValue(k, out var line)) return line;
+            var inside = _lines.Where(kv => kv.Key.StartsWith(k + ".", StringComparison.Ordinal)).Select(kv => kv.Value).ToList();
+            if (inside.Count > 0) return inside.Min();
+        }
         return _lines.Count == 0 ? 0 : 1;
     }
 }
