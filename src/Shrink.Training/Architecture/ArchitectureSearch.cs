@@ -41,11 +41,11 @@ public static class ArchitectureSearch
         options.Validate();
         directory = Path.GetFullPath(directory);
         var run = Prepare(space, data, options, directory, session);
+        var strategy = Strategy(space.Space, run.Objective, options);
         var identity = Identity(space, data, options);
         RunIdentity.Check(directory, identity, options.Resume, nameof(ArchitectureSearchOptions.Resume), "search");
         RunIdentity.Write(directory, identity, options.Resume);
         var files = new SearchFiles(run);
-        var strategy = Strategy(space.Space, run.Objective, options);
         using var store = SqliteTrialStore.OpenExclusive(directory);
         var study = Study.Open(store, StudyName, space.Space, strategy.Settings, options.Resume);
         void Tell(Trial t, bool finished)

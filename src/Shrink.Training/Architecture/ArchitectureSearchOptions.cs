@@ -72,6 +72,8 @@ public sealed record ArchitectureSearchOptions
         if (LargeBatch < 1) throw OptionsException.For(nameof(LargeBatch), $"must be at least 1, got {LargeBatch}");
         if (LatencyThreads < 1) throw OptionsException.For(nameof(LatencyThreads), $"must be at least 1, got {LatencyThreads}");
         new Objective(Objectives, Constraints).Validate();
+        if (Strategy == ArchitectureStrategy.Annealing && Objectives.Count > 1)
+            throw OptionsException.For(nameof(Objectives), $"hold {Objectives.Count} goals, and annealing follows one; give one, or search with evolution, random or halving");
         ArchitectureMetrics.CheckConsistent(Constraints);
         var latencies = LatencyBatches.Select(ArchitectureMetrics.LatencyAt).ToHashSet();
         foreach (var metric in Objectives.Select(g => g.Metric).Concat(Constraints.Select(c => c.Metric)))

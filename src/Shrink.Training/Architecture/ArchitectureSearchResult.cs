@@ -22,7 +22,7 @@ public sealed record ArchitectureSearchResult
     /// <summary>The CPU model and ONNX Runtime threads of every latency figure.</summary>
     public required MachineInfo Machine { get; init; }
     public required IReadOnlyList<ArchitectureTrial> Trials { get; init; }
-    /// <summary>The trials of the first front (feasible ones first by Deb's rule), by number.</summary>
+    /// <summary>The trials of the first front (feasible ones first by Deb's rule; with successive halving, of the top rung reached), by number.</summary>
     public required IReadOnlyList<int> Pareto { get; init; }
     /// <summary>The best trial of each goal (by metric), when one is ranked.</summary>
     public required IReadOnlyDictionary<string, int> Best { get; init; }

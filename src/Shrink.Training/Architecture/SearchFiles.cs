@@ -17,17 +17,28 @@ internal sealed class SearchFiles(SearchRun run)
     {
         var objective = run.Objective;
         var shown = trials.Select(t => ArchitectureTrial.Of(t, objective, run.Space)).ToList();
-        var front = Pareto.Front(trials, objective).Select(t => t.Number).Order().ToList();
+        var ranked = FullBudget(trials);
+        var front = Pareto.Front(ranked, objective).Select(t => t.Number).Order().ToList();
         var result = new ArchitectureSearchResult
         {
             Space = run.Space.Source, Directory = run.Directory, Strategy = run.Options.Strategy,
             Objectives = objective.Goals.Select(g => $"{g.Metric} ({g.Direction.ToString().ToLowerInvariant()})").ToList(),
             Constraints = objective.Constraints.Select(c => ArchitectureSearch.Invariant($"{c.Metric} {(c.Bound == Bound.AtMost ? "≤" : "≥")} {c.Limit:G}")).ToList(),
-            Machine = run.Machine, Trials = shown, Pareto = front, Best = BestPerGoal(trials, objective), Final = final ?? [], Stop = stop,
+            Machine = run.Machine, Trials = shown, Pareto = front, Best = BestPerGoal(ranked, objective), Final = final ?? [], Stop = stop,
         };
         AtomicFile.WriteAllText(Path.Combine(run.Directory, ParetoFile), JsonSerializer.Serialize(shown.Where(t => front.Contains(t.Number)).ToList(), ArchitectureSearchResult.Json));
         AtomicFile.WriteAllText(Path.Combine(run.Directory, ResultFile), result.ToJson());
         return result;
+    }
+
+    /// <summary>
+    /// The trials at the largest budget any completed trial reached (all of them, but with successive halving the top rung's
+    /// so far): candidates trained for fewer epochs are not ranked against those trained for more.
+    /// </summary>
+    public static IReadOnlyList<Trial> FullBudget(IReadOnlyList<Trial> trials)
+    {
+        var top = trials.Where(t => t.Status == TrialStatus.Completed).Select(t => t.Budget).DefaultIfEmpty(1).Max();
+        return trials.Where(t => t.Budget >= top - 1e-12).ToList();
     }
 
     /// <summary>The best trial of each goal alone, under the same constraints (Deb's rule: the closest when none is feasible).</summary>

@@ -60,6 +60,7 @@ public class SearchCommandTests
         { Tiny, ["--objective", "fidelity"], "--objective name fidelity, which is scored on data without labels" },
         { Tiny, ["--teacher", "missing.onnx"], "does not exist; give an ONNX file to --teacher" },
         { Tiny, ["--trials", "0"], "--trials must be at least 1, got 0" },
+        { Tiny, ["--strategy", "annealing", "--objective", "accuracy,params"], "--objective hold 2 goals, and annealing follows one" },
     };
 
     [Theory]
