@@ -14,7 +14,8 @@ internal sealed class SearchCli
     public Option<int> Trials { get; } = new("--trials") { Description = "Trials of the whole run, resumes included", DefaultValueFactory = _ => 20 };
     public Option<int> Epochs { get; } = new("--epochs-per-trial") { Description = "Training epochs of each candidate", DefaultValueFactory = _ => 1 };
     public Option<int> FinalEpochs { get; } = new("--final-epochs") { Description = "Train the best candidate of each objective afresh for K epochs at the end (best-OBJECTIVE.onnx)", DefaultValueFactory = _ => 0 };
-    public Option<string?> Teacher { get; } = new("--teacher") { Description = "ONNX classifier every candidate is distilled from (its classes must be the data's)" };
+    /// <summary>--teacher (every candidate is distilled from it; its classes must be the data's), --temperature and --alpha.</summary>
+    public TeacherCli Teacher { get; } = new();
     public Option<string> Objective { get; } = new("--objective") { Description = "Comma-separated goals: accuracy (or fidelity), latency_b1, latency_bN, params, bytes, macs; several give a Pareto front", DefaultValueFactory = _ => "accuracy" };
     public Option<string[]> Constraint { get; } = new("--constraint") { Description = "A limit such as 'params < 100k', 'macs < 5M' or 'latency_b1_ms < 0.3' (repeat for more); params, bytes and MACs are checked before training" };
     public Option<int> Workers { get; } = new("--workers") { Description = "Candidates trained at once", DefaultValueFactory = _ => 1 };
@@ -25,7 +26,7 @@ internal sealed class SearchCli
     public Option<bool> Resume { get; } = new("--resume") { Description = "Continue the run in --out (same options): finished trials are kept, a running one is retried" };
     public Option<string> Out { get; } = new("--out") { Description = "Run directory: trials.db, trials/NNNN/model.onnx, result.json, pareto.json", Required = true };
 
-    public IEnumerable<Option> All => [Space, Strategy, Trials, Epochs, FinalEpochs, Teacher, Objective, Constraint, Workers, Seed, LargeBatch, LatencyThreads, Limit, Resume, Out];
+    public IEnumerable<Option> All => [Space, Strategy, Trials, Epochs, FinalEpochs, .. Teacher.All, Objective, Constraint, Workers, Seed, LargeBatch, LatencyThreads, Limit, Resume, Out];
 
     /// <summary>Property → flag where the names differ.</summary>
     public static readonly (string Property, string Flag)[] Aliases =
@@ -34,8 +35,9 @@ internal sealed class SearchCli
     public SearchCli() => Strategy.AcceptOnlyFromAmong("evolution", "random", "annealing", "halving");
 
     /// <summary>The options the flags give (checked by the library: the message names the property, printed as its flag).</summary>
-    public ArchitectureSearchOptions Build(ParseResult p) => new ArchitectureSearchOptions
+    public ArchitectureSearchOptions Build(ParseResult p, Training.Distillation.DistillationOptions? distillation) => new ArchitectureSearchOptions
     {
+        Distillation = distillation ?? new(),
         Strategy = Enum.Parse<ArchitectureStrategy>(p.GetValue(Strategy)!, ignoreCase: true), Trials = p.GetValue(Trials), EpochsPerTrial = p.GetValue(Epochs),
         FinalEpochs = p.GetValue(FinalEpochs), Workers = p.GetValue(Workers), Seed = p.GetValue(Seed), Resume = p.GetValue(Resume),
         LargeBatch = p.GetValue(LargeBatch), LatencyThreads = p.GetValue(LatencyThreads),

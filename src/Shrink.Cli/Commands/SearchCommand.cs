@@ -7,7 +7,7 @@ namespace Shrink.Cli.Commands;
 
 /// <summary>
 /// <c>shrink search --space SPACE.yaml --data D [--strategy evolution|random|annealing|halving] [--trials N] [--epochs-per-trial E]
-/// [--teacher T] [--objective accuracy,latency_b1] [--constraint 'params &lt; 100k']… [--workers N] [--seed S] [--final-epochs K]
+/// [--teacher T [--temperature 4] [--alpha 0.9]] [--objective accuracy,latency_b1] [--constraint 'params &lt; 100k']… [--workers N] [--seed S] [--final-epochs K]
 /// --out DIR [--resume] [--json]</c>: hardware-aware architecture search (<see cref="ArchitectureSearch"/>). Exit code 0 when
 /// the run ends, 2 for bad input (nothing written), 130 when interrupted (continue with --resume).
 /// </summary>
@@ -24,14 +24,13 @@ internal static class SearchCommand
         cli.Flags(command, SearchCli.Aliases);
         command.SetAction(cli.Guard(p =>
         {
-            var options = f.Build(p);
+            var teacher = f.Teacher.Build(p);
+            var options = f.Build(p, teacher?.Options);
             var spacePath = Path.GetFullPath(p.GetValue(f.Space)!);
             if (!File.Exists(spacePath)) throw new OptionsException($"the space file {spacePath} does not exist; give a YAML file to --space (examples in spaces/)");
             var space = ArchitectureSpace.Load(spacePath);
             if (!data.Given(p)) throw new OptionsException("search needs --data: it trains each candidate on the training split and scores it on the test split (e.g. --data embedded)");
-            var teacher = p.GetValue(f.Teacher) is { } t ? Path.GetFullPath(t) : null;
-            if (teacher is not null && !File.Exists(teacher)) throw new OptionsException($"the teacher {teacher} does not exist; give an ONNX file to --teacher");
-            var recipeData = data.Recipe(p) with { Teacher = teacher, TrainLimit = Options.CheckLimit(p.GetValue(f.Limit)) };
+            var recipeData = data.Recipe(p) with { Teacher = teacher is null ? null : Path.GetFullPath(teacher.Source), TrainLimit = Options.CheckLimit(p.GetValue(f.Limit)) };
             ArchitectureSearchResult? result = null;
             var code = RecipeCli.UntilCtrlC(cli, s =>
             {

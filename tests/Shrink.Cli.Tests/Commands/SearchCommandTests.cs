@@ -58,7 +58,8 @@ public class SearchCommandTests
         { Tiny, ["--objective", "flops"], "--objective name 'flops', which is not a metric" },
         { Tiny, ["--objective", "latency_b64"], "--large-batch is 8, so latency_b64_ms is not measured" },
         { Tiny, ["--objective", "fidelity"], "--objective name fidelity, which is scored on data without labels" },
-        { Tiny, ["--teacher", "missing.onnx"], "does not exist; give an ONNX file to --teacher" },
+        { Tiny, ["--teacher", "missing.onnx"], "--teacher 'missing.onnx' does not exist; give a trained ONNX model" },
+        { Tiny, ["--temperature", "2"], "--temperature and --alpha belong to --teacher" },
         { Tiny, ["--trials", "0"], "--trials must be at least 1, got 0" },
         { Tiny, ["--strategy", "annealing", "--objective", "accuracy,params"], "--objective hold 2 goals, and annealing follows one" },
     };
