@@ -1,0 +1,91 @@
+using System.CommandLine;
+using System.Globalization;
+using Shrink.Architecture;
+using Shrink.Search;
+using Shrink.Training.Architecture;
+
+namespace Shrink.Cli;
+
+/// <summary>The flags of <c>shrink search</c>, their mapping onto <see cref="ArchitectureSearchOptions"/>, and the rendering of its progress and result.</summary>
+internal sealed class SearchCli
+{
+    public Option<string> Space { get; } = new("--space") { Description = "Search space file (YAML): stages of blocks, or an MLP; see spaces/", Required = true };
+    public Option<string> Strategy { get; } = new("--strategy") { Description = "evolution (regularized evolution), random, annealing or halving (successive halving over the epochs)", DefaultValueFactory = _ => "evolution" };
+    public Option<int> Trials { get; } = new("--trials") { Description = "Trials of the whole run, resumes included", DefaultValueFactory = _ => 20 };
+    public Option<int> Epochs { get; } = new("--epochs-per-trial") { Description = "Training epochs of each candidate", DefaultValueFactory = _ => 1 };
+    public Option<int> FinalEpochs { get; } = new("--final-epochs") { Description = "Train the best candidate of each objective afresh for K epochs at the end (best-OBJECTIVE.onnx)", DefaultValueFactory = _ => 0 };
+    /// <summary>--teacher (every candidate is distilled from it; its classes must be the data's), --temperature and --alpha.</summary>
+    public TeacherCli Teacher { get; } = new();
+    public Option<string> Objective { get; } = new("--objective") { Description = "Comma-separated goals: accuracy (or fidelity), latency_b1, latency_bN, params, bytes, macs; several give a Pareto front", DefaultValueFactory = _ => "accuracy" };
+    public Option<string[]> Constraint { get; } = new("--constraint") { Description = "A limit such as 'params < 100k', 'macs < 5M' or 'latency_b1_ms < 0.3' (repeat for more); params, bytes and MACs are checked before training" };
+    public Option<int> Workers { get; } = new("--workers") { Description = "Candidates trained at once", DefaultValueFactory = _ => 1 };
+    public Option<int> Seed { get; } = new("--seed") { Description = "Seed of the search, the candidates' weights and their training", DefaultValueFactory = _ => 0 };
+    public Option<int> LargeBatch { get; } = new("--large-batch") { Description = "The large batch of the latency measurements (batch 1 is always measured)", DefaultValueFactory = _ => 256 };
+    public Option<int> LatencyThreads { get; } = new("--latency-threads") { Description = "ONNX Runtime threads of the latency measurements (fixed, and recorded with the CPU model)", DefaultValueFactory = _ => 1 };
+    public Option<int?> Limit { get; } = new("--limit") { Description = "Train on the first N training samples only" };
+    public Option<bool> Resume { get; } = new("--resume") { Description = "Continue the run in --out (same options): finished trials are kept, a running one is retried" };
+    public Option<string> Out { get; } = new("--out") { Description = "Run directory: trials.db, trials/NNNN/model.onnx, result.json, pareto.json", Required = true };
+
+    public IEnumerable<Option> All => [Space, Strategy, Trials, Epochs, FinalEpochs, .. Teacher.All, Objective, Constraint, Workers, Seed, LargeBatch, LatencyThreads, Limit, Resume, Out];
+
+    /// <summary>Property → flag where the names differ.</summary>
+    public static readonly (string Property, string Flag)[] Aliases =
+        [(nameof(ArchitectureSearchOptions.Objectives), "--objective"), (nameof(ArchitectureSearchOptions.Constraints), "--constraint"), ("TrainLimit", "--limit")];
+
+    public SearchCli() => Strategy.AcceptOnlyFromAmong("evolution", "random", "annealing", "halving");
+
+    /// <summary>The options the flags give (checked by the library: the message names the property, printed as its flag).</summary>
+    public ArchitectureSearchOptions Build(ParseResult p, Training.Distillation.DistillationOptions? distillation) => new ArchitectureSearchOptions
+    {
+        Distillation = distillation ?? new(),
+        Strategy = Enum.Parse<ArchitectureStrategy>(p.GetValue(Strategy)!, ignoreCase: true), Trials = p.GetValue(Trials), EpochsPerTrial = p.GetValue(Epochs),
+        FinalEpochs = p.GetValue(FinalEpochs), Workers = p.GetValue(Workers), Seed = p.GetValue(Seed), Resume = p.GetValue(Resume),
+        LargeBatch = p.GetValue(LargeBatch), LatencyThreads = p.GetValue(LatencyThreads),
+        Objectives = p.GetValue(Objective)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(ArchitectureMetrics.ParseGoal).ToList(),
+        Constraints = (p.GetValue(Constraint) ?? []).Select(ArchitectureMetrics.ParseConstraint).ToList(),
+    }.Validate();
+
+    /// <summary>One line per finished trial on stderr.</summary>
+    public static void Progress(CliContext cli, ArchitectureProgress e)
+    {
+        if (!e.Finished) return;
+        var t = e.Trial;
+        var origin = t.Parent is { } parent ? $"{t.Origin} of {parent + 1}" : t.Origin;
+        var status = t.Status switch
+        {
+            TrialStatus.Completed => Metrics(t.Metrics) + (e.Feasible ? "" : " (outside a constraint)"),
+            TrialStatus.Pruned => $"pruned {t.Error}",
+            _ => $"failed: {t.Error}",
+        };
+        cli.Err.WriteLine($"trial {t.Number + 1}/{e.Trials} ({origin}{(t.Budget < 1 ? $", budget {t.Budget:G3}" : "")}): {e.Summary} | {status}");
+    }
+
+    /// <summary>The end of the run on stdout: the front, the best per goal and the files.</summary>
+    public static void Result(CliContext cli, ArchitectureSearchResult r)
+    {
+        var o = cli.Out;
+        o.WriteLine($"search {r.Space}: {r.Trials.Count} trials ({r.Stop}), {r.Strategy.ToString().ToLowerInvariant()}; goals {string.Join(", ", r.Objectives)}"
+            + (r.Constraints.Count > 0 ? $"; constraints {string.Join(", ", r.Constraints)}" : ""));
+        o.WriteLine($"latency: ONNX Runtime, {r.Machine.Threads} thread{(r.Machine.Threads == 1 ? "" : "s")} on {r.Machine.Cpu}");
+        foreach (var number in r.Pareto)
+        {
+            var t = r.Trials.First(x => x.Number == number);
+            o.WriteLine($"  front: trial {t.Number + 1}{(t.Feasible ? "" : " (infeasible)")}: {Metrics(t.Metrics)} | {t.Summary} | {t.Model}");
+        }
+        foreach (var (goal, number) in r.Best) o.WriteLine($"best {goal}: trial {number + 1}");
+        foreach (var f in r.Final) o.WriteLine($"wrote {f.Model}: trial {f.Trial + 1} trained {f.Epochs} epochs: {Metrics(f.Metrics)}");
+        if (r.Pareto.Count == 0) o.WriteLine($"no trial completed; their reasons are in {Path.Combine(r.Directory, "result.json")}");
+    }
+
+    private static string Metrics(IReadOnlyDictionary<string, double> m)
+    {
+        var parts = new List<string>();
+        if (m.TryGetValue(ArchitectureMetrics.Accuracy, out var a)) parts.Add(string.Create(CultureInfo.InvariantCulture, $"accuracy {a:F2} %"));
+        if (m.TryGetValue(ArchitectureMetrics.Fidelity, out var f)) parts.Add(string.Create(CultureInfo.InvariantCulture, $"fidelity {f:F4}"));
+        foreach (var (k, v) in m.Where(kv => kv.Key.StartsWith("latency_", StringComparison.Ordinal)).OrderBy(kv => kv.Key.Length).ThenBy(kv => kv.Key))
+            parts.Add($"{k[..^3]} {Format.Ms(v)} ms");
+        if (m.TryGetValue(ArchitectureMetrics.Params, out var n)) parts.Add(string.Create(CultureInfo.InvariantCulture, $"params {n:N0}"));
+        if (m.TryGetValue(ArchitectureMetrics.Macs, out var macs)) parts.Add(string.Create(CultureInfo.InvariantCulture, $"MACs {macs:N0}"));
+        return string.Join(", ", parts);
+    }
+}

@@ -1,0 +1,98 @@
+using System.Globalization;
+using System.Text.Json.Serialization;
+using Shrink.Architecture;
+using Shrink.Search;
+using Shrink.Training.Distillation;
+
+namespace Shrink.Training.Architecture;
+
+/// <summary>
+/// How <see cref="ArchitectureSearch"/> proposes candidates (the strategies of <c>Shrink.Search</c>; evolution and annealing
+/// change one choice at a time; halving runs successive halving over the training epochs, its rungs drawn at random).
+/// </summary>
+[JsonConverter(typeof(JsonStringEnumConverter<ArchitectureStrategy>))]
+public enum ArchitectureStrategy { Random, Evolution, Annealing, Halving }
+
+/// <summary>
+/// Options of <see cref="ArchitectureSearch.Run"/> (<c>shrink search</c>; the defaults are the command's): the strategy and
+/// its budget, the training of each candidate, the goals (<see cref="ArchitectureMetrics"/>) and constraints, and how
+/// latency is measured.
+/// </summary>
+public sealed record ArchitectureSearchOptions
+{
+    public ArchitectureStrategy Strategy { get; init; } = ArchitectureStrategy.Evolution;
+
+    /// <summary>Trials of the whole run, resumes included.</summary>
+    public int Trials { get; init; } = 20;
+
+    /// <summary>Epochs each candidate trains (successive halving gives lower rungs a share of them, at least one).</summary>
+    public int EpochsPerTrial { get; init; } = 1;
+
+    /// <summary>Epochs the best candidate of each goal is trained afresh at the end (0: none); written as <c>best-GOAL.onnx</c>.</summary>
+    public int FinalEpochs { get; init; }
+
+    /// <summary>What the search optimizes: one goal, or several (a Pareto front). <see cref="ArchitectureMetrics.ParseGoal"/> reads them from text.</summary>
+    public IReadOnlyList<Goal> Objectives { get; init; } = [new Goal(ArchitectureMetrics.Accuracy, Direction.Maximize)];
+
+    /// <summary>Limits every candidate must meet (<see cref="ArchitectureMetrics.ParseConstraint"/>); those on params, bytes and MACs are checked before training.</summary>
+    public IReadOnlyList<Constraint> Constraints { get; init; } = [];
+
+    /// <summary>Trials trained at once.</summary>
+    public int Workers { get; init; } = 1;
+
+    /// <summary>Seed of the search, of every candidate's weights and of its training.</summary>
+    public int Seed { get; init; }
+
+    /// <summary>The large batch of the latency measurements (batch 1 is always measured).</summary>
+    public int LargeBatch { get; init; } = 256;
+
+    /// <summary>ONNX Runtime intra-op threads of every latency measurement: fixed, and recorded with the CPU model.</summary>
+    public int LatencyThreads { get; init; } = 1;
+
+    /// <summary>How each candidate trains (its epochs are <see cref="EpochsPerTrial"/>).</summary>
+    public TrainOptions Training { get; init; } = new() { Optimizer = "adam", Hyper = new Optim.OptimizerOptions { LearningRate = 1e-3 }, EvaluateEachEpoch = false };
+
+    /// <summary>How each candidate learns from the teacher, when the data names one.</summary>
+    public DistillationOptions Distillation { get; init; } = new();
+
+    /// <summary>Continue the run in the directory (same options) instead of starting one.</summary>
+    public bool Resume { get; init; }
+
+    /// <summary>The batch sizes latency is measured at.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<int> LatencyBatches => LargeBatch == 1 ? [1] : [1, LargeBatch];
+
+    /// <summary>Throws <see cref="OptionsException"/> naming the property that is wrong; returns the options.</summary>
+    public ArchitectureSearchOptions Validate()
+    {
+        if (Trials < 1) throw OptionsException.For(nameof(Trials), $"must be at least 1, got {Trials}");
+        if (EpochsPerTrial < 1) throw OptionsException.For(nameof(EpochsPerTrial), $"must be at least 1, got {EpochsPerTrial}");
+        if (FinalEpochs < 0) throw OptionsException.For(nameof(FinalEpochs), $"must be 0 or more, got {FinalEpochs}");
+        if (Workers < 1) throw OptionsException.For(nameof(Workers), $"must be at least 1, got {Workers}");
+        if (LargeBatch < 1) throw OptionsException.For(nameof(LargeBatch), $"must be at least 1, got {LargeBatch}");
+        if (LatencyThreads < 1) throw OptionsException.For(nameof(LatencyThreads), $"must be at least 1, got {LatencyThreads}");
+        new Objective(Objectives, Constraints).Validate();
+        if (Strategy == ArchitectureStrategy.Annealing && Objectives.Count > 1)
+            throw OptionsException.For(nameof(Objectives), $"hold {Objectives.Count} goals, and annealing follows one; give one, or search with evolution, random or halving");
+        ArchitectureMetrics.CheckConsistent(Constraints);
+        var latencies = LatencyBatches.Select(ArchitectureMetrics.LatencyAt).ToHashSet();
+        foreach (var metric in Objectives.Select(g => g.Metric).Concat(Constraints.Select(c => c.Metric)))
+            if (metric.StartsWith("latency_", StringComparison.Ordinal) && !latencies.Contains(metric))
+                throw OptionsException.For(nameof(LargeBatch), $"is {LargeBatch}, so {metric} is not measured; measure that batch size, or use {string.Join(" or ", latencies)}");
+        Training.Validate();
+        Distillation.Validate();
+        return this;
+    }
+
+    /// <summary>The options a resumed run must share with the run it continues, by property (everything but the trial count, final epochs, workers and resume).</summary>
+    internal Dictionary<string, string> Identity() => new()
+    {
+        [nameof(Strategy)] = Strategy.ToString(), [nameof(EpochsPerTrial)] = Invariant($"{EpochsPerTrial}"), [nameof(Seed)] = Invariant($"{Seed}"),
+        [nameof(Objectives)] = CanonicalJson.Of(new Objective(Objectives, Constraints).Describe()), [nameof(LargeBatch)] = Invariant($"{LargeBatch}"),
+        [nameof(LatencyThreads)] = Invariant($"{LatencyThreads}"),
+        [nameof(Training)] = string.Join(";", Training.Fingerprint().Where(kv => kv.Key != "epochs").Select(kv => $"{kv.Key}={kv.Value}")),
+        [nameof(Distillation)] = Invariant($"T={Distillation.Temperature} alpha={Distillation.Alpha}"),
+    };
+
+    private static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}

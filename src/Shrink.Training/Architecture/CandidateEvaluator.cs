@@ -1,0 +1,80 @@
+using System.Diagnostics;
+using System.Globalization;
+using Shrink.Architecture;
+using Shrink.Evaluation;
+using Shrink.Ir;
+using Shrink.Runtime;
+using Shrink.Search;
+using Shrink.Techniques;
+using Shrink.Training.Distillation;
+using Shrink.Training.Execution;
+
+namespace Shrink.Training.Architecture;
+
+/// <summary>
+/// One trial of <see cref="ArchitectureSearch"/>: the configuration's network built, its parameters, bytes and MACs counted and
+/// the constraints on them checked (a candidate outside one is pruned with the reason, before any training), then trained
+/// (distilled from the teacher when there is one) for the trial's epochs, written as <c>DIR/trials/NNNN/model.onnx</c> through
+/// <see cref="ModelSaver"/> (loaded in ONNX Runtime), scored on the test split (accuracy in points, or top-1 agreement with the
+/// teacher) and timed at batch 1 and the large batch (<see cref="LatencyProfile"/>: median of interleaved runs, fixed threads).
+/// </summary>
+internal sealed class CandidateEvaluator(SearchRun run)
+{
+    public const string ModelFile = "model.onnx";
+
+    public Task<TrialResult> Evaluate(Configuration c, TrialContext context, CancellationToken token) => Task.Run(() =>
+    {
+        var model = run.Space.Build(c, run.Sample, run.Classes, run.Options.Seed);
+        var metrics = ArchitectureMetrics.Static(model);
+        var summary = new Dictionary<string, string> { ["summary"] = run.Space.Summary(c) };
+        if (Refusal(metrics) is { } reason) return TrialResult.Pruned(metrics, reason) with { Attributes = summary };
+        var directory = run.TrialDirectory(context.Number);
+        if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);   // a retried trial starts again
+        Directory.CreateDirectory(directory);
+        var epochs = Math.Max(1, (int)Math.Round(run.Options.EpochsPerTrial * context.Budget));
+        var clock = Stopwatch.StartNew();
+        var trained = Train(run, model, epochs, token);
+        metrics[ArchitectureMetrics.TrainSeconds] = clock.Elapsed.TotalSeconds;
+        var path = Path.Combine(directory, ModelFile);
+        ModelSaver.Save(trained, path);
+        foreach (var kv in Measure(run, path)) metrics[kv.Key] = kv.Value;
+        return TrialResult.Completed(metrics, Path.GetRelativePath(run.Directory, path)) with { Attributes = summary };
+    }, token);
+
+    /// <summary>Why a candidate cannot qualify from what is known before training (a constraint on params, bytes or MACs), or null.</summary>
+    private string? Refusal(IReadOnlyDictionary<string, double> metrics)
+    {
+        var broken = run.Options.Constraints.Where(k => ArchitectureMetrics.IsStatic(k.Metric) && k.Violation(metrics) > 0).ToList();
+        return broken.Count == 0 ? null : "before training: " + string.Join("; ", broken.Select(k => string.Format(CultureInfo.InvariantCulture,
+            "{0} {1:N0} is {2} the limit {3:N0}", k.Metric, metrics[k.Metric], k.Bound == Bound.AtMost ? "over" : "under", k.Limit)));
+    }
+
+    /// <summary>A copy of <paramref name="model"/> trained for <paramref name="epochs"/> epochs on the training split (distilled when the run has a teacher).</summary>
+    public static Model Train(SearchRun run, Model model, int epochs, CancellationToken token)
+    {
+        TorchRuntime.EnsureInitialized();
+        var options = (run.Options.Training with { Epochs = epochs, Seed = run.Options.Seed, RunDirectory = null, Resume = false, EvaluateEachEpoch = false }).Validate();
+        var session = new TechniqueSession { Cancel = token, Naming = run.Session.Naming, Verbosity = run.Session.Verbosity };
+        if (run.Teacher is { } teacher)
+        {
+            var distill = new DistillTechniqueOptions { Distillation = run.Options.Distillation, Training = options };
+            return Distiller.Distill(model, teacher, distill, run.Data, session, run.TeacherName).Model;
+        }
+        using var executor = GraphExecutor.Compile(model);
+        using var trainer = new Trainer(executor, options);
+        TrainingSession.Fit(trainer, run.Data.Train, null, session);
+        return executor.Export();
+    }
+
+    /// <summary>The test score (accuracy in points, or fidelity to the teacher) and the latencies of the model at <paramref name="path"/>.</summary>
+    public static Dictionary<string, double> Measure(SearchRun run, string path)
+    {
+        var metrics = new Dictionary<string, double>();
+        var predictions = SamplePredictions.Of(path, run.Data.Test, new RunnerOptions { Threads = run.Options.LatencyThreads });
+        if (run.ByFidelity) metrics[ArchitectureMetrics.Fidelity] = predictions.Agrees(run.TeacherPredictions!).Count(x => x) / (double)predictions.Predicted.Length;
+        else metrics[ArchitectureMetrics.Accuracy] = 100.0 * predictions.Correct().Count(x => x) / predictions.Predicted.Length;
+        foreach (var (batch, q) in LatencyProfile.Measure(path, run.Options.LatencyBatches, run.Options.LatencyThreads))
+            metrics[ArchitectureMetrics.LatencyAt(batch)] = q.P50Ms;
+        return metrics;
+    }
+}

@@ -1,0 +1,78 @@
+using System.Text.Json;
+using Shrink.IO;
+using Shrink.Search;
+
+namespace Shrink.Training.Architecture;
+
+/// <summary>
+/// The files of a search run directory that are true at every moment, each replaced atomically (written beside, then renamed)
+/// after every finished trial: <c>result.json</c> (<see cref="ArchitectureSearchResult"/>) and <c>pareto.json</c> (the trials of
+/// the first front with their metrics and models).
+/// </summary>
+internal sealed class SearchFiles(SearchRun run)
+{
+    public const string ResultFile = "result.json", ParetoFile = "pareto.json";
+
+    public ArchitectureSearchResult Update(IReadOnlyList<Trial> trials, string stop = "running", IReadOnlyList<FinalModel>? final = null)
+    {
+        var objective = run.Objective;
+        var shown = trials.Select(t => ArchitectureTrial.Of(t, objective, run.Space)).ToList();
+        var ranked = FullBudget(trials);
+        var front = Pareto.Front(ranked, objective).Select(t => t.Number).Order().ToList();
+        var result = new ArchitectureSearchResult
+        {
+            Space = run.Space.Source, Directory = run.Directory, Strategy = run.Options.Strategy,
+            Objectives = objective.Goals.Select(g => $"{g.Metric} ({g.Direction.ToString().ToLowerInvariant()})").ToList(),
+            Constraints = objective.Constraints.Select(c => ArchitectureSearch.Invariant($"{c.Metric} {(c.Bound == Bound.AtMost ? "≤" : "≥")} {c.Limit:G}")).ToList(),
+            Machine = run.Machine, Trials = shown, Pareto = front, Best = BestPerGoal(ranked, objective), Final = final ?? [], Stop = stop,
+        };
+        AtomicFile.WriteAllText(Path.Combine(run.Directory, ParetoFile), JsonSerializer.Serialize(shown.Where(t => front.Contains(t.Number)).ToList(), ArchitectureSearchResult.Json));
+        AtomicFile.WriteAllText(Path.Combine(run.Directory, ResultFile), result.ToJson());
+        return result;
+    }
+
+    /// <summary>
+    /// The trials at the largest budget any completed trial reached (all of them, but with successive halving the top rung's
+    /// so far): candidates trained for fewer epochs are not ranked against those trained for more.
+    /// </summary>
+    public static IReadOnlyList<Trial> FullBudget(IReadOnlyList<Trial> trials)
+    {
+        var top = trials.Where(t => t.Status == TrialStatus.Completed).Select(t => t.Budget).DefaultIfEmpty(1).Max();
+        return trials.Where(t => t.Budget >= top - 1e-12).ToList();
+    }
+
+    /// <summary>The best trial of each goal alone, under the same constraints (Deb's rule: the closest when none is feasible).</summary>
+    public static Dictionary<string, int> BestPerGoal(IReadOnlyList<Trial> trials, Objective objective)
+    {
+        var best = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var goal in objective.Goals)
+            if (new Objective([goal], objective.Constraints).Best(trials) is { } t) best[goal.Metric] = t.Number;
+        return best;
+    }
+}
+
+/// <summary>
+/// The end of a search with final epochs: the best configuration of each goal trained afresh (same seed) for
+/// <see cref="ArchitectureSearchOptions.FinalEpochs"/> epochs, written as <c>DIR/best-GOAL.onnx</c> through the model saver
+/// (loaded in ONNX Runtime), and measured as the trials were.
+/// </summary>
+internal static class FinalTraining
+{
+    public static IReadOnlyList<FinalModel> Run(SearchRun run, IReadOnlyList<Trial> trials, IReadOnlyDictionary<string, int> best)
+    {
+        var models = new List<FinalModel>();
+        foreach (var (goal, number) in best)
+        {
+            var trial = trials.First(t => t.Number == number);
+            var model = run.Space.Build(trial.Configuration, run.Sample, run.Classes, run.Options.Seed);
+            var trained = CandidateEvaluator.Train(run, model, run.Options.FinalEpochs, run.Session.Cancel);
+            var path = Path.Combine(run.Directory, $"best-{goal.Replace('_', '-')}.onnx");
+            Runtime.ModelSaver.Save(trained, path);
+            var metrics = Shrink.Architecture.ArchitectureMetrics.Static(trained);
+            foreach (var kv in CandidateEvaluator.Measure(run, path)) metrics[kv.Key] = kv.Value;
+            run.Session.Note(ArchitectureSearch.Invariant($"best {goal}: trial {number + 1} trained for {run.Options.FinalEpochs} epochs into {path}"));
+            models.Add(new FinalModel(goal, number, run.Options.FinalEpochs, path, metrics));
+        }
+        return models;
+    }
+}
