@@ -36,6 +36,6 @@ public static class ShrinkApp
         BenchCommand.Create(cli), RunCommand.Create(cli), ConvertCommand.Create(cli), TrainCommand.Create(cli),
         PruneCommand.Create(cli), SensitivityCommand.Create(cli), QuantizeCommand.Create(cli), DistillCommand.Create(cli),
         ClusterCommand.Create(cli), PackCommand.CreatePack(cli), PackCommand.CreateUnpack(cli), FactorizeCommand.Create(cli),
-        RecipeCommand.Create(cli), CompareCommand.Create(cli), OptimizeCommand.Create(cli),
+        RecipeCommand.Create(cli), CompareCommand.Create(cli), OptimizeCommand.Create(cli), ReportCommand.Create(cli),
     };
 }
