@@ -17,7 +17,7 @@ internal static class ReportHtml
     {
         var h = new StringBuilder(64 * 1024);
         h.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>").Append(HtmlEncode($"shrink optimize: {Path.GetFileName(r.Model)}"))
-            .Append("</title>\n<style>").Append(Css).Append("</style></head>\n<body data-check=\"pending\">\n");
+            .Append("</title>\n<style>").Append(Css).Append("</style>\n<script>").Append(Check).Append("</script></head>\n<body data-check=\"pending\">\n");
         Summary(h, r);
         BeforeAfter(h, r);
         Trials(h, r, images);
@@ -25,7 +25,7 @@ internal static class ReportHtml
         Layers(h, r, images);
         Training(h, r, images);
         Rejected(h, r);
-        h.Append("<script>").Append(Check).Append("</script>\n</body></html>\n");
+        h.Append("</body></html>\n");
         return h.ToString();
     }
 
@@ -173,7 +173,7 @@ internal static class ReportHtml
         + "tr.chosen td{background:#fff4e6}.met{color:#2b8a3e;font-weight:600}.miss{color:#c92a2a;font-weight:600}.note{color:#495057;font-size:.88em}"
         + "img{max-width:100%;display:block;margin:.6em 0}code{background:#f1f3f5;padding:.1em .3em}";
 
-    /// <summary>Marks the body "ok" once every image decoded, else "broken: N of M images"; an error anywhere marks it "error: …".</summary>
+    /// <summary>Marks the body "ok" once every image decoded, else "broken: N of M images"; a script error anywhere on the page marks it "error: …" (it is in the head, so it hears every later script).</summary>
     private const string Check = "window.addEventListener('error',function(e){document.body.dataset.check='error: '+e.message;});"
         + "window.addEventListener('load',function(){if(document.body.dataset.check!=='pending')return;var i=Array.from(document.images),"
         + "b=i.filter(function(x){return !(x.complete&&x.naturalWidth>0);});"
