@@ -28,8 +28,8 @@ public class ReportPageTests
 
         var original = ModelStats.Compute(dir.File("original.onnx"));
         var chosen = ModelStats.Compute(dir.File("run/trials/0002/02-quantize.onnx"));
-        Assert.Equal((original.Parameters, original.NonZero, original.Macs), (report.Original.Parameters, report.Original.NonZero, report.Original.Macs));
-        Assert.Equal((chosen.Parameters, chosen.NonZero, chosen.Macs), (report.Result!.Parameters, report.Result.NonZero, report.Result.Macs));
+        Assert.Equal((original.Parameters, original.NonZero, (long?)original.Macs), (report.Original.Parameters, report.Original.NonZero, report.Original.Macs));
+        Assert.Equal((chosen.Parameters, chosen.NonZero, (long?)chosen.Macs), (report.Result!.Parameters, report.Result.NonZero, report.Result.Macs));
         Assert.Equal((1_724_320L, 1_725_470L, 91.0), (report.Original.PackedBytes, report.Original.Bytes, report.Original.Accuracy));
         Assert.Equal((350_000L, 370_000L, 90.7), (report.Result.PackedBytes, report.Result.Bytes, report.Result.Accuracy));
         Assert.Equal(new Dictionary<int, double> { [1] = 0.5, [256] = 21 }, report.Original.LatencyMs);

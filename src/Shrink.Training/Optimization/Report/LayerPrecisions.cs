@@ -20,6 +20,9 @@ internal static class LayerPrecisions
         ["QLinearConv"] = 3, ["QLinearMatMul"] = 3,
     };
 
+    /// <summary>True for the op types whose nodes are layers with weights here.</summary>
+    public static bool IsLayer(string opType) => WeightInput.ContainsKey(opType);
+
     /// <summary>The layers of <paramref name="model"/>; <paramref name="sharedBits"/> maps clustered weight initializers to their codebook bits.</summary>
     public static List<LayerPrecision> Of(Model model, IReadOnlyDictionary<string, int> sharedBits)
     {

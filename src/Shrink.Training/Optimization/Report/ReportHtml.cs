@@ -60,7 +60,7 @@ internal static class ReportHtml
         Row(h, "non-zero parameters", N(o.NonZero), n is null ? "–" : N(n.NonZero), Ratio(o.NonZero, n?.NonZero));
         Row(h, "file bytes", Bytes(o.Bytes), n is null ? "–" : Bytes(n.Bytes), Ratio(o.Bytes, n?.Bytes, "smaller"));
         Row(h, "packed parameter bytes", Bytes(o.PackedBytes), n is null ? "–" : Bytes(n.PackedBytes), Ratio(o.PackedBytes, n?.PackedBytes, "smaller"));
-        Row(h, "MACs per sample", N(o.Macs), n is null ? "–" : N(n.Macs), Ratio(o.Macs, n?.Macs));
+        Row(h, "MACs per sample", Macs(o.Macs), n is null ? "–" : Macs(n.Macs), o.Macs is { } m ? Ratio(m, n?.Macs) : "");
         if (o.Accuracy is { } a)
             Row(h, "test accuracy (%)", a.ToString("F2", Inv), n?.AccuracyInterval?.Format() ?? n?.Accuracy?.ToString("F2", Inv) ?? "–",
                 n?.Accuracy is { } b ? (b - a).ToString("+0.00;-0.00;0.00", Inv) + " points" : "");
@@ -111,7 +111,9 @@ internal static class ReportHtml
     private static void Training(StringBuilder h, RunReport r, ReportImages images)
     {
         h.Append("<h2>Training curves of the chosen model</h2>\n");
-        Image(h, images.Training, "Loss per epoch", r.Chosen is null ? "No chosen model yet." : "The chosen trial did not fine-tune (0 epochs), so there is no curve.");
+        if (images.Training is not null)
+            h.Append("<p class=\"note\">The training loss is the fine-tuning's own (the distillation loss when it distills from the teacher); the test loss is the cross-entropy on the test split.</p>\n");
+        Image(h, images.Training, "Loss per epoch", r.Chosen is null ? "No chosen model yet." : "No stage of the chosen trial trained, so there is no curve.");
     }
 
     private static void Rejected(StringBuilder h, RunReport r)
@@ -143,13 +145,22 @@ internal static class ReportHtml
 
     private static string E(string s) => HtmlEncode(s);
     private static string N(long n) => n.ToString("N0", Inv);
+    private static string Macs(long? macs) => macs is { } m ? N(m) : "not counted (integer kernels)";
     private static string Ms(double ms) => ms.ToString(ms < 10 ? "F3" : "F2", Inv);
     private static string Sec(double? s) => s is { } x ? x.ToString("F1", Inv) : "–";
 
     private static string Bytes(long b) => b >= 1 << 20 ? $"{(b / 1048576.0).ToString("F2", Inv)} MiB ({N(b)})" : b >= 1024 ? $"{(b / 1024.0).ToString("F1", Inv)} KiB ({N(b)})" : $"{N(b)} B";
 
-    private static string Ratio(long before, long? after, string word = "fewer") =>
-        after is { } a && a > 0 && a != before ? ((double)before / a).ToString("F2", Inv) + $"× {(a < before ? word : "more")}" : after == before ? "same" : "";
+    /// <summary>"6.85× smaller" when the chosen model has less, "+0.3 %" when it has more, "same" when equal.</summary>
+    private static string Ratio(long before, long? after, string word = "fewer") => after switch
+    {
+        null => "",
+        { } a when a == before => "same",
+        { } a when a < before && a > 0 => ((double)before / a).ToString("F2", Inv) + $"× {word}",
+        { } a when a < before => "all gone",
+        { } a when before > 0 => "+" + (100.0 * (a - before) / before).ToString("F1", Inv) + " %",
+        _ => "",
+    };
 
     private static string Goal(OptimizeGoal g) => g switch
     {
@@ -160,7 +171,7 @@ internal static class ReportHtml
 
     private static string Stop(string stop) => stop switch
     {
-        "running" => "the run is still going (this page is rewritten after every trial)",
+        "running" => "the run had not ended when this page was written (it is rewritten after every trial, and at the end)",
         "trial-limit" => "the run ended at its number of trials",
         "wall-time" => "the run ended at its time budget",
         "exhausted" => "the run ended with every configuration of the space tried",

@@ -54,11 +54,12 @@ public sealed record RunReport
 }
 
 /// <summary>
-/// One model's figures for the before/after table: parameters, non-zeros, file bytes, packed bytes, MACs per sample,
+/// One model's figures for the before/after table: parameters, non-zeros, file bytes, packed bytes, MACs per sample (null
+/// when a layer's MACs are not counted: the integer kernels ConvInteger, MatMulInteger, QLinear*, MatMulNBits),
 /// accuracy in points (null on a fidelity budget) with its 95 % interval when measured with one, the top-1 agreement with
 /// the original (the chosen model on a fidelity budget), and ONNX Runtime p50 ms per batch size.
 /// </summary>
-public sealed record ModelFigures(long Parameters, long NonZero, long Bytes, long PackedBytes, long Macs, double? Accuracy,
+public sealed record ModelFigures(long Parameters, long NonZero, long Bytes, long PackedBytes, long? Macs, double? Accuracy,
     ConfidenceInterval? AccuracyInterval, double? Fidelity, ConfidenceInterval? FidelityInterval, IReadOnlyDictionary<int, double> LatencyMs);
 
 /// <summary>

@@ -40,7 +40,7 @@ internal sealed class RunReportBuilder
     {
         if (_original?.Path != r.Model) _original = (r.Model, ModelStats.Compute(r.Model));
         var s = _original.Value.Stats;
-        return new ModelFigures(s.Parameters, s.NonZero, r.Baseline.FileBytes, r.Baseline.Bytes, s.Macs, r.Baseline.Accuracy, null,
+        return new ModelFigures(s.Parameters, s.NonZero, r.Baseline.FileBytes, r.Baseline.Bytes, Macs(s), r.Baseline.Accuracy, null,
             r.MinFidelity is null ? null : 1.0, null, Latencies(r.Baseline.LatencyMs));
     }
 
@@ -49,9 +49,13 @@ internal sealed class RunReportBuilder
         var m = best.Metrics;
         double? Get(string k) => m.TryGetValue(k, out var v) ? v : null;
         var fidelity = r.Final?.Fidelity ?? (Get(TrialMetrics.Fidelity) is { } f ? new ConfidenceInterval(f, m[TrialMetrics.FidelityLow], m[TrialMetrics.FidelityHigh], 0.95, 0, 0) : null);
-        return new ModelFigures(s.Parameters, s.NonZero, (long)(Get(TrialMetrics.FileBytes) ?? s.BytesOnDisk), (long)(Get(TrialMetrics.Bytes) ?? s.PackedBytes), s.Macs,
+        return new ModelFigures(s.Parameters, s.NonZero, (long)(Get(TrialMetrics.FileBytes) ?? s.BytesOnDisk), (long)(Get(TrialMetrics.Bytes) ?? s.PackedBytes), Macs(s),
             r.Final?.Accuracy?.Estimate ?? Get(TrialMetrics.Accuracy), r.Final?.Accuracy, fidelity?.Estimate, fidelity, Latencies(m));
     }
+
+    /// <summary>The MACs per sample, or null when a layer's are not counted (an integer kernel, a shape not known).</summary>
+    private static long? Macs(ModelStats s) =>
+        s.MacsComplete && !s.Layers.Any(l => l.Macs is null && LayerPrecisions.IsLayer(l.OpType)) ? s.Macs : null;
 
     /// <summary>p50 ms by batch size from the <c>latency_ms_bN</c> metrics.</summary>
     private static Dictionary<int, double> Latencies(IReadOnlyDictionary<string, double> metrics)
