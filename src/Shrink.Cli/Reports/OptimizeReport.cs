@@ -29,7 +29,7 @@ internal sealed class OptimizeReport(CliContext cli, bool terminal)
         o.WriteLine($"optimize {r.Model}: goal {r.Goal.ToString().ToLowerInvariant()}, budget {r.Budget}; {r.Trials.Count} trials ({r.Stop})");
         if (r.Best is not { } best)
         {
-            o.WriteLine($"no trial completed; their errors are in {Path.Combine(r.Directory, "result.json")}");
+            o.WriteLine($"no trial completed; their errors are in {Path.Combine(r.Directory, "result.json")} and {ReportPage.HtmlFile}");
             return;
         }
         var b = r.Baseline;
@@ -39,9 +39,15 @@ internal sealed class OptimizeReport(CliContext cli, bool terminal)
         if (r.Final is { } f)
             o.WriteLine(f.Fidelity is { } fid ? $"  final re-evaluation on {f.Samples} samples: fidelity {fid.Format("F4")} (95 % interval)"
                 : $"  final re-evaluation on {f.Samples} samples: accuracy {f.Accuracy!.Format()} %, drop {f.Drop!.Format()} points (95 % intervals)");
+        o.WriteLine($"  report: {Path.Combine(r.Directory, ReportPage.HtmlFile)} (its data in {ReportPage.JsonFile})");
         o.WriteLine(r.Met ? $"meets the budget; wrote {Path.Combine(r.Directory, "best.onnx")} and best.recipe.yaml"
             : $"misses the budget: {string.Join("; ", r.MissReasons)}{(r.Miss > 0 ? $" (by {r.Miss.Value.ToString("G3", CultureInfo.InvariantCulture)} {(r.MinFidelity is null ? "points" : "of fidelity")})" : "")}; the closest attempt is kept in {Path.Combine(r.Directory, "best.onnx")} (exit code 3)");
     }
+
+    /// <summary>What <c>shrink report</c> wrote: the page and its data, and what the run holds.</summary>
+    public static string Written(RunReport r) =>
+        $"wrote {Path.Combine(r.Directory, ReportPage.HtmlFile)} and {ReportPage.JsonFile}: {r.Trials.Count} trials, "
+        + (r.Chosen is { } c ? $"chosen trial {c} ({(r.Met ? "meets the budget" : "misses the budget")})" : "no trial completed") + $", {r.Rejected.Count} rejected";
 
     private static string Metrics(IReadOnlyDictionary<string, double> m)
     {

@@ -58,9 +58,14 @@ public sealed record BaselineFigures(long Bytes, long FileBytes, double? Accurac
 public sealed record TrialSummary(int Number, string Status, string Summary, IReadOnlyDictionary<string, JsonElement> Configuration,
     IReadOnlyDictionary<string, double> Metrics, string? Model, string? Error, double? Seconds, bool Feasible, string Origin)
 {
+    /// <summary>When the trial (its last attempt) started and finished; null when it has not (absent from results written before these fields).</summary>
+    public DateTimeOffset? Started { get; init; }
+    public DateTimeOffset? Finished { get; init; }
+
     public static TrialSummary Of(Trial t, Objective objective) => new(t.Number, t.Status.ToString().ToLowerInvariant(),
         t.Attributes.GetValueOrDefault("summary") ?? CompressionSpace.Summary(t.Configuration),
-        t.Configuration.Values.ToDictionary(v => v.Key, v => v.Value), t.Metrics, t.ModelPath, t.Error, t.Seconds, objective.IsFeasible(t), t.Origin);
+        t.Configuration.Values.ToDictionary(v => v.Key, v => v.Value), t.Metrics, t.ModelPath, t.Error, t.Seconds, objective.IsFeasible(t), t.Origin)
+    { Started = t.Started, Finished = t.Finished };
 }
 
 /// <summary>The Pareto fronts of accuracy against packed bytes and against latency (at the largest batch size), each ordered by trial number.</summary>

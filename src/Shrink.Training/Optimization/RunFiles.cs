@@ -8,12 +8,14 @@ namespace Shrink.Training.Optimization;
 /// <summary>
 /// The files of an optimize run directory that are true at every moment, each replaced atomically (written beside, then
 /// renamed) after every finished trial: <c>best.onnx</c> (the chosen trial's model, loaded in ONNX Runtime before the
-/// rename), <c>best.recipe.yaml</c> (its recipe), <c>pareto.json</c> and <c>result.json</c> (<see cref="OptimizeResult"/>).
+/// rename), <c>best.recipe.yaml</c> (its recipe), <c>pareto.json</c>, <c>result.json</c> (<see cref="OptimizeResult"/>), and
+/// the report, <c>report.json</c> and <c>report.html</c> (<see cref="ReportPage"/>).
 /// </summary>
 internal sealed class RunFiles(OptimizeRun run)
 {
     public const string BestModel = "best.onnx", BestRecipe = "best.recipe.yaml", ParetoFile = "pareto.json", ResultFile = "result.json", OptionsFile = "options.json";
     private string? _written;
+    private readonly ReportWriter _report = new();
 
     public string Path(string name) => System.IO.Path.Combine(run.Directory, name);
 
@@ -30,6 +32,7 @@ internal sealed class RunFiles(OptimizeRun run)
         var result = Result(trials, baseline, objective, best) with { Stop = stop, Final = final };
         AtomicFile.WriteAllText(Path(ParetoFile), System.Text.Json.JsonSerializer.Serialize(result.Pareto, OptimizeResult.Json));
         AtomicFile.WriteAllText(Path(ResultFile), result.ToJson());
+        _report.Write(result, run.Directory);
         return result;
     }
 

@@ -68,10 +68,11 @@ public static class RecipeRunner
     {
         var stage = recipe.Stages[index];
         var label = RecipeStage.Label(index, stage.Technique);
+        var epochs = new List<TechniqueEpoch>();
         var stageSession = new TechniqueSession
         {
             Notes = n => session.Note($"{label}: {n}"), Progress = session.Progress, Cancel = session.Cancel, Naming = session.Naming,
-            RunDirectory = paths.Run, Resume = resume && Directory.Exists(paths.Run),
+            RunDirectory = paths.Run, Resume = resume && Directory.Exists(paths.Run), EpochEnd = e => { lock (epochs) epochs.Add(e); },
         };
         var clock = Stopwatch.StartNew();
         var result = Guarded(recipe, index, () => TechniqueRegistry.Find(stage.Technique).Run(model, stage.Options, inputs, stageSession));
@@ -79,6 +80,7 @@ public static class RecipeRunner
         {
             Stage = index + 1, Technique = stage.Technique, Model = Path.GetFileName(paths.Model), InputSha256 = inputHash,
             Seconds = clock.Elapsed.TotalSeconds, Artifacts = StageMetrics.ArtifactsJson(result.Artifacts), Notes = result.Notes,
+            Training = epochs.Count == 0 ? null : epochs.ToList(),
         };
         var metrics = ModelSaver.Save(result.Model, paths.Model, file => StageMetrics.Measure(file, model, inputs.Data?.Test, inputs.Runner, facts), guard: guard);
         AtomicFile.WriteAllText(paths.Metrics, metrics.ToJson(), guard);

@@ -55,6 +55,10 @@ public sealed record StageMetrics
 
     public IReadOnlyList<string> Notes { get; init; } = Array.Empty<string>();
 
+    /// <summary>Every training epoch the stage ran (each fine-tuning, round or teacher, by its label), in order; null when it trained none.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<TechniqueEpoch>? Training { get; init; }
+
     internal static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = true,

@@ -22,7 +22,7 @@ public class OptimizeCommandTests
         Assert.True(doc.RootElement.GetProperty("met").GetBoolean());
         Assert.Equal(2, doc.RootElement.GetProperty("trials").GetArrayLength());
         Assert.Equal(2, r.Err.Split('\n').Count(l => l.StartsWith("trial ", StringComparison.Ordinal)));   // a plain line per trial off a terminal
-        foreach (var file in new[] { "best.onnx", "best.recipe.yaml", "pareto.json", "result.json", "trials.db", "options.json" })
+        foreach (var file in new[] { "best.onnx", "best.recipe.yaml", "pareto.json", "result.json", "report.html", "report.json", "trials.db", "options.json" })
             Assert.True(File.Exists(dir.File($"run/{file}")), file);
 
         var replay = CliRunner.Run("recipe", "run", dir.File("run/best.recipe.yaml"), "--out", dir.File("replay"));
