@@ -43,7 +43,7 @@ internal static class OptimizeCommand
             {
                 var session = new TechniqueSession { Cancel = s.Cancel, Notes = cli.Note, Naming = cli.Naming, Verbosity = cli.Verbosity };
                 result = Optimizer.Run(RecipeModel.File(path), recipeData, options, dir, session, report.Progress);
-            });
+            }, $"interrupted: the finished trials are kept in {Path.Combine(Path.GetFullPath(dir), "trials.db")} and the best so far in best.onnx, pareto.json and result.json; the running trial is retried when you continue with the same command and --resume");
             if (result is null) return code;
             if (p.GetValue(json)) cli.WriteJson(result);
             else report.Result(result);
