@@ -34,7 +34,7 @@ internal sealed class TrialEvaluator(OptimizeRun run, TrialHooks? hooks = null)
         hooks?.Model?.Invoke(context, outcome.FinalModel);
         var model = Path.GetRelativePath(run.Directory, outcome.FinalModel);
         var attributes = new Dictionary<string, string> { ["summary"] = Summary(c, context.Budget) };
-        var (metrics, error) = Measure(outcome.FinalModel, context);
+        var (metrics, error) = Measure(outcome.FinalModel, context, token);
         var result = error is null ? TrialResult.Completed(metrics, model) : TrialResult.Failed(error) with { Metrics = metrics, ModelPath = model };
         return result with { Attributes = attributes };
     }, token);
@@ -44,8 +44,10 @@ internal sealed class TrialEvaluator(OptimizeRun run, TrialHooks? hooks = null)
         CompressionSpace.Summary(c) + (budget >= 1 ? "" : $", budget {OptimizeOptions.Share(budget)}");
 
     /// <summary>Every metric of the model at <paramref name="path"/> against the original, or the error that fails the trial (outputs that are not finite numbers).</summary>
-    private (Dictionary<string, double> Metrics, string? Error) Measure(string path, TrialContext context)
+    /// <remarks>Checks <paramref name="token"/> between the measurements, so Ctrl-C gives a trial back instead of finishing it.</remarks>
+    private (Dictionary<string, double> Metrics, string? Error) Measure(string path, TrialContext context, CancellationToken token)
     {
+        token.ThrowIfCancellationRequested();
         var runner = new RunnerOptions { Threads = context.Threads };
         var size = ModelEvaluation.Measure(path, null, runner);
         var metrics = new Dictionary<string, double> { [TrialMetrics.Bytes] = size.PackedBytes, [TrialMetrics.FileBytes] = size.Bytes };
@@ -55,6 +57,7 @@ internal sealed class TrialEvaluator(OptimizeRun run, TrialHooks? hooks = null)
         if (predictions.NonFinite > 0)
             return (metrics, $"the model's outputs are not finite numbers (NaN or infinity) on {predictions.NonFinite} of {test.Count} test samples");
         foreach (var kv in run.Acceptance(predictions)) metrics[kv.Key] = kv.Value;
+        token.ThrowIfCancellationRequested();
         foreach (var kv in Latency(path, runner)) metrics[kv.Key] = kv.Value;
         return (metrics, null);
     }
