@@ -8,7 +8,8 @@ namespace Shrink.Cli.Commands;
 
 /// <summary>
 /// <c>shrink optimize MODEL --data D (--max-accuracy-drop P | --min-fidelity C) [--goal size|latency|both] [--teacher T]
-/// [--budget 2h|N] [--trials N] [--workers N] [--seed S] [--strict] --out DIR [--resume] [--json]</c>: automatic
+/// [--budget 2h|N] [--trials N] [--workers N] [--seed S] [--strict] [--strategy evolution|random|annealing|halving]
+/// --out DIR [--resume] [--json]</c>: automatic
 /// compression (<see cref="Optimizer"/>). Exit code 0 when the chosen model meets the budget, 3 when it does not (the
 /// closest attempt is kept and the miss stated), 2 for bad input, 130 when interrupted (continue with --resume).
 /// </summary>
