@@ -17,14 +17,16 @@ internal sealed partial class OptimizeCli
     public Option<int> Workers { get; } = new("--workers") { Description = "Trials at once; the threads (--threads, default one per core) are split between them", DefaultValueFactory = _ => 1 };
     public Option<int> Seed { get; } = new("--seed") { Description = "Seed of the search, the fine-tuning and the bootstrap", DefaultValueFactory = _ => 0 };
     public Option<bool> Strict { get; } = new("--strict") { Description = "Accept only when the 95 % interval's far end is within the budget" };
-    public Option<string> Strategy { get; } = new("--strategy") { Description = "evolution (regularized evolution), random or annealing", DefaultValueFactory = _ => "evolution" };
+    public Option<string> Strategy { get; } = new("--strategy") { Description = "evolution (regularized evolution), random, annealing or halving (successive halving: new configurations on a share of the data first, the best promoted)", DefaultValueFactory = _ => "evolution" };
+    public Option<int> HalvingEta { get; } = new("--halving-eta") { Description = "Successive halving: each rung keeps its best 1/η and tries them on η times the data", DefaultValueFactory = _ => 3 };
+    public Option<int> HalvingRungs { get; } = new("--halving-rungs") { Description = "Successive halving: the number of budgets (3 with η = 3: 1/9, 1/3 and all of the data)", DefaultValueFactory = _ => 3 };
     public Option<string> LatencyBatch { get; } = new("--latency-batch") { Description = "Batch sizes of the latency measurements", DefaultValueFactory = _ => "1,256" };
     public Option<int> MaxEpochs { get; } = new("--max-epochs") { Description = "The most fine-tuning epochs a trial may choose", DefaultValueFactory = _ => 2 };
     public Option<int?> Limit { get; } = new("--limit") { Description = "Fine-tune on the first N training samples only" };
     public Option<bool> Resume { get; } = new("--resume") { Description = "Continue the run in --out (same options): finished trials are kept, a running one is retried" };
     public Option<string> Out { get; } = new("--out") { Description = "Run directory: best.onnx, best.recipe.yaml, pareto.json, result.json, report.html, report.json, trials.db", Required = true };
 
-    public IEnumerable<Option> All => [MaxDrop, MinFidelity, Goal, Teacher, Budget, Trials, Workers, Seed, Strict, Strategy, LatencyBatch, MaxEpochs, Limit, Resume, Out];
+    public IEnumerable<Option> All => [MaxDrop, MinFidelity, Goal, Teacher, Budget, Trials, Workers, Seed, Strict, Strategy, HalvingEta, HalvingRungs, LatencyBatch, MaxEpochs, Limit, Resume, Out];
 
     /// <summary>Property → flag where the names differ.</summary>
     public static readonly (string Property, string Flag)[] Aliases =
@@ -36,7 +38,7 @@ internal sealed partial class OptimizeCli
     public OptimizeCli()
     {
         Goal.AcceptOnlyFromAmong("size", "latency", "both");
-        Strategy.AcceptOnlyFromAmong("evolution", "random", "annealing");
+        Strategy.AcceptOnlyFromAmong("evolution", "random", "annealing", "halving");
     }
 
     /// <summary>The options the flags give (checked by the library: the message names the property, printed as its flag).</summary>
@@ -49,6 +51,7 @@ internal sealed partial class OptimizeCli
             Goal = Enum.Parse<OptimizeGoal>(p.GetValue(Goal)!, ignoreCase: true), MaxAccuracyDrop = p.GetValue(MaxDrop), MinFidelity = p.GetValue(MinFidelity),
             Strict = p.GetValue(Strict), Trials = trials ?? p.GetValue(Trials), WallTime = wall, Workers = p.GetValue(Workers), Threads = threads,
             Seed = p.GetValue(Seed), Strategy = Enum.Parse<OptimizeStrategy>(p.GetValue(Strategy)!, ignoreCase: true),
+            HalvingEta = p.GetValue(HalvingEta), HalvingRungs = p.GetValue(HalvingRungs),
             LatencyBatches = Options.ParseIntList("--latency-batch", p.GetValue(LatencyBatch)!), MaxEpochs = p.GetValue(MaxEpochs), Resume = p.GetValue(Resume),
         }.Validate();
     }

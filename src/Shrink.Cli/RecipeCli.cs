@@ -55,9 +55,9 @@ internal sealed class RecipeCli
 
     /// <summary>
     /// Runs <paramref name="body"/> with a session whose token Ctrl-C cancels; a cancelled run prints the line that says
-    /// how to continue and returns 130, else <see cref="ShrinkApp.Ok"/>.
+    /// how to continue (<paramref name="interrupted"/>, else the recipe's) and returns 130, else <see cref="ShrinkApp.Ok"/>.
     /// </summary>
-    public static int UntilCtrlC(CliContext cli, Action<TechniqueSession> body)
+    public static int UntilCtrlC(CliContext cli, Action<TechniqueSession> body, string? interrupted = null)
     {
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
@@ -69,7 +69,7 @@ internal sealed class RecipeCli
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
-            cli.Note("interrupted: finished stages and the running stage's checkpoint are kept; continue with the same command and --resume");
+            cli.Note(interrupted ?? "interrupted: finished stages and the running stage's checkpoint are kept; continue with the same command and --resume");
             return TrainingCli.Interrupted;
         }
         finally

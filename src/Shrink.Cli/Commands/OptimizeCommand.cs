@@ -8,7 +8,8 @@ namespace Shrink.Cli.Commands;
 
 /// <summary>
 /// <c>shrink optimize MODEL --data D (--max-accuracy-drop P | --min-fidelity C) [--goal size|latency|both] [--teacher T]
-/// [--budget 2h|N] [--trials N] [--workers N] [--seed S] [--strict] --out DIR [--resume] [--json]</c>: automatic
+/// [--budget 2h|N] [--trials N] [--workers N] [--seed S] [--strict] [--strategy evolution|random|annealing|halving]
+/// --out DIR [--resume] [--json]</c>: automatic
 /// compression (<see cref="Optimizer"/>). Exit code 0 when the chosen model meets the budget, 3 when it does not (the
 /// closest attempt is kept and the miss stated), 2 for bad input, 130 when interrupted (continue with --resume).
 /// </summary>
@@ -43,7 +44,7 @@ internal static class OptimizeCommand
             {
                 var session = new TechniqueSession { Cancel = s.Cancel, Notes = cli.Note, Naming = cli.Naming, Verbosity = cli.Verbosity };
                 result = Optimizer.Run(RecipeModel.File(path), recipeData, options, dir, session, report.Progress);
-            });
+            }, $"interrupted: the finished trials are kept in {Path.Combine(Path.GetFullPath(dir), "trials.db")} and the best so far in best.onnx, pareto.json and result.json; the running trial is retried when you continue with the same command and --resume");
             if (result is null) return code;
             if (p.GetValue(json)) cli.WriteJson(result);
             else report.Result(result);

@@ -27,6 +27,8 @@ internal sealed class OptimizeReport(CliContext cli, bool terminal)
     {
         var o = cli.Out;
         o.WriteLine($"optimize {r.Model}: goal {r.Goal.ToString().ToLowerInvariant()}, budget {r.Budget}; {r.Trials.Count} trials ({r.Stop})");
+        if (r.Budgets is { } budgets)
+            o.WriteLine($"  successive halving over {string.Join(", ", budgets.Select(Share))} of the training and test samples: {r.Trials.Count(t => t.Budget >= 1)} trials at the full budget, only they can be chosen");
         if (r.Best is not { } best)
         {
             o.WriteLine($"no trial completed; their errors are in {Path.Combine(r.Directory, "result.json")} and {ReportPage.HtmlFile}");
@@ -63,6 +65,8 @@ internal sealed class OptimizeReport(CliContext cli, bool terminal)
         : $"best: trial {b.Number + 1}, {Format.Bytes((long)b.Metrics.GetValueOrDefault(TrialMetrics.Bytes))}{(e.BestMet ? "" : $", misses by {e.BestMiss:G3}")}";
 
     private static string Left(OptimizeProgress e) => e.Left is { } left ? $"{left:hh\\:mm\\:ss} left" : $"{e.Elapsed:hh\\:mm\\:ss} elapsed";
+
+    private static string Share(double budget) => budget >= 1 ? "all" : $"1/{Math.Round(1 / budget).ToString(CultureInfo.InvariantCulture)}";
 
     private static string Accuracy(double? points) => points is { } a ? $"accuracy {a:F2} %" : "fidelity budget (accuracy not measured)";
 

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Shrink.Search;
 
 namespace Shrink.Training.Optimization;
 
@@ -16,7 +17,22 @@ public enum OptimizeGoal
 
 /// <summary>How <see cref="Optimizer"/> proposes configurations (the strategies of <c>Shrink.Search</c>).</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<OptimizeStrategy>))]
-public enum OptimizeStrategy { Evolution, Random, Annealing }
+public enum OptimizeStrategy
+{
+    /// <summary>Regularized evolution (aging tournament of 3 in a population of 10, one-parameter mutations).</summary>
+    Evolution,
+    /// <summary>Independent random configurations.</summary>
+    Random,
+    /// <summary>Simulated annealing from the best configuration so far.</summary>
+    Annealing,
+    /// <summary>
+    /// Successive halving (asynchronous, <see cref="SuccessiveHalving"/>) over random configurations: new ones are tried on
+    /// a share of the fine-tuning data and of the test samples (<see cref="OptimizeOptions.HalvingBudgets"/>), the best
+    /// 1/<see cref="OptimizeOptions.HalvingEta"/> of each rung tried again on the next, larger share. Only trials at the
+    /// full budget can be chosen and enter the Pareto fronts.
+    /// </summary>
+    Halving,
+}
 
 /// <summary>
 /// Options of <see cref="Optimizer.Run"/> (<c>shrink optimize</c>; the defaults are the command's): the goal, the
@@ -62,6 +78,23 @@ public sealed record OptimizeOptions
     /// <summary>Bootstrap resamples of the per-sample scores (the interval is seeded by <see cref="Seed"/>).</summary>
     public int Resamples { get; init; } = 1000;
 
+    /// <summary>Successive halving's η: each rung keeps its best 1/η and tries them on η times the budget (<see cref="OptimizeStrategy.Halving"/> only).</summary>
+    public int HalvingEta { get; init; } = 3;
+
+    /// <summary>Successive halving's number of budgets: η^−(rungs−1), …, 1/η, 1 (3 with η = 3: 1/9, 1/3 and the full budget).</summary>
+    public int HalvingRungs { get; init; } = 3;
+
+    /// <summary>The budgets of successive halving's rungs, smallest first (the last is 1, the full evaluation).</summary>
+    [JsonIgnore]
+    public IReadOnlyList<double> HalvingBudgets => Enumerable.Range(0, HalvingRungs).Select(k => Math.Pow(HalvingEta, k - (HalvingRungs - 1))).ToList();
+
+    /// <summary>
+    /// The fewest trials in which successive halving brings one configuration to the full budget: the starting trial
+    /// (at the full budget), then η^(rungs−1) trials on the first rung, …, η on the last but one, and 1 on the last.
+    /// </summary>
+    [JsonIgnore]
+    public int HalvingMinTrials => 1 + Enumerable.Range(0, HalvingRungs).Sum(k => (int)Math.Pow(HalvingEta, k));
+
     /// <summary>Continue the run in the directory (same options) instead of starting one.</summary>
     public bool Resume { get; init; }
 
@@ -87,21 +120,44 @@ public sealed record OptimizeOptions
             throw OptionsException.For(nameof(LatencyBatches), $"must be one or more batch sizes of at least 1, got [{string.Join(", ", LatencyBatches)}]");
         if (MaxEpochs < 0) throw OptionsException.For(nameof(MaxEpochs), $"must be 0 or more, got {MaxEpochs}");
         if (Resamples < 100) throw OptionsException.For(nameof(Resamples), $"must be at least 100, got {Resamples}");
+        if (Strategy == OptimizeStrategy.Halving) ValidateHalving();
         return this;
     }
+
+    private void ValidateHalving()
+    {
+        if (HalvingEta is < 2 or > 10) throw OptionsException.For(nameof(HalvingEta), $"must be in [2, 10] (each rung keeps its best 1/η), got {HalvingEta}");
+        if (HalvingRungs is < 2 or > 5) throw OptionsException.For(nameof(HalvingRungs), $"must be in [2, 5] (the smallest budget is η^−(rungs−1)), got {HalvingRungs}");
+        if (Trials is { } n && n < HalvingMinTrials)
+        {
+            var budgets = HalvingBudgets;
+            var rungs = string.Join(", ", Enumerable.Range(0, HalvingRungs - 1).Select(k => $"{(int)Math.Pow(HalvingEta, HalvingRungs - 1 - k)} at budget {Share(budgets[k])}"));
+            throw OptionsException.For(nameof(Trials), $"must be at least {HalvingMinTrials} with successive halving, got {n}: the starting trial, then {rungs} and 1 at the full budget before a configuration reaches it; give more trials, fewer rungs or another strategy");
+        }
+    }
+
+    /// <summary>A budget as a fraction: "1/9".</summary>
+    internal static string Share(double budget) => budget >= 1 ? "1" : Invariant($"1/{Math.Round(1 / budget):0}");
 
     /// <summary>The budget as a user wrote it: "accuracy drop ≤ 0.5 points" or "fidelity ≥ 0.99" (strict: of the interval's far end).</summary>
     [JsonIgnore]
     public string BudgetText => (ByFidelity ? $"fidelity ≥ {MinFidelity:G}" : $"accuracy drop ≤ {MaxAccuracyDrop:G} points") + (Strict ? " (strict: the 95 % interval's far end)" : "");
 
     /// <summary>The options a resumed run must share with the run it continues, by property name (everything but the search budget, workers, threads and resume).</summary>
-    internal IReadOnlyDictionary<string, string> Identity() => new Dictionary<string, string>
+    internal IReadOnlyDictionary<string, string> Identity()
     {
-        [nameof(Goal)] = Goal.ToString(), [nameof(MaxAccuracyDrop)] = Invariant($"{MaxAccuracyDrop}"), [nameof(MinFidelity)] = Invariant($"{MinFidelity}"),
-        [nameof(Strict)] = Invariant($"{Strict}"), [nameof(Seed)] = Invariant($"{Seed}"), [nameof(Strategy)] = Strategy.ToString(),
-        [nameof(LatencyBatches)] = string.Join(",", LatencyBatches.Select(b => Invariant($"{b}"))), [nameof(MaxEpochs)] = Invariant($"{MaxEpochs}"),
-        [nameof(Resamples)] = Invariant($"{Resamples}"),
-    };
+        var identity = new Dictionary<string, string>
+        {
+            [nameof(Goal)] = Goal.ToString(), [nameof(MaxAccuracyDrop)] = Invariant($"{MaxAccuracyDrop}"), [nameof(MinFidelity)] = Invariant($"{MinFidelity}"),
+            [nameof(Strict)] = Invariant($"{Strict}"), [nameof(Seed)] = Invariant($"{Seed}"), [nameof(Strategy)] = Strategy.ToString(),
+            [nameof(LatencyBatches)] = string.Join(",", LatencyBatches.Select(b => Invariant($"{b}"))), [nameof(MaxEpochs)] = Invariant($"{MaxEpochs}"),
+            [nameof(Resamples)] = Invariant($"{Resamples}"),
+        };
+        if (Strategy != OptimizeStrategy.Halving) return identity;
+        identity[nameof(HalvingEta)] = Invariant($"{HalvingEta}");
+        identity[nameof(HalvingRungs)] = Invariant($"{HalvingRungs}");
+        return identity;
+    }
 
     private static string Invariant(FormattableString s) => FormattableString.Invariant(s);
 }

@@ -36,6 +36,11 @@ public sealed record OptimizeResult
     public required IReadOnlyList<TrialSummary> Trials { get; init; }
     /// <summary>Trials on the front of accuracy (or fidelity) against packed bytes, and against latency.</summary>
     public required ParetoFronts Pareto { get; init; }
+    /// <summary>
+    /// Successive halving's budgets (shares of the training and test samples, smallest first), or null for the other
+    /// strategies: only trials at the full budget (1) can be <see cref="Best"/> and enter <see cref="Pareto"/>.
+    /// </summary>
+    public IReadOnlyList<double>? Budgets { get; init; }
     /// <summary>Why the run stopped ("trial-limit", "wall-time", "exhausted", "cancelled"), or "running".</summary>
     public string Stop { get; init; } = "running";
 
@@ -54,9 +59,13 @@ public sealed record OptimizeResult
 /// <summary>The original model's figures: packed and file bytes, test accuracy (points; null without labels) and p50 ms per batch size.</summary>
 public sealed record BaselineFigures(long Bytes, long FileBytes, double? Accuracy, IReadOnlyDictionary<string, double> LatencyMs);
 
-/// <summary>One trial as the result lists it: its configuration, a summary, status, metrics, model, error and time.</summary>
+/// <summary>
+/// One trial as the result lists it: its configuration, a summary, status, metrics, model, error and time, how it was made
+/// (<see cref="Origin"/>, from <see cref="Parent"/>) and its <see cref="Budget"/> (1 but for successive halving's smaller rungs).
+/// </summary>
 public sealed record TrialSummary(int Number, string Status, string Summary, IReadOnlyDictionary<string, JsonElement> Configuration,
-    IReadOnlyDictionary<string, double> Metrics, string? Model, string? Error, double? Seconds, bool Feasible, string Origin)
+    IReadOnlyDictionary<string, double> Metrics, string? Model, string? Error, double? Seconds, bool Feasible, string Origin,
+    double Budget = 1, int? Parent = null, string? Hash = null)
 {
     /// <summary>When the trial (its last attempt) started and finished; null when it has not (absent from results written before these fields).</summary>
     public DateTimeOffset? Started { get; init; }
@@ -64,7 +73,8 @@ public sealed record TrialSummary(int Number, string Status, string Summary, IRe
 
     public static TrialSummary Of(Trial t, Objective objective) => new(t.Number, t.Status.ToString().ToLowerInvariant(),
         t.Attributes.GetValueOrDefault("summary") ?? CompressionSpace.Summary(t.Configuration),
-        t.Configuration.Values.ToDictionary(v => v.Key, v => v.Value), t.Metrics, t.ModelPath, t.Error, t.Seconds, objective.IsFeasible(t), t.Origin)
+        t.Configuration.Values.ToDictionary(v => v.Key, v => v.Value), t.Metrics, t.ModelPath, t.Error, t.Seconds, objective.IsFeasible(t) && t.Budget >= 1,
+        t.Origin, t.Budget, t.Parent, t.Hash)
     { Started = t.Started, Finished = t.Finished };
 }
 

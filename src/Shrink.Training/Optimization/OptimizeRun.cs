@@ -41,18 +41,35 @@ internal sealed class OptimizeRun
     /// <summary>The directory of trial <paramref name="number"/> (0-based in the store, counted from 1 in files and lines): <c>DIR/trials/0007</c> for number 6.</summary>
     public string TrialDirectory(int number) => Path.Combine(Directory, "trials", (number + 1).ToString("D4", System.Globalization.CultureInfo.InvariantCulture));
 
-    /// <summary>The recipe of configuration <paramref name="c"/>.</summary>
-    public Recipe RecipeOf(Configuration c) => CompressionPlan.Recipe(c, Model, Data, new RecipeRuntime(), Options.Seed, FloatLayers);
+    /// <summary>
+    /// The recipe of configuration <paramref name="c"/> at <paramref name="budget"/> (successive halving's share of the full
+    /// evaluation): below 1, its fine-tuning and calibration see only the first ⌈budget · n⌉ of the n training samples.
+    /// At 1 it is the recipe <c>best.recipe.yaml</c> holds.
+    /// </summary>
+    public Recipe RecipeOf(Configuration c, double budget = 1)
+    {
+        var data = budget >= 1 ? Data : Data with { TrainLimit = Share(budget, Inputs.Data!.Train.Count) };
+        return CompressionPlan.Recipe(c, Model, data, new RecipeRuntime(), Options.Seed, FloatLayers);
+    }
+
+    /// <summary>The test samples a trial at <paramref name="budget"/> is accepted on: the first ⌈budget · n⌉ of the test split.</summary>
+    public IDataSource TestAt(double budget) => budget >= 1 ? Test : Test.Take(Share(budget, Test.Count));
+
+    /// <summary>⌈<paramref name="budget"/> · <paramref name="count"/>⌉, at least 1.</summary>
+    public static int Share(double budget, int count) => Math.Clamp((int)Math.Ceiling(budget * count - 1e-9), 1, count);
 
     /// <summary>
-    /// The acceptance metrics of <paramref name="candidate"/>: accuracy and its drop in points (or the agreement with the
+    /// The acceptance metrics of <paramref name="candidate"/> (on the first samples of the test split: all of them, or a
+    /// trial's share, <see cref="TestAt"/>): accuracy and its drop in points (or the agreement with the
     /// original), each with its paired 95 % bootstrap interval, and how far the budget is exceeded (strict: by the interval's far end).
     /// </summary>
     public Dictionary<string, double> Acceptance(SamplePredictions candidate)
     {
+        var baseline = candidate.Predicted.Length == Baseline.Predicted.Length ? Baseline
+            : new SamplePredictions(Baseline.Predicted[..candidate.Predicted.Length], Baseline.Labels?[..candidate.Predicted.Length]);
         if (Options.MinFidelity is { } min)
         {
-            var f = Bootstrap.Mean(candidate.Agrees(Baseline), Options.Resamples, Options.Seed);
+            var f = Bootstrap.Mean(candidate.Agrees(baseline), Options.Resamples, Options.Seed);
             return new()
             {
                 [TrialMetrics.Fidelity] = f.Estimate, [TrialMetrics.FidelityLow] = f.Low, [TrialMetrics.FidelityHigh] = f.High,
@@ -60,7 +77,7 @@ internal sealed class OptimizeRun
             };
         }
         var correct = candidate.Correct();
-        var d = Bootstrap.Difference(Baseline.Correct(), correct, Options.Resamples, Options.Seed);
+        var d = Bootstrap.Difference(baseline.Correct(), correct, Options.Resamples, Options.Seed);
         return new()
         {
             [TrialMetrics.Accuracy] = 100.0 * correct.Count(x => x) / correct.Length,

@@ -36,8 +36,16 @@ public static class Optimizer
     /// calibrates, its test split accepts; <see cref="RecipeData.Teacher"/>: the teacher, else the original model is
     /// distilled from) into <paramref name="directory"/>. <paramref name="progress"/> hears each trial start and finish.
     /// </summary>
+    /// <remarks>
+    /// Interrupted through <see cref="TechniqueSession.Cancel"/> (Ctrl-C): the running trials are given back as pending (a
+    /// resume runs them first), <c>result.json</c> is rewritten with stop "cancelled", and <see cref="OperationCanceledException"/> is thrown.
+    /// </remarks>
     public static OptimizeResult Run(RecipeModel model, RecipeData data, OptimizeOptions options, string directory, TechniqueSession session,
-        Action<OptimizeProgress>? progress = null)
+        Action<OptimizeProgress>? progress = null) => Run(model, data, options, directory, session, progress, hooks: null);
+
+    /// <summary><see cref="Run(RecipeModel, RecipeData, OptimizeOptions, string, TechniqueSession, Action{OptimizeProgress}?)"/> with the trials' test seams.</summary>
+    internal static OptimizeResult Run(RecipeModel model, RecipeData data, OptimizeOptions options, string directory, TechniqueSession session,
+        Action<OptimizeProgress>? progress, TrialHooks? hooks)
     {
         options.Validate();
         if (model.Path is null) throw new ArgumentException("optimize takes a model file", nameof(model));
@@ -62,9 +70,9 @@ public static class Optimizer
             Threads = threads,
             Started = t => events.Started(t, study.Trials()), Finished = t => events.Finished(t, study.Trials()),
         });
-        var summary = runner.RunAsync(new TrialEvaluator(run).Evaluate, session.Cancel).GetAwaiter().GetResult();
-        session.Cancel.ThrowIfCancellationRequested();
+        var summary = runner.RunAsync(new TrialEvaluator(run, hooks).Evaluate, session.Cancel).GetAwaiter().GetResult();
         var result = files.Update(summary.Trials, baseline, Kebab(summary.Stop));
+        session.Cancel.ThrowIfCancellationRequested();
         return result.Best is null ? result : files.Update(summary.Trials, baseline, Kebab(summary.Stop), Final(run, files.Path(RunFiles.BestModel)));
     }
 
@@ -108,10 +116,14 @@ public static class Optimizer
     {
         OptimizeStrategy.Random => new RandomSearch(space, options.Seed),
         OptimizeStrategy.Annealing => new SimulatedAnnealing(space, objective, options.Seed),
+        OptimizeStrategy.Halving => new SuccessiveHalving(new RandomSearch(space, options.Seed), objective, options.HalvingBudgets[0], 1, options.HalvingEta),
         _ => new RegularizedEvolution(space, objective, options.Seed, population: 10, sample: 3),
     };
 
-    /// <summary>The first trial of a new run: static int8 of every layer, no pruning, no fine-tuning (what a user would try first).</summary>
+    /// <summary>
+    /// The first trial of a new run: static int8 of every layer, no pruning, no fine-tuning (what a user would try first),
+    /// at the full budget also with successive halving, so a model that can be chosen is there from the first trial on.
+    /// </summary>
     private static Configuration Starting(SearchSpace space) =>
         space.Check(Configuration.Of((CompressionSpace.Structure, "none"), (CompressionSpace.Weights, "static"), (CompressionSpace.Epochs, 0)));
 

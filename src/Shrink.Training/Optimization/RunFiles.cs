@@ -19,17 +19,22 @@ internal sealed class RunFiles(OptimizeRun run)
 
     public string Path(string name) => System.IO.Path.Combine(run.Directory, name);
 
-    /// <summary>The result of <paramref name="trials"/> so far; writes the best model and recipe when the best trial changed, then the fronts and result.</summary>
+    /// <summary>
+    /// The result of <paramref name="trials"/> so far; writes the best model and recipe when the best trial changed, then the
+    /// fronts and result. Only trials at the full budget are chosen or on the fronts (successive halving's smaller budgets
+    /// are measured on fewer samples); every trial is listed.
+    /// </summary>
     public OptimizeResult Update(IReadOnlyList<Trial> trials, BaselineFigures baseline, string stop = "running", FinalEvaluation? final = null)
     {
         var objective = run.Objective;
-        var best = objective.Best(trials);
+        var full = trials.Where(t => t.Budget >= 1).ToList();
+        var best = objective.Best(full);
         if (best?.ModelPath is { } model && best.Hash != _written)
         {
             WriteBest(System.IO.Path.Combine(run.Directory, model), best);
             _written = best.Hash;
         }
-        var result = Result(trials, baseline, objective, best) with { Stop = stop, Final = final };
+        var result = Result(trials, Fronts(full, objective), baseline, objective, best) with { Stop = stop, Final = final };
         AtomicFile.WriteAllText(Path(ParetoFile), System.Text.Json.JsonSerializer.Serialize(result.Pareto, OptimizeResult.Json));
         AtomicFile.WriteAllText(Path(ResultFile), result.ToJson());
         _report.Write(result, run.Directory);
@@ -49,7 +54,7 @@ internal sealed class RunFiles(OptimizeRun run)
             header: [$"shrink optimize: trial {best.Number + 1} of {run.Directory} ({CompressionSpace.Summary(best.Configuration)})"]);
     }
 
-    private OptimizeResult Result(IReadOnlyList<Trial> trials, BaselineFigures baseline, Objective objective, Trial? best)
+    private OptimizeResult Result(IReadOnlyList<Trial> trials, ParetoFronts fronts, BaselineFigures baseline, Objective objective, Trial? best)
     {
         var excess = best?.Metrics.GetValueOrDefault(TrialMetrics.Excess, double.PositiveInfinity);
         var met = best is not null && objective.IsFeasible(best);
@@ -59,7 +64,8 @@ internal sealed class RunFiles(OptimizeRun run)
             MaxAccuracyDrop = run.Options.MaxAccuracyDrop, MinFidelity = run.Options.MinFidelity, Strict = run.Options.Strict, Baseline = baseline,
             Best = best is null ? null : TrialSummary.Of(best, objective), Met = met, Miss = best is null || met ? null : Math.Max(0, excess ?? 0),
             MissReasons = best is null || met ? [] : Reasons(best),
-            Trials = trials.Select(t => TrialSummary.Of(t, objective)).ToList(), Pareto = Fronts(trials, objective),
+            Trials = trials.Select(t => TrialSummary.Of(t, objective)).ToList(), Pareto = fronts,
+            Budgets = run.Options.Strategy == OptimizeStrategy.Halving ? run.Options.HalvingBudgets : null,
         };
     }
 

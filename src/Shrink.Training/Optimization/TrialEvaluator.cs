@@ -10,12 +10,15 @@ namespace Shrink.Training.Optimization;
 
 /// <summary>
 /// One trial of <see cref="Optimizer"/>: the configuration's recipe run by <see cref="RecipeRunner"/> into
-/// <c>DIR/trials/NNNN</c>, then its model measured against the original on the full test split: packed bytes, the
+/// <c>DIR/trials/NNNN</c>, then its model measured against the original on the test split: packed bytes, the
 /// per-sample accuracy (or agreement with the original) with its paired 95 % bootstrap interval, and the ONNX Runtime
 /// latency at each batch size, timed interleaved with the original's (<see cref="LatencyComparison"/>: faster only when
-/// the interquartile ranges are apart).
+/// the interquartile ranges are apart). A trial at a budget below 1 (successive halving) fine-tunes and calibrates on
+/// that share of the training samples and is accepted on that share of the test samples (<see cref="OptimizeRun.RecipeOf"/>,
+/// <see cref="OptimizeRun.TestAt"/>). A model whose outputs are not finite numbers fails its trial, as does any exception
+/// (a fine-tuning whose loss diverged): the search engine records the error and goes on.
 /// </summary>
-internal sealed class TrialEvaluator(OptimizeRun run)
+internal sealed class TrialEvaluator(OptimizeRun run, TrialHooks? hooks = null)
 {
     /// <summary>The metrics of the trial's model (see <see cref="TrialMetrics"/>), or the trial pruned when its configuration is not built.</summary>
     public Task<TrialResult> Evaluate(Configuration c, TrialContext context, CancellationToken token) => Task.Run(() =>
@@ -23,24 +26,40 @@ internal sealed class TrialEvaluator(OptimizeRun run)
         if (CompressionPlan.Refusal(c) is { } reason) return TrialResult.Pruned(new Dictionary<string, double>(), reason);
         var directory = run.TrialDirectory(context.Number);
         if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);   // a retried trial starts again
-        var recipe = run.RecipeOf(c);
+        var recipe = run.RecipeOf(c, context.Budget);
+        if (hooks?.Recipe is { } change) recipe = change(context, recipe);
         var notes = run.Session.Verbosity == Passes.NotesLevel.Detailed ? n => run.Session.Note($"trial {context.Number + 1}: {n}") : (Action<string>?)null;
         var session = new TechniqueSession { Cancel = token, Notes = notes, Naming = run.Session.Naming, Verbosity = run.Session.Verbosity };
         var outcome = RecipeRunner.Run(recipe, directory, session);
-        var metrics = Measure(outcome.FinalModel, context.Threads);
-        var result = TrialResult.Completed(metrics, Path.GetRelativePath(run.Directory, outcome.FinalModel));
-        return result with { Attributes = new Dictionary<string, string> { ["summary"] = CompressionSpace.Summary(c) } };
+        hooks?.Model?.Invoke(context, outcome.FinalModel);
+        var model = Path.GetRelativePath(run.Directory, outcome.FinalModel);
+        var attributes = new Dictionary<string, string> { ["summary"] = Summary(c, context.Budget) };
+        var (metrics, error) = Measure(outcome.FinalModel, context, token);
+        var result = error is null ? TrialResult.Completed(metrics, model) : TrialResult.Failed(error) with { Metrics = metrics, ModelPath = model };
+        return result with { Attributes = attributes };
     }, token);
 
-    /// <summary>Every metric of the model at <paramref name="path"/> against the original.</summary>
-    private Dictionary<string, double> Measure(string path, int threads)
+    /// <summary>The configuration in words, with the budget when it is a share ("static int8, 0 epochs, budget 1/9").</summary>
+    private static string Summary(Configuration c, double budget) =>
+        CompressionSpace.Summary(c) + (budget >= 1 ? "" : $", budget {OptimizeOptions.Share(budget)}");
+
+    /// <summary>Every metric of the model at <paramref name="path"/> against the original, or the error that fails the trial (outputs that are not finite numbers).</summary>
+    /// <remarks>Checks <paramref name="token"/> between the measurements, so Ctrl-C gives a trial back instead of finishing it.</remarks>
+    private (Dictionary<string, double> Metrics, string? Error) Measure(string path, TrialContext context, CancellationToken token)
     {
-        var runner = new RunnerOptions { Threads = threads };
+        token.ThrowIfCancellationRequested();
+        var runner = new RunnerOptions { Threads = context.Threads };
         var size = ModelEvaluation.Measure(path, null, runner);
         var metrics = new Dictionary<string, double> { [TrialMetrics.Bytes] = size.PackedBytes, [TrialMetrics.FileBytes] = size.Bytes };
-        foreach (var kv in run.Acceptance(SamplePredictions.Of(path, run.Test, runner))) metrics[kv.Key] = kv.Value;
+        var test = run.TestAt(context.Budget);
+        var predictions = SamplePredictions.Of(path, test, runner);
+        metrics[TrialMetrics.Samples] = test.Count;
+        if (predictions.NonFinite > 0)
+            return (metrics, $"the model's outputs are not finite numbers (NaN or infinity) on {predictions.NonFinite} of {test.Count} test samples");
+        foreach (var kv in run.Acceptance(predictions)) metrics[kv.Key] = kv.Value;
+        token.ThrowIfCancellationRequested();
         foreach (var kv in Latency(path, runner)) metrics[kv.Key] = kv.Value;
-        return metrics;
+        return (metrics, null);
     }
 
     /// <summary>p50 latency at each batch size, the slowest ratio, and whether it is faster at every batch size.</summary>
@@ -57,9 +76,21 @@ internal sealed class TrialEvaluator(OptimizeRun run)
     }
 }
 
+/// <summary>
+/// Test seams of <see cref="TrialEvaluator"/> (internal): a change to a trial's recipe before it runs (a fine-tuning made
+/// to diverge) and a look at its model before it is measured (a model made to output NaN).
+/// </summary>
+internal sealed record TrialHooks
+{
+    public Func<TrialContext, Recipe, Recipe>? Recipe { get; init; }
+    public Action<TrialContext, string>? Model { get; init; }
+}
+
 /// <summary>The metric names of an optimize trial, as the trial store, <c>pareto.json</c> and the result hold them.</summary>
 public static class TrialMetrics
 {
+    /// <summary>Test samples the trial was accepted on (all of them, or its successive-halving share).</summary>
+    public const string Samples = "samples";
     /// <summary>Packed parameter bytes (what the size goal minimizes).</summary>
     public const string Bytes = "bytes";
     /// <summary>Bytes of the ONNX file.</summary>

@@ -72,6 +72,9 @@ public static class Bootstrap
 /// <summary>The class each sample is given (argmax of the first output) and its label: what per-sample acceptance tests need.</summary>
 public sealed record SamplePredictions(int[] Predicted, int[]? Labels)
 {
+    /// <summary>Samples whose output row holds a value that is not a finite number (NaN or infinity): their prediction means nothing.</summary>
+    public int NonFinite { get; init; }
+
     /// <summary>Per sample: predicted its label (labelled data only).</summary>
     public bool[] Correct() => Labels is { } labels
         ? Predicted.Select((p, i) => p == labels[i]).ToArray()
@@ -85,15 +88,27 @@ public sealed record SamplePredictions(int[] Predicted, int[]? Labels)
     {
         using var session = OnnxRunner.Load(path, runner);
         var (predicted, labels) = (new List<int>(data.Count), data.ClassCount is null ? null : new List<int>(data.Count));
+        var nonFinite = 0;
         foreach (var (batch, outputs) in session.Batches(data, 256, check: false))
         {
             var output = outputs[0];
             if (output.Shape.Length != 2 || output.Data is not float[] logits)
                 throw new DataException($"'{session.Source}' output '{output.Name}' has shape [{string.Join(",", output.Shape)}]; per-sample predictions need float32 [batch, classes]");
             var classes = (int)output.Shape[1];
-            for (var i = 0; i < batch.Count; i++) predicted.Add(ClassScore.ArgMax(logits.AsSpan(i * classes, classes)));
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var row = logits.AsSpan(i * classes, classes);
+                predicted.Add(ClassScore.ArgMax(row));
+                if (!AllFinite(row)) nonFinite++;
+            }
             if (labels is not null) labels.AddRange(batch.Labels!);
         }
-        return new SamplePredictions(predicted.ToArray(), labels?.ToArray());
+        return new SamplePredictions(predicted.ToArray(), labels?.ToArray()) { NonFinite = nonFinite };
+    }
+
+    private static bool AllFinite(ReadOnlySpan<float> row)
+    {
+        foreach (var x in row) if (!float.IsFinite(x)) return false;
+        return true;
     }
 }

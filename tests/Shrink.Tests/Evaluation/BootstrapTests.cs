@@ -48,3 +48,36 @@ public class BootstrapTests
         Assert.Throws<ArgumentOutOfRangeException>(() => Bootstrap.Mean([true], resamples: 5));
     }
 }
+
+/// <summary>Per-sample predictions count the samples whose outputs are not finite numbers, whose argmax means nothing.</summary>
+public class SamplePredictionsTests
+{
+    [Fact]
+    public void Samples_with_NaN_or_infinite_outputs_are_counted()
+    {
+        using var dir = new TempDirectory();
+        // y = Log(x): finite on positive inputs, NaN on a negative one, −∞ on zero.
+        var graph = new Shrink.Onnx.Proto.GraphProto { Name = "log" };
+        graph.Input.Add(Batched("x"));
+        graph.Node.Add(ProtoModels.Node("Log", ["x"], ["y"], "log"));
+        graph.Output.Add(Batched("y"));
+        var m = new Shrink.Onnx.Proto.ModelProto { IrVersion = 9, ProducerName = "shrink-tests", Graph = graph };
+        m.OpsetImport.Add(new Shrink.Onnx.Proto.OperatorSetIdProto { Domain = "", Version = 17 });
+        File.WriteAllBytes(dir.File("log.onnx"), Google.Protobuf.MessageExtensions.ToByteArray(m));
+        float[] x = [1, 2, 3, /**/ -1, 1, 1, /**/ 0, 1, 2, /**/ 3, 2, 1];
+        var data = new Shrink.Data.InMemorySource("rows", [new Shrink.Runtime.HostTensor("x", x, [4, 3])], [2, 1, 2, 0], 3);
+
+        var p = SamplePredictions.Of(dir.File("log.onnx"), data);
+        Assert.Equal(2, p.NonFinite);
+        Assert.Equal(new[] { 2, 0, 2, 0 }, p.Predicted);   // the argmax of a row with NaN is what comparisons leave: not a prediction
+        Assert.Equal(new[] { true, false, true, true }, p.Correct());
+    }
+
+    private static Shrink.Onnx.Proto.ValueInfoProto Batched(string name)
+    {
+        var shape = new Shrink.Onnx.Proto.TensorShapeProto();
+        shape.Dim.Add(new Shrink.Onnx.Proto.TensorShapeProto.Types.Dimension { DimParam = "N" });
+        shape.Dim.Add(new Shrink.Onnx.Proto.TensorShapeProto.Types.Dimension { DimValue = 3 });
+        return new Shrink.Onnx.Proto.ValueInfoProto { Name = name, Type = new Shrink.Onnx.Proto.TypeProto { TensorType = new() { ElemType = 1, Shape = shape } } };
+    }
+}
