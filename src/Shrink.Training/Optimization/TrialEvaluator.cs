@@ -37,7 +37,9 @@ internal sealed class TrialEvaluator(OptimizeRun run)
     {
         var runner = new RunnerOptions { Threads = threads };
         var size = ModelEvaluation.Measure(path, null, runner);
-        var metrics = new Dictionary<string, double> { [TrialMetrics.Bytes] = size.PackedBytes, [TrialMetrics.FileBytes] = size.Bytes };
+        var container = TrialSize.ContainerBytes(path);
+        var metrics = new Dictionary<string, double> { [TrialMetrics.Bytes] = container ?? size.PackedBytes, [TrialMetrics.FileBytes] = size.Bytes };
+        if (container is { } packed) metrics[TrialMetrics.ContainerBytes] = packed;
         foreach (var kv in run.Acceptance(SamplePredictions.Of(path, run.Test, runner))) metrics[kv.Key] = kv.Value;
         foreach (var kv in Latency(path, runner)) metrics[kv.Key] = kv.Value;
         return metrics;
@@ -60,8 +62,10 @@ internal sealed class TrialEvaluator(OptimizeRun run)
 /// <summary>The metric names of an optimize trial, as the trial store, <c>pareto.json</c> and the result hold them.</summary>
 public static class TrialMetrics
 {
-    /// <summary>Packed parameter bytes (what the size goal minimizes).</summary>
+    /// <summary>What the size goal minimizes (<see cref="TrialSize"/>): a clustered model's <c>.shrink</c> container bytes, else its packed parameter bytes.</summary>
     public const string Bytes = "bytes";
+    /// <summary>Bytes of the <c>.shrink</c> container (clustered models only).</summary>
+    public const string ContainerBytes = "container_bytes";
     /// <summary>Bytes of the ONNX file.</summary>
     public const string FileBytes = "file_bytes";
     /// <summary>Test accuracy in points (labelled data).</summary>
