@@ -61,6 +61,10 @@ public class OptimizeCommandTests
         CliRunner.AssertBadInput(CliRunner.Run(Args(dir, "--max-accuracy-drop", "1")), "--trials and the wall time are both unset");
         CliRunner.AssertBadInput(CliRunner.Run(Args(dir, "--max-accuracy-drop", "1", "--trials", "2", "--workers", "0")), "--workers must be at least 1, got 0");
         CliRunner.AssertBadInput(CliRunner.Run(Args(dir, "--max-accuracy-drop", "1", "--trials", "2", "--resume")), "there is no optimize run to continue in");
+        CliRunner.AssertBadInput(CliRunner.Run(Args(dir, "--max-accuracy-drop", "1", "--trials", "2", "--techniques", "quantize,magic")),
+            "--techniques names 'magic', which is not a technique of the space; choose from unstructured, structured, factorize, quantize, cluster");
+        CliRunner.AssertBadInput(CliRunner.Run(Args(dir, "--max-accuracy-drop", "1", "--trials", "2", "--goal", "latency", "--techniques", "cluster")),
+            "--techniques holds only cluster, which is searched for the size goal alone");
         Assert.False(Directory.Exists(dir.File("run")));
     }
 
