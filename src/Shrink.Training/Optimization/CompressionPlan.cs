@@ -78,7 +78,7 @@ public static class CompressionPlan
                 Bits = (int)c.GetInt(CompressionSpace.ClusterBits), Seed = seed,
                 ConvBits = c.Has(CompressionSpace.ClusterConvBits) ? (int)c.GetInt(CompressionSpace.ClusterConvBits) : null,
             },
-            FineTune = FineTune(c, seed) with { LearningRate = 0.001 },
+            FineTune = FineTune(c, seed) with { LearningRate = c.Has(CompressionSpace.ClusterLearningRate) ? c.GetDouble(CompressionSpace.ClusterLearningRate) : 0.001 },
         }),
         _ => null,
     };

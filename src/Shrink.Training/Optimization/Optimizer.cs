@@ -51,7 +51,7 @@ public static class Optimizer
         var strategy = Strategy(space.Space, run.Objective, options);
         using var store = SqliteTrialStore.OpenExclusive(directory);
         var study = Study.Open(store, StudyName, space.Space, strategy.Settings, options.Resume);
-        if (!options.Resume && space.Starting is { } starting) study.Enqueue(starting);
+        if (!options.Resume) foreach (var starting in space.Starting) study.Enqueue(starting);
         var threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
         session.Note($"{options.Workers} trial{(options.Workers == 1 ? "" : "s")} at once, {Math.Max(1, threads / options.Workers)} ONNX Runtime thread{(threads / options.Workers > 1 ? "s" : "")} each; {study.Trials().Count(t => t.IsFinished)} finished trials in {directory}");
         var clock = Stopwatch.StartNew();

@@ -74,12 +74,18 @@ public class CompressionSpaceTests
         Assert.Equal(new[] { "none" }, Names(quantize.Space, "structure"));
         Assert.Equal(new[] { "float", "static", "mixed", "dynamic" }, Names(quantize.Space, "weights"));
         Assert.DoesNotContain(quantize.Space.Parameters, p => p.Name.StartsWith("sparsity[", StringComparison.Ordinal) || p.Name.StartsWith("cluster", StringComparison.Ordinal));
-        Assert.Equal("static", quantize.Starting!.GetString("weights"));
+        Assert.Equal("static", Assert.Single(quantize.Starting).GetString("weights"));
+        Assert.Equal(1, quantize.Space["epochs"].Cardinality);   // nothing to fine-tune
 
         var deep = CompressionSpace.For(model, Options with { Techniques = [CompressionTechnique.Unstructured, CompressionTechnique.Cluster] }, Sensitivity([], ""));
         Assert.Equal(new[] { "none", "unstructured" }, Names(deep.Space, "structure"));
         Assert.Equal(new[] { "float", "cluster" }, Names(deep.Space, "weights"));
-        Assert.Null(deep.Starting);   // static int8 is not in this space
+        // Static int8 is not in this space; Deep Compression's pipeline is: every layer at its bound, 4/5-bit sharing, the most epochs.
+        var start = Assert.Single(deep.Starting);
+        Assert.Equal(("unstructured", "cluster", 4L, 5L, 2L), (start.GetString("structure"), start.GetString("weights"), start.GetInt("cluster-bits"), start.GetInt("cluster-conv-bits"), start.GetInt("epochs")));
+        Assert.All(CompressionSpace.LayersOf(model), l => Assert.Equal(deep.SparsityBounds[l], start.GetDouble($"sparsity[{l}]"), 9));
+        Assert.Equal(2, CompressionSpace.For(model, Options, Sensitivity([], "")).Starting.Count);
+        Assert.Single(CompressionSpace.For(model, Options with { Goal = OptimizeGoal.Latency }, Sensitivity([], "")).Starting);
 
         Assert.Equal(nameof(OptimizeOptions.Techniques), Assert.Throws<OptionsException>(() => (Options with { Techniques = [] }).Validate()).Option);
         Assert.Equal(nameof(OptimizeOptions.Techniques),
@@ -97,7 +103,7 @@ public class CompressionSpaceTests
         var layers = CompressionSpace.LayersOf(model);
         var space = CompressionSpace.For(model, Options, Sensitivity(layers, layers[2]), channelBounds: new Dictionary<string, double> { ["conv1"] = 0.5, ["conv2"] = 0.5 }).Space;
         (string, object?)[] Unstructured(int epochs) => layers.Select(l => ($"sparsity[{l}]", (object?)(l == layers[2] ? 0.97 : 0.0)))
-            .Concat([("structure", "unstructured"), ("weights", "cluster"), ("cluster-bits", 4), ("cluster-conv-bits", 5), ("epochs", epochs)]).ToArray();
+            .Concat([("structure", "unstructured"), ("weights", "cluster"), ("cluster-bits", 4), ("cluster-conv-bits", 5), ("cluster-lr", 0.0001), ("epochs", epochs)]).ToArray();
 
         var deep = RecipeOf(space, Unstructured(2));
         Assert.Equal(new[] { "prune", "cluster" }, deep.Stages.Select(s => s.Technique));
@@ -106,7 +112,7 @@ public class CompressionSpaceTests
         Assert.Equal(new Dictionary<string, double> { [layers[2]] = 0.97 }, prune.LayerSparsity);
         Assert.NotNull(prune.FineTune.Distillation);
         var cluster = (ClusterTechniqueOptions)deep.Stages[1].Options;
-        Assert.Equal((4, 5), (cluster.Sharing.Bits, cluster.Sharing.ConvBits));
+        Assert.Equal((4, 5, 0.0001), (cluster.Sharing.Bits, cluster.Sharing.ConvBits, cluster.FineTune.LearningRate));
         Assert.Equal(PruneSchedule.Oneshot, ((PruneOptions)RecipeOf(space, Unstructured(0)).Stages[0].Options).Schedule);
 
         var perGroup = RecipeOf(space, ("structure", "structured"), ("channel-ratios", "per-group"), ("channel-ratio[conv1]", 0.0), ("channel-ratio[conv2]", 0.375), ("weights", "float"), ("epochs", 1));
