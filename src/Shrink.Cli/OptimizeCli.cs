@@ -22,11 +22,12 @@ internal sealed partial class OptimizeCli
     public Option<int> HalvingRungs { get; } = new("--halving-rungs") { Description = "Successive halving: the number of budgets (3 with η = 3: 1/9, 1/3 and all of the data)", DefaultValueFactory = _ => 3 };
     public Option<string> LatencyBatch { get; } = new("--latency-batch") { Description = "Batch sizes of the latency measurements", DefaultValueFactory = _ => "1,256" };
     public Option<int> MaxEpochs { get; } = new("--max-epochs") { Description = "The most fine-tuning epochs a trial may choose", DefaultValueFactory = _ => 2 };
+    public Option<string?> Techniques { get; } = new("--techniques") { Description = "Only these techniques, comma-separated: unstructured, structured, factorize, quantize, cluster (default: all)" };
     public Option<int?> Limit { get; } = new("--limit") { Description = "Fine-tune on the first N training samples only" };
     public Option<bool> Resume { get; } = new("--resume") { Description = "Continue the run in --out (same options): finished trials are kept, a running one is retried" };
     public Option<string> Out { get; } = new("--out") { Description = "Run directory: best.onnx, best.recipe.yaml, pareto.json, result.json, report.html, report.json, trials.db", Required = true };
 
-    public IEnumerable<Option> All => [MaxDrop, MinFidelity, Goal, Teacher, Budget, Trials, Workers, Seed, Strict, Strategy, HalvingEta, HalvingRungs, LatencyBatch, MaxEpochs, Limit, Resume, Out];
+    public IEnumerable<Option> All => [MaxDrop, MinFidelity, Goal, Teacher, Budget, Trials, Workers, Seed, Strict, Strategy, HalvingEta, HalvingRungs, LatencyBatch, MaxEpochs, Techniques, Limit, Resume, Out];
 
     /// <summary>Property → flag where the names differ.</summary>
     public static readonly (string Property, string Flag)[] Aliases =
@@ -53,7 +54,17 @@ internal sealed partial class OptimizeCli
             Seed = p.GetValue(Seed), Strategy = Enum.Parse<OptimizeStrategy>(p.GetValue(Strategy)!, ignoreCase: true),
             HalvingEta = p.GetValue(HalvingEta), HalvingRungs = p.GetValue(HalvingRungs),
             LatencyBatches = Options.ParseIntList("--latency-batch", p.GetValue(LatencyBatch)!), MaxEpochs = p.GetValue(MaxEpochs), Resume = p.GetValue(Resume),
+            Techniques = ParseTechniques(p.GetValue(Techniques)),
         }.Validate();
+    }
+
+    /// <summary>"quantize,cluster" as techniques; null for none given.</summary>
+    public static IReadOnlyList<CompressionTechnique>? ParseTechniques(string? text)
+    {
+        if (text is null) return null;
+        var names = Enum.GetValues<CompressionTechnique>().Select(t => t.ToString().ToLowerInvariant()).ToArray();
+        return text.Split(',', StringSplitOptions.TrimEntries).Select(name => Enum.TryParse<CompressionTechnique>(name, ignoreCase: true, out var t) && names.Contains(name.ToLowerInvariant())
+            ? t : throw new OptionsException($"--techniques names '{Text.Message.Name(name)}', which is not a technique of the space; choose from {string.Join(", ", names)}")).ToList();
     }
 
     /// <summary>"2h", "30m", "90s", "1h30m" (a wall time) or "20" (trials); null for none.</summary>

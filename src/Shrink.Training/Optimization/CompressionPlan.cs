@@ -42,10 +42,12 @@ public static class CompressionPlan
         {
             case "unstructured":
                 var sparsity = Prefixed(c, "sparsity[").Where(kv => kv.Value.GetDouble() > 0).ToDictionary(kv => kv.Key, kv => kv.Value.GetDouble());
-                if (sparsity.Count > 0) stages.Add(new("prune", new PruneOptions { Method = PruneMethod.Magnitude, LayerSparsity = sparsity, FineTune = tune }));
+                // With fine-tuning, gradually (AGP over the epochs, as Deep Compression's pipeline prunes); without, at once.
+                var schedule = tune.Epochs > 0 ? PruneSchedule.Agp : PruneSchedule.Oneshot;
+                if (sparsity.Count > 0) stages.Add(new("prune", new PruneOptions { Method = PruneMethod.Magnitude, LayerSparsity = sparsity, Schedule = schedule, FineTune = tune }));
                 break;
             case "structured":
-                stages.Add(new("prune", new PruneOptions { Method = PruneMethod.L1Filter, Sparsity = c.GetDouble(CompressionSpace.ChannelRatio), FineTune = tune }));
+                if (Structured(c, tune) is { } structured) stages.Add(new("prune", structured));
                 break;
             case "factorize":
                 stages.Add(new("factorize", new FactorizeTechniqueOptions { LowRank = new LowRankOptions { Energy = c.GetDouble(CompressionSpace.Energy) }, FineTune = tune }));
@@ -53,6 +55,14 @@ public static class CompressionPlan
         }
         if (Weights(c, seed, floatLayers) is { } weights) stages.Add(weights);
         return stages;
+    }
+
+    /// <summary>L1 filter pruning at the one <c>channel-ratio</c>, or at each group's <c>channel-ratio[group]</c> (groups at 0 left out; null when all are).</summary>
+    private static PruneOptions? Structured(Configuration c, FineTuneOptions tune)
+    {
+        if (c.Has(CompressionSpace.ChannelRatio)) return new PruneOptions { Method = PruneMethod.L1Filter, Sparsity = c.GetDouble(CompressionSpace.ChannelRatio), FineTune = tune };
+        var groups = Prefixed(c, CompressionSpace.ChannelRatio + "[").Where(kv => kv.Value.GetDouble() > 0).ToDictionary(kv => kv.Key, kv => kv.Value.GetDouble());
+        return groups.Count == 0 ? null : new PruneOptions { Method = PruneMethod.L1Filter, GroupSparsity = groups, FineTune = tune };
     }
 
     private static RecipeStage? Weights(Configuration c, int seed, IReadOnlySet<string> floatLayers) => c.GetString(CompressionSpace.Weights) switch
@@ -63,8 +73,12 @@ public static class CompressionPlan
         "mixed" => new("quantize", new QuantizeOptions { Mode = QuantizeMode.Static, PerChannel = true, Layers = Mixed(c, floatLayers) }),
         "cluster" => new("cluster", new ClusterTechniqueOptions
         {
-            Sharing = new ClusterOptions { Bits = (int)c.GetInt(CompressionSpace.ClusterBits), Seed = seed },
-            FineTune = FineTune(c, seed) with { LearningRate = 0.001 },
+            Sharing = new ClusterOptions
+            {
+                Bits = (int)c.GetInt(CompressionSpace.ClusterBits), Seed = seed,
+                ConvBits = c.Has(CompressionSpace.ClusterConvBits) ? (int)c.GetInt(CompressionSpace.ClusterConvBits) : null,
+            },
+            FineTune = FineTune(c, seed) with { LearningRate = c.Has(CompressionSpace.ClusterLearningRate) ? c.GetDouble(CompressionSpace.ClusterLearningRate) : 0.001 },
         }),
         _ => null,
     };

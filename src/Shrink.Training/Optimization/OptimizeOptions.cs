@@ -7,7 +7,7 @@ namespace Shrink.Training.Optimization;
 [JsonConverter(typeof(JsonStringEnumConverter<OptimizeGoal>))]
 public enum OptimizeGoal
 {
-    /// <summary>The fewest packed parameter bytes.</summary>
+    /// <summary>The fewest bytes: a clustered model's <c>.shrink</c> container, else the packed parameter bytes (<see cref="TrialMetrics.Bytes"/>).</summary>
     Size,
     /// <summary>The lowest ONNX Runtime latency at the largest of <see cref="OptimizeOptions.LatencyBatches"/>, only changes measured faster at every batch size.</summary>
     Latency,
@@ -32,6 +32,22 @@ public enum OptimizeStrategy
     /// full budget can be chosen and enter the Pareto fronts.
     /// </summary>
     Halving,
+}
+
+/// <summary>A technique the space of <see cref="Optimizer"/> may use (<see cref="OptimizeOptions.Techniques"/>; on the command line in lower case).</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<CompressionTechnique>))]
+public enum CompressionTechnique
+{
+    /// <summary>Magnitude pruning of weights, a sparsity per layer.</summary>
+    Unstructured,
+    /// <summary>L1 filter pruning: channels cut out of the graph, one ratio or one per channel group.</summary>
+    Structured,
+    /// <summary>Truncated SVD of the layers (low rank by kept energy).</summary>
+    Factorize,
+    /// <summary>Static, mixed (int8/int4/float per layer) and dynamic int8 quantization.</summary>
+    Quantize,
+    /// <summary>Weight sharing (k-means per layer) stored as a Deep Compression container (size goals only).</summary>
+    Cluster,
 }
 
 /// <summary>
@@ -74,6 +90,12 @@ public sealed record OptimizeOptions
 
     /// <summary>The most fine-tuning epochs a trial may choose (each fine-tuning distills from the teacher, else from the original model).</summary>
     public int MaxEpochs { get; init; } = 2;
+
+    /// <summary>The techniques the space may use (null: every one); e.g. [Quantize] for the best that quantization alone reaches.</summary>
+    public IReadOnlyList<CompressionTechnique>? Techniques { get; init; }
+
+    /// <summary>True when <see cref="Techniques"/> allows <paramref name="technique"/>.</summary>
+    public bool Uses(CompressionTechnique technique) => Techniques is null || Techniques.Contains(technique);
 
     /// <summary>Bootstrap resamples of the per-sample scores (the interval is seeded by <see cref="Seed"/>).</summary>
     public int Resamples { get; init; } = 1000;
@@ -119,6 +141,10 @@ public sealed record OptimizeOptions
         if (LatencyBatches.Count == 0 || LatencyBatches.Any(b => b < 1))
             throw OptionsException.For(nameof(LatencyBatches), $"must be one or more batch sizes of at least 1, got [{string.Join(", ", LatencyBatches)}]");
         if (MaxEpochs < 0) throw OptionsException.For(nameof(MaxEpochs), $"must be 0 or more, got {MaxEpochs}");
+        if (Techniques is { Count: 0 }) throw OptionsException.For(nameof(Techniques), "is empty; name at least one technique, or leave it unset for every one");
+        if (Techniques is { } t && t.Distinct().Count() != t.Count) throw OptionsException.For(nameof(Techniques), $"names a technique twice ({string.Join(", ", t.Select(x => x.ToString().ToLowerInvariant()))}); give each once");
+        if (Goal != OptimizeGoal.Size && Techniques is [CompressionTechnique.Cluster])
+            throw OptionsException.For(nameof(Techniques), "holds only cluster, which is searched for the size goal alone (shared weights run at float speed); add another technique or use the size goal");
         if (Resamples < 100) throw OptionsException.For(nameof(Resamples), $"must be at least 100, got {Resamples}");
         if (Strategy == OptimizeStrategy.Halving) ValidateHalving();
         return this;
@@ -152,6 +178,7 @@ public sealed record OptimizeOptions
             [nameof(Strict)] = Invariant($"{Strict}"), [nameof(Seed)] = Invariant($"{Seed}"), [nameof(Strategy)] = Strategy.ToString(),
             [nameof(LatencyBatches)] = string.Join(",", LatencyBatches.Select(b => Invariant($"{b}"))), [nameof(MaxEpochs)] = Invariant($"{MaxEpochs}"),
             [nameof(Resamples)] = Invariant($"{Resamples}"),
+            [nameof(Techniques)] = Techniques is null ? "all" : string.Join(",", Techniques.Order().Select(t => t.ToString().ToLowerInvariant())),
         };
         if (Strategy != OptimizeStrategy.Halving) return identity;
         identity[nameof(HalvingEta)] = Invariant($"{HalvingEta}");

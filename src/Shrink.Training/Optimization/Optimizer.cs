@@ -22,7 +22,7 @@ namespace Shrink.Training.Optimization;
 /// </summary>
 /// <remarks>
 /// The run directory: <c>options.json</c> (what a resume must share), <c>trials.db</c> (+ <c>trials.db.lock</c> while a run
-/// holds it), <c>sensitivity.json</c> (the analysis bounding each layer's sparsity), <c>trials/NNNN/</c> (each trial's recipe
+/// holds it), <c>sensitivity.json</c> (the analysis bounding each layer's sparsity), <c>channel-sensitivity.json</c> (each channel group's ratio), <c>trials/NNNN/</c> (each trial's recipe
 /// run: <c>recipe.lock.yaml</c>, <c>NN-technique.onnx</c> and <c>.json</c> per stage), <c>best.onnx</c>, <c>best.recipe.yaml</c>,
 /// <c>pareto.json</c> and <c>result.json</c>.
 /// </remarks>
@@ -55,11 +55,11 @@ public static class Optimizer
         var original = OnnxReader.Read(run.OriginalPath);
         var layers = CompressionSpace.LayersOf(original);
         run.FloatLayers = LayerLatency.SlowerInInt8(run, original, layers, run.Inputs);
-        var space = CompressionSpace.For(original, options, Sensitivity(run, original), run.FloatLayers);
+        var space = CompressionSpace.For(original, options, Sensitivity(run, original), run.FloatLayers, ChannelSensitivity.Bounds(run, original));
         var strategy = Strategy(space.Space, run.Objective, options);
         using var store = SqliteTrialStore.OpenExclusive(directory);
         var study = Study.Open(store, StudyName, space.Space, strategy.Settings, options.Resume);
-        if (!options.Resume) study.Enqueue(Starting(space.Space));
+        if (!options.Resume) foreach (var starting in space.Starting) study.Enqueue(starting);
         var threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
         session.Note($"{options.Workers} trial{(options.Workers == 1 ? "" : "s")} at once, {Math.Max(1, threads / options.Workers)} ONNX Runtime thread{(threads / options.Workers > 1 ? "s" : "")} each; {study.Trials().Count(t => t.IsFinished)} finished trials in {directory}");
         var clock = Stopwatch.StartNew();
@@ -107,7 +107,7 @@ public static class Optimizer
     {
         var path = Path.Combine(run.Directory, "sensitivity.json");
         if (run.Options.Resume && File.Exists(path)) return Artifacts.FromJson<SensitivityReport>(File.ReadAllText(path), path);
-        var report = SensitivityAnalysis.Run(model, run.Test, new SensitivityOptions { Limit = 1000 });
+        var report = SensitivityAnalysis.Run(model, run.Test, new SensitivityOptions { Limit = 1000, Sparsities = CompressionSpace.SensitivitySparsities });
         AtomicFile.WriteAllText(path, Artifacts.ToJson(report));
         return report;
     }
@@ -119,13 +119,6 @@ public static class Optimizer
         OptimizeStrategy.Halving => new SuccessiveHalving(new RandomSearch(space, options.Seed), objective, options.HalvingBudgets[0], 1, options.HalvingEta),
         _ => new RegularizedEvolution(space, objective, options.Seed, population: 10, sample: 3),
     };
-
-    /// <summary>
-    /// The first trial of a new run: static int8 of every layer, no pruning, no fine-tuning (what a user would try first),
-    /// at the full budget also with successive halving, so a model that can be chosen is there from the first trial on.
-    /// </summary>
-    private static Configuration Starting(SearchSpace space) =>
-        space.Check(Configuration.Of((CompressionSpace.Structure, "none"), (CompressionSpace.Weights, "static"), (CompressionSpace.Epochs, 0)));
 
     /// <summary>The chosen model measured again on the full test split, with 95 % intervals.</summary>
     private static FinalEvaluation Final(OptimizeRun run, string best)

@@ -50,7 +50,9 @@ internal sealed class TrialEvaluator(OptimizeRun run, TrialHooks? hooks = null)
         token.ThrowIfCancellationRequested();
         var runner = new RunnerOptions { Threads = context.Threads };
         var size = ModelEvaluation.Measure(path, null, runner);
-        var metrics = new Dictionary<string, double> { [TrialMetrics.Bytes] = size.PackedBytes, [TrialMetrics.FileBytes] = size.Bytes };
+        var container = TrialSize.ContainerBytes(path);
+        var metrics = new Dictionary<string, double> { [TrialMetrics.Bytes] = container ?? size.PackedBytes, [TrialMetrics.FileBytes] = size.Bytes };
+        if (container is { } packed) metrics[TrialMetrics.ContainerBytes] = packed;
         var test = run.TestAt(context.Budget);
         var predictions = SamplePredictions.Of(path, test, runner);
         metrics[TrialMetrics.Samples] = test.Count;
@@ -91,8 +93,10 @@ public static class TrialMetrics
 {
     /// <summary>Test samples the trial was accepted on (all of them, or its successive-halving share).</summary>
     public const string Samples = "samples";
-    /// <summary>Packed parameter bytes (what the size goal minimizes).</summary>
+    /// <summary>What the size goal minimizes (<see cref="TrialSize"/>): a clustered model's <c>.shrink</c> container bytes, else its packed parameter bytes.</summary>
     public const string Bytes = "bytes";
+    /// <summary>Bytes of the <c>.shrink</c> container (clustered models only).</summary>
+    public const string ContainerBytes = "container_bytes";
     /// <summary>Bytes of the ONNX file.</summary>
     public const string FileBytes = "file_bytes";
     /// <summary>Test accuracy in points (labelled data).</summary>

@@ -26,6 +26,9 @@ public sealed record PruneOptions
     /// <summary>Unstructured: only these layers, each at its own sparsity (the shape <c>shrink sensitivity</c> suggests).</summary>
     public IReadOnlyDictionary<string, double>? LayerSparsity { get; init; }
 
+    /// <summary>Structured: each channel group's own fraction of channels removed, by group key (the producers' layer names joined by "+"); groups not named are pruned at <see cref="Sparsity"/> (0 when it is not given).</summary>
+    public IReadOnlyDictionary<string, double>? GroupSparsity { get; init; }
+
     public PruneSchedule Schedule { get; init; } = PruneSchedule.Oneshot;
 
     /// <summary>Rounds of the iterative schedule.</summary>
@@ -76,7 +79,7 @@ public sealed record PruneOptions
     /// <summary>The options of one round of structured pruning (before the schedule scales the sparsity).</summary>
     public StructuredPruneOptions Structured() => new()
     {
-        Method = Method, Sparsity = Sparsity ?? 0, ChannelMultiple = ChannelMultiple, Scope = Scope,
+        Method = Method, Sparsity = Sparsity ?? 0, GroupSparsity = GroupSparsity, ChannelMultiple = ChannelMultiple, Scope = Scope,
         ChannelScores = Method.IsMeasured() ? new Dictionary<string, double[]>() : null,
     };
 }
@@ -101,6 +104,8 @@ internal static class PruneChecks
     {
         if (o.Sparsity is null && o.LayerSparsity is null && o.Method != PruneMethod.NM)
             throw OptionsException.For(nameof(PruneOptions.Sparsity), "is required (or per-layer sparsities), e.g. 0.9");
+        if (o.GroupSparsity is not null)
+            throw OptionsException.For(nameof(PruneOptions.GroupSparsity), $"sets structured per-group fractions of channels; {o.Method.Name()} prunes weights (per layer: the layer sparsities)");
         o.Unstructured().Validate();
         if (o.Rounds < 1) throw OptionsException.For(nameof(PruneOptions.Steps), $"must be at least 1, got {o.Rounds}");
         if (o.Rounds > 1 && o.Method == PruneMethod.NM) throw OptionsException.For(nameof(PruneOptions.Pattern), $"{o.Pattern} prunes to a fixed pattern; use the oneshot schedule");
@@ -120,7 +125,7 @@ internal static class PruneChecks
         if (o.Rounds < 1) throw OptionsException.For(nameof(PruneOptions.Steps), $"must be at least 1, got {o.Rounds}");
         if (o.Rounds > 1 && (o.FineTune.Epochs < 1 || !hasData))
             throw OptionsException.For(nameof(PruneOptions.Schedule), "iterative fine-tunes after every round; give data and at least 1 fine-tuning epoch");
-        if (o.Sparsity is null) throw OptionsException.For(nameof(PruneOptions.Sparsity), "is required: the fraction of each group's channels to remove, e.g. 0.5");
+        if (o.Sparsity is null && o.GroupSparsity is null) throw OptionsException.For(nameof(PruneOptions.Sparsity), "is required (or per-group fractions): the fraction of each group's channels to remove, e.g. 0.5");
         if (o.Method.IsMeasured() && !hasData) throw OptionsException.For(nameof(PruneOptions.Method), $"{m} measures channels on data; give data");
         if (o.Method == PruneMethod.Slim && (o.SlimEpochs < 1 || !hasData))
             throw OptionsException.For(nameof(PruneOptions.SlimEpochs), "must be at least 1 with slim, which trains with an L1 penalty on BatchNorm γ (on labelled data) before the cut; or use bn-scale to cut by |γ| as it is");

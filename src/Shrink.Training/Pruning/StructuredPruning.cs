@@ -17,7 +17,7 @@ internal static class StructuredPruning
 {
     public static TechniqueResult Run(Model model, PruneOptions options, TechniqueInputs inputs, TechniqueSession session)
     {
-        var (tuning, rounds, target) = (options.FineTune, options.Rounds, options.Sparsity!.Value);
+        var (tuning, rounds, target) = (options.FineTune, options.Rounds, options.Sparsity ?? 0);
         // Each layer owns its weights before anything is scored or cut (the pass's own notes name the weights kept tied).
         model = new PassPipeline(new UnshareInitializersPass()).Run(model, new PassContext()).Model;
         if (options.Method == PruneMethod.Slim)
@@ -28,12 +28,18 @@ internal static class StructuredPruning
         }
         var original = ChannelGroups.Find(model).ToDictionary(g => g.Key, g => g.Channels);
         foreach (var block in AttentionHeads.Find(model).Blocks) original.TryAdd(block.Name, block.Heads); // heads, by attention block
+        CheckGroups(options, original.Keys);
         var kept = new Dictionary<string, long[]>();
         var (modified, notes) = (false, new List<string>());
         for (var round = 1; round <= rounds; round++)
         {
             var scores = inputs.Data is { } data ? Pruner.ChannelScores(model, options, data.Train, round) : null;
-            var step = options.Structured() with { ChannelScores = scores, OriginalChannels = original, Sparsity = target * PruneMethods.Ramp(round, rounds) };
+            var ramp = PruneMethods.Ramp(round, rounds);
+            var step = options.Structured() with
+            {
+                ChannelScores = scores, OriginalChannels = original, Sparsity = target * ramp,
+                GroupSparsity = options.GroupSparsity?.ToDictionary(kv => kv.Key, kv => kv.Value * ramp),
+            };
             var context = new PassContext { Verbosity = session.Verbosity, Naming = session.Naming };
             var result = new PassPipeline(new StructuredPrunePass(step)).Run(model, context);
             modified |= result.Modified;
@@ -47,6 +53,14 @@ internal static class StructuredPruning
         }
         var artifact = new KeptChannels { Groups = kept.ToDictionary(kv => kv.Key, kv => new ChannelSelection(original[kv.Key], kv.Value)) };
         return new TechniqueResult(model, new IArtifact[] { artifact }, notes);
+    }
+
+    /// <summary>Refuses per-group fractions naming a group the model does not have.</summary>
+    private static void CheckGroups(PruneOptions options, IEnumerable<string> groups)
+    {
+        var known = groups.ToHashSet();
+        if (options.GroupSparsity?.Keys.FirstOrDefault(k => !known.Contains(k)) is { } unknown)
+            throw OptionsException.For(nameof(PruneOptions.GroupSparsity), $"names '{unknown}', which is not a channel group of the model; its groups are {string.Join(", ", known.Order(StringComparer.Ordinal).Take(8))}{(known.Count > 8 ? ", …" : "")}");
     }
 
     /// <summary>

@@ -67,6 +67,10 @@ public class OptimizeCommandTests
             "--trials must be at least 8 with successive halving, got 4");
         CliRunner.AssertBadInput(CliRunner.Run(Args(dir, "--max-accuracy-drop", "1", "--strategy", "halving", "--trials", "20", "--halving-eta", "1")), "--halving-eta must be in [2, 10]");
         CliRunner.AssertBadInput(CliRunner.Run(Args(dir, "--max-accuracy-drop", "1", "--strategy", "halving", "--trials", "20", "--halving-rungs", "9")), "--halving-rungs must be in [2, 5]");
+        CliRunner.AssertBadInput(CliRunner.Run(Args(dir, "--max-accuracy-drop", "1", "--trials", "2", "--techniques", "quantize,magic")),
+            "--techniques names 'magic', which is not a technique of the space; choose from unstructured, structured, factorize, quantize, cluster");
+        CliRunner.AssertBadInput(CliRunner.Run(Args(dir, "--max-accuracy-drop", "1", "--trials", "2", "--goal", "latency", "--techniques", "cluster")),
+            "--techniques holds only cluster, which is searched for the size goal alone");
         Assert.False(Directory.Exists(dir.File("run")));
     }
 

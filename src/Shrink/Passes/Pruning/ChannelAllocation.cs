@@ -28,7 +28,7 @@ public static class ChannelAllocation
         {
             // Iterative schedules give the sparsity relative to the channel count before the first round.
             var reference = options.OriginalChannels?.GetValueOrDefault(g.Key) is > 0 and var r ? r : g.Channels;
-            var target = threshold is { } t ? scores.Count(s => s >= t) : Math.Min(g.Channels, reference - (long)Math.Round(options.Sparsity * reference));
+            var target = threshold is { } t ? scores.Count(s => s >= t) : Math.Min(g.Channels, reference - (long)Math.Round(options.SparsityOf(g.Key) * reference));
             if (Choose(g, scores, target, options.ChannelMultiple) is { } keep) plan[g.Key] = keep;
         }
         return plan;

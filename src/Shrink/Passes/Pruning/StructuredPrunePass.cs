@@ -22,6 +22,15 @@ public sealed record StructuredPruneOptions
     public double Sparsity { get; init; }
     public PruneScope Scope { get; init; } = PruneScope.Layer;
 
+    /// <summary>
+    /// Layer scope: the fraction of channels removed per channel group, by group key (<see cref="ChannelGroup.Key"/>, the
+    /// producers' layer names joined by "+"); groups not named are pruned at <see cref="Sparsity"/>.
+    /// </summary>
+    public IReadOnlyDictionary<string, double>? GroupSparsity { get; init; }
+
+    /// <summary>The fraction of <paramref name="key"/>'s channels to remove: its own in <see cref="GroupSparsity"/>, else <see cref="Sparsity"/>.</summary>
+    public double SparsityOf(string key) => GroupSparsity is { } groups && groups.TryGetValue(key, out var s) ? s : Sparsity;
+
     /// <summary>True: only zero the pruned channels (the "masked model"); false: cut them out of the graph.</summary>
     public bool MaskOnly { get; init; }
 
@@ -48,6 +57,10 @@ public sealed record StructuredPruneOptions
         if (!Method.IsStructured())
             throw OptionsException.For(nameof(Method), $"{Method.Name()} is not a structured pruning method; choose {string.Join(", ", PruneMethods.Structured.Select(m => m.Name()))}");
         UnstructuredPruneOptions.CheckSparsity(Sparsity);
+        foreach (var (group, s) in GroupSparsity ?? new Dictionary<string, double>())
+            if (double.IsNaN(s) || s < 0 || s >= 1) throw OptionsException.For(nameof(GroupSparsity), $"gives channel group '{group}' {s}; a fraction of channels must be in [0, 1), e.g. 0.5");
+        if (GroupSparsity is not null && Scope == PruneScope.Global)
+            throw OptionsException.For(nameof(GroupSparsity), "sets each group's own fraction, which global scope (one threshold over all groups) cannot honour; use layer scope");
         if (ChannelMultiple is < 1 or > 256) throw OptionsException.For(nameof(ChannelMultiple), $"must be in [1, 256], got {ChannelMultiple}");
         if (Scope == PruneScope.Global && !UsesGamma)
             throw OptionsException.For(nameof(Scope), $"global ranks channels of all layers against one threshold, which needs comparable scores: use it with bn-scale or slim, not {Method.Name()}");
