@@ -111,11 +111,21 @@ public sealed record OptimizeOptions
     public IReadOnlyList<double> HalvingBudgets => Enumerable.Range(0, HalvingRungs).Select(k => Math.Pow(HalvingEta, k - (HalvingRungs - 1))).ToList();
 
     /// <summary>
-    /// The fewest trials in which successive halving brings one configuration to the full budget: the starting trial
-    /// (at the full budget), then η^(rungs−1) trials on the first rung, …, η on the last but one, and 1 on the last.
+    /// The fewest trials in which successive halving brings one configuration to the full budget: the starting trials
+    /// (<see cref="StartingTrials"/>, at the full budget), then η^(rungs−1) trials on the first rung, …, η on the last but
+    /// one, and 1 on the last.
     /// </summary>
     [JsonIgnore]
-    public int HalvingMinTrials => 1 + Enumerable.Range(0, HalvingRungs).Sum(k => (int)Math.Pow(HalvingEta, k));
+    public int HalvingMinTrials => StartingTrials + Enumerable.Range(0, HalvingRungs).Sum(k => (int)Math.Pow(HalvingEta, k));
+
+    /// <summary>
+    /// The trials a new run enqueues before its strategy proposes any (<see cref="CompressionSpace"/>'s starting points):
+    /// static int8 of every layer when quantization is searched, and for a size goal with unstructured pruning and weight
+    /// sharing also Deep Compression's pipeline.
+    /// </summary>
+    [JsonIgnore]
+    public int StartingTrials => (Uses(CompressionTechnique.Quantize) ? 1 : 0)
+        + (Uses(CompressionTechnique.Unstructured) && Uses(CompressionTechnique.Cluster) && Goal != OptimizeGoal.Latency ? 1 : 0);
 
     /// <summary>Continue the run in the directory (same options) instead of starting one.</summary>
     public bool Resume { get; init; }
@@ -150,6 +160,8 @@ public sealed record OptimizeOptions
         return this;
     }
 
+    private string Starts() => StartingTrials switch { 0 => "no starting trial", 1 => "the starting trial", var k => $"the {k} starting trials" };
+
     private void ValidateHalving()
     {
         if (HalvingEta is < 2 or > 10) throw OptionsException.For(nameof(HalvingEta), $"must be in [2, 10] (each rung keeps its best 1/η), got {HalvingEta}");
@@ -158,7 +170,7 @@ public sealed record OptimizeOptions
         {
             var budgets = HalvingBudgets;
             var rungs = string.Join(", ", Enumerable.Range(0, HalvingRungs - 1).Select(k => $"{(int)Math.Pow(HalvingEta, HalvingRungs - 1 - k)} at budget {Share(budgets[k])}"));
-            throw OptionsException.For(nameof(Trials), $"must be at least {HalvingMinTrials} with successive halving, got {n}: the starting trial, then {rungs} and 1 at the full budget before a configuration reaches it; give more trials, fewer rungs or another strategy");
+            throw OptionsException.For(nameof(Trials), $"must be at least {HalvingMinTrials} with successive halving, got {n}: {Starts()}, then {rungs} and 1 at the full budget before a configuration reaches it; give more trials, fewer rungs or another strategy");
         }
     }
 

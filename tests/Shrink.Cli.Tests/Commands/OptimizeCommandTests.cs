@@ -62,9 +62,9 @@ public class OptimizeCommandTests
         CliRunner.AssertBadInput(CliRunner.Run(Args(dir, "--max-accuracy-drop", "1", "--trials", "2", "--workers", "0")), "--workers must be at least 1, got 0");
         CliRunner.AssertBadInput(CliRunner.Run(Args(dir, "--max-accuracy-drop", "1", "--trials", "2", "--resume")), "there is no optimize run to continue in");
         CliRunner.AssertBadInput(CliRunner.Run(Args(dir, "--max-accuracy-drop", "1", "--strategy", "halving", "--trials", "6")),
-            "--trials must be at least 14 with successive halving, got 6: the starting trial, then 9 at budget 1/9, 3 at budget 1/3 and 1 at the full budget");
+            "--trials must be at least 15 with successive halving, got 6: the 2 starting trials, then 9 at budget 1/9, 3 at budget 1/3 and 1 at the full budget");
         CliRunner.AssertBadInput(CliRunner.Run(Args(dir, "--max-accuracy-drop", "1", "--strategy", "halving", "--budget", "4", "--halving-eta", "2", "--halving-rungs", "3")),
-            "--trials must be at least 8 with successive halving, got 4");
+            "--trials must be at least 9 with successive halving, got 4");
         CliRunner.AssertBadInput(CliRunner.Run(Args(dir, "--max-accuracy-drop", "1", "--strategy", "halving", "--trials", "20", "--halving-eta", "1")), "--halving-eta must be in [2, 10]");
         CliRunner.AssertBadInput(CliRunner.Run(Args(dir, "--max-accuracy-drop", "1", "--strategy", "halving", "--trials", "20", "--halving-rungs", "9")), "--halving-rungs must be in [2, 5]");
         CliRunner.AssertBadInput(CliRunner.Run(Args(dir, "--max-accuracy-drop", "1", "--trials", "2", "--techniques", "quantize,magic")),

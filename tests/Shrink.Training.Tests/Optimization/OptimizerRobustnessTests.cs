@@ -39,28 +39,30 @@ public class OptimizerRobustnessTests
     public void Successive_halving_promotes_the_best_of_a_rung_with_the_same_configuration_and_chooses_only_full_budget_trials()
     {
         using var dir = new TempDirectory();
-        // η = 2 over two rungs: budgets 1/2 and 1. The enqueued first trial runs at the full budget; the next two at 1/2
-        // (64 training images, 500 test images); the better of those two is tried again at the full budget.
-        var options = Tiny(4) with { Strategy = OptimizeStrategy.Halving, HalvingEta = 2, HalvingRungs = 2 };
-        Assert.Equal(4, options.HalvingMinTrials);
+        // η = 2 over two rungs: budgets 1/2 and 1. The two enqueued starting trials (static int8, Deep Compression's
+        // pipeline) run at the full budget; the next two at 1/2 (64 training images, 500 test images); the better of those
+        // two is tried again at the full budget.
+        var options = Tiny(5) with { Strategy = OptimizeStrategy.Halving, HalvingEta = 2, HalvingRungs = 2 };
+        Assert.Equal(2, options.StartingTrials);
+        Assert.Equal(5, options.HalvingMinTrials);
         var result = Optimizer.Run(Lenet5(dir), Data, options, dir.File("run"), TechniqueSession.Quiet);
 
         Assert.Equal(new[] { 0.5, 1.0 }, result.Budgets);
-        Assert.Equal(new[] { 1.0, 0.5, 0.5, 1.0 }, result.Trials.Select(t => t.Budget));
+        Assert.Equal(new[] { 1.0, 1.0, 0.5, 0.5, 1.0 }, result.Trials.Select(t => t.Budget));
         var rung0 = result.Trials.Where(t => t.Budget == 0.5).ToList();
         Assert.All(rung0, t => Assert.Equal("completed", t.Status));
         Assert.All(rung0, t => Assert.Equal(500, t.Metrics[TrialMetrics.Samples]));
         Assert.All(rung0, t => Assert.False(t.Feasible));   // measured on half the samples: never the chosen model
         Assert.All(rung0, t => Assert.EndsWith(", budget 1/2", t.Summary));
-        Assert.Equal(64, Recipe.Load(dir.File("run/trials/0002/recipe.lock.yaml")).Data!.TrainLimit);
+        Assert.Equal(64, Recipe.Load(dir.File("run/trials/0003/recipe.lock.yaml")).Data!.TrainLimit);
 
         var better = rung0.OrderBy(t => t.Metrics[TrialMetrics.Bytes]).ThenBy(t => t.Number).First();
-        var promoted = result.Trials[3];
+        var promoted = result.Trials[4];
         Assert.Equal("promotion", promoted.Origin);
         Assert.Equal(better.Number, promoted.Parent);
         Assert.Equal(better.Hash, promoted.Hash);
         Assert.Equal(1000, promoted.Metrics[TrialMetrics.Samples]);
-        Assert.Equal(128, Recipe.Load(dir.File("run/trials/0004/recipe.lock.yaml")).Data!.TrainLimit);
+        Assert.Equal(128, Recipe.Load(dir.File("run/trials/0005/recipe.lock.yaml")).Data!.TrainLimit);
 
         var best = result.Best!;
         Assert.Equal(1.0, best.Budget);
@@ -75,10 +77,12 @@ public class OptimizerRobustnessTests
     [Fact]
     public void Halving_needs_enough_trials_for_one_configuration_to_reach_the_full_budget()
     {
-        var e = Assert.Throws<OptionsException>(() => (Tiny(13) with { Strategy = OptimizeStrategy.Halving }).Validate());
+        var e = Assert.Throws<OptionsException>(() => (Tiny(14) with { Strategy = OptimizeStrategy.Halving }).Validate());
         Assert.Equal(nameof(OptimizeOptions.Trials), e.Option);
-        Assert.Contains("must be at least 14 with successive halving, got 13: the starting trial, then 9 at budget 1/9, 3 at budget 1/3 and 1 at the full budget", e.Message);
-        (Tiny(14) with { Strategy = OptimizeStrategy.Halving }).Validate();
+        Assert.Contains("must be at least 15 with successive halving, got 14: the 2 starting trials, then 9 at budget 1/9, 3 at budget 1/3 and 1 at the full budget", e.Message);
+        (Tiny(15) with { Strategy = OptimizeStrategy.Halving }).Validate();
+        Assert.Equal(14, (Tiny(14) with { Techniques = [CompressionTechnique.Quantize, CompressionTechnique.Structured] }).HalvingMinTrials);
+        Assert.Equal(14, (Tiny(14) with { Goal = OptimizeGoal.Latency }).HalvingMinTrials);
         (Tiny(2) with { Strategy = OptimizeStrategy.Halving, Trials = null, WallTime = TimeSpan.FromMinutes(5) }).Validate();
         Assert.Equal(nameof(OptimizeOptions.HalvingEta), Assert.Throws<OptionsException>(() => (Tiny(20) with { Strategy = OptimizeStrategy.Halving, HalvingEta = 1 }).Validate()).Option);
         Assert.Equal(nameof(OptimizeOptions.HalvingRungs), Assert.Throws<OptionsException>(() => (Tiny(20) with { Strategy = OptimizeStrategy.Halving, HalvingRungs = 1 }).Validate()).Option);
