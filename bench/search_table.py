@@ -53,8 +53,11 @@ def vs_zoo(out):
             continue
         wins = [m for m in models if test(m["metrics"], refs[ref]["metrics"])]
         best = max(wins, key=lambda m: m["metrics"]["accuracy"]) if wins else None
-        print(f"\nTarget, a model {words}: **{'met' if best else 'not met'}**"
+        print(f"\nTarget, a model trained afresh {words} ({refs[ref]['source'].replace(os.getcwd() + '/', '')}): **{'met' if best else 'not met'}**"
               + (f" (trial {best['trial'] + 1}: {best['metrics']['accuracy']:.2f} % against {refs[ref]['metrics']['accuracy']:.2f} %)" if best else "") + ".")
+        same = [t for t in completed(r) if test(t["metrics"], refs[ref]["metrics"])]
+        if refs[ref].get("epochs"):
+            print(f"Trials (as trained in the search, {refs[ref]['epochs']} epochs, as {ref} was) {words}: {len(same)} of {len(completed(r))}.")
     print(f"\n    {cmd(run)}\n")
 
 

@@ -12,7 +12,8 @@ using Shrink.Training.Execution;
 namespace Shrink.Training.Architecture;
 
 /// <summary>
-/// One trial of <see cref="ArchitectureSearch"/>: the configuration's network built, its parameters, bytes and MACs counted and
+/// One trial of <see cref="ArchitectureSearch"/>: in table mode, the candidate's latency predicted from its blocks
+/// (<see cref="LatencyTable"/>) and a constraint on latency checked against it before anything is built; the configuration's network built, its parameters, bytes and MACs counted and
 /// the constraints on them checked (a candidate outside one is pruned with the reason, before any training), then trained
 /// (distilled from the teacher when there is one) for the trial's epochs, written as <c>DIR/trials/NNNN/model.onnx</c> through
 /// <see cref="ModelSaver"/> (loaded in ONNX Runtime), scored on the test split (accuracy in points, or top-1 agreement with the

@@ -94,8 +94,8 @@ public class LatencyTableTests
             foreach (var batch in new[] { 1, 32 })
             {
                 var ratio = predicted[batch] / measured[batch].P50Ms;
-                // a loose band: the machine running the tests is shared, so single runs are noisy; bench/search.sh measures the ±10 % share
-                Assert.True(ratio is > 0.5 and < 2, $"{space.Summary(c)} at batch {batch}: predicted {predicted[batch]:G4} ms, measured {measured[batch].P50Ms:G4} ms");
+                // a loose band (within 3× either way): the machine running the tests is shared and sub-millisecond runs are noisy; bench/search.sh measures the ±10 % share
+                Assert.True(ratio is > 1.0 / 3 and < 3, $"{space.Summary(c)} at batch {batch}: predicted {predicted[batch]:G4} ms, measured {measured[batch].P50Ms:G4} ms");
             }
         }
     }
