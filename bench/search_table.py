@@ -33,15 +33,18 @@ def vs_zoo(out):
     run = os.path.join(out, "evolution-0")
     r = load(run + ".json")
     refs = {p["name"]: p for p in r["references"]}
-    models = {m["model"]: m for m in r["frontModels"] + r["final"]}.values()
-    print(f"### Evolution against the zoo ({started(out)})\n")
+    roles = {}
+    for m in r["frontModels"] + r["final"]:
+        roles.setdefault(m["trial"], []).append("front" if m["goal"] == "front" else "best " + m["goal"])
+    models = list({m["trial"]: m for m in r["frontModels"] + r["final"]}.values())
+    print(f"#### Evolution against the zoo ({started(out)})\n")
     print(f"{len(r['trials'])} trials ({len(completed(r))} completed) in {minutes(run):.0f} min; the front and the best of each goal trained "
           f"afresh for {r['finalEpochs']} epochs. Latency: ONNX Runtime p50, {r['machine']['threads']} thread(s) on {r['machine']['cpu']}.\n")
     print("| model | accuracy | p50 batch 1 | p50 batch 256 | params | how it was trained |")
     print("| --- | ---: | ---: | ---: | ---: | --- |")
     for m in sorted(models, key=lambda m: -m["metrics"]["accuracy"]):
         x = m["metrics"]
-        print(f"| trial {m['trial'] + 1} ({m['goal']}) | {x['accuracy']:.2f} % | {x['latency_b1_ms']:.3f} ms | {x['latency_b256_ms']:.2f} ms | {x['params']:,.0f} | {m['epochs']} epochs |")
+        print(f"| trial {m['trial'] + 1} ({', '.join(roles[m['trial']])}) | {x['accuracy']:.2f} % | {x['latency_b1_ms']:.3f} ms | {x['latency_b256_ms']:.2f} ms | {x['params']:,.0f} | {m['epochs']} epochs |")
     for name, p in refs.items():
         x = p["metrics"]
         print(f"| {name} | {x['accuracy']:.2f} % | {x['latency_b1_ms']:.3f} ms | {x['latency_b256_ms']:.2f} ms | {x['params']:,.0f} | {p['source'].replace(os.getcwd() + '/', '')} |")
@@ -82,7 +85,7 @@ def dominates(a, b):
 
 
 def strategies(out, seeds):
-    print(f"### Evolution against random search ({started(out)})\n")
+    print(f"#### Evolution against random search ({started(out)})\n")
     print("Hypervolume of the (batch-1 latency, test error) front of the completed trials, both minimized, latency as a fraction of the "
           "slowest trial of the seed's two runs, error in points, reference point (1.1, 90 = chance); larger is better.\n")
     print("| seed | trials | evolution: hypervolume | random: hypervolume | evolution's front dominates random's |")
@@ -106,7 +109,7 @@ def strategies(out, seeds):
 
 
 def table(out, seeds):
-    print("### Latency table against measurement\n")
+    print("#### Latency table against measurement\n")
     print("| run | trials measured | blocks | batch 1: within ±10 % | Kendall τ | batch 256: within ±10 % | Kendall τ |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     total = {1: [0, 0], 256: [0, 0]}
@@ -136,7 +139,7 @@ def crash(out):
     finished = {t["number"]: t for t in before["trials"] if t["status"] in ("completed", "pruned", "failed")}
     kept = {t["number"]: t for t in after["trials"]}
     lost = [n for n, t in finished.items() if n not in kept or kept[n]["metrics"] != t["metrics"]]
-    print("### kill -9 and resume\n")
+    print("#### kill -9 and resume\n")
     print(f"Killed with kill -9 during trial {len(finished) + 1}, after {len(finished)} finished trials; resumed to {len(after['trials'])} trials "
           f"({len(completed(after))} completed). Finished trials lost or changed: **{len(lost)}**.\n\n    {cmd(run)}\n")
 

@@ -25,7 +25,7 @@ internal static class SearchReportHtml
                 + (r.Constraints.Count > 0 ? $"; constraints {string.Join(", ", r.Constraints)}" : "") + $". Space: {r.Space}. Run directory: {r.Directory}."))
             .Append("</p>\n<p>").Append(E($"Latency: ONNX Runtime, median of interleaved runs, {r.Machine.Threads} thread(s) on {r.Machine.Cpu} ({r.Machine.Cores} cores)."))
             .Append("</p>\n");
-        h.Append("<h2>").Append(E($"{Label(report.Score)} against latency")).Append("</h2>\n");
+        h.Append("<h2>").Append(E(report.Score == Shrink.Architecture.ArchitectureMetrics.Fidelity ? "Fidelity against latency" : "Accuracy against latency")).Append("</h2>\n");
         foreach (var batch in report.Batches)
             Image(h, Chart(report, batch), $"{Label(report.Score)} against latency at batch {batch}", batch == report.Batches[0] ? "No trial completed yet." : "");
         h.Append("<p class=\"note\">").Append(E("Grey: trials; blue, joined: the Pareto front of the goals; red crosses: outside a constraint"
