@@ -3,6 +3,7 @@ using System.Globalization;
 using Shrink.Architecture;
 using Shrink.Search;
 using Shrink.Training.Architecture;
+using Spectre.Console;
 
 namespace Shrink.Cli;
 
@@ -22,17 +23,23 @@ internal sealed class SearchCli
     public Option<int> Seed { get; } = new("--seed") { Description = "Seed of the search, the candidates' weights and their training", DefaultValueFactory = _ => 0 };
     public Option<int> LargeBatch { get; } = new("--large-batch") { Description = "The large batch of the latency measurements (batch 1 is always measured)", DefaultValueFactory = _ => 256 };
     public Option<int> LatencyThreads { get; } = new("--latency-threads") { Description = "ONNX Runtime threads of the latency measurements (fixed, and recorded with the CPU model)", DefaultValueFactory = _ => 1 };
+    public Option<string> Latency { get; } = new("--latency") { Description = "measured (after training), table (also predicted from per-block latencies cached in latency-table.json, before building: latency constraints prune early; agreement reported) or table-only (predicted, never measured)", DefaultValueFactory = _ => "measured" };
+    public Option<string> References { get; } = new("--references") { Description = "Reference points of the results and report.html: zoo models trained like a trial (lenet5, lenet300, vgg-small, resnet-small) or NAME=FILE.onnx trained models, comma-separated; none for none", DefaultValueFactory = _ => "lenet5,lenet300,vgg-small" };
     public Option<int?> Limit { get; } = new("--limit") { Description = "Train on the first N training samples only" };
     public Option<bool> Resume { get; } = new("--resume") { Description = "Continue the run in --out (same options): finished trials are kept, a running one is retried" };
     public Option<string> Out { get; } = new("--out") { Description = "Run directory: trials.db, trials/NNNN/model.onnx, result.json, pareto.json", Required = true };
 
-    public IEnumerable<Option> All => [Space, Strategy, Trials, Epochs, FinalEpochs, .. Teacher.All, Objective, Constraint, Workers, Seed, LargeBatch, LatencyThreads, Limit, Resume, Out];
+    public IEnumerable<Option> All => [Space, Strategy, Trials, Epochs, FinalEpochs, .. Teacher.All, Objective, Constraint, Workers, Seed, LargeBatch, LatencyThreads, Latency, References, Limit, Resume, Out];
 
     /// <summary>Property → flag where the names differ.</summary>
     public static readonly (string Property, string Flag)[] Aliases =
         [(nameof(ArchitectureSearchOptions.Objectives), "--objective"), (nameof(ArchitectureSearchOptions.Constraints), "--constraint"), ("TrainLimit", "--limit")];
 
-    public SearchCli() => Strategy.AcceptOnlyFromAmong("evolution", "random", "annealing", "halving");
+    public SearchCli()
+    {
+        Strategy.AcceptOnlyFromAmong("evolution", "random", "annealing", "halving");
+        Latency.AcceptOnlyFromAmong("measured", "table", "table-only");
+    }
 
     /// <summary>The options the flags give (checked by the library: the message names the property, printed as its flag).</summary>
     public ArchitectureSearchOptions Build(ParseResult p, Training.Distillation.DistillationOptions? distillation) => new ArchitectureSearchOptions
@@ -41,8 +48,10 @@ internal sealed class SearchCli
         Strategy = Enum.Parse<ArchitectureStrategy>(p.GetValue(Strategy)!, ignoreCase: true), Trials = p.GetValue(Trials), EpochsPerTrial = p.GetValue(Epochs),
         FinalEpochs = p.GetValue(FinalEpochs), Workers = p.GetValue(Workers), Seed = p.GetValue(Seed), Resume = p.GetValue(Resume),
         LargeBatch = p.GetValue(LargeBatch), LatencyThreads = p.GetValue(LatencyThreads),
+        Latency = Enum.Parse<LatencyMode>(p.GetValue(Latency)!.Replace("-", ""), ignoreCase: true),
         Objectives = p.GetValue(Objective)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(ArchitectureMetrics.ParseGoal).ToList(),
         Constraints = (p.GetValue(Constraint) ?? []).Select(ArchitectureMetrics.ParseConstraint).ToList(),
+        References = p.GetValue(References) is "none" or "" ? [] : p.GetValue(References)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(ReferenceModel.Parse).ToList(),
     }.Validate();
 
     /// <summary>One line per finished trial on stderr.</summary>
@@ -60,21 +69,52 @@ internal sealed class SearchCli
         cli.Err.WriteLine($"trial {t.Number + 1}/{e.Trials} ({origin}{(t.Budget < 1 ? $", budget {t.Budget:G3}" : "")}): {e.Summary} | {status}");
     }
 
-    /// <summary>The end of the run on stdout: the front, the best per goal and the files.</summary>
+    /// <summary>The end of the run on stdout: the run, the results table (the front, the best of each goal, the models written, the references), the report.</summary>
     public static void Result(CliContext cli, ArchitectureSearchResult r)
     {
         var o = cli.Out;
         o.WriteLine($"search {r.Space}: {r.Trials.Count} trials ({r.Stop}), {r.Strategy.ToString().ToLowerInvariant()}; goals {string.Join(", ", r.Objectives)}"
             + (r.Constraints.Count > 0 ? $"; constraints {string.Join(", ", r.Constraints)}" : ""));
         o.WriteLine($"latency: ONNX Runtime, {r.Machine.Threads} thread{(r.Machine.Threads == 1 ? "" : "s")} on {r.Machine.Cpu}");
-        foreach (var number in r.Pareto)
+        if (r.LatencyTable is { } table) o.WriteLine(Agreement(table));
+        if (r.Pareto.Count == 0) o.WriteLine($"no trial completed; their reasons are in {Path.Combine(r.Directory, "result.json")}");
+        else cli.Console.Write(ResultTable(r));
+        foreach (var f in r.Final) o.WriteLine($"wrote {f.Model}: best {f.Goal}, trial {f.Trial + 1}{(r.FinalEpochs > 0 ? $" trained {f.Epochs} epochs" : "")}");
+        if (r.FrontModels.Count > 0) o.WriteLine($"wrote {r.FrontModels.Count} front model{(r.FrontModels.Count == 1 ? "" : "s")} into {Path.GetDirectoryName(r.FrontModels[0].Model)}");
+        if (r.Report is { } report) o.WriteLine($"wrote {report} and {SearchReportPage.JsonFile}");
+    }
+
+    /// <summary>One row per front trial (its fully trained model's figures beside it, with final epochs), then one per reference.</summary>
+    private static Table ResultTable(ArchitectureSearchResult r)
+    {
+        var batches = r.Trials.SelectMany(t => t.Metrics.Keys).Where(k => k.StartsWith("latency_", StringComparison.Ordinal)).Distinct().OrderBy(k => k.Length).ThenBy(k => k).ToList();
+        var score = r.Trials.Any(t => t.Metrics.ContainsKey(ArchitectureMetrics.Fidelity)) ? ArchitectureMetrics.Fidelity : ArchitectureMetrics.Accuracy;
+        var table = new Table().AddColumns(["model", score, .. batches.Select(b => b[..^3] + " ms"), "params", "MACs", "architecture or source"]);
+        var best = r.Best.GroupBy(kv => kv.Value).ToDictionary(g => g.Key, g => string.Join(", ", g.Select(kv => kv.Key)));
+        void Row(string name, IReadOnlyDictionary<string, double> m, string what) => table.AddRow([Markup.Escape(name),
+            m.TryGetValue(score, out var s) ? s.ToString(score == ArchitectureMetrics.Fidelity ? "F4" : "F2", CultureInfo.InvariantCulture) : "–",
+            .. batches.Select(b => m.TryGetValue(b, out var ms) ? Format.Ms(ms) : "–"),
+            m.TryGetValue(ArchitectureMetrics.Params, out var n) ? n.ToString("N0", CultureInfo.InvariantCulture) : "–",
+            m.TryGetValue(ArchitectureMetrics.Macs, out var macs) ? macs.ToString("N0", CultureInfo.InvariantCulture) : "–", Markup.Escape(what)]);
+        foreach (var number in r.Pareto.Concat(r.Best.Values).Distinct())
         {
             var t = r.Trials.First(x => x.Number == number);
-            o.WriteLine($"  front: trial {t.Number + 1}{(t.Feasible ? "" : " (infeasible)")}: {Metrics(t.Metrics)} | {t.Summary} | {t.Model}");
+            var role = (r.Pareto.Contains(number) ? "front" : "") + (best.TryGetValue(number, out var goals) ? $"{(r.Pareto.Contains(number) ? ", " : "")}best {goals}" : "");
+            Row($"trial {number + 1} ({role}){(t.Feasible ? "" : " infeasible")}", t.Metrics, t.Summary);
+            if (r.FinalEpochs > 0 && r.FrontModels.Concat(r.Final).FirstOrDefault(f => f.Trial == number) is { } f)
+                Row($"  trained {f.Epochs} epochs", f.Metrics, f.Model);
         }
-        foreach (var (goal, number) in r.Best) o.WriteLine($"best {goal}: trial {number + 1}");
-        foreach (var f in r.Final) o.WriteLine($"wrote {f.Model}: trial {f.Trial + 1} trained {f.Epochs} epochs: {Metrics(f.Metrics)}");
-        if (r.Pareto.Count == 0) o.WriteLine($"no trial completed; their reasons are in {Path.Combine(r.Directory, "result.json")}");
+        foreach (var p in r.References) Row($"{p.Name} (reference)", p.Metrics, p.Source);
+        return table;
+    }
+
+    /// <summary>"latency table: 14 blocks in latency-table.json; predictions within ±10 % of the measurement: b1 83 % of 6 trials (Kendall τ 0.87), …".</summary>
+    public static string Agreement(LatencyTableSummary t)
+    {
+        var head = $"latency table: {t.Blocks} blocks in {t.File}";
+        if (t.Agreement.Count == 0) return head + "; latency taken from it, not measured (table-only)";
+        return head + "; predictions within ±10 % of the measurement: " + string.Join(", ", t.Agreement.Select(a => string.Create(CultureInfo.InvariantCulture,
+            $"b{a.Batch} {a.WithinTenPercent * 100:F0} % of {a.Trials} trials (Kendall τ {(a.KendallTau is { } tau ? tau.ToString("F2", CultureInfo.InvariantCulture) : "–")})")));
     }
 
     private static string Metrics(IReadOnlyDictionary<string, double> m)

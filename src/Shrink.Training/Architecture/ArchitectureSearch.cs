@@ -22,7 +22,9 @@ public sealed record ArchitectureProgress(Trial Trial, bool Finished, string Sum
 /// <remarks>
 /// The run directory: <c>options.json</c> (what a resume must share, <see cref="RunIdentity"/>), <c>trials.db</c>,
 /// <c>trials/NNNN/model.onnx</c> per trained candidate, <c>result.json</c> (<see cref="ArchitectureSearchResult"/>) and
-/// <c>pareto.json</c> rewritten atomically after every trial, and <c>best-GOAL.onnx</c> per goal with final epochs.
+/// <c>pareto.json</c> and the report page (<c>report.html</c>, <c>report.json</c>) rewritten atomically after every trial; at the end
+/// <c>best-GOAL.onnx</c> per goal and <c>front/trial-NNNN.onnx</c> per trial of the front (<see cref="SearchOutputs"/>, trained
+/// afresh with final epochs), the reference points (<see cref="SearchReferences"/>), and <c>latency-table.json</c> in table mode.
 /// </remarks>
 public static class ArchitectureSearch
 {
@@ -63,7 +65,8 @@ public static class ArchitectureSearch
         session.Cancel.ThrowIfCancellationRequested();
         var stop = summary.Stop == SearchStop.Exhausted ? "exhausted" : "trial-limit";
         var result = files.Update(summary.Trials, stop);
-        return options.FinalEpochs == 0 ? result : files.Update(summary.Trials, stop, FinalTraining.Run(run, summary.Trials, result.Best));
+        var (best, front) = new SearchOutputs(run, summary.Trials).Write(result.Best, result.Pareto);
+        return files.Update(summary.Trials, stop, new SearchEnd(best, front, SearchReferences.Evaluate(run)));
     }
 
     /// <summary>Loads the data and the teacher and checks everything against the space: nothing is written yet.</summary>
@@ -87,10 +90,12 @@ public static class ArchitectureSearch
                     ? $"name accuracy, and {splits.Test.Name} has no labels; use fidelity (agreement with the teacher)"
                     : $"name fidelity, which is scored on data without labels; {splits.Test.Name} has labels: use accuracy");
         if (teacher is not null) Distillation.Distiller.Check(space.Build(space.Space.Sample(SearchRandom.For(options.Seed, "check", 0)), sample, classes), teacher, splits);
+        var machine = MachineInfo.Here(options.LatencyThreads);
         return new SearchRun
         {
             Directory = directory, Space = space, Options = options, Data = splits, Sample = sample, Classes = classes, Teacher = teacher,
-            TeacherName = data.Teacher ?? "the teacher", Session = session, Machine = MachineInfo.Here(options.LatencyThreads),
+            TeacherName = data.Teacher ?? "the teacher", Session = session, Machine = machine,
+            Table = options.Latency == LatencyMode.Measured ? null : LatencyTable.Open(directory, machine, options.LatencyBatches),
             TeacherPredictions = teacher is not null && byFidelity ? SamplePredictions.Of(data.Teacher!, splits.Test) : null,
         };
     }

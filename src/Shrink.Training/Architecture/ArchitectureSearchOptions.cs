@@ -14,6 +14,15 @@ namespace Shrink.Training.Architecture;
 public enum ArchitectureStrategy { Random, Evolution, Annealing, Halving }
 
 /// <summary>
+/// Where an architecture trial's latency comes from: <see cref="Measured"/> in ONNX Runtime after training; <see cref="Table"/>:
+/// also predicted from the per-block latency table before the candidate is built (latency constraints prune it then), and the
+/// result reports how prediction and measurement agree; <see cref="TableOnly"/>: predicted only, never measured (final models
+/// are still measured).
+/// </summary>
+[JsonConverter(typeof(JsonStringEnumConverter<LatencyMode>))]
+public enum LatencyMode { Measured, Table, TableOnly }
+
+/// <summary>
 /// Options of <see cref="ArchitectureSearch.Run"/> (<c>shrink search</c>; the defaults are the command's): the strategy and
 /// its budget, the training of each candidate, the goals (<see cref="ArchitectureMetrics"/>) and constraints, and how
 /// latency is measured.
@@ -49,6 +58,19 @@ public sealed record ArchitectureSearchOptions
     /// <summary>ONNX Runtime intra-op threads of every latency measurement: fixed, and recorded with the CPU model.</summary>
     public int LatencyThreads { get; init; } = 1;
 
+    /// <summary>
+    /// Where a candidate's latency comes from (<see cref="LatencyMode"/>): measured after training, or also predicted from the
+    /// latency table before the candidate is built (<see cref="Shrink.Architecture.LatencyTable"/>, cached in <c>DIR/latency-table.json</c>),
+    /// so a constraint on latency prunes it before training.
+    /// </summary>
+    public LatencyMode Latency { get; init; } = LatencyMode.Measured;
+
+    /// <summary>
+    /// The reference points of the results and the report page (<see cref="ReferenceModel"/>): zoo models trained on the data
+    /// for the epochs of a trial, or trained files; evaluated at the end of the run. Default: lenet5, lenet300 and vgg-small.
+    /// </summary>
+    public IReadOnlyList<ReferenceModel> References { get; init; } = ReferenceModel.Defaults;
+
     /// <summary>How each candidate trains (its epochs are <see cref="EpochsPerTrial"/>).</summary>
     public TrainOptions Training { get; init; } = new() { Optimizer = "adam", Hyper = new Optim.OptimizerOptions { LearningRate = 1e-3 }, EvaluateEachEpoch = false };
 
@@ -79,6 +101,9 @@ public sealed record ArchitectureSearchOptions
         foreach (var metric in Objectives.Select(g => g.Metric).Concat(Constraints.Select(c => c.Metric)))
             if (metric.StartsWith("latency_", StringComparison.Ordinal) && !latencies.Contains(metric))
                 throw OptionsException.For(nameof(LargeBatch), $"is {LargeBatch}, so {metric} is not measured; measure that batch size, or use {string.Join(" or ", latencies)}");
+        foreach (var r in References) r.Validate();
+        if (References.GroupBy(r => r.Name).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            throw OptionsException.For(nameof(References), $"name {Text.Message.Name(twice.Key)} twice; give each reference once");
         Training.Validate();
         Distillation.Validate();
         return this;
@@ -87,6 +112,7 @@ public sealed record ArchitectureSearchOptions
     /// <summary>The options a resumed run must share with the run it continues, by property (everything but the trial count, final epochs, workers and resume).</summary>
     internal Dictionary<string, string> Identity() => new()
     {
+        [nameof(Latency)] = Latency.ToString(),
         [nameof(Strategy)] = Strategy.ToString(), [nameof(EpochsPerTrial)] = Invariant($"{EpochsPerTrial}"), [nameof(Seed)] = Invariant($"{Seed}"),
         [nameof(Objectives)] = CanonicalJson.Of(new Objective(Objectives, Constraints).Describe()), [nameof(LargeBatch)] = Invariant($"{LargeBatch}"),
         [nameof(LatencyThreads)] = Invariant($"{LatencyThreads}"),

@@ -26,8 +26,18 @@ public sealed record ArchitectureSearchResult
     public required IReadOnlyList<int> Pareto { get; init; }
     /// <summary>The best trial of each goal (by metric), when one is ranked.</summary>
     public required IReadOnlyDictionary<string, int> Best { get; init; }
-    /// <summary>The best of each goal trained afresh for the final epochs (empty until the run ends, or without final epochs).</summary>
+    /// <summary>The best of each goal as <c>DIR/best-GOAL.onnx</c>, trained afresh for the final epochs when there are any (empty until the run ends).</summary>
     public IReadOnlyList<FinalModel> Final { get; init; } = [];
+    /// <summary>Every trial of the front as <c>DIR/front/trial-NNNN.onnx</c>, trained afresh for the final epochs when there are any (empty until the run ends).</summary>
+    public IReadOnlyList<FinalModel> FrontModels { get; init; } = [];
+    /// <summary>The epochs the models the run ends with were trained afresh for (0: they are the trials' own).</summary>
+    public int FinalEpochs { get; init; }
+    /// <summary>The reference points (<see cref="ArchitectureSearchOptions.References"/>), evaluated at the end of the run.</summary>
+    public IReadOnlyList<ReferencePoint> References { get; init; } = [];
+    /// <summary><c>DIR/report.html</c>, the report page (with <c>report.json</c> beside it).</summary>
+    public string? Report { get; init; }
+    /// <summary>The latency table (<see cref="LatencyMode.Table"/>, <see cref="LatencyMode.TableOnly"/>): its file, its blocks, and how its predictions agree with the measurements; null when latency is only measured.</summary>
+    public LatencyTableSummary? LatencyTable { get; init; }
     /// <summary>Why the run stopped ("trial-limit", "exhausted", "cancelled"), or "running".</summary>
     public string Stop { get; init; } = "running";
 
@@ -53,5 +63,25 @@ public sealed record ArchitectureTrial(int Number, string Status, string Origin,
         t.Configuration.Values.ToDictionary(v => v.Key, v => v.Value), t.Metrics, t.ModelPath, t.Error, objective.IsFeasible(t), t.Seconds);
 }
 
-/// <summary>The best trial of <see cref="Goal"/> trained afresh for <see cref="Epochs"/> epochs into <see cref="Model"/>, with its metrics.</summary>
+/// <summary>A model the search ends with: trial <see cref="Trial"/> as the best of <see cref="Goal"/> (or "front"), trained for <see cref="Epochs"/> epochs, in <see cref="Model"/>, with its metrics.</summary>
 public sealed record FinalModel(string Goal, int Trial, int Epochs, string Model, IReadOnlyDictionary<string, double> Metrics);
+
+/// <summary>
+/// The latency table of a run: <see cref="File"/> (<c>DIR/latency-table.json</c>), the <see cref="Blocks"/> this machine's section
+/// holds, and per batch size the agreement of the predictions with the measurements on the completed trials (empty with
+/// <see cref="LatencyMode.TableOnly"/>, which measures none).
+/// </summary>
+public sealed record LatencyTableSummary(string File, LatencyMode Mode, int Blocks, IReadOnlyList<LatencyAgreement> Agreement)
+{
+    internal static LatencyTableSummary Of(SearchRun run, IReadOnlyList<Trial> trials)
+    {
+        var table = run.Table!;
+        IReadOnlyList<LatencyAgreement> agreement = run.Options.Latency == LatencyMode.TableOnly ? [] : run.Options.LatencyBatches.Select(batch =>
+        {
+            var (predicted, measured) = (ArchitectureMetrics.PredictedLatencyAt(batch), ArchitectureMetrics.LatencyAt(batch));
+            return LatencyAgreement.Of(batch, trials.Where(t => t.Status == TrialStatus.Completed && t.Metrics.ContainsKey(predicted) && t.Metrics.ContainsKey(measured))
+                .Select(t => (t.Metrics[predicted], t.Metrics[measured])).ToList());
+        }).ToList();
+        return new LatencyTableSummary(Path.Combine(run.Directory, Shrink.Architecture.LatencyTable.FileName), run.Options.Latency, table.Count, agreement);
+    }
+}

@@ -12,7 +12,8 @@ using Shrink.Training.Execution;
 namespace Shrink.Training.Architecture;
 
 /// <summary>
-/// One trial of <see cref="ArchitectureSearch"/>: the configuration's network built, its parameters, bytes and MACs counted and
+/// One trial of <see cref="ArchitectureSearch"/>: in table mode, the candidate's latency predicted from its blocks
+/// (<see cref="LatencyTable"/>) and a constraint on latency checked against it before anything is built; the configuration's network built, its parameters, bytes and MACs counted and
 /// the constraints on them checked (a candidate outside one is pruned with the reason, before any training), then trained
 /// (distilled from the teacher when there is one) for the trial's epochs, written as <c>DIR/trials/NNNN/model.onnx</c> through
 /// <see cref="ModelSaver"/> (loaded in ONNX Runtime), scored on the test split (accuracy in points, or top-1 agreement with the
@@ -24,10 +25,12 @@ internal sealed class CandidateEvaluator(SearchRun run)
 
     public Task<TrialResult> Evaluate(Configuration c, TrialContext context, CancellationToken token) => Task.Run(() =>
     {
-        var model = run.Space.Build(c, run.Sample, run.Classes, run.Options.Seed);
-        var metrics = ArchitectureMetrics.Static(model);
         var summary = new Dictionary<string, string> { ["summary"] = run.Space.Summary(c) };
-        if (Refusal(metrics) is { } reason) return TrialResult.Pruned(metrics, reason) with { Attributes = summary };
+        var metrics = Predicted(c);
+        if (Refusal(metrics, predicted: true) is { } early) return TrialResult.Pruned(metrics, early) with { Attributes = summary };
+        var model = run.Space.Build(c, run.Sample, run.Classes, run.Options.Seed);
+        foreach (var kv in ArchitectureMetrics.Static(model)) metrics[kv.Key] = kv.Value;
+        if (Refusal(metrics, predicted: false) is { } reason) return TrialResult.Pruned(metrics, reason) with { Attributes = summary };
         var directory = run.TrialDirectory(context.Number);
         if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);   // a retried trial starts again
         Directory.CreateDirectory(directory);
@@ -37,17 +40,41 @@ internal sealed class CandidateEvaluator(SearchRun run)
         metrics[ArchitectureMetrics.TrainSeconds] = clock.Elapsed.TotalSeconds;
         var path = Path.Combine(directory, ModelFile);
         ModelSaver.Save(trained, path);
-        foreach (var kv in Measure(run, path)) metrics[kv.Key] = kv.Value;
+        var tableOnly = run.Options.Latency == LatencyMode.TableOnly;
+        foreach (var kv in Measure(run, path, latency: !tableOnly)) metrics[kv.Key] = kv.Value;
+        if (tableOnly)
+            foreach (var batch in run.Options.LatencyBatches) metrics[ArchitectureMetrics.LatencyAt(batch)] = metrics[ArchitectureMetrics.PredictedLatencyAt(batch)];
         return TrialResult.Completed(metrics, Path.GetRelativePath(run.Directory, path)) with { Attributes = summary };
     }, token);
 
-    /// <summary>Why a candidate cannot qualify from what is known before training (a constraint on params, bytes or MACs), or null.</summary>
-    private string? Refusal(IReadOnlyDictionary<string, double> metrics)
+    /// <summary>The latency table's prediction of the candidate at each batch (<c>predicted_latency_bN_ms</c>), from its blocks, before it is built; empty without a table.</summary>
+    private Dictionary<string, double> Predicted(Configuration c)
     {
+        var metrics = new Dictionary<string, double>();
+        if (run.Table is not { } table) return metrics;
+        foreach (var (batch, ms) in table.Predict(run.Space.Blocks(c, run.Sample, run.Classes))) metrics[ArchitectureMetrics.PredictedLatencyAt(batch)] = ms;
+        return metrics;
+    }
+
+    /// <summary>
+    /// Why a candidate cannot qualify from what is known before training, or null: with <paramref name="predicted"/>, a constraint
+    /// on latency against the table's prediction (before the candidate is built); else one on params, bytes or MACs.
+    /// </summary>
+    private string? Refusal(IReadOnlyDictionary<string, double> metrics, bool predicted)
+    {
+        if (predicted)
+        {
+            var slow = run.Options.Constraints.Where(k => ArchitectureMetrics.IsLatency(k.Metric) && metrics.ContainsKey(Predicted(k))
+                && k.Violation(new Dictionary<string, double> { [k.Metric] = metrics[Predicted(k)] }) > 0).ToList();
+            return slow.Count == 0 ? null : "before building: " + string.Join("; ", slow.Select(k => string.Format(CultureInfo.InvariantCulture,
+                "the latency table predicts {0} {1:G4}, {2} the limit {3:G4}", k.Metric, metrics[Predicted(k)], k.Bound == Bound.AtMost ? "over" : "under", k.Limit)));
+        }
         var broken = run.Options.Constraints.Where(k => ArchitectureMetrics.IsStatic(k.Metric) && k.Violation(metrics) > 0).ToList();
         return broken.Count == 0 ? null : "before training: " + string.Join("; ", broken.Select(k => string.Format(CultureInfo.InvariantCulture,
             "{0} {1:N0} is {2} the limit {3:N0}", k.Metric, metrics[k.Metric], k.Bound == Bound.AtMost ? "over" : "under", k.Limit)));
     }
+
+    private static string Predicted(Constraint k) => "predicted_" + k.Metric;
 
     /// <summary>A copy of <paramref name="model"/> trained for <paramref name="epochs"/> epochs on the training split (distilled when the run has a teacher).</summary>
     public static Model Train(SearchRun run, Model model, int epochs, CancellationToken token)
@@ -66,13 +93,14 @@ internal sealed class CandidateEvaluator(SearchRun run)
         return executor.Export();
     }
 
-    /// <summary>The test score (accuracy in points, or fidelity to the teacher) and the latencies of the model at <paramref name="path"/>.</summary>
-    public static Dictionary<string, double> Measure(SearchRun run, string path)
+    /// <summary>The test score (accuracy in points, or fidelity to the teacher) and (with <paramref name="latency"/>) the latencies of the model at <paramref name="path"/>.</summary>
+    public static Dictionary<string, double> Measure(SearchRun run, string path, bool latency = true)
     {
         var metrics = new Dictionary<string, double>();
         var predictions = SamplePredictions.Of(path, run.Data.Test, new RunnerOptions { Threads = run.Options.LatencyThreads });
         if (run.ByFidelity) metrics[ArchitectureMetrics.Fidelity] = predictions.Agrees(run.TeacherPredictions!).Count(x => x) / (double)predictions.Predicted.Length;
         else metrics[ArchitectureMetrics.Accuracy] = 100.0 * predictions.Correct().Count(x => x) / predictions.Predicted.Length;
+        if (!latency) return metrics;
         foreach (var (batch, q) in LatencyProfile.Measure(path, run.Options.LatencyBatches, run.Options.LatencyThreads))
             metrics[ArchitectureMetrics.LatencyAt(batch)] = q.P50Ms;
         return metrics;

@@ -6,14 +6,14 @@ namespace Shrink.Training.Architecture;
 
 /// <summary>
 /// The files of a search run directory that are true at every moment, each replaced atomically (written beside, then renamed)
-/// after every finished trial: <c>result.json</c> (<see cref="ArchitectureSearchResult"/>) and <c>pareto.json</c> (the trials of
-/// the first front with their metrics and models).
+/// after every finished trial: <c>result.json</c> (<see cref="ArchitectureSearchResult"/>), <c>pareto.json</c> (the trials of
+/// the first front with their metrics and models) and the report page (<see cref="SearchReportPage"/>).
 /// </summary>
 internal sealed class SearchFiles(SearchRun run)
 {
     public const string ResultFile = "result.json", ParetoFile = "pareto.json";
 
-    public ArchitectureSearchResult Update(IReadOnlyList<Trial> trials, string stop = "running", IReadOnlyList<FinalModel>? final = null)
+    public ArchitectureSearchResult Update(IReadOnlyList<Trial> trials, string stop = "running", SearchEnd? end = null)
     {
         var objective = run.Objective;
         var shown = trials.Select(t => ArchitectureTrial.Of(t, objective, run.Space)).ToList();
@@ -24,10 +24,13 @@ internal sealed class SearchFiles(SearchRun run)
             Space = run.Space.Source, Directory = run.Directory, Strategy = run.Options.Strategy,
             Objectives = objective.Goals.Select(g => $"{g.Metric} ({g.Direction.ToString().ToLowerInvariant()})").ToList(),
             Constraints = objective.Constraints.Select(c => ArchitectureSearch.Invariant($"{c.Metric} {(c.Bound == Bound.AtMost ? "≤" : "≥")} {c.Limit:G}")).ToList(),
-            Machine = run.Machine, Trials = shown, Pareto = front, Best = BestPerGoal(ranked, objective), Final = final ?? [], Stop = stop,
+            Machine = run.Machine, Trials = shown, Pareto = front, Best = BestPerGoal(ranked, objective), Final = end?.Best ?? [], FrontModels = end?.Front ?? [], FinalEpochs = run.Options.FinalEpochs, References = end?.References ?? [], Stop = stop,
+            Report = Path.Combine(run.Directory, SearchReportPage.HtmlFile),
+            LatencyTable = run.Table is null ? null : LatencyTableSummary.Of(run, trials),
         };
         AtomicFile.WriteAllText(Path.Combine(run.Directory, ParetoFile), JsonSerializer.Serialize(shown.Where(t => front.Contains(t.Number)).ToList(), ArchitectureSearchResult.Json));
         AtomicFile.WriteAllText(Path.Combine(run.Directory, ResultFile), result.ToJson());
+        SearchReportPage.Write(result, run.Options.LatencyBatches, run.ByFidelity);
         return result;
     }
 
@@ -51,28 +54,5 @@ internal sealed class SearchFiles(SearchRun run)
     }
 }
 
-/// <summary>
-/// The end of a search with final epochs: the best configuration of each goal trained afresh (same seed) for
-/// <see cref="ArchitectureSearchOptions.FinalEpochs"/> epochs, written as <c>DIR/best-GOAL.onnx</c> through the model saver
-/// (loaded in ONNX Runtime), and measured as the trials were.
-/// </summary>
-internal static class FinalTraining
-{
-    public static IReadOnlyList<FinalModel> Run(SearchRun run, IReadOnlyList<Trial> trials, IReadOnlyDictionary<string, int> best)
-    {
-        var models = new List<FinalModel>();
-        foreach (var (goal, number) in best)
-        {
-            var trial = trials.First(t => t.Number == number);
-            var model = run.Space.Build(trial.Configuration, run.Sample, run.Classes, run.Options.Seed);
-            var trained = CandidateEvaluator.Train(run, model, run.Options.FinalEpochs, run.Session.Cancel);
-            var path = Path.Combine(run.Directory, $"best-{goal.Replace('_', '-')}.onnx");
-            Runtime.ModelSaver.Save(trained, path);
-            var metrics = Shrink.Architecture.ArchitectureMetrics.Static(trained);
-            foreach (var kv in CandidateEvaluator.Measure(run, path)) metrics[kv.Key] = kv.Value;
-            run.Session.Note(ArchitectureSearch.Invariant($"best {goal}: trial {number + 1} trained for {run.Options.FinalEpochs} epochs into {path}"));
-            models.Add(new FinalModel(goal, number, run.Options.FinalEpochs, path, metrics));
-        }
-        return models;
-    }
-}
+/// <summary>What the end of a run adds to its result: the best model of each goal, the front's models, the reference points.</summary>
+internal sealed record SearchEnd(IReadOnlyList<FinalModel> Best, IReadOnlyList<FinalModel> Front, IReadOnlyList<ReferencePoint> References);

@@ -23,6 +23,8 @@ internal sealed class SearchRun
     public SamplePredictions? TeacherPredictions { get; init; }
     public required TechniqueSession Session { get; init; }
     public required MachineInfo Machine { get; init; }
+    /// <summary>The per-block latency table of the run directory (<see cref="LatencyMode.Table"/> and <see cref="LatencyMode.TableOnly"/>), else null.</summary>
+    public LatencyTable? Table { get; init; }
 
     public Objective Objective => new(Options.Objectives, Options.Constraints);
 

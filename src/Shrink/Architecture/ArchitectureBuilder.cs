@@ -21,14 +21,7 @@ internal static class ArchitectureBuilder
             if (s.Pool == StagePool.Max) x = b.MaxPool(x, 2, 2);
             if (s.Pool == StagePool.Average) x = b.AveragePool(x, 2, 2);
         }
-        x = head.Pooling switch
-        {
-            HeadPooling.Average => b.Flatten(b.GlobalAveragePool(x)),
-            HeadPooling.Max => b.Flatten(b.Op("GlobalMaxPool", [x])),
-            _ => b.Flatten(x),
-        };
-        if (head.Width > 0) x = Act(b, b.Linear(x, head.Width), head.Activation);
-        b.Output(b.Linear(x, classes), "output");
+        b.Output(Head(b, x, head, classes), "output");
         return b.Build();
     }
 
@@ -41,6 +34,38 @@ internal static class ArchitectureBuilder
         b.Output(b.Linear(x, classes), "output");
         return b.Build();
     }
+
+    /// <summary>One <see cref="LatencyBlock"/> alone, built as the candidate builds it.</summary>
+    public static Model Piece(LatencyBlock piece, int seed)
+    {
+        var b = new NetworkBuilder("latency-block", seed);
+        var x = b.Input("input", piece.Input.Select(d => (long)d).ToArray());
+        x = piece.Kind switch
+        {
+            LatencyBlockKind.Block => Block(b, x, piece.Stage!, piece.Stage!.Stride),
+            LatencyBlockKind.Pool => piece.Pool == StagePool.Max ? b.MaxPool(x, 2, 2) : b.AveragePool(x, 2, 2),
+            LatencyBlockKind.Head => Head(b, x, piece.Head!, piece.Outputs),
+            LatencyBlockKind.Dense => Dense(b, piece.Input.Count == 1 ? x : b.Flatten(x), piece.Outputs, piece.Activation),
+            _ => b.Relu(x),
+        };
+        b.Output(x, "output");
+        return b.Build();
+    }
+
+    private static Value Head(NetworkBuilder b, Value x, HeadChoice head, int classes)
+    {
+        x = head.Pooling switch
+        {
+            HeadPooling.Average => b.Flatten(b.GlobalAveragePool(x)),
+            HeadPooling.Max => b.Flatten(b.Op("GlobalMaxPool", [x])),
+            _ => b.Flatten(x),
+        };
+        if (head.Width > 0) x = Act(b, b.Linear(x, head.Width), head.Activation);
+        return b.Linear(x, classes);
+    }
+
+    private static Value Dense(NetworkBuilder b, Value x, int width, Activation? activation) =>
+        activation is { } a ? Act(b, b.Linear(x, width), a) : b.Linear(x, width);
 
     private static Value Block(NetworkBuilder b, Value x, StageChoice s, int stride)
     {

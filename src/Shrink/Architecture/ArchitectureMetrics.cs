@@ -30,6 +30,12 @@ public static partial class ArchitectureMetrics
     /// <summary>Median ONNX Runtime milliseconds per run at <paramref name="batch"/>: <c>latency_b1_ms</c>.</summary>
     public static string LatencyAt(int batch) => $"latency_b{batch.ToString(CultureInfo.InvariantCulture)}_ms";
 
+    /// <summary>The latency table's prediction at <paramref name="batch"/> (<see cref="LatencyTable"/>): <c>predicted_latency_b1_ms</c>.</summary>
+    public static string PredictedLatencyAt(int batch) => "predicted_" + LatencyAt(batch);
+
+    /// <summary>True for a latency metric (<c>latency_bN_ms</c>).</summary>
+    public static bool IsLatency(string metric) => Latency().IsMatch(metric);
+
     /// <summary>True for the metrics known before training (<see cref="Params"/>, <see cref="Bytes"/>, <see cref="Macs"/>).</summary>
     public static bool IsStatic(string metric) => metric is Params or Bytes or Macs;
 

@@ -13,6 +13,7 @@ public class SearchCommandTests
 
     private static string[] Args(TempDirectory dir, params string[] extra) =>
         new[] { "search", "--space", dir.File("space.yaml"), "--data", "embedded", "--limit", "64", "--large-batch", "8", "--out", dir.File("run") }
+            .Concat(extra.Contains("--references") ? [] : new[] { "--references", "none" })
             .Concat(extra.Contains("--trials") ? [] : new[] { "--trials", "2" }).Concat(extra.Contains("--seed") ? [] : new[] { "--seed", "1" }).Concat(extra).ToArray();
 
     private static TempDirectory WithSpace(string text = Tiny)
@@ -30,7 +31,7 @@ public class SearchCommandTests
         Assert.True(r.ExitCode == 0, r.Err);
         Assert.Equal(2, r.Err.Split('\n').Count(l => l.StartsWith("trial ", StringComparison.Ordinal) && l.Contains("latency_b1 ")));
         Assert.Contains("goals accuracy (maximize), latency_b1_ms (minimize); constraints params ≤ 100000", r.Out);
-        Assert.Contains("  front: trial ", r.Out);
+        Assert.Contains("(front", r.Out);   // a row of the results table
         Assert.Contains("latency: ONNX Runtime, 1 thread on ", r.Out);
         foreach (var file in new[] { "result.json", "pareto.json", "trials.db", "options.json", "trials/0001/model.onnx", "trials/0002/model.onnx" })
             Assert.True(File.Exists(dir.File($"run/{file}")), file);
@@ -62,6 +63,8 @@ public class SearchCommandTests
         { Tiny, ["--temperature", "2"], "--temperature and --alpha belong to --teacher" },
         { Tiny, ["--trials", "0"], "--trials must be at least 1, got 0" },
         { Tiny, ["--strategy", "annealing", "--objective", "accuracy,params"], "--objective hold 2 goals, and annealing follows one" },
+        { Tiny, ["--references", "lenet7"], "--references name 'lenet7', which is not a zoo model; use lenet300, lenet5, vgg-small, resnet-small, or NAME=FILE.onnx" },
+        { Tiny, ["--references", "mine=missing.onnx"], "--references give 'missing.onnx' for mine, which does not exist" },
     };
 
     [Theory]

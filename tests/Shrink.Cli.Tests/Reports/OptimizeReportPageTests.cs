@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Xunit;
 
@@ -6,9 +5,8 @@ namespace Shrink.Cli.Tests.Reports;
 
 /// <summary>
 /// <c>shrink report DIR</c> on a hand-made run (<see cref="ReportRuns"/>), and the page it writes opened in headless
-/// Chromium (Debian's <c>chromium</c>; <c>--dump-dom</c>, no remote debugging port): the page's own check marks the body
-/// "ok" only when no script error happened, every image decoded and the before/after table exists. Skipped, saying so,
-/// only when chromium is missing and SHRINK_REQUIRE_CHROMIUM is not set (CI sets it).
+/// Chromium (<see cref="HeadlessChromium"/>): the page's own check marks the body "ok" only when no script error happened,
+/// every image decoded and the before/after table exists.
 /// </summary>
 public class OptimizeReportPageTests
 {
@@ -22,14 +20,7 @@ public class OptimizeReportPageTests
         Assert.Equal($"wrote {dir.File("run/report.html")} and report.json: 5 trials, chosen trial 2 (meets the budget), 3 rejected", r.Out.Trim());
         Assert.True(File.Exists(dir.File("run/report.json")));
 
-        if (Chromium() is not { } chromium)
-        {
-            Assert.True(Environment.GetEnvironmentVariable("SHRINK_REQUIRE_CHROMIUM") is null or "" or "0",
-                "SHRINK_REQUIRE_CHROMIUM is set but chromium is not on PATH; install Debian's chromium package (apt-get install -y chromium)");
-            Console.Error.WriteLine("skipped: chromium is not installed, so the report page was not opened in a browser (set SHRINK_REQUIRE_CHROMIUM=1 to fail instead)");
-            return;
-        }
-        var dom = DumpDom(chromium, dir.File("run/report.html"), dir.File("profile"));
+        if (HeadlessChromium.DomOrSkip(dir.File("run/report.html"), dir.File("profile")) is not { } dom) return;
         Assert.Matches("<body data-check=\"ok\"", dom);
         Assert.Contains("id=\"before-after\"", dom);
         Assert.Equal(5, Regex.Matches(dom, "<img ").Count);
@@ -44,29 +35,5 @@ public class OptimizeReportPageTests
         CliRunner.AssertBadInput(CliRunner.Run("report", dir.File("missing")), "does not exist; give the --out directory of shrink optimize");
         CliRunner.AssertBadInput(CliRunner.Run("report", dir.Path), "holds no optimize run (no result.json)");
         Assert.False(File.Exists(dir.File("report.html")));
-    }
-
-    private static string? Chromium() =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
-            .Select(d => Path.Combine(d, "chromium")).FirstOrDefault(File.Exists);
-
-    /// <summary>The page's DOM after its load event, from chromium --headless=new --dump-dom (no port opened), within 60 s.</summary>
-    private static string DumpDom(string chromium, string page, string profile)
-    {
-        var start = new ProcessStartInfo(chromium)
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-            ArgumentList = { "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions", $"--user-data-dir={profile}", "--dump-dom", new Uri(page).AbsoluteUri },
-        };
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(60_000))
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail("chromium did not finish within 60 s");
-        }
-        Assert.True(process.ExitCode == 0, $"chromium exited {process.ExitCode}: {errors.Result}");
-        return output.Result;
     }
 }

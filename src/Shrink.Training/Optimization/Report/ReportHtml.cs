@@ -1,13 +1,12 @@
 using System.Globalization;
 using System.Text;
-using static System.Net.WebUtility;
 
 namespace Shrink.Training.Optimization;
 
 /// <summary>
-/// The report page: one self-contained HTML file (inline CSS, plots as base64 SVG images, no external address), every string
-/// from the model, the data or the trials HTML-escaped. A small inline script marks the body <c>data-check="ok"</c> once
-/// every image has decoded (what the headless-browser test reads); the page needs no script to be read.
+/// The report page: one self-contained HTML file (<see cref="HtmlPage"/>: inline CSS, plots as base64 SVG images, no external
+/// address), every string from the model, the data or the trials HTML-escaped. The page's check (what the headless-browser
+/// test reads) wants every image decoded and the before/after table present.
 /// </summary>
 internal static class ReportHtml
 {
@@ -15,9 +14,7 @@ internal static class ReportHtml
 
     public static string Render(RunReport r, ReportImages images)
     {
-        var h = new StringBuilder(64 * 1024);
-        h.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>").Append(HtmlEncode($"shrink optimize: {Path.GetFileName(r.Model)}"))
-            .Append("</title>\n<style>").Append(Css).Append("</style>\n<script>").Append(Check).Append("</script></head>\n<body data-check=\"pending\">\n");
+        var h = HtmlPage.Start($"shrink optimize: {Path.GetFileName(r.Model)}", "before-after");
         Summary(h, r);
         BeforeAfter(h, r);
         Trials(h, r, images);
@@ -130,20 +127,12 @@ internal static class ReportHtml
         h.Append("</tbody></table>\n");
     }
 
-    private static void Image(StringBuilder h, string? svg, string alt, string none)
-    {
-        if (svg is null)
-        {
-            if (none.Length > 0) h.Append("<p>").Append(E(none)).Append("</p>\n");
-            return;
-        }
-        h.Append("<img alt=\"").Append(E(alt)).Append("\" src=\"data:image/svg+xml;base64,").Append(Convert.ToBase64String(Encoding.UTF8.GetBytes(svg))).Append("\">\n");
-    }
+    private static void Image(StringBuilder h, string? svg, string alt, string none) => HtmlPage.Image(h, svg, alt, none);
 
     private static void Row(StringBuilder h, string name, string before, string after, string change) =>
         h.Append("<tr><th>").Append(E(name)).Append("</th><td>").Append(E(before)).Append("</td><td>").Append(E(after)).Append("</td><td>").Append(E(change)).Append("</td></tr>\n");
 
-    private static string E(string s) => HtmlEncode(s);
+    private static string E(string s) => HtmlPage.E(s);
     private static string N(long n) => n.ToString("N0", Inv);
     private static string Macs(long? macs) => macs is { } m ? N(m) : "not counted (integer kernels)";
     private static string Ms(double ms) => ms.ToString(ms < 10 ? "F3" : "F2", Inv);
@@ -177,18 +166,6 @@ internal static class ReportHtml
         "exhausted" => "the run ended with every configuration of the space tried",
         _ => "the run was interrupted (continue it with resume)",
     };
-
-    private const string Css = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#212529;line-height:1.45}"
-        + "h1{font-size:1.6em}h2{margin-top:1.6em;border-bottom:1px solid #dee2e6}table{border-collapse:collapse;margin:.6em 0;font-size:.92em}"
-        + "td,th{border:1px solid #dee2e6;padding:.25em .6em;text-align:left;vertical-align:top}thead th{background:#f1f3f5}tbody th{font-weight:normal;background:#f8f9fa}"
-        + "tr.chosen td{background:#fff4e6}.met{color:#2b8a3e;font-weight:600}.miss{color:#c92a2a;font-weight:600}.note{color:#495057;font-size:.88em}"
-        + "img{max-width:100%;display:block;margin:.6em 0}code{background:#f1f3f5;padding:.1em .3em}";
-
-    /// <summary>Marks the body "ok" once every image decoded, else "broken: N of M images"; a script error anywhere on the page marks it "error: …" (it is in the head, so it hears every later script).</summary>
-    private const string Check = "window.addEventListener('error',function(e){document.body.dataset.check='error: '+e.message;});"
-        + "window.addEventListener('load',function(){if(document.body.dataset.check!=='pending')return;var i=Array.from(document.images),"
-        + "b=i.filter(function(x){return !(x.complete&&x.naturalWidth>0);});"
-        + "document.body.dataset.check=b.length===0&&document.getElementById('before-after')?'ok':'broken: '+b.length+' of '+i.length+' images';});";
 }
 
 /// <summary>The plots of a report page (null: nothing to plot yet).</summary>

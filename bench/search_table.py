@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""The tables of bench/search.sh from its run directories' JSON results (shrink search --json)."""
+import json
+import os
+import sys
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def cmd(run):
+    with open(run + ".cmd") as f:
+        return f.read().strip()
+
+
+def started(out):
+    with open(os.path.join(out, "started")) as f:
+        return f.read().strip()
+
+
+def minutes(run):
+    with open(run + ".seconds") as f:
+        return int(f.read()) / 60
+
+
+def completed(r):
+    return [t for t in r["trials"] if t["status"] == "completed"]
+
+
+def vs_zoo(out):
+    run = os.path.join(out, "evolution-0")
+    r = load(run + ".json")
+    refs = {p["name"]: p for p in r["references"]}
+    roles = {}
+    for m in r["frontModels"] + r["final"]:
+        roles.setdefault(m["trial"], []).append("front" if m["goal"] == "front" else "best " + m["goal"])
+    models = list({m["trial"]: m for m in r["frontModels"] + r["final"]}.values())
+    print(f"#### Evolution against the zoo ({started(out)})\n")
+    print(f"{len(r['trials'])} trials ({len(completed(r))} completed) in {minutes(run):.0f} min; the front and the best of each goal trained "
+          f"afresh for {r['finalEpochs']} epochs. Latency: ONNX Runtime p50, {r['machine']['threads']} thread(s) on {r['machine']['cpu']}.\n")
+    print("| model | accuracy | p50 batch 1 | p50 batch 256 | params | how it was trained |")
+    print("| --- | ---: | ---: | ---: | ---: | --- |")
+    for m in sorted(models, key=lambda m: -m["metrics"]["accuracy"]):
+        x = m["metrics"]
+        print(f"| trial {m['trial'] + 1} ({', '.join(roles[m['trial']])}) | {x['accuracy']:.2f} % | {x['latency_b1_ms']:.3f} ms | {x['latency_b256_ms']:.2f} ms | {x['params']:,.0f} | {m['epochs']} epochs |")
+    for name, p in refs.items():
+        x = p["metrics"]
+        print(f"| {name} | {x['accuracy']:.2f} % | {x['latency_b1_ms']:.3f} ms | {x['latency_b256_ms']:.2f} ms | {x['params']:,.0f} | {p['source'].replace(os.getcwd() + '/', '')} |")
+    for ref, test, words in (
+            ("lenet5", lambda x, y: x["accuracy"] > y["accuracy"] and x["latency_b1_ms"] < y["latency_b1_ms"], "more accurate and faster at batch 1 than lenet5"),
+            ("vgg-small", lambda x, y: x["accuracy"] > y["accuracy"] and x["latency_b256_ms"] < 0.5 * y["latency_b256_ms"],
+             "more accurate than vgg-small at under half its batch-256 latency")):
+        if ref not in refs:
+            continue
+        wins = [m for m in models if test(m["metrics"], refs[ref]["metrics"])]
+        best = max(wins, key=lambda m: m["metrics"]["accuracy"]) if wins else None
+        print(f"\nTarget, a model trained afresh {words} ({refs[ref]['source'].replace(os.getcwd() + '/', '')}): **{'met' if best else 'not met'}**"
+              + (f" (trial {best['trial'] + 1}: {best['metrics']['accuracy']:.2f} % against {refs[ref]['metrics']['accuracy']:.2f} %)" if best else "") + ".")
+        same = [t for t in completed(r) if test(t["metrics"], refs[ref]["metrics"])]
+        if refs[ref].get("epochs"):
+            print(f"Trials (as trained in the search, {refs[ref]['epochs']} epochs, as {ref} was) {words}: {len(same)} of {len(completed(r))}.")
+    print(f"\n    {cmd(run)}\n")
+
+
+def hypervolume(points, ref):
+    """2-D hypervolume (minimize both) of the points dominating ref."""
+    pts = sorted(p for p in points if p[0] < ref[0] and p[1] < ref[1])
+    hv, best_y = 0.0, ref[1]
+    for x, y in pts:
+        if y < best_y:
+            hv += (ref[0] - x) * (best_y - y)
+            best_y = y
+    return hv
+
+
+def front(points):
+    return [p for p in points if not any(q[0] <= p[0] and q[1] <= p[1] and q != p for q in points)]
+
+
+def dominates(a, b):
+    """Every point of front b is weakly dominated by a point of front a."""
+    return all(any(q[0] <= p[0] and q[1] <= p[1] for q in a) for p in b)
+
+
+def strategies(out, seeds):
+    print(f"#### Evolution against random search ({started(out)})\n")
+    print("Hypervolume of the (batch-1 latency, test error) front of the completed trials, both minimized, latency as a fraction of the "
+          "slowest trial of the seed's two runs, error in points, reference point (1.1, 90 = chance); larger is better.\n")
+    print("| seed | trials | evolution: hypervolume | random: hypervolume | evolution's front dominates random's |")
+    print("| ---: | ---: | ---: | ---: | --- |")
+    wins, dom, commands = 0, 0, []
+    for seed in seeds.split(","):
+        runs = {s: load(os.path.join(out, f"{s}-{seed}.json")) for s in ("evolution", "random")}
+        slowest = max(t["metrics"]["latency_b1_ms"] for r in runs.values() for t in completed(r))
+        pts = {s: [(t["metrics"]["latency_b1_ms"] / slowest, 100 - t["metrics"]["accuracy"]) for t in completed(r)] for s, r in runs.items()}
+        hv = {s: hypervolume(p, (1.1, 90.0)) for s, p in pts.items()}
+        d = dominates(front(pts["evolution"]), front(pts["random"]))
+        wins += hv["evolution"] >= hv["random"]
+        dom += d
+        print(f"| {seed} | {len(runs['evolution']['trials'])} | {hv['evolution']:.2f} | {hv['random']:.2f} | {'yes' if d else 'no'} |")
+        commands += [cmd(os.path.join(out, f"{s}-{seed}")) for s in ("evolution", "random")]
+    n = len(seeds.split(","))
+    print(f"\nEvolution's hypervolume is the larger in {wins} of {n} seeds; its front dominates random's in {dom} of {n}.\n")
+    for c in commands:
+        print(f"    {c}")
+    print()
+
+
+def table(out, seeds):
+    print("#### Latency table against measurement\n")
+    print("| run | trials measured | blocks | batch 1: within ±10 % | Kendall τ | batch 256: within ±10 % | Kendall τ |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    total = {1: [0, 0], 256: [0, 0]}
+    for seed in seeds.split(","):
+        for s in ("evolution", "random"):
+            path = os.path.join(out, f"{s}-{seed}.json")
+            if not os.path.exists(path):
+                continue
+            t = load(path)["latencyTable"]
+            a = {x["batch"]: x for x in t["agreement"]}
+            for b in (1, 256):
+                total[b][0] += round(a[b]["withinTenPercent"] * a[b]["trials"])
+                total[b][1] += a[b]["trials"]
+            tau = lambda x: f"{x:.2f}" if x is not None else "–"
+            print(f"| {s}, seed {seed} | {a[1]['trials']} | {t['blocks']} | {a[1]['withinTenPercent'] * 100:.0f} % | {tau(a[1].get('kendallTau'))} "
+                  f"| {a[256]['withinTenPercent'] * 100:.0f} % | {tau(a[256].get('kendallTau'))} |")
+    for b, (hit, n) in total.items():
+        if n:
+            print(f"\nBatch {b}: {hit} of {n} predictions within ±10 % ({100 * hit / n:.0f} %; target 90 %).", end="")
+    print("\n")
+
+
+def crash(out):
+    run = os.path.join(out, "crash")
+    before = load(run + ".before.json")
+    after = load(run + ".json")
+    finished = {t["number"]: t for t in before["trials"] if t["status"] in ("completed", "pruned", "failed")}
+    kept = {t["number"]: t for t in after["trials"]}
+    lost = [n for n, t in finished.items() if n not in kept or kept[n]["metrics"] != t["metrics"]]
+    print("#### kill -9 and resume\n")
+    print(f"Killed with kill -9 during trial {len(finished) + 1}, after {len(finished)} finished trials; resumed to {len(after['trials'])} trials "
+          f"({len(completed(after))} completed). Finished trials lost or changed: **{len(lost)}**.\n\n    {cmd(run)}\n")
+
+
+if __name__ == "__main__":
+    out, seeds, parts = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
+    if "vs-zoo" in parts:
+        vs_zoo(out)
+    if "strategies" in parts:
+        strategies(out, seeds)
+        table(out, seeds)
+    if "crash" in parts:
+        crash(out)

@@ -1,0 +1,102 @@
+using System.Text.Json;
+using Shrink.Architecture;
+using Shrink.Runtime;
+using Shrink.Search;
+using Shrink.TestSupport;
+using Xunit;
+
+namespace Shrink.Tests.Architecture;
+
+/// <summary>
+/// <see cref="LatencyTable"/> and <see cref="LatencyAgreement"/>: the agreement figures on numbers worked by hand, the
+/// prediction formula, the cache (a second table of the same directory and machine measures nothing; another CPU or thread
+/// count gets a section of its own), and predictions of a few real candidates within a band of their ONNX Runtime measurement.
+/// </summary>
+public class LatencyTableTests
+{
+    private const string Space = """
+        stages:
+          - { block: [conv, depthwise, inverted], channels: [16, 24], stride: [1, 2], expansion: [3], activation: [relu, hardswish], pool: [none, max] }
+          - { block: [conv, residual], channels: [32], stride: [2], activation: [relu] }
+        head: { classifier: [0, 32] }
+        """;
+
+    [Fact]
+    public void Share_within_ten_percent_and_Kendall_tau_on_numbers_worked_by_hand()
+    {
+        // predicted 1, 2, 3, 4 against measured 1.05, 3.1, 2.9, 3.0: within ±10 % are 1 (5 %) and 3 (3.4 %); 2 (35 % off) and 4 (33 %) are not.
+        // Of the 6 pairs, (2,3) and (2,4) are ordered the other way by the measurement: τ = (4 − 2) / 6.
+        var a = LatencyAgreement.Of(1, [(1.0, 1.05), (2.0, 3.1), (3.0, 2.9), (4.0, 3.0)]);
+        Assert.Equal(4, a.Trials);
+        Assert.Equal(0.5, a.WithinTenPercent, 12);
+        Assert.Equal(1.0 / 3, a.KendallTau!.Value, 12);
+        // τ-b with a tie on one side: 2 concordant of 3 pairs, 1 tied in a: 2 / √(2 · 3) (scipy.stats.kendalltau gives 0.8165).
+        Assert.Equal(2 / Math.Sqrt(6), LatencyAgreement.Tau([1, 1, 2], [1, 2, 3])!.Value, 12);
+        Assert.Equal(-1, LatencyAgreement.Tau([1, 2, 3], [3, 2, 1])!.Value, 12);
+        Assert.Null(LatencyAgreement.Tau([5], [7]));
+        Assert.Null(LatencyAgreement.Tau([1, 1], [1, 2]));
+        Assert.Equal(1, LatencyAgreement.ShareWithin([(1.1, 1.0), (0.9, 1.0)], 0.10), 12);   // ±10 % is inclusive
+        Assert.Equal(0, LatencyAgreement.Of(8, []).WithinTenPercent);
+    }
+
+    [Fact]
+    public void A_prediction_is_the_blocks_sum_less_one_run_overhead_per_extra_block()
+    {
+        var predicted = LatencyTable.Combine([new Dictionary<int, double> { [1] = 0.3, [8] = 1.0 }, new Dictionary<int, double> { [1] = 0.2, [8] = 0.5 }],
+            new Dictionary<int, double> { [1] = 0.05, [8] = 0.1 });
+        Assert.Equal(0.45, predicted[1], 12);
+        Assert.Equal(1.4, predicted[8], 12);
+        Assert.Equal(0.05, LatencyTable.Combine([new Dictionary<int, double> { [1] = 0.01 }, new Dictionary<int, double> { [1] = 0.01 }], new Dictionary<int, double> { [1] = 0.05 })[1], 12);
+    }
+
+    [Fact]
+    public void The_table_is_measured_once_per_machine_and_thread_count_and_reused_from_its_file()
+    {
+        using var dir = new TempDirectory();
+        var space = ArchitectureSpace.Parse(Space, "space.yaml");
+        var configurations = Enumerable.Range(0, 3).Select(i => space.Space.Sample(SearchRandom.For(1, "table", i))).ToList();
+        var here = MachineInfo.Here(1);
+        var first = LatencyTable.Open(dir.Path, here, [1, 8], rounds: 2);
+        Assert.False(File.Exists(dir.File(LatencyTable.FileName)));   // nothing written before a block is measured
+        var predictions = configurations.Select(c => first.Predict(space.Blocks(c, [1, 28, 28], 10))).ToList();
+        Assert.True(first.Measured >= 4, $"{first.Measured} blocks measured");
+        Assert.Equal(first.Measured, first.Count);
+        Assert.False(Directory.Exists(dir.File("latency-blocks")));   // the scratch models are gone
+
+        var again = LatencyTable.Open(dir.Path, here, [1, 8], rounds: 2);
+        var repeated = configurations.Select(c => again.Predict(space.Blocks(c, [1, 28, 28], 10))).ToList();
+        Assert.Equal(0, again.Measured);
+        for (var i = 0; i < predictions.Count; i++) Assert.Equal(predictions[i], repeated[i]);
+
+        var twoThreads = LatencyTable.Open(dir.Path, here with { Threads = 2 }, [1, 8], rounds: 2);
+        twoThreads.Predict(space.Blocks(configurations[0], [1, 28, 28], 10));
+        var otherCpu = LatencyTable.Open(dir.Path, here with { Cpu = "another CPU" }, [1, 8], rounds: 2);
+        otherCpu.Predict(space.Blocks(configurations[0], [1, 28, 28], 10));
+        Assert.True(twoThreads.Measured > 0 && otherCpu.Measured > 0);
+        using var file = JsonDocument.Parse(File.ReadAllText(dir.File(LatencyTable.FileName)));
+        var machines = file.RootElement.GetProperty("machines").EnumerateArray().Select(m => $"{m.GetProperty("cpu").GetString()}/{m.GetProperty("threads").GetInt32()}").ToList();
+        Assert.Equal(new[] { $"{here.Cpu}/1", $"{here.Cpu}/2", "another CPU/1" }, machines);
+    }
+
+    [Fact]
+    public void Predictions_of_real_candidates_land_within_a_band_of_their_measurement()
+    {
+        using var dir = new TempDirectory();
+        var space = ArchitectureSpace.Parse(Space, "space.yaml");
+        var table = LatencyTable.Open(dir.File("run"), MachineInfo.Here(1), [1, 32]);
+        for (var i = 0; i < 3; i++)
+        {
+            var c = space.Space.Sample(SearchRandom.For(2, "band", i));
+            var predicted = table.Predict(space.Blocks(c, [1, 28, 28], 10));
+            var path = dir.File($"candidate{i}.onnx");
+            ModelSaver.Save(space.Build(c, [1, 28, 28], 10, 0), path);
+            var measured = LatencyProfile.Measure(path, [1, 32], threads: 1);
+            foreach (var batch in new[] { 1, 32 })
+            {
+                var ratio = predicted[batch] / measured[batch].P50Ms;
+                // a loose band (within 3× either way): the machine running the tests is shared and sub-millisecond runs are noisy; bench/search.sh measures the ±10 % share
+                Assert.True(ratio is > 1.0 / 3 and < 3, $"{space.Summary(c)} at batch {batch}: predicted {predicted[batch]:G4} ms, measured {measured[batch].P50Ms:G4} ms");
+            }
+        }
+    }
+}
