@@ -1,5 +1,4 @@
 using Shrink.Passes.Cleanup;
-using Shrink.Passes.Deployment;
 using Shrink.Passes.Factorization;
 using Shrink.Passes.Pruning;
 using Shrink.Passes.Quantization;
@@ -35,7 +34,6 @@ public static class PassRegistry
         ["prune-structured"] = With<StructuredPruneOptions>(o => new StructuredPrunePass(o)),
         ["cluster-weights"] = With<ClusterOptions>(o => new ClusterPass(o), new ClusterOptions()),
         ["factorize-lowrank"] = With<LowRankOptions>(o => new LowRankPass(o), new LowRankOptions()),
-        ["split"] = With<SplitOptions>(o => new SplitPass(o)),
     };
 
     public static IReadOnlyCollection<string> Ids => Entries.Keys;

@@ -57,19 +57,17 @@ public sealed class SplitPass : Pass
         return new PassResult(model, false, stats) { Artifacts = [plan] };
     }
 
-    /// <summary>Refuses a bound that some single node exceeds on its own, naming the node and its bytes.</summary>
+    /// <summary>Refuses a bound that the largest single node exceeds on its own, naming the node and its bytes.</summary>
     private void CheckLayers(SplitAnalysis a, long bound, bool memory)
     {
+        var costs = Enumerable.Range(0, a.Order.Count).Select(i => (Index: i, Cost: Cost(a, i, i, memory))).ToList();
+        var (index, cost) = costs.MaxBy(c => c.Cost);
+        if (cost <= bound) return;
+        var node = a.Order[index];
         var option = memory ? nameof(SplitOptions.MaxPartMemory) : nameof(SplitOptions.MaxPartBytes);
-        for (var i = 0; i < a.Order.Count; i++)
-        {
-            var cost = Cost(a, i, i, memory);
-            if (cost <= bound) continue;
-            var node = a.Order[i];
-            var what = memory ? $"weights and activations at batch {_options.Batch} take" : "weights take";
-            throw OptionsException.For(option,
-                $"is {bound} bytes, smaller than layer '{Text.Message.Name(node.DisplayName)}' ({node.OpType}), whose {what} {cost} bytes; give at least {cost} bytes");
-        }
+        var what = memory ? $"weights and activations at batch {_options.Batch} take" : "weights take";
+        throw OptionsException.For(option,
+            $"is {bound} bytes, smaller than layer '{Text.Message.Name(node.DisplayName)}' ({node.OpType}), whose {what} {cost} bytes; give at least {cost} bytes");
     }
 
     /// <summary>
