@@ -40,7 +40,15 @@ internal static class SplitCommand
             CheckDirectory(dir, path);
             var whole = OnnxReader.Read(path);
             var plan = new SplitPass(options).Plan(whole);
-            var manifest = SplitWriter.Write(whole, plan, OutputDirectory.Create(dir, "--out"), path, guard);
+            var created = !Directory.Exists(dir);
+            SplitManifest manifest;
+            try { manifest = SplitWriter.Write(whole, plan, OutputDirectory.Create(dir, "--out"), path, guard); }
+            catch
+            {
+                // nothing was written into it (the writer removed what it staged): leave no empty directory behind either
+                if (created && Directory.Exists(dir) && !Directory.EnumerateFileSystemEntries(dir).Any()) Directory.Delete(dir);
+                throw;
+            }
             var check = p.GetValue(noCheck) ? null : Check(cli, whole, Path.Combine(dir, SplitManifest.FileName), options.Batch);
             if (p.GetValue(json)) cli.WriteJson(new { manifest = Path.Combine(dir, SplitManifest.FileName), plan, check });
             else Render(cli, manifest, plan, dir, check);

@@ -20,6 +20,27 @@ public sealed record SequentialRunnerOptions
         Resident < 1 ? throw OptionsException.For(nameof(Resident), $"must be 1 or more, got {Resident}") : this;
 }
 
+/// <summary>
+/// Gives freed native memory back to the system after a part's session is disposed. glibc keeps freed blocks in its heap,
+/// and after the first large block is freed it raises its mmap threshold (up to 32 MiB), so the weights of the next part are
+/// allocated on the heap too and a freed part's pages would stay resident; <c>malloc_trim(0)</c> returns them. Elsewhere
+/// (another C library, another system) it does nothing.
+/// </summary>
+internal static class NativeHeap
+{
+    private static bool _unavailable = !OperatingSystem.IsLinux();
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "malloc_trim")]
+    private static extern int MallocTrim(nuint pad);
+
+    public static void Trim()
+    {
+        if (_unavailable) return;
+        try { MallocTrim(0); }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { _unavailable = true; }
+    }
+}
+
 /// <summary>One part's run: how long loading its session took (0 when it was resident) and how long it ran.</summary>
 public sealed record PartTiming(int Part, double LoadSeconds, double RunSeconds);
 
@@ -72,7 +93,11 @@ public sealed class SequentialRunner : IDisposable
             finally
             {
                 if (Keeps(part.Index)) _resident[part.Index] = runner;
-                else runner.Dispose();
+                else
+                {
+                    runner.Dispose();
+                    NativeHeap.Trim();
+                }
             }
             foreach (var name in part.Inputs.Where(n => lastUse.GetValueOrDefault(n, -1) <= part.Index)) store.Remove(name);
             timings.Add(new PartTiming(part.Index, load, clock.Elapsed.TotalSeconds - load));
