@@ -33,6 +33,18 @@ internal static class Options
         return dims;
     }
 
+    /// <summary>Parses a size in bytes: a whole number, optionally with a unit (KB, MB, GB: powers of 1000; KiB, MiB, GiB: of 1024), e.g. <c>300MB</c>.</summary>
+    public static long ParseBytes(string option, string value)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(value.Trim(), @"^(\d+(?:\.\d+)?)\s*([KMG]i?B|B)?$", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
+        if (!m.Success || !double.TryParse(m.Groups[1].Value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var number))
+            throw new OptionsException($"{option} '{Text.Message.Name(value)}' is not a size; write bytes or a size with a unit, e.g. {option} 300MB or {option} 64MiB");
+        var unit = m.Groups[2].Value.ToUpperInvariant();
+        double scale = unit switch { "KB" => 1e3, "MB" => 1e6, "GB" => 1e9, "KIB" => 1024, "MIB" => 1 << 20, "GIB" => 1 << 30, _ => 1 };
+        var bytes = number * scale;
+        return bytes is >= 1 and < long.MaxValue ? (long)bytes : throw new OptionsException($"{option} '{Text.Message.Name(value)}' is out of range; give a positive size");
+    }
+
     /// <summary>Parses a comma-separated list of positive integers such as <c>1,256</c>.</summary>
     public static int[] ParseIntList(string option, string value)
     {

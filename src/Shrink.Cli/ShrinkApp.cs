@@ -38,5 +38,6 @@ public static class ShrinkApp
         ClusterCommand.Create(cli), PackCommand.CreatePack(cli), PackCommand.CreateUnpack(cli), FactorizeCommand.Create(cli),
         RecipeCommand.Create(cli), CompareCommand.Create(cli), OptimizeCommand.Create(cli), SearchCommand.Create(cli),
         ReportCommand.Create(cli),
+        SplitCommand.Create(cli),
     };
 }

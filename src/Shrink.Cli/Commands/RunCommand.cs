@@ -2,6 +2,7 @@ using System.CommandLine;
 using Spectre.Console;
 using Shrink.Data;
 using Shrink.Runtime;
+using Shrink.Runtime.Split;
 using Shrink.Training;
 using Shrink.Training.Execution;
 
@@ -9,7 +10,9 @@ namespace Shrink.Cli.Commands;
 
 /// <summary>
 /// <c>shrink run MODEL --input X.npy --out Y.npy [--engine ort|torch]</c>: runs a model on NumPy arrays in
-/// ONNX Runtime or in Shrink's training executor (so anyone can compare the two).
+/// ONNX Runtime or in Shrink's training executor (so anyone can compare the two). MODEL may be a split model's
+/// <c>manifest.json</c> (<c>shrink split</c>): its parts then run one after another (<see cref="SequentialRunner"/>,
+/// <c>--resident K</c> of them loaded at once).
 /// </summary>
 internal static class RunCommand
 {
@@ -22,7 +25,10 @@ internal static class RunCommand
         var threads = Options.Threads();
         var engine = new Option<string>("--engine") { Description = "ort (ONNX Runtime) or torch (Shrink's TorchSharp training executor, eval mode)", DefaultValueFactory = _ => "ort" };
         engine.AcceptOnlyFromAmong("ort", "torch");
-        var command = new Command("run", "Run a model in ONNX Runtime or the training executor on NumPy .npy inputs and write an output as .npy") { model, input, output, which, engine, threads };
+        var resident = new Option<int>("--resident") { Description = "For a split model's manifest.json: how many parts stay loaded at once (1: each is loaded, run and freed in turn)", DefaultValueFactory = _ => 1 };
+        var noLayout = new Option<bool>("--no-layout-optimizations") { Description = "Run without ONNX Runtime's layout optimizations (NCHWc), as a split model's check does: the parts then give the whole model's outputs bit for bit" };
+        var command = new Command("run", "Run a model (or a split model's manifest.json) in ONNX Runtime or the training executor on NumPy .npy inputs and write an output as .npy")
+            { model, input, output, which, engine, threads, resident, noLayout };
         command.SetAction(cli.Guard(p =>
         {
             var path = p.GetValue(model)!;
@@ -30,10 +36,17 @@ internal static class RunCommand
             var inputs = p.GetValue(input)!;
             var guard = Options.CheckOutput(outPath, new[] { path }.Concat(inputs.Select(i => i.Split('=', 2)[^1])).ToArray());
             IReadOnlyList<HostTensor> results;
-            if (p.GetValue(engine) == "torch") results = RunTorch(path, inputs, p.GetValue(threads));
+            var runnerOptions = new RunnerOptions { Threads = p.GetValue(threads), LayoutOptimizations = !p.GetValue(noLayout) };
+            if (IsManifest(path))
+            {
+                if (p.GetValue(engine) == "torch") throw new OptionsException("--engine torch runs one ONNX model; a split model's manifest runs in ONNX Runtime (--engine ort)");
+                using var split = SequentialRunner.Open(path, new SequentialRunnerOptions { Resident = p.GetValue(resident), Runner = runnerOptions });
+                results = split.Run(ReadInputs(path, split.Manifest.Inputs.Select(i => i.Name).ToList(), inputs));
+            }
+            else if (p.GetValue(engine) == "torch") results = RunTorch(path, inputs, p.GetValue(threads));
             else
             {
-                using var runner = OnnxRunner.Load(path, new RunnerOptions { Threads = p.GetValue(threads) });
+                using var runner = OnnxRunner.Load(path, runnerOptions);
                 results = runner.Run(ReadInputs(runner.Source, runner.Inputs.Select(i => i.Name).ToList(), inputs));
             }
             var chosen = p.GetValue(which) is { } name
@@ -45,6 +58,9 @@ internal static class RunCommand
         }));
         return command;
     }
+
+    /// <summary>A split model's manifest: a .json file (an ONNX model is protobuf, never JSON).</summary>
+    private static bool IsManifest(string path) => path.EndsWith(".json", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Runs the model through the TorchSharp executor in eval mode.</summary>
     private static IReadOnlyList<HostTensor> RunTorch(string path, string[] specs, int threads)

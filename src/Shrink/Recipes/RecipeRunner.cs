@@ -83,6 +83,11 @@ public static class RecipeRunner
             Training = epochs.Count == 0 ? null : epochs.ToList(),
         };
         var metrics = ModelSaver.Save(result.Model, paths.Model, file => StageMetrics.Measure(file, model, inputs.Data?.Test, inputs.Runner, facts), guard: guard);
+        if (result.Artifact<Passes.Deployment.SplitPlan>() is { } plan)
+        {
+            Runtime.Split.SplitWriter.Write(result.Model, plan, OutputDirectory.Create(paths.Parts, "the stage's parts directory"), paths.Model, guard);
+            session.Note($"{label}: wrote {plan.Parts.Count} parts and {Runtime.Split.SplitManifest.FileName} in {paths.Parts}");
+        }
         AtomicFile.WriteAllText(paths.Metrics, metrics.ToJson(), guard);
         RunDirectory.Remove(paths.Run);
         session.Note($"{label}: wrote {paths.Model} in {metrics.Seconds:F1} s");
@@ -124,6 +129,7 @@ internal sealed record StagePaths(string Directory, int Index, string Technique)
     public string Model => Path.Combine(Directory, Name + ".onnx");
     public string Metrics => Path.Combine(Directory, Name + ".json");
     public string Run => Path.Combine(Directory, Name + ".run");
+    public string Parts => Path.Combine(Directory, Name + ".parts");
 }
 
 /// <summary>A finished or resumed run: its directory, its lock file and each stage's outcome.</summary>

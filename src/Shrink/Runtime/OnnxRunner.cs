@@ -90,7 +90,7 @@ public sealed partial class OnnxRunner : IDisposable
     private static SessionOptions SessionOptionsFor(RunnerOptions o)
     {
         var so = OrtSessions.NewOptions();
-        so.GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL;
+        so.GraphOptimizationLevel = o.LayoutOptimizations ? GraphOptimizationLevel.ORT_ENABLE_ALL : GraphOptimizationLevel.ORT_ENABLE_EXTENDED;
         so.ExecutionMode = ExecutionMode.ORT_SEQUENTIAL;
         so.InterOpNumThreads = 1;
         if (o.Threads > 0) so.IntraOpNumThreads = o.Threads;

@@ -12,6 +12,13 @@ public sealed record RunnerOptions
     /// <summary>Where ONNX Runtime writes the graph as it runs it, after its fusions (null: nowhere) — which layers became integer kernels.</summary>
     public string? OptimizedModelPath { get; init; }
 
+    /// <summary>
+    /// Whether ONNX Runtime may change the layout of convolutions (its NCHWc kernels; <c>ORT_ENABLE_ALL</c>), true by
+    /// default; false stops at <c>ORT_ENABLE_EXTENDED</c>. A split model's parts meet in plain NCHW, so its outputs equal the
+    /// whole model's bit for bit only when both run without layout optimizations (with them, to about 1e-7 of the scale).
+    /// </summary>
+    public bool LayoutOptimizations { get; init; } = true;
+
     /// <summary>Prefix of the file ONNX Runtime writes its per-node profile to (null: no profiling); see <see cref="OnnxRunner.EndProfiling"/>.</summary>
     public string? ProfilePrefix { get; init; }
 }
