@@ -6,7 +6,8 @@ namespace Shrink.Passes.Precision;
 /// <summary>
 /// Which nodes ONNX Runtime's CPU provider runs in a 16-bit format, asked of the ONNX Runtime in use: the node alone, its
 /// float32 inputs and outputs declared in that format (other inputs as they are; constant ones kept), is loaded in a
-/// session, which fails when no CPU kernel is registered for those types (the registrations are in
+/// session, which either fails or, for float16, runs the node in float32 between Casts that its InsertCastTransformer adds
+/// when no CPU kernel is registered for those types — both read as "no" (the registrations are in
 /// <c>onnxruntime/core/providers/cpu/cpu_execution_provider.cc</c>: a few ops have <c>MLFloat16</c> kernels on every
 /// CPU, more where MLAS has half-precision vector code, almost none <c>BFloat16</c>). Answers are cached by op, opset and
 /// the input and output types, so each kind of node is asked once.
@@ -59,11 +60,15 @@ internal sealed class HalfKernels(Model model, HalfFormat format)
         graph.AddNode(probe);
         var m = new Model(graph) { IrVersion = Math.Max(model.IrVersion, 7) };
         foreach (var kv in model.OpsetImports) m.OpsetImports.Add(kv);
+        // For a float16 node without a float16 kernel the CPU provider does not refuse the model: its InsertCastTransformer
+        // wraps the node in Casts to float32 and runs the float32 kernel. The graph ONNX Runtime runs says which it did.
+        var optimized = Path.Combine(Path.GetTempPath(), $"shrink-half-probe-{Guid.NewGuid():N}.onnx");
         try
         {
-            using var _ = OnnxRunner.FromModel(m, new RunnerOptions { Threads = 1 }, "probe");
-            return true;
+            using (OnnxRunner.FromModel(m, new RunnerOptions { Threads = 1, OptimizedModelPath = optimized }, "probe")) { }
+            return !Onnx.OnnxReader.Read(optimized).Graph.Nodes.Any(n => n.OpType == "Cast");
         }
         catch (ShrinkUserException) { return false; }
+        finally { File.Delete(optimized); }
     }
 }

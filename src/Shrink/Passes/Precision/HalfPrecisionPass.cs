@@ -47,6 +47,15 @@ public sealed class HalfPrecisionPass : Pass
         return new PassResult(model, state.Tensors + halfNodes.Count > 0, stats);
     }
 
+    /// <summary>
+    /// Ops whose output type an attribute sets (Cast's <c>to</c>, Constant's tensor, the generators' <c>dtype</c>): they stay as
+    /// they are, and a half reader of a float32 output reads it through a Cast (folded when the value is constant).
+    /// </summary>
+    private static readonly HashSet<string> AttributeTyped = new()
+    {
+        "Cast", "Constant", "ConstantOfShape", "EyeLike", "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli",
+    };
+
     /// <summary>The nodes that will compute in half precision; the others that touch float32 values are noted by op type.</summary>
     private HashSet<Node> HalfNodes(Model model, PassContext context)
     {
@@ -56,7 +65,7 @@ public sealed class HalfPrecisionPass : Pass
         foreach (var node in model.Graph.TopologicalOrder())
         {
             var values = node.Inputs.Concat(node.Outputs).OfType<Value>().ToList();
-            if (!values.Any(v => HalfKernels.TypeOf(v) == DataType.Float) || node.OpType == "Cast") continue;
+            if (!values.Any(v => HalfKernels.TypeOf(v) == DataType.Float) || AttributeTyped.Contains(node.OpType)) continue;
             var why = _options.FloatOps?.Contains(node.OpType) == true ? "named to stay float32"
                 : node.Subgraphs.Any() ? "it holds subgraphs"
                 : values.Any(v => HalfKernels.TypeOf(v) == DataType.Undefined) ? "an element type is unknown"
@@ -76,9 +85,10 @@ public sealed class HalfPrecisionPass : Pass
         private readonly Dictionary<(Value, DataType), Value> _casts = new();
         private readonly HashSet<Value> _halfValues = new();
         private long _clamped;
+        private long _outputCasts;
 
         public long Tensors { get; private set; }
-        public long Casts => _casts.Count;
+        public long Casts => _casts.Count + _outputCasts;
         public long Clamped => _clamped;
         public long FloatNodes { get; private set; }
 
@@ -105,14 +115,18 @@ public sealed class HalfPrecisionPass : Pass
                 if (!wantsHalf && node.Inputs.Concat(node.Outputs).Any(v => HalfKernels.TypeOf(v) == DataType.Float)) FloatNodes++;
                 for (var i = 0; i < node.Inputs.Count; i++)
                 {
-                    if (node.Inputs[i] is not { } x || node.OpType == "Cast") continue;
+                    if (node.Inputs[i] is not { } x || node.OpType == "Cast") continue;  // Cast reads any type
                     var isHalf = _halfValues.Contains(x);
                     if (wantsHalf && !isHalf && HalfKernels.TypeOf(x) == DataType.Float) node.SetInput(i, CastOf(x, half));
                     else if (!wantsHalf && isHalf) node.SetInput(i, CastOf(x, DataType.Float));
                 }
             }
             for (var i = 0; i < graph.Outputs.Count; i++)
-                if (_halfValues.Contains(graph.Outputs[i]) && keepIo) ReadOutputAsFloat(i);
+            {
+                var isHalf = _halfValues.Contains(graph.Outputs[i]);
+                if (keepIo && isHalf) ReadOutputAs(i, DataType.Float);
+                else if (!keepIo && !isHalf && HalfKernels.TypeOf(graph.Outputs[i]) == DataType.Float) ReadOutputAs(i, half);
+            }
         }
 
         private void Retype(Value v)
@@ -136,18 +150,19 @@ public sealed class HalfPrecisionPass : Pass
             return _casts[(x, to)] = y;
         }
 
-        /// <summary>Graph output <paramref name="index"/> is half: a Cast to float32 takes over its name.</summary>
-        private void ReadOutputAsFloat(int index)
+        /// <summary>Graph output <paramref name="index"/> is written in <paramref name="to"/> by a Cast that takes over its name.</summary>
+        private void ReadOutputAs(int index, DataType to)
         {
             var v = graph.Outputs[index];
             var name = v.Name;
-            v.Name = graph.UniqueName(name + "_" + half.ShortName());
-            var cast = new Node("Cast", "", graph.UniqueName(name + "_to_float32"));
-            cast.Attributes.Add(Ir.Attribute.Int("to", (long)DataType.Float));
+            v.Name = graph.UniqueName(name + "_" + v.ElementType.ShortName());
+            var cast = new Node("Cast", "", graph.UniqueName(name + "_to_" + to.ShortName()));
+            cast.Attributes.Add(Ir.Attribute.Int("to", (long)to));
             cast.AddInput(v);
-            var y = cast.AddOutput(new Value(name, DataType.Float, v.Shape))!;
+            var y = cast.AddOutput(new Value(name, to, v.Shape))!;
             if (v.Producer is { } producer) graph.InsertAfter(producer, cast); else graph.AddNode(cast);
             graph.Outputs[index] = y;
+            _outputCasts++;
         }
     }
 }
