@@ -74,6 +74,8 @@ public sealed class HalfPrecisionPass : Pass
             if (why is null) result.Add(node);
             else kept.Add((node.OpType, why));
         }
+        if (result.Count > 0)
+            context.Notes.Add($"computing in {_options.Format.ToString().ToLowerInvariant()}: {string.Join(", ", result.GroupBy(n => n.OpType).Select(o => $"{o.Key} ×{o.Count()}"))}");
         foreach (var g in kept.GroupBy(k => k.Why))
             context.Notes.Add($"kept in float32 ({g.Key}): {string.Join(", ", g.GroupBy(k => k.Op).Select(o => $"{o.Key} ×{o.Count()}"))}");
         return result;
