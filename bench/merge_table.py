@@ -19,7 +19,7 @@ for merge in sorted(glob.glob(os.path.join(out, "*.merge.json"))):
         merges = "–"
         if suffix == "merge":
             ms = d["merges"]
-            merges = "/".join(str(sum(1 for m in ms if m["kind"] == k)) for k in ("consecutive", "parallel", "share"))
+            merges = "/".join(str(sum(1 for m in ms if str(m["kind"]).lower() == k)) for k in ("consecutive", "parallel", "share"))
         f = a.get("fidelity") or [{}]
         rows = {r["batch"]: r for r in a.get("comparison") or []}
         def lat(batch):
