@@ -35,7 +35,7 @@ public static class ShrinkApp
         InspectCommand.Create(cli), ZooCommand.Create(cli), EvalCommand.Create(cli),
         BenchCommand.Create(cli), RunCommand.Create(cli), ConvertCommand.Create(cli), TrainCommand.Create(cli),
         PruneCommand.Create(cli), SensitivityCommand.Create(cli), QuantizeCommand.Create(cli), DistillCommand.Create(cli),
-        ClusterCommand.Create(cli), PackCommand.CreatePack(cli), PackCommand.CreateUnpack(cli), FactorizeCommand.Create(cli),
+        ClusterCommand.Create(cli), PackCommand.CreatePack(cli), PackCommand.CreateUnpack(cli), FactorizeCommand.Create(cli), MergeCommand.Create(cli),
         RecipeCommand.Create(cli), CompareCommand.Create(cli), OptimizeCommand.Create(cli), SearchCommand.Create(cli),
         ReportCommand.Create(cli),
         SplitCommand.Create(cli),

@@ -1,5 +1,7 @@
 using Shrink.Passes.Cleanup;
 using Shrink.Passes.Factorization;
+using Shrink.Passes.Merging;
+using Shrink.Passes.Precision;
 using Shrink.Passes.Pruning;
 using Shrink.Passes.Quantization;
 using Shrink.Passes.Sharing;
@@ -34,6 +36,10 @@ public static class PassRegistry
         ["prune-structured"] = With<StructuredPruneOptions>(o => new StructuredPrunePass(o)),
         ["cluster-weights"] = With<ClusterOptions>(o => new ClusterPass(o), new ClusterOptions()),
         ["factorize-lowrank"] = With<LowRankOptions>(o => new LowRankPass(o), new LowRankOptions()),
+        ["merge-consecutive"] = With<MergeConsecutiveOptions>(o => new MergeConsecutivePass(o), new MergeConsecutiveOptions()),
+        ["merge-parallel"] = With<MergeParallelOptions>(o => new MergeParallelPass(o), new MergeParallelOptions()),
+        ["convert-precision"] = With<PrecisionOptions>(o => new HalfPrecisionPass(o), new PrecisionOptions()),
+        ["share-weights"] = With<ShareWeightsOptions>(o => new ShareWeightsPass(o), new ShareWeightsOptions()),
     };
 
     public static IReadOnlyCollection<string> Ids => Entries.Keys;

@@ -18,6 +18,7 @@ public static class TechniqueRegistry
         Register(new Passes.Pruning.SensitivityTechnique());
         Register(new QuantizeTechnique());
         Register(new Passes.Deployment.SplitTechnique());
+        Register(new Passes.Merging.MergeTechnique());
     }
 
     /// <summary>The registered techniques' ids and the pass ids, sorted.</summary>

@@ -44,6 +44,16 @@ public class PassContractTests
                 return (ModelZoo.Create("lenet5", seed: 1), PassRegistry.Create(id, new UnstructuredPruneOptions { Sparsity = 0.5 }), context);
             case "prune-structured":
                 return (ModelZoo.Create("vgg-small", seed: 1), PassRegistry.Create(id, new StructuredPruneOptions { Sparsity = 0.5 }), context);
+            case "merge-consecutive":
+                var lowRank = new Shrink.Passes.Factorization.LowRankPass(new() { Energy = null, Ratio = 0.2 }).Run(ModelZoo.Create("lenet300", seed: 1), new PassContext()).Model;
+                return (lowRank, PassRegistry.Create(id, new Shrink.Passes.Merging.MergeConsecutiveOptions { Force = true }), context);
+            case "merge-parallel":
+                return (OnnxReader.Read(TestModels.TorchPath("prune_googlenet")),
+                    PassRegistry.Create(id, new Shrink.Passes.Merging.MergeParallelOptions { Keep = Shrink.Passes.Merging.ParallelKeep.Always }), context);
+            case "share-weights":
+                var tower = GraphStructure.Build("tower", new long[] { 16 }, (b, x) => b.Linear(b.Relu(b.Linear(x, 16)), 16));
+                tower.Graph.FindInitializer("gemm2.weight")!.Const = tower.Graph.FindInitializer("gemm1.weight")!.Const!.Clone("gemm2.weight");
+                return (tower, PassRegistry.Create(id), context);
             default: // quantize-dynamic, cluster-weights, factorize-lowrank: their defaults
                 return (ModelZoo.Create("lenet5", seed: 1), PassRegistry.Create(id), context);
         }
@@ -83,10 +93,11 @@ public class PassContractTests
     }
 
     [Fact]
-    public void TheRegistryKnowsAllElevenPasses()
+    public void TheRegistryKnowsAllFifteenPasses()
     {
-        Assert.Equal(new[] { "cluster-weights", "factorize-lowrank", "fold-batchnorm", "fold-constants", "matmul-nbits", "prune-structured", "prune-unstructured",
-            "quantize-dynamic", "quantize-static", "remove-unused", "unshare-initializers" }, PassRegistry.Ids.Order());
+        Assert.Equal(new[] { "cluster-weights", "convert-precision", "factorize-lowrank", "fold-batchnorm", "fold-constants", "matmul-nbits", "merge-consecutive",
+            "merge-parallel", "prune-structured", "prune-unstructured", "quantize-dynamic", "quantize-static", "remove-unused", "share-weights",
+            "unshare-initializers" }, PassRegistry.Ids.Order());
         Assert.Equal(typeof(QuantizationOptions), PassRegistry.OptionsType("quantize-static"));
         Assert.Equal(typeof(MatMulNBitsOptions), PassRegistry.OptionsType("matmul-nbits"));
     }
