@@ -108,13 +108,20 @@ internal sealed class SearchCli
         return table;
     }
 
-    /// <summary>"latency table: 14 blocks in latency-table.json; predictions within ±10 % of the measurement: b1 83 % of 6 trials (Kendall τ 0.87), …".</summary>
+    /// <summary>
+    /// "latency table: 14 blocks in latency-table.json; calibrated predictions within ±10 % of the measurement (trials predicted
+    /// after the calibration): b1 83 % of 6 trials (Kendall τ 0.87), …; the table's sum alone: b1 …; calibration on 9 trials: b1 × 0.93 + 0.012 ms, …".
+    /// </summary>
     public static string Agreement(LatencyTableSummary t)
     {
         var head = $"latency table: {t.Blocks} blocks in {t.File}";
-        if (t.Agreement.Count == 0) return head + "; latency taken from it, not measured (table-only)";
-        return head + "; predictions within ±10 % of the measurement: " + string.Join(", ", t.Agreement.Select(a => string.Create(CultureInfo.InvariantCulture,
+        if (t.Agreement.Count == 0 && t.Uncalibrated.Count == 0) return head + "; latency taken from it, not measured (table-only)";
+        static string Of(IReadOnlyList<LatencyAgreement> list) => string.Join(", ", list.Select(a => string.Create(CultureInfo.InvariantCulture,
             $"b{a.Batch} {a.WithinTenPercent * 100:F0} % of {a.Trials} trials (Kendall τ {(a.KendallTau is { } tau ? tau.ToString("F2", CultureInfo.InvariantCulture) : "–")})")));
+        var line = head + "; calibrated predictions within ±10 % of the measurement (trials predicted after the calibration): " + Of(t.Agreement)
+            + "; the table's sum alone: " + Of(t.Uncalibrated);
+        return t.Calibration.Count == 0 ? line + "; not calibrated yet" : line + $"; calibration on {t.Calibration[0].Trials.Count} trials: " + string.Join(", ",
+            t.Calibration.Select(k => string.Create(CultureInfo.InvariantCulture, $"b{k.Batch} × {k.Scale:G3} {(k.OffsetMs < 0 ? "−" : "+")} {Math.Abs(k.OffsetMs):G3} ms")));
     }
 
     private static string Metrics(IReadOnlyDictionary<string, double> m)

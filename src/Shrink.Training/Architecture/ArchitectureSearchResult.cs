@@ -68,20 +68,38 @@ public sealed record FinalModel(string Goal, int Trial, int Epochs, string Model
 
 /// <summary>
 /// The latency table of a run: <see cref="File"/> (<c>DIR/latency-table.json</c>), the <see cref="Blocks"/> this machine's section
-/// holds, and per batch size the agreement of the predictions with the measurements on the completed trials (empty with
-/// <see cref="LatencyMode.TableOnly"/>, which measures none).
+/// holds, and per batch size how the predictions agree with the measurements of the completed trials (both empty with
+/// <see cref="LatencyMode.TableOnly"/>, which measures none): <see cref="Agreement"/> on the calibrated predictions only
+/// (trials predicted after the calibration existed, each from a fit on earlier trials, never on itself), <see cref="Uncalibrated"/>
+/// the table's plain sum on every measured trial (the predictor before calibration), and the <see cref="Calibration"/> the
+/// trials measured by the end fit (what the next prediction would use; empty before <see cref="LatencyTable.CalibrateAfter"/> trials).
 /// </summary>
 public sealed record LatencyTableSummary(string File, LatencyMode Mode, int Blocks, IReadOnlyList<LatencyAgreement> Agreement)
 {
+    /// <summary>The table's uncalibrated sum against the measurement, on every measured trial.</summary>
+    public IReadOnlyList<LatencyAgreement> Uncalibrated { get; init; } = [];
+
+    /// <summary>The calibration per batch fitted on every measured trial (empty while too few).</summary>
+    public IReadOnlyList<LatencyCalibration> Calibration { get; init; } = [];
+
     internal static LatencyTableSummary Of(SearchRun run, IReadOnlyList<Trial> trials)
     {
         var table = run.Table!;
-        IReadOnlyList<LatencyAgreement> agreement = run.Options.Latency == LatencyMode.TableOnly ? [] : run.Options.LatencyBatches.Select(batch =>
+        var measuredMode = run.Options.Latency != LatencyMode.TableOnly;
+        var completed = trials.Where(t => t.Status == TrialStatus.Completed).ToList();
+        IReadOnlyList<LatencyAgreement> Of(bool calibrated, Func<Trial, int, string> predictedName) => !measuredMode ? [] : run.Options.LatencyBatches.Select(batch =>
         {
-            var (predicted, measured) = (ArchitectureMetrics.PredictedLatencyAt(batch), ArchitectureMetrics.LatencyAt(batch));
-            return LatencyAgreement.Of(batch, trials.Where(t => t.Status == TrialStatus.Completed && t.Metrics.ContainsKey(predicted) && t.Metrics.ContainsKey(measured))
-                .Select(t => (t.Metrics[predicted], t.Metrics[measured])).ToList());
+            var measured = ArchitectureMetrics.LatencyAt(batch);
+            return LatencyAgreement.Of(batch, completed.Where(t => t.Metrics.ContainsKey(predictedName(t, batch)) && t.Metrics.ContainsKey(measured)
+                    && (!calibrated || t.Metrics.GetValueOrDefault(ArchitectureMetrics.CalibrationTrials) > 0))
+                .Select(t => (t.Metrics[predictedName(t, batch)], t.Metrics[measured])).ToList());
         }).ToList();
-        return new LatencyTableSummary(Path.Combine(run.Directory, Shrink.Architecture.LatencyTable.FileName), run.Options.Latency, table.Count, agreement);
+        return new LatencyTableSummary(Path.Combine(run.Directory, Shrink.Architecture.LatencyTable.FileName), run.Options.Latency, table.Count,
+            Of(true, (_, b) => ArchitectureMetrics.PredictedLatencyAt(b)))
+        {
+            // a trial of an earlier version has no table sum beside its prediction: its prediction was the sum
+            Uncalibrated = Of(false, (t, b) => t.Metrics.ContainsKey(ArchitectureMetrics.TableLatencyAt(b)) ? ArchitectureMetrics.TableLatencyAt(b) : ArchitectureMetrics.PredictedLatencyAt(b)),
+            Calibration = measuredMode ? table.Calibrate() : [],
+        };
     }
 }

@@ -42,17 +42,30 @@ internal sealed class CandidateEvaluator(SearchRun run)
         ModelSaver.Save(trained, path);
         var tableOnly = run.Options.Latency == LatencyMode.TableOnly;
         foreach (var kv in Measure(run, path, latency: !tableOnly)) metrics[kv.Key] = kv.Value;
+        if (run.Table is { } table && !tableOnly)
+            table.Observe(context.Number, table.Batches.ToDictionary(b => b, b => metrics[ArchitectureMetrics.TableLatencyAt(b)]),
+                table.Batches.ToDictionary(b => b, b => metrics[ArchitectureMetrics.LatencyAt(b)]));
         if (tableOnly)
             foreach (var batch in run.Options.LatencyBatches) metrics[ArchitectureMetrics.LatencyAt(batch)] = metrics[ArchitectureMetrics.PredictedLatencyAt(batch)];
         return TrialResult.Completed(metrics, Path.GetRelativePath(run.Directory, path)) with { Attributes = summary };
     }, token);
 
-    /// <summary>The latency table's prediction of the candidate at each batch (<c>predicted_latency_bN_ms</c>), from its blocks, before it is built; empty without a table.</summary>
+    /// <summary>
+    /// The latency table's prediction of the candidate at each batch, from its blocks, before it is built: the table's sum
+    /// (<c>table_latency_bN_ms</c>) and the prediction (<c>predicted_latency_bN_ms</c>), the sum corrected by the calibration
+    /// fitted on the trials measured so far, or the sum itself before there is one (<c>calibration_trials</c> 0); empty without a table.
+    /// </summary>
     private Dictionary<string, double> Predicted(Configuration c)
     {
         var metrics = new Dictionary<string, double>();
         if (run.Table is not { } table) return metrics;
-        foreach (var (batch, ms) in table.Predict(run.Space.Blocks(c, run.Sample, run.Classes))) metrics[ArchitectureMetrics.PredictedLatencyAt(batch)] = ms;
+        var calibration = table.Calibrate();
+        foreach (var (batch, ms) in table.Predict(run.Space.Blocks(c, run.Sample, run.Classes)))
+        {
+            metrics[ArchitectureMetrics.TableLatencyAt(batch)] = ms;
+            metrics[ArchitectureMetrics.PredictedLatencyAt(batch)] = calibration.FirstOrDefault(k => k.Batch == batch) is { } k ? k.Apply(ms) : ms;
+        }
+        metrics[ArchitectureMetrics.CalibrationTrials] = calibration.Count == 0 ? 0 : calibration[0].Trials.Count;
         return metrics;
     }
 

@@ -91,12 +91,16 @@ internal static class SearchReportHtml
         if (r.LatencyTable is not { } t) return;
         h.Append("<h2>Latency table</h2>\n<p>").Append(E($"{t.Blocks} blocks timed alone on this machine, in {t.File}; a candidate's latency was predicted from its blocks before it was built"
             + (t.Mode == LatencyMode.TableOnly ? " and used in place of a measurement." : "."))).Append("</p>\n");
-        if (t.Agreement.Count == 0) return;
-        h.Append("<table id=\"agreement\"><thead><tr><th>batch</th><th>trials measured</th><th>predicted within ±10 %</th><th>Kendall τ of the rankings</th></tr></thead><tbody>\n");
-        foreach (var a in t.Agreement)
-            h.Append("<tr><td>").Append(a.Batch).Append("</td><td>").Append(a.Trials).Append("</td><td>").Append((a.WithinTenPercent * 100).ToString("F0", Inv)).Append(" %</td><td>")
-                .Append(a.KendallTau is { } tau ? tau.ToString("F2", Inv) : "–").Append("</td></tr>\n");
+        if (t.Agreement.Count == 0 && t.Uncalibrated.Count == 0) return;
+        h.Append("<table id=\"agreement\"><thead><tr><th>batch</th><th>predictor</th><th>trials measured</th><th>predicted within ±10 %</th><th>Kendall τ of the rankings</th></tr></thead><tbody>\n");
+        foreach (var (name, list) in new[] { ("calibrated (trials predicted after the calibration)", t.Agreement), ("the table's sum alone (every trial)", t.Uncalibrated) })
+            foreach (var a in list)
+                h.Append("<tr><td>").Append(a.Batch).Append("</td><td>").Append(E(name)).Append("</td><td>").Append(a.Trials).Append("</td><td>").Append((a.WithinTenPercent * 100).ToString("F0", Inv)).Append(" %</td><td>")
+                    .Append(a.KendallTau is { } tau ? tau.ToString("F2", Inv) : "–").Append("</td></tr>\n");
         h.Append("</tbody></table>\n");
+        if (t.Calibration.Count > 0)
+            h.Append("<p>").Append(E($"Calibration fitted on {t.Calibration[0].Trials.Count} measured trials: " + string.Join(", ", t.Calibration.Select(k =>
+                string.Create(Inv, $"batch {k.Batch}: {k.Scale:G3} × the table's sum {(k.OffsetMs < 0 ? "−" : "+")} {Math.Abs(k.OffsetMs):G3} ms"))) + ".")).Append("</p>\n");
     }
 
     private static string Label(string score) => score == Shrink.Architecture.ArchitectureMetrics.Fidelity ? "fidelity (top-1 agreement with the teacher)" : "test accuracy (%)";

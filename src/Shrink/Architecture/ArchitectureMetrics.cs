@@ -33,6 +33,12 @@ public static partial class ArchitectureMetrics
     /// <summary>The latency table's prediction at <paramref name="batch"/> (<see cref="LatencyTable"/>): <c>predicted_latency_b1_ms</c>.</summary>
     public static string PredictedLatencyAt(int batch) => "predicted_" + LatencyAt(batch);
 
+    /// <summary>The latency table's uncalibrated sum at <paramref name="batch"/> (<see cref="LatencyTable.Predict"/>): <c>table_latency_b1_ms</c>.</summary>
+    public static string TableLatencyAt(int batch) => "table_" + LatencyAt(batch);
+
+    /// <summary>The measured trials the prediction's <see cref="LatencyCalibration"/> was fitted on (0: uncalibrated, the prediction is the table's sum).</summary>
+    public const string CalibrationTrials = "calibration_trials";
+
     /// <summary>True for a latency metric (<c>latency_bN_ms</c>).</summary>
     public static bool IsLatency(string metric) => Latency().IsMatch(metric);
 

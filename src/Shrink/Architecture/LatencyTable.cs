@@ -30,8 +30,14 @@ public sealed class LatencyTable
     private readonly MachineSection _section;
     private readonly int _rounds;
 
-    private LatencyTable(string directory, TableFile file, MachineSection section, MachineInfo machine, IReadOnlyList<int> batches, int rounds) =>
-        (_directory, _file, _section, Machine, Batches, _rounds) = (directory, file, section, machine, batches, rounds);
+    private LatencyTable(string directory, TableFile file, MachineSection section, MachineInfo machine, IReadOnlyList<int> batches, int rounds, int calibrateAfter) =>
+        (_directory, _file, _section, Machine, Batches, _rounds, CalibrateAfter) = (directory, file, section, machine, batches, rounds, calibrateAfter);
+
+    /// <summary>The default of <see cref="CalibrateAfter"/>: the first three measured trials calibrate the rest.</summary>
+    public const int DefaultCalibrateAfter = 3;
+
+    /// <summary>The measured trials needed before predictions are calibrated (0: never calibrated).</summary>
+    public int CalibrateAfter { get; }
 
     /// <summary>The CPU model and thread count the table's figures hold for.</summary>
     public MachineInfo Machine { get; }
@@ -48,10 +54,11 @@ public sealed class LatencyTable
     /// <summary>
     /// The table of <paramref name="directory"/> for <paramref name="machine"/> (its CPU and thread count) at <paramref name="batches"/>;
     /// nothing is written until a block is measured. A file that cannot be read is measured afresh (and replaced).
-    /// <paramref name="rounds"/> are <see cref="LatencyProfile.Measure"/>'s interleaved rounds.
+    /// <paramref name="rounds"/> are <see cref="LatencyProfile.Measure"/>'s interleaved rounds; <paramref name="calibrateAfter"/> is <see cref="CalibrateAfter"/>.
     /// </summary>
-    public static LatencyTable Open(string directory, MachineInfo machine, IReadOnlyList<int> batches, int rounds = 8)
+    public static LatencyTable Open(string directory, MachineInfo machine, IReadOnlyList<int> batches, int rounds = 8, int calibrateAfter = DefaultCalibrateAfter)
     {
+        if (calibrateAfter < 0) throw new ArgumentOutOfRangeException(nameof(calibrateAfter), "give 0 (never calibrate) or more trials");
         ArgumentNullException.ThrowIfNull(machine);
         if (batches.Count == 0 || batches.Any(b => b < 1)) throw new ArgumentException("give batch sizes of at least 1", nameof(batches));
         if (rounds < 1) throw new ArgumentOutOfRangeException(nameof(rounds), "give at least one round");
@@ -59,7 +66,7 @@ public sealed class LatencyTable
         var file = Read(Path.Combine(directory, FileName));
         var section = file.Machines.FirstOrDefault(m => m.Cpu == machine.Cpu && m.Threads == machine.Threads);
         if (section is null) file.Machines.Add(section = new MachineSection { Cpu = machine.Cpu, Threads = machine.Threads });
-        return new LatencyTable(directory, file, section, machine, batches.Distinct().Order().ToList(), rounds);
+        return new LatencyTable(directory, file, section, machine, batches.Distinct().Order().ToList(), rounds, calibrateAfter);
     }
 
     /// <summary>The median milliseconds of <paramref name="block"/> alone at each batch size (timed now unless the table has them).</summary>
@@ -74,10 +81,49 @@ public sealed class LatencyTable
             var measured = Measure(block);
             _section.Blocks[key] = measured.ToDictionary(kv => Batch(kv.Key), kv => kv.Value);
             Measured++;
-            Directory.CreateDirectory(_directory);
-            AtomicFile.WriteAllText(Path.Combine(_directory, FileName), JsonSerializer.Serialize(_file, Json));
+            Save();
             return measured;
         }
+    }
+
+    /// <summary>
+    /// Records that trial <paramref name="trial"/>, whose table sum was <paramref name="table"/> (<see cref="Predict"/>), measured
+    /// <paramref name="measured"/> as a whole network (batch size → milliseconds); a trial observed again (retried) replaces its entry.
+    /// Kept in the file, so a resumed run calibrates as the first one did.
+    /// </summary>
+    public void Observe(int trial, IReadOnlyDictionary<int, double> table, IReadOnlyDictionary<int, double> measured)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        ArgumentNullException.ThrowIfNull(measured);
+        if (Batches.Any(b => !table.ContainsKey(b) || !measured.ContainsKey(b))) throw new ArgumentException($"give the table sum and the measurement at every batch size ({string.Join(", ", Batches)})", nameof(measured));
+        lock (_gate)
+        {
+            _section.Trials.RemoveAll(o => o.Trial == trial);
+            _section.Trials.Add(new Observation { Trial = trial, Table = Batches.ToDictionary(Batch, b => table[b]), Measured = Batches.ToDictionary(Batch, b => measured[b]) });
+            _section.Trials.Sort((a, b) => a.Trial.CompareTo(b.Trial));
+            Save();
+        }
+    }
+
+    /// <summary>
+    /// The calibration per batch size fitted on every trial observed so far (<see cref="LatencyCalibration.Fit"/>); empty while
+    /// fewer than <see cref="CalibrateAfter"/> trials are known (or when it is 0).
+    /// </summary>
+    public IReadOnlyList<LatencyCalibration> Calibrate()
+    {
+        lock (_gate)
+        {
+            var known = _section.Trials.Where(o => Batches.All(b => o.Table.ContainsKey(Batch(b)) && o.Measured.ContainsKey(Batch(b)))).ToList();
+            if (CalibrateAfter == 0 || known.Count < CalibrateAfter) return [];
+            var trials = known.Select(o => o.Trial).ToList();
+            return Batches.Select(b => LatencyCalibration.Fit(b, trials, known.Select(o => (o.Table[Batch(b)], o.Measured[Batch(b)])).ToList())).ToList();
+        }
+    }
+
+    private void Save()
+    {
+        Directory.CreateDirectory(_directory);
+        AtomicFile.WriteAllText(Path.Combine(_directory, FileName), JsonSerializer.Serialize(_file, Json));
     }
 
     /// <summary>The predicted milliseconds of a network made of <paramref name="blocks"/> at each batch size (<see cref="Combine"/>).</summary>
@@ -136,5 +182,16 @@ public sealed class LatencyTable
         public int Threads { get; set; }
         /// <summary>Block key → batch size → median milliseconds.</summary>
         public Dictionary<string, Dictionary<string, double>> Blocks { get; set; } = [];
+        /// <summary>The measured trials the calibration is fitted on.</summary>
+        public List<Observation> Trials { get; set; } = [];
+    }
+
+    private sealed class Observation
+    {
+        public int Trial { get; set; }
+        /// <summary>Batch size → the table's sum (uncalibrated), milliseconds.</summary>
+        public Dictionary<string, double> Table { get; set; } = [];
+        /// <summary>Batch size → the whole network's measured median, milliseconds.</summary>
+        public Dictionary<string, double> Measured { get; set; } = [];
     }
 }

@@ -50,6 +50,64 @@ public class LatencyTableTests
     }
 
     [Fact]
+    public void A_calibration_is_the_relative_least_squares_line_or_the_ratio_when_a_line_cannot_be_fitted()
+    {
+        // on the line measured = 2 · sum − 0.1 exactly: the fit is that line
+        var line = LatencyCalibration.Fit(1, [0, 1, 2], [(1.0, 1.9), (2.0, 3.9), (3.0, 5.9)]);
+        Assert.Equal(2, line.Scale, 9);
+        Assert.Equal(-0.1, line.OffsetMs, 9);
+        Assert.Equal(7.9, line.Apply(4), 9);
+        Assert.Equal(0.25 * 2 * 0.01, line.Apply(0.01), 12);   // never under a quarter of the scaled sum
+        Assert.Equal(new[] { 0, 1, 2 }, line.Trials);
+        // one point: the ratio
+        var one = LatencyCalibration.Fit(8, [5], [(2.0, 3.0)]);
+        Assert.Equal((1.5, 0.0), (one.Scale, one.OffsetMs));
+        // a falling line: the ratio, weighted by 1 / measured²: (1·3/9 + 2·2/4) / (1/9 + 4/4) = 1.2
+        var falling = LatencyCalibration.Fit(1, [0, 1], [(1.0, 3.0), (2.0, 2.0)]);
+        Assert.Equal(1.2, falling.Scale, 12);
+        Assert.Equal(0, falling.OffsetMs);
+        // relative weighting: a 10 % miss on a 100 ms trial counts as much as one on a 1 ms trial, so the small trials are not drowned
+        var mixed = LatencyCalibration.Fit(1, [0, 1, 2, 3], [(1.0, 1.1), (1.0, 0.9), (100.0, 110.0), (100.0, 90.0)]);
+        Assert.InRange(mixed.Apply(1) / 1.0, 0.9, 1.1);
+        Assert.InRange(mixed.Apply(100) / 100.0, 0.9, 1.1);
+        Assert.Throws<ArgumentException>(() => LatencyCalibration.Fit(1, [0], [(0.0, 1.0)]));
+        Assert.Throws<ArgumentException>(() => LatencyCalibration.Fit(1, [0, 1], [(1.0, 1.0)]));
+    }
+
+    [Fact]
+    public void Observed_trials_calibrate_once_there_are_enough_and_are_kept_in_the_file()
+    {
+        using var dir = new TempDirectory();
+        var here = MachineInfo.Here(1);
+        var table = LatencyTable.Open(dir.Path, here, [1, 8], calibrateAfter: 3);
+        Dictionary<int, double> Ms(double b1, double b8) => new() { [1] = b1, [8] = b8 };
+        table.Observe(0, Ms(1, 10), Ms(0.5, 4.9));
+        table.Observe(1, Ms(2, 20), Ms(0.9, 10.1));
+        Assert.Empty(table.Calibrate());   // two of three
+        table.Observe(1, Ms(2, 20), Ms(1.0, 9.9));   // a retried trial replaces its entry
+        Assert.Empty(table.Calibrate());
+        table.Observe(2, Ms(4, 40), Ms(2.0, 20.1));
+        var calibration = table.Calibrate();
+        Assert.Equal(new[] { 1, 8 }, calibration.Select(k => k.Batch));
+        Assert.Equal(new[] { 0, 1, 2 }, calibration[0].Trials);
+        Assert.Equal(0.5, calibration[0].Scale, 9);   // 0.5, 1.0, 2.0 against 1, 2, 4: exactly half
+        Assert.Equal(0, calibration[0].OffsetMs, 9);
+        Assert.InRange(calibration[1].Apply(30), 14.5, 15.5);
+
+        var reopened = LatencyTable.Open(dir.Path, here, [1, 8], calibrateAfter: 3);
+        Assert.Equal(calibration, reopened.Calibrate(), new CalibrationComparer());
+        Assert.Empty(LatencyTable.Open(dir.Path, here, [1, 8], calibrateAfter: 0).Calibrate());   // never calibrated
+        Assert.Empty(LatencyTable.Open(dir.Path, here with { Threads = 2 }, [1, 8]).Calibrate());   // another section: its own trials
+        Assert.Throws<ArgumentException>(() => table.Observe(3, Ms(1, 1), new Dictionary<int, double> { [1] = 1 }));
+    }
+
+    private sealed class CalibrationComparer : IEqualityComparer<LatencyCalibration>
+    {
+        public bool Equals(LatencyCalibration? a, LatencyCalibration? b) => a is not null && b is not null && a.Batch == b.Batch && a.Scale == b.Scale && a.OffsetMs == b.OffsetMs && a.Trials.SequenceEqual(b.Trials);
+        public int GetHashCode(LatencyCalibration k) => k.Batch;
+    }
+
+    [Fact]
     public void The_table_is_measured_once_per_machine_and_thread_count_and_reused_from_its_file()
     {
         using var dir = new TempDirectory();

@@ -64,18 +64,33 @@ public class SearchOutputsTests
         using var dir = new TempDirectory();
         var first = ArchitectureSearch.Run(Space, Data, Options(2), dir.File("run"), TechniqueSession.Quiet);
         Assert.All(first.Trials, t => Assert.True(t.Metrics["predicted_latency_b1_ms"] > 0 && t.Metrics["latency_b1_ms"] > 0));
-        Assert.Equal(new[] { 1, 8 }, first.LatencyTable!.Agreement.Select(a => a.Batch));
-        Assert.All(first.LatencyTable.Agreement, a =>
+        Assert.Equal(new[] { 1, 8 }, first.LatencyTable!.Uncalibrated.Select(a => a.Batch));
+        Assert.All(first.LatencyTable.Uncalibrated, a =>
         {
             Assert.Equal(2, a.Trials);
             Assert.InRange(a.WithinTenPercent, 0, 1);
         });
-        var pairs = first.Trials.Select(t => (t.Metrics["predicted_latency_b1_ms"], t.Metrics["latency_b1_ms"])).ToList();
-        Assert.Equal(LatencyAgreement.Of(1, pairs), first.LatencyTable.Agreement[0]);
+        // before 3 measured trials nothing is calibrated: the prediction is the table's sum, and no calibrated agreement is claimed
+        Assert.All(first.Trials, t => Assert.Equal((0.0, t.Metrics["table_latency_b1_ms"]), (t.Metrics["calibration_trials"], t.Metrics["predicted_latency_b1_ms"])));
+        Assert.All(first.LatencyTable.Agreement, a => Assert.Equal(0, a.Trials));
+        Assert.Empty(first.LatencyTable.Calibration);
+        var pairs = first.Trials.Select(t => (t.Metrics["table_latency_b1_ms"], t.Metrics["latency_b1_ms"])).ToList();
+        Assert.Equal(LatencyAgreement.Of(1, pairs), first.LatencyTable.Uncalibrated[0]);
         var before = Blocks(dir.File("run/latency-table.json"));
 
         var resumed = ArchitectureSearch.Run(Space, Data, Options(4) with { Resume = true }, dir.File("run"), TechniqueSession.Quiet);
-        Assert.Equal(4, resumed.LatencyTable!.Agreement[0].Trials);
+        Assert.Equal(4, resumed.LatencyTable!.Uncalibrated[0].Trials);
+        // the 4th trial is predicted through the calibration fitted on the first 3 (the first run's 2 kept in the table's file), not on itself
+        var trials = resumed.Trials.OrderBy(t => t.Number).ToList();
+        Assert.Equal(new[] { 0.0, 0, 0, 3 }, trials.Select(t => t.Metrics["calibration_trials"]));
+        foreach (var batch in new[] { 1, 8 })
+        {
+            var fit = LatencyCalibration.Fit(batch, [0, 1, 2], trials.Take(3).Select(t => (t.Metrics[$"table_latency_b{batch}_ms"], t.Metrics[$"latency_b{batch}_ms"])).ToList());
+            Assert.Equal(fit.Apply(trials[3].Metrics[$"table_latency_b{batch}_ms"]), trials[3].Metrics[$"predicted_latency_b{batch}_ms"], 9);
+        }
+        Assert.All(resumed.LatencyTable.Agreement, a => Assert.Equal(1, a.Trials));
+        Assert.Equal(LatencyAgreement.Of(1, [(trials[3].Metrics["predicted_latency_b1_ms"], trials[3].Metrics["latency_b1_ms"])]), resumed.LatencyTable.Agreement[0]);
+        Assert.Equal(new[] { 0, 1, 2, 3 }, resumed.LatencyTable.Calibration[0].Trials);   // what the next prediction would use
         var after = Blocks(dir.File("run/latency-table.json"));
         foreach (var (key, value) in before) Assert.Equal(value, after[key]);   // measured once: kept as they were
         Assert.True(after.Count >= before.Count);
