@@ -59,14 +59,14 @@ public class SqliteTrialStoreTests
     public void The_file_is_in_wal_mode_with_a_schema_version()
     {
         using var dir = new TempDirectory();
-        using (var store = SqliteTrialStore.InDirectory(dir.Path)) Assert.Equal(1, store.SchemaVersion);
+        using (var store = SqliteTrialStore.InDirectory(dir.Path)) Assert.Equal(2, store.SchemaVersion);
         using var c = new SqliteConnection($"Data Source={dir.File("trials.db")};Pooling=False");
         c.Open();
         using var mode = c.CreateCommand();
         mode.CommandText = "PRAGMA journal_mode; ";
         Assert.Equal("wal", mode.ExecuteScalar());
         mode.CommandText = "SELECT version FROM schema_version";
-        Assert.Equal(1L, mode.ExecuteScalar());
+        Assert.Equal(2L, mode.ExecuteScalar());
     }
 
     [Fact]
@@ -147,7 +147,7 @@ public class SqliteTrialStoreTests
             up.CommandText = "UPDATE schema_version SET version = 99";
             up.ExecuteNonQuery();
         }
-        Assert.Contains("schema version 99; this Shrink reads up to 1", Assert.Throws<TrialStoreException>(() => SqliteTrialStore.InDirectory(newer.Path)).Message);
+        Assert.Contains("schema version 99; this Shrink reads up to 2", Assert.Throws<TrialStoreException>(() => SqliteTrialStore.InDirectory(newer.Path)).Message);
     }
 
     [Fact]
@@ -185,6 +185,6 @@ public class SqliteTrialStoreLockTests
             Assert.Null(reader.FindStudy("s"));
         }
         using var again = SqliteTrialStore.OpenExclusive(dir.Path);
-        Assert.Equal(1, again.SchemaVersion);
+        Assert.Equal(2, again.SchemaVersion);
     }
 }
