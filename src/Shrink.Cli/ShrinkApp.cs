@@ -37,6 +37,6 @@ public static class ShrinkApp
         PruneCommand.Create(cli), SensitivityCommand.Create(cli), QuantizeCommand.Create(cli), DistillCommand.Create(cli),
         ClusterCommand.Create(cli), PackCommand.CreatePack(cli), PackCommand.CreateUnpack(cli), FactorizeCommand.Create(cli),
         RecipeCommand.Create(cli), CompareCommand.Create(cli), OptimizeCommand.Create(cli), SearchCommand.Create(cli),
-        ReportCommand.Create(cli),
+        ReportCommand.Create(cli), WorkerCommand.Create(cli), StudyCommand.Create(cli),
     };
 }

@@ -6,9 +6,16 @@ namespace Shrink.Search;
 /// </summary>
 public sealed record StudyInfo(long Id, string Name, string Space, string SpaceHash, string Settings, DateTimeOffset Created, string? Job = null);
 
-/// <summary>A worker (or coordinator) as the store last heard of it: <see cref="Heartbeat"/> is stamped by the store's clock.</summary>
+/// <summary>
+/// A worker (or coordinator) as the store last heard of it: <see cref="Heartbeat"/> is stamped by the store's clock;
+/// <see cref="Role"/> is "worker", "coordinator", or <see cref="Stopped"/> once it ended cleanly.
+/// </summary>
 public sealed record WorkerRecord(string Name, string Role, string Host, int Pid, string Version, int Threads, DateTimeOffset Started,
-    DateTimeOffset Heartbeat, int Finished, string? Study);
+    DateTimeOffset Heartbeat, int Finished, string? Study)
+{
+    /// <summary>The role of a worker or coordinator that ended cleanly.</summary>
+    public const string Stopped = "stopped";
+}
 
 /// <summary>A result that arrived after its worker lost the claim (its lease ended and the trial went to another): kept, not used.</summary>
 public sealed record LateResult(long TrialId, int Number, string Worker, TrialStatus Status, string Metrics, double Seconds, DateTimeOffset Recorded, string Reason);
