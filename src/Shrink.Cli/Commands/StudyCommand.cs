@@ -97,15 +97,21 @@ internal static class StudyCommand
         var input = new Option<string?>("--input") { Description = "A file put in --artifacts that every worker verifies before its first trial" };
         var seed = new Option<int>("--seed") { Description = "Seed of the random proposals", DefaultValueFactory = _ => 0 };
         var resume = new Option<bool>("--resume") { Description = "Continue the study (a restarted coordinator)" };
+        var queue = new Option<int>("--queue") { Description = "Pending trials kept waiting at least (more when the live workers have more free slots)", DefaultValueFactory = _ => 2 };
+        var wall = new Option<double?>("--wall-time") { Description = "Seconds after which this coordinator returns; workers go on with what is written" };
         var json = Options.Json();
-        var command = new Command("synthetic", "Coordinate a study of synthetic trials that workers run (measures the store's bookkeeping)") { storage, study, trials, seconds, artifacts, input, seed, resume, json };
+        var command = new Command("synthetic", "Coordinate a study of synthetic trials that workers run (measures the store's bookkeeping)") { storage, study, trials, seconds, artifacts, input, seed, resume, queue, wall, json };
         command.SetAction(cli.Guard(p =>
         {
             var where = TrialStorage.Parse(p.GetValue(storage)!);
             if (p.GetValue(seconds) is var s && (s < 0 || !double.IsFinite(s))) throw new OptionsException($"--seconds must be 0 or more, got {s}");
             if (p.GetValue(input) is not null && p.GetValue(artifacts) is null) throw new OptionsException("--input needs --artifacts: the file is put there for the workers to verify");
             if (p.GetValue(input) is { } file && !File.Exists(file)) throw new OptionsException($"the input file {Path.GetFullPath(file)} does not exist");
-            var options = new CoordinatorOptions { MaxTrials = p.GetValue(trials), Poll = TimeSpan.FromMilliseconds(200) };
+            var options = new CoordinatorOptions
+            {
+                MaxTrials = p.GetValue(trials), Poll = TimeSpan.FromMilliseconds(200), Ahead = p.GetValue(queue),
+                WallTime = p.GetValue(wall) is { } w ? TimeSpan.FromSeconds(w) : null,
+            };
             options.Validate();
             using var store = where.Open();
             var reference = p.GetValue(input) is { } f ? new ArtifactStore(p.GetValue(artifacts)!).Put(f) : null;

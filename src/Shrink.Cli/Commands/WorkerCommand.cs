@@ -37,7 +37,6 @@ internal static class WorkerCommand
             };
             options.Validate();
             using var store = where.Open();
-            cli.Note($"worker {options.Name} (Shrink {options.Version}): {options.Threads} at once on {where.Display}");
             using var cancel = new CancellationTokenSource();
             var summary = StudyCommand.UntilStopped(cancel, () => new TrialWorker(store, Jobs(), options).RunAsync(cancel.Token).GetAwaiter().GetResult());
             if (p.GetValue(json)) cli.WriteJson(summary);

@@ -85,11 +85,14 @@ public sealed class TrialWorker
         var running = new List<Running>();
         var (beat, idle) = (Stopwatch.StartNew(), Stopwatch.StartNew());
         Beat(running);
+        var first = true;
         try
         {
             while (true)
             {
                 if (!cancellation.IsCancellationRequested) Fill(running, cancellation);
+                if (first) _options.Note?.Invoke($"worker {_options.Name} (Shrink {_options.Version}): {_options.Threads} at once on {Describe(_store)}");
+                first = false;
                 if (running.Count > 0) idle.Restart();
                 else if (cancellation.IsCancellationRequested || idle.Elapsed >= _options.IdleExit) break;
                 var wait = running.Count < _options.Threads ? _options.Poll : _options.Lease / 3;
