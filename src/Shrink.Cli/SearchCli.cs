@@ -23,10 +23,12 @@ internal sealed class SearchCli
     public Option<int> LargeBatch { get; } = new("--large-batch") { Description = "The large batch of the latency measurements (batch 1 is always measured)", DefaultValueFactory = _ => 256 };
     public Option<int> LatencyThreads { get; } = new("--latency-threads") { Description = "ONNX Runtime threads of the latency measurements (fixed, and recorded with the CPU model)", DefaultValueFactory = _ => 1 };
     public Option<int?> Limit { get; } = new("--limit") { Description = "Train on the first N training samples only" };
+    public Option<string?> Storage { get; } = new("--storage") { Description = "Trial store instead of DIR/trials.db: postgresql://[USER@]HOST[:PORT]/DATABASE[?schema=S] (shared by many runs and machines) or sqlite:PATH" };
+    public Option<string?> Study { get; } = new("--study") { Description = "The study's name in --storage (default: search)" };
     public Option<bool> Resume { get; } = new("--resume") { Description = "Continue the run in --out (same options): finished trials are kept, a running one is retried" };
     public Option<string> Out { get; } = new("--out") { Description = "Run directory: trials.db, trials/NNNN/model.onnx, result.json, pareto.json", Required = true };
 
-    public IEnumerable<Option> All => [Space, Strategy, Trials, Epochs, FinalEpochs, .. Teacher.All, Objective, Constraint, Workers, Seed, LargeBatch, LatencyThreads, Limit, Resume, Out];
+    public IEnumerable<Option> All => [Space, Strategy, Trials, Epochs, FinalEpochs, .. Teacher.All, Objective, Constraint, Workers, Seed, LargeBatch, LatencyThreads, Limit, Storage, Study, Resume, Out];
 
     /// <summary>Property → flag where the names differ.</summary>
     public static readonly (string Property, string Flag)[] Aliases =
@@ -39,7 +41,7 @@ internal sealed class SearchCli
     {
         Distillation = distillation ?? new(),
         Strategy = Enum.Parse<ArchitectureStrategy>(p.GetValue(Strategy)!, ignoreCase: true), Trials = p.GetValue(Trials), EpochsPerTrial = p.GetValue(Epochs),
-        FinalEpochs = p.GetValue(FinalEpochs), Workers = p.GetValue(Workers), Seed = p.GetValue(Seed), Resume = p.GetValue(Resume),
+        FinalEpochs = p.GetValue(FinalEpochs), Workers = p.GetValue(Workers), Seed = p.GetValue(Seed), Resume = p.GetValue(Resume), Storage = p.GetValue(Storage), StudyName = p.GetValue(Study),
         LargeBatch = p.GetValue(LargeBatch), LatencyThreads = p.GetValue(LatencyThreads),
         Objectives = p.GetValue(Objective)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(ArchitectureMetrics.ParseGoal).ToList(),
         Constraints = (p.GetValue(Constraint) ?? []).Select(ArchitectureMetrics.ParseConstraint).ToList(),
