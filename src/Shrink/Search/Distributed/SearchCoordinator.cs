@@ -11,7 +11,7 @@ public sealed record CoordinatorOptions
     /// <summary>This run's time: past it the coordinator stops proposing and returns; the workers finish what is written (null: no limit).</summary>
     public TimeSpan? WallTime { get; init; }
 
-    /// <summary>Pending trials kept waiting at least (more when the live workers have more free slots: one per slot).</summary>
+    /// <summary>Pending trials kept waiting at least (more when the live workers have more slots: one waiting per slot, so a worker that finishes claims its next trial at once).</summary>
     public int Ahead { get; init; } = 2;
 
     /// <summary>How often the store is read for results.</summary>
@@ -102,7 +102,7 @@ public sealed class SearchCoordinator
     {
         var history = trials.ToList();
         var pending = history.Count(t => t.Status == TrialStatus.Pending);
-        var slots = FreeSlots(history);
+        var slots = LiveSlots();
         while (pending < Math.Max(_options.Ahead, slots))
         {
             if (_options.MaxTrials is { } max && history.Count >= max) return false;
@@ -121,12 +121,11 @@ public sealed class SearchCoordinator
         return false;
     }
 
-    /// <summary>Slots of the live workers serving this study (or any study) not running one of its trials.</summary>
-    private int FreeSlots(IReadOnlyList<Trial> trials)
+    /// <summary>Slots of the live workers serving this study (or, idle, any study).</summary>
+    private int LiveSlots()
     {
         var now = _study.Store.Now();
-        var threads = _study.Store.Workers().Where(w => w.Role == "worker" && now - w.Heartbeat < _options.Alive && (w.Study is null || w.Study == _study.Name))
+        return _study.Store.Workers().Where(w => w.Role == "worker" && now - w.Heartbeat < _options.Alive && (w.Study is null || w.Study == _study.Name))
             .Sum(w => w.Threads);
-        return threads - trials.Count(t => t.Status == TrialStatus.Running);
     }
 }

@@ -12,7 +12,7 @@ public sealed record TrialWorkerOptions
     public TimeSpan Lease { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>How long an idle worker waits before looking for pending trials again.</summary>
-    public TimeSpan Poll { get; init; } = TimeSpan.FromSeconds(1);
+    public TimeSpan Poll { get; init; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>The study to serve (null: every study whose job kind this worker knows).</summary>
     public string? Study { get; init; }
@@ -68,6 +68,9 @@ public sealed class TrialWorker
     private readonly Dictionary<long, TrialEvaluation> _evaluations = [];
     private readonly HashSet<long> _skipped = [];
     private readonly DateTimeOffset _started = DateTimeOffset.UtcNow;
+    private readonly Stopwatch _recovered = Stopwatch.StartNew();
+    private IReadOnlyList<StudyInfo>? _studies;
+    private bool _recoveredOnce;
     private int _finished, _late, _released;
 
     public TrialWorker(ITrialStore store, TrialJobs jobs, TrialWorkerOptions options)
@@ -119,14 +122,18 @@ public sealed class TrialWorker
     private void Fill(List<Running> running, CancellationToken cancellation)
     {
         if (running.Count >= _options.Threads) return;
+        var (recover, claimed) = (!_recoveredOnce || _recovered.Elapsed >= _options.Lease / 3, false);
+        _recoveredOnce = true;
+        if (recover) _recovered.Restart();
         foreach (var study in Served())
         {
-            _store.Recover(study, DateTimeOffset.UtcNow, _options.MaxInterruptions);
+            if (recover) _store.Recover(study, DateTimeOffset.UtcNow, _options.MaxInterruptions);
             while (running.Count < _options.Threads)
             {
                 var slot = Enumerable.Range(0, _options.Threads).First(s => running.All(r => r.Slot != s));
                 var worker = $"{_options.Name}/{slot}";
                 if (_store.Claim(study, worker, _options.Lease) is not { } trial) break;
+                claimed = true;
                 _options.Started?.Invoke(trial);
                 var evaluate = _evaluations[study.Id];
                 var context = new TrialContext(trial, 1, worker);
@@ -134,14 +141,15 @@ public sealed class TrialWorker
             }
             if (running.Count >= _options.Threads) return;
         }
+        if (!claimed) _studies = null;   // nothing pending where it looked: read the studies again next time (a new one may have started)
     }
 
     /// <summary>The studies this worker serves now, each with its evaluation made (once).</summary>
     private IEnumerable<StudyInfo> Served()
     {
-        var studies = _options.Study is { } name
+        var studies = _studies ??= (_options.Study is { } name
             ? [_store.FindStudy(name) ?? throw new TrialStoreException($"there is no study '{name}' in {Describe(_store)}; start its coordinator first, or give another --study")]
-            : _store.Studies();
+            : _store.Studies());
         foreach (var study in studies)
         {
             if (_skipped.Contains(study.Id)) continue;
