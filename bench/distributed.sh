@@ -3,7 +3,7 @@
 # server on loopback (bench/pg.sh); for each number of worker processes W in WORKERS (one trial at a time each) and each
 # trial length S in SECONDS_LIST (synthetic work: a wait, no CPU, so what is measured is the claim / heartbeat / result
 # traffic), `shrink study synthetic` coordinates PER_WORKER×W trials (at least 2 per slot) and the workers, started and
-# idle beforehand, run them. From the store's own (server) times: makespan = last finish − first creation; ideal = N·S/W;
+# idle beforehand (stopped with SIGTERM once the coordinator ends), run them. From the store's own (server) times: makespan = last finish − first creation; ideal = N·S/W;
 # overhead = makespan / ideal − 1 (targets: ≤ 2 % at 10 s, ≤ 10 % at 0.5 s); per trial = (makespan·W − N·S) / N.
 # Then a soak: SOAK trials of 0 s on 8 workers, checked for 0 duplicates (distinct hashes), 0 lost (all completed), 0 errors.
 # Usage: [WORKERS=1,2,4,8] [SECONDS_LIST=0.5,10] [PER_WORKER=8] [PER_WORKER_LONG=2] [SOAK=10000] bench/distributed.sh
@@ -33,13 +33,14 @@ wait_workers() {
 run() {
   local study=$1 w=$2 s=$3 n=$4 url="$PG_URL?schema=bench" pids=()
   for i in $(seq 1 "$w"); do
-    dotnet "$dll" worker --storage "$url" --threads 1 --lease 30 --idle-exit 4 >"$log/$study-w$i.out" 2>"$log/$study-w$i.err" &
+    dotnet "$dll" worker --storage "$url" --threads 1 --lease 30 >"$log/$study-w$i.out" 2>"$log/$study-w$i.err" &
     pids+=($!)
   done
   wait_workers "${pids[@]}"
   dotnet "$dll" study synthetic --storage "$url" --study "$study" --trials "$n" --seconds "$s" --queue "$w" >"$log/$study-c.out" 2>"$log/$study-c.err" &
   local coordinator=$!
   wait "$coordinator"
+  kill -TERM "${pids[@]}" 2>/dev/null || true   # done: the workers stop (nothing is running)
   for p in "${pids[@]}"; do wait "$p" || true; done
   sql "SELECT count(*), count(DISTINCT t.hash), sum(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), sum(attempts),
          extract(epoch FROM max(finished) - min(t.created))
@@ -67,14 +68,15 @@ if [ "$soak" -gt 0 ]; then
   url="$PG_URL?schema=bench"
   pids=()
   for i in $(seq 1 8); do
-    dotnet "$dll" worker --storage "$url" --threads 1 --lease 30 --idle-exit 5 >"$log/soak-w$i.out" 2>"$log/soak-w$i.err" &
+    dotnet "$dll" worker --storage "$url" --threads 1 --lease 30 >"$log/soak-w$i.out" 2>"$log/soak-w$i.err" &
     pids+=($!)
   done
   wait_workers "${pids[@]}"
   start=$(date +%s.%N)
   dotnet "$dll" study synthetic --storage "$url" --study soak --trials "$soak" --seconds 0 --queue 16 >"$log/soak-c.out" 2>"$log/soak-c.err"
+  kill -TERM "${pids[@]}" 2>/dev/null || true
   errors=0
-  for p in "${pids[@]}"; do wait "$p" || errors=$((errors + 1)); done
+  for p in "${pids[@]}"; do rc=0; wait "$p" || rc=$?; [ "$rc" -eq 0 ] || [ "$rc" -eq 130 ] || errors=$((errors + 1)); done
   end=$(date +%s.%N)
   read -r total distinct completed attempts late < <(sql "SELECT count(*), count(DISTINCT t.hash), sum(CASE WHEN status = 'completed' THEN 1 ELSE 0 END), sum(attempts),
       (SELECT count(*) FROM bench.late_results) FROM bench.trials t JOIN bench.studies s ON s.id = t.study_id WHERE s.name = 'soak'")
