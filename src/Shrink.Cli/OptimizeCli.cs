@@ -24,10 +24,12 @@ internal sealed partial class OptimizeCli
     public Option<int> MaxEpochs { get; } = new("--max-epochs") { Description = "The most fine-tuning epochs a trial may choose", DefaultValueFactory = _ => 2 };
     public Option<string?> Techniques { get; } = new("--techniques") { Description = "Only these techniques, comma-separated: unstructured, structured, factorize, quantize, cluster (default: all)" };
     public Option<int?> Limit { get; } = new("--limit") { Description = "Fine-tune on the first N training samples only" };
+    public Option<string?> Storage { get; } = new("--storage") { Description = "Trial store instead of DIR/trials.db: postgresql://[USER@]HOST[:PORT]/DATABASE[?schema=S] (shared by many runs and machines) or sqlite:PATH" };
+    public Option<string?> Study { get; } = new("--study") { Description = "The study's name in --storage (default: optimize)" };
     public Option<bool> Resume { get; } = new("--resume") { Description = "Continue the run in --out (same options): finished trials are kept, a running one is retried" };
     public Option<string> Out { get; } = new("--out") { Description = "Run directory: best.onnx, best.recipe.yaml, pareto.json, result.json, report.html, report.json, trials.db", Required = true };
 
-    public IEnumerable<Option> All => [MaxDrop, MinFidelity, Goal, Teacher, Budget, Trials, Workers, Seed, Strict, Strategy, HalvingEta, HalvingRungs, LatencyBatch, MaxEpochs, Techniques, Limit, Resume, Out];
+    public IEnumerable<Option> All => [MaxDrop, MinFidelity, Goal, Teacher, Budget, Trials, Workers, Seed, Strict, Strategy, HalvingEta, HalvingRungs, LatencyBatch, MaxEpochs, Techniques, Limit, Storage, Study, Resume, Out];
 
     /// <summary>Property → flag where the names differ.</summary>
     public static readonly (string Property, string Flag)[] Aliases =
@@ -53,7 +55,7 @@ internal sealed partial class OptimizeCli
             Strict = p.GetValue(Strict), Trials = trials ?? p.GetValue(Trials), WallTime = wall, Workers = p.GetValue(Workers), Threads = threads,
             Seed = p.GetValue(Seed), Strategy = Enum.Parse<OptimizeStrategy>(p.GetValue(Strategy)!, ignoreCase: true),
             HalvingEta = p.GetValue(HalvingEta), HalvingRungs = p.GetValue(HalvingRungs),
-            LatencyBatches = Options.ParseIntList("--latency-batch", p.GetValue(LatencyBatch)!), MaxEpochs = p.GetValue(MaxEpochs), Resume = p.GetValue(Resume),
+            LatencyBatches = Options.ParseIntList("--latency-batch", p.GetValue(LatencyBatch)!), MaxEpochs = p.GetValue(MaxEpochs), Resume = p.GetValue(Resume), Storage = p.GetValue(Storage), StudyName = p.GetValue(Study),
             Techniques = ParseTechniques(p.GetValue(Techniques)),
         }.Validate();
     }

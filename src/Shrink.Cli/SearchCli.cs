@@ -26,10 +26,12 @@ internal sealed class SearchCli
     public Option<string> Latency { get; } = new("--latency") { Description = "measured (after training), table (also predicted from per-block latencies cached in latency-table.json, before building: latency constraints prune early; agreement reported) or table-only (predicted, never measured)", DefaultValueFactory = _ => "measured" };
     public Option<string> References { get; } = new("--references") { Description = "Reference points of the results and report.html: zoo models trained like a trial (lenet5, lenet300, vgg-small, resnet-small) or NAME=FILE.onnx trained models, comma-separated; none for none", DefaultValueFactory = _ => "lenet5,lenet300,vgg-small" };
     public Option<int?> Limit { get; } = new("--limit") { Description = "Train on the first N training samples only" };
+    public Option<string?> Storage { get; } = new("--storage") { Description = "Trial store instead of DIR/trials.db: postgresql://[USER@]HOST[:PORT]/DATABASE[?schema=S] (shared by many runs and machines) or sqlite:PATH" };
+    public Option<string?> Study { get; } = new("--study") { Description = "The study's name in --storage (default: search)" };
     public Option<bool> Resume { get; } = new("--resume") { Description = "Continue the run in --out (same options): finished trials are kept, a running one is retried" };
     public Option<string> Out { get; } = new("--out") { Description = "Run directory: trials.db, trials/NNNN/model.onnx, result.json, pareto.json", Required = true };
 
-    public IEnumerable<Option> All => [Space, Strategy, Trials, Epochs, FinalEpochs, .. Teacher.All, Objective, Constraint, Workers, Seed, LargeBatch, LatencyThreads, Latency, References, Limit, Resume, Out];
+    public IEnumerable<Option> All => [Space, Strategy, Trials, Epochs, FinalEpochs, .. Teacher.All, Objective, Constraint, Workers, Seed, LargeBatch, LatencyThreads, Latency, References, Limit, Storage, Study, Resume, Out];
 
     /// <summary>Property → flag where the names differ.</summary>
     public static readonly (string Property, string Flag)[] Aliases =
@@ -46,7 +48,7 @@ internal sealed class SearchCli
     {
         Distillation = distillation ?? new(),
         Strategy = Enum.Parse<ArchitectureStrategy>(p.GetValue(Strategy)!, ignoreCase: true), Trials = p.GetValue(Trials), EpochsPerTrial = p.GetValue(Epochs),
-        FinalEpochs = p.GetValue(FinalEpochs), Workers = p.GetValue(Workers), Seed = p.GetValue(Seed), Resume = p.GetValue(Resume),
+        FinalEpochs = p.GetValue(FinalEpochs), Workers = p.GetValue(Workers), Seed = p.GetValue(Seed), Resume = p.GetValue(Resume), Storage = p.GetValue(Storage), StudyName = p.GetValue(Study),
         LargeBatch = p.GetValue(LargeBatch), LatencyThreads = p.GetValue(LatencyThreads),
         Latency = Enum.Parse<LatencyMode>(p.GetValue(Latency)!.Replace("-", ""), ignoreCase: true),
         Objectives = p.GetValue(Objective)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(ArchitectureMetrics.ParseGoal).ToList(),

@@ -39,5 +39,6 @@ public static class ShrinkApp
         RecipeCommand.Create(cli), CompareCommand.Create(cli), OptimizeCommand.Create(cli), SearchCommand.Create(cli),
         ReportCommand.Create(cli),
         SplitCommand.Create(cli),
+        WorkerCommand.Create(cli), StudyCommand.Create(cli),
     };
 }

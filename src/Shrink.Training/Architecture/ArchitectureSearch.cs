@@ -42,14 +42,16 @@ public static class ArchitectureSearch
         ArgumentNullException.ThrowIfNull(space);
         options.Validate();
         directory = Path.GetFullPath(directory);
+        using var shared = options.Storage is { } storage ? TrialStorage.Parse(storage).Open() : null;   // unreachable: refused before anything is written
         var run = Prepare(space, data, options, directory, session);
         var strategy = Strategy(space.Space, run.Objective, options);
         var identity = Identity(space, data, options);
-        RunIdentity.Check(directory, identity, options.Resume, nameof(ArchitectureSearchOptions.Resume), "search");
+        RunIdentity.Check(directory, identity, options.Resume, nameof(ArchitectureSearchOptions.Resume), "search", options.Storage is null);
         RunIdentity.Write(directory, identity, options.Resume);
         var files = new SearchFiles(run);
-        using var store = SqliteTrialStore.OpenExclusive(directory);
-        var study = Study.Open(store, StudyName, space.Space, strategy.Settings, options.Resume);
+        using var local = shared is null ? SqliteTrialStore.OpenExclusive(directory) : null;
+        var store = shared ?? local!;
+        var study = Study.Open(store, options.StudyName ?? StudyName, space.Space, strategy.Settings, options.Resume);
         void Tell(Trial t, bool finished)
         {
             var all = study.Trials();
@@ -59,6 +61,7 @@ public static class ArchitectureSearch
         var runner = new SearchRunner(study, strategy, new SearchRunOptions
         {
             MaxTrials = options.Trials, Workers = options.Workers, Resume = options.Resume, Threads = Math.Max(options.Workers, Environment.ProcessorCount),
+            SoleCoordinator = options.Storage is null,
             Started = t => Tell(t, false), Finished = t => Tell(t, true),
         });
         var summary = runner.RunAsync(new CandidateEvaluator(run).Evaluate, session.Cancel).GetAwaiter().GetResult();

@@ -127,6 +127,15 @@ public sealed record OptimizeOptions
     public int StartingTrials => (Uses(CompressionTechnique.Quantize) ? 1 : 0)
         + (Uses(CompressionTechnique.Unstructured) && Uses(CompressionTechnique.Cluster) && Goal != OptimizeGoal.Latency ? 1 : 0);
 
+    /// <summary>
+    /// The trial store, as <see cref="TrialStorage"/> reads it (<c>postgresql://…</c>: a server other runs and machines share;
+    /// <c>sqlite:PATH</c>), instead of the run directory's <c>trials.db</c> (null). Not part of what a resume must share.
+    /// </summary>
+    public string? Storage { get; init; }
+
+    /// <summary>The study's name in the store (null: the command's name, "optimize"); a shared store holds many.</summary>
+    public string? StudyName { get; init; }
+
     /// <summary>Continue the run in the directory (same options) instead of starting one.</summary>
     public bool Resume { get; init; }
 

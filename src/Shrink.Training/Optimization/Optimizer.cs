@@ -50,6 +50,7 @@ public static class Optimizer
         options.Validate();
         if (model.Path is null) throw new ArgumentException("optimize takes a model file", nameof(model));
         directory = Path.GetFullPath(directory);
+        using var shared = options.Storage is { } storage ? TrialStorage.Parse(storage).Open() : null;   // unreachable: refused before anything is written
         var (run, baseline) = Prepare(RecipeModel.File(model.Path), data, options, directory, session);
         var files = new RunFiles(run);
         var original = OnnxReader.Read(run.OriginalPath);
@@ -57,8 +58,9 @@ public static class Optimizer
         run.FloatLayers = LayerLatency.SlowerInInt8(run, original, layers, run.Inputs);
         var space = CompressionSpace.For(original, options, Sensitivity(run, original), run.FloatLayers, ChannelSensitivity.Bounds(run, original));
         var strategy = Strategy(space.Space, run.Objective, options);
-        using var store = SqliteTrialStore.OpenExclusive(directory);
-        var study = Study.Open(store, StudyName, space.Space, strategy.Settings, options.Resume);
+        using var local = shared is null ? SqliteTrialStore.OpenExclusive(directory) : null;
+        var store = shared ?? local!;
+        var study = Study.Open(store, options.StudyName ?? StudyName, space.Space, strategy.Settings, options.Resume);
         if (!options.Resume) foreach (var starting in space.Starting) study.Enqueue(starting);
         var threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
         session.Note($"{options.Workers} trial{(options.Workers == 1 ? "" : "s")} at once, {Math.Max(1, threads / options.Workers)} ONNX Runtime thread{(threads / options.Workers > 1 ? "s" : "")} each; {study.Trials().Count(t => t.IsFinished)} finished trials in {directory}");
@@ -67,7 +69,7 @@ public static class Optimizer
         var runner = new SearchRunner(study, strategy, new SearchRunOptions
         {
             MaxTrials = options.Trials, WallTime = options.WallTime, Workers = options.Workers, Resume = options.Resume,
-            Threads = threads,
+            Threads = threads, SoleCoordinator = options.Storage is null,
             Started = t => events.Started(t, study.Trials()), Finished = t => events.Finished(t, study.Trials()),
         });
         var summary = runner.RunAsync(new TrialEvaluator(run, hooks).Evaluate, session.Cancel).GetAwaiter().GetResult();

@@ -23,7 +23,7 @@ internal static class RunOptions
                 throw new OptionsException(OptionText.Of($"the run directory {directory} is not empty; continue the run there with {resume}, or give a new directory"));
             return;
         }
-        if (!File.Exists(path) || !File.Exists(Path.Combine(directory, SqliteTrialStore.FileName)))
+        if (!File.Exists(path) || (options.Storage is null && !File.Exists(Path.Combine(directory, SqliteTrialStore.FileName))))
             throw new OptionsException(OptionText.Of($"there is no optimize run to continue in {directory}; start it without {resume}"));
         var was = JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(path)) ?? [];
         foreach (var (key, value) in Identity(model, data, options))

@@ -17,7 +17,8 @@ public static class RunIdentity
     /// Refuses a new run in a directory that is not empty, or a resume of a directory without a run or whose run was started
     /// with other <paramref name="identity"/>; <paramref name="resumeProperty"/> is the options' resume property, named in messages.
     /// </summary>
-    public static void Check(string directory, IReadOnlyDictionary<string, string> identity, bool resume, string resumeProperty, string what)
+    /// <remarks><paramref name="localStore"/>: the trials are in the directory's <c>trials.db</c> (else in a store elsewhere, <c>--storage</c>).</remarks>
+    public static void Check(string directory, IReadOnlyDictionary<string, string> identity, bool resume, string resumeProperty, string what, bool localStore = true)
     {
         var path = Path.Combine(directory, FileName);
         var resumeName = OptionName.Of(resumeProperty);
@@ -27,7 +28,7 @@ public static class RunIdentity
                 throw new OptionsException(OptionText.Of($"the run directory {directory} is not empty; continue the run there with {resumeName}, or give a new directory"));
             return;
         }
-        if (!File.Exists(path) || !File.Exists(Path.Combine(directory, SqliteTrialStore.FileName)))
+        if (!File.Exists(path) || (localStore && !File.Exists(Path.Combine(directory, SqliteTrialStore.FileName))))
             throw new OptionsException(OptionText.Of($"there is no {what} run to continue in {directory}; start it without {resumeName}"));
         Dictionary<string, string> was;
         try { was = JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(path)) ?? []; }

@@ -121,7 +121,7 @@ public sealed class SearchRunner
     }
 
     /// <summary>The result as the store takes it: a metric that is not a finite number fails the trial, naming it.</summary>
-    private static TrialResult Checked(TrialResult? result)
+    internal static TrialResult Checked(TrialResult? result)
     {
         if (result is null) return TrialResult.Failed("the evaluation returned no result");
         var bad = result.Metrics.Where(m => !double.IsFinite(m.Value)).ToList();
@@ -131,7 +131,7 @@ public sealed class SearchRunner
         return result with { Status = TrialStatus.Failed, Metrics = finite, Error = result.Error is null ? error : $"{error}; {result.Error}" };
     }
 
-    private static string Describe(Exception e) =>
+    internal static string Describe(Exception e) =>
         Text.Message.OneLine(e is ShrinkUserException ? e.Message : $"{e.GetType().Name}: {e.Message}", 2000);
 
     /// <summary>Writes a finished trial (or gives a cancelled one back); true when it was written finished.</summary>

@@ -22,9 +22,10 @@ public sealed class Study
     /// <summary>
     /// The study <paramref name="name"/> of <paramref name="store"/>: created when <paramref name="resume"/> is false
     /// (refused when it exists), continued when true (refused when it is missing or was made with another space or
-    /// other settings). Messages name <see cref="SearchRunOptions.Resume"/>.
+    /// other settings). Messages name <see cref="SearchRunOptions.Resume"/>. <paramref name="job"/> (a <see cref="TrialJob"/>'s
+    /// JSON) is what workers on other machines need to evaluate its trials; a resume publishes it anew.
     /// </summary>
-    public static Study Open(ITrialStore store, string name, SearchSpace space, string settings = "{}", bool resume = false)
+    public static Study Open(ITrialStore store, string name, SearchSpace space, string settings = "{}", bool resume = false, string? job = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(space);
@@ -33,14 +34,14 @@ public sealed class Study
         var existing = store.FindStudy(name);
         if (existing is null && resume)
             throw new OptionsException(OptionText.Of($"there is no search '{name}' to continue here; start it without {resumeOption}"));
-        if (existing is null) return new(store, store.CreateStudy(name, space, canonical), space);
+        if (existing is null) return new(store, store.CreateStudy(name, space, canonical, job), space);
         if (!resume)
             throw new OptionsException(OptionText.Of($"search '{name}' was started here already; continue it with {resumeOption}, or start afresh elsewhere"));
         if (existing.SpaceHash != space.Hash)
             throw new OptionsException(OptionText.Of($"search '{name}' was started with another search space; continue it with the same one, or start afresh elsewhere without {resumeOption}"));
         if (existing.Settings != canonical)
             throw new OptionsException(OptionText.Of($"search '{name}' was started with other settings ({existing.Settings}); continue it with the same ones, or start afresh elsewhere without {resumeOption}"));
-        return new(store, existing, space);
+        return new(store, existing.Job == job ? existing : store.SetJob(existing, job), space);
     }
 
     /// <summary>Every trial so far, in number order.</summary>

@@ -59,14 +59,14 @@ public class SqliteTrialStoreTests
     public void The_file_is_in_wal_mode_with_a_schema_version()
     {
         using var dir = new TempDirectory();
-        using (var store = SqliteTrialStore.InDirectory(dir.Path)) Assert.Equal(1, store.SchemaVersion);
+        using (var store = SqliteTrialStore.InDirectory(dir.Path)) Assert.Equal(2, store.SchemaVersion);
         using var c = new SqliteConnection($"Data Source={dir.File("trials.db")};Pooling=False");
         c.Open();
         using var mode = c.CreateCommand();
         mode.CommandText = "PRAGMA journal_mode; ";
         Assert.Equal("wal", mode.ExecuteScalar());
         mode.CommandText = "SELECT version FROM schema_version";
-        Assert.Equal(1L, mode.ExecuteScalar());
+        Assert.Equal(2L, mode.ExecuteScalar());
     }
 
     [Fact]
@@ -147,7 +147,7 @@ public class SqliteTrialStoreTests
             up.CommandText = "UPDATE schema_version SET version = 99";
             up.ExecuteNonQuery();
         }
-        Assert.Contains("schema version 99; this Shrink reads up to 1", Assert.Throws<TrialStoreException>(() => SqliteTrialStore.InDirectory(newer.Path)).Message);
+        Assert.Contains("schema version 99; this Shrink reads up to 2", Assert.Throws<TrialStoreException>(() => SqliteTrialStore.InDirectory(newer.Path)).Message);
     }
 
     [Fact]
@@ -185,6 +185,60 @@ public class SqliteTrialStoreLockTests
             Assert.Null(reader.FindStudy("s"));
         }
         using var again = SqliteTrialStore.OpenExclusive(dir.Path);
-        Assert.Equal(1, again.SchemaVersion);
+        Assert.Equal(2, again.SchemaVersion);
+    }
+}
+
+public class SqliteTrialStoreUpgradeTests
+{
+    [Fact]
+    public void A_version_1_file_is_upgraded_in_place_keeping_its_trials_and_gains_late_results()
+    {
+        using var dir = new TempDirectory();
+        using (var c = new SqliteConnection($"Data Source={dir.File("trials.db")};Pooling=False"))
+        {
+            c.Open();
+            using var make = c.CreateCommand();
+            make.CommandText = """
+                CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (1);
+                CREATE TABLE studies (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, space TEXT NOT NULL, space_hash TEXT NOT NULL,
+                    settings TEXT NOT NULL, created TEXT NOT NULL);
+                CREATE TABLE trials (id INTEGER PRIMARY KEY, study_id INTEGER NOT NULL REFERENCES studies (id), number INTEGER NOT NULL,
+                    configuration TEXT NOT NULL, hash TEXT NOT NULL, budget REAL NOT NULL, status TEXT NOT NULL, origin TEXT NOT NULL, parent INTEGER,
+                    metrics TEXT, attributes TEXT, created TEXT NOT NULL, started TEXT, finished TEXT, seconds REAL, model_path TEXT, error TEXT,
+                    worker TEXT, lease_expires TEXT, attempts INTEGER NOT NULL DEFAULT 0, interruptions INTEGER NOT NULL DEFAULT 0,
+                    UNIQUE (study_id, number), UNIQUE (study_id, hash, budget));
+                """;
+            make.ExecuteNonQuery();
+        }
+        var space = SearchHarness.Tiny();
+        using (var c = new SqliteConnection($"Data Source={dir.File("trials.db")};Pooling=False"))
+        {
+            c.Open();
+            using var add = c.CreateCommand();
+            var conf = Configuration.Of(("a", 1), ("b", "p"));
+            add.CommandText = $"""
+                INSERT INTO studies VALUES (1, 's', '{space.Json.Replace("'", "''")}', '{space.Hash}', '{"{}"}', '2026-01-01T00:00:00.0000000Z');
+                INSERT INTO trials (study_id, number, configuration, hash, budget, status, origin, created, worker, attempts, metrics, finished, seconds)
+                VALUES (1, 0, '{conf.Json}', '{conf.Hash}', 1, 'completed', 'random', '2026-01-01T00:00:00.0000000Z', 'w', 1, '{"{"}"loss":0.5{"}"}', '2026-01-01T00:00:01.0000000Z', 1);
+                INSERT INTO trials (study_id, number, configuration, hash, budget, status, origin, created, worker, attempts)
+                VALUES (1, 1, '{Configuration.Of(("a", 2), ("b", "p")).Json}', '{Configuration.Of(("a", 2), ("b", "p")).Hash}', 1, 'running', 'random', '2026-01-01T00:00:00.0000000Z', 'w', 1);
+                """;
+            add.ExecuteNonQuery();
+        }
+        using var store = SqliteTrialStore.InDirectory(dir.Path);
+        var study = store.FindStudy("s")!;
+        Assert.Null(study.Job);
+        var trials = store.List(study);
+        Assert.Equal(0.5, trials[0].Metrics["loss"]);
+        Assert.False(store.Finish(trials[1].Id, "not-w", TrialResult.Completed(new Dictionary<string, double> { ["loss"] = 1 }), 1));
+        Assert.Equal("the lease ended and w holds the trial now", store.LateResults(study).Single().Reason);
+        store.Heartbeat(new WorkerRecord("w", "worker", "h", 1, "1", 1, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, 0, "s"));
+        Assert.Equal("w", store.Workers().Single().Name);
+        using var c2 = new SqliteConnection($"Data Source={dir.File("trials.db")};Pooling=False");
+        c2.Open();
+        using var version = c2.CreateCommand();
+        version.CommandText = "SELECT version FROM schema_version";
+        Assert.Equal(2L, version.ExecuteScalar());
     }
 }

@@ -1,7 +1,24 @@
 namespace Shrink.Search;
 
-/// <summary>A study as a store keeps it: its space (canonical JSON and hash) and the caller's settings (JSON).</summary>
-public sealed record StudyInfo(long Id, string Name, string Space, string SpaceHash, string Settings, DateTimeOffset Created);
+/// <summary>
+/// A study as a store keeps it: its space (canonical JSON and hash), the caller's settings (JSON) and, for a study that
+/// workers on other machines evaluate, its job (<see cref="TrialJob"/> JSON: what a worker needs to run its trials).
+/// </summary>
+public sealed record StudyInfo(long Id, string Name, string Space, string SpaceHash, string Settings, DateTimeOffset Created, string? Job = null);
+
+/// <summary>
+/// A worker (or coordinator) as the store last heard of it: <see cref="Heartbeat"/> is stamped by the store's clock;
+/// <see cref="Role"/> is "worker", "coordinator", or <see cref="Stopped"/> once it ended cleanly.
+/// </summary>
+public sealed record WorkerRecord(string Name, string Role, string Host, int Pid, string Version, int Threads, DateTimeOffset Started,
+    DateTimeOffset Heartbeat, int Finished, string? Study)
+{
+    /// <summary>The role of a worker or coordinator that ended cleanly.</summary>
+    public const string Stopped = "stopped";
+}
+
+/// <summary>A result that arrived after its worker lost the claim (its lease ended and the trial went to another): kept, not used.</summary>
+public sealed record LateResult(long TrialId, int Number, string Worker, TrialStatus Status, string Metrics, double Seconds, DateTimeOffset Recorded, string Reason);
 
 /// <summary>
 /// Where a search keeps its studies and trials. Each trial is written before it runs, so a crash loses nothing
@@ -21,7 +38,12 @@ public sealed record StudyInfo(long Id, string Name, string Space, string SpaceH
 /// <c>maxInterruptions</c> (a configuration that kills its process is not retried for ever). A coordinator that
 /// knows it is alone (the local runner, which holds the run directory's lock) passes
 /// <see cref="DateTimeOffset.MaxValue"/>: every running trial is a dead run's.</item>
-/// <item>Every write is one transaction; readers see whole writes only. Times are UTC.</item>
+/// <item><see cref="Finish"/> is idempotent: the same result again from the worker that wrote it returns true and
+/// changes nothing; any other result for a trial the worker no longer holds is kept in the late results
+/// (<see cref="LateResults"/>) and changes nothing else.</item>
+/// <item>Every write is one transaction; readers see whole writes only. Times are UTC. A store shared by many machines
+/// (<see cref="PostgresTrialStore"/>) measures leases and heartbeats by its server's clock, so the workers' clocks may
+/// disagree; there <see cref="Recover"/> compares with the server's time unless given <see cref="DateTimeOffset.MaxValue"/>.</item>
 /// </list>
 /// </summary>
 public interface ITrialStore : IDisposable
@@ -29,8 +51,14 @@ public interface ITrialStore : IDisposable
     /// <summary>The version of the store's schema this implementation writes.</summary>
     int SchemaVersion { get; }
 
-    /// <summary>A new study named <paramref name="name"/> (<see cref="InvalidOperationException"/> when one exists).</summary>
-    StudyInfo CreateStudy(string name, SearchSpace space, string settings);
+    /// <summary>A new study named <paramref name="name"/> (<see cref="InvalidOperationException"/> when one exists), with its job (null: run here only).</summary>
+    StudyInfo CreateStudy(string name, SearchSpace space, string settings, string? job = null);
+
+    /// <summary>Replaces the job of <paramref name="study"/> (a coordinator restarted with --resume publishes its own).</summary>
+    StudyInfo SetJob(StudyInfo study, string? job);
+
+    /// <summary>Every study, in creation order.</summary>
+    IReadOnlyList<StudyInfo> Studies();
 
     /// <summary>The study named <paramref name="name"/>, or null.</summary>
     StudyInfo? FindStudy(string name);
@@ -58,6 +86,24 @@ public interface ITrialStore : IDisposable
 
     /// <summary>The trial of (<paramref name="hash"/>, <paramref name="budget"/>), or null.</summary>
     Trial? Find(StudyInfo study, string hash, double budget);
+
+    /// <summary>Writes (or refreshes) <paramref name="worker"/>'s row; the heartbeat is stamped with the store's clock.</summary>
+    void Heartbeat(WorkerRecord worker);
+
+    /// <summary>Every worker and coordinator that ever beat, latest heartbeat first.</summary>
+    IReadOnlyList<WorkerRecord> Workers();
+
+    /// <summary>The results of <paramref name="study"/> that arrived after their claim was lost, in arrival order.</summary>
+    IReadOnlyList<LateResult> LateResults(StudyInfo study);
+
+    /// <summary>
+    /// Writes <paramref name="study"/> (from another store) and all its <paramref name="trials"/> as they are — numbers,
+    /// states, metrics, times — in one transaction (<see cref="InvalidOperationException"/> when a study of that name exists).
+    /// </summary>
+    StudyInfo Import(StudyInfo study, IReadOnlyList<Trial> trials);
+
+    /// <summary>The store's current time (the server's for a shared store), for status figures.</summary>
+    DateTimeOffset Now();
 }
 
 /// <summary>A trial store that cannot be used: not a database, a newer schema, another run holds it, the disk refused.</summary>

@@ -10,21 +10,61 @@ public sealed class MemoryTrialStore(TimeProvider? clock = null) : ITrialStore
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
     private readonly List<StudyInfo> _studies = [];
     private readonly Dictionary<long, List<Trial>> _trials = [];
+    private readonly Dictionary<string, WorkerRecord> _workers = [];
+    private readonly List<(long Study, LateResult Result)> _late = [];
     private long _nextTrialId = 1;
 
     public int SchemaVersion => SqliteTrialStore.Version;
 
-    public StudyInfo CreateStudy(string name, SearchSpace space, string settings)
+    public StudyInfo CreateStudy(string name, SearchSpace space, string settings, string? job = null) =>
+        Import(new StudyInfo(0, name, space.Json, space.Hash, settings, _clock.GetUtcNow(), job), []);
+
+    public StudyInfo SetJob(StudyInfo study, string? job)
     {
         lock (_gate)
         {
-            if (_studies.Any(s => s.Name == name)) throw new InvalidOperationException($"study '{name}' exists");
-            var study = new StudyInfo(_studies.Count + 1, name, space.Json, space.Hash, settings, _clock.GetUtcNow());
-            _studies.Add(study);
-            _trials[study.Id] = [];
-            return study;
+            var at = _studies.FindIndex(s => s.Id == study.Id);
+            return _studies[at] = _studies[at] with { Job = job };
         }
     }
+
+    public IReadOnlyList<StudyInfo> Studies()
+    {
+        lock (_gate) return _studies.ToList();
+    }
+
+    public StudyInfo Import(StudyInfo study, IReadOnlyList<Trial> trials)
+    {
+        lock (_gate)
+        {
+            if (_studies.Any(s => s.Name == study.Name)) throw new InvalidOperationException($"study '{study.Name}' exists");
+            var written = study with { Id = _studies.Count + 1 };
+            _studies.Add(written);
+            _trials[written.Id] = trials.Select(t => t with { Id = _nextTrialId++ }).ToList();
+            return written;
+        }
+    }
+
+    public void Heartbeat(WorkerRecord worker)
+    {
+        lock (_gate)
+        {
+            var started = _workers.TryGetValue(worker.Name, out var was) ? was.Started : worker.Started;
+            _workers[worker.Name] = worker with { Started = started, Heartbeat = _clock.GetUtcNow() };
+        }
+    }
+
+    public IReadOnlyList<WorkerRecord> Workers()
+    {
+        lock (_gate) return _workers.Values.OrderByDescending(w => w.Heartbeat).ToList();
+    }
+
+    public IReadOnlyList<LateResult> LateResults(StudyInfo study)
+    {
+        lock (_gate) return _late.Where(l => l.Study == study.Id).Select(l => l.Result).ToList();
+    }
+
+    public DateTimeOffset Now() => _clock.GetUtcNow();
 
     public StudyInfo? FindStudy(string name)
     {
@@ -72,11 +112,21 @@ public sealed class MemoryTrialStore(TimeProvider? clock = null) : ITrialStore
     public bool Finish(long trialId, string worker, TrialResult result, double seconds)
     {
         TrialRows.CheckFinite(result);
-        return Update(trialId, worker, t => t with
+        lock (_gate)
         {
-            Status = result.Status, Metrics = result.Metrics, Attributes = result.Attributes, ModelPath = result.ModelPath,
-            Error = result.Error, Finished = _clock.GetUtcNow(), Seconds = seconds, LeaseExpires = null,
-        });
+            if (Update(trialId, worker, t => t with
+                {
+                    Status = result.Status, Metrics = result.Metrics, Attributes = result.Attributes, ModelPath = result.ModelPath,
+                    Error = result.Error, Finished = _clock.GetUtcNow(), Seconds = seconds, LeaseExpires = null,
+                }))
+                return true;
+            var (study, trial) = _trials.SelectMany(p => p.Value.Select(t => (p.Key, t))).FirstOrDefault(x => x.t.Id == trialId);
+            if (trial is null) return false;
+            if (TrialRows.IsRepeat(trial, worker, result)) return true;
+            _late.Add((study, new LateResult(trialId, trial.Number, worker, result.Status, TrialRows.MetricsJson(result), seconds,
+                _clock.GetUtcNow(), TrialRows.LateReason(trial, worker))));
+            return false;
+        }
     }
 
     public bool Release(long trialId, string worker) =>
@@ -146,6 +196,22 @@ internal static class TrialRows
     /// <summary>The error of a trial failed for being interrupted too often.</summary>
     public static string InterruptedError(int times) =>
         $"interrupted {times} times (its run ended while it was running each time); not retried again";
+
+    /// <summary>True when <paramref name="t"/> was finished by <paramref name="worker"/> with <paramref name="result"/> already (a repeated write).</summary>
+    public static bool IsRepeat(Trial t, string worker, TrialResult result) =>
+        t.IsFinished && t.Worker == worker && t.Status == result.Status && t.Metrics.Count == result.Metrics.Count
+        && t.Metrics.All(m => result.Metrics.TryGetValue(m.Key, out var v) && v == m.Value);
+
+    /// <summary>Why a result of <paramref name="worker"/> for <paramref name="t"/> (as it is now) is not used.</summary>
+    public static string LateReason(Trial t, string worker) => t.Status switch
+    {
+        TrialStatus.Running => $"the lease ended and {t.Worker} holds the trial now",
+        TrialStatus.Pending => "the lease ended and the trial waits to be retried",
+        _ => $"the trial was finished {t.Status.ToString().ToLowerInvariant()} by {t.Worker ?? "another run"} already",
+    };
+
+    /// <summary>The metrics of <paramref name="result"/> as the stores keep them (JSON).</summary>
+    public static string MetricsJson(TrialResult result) => System.Text.Json.JsonSerializer.Serialize(result.Metrics);
 
     /// <summary>Throws <see cref="ArgumentException"/> on a metric that is not a finite number.</summary>
     public static void CheckFinite(TrialResult result)

@@ -15,7 +15,7 @@ public sealed partial class SqliteTrialStore
         CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS studies (
             id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, space TEXT NOT NULL, space_hash TEXT NOT NULL,
-            settings TEXT NOT NULL, created TEXT NOT NULL);
+            settings TEXT NOT NULL, created TEXT NOT NULL, job TEXT);
         CREATE TABLE IF NOT EXISTS trials (
             id INTEGER PRIMARY KEY, study_id INTEGER NOT NULL REFERENCES studies (id), number INTEGER NOT NULL,
             configuration TEXT NOT NULL, hash TEXT NOT NULL, budget REAL NOT NULL, status TEXT NOT NULL,
@@ -24,6 +24,16 @@ public sealed partial class SqliteTrialStore
             attempts INTEGER NOT NULL DEFAULT 0, interruptions INTEGER NOT NULL DEFAULT 0,
             UNIQUE (study_id, number), UNIQUE (study_id, hash, budget));
         CREATE INDEX IF NOT EXISTS trials_by_status ON trials (study_id, status, number);
+        """ + V2Tables;
+
+    /// <summary>What version 2 adds to version 1 (besides <c>studies.job</c>): the workers' heartbeats and the late results.</summary>
+    private const string V2Tables = """
+        CREATE TABLE IF NOT EXISTS workers (
+            name TEXT PRIMARY KEY, role TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL, version TEXT NOT NULL,
+            threads INTEGER NOT NULL, started TEXT NOT NULL, heartbeat TEXT NOT NULL, finished INTEGER NOT NULL, study TEXT);
+        CREATE TABLE IF NOT EXISTS late_results (
+            id INTEGER PRIMARY KEY, trial_id INTEGER NOT NULL REFERENCES trials (id), worker TEXT NOT NULL, status TEXT NOT NULL,
+            metrics TEXT NOT NULL, seconds REAL NOT NULL, recorded TEXT NOT NULL, reason TEXT NOT NULL);
         """;
 
     private SqliteConnection Open()
@@ -42,8 +52,18 @@ public sealed partial class SqliteTrialStore
         var version = ScalarOrNull(c, tx, "SELECT MAX(version) FROM schema_version");
         if (version is null) Execute(c, tx, "INSERT INTO schema_version (version) VALUES ($v)", ("$v", Version));
         else if (version > Version)
-            throw new TrialStoreException($"'{Path}' has trial-store schema version {version}; this Shrink reads up to {Version}: use a newer Shrink or another run directory");
+            throw new TrialStoreException($"'{Path}' has trial-store schema version {version}; this Shrink reads up to {Version}: use a newer Shrink, or move the study with `shrink study migrate` of that Shrink");
+        else if (version == 1) UpgradeFrom1(c, tx);
         tx.Commit();
+    }
+
+    /// <summary>Version 1 → 2 in place (additive: a column and two tables), as any open of an older run directory does.</summary>
+    private static void UpgradeFrom1(SqliteConnection c, SqliteTransaction tx)
+    {
+        if (Scalar(c, tx, "SELECT COUNT(*) FROM pragma_table_info('studies') WHERE name = 'job'") == 0)
+            Execute(c, tx, "ALTER TABLE studies ADD COLUMN job TEXT");
+        Execute(c, tx, V2Tables);
+        Execute(c, tx, "UPDATE schema_version SET version = $v", ("$v", Version));
     }
 
     private T Write<T>(string doing, Func<SqliteConnection, SqliteTransaction, T> body) => Guard(() =>
@@ -101,11 +121,41 @@ public sealed partial class SqliteTrialStore
         return command.ExecuteScalar() is { } v and not DBNull ? Convert.ToInt64(v, CultureInfo.InvariantCulture) : null;
     }
 
-    private static StudyInfo? ReadStudy(SqliteConnection c, SqliteTransaction? tx, string name)
+    private static StudyInfo? ReadStudy(SqliteConnection c, SqliteTransaction? tx, string name) =>
+        ReadStudies(c, tx, "WHERE name = $n", ("$n", name)).SingleOrDefault();
+
+    private static List<StudyInfo> ReadStudies(SqliteConnection c, SqliteTransaction? tx, string where, params (string, object?)[] args)
     {
-        using var command = Command(c, tx, "SELECT id, name, space, space_hash, settings, created FROM studies WHERE name = $n", [("$n", name)]);
+        using var command = Command(c, tx, $"SELECT id, name, space, space_hash, settings, created, job FROM studies {where} ORDER BY id", args);
         using var r = command.ExecuteReader();
-        return r.Read() ? new StudyInfo(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), ParseTime(r.GetString(5))) : null;
+        var studies = new List<StudyInfo>();
+        while (r.Read())
+            studies.Add(new StudyInfo(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), ParseTime(r.GetString(5)), OptionalString(r, 6)));
+        return studies;
+    }
+
+    private static List<WorkerRecord> ReadWorkers(SqliteConnection c)
+    {
+        using var command = Command(c, null, "SELECT name, role, host, pid, version, threads, started, heartbeat, finished, study FROM workers ORDER BY heartbeat DESC", []);
+        using var r = command.ExecuteReader();
+        var workers = new List<WorkerRecord>();
+        while (r.Read())
+            workers.Add(new WorkerRecord(r.GetString(0), r.GetString(1), r.GetString(2), r.GetInt32(3), r.GetString(4), r.GetInt32(5),
+                ParseTime(r.GetString(6)), ParseTime(r.GetString(7)), r.GetInt32(8), OptionalString(r, 9)));
+        return workers;
+    }
+
+    private static List<LateResult> ReadLate(SqliteConnection c, long study)
+    {
+        using var command = Command(c, null, """
+            SELECT l.trial_id, t.number, l.worker, l.status, l.metrics, l.seconds, l.recorded, l.reason
+            FROM late_results l JOIN trials t ON t.id = l.trial_id WHERE t.study_id = $s ORDER BY l.id
+            """, [("$s", study)]);
+        using var r = command.ExecuteReader();
+        var late = new List<LateResult>();
+        while (r.Read())
+            late.Add(new LateResult(r.GetInt64(0), r.GetInt32(1), r.GetString(2), ParseStatus(r.GetString(3)), r.GetString(4), r.GetDouble(5), ParseTime(r.GetString(6)), r.GetString(7)));
+        return late;
     }
 
     private static List<Trial> ReadTrials(SqliteConnection c, SqliteTransaction? tx, string where, params (string, object?)[] args)

@@ -12,7 +12,7 @@ namespace Shrink.Search;
 public sealed partial class SqliteTrialStore : ITrialStore
 {
     /// <summary>The schema version this class writes (table <c>schema_version</c>).</summary>
-    public const int Version = 1;
+    public const int Version = TrialSchema.Version;
 
     /// <summary>The file name of the store in a run directory.</summary>
     public const string FileName = "trials.db";
@@ -74,15 +74,48 @@ public sealed partial class SqliteTrialStore : ITrialStore
 
     public int SchemaVersion => Version;
 
-    public StudyInfo CreateStudy(string name, SearchSpace space, string settings) => Write("create a study in", (c, tx) =>
+    public StudyInfo CreateStudy(string name, SearchSpace space, string settings, string? job = null) =>
+        Import(new StudyInfo(0, name, space.Json, space.Hash, settings, _clock.GetUtcNow(), job), []);
+
+    public StudyInfo SetJob(StudyInfo study, string? job) => Write("publish a job in", (c, tx) =>
     {
-        if (ReadStudy(c, tx, name) is not null) throw new InvalidOperationException($"study '{name}' exists");
-        Execute(c, tx, "INSERT INTO studies (name, space, space_hash, settings, created) VALUES ($name, $space, $hash, $settings, $now)",
-            ("$name", name), ("$space", space.Json), ("$hash", space.Hash), ("$settings", settings), ("$now", Time(_clock.GetUtcNow())));
-        return ReadStudy(c, tx, name)!;
+        Execute(c, tx, "UPDATE studies SET job = $j WHERE id = $id", ("$j", job), ("$id", study.Id));
+        return ReadStudy(c, tx, study.Name)!;
     });
 
+    public IReadOnlyList<StudyInfo> Studies() => Guard(() => { using var c = Open(); return ReadStudies(c, null, ""); }, "read");
+
     public StudyInfo? FindStudy(string name) => Guard(() => { using var c = Open(); return ReadStudy(c, null, name); }, "read");
+
+    public StudyInfo Import(StudyInfo study, IReadOnlyList<Trial> trials) => Write("write a study in", (c, tx) =>
+    {
+        if (ReadStudy(c, tx, study.Name) is not null) throw new InvalidOperationException($"study '{study.Name}' exists");
+        Execute(c, tx, "INSERT INTO studies (name, space, space_hash, settings, created, job) VALUES ($name, $space, $hash, $settings, $now, $job)",
+            ("$name", study.Name), ("$space", study.Space), ("$hash", study.SpaceHash), ("$settings", study.Settings), ("$now", Time(study.Created)), ("$job", study.Job));
+        var written = ReadStudy(c, tx, study.Name)!;
+        foreach (var t in trials)
+            Execute(c, tx, $"""
+                INSERT INTO trials (study_id, hash, {Columns.Replace("id, number", "number", StringComparison.Ordinal)})
+                VALUES ($s, $h, $n, $c, $b, $st, $o, $p, $m, $a, $cr, $sa, $fi, $sec, $path, $e, $w, $l, $at, $i)
+                """, ("$s", written.Id), ("$h", t.Hash), ("$n", t.Number), ("$c", t.Configuration.Json), ("$b", t.Budget), ("$st", StatusText(t.Status)),
+                ("$o", t.Origin), ("$p", t.Parent), ("$m", Json(t.Metrics)), ("$a", Json(t.Attributes)), ("$cr", Time(t.Created)),
+                ("$sa", Time(t.Started)), ("$fi", Time(t.Finished)), ("$sec", t.Seconds), ("$path", t.ModelPath), ("$e", t.Error),
+                ("$w", t.Worker), ("$l", Time(t.LeaseExpires)), ("$at", t.Attempts), ("$i", t.Interruptions));
+        return written;
+    });
+
+    public void Heartbeat(WorkerRecord worker) => Write("record a heartbeat in", (c, tx) => Execute(c, tx, """
+        INSERT INTO workers (name, role, host, pid, version, threads, started, heartbeat, finished, study)
+        VALUES ($n, $r, $h, $p, $v, $t, $s, $now, $f, $st)
+        ON CONFLICT (name) DO UPDATE SET role = $r, host = $h, pid = $p, version = $v, threads = $t, heartbeat = $now, finished = $f, study = $st
+        """, ("$n", worker.Name), ("$r", worker.Role), ("$h", worker.Host), ("$p", worker.Pid), ("$v", worker.Version), ("$t", worker.Threads),
+        ("$s", Time(worker.Started)), ("$now", Time(_clock.GetUtcNow())), ("$f", worker.Finished), ("$st", worker.Study)));
+
+    public IReadOnlyList<WorkerRecord> Workers() => Guard(() => { using var c = Open(); return ReadWorkers(c); }, "read");
+
+    public IReadOnlyList<LateResult> LateResults(StudyInfo study) => Guard(() => { using var c = Open(); return ReadLate(c, study.Id); }, "read");
+
+    public DateTimeOffset Now() => _clock.GetUtcNow();
 
     public IReadOnlyList<Trial> Add(StudyInfo study, IReadOnlyList<Proposal> proposals) => Write("add trials to", (c, tx) =>
     {
@@ -123,13 +156,25 @@ public sealed partial class SqliteTrialStore : ITrialStore
     public bool Finish(long trialId, string worker, TrialResult result, double seconds)
     {
         TrialRows.CheckFinite(result);
-        return Write("finish a trial in", (c, tx) => Execute(c, tx, """
-            UPDATE trials SET status = $st, metrics = $m, attributes = $a, model_path = $path, error = $e,
-                finished = $now, seconds = $sec, lease_expires = NULL
-            WHERE id = $id AND status = 'running' AND worker = $w
-            """, ("$st", StatusText(result.Status)), ("$m", Json(result.Metrics)), ("$a", Json(result.Attributes)),
-            ("$path", result.ModelPath), ("$e", result.Error), ("$now", Time(_clock.GetUtcNow())), ("$sec", seconds),
-            ("$id", trialId), ("$w", worker)) == 1);
+        return Write("finish a trial in", (c, tx) =>
+        {
+            var now = Time(_clock.GetUtcNow());
+            if (Execute(c, tx, """
+                UPDATE trials SET status = $st, metrics = $m, attributes = $a, model_path = $path, error = $e,
+                    finished = $now, seconds = $sec, lease_expires = NULL
+                WHERE id = $id AND status = 'running' AND worker = $w
+                """, ("$st", StatusText(result.Status)), ("$m", Json(result.Metrics)), ("$a", Json(result.Attributes)),
+                ("$path", result.ModelPath), ("$e", result.Error), ("$now", now), ("$sec", seconds),
+                ("$id", trialId), ("$w", worker)) == 1)
+                return true;
+            if (ReadTrials(c, tx, "id = $id", ("$id", trialId)).SingleOrDefault() is not { } t) return false;
+            if (TrialRows.IsRepeat(t, worker, result)) return true;
+            Execute(c, tx, """
+                INSERT INTO late_results (trial_id, worker, status, metrics, seconds, recorded, reason) VALUES ($id, $w, $st, $m, $sec, $now, $why)
+                """, ("$id", trialId), ("$w", worker), ("$st", StatusText(result.Status)), ("$m", Json(result.Metrics)), ("$sec", seconds),
+                ("$now", now), ("$why", TrialRows.LateReason(t, worker)));
+            return false;
+        });
     }
 
     public bool Release(long trialId, string worker) => Write("release a trial in", (c, tx) => Execute(c, tx, """

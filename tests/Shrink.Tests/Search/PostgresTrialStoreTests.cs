@@ -1,0 +1,168 @@
+using System.Collections.Concurrent;
+using Npgsql;
+using Shrink.Search;
+using Xunit;
+using static Shrink.Tests.Search.SearchHarness;
+
+namespace Shrink.Tests.Search;
+
+/// <summary>The trial-store contract on a real PostgreSQL server (<see cref="PostgresServer"/>), one schema per test.</summary>
+public class PostgresTrialStoreTests
+{
+    private static Proposal P(int a, string b, double budget = 1) => new(Configuration.Of(("a", a), ("b", b)), budget);
+
+    private static Dictionary<string, double> Loss(double v) => new() { ["loss"] = v };
+
+    [Fact]
+    public void Trials_are_written_claimed_finished_and_read_back_by_another_connection()
+    {
+        if (PostgresServer.Get() is not { } server) return;
+        var url = server.Url();
+        using (var store = TrialStorage.Parse(url).Open())
+        {
+            var study = store.CreateStudy("s", Tiny(), """{"seed":1}""", """{"kind":"synthetic"}""");
+            Assert.Throws<InvalidOperationException>(() => store.CreateStudy("s", Tiny(), "{}"));
+            var added = store.Add(study, [P(0, "p"), P(1, "q"), P(2, "r", 0.5)]);
+            Assert.Equal([0, 1, 2], added.Select(t => t.Number));
+            Assert.Throws<InvalidOperationException>(() => store.Add(study, [P(3, "p"), P(0, "p")]));  // the whole batch refused
+            Assert.Equal(3, store.List(study).Count);
+            var claimed = store.Claim(study, "w0", TimeSpan.FromMinutes(5))!;
+            Assert.Equal((0, TrialStatus.Running, "w0", 1), (claimed.Number, claimed.Status, claimed.Worker, claimed.Attempts));
+            var lease = claimed.LeaseExpires!.Value - claimed.Started!.Value;
+            Assert.Equal(TimeSpan.FromMinutes(5), lease);
+            Assert.False(store.Finish(claimed.Id, "someone-else", TrialResult.Completed(Loss(1)), 1));
+            Assert.True(store.Finish(claimed.Id, "w0", TrialResult.Completed(new Dictionary<string, double> { ["loss"] = 0.25, ["size"] = 1e-7 }, "m/0.onnx"), 89.5));
+            Assert.True(store.Finish(claimed.Id, "w0", TrialResult.Completed(new Dictionary<string, double> { ["loss"] = 0.25, ["size"] = 1e-7 }, "m/0.onnx"), 89.5));  // a repeat: idempotent
+            Assert.False(store.Finish(claimed.Id, "w0", TrialResult.Failed("again"), 1));
+            var second = store.Claim(study, "w1", TimeSpan.FromMinutes(5))!;
+            Assert.True(store.Finish(second.Id, "w1", TrialResult.Pruned(Loss(9), "worse than the rung"), 3));
+            var late = store.LateResults(study);
+            Assert.Equal([("someone-else", TrialStatus.Completed), ("w0", TrialStatus.Failed)], late.Select(l => (l.Worker, l.Status)));
+            Assert.All(late, l => Assert.Equal(0, l.Number));
+            Assert.StartsWith("the trial was finished completed by w0", late[1].Reason);
+        }
+        using var again = TrialStorage.Parse(url).Open();
+        var reopened = again.FindStudy("s")!;
+        Assert.Equal(("""{"seed":1}""", Tiny().Hash, """{"kind":"synthetic"}"""), (reopened.Settings, reopened.SpaceHash, reopened.Job));
+        var trials = again.List(reopened);
+        Assert.Equal([TrialStatus.Completed, TrialStatus.Pruned, TrialStatus.Pending], trials.Select(t => t.Status));
+        Assert.Equal(new Dictionary<string, double> { ["loss"] = 0.25, ["size"] = 1e-7 }, trials[0].Metrics);
+        Assert.Equal(("m/0.onnx", 89.5, "w0"), (trials[0].ModelPath, trials[0].Seconds, trials[0].Worker));
+        Assert.Equal("worse than the rung", trials[1].Error);
+        Assert.Equal(P(2, "r").Configuration, again.Find(reopened, P(2, "r").Configuration.Hash, 0.5)!.Configuration);
+        Assert.Null(again.Find(reopened, P(2, "r").Configuration.Hash, 1));
+        Assert.Equal(["s"], again.Studies().Select(s => s.Name));
+        Assert.Null(again.SetJob(reopened, null).Job);
+    }
+
+    [Fact]
+    public void Parallel_claimers_on_their_own_connections_get_each_trial_exactly_once()
+    {
+        if (PostgresServer.Get() is not { } server) return;
+        var url = server.Url();
+        using var setup = TrialStorage.Parse(url).Open();
+        var study = setup.CreateStudy("s", Tiny(), "{}");
+        setup.Add(study, Tiny().Enumerate().Select(c => new Proposal(c)).ToList());
+        var claims = new ConcurrentBag<(long Id, string Worker)>();
+        var threads = Enumerable.Range(0, 8).Select(w => new Thread(() =>
+        {
+            using var own = TrialStorage.Parse(url).Open();
+            while (own.Claim(study, $"w{w}", TimeSpan.FromMinutes(1)) is { } t) claims.Add((t.Id, $"w{w}"));
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+        Assert.Equal(36, claims.Count);
+        Assert.Equal(36, claims.Select(c => c.Id).Distinct().Count());
+        var trials = setup.List(study);
+        Assert.All(trials, t => Assert.Equal((TrialStatus.Running, 1), (t.Status, t.Attempts)));
+        Assert.Equal(claims.ToDictionary(c => c.Id, c => c.Worker), trials.ToDictionary(t => t.Id, t => t.Worker!));
+    }
+
+    [Fact]
+    public void Two_coordinators_adding_at_once_number_the_trials_without_a_gap_or_a_clash()
+    {
+        if (PostgresServer.Get() is not { } server) return;
+        var url = server.Url();
+        using var setup = TrialStorage.Parse(url).Open();
+        var study = setup.CreateStudy("s", Tiny(), "{}");
+        var all = Tiny().Enumerate().ToList();
+        var threads = Enumerable.Range(0, 2).Select(k => new Thread(() =>
+        {
+            using var own = TrialStorage.Parse(url).Open();
+            foreach (var c in all.Where((_, i) => i % 2 == k)) own.Add(study, [new Proposal(c)]);
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+        Assert.Equal(Enumerable.Range(0, 36), setup.List(study).Select(t => t.Number));
+    }
+
+    [Fact]
+    public void Leases_are_the_servers_recovery_gives_back_expired_claims_and_fails_a_trial_interrupted_too_often()
+    {
+        if (PostgresServer.Get() is not { } server) return;
+        using var store = TrialStorage.Parse(server.Url()).Open();
+        var study = store.CreateStudy("s", Tiny(), "{}");
+        store.Add(study, [P(0, "p"), P(1, "p")]);
+        var a = store.Claim(study, "w0", TimeSpan.FromMilliseconds(300))!;
+        var b = store.Claim(study, "w1", TimeSpan.FromMinutes(10))!;
+        // A worker whose clock is a day behind (or ahead) changes nothing: the server's clock decides.
+        Assert.Empty(store.Recover(study, DateTimeOffset.UtcNow.AddDays(1), maxInterruptions: 2));
+        Thread.Sleep(600);
+        var recovered = store.Recover(study, DateTimeOffset.UtcNow.AddDays(-1), maxInterruptions: 2);
+        Assert.Equal([a.Id], recovered.Select(t => t.Id));
+        Assert.Equal((TrialStatus.Pending, 1, (string?)null), (recovered[0].Status, recovered[0].Interruptions, recovered[0].Worker));
+        Assert.False(store.Renew(a.Id, "w0", TimeSpan.FromMinutes(1)));  // w0 lost its claim
+        Assert.True(store.Renew(b.Id, "w1", TimeSpan.FromMinutes(1)));
+        Assert.False(store.Finish(a.Id, "w0", TrialResult.Completed(Loss(1)), 1));  // its late result is kept, not used
+        Assert.Equal("the lease ended and the trial waits to be retried", store.LateResults(study).Single().Reason);
+        var retry = store.Claim(study, "w2", TimeSpan.FromMinutes(1))!;
+        Assert.Equal((a.Id, 2), (retry.Id, retry.Attempts));
+        var failed = store.Recover(study, DateTimeOffset.MaxValue, maxInterruptions: 2);
+        Assert.Equal([TrialStatus.Failed, TrialStatus.Pending], failed.Select(t => t.Status));
+        Assert.StartsWith("interrupted 2 times", failed[0].Error);
+        Assert.True(store.Release(store.Claim(study, "w3", TimeSpan.FromMinutes(1))!.Id, "w3"));
+        Assert.Equal(1, store.Find(study, b.Hash, 1)!.Interruptions);  // a release is no interruption
+    }
+
+    [Fact]
+    public void Heartbeats_are_kept_per_worker_with_the_servers_time()
+    {
+        if (PostgresServer.Get() is not { } server) return;
+        using var store = TrialStorage.Parse(server.Url()).Open();
+        var skewed = DateTimeOffset.UtcNow.AddHours(-5);
+        store.Heartbeat(new WorkerRecord("h:1", "worker", "h", 1, "1.0", 2, skewed, skewed, 0, null));
+        store.Heartbeat(new WorkerRecord("h:1", "worker", "h", 1, "1.0", 2, skewed, skewed, 3, "s"));
+        var w = store.Workers().Single();
+        Assert.Equal((3, "s"), (w.Finished, w.Study));
+        Assert.True((store.Now() - w.Heartbeat).Duration() < TimeSpan.FromMinutes(1));
+    }
+
+    [Fact]
+    public void A_store_of_another_schema_version_says_to_migrate()
+    {
+        if (PostgresServer.Get() is not { } server) return;
+        var url = server.Url();
+        var where = TrialStorage.Parse(url);
+        new PostgresTrialStore(where).Dispose();
+        using (var c = new NpgsqlConnection(where.ConnectionString))
+        {
+            c.Open();
+            using var up = new NpgsqlCommand($"UPDATE {where.Schema}.schema_version SET version = 1", c);
+            up.ExecuteNonQuery();
+        }
+        var e = Assert.Throws<TrialStoreException>(() => new PostgresTrialStore(where));
+        Assert.Equal($"the trial store {where.Display} has schema version 1, and this Shrink writes version 2: move its studies to a new store with `shrink study migrate {where.Display} NEW-STORE`", e.Message);
+    }
+
+    [Fact]
+    public void An_unreachable_server_is_retried_for_the_stated_time_then_refused_in_one_line()
+    {
+        var port = PostgresServer.Get()?.Port + 1 ?? 1;  // nothing listens there
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var e = Assert.Throws<TrialStoreException>(() => TrialStorage.Parse($"postgresql://shrink:secret@127.0.0.1:{port}/db?retry=2").Open());
+        Assert.InRange(clock.Elapsed.TotalSeconds, 1, 30);
+        Assert.StartsWith($"cannot open the trial store postgresql://shrink@127.0.0.1:{port}/db?schema=shrink: no connection (ConnectionRefused); retried for", e.Message);
+        Assert.DoesNotContain("secret", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+}
