@@ -23,8 +23,8 @@ public class DistributedTests
         string[] Coordinator(params string[] extra) => ["study", "synthetic", "--storage", url, "--study", "s", "--trials", $"{total}", "--seconds", "0.4", .. extra];
         string[] Worker() => ["worker", "--storage", url, "--threads", "2", "--lease", "3", "--idle-exit", "10"];
         using var store = TrialStorage.Parse(url).Open();
-        var coordinator = Child.Start(Coordinator());
-        var workers = Enumerable.Range(0, 3).Select(_ => Child.Start(Worker())).ToList();
+        var coordinator = CliProcess.Start(Coordinator());
+        var workers = Enumerable.Range(0, 3).Select(_ => CliProcess.Start(Worker())).ToList();
         try
         {
             var study = WaitFor(() => store.FindStudy("s"), s => s is not null, coordinator)!;
@@ -35,13 +35,13 @@ public class DistributedTests
             victim.Process.Kill();
             var held = store.List(study).Where(t => t.Status == TrialStatus.Running && t.Worker!.StartsWith($"{Environment.MachineName}:{victim.Process.Id}/", StringComparison.Ordinal)).Select(t => t.Id).ToList();
             Assert.NotEmpty(held);
-            workers.Add(Child.Start(Worker()));
+            workers.Add(CliProcess.Start(Worker()));
             // kill -9 the coordinator, then restart it with --resume
             WaitFor(() => store.List(study), ts => ts.Count(t => t.IsFinished) >= 10, coordinator);
             coordinator.Process.Kill();
             Assert.True(coordinator.Process.WaitForExit(30_000));
             coordinator.Dispose();
-            coordinator = Child.Start(Coordinator("--resume"));
+            coordinator = CliProcess.Start(Coordinator("--resume"));
             // the server goes away for a few seconds: everyone retries
             WaitFor(() => store.List(study), ts => ts.Count(t => t.IsFinished) >= 18, coordinator);
             server.Stop();
@@ -75,11 +75,11 @@ public class DistributedTests
         using var store = TrialStorage.Parse(url).Open();
         var study = Study.Open(store, "s", SyntheticJob.Space(), "{}", job: SyntheticJob.Job(3).ToJson());
         var trial = study.Enqueue(Configuration.Of(("x", 7)));
-        using var frozen = Child.Start(["worker", "--storage", url, "--lease", "1", "--idle-exit", "30"]);
+        using var frozen = CliProcess.Start(["worker", "--storage", url, "--lease", "1", "--idle-exit", "30"]);
         var claimed = WaitFor(() => store.List(study.Info).Single(), t => t.Status == TrialStatus.Running, frozen);
         Signal("STOP", frozen.Process.Id);
         Thread.Sleep(1500);   // its lease (1 s) ends while it is frozen
-        using var other = Child.Start(["worker", "--storage", url, "--lease", "30", "--idle-exit", "2"]);
+        using var other = CliProcess.Start(["worker", "--storage", url, "--lease", "30", "--idle-exit", "2"]);
         var taken = WaitFor(() => store.List(study.Info).Single(), t => t.Status == TrialStatus.Running && t.Worker != claimed.Worker, other);
         Signal("CONT", frozen.Process.Id);
         Assert.True(other.Process.WaitForExit((int)Patience.TotalMilliseconds), other.Err);
@@ -198,7 +198,7 @@ public class DistributedTests
         CliRunner.AssertBadInput(CliRunner.Run("worker", "--storage", server.Url(), "--study", "nope", "--idle-exit", "0"), "there is no study 'nope'");
     }
 
-    private static T WaitFor<T>(Func<T> read, Func<T, bool> done, Child child)
+    private static T WaitFor<T>(Func<T> read, Func<T, bool> done, CliProcess child)
     {
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < Patience)
@@ -216,46 +216,5 @@ public class DistributedTests
     {
         using var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { $"-{signal}", pid.ToString() }, UseShellExecute = false })!;
         kill.WaitForExit();
-    }
-
-    /// <summary>The <c>shrink</c> CLI in a process of its own, its stderr collected.</summary>
-    private sealed class Child : IDisposable
-    {
-        private readonly System.Text.StringBuilder _err = new();
-
-        private Child(ProcessStartInfo start)
-        {
-            Process = Process.Start(start)!;
-            Process.ErrorDataReceived += (_, e) => { lock (_err) _err.AppendLine(e.Data); };
-            Process.OutputDataReceived += (_, _) => { };
-            Process.BeginErrorReadLine();
-            Process.BeginOutputReadLine();
-        }
-
-        public Process Process { get; }
-
-        public string Err
-        {
-            get
-            {
-                if (Process.HasExited) Process.WaitForExit();
-                lock (_err) return _err.ToString();
-            }
-        }
-
-        public static Child Start(string[] args)
-        {
-            var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h ? h : "dotnet";
-            var start = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Shrink.Cli.dll"));
-            foreach (var a in args) start.ArgumentList.Add(a);
-            return new Child(start);
-        }
-
-        public void Dispose()
-        {
-            if (!Process.HasExited) Process.Kill(entireProcessTree: true);
-            Process.Dispose();
-        }
     }
 }

@@ -27,7 +27,7 @@ public class OptimizeCrashTests
         using var dir = new TempDirectory();
         var model = CliRunner.Zoo(dir, "lenet5", "m.onnx");
         var run = dir.File("run");
-        using (var child = Start(Args(model, run), defaultSigint: false))
+        using (var child = CliProcess.Start(Args(model, run), defaultSigint: false))
         {
             WaitForARunningTrialAfterAFinishedOne(child, run);
             child.Process.Kill();
@@ -68,7 +68,7 @@ public class OptimizeCrashTests
         var run = dir.File("run");
         string err;
         int code;
-        using (var child = Start(Args(model, run), defaultSigint: true))
+        using (var child = CliProcess.Start(Args(model, run), defaultSigint: true))
         {
             WaitForARunningTrialAfterAFinishedOne(child, run);
             using (var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-INT", child.Process.Id.ToString() }, UseShellExecute = false })!)
@@ -109,7 +109,7 @@ public class OptimizeCrashTests
     /// Polls the run directory until its store holds a finished trial and a running one (result.json is written once the
     /// first trial is finished, so the store exists by then); fails when the run exits first or after <see cref="Patience"/>.
     /// </summary>
-    private static void WaitForARunningTrialAfterAFinishedOne(Child child, string run)
+    private static void WaitForARunningTrialAfterAFinishedOne(CliProcess child, string run)
     {
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < Patience)
@@ -123,47 +123,5 @@ public class OptimizeCrashTests
             Thread.Sleep(100);
         }
         Assert.Fail($"no trial was running after a finished one within {Patience}: {child.Err}");
-    }
-
-    /// <summary>The <c>shrink</c> CLI in a process of its own (through <c>env --default-signal=INT</c> when SIGINT must reach it: a shell may start it ignored).</summary>
-    private sealed class Child : IDisposable
-    {
-        private readonly System.Text.StringBuilder _err = new();
-
-        public Child(ProcessStartInfo start)
-        {
-            Process = Process.Start(start)!;
-            Process.ErrorDataReceived += (_, e) => { lock (_err) _err.AppendLine(e.Data); };
-            Process.OutputDataReceived += (_, _) => { };
-            Process.BeginErrorReadLine();
-            Process.BeginOutputReadLine();
-        }
-
-        public Process Process { get; }
-
-        public string Err
-        {
-            get
-            {
-                if (Process.HasExited) Process.WaitForExit();   // the redirected streams are drained
-                lock (_err) return _err.ToString();
-            }
-        }
-
-        public void Dispose()
-        {
-            if (!Process.HasExited) Process.Kill(entireProcessTree: true);
-            Process.Dispose();
-        }
-    }
-
-    private static Child Start(string[] args, bool defaultSigint)
-    {
-        var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } h ? h : "dotnet";
-        var start = new ProcessStartInfo(defaultSigint ? "env" : host) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        if (defaultSigint) foreach (var a in new[] { "--default-signal=INT", host }) start.ArgumentList.Add(a);
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Shrink.Cli.dll"));
-        foreach (var a in args) start.ArgumentList.Add(a);
-        return new Child(start);
     }
 }
