@@ -170,7 +170,8 @@ public sealed class CompressionSpace
             parts.Add("mixed " + string.Join(" ", c.Values.Where(v => v.Key.StartsWith("bits[", StringComparison.Ordinal)).GroupBy(v => v.Value.GetString()).Select(g => $"{g.Key}×{g.Count()}")));
         else if (weights == "cluster") parts.Add($"cluster {c.GetInt(ClusterBits)} bits" + (c.Has(ClusterConvBits) ? $" (conv {c.GetInt(ClusterConvBits)})" : ""));
         else if (weights != "float") parts.Add($"{weights} int8");
-        var epochs = c.GetInt(Epochs);
+        // Only pruning, factorization and weight sharing fine-tune (CompressionPlan): without them the epochs change nothing.
+        var epochs = structure != "none" || weights == "cluster" ? c.GetInt(Epochs) : 0;
         return (parts.Count == 0 ? "unchanged" : string.Join(" + ", parts)) + $", {epochs} epoch{(epochs == 1 ? "" : "s")}";
     }
 
