@@ -7,10 +7,7 @@ namespace Shrink.Search;
 
 public sealed partial class PostgresTrialStore
 {
-    private const string Columns = """
-        id, number, configuration, budget, status, origin, parent, metrics, attributes, created, started, finished,
-        seconds, model_path, error, worker, lease_expires, attempts, interruptions
-        """;
+    private const string Columns = TrialSchema.TrialColumns;
 
     /// <summary>The logical schema of <see cref="TrialSchema"/> in PostgreSQL's types (times are <c>timestamptz</c>).</summary>
     private const string Schema = """

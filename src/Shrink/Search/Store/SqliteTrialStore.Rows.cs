@@ -6,10 +6,7 @@ namespace Shrink.Search;
 
 public sealed partial class SqliteTrialStore
 {
-    private const string Columns = """
-        id, number, configuration, budget, status, origin, parent, metrics, attributes, created, started, finished,
-        seconds, model_path, error, worker, lease_expires, attempts, interruptions
-        """;
+    private const string Columns = TrialSchema.TrialColumns;
 
     private const string Schema = """
         CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);

@@ -20,6 +20,12 @@ public static class TrialSchema
     /// <summary>The schema version this Shrink writes.</summary>
     public const int Version = 2;
 
+    /// <summary>The columns of <c>trials</c> a store reads a trial from, in the order its row reader takes them.</summary>
+    internal const string TrialColumns = """
+        id, number, configuration, budget, status, origin, parent, metrics, attributes, created, started, finished,
+        seconds, model_path, error, worker, lease_expires, attempts, interruptions
+        """;
+
     /// <summary>The one-line refusal of a shared store whose schema is another version.</summary>
     public static string Mismatch(string store, long found) => found > Version
         ? $"the trial store {store} has schema version {found}, and this Shrink writes version {Version}: use the Shrink that wrote it (or a newer one), or move the studies to a new store with `shrink study migrate FROM TO` of that Shrink"
