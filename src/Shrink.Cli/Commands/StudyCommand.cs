@@ -122,17 +122,12 @@ internal static class StudyCommand
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var summary = UntilStopped(cancel, () => new SearchCoordinator(opened, strategy, options).RunAsync(cancel.Token).GetAwaiter().GetResult());
             var done = summary.Trials.Count(t => t.IsFinished);
-            if (p.GetValue(json)) cli.WriteJson(new { summary.Finished, Trials = summary.Trials.Count, Done = done, Stop = Kebab(summary.Stop), Seconds = clock.Elapsed.TotalSeconds });
-            else cli.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"study {opened.Name}: {done} of {summary.Trials.Count} trials finished ({summary.Finished} seen by this run) in {clock.Elapsed.TotalSeconds:0.0} s; stop: {Kebab(summary.Stop)}"));
+            if (p.GetValue(json)) cli.WriteJson(new { summary.Finished, Trials = summary.Trials.Count, Done = done, Stop = summary.Stop.Name(), Seconds = clock.Elapsed.TotalSeconds });
+            else cli.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"study {opened.Name}: {done} of {summary.Trials.Count} trials finished ({summary.Finished} seen by this run) in {clock.Elapsed.TotalSeconds:0.0} s; stop: {summary.Stop.Name()}"));
             return summary.Stop == SearchStop.Cancelled ? TrainingCli.Interrupted : ShrinkApp.Ok;
         }));
         return command;
     }
-
-    private static string Kebab(SearchStop stop) => stop switch
-    {
-        SearchStop.TrialLimit => "trial-limit", SearchStop.WallTime => "wall-time", SearchStop.Exhausted => "exhausted", _ => "cancelled",
-    };
 
     /// <summary>Runs <paramref name="body"/> with Ctrl-C and SIGTERM cancelling <paramref name="cancel"/> (the body gives back what runs).</summary>
     public static T UntilStopped<T>(CancellationTokenSource cancel, Func<T> body)

@@ -73,9 +73,9 @@ public static class Optimizer
             Started = t => events.Started(t, study.Trials()), Finished = t => events.Finished(t, study.Trials()),
         });
         var summary = runner.RunAsync(new TrialEvaluator(run, hooks).Evaluate, session.Cancel).GetAwaiter().GetResult();
-        var result = files.Update(summary.Trials, baseline, Kebab(summary.Stop));
+        var result = files.Update(summary.Trials, baseline, summary.Stop.Name());
         session.Cancel.ThrowIfCancellationRequested();
-        return result.Best is null ? result : files.Update(summary.Trials, baseline, Kebab(summary.Stop), Final(run, files.Path(RunFiles.BestModel)));
+        return result.Best is null ? result : files.Update(summary.Trials, baseline, summary.Stop.Name(), Final(run, files.Path(RunFiles.BestModel)));
     }
 
     private static (OptimizeRun Run, BaselineFigures Baseline) Prepare(RecipeModel model, RecipeData data, OptimizeOptions options, string directory, TechniqueSession session)
@@ -131,9 +131,4 @@ public static class Optimizer
         return new FinalEvaluation(p.Predicted.Length, Bootstrap.Mean(p.Correct(), o.Resamples, seed).Scaled(100),
             Bootstrap.Difference(run.Baseline.Correct(), p.Correct(), o.Resamples, seed).Scaled(100), null);
     }
-
-    private static string Kebab(SearchStop stop) => stop switch
-    {
-        SearchStop.TrialLimit => "trial-limit", SearchStop.WallTime => "wall-time", SearchStop.Exhausted => "exhausted", _ => "cancelled",
-    };
 }

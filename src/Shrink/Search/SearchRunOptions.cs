@@ -68,5 +68,15 @@ public sealed record TrialContext(Trial Trial, int Threads, string Worker)
 /// <summary>Why a run ended.</summary>
 public enum SearchStop { TrialLimit, WallTime, Exhausted, Cancelled }
 
+/// <summary>The names of <see cref="SearchStop"/> that result files and command output give.</summary>
+public static class SearchStops
+{
+    /// <summary>"trial-limit", "wall-time", "exhausted" or "cancelled".</summary>
+    public static string Name(this SearchStop stop) => stop switch
+    {
+        SearchStop.TrialLimit => "trial-limit", SearchStop.WallTime => "wall-time", SearchStop.Exhausted => "exhausted", _ => "cancelled",
+    };
+}
+
 /// <summary>The end of a run: every trial of the study, how many this run finished, and why it stopped.</summary>
 public sealed record SearchSummary(IReadOnlyList<Trial> Trials, int Finished, SearchStop Stop);
