@@ -16,11 +16,14 @@ public enum TensorStorage
 /// <summary>
 /// A constant tensor: an initializer, or the value of a tensor attribute. Data is held as
 /// little-endian bytes in C order (sub-byte types two per byte, low nibble first), whatever the
-/// file used; <see cref="Storage"/> remembers the file's form.
+/// file used; <see cref="Storage"/> remembers the file's form. A tensor read from external data is
+/// not loaded: it keeps its <see cref="DataRange"/> and reads its bytes on the first call that asks
+/// for them (<see cref="Bytes"/>, <see cref="RawData"/>, <see cref="AsFloats"/>, …), owning them from
+/// then on; <see cref="Read"/> and <see cref="CopyTo"/> read without loading.
 /// </summary>
-public sealed class Tensor
+public sealed partial class Tensor
 {
-    private byte[] _data;
+    private byte[]? _data;
 
     public Tensor(string name, DataType dataType, long[] dims, byte[] data, TensorStorage storage = TensorStorage.Raw)
     {
@@ -49,11 +52,11 @@ public sealed class Tensor
     /// <summary>Number of elements (product of <see cref="Dims"/>).</summary>
     public long ElementCount => Dims.Aggregate(1L, (a, d) => checked(a * d));
 
-    /// <summary>The raw little-endian bytes.</summary>
-    public ReadOnlySpan<byte> Bytes => _data;
+    /// <summary>The raw little-endian bytes (loads an unloaded tensor).</summary>
+    public ReadOnlySpan<byte> Bytes => Data;
 
-    /// <summary>The raw bytes as a mutable array (owned by this tensor).</summary>
-    public byte[] RawData => _data;
+    /// <summary>The raw bytes as a mutable array (owned by this tensor; loads an unloaded tensor).</summary>
+    public byte[] RawData => Data;
 
     /// <summary>The shape as a <see cref="Ir.Shape"/>.</summary>
     public Shape Shape => Shape.Of(Dims);
@@ -62,29 +65,31 @@ public sealed class Tensor
     public Span<float> AsFloats()
     {
         Require(DataType.Float);
-        return MemoryMarshal.Cast<byte, float>(_data.AsSpan());
+        return MemoryMarshal.Cast<byte, float>(Data.AsSpan());
     }
 
     /// <summary>Int64 elements as a span (no copy); int64 tensors only.</summary>
     public Span<long> AsInt64s()
     {
         Require(DataType.Int64);
-        return MemoryMarshal.Cast<byte, long>(_data.AsSpan());
+        return MemoryMarshal.Cast<byte, long>(Data.AsSpan());
     }
 
     /// <summary>Elements converted to float64 for numeric types (int4 and uint4 unpacked).</summary>
-    public double[] ToDoubles() => DataType switch
+    public double[] ToDoubles() => ToDoubles(Data);
+
+    private double[] ToDoubles(byte[] data) => DataType switch
     {
         DataType.Float => Array.ConvertAll(AsFloats().ToArray(), f => (double)f),
-        DataType.Double => MemoryMarshal.Cast<byte, double>(_data).ToArray(),
-        DataType.Float16 => MemoryMarshal.Cast<byte, Half>(_data).ToArray().Select(h => (double)h).ToArray(),
+        DataType.Double => MemoryMarshal.Cast<byte, double>(data).ToArray(),
+        DataType.Float16 => MemoryMarshal.Cast<byte, Half>(data).ToArray().Select(h => (double)h).ToArray(),
         DataType.Int64 => Array.ConvertAll(AsInt64s().ToArray(), v => (double)v),
-        DataType.Int32 => Array.ConvertAll(MemoryMarshal.Cast<byte, int>(_data).ToArray(), v => (double)v),
-        DataType.Int8 => Array.ConvertAll((sbyte[])(Array)_data.ToArray(), v => (double)v),
-        DataType.UInt8 or DataType.Bool => Array.ConvertAll(_data, v => (double)v),
+        DataType.Int32 => Array.ConvertAll(MemoryMarshal.Cast<byte, int>(data).ToArray(), v => (double)v),
+        DataType.Int8 => Array.ConvertAll((sbyte[])(Array)data.ToArray(), v => (double)v),
+        DataType.UInt8 or DataType.Bool => Array.ConvertAll(data, v => (double)v),
         DataType.Int4 or DataType.UInt4 => Enumerable.Range(0, (int)ElementCount).Select(i =>
         {
-            var nibble = (_data[i / 2] >> (4 * (i % 2))) & 0xF;
+            var nibble = (data[i / 2] >> (4 * (i % 2))) & 0xF;
             return (double)(DataType == DataType.Int4 && nibble >= 8 ? nibble - 16 : nibble);
         }).ToArray(),
         _ => throw new NotSupportedException($"tensor '{Name}': conversion of {DataType.ShortName()} to numbers is not supported"),
@@ -94,16 +99,17 @@ public sealed class Tensor
     public long[] ToInt64s() => DataType switch
     {
         DataType.Int64 => AsInt64s().ToArray(),
-        DataType.Int32 => Array.ConvertAll(MemoryMarshal.Cast<byte, int>(_data).ToArray(), v => (long)v),
+        DataType.Int32 => Array.ConvertAll(MemoryMarshal.Cast<byte, int>(Data).ToArray(), v => (long)v),
         _ => ToDoubles().Select(d => (long)d).ToArray(),
     };
 
     /// <summary>Replaces the data with new bytes of the same length (keeps dtype and shape).</summary>
     public void SetData(byte[] data)
     {
-        if (data.Length != _data.Length)
-            throw new ArgumentException($"tensor '{Name}': new data has {data.Length} bytes, expected {_data.Length}");
-        _data = data;
+        if (data.LongLength != ByteLength)
+            throw new ArgumentException($"tensor '{Name}': new data has {data.Length} bytes, expected {ByteLength}");
+        if (_gate is null) _data = data;
+        else lock (_gate) (_data, _source) = (data, null);
     }
 
     /// <summary>A float32 tensor that takes ownership of a copy of <paramref name="values"/>.</summary>
@@ -120,8 +126,11 @@ public sealed class Tensor
         return new Tensor(name, DataType.Int64, dims, MemoryMarshal.AsBytes(values).ToArray());
     }
 
-    /// <summary>A deep copy (data, strings, external-data record and residue), under another name when one is given.</summary>
-    public Tensor Clone(string? name = null) => new(name ?? Name, DataType, (long[])Dims.Clone(), (byte[])_data.Clone(), Storage)
+    /// <summary>
+    /// A deep copy (data, strings, external-data record and residue), under another name when one is given.
+    /// An unloaded tensor's clone shares its (immutable) source range and stays unloaded.
+    /// </summary>
+    public Tensor Clone(string? name = null) => new(name ?? Name, DataType, (long[])Dims.Clone(), Storage, CloneData())
     {
         DocString = DocString,
         Strings = Strings?.Select(s => (byte[])s.Clone()).ToArray(),
