@@ -30,10 +30,7 @@ public static partial class OnnxWriter
             var previous = ExternalDataFiles.Referenced(staged.Destination);
             string? dataName = null;
             if (!options.ExternalData && !NeedsExternalData(model, options.Inline))
-            {
-                var proto = ToProto(model, null);
-                staged.Write(s => proto.WriteTo(s));
-            }
+                staged.Write(s => WriteInline(model, s));
             else
             {
                 var sink = new ExternalSink(options.ExternalThreshold);

@@ -56,6 +56,22 @@ public class LazyTensorTests
     }
 
     [Fact]
+    public void InlineWrite_StreamsUnloadedTensorsIntoTheSameMessage()
+    {
+        using var dir = new TempDirectory();
+        var m = WriteExternal(dir, out _);
+        External(m)[1].SetData(External(m)[1].CopyBytes());  // one loaded among the unloaded: the initializers' order must hold
+
+        OnnxWriter.Write(m, dir.File("inline.onnx"));
+
+        var expected = Shrink.Onnx.Proto.ModelProto.Parser.ParseFrom(OnnxWriter.ToBytes(m));
+        var written = Shrink.Onnx.Proto.ModelProto.Parser.ParseFrom(File.ReadAllBytes(dir.File("inline.onnx")));
+        Assert.Equal(expected, written);
+        Assert.Equal(1, External(m).Count(t => t.IsLoaded));
+        Assert.Empty(ExternalDataFiles.Referenced(dir.File("inline.onnx")));
+    }
+
+    [Fact]
     public void Loading_GivesTheWrittenBytesAndOwnsThem()
     {
         using var dir = new TempDirectory();
