@@ -1,4 +1,6 @@
 using System.Text.Json;
+using Shrink.Ir;
+using Shrink.Onnx;
 using Xunit;
 
 namespace Shrink.Cli.Tests.Commands;
@@ -31,6 +33,40 @@ public class InspectExternalTests
         Assert.True(Absent(summary, "nonZero"));
         Assert.True(summary.GetProperty("uncounted").GetInt64() > 400_000);
         Assert.All(doc.RootElement.GetProperty("layers").EnumerateArray(), l => Assert.True(Absent(l, "sparsity")));
+    }
+
+    [Fact]
+    public void ManyLayers_AreAnAlignedPlainTableWithEveryLayer()
+    {
+        using var dir = new TempDirectory();
+        var g = new Graph("chain");
+        var x = new Value("x", DataType.Float, Shape.Of(new long[] { 1, 4 }));
+        g.Inputs.Add(x);
+        for (var i = 0; i < 250; i++)
+        {
+            var w = new Value($"w{i}", DataType.Float, Shape.Of(new long[] { 4, 4 })) { Const = Tensor.FromFloats($"w{i}", new long[] { 4, 4 }, new float[16]) };
+            g.Initializers.Add(w);
+            var y = new Value($"y{i}", DataType.Float, Shape.Of(new long[] { 1, 4 }));
+            var node = new Node("MatMul", "", $"mm{i}").AddInput(x).AddInput(w);
+            node.AddOutput(y);
+            g.AddNode(node);
+            x = y;
+        }
+        g.Outputs.Add(x);
+        var m = new Model(g);
+        m.SetOpset("", 17);
+        OnnxWriter.Write(m, dir.File("m.onnx"));
+
+        var r = CliRunner.Run("inspect", dir.File("m.onnx"));
+
+        Assert.Equal(0, r.ExitCode);
+        var lines = r.Out.Split('\n');
+        Assert.Contains(lines, l => l.StartsWith("layer ") && l.Contains("non-zero") && l.EndsWith("MACs"));
+        var rows = lines.Where(l => l.StartsWith("mm")).ToList();
+        Assert.Equal(250, rows.Count);
+        Assert.Single(rows.Select(l => l.Length).Distinct());  // aligned
+        Assert.Matches(@"^mm249\s+MatMul\s+\[1,4\]\s+16\s+0\s+100\.0 %\s+16$", rows[^1]);
+        Assert.StartsWith("total", lines.Last(l => l.Length > 0));
     }
 
     /// <summary>Null values are left out of Shrink's JSON.</summary>
