@@ -19,17 +19,26 @@ public static class OnnxReader
         if (!File.Exists(path))
             throw new ModelFormatException($"model file '{path}' does not exist; check the path");
         if (IO.FileIdentity.NotRegular(path, "model file") is { } problem) throw new ModelFormatException(problem);
-        byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
+        ModelProto proto;
+        try
+        {
+            // Parsed from the file as a stream: the weights of an inline model are read once, into their tensors,
+            // not first into a buffer of the whole file.
+            using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            using var input = new CodedInputStream(fs, leaveOpen: true);
+            proto = Parse(input, fs.Length, path);
+        }
         catch (IOException e) { throw new ModelFormatException($"cannot read '{path}': {e.Message}", e); }
         catch (UnauthorizedAccessException e) { throw new ModelFormatException($"cannot read '{path}': {e.Message}", e); }
-        return Read(bytes, Path.GetDirectoryName(Path.GetFullPath(path)), path);
+        return Read(proto, Path.GetDirectoryName(Path.GetFullPath(path)), path);
     }
 
     /// <summary>Reads a model from bytes; <paramref name="baseDirectory"/> resolves external data (null: none allowed).</summary>
-    public static Model Read(byte[] bytes, string? baseDirectory = null, string source = "model")
+    public static Model Read(byte[] bytes, string? baseDirectory = null, string source = "model") =>
+        Read(Parse(new CodedInputStream(bytes), bytes.Length, source), baseDirectory, source);
+
+    private static Model Read(ModelProto proto, string? baseDirectory, string source)
     {
-        var proto = Parse(bytes, source);
         CheckHeader(proto, source);
         var ctx = new ReadContext(source, baseDirectory);
         var model = new Model(ReadGraph(proto.Graph, null, ctx, "graph"))
@@ -47,11 +56,10 @@ public static class OnnxReader
         return model;
     }
 
-    private static ModelProto Parse(byte[] bytes, string source)
+    private static ModelProto Parse(CodedInputStream input, long length, string source)
     {
-        if (bytes.Length == 0)
+        if (length == 0)
             throw new ModelFormatException($"'{source}' is empty (0 bytes), not an ONNX model; re-export or re-download it");
-        var input = new CodedInputStream(bytes);
         try
         {
             var proto = new ModelProto();
@@ -60,7 +68,7 @@ public static class OnnxReader
         }
         catch (InvalidProtocolBufferException e)
         {
-            throw new ModelFormatException($"'{source}' is not a valid ONNX model: protobuf decoding failed near byte {input.Position} of {bytes.Length} ({e.Message.TrimEnd('.')}); the file is truncated, corrupt or not ONNX", e);
+            throw new ModelFormatException($"'{source}' is not a valid ONNX model: protobuf decoding failed near byte {input.Position} of {length} ({e.Message.TrimEnd('.')}); the file is truncated, corrupt or not ONNX", e);
         }
     }
 
