@@ -14,11 +14,7 @@ public static class OnnxReader
     /// <summary>Reads a model file (a regular file: a FIFO or device is refused); external data is resolved relative to the file's directory.</summary>
     public static Model Read(string path)
     {
-        if (Directory.Exists(path))
-            throw new ModelFormatException($"'{path}' is a directory; pass the path of an .onnx file");
-        if (!File.Exists(path))
-            throw new ModelFormatException($"model file '{path}' does not exist; check the path");
-        if (IO.FileIdentity.NotRegular(path, "model file") is { } problem) throw new ModelFormatException(problem);
+        CheckFile(path);
         ModelProto proto;
         try
         {
@@ -31,6 +27,16 @@ public static class OnnxReader
         catch (IOException e) { throw new ModelFormatException($"cannot read '{path}': {e.Message}", e); }
         catch (UnauthorizedAccessException e) { throw new ModelFormatException($"cannot read '{path}': {e.Message}", e); }
         return Read(proto, Path.GetDirectoryName(Path.GetFullPath(path)), path);
+    }
+
+    /// <summary>Refuses a path that is not a regular file that exists, as <see cref="Read(string)"/> does.</summary>
+    internal static void CheckFile(string path)
+    {
+        if (Directory.Exists(path))
+            throw new ModelFormatException($"'{path}' is a directory; pass the path of an .onnx file");
+        if (!File.Exists(path))
+            throw new ModelFormatException($"model file '{path}' does not exist; check the path");
+        if (IO.FileIdentity.NotRegular(path, "model file") is { } problem) throw new ModelFormatException(problem);
     }
 
     /// <summary>Reads a model from bytes; <paramref name="baseDirectory"/> resolves external data (null: none allowed).</summary>

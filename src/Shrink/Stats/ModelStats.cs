@@ -92,8 +92,11 @@ public sealed record ModelStats(
     public static ModelStats Compute(Model model, string path, bool countUnloaded = true) => Compute(model, SizeOnDisk(model, path), countUnloaded);
 
     /// <summary>Bytes of a model file plus the external data files it names (read from the file's graph, no weight read).</summary>
-    public static long SizeOnDisk(string path) =>
-        new FileInfo(path).Length + ExternalDataFiles.Referenced(path).Where(File.Exists).Sum(f => new FileInfo(f).Length);
+    public static long SizeOnDisk(string path)
+    {
+        OnnxReader.CheckFile(path);
+        return new FileInfo(path).Length + ExternalDataFiles.Referenced(path).Where(File.Exists).Sum(f => new FileInfo(f).Length);
+    }
 
     /// <summary>Bytes of the file <paramref name="model"/> was read from plus the external data files it names.</summary>
     public static long SizeOnDisk(Model model, string path) =>
