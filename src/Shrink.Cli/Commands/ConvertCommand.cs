@@ -86,7 +86,7 @@ internal static class ConvertCommand
         var m = OnnxReader.Read(input);
         if (allow && LoadFailure(input) is { } why)
             cli.Note($"warning: ONNX Runtime cannot load '{Text.Message.Name(input)}' ({why}); writing it unchanged as --allow-invalid asks, and the result will not load either");
-        var s = ModelSaver.Save(m, outPath, ModelStats.Compute, new OnnxWriteOptions { ExternalData = external }, requireRuntime: !allow, guard: guard);
+        var s = ModelSaver.Save(m, outPath, file => ModelStats.Compute(file), new OnnxWriteOptions { ExternalData = external }, requireRuntime: !allow, guard: guard);
         cli.Console.WriteLine($"wrote {outPath}: {m.Graph.Nodes.Count} nodes, {s.Parameters:N0} parameters, {Format.Bytes(s.BytesOnDisk)}{(external ? " (with external data)" : "")}");
         return ShrinkApp.Ok;
     }

@@ -47,7 +47,7 @@ public sealed partial class OnnxRunner : IDisposable
         return Wrap(source, () =>
         {
             using var sessionOptions = SessionOptionsFor(options);
-            return new OnnxRunner(OrtSessions.Open(bytes, sessionOptions), source, options);
+            return new OnnxRunner(OrtSessions.Open(bytes, sessionOptions), source, options) { IndexBounds = IndexInputs.Bounds(model) };
         });
     }
 

@@ -29,8 +29,12 @@ public sealed record ModelStats(
     /// </summary>
     public long PackedBytes { get; init; }
 
-    /// <summary>Computes statistics; <paramref name="bytesOnDisk"/> is the file size (null: the serialized size).</summary>
-    public static ModelStats Compute(Model model, long? bytesOnDisk = null)
+    /// <summary>
+    /// Computes statistics; <paramref name="bytesOnDisk"/> is the file size (null: the serialized size). MACs are per sample
+    /// (the first axis is the batch); a model with other symbolic axes (a transformer's <c>sequence</c>) has MACs only for
+    /// the sizes <paramref name="dims"/> gives them (the <c>--dim</c> values), else those layers' MACs are unknown.
+    /// </summary>
+    public static ModelStats Compute(Model model, long? bytesOnDisk = null, IReadOnlyDictionary<string, long>? dims = null)
     {
         ShapeInference.Run(model);
         var layers = new List<LayerStats>();
@@ -41,7 +45,7 @@ public sealed record ModelStats(
         {
             var weights = node.Inputs.OfType<Value>().Where(v => Graph.ConstantOf(v) is { } t && IsParameter(t) && counted.Add(v))
                 .Select(v => Graph.ConstantOf(v)!).ToList();
-            var nodeMacs = ShapeInference.Macs(model, node);
+            var nodeMacs = ShapeInference.Macs(model, node, dims);
             var hasMacs = OpRegistry.Find(node.Domain, node.OpType)?.Macs is not null;
             if (hasMacs && nodeMacs is null) complete = false;
             macs += nodeMacs ?? 0;
@@ -67,10 +71,10 @@ public sealed record ModelStats(
         g.Initializers.Select(v => v.Const!).Concat(g.Nodes.Where(n => n.OpType == "Constant").Select(n => n.GetTensor("value")).OfType<Tensor>());
 
     /// <summary>Reads a file and computes its statistics with its size on disk (external data included).</summary>
-    public static ModelStats Compute(string path)
+    public static ModelStats Compute(string path, IReadOnlyDictionary<string, long>? dims = null)
     {
         var model = OnnxReader.Read(path);
-        return Compute(model, SizeOnDisk(model, path));
+        return Compute(model, SizeOnDisk(model, path), dims);
     }
 
     /// <summary>Bytes of a model file plus the external data files it names.</summary>
