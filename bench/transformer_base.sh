@@ -3,7 +3,8 @@
 # (12 layers, hidden 768, 12 heads, feed-forward 3072, vocabulary 30522, 512 positions, random weights, inputs
 # `input_ids` and `attention_mask`; about 110 M parameters, 420 MiB), then the CLI makes
 #   int8      shrink quantize --mode dynamic                        (int8 weights, activations quantized per batch)
-#   int4      shrink quantize --weights int4 --activations float     (MatMulNBits, block 32, weight-only)
+#   int4      shrink quantize --weights int4 --activations float     (MatMulNBits, block 32, weight-only, float compute)
+#   int4-acc4 the same with --accuracy-level 4                       (MatMulNBits multiplying int8 activations in integers)
 #   pruned    shrink prune --method l1-filter --sparsity 0.5         (half the heads and feed-forward neurons of every layer)
 # each printing its own fidelity line, and bench/transformer_base.cs prints one table: size, parameters, fidelity
 # against the float model on 4 random samples of 128 tokens, ONNX Runtime latency at batch 1 × seq 128 and × seq 512
@@ -27,7 +28,8 @@ step() {
 }
 step quantize "$m" --mode dynamic "${common[@]}" --out "$out/bert.int8.onnx"
 step quantize "$m" --weights int4 --activations float "${common[@]}" --out "$out/bert.int4.onnx"
+step quantize "$m" --weights int4 --activations float --accuracy-level 4 "${common[@]}" --out "$out/bert.int4-acc4.onnx"
 step prune "$m" --method l1-filter --sparsity 0.5 "${common[@]}" --out "$out/bert.pruned.onnx"
 dotnet build bench/transformer_base.cs -c Release -o "$out/bin" -v quiet -nologo >/dev/null
 echo
-dotnet "$out/bin/transformer_base.dll" "$runs" "$threads" "$m" int8="$out/bert.int8.onnx" int4="$out/bert.int4.onnx" pruned="$out/bert.pruned.onnx"
+dotnet "$out/bin/transformer_base.dll" "$runs" "$threads" "$m" int8="$out/bert.int8.onnx" int4="$out/bert.int4.onnx" int4-acc4="$out/bert.int4-acc4.onnx" pruned="$out/bert.pruned.onnx"
