@@ -36,8 +36,9 @@ public static class OptimizeJob
 
     private static OptimizeRun Load(JobContext job)
     {
-        var options = job.Read<OptimizeOptions>("options").Validate();
-        var run = OptimizeRun.Load(RecipeModel.File(job.Input("model")), job.Data("data"), options, job.Scratch, new TechniqueSession());
+        var model = RecipeModel.File(job.Input("model"));
+        var data = job.Data("data");
+        var run = OptimizeRun.Load(model, data, job.Read<OptimizeOptions>("options").Validate(), job.Scratch, new TechniqueSession());
         run.FloatLayers = job.Read<List<string>>("float_layers").ToHashSet(StringComparer.Ordinal);
         return run;
     }
