@@ -41,6 +41,7 @@ public static class ArchitectureSearch
     {
         ArgumentNullException.ThrowIfNull(space);
         options.Validate();
+        if (options.Role == SearchRole.Coordinator) JobInputs.Check(data);
         directory = Path.GetFullPath(directory);
         using var shared = options.Storage is { } storage ? TrialStorage.Parse(storage).Open() : null;   // unreachable: refused before anything is written
         var run = Prepare(space, data, options, directory, session);

@@ -48,6 +48,7 @@ public static class Optimizer
         Action<OptimizeProgress>? progress, TrialHooks? hooks)
     {
         options.Validate();
+        if (options.Role == SearchRole.Coordinator) JobInputs.Check(data);
         if (model.Path is null) throw new ArgumentException("optimize takes a model file", nameof(model));
         directory = Path.GetFullPath(directory);
         using var shared = options.Storage is { } storage ? TrialStorage.Parse(storage).Open() : null;   // unreachable: refused before anything is written

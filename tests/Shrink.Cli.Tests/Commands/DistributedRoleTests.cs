@@ -10,7 +10,9 @@ namespace Shrink.Cli.Tests.Commands;
 /// <c>shrink optimize</c> and <c>shrink search</c> with <c>--role coordinator</c> on a real PostgreSQL server
 /// (<see cref="PostgresServer"/>) and two <c>shrink worker</c> processes: the coordinator evaluates nothing, the workers run
 /// the trials from the study's job and the shared artifacts directory, and the run ends with the trials and best of a run on
-/// one machine with the same seed (the metrics that do not depend on timing: latency is measured where a trial runs).
+/// one machine with the same seed (the metrics that do not depend on timing: latency is measured where a trial runs). The
+/// optimize space is cut to pruning and quantization to keep the test short (the library's DistributedOptimizeTests search
+/// the whole space, fine-tuning included).
 /// </summary>
 [Collection("torch")]
 public class DistributedRoleTests
@@ -32,7 +34,7 @@ public class DistributedRoleTests
         using var dir = new TempDirectory();
         var model = CliRunner.Zoo(dir, "lenet5", "m.onnx");
         string[] Args(string run, params string[] extra) => ["optimize", model, "--data", "embedded", "--max-epochs", "1", "--limit", "128", "--latency-batch", "1",
-            "--max-accuracy-drop", "100", "--goal", "size", "--strategy", "random", "--seed", "3", "--trials", "3", "--out", run, .. extra];
+            "--max-accuracy-drop", "100", "--goal", "size", "--strategy", "random", "--seed", "3", "--trials", "3", "--techniques", "unstructured,quantize", "--out", run, .. extra];
         var local = CliRunner.Run(Args(dir.File("local")));
         Assert.True(local.ExitCode == 0, local.Err);
         var workers = Workers(url);

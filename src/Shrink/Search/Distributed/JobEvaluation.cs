@@ -37,7 +37,7 @@ public sealed record JobContext(StudyInfo Study, TrialJob Job, ArtifactStore Art
 /// what the study's trials share is loaded once, on the first trial (<c>load</c>: the inputs fetched and their hashes checked);
 /// while that fails (the artifacts directory out of reach, a damaged file) each trial fails with the reason and the next
 /// one tries again. Each trial runs in the scratch run directory, then its folder is published to the artifacts directory
-/// (<see cref="TrialFiles.Publish"/>) and removed from the scratch.
+/// (<see cref="TrialFiles.Publish"/>) and removed from the scratch; the scratch (fetched inputs) is removed when the process exits.
 /// </summary>
 public sealed class JobEvaluation<T>(StudyInfo study, TrialJob job, Func<JobContext, T> load, Func<T, TrialEvaluation> evaluation) where T : class
 {
@@ -61,14 +61,22 @@ public sealed class JobEvaluation<T>(StudyInfo study, TrialJob job, Func<JobCont
         }
     }
 
+    private static void Remove(string directory)
+    {
+        try { Directory.Delete(directory, recursive: true); }
+        catch (IOException) { }   // what is left is the system's temporary files
+        catch (UnauthorizedAccessException) { }
+    }
+
     private (TrialEvaluation, JobContext) Load()
     {
         lock (_lock)
         {
             if (_loaded is { } loaded) return loaded;
             var artifacts = JobInputs.Reach(job.Get("artifacts", study.Name), study.Name);
-            var scratch = Path.Combine(Path.GetTempPath(), "shrink-worker", $"{Environment.ProcessId}", $"{job.Kind}-{study.Id}");
+            var scratch = Path.Combine(Path.GetTempPath(), "shrink-worker", $"{Environment.ProcessId}-{Guid.NewGuid():N}"[..20], $"{job.Kind}-{study.Id}");
             Directory.CreateDirectory(scratch);
+            AppDomain.CurrentDomain.ProcessExit += (_, _) => Remove(Path.GetDirectoryName(scratch)!);
             var context = new JobContext(study, job, artifacts, scratch);
             _loaded = (evaluation(load(context)), context);
             return _loaded.Value;

@@ -15,8 +15,7 @@ public static class JobInputs
     /// <summary><paramref name="data"/> with each path replaced by the reference of its copy in <paramref name="artifacts"/>.</summary>
     public static RecipeData Ship(RecipeData data, ArtifactStore artifacts)
     {
-        if (data.Source is { } source && Path.GetExtension(source) is ".yaml" or ".yml")
-            throw new OptionsException(OptionText.Of($"the data {source} is a dataset file that names files beside it, which workers cannot be sent; with {OptionName.Of("Role")} coordinator give the data as a file or a directory"));
+        Check(data);
         return data with
         {
             FashionMnist = data.FashionMnist is null or RecipeData.Embedded ? data.FashionMnist : artifacts.PutPath(data.FashionMnist),
@@ -24,6 +23,13 @@ public static class JobInputs
             Calibration = data.Calibration is null ? null : artifacts.PutPath(data.Calibration),
             Teacher = data.Teacher is null ? null : artifacts.Put(data.Teacher),   // a zoo teacher travels by name and seed
         };
+    }
+
+    /// <summary>Refuses data that cannot be shipped (a dataset YAML file names files beside it), before anything is written.</summary>
+    public static void Check(RecipeData data)
+    {
+        if (data.Source is { } source && Path.GetExtension(source) is ".yaml" or ".yml")
+            throw new OptionsException(OptionText.Of($"the data {source} is a dataset file that names files beside it, which workers cannot be sent; with {OptionName.Of("Role")} coordinator give the data as a file or a directory"));
     }
 
     /// <summary>The data <see cref="Ship"/> gave, with paths on this machine (trees written under <paramref name="scratch"/>).</summary>
