@@ -36,7 +36,7 @@ internal static class WorkerCommand
                 Threads = p.GetValue(threads), Study = p.GetValue(study), Lease = TimeSpan.FromSeconds(p.GetValue(lease)),
                 IdleExit = p.GetValue(idle) is { } s ? TimeSpan.FromSeconds(s) : null, Note = cli.Note,
                 Finished = (t, written) => cli.Note(written is null ? $"trial {t.Number + 1}: late, not used"
-                    : $"trial {t.Number + 1}: {written.Status.ToString().ToLowerInvariant()} in {written.Seconds:0.00} s"),
+                    : $"trial {t.Number + 1}: {written.Status.ToString().ToLowerInvariant()} in {written.Seconds:0.00} s{(written.Error is { } why ? $": {why}" : "")}"),
             };
             options.Validate();
             using var store = where.Open();
