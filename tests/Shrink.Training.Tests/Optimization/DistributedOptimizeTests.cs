@@ -37,7 +37,7 @@ public class DistributedOptimizeTests
     }
 
     [Fact]
-    public void A_coordinator_with_a_worker_ends_with_the_trials_and_best_model_of_a_local_run()
+    public void A_coordinator_with_a_worker_and_resumed_ends_with_the_trials_and_best_model_of_a_local_run()
     {
         using var dir = new TempDirectory();
         var model = RecipeModel.File(Lenet5(dir));
@@ -49,16 +49,18 @@ public class DistributedOptimizeTests
         using var workerStore = TrialStorage.Parse(storage).Open();   // created before the coordinator opens it
         var worker = Task.Run(() => new TrialWorker(workerStore, OptimizeJob.Register(new TrialJobs()),
             new TrialWorkerOptions { Poll = TimeSpan.FromMilliseconds(50), Name = "test-worker" }).RunAsync(stop.Token));
-        OptimizeResult distributed;
+        OptimizeResult first, distributed;
         try
         {
-            distributed = Optimizer.Run(model, Data, options, dir.File("coordinated"), TechniqueSession.Quiet);
+            first = Optimizer.Run(model, Data, options with { Trials = 2 }, dir.File("coordinated"), TechniqueSession.Quiet);
+            distributed = Optimizer.Run(model, Data, options with { Resume = true }, dir.File("coordinated"), TechniqueSession.Quiet);   // a coordinator restarted
         }
         finally
         {
             stop.Cancel();
         }
         Assert.Equal(3, worker.GetAwaiter().GetResult().Finished);
+        Assert.Equal(first.Trials.Select(t => (t.Hash, t.Finished)), distributed.Trials.Take(2).Select(t => (t.Hash, t.Finished)));   // kept, not run again
 
         Assert.Equal(local.Trials.Select(t => (t.Hash, t.Status, t.Budget)), distributed.Trials.Select(t => (t.Hash, t.Status, t.Budget)));
         foreach (var (a, b) in local.Trials.Zip(distributed.Trials))
