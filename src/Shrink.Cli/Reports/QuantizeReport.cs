@@ -29,7 +29,8 @@ internal sealed record QuantizeReport(string Model, string Out, string Mode, str
         : $", {n} of them as MatMulNBits ({(BlockSize > 0 ? BlockSize : new Passes.Quantization.MatMulNBitsOptions().BlockSize)} per scale)" : "";
 
     /// <summary>" and N embedding tables (Gather)" where dynamic quantization quantized them, else empty.</summary>
-    private string Tables => Stats.GetValueOrDefault("quantize-dynamic.tables") is var n and > 0 ? $" and {n} embedding table{(n == 1 ? "" : "s")} (Gather)" : "";
+    private string Tables => Stats.GetValueOrDefault("quantize-dynamic.tables") is var n and > 0 ? $" and {n} embedding table{(n == 1 ? "" : "s")} (Gather)"
+        : Stats.GetValueOrDefault("gather-nbits.tables") is var g and > 0 ? $" and {g} embedding table{(g == 1 ? "" : "s")} as GatherBlockQuantized" : "";
 
     /// <summary>QAT: the training executor's test accuracy at the end (quantized weights, fake-quantized activations).</summary>
     public double? ExecutorAccuracy { get; init; }
@@ -61,7 +62,7 @@ internal sealed record QuantizeReport(string Model, string Out, string Mode, str
         c.WriteLine(Mode == "dynamic"
             ? $"wrote {Out}: {Weights} weights ({Granularity}) in {(convs == 0 ? $"{layers} MatMul/Gemm layers" : $"{layers} layers ({convs} Conv as ConvInteger, {layers - convs} MatMul/Gemm)")}{Tables}, activations quantized at run time; {size}"
             : Activations == "float"
-                ? $"wrote {Out}: {Weights} weights ({Granularity}) in {layers} layers{NBits}, activations and biases kept float (weight-only); {size}"
+                ? $"wrote {Out}: {Weights} weights ({Granularity}) in {layers} layers{NBits}{Tables}, activations and biases kept float (weight-only); {size}"
                 : $"wrote {Out}: {Weights} weights ({Granularity}), {Activations} activations calibrated by {Calibration} on {CalibrationSamples} samples; " +
                   $"{layers} layers{(activationMatMuls > 0 ? $" and {activationMatMuls} MatMuls of two activations" : "")}, {Stats.GetValueOrDefault("quantize-static.tensors")} activation tensors; {size}");
         c.WriteLine(FasterNote);
