@@ -11,7 +11,7 @@ internal static class Format
         _ => $"{bytes / (1024.0 * 1024 * 1024):F2} GiB",
     };
 
-    public static string Macs(long macs, bool complete) => (macs switch
+    public static string Macs(long macs, bool complete) => macs == 0 && !complete ? "unknown" : (macs switch
     {
         < 1_000_000 => macs.ToString("N0"),
         < 1_000_000_000 => $"{macs / 1e6:F2}M",

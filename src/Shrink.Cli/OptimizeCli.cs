@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.RegularExpressions;
+using Shrink.Search;
 using Shrink.Training.Optimization;
 
 namespace Shrink.Cli;
@@ -26,10 +27,12 @@ internal sealed partial class OptimizeCli
     public Option<int?> Limit { get; } = new("--limit") { Description = "Fine-tune on the first N training samples only" };
     public Option<string?> Storage { get; } = new("--storage") { Description = "Trial store instead of DIR/trials.db: postgresql://[USER@]HOST[:PORT]/DATABASE[?schema=S] (shared by many runs and machines) or sqlite:PATH" };
     public Option<string?> Study { get; } = new("--study") { Description = "The study's name in --storage (default: optimize)" };
+    public Option<string> Role { get; } = new("--role") { Description = "both (evaluate the trials here) or coordinator (only propose them, for shrink worker processes on any machine; needs --storage and --artifacts)", DefaultValueFactory = _ => "both" };
+    public Option<string?> Artifacts { get; } = new("--artifacts") { Description = "With --role coordinator: a directory every worker reaches at the same path, where the inputs and the trials' files are kept by content hash" };
     public Option<bool> Resume { get; } = new("--resume") { Description = "Continue the run in --out (same options): finished trials are kept, a running one is retried" };
     public Option<string> Out { get; } = new("--out") { Description = "Run directory: best.onnx, best.recipe.yaml, pareto.json, result.json, report.html, report.json, trials.db", Required = true };
 
-    public IEnumerable<Option> All => [MaxDrop, MinFidelity, Goal, Teacher, Budget, Trials, Workers, Seed, Strict, Strategy, HalvingEta, HalvingRungs, LatencyBatch, MaxEpochs, Techniques, Limit, Storage, Study, Resume, Out];
+    public IEnumerable<Option> All => [MaxDrop, MinFidelity, Goal, Teacher, Budget, Trials, Workers, Seed, Strict, Strategy, HalvingEta, HalvingRungs, LatencyBatch, MaxEpochs, Techniques, Limit, Storage, Study, Role, Artifacts, Resume, Out];
 
     /// <summary>Property → flag where the names differ.</summary>
     public static readonly (string Property, string Flag)[] Aliases =
@@ -42,6 +45,7 @@ internal sealed partial class OptimizeCli
     {
         Goal.AcceptOnlyFromAmong("size", "latency", "both");
         Strategy.AcceptOnlyFromAmong("evolution", "random", "annealing", "halving");
+        Role.AcceptOnlyFromAmong("both", "coordinator");
     }
 
     /// <summary>The options the flags give (checked by the library: the message names the property, printed as its flag).</summary>
@@ -56,6 +60,7 @@ internal sealed partial class OptimizeCli
             Seed = p.GetValue(Seed), Strategy = Enum.Parse<OptimizeStrategy>(p.GetValue(Strategy)!, ignoreCase: true),
             HalvingEta = p.GetValue(HalvingEta), HalvingRungs = p.GetValue(HalvingRungs),
             LatencyBatches = Options.ParseIntList("--latency-batch", p.GetValue(LatencyBatch)!), MaxEpochs = p.GetValue(MaxEpochs), Resume = p.GetValue(Resume), Storage = p.GetValue(Storage), StudyName = p.GetValue(Study),
+            Role = Enum.Parse<SearchRole>(p.GetValue(Role)!, ignoreCase: true), Artifacts = p.GetValue(Artifacts) is { } artifacts ? Path.GetFullPath(artifacts) : null,
             Techniques = ParseTechniques(p.GetValue(Techniques)),
         }.Validate();
     }

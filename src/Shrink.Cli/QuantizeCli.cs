@@ -17,7 +17,7 @@ namespace Shrink.Cli;
 internal sealed class QuantizeCli
 {
     public Argument<string> Model { get; } = Options.Model();
-    public Option<string> Mode { get; } = Choice("--mode", "static: int8 weights and activations, activation ranges calibrated on samples; dynamic: int8 Conv/MatMul/Gemm weights, activations quantized at run time (no calibration)", "static", "dynamic", "qat");
+    public Option<string> Mode { get; } = Choice("--mode", "static: int8 weights and activations, activation ranges calibrated on samples; dynamic: int8 Conv/MatMul/Gemm weights and embedding tables, activations quantized at run time (no calibration)", "static", "dynamic", "qat");
     public Option<int> Epochs { get; } = new("--epochs") { Description = "qat: training epochs with quantized weights and fake-quantized activations (straight-through estimator)", DefaultValueFactory = _ => 0 };
     public Option<double> Lr { get; } = new("--lr") { Description = "qat: learning rate (SGD, momentum 0.9, cosine)", DefaultValueFactory = _ => 0.01 };
     public Option<int> Batch { get; } = new("--batch") { Description = "qat: batch size", DefaultValueFactory = _ => 128 };
@@ -26,11 +26,12 @@ internal sealed class QuantizeCli
     public Option<string> Weights { get; } = Choice("--weights", "Weight precision: int8, int4 (levels ±7), ternary (TWN: −α, 0, +α), binary (±α)", "int8", "int4", "ternary", "binary");
     public Option<string> Storage { get; } = Choice("--storage", "Container of int4, ternary and binary weights: matmulnbits (with --activations float, int4 MatMul/Gemm layers as ONNX Runtime's MatMulNBits, whose CPU kernels read the packed blocks; --block-size 32 unless given; other layers as int4), int4 (ONNX INT4 in DequantizeLinear, opset 21, packed two per byte; dequantized at run time) or int8 (levels in int8, run by ONNX Runtime's int8 kernels; the size statistics count the packed bits)", "matmulnbits", "int4", "int8");
     public Option<bool> AsymmetricWeights { get; } = new("--asymmetric-weights") { Description = "--storage matmulnbits: a zero point per block (levels 0 to 15 over the block's min/max) instead of symmetric levels ±7" };
+    public Option<int> AccuracyLevel { get; } = new("--accuracy-level") { Description = "int4 weights as MatMulNBits: its accuracy_level; 0 (default) multiplies in float on the dequantized blocks, 4 quantizes the activations to int8 per block and multiplies in integers where the CPU has a kernel for it (faster, less exact)", DefaultValueFactory = _ => 0 };
     public Option<int> BlockSize { get; } = new("--block-size") { Description = "int4 storage: one scale per this many weights along the reduction axis (block-wise, DequantizeLinear block_size) instead of per channel; 0 for none", DefaultValueFactory = _ => 0 };
     public Option<string> ReduceRange { get; } = Choice("--reduce-range", "int8 weights in 7 bits (levels ±64), so ONNX Runtime's u8×s8 kernels on x86 without VNNI (AVX2, AVX-512 without VNNI), whose int16 pair sums saturate, stay exact: auto (on when this CPU is such a machine and activations are quantized), on (deploying to such machines), off (deploying to VNNI or ARM machines)", "auto", "on", "off");
     public Option<string> Activations { get; } = Choice("--activations", "uint8 (asymmetric; what ONNX Runtime's x86 kernels prefer), int8 (symmetric) or float (weight-only quantization, no calibration)", "uint8", "int8", "float");
     public Option<bool> PerChannel { get; } = new("--per-channel") { Description = "One weight scale per output channel (else one per tensor)" };
-    public Option<string?> OpTypes { get; } = new("--op-types") { Description = "Comma-separated op types to quantize, as ONNX Runtime's op_types_to_quantize (static: Conv, Gemm, MatMul and the ops between them; dynamic: Conv, Gemm, MatMul); default: all the mode quantizes" };
+    public Option<string?> OpTypes { get; } = new("--op-types") { Description = "Comma-separated op types to quantize, as ONNX Runtime's op_types_to_quantize (static: Conv, Gemm, MatMul and the ops between them; dynamic: Conv, Gather (embedding tables), Gemm, MatMul); default: all the mode quantizes" };
     public Option<bool?> MatMulConstBOnly { get; } = new("--matmul-const-b-only") { Description = "Quantize only MatMuls with a constant B (ONNX Runtime's MatMulConstBOnly); default: static false (attention's Q·Kᵀ and attention·V quantized too), dynamic true" };
     public Option<bool?> ActivationSymmetric { get; } = new("--activation-symmetric") { Description = "Static: activation ranges symmetric around zero (ONNX Runtime's ActivationSymmetric: uint8 zero point 128, int8 zero point 0); false: asymmetric; default: uint8 asymmetric, int8 symmetric" };
     public Option<string> Calibration { get; } = Choice("--calibration", "minmax, percentile (of |x|, --percentile) or entropy (KL divergence)", "minmax", "percentile", "entropy");
@@ -64,7 +65,7 @@ internal sealed class QuantizeCli
 
     public IEnumerable<Option> All => new Option[]
     {
-        Mode, Epochs, Lr, Batch, Seed, Ranges, Weights, Storage, AsymmetricWeights, BlockSize, ReduceRange, Activations, PerChannel, OpTypes, MatMulConstBOnly, ActivationSymmetric, Calibration, Percentile, Samples, CalibData, MinFidelity, FallbackUnit, FloatTensors, Verbosity, Exclude, Layers,
+        Mode, Epochs, Lr, Batch, Seed, Ranges, Weights, Storage, AsymmetricWeights, AccuracyLevel, BlockSize, ReduceRange, Activations, PerChannel, OpTypes, MatMulConstBOnly, ActivationSymmetric, Calibration, Percentile, Samples, CalibData, MinFidelity, FallbackUnit, FloatTensors, Verbosity, Exclude, Layers,
         Data, BenchBatch, Threads, Dims, Output, Json,
     }.Concat(DataFlags.Flags).Concat(Teacher.All).Concat(RunDir.All).Concat(Recipe.All);
 
@@ -94,6 +95,7 @@ internal sealed class QuantizeCli
             Storage = p.GetValue(Storage) switch { "int8" => WeightStorage.Int8, "int4" => WeightStorage.Int4, _ => WeightStorage.MatMulNBits },
             AsymmetricWeights = p.GetValue(AsymmetricWeights),
             BlockSize = p.GetValue(BlockSize),
+            AccuracyLevel = p.GetValue(AccuracyLevel),
             ReduceRange = p.GetValue(ReduceRange) switch { "on" => Passes.Quantization.ReduceRange.On, "off" => Passes.Quantization.ReduceRange.Off, _ => Passes.Quantization.ReduceRange.Auto },
             MinFidelity = p.GetValue(MinFidelity),
             OpTypes = p.GetValue(OpTypes) is { } types ? types.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToList() : null,

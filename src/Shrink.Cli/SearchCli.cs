@@ -28,10 +28,12 @@ internal sealed class SearchCli
     public Option<int?> Limit { get; } = new("--limit") { Description = "Train on the first N training samples only" };
     public Option<string?> Storage { get; } = new("--storage") { Description = "Trial store instead of DIR/trials.db: postgresql://[USER@]HOST[:PORT]/DATABASE[?schema=S] (shared by many runs and machines) or sqlite:PATH" };
     public Option<string?> Study { get; } = new("--study") { Description = "The study's name in --storage (default: search)" };
+    public Option<string> Role { get; } = new("--role") { Description = "both (evaluate the trials here) or coordinator (only propose them, for shrink worker processes on any machine; needs --storage and --artifacts)", DefaultValueFactory = _ => "both" };
+    public Option<string?> Artifacts { get; } = new("--artifacts") { Description = "With --role coordinator: a directory every worker reaches at the same path, where the inputs and the trials' files are kept by content hash" };
     public Option<bool> Resume { get; } = new("--resume") { Description = "Continue the run in --out (same options): finished trials are kept, a running one is retried" };
     public Option<string> Out { get; } = new("--out") { Description = "Run directory: trials.db, trials/NNNN/model.onnx, result.json, pareto.json", Required = true };
 
-    public IEnumerable<Option> All => [Space, Strategy, Trials, Epochs, FinalEpochs, .. Teacher.All, Objective, Constraint, Workers, Seed, LargeBatch, LatencyThreads, Latency, References, Limit, Storage, Study, Resume, Out];
+    public IEnumerable<Option> All => [Space, Strategy, Trials, Epochs, FinalEpochs, .. Teacher.All, Objective, Constraint, Workers, Seed, LargeBatch, LatencyThreads, Latency, References, Limit, Storage, Study, Role, Artifacts, Resume, Out];
 
     /// <summary>Property → flag where the names differ.</summary>
     public static readonly (string Property, string Flag)[] Aliases =
@@ -41,6 +43,7 @@ internal sealed class SearchCli
     {
         Strategy.AcceptOnlyFromAmong("evolution", "random", "annealing", "halving");
         Latency.AcceptOnlyFromAmong("measured", "table", "table-only");
+        Role.AcceptOnlyFromAmong("both", "coordinator");
     }
 
     /// <summary>The options the flags give (checked by the library: the message names the property, printed as its flag).</summary>
@@ -49,6 +52,7 @@ internal sealed class SearchCli
         Distillation = distillation ?? new(),
         Strategy = Enum.Parse<ArchitectureStrategy>(p.GetValue(Strategy)!, ignoreCase: true), Trials = p.GetValue(Trials), EpochsPerTrial = p.GetValue(Epochs),
         FinalEpochs = p.GetValue(FinalEpochs), Workers = p.GetValue(Workers), Seed = p.GetValue(Seed), Resume = p.GetValue(Resume), Storage = p.GetValue(Storage), StudyName = p.GetValue(Study),
+            Role = Enum.Parse<SearchRole>(p.GetValue(Role)!, ignoreCase: true), Artifacts = p.GetValue(Artifacts) is { } artifacts ? Path.GetFullPath(artifacts) : null,
         LargeBatch = p.GetValue(LargeBatch), LatencyThreads = p.GetValue(LatencyThreads),
         Latency = Enum.Parse<LatencyMode>(p.GetValue(Latency)!.Replace("-", ""), ignoreCase: true),
         Objectives = p.GetValue(Objective)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(ArchitectureMetrics.ParseGoal).ToList(),

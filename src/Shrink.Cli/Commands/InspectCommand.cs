@@ -26,7 +26,7 @@ internal static class InspectCommand
     {
         var m = OnnxReader.Read(path);
         var problems = GraphValidator.Validate(m);
-        var stats = problems.Count == 0 ? ModelStats.Compute(m, path, countExternal) : null;
+        var stats = problems.Count == 0 ? ModelStats.Compute(m, path, countUnloaded: countExternal) : null;
         var report = InspectReport.From(path, m, stats, problems);
         if (json) cli.WriteJson(report);
         else Render(cli.Console, report);

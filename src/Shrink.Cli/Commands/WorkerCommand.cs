@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using Shrink.Search;
+using Shrink.Training.Architecture;
+using Shrink.Training.Optimization;
 
 namespace Shrink.Cli.Commands;
 
@@ -9,12 +11,13 @@ namespace Shrink.Cli.Commands;
 /// shared trial store (<see cref="TrialWorker"/>) on this machine: claims the pending trials its coordinators wrote, runs them
 /// and writes their results, until Ctrl-C or SIGTERM (its running trials are given back as pending, exit code 130) or, with
 /// --idle-exit, until no trial came for that long (exit code 0). An unreachable store, a missing study or a study of another
-/// Shrink version: one line, exit code 2.
+/// Shrink version: one line, exit code 2. It runs the synthetic, optimize and search kinds of job (<c>--role coordinator</c> of
+/// <c>shrink optimize</c> and <c>shrink search</c>).
 /// </summary>
 internal static class WorkerCommand
 {
     /// <summary>The job kinds the <c>shrink</c> command's workers run.</summary>
-    public static TrialJobs Jobs() => SyntheticJob.Register(new TrialJobs());
+    public static TrialJobs Jobs() => ArchitectureJob.Register(OptimizeJob.Register(SyntheticJob.Register(new TrialJobs())));
 
     public static Command Create(CliContext cli)
     {
@@ -33,7 +36,7 @@ internal static class WorkerCommand
                 Threads = p.GetValue(threads), Study = p.GetValue(study), Lease = TimeSpan.FromSeconds(p.GetValue(lease)),
                 IdleExit = p.GetValue(idle) is { } s ? TimeSpan.FromSeconds(s) : null, Note = cli.Note,
                 Finished = (t, written) => cli.Note(written is null ? $"trial {t.Number + 1}: late, not used"
-                    : $"trial {t.Number + 1}: {written.Status.ToString().ToLowerInvariant()} in {written.Seconds:0.00} s"),
+                    : $"trial {t.Number + 1}: {written.Status.ToString().ToLowerInvariant()} in {written.Seconds:0.00} s{(written.Error is { } why ? $": {why}" : "")}"),
             };
             options.Validate();
             using var store = where.Open();

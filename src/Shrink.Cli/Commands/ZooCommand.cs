@@ -20,7 +20,7 @@ internal static class ZooCommand
             var path = p.GetValue(output)!;
             var guard = Options.CheckOutput(path);
             var model = ModelZoo.Create(p.GetValue(name)!, p.GetValue(seed));
-            var s = ModelSaver.Save(model, path, ModelStats.Compute, guard: guard);
+            var s = ModelSaver.Save(model, path, file => ModelStats.Compute(file), guard: guard);
             cli.Console.WriteLine($"wrote {path}: {p.GetValue(name)}, {s.Parameters:N0} parameters, {Format.Macs(s.Macs, s.MacsComplete)} MACs per sample, {Format.Bytes(s.BytesOnDisk)}");
             return ShrinkApp.Ok;
         }));

@@ -20,7 +20,7 @@ internal static class ComparisonTable
         table.AddRow("parameters", before.Parameters.ToString("N0"), after.Parameters.ToString("N0"));
         table.AddRow("non-zero", before.NonZero.ToString("N0"), after.NonZero.ToString("N0"));
         table.AddRow("sparsity", before.Sparsity.ToString("P1"), after.Sparsity.ToString("P1"));
-        table.AddRow("MACs per sample", Format.Macs(before.Macs, true), Format.Macs(after.Macs, true));
+        table.AddRow("MACs per sample", Format.Macs(before.Macs, before.MacsComplete), Format.Macs(after.Macs, after.MacsComplete));
         if (after.Data is { } data) table.AddRow("data", Markup.Escape(before.Data ?? data), Markup.Escape(data));
         if (before.Accuracy is { } a0 && after.Accuracy is { } a1) table.AddRow("accuracy (ONNX Runtime)", a0.ToString("P2"), a1.ToString("P2"));
         if (before.Top5 is { } t0 && after.Top5 is { } t1) table.AddRow("top-5 accuracy", t0.ToString("P2"), t1.ToString("P2"));

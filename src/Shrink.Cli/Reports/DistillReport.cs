@@ -23,7 +23,7 @@ internal sealed record DistillReport(string Teacher, string Student, string Out,
         var table = new Table().AddColumns("", "teacher", "student");
         table.AddRow("model", Markup.Escape(Path.GetFileName(Teacher)), Markup.Escape(Path.GetFileName(Student)));
         table.AddRow("parameters", TeacherSide.Parameters.ToString("N0"), StudentSide.Parameters.ToString("N0"));
-        table.AddRow("MACs per sample", Format.Macs(TeacherSide.Macs, true), Format.Macs(StudentSide.Macs, true));
+        table.AddRow("MACs per sample", Format.Macs(TeacherSide.Macs, TeacherSide.MacsComplete), Format.Macs(StudentSide.Macs, StudentSide.MacsComplete));
         table.AddRow("data", Markup.Escape(TeacherSide.Data ?? ""), Markup.Escape(StudentSide.Data ?? ""));
         if (TeacherSide.Accuracy is not null) table.AddRow("accuracy (ONNX Runtime)", $"{TeacherSide.Accuracy:P2}", $"{StudentSide.Accuracy:P2}");
         c.Write(table);

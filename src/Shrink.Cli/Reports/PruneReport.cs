@@ -40,7 +40,7 @@ internal sealed record PruneReport(string Model, string Out, string Method, doub
         c.Write(ComparisonTable.Of(Before, After));
         foreach (var note in Notes) c.WriteLine($"note: {note}");
         c.WriteLine(Structural
-            ? $"wrote {Out}: {Method} pruning removed channels: {Before.Parameters:N0} → {After.Parameters:N0} parameters, {Format.Macs(Before.Macs, true)} → {Format.Macs(After.Macs, true)} MACs per sample ({1 - (double)After.Macs / Before.Macs:P1} fewer)"
+            ? $"wrote {Out}: {Method} pruning removed channels: {Before.Parameters:N0} → {After.Parameters:N0} parameters, {Format.Macs(Before.Macs, Before.MacsComplete)} → {Format.Macs(After.Macs, After.MacsComplete)} MACs per sample{(Before.Macs > 0 && Before.MacsComplete && After.MacsComplete ? $" ({1 - (double)After.Macs / Before.Macs:P1} fewer)" : Before.MacsComplete ? "" : " (give the symbolic axes sizes with --dim NAME=SIZE to count them)")}"
             : $"wrote {Out}: {Method} pruning, {After.Sparsity:P1} of the parameters are zero");
         c.WriteLine(FasterNote);
     }

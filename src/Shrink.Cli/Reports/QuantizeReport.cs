@@ -13,11 +13,24 @@ internal sealed record QuantizeReport(string Model, string Out, string Mode, str
     /// <summary>Block-wise scales: weights per block along the reduction axis (0: per channel or per tensor).</summary>
     public int BlockSize { get; init; }
 
-    public string Granularity => BlockSize > 0 ? $"block-wise, {BlockSize} per scale" : PerChannel ? "per channel" : "per tensor";
+    /// <summary>
+    /// How the weights are scaled: block-wise with a block size; per channel or per tensor otherwise — except where every
+    /// layer went to MatMulNBits, whose kernels take one scale per block (its default size) whatever was asked.
+    /// </summary>
+    public string Granularity => BlockSize > 0 ? $"block-wise, {BlockSize} per scale"
+        : NBitsLayers > 0 && NBitsLayers == Stats.GetValueOrDefault("quantize-static.layers") ? $"block-wise, {new Passes.Quantization.MatMulNBitsOptions().BlockSize} per scale"
+        : PerChannel ? "per channel" : "per tensor";
+
+    private long NBitsLayers => Stats.GetValueOrDefault("quantize-static.matmul-nbits");
 
     /// <summary>", N of them as MatMulNBits (B per scale)" when weight-only quantization wrote MatMulNBits nodes, else empty.</summary>
-    private string NBits => Stats.GetValueOrDefault("quantize-static.matmul-nbits") is var n and > 0
-        ? $", {n} of them as MatMulNBits ({(BlockSize > 0 ? BlockSize : new Passes.Quantization.MatMulNBitsOptions().BlockSize)} per scale)" : "";
+    private string NBits => NBitsLayers is var n and > 0
+        ? n == Stats.GetValueOrDefault("quantize-static.layers") ? ", all as MatMulNBits"
+        : $", {n} of them as MatMulNBits ({(BlockSize > 0 ? BlockSize : new Passes.Quantization.MatMulNBitsOptions().BlockSize)} per scale)" : "";
+
+    /// <summary>" and N embedding tables (Gather)" where dynamic quantization quantized them, else empty.</summary>
+    private string Tables => Stats.GetValueOrDefault("quantize-dynamic.tables") is var n and > 0 ? $" and {n} embedding table{(n == 1 ? "" : "s")} (Gather)"
+        : Stats.GetValueOrDefault("gather-nbits.tables") is var g and > 0 ? $" and {g} embedding table{(g == 1 ? "" : "s")} as GatherBlockQuantized" : "";
 
     /// <summary>QAT: the training executor's test accuracy at the end (quantized weights, fake-quantized activations).</summary>
     public double? ExecutorAccuracy { get; init; }
@@ -47,9 +60,9 @@ internal sealed record QuantizeReport(string Model, string Out, string Mode, str
         var convs = Stats.GetValueOrDefault("quantize-dynamic.conv-layers");
         var activationMatMuls = Stats.GetValueOrDefault("quantize-static.activation-matmuls");
         c.WriteLine(Mode == "dynamic"
-            ? $"wrote {Out}: {Weights} weights ({Granularity}) in {(convs == 0 ? $"{layers} MatMul/Gemm layers" : $"{layers} layers ({convs} Conv as ConvInteger, {layers - convs} MatMul/Gemm)")}, activations quantized at run time; {size}"
+            ? $"wrote {Out}: {Weights} weights ({Granularity}) in {(convs == 0 ? $"{layers} MatMul/Gemm layers" : $"{layers} layers ({convs} Conv as ConvInteger, {layers - convs} MatMul/Gemm)")}{Tables}, activations quantized at run time; {size}"
             : Activations == "float"
-                ? $"wrote {Out}: {Weights} weights ({Granularity}) in {layers} layers{NBits}, activations and biases kept float (weight-only); {size}"
+                ? $"wrote {Out}: {Weights} weights ({Granularity}) in {layers} layers{NBits}{Tables}, activations and biases kept float (weight-only); {size}"
                 : $"wrote {Out}: {Weights} weights ({Granularity}), {Activations} activations calibrated by {Calibration} on {CalibrationSamples} samples; " +
                   $"{layers} layers{(activationMatMuls > 0 ? $" and {activationMatMuls} MatMuls of two activations" : "")}, {Stats.GetValueOrDefault("quantize-static.tensors")} activation tensors; {size}");
         c.WriteLine(FasterNote);

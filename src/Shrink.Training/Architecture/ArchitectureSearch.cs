@@ -41,6 +41,7 @@ public static class ArchitectureSearch
     {
         ArgumentNullException.ThrowIfNull(space);
         options.Validate();
+        if (options.Role == SearchRole.Coordinator) JobInputs.Check(data);
         directory = Path.GetFullPath(directory);
         using var shared = options.Storage is { } storage ? TrialStorage.Parse(storage).Open() : null;   // unreachable: refused before anything is written
         var run = Prepare(space, data, options, directory, session);
@@ -51,29 +52,34 @@ public static class ArchitectureSearch
         var files = new SearchFiles(run);
         using var local = shared is null ? SqliteTrialStore.OpenExclusive(directory) : null;
         var store = shared ?? local!;
-        var study = Study.Open(store, options.StudyName ?? StudyName, space.Space, strategy.Settings, options.Resume);
+        var artifacts = options.Role == SearchRole.Coordinator ? new ArtifactStore(options.Artifacts!) : null;
+        var job = artifacts is null ? null : ArchitectureJob.Job(space, data, options, artifacts).ToJson();
+        var study = Study.Open(store, options.StudyName ?? StudyName, space.Space, strategy.Settings, options.Resume, job);
+        IReadOnlyList<Trial> Trials() => artifacts is null ? study.Trials() : TrialFiles.Localize(study.Trials(), directory, artifacts);
         void Tell(Trial t, bool finished)
         {
-            var all = study.Trials();
-            if (finished) files.Update(all);
+            if (finished) files.Update(Trials());
             progress?.Invoke(new ArchitectureProgress(t, finished, t.Attributes.GetValueOrDefault("summary") ?? space.Summary(t.Configuration), options.Trials, run.Objective.IsFeasible(t)));
         }
-        var runner = new SearchRunner(study, strategy, new SearchRunOptions
-        {
-            MaxTrials = options.Trials, Workers = options.Workers, Resume = options.Resume, Threads = Math.Max(options.Workers, Environment.ProcessorCount),
-            SoleCoordinator = options.Storage is null,
-            Started = t => Tell(t, false), Finished = t => Tell(t, true),
-        });
-        var summary = runner.RunAsync(new CandidateEvaluator(run).Evaluate, session.Cancel).GetAwaiter().GetResult();
+        var summary = artifacts is null
+            ? new SearchRunner(study, strategy, new SearchRunOptions
+            {
+                MaxTrials = options.Trials, Workers = options.Workers, Resume = options.Resume, Threads = Math.Max(options.Workers, Environment.ProcessorCount),
+                SoleCoordinator = options.Storage is null,
+                Started = t => Tell(t, false), Finished = t => Tell(t, true),
+            }).RunAsync(new CandidateEvaluator(run).Evaluate, session.Cancel).GetAwaiter().GetResult()
+            : new SearchCoordinator(study, strategy, new CoordinatorOptions { MaxTrials = options.Trials, Finished = t => Tell(t, true) })
+                .RunAsync(session.Cancel).GetAwaiter().GetResult();
         session.Cancel.ThrowIfCancellationRequested();
         var stop = summary.Stop == SearchStop.Exhausted ? "exhausted" : "trial-limit";
-        var result = files.Update(summary.Trials, stop);
-        var (best, front) = new SearchOutputs(run, summary.Trials).Write(result.Best, result.Pareto);
-        return files.Update(summary.Trials, stop, new SearchEnd(best, front, SearchReferences.Evaluate(run)));
+        var trials = Trials();
+        var result = files.Update(trials, stop);
+        var (best, front) = new SearchOutputs(run, trials).Write(result.Best, result.Pareto);
+        return files.Update(trials, stop, new SearchEnd(best, front, SearchReferences.Evaluate(run)));
     }
 
     /// <summary>Loads the data and the teacher and checks everything against the space: nothing is written yet.</summary>
-    private static SearchRun Prepare(ArchitectureSpace space, RecipeData data, ArchitectureSearchOptions options, string directory, TechniqueSession session)
+    internal static SearchRun Prepare(ArchitectureSpace space, RecipeData data, ArchitectureSearchOptions options, string directory, TechniqueSession session)
     {
         var inputs = RecipeInputs.Load(new Recipe { Data = data with { Teacher = null } });
         var splits = inputs.Data ?? throw OptionsException.For(nameof(RecipeData), "holds no data; a search trains on the training split and scores on the test split");

@@ -83,6 +83,16 @@ public sealed record ArchitectureSearchOptions
     /// </summary>
     public string? Storage { get; init; }
 
+    /// <summary>
+    /// <see cref="SearchRole.Both"/>: candidates are trained here. <see cref="SearchRole.Coordinator"/> (needs <see cref="Storage"/>,
+    /// <see cref="Artifacts"/> and measured latency): they are only proposed, for <c>shrink worker</c>s elsewhere
+    /// (<see cref="ArchitectureJob"/>). Not part of what a resume must share.
+    /// </summary>
+    public SearchRole Role { get; init; }
+
+    /// <summary>The shared artifacts directory of a coordinator (<see cref="ArtifactStore"/>): the space, the data, every trial's model.</summary>
+    public string? Artifacts { get; init; }
+
     /// <summary>The study's name in the store (null: the command's name, "search"); a shared store holds many.</summary>
     public string? StudyName { get; init; }
 
@@ -115,6 +125,9 @@ public sealed record ArchitectureSearchOptions
             throw OptionsException.For(nameof(References), $"name {Text.Message.Name(twice.Key)} twice; give each reference once");
         Training.Validate();
         Distillation.Validate();
+        SearchRoles.Validate(Role, Storage, Artifacts);
+        if (Role == SearchRole.Coordinator && Latency != LatencyMode.Measured)
+            throw OptionsException.For(nameof(Latency), "must be measured with a coordinator: a latency table is one machine's, and its workers measure on theirs");
         return this;
     }
 

@@ -133,6 +133,16 @@ public sealed record OptimizeOptions
     /// </summary>
     public string? Storage { get; init; }
 
+    /// <summary>
+    /// <see cref="SearchRole.Both"/>: trials are evaluated here. <see cref="SearchRole.Coordinator"/> (needs <see cref="Storage"/>
+    /// and <see cref="Artifacts"/>): trials are only proposed, for <c>shrink worker</c>s elsewhere (<see cref="OptimizeJob"/>).
+    /// Not part of what a resume must share.
+    /// </summary>
+    public SearchRole Role { get; init; }
+
+    /// <summary>The shared artifacts directory of a coordinator (<see cref="ArtifactStore"/>): the model, the data, every trial's files.</summary>
+    public string? Artifacts { get; init; }
+
     /// <summary>The study's name in the store (null: the command's name, "optimize"); a shared store holds many.</summary>
     public string? StudyName { get; init; }
 
@@ -166,6 +176,7 @@ public sealed record OptimizeOptions
             throw OptionsException.For(nameof(Techniques), "holds only cluster, which is searched for the size goal alone (shared weights run at float speed); add another technique or use the size goal");
         if (Resamples < 100) throw OptionsException.For(nameof(Resamples), $"must be at least 100, got {Resamples}");
         if (Strategy == OptimizeStrategy.Halving) ValidateHalving();
+        SearchRoles.Validate(Role, Storage, Artifacts);
         return this;
     }
 

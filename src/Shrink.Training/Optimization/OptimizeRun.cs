@@ -1,5 +1,6 @@
 using Shrink.Data;
 using Shrink.Evaluation;
+using Shrink.Onnx;
 using Shrink.Recipes;
 using Shrink.Search;
 using Shrink.Techniques;
@@ -27,6 +28,23 @@ internal sealed class OptimizeRun
     public IReadOnlySet<string> FloatLayers { get; set; } = new HashSet<string>();
 
     public string OriginalPath => Model.Path!;
+
+    /// <summary>
+    /// What the trials of a run on <paramref name="model"/> and <paramref name="data"/> share, loaded (the data, the original's
+    /// predictions on the test split); nothing is written. The coordinator of a run and each of its workers make it alike.
+    /// </summary>
+    public static OptimizeRun Load(RecipeModel model, RecipeData data, OptimizeOptions options, string directory, TechniqueSession session)
+    {
+        var inputs = RecipeInputs.Load(new Recipe { Model = model, Data = data }, OnnxReader.Read(model.Path!));
+        var test = (inputs.Data ?? throw OptionsException.For(nameof(RecipeData), "holds no data; optimize fine-tunes on the training split and accepts on the test split")).Test;
+        if (!options.ByFidelity && test.ClassCount is null)
+            throw OptionsException.For(nameof(OptimizeOptions.MaxAccuracyDrop), $"needs labelled data, and {test.Name} has no labels; give a minimum fidelity (agreement with the original) instead");
+        return new OptimizeRun
+        {
+            Directory = directory, Options = options, Model = model, Data = data with { Teacher = data.Teacher ?? model.Path }, Test = test,
+            Baseline = SamplePredictions.Of(model.Path!, test), Session = session, Inputs = inputs,
+        };
+    }
 
     /// <summary>The goals and constraints trials are ranked by.</summary>
     public Objective Objective => Options.Goal switch

@@ -48,6 +48,7 @@ public static class Optimizer
         Action<OptimizeProgress>? progress, TrialHooks? hooks)
     {
         options.Validate();
+        if (options.Role == SearchRole.Coordinator) JobInputs.Check(data);
         if (model.Path is null) throw new ArgumentException("optimize takes a model file", nameof(model));
         directory = Path.GetFullPath(directory);
         using var shared = options.Storage is { } storage ? TrialStorage.Parse(storage).Open() : null;   // unreachable: refused before anything is written
@@ -60,41 +61,56 @@ public static class Optimizer
         var strategy = Strategy(space.Space, run.Objective, options);
         using var local = shared is null ? SqliteTrialStore.OpenExclusive(directory) : null;
         var store = shared ?? local!;
-        var study = Study.Open(store, options.StudyName ?? StudyName, space.Space, strategy.Settings, options.Resume);
+        var artifacts = options.Role == SearchRole.Coordinator ? new ArtifactStore(options.Artifacts!) : null;
+        var job = artifacts is null ? null : OptimizeJob.Job(run, data, artifacts).ToJson();
+        var study = Study.Open(store, options.StudyName ?? StudyName, space.Space, strategy.Settings, options.Resume, job);
         if (!options.Resume) foreach (var starting in space.Starting) study.Enqueue(starting);
+        var events = new OptimizeEvents(run, files, baseline, progress, Stopwatch.StartNew());
+        var summary = artifacts is null ? Evaluate(run, study, strategy, events, hooks) : Coordinate(run, study, strategy, events, artifacts);
+        var trials = artifacts is null ? summary.Trials : TrialFiles.Localize(summary.Trials, directory, artifacts);
+        var result = files.Update(trials, baseline, summary.Stop.Name());
+        session.Cancel.ThrowIfCancellationRequested();
+        return result.Best is null ? result : files.Update(trials, baseline, summary.Stop.Name(), Final(run, files.Path(RunFiles.BestModel)));
+    }
+
+    /// <summary>The trials evaluated on this machine (<see cref="SearchRole.Both"/>), <see cref="OptimizeOptions.Workers"/> at once.</summary>
+    private static SearchSummary Evaluate(OptimizeRun run, Study study, ISearchStrategy strategy, OptimizeEvents events, TrialHooks? hooks)
+    {
+        var options = run.Options;
         var threads = options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
-        session.Note($"{options.Workers} trial{(options.Workers == 1 ? "" : "s")} at once, {Math.Max(1, threads / options.Workers)} ONNX Runtime thread{(threads / options.Workers > 1 ? "s" : "")} each; {study.Trials().Count(t => t.IsFinished)} finished trials in {directory}");
-        var clock = Stopwatch.StartNew();
-        var events = new OptimizeEvents(run, files, baseline, progress, clock);
+        run.Session.Note($"{options.Workers} trial{(options.Workers == 1 ? "" : "s")} at once, {Math.Max(1, threads / options.Workers)} ONNX Runtime thread{(threads / options.Workers > 1 ? "s" : "")} each; {study.Trials().Count(t => t.IsFinished)} finished trials in {run.Directory}");
         var runner = new SearchRunner(study, strategy, new SearchRunOptions
         {
             MaxTrials = options.Trials, WallTime = options.WallTime, Workers = options.Workers, Resume = options.Resume,
             Threads = threads, SoleCoordinator = options.Storage is null,
             Started = t => events.Started(t, study.Trials()), Finished = t => events.Finished(t, study.Trials()),
         });
-        var summary = runner.RunAsync(new TrialEvaluator(run, hooks).Evaluate, session.Cancel).GetAwaiter().GetResult();
-        var result = files.Update(summary.Trials, baseline, summary.Stop.Name());
-        session.Cancel.ThrowIfCancellationRequested();
-        return result.Best is null ? result : files.Update(summary.Trials, baseline, summary.Stop.Name(), Final(run, files.Path(RunFiles.BestModel)));
+        return runner.RunAsync(new TrialEvaluator(run, hooks).Evaluate, run.Session.Cancel).GetAwaiter().GetResult();
+    }
+
+    /// <summary>
+    /// The trials proposed for <c>shrink worker</c>s (<see cref="SearchRole.Coordinator"/>), each finished one's files written
+    /// into the run directory from the artifacts directory as it is seen.
+    /// </summary>
+    private static SearchSummary Coordinate(OptimizeRun run, Study study, ISearchStrategy strategy, OptimizeEvents events, ArtifactStore artifacts)
+    {
+        run.Session.Note($"coordinating study '{study.Name}': shrink worker processes evaluate its trials; {study.Trials().Count(t => t.IsFinished)} finished, artifacts in {artifacts.Directory}");
+        var coordinator = new SearchCoordinator(study, strategy, new CoordinatorOptions
+        {
+            MaxTrials = run.Options.Trials, WallTime = run.Options.WallTime,
+            Finished = t => events.Finished(TrialFiles.Localize(t, run.Directory, artifacts), TrialFiles.Localize(study.Trials(), run.Directory, artifacts)),
+        });
+        return coordinator.RunAsync(run.Session.Cancel).GetAwaiter().GetResult();
     }
 
     private static (OptimizeRun Run, BaselineFigures Baseline) Prepare(RecipeModel model, RecipeData data, OptimizeOptions options, string directory, TechniqueSession session)
     {
         RunOptions.Check(directory, model, data, options);
-        var inputs = RecipeInputs.Load(new Recipe { Model = model, Data = data }, OnnxReader.Read(model.Path!));
-        var test = (inputs.Data ?? throw OptionsException.For(nameof(RecipeData), "holds no data; optimize fine-tunes on the training split and accepts on the test split")).Test;
-        if (!options.ByFidelity && test.ClassCount is null)
-            throw OptionsException.For(nameof(OptimizeOptions.MaxAccuracyDrop), $"needs labelled data, and {test.Name} has no labels; give a minimum fidelity (agreement with the original) instead");
-        var predictions = SamplePredictions.Of(model.Path!, test);
+        var run = OptimizeRun.Load(model, data, options, directory, session);
         RunOptions.Write(directory, model, data, options);
-        var run = new OptimizeRun
-        {
-            Directory = directory, Options = options, Model = model, Data = data with { Teacher = data.Teacher ?? model.Path }, Test = test,
-            Baseline = predictions, Session = session, Inputs = inputs,
-        };
         var size = ModelEvaluation.Measure(model.Path!, null);
         var latency = Latency(model.Path!, options);
-        var accuracy = options.ByFidelity ? (double?)null : 100.0 * predictions.Correct().Count(x => x) / predictions.Predicted.Length;
+        var accuracy = options.ByFidelity ? (double?)null : 100.0 * run.Baseline.Correct().Count(x => x) / run.Baseline.Predicted.Length;
         return (run, new BaselineFigures(size.PackedBytes, size.Bytes, accuracy, latency));
     }
 

@@ -82,7 +82,7 @@ public static class Fidelity
     }
 
     /// <summary>
-    /// <see cref="FidelityOptions.RandomSamples"/> seeded random samples for the inputs of <paramref name="model"/> (normal floats, integers in
+    /// <see cref="FidelityOptions.RandomSamples"/> seeded random samples for the inputs of <paramref name="model"/> (normal floats; token ids over the table an integer input indexes, other integers in
     /// {0, 1}; symbolic axes sized by the runner's <see cref="RunnerOptions.DimValues"/>), in as many batches as a fixed batch size needs.
     /// Its name says what it is, so every figure measured on it is stated as measured on random inputs.
     /// </summary>
@@ -98,8 +98,14 @@ public static class Fidelity
             batches.Add(model.RandomInputs(options.RandomSamples, options.Seed + batches.Count));
         var tensors = batches[0].Select((t, i) => Concatenate(batches.Select(b => b[i]).ToList())).ToList();
         var n = tensors[0].Shape[0];
-        return new InMemorySource($"{n} seeded random input{(n == 1 ? "" : "s")} (normal floats, seed {options.Seed}; no data given)", tensors);
+        return new InMemorySource($"{n} seeded random input{(n == 1 ? "" : "s")} ({Kinds(model)}, seed {options.Seed}; no data given)", tensors);
     }
+
+    /// <summary>What the random inputs of <paramref name="model"/> are, in words: "normal floats", "token ids below 30522", "0 or 1".</summary>
+    private static string Kinds(OnnxRunner model) => string.Join(", ", model.Inputs.Select(spec =>
+        spec.ElementType == typeof(float) ? "normal floats"
+        : model.IndexBounds.TryGetValue(spec.Name, out var rows) ? $"{spec.Name} below {rows}"
+        : spec.ElementType == typeof(bool) ? "booleans" : $"{spec.Name} 0 or 1").Distinct());
 
     private static HostTensor Concatenate(IReadOnlyList<HostTensor> parts)
     {

@@ -18,7 +18,7 @@ public sealed record FidelityOptions
     /// </summary>
     public double? MinFidelity { get; init; }
 
-    /// <summary>Seeded random inputs (normal floats, small integers) measured on when there is no data; printed with the figures.</summary>
+    /// <summary>Seeded random inputs (normal floats, token ids over the vocabulary an integer input indexes, other integers 0 or 1) measured on when there is no data; printed with the figures.</summary>
     public int RandomSamples { get; init; } = 32;
 
     /// <summary>Seed of the random inputs.</summary>

@@ -21,7 +21,7 @@ public sealed record LatencySettings
 }
 
 /// <summary>
-/// Measurement of models, as every compression command reports it: <see cref="Measure(string, IDataSource?, RunnerOptions?)"/> one file,
+/// Measurement of models, as every compression command reports it: <see cref="Measure(string, IDataSource?, RunnerOptions?, IReadOnlyDictionary{string, long}?)"/> one file,
 /// <see cref="Compare"/> a model before and after a technique, latency measured interleaved with the noise-aware verdict;
 /// on labelled data accuracy (top-1, top-5) and loss, on data without labels the fidelity of the "after" model to the "before" one.
 /// </summary>
@@ -33,10 +33,11 @@ public static class ModelEvaluation
     /// <summary>
     /// Size, parameters, MACs and, with a labelled <paramref name="test"/>, ONNX Runtime accuracy, top-5 and loss of one
     /// model file; no latency. Data without labels is only named (fidelity needs the original: <see cref="Compare"/>).
+    /// MACs count symbolic axes at the sizes <paramref name="dims"/> gives them (default: the runner's <see cref="RunnerOptions.DimValues"/>).
     /// </summary>
-    public static ModelMeasurement Measure(string path, IDataSource? test, RunnerOptions? runner = null)
+    public static ModelMeasurement Measure(string path, IDataSource? test, RunnerOptions? runner = null, IReadOnlyDictionary<string, long>? dims = null)
     {
-        var stats = ModelStats.Compute(path);
+        var stats = ModelStats.Compute(path, dims ?? runner?.DimValues);
         var eval = test is { ClassCount: not null } ? Evaluate(path, test, runner) : null;
         return new ModelMeasurement(stats.BytesOnDisk, GzipBytes(path), stats.PackedBytes, stats.Parameters, stats.NonZero, stats.Sparsity, stats.Macs,
             Array.Empty<LatencyRow>(), eval?.Accuracy) { Stats = stats, Data = test?.Name, Top5 = eval?.Top5Accuracy, Loss = eval?.Loss };
@@ -44,7 +45,7 @@ public static class ModelEvaluation
 
     /// <summary>
     /// Measures a model that has no file of its own: it is written (and checked) into a temporary file, which is
-    /// measured as <see cref="Measure(string, IDataSource?, RunnerOptions?)"/> measures a file and removed after.
+    /// measured as <see cref="Measure(string, IDataSource?, RunnerOptions?, IReadOnlyDictionary{string, long}?)"/> measures a file and removed after.
     /// </summary>
     public static ModelMeasurement Measure(Model model, IDataSource? test, RunnerOptions? runner = null)
     {
@@ -82,8 +83,8 @@ public static class ModelEvaluation
     public static Comparison Compare(string beforePath, string afterPath, IDataSource? test, IReadOnlyList<int> batches, RunnerOptions? runner = null,
         LatencySettings? latency = null, OptionNaming? naming = null, FidelityCheck? fidelity = null)
     {
-        var before = Measure(beforePath, test);  // accuracy and fidelity with ONNX Runtime's default settings, as every command measures them
-        var after = Measure(afterPath, test);
+        var before = Measure(beforePath, test, dims: runner?.DimValues);  // accuracy and fidelity with ONNX Runtime's default settings, as every command measures them
+        var after = Measure(afterPath, test, dims: runner?.DimValues);
         var notes = new List<string>();
         if (MeasureFidelity(beforePath, afterPath, test, fidelity ?? new(), runner, notes, naming) is { } f)
             after = after with { Fidelity = f.Outputs, FidelityData = f.Data };

@@ -21,5 +21,5 @@ internal static class ContribOps
     }
 
     private static long? MatMulNBitsMacs(InferenceContext c) =>
-        MacCounting.PerSampleElements(c.Node.Outputs[0]?.Shape) is { } outputs ? outputs * c.Int("K", 0) : null;
+        c.PerSampleElements(c.Node.Outputs[0]?.Shape) is { } outputs ? outputs * c.Int("K", 0) : null;
 }

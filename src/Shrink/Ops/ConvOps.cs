@@ -86,7 +86,7 @@ internal static class ConvOps
     {
         var w = c.InputShape(1);
         var y = c.Node.Outputs[0]?.Shape;
-        if (w is null || !w.IsFullyKnown || MacCounting.PerSampleElements(y) is not { } outputs) return null;
+        if (w is null || !w.IsFullyKnown || c.PerSampleElements(y) is not { } outputs) return null;
         return outputs * w.ToArray().Skip(1).Aggregate(1L, (a, d) => a * d);
     }
 }

@@ -44,7 +44,7 @@ internal static class ConvTransposeInference
     public static long? Macs(InferenceContext c)
     {
         var w = c.InputShape(1);
-        if (w is null || !w.IsFullyKnown || MacCounting.PerSampleElements(c.InputShape(0)) is not { } inputs) return null;
+        if (w is null || !w.IsFullyKnown || c.PerSampleElements(c.InputShape(0)) is not { } inputs) return null;
         return inputs * w.ToArray().Skip(1).Aggregate(1L, (a, d) => a * d);
     }
 }

@@ -23,6 +23,15 @@ public sealed class InferenceContext
     public Node Node { get; }
     public long Opset { get; }
 
+    /// <summary>Sizes of symbolic dimensions (e.g. <c>sequence</c> → 128) that MAC counts use; empty during inference.</summary>
+    public IReadOnlyDictionary<string, long> DimValues { get; init; } = new Dictionary<string, long>();
+
+    /// <summary>Elements per sample of <paramref name="shape"/> with symbolic dimensions sized by <see cref="DimValues"/> (<see cref="MacCounting.PerSampleElements"/>).</summary>
+    public long? PerSampleElements(Shape? shape) => MacCounting.PerSampleElements(shape, DimValues);
+
+    /// <summary>The size of <paramref name="d"/>, symbolic dimensions sized by <see cref="DimValues"/>.</summary>
+    public long? Size(Dim d) => MacCounting.Size(d, DimValues);
+
     public int InputCount => Node.Inputs.Count;
     public bool HasInput(int i) => i < Node.Inputs.Count && Node.Inputs[i] is not null;
     public Value? Input(int i) => i < Node.Inputs.Count ? Node.Inputs[i] : null;

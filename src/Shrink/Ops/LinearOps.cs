@@ -97,16 +97,15 @@ internal static class LinearOps
     {
         var a = c.InputShape(0);
         var y = c.Node.Outputs[0]?.Shape;
-        if (a is not { Rank: 2 } || y is not { Rank: 2 } || !y[1].IsKnown) return null;
-        var k = c.Int("transA", 0) != 0 ? a[0] : a[1];
-        return k.IsKnown ? k.Value * y[1].Value : null;  // per sample: one row of A
+        if (a is not { Rank: 2 } || y is not { Rank: 2 } || c.Size(y[1]) is not { } n) return null;
+        return c.Size(c.Int("transA", 0) != 0 ? a[0] : a[1]) is { } k ? k * n : null;  // per sample: one row of A
     }
 
     private static long? MatMulMacs(InferenceContext c)
     {
         var a = c.InputShape(0);
         var y = c.Node.Outputs[0]?.Shape;
-        if (a is null || a.Rank == 0 || !a[a.Rank - 1].IsKnown || MacCounting.PerSampleElements(y) is not { } outputs) return null;
-        return outputs * a[a.Rank - 1].Value!.Value;
+        if (a is null || a.Rank == 0 || c.Size(a[a.Rank - 1]) is not { } k || c.PerSampleElements(y) is not { } outputs) return null;
+        return outputs * k;
     }
 }

@@ -56,11 +56,12 @@ public static class ShapeInference
     }
 
     /// <summary>MACs of one node (after <see cref="Run"/>), or null when unknown or not counted.</summary>
-    public static long? Macs(Model model, Node node)
+    /// <remarks>Symbolic dimensions named in <paramref name="dims"/> count at that size (a sequence length, say); the first axis is the batch.</remarks>
+    public static long? Macs(Model model, Node node, IReadOnlyDictionary<string, long>? dims = null)
     {
         var opset = model.OpsetVersion(node.Domain) ?? model.DefaultOpset;
         var schema = OpRegistry.Find(node.Domain, node.OpType, opset);
         if (schema?.Macs is null) return null;
-        return schema.Macs(new InferenceContext(node, opset, new Dictionary<Value, Dim[]>(), new List<string>()));
+        return schema.Macs(new InferenceContext(node, opset, new Dictionary<Value, Dim[]>(), new List<string>()) { DimValues = dims ?? new Dictionary<string, long>() });
     }
 }

@@ -32,6 +32,7 @@ public static class PassRegistry
         ["quantize-dynamic"] = With<QuantizationOptions>(o => new QuantizeDynamicPass(o), new QuantizationOptions { PerChannel = true }),
         ["quantize-static"] = With<QuantizationOptions>(o => new QuantizeStaticPass(o), new QuantizationOptions()),
         ["matmul-nbits"] = With<MatMulNBitsOptions>(o => new MatMulNBitsPass(o), new MatMulNBitsOptions()),
+        ["gather-nbits"] = With<MatMulNBitsOptions>(o => new GatherNBitsPass(o), new MatMulNBitsOptions()),
         ["prune-unstructured"] = With<UnstructuredPruneOptions>(o => new UnstructuredPrunePass(o)),
         ["prune-structured"] = With<StructuredPruneOptions>(o => new StructuredPrunePass(o)),
         ["cluster-weights"] = With<ClusterOptions>(o => new ClusterPass(o), new ClusterOptions()),

@@ -81,22 +81,38 @@ public sealed partial class OnnxRunner
         return shapes;
     }
 
+    private IReadOnlyDictionary<string, long>? _indexBounds;
+
     /// <summary>
-    /// Seeded random inputs (normal for floats, small non-negative for integers) for a batch size. The
-    /// size of every input is checked before any is made: an input over 2 GiB, or inputs that together
-    /// exceed the memory available, raise <see cref="OptionsException"/> naming the batch size and the input.
+    /// The integer inputs that only index the rows of constant tables (token ids into embeddings: every consumer a
+    /// Gather of a constant on axis 0), each with the smallest table's row count; read from the model's file once when
+    /// the session was opened on one, given by <see cref="FromModel"/> otherwise.
+    /// </summary>
+    internal IReadOnlyDictionary<string, long> IndexBounds
+    {
+        get => _indexBounds ??= File.Exists(Source) ? IndexInputs.Bounds(Onnx.OnnxReader.Read(Source)) : new Dictionary<string, long>();
+        set => _indexBounds = value;
+    }
+
+    /// <summary>
+    /// Seeded random inputs for a batch size: normal for floats; for integers, token ids spread over the table an input
+    /// indexes (<see cref="IndexBounds"/>, a vocabulary), else 0 or 1 (a mask, a flag). The size of every input is
+    /// checked before any is made: an input over 2 GiB, or inputs that together exceed the memory available, raise
+    /// <see cref="OptionsException"/> naming the batch size and the input.
     /// </summary>
     public IReadOnlyList<HostTensor> RandomInputs(int batch, int seed = 0)
     {
         var shapes = CheckInputSizes(batch);
         var random = new Random(seed);
+        var bounds = Inputs.Any(s => s.ElementType == typeof(long) || s.ElementType == typeof(int)) ? IndexBounds : new Dictionary<string, long>();
         return Inputs.Select((spec, i) =>
         {
             var shape = shapes[i];
             var n = (int)InputBounds.Elements(shape);
+            var top = (int)Math.Min(int.MaxValue, bounds.GetValueOrDefault(spec.Name, 2));
             Array data = spec.ElementType == typeof(float) ? Enumerable.Range(0, n).Select(_ => (float)Gaussian(random)).ToArray()
-                : spec.ElementType == typeof(long) ? Enumerable.Range(0, n).Select(_ => (long)random.Next(0, 2)).ToArray()
-                : spec.ElementType == typeof(int) ? Enumerable.Range(0, n).Select(_ => random.Next(0, 2)).ToArray()
+                : spec.ElementType == typeof(long) ? Enumerable.Range(0, n).Select(_ => (long)random.Next(0, top)).ToArray()
+                : spec.ElementType == typeof(int) ? Enumerable.Range(0, n).Select(_ => random.Next(0, top)).ToArray()
                 : spec.ElementType == typeof(bool) ? Enumerable.Range(0, n).Select(_ => random.Next(2) == 1).ToArray()
                 : throw new OptionsException($"input '{spec.Name}' is {spec.ElementType.Name}; Shrink cannot make random data of that type");
             return new HostTensor(spec.Name, data, shape);

@@ -58,7 +58,7 @@ public sealed partial class OnnxRunner : IDisposable
             return Wrap(source, () =>
             {
                 using var sessionOptions = SessionOptionsFor(options);
-                return new OnnxRunner(OrtSessions.Open(bytes, sessionOptions), source, options);
+                return new OnnxRunner(OrtSessions.Open(bytes, sessionOptions), source, options) { IndexBounds = IndexInputs.Bounds(model) };
             });
         }
         var scratch = Directory.CreateTempSubdirectory("shrink-session-");
@@ -68,7 +68,7 @@ public sealed partial class OnnxRunner : IDisposable
             return Wrap(source, () =>
             {
                 using var sessionOptions = SessionOptionsFor(options);
-                return new OnnxRunner(OrtSessions.Open(path, sessionOptions), source, options);
+                return new OnnxRunner(OrtSessions.Open(path, sessionOptions), source, options) { IndexBounds = IndexInputs.Bounds(model) };
             });
         }
         finally

@@ -39,11 +39,13 @@ public sealed record ModelStats(
     public long UncountedParameters { get; init; }
 
     /// <summary>
-    /// Computes statistics; <paramref name="bytesOnDisk"/> is the file size (null: the serialized size). Weights in
+    /// Computes statistics; <paramref name="bytesOnDisk"/> is the file size (null: the serialized size). MACs are per sample
+    /// (the first axis is the batch); a model with other symbolic axes (a transformer's <c>sequence</c>) has MACs only for
+    /// the sizes <paramref name="dims"/> gives them (the <c>--dim</c> values), else those layers' MACs are unknown. Weights in
     /// external data are counted without loading them (<see cref="NonZeroCount"/>), or, with
     /// <paramref name="countUnloaded"/> false, not read at all: the statistics then need no weight's value.
     /// </summary>
-    public static ModelStats Compute(Model model, long? bytesOnDisk = null, bool countUnloaded = true)
+    public static ModelStats Compute(Model model, long? bytesOnDisk = null, IReadOnlyDictionary<string, long>? dims = null, bool countUnloaded = true)
     {
         long CountNonZero(Tensor t) => countUnloaded || t.IsLoaded ? NonZeroCount.Of(t) : t.ElementCount;
         bool Counted(Tensor t) => countUnloaded || t.IsLoaded;
@@ -56,7 +58,7 @@ public sealed record ModelStats(
         {
             var weights = node.Inputs.OfType<Value>().Where(v => Graph.ConstantOf(v) is { } t && IsParameter(t) && counted.Add(v))
                 .Select(v => Graph.ConstantOf(v)!).ToList();
-            var nodeMacs = ShapeInference.Macs(model, node);
+            var nodeMacs = ShapeInference.Macs(model, node, dims);
             var hasMacs = OpRegistry.Find(node.Domain, node.OpType)?.Macs is not null;
             if (hasMacs && nodeMacs is null) complete = false;
             macs += nodeMacs ?? 0;
@@ -86,10 +88,11 @@ public sealed record ModelStats(
         g.Initializers.Select(v => v.Const!).Concat(g.Nodes.Where(n => n.OpType == "Constant").Select(n => n.GetTensor("value")).OfType<Tensor>());
 
     /// <summary>Reads a file and computes its statistics with its size on disk (external data included).</summary>
-    public static ModelStats Compute(string path) => Compute(OnnxReader.Read(path), path);
+    public static ModelStats Compute(string path, IReadOnlyDictionary<string, long>? dims = null) => Compute(OnnxReader.Read(path), path, dims);
 
     /// <summary>The statistics of <paramref name="model"/>, read from <paramref name="path"/>, with its size on disk.</summary>
-    public static ModelStats Compute(Model model, string path, bool countUnloaded = true) => Compute(model, SizeOnDisk(model, path), countUnloaded);
+    public static ModelStats Compute(Model model, string path, IReadOnlyDictionary<string, long>? dims = null, bool countUnloaded = true) =>
+        Compute(model, SizeOnDisk(model, path), dims, countUnloaded);
 
     /// <summary>Bytes of a model file plus the external data files it names (read from the file's graph, no weight read).</summary>
     public static long SizeOnDisk(string path)

@@ -8,8 +8,11 @@ namespace Shrink.Cli.Tests.Commands;
 /// Distributed trials with real processes on a real PostgreSQL server (<see cref="PostgresServer"/>): <c>shrink study synthetic</c>
 /// as the coordinator, several <c>shrink worker</c> processes, kill -9 of a worker and of the coordinator, the server stopped
 /// for seconds, a worker frozen past its lease. Synthetic trials (<see cref="SyntheticJob"/>: a wait, then a loss that is a
-/// fixed function of the configuration) make every result checkable.
+/// fixed function of the configuration) make every result checkable. In the collection of the other tests on this process's
+/// server (<see cref="DistributedRoleTests"/>, <see cref="StorageCliTests"/>): this one stops the server, which must not
+/// happen while theirs run.
 /// </summary>
+[Collection("torch")]
 public class DistributedTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromMinutes(4);

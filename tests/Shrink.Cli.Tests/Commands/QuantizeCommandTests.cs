@@ -177,7 +177,7 @@ public class QuantizeCliTests
         var library = Quantizer.WeightOnly(OnnxReader.Read(path), new QuantizeOptions { Weights = WeightPrecision.Int4, AsymmetricWeights = true });
         Assert.Equal(OnnxWriter.ToBytes(library.Model), OnnxWriter.ToBytes(written));
         var text = Flat(r.Out);
-        Assert.Contains("int4 weights (per tensor) in 3 layers, 3 of them as MatMulNBits (32 per scale), activations and biases kept float (weight-only)", text);
+        Assert.Contains("int4 weights (block-wise, 32 per scale) in 3 layers, all as MatMulNBits, activations and biases kept float (weight-only)", text);
         Assert.Contains("written for ONNX Runtime's MatMulNBits (com.microsoft; 32 per scale, a zero point per block)", text);
         Assert.Contains("output: cosine similarity to before", r.Out);
         Assert.DoesNotContain("ONNX int4", text); // no layer is left behind DequantizeLinear, the opset stays
@@ -185,6 +185,19 @@ public class QuantizeCliTests
 
         CliRunner.AssertBadInput(CliRunner.Run("quantize", path, "--weights", "int4", "--asymmetric-weights", "--data", "embedded", "--calib-samples", "16",
             "--bench-batch", "none", "--out", dir.File("a.onnx")), "--asymmetric-weights applies to int4 weights stored for MatMulNBits");
+        Assert.False(File.Exists(dir.File("a.onnx")));
+
+        // --accuracy-level: the nodes' accuracy_level attribute, the library's bytes; refused outside MatMulNBits and out of 0..4
+        var level = CliRunner.Run("quantize", path, "--weights", "int4", "--activations", "float", "--accuracy-level", "4", "--bench-batch", "none", "--out", dir.File("l.onnx"));
+        Assert.True(level.ExitCode == 0, level.Err);
+        var leveled = OnnxReader.Read(dir.File("l.onnx"));
+        Assert.All(leveled.Graph.Nodes.Where(n => n.OpType == "MatMulNBits"), n => Assert.Equal(4, n.GetInt("accuracy_level", 0)));
+        Assert.Equal(OnnxWriter.ToBytes(Quantizer.WeightOnly(OnnxReader.Read(path), new QuantizeOptions { Weights = WeightPrecision.Int4, AccuracyLevel = 4 }).Model), OnnxWriter.ToBytes(leveled));
+        Assert.DoesNotContain(written.Graph.Nodes, n => n.GetAttribute("accuracy_level") is not null);
+        CliRunner.AssertBadInput(CliRunner.Run("quantize", path, "--mode", "dynamic", "--accuracy-level", "4", "--bench-batch", "none", "--out", dir.File("a.onnx")),
+            "--accuracy-level applies to int4 weights stored for MatMulNBits");
+        CliRunner.AssertBadInput(CliRunner.Run("quantize", path, "--weights", "int4", "--activations", "float", "--accuracy-level", "5", "--bench-batch", "none", "--out", dir.File("a.onnx")),
+            "--accuracy-level must be 0 to 4 (MatMulNBits' accuracy_level), got 5");
         Assert.False(File.Exists(dir.File("a.onnx")));
     }
 

@@ -100,7 +100,7 @@ public class QuantizeCoverageCliTests
         using var dir = new TempDirectory();
         var model = CliRunner.Zoo(dir, "lenet5", "m.onnx");
         CliRunner.AssertBadInput(CliRunner.Run(Args(dir, model, "--mode", "dynamic", "--op-types", "Conv,Softmax")),
-            "--op-types names 'Softmax', which dynamic quantization cannot quantize; it quantizes Conv, Gemm, MatMul");
+            "--op-types names 'Softmax', which dynamic quantization cannot quantize; it quantizes Conv, Gather, Gemm, MatMul");
         CliRunner.AssertBadInput(CliRunner.Run(Args(dir, model, "--op-types", "conv")), "--op-types names 'conv', which static quantization cannot quantize; it quantizes Add,");
         CliRunner.AssertBadInput(CliRunner.Run(Args(dir, model, "--op-types", ",")), "--op-types names no op type");
         CliRunner.AssertBadInput(CliRunner.Run(Args(dir, model, "--mode", "dynamic", "--matmul-const-b-only", "false")), "--matmul-const-b-only cannot be false in dynamic mode");

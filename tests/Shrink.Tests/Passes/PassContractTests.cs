@@ -33,6 +33,8 @@ public class PassContractTests
                 return (OnnxReader.Read(TestModels.TorchPath("lenet_fmnist")), PassRegistry.Create(id), context);
             case "unshare-initializers":
                 return (OnnxReader.Read(TestModels.TorchPath("prune_resnet")), PassRegistry.Create(id), context);
+            case "gather-nbits":
+                return (OnnxReader.Read(TestModels.TorchPath("encoder_small")), PassRegistry.Create(id), context);
             case "fold-batchnorm":
                 return (ModelZoo.Create("vgg-small", seed: 1), PassRegistry.Create(id), context);
             case "quantize-static":
@@ -93,9 +95,9 @@ public class PassContractTests
     }
 
     [Fact]
-    public void TheRegistryKnowsAllFifteenPasses()
+    public void TheRegistryKnowsAllSixteenPasses()
     {
-        Assert.Equal(new[] { "cluster-weights", "convert-precision", "factorize-lowrank", "fold-batchnorm", "fold-constants", "matmul-nbits", "merge-consecutive",
+        Assert.Equal(new[] { "cluster-weights", "convert-precision", "factorize-lowrank", "fold-batchnorm", "fold-constants", "gather-nbits", "matmul-nbits", "merge-consecutive",
             "merge-parallel", "prune-structured", "prune-unstructured", "quantize-dynamic", "quantize-static", "remove-unused", "share-weights",
             "unshare-initializers" }, PassRegistry.Ids.Order());
         Assert.Equal(typeof(QuantizationOptions), PassRegistry.OptionsType("quantize-static"));

@@ -46,7 +46,7 @@ public class PassPipelineTests
     public void UnknownPassIdListsKnownOnes()
     {
         var e = Assert.Throws<OptionsException>(() => PassRegistry.Create("prune-everything"));
-        Assert.Contains("known passes: cluster-weights, convert-precision, factorize-lowrank, fold-batchnorm, fold-constants, matmul-nbits, merge-consecutive, merge-parallel, prune-structured, prune-unstructured, quantize-dynamic, quantize-static, remove-unused, share-weights, unshare-initializers", e.Message);
+        Assert.Contains("known passes: cluster-weights, convert-precision, factorize-lowrank, fold-batchnorm, fold-constants, gather-nbits, matmul-nbits, merge-consecutive, merge-parallel, prune-structured, prune-unstructured, quantize-dynamic, quantize-static, remove-unused, share-weights, unshare-initializers", e.Message);
     }
 
     [Fact]

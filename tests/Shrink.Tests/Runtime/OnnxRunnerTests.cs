@@ -8,6 +8,27 @@ namespace Shrink.Tests.Runtime;
 
 public class OnnxRunnerTests
 {
+    [Fact]
+    public void Random_token_ids_spread_over_the_vocabulary_the_input_indexes_and_masks_stay_0_or_1()
+    {
+        var path = TestModels.TorchPath("encoder_small");   // vocabulary 100; input_ids feeds the word embedding's Gather (and a Shape)
+        using var fromFile = OnnxRunner.Load(path, new RunnerOptions { Threads = 1, DimValues = new Dictionary<string, long> { ["sequence"] = 16 } });
+        using var fromModel = OnnxRunner.FromModel(OnnxReader.Read(path), fromFile.Options);
+        foreach (var runner in new[] { fromFile, fromModel })
+        {
+            var inputs = runner.RandomInputs(8, seed: 3);
+            var ids = (long[])inputs.Single(t => t.Name == "input_ids").Data;
+            var mask = (long[])inputs.Single(t => t.Name == "attention_mask").Data;
+            Assert.All(ids, id => Assert.InRange(id, 0, 99));
+            Assert.True(ids.Distinct().Count() > 50, $"{ids.Distinct().Count()} distinct ids of 128");
+            Assert.All(mask, m => Assert.InRange(m, 0, 1));
+            Assert.Equal(ids, (long[])fromFile.RandomInputs(8, seed: 3).Single(t => t.Name == "input_ids").Data);
+            runner.Run(inputs);   // in range: the Gather does not fail
+        }
+        var source = Shrink.Evaluation.Fidelity.RandomInputs(fromFile, new Shrink.Evaluation.FidelityOptions { RandomSamples = 4 });
+        Assert.StartsWith("4 seeded random inputs (input_ids below 100, attention_mask 0 or 1, seed 0", source.Name);
+    }
+
     private const float Tolerance = 1e-4f;  // float32, absolute, against PyTorch's outputs
 
     public static TheoryData<string> Zoo => TestModels.Zoo;

@@ -242,3 +242,16 @@ public class SqliteTrialStoreUpgradeTests
         Assert.Equal(2L, version.ExecuteScalar());
     }
 }
+
+public class TrialStorageSqliteTests
+{
+    [Theory]
+    [InlineData("sqlite:/srv/runs/trials.db", "/srv/runs/trials.db")]
+    [InlineData("sqlite:///srv/runs/trials.db", "/srv/runs/trials.db")]
+    [InlineData("/srv/runs/trials.db", "/srv/runs/trials.db")]
+    public void An_absolute_sqlite_path_keeps_its_root(string text, string path) => Assert.Equal(path, TrialStorage.Parse(text).SqlitePath);
+
+    [Fact]
+    public void A_relative_sqlite_path_is_taken_from_the_current_directory() =>
+        Assert.Equal(Path.GetFullPath("runs/trials.db"), TrialStorage.Parse("sqlite:runs/trials.db").SqlitePath);
+}

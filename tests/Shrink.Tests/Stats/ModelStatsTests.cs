@@ -16,6 +16,23 @@ public class ModelStatsTests
     }
 
     [Fact]
+    public void A_transformer_has_MACs_at_the_sequence_length_given_and_unknown_ones_without_it()
+    {
+        var encoder = Shrink.Onnx.OnnxReader.Read(TestModels.TorchPath("encoder_small"));   // 2 layers, hidden 64, 4 heads, feed-forward 128
+        var unsized = ModelStats.Compute(encoder);
+        Assert.False(unsized.MacsComplete);
+        Assert.Equal(0, unsized.Macs);
+        // per layer at sequence S: Q, K, V and the output projection 4·S·64·64, the feed-forward 2·S·64·128, Q·Kᵀ and the
+        // product with V 2·S²·64 — 32,768·S + 128·S², two layers
+        foreach (var s in new[] { 12L, 128L })
+        {
+            var sized = ModelStats.Compute(encoder, dims: new Dictionary<string, long> { ["sequence"] = s });
+            Assert.True(sized.MacsComplete);
+            Assert.Equal(2 * (32_768 * s + 128 * s * s), sized.Macs);
+        }
+    }
+
+    [Fact]
     public void Lenet5_ParametersAndMacs()
     {
         var stats = ModelStats.Compute(ModelZoo.Create("lenet5"));

@@ -218,10 +218,23 @@ public static class MatMulNBits
         return new NBitsWeights(n, k, block, b.RawData, s.AsFloats().ToArray(), z?.RawData);
     }
 
-    /// <summary>For the size statistics: per B initializer of a MatMulNBits node, its K·N weights and those not at their zero point.</summary>
+    /// <summary>
+    /// For the size statistics: per B initializer of a MatMulNBits node, its K·N weights and those not at their zero point;
+    /// per data initializer of a GatherBlockQuantized node (<see cref="GatherNBitsPass"/>), its V·E entries likewise.
+    /// </summary>
     public static IReadOnlyDictionary<string, (long Parameters, long NonZero)> WeightCounts(Model model)
     {
         var counts = new Dictionary<string, (long, long)>();
+        foreach (var node in model.Graph.Nodes.Where(n => n.OpType == "GatherBlockQuantized" && n.Domain == Domain && n.GetInt("bits", 4) == 4 && n.GetInt("quantize_axis", 1) == 1))
+        {
+            if (Graph.ConstantOf(node.Inputs[0]) is not { DataType: DataType.UInt8, Dims: [var v, var half] } data
+                || Graph.ConstantOf(node.Inputs.ElementAtOrDefault(2)) is not { DataType: DataType.Float } scales) continue;
+            var w = new NBitsWeights((int)v, (int)(2 * half), (int)node.GetInt("block_size", 128), data.RawData, scales.AsFloats().ToArray(), Graph.ConstantOf(node.Inputs.ElementAtOrDefault(3))?.RawData);
+            long nonZero = 0;
+            for (var r = 0; r < w.N; r++)
+                for (var c = 0; c < w.K; c++) if (w.Level(r, c) != w.ZeroPoint(r, c / w.BlockSize)) nonZero++;
+            counts[node.Inputs[0]!.Name] = ((long)w.N * w.K, nonZero);
+        }
         foreach (var node in model.Graph.Nodes)
         {
             if (Read(node) is not { } w || node.Inputs[1]!.Const is null) continue;

@@ -124,8 +124,12 @@ public static class QuantizationFallback
             var list = kept.ToList();
             return trials.Measure(list.Where(k => k.Weights).Select(k => k.Tensor), list.Where(k => !k.Weights).Select(k => k.Tensor));
         }
-        // With the layers' weights among the units, all but one at most: keeping every one would give back the float model.
-        var (count, best) = Fewest(withLayers ? sensitivity.Count - 1 : sensitivity.Count, k => Keep(sensitivity.Take(k)), target);
+        // With the layers' weights among the units, never every layer's: one layer at least keeps quantized weights (with
+        // none, static quantization has nothing to quantize — it would be the float model). The first units, in the order of
+        // their cost, up to the last layer's.
+        var most = withLayers ? sensitivity.FindLastIndex(s => s.Weights) : sensitivity.Count;
+        if (most < 1) (sensitivity, most) = (sensitivity.Where(s => !s.Weights).ToList(), sensitivity.Count(s => !s.Weights));   // one layer, the costliest unit: tensors only
+        var (count, best) = Fewest(most, k => Keep(sensitivity.Take(k)), target);
         if (best.Cosine < target)
             throw OptionsException.For(nameof(QuantizeOptions.MinFidelity), $"is {target:F4}, but static quantization reaches output cosine {best.Cosine:F4} at best " +
                 $"(every activation tensor and layer but one kept in float; {first:F4} with all quantized); lower it, calibrate on more or other samples, or try another calibration method");

@@ -13,8 +13,10 @@ namespace Shrink.Passes.Quantization;
 /// which ONNX Runtime 1.31's CPU kernel runs; older releases took uint8 weights only) → Cast → Mul(x scale · w scale per
 /// channel) (+ bias). Needs no calibration data; suits models whose activation ranges vary per input. 8-bit weights use 7
 /// bits where <see cref="QuantizationOptions.ReduceRange"/> says so (MatMulInteger's u8×s8 kernels saturate on x86 without
-/// VNNI; a note tells); Conv weights only with <see cref="ReduceRange.On"/> (<see cref="ConvReduceRange"/>). <see cref="QuantizationOptions.OpTypes"/> selects the op types. Shapes and dynamic
-/// axes are unchanged. Counters: <c>layers</c>, and <c>conv-layers</c> where Conv layers are quantized.
+/// VNNI; a note tells); Conv weights only with <see cref="ReduceRange.On"/> (<see cref="ConvReduceRange"/>). Embedding
+/// tables (<see cref="Tables"/>) become int8 per tensor, gathered as integers and dequantized after the Gather, as
+/// quantize_dynamic's GatherQuant writes them. <see cref="QuantizationOptions.OpTypes"/> selects the op types. Shapes and dynamic
+/// axes are unchanged. Counters: <c>layers</c>, <c>conv-layers</c> where Conv layers are quantized, <c>tables</c> where embedding tables are.
 /// </summary>
 public sealed class QuantizeDynamicPass : Pass
 {
@@ -28,7 +30,7 @@ public sealed class QuantizeDynamicPass : Pass
     public string? CheckModel(Model model) => new QuantizeStaticPass(_options) { MinimumOpset = 11 }.CheckModel(model);
 
     public override string? CheckPreconditions(Model model) =>
-        CheckModel(model) ?? (Layers(model).Count == 0 ? $"the model has no {Text.Message.List(QuantizeOpTypes.Dynamic.Where(_options.OpTypes.Contains))} with constant float weights to quantize dynamically" : null);
+        CheckModel(model) ?? (Layers(model).Count == 0 && Tables(model).Count == 0 ? $"the model has no {Text.Message.List(QuantizeOpTypes.Dynamic.Where(_options.OpTypes.Contains))} with constant float weights to quantize dynamically" : null);
 
     /// <summary>
     /// The layers of the op types selected that read a float activation: MatMul with a 2-D constant weight, Gemm without
@@ -39,6 +41,18 @@ public sealed class QuantizeDynamicPass : Pass
         && n.Inputs.ElementAtOrDefault(1)?.Const is { DataType: DataType.Float } w && (n.OpType == "MatMul" && w.Dims.Length == 2
             || n.OpType == "Gemm" && w.Dims.Length == 2 && n.GetInt("transA", 0) == 0 && n.GetFloat("alpha", 1) == 1 && n.GetFloat("beta", 1) == 1
             || n.OpType == "Conv" && w.Dims.Length >= 3)).ToList();
+
+    /// <summary>
+    /// The embedding tables of the op types selected: constant float tables of rank 1 or more read only by Gathers (as their
+    /// data), each with the Gathers that read it.
+    /// </summary>
+    public List<(Value Table, List<Node> Gathers)> Tables(Model model)
+    {
+        if (!_options.OpTypes.Contains("Gather")) return new();
+        return model.Graph.Initializers.Where(v => v.Const is { DataType: DataType.Float, Dims.Length: > 0 } && v.Uses.Count > 0
+                && v.Uses.All(u => u.Index == 0 && u.Node.OpType == "Gather" && u.Node.IsDefaultDomain && u.Node.Graph == model.Graph && _options.BitsOf(u.Node) > 0))
+            .Select(v => (v, v.Uses.Select(u => u.Node).Distinct().ToList())).ToList();
+    }
 
     protected internal override PassResult RunInPlace(Model model, PassContext context)
     {
@@ -61,13 +75,22 @@ public sealed class QuantizeDynamicPass : Pass
             packed.Add((name, _options.BitsOf(layer)));
             weights.Add(parameters);
         }
+        var tables = Tables(model);
+        foreach (var (table, gathers) in tables)
+        {
+            var bits = gathers.Min(_options.BitsOf);
+            var (name, parameters) = RewriteTable(graph, table, gathers, bits);
+            packed.Add((name, bits));
+            weights.Add(parameters);
+        }
         QuantParams.RecordPackedBits(model, packed);
         if (packed.Any(p => p.Item2 < 8))
             context.Notes.Add($"{(layers.Any(l => l.OpType == "Conv") ? "MatMulInteger and ConvInteger take" : "MatMulInteger takes")} 8-bit weights: the low-bit levels are stored in 8 bits (the size statistics count them packed)");
         graph.RemoveUnusedInitializers();
         var stats = new Dictionary<string, long> { ["layers"] = layers.Count };
         if (layers.Count(l => l.OpType == "Conv") is var convs and > 0) stats["conv-layers"] = convs;
-        return new PassResult(model, layers.Count > 0, stats)
+        if (tables.Count > 0) stats["tables"] = tables.Count;
+        return new PassResult(model, layers.Count + tables.Count > 0, stats)
         {
             Artifacts = new IArtifact[] { new QuantizationParameters { Tensors = weights } },
         };
@@ -142,6 +165,28 @@ public sealed class QuantizeDynamicPass : Pass
         Rescale(graph, layer, product, x.Scale, ws, layer.OpType == "Gemm" && layer.Inputs.ElementAtOrDefault(2) is { Name.Length: > 0 } bias ? bias : null);
         return (wq.Name, QuantizedTensor.FromConstants(layer.Inputs[1]!.Name, QuantizedRole.Weight, _options.BitsOf(layer), wq.Const, ws.Const!, wz.Const,
             _options.PerChannel ? 1 : null, 0));
+    }
+
+    /// <summary>
+    /// Replaces an embedding table by its int8 levels (one scale for the table, zero point 0: DequantizeLinear is exact
+    /// arithmetic, so no reduced range), each Gather of it by a Gather of the levels followed by DequantizeLinear; returns
+    /// the levels' name and the parameters.
+    /// </summary>
+    private static (string Name, QuantizedTensor Parameters) RewriteTable(Graph graph, Value table, List<Node> gathers, int bits)
+    {
+        var t = table.Const!;
+        var scheme = new WeightScheme { Bits = bits, Axis = 0, Granularity = WeightGranularity.PerTensor };
+        var (levels, scale, zero, _) = WeightQuantizer.AddQuantized(graph, table.Name, t.AsFloats().ToArray(), t.Dims, scheme);
+        foreach (var gather in gathers)
+        {
+            var integer = Op(graph, gather, "Gather", levels, gather.Inputs[1]!);
+            integer.Attributes.AddRange(gather.Attributes);
+            integer.Outputs[0]!.ElementType = DataType.Int8;
+            var dequantized = Op(graph, gather, "DequantizeLinear", integer.Outputs[0]!, scale, zero).Outputs[0]!;
+            graph.ReplaceAllUsesWith(gather.Outputs[0]!, dequantized);
+            graph.RemoveNode(gather, force: true);
+        }
+        return (levels.Name, QuantizedTensor.FromConstants(table.Name, QuantizedRole.Weight, bits, levels.Const, scale.Const!, zero.Const, null, 0));
     }
 
     /// <summary>

@@ -17,8 +17,11 @@ public static class QuantizeOpTypes
         .Concat(OpRoles.OpsWith(QuantizationRole.SameScale)).Concat(OpRoles.OpsWith(QuantizationRole.Requantizing))
         .Concat(new[] { "Relu", "Clip" }).Distinct().Order(StringComparer.Ordinal).ToList();
 
-    /// <summary>Dynamic: Conv (ConvInteger), MatMul and Gemm (MatMulInteger), each with constant weights.</summary>
-    public static IReadOnlyList<string> Dynamic { get; } = new[] { "Conv", "Gemm", "MatMul" };
+    /// <summary>
+    /// Dynamic: Conv (ConvInteger), MatMul and Gemm (MatMulInteger), each with constant weights, and Gather of a constant
+    /// table (an embedding: int8 table → Gather → DequantizeLinear), as <c>quantize_dynamic</c>'s registry has them.
+    /// </summary>
+    public static IReadOnlyList<string> Dynamic { get; } = new[] { "Conv", "Gather", "Gemm", "MatMul" };
 
     /// <summary>The op types <paramref name="mode"/> quantizes.</summary>
     public static IReadOnlyList<string> For(QuantizeMode mode) => mode == QuantizeMode.Dynamic ? Dynamic : Static;

@@ -123,6 +123,12 @@ public sealed record QuantizeOptions
     /// </summary>
     public bool AsymmetricWeights { get; init; }
 
+    /// <summary>
+    /// Int4 weights stored as <see cref="WeightStorage.MatMulNBits"/>: the nodes' <c>accuracy_level</c>
+    /// (<see cref="MatMulNBitsOptions.AccuracyLevel"/>; 0, the default, computes in float; 4 multiplies int8 activations in integers).
+    /// </summary>
+    public int AccuracyLevel { get; init; }
+
     public ReduceRange ReduceRange { get; init; } = ReduceRange.Auto;
 
     /// <summary>
@@ -187,6 +193,9 @@ public sealed record QuantizeOptions
                 : "does not apply to float activations (weight-only quantization); leave it unset");
         if (AsymmetricWeights && !(WeightOnly && Storage == WeightStorage.MatMulNBits && (Weights == WeightPrecision.Int4 || Layers?.Values.Contains(WeightPrecision.Int4) == true)))
             throw OptionsException.For(nameof(AsymmetricWeights), "applies to int4 weights stored for MatMulNBits (weight-only: activations float, storage MatMulNBits, weights int4)");
+        if (AccuracyLevel is < 0 or > 4) throw OptionsException.For(nameof(AccuracyLevel), $"must be 0 to 4 (MatMulNBits' accuracy_level), got {AccuracyLevel}");
+        if (AccuracyLevel != 0 && !(WeightOnly && Storage == WeightStorage.MatMulNBits && (Weights == WeightPrecision.Int4 || Layers?.Values.Contains(WeightPrecision.Int4) == true)))
+            throw OptionsException.For(nameof(AccuracyLevel), "applies to int4 weights stored for MatMulNBits (weight-only: activations float, storage MatMulNBits, weights int4)");
         if (FloatTensors.Count > 0 && !Calibrates) throw OptionsException.For(nameof(FloatTensors), "applies to static quantization with quantized activations; leave it empty");
         ToPassOptions();
         return this;
@@ -229,7 +238,7 @@ public sealed record QuantizeOptions
         MatMulConstBOnly = MatMulConstBOnly ?? Mode == QuantizeMode.Dynamic,
         ActivationSymmetric = ActivationSymmetric,
         MatMulNBits = WeightOnly && Storage == WeightStorage.MatMulNBits
-            ? new MatMulNBitsOptions { BlockSize = BlockSize > 0 ? BlockSize : new MatMulNBitsOptions().BlockSize, Asymmetric = AsymmetricWeights, Exclude = Exclude.ToHashSet() }
+            ? new MatMulNBitsOptions { BlockSize = BlockSize > 0 ? BlockSize : new MatMulNBitsOptions().BlockSize, Asymmetric = AsymmetricWeights, AccuracyLevel = AccuracyLevel, Exclude = Exclude.ToHashSet() }
             : null,
     }.Validate();
 

@@ -175,7 +175,12 @@ public static class Quantizer
                 (model.Graph.FindInitializer(name) ?? throw new ArgumentException($"the model has no initializer '{name}' to replace", nameof(weights))).Const = tensor.Clone(name);
         }
         var context = Context(prepared, session);
-        var result = new PassPipeline(prepared.StaticPass(ranges)).Run(model, context);
+        var passes = new List<IPass> { prepared.StaticPass(ranges) };
+        // Weight-only int4 as MatMulNBits: the embedding tables as GatherBlockQuantized too, as ONNX Runtime's own
+        // weight-only quantizer does (unless the op types were chosen by hand).
+        if (prepared.PassOptions.MatMulNBits is { } nbits && MatMulNBits.ValidBlockSize(nbits.BlockSize) && prepared.Options is { Weights: WeightPrecision.Int4, OpTypes: null })
+            passes.Add(new GatherNBitsPass(nbits));
+        var result = new PassPipeline(passes.ToArray()).Run(model, context);
         return new QuantizeResult(result.Model, result.Artifact<QuantizationParameters>()!, ranges, context.Notes, result.Stats);
     }
 

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Text.Json;
 using Shrink.IO;
 
 namespace Shrink.Search;
@@ -54,6 +55,69 @@ public sealed class ArtifactStore
         var actual = Hash(path);
         if (actual != hash) throw new TrialStoreException($"the artifact {path} is damaged: its content hashes to sha256:{actual}, not {reference}; copy it again from the coordinator's machine");
         return path;
+    }
+
+    /// <summary>
+    /// Keeps every file under <paramref name="directory"/> and a manifest of them (relative path → reference, a file ending
+    /// in <see cref="TreeExtension"/>), and returns the manifest's reference: a trial's folder, a data directory.
+    /// </summary>
+    public string PutTree(string directory)
+    {
+        var files = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var file in System.IO.Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories))
+            files[Path.GetRelativePath(directory, file).Replace('\\', '/')] = Put(file);
+        return Put(JsonSerializer.SerializeToUtf8Bytes(files), TreeExtension);
+    }
+
+    /// <summary>The extension of a tree's manifest (<see cref="PutTree"/>).</summary>
+    public const string TreeExtension = ".tree";
+
+    /// <summary>
+    /// The tree <paramref name="reference"/> written as the directory <paramref name="target"/> (replacing it), every file's
+    /// hash checked first; written beside and renamed, so the directory is whole or absent.
+    /// </summary>
+    public string OpenTree(string reference, string target)
+    {
+        var manifest = Open(reference);
+        Dictionary<string, string> files;
+        try { files = JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllBytes(manifest)) ?? []; }
+        catch (JsonException) { throw new TrialStoreException($"the artifact {reference} is not a tree of files; give every machine the same --artifacts directory"); }
+        var staging = target + ".part-" + Guid.NewGuid().ToString("N")[..8];
+        try
+        {
+            foreach (var (name, file) in files)
+            {
+                var path = Path.GetFullPath(Path.Combine(staging, name));
+                if (!path.StartsWith(staging + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+                    throw new TrialStoreException($"the tree {reference} names '{name}', outside its directory; it was not written by Shrink");
+                System.IO.Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                File.Copy(Open(file), path);
+            }
+            System.IO.Directory.CreateDirectory(staging);
+            if (System.IO.Directory.Exists(target)) System.IO.Directory.Delete(target, recursive: true);
+            System.IO.Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(target))!);
+            System.IO.Directory.Move(staging, target);
+            return target;
+        }
+        finally
+        {
+            if (System.IO.Directory.Exists(staging)) System.IO.Directory.Delete(staging, recursive: true);
+        }
+    }
+
+    /// <summary>A file or a directory kept: <see cref="Put(string)"/> or <see cref="PutTree"/>.</summary>
+    public string PutPath(string path) => System.IO.Directory.Exists(path) ? PutTree(path) : Put(path);
+
+    /// <summary>
+    /// The local path of what <see cref="PutPath"/> kept: a file's path in this directory (checked), or a tree written under
+    /// <paramref name="scratch"/> (checked, once per reference).
+    /// </summary>
+    public string OpenPath(string reference, string scratch)
+    {
+        var path = Open(reference);
+        if (!path.EndsWith(TreeExtension, StringComparison.Ordinal)) return path;
+        var target = Path.Combine(scratch, HashOf(reference));
+        return System.IO.Directory.Exists(target) ? target : OpenTree(reference, target);
     }
 
     /// <summary>The file of <paramref name="hash"/> ending in <paramref name="extension"/>.</summary>

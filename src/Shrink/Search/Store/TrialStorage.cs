@@ -38,9 +38,8 @@ public sealed record TrialStorage
         ArgumentNullException.ThrowIfNull(text);
         if (text.StartsWith("sqlite:", StringComparison.OrdinalIgnoreCase))
         {
-            var path = text["sqlite:".Length..].TrimStart('/');
-            path = text.StartsWith("sqlite:///", StringComparison.OrdinalIgnoreCase) ? "/" + path : path;
-            return Sqlite(path);
+            var rest = text["sqlite:".Length..];
+            return Sqlite(rest.StartsWith("//", StringComparison.Ordinal) ? rest[2..] : rest);   // sqlite:///abs, sqlite:/abs and sqlite:rel
         }
         if (!text.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase) && !text.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase))
         {
