@@ -17,10 +17,17 @@ public enum TensorStorage
 /// A constant tensor: an initializer, or the value of a tensor attribute. Data is held as
 /// little-endian bytes in C order (sub-byte types two per byte, low nibble first), whatever the
 /// file used; <see cref="Storage"/> remembers the file's form.
+/// A <see cref="Clone"/> shares the bytes with its original until either is written to: the writable views
+/// (<see cref="RawData"/>, <see cref="AsFloats"/>, <see cref="AsInt64s"/>) copy them first (copy on write), the
+/// read-only ones (<see cref="Bytes"/>, <see cref="Floats"/>) never do. So a pass pipeline's private copy of a model
+/// costs memory only for the tensors a pass rewrites in place.
 /// </summary>
 public sealed class Tensor
 {
     private byte[] _data;
+
+    /// <summary>Whether <see cref="_data"/> is held by another tensor too (a clone, or the tensor this one was cloned from).</summary>
+    private bool _shared;
 
     public Tensor(string name, DataType dataType, long[] dims, byte[] data, TensorStorage storage = TensorStorage.Raw)
     {
@@ -49,11 +56,14 @@ public sealed class Tensor
     /// <summary>Number of elements (product of <see cref="Dims"/>).</summary>
     public long ElementCount => Dims.Aggregate(1L, (a, d) => checked(a * d));
 
-    /// <summary>The raw little-endian bytes.</summary>
+    /// <summary>The raw little-endian bytes (never copied).</summary>
     public ReadOnlySpan<byte> Bytes => _data;
 
-    /// <summary>The raw bytes as a mutable array (owned by this tensor).</summary>
-    public byte[] RawData => _data;
+    /// <summary>The raw bytes as a mutable array, owned by this tensor (copied first when shared with a clone).</summary>
+    public byte[] RawData => Own();
+
+    /// <summary>The raw bytes as an array for reading only: shared with clones, never copied. Writing to it would change them too.</summary>
+    internal byte[] SharedBytes => _data;
 
     /// <summary>The shape as a <see cref="Ir.Shape"/>.</summary>
     public Shape Shape => Shape.Of(Dims);
@@ -62,23 +72,41 @@ public sealed class Tensor
     public Span<float> AsFloats()
     {
         Require(DataType.Float);
-        return MemoryMarshal.Cast<byte, float>(_data.AsSpan());
+        return MemoryMarshal.Cast<byte, float>(Own().AsSpan());
+    }
+
+    /// <summary>Float32 elements for reading (no copy, even when shared with a clone); float32 tensors only.</summary>
+    public ReadOnlySpan<float> Floats
+    {
+        get
+        {
+            Require(DataType.Float);
+            return MemoryMarshal.Cast<byte, float>(_data.AsSpan());
+        }
+    }
+
+    /// <summary>Whether every element of a float32 tensor is finite (no NaN, no ±∞); read in place, nothing copied.</summary>
+    public bool AllFinite()
+    {
+        foreach (var v in Floats)
+            if (!float.IsFinite(v)) return false;
+        return true;
     }
 
     /// <summary>Int64 elements as a span (no copy); int64 tensors only.</summary>
     public Span<long> AsInt64s()
     {
         Require(DataType.Int64);
-        return MemoryMarshal.Cast<byte, long>(_data.AsSpan());
+        return MemoryMarshal.Cast<byte, long>(Own().AsSpan());
     }
 
     /// <summary>Elements converted to float64 for numeric types (int4 and uint4 unpacked).</summary>
     public double[] ToDoubles() => DataType switch
     {
-        DataType.Float => Array.ConvertAll(AsFloats().ToArray(), f => (double)f),
+        DataType.Float => ToDoubles(Floats),
         DataType.Double => MemoryMarshal.Cast<byte, double>(_data).ToArray(),
         DataType.Float16 => MemoryMarshal.Cast<byte, Half>(_data).ToArray().Select(h => (double)h).ToArray(),
-        DataType.Int64 => Array.ConvertAll(AsInt64s().ToArray(), v => (double)v),
+        DataType.Int64 => Array.ConvertAll(MemoryMarshal.Cast<byte, long>(_data).ToArray(), v => (double)v),
         DataType.Int32 => Array.ConvertAll(MemoryMarshal.Cast<byte, int>(_data).ToArray(), v => (double)v),
         DataType.Int8 => Array.ConvertAll((sbyte[])(Array)_data.ToArray(), v => (double)v),
         DataType.UInt8 or DataType.Bool => Array.ConvertAll(_data, v => (double)v),
@@ -93,7 +121,7 @@ public sealed class Tensor
     /// <summary>Elements as int64 for integer types (used for shape-like constants).</summary>
     public long[] ToInt64s() => DataType switch
     {
-        DataType.Int64 => AsInt64s().ToArray(),
+        DataType.Int64 => MemoryMarshal.Cast<byte, long>(_data).ToArray(),
         DataType.Int32 => Array.ConvertAll(MemoryMarshal.Cast<byte, int>(_data).ToArray(), v => (long)v),
         _ => ToDoubles().Select(d => (long)d).ToArray(),
     };
@@ -104,6 +132,7 @@ public sealed class Tensor
         if (data.Length != _data.Length)
             throw new ArgumentException($"tensor '{Name}': new data has {data.Length} bytes, expected {_data.Length}");
         _data = data;
+        _shared = false;
     }
 
     /// <summary>A float32 tensor that takes ownership of a copy of <paramref name="values"/>.</summary>
@@ -120,16 +149,42 @@ public sealed class Tensor
         return new Tensor(name, DataType.Int64, dims, MemoryMarshal.AsBytes(values).ToArray());
     }
 
-    /// <summary>A deep copy (data, strings, external-data record and residue), under another name when one is given.</summary>
-    public Tensor Clone(string? name = null) => new(name ?? Name, DataType, (long[])Dims.Clone(), (byte[])_data.Clone(), Storage)
+    /// <summary>
+    /// A copy (strings, external-data record and residue copied), under another name when one is given. The data is
+    /// shared until either tensor is written to (copy on write); the two never see each other's writes.
+    /// </summary>
+    public Tensor Clone(string? name = null)
     {
-        DocString = DocString,
-        Strings = Strings?.Select(s => (byte[])s.Clone()).ToArray(),
-        ExternalInfo = ExternalInfo?.ToArray(),
-        Residue = Onnx.Residues.Clone(Residue),
-    };
+        _shared = true;
+        return new(name ?? Name, DataType, (long[])Dims.Clone(), _data, Storage)
+        {
+            _shared = true,
+            DocString = DocString,
+            Strings = Strings?.Select(s => (byte[])s.Clone()).ToArray(),
+            ExternalInfo = ExternalInfo?.ToArray(),
+            Residue = Onnx.Residues.Clone(Residue),
+        };
+    }
 
     public override string ToString() => $"{Name}: {DataType.ShortName()}{Shape}";
+
+    /// <summary>The data, copied first when another tensor shares it, so that writes stay this tensor's.</summary>
+    private byte[] Own()
+    {
+        if (_shared)
+        {
+            _data = (byte[])_data.Clone();
+            _shared = false;
+        }
+        return _data;
+    }
+
+    private static double[] ToDoubles(ReadOnlySpan<float> values)
+    {
+        var result = new double[values.Length];
+        for (var i = 0; i < values.Length; i++) result[i] = values[i];
+        return result;
+    }
 
     private void Require(DataType t)
     {

@@ -37,7 +37,7 @@ internal sealed class ExternalSink
         p.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = "" });
         p.ExternalData.Add(new StringStringEntryProto { Key = "offset", Value = _offset.ToString() });
         p.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = t.Bytes.Length.ToString() });
-        _chunks.Add(t.RawData);
+        _chunks.Add(t.SharedBytes); // read only: written out as it is
         _stored.Add(p);
         _offset += t.Bytes.Length;
     }

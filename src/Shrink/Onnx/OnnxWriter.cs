@@ -96,6 +96,6 @@ public static partial class OnnxWriter
 
     /// <summary>Data that came from an external file is written inline as raw bytes.</summary>
     private static Tensor InlineForm(Tensor t) => t.Storage == TensorStorage.External
-        ? new Tensor(t.Name, t.DataType, t.Dims, t.RawData, TensorStorage.Raw) { DocString = t.DocString }
+        ? new Tensor(t.Name, t.DataType, t.Dims, t.SharedBytes, TensorStorage.Raw) { DocString = t.DocString } // only encoded, never written to
         : t;
 }

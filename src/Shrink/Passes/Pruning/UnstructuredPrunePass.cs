@@ -86,7 +86,7 @@ public sealed class PruningMasks : IArtifact
         var masks = new PruningMasks();
         foreach (var w in PrunableWeights.Find(model))
         {
-            var values = w.Tensor.AsFloats();
+            var values = w.Tensor.Floats;
             if (values.Contains(0f)) masks.Set(w.Weight.Name, values.ToArray().Select(v => v != 0).ToArray());
         }
         return masks;
@@ -98,7 +98,7 @@ public sealed class PruningMasks : IArtifact
         foreach (var (name, keep) in _keep)
         {
             var init = model.Graph.FindInitializer(name) ?? throw new InvalidOperationException($"no initializer '{name}'");
-            var values = init.Const!.AsFloats().ToArray();
+            var values = init.Const!.Floats.ToArray();
             for (var i = 0; i < values.Length; i++)
                 if (!keep[i]) values[i] = 0;
             init.Const = Tensor.FromFloats(name, init.Const.Dims, values);
@@ -125,7 +125,7 @@ public sealed class UnstructuredPrunePass : Pass
         if (_options.Method == PruneMethod.Taylor && _options.Scores is null) return "taylor measures |w·∂L/∂w| on data: give the measured scores";
         var weights = PrunableWeights.Find(model);
         if (PrunableWeights.Problem(weights, _options.LayerSparsity) is { } problem) return problem;
-        var bad = weights.FirstOrDefault(w => w.Tensor.AsFloats().ToArray().Any(v => !float.IsFinite(v)));
+        var bad = weights.FirstOrDefault(w => !w.Tensor.AllFinite());
         if (bad is not null) return $"the weights of layer '{bad.LayerName}' contain NaN or infinity; fix or retrain the model first";
         return null;
     }
@@ -158,7 +158,7 @@ public sealed class UnstructuredPrunePass : Pass
             return given.TryGetValue(w.Weight.Name, out var s) && s.Length == w.Tensor.ElementCount
                 ? s
                 : throw new OptionsException($"no {_options.Method.Name()} scores for layer '{w.LayerName}'; the scores were measured on another model");
-        var values = w.Tensor.AsFloats();
+        var values = w.Tensor.Floats;
         var scores = new float[values.Length];
         if (_options.Method == PruneMethod.Random)
         {
@@ -212,7 +212,7 @@ public sealed class UnstructuredPrunePass : Pass
 
     private static bool[] NmMask(PrunableWeight w, int n, int m, PassContext context)
     {
-        var values = w.Tensor.AsFloats().ToArray();
+        var values = w.Tensor.Floats.ToArray();
         var dims = w.Tensor.Dims;
         var keep = new bool[values.Length];
         Array.Fill(keep, true);

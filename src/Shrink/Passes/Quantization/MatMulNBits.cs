@@ -79,7 +79,7 @@ public static class MatMulNBits
     public static (float[] Rows, int N, int K) Transposed(Node layer)
     {
         var w = Graph.ConstantOf(layer.Inputs[1])!;
-        var values = w.AsFloats().ToArray();
+        var values = w.Floats.ToArray();
         if (layer.OpType == "Gemm" && layer.GetInt("transB", 0) != 0) return (values, (int)w.Dims[0], (int)w.Dims[1]);
         int k = (int)w.Dims[0], n = (int)w.Dims[1];
         var rows = new float[values.Length];
@@ -160,7 +160,7 @@ public static class MatMulNBits
         if (bias is not null)
         {
             node.AddInput(null); // g_idx
-            node.AddInput(graph.AddInitializer(Tensor.FromFloats(bias.Name + "_bias", new long[] { n }, bias.AsFloats().ToArray())));
+            node.AddInput(graph.AddInitializer(Tensor.FromFloats(bias.Name + "_bias", new long[] { n }, bias.Floats.ToArray())));
         }
         node.Attributes.AddRange(new[] { Ir.Attribute.Int("K", k), Ir.Attribute.Int("N", n), Ir.Attribute.Int("bits", 4), Ir.Attribute.Int("block_size", options.BlockSize) });
         if (options.AccuracyLevel > 0) node.Attributes.Add(Ir.Attribute.Int("accuracy_level", options.AccuracyLevel));
@@ -215,7 +215,7 @@ public static class MatMulNBits
             || Graph.ConstantOf(node.Inputs.ElementAtOrDefault(2)) is not { DataType: DataType.Float } s || s.ElementCount != (long)n * blocks) return null;
         var z = Graph.ConstantOf(node.Inputs.ElementAtOrDefault(3));
         if (node.Inputs.ElementAtOrDefault(3) is not null && z is not { DataType: DataType.UInt8 }) return null;
-        return new NBitsWeights(n, k, block, b.RawData, s.AsFloats().ToArray(), z?.RawData);
+        return new NBitsWeights(n, k, block, b.RawData, s.Floats.ToArray(), z?.RawData);
     }
 
     /// <summary>For the size statistics: per B initializer of a MatMulNBits node, its K·N weights and those not at their zero point.</summary>

@@ -90,11 +90,12 @@ public sealed class QuantizeDynamicPass : Pass
         var transposed = OpRoles.Layer(layer)!.OutputAxis == 0; // the op registry: Gemm with transB holds [N, K]
         // MatMulInteger takes B as [K, N]; Gemm with transB holds [N, K].
         var (k, n) = transposed ? (w.Dims[1], w.Dims[0]) : (w.Dims[0], w.Dims[1]);
-        var values = w.AsFloats().ToArray();
+        if (!transposed) return (w.Floats.ToArray(), new[] { k, n });
+        var values = w.Floats;
         var kn = new float[k * n];
         for (long r = 0; r < k; r++)
             for (long c = 0; c < n; c++)
-                kn[r * n + c] = transposed ? values[c * k + r] : values[r * n + c];
+                kn[r * n + c] = values[(int)(c * k + r)];
         return (kn, new[] { k, n });
     }
 
@@ -167,7 +168,7 @@ public sealed class QuantizeDynamicPass : Pass
     {
         var w = layer.Inputs[1]!;
         var t = w.Const!;
-        var (levels, scales) = WeightQuantizer.Quantize(t.AsFloats().ToArray(), t.Dims, ConvSchemeOf(layer, reduceRange));
+        var (levels, scales) = WeightQuantizer.Quantize(t.Floats.ToArray(), t.Dims, ConvSchemeOf(layer, reduceRange));
         var channelDims = new[] { t.Dims[0] }.Concat(Enumerable.Repeat(1L, t.Dims.Length - 2)).ToArray(); // broadcasts over [N, M, spatial…]
         var wq = graph.AddInitializer(new Tensor(w.Name + "_quantized", DataType.Int8, t.Dims, (byte[])(Array)levels));
         var wz = graph.AddInitializer(new Tensor(w.Name + "_zero_point", DataType.Int8, Array.Empty<long>(), new byte[1]));
@@ -176,7 +177,7 @@ public sealed class QuantizeDynamicPass : Pass
         conv.Attributes.AddRange(layer.Attributes); // the Conv is removed: its attributes move
         Value? bias = null;
         if (layer.Inputs.ElementAtOrDefault(2) is { Name.Length: > 0 } b)
-            bias = b.Const is { } bt ? graph.AddInitializer(Tensor.FromFloats(b.Name + "_channels", channelDims, bt.AsFloats().ToArray()))
+            bias = b.Const is { } bt ? graph.AddInitializer(Tensor.FromFloats(b.Name + "_channels", channelDims, bt.Floats.ToArray()))
                 : Op(graph, layer, "Reshape", b, graph.AddInitializer(Tensor.FromInt64s(b.Name + "_shape", new long[] { channelDims.Length }, channelDims.Select(d => d == 1 ? 1L : -1L).ToArray()))).Outputs[0]!;
         Rescale(graph, layer, conv.Outputs[0]!, x.Scale, ws, bias);
         var flatScale = Tensor.FromFloats(ws.Name, new[] { (long)scales.Length }, scales);
