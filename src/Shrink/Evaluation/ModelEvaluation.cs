@@ -97,10 +97,13 @@ public static class ModelEvaluation
     private static FidelityMeasurement? MeasureFidelity(string beforePath, string afterPath, IDataSource? test, FidelityCheck check, RunnerOptions? runner,
         List<string> notes, OptionNaming? naming)
     {
-        var options = new RunnerOptions { DimValues = runner?.DimValues ?? new Dictionary<string, long>() };
+        // Measurement sessions skip ONNX Runtime's prepacking (a packed copy of every weight), and the two models are run in turn.
+        var options = new RunnerOptions { DimValues = runner?.DimValues ?? new Dictionary<string, long>(), Prepacking = false };
         using var reference = OnnxRunner.Load(beforePath, options);
-        using var candidate = OnnxRunner.Load(afterPath, options);
-        return FidelityOf(reference, candidate, test, check, notes, naming);
+        if (FidelitySource(reference, test, check, notes, naming) is not { } source) return null;
+        var measured = new FidelityMeasurement(source.Name, Fidelity.InTurn(reference, () => OnnxRunner.Load(afterPath, options), source));
+        check.Options.Enforce(measured.Outputs, check.Mend);
+        return measured;
     }
 
     /// <summary>
@@ -115,8 +118,16 @@ public static class ModelEvaluation
         ICollection<string>? notes = null, OptionNaming? naming = null)
     {
         check ??= new();
-        IDataSource source;
-        try { source = data ?? check.Data ?? Fidelity.RandomInputs(before, check.Options); }
+        if (FidelitySource(before, data, check, notes, naming) is not { } source) return null;
+        var measured = Fidelity.Against(before, after, source, check.Options);
+        check.Options.Enforce(measured.Outputs, check.Mend);
+        return measured;
+    }
+
+    /// <summary>What fidelity is measured on (<see cref="FidelityOf"/>): the data, the check's data, else random inputs; null (with a note) when none can be made.</summary>
+    private static IDataSource? FidelitySource(OnnxRunner before, IDataSource? data, FidelityCheck check, ICollection<string>? notes, OptionNaming? naming)
+    {
+        try { return data ?? check.Data ?? Fidelity.RandomInputs(before, check.Options); }
         catch (ShrinkUserException e) when (e is OptionsException or DataException)
         {
             var min = OptionName.Of(nameof(FidelityOptions.MinFidelity));
@@ -125,9 +136,6 @@ public static class ModelEvaluation
             notes?.Add($"fidelity to the input model not measured: {(naming is null ? e.Message : e.Wording.Render(naming))}; give data to measure it");
             return null;
         }
-        var measured = Fidelity.Against(before, after, source, check.Options);
-        check.Options.Enforce(measured.Outputs, check.Mend);
-        return measured;
     }
 
     private static IReadOnlyList<LatencyComparisonRow> CompareLatency(string beforePath, string afterPath, IReadOnlyList<int> batches, RunnerOptions options,

@@ -86,17 +86,28 @@ public sealed class QuantizeDynamicPass : Pass
     /// <summary>A layer's weight as MatMulInteger takes it, [K, N] (a Gemm with transB holds [N, K]).</summary>
     public static (float[] Values, long[] Dims) WeightMatrix(Node layer)
     {
+        var values = WeightMatrixView(layer, out var dims);
+        return (values.ToArray(), dims);
+    }
+
+    /// <summary>
+    /// <see cref="WeightMatrix"/> without a copy where none is needed: a MatMul's [K, N] weight is read in place, only a
+    /// transposed Gemm weight is copied (transposed).
+    /// </summary>
+    private static ReadOnlySpan<float> WeightMatrixView(Node layer, out long[] dims)
+    {
         var w = layer.Inputs[1]!.Const!;
         var transposed = OpRoles.Layer(layer)!.OutputAxis == 0; // the op registry: Gemm with transB holds [N, K]
         // MatMulInteger takes B as [K, N]; Gemm with transB holds [N, K].
         var (k, n) = transposed ? (w.Dims[1], w.Dims[0]) : (w.Dims[0], w.Dims[1]);
-        if (!transposed) return (w.Floats.ToArray(), new[] { k, n });
+        dims = new[] { k, n };
+        if (!transposed) return w.Floats;
         var values = w.Floats;
         var kn = new float[k * n];
         for (long r = 0; r < k; r++)
             for (long c = 0; c < n; c++)
                 kn[r * n + c] = values[(int)(c * k + r)];
-        return (kn, new[] { k, n });
+        return kn;
     }
 
     /// <summary>x → DynamicQuantizeLinear: its uint8 values, scale and zero point, computed at run time.</summary>
@@ -137,7 +148,7 @@ public sealed class QuantizeDynamicPass : Pass
     /// <summary>Replaces one layer by MatMulInteger → Cast → Mul (→ Add bias); returns the integer weight's name and its parameters (of the stored [K, N] tensor).</summary>
     private (string Name, QuantizedTensor Parameters) Rewrite(Graph graph, Node layer, (Value Q, Value Scale, Value Zero) x, bool reduceRange)
     {
-        var (kn, dims) = WeightMatrix(layer);
+        var kn = WeightMatrixView(layer, out var dims);
         var (wq, ws, wz, _) = WeightQuantizer.AddQuantized(graph, layer.Inputs[1]!.Name, kn, dims, SchemeOf(layer, reduceRange));
         var product = Op(graph, layer, "MatMulInteger", x.Q, wq, x.Zero, wz).Outputs[0]!;
         Rescale(graph, layer, product, x.Scale, ws, layer.OpType == "Gemm" && layer.Inputs.ElementAtOrDefault(2) is { Name.Length: > 0 } bias ? bias : null);
@@ -168,7 +179,7 @@ public sealed class QuantizeDynamicPass : Pass
     {
         var w = layer.Inputs[1]!;
         var t = w.Const!;
-        var (levels, scales) = WeightQuantizer.Quantize(t.Floats.ToArray(), t.Dims, ConvSchemeOf(layer, reduceRange));
+        var (levels, scales) = WeightQuantizer.Quantize(t.Floats, t.Dims, ConvSchemeOf(layer, reduceRange));
         var channelDims = new[] { t.Dims[0] }.Concat(Enumerable.Repeat(1L, t.Dims.Length - 2)).ToArray(); // broadcasts over [N, M, spatial…]
         var wq = graph.AddInitializer(new Tensor(w.Name + "_quantized", DataType.Int8, t.Dims, (byte[])(Array)levels));
         var wz = graph.AddInitializer(new Tensor(w.Name + "_zero_point", DataType.Int8, Array.Empty<long>(), new byte[1]));
