@@ -86,8 +86,13 @@ internal static class ConvertCommand
         var m = OnnxReader.Read(input);
         if (allow && LoadFailure(input) is { } why)
             cli.Note($"warning: ONNX Runtime cannot load '{Text.Message.Name(input)}' ({why}); writing it unchanged as --allow-invalid asks, and the result will not load either");
-        var s = ModelSaver.Save(m, outPath, ModelStats.Compute, new OnnxWriteOptions { ExternalData = external }, requireRuntime: !allow, guard: guard);
-        cli.Console.WriteLine($"wrote {outPath}: {m.Graph.Nodes.Count} nodes, {s.Parameters:N0} parameters, {Format.Bytes(s.BytesOnDisk)}{(external ? " (with external data)" : "")}");
+        var options = new OnnxWriteOptions { ExternalData = external };
+        var auto = OnnxWriter.AutoExternalNote(m, options);
+        if (auto is not null) cli.Note($"note: {auto}");
+        // The counts are the written model's (the same graph and weights); no weight is read for them.
+        var s = ModelSaver.Save(m, outPath, file => ModelStats.Compute(m, ModelStats.SizeOnDisk(file), countUnloaded: false), options, requireRuntime: !allow, guard: guard);
+        var stored = external ? " (with external data)" : auto is not null ? " (with external data: over protobuf's 2 GB limit)" : "";
+        cli.Console.WriteLine($"wrote {outPath}: {m.Graph.Nodes.Count} nodes, {s.Parameters:N0} parameters, {Format.Bytes(s.BytesOnDisk)}{stored}");
         return ShrinkApp.Ok;
     }
 

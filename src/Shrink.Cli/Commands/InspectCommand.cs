@@ -13,16 +13,20 @@ internal static class InspectCommand
     {
         var model = Options.Model();
         var json = Options.Json();
-        var command = new Command("inspect", "Show a model's inputs, outputs, parameters, sparsity, size, MACs and per-layer table") { model, json };
-        command.SetAction(cli.Guard(p => Execute(cli, p.GetValue(model)!, p.GetValue(json))));
+        var count = new Option<bool>("--count-nonzero")
+        {
+            Description = "Also count the zeros of weights stored in external data (reads the data file through, a chunk at a time); without it their non-zero and sparsity show '-', and inspect reads no weight",
+        };
+        var command = new Command("inspect", "Show a model's inputs, outputs, parameters, sparsity, size, MACs and per-layer table") { model, json, count };
+        command.SetAction(cli.Guard(p => Execute(cli, p.GetValue(model)!, p.GetValue(json), p.GetValue(count))));
         return command;
     }
 
-    private static int Execute(CliContext cli, string path, bool json)
+    private static int Execute(CliContext cli, string path, bool json, bool countExternal)
     {
         var m = OnnxReader.Read(path);
         var problems = GraphValidator.Validate(m);
-        var stats = problems.Count == 0 ? ModelStats.Compute(path) : null;
+        var stats = problems.Count == 0 ? ModelStats.Compute(m, path, countExternal) : null;
         var report = InspectReport.From(path, m, stats, problems);
         if (json) cli.WriteJson(report);
         else Render(cli.Console, report);
@@ -38,12 +42,15 @@ internal static class InspectCommand
         foreach (var o in r.Outputs) c.WriteLine($"  output  {o}");
         foreach (var p in r.Problems) c.WriteLine($"  problem {p}");
         if (r.Summary is not { } s) return;
-        c.WriteLine($"  parameters {s.Parameters:N0}, non-zero {s.NonZero:N0} (sparsity {s.Sparsity:P1}), {Format.Bytes(s.BytesOnDisk)} on disk, {Format.Macs(s.Macs, s.MacsComplete)} MACs per sample, {s.Nodes} nodes");
+        var zeros = s.NonZero is { } nz ? $"non-zero {nz:N0} (sparsity {s.Sparsity:P1})" : "non-zero not counted";
+        c.WriteLine($"  parameters {s.Parameters:N0}, {zeros}, {Format.Bytes(s.BytesOnDisk)} on disk, {Format.Macs(s.Macs, s.MacsComplete)} MACs per sample, {s.Nodes} nodes");
         c.WriteLine($"  ops: {string.Join(", ", r.OpCounts!.Select(kv => $"{kv.Key}×{kv.Value}"))}");
+        if (s.Uncounted > 0)
+            c.WriteLine($"  {s.Uncounted:N0} parameters are in external data and were not read: their zeros are not counted (--count-nonzero counts them)");
         var table = new Table().AddColumns("layer", "op", "output", "params", "non-zero", "sparsity", "MACs");
         foreach (var l in r.Layers!)
-            table.AddRow(Markup.Escape(l.Name), l.OpType, Markup.Escape(l.OutputShape), l.Parameters.ToString("N0"), l.NonZero.ToString("N0"), l.Sparsity.ToString("P1"), l.Macs?.ToString("N0") ?? "-");
-        table.AddRow("total", "", "", s.Parameters.ToString("N0"), s.NonZero.ToString("N0"), s.Sparsity.ToString("P1"), Format.Macs(s.Macs, s.MacsComplete));
+            table.AddRow(Markup.Escape(l.Name), l.OpType, Markup.Escape(l.OutputShape), l.Parameters.ToString("N0"), l.NonZero?.ToString("N0") ?? "-", l.Sparsity?.ToString("P1") ?? "-", l.Macs?.ToString("N0") ?? "-");
+        table.AddRow("total", "", "", s.Parameters.ToString("N0"), s.NonZero?.ToString("N0") ?? "-", s.Sparsity?.ToString("P1") ?? "-", Format.Macs(s.Macs, s.MacsComplete));
         c.Write(table);
     }
 }
@@ -52,16 +59,24 @@ internal static class InspectCommand
 internal sealed record InspectReport(
     string File, long IrVersion, IReadOnlyDictionary<string, long> Opsets, string? Producer,
     IReadOnlyList<string> Inputs, IReadOnlyList<string> Outputs, IReadOnlyList<string> Problems,
-    SummaryStats? Summary, IReadOnlyDictionary<string, int>? OpCounts, IReadOnlyList<LayerStats>? Layers)
+    SummaryStats? Summary, IReadOnlyDictionary<string, int>? OpCounts, IReadOnlyList<InspectLayer>? Layers)
 {
     public static InspectReport From(string path, Model m, ModelStats? s, IReadOnlyList<string> problems) => new(
         path, m.IrVersion, m.OpsetImports.GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => g.Last().Value),
         m.ProducerName is null ? null : $"{m.ProducerName} {m.ProducerVersion}".Trim(),
         m.Graph.Inputs.Where(v => !v.IsInitializer).Select(v => v.ToString()).ToArray(),
         m.Graph.Outputs.Select(v => v.ToString()).ToArray(), problems,
-        s is null ? null : new SummaryStats(s.Parameters, s.NonZero, s.Sparsity, s.BytesOnDisk, s.Macs, s.MacsComplete, s.Nodes),
-        s?.OpCounts, s?.Layers);
+        s is null ? null : new SummaryStats(s.Parameters, s.UncountedParameters == 0 ? s.NonZero : null, s.UncountedParameters == 0 ? s.Sparsity : null,
+            s.UncountedParameters, s.BytesOnDisk, s.Macs, s.MacsComplete, s.Nodes),
+        s?.OpCounts, s?.Layers.Select(InspectLayer.Of).ToList());
 }
 
-/// <summary>Model totals.</summary>
-internal sealed record SummaryStats(long Parameters, long NonZero, double Sparsity, long BytesOnDisk, long Macs, bool MacsComplete, int Nodes);
+/// <summary>Model totals; non-zero and sparsity are null when weights in external data were left uncounted.</summary>
+internal sealed record SummaryStats(long Parameters, long? NonZero, double? Sparsity, long Uncounted, long BytesOnDisk, long Macs, bool MacsComplete, int Nodes);
+
+/// <summary>A row of the per-layer table; non-zero and sparsity are null when the layer's weights were not read.</summary>
+internal sealed record InspectLayer(string Name, string OpType, string OutputShape, long Parameters, long? NonZero, double? Sparsity, long? Macs)
+{
+    public static InspectLayer Of(LayerStats l) => new(l.Name, l.OpType, l.OutputShape, l.Parameters,
+        l.NonZeroCounted ? l.NonZero : null, l.NonZeroCounted ? l.Sparsity : null, l.Macs);
+}

@@ -16,15 +16,18 @@ public enum TensorStorage
 /// <summary>
 /// A constant tensor: an initializer, or the value of a tensor attribute. Data is held as
 /// little-endian bytes in C order (sub-byte types two per byte, low nibble first), whatever the
-/// file used; <see cref="Storage"/> remembers the file's form.
+/// file used; <see cref="Storage"/> remembers the file's form. A tensor read from external data is
+/// not loaded: it keeps its <see cref="DataRange"/> and reads its bytes on the first call that asks
+/// for them (<see cref="Bytes"/>, <see cref="RawData"/>, <see cref="AsFloats"/>, …), owning them from
+/// then on; <see cref="Read"/> and <see cref="CopyTo"/> read without loading.
 /// A <see cref="Clone"/> shares the bytes with its original until either is written to: the writable views
 /// (<see cref="RawData"/>, <see cref="AsFloats"/>, <see cref="AsInt64s"/>) copy them first (copy on write), the
 /// read-only ones (<see cref="Bytes"/>, <see cref="Floats"/>) never do. So a pass pipeline's private copy of a model
 /// costs memory only for the tensors a pass rewrites in place.
 /// </summary>
-public sealed class Tensor
+public sealed partial class Tensor
 {
-    private byte[] _data;
+    private byte[]? _data;
 
     /// <summary>Whether <see cref="_data"/> is held by another tensor too (a clone, or the tensor this one was cloned from).</summary>
     private bool _shared;
@@ -56,14 +59,14 @@ public sealed class Tensor
     /// <summary>Number of elements (product of <see cref="Dims"/>).</summary>
     public long ElementCount => Dims.Aggregate(1L, (a, d) => checked(a * d));
 
-    /// <summary>The raw little-endian bytes (never copied).</summary>
-    public ReadOnlySpan<byte> Bytes => _data;
+    /// <summary>The raw little-endian bytes (loads an unloaded tensor; never copies).</summary>
+    public ReadOnlySpan<byte> Bytes => Data;
 
-    /// <summary>The raw bytes as a mutable array, owned by this tensor (copied first when shared with a clone).</summary>
+    /// <summary>The raw bytes as a mutable array, owned by this tensor (loads an unloaded tensor; copies the bytes first when shared with a clone).</summary>
     public byte[] RawData => Own();
 
-    /// <summary>The raw bytes as an array for reading only: shared with clones, never copied. Writing to it would change them too.</summary>
-    internal byte[] SharedBytes => _data;
+    /// <summary>The raw bytes as an array for reading only (loads an unloaded tensor): shared with clones, never copied. Writing to it would change them too.</summary>
+    internal byte[] SharedBytes => Data;
 
     /// <summary>The shape as a <see cref="Ir.Shape"/>.</summary>
     public Shape Shape => Shape.Of(Dims);
@@ -75,20 +78,37 @@ public sealed class Tensor
         return MemoryMarshal.Cast<byte, float>(Own().AsSpan());
     }
 
-    /// <summary>Float32 elements for reading (no copy, even when shared with a clone); float32 tensors only.</summary>
+    /// <summary>Float32 elements for reading (loads an unloaded tensor; no copy, even when shared with a clone); float32 tensors only.</summary>
     public ReadOnlySpan<float> Floats
     {
         get
         {
             Require(DataType.Float);
-            return MemoryMarshal.Cast<byte, float>(_data.AsSpan());
+            return MemoryMarshal.Cast<byte, float>(Data.AsSpan());
         }
     }
 
-    /// <summary>Whether every element of a float32 tensor is finite (no NaN, no ±∞); read in place, nothing copied.</summary>
+    /// <summary>
+    /// Whether every element of a float32 tensor is finite (no NaN, no ±∞); nothing copied: a loaded tensor is read in
+    /// place, an unloaded one in chunks of <see cref="ChunkBytes"/> and stays unloaded.
+    /// </summary>
     public bool AllFinite()
     {
-        foreach (var v in Floats)
+        Require(DataType.Float);
+        if (IsLoaded) return AllFinite(Floats);
+        var buffer = new byte[(int)Math.Min(ChunkBytes, ByteLength)];
+        for (long at = 0; at < ByteLength; at += buffer.Length)
+        {
+            var part = buffer.AsSpan(0, (int)Math.Min(buffer.Length, ByteLength - at));
+            Read(at, part);
+            if (!AllFinite(MemoryMarshal.Cast<byte, float>(part))) return false;
+        }
+        return true;
+    }
+
+    private static bool AllFinite(ReadOnlySpan<float> values)
+    {
+        foreach (var v in values)
             if (!float.IsFinite(v)) return false;
         return true;
     }
@@ -101,18 +121,20 @@ public sealed class Tensor
     }
 
     /// <summary>Elements converted to float64 for numeric types (int4 and uint4 unpacked).</summary>
-    public double[] ToDoubles() => DataType switch
+    public double[] ToDoubles() => ToDoubles(Data);
+
+    private double[] ToDoubles(byte[] data) => DataType switch
     {
-        DataType.Float => ToDoubles(Floats),
-        DataType.Double => MemoryMarshal.Cast<byte, double>(_data).ToArray(),
-        DataType.Float16 => MemoryMarshal.Cast<byte, Half>(_data).ToArray().Select(h => (double)h).ToArray(),
-        DataType.Int64 => Array.ConvertAll(MemoryMarshal.Cast<byte, long>(_data).ToArray(), v => (double)v),
-        DataType.Int32 => Array.ConvertAll(MemoryMarshal.Cast<byte, int>(_data).ToArray(), v => (double)v),
-        DataType.Int8 => Array.ConvertAll((sbyte[])(Array)_data.ToArray(), v => (double)v),
-        DataType.UInt8 or DataType.Bool => Array.ConvertAll(_data, v => (double)v),
+        DataType.Float => ToDoubles(MemoryMarshal.Cast<byte, float>(data)),
+        DataType.Double => MemoryMarshal.Cast<byte, double>(data).ToArray(),
+        DataType.Float16 => MemoryMarshal.Cast<byte, Half>(data).ToArray().Select(h => (double)h).ToArray(),
+        DataType.Int64 => Array.ConvertAll(MemoryMarshal.Cast<byte, long>(data).ToArray(), v => (double)v),
+        DataType.Int32 => Array.ConvertAll(MemoryMarshal.Cast<byte, int>(data).ToArray(), v => (double)v),
+        DataType.Int8 => Array.ConvertAll((sbyte[])(Array)data.ToArray(), v => (double)v),
+        DataType.UInt8 or DataType.Bool => Array.ConvertAll(data, v => (double)v),
         DataType.Int4 or DataType.UInt4 => Enumerable.Range(0, (int)ElementCount).Select(i =>
         {
-            var nibble = (_data[i / 2] >> (4 * (i % 2))) & 0xF;
+            var nibble = (data[i / 2] >> (4 * (i % 2))) & 0xF;
             return (double)(DataType == DataType.Int4 && nibble >= 8 ? nibble - 16 : nibble);
         }).ToArray(),
         _ => throw new NotSupportedException($"tensor '{Name}': conversion of {DataType.ShortName()} to numbers is not supported"),
@@ -121,17 +143,18 @@ public sealed class Tensor
     /// <summary>Elements as int64 for integer types (used for shape-like constants).</summary>
     public long[] ToInt64s() => DataType switch
     {
-        DataType.Int64 => MemoryMarshal.Cast<byte, long>(_data).ToArray(),
-        DataType.Int32 => Array.ConvertAll(MemoryMarshal.Cast<byte, int>(_data).ToArray(), v => (long)v),
+        DataType.Int64 => MemoryMarshal.Cast<byte, long>(Data).ToArray(),
+        DataType.Int32 => Array.ConvertAll(MemoryMarshal.Cast<byte, int>(Data).ToArray(), v => (long)v),
         _ => ToDoubles().Select(d => (long)d).ToArray(),
     };
 
     /// <summary>Replaces the data with new bytes of the same length (keeps dtype and shape).</summary>
     public void SetData(byte[] data)
     {
-        if (data.Length != _data.Length)
-            throw new ArgumentException($"tensor '{Name}': new data has {data.Length} bytes, expected {_data.Length}");
-        _data = data;
+        if (data.LongLength != ByteLength)
+            throw new ArgumentException($"tensor '{Name}': new data has {data.Length} bytes, expected {ByteLength}");
+        if (_gate is null) _data = data;
+        else lock (_gate) (_data, _source) = (data, null);
         _shared = false;
     }
 
@@ -151,14 +174,15 @@ public sealed class Tensor
 
     /// <summary>
     /// A copy (strings, external-data record and residue copied), under another name when one is given. The data is
-    /// shared until either tensor is written to (copy on write); the two never see each other's writes.
+    /// shared until either tensor is written to (copy on write; the two never see each other's writes); an unloaded
+    /// tensor's clone shares its (immutable) source range and stays unloaded.
     /// </summary>
     public Tensor Clone(string? name = null)
     {
-        _shared = true;
-        return new(name ?? Name, DataType, (long[])Dims.Clone(), _data, Storage)
+        var data = CloneData();
+        return new(name ?? Name, DataType, (long[])Dims.Clone(), Storage, data)
         {
-            _shared = true,
+            _shared = data.Item1 is not null,
             DocString = DocString,
             Strings = Strings?.Select(s => (byte[])s.Clone()).ToArray(),
             ExternalInfo = ExternalInfo?.ToArray(),
@@ -168,14 +192,13 @@ public sealed class Tensor
 
     public override string ToString() => $"{Name}: {DataType.ShortName()}{Shape}";
 
-    /// <summary>The data, copied first when another tensor shares it, so that writes stay this tensor's.</summary>
+    /// <summary>The data (loaded if need be), copied first when another tensor shares it, so that writes stay this tensor's.</summary>
     private byte[] Own()
     {
-        if (_shared)
-        {
-            _data = (byte[])_data.Clone();
-            _shared = false;
-        }
+        var data = Data;
+        if (!_shared) return data;
+        _data = (byte[])data.Clone();
+        _shared = false;
         return _data;
     }
 

@@ -11,7 +11,11 @@ namespace Shrink.Onnx;
 /// </summary>
 internal static class ExternalData
 {
-    public static Tensor Load(TensorProto p, string? baseDirectory, string where)
+    /// <summary>
+    /// An unloaded tensor over its range of the data file (opened once per file and model, through
+    /// <paramref name="files"/>); its bytes are read when a caller asks for them.
+    /// </summary>
+    public static Tensor Load(TensorProto p, string? baseDirectory, string where, Dictionary<string, DataFile> files)
     {
         if (p.ExternalData.GroupBy(e => e.Key).FirstOrDefault(g => g.Count() > 1) is { } twice)
             throw new ModelFormatException($"{where}: tensor '{Message.Name(p.Name)}' gives external-data key '{Message.Name(twice.Key)}' {twice.Count()} times; the file is corrupt");
@@ -20,23 +24,22 @@ internal static class ExternalData
             throw new ModelFormatException($"{where}: tensor '{p.Name}' is stored externally but names no location");
         if (baseDirectory is null)
             throw new ModelFormatException($"{where}: tensor '{p.Name}' is stored in external file '{location}', but the model was not read from a file; read it by path");
+        var (type, dims, _, expected) = TensorCodec.Header(p, where);
+        if (type == DataType.String || !type.IsKnown())
+            throw new ModelFormatException($"{where}: tensor '{p.Name}' of type {(type.IsKnown() ? type.ShortName() : ((int)type).ToString())} is stored externally, which ONNX allows only for numeric types; the file is corrupt");
         var path = ResolveInside(baseDirectory, location, p.Name, where);
         var offset = ParseLong(info, "offset", 0, p.Name, where);
-        using var fs = OpenData(path, p.Name, where);
-        var length = ParseLong(info, "length", fs.Length - offset, p.Name, where);
-        if (offset > fs.Length || length > fs.Length - offset)  // written so that huge values cannot overflow
-            throw new ModelFormatException($"{where}: tensor '{p.Name}' asks for {length} bytes at offset {offset} of '{location}', which has {fs.Length}; the data file is truncated or does not belong to this model");
-        var bytes = new byte[length];
-        fs.Position = offset;
-        fs.ReadExactly(bytes);
-        var stripped = p.Clone();
-        stripped.ExternalData.Clear();
-        stripped.ClearDataLocation();
-        stripped.RawData = Google.Protobuf.ByteString.CopyFrom(bytes);
-        var t = TensorCodec.Decode(stripped, where);
-        t.Storage = TensorStorage.External;
-        t.ExternalInfo = p.ExternalData.Select(e => new KeyValuePair<string, string>(e.Key, e.Value)).ToArray();
-        return t;
+        if (!files.TryGetValue(path, out var file)) files[path] = file = OpenData(path, p.Name, where);
+        var length = ParseLong(info, "length", file.Length - offset, p.Name, where);
+        if (offset > file.Length || length > file.Length - offset)  // written so that huge values cannot overflow
+            throw new ModelFormatException($"{where}: tensor '{p.Name}' asks for {length} bytes at offset {offset} of '{location}', which has {file.Length}; the data file is truncated or does not belong to this model");
+        if (length != expected)
+            throw new ModelFormatException($"{where}: tensor '{p.Name}' ({type.ShortName()}[{string.Join(",", dims)}]) holds {length} bytes of data, expected {expected}");
+        return new Tensor(p.Name, type, dims, new DataRange(file, offset, length))
+        {
+            DocString = p.HasDocString ? p.DocString : null,
+            ExternalInfo = p.ExternalData.Select(e => new KeyValuePair<string, string>(e.Key, e.Value)).ToArray(),
+        };
     }
 
     /// <summary>
@@ -65,9 +68,9 @@ internal static class ExternalData
     private static bool Inside(string root, string path) =>
         path.StartsWith(root.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal);
 
-    private static FileStream OpenData(string path, string tensor, string where)
+    private static DataFile OpenData(string path, string tensor, string where)
     {
-        try { return File.OpenRead(path); }
+        try { return DataFile.Open(path); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new ModelFormatException($"{where}: tensor '{Message.Name(tensor)}' is stored in '{Message.Name(path)}', which cannot be read ({Message.OneLine(e.Message, 200)}); keep the data file beside the model", e);

@@ -6,11 +6,15 @@ namespace Shrink.Onnx;
 
 /// <summary>
 /// Collects tensors bound for the external data file while a model is written; the file's name is
-/// derived from its content (<see cref="Finish"/>), and every tensor is pointed at it then.
+/// derived from its content (<see cref="Finish"/>), and every tensor is pointed at it then. Tensors are
+/// kept, not their bytes: an unloaded one is copied from its own data file in chunks
+/// (<see cref="Tensor.CopyTo"/>) when the file is hashed and written, and is never loaded.
 /// </summary>
 internal sealed class ExternalSink
 {
-    private readonly List<byte[]> _chunks = new();
+    private static readonly byte[] Zeros = new byte[64];
+
+    private readonly List<(int Pad, Tensor Tensor)> _parts = new();
     private readonly List<TensorProto> _stored = new();
     private long _offset;
 
@@ -24,11 +28,11 @@ internal sealed class ExternalSink
     /// <summary>Bytes of the data file.</summary>
     public long Length => _offset;
 
-    /// <summary>Records the tensor's bytes (aligned to 64 bytes) and points <paramref name="p"/> at them.</summary>
+    /// <summary>Records the tensor (its bytes aligned to 64) and points <paramref name="p"/> at them.</summary>
     public void Store(Tensor t, TensorProto p)
     {
         var pad = (int)((64 - _offset % 64) % 64);
-        if (pad > 0) { _chunks.Add(new byte[pad]); _offset += pad; }
+        _offset += pad;
         p.Name = t.Name;
         p.DataType = (int)t.DataType;
         p.Dims.AddRange(t.Dims);
@@ -36,10 +40,10 @@ internal sealed class ExternalSink
         p.DataLocation = TensorProto.Types.DataLocation.External;
         p.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = "" });
         p.ExternalData.Add(new StringStringEntryProto { Key = "offset", Value = _offset.ToString() });
-        p.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = t.Bytes.Length.ToString() });
-        _chunks.Add(t.SharedBytes); // read only: written out as it is
+        p.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = t.ByteLength.ToString() });
+        _parts.Add((pad, t));
         _stored.Add(p);
-        _offset += t.Bytes.Length;
+        _offset += t.ByteLength;
     }
 
     /// <summary>Names the data file after its content (SHA-256) and points every stored tensor at it.</summary>
@@ -53,13 +57,18 @@ internal sealed class ExternalSink
     /// <summary>The first 16 hex digits of the SHA-256 of the data file's bytes.</summary>
     public string Hash()
     {
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (var c in _chunks) sha.AppendData(c);
-        return Convert.ToHexStringLower(sha.GetHashAndReset())[..16];
+        using var sha = SHA256.Create();
+        using (var hashing = new CryptoStream(Stream.Null, sha, CryptoStreamMode.Write, leaveOpen: true))
+            CopyTo(hashing);
+        return Convert.ToHexStringLower(sha.Hash!)[..16];
     }
 
     public void CopyTo(Stream s)
     {
-        foreach (var c in _chunks) s.Write(c);
+        foreach (var (pad, t) in _parts)
+        {
+            s.Write(Zeros, 0, pad);
+            t.CopyTo(s);
+        }
     }
 }

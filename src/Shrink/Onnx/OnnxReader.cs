@@ -112,7 +112,7 @@ public static class OnnxReader
     internal static Tensor ReadTensor(TensorProto tp, ReadContext ctx, string where)
     {
         var t = tp.DataLocation == TensorProto.Types.DataLocation.External
-            ? ExternalData.Load(tp, ctx.BaseDirectory, $"'{ctx.Source}' {where}")
+            ? ExternalData.Load(tp, ctx.BaseDirectory, $"'{ctx.Source}' {where}", ctx.Files)
             : TensorCodec.Decode(tp, $"'{ctx.Source}' {where}");
         t.Residue = Residues.OfTensor(tp);
         return t;
@@ -133,5 +133,9 @@ public static class OnnxReader
 
     private static string NodeLabel(NodeProto np) => np.Name.Length > 0 ? np.Name : $"{np.OpType}→{np.Output.FirstOrDefault()}";
 
-    internal sealed record ReadContext(string Source, string? BaseDirectory);
+    internal sealed record ReadContext(string Source, string? BaseDirectory)
+    {
+        /// <summary>The external data files opened so far, by real path: each opened once per model.</summary>
+        public Dictionary<string, DataFile> Files { get; } = new(StringComparer.Ordinal);
+    }
 }

@@ -29,10 +29,10 @@ public static partial class OnnxWriter
             RemoveOrphanData(dir, name, guard);
             var previous = ExternalDataFiles.Referenced(staged.Destination);
             string? dataName = null;
-            if (!options.ExternalData && !NeedsExternalData(model))
+            if (!options.ExternalData && !NeedsExternalData(model, options.Inline))
             {
-                var bytes = ToBytes(model);
-                staged.Write(s => s.Write(bytes));
+                var proto = ToProto(model, null);
+                staged.Write(s => proto.WriteTo(s));
             }
             else
             {

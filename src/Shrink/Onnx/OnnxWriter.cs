@@ -13,6 +13,15 @@ public sealed record OnnxWriteOptions
 
     /// <summary>Initializers of at least this many bytes go to the side file when <see cref="ExternalData"/> is on.</summary>
     public long ExternalThreshold { get; init; } = 1024;
+
+    /// <summary>
+    /// Bytes of initializer data past which external data is used whatever <see cref="ExternalData"/> says
+    /// (default: just under protobuf's 2 GB limit on one message, as onnx's own save does for large models).
+    /// </summary>
+    public long InlineLimit { get; init; } = OnnxWriter.ProtobufLimit;
+
+    /// <summary><see cref="InlineLimit"/>, never past what protobuf can hold.</summary>
+    internal long Inline => Math.Min(InlineLimit, OnnxWriter.ProtobufLimit);
 }
 
 /// <summary>
@@ -22,7 +31,7 @@ public sealed record OnnxWriteOptions
 public static partial class OnnxWriter
 {
     /// <summary>Protobuf cannot hold a message of 2 GiB; past this much tensor data external data is used.</summary>
-    internal const long InlineLimit = (1L << 31) - (64L << 20);
+    public const long ProtobufLimit = (1L << 31) - (64L << 20);
 
     /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> (refusing an output <paramref name="guard"/> protects).</summary>
     public static void Write(Model model, string path, OnnxWriteOptions? options = null, OutputGuard? guard = null)
@@ -34,14 +43,27 @@ public static partial class OnnxWriter
     /// <summary>The model as ONNX bytes with all data inline.</summary>
     public static byte[] ToBytes(Model model)
     {
-        if (NeedsExternalData(model))
+        if (NeedsExternalData(model, ProtobufLimit))
             throw new InvalidOperationException("the model holds over 2 GB of tensor data; write it to a file with external data");
         return ToProto(model, null).ToByteArray();
     }
 
-    /// <summary>True when the model's tensor data is too large for one protobuf message.</summary>
-    internal static bool NeedsExternalData(Model m) =>
-        m.AllGraphs().SelectMany(g => g.Initializers).Sum(v => (long)v.Const!.Bytes.Length) > InlineLimit;
+    /// <summary>
+    /// Why a write with <paramref name="options"/> stores the weights in external data though they did not ask
+    /// for it (the model's initializers exceed <see cref="OnnxWriteOptions.InlineLimit"/>), as a line for the user; null otherwise.
+    /// </summary>
+    public static string? AutoExternalNote(Model model, OnnxWriteOptions? options = null)
+    {
+        options ??= new OnnxWriteOptions();
+        if (options.ExternalData || !NeedsExternalData(model, options.Inline)) return null;
+        var bytes = InitializerBytes(model);
+        return $"the model holds {bytes / 1e9:0.00} GB of weights, over the {options.Inline / 1e9:0.00} GB one ONNX file can hold inline (protobuf's limit), so they are written to external data beside it";
+    }
+
+    /// <summary>True when the model's tensor data is over <paramref name="limit"/> bytes (counted without loading any).</summary>
+    internal static bool NeedsExternalData(Model m, long limit) => InitializerBytes(m) > limit;
+
+    private static long InitializerBytes(Model m) => m.AllGraphs().SelectMany(g => g.Initializers).Sum(v => v.Const!.ByteLength);
 
     private static ModelProto ToProto(Model m, ExternalSink? sink)
     {
@@ -86,7 +108,7 @@ public static partial class OnnxWriter
     private static TensorProto WriteTensor(Tensor t, ExternalSink? sink)
     {
         var p = new TensorProto();
-        if (sink is not null && t.DataType != DataType.String && t.Bytes.Length >= sink.Threshold)
+        if (sink is not null && t.DataType != DataType.String && t.ByteLength >= sink.Threshold)
             sink.Store(t, p);
         else
             TensorCodec.Encode(InlineForm(t), p);
@@ -94,8 +116,11 @@ public static partial class OnnxWriter
         return p;
     }
 
-    /// <summary>Data that came from an external file is written inline as raw bytes.</summary>
+    /// <summary>
+    /// Data that came from an external file is written inline as raw bytes; an unloaded tensor's are read
+    /// for the message alone (wrapped, not copied again), and the tensor stays unloaded.
+    /// </summary>
     private static Tensor InlineForm(Tensor t) => t.Storage == TensorStorage.External
-        ? new Tensor(t.Name, t.DataType, t.Dims, t.SharedBytes, TensorStorage.Raw) { DocString = t.DocString } // only encoded, never written to
+        ? new Tensor(t.Name, t.DataType, t.Dims, t.IsLoaded ? t.SharedBytes : t.CopyBytes(), TensorStorage.Raw) { DocString = t.DocString } // only encoded, never written to
         : t;
 }

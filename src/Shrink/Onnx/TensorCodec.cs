@@ -16,13 +16,7 @@ internal static class TensorCodec
     /// <summary>Decodes a tensor whose data is inline (raw or typed); external data is resolved by the caller.</summary>
     public static Tensor Decode(TensorProto p, string where)
     {
-        var type = (DataType)p.DataType;
-        var dims = p.Dims.ToArray();
-        if (dims.Any(d => d < 0))
-            throw new ModelFormatException($"{where}: tensor '{p.Name}' has a negative dimension [{string.Join(",", dims)}]");
-        long count, expected;
-        try { count = dims.Aggregate(1L, (a, d) => checked(a * d)); expected = type.ByteCount(count); }
-        catch (OverflowException) { throw new ModelFormatException($"{where}: tensor '{p.Name}' has an impossibly large shape [{string.Join(",", dims)}]"); }
+        var (type, dims, count, expected) = Header(p, where);
         if (type == DataType.String)
             return DecodeStrings(p, dims, count, where);
         if (!type.IsKnown())
@@ -32,6 +26,21 @@ internal static class TensorCodec
         if (data.LongLength != expected && !(p.DataLocation == TensorProto.Types.DataLocation.External))
             throw new ModelFormatException($"{where}: tensor '{p.Name}' ({type.ShortName()}[{string.Join(",", dims)}]) holds {data.LongLength} bytes of data, expected {expected}");
         return new Tensor(p.Name, type, dims, data, storage) { DocString = p.HasDocString ? p.DocString : null };
+    }
+
+    /// <summary>The tensor's type, shape, element count and expected bytes, checked.</summary>
+    public static (DataType Type, long[] Dims, long Count, long Bytes) Header(TensorProto p, string where)
+    {
+        var type = (DataType)p.DataType;
+        var dims = p.Dims.ToArray();
+        if (dims.Any(d => d < 0))
+            throw new ModelFormatException($"{where}: tensor '{p.Name}' has a negative dimension [{string.Join(",", dims)}]");
+        try
+        {
+            var count = dims.Aggregate(1L, (a, d) => checked(a * d));
+            return (type, dims, count, type.ByteCount(count));
+        }
+        catch (OverflowException) { throw new ModelFormatException($"{where}: tensor '{p.Name}' has an impossibly large shape [{string.Join(",", dims)}]"); }
     }
 
     private static Tensor DecodeStrings(TensorProto p, long[] dims, long count, string where)
@@ -57,7 +66,7 @@ internal static class TensorCodec
         else if (t.Storage == TensorStorage.Typed)
             ToTyped(t, p);
         else
-            p.RawData = ByteString.CopyFrom(t.Bytes);
+            p.RawData = UnsafeByteOperations.UnsafeWrap(t.IsLoaded ? t.RawData : t.CopyBytes());  // the message lives shorter than the tensor and never writes into it
     }
 
     private static byte[] FromTyped(TensorProto p, DataType type, long count, string where)

@@ -9,6 +9,9 @@ public sealed record LayerStats(string Name, string OpType, string OutputShape, 
 {
     /// <summary>Fraction of parameters that are zero.</summary>
     public double Sparsity => Parameters == 0 ? 0 : 1 - (double)NonZero / Parameters;
+
+    /// <summary>False when some of the layer's weights were left in external data uncounted (<see cref="NonZero"/> then counts them all as non-zero).</summary>
+    public bool NonZeroCounted { get; init; } = true;
 }
 
 /// <summary>
@@ -29,9 +32,21 @@ public sealed record ModelStats(
     /// </summary>
     public long PackedBytes { get; init; }
 
-    /// <summary>Computes statistics; <paramref name="bytesOnDisk"/> is the file size (null: the serialized size).</summary>
-    public static ModelStats Compute(Model model, long? bytesOnDisk = null)
+    /// <summary>
+    /// Parameters whose zeros were not counted: weights still in external data when <c>countUnloaded</c> is false
+    /// (counted as non-zero in <see cref="NonZero"/>).
+    /// </summary>
+    public long UncountedParameters { get; init; }
+
+    /// <summary>
+    /// Computes statistics; <paramref name="bytesOnDisk"/> is the file size (null: the serialized size). Weights in
+    /// external data are counted without loading them (<see cref="NonZeroCount"/>), or, with
+    /// <paramref name="countUnloaded"/> false, not read at all: the statistics then need no weight's value.
+    /// </summary>
+    public static ModelStats Compute(Model model, long? bytesOnDisk = null, bool countUnloaded = true)
     {
+        long CountNonZero(Tensor t) => countUnloaded || t.IsLoaded ? NonZeroCount.Of(t) : t.ElementCount;
+        bool Counted(Tensor t) => countUnloaded || t.IsLoaded;
         ShapeInference.Run(model);
         var layers = new List<LayerStats>();
         var counted = new HashSet<Value>();
@@ -47,7 +62,7 @@ public sealed record ModelStats(
             macs += nodeMacs ?? 0;
             if (weights.Count == 0 && nodeMacs is null) continue;
             layers.Add(new LayerStats(node.DisplayName, node.OpType, node.Outputs.FirstOrDefault()?.Shape?.ToString() ?? "?",
-                weights.Sum(t => t.ElementCount), weights.Sum(CountNonZero), nodeMacs));
+                weights.Sum(t => t.ElementCount), weights.Sum(CountNonZero), nodeMacs) { NonZeroCounted = weights.All(Counted) });
         }
         var all = model.AllGraphs().SelectMany(Constants).Where(IsParameter).ToList();
         var ops = model.Graph.Nodes.GroupBy(n => n.OpType).OrderBy(g => g.Key).ToDictionary(g => g.Key, g => g.Count());
@@ -59,7 +74,11 @@ public sealed record ModelStats(
         var nbits = Passes.Quantization.MatMulNBits.WeightCounts(model);
         return new ModelStats(all.Sum(t => nbits.TryGetValue(t.Name, out var c) ? c.Parameters : t.ElementCount),
             all.Sum(t => nbits.TryGetValue(t.Name, out var c) ? c.NonZero : CountNonZero(t)),
-            bytesOnDisk ?? OnnxWriter.ToBytes(model).LongLength, macs, complete, model.Graph.Nodes.Count, layers, ops) { PackedBytes = packed };
+            bytesOnDisk ?? OnnxWriter.ToBytes(model).LongLength, macs, complete, model.Graph.Nodes.Count, layers, ops)
+        {
+            PackedBytes = packed,
+            UncountedParameters = all.Where(t => !Counted(t)).Sum(t => t.ElementCount),
+        };
     }
 
     /// <summary>Every constant tensor of a graph: initializers and the values of Constant nodes.</summary>
@@ -67,16 +86,17 @@ public sealed record ModelStats(
         g.Initializers.Select(v => v.Const!).Concat(g.Nodes.Where(n => n.OpType == "Constant").Select(n => n.GetTensor("value")).OfType<Tensor>());
 
     /// <summary>Reads a file and computes its statistics with its size on disk (external data included).</summary>
-    public static ModelStats Compute(string path)
-    {
-        var model = OnnxReader.Read(path);
-        return Compute(model, SizeOnDisk(model, path));
-    }
+    public static ModelStats Compute(string path) => Compute(OnnxReader.Read(path), path);
 
-    /// <summary>Bytes of a model file plus the external data files it names.</summary>
-    public static long SizeOnDisk(string path) => SizeOnDisk(OnnxReader.Read(path), path);
+    /// <summary>The statistics of <paramref name="model"/>, read from <paramref name="path"/>, with its size on disk.</summary>
+    public static ModelStats Compute(Model model, string path, bool countUnloaded = true) => Compute(model, SizeOnDisk(model, path), countUnloaded);
 
-    private static long SizeOnDisk(Model model, string path) =>
+    /// <summary>Bytes of a model file plus the external data files it names (read from the file's graph, no weight read).</summary>
+    public static long SizeOnDisk(string path) =>
+        new FileInfo(path).Length + ExternalDataFiles.Referenced(path).Where(File.Exists).Sum(f => new FileInfo(f).Length);
+
+    /// <summary>Bytes of the file <paramref name="model"/> was read from plus the external data files it names.</summary>
+    public static long SizeOnDisk(Model model, string path) =>
         new FileInfo(path).Length + ExternalFiles(model, path).Sum(f => new FileInfo(f).Length);
 
     private static IEnumerable<string> ExternalFiles(Model model, string path) =>
@@ -89,32 +109,6 @@ public sealed record ModelStats(
     public static bool IsParameter(Tensor t) =>
         t.DataType.IsFloat() || t.DataType is DataType.Int8 or DataType.UInt8 or DataType.Int4 or DataType.UInt4;
 
-    /// <summary>Elements that are not zero (for sub-byte types, nibbles that are not zero).</summary>
-    public static long CountNonZero(Tensor t)
-    {
-        var bytes = t.Bytes;
-        switch (t.DataType.BitWidth())
-        {
-            case 4:
-                long n4 = 0;
-                for (var i = 0; i < t.ElementCount; i++) if (((bytes[i / 2] >> (4 * (i % 2))) & 0xF) != 0) n4++;
-                return n4;
-            case var bits when bits > 0:
-                var size = bits / 8;
-                long n = 0;
-                for (var i = 0; i + size <= bytes.Length; i += size)
-                    if (!IsZero(bytes.Slice(i, size), t.DataType)) n++;
-                return n;
-            default:
-                return t.ElementCount;
-        }
-    }
-
-    /// <summary>Zero test on the element's bytes; −0.0 counts as zero for floats.</summary>
-    private static bool IsZero(ReadOnlySpan<byte> e, DataType type)
-    {
-        var signMask = type.IsFloat() ? 0x7F : 0xFF;
-        for (var k = 0; k < e.Length - 1; k++) if (e[k] != 0) return false;
-        return (e[^1] & signMask) == 0;
-    }
+    /// <summary>Elements that are not zero (for sub-byte types, nibbles that are not zero); see <see cref="NonZeroCount"/>.</summary>
+    public static long CountNonZero(Tensor t) => NonZeroCount.Of(t);
 }

@@ -141,7 +141,7 @@ public sealed class SplitAnalysis
     public static bool IsWeight(Value v) => v.IsInitializer || v.Producer is { } p && IsConstant(p);
 
     /// <summary>Bytes of a weight's data.</summary>
-    public static long TensorBytes(Value w) => Graph.ConstantOf(w) is { } t ? t.Bytes.Length : 0;
+    public static long TensorBytes(Value w) => Graph.ConstantOf(w) is { } t ? t.ByteLength : 0;
 
     private static IEnumerable<Value> OuterReads(Graph g)
     {

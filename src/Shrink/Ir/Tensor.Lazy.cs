@@ -1,0 +1,105 @@
+namespace Shrink.Ir;
+
+/// <summary>A tensor's data kept in its file until asked for: loading, reading without loading, and cloning unloaded.</summary>
+public sealed partial class Tensor
+{
+    /// <summary>Bytes a streaming read (<see cref="CopyTo"/>, a consumer's chunked <see cref="Read"/>) holds at a time.</summary>
+    public const int ChunkBytes = 1 << 20;
+
+    private DataRange? _source;
+    private readonly Lock? _gate;
+
+    /// <summary>An unloaded tensor whose bytes are <paramref name="source"/> (external data).</summary>
+    public Tensor(string name, DataType dataType, long[] dims, DataRange source)
+        : this(name, dataType, dims, TensorStorage.External, (null, source))
+    {
+    }
+
+    private Tensor(string name, DataType dataType, long[] dims, TensorStorage storage, (byte[]? Data, DataRange? Source) data)
+    {
+        Name = name;
+        DataType = dataType;
+        Dims = dims;
+        Storage = storage;
+        (_data, _source) = data;
+        if (_source is not null) _gate = new Lock();
+    }
+
+    /// <summary>False while the tensor's bytes are still only in its external data file.</summary>
+    public bool IsLoaded => Volatile.Read(ref _data) is not null;
+
+    /// <summary>Bytes of the data, known without loading it.</summary>
+    public long ByteLength => Volatile.Read(ref _data)?.LongLength ?? _source!.Length;
+
+    /// <summary>Where the bytes of an unloaded tensor are (null once loaded: the loaded bytes may have changed).</summary>
+    public DataRange? Source => IsLoaded ? null : _source;
+
+    /// <summary>Fills <paramref name="into"/> with the data's bytes from <paramref name="offset"/>, without loading an unloaded tensor.</summary>
+    public void Read(long offset, Span<byte> into)
+    {
+        if (Volatile.Read(ref _data) is { } data) data.AsSpan(checked((int)offset), into.Length).CopyTo(into);
+        else if (SourceOrNull() is { } source) source.Read(offset, into);
+        else _data!.AsSpan(checked((int)offset), into.Length).CopyTo(into);  // loaded by another thread meanwhile
+    }
+
+    /// <summary>A copy of the data's bytes, read without loading an unloaded tensor (which stays unloaded).</summary>
+    public byte[] CopyBytes()
+    {
+        var bytes = new byte[ByteLength];
+        Read(0, bytes);
+        return bytes;
+    }
+
+    /// <summary>Writes the data's bytes to <paramref name="destination"/> in chunks of <see cref="ChunkBytes"/>, without loading an unloaded tensor.</summary>
+    public void CopyTo(Stream destination)
+    {
+        if (Volatile.Read(ref _data) is { } data)
+        {
+            destination.Write(data);
+            return;
+        }
+        var buffer = new byte[(int)Math.Min(ChunkBytes, ByteLength)];
+        for (long at = 0, length = ByteLength; at < length; at += buffer.Length)
+        {
+            var part = buffer.AsSpan(0, (int)Math.Min(buffer.Length, length - at));
+            Read(at, part);
+            destination.Write(part);
+        }
+    }
+
+    private DataRange? SourceOrNull()
+    {
+        lock (_gate!) return _data is null ? _source : null;
+    }
+
+    private byte[] Data => Volatile.Read(ref _data) ?? Load();
+
+    private byte[] Load()
+    {
+        lock (_gate!)
+        {
+            if (_data is not null) return _data;
+            var source = _source!;
+            if (source.Length > Array.MaxLength)
+                throw new InvalidOperationException($"tensor '{Name}' holds {source.Length} bytes, more than one array can; read it in parts with {nameof(Read)}");
+            var bytes = new byte[source.Length];
+            source.Read(0, bytes);
+            Volatile.Write(ref _data, bytes);
+            _source = null;
+            return bytes;
+        }
+    }
+
+    /// <summary>The data a clone starts with: the source of an unloaded tensor, else the bytes themselves, shared (both marked, so either copies before writing).</summary>
+    private (byte[]?, DataRange?) CloneData()
+    {
+        if (_gate is null) return Share();
+        lock (_gate) return _data is null ? (null, _source) : Share();
+    }
+
+    private (byte[]?, DataRange?) Share()
+    {
+        _shared = true;
+        return (_data, null);
+    }
+}
