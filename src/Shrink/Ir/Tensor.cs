@@ -96,14 +96,18 @@ public sealed partial class Tensor
     {
         Require(DataType.Float);
         if (IsLoaded) return AllFinite(Floats);
-        var buffer = new byte[(int)Math.Min(ChunkBytes, ByteLength)];
-        for (long at = 0; at < ByteLength; at += buffer.Length)
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Min(ChunkBytes, ByteLength));
+        try
         {
-            var part = buffer.AsSpan(0, (int)Math.Min(buffer.Length, ByteLength - at));
-            Read(at, part);
-            if (!AllFinite(MemoryMarshal.Cast<byte, float>(part))) return false;
+            for (long at = 0; at < ByteLength; at += ChunkBytes)
+            {
+                var part = buffer.AsSpan(0, (int)Math.Min(ChunkBytes, ByteLength - at));
+                Read(at, part);
+                if (!AllFinite(MemoryMarshal.Cast<byte, float>(part))) return false;
+            }
+            return true;
         }
-        return true;
+        finally { System.Buffers.ArrayPool<byte>.Shared.Return(buffer); }
     }
 
     private static bool AllFinite(ReadOnlySpan<float> values)

@@ -55,11 +55,13 @@ public sealed class QuantizeDynamicPass : Pass
         {
             var x = layer.Inputs[0]!;
             if (!quantizedInputs.TryGetValue(x, out var qx)) quantizedInputs[x] = qx = QuantizeAtRunTime(graph, x);
+            var weight = layer.Inputs[1]!;
             var (name, parameters) = layer.OpType == "Conv"
                 ? RewriteConv(graph, layer, qx, ConvReduceRange)
                 : Rewrite(graph, layer, qx, reduceRange);
             packed.Add((name, _options.BitsOf(layer)));
             weights.Add(parameters);
+            graph.RemoveInitializerIfUnused(weight); // layer by layer: the float weight goes as soon as its integer one is made
         }
         QuantParams.RecordPackedBits(model, packed);
         if (packed.Any(p => p.Item2 < 8))
@@ -86,7 +88,7 @@ public sealed class QuantizeDynamicPass : Pass
     /// <summary>A layer's weight as MatMulInteger takes it, [K, N] (a Gemm with transB holds [N, K]).</summary>
     public static (float[] Values, long[] Dims) WeightMatrix(Node layer)
     {
-        var values = WeightMatrixView(layer, out var dims);
+        var values = WeightMatrixView(layer, layer.Inputs[1]!.Const!.Floats, out var dims);
         return (values.ToArray(), dims);
     }
 
@@ -94,15 +96,14 @@ public sealed class QuantizeDynamicPass : Pass
     /// <see cref="WeightMatrix"/> without a copy where none is needed: a MatMul's [K, N] weight is read in place, only a
     /// transposed Gemm weight is copied (transposed).
     /// </summary>
-    private static ReadOnlySpan<float> WeightMatrixView(Node layer, out long[] dims)
+    private static ReadOnlySpan<float> WeightMatrixView(Node layer, ReadOnlySpan<float> values, out long[] dims)
     {
         var w = layer.Inputs[1]!.Const!;
         var transposed = OpRoles.Layer(layer)!.OutputAxis == 0; // the op registry: Gemm with transB holds [N, K]
         // MatMulInteger takes B as [K, N]; Gemm with transB holds [N, K].
         var (k, n) = transposed ? (w.Dims[1], w.Dims[0]) : (w.Dims[0], w.Dims[1]);
         dims = new[] { k, n };
-        if (!transposed) return w.Floats;
-        var values = w.Floats;
+        if (!transposed) return values;
         var kn = new float[k * n];
         for (long r = 0; r < k; r++)
             for (long c = 0; c < n; c++)
@@ -148,7 +149,8 @@ public sealed class QuantizeDynamicPass : Pass
     /// <summary>Replaces one layer by MatMulInteger → Cast → Mul (→ Add bias); returns the integer weight's name and its parameters (of the stored [K, N] tensor).</summary>
     private (string Name, QuantizedTensor Parameters) Rewrite(Graph graph, Node layer, (Value Q, Value Scale, Value Zero) x, bool reduceRange)
     {
-        var kn = WeightMatrixView(layer, out var dims);
+        using var weight = layer.Inputs[1]!.Const!.ReadFloats(); // an external weight is read, not loaded
+        var kn = WeightMatrixView(layer, weight.Values, out var dims);
         var (wq, ws, wz, _) = WeightQuantizer.AddQuantized(graph, layer.Inputs[1]!.Name, kn, dims, SchemeOf(layer, reduceRange));
         var product = Op(graph, layer, "MatMulInteger", x.Q, wq, x.Zero, wz).Outputs[0]!;
         Rescale(graph, layer, product, x.Scale, ws, layer.OpType == "Gemm" && layer.Inputs.ElementAtOrDefault(2) is { Name.Length: > 0 } bias ? bias : null);
@@ -179,7 +181,8 @@ public sealed class QuantizeDynamicPass : Pass
     {
         var w = layer.Inputs[1]!;
         var t = w.Const!;
-        var (levels, scales) = WeightQuantizer.Quantize(t.Floats, t.Dims, ConvSchemeOf(layer, reduceRange));
+        using var weight = t.ReadFloats();
+        var (levels, scales) = WeightQuantizer.Quantize(weight.Values, t.Dims, ConvSchemeOf(layer, reduceRange));
         var channelDims = new[] { t.Dims[0] }.Concat(Enumerable.Repeat(1L, t.Dims.Length - 2)).ToArray(); // broadcasts over [N, M, spatial…]
         var wq = graph.AddInitializer(new Tensor(w.Name + "_quantized", DataType.Int8, t.Dims, (byte[])(Array)levels));
         var wz = graph.AddInitializer(new Tensor(w.Name + "_zero_point", DataType.Int8, Array.Empty<long>(), new byte[1]));
