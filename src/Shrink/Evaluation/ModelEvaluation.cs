@@ -159,9 +159,28 @@ public static class ModelEvaluation
     /// <summary>Bytes of the file compressed by gzip at its smallest setting (gzip -9): what the zeros of unstructured pruning save.</summary>
     public static long GzipBytes(string path)
     {
-        var bytes = File.ReadAllBytes(path);
-        using var compressed = new MemoryStream();
-        using (var gz = new GZipStream(compressed, CompressionLevel.SmallestSize, leaveOpen: true)) gz.Write(bytes);
-        return compressed.Length;
+        // Streamed: the file is read in buffers and only the compressed size is kept, so a big model costs no copy of itself.
+        using var counter = new CountingStream();
+        using (var gz = new GZipStream(counter, CompressionLevel.SmallestSize, leaveOpen: true))
+        using (var file = File.OpenRead(path))
+            file.CopyTo(gz, 1 << 20);
+        return counter.Length;
+    }
+
+    /// <summary>A write-only stream that counts what is written to it and keeps none of it.</summary>
+    private sealed class CountingStream : Stream
+    {
+        private long _length;
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => _length;
+        public override long Position { get => _length; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => _length += count;
+        public override void Write(ReadOnlySpan<byte> buffer) => _length += buffer.Length;
     }
 }

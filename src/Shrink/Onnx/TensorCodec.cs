@@ -22,7 +22,7 @@ internal static class TensorCodec
         if (!type.IsKnown())
             throw new ModelFormatException($"{where}: tensor '{p.Name}' has unknown data type {(int)type}");
         var storage = p.HasRawData ? TensorStorage.Raw : TensorStorage.Typed;
-        var data = p.HasRawData ? p.RawData.ToByteArray() : FromTyped(p, type, count, where);
+        var data = p.HasRawData ? RawBytes(p.RawData) : FromTyped(p, type, count, where);
         if (data.LongLength != expected && !(p.DataLocation == TensorProto.Types.DataLocation.External))
             throw new ModelFormatException($"{where}: tensor '{p.Name}' ({type.ShortName()}[{string.Join(",", dims)}]) holds {data.LongLength} bytes of data, expected {expected}");
         return new Tensor(p.Name, type, dims, data, storage) { DocString = p.HasDocString ? p.DocString : null };
@@ -42,6 +42,15 @@ internal static class TensorCodec
         }
         catch (OverflowException) { throw new ModelFormatException($"{where}: tensor '{p.Name}' has an impossibly large shape [{string.Join(",", dims)}]"); }
     }
+
+    /// <summary>
+    /// The bytes of <c>raw_data</c>: the parser's own array when the field holds one whole (the message is read once and
+    /// dropped, so the tensor may own it), else a copy — a big inline model is then not held twice while it is read.
+    /// </summary>
+    private static byte[] RawBytes(ByteString raw) =>
+        MemoryMarshal.TryGetArray(raw.Memory, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length && segment.Count > 0
+            ? segment.Array
+            : raw.ToByteArray();
 
     private static Tensor DecodeStrings(TensorProto p, long[] dims, long count, string where)
     {
