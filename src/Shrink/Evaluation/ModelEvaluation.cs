@@ -85,6 +85,7 @@ public static class ModelEvaluation
         var before = Measure(beforePath, test);  // accuracy and fidelity with ONNX Runtime's default settings, as every command measures them
         var after = Measure(afterPath, test);
         var notes = new List<string>();
+        ManagedMemory.ReturnFreeSpace(); // reading the two models' statistics left freed arrays; the sessions below are native
         if (MeasureFidelity(beforePath, afterPath, test, fidelity ?? new(), runner, notes, naming) is { } f)
             after = after with { Fidelity = f.Outputs, FidelityData = f.Data };
         var rows = batches.Count == 0 ? Array.Empty<LatencyComparisonRow>() : CompareLatency(beforePath, afterPath, batches, runner ?? new(), latency ?? new(), notes, naming);
