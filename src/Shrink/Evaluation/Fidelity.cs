@@ -52,10 +52,11 @@ public static class Fidelity
     /// <see cref="Measure(OnnxRunner, OnnxRunner, IDataSource, int)"/> with only one of the two models in memory at a time: the reference's
     /// outputs on every batch are kept (while they fit <see cref="KeptOutputBytes"/>), <paramref name="reference"/> is disposed, and only then is
     /// the candidate opened and compared with them batch by batch — a big model and its compressed copy never sit in ONNX Runtime together.
-    /// Outputs past the budget fall back to both sessions at once. The figures are the same either way (the same batches, in the same order).
+    /// Outputs past the budget (<paramref name="keptBytes"/>) fall back to both sessions at once. The figures are the same either way (the
+    /// same batches, in the same order).
     /// </summary>
     public static IReadOnlyList<OutputFidelity> InTurn(OnnxRunner reference, Func<OnnxRunner> openCandidate, IDataSource data,
-        int batchSize = ModelEvaluation.EvaluationBatch)
+        int batchSize = ModelEvaluation.EvaluationBatch, long keptBytes = KeptOutputBytes)
     {
         ArgumentNullException.ThrowIfNull(data);
         if (data.Count == 0) throw new DataException($"{data.Name} has no samples; fidelity needs at least one");
@@ -64,7 +65,7 @@ public static class Fidelity
         foreach (var (_, outputs) in reference.Batches(data, batchSize, check: false))
         {
             bytes += outputs.Sum(o => (long)o.Data.LongLength * System.Runtime.InteropServices.Marshal.SizeOf(o.Data.GetType().GetElementType()!));
-            if (bytes > KeptOutputBytes)
+            if (bytes > keptBytes)
             {
                 kept.Clear();
                 using var both = openCandidate();

@@ -79,8 +79,9 @@ public static class MatMulNBits
     public static (float[] Rows, int N, int K) Transposed(Node layer)
     {
         var w = Graph.ConstantOf(layer.Inputs[1])!;
-        var values = w.Floats.ToArray();
-        if (layer.OpType == "Gemm" && layer.GetInt("transB", 0) != 0) return (values, (int)w.Dims[0], (int)w.Dims[1]);
+        using var weight = w.ReadFloats(); // an external weight is read into a reused buffer, not loaded
+        var values = weight.Values;
+        if (layer.OpType == "Gemm" && layer.GetInt("transB", 0) != 0) return (values.ToArray(), (int)w.Dims[0], (int)w.Dims[1]);
         int k = (int)w.Dims[0], n = (int)w.Dims[1];
         var rows = new float[values.Length];
         for (var i = 0; i < k; i++)
