@@ -85,7 +85,7 @@ public static class MatMulNBits
         int k = (int)w.Dims[0], n = (int)w.Dims[1];
         var rows = new float[values.Length];
         for (var i = 0; i < k; i++)
-            for (var j = 0; j < n; j++) rows[(long)j * k + i] = values[(long)i * n + j];
+            for (var j = 0; j < n; j++) rows[(long)j * k + i] = values[i * n + j];
         return (rows, n, k);
     }
 
