@@ -47,9 +47,12 @@ internal sealed class ExternalSink
     }
 
     /// <summary>Names the data file after its content (SHA-256) and points every stored tensor at it.</summary>
-    public string Finish(string modelFileName)
+    public string Finish(string modelFileName) => FinishAs(ExternalDataFiles.DataName(modelFileName, Hash()));
+
+    /// <summary>Names the data file <paramref name="fileName"/> and points every stored tensor at it.</summary>
+    public string FinishAs(string fileName)
     {
-        FileName = ExternalDataFiles.DataName(modelFileName, Hash());
+        FileName = fileName;
         foreach (var p in _stored) p.ExternalData[0].Value = FileName;
         return FileName;
     }

@@ -30,10 +30,7 @@ public static partial class OnnxWriter
             var previous = ExternalDataFiles.Referenced(staged.Destination);
             string? dataName = null;
             if (!options.ExternalData && !NeedsExternalData(model, options.Inline))
-            {
-                var proto = ToProto(model, null);
-                staged.Write(s => proto.WriteTo(s));
-            }
+                staged.Write(s => WriteInline(model, s));
             else
             {
                 var sink = new ExternalSink(options.ExternalThreshold);
@@ -50,6 +47,25 @@ public static partial class OnnxWriter
             staged.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Writes <paramref name="model"/> as <c>model.onnx</c> with its tensors of 1 KiB or more in <c>model.onnx.data</c>, in
+    /// <paramref name="directory"/> (a scratch directory of the caller's: nothing is staged, hashed or flushed), for ONNX
+    /// Runtime to load from the file; unloaded tensors are copied in chunks. Returns the model's path.
+    /// </summary>
+    internal static string WriteScratch(Model model, string directory)
+    {
+        var sink = new ExternalSink(1024);
+        var proto = ToProto(model, sink);
+        if (sink.Length > 0)
+        {
+            using var data = new FileStream(Path.Combine(directory, sink.FinishAs("model.onnx.data")), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
+            sink.CopyTo(data);
+        }
+        var path = Path.Combine(directory, "model.onnx");
+        using (var fs = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16)) proto.WriteTo(fs);
+        return path;
     }
 
     /// <summary>Writes the data file under its content name, unless a file with exactly that content is there already.</summary>

@@ -65,9 +65,12 @@ public static partial class OnnxWriter
 
     private static long InitializerBytes(Model m) => m.AllGraphs().SelectMany(g => g.Initializers).Sum(v => v.Const!.ByteLength);
 
-    private static ModelProto ToProto(Model m, ExternalSink? sink)
+    /// <param name="m">The model.</param>
+    /// <param name="sink">Where large tensors go (null: all inline).</param>
+    /// <param name="deferred">Top-level initializers written without their data, which the caller streams (<see cref="WriteInline"/>).</param>
+    private static ModelProto ToProto(Model m, ExternalSink? sink, IReadOnlySet<Tensor>? deferred = null)
     {
-        var p = new ModelProto { IrVersion = m.IrVersion, Graph = WriteGraph(m.Graph, sink) };
+        var p = new ModelProto { IrVersion = m.IrVersion, Graph = WriteGraph(m.Graph, sink, deferred) };
         p.OpsetImport.AddRange(m.OpsetImports.Select(kv => new OperatorSetIdProto { Domain = kv.Key, Version = kv.Value }));
         if (m.ProducerName is not null) p.ProducerName = m.ProducerName;
         if (m.ProducerVersion is not null) p.ProducerVersion = m.ProducerVersion;
@@ -79,12 +82,12 @@ public static partial class OnnxWriter
         return p;
     }
 
-    private static GraphProto WriteGraph(Graph g, ExternalSink? sink)
+    private static GraphProto WriteGraph(Graph g, ExternalSink? sink, IReadOnlySet<Tensor>? deferred = null)
     {
         var p = new GraphProto { Name = g.Name };
         if (g.DocString is not null) p.DocString = g.DocString;
         p.Node.AddRange(g.Nodes.Select(n => WriteNode(n, sink)));
-        p.Initializer.AddRange(g.Initializers.Select(v => WriteTensor(v.Const!, sink)));
+        p.Initializer.AddRange(g.Initializers.Select(v => deferred?.Contains(v.Const!) == true ? WriteHeader(v.Const!) : WriteTensor(v.Const!, sink)));
         p.Input.AddRange(g.Inputs.Select(TypeCodec.ToProto));
         p.Output.AddRange(g.Outputs.Select(TypeCodec.ToProto));
         p.ValueInfo.AddRange(g.ValueInfos.Select(TypeCodec.ToProto));
@@ -112,6 +115,16 @@ public static partial class OnnxWriter
             sink.Store(t, p);
         else
             TensorCodec.Encode(InlineForm(t), p);
+        Residues.MergeInto(p, t.Residue);
+        return p;
+    }
+
+    /// <summary>A raw-data tensor's message without its data (which the caller writes after it).</summary>
+    private static TensorProto WriteHeader(Tensor t)
+    {
+        var p = new TensorProto { Name = t.Name, DataType = (int)t.DataType };
+        p.Dims.AddRange(t.Dims);
+        if (t.DocString is not null) p.DocString = t.DocString;
         Residues.MergeInto(p, t.Residue);
         return p;
     }

@@ -22,7 +22,7 @@ internal static class TensorCodec
         if (!type.IsKnown())
             throw new ModelFormatException($"{where}: tensor '{p.Name}' has unknown data type {(int)type}");
         var storage = p.HasRawData ? TensorStorage.Raw : TensorStorage.Typed;
-        var data = p.HasRawData ? RawBytes(p.RawData) : FromTyped(p, type, count, where);
+        var data = p.HasRawData ? TakeBytes(p) : FromTyped(p, type, count, where);
         if (data.LongLength != expected && !(p.DataLocation == TensorProto.Types.DataLocation.External))
             throw new ModelFormatException($"{where}: tensor '{p.Name}' ({type.ShortName()}[{string.Join(",", dims)}]) holds {data.LongLength} bytes of data, expected {expected}");
         return new Tensor(p.Name, type, dims, data, storage) { DocString = p.HasDocString ? p.DocString : null };
@@ -44,13 +44,19 @@ internal static class TensorCodec
     }
 
     /// <summary>
-    /// The bytes of <c>raw_data</c>: the parser's own array when the field holds one whole (the message is read once and
-    /// dropped, so the tensor may own it), else a copy — a big inline model is then not held twice while it is read.
+    /// The bytes of <c>raw_data</c>. Parsing gave the field an array of its own, exactly its size; that array is
+    /// taken over (and the field cleared, so the message cannot be read through it again) rather than copied: a
+    /// model read costs its weights once, not twice. Otherwise (a message built in memory) the bytes are copied.
     /// </summary>
-    private static byte[] RawBytes(ByteString raw) =>
-        MemoryMarshal.TryGetArray(raw.Memory, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length && segment.Count > 0
-            ? segment.Array
-            : raw.ToByteArray();
+    private static byte[] TakeBytes(TensorProto p)
+    {
+        if (MemoryMarshal.TryGetArray(p.RawData.Memory, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length && segment.Count > 0)
+        {
+            p.ClearRawData();
+            return segment.Array;
+        }
+        return p.RawData.ToByteArray();
+    }
 
     private static Tensor DecodeStrings(TensorProto p, long[] dims, long count, string where)
     {

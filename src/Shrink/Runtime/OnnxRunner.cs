@@ -39,16 +39,48 @@ public sealed partial class OnnxRunner : IDisposable
         });
     }
 
-    /// <summary>Opens a session on an in-memory model (serialized through the writer).</summary>
+    /// <summary>Models with more tensor data than this (or any tensor still in external data) are opened from a scratch file.</summary>
+    internal const long InMemoryLimit = 64L << 20;
+
+    /// <summary>
+    /// Opens a session on an in-memory model. A small one is serialized through the writer and loaded from the bytes;
+    /// a large one, or one whose weights are still in external data, is written to a scratch directory with external
+    /// data (unloaded tensors copied in chunks, never loaded) and loaded from the file, so that neither a serialized
+    /// copy nor ONNX Runtime's parse of it costs the model's size again (and models over 2 GB load at all); the
+    /// scratch files are removed once the session holds the weights.
+    /// </summary>
     public static OnnxRunner FromModel(Model model, RunnerOptions? options = null, string source = "model")
     {
         options ??= new RunnerOptions();
-        var bytes = OnnxWriter.ToBytes(model);
-        return Wrap(source, () =>
+        if (!Large(model))
         {
-            using var sessionOptions = SessionOptionsFor(options);
-            return new OnnxRunner(OrtSessions.Open(bytes, sessionOptions), source, options);
-        });
+            var bytes = OnnxWriter.ToBytes(model);
+            return Wrap(source, () =>
+            {
+                using var sessionOptions = SessionOptionsFor(options);
+                return new OnnxRunner(OrtSessions.Open(bytes, sessionOptions), source, options);
+            });
+        }
+        var scratch = Directory.CreateTempSubdirectory("shrink-session-");
+        try
+        {
+            var path = OnnxWriter.WriteScratch(model, scratch.FullName);
+            return Wrap(source, () =>
+            {
+                using var sessionOptions = SessionOptionsFor(options);
+                return new OnnxRunner(OrtSessions.Open(path, sessionOptions), source, options);
+            });
+        }
+        finally
+        {
+            try { scratch.Delete(recursive: true); } catch (IOException) { }
+        }
+    }
+
+    private static bool Large(Model model)
+    {
+        var tensors = model.AllGraphs().SelectMany(g => g.Initializers).Select(v => v.Const!).ToList();
+        return tensors.Any(t => !t.IsLoaded) || tensors.Sum(t => t.ByteLength) > InMemoryLimit;
     }
 
     /// <summary>Checks that ONNX Runtime loads the file; throws <see cref="RuntimeFailureException"/> naming the file otherwise.</summary>

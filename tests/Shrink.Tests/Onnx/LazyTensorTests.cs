@@ -1,0 +1,216 @@
+using Shrink.Ir;
+using Shrink.Onnx;
+using Shrink.Runtime;
+using Shrink.Stats;
+using Shrink.Zoo;
+using Xunit;
+
+namespace Shrink.Tests.Onnx;
+
+/// <summary>Tensors read from external data stay in their file until asked for: reading, inspecting and converting load none.</summary>
+public class LazyTensorTests
+{
+    private static Model WriteExternal(TempDirectory dir, out Model original, string name = "m.onnx")
+    {
+        original = ModelZoo.Create("lenet5");
+        OnnxWriter.Write(original, dir.File(name), new OnnxWriteOptions { ExternalData = true, ExternalThreshold = 16 });
+        return OnnxReader.Read(dir.File(name));
+    }
+
+    private static List<Tensor> External(Model m) =>
+        m.Graph.Initializers.Select(v => v.Const!).Where(t => t.Storage == TensorStorage.External).ToList();
+
+    private static string DataFile(string model) => ExternalDataFiles.Referenced(model).Single();
+
+    [Fact]
+    public void ReadInspectAndConvert_LoadNoExternalTensor()
+    {
+        using var dir = new TempDirectory();
+        var m = WriteExternal(dir, out var original);
+        Assert.NotEmpty(External(m));
+
+        Assert.Empty(GraphValidator.Validate(m));
+        var inspected = ModelStats.Compute(m, dir.File("m.onnx"), countUnloaded: false);
+        var counted = ModelStats.Compute(m, dir.File("m.onnx"));
+        ModelSaver.Save(m, dir.File("ext.onnx"), new OnnxWriteOptions { ExternalData = true });
+        ModelSaver.Save(m, dir.File("inline.onnx"));
+
+        Assert.All(External(m), t => Assert.False(t.IsLoaded, $"'{t.Name}' was loaded"));
+        Assert.Equal(External(m).Sum(t => t.ElementCount), inspected.UncountedParameters);
+        Assert.Equal(0, counted.UncountedParameters);
+        Assert.Equal(ModelStats.Compute(original).NonZero, counted.NonZero);
+        foreach (var written in new[] { "ext.onnx", "inline.onnx" })
+            Assert.Equal(OnnxWriter.ToBytes(original), OnnxWriter.ToBytes(OnnxReader.Read(dir.File(written))));
+    }
+
+    [Fact]
+    public void WrittenAgain_DataFileIsByteIdentical()
+    {
+        using var dir = new TempDirectory();
+        var m = WriteExternal(dir, out _);
+
+        OnnxWriter.Write(m, dir.File("again.onnx"), new OnnxWriteOptions { ExternalData = true, ExternalThreshold = 16 });
+
+        Assert.Equal(File.ReadAllBytes(DataFile(dir.File("m.onnx"))), File.ReadAllBytes(DataFile(dir.File("again.onnx"))));
+        Assert.All(External(m), t => Assert.False(t.IsLoaded));
+    }
+
+    [Fact]
+    public void InlineWrite_StreamsUnloadedTensorsIntoTheSameMessage()
+    {
+        using var dir = new TempDirectory();
+        var m = WriteExternal(dir, out _);
+        External(m)[1].SetData(External(m)[1].CopyBytes());  // one loaded among the unloaded: the initializers' order must hold
+
+        OnnxWriter.Write(m, dir.File("inline.onnx"));
+
+        var expected = Shrink.Onnx.Proto.ModelProto.Parser.ParseFrom(OnnxWriter.ToBytes(m));
+        var written = Shrink.Onnx.Proto.ModelProto.Parser.ParseFrom(File.ReadAllBytes(dir.File("inline.onnx")));
+        Assert.Equal(expected, written);
+        Assert.Equal(1, External(m).Count(t => t.IsLoaded));
+        Assert.Empty(ExternalDataFiles.Referenced(dir.File("inline.onnx")));
+    }
+
+    [Fact]
+    public void Loading_GivesTheWrittenBytesAndOwnsThem()
+    {
+        using var dir = new TempDirectory();
+        var m = WriteExternal(dir, out var original);
+        var t = External(m).OrderByDescending(x => x.ByteLength).First();
+        var expected = original.Graph.Initializers.Single(v => v.Name == t.Name).Const!.Bytes.ToArray();
+
+        var read = new byte[t.ByteLength];
+        t.Read(0, read);
+        using var copied = new MemoryStream();
+        t.CopyTo(copied);
+        Assert.False(t.IsLoaded);
+        Assert.Equal(expected, read);
+        Assert.Equal(expected, copied.ToArray());
+        Assert.Equal(expected, t.CopyBytes());
+
+        Assert.Equal(expected, t.Bytes.ToArray());
+        Assert.True(t.IsLoaded);
+        Assert.Null(t.Source);
+        File.Delete(DataFile(dir.File("m.onnx")));
+        t.AsFloats()[0] = 42f;  // the loaded bytes are the tensor's own: no file needed, and writable
+        Assert.Equal(42f, t.AsFloats()[0]);
+    }
+
+    [Fact]
+    public void Clone_OfAnUnloadedTensorSharesItsSourceAndLoadsAlone()
+    {
+        using var dir = new TempDirectory();
+        var m = WriteExternal(dir, out _);
+        var t = External(m).First(x => x.DataType == DataType.Float);
+
+        var first = BitConverter.ToSingle(t.CopyBytes(), 0);
+
+        var clone = t.Clone("copy");
+        Assert.False(clone.IsLoaded);
+        Assert.Same(t.Source, clone.Source);
+
+        clone.AsFloats()[0] = first + 1f;
+        Assert.True(clone.IsLoaded);
+        Assert.False(t.IsLoaded);
+        Assert.Equal(first, t.AsFloats()[0]);
+
+        var second = t.Clone();  // of a loaded tensor: its own copy of the bytes
+        Assert.True(second.IsLoaded);
+        second.AsFloats()[0] = -7f;
+        Assert.NotEqual(-7f, t.AsFloats()[0]);
+    }
+
+    [Fact]
+    public void ModelClone_KeepsEveryExternalTensorUnloaded()
+    {
+        using var dir = new TempDirectory();
+        var m = WriteExternal(dir, out _);
+
+        var copy = m.Clone();
+
+        Assert.All(External(copy), t => Assert.False(t.IsLoaded));
+        Assert.Equal(OnnxWriter.ToBytes(m), OnnxWriter.ToBytes(copy));
+    }
+
+    [Fact]
+    public void DataFileTruncatedAfterReading_IsOneLineError()
+    {
+        using var dir = new TempDirectory();
+        var m = WriteExternal(dir, out _);
+        var data = DataFile(dir.File("m.onnx"));
+        using (var fs = new FileStream(data, FileMode.Open)) fs.SetLength(fs.Length - 100);
+
+        var e = Assert.Throws<ModelFormatException>(() => External(m).ForEach(t => _ = t.Bytes.Length));
+        AssertChanged(e, data);
+        var save = Assert.Throws<ModelFormatException>(() => ModelSaver.Save(m, dir.File("out.onnx"), new OnnxWriteOptions { ExternalData = true }));
+        AssertChanged(save, data);
+        Assert.False(File.Exists(dir.File("out.onnx")));
+    }
+
+    [Fact]
+    public void DataFileChangedInPlaceAfterReading_IsOneLineError()
+    {
+        using var dir = new TempDirectory();
+        var m = WriteExternal(dir, out _);
+        var data = DataFile(dir.File("m.onnx"));
+        var bytes = File.ReadAllBytes(data);
+        bytes[^1] ^= 0xFF;
+        File.WriteAllBytes(data, bytes);  // same length, new content
+        File.SetLastWriteTimeUtc(data, DateTime.UtcNow.AddMinutes(5));
+
+        var e = Assert.Throws<ModelFormatException>(() => NonZeroCount.Of(External(m).Last()));
+
+        AssertChanged(e, data);
+    }
+
+    [Fact]
+    public void DataFileReplacedByRenameAfterReading_StillReadsTheBytesThatWereRead()
+    {
+        using var dir = new TempDirectory();
+        var m = WriteExternal(dir, out var original);
+        var data = DataFile(dir.File("m.onnx"));
+        File.WriteAllBytes(dir.File("other"), new byte[new FileInfo(data).Length]);
+        File.Move(dir.File("other"), data, overwrite: true);
+
+        foreach (var t in External(m))
+            Assert.Equal(original.Graph.Initializers.Single(v => v.Name == t.Name).Const!.Bytes.ToArray(), t.Bytes.ToArray());
+    }
+
+    [Fact]
+    public void OverTheInlineLimit_ExternalDataIsUsedAndNoted()
+    {
+        using var dir = new TempDirectory();
+        var model = ModelZoo.Create("lenet5");
+        var small = new OnnxWriteOptions { InlineLimit = 100_000 };
+
+        var note = OnnxWriter.AutoExternalNote(model, small);
+        ModelSaver.Save(model, dir.File("m.onnx"), small);
+
+        Assert.Contains("external data", note);
+        Assert.Contains("protobuf", note);
+        Assert.Single(ExternalDataFiles.Referenced(dir.File("m.onnx")));
+        Assert.True(new FileInfo(dir.File("m.onnx")).Length < 100_000);
+        Assert.Equal(OnnxWriter.ToBytes(model), OnnxWriter.ToBytes(OnnxReader.Read(dir.File("m.onnx"))));
+        Assert.Null(OnnxWriter.AutoExternalNote(model));  // under protobuf's own limit
+        Assert.Null(OnnxWriter.AutoExternalNote(model, small with { ExternalData = true }));  // asked for: nothing to note
+    }
+
+    [Fact]
+    public void UnderTheInlineLimit_TheModelStaysInline()
+    {
+        using var dir = new TempDirectory();
+        var model = ModelZoo.Create("lenet5");
+
+        OnnxWriter.Write(model, dir.File("m.onnx"), new OnnxWriteOptions { InlineLimit = 10_000_000 });
+
+        Assert.Empty(ExternalDataFiles.Referenced(dir.File("m.onnx")));
+        Assert.Empty(Directory.GetFiles(dir.Path, "*.data"));
+    }
+
+    private static void AssertChanged(ModelFormatException e, string data)
+    {
+        Assert.Contains($"external data file '{data}' changed after the model was read", e.Message);
+        Assert.Contains("read the model again", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+}
