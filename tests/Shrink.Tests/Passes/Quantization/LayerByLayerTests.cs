@@ -3,6 +3,8 @@ using System.Runtime.InteropServices;
 using Shrink.Evaluation;
 using Shrink.Ir;
 using Shrink.Onnx;
+using Shrink.Passes;
+using Shrink.Passes.Pruning;
 using Shrink.Passes.Quantization;
 using Shrink.Runtime;
 using Shrink.TestSupport;
@@ -92,6 +94,29 @@ public class LayerByLayerTests
         Assert.DoesNotContain(fromFile.Model.Graph.Initializers, v => v.Const!.DataType == DataType.Float && v.Const.Dims.Length == 2);
         Assert.Equal(OnnxWriter.ToBytes(inMemory.Model), OnnxWriter.ToBytes(fromFile.Model));
         Assert.Equal(4, fromFile.Stats["quantize-dynamic.layers"]);
+    }
+
+    [Fact]
+    public void UnstructuredPruning_OfAModelWithExternalData_LeavesItsWeightsUnloaded_AndEqualsTheInMemoryResultByteForByte()
+    {
+        using var dir = new TempDirectory();
+        var model = Chain(3);
+        var w = model.Graph.FindInitializer("w1")!.Const!.AsFloats();
+        (w[3], w[4], w[5], w[6]) = (0.25f, -0.25f, 0f, -0f); // ties by magnitude, and both zeros: the position decides
+        OnnxWriter.Write(model, dir.File("m.onnx"), new OnnxWriteOptions { ExternalData = true, ExternalThreshold = 16 });
+        var lazy = OnnxReader.Read(dir.File("m.onnx"));
+        var pass = new UnstructuredPrunePass(new UnstructuredPruneOptions { Sparsity = 0.5 });
+
+        var fromFile = pass.Run(lazy, new PassContext());
+        var inMemory = pass.Run(model, new PassContext());
+
+        Assert.All(lazy.Graph.Initializers, v => Assert.False(v.Const!.IsLoaded));
+        Assert.Equal(OnnxWriter.ToBytes(inMemory.Model), OnnxWriter.ToBytes(fromFile.Model));
+        // The smallest half by |w|, ties by position, as the definition says.
+        var values = model.Graph.FindInitializer("w1")!.Const!.Floats.ToArray();
+        var expected = Enumerable.Range(0, values.Length).OrderBy(i => Math.Abs(values[i])).ThenBy(i => i).Take(values.Length / 2).ToHashSet();
+        var pruned = fromFile.Model.Graph.FindInitializer("w1")!.Const!.Floats.ToArray();
+        Assert.All(Enumerable.Range(0, values.Length), i => Assert.Equal(expected.Contains(i) ? 0f : values[i], pruned[i]));
     }
 
     [Fact]
