@@ -104,14 +104,14 @@ public static partial class ShrinkContainer
         var result = Pack(clustered);
         var back = Unpack(result.Bytes, source);
         foreach (var t in result.Tensors)
-            if (!back.Graph.FindInitializer(t.Name)!.Const!.AsFloats().SequenceEqual(clustered.Graph.FindInitializer(t.Name)!.Const!.AsFloats()))
+            if (!back.Graph.FindInitializer(t.Name)!.Const!.Floats.SequenceEqual(clustered.Graph.FindInitializer(t.Name)!.Const!.Floats))
                 throw new InvalidOperationException($"internal error: '{t.Name}' does not survive the container");
         return (result, back);
     }
 
     private static (byte[] Payload, PackedTensor Info) PackTensor(string name, Tensor t, int valueBits)
     {
-        var values = t.AsFloats().ToArray();
+        var values = t.Floats.ToArray();
         var codebook = values.Where(x => x != 0).Distinct().OrderBy(x => x).ToArray();
         if (codebook.Length > 1 << valueBits)
             throw new OptionsException($"'{name}' holds {codebook.Length} distinct non-zero values, more than 2^{valueBits}; cluster the model again");

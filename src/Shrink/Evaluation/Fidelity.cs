@@ -34,13 +34,55 @@ public sealed record FidelityMeasurement(string Data, IReadOnlyList<OutputFideli
 /// </summary>
 public static class Fidelity
 {
-    /// <summary>Each output of <paramref name="candidatePath"/> against the same output of <paramref name="referencePath"/> on <paramref name="data"/>.</summary>
+    /// <summary>
+    /// Each output of <paramref name="candidatePath"/> against the same output of <paramref name="referencePath"/> on <paramref name="data"/>,
+    /// one session at a time where the reference's outputs fit <see cref="KeptOutputBytes"/> (<see cref="InTurn"/>).
+    /// </summary>
     public static IReadOnlyList<OutputFidelity> Measure(string referencePath, string candidatePath, IDataSource data, RunnerOptions? runner = null,
         int batchSize = ModelEvaluation.EvaluationBatch)
     {
         using var reference = OnnxRunner.Load(referencePath, runner);
-        using var candidate = OnnxRunner.Load(candidatePath, runner);
-        return Measure(reference, candidate, data, batchSize);
+        return InTurn(reference, () => OnnxRunner.Load(candidatePath, runner), data, batchSize);
+    }
+
+    /// <summary>Bytes of reference outputs <see cref="InTurn"/> keeps so as to close the reference's session before it opens the candidate's.</summary>
+    public const long KeptOutputBytes = 512L << 20;
+
+    /// <summary>
+    /// <see cref="Measure(OnnxRunner, OnnxRunner, IDataSource, int)"/> with only one of the two models in memory at a time: the reference's
+    /// outputs on every batch are kept (while they fit <see cref="KeptOutputBytes"/>), <paramref name="reference"/> is disposed, and only then is
+    /// the candidate opened and compared with them batch by batch — a big model and its compressed copy never sit in ONNX Runtime together.
+    /// Outputs past the budget (<paramref name="keptBytes"/>) fall back to both sessions at once. The figures are the same either way (the
+    /// same batches, in the same order).
+    /// </summary>
+    public static IReadOnlyList<OutputFidelity> InTurn(OnnxRunner reference, Func<OnnxRunner> openCandidate, IDataSource data,
+        int batchSize = ModelEvaluation.EvaluationBatch, long keptBytes = KeptOutputBytes)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        if (data.Count == 0) throw new DataException($"{data.Name} has no samples; fidelity needs at least one");
+        var kept = new List<IReadOnlyList<HostTensor>>();
+        long bytes = 0;
+        foreach (var (_, outputs) in reference.Batches(data, batchSize, check: false))
+        {
+            bytes += outputs.Sum(o => (long)o.Data.LongLength * System.Runtime.InteropServices.Marshal.SizeOf(o.Data.GetType().GetElementType()!));
+            if (bytes > keptBytes)
+            {
+                kept.Clear();
+                using var both = openCandidate();
+                return Measure(reference, both, data, batchSize);
+            }
+            kept.Add(outputs);
+        }
+        reference.Dispose();
+        using var candidate = openCandidate();
+        var meter = new FidelityMeter();
+        using var batches = kept.GetEnumerator();
+        foreach (var (_, outputs) in candidate.Batches(data, batchSize, check: false))
+        {
+            if (!batches.MoveNext()) break;
+            meter.Add(batches.Current, outputs);
+        }
+        return meter.Result();
     }
 
     /// <summary>Each output of <paramref name="candidate"/> against the same output of <paramref name="reference"/> on <paramref name="data"/> (in-memory models).</summary>

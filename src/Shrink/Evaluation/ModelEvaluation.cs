@@ -86,6 +86,7 @@ public static class ModelEvaluation
         var before = Measure(beforePath, test, dims: runner?.DimValues);  // accuracy and fidelity with ONNX Runtime's default settings, as every command measures them
         var after = Measure(afterPath, test, dims: runner?.DimValues);
         var notes = new List<string>();
+        ManagedMemory.ReturnFreeSpace(); // reading the two models' statistics left freed arrays; the sessions below are native
         if (MeasureFidelity(beforePath, afterPath, test, fidelity ?? new(), runner, notes, naming) is { } f)
             after = after with { Fidelity = f.Outputs, FidelityData = f.Data };
         var rows = batches.Count == 0 ? Array.Empty<LatencyComparisonRow>() : CompareLatency(beforePath, afterPath, batches, runner ?? new(), latency ?? new(), notes, naming);
@@ -98,10 +99,13 @@ public static class ModelEvaluation
     private static FidelityMeasurement? MeasureFidelity(string beforePath, string afterPath, IDataSource? test, FidelityCheck check, RunnerOptions? runner,
         List<string> notes, OptionNaming? naming)
     {
-        var options = new RunnerOptions { DimValues = runner?.DimValues ?? new Dictionary<string, long>() };
+        // Measurement sessions skip ONNX Runtime's prepacking (a packed copy of every weight), and the two models are run in turn.
+        var options = new RunnerOptions { DimValues = runner?.DimValues ?? new Dictionary<string, long>(), Prepacking = false };
         using var reference = OnnxRunner.Load(beforePath, options);
-        using var candidate = OnnxRunner.Load(afterPath, options);
-        return FidelityOf(reference, candidate, test, check, notes, naming);
+        if (FidelitySource(reference, test, check, notes, naming) is not { } source) return null;
+        var measured = new FidelityMeasurement(source.Name, Fidelity.InTurn(reference, () => OnnxRunner.Load(afterPath, options), source));
+        check.Options.Enforce(measured.Outputs, check.Mend);
+        return measured;
     }
 
     /// <summary>
@@ -116,8 +120,16 @@ public static class ModelEvaluation
         ICollection<string>? notes = null, OptionNaming? naming = null)
     {
         check ??= new();
-        IDataSource source;
-        try { source = data ?? check.Data ?? Fidelity.RandomInputs(before, check.Options); }
+        if (FidelitySource(before, data, check, notes, naming) is not { } source) return null;
+        var measured = Fidelity.Against(before, after, source, check.Options);
+        check.Options.Enforce(measured.Outputs, check.Mend);
+        return measured;
+    }
+
+    /// <summary>What fidelity is measured on (<see cref="FidelityOf"/>): the data, the check's data, else random inputs; null (with a note) when none can be made.</summary>
+    private static IDataSource? FidelitySource(OnnxRunner before, IDataSource? data, FidelityCheck check, ICollection<string>? notes, OptionNaming? naming)
+    {
+        try { return data ?? check.Data ?? Fidelity.RandomInputs(before, check.Options); }
         catch (ShrinkUserException e) when (e is OptionsException or DataException)
         {
             var min = OptionName.Of(nameof(FidelityOptions.MinFidelity));
@@ -126,9 +138,6 @@ public static class ModelEvaluation
             notes?.Add($"fidelity to the input model not measured: {(naming is null ? e.Message : e.Wording.Render(naming))}; give data to measure it");
             return null;
         }
-        var measured = Fidelity.Against(before, after, source, check.Options);
-        check.Options.Enforce(measured.Outputs, check.Mend);
-        return measured;
     }
 
     private static IReadOnlyList<LatencyComparisonRow> CompareLatency(string beforePath, string afterPath, IReadOnlyList<int> batches, RunnerOptions options,
@@ -152,9 +161,28 @@ public static class ModelEvaluation
     /// <summary>Bytes of the file compressed by gzip at its smallest setting (gzip -9): what the zeros of unstructured pruning save.</summary>
     public static long GzipBytes(string path)
     {
-        var bytes = File.ReadAllBytes(path);
-        using var compressed = new MemoryStream();
-        using (var gz = new GZipStream(compressed, CompressionLevel.SmallestSize, leaveOpen: true)) gz.Write(bytes);
-        return compressed.Length;
+        // Streamed: the file is read in buffers and only the compressed size is kept, so a big model costs no copy of itself.
+        using var counter = new CountingStream();
+        using (var gz = new GZipStream(counter, CompressionLevel.SmallestSize, leaveOpen: true))
+        using (var file = File.OpenRead(path))
+            file.CopyTo(gz, 1 << 20);
+        return counter.Length;
+    }
+
+    /// <summary>A write-only stream that counts what is written to it and keeps none of it.</summary>
+    private sealed class CountingStream : Stream
+    {
+        private long _length;
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => _length;
+        public override long Position { get => _length; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => _length += count;
+        public override void Write(ReadOnlySpan<byte> buffer) => _length += buffer.Length;
     }
 }

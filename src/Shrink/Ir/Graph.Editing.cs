@@ -76,6 +76,14 @@ public sealed partial class Graph
         return removed;
     }
 
+    /// <summary>
+    /// Removes the initializer <paramref name="v"/> when nothing reads it any more (and it is no graph input or output);
+    /// returns whether it did. A pass that replaces layers one at a time drops each old weight at once, so a big model's
+    /// replaced weights are never all held together.
+    /// </summary>
+    public bool RemoveInitializerIfUnused(Value v) =>
+        v.Uses.Count == 0 && !Inputs.Contains(v) && !Outputs.Contains(v) && Initializers.Remove(v);
+
     /// <summary>A name not yet used by any value or node of this graph, built from <paramref name="hint"/>.</summary>
     public string UniqueName(string hint)
     {

@@ -90,9 +90,16 @@ public sealed partial class Tensor
         }
     }
 
+    /// <summary>The data a clone starts with: the source of an unloaded tensor, else the bytes themselves, shared (both marked, so either copies before writing).</summary>
     private (byte[]?, DataRange?) CloneData()
     {
-        if (_gate is null) return ((byte[])_data!.Clone(), null);
-        lock (_gate) return _data is null ? (null, _source) : ((byte[])_data.Clone(), null);
+        if (_gate is null) return Share();
+        lock (_gate) return _data is null ? (null, _source) : Share();
+    }
+
+    private (byte[]?, DataRange?) Share()
+    {
+        _shared = true;
+        return (_data, null);
     }
 }

@@ -20,10 +20,17 @@ public enum TensorStorage
 /// not loaded: it keeps its <see cref="DataRange"/> and reads its bytes on the first call that asks
 /// for them (<see cref="Bytes"/>, <see cref="RawData"/>, <see cref="AsFloats"/>, …), owning them from
 /// then on; <see cref="Read"/> and <see cref="CopyTo"/> read without loading.
+/// A <see cref="Clone"/> shares the bytes with its original until either is written to: the writable views
+/// (<see cref="RawData"/>, <see cref="AsFloats"/>, <see cref="AsInt64s"/>) copy them first (copy on write), the
+/// read-only ones (<see cref="Bytes"/>, <see cref="Floats"/>) never do. So a pass pipeline's private copy of a model
+/// costs memory only for the tensors a pass rewrites in place.
 /// </summary>
 public sealed partial class Tensor
 {
     private byte[]? _data;
+
+    /// <summary>Whether <see cref="_data"/> is held by another tensor too (a clone, or the tensor this one was cloned from).</summary>
+    private bool _shared;
 
     public Tensor(string name, DataType dataType, long[] dims, byte[] data, TensorStorage storage = TensorStorage.Raw)
     {
@@ -52,11 +59,14 @@ public sealed partial class Tensor
     /// <summary>Number of elements (product of <see cref="Dims"/>).</summary>
     public long ElementCount => Dims.Aggregate(1L, (a, d) => checked(a * d));
 
-    /// <summary>The raw little-endian bytes (loads an unloaded tensor).</summary>
+    /// <summary>The raw little-endian bytes (loads an unloaded tensor; never copies).</summary>
     public ReadOnlySpan<byte> Bytes => Data;
 
-    /// <summary>The raw bytes as a mutable array (owned by this tensor; loads an unloaded tensor).</summary>
-    public byte[] RawData => Data;
+    /// <summary>The raw bytes as a mutable array, owned by this tensor (loads an unloaded tensor; copies the bytes first when shared with a clone).</summary>
+    public byte[] RawData => Own();
+
+    /// <summary>The raw bytes as an array for reading only (loads an unloaded tensor): shared with clones, never copied. Writing to it would change them too.</summary>
+    internal byte[] SharedBytes => Data;
 
     /// <summary>The shape as a <see cref="Ir.Shape"/>.</summary>
     public Shape Shape => Shape.Of(Dims);
@@ -65,14 +75,53 @@ public sealed partial class Tensor
     public Span<float> AsFloats()
     {
         Require(DataType.Float);
-        return MemoryMarshal.Cast<byte, float>(Data.AsSpan());
+        return MemoryMarshal.Cast<byte, float>(Own().AsSpan());
+    }
+
+    /// <summary>Float32 elements for reading (loads an unloaded tensor; no copy, even when shared with a clone); float32 tensors only.</summary>
+    public ReadOnlySpan<float> Floats
+    {
+        get
+        {
+            Require(DataType.Float);
+            return MemoryMarshal.Cast<byte, float>(Data.AsSpan());
+        }
+    }
+
+    /// <summary>
+    /// Whether every element of a float32 tensor is finite (no NaN, no ±∞); nothing copied: a loaded tensor is read in
+    /// place, an unloaded one in chunks of <see cref="ChunkBytes"/> and stays unloaded.
+    /// </summary>
+    public bool AllFinite()
+    {
+        Require(DataType.Float);
+        if (IsLoaded) return AllFinite(Floats);
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Min(ChunkBytes, ByteLength));
+        try
+        {
+            for (long at = 0; at < ByteLength; at += ChunkBytes)
+            {
+                var part = buffer.AsSpan(0, (int)Math.Min(ChunkBytes, ByteLength - at));
+                Read(at, part);
+                if (!AllFinite(MemoryMarshal.Cast<byte, float>(part))) return false;
+            }
+            return true;
+        }
+        finally { System.Buffers.ArrayPool<byte>.Shared.Return(buffer); }
+    }
+
+    private static bool AllFinite(ReadOnlySpan<float> values)
+    {
+        foreach (var v in values)
+            if (!float.IsFinite(v)) return false;
+        return true;
     }
 
     /// <summary>Int64 elements as a span (no copy); int64 tensors only.</summary>
     public Span<long> AsInt64s()
     {
         Require(DataType.Int64);
-        return MemoryMarshal.Cast<byte, long>(Data.AsSpan());
+        return MemoryMarshal.Cast<byte, long>(Own().AsSpan());
     }
 
     /// <summary>Elements converted to float64 for numeric types (int4 and uint4 unpacked).</summary>
@@ -80,10 +129,10 @@ public sealed partial class Tensor
 
     private double[] ToDoubles(byte[] data) => DataType switch
     {
-        DataType.Float => Array.ConvertAll(AsFloats().ToArray(), f => (double)f),
+        DataType.Float => ToDoubles(MemoryMarshal.Cast<byte, float>(data)),
         DataType.Double => MemoryMarshal.Cast<byte, double>(data).ToArray(),
         DataType.Float16 => MemoryMarshal.Cast<byte, Half>(data).ToArray().Select(h => (double)h).ToArray(),
-        DataType.Int64 => Array.ConvertAll(AsInt64s().ToArray(), v => (double)v),
+        DataType.Int64 => Array.ConvertAll(MemoryMarshal.Cast<byte, long>(data).ToArray(), v => (double)v),
         DataType.Int32 => Array.ConvertAll(MemoryMarshal.Cast<byte, int>(data).ToArray(), v => (double)v),
         DataType.Int8 => Array.ConvertAll((sbyte[])(Array)data.ToArray(), v => (double)v),
         DataType.UInt8 or DataType.Bool => Array.ConvertAll(data, v => (double)v),
@@ -98,7 +147,7 @@ public sealed partial class Tensor
     /// <summary>Elements as int64 for integer types (used for shape-like constants).</summary>
     public long[] ToInt64s() => DataType switch
     {
-        DataType.Int64 => AsInt64s().ToArray(),
+        DataType.Int64 => MemoryMarshal.Cast<byte, long>(Data).ToArray(),
         DataType.Int32 => Array.ConvertAll(MemoryMarshal.Cast<byte, int>(Data).ToArray(), v => (long)v),
         _ => ToDoubles().Select(d => (long)d).ToArray(),
     };
@@ -110,6 +159,7 @@ public sealed partial class Tensor
             throw new ArgumentException($"tensor '{Name}': new data has {data.Length} bytes, expected {ByteLength}");
         if (_gate is null) _data = data;
         else lock (_gate) (_data, _source) = (data, null);
+        _shared = false;
     }
 
     /// <summary>A float32 tensor that takes ownership of a copy of <paramref name="values"/>.</summary>
@@ -127,18 +177,41 @@ public sealed partial class Tensor
     }
 
     /// <summary>
-    /// A deep copy (data, strings, external-data record and residue), under another name when one is given.
-    /// An unloaded tensor's clone shares its (immutable) source range and stays unloaded.
+    /// A copy (strings, external-data record and residue copied), under another name when one is given. The data is
+    /// shared until either tensor is written to (copy on write; the two never see each other's writes); an unloaded
+    /// tensor's clone shares its (immutable) source range and stays unloaded.
     /// </summary>
-    public Tensor Clone(string? name = null) => new(name ?? Name, DataType, (long[])Dims.Clone(), Storage, CloneData())
+    public Tensor Clone(string? name = null)
     {
-        DocString = DocString,
-        Strings = Strings?.Select(s => (byte[])s.Clone()).ToArray(),
-        ExternalInfo = ExternalInfo?.ToArray(),
-        Residue = Onnx.Residues.Clone(Residue),
-    };
+        var data = CloneData();
+        return new(name ?? Name, DataType, (long[])Dims.Clone(), Storage, data)
+        {
+            _shared = data.Item1 is not null,
+            DocString = DocString,
+            Strings = Strings?.Select(s => (byte[])s.Clone()).ToArray(),
+            ExternalInfo = ExternalInfo?.ToArray(),
+            Residue = Onnx.Residues.Clone(Residue),
+        };
+    }
 
     public override string ToString() => $"{Name}: {DataType.ShortName()}{Shape}";
+
+    /// <summary>The data (loaded if need be), copied first when another tensor shares it, so that writes stay this tensor's.</summary>
+    private byte[] Own()
+    {
+        var data = Data;
+        if (!_shared) return data;
+        _data = (byte[])data.Clone();
+        _shared = false;
+        return _data;
+    }
+
+    private static double[] ToDoubles(ReadOnlySpan<float> values)
+    {
+        var result = new double[values.Length];
+        for (var i = 0; i < values.Length; i++) result[i] = values[i];
+        return result;
+    }
 
     private void Require(DataType t)
     {

@@ -134,6 +134,6 @@ public static partial class OnnxWriter
     /// for the message alone (wrapped, not copied again), and the tensor stays unloaded.
     /// </summary>
     private static Tensor InlineForm(Tensor t) => t.Storage == TensorStorage.External
-        ? new Tensor(t.Name, t.DataType, t.Dims, t.IsLoaded ? t.RawData : t.CopyBytes(), TensorStorage.Raw) { DocString = t.DocString }
+        ? new Tensor(t.Name, t.DataType, t.Dims, t.IsLoaded ? t.SharedBytes : t.CopyBytes(), TensorStorage.Raw) { DocString = t.DocString } // only encoded, never written to
         : t;
 }

@@ -38,6 +38,6 @@ internal static class PadOps
         if ((node.GetString("mode") ?? "constant") != "constant") return true;
         if (node.GetAttribute("value") is not null) return node.GetFloat("value", 0) == 0;
         if (node.Inputs.ElementAtOrDefault(2) is not { Name.Length: > 0 } v) return true;
-        return Graph.ConstantOf(v) is { DataType: DataType.Float, ElementCount: 1 } t && t.AsFloats().ToArray()[0] == 0;
+        return Graph.ConstantOf(v) is { DataType: DataType.Float, ElementCount: 1 } t && t.Floats.ToArray()[0] == 0;
     }
 }

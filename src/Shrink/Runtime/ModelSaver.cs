@@ -48,7 +48,11 @@ public static class ModelSaver
         var staged = OnnxWriter.Stage(model, path, options, guard);
         try
         {
-            if (requireRuntime) CheckLoads(staged.TempPath, path);
+            if (requireRuntime)
+            {
+                ManagedMemory.ReturnFreeSpace(); // what writing left behind, before ONNX Runtime loads the result
+                CheckLoads(staged.TempPath, path);
+            }
             return staged;
         }
         catch

@@ -86,7 +86,7 @@ public sealed partial class OnnxRunner : IDisposable
     /// <summary>Checks that ONNX Runtime loads the file; throws <see cref="RuntimeFailureException"/> naming the file otherwise.</summary>
     public static void CheckLoads(string path)
     {
-        using var _ = Load(path, new RunnerOptions { Threads = 1 });
+        using var _ = Load(path, new RunnerOptions { Threads = 1, Prepacking = false });
     }
 
     /// <summary>Runs the model on named inputs and returns every output.</summary>
@@ -126,6 +126,7 @@ public sealed partial class OnnxRunner : IDisposable
         so.ExecutionMode = ExecutionMode.ORT_SEQUENTIAL;
         so.InterOpNumThreads = 1;
         if (o.Threads > 0) so.IntraOpNumThreads = o.Threads;
+        if (!o.Prepacking) so.AddSessionConfigEntry("session.disable_prepacking", "1");
         if (o.OptimizedModelPath is { } path) so.OptimizedModelFilePath = path;
         if (o.ProfilePrefix is { } prefix)
         {

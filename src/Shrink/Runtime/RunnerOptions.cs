@@ -19,6 +19,13 @@ public sealed record RunnerOptions
     /// </summary>
     public bool LayoutOptimizations { get; init; } = true;
 
+    /// <summary>
+    /// Whether ONNX Runtime may prepack constant weights when the session is created (its default: a packed copy of every
+    /// MatMul/Conv weight, for speed). Off (<c>session.disable_prepacking</c>) for sessions that only check or measure outputs:
+    /// a model's weights are then held once, not twice; latency is measured with it on.
+    /// </summary>
+    public bool Prepacking { get; init; } = true;
+
     /// <summary>Prefix of the file ONNX Runtime writes its per-node profile to (null: no profiling); see <see cref="OnnxRunner.EndProfiling"/>.</summary>
     public string? ProfilePrefix { get; init; }
 }

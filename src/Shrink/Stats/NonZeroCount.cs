@@ -17,16 +17,21 @@ public static class NonZeroCount
         var bits = t.DataType.BitWidth();
         if (bits <= 0) return t.ElementCount;
         if (t.IsLoaded) return InBytes(t.Bytes, t.DataType, t.ElementCount);
-        var buffer = new byte[(int)Math.Min(Tensor.ChunkBytes, t.ByteLength)];
-        long count = 0, elements = t.ElementCount, perByte = bits == 4 ? 2 : 1, size = Math.Max(1, bits / 8);
-        for (long at = 0; at < t.ByteLength; at += buffer.Length)
+        var chunk = (int)Math.Min(Tensor.ChunkBytes, t.ByteLength);
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(chunk); // one buffer for every tensor counted, not one each
+        try
         {
-            var part = buffer.AsSpan(0, (int)Math.Min(buffer.Length, t.ByteLength - at));
-            t.Read(at, part);
-            var inPart = Math.Min(elements - at * perByte / size, part.Length * perByte / size);
-            count += InBytes(part, t.DataType, inPart);
+            long count = 0, elements = t.ElementCount, perByte = bits == 4 ? 2 : 1, size = Math.Max(1, bits / 8);
+            for (long at = 0; at < t.ByteLength; at += chunk)
+            {
+                var part = buffer.AsSpan(0, (int)Math.Min(chunk, t.ByteLength - at));
+                t.Read(at, part);
+                var inPart = Math.Min(elements - at * perByte / size, part.Length * perByte / size);
+                count += InBytes(part, t.DataType, inPart);
+            }
+            return count;
         }
-        return count;
+        finally { System.Buffers.ArrayPool<byte>.Shared.Return(buffer); }
     }
 
     /// <summary>Non-zero elements among the first <paramref name="elements"/> of little-endian <paramref name="bytes"/> of <paramref name="type"/>.</summary>

@@ -98,7 +98,7 @@ public sealed class UnshareInitializersPass : Pass
     private static bool AllEqual(Tensor t)
     {
         var size = (int)t.DataType.ByteCount(1);
-        var data = t.RawData.AsSpan();
+        var data = t.Bytes;
         for (var i = size; i + size <= data.Length; i += size)
             if (!data.Slice(i, size).SequenceEqual(data[..size])) return false;
         return true;

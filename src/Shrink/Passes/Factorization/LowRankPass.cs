@@ -109,7 +109,7 @@ public sealed class LowRankPass : Pass
         var (conv, transB) = (w.Layout.Spatial, !w.Layout.Spatial && w.Layout.OutputAxis == 0);
         var (m, n) = conv ? ((int)t.Dims[0], (int)(t.ElementCount / t.Dims[0]))
             : transB ? ((int)t.Dims[1], (int)t.Dims[0]) : ((int)t.Dims[0], (int)t.Dims[1]);
-        var values = t.AsFloats().ToArray();
+        var values = t.Floats.ToArray();
         var matrix = Matrix<double>.Build.Dense(m, n, (i, j) => conv ? values[(long)i * n + j] : transB ? values[(long)j * m + i] : values[(long)i * n + j]);
         var svd = matrix.Svd(true);
         var s = svd.S.ToArray();

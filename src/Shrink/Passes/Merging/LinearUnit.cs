@@ -118,5 +118,5 @@ internal sealed record LinearUnit(Node Head, Node? BiasAdd, bool Conv, long[] We
         return dims.Length >= axisFromEnd ? values : null;
     }
 
-    private static Tensor? Float(Value? v) => Graph.ConstantOf(v) is { DataType: DataType.Float } t && t.AsFloats().ToArray().All(float.IsFinite) ? t : null;
+    private static Tensor? Float(Value? v) => Graph.ConstantOf(v) is { DataType: DataType.Float } t && t.AllFinite() ? t : null;
 }

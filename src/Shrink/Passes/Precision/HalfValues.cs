@@ -14,7 +14,7 @@ internal static class HalfValues
     /// </summary>
     public static Tensor Convert(Tensor t, HalfFormat format, string name, ref long clamped)
     {
-        var values = t.AsFloats();
+        var values = t.Floats;
         var bytes = new byte[values.Length * 2];
         for (var i = 0; i < values.Length; i++)
         {

@@ -187,7 +187,7 @@ public sealed partial class ChannelCut
         for (var i = axis + 1; i < dims.Length; i++) inner *= dims[i];
         var outer = t.ElementCount / (dims[axis] * inner);
         var size = t.DataType.ByteCount(1);
-        var source = t.RawData;
+        var source = t.SharedBytes; // read only
         var data = new byte[outer * keep.Length * inner * size];
         var run = (int)(inner * size);
         for (long o = 0; o < outer; o++)

@@ -35,7 +35,7 @@ public static class ChannelMask
     internal static void Zero(Value v, int axis, Func<long, bool> dropped)
     {
         var t = v.Const!;
-        var values = t.AsFloats().ToArray();
+        var values = t.Floats.ToArray();
         long inner = 1;
         for (var i = axis + 1; i < t.Dims.Length; i++) inner *= t.Dims[i];
         for (long i = 0; i < values.LongLength; i++)

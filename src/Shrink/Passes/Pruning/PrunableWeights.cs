@@ -56,7 +56,7 @@ public static class PrunableWeights
         if (missing.Count > 0)
             return OptionText.Of($"{OptionName.Of(layers)} names {Message.List(missing.Select(m => $"'{Message.Name(m)}'"))}, not a layer with weights; layers: {Message.List(weights.Select(w => Message.Name(w.LayerName)), 20)}");
         foreach (var w in weights)
-            if (w.Tensor.AsFloats().ToArray().Any(x => !float.IsFinite(x)))
+            if (!w.Tensor.AllFinite())
                 return OptionText.Plain($"'{w.Weight.Name}' of '{w.LayerName}' holds NaN or infinite weights; fix or retrain the model first");
         return null;
     }

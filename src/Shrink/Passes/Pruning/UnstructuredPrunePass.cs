@@ -86,7 +86,7 @@ public sealed class PruningMasks : IArtifact
         var masks = new PruningMasks();
         foreach (var w in PrunableWeights.Find(model))
         {
-            var values = w.Tensor.AsFloats();
+            var values = w.Tensor.Floats;
             if (values.Contains(0f)) masks.Set(w.Weight.Name, values.ToArray().Select(v => v != 0).ToArray());
         }
         return masks;
@@ -96,13 +96,21 @@ public sealed class PruningMasks : IArtifact
     public void ApplyTo(Model model)
     {
         foreach (var (name, keep) in _keep)
-        {
-            var init = model.Graph.FindInitializer(name) ?? throw new InvalidOperationException($"no initializer '{name}'");
-            var values = init.Const!.AsFloats().ToArray();
-            for (var i = 0; i < values.Length; i++)
-                if (!keep[i]) values[i] = 0;
-            init.Const = Tensor.FromFloats(name, init.Const.Dims, values);
-        }
+            Apply(model.Graph.FindInitializer(name) ?? throw new InvalidOperationException($"no initializer '{name}'"), keep);
+    }
+
+    /// <summary>
+    /// Gives <paramref name="init"/> a new tensor: its values with the pruned ones zeroed. The values are copied once (read without
+    /// loading a tensor still in its external data file), so a layer costs one copy of itself.
+    /// </summary>
+    internal static void Apply(Value init, bool[] keep)
+    {
+        var t = init.Const!;
+        var data = t.CopyBytes();
+        var values = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(data.AsSpan());
+        for (var i = 0; i < values.Length; i++)
+            if (!keep[i]) values[i] = 0;
+        init.Const = new Tensor(init.Name, DataType.Float, t.Dims, data);
     }
 }
 
@@ -125,7 +133,7 @@ public sealed class UnstructuredPrunePass : Pass
         if (_options.Method == PruneMethod.Taylor && _options.Scores is null) return "taylor measures |w·∂L/∂w| on data: give the measured scores";
         var weights = PrunableWeights.Find(model);
         if (PrunableWeights.Problem(weights, _options.LayerSparsity) is { } problem) return problem;
-        var bad = weights.FirstOrDefault(w => w.Tensor.AsFloats().ToArray().Any(v => !float.IsFinite(v)));
+        var bad = weights.FirstOrDefault(w => !w.Tensor.AllFinite());
         if (bad is not null) return $"the weights of layer '{bad.LayerName}' contain NaN or infinity; fix or retrain the model first";
         return null;
     }
@@ -142,8 +150,13 @@ public sealed class UnstructuredPrunePass : Pass
             GlobalMasks(weights, masks);
         else
             foreach (var w in weights)
-                masks.Set(w.Weight.Name, Smallest(Scores(w), _options.LayerSparsity?[w.LayerName] ?? _options.Sparsity));
-        masks.ApplyTo(model);
+            {
+                // Layer by layer: each weight is scored, masked and replaced before the next is read.
+                var keep = Smallest(Scores(w), _options.LayerSparsity?[w.LayerName] ?? _options.Sparsity);
+                masks.Set(w.Weight.Name, keep);
+                PruningMasks.Apply(w.Weight, keep);
+            }
+        if (_options.NM is not null || _options.Scope == PruneScope.Global) masks.ApplyTo(model);
         var total = weights.Sum(w => w.Tensor.ElementCount);
         var pruned = masks.Keep.Values.Sum(k => (long)k.Count(x => !x));
         return new PassResult(model, pruned > 0, new Dictionary<string, long> { ["weights"] = total, ["pruned"] = pruned, ["layers"] = weights.Count })
@@ -158,7 +171,8 @@ public sealed class UnstructuredPrunePass : Pass
             return given.TryGetValue(w.Weight.Name, out var s) && s.Length == w.Tensor.ElementCount
                 ? s
                 : throw new OptionsException($"no {_options.Method.Name()} scores for layer '{w.LayerName}'; the scores were measured on another model");
-        var values = w.Tensor.AsFloats();
+        using var weight = w.Tensor.ReadFloats(); // read into a reused buffer: an external weight stays unloaded
+        var values = weight.Values;
         var scores = new float[values.Length];
         if (_options.Method == PruneMethod.Random)
         {
@@ -178,10 +192,22 @@ public sealed class UnstructuredPrunePass : Pass
         Array.Fill(keep, true);
         var k = (int)Math.Round(sparsity * scores.Length);
         if (k == 0) return keep;
-        var order = Enumerable.Range(0, scores.Length).ToArray();
-        Array.Sort(order, (a, b) => scores[a] != scores[b] ? scores[a].CompareTo(scores[b]) : a.CompareTo(b));
-        foreach (var i in order.Take(k)) keep[i] = false;
+        // Sorted as (score, position) packed in one long: the order of comparing the score, then the position, without a comparer.
+        var order = new long[scores.Length];
+        for (var i = 0; i < scores.Length; i++) order[i] = ((long)SortableBits(scores[i]) << 32) | (uint)i;
+        Array.Sort(order);
+        for (var j = 0; j < k; j++) keep[(int)(order[j] & 0xFFFF_FFFF)] = false;
         return keep;
+    }
+
+    /// <summary>
+    /// An unsigned key in the order of <see cref="float.CompareTo(float)"/>: NaN first, −0 and +0 equal, negatives below positives.
+    /// </summary>
+    private static uint SortableBits(float f)
+    {
+        if (float.IsNaN(f)) return 0;
+        var bits = BitConverter.SingleToUInt32Bits(f == 0 ? 0f : f);
+        return (bits & 0x8000_0000) != 0 ? ~bits : bits | 0x8000_0000; // never 0: 0 is NaN's alone
     }
 
     private void GlobalMasks(IReadOnlyList<PrunableWeight> weights, PruningMasks masks)
@@ -212,7 +238,7 @@ public sealed class UnstructuredPrunePass : Pass
 
     private static bool[] NmMask(PrunableWeight w, int n, int m, PassContext context)
     {
-        var values = w.Tensor.AsFloats().ToArray();
+        var values = w.Tensor.Floats.ToArray();
         var dims = w.Tensor.Dims;
         var keep = new bool[values.Length];
         Array.Fill(keep, true);

@@ -66,7 +66,7 @@ public sealed class FoldBatchNormPass : Pass
         var w = layer.Inputs[1]!;
         var wt = w.Const!;
         var axis = OpRoles.Layer(layer)!.OutputAxis;
-        var values = wt.AsFloats().ToArray();
+        var values = wt.Floats.ToArray();
         long inner = 1;
         for (var i = axis + 1; i < wt.Dims.Length; i++) inner *= wt.Dims[i];
         var channels = wt.Dims[axis];

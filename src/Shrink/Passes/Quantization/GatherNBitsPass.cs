@@ -61,7 +61,7 @@ public sealed class GatherNBitsPass : Pass
         var graph = model.Graph;
         var t = table.Const!;
         int rows = (int)t.Dims[0], width = (int)t.Dims[1];
-        var q = MatMulNBits.Quantize(t.AsFloats().ToArray(), rows, width, _options.BlockSize, _options.Asymmetric);   // [V, blocks, B/2] = [V, E/2]: E is a multiple of B
+        var q = MatMulNBits.Quantize(t.Floats.ToArray(), rows, width, _options.BlockSize, _options.Asymmetric);   // [V, blocks, B/2] = [V, E/2]: E is a multiple of B
         var data = graph.AddInitializer(new Tensor(table.Name + "_Q4", DataType.UInt8, new long[] { rows, width / 2 }, q.B));
         var scales = graph.AddInitializer(Tensor.FromFloats(table.Name + "_scales", new long[] { rows, q.Blocks }, q.Scales));
         var zeros = q.ZeroPoints is null ? null

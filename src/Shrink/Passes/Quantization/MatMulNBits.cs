@@ -79,12 +79,13 @@ public static class MatMulNBits
     public static (float[] Rows, int N, int K) Transposed(Node layer)
     {
         var w = Graph.ConstantOf(layer.Inputs[1])!;
-        var values = w.AsFloats().ToArray();
-        if (layer.OpType == "Gemm" && layer.GetInt("transB", 0) != 0) return (values, (int)w.Dims[0], (int)w.Dims[1]);
+        using var weight = w.ReadFloats(); // an external weight is read into a reused buffer, not loaded
+        var values = weight.Values;
+        if (layer.OpType == "Gemm" && layer.GetInt("transB", 0) != 0) return (values.ToArray(), (int)w.Dims[0], (int)w.Dims[1]);
         int k = (int)w.Dims[0], n = (int)w.Dims[1];
         var rows = new float[values.Length];
         for (var i = 0; i < k; i++)
-            for (var j = 0; j < n; j++) rows[(long)j * k + i] = values[(long)i * n + j];
+            for (var j = 0; j < n; j++) rows[(long)j * k + i] = values[i * n + j];
         return (rows, n, k);
     }
 
@@ -160,7 +161,7 @@ public static class MatMulNBits
         if (bias is not null)
         {
             node.AddInput(null); // g_idx
-            node.AddInput(graph.AddInitializer(Tensor.FromFloats(bias.Name + "_bias", new long[] { n }, bias.AsFloats().ToArray())));
+            node.AddInput(graph.AddInitializer(Tensor.FromFloats(bias.Name + "_bias", new long[] { n }, bias.Floats.ToArray())));
         }
         node.Attributes.AddRange(new[] { Ir.Attribute.Int("K", k), Ir.Attribute.Int("N", n), Ir.Attribute.Int("bits", 4), Ir.Attribute.Int("block_size", options.BlockSize) });
         if (options.AccuracyLevel > 0) node.Attributes.Add(Ir.Attribute.Int("accuracy_level", options.AccuracyLevel));
@@ -215,7 +216,7 @@ public static class MatMulNBits
             || Graph.ConstantOf(node.Inputs.ElementAtOrDefault(2)) is not { DataType: DataType.Float } s || s.ElementCount != (long)n * blocks) return null;
         var z = Graph.ConstantOf(node.Inputs.ElementAtOrDefault(3));
         if (node.Inputs.ElementAtOrDefault(3) is not null && z is not { DataType: DataType.UInt8 }) return null;
-        return new NBitsWeights(n, k, block, b.RawData, s.AsFloats().ToArray(), z?.RawData);
+        return new NBitsWeights(n, k, block, b.RawData, s.Floats.ToArray(), z?.RawData);
     }
 
     /// <summary>

@@ -64,7 +64,12 @@ public sealed class MatMulNBitsPass : Pass
         {
             if (Graph.ConstantOf(layer.Inputs.ElementAtOrDefault(1)) is not { DataType: DataType.Float }) continue; // activations × activations
             if (MatMulNBits.WhyNot(layer, _options.BlockSize) is { } why) left.Add((layer.DisplayName, why));
-            else tensors.Add(MatMulNBits.Emit(model, layer, _options));
+            else
+            {
+                var weight = layer.Inputs[1]!;
+                tensors.Add(MatMulNBits.Emit(model, layer, _options));
+                model.Graph.RemoveInitializerIfUnused(weight); // layer by layer: the float weight goes as soon as its blocks exist
+            }
         }
         model.Graph.RemoveUnusedInitializers();
         foreach (var group in left.GroupBy(l => l.Reason))

@@ -72,7 +72,7 @@ public sealed record QuantizedTensor(string Name, QuantizedRole Role, DataType T
     public static QuantizedTensor FromConstants(string name, QuantizedRole role, int bits, Tensor? quantized, Tensor scale, Tensor? zero, int? axis, int blockSize)
     {
         var type = zero?.DataType ?? quantized?.DataType ?? DataType.UInt8;
-        return new QuantizedTensor(name, role, type, bits, axis, blockSize, (long[])scale.Dims.Clone(), scale.AsFloats().ToArray(),
+        return new QuantizedTensor(name, role, type, bits, axis, blockSize, (long[])scale.Dims.Clone(), scale.Floats.ToArray(),
             zero is null ? new int[scale.ElementCount] : zero.ToDoubles().Select(z => (int)z).ToArray());
     }
 

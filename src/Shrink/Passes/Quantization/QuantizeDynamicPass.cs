@@ -69,11 +69,13 @@ public sealed class QuantizeDynamicPass : Pass
         {
             var x = layer.Inputs[0]!;
             if (!quantizedInputs.TryGetValue(x, out var qx)) quantizedInputs[x] = qx = QuantizeAtRunTime(graph, x);
+            var weight = layer.Inputs[1]!;
             var (name, parameters) = layer.OpType == "Conv"
                 ? RewriteConv(graph, layer, qx, ConvReduceRange)
                 : Rewrite(graph, layer, qx, reduceRange);
             packed.Add((name, _options.BitsOf(layer)));
             weights.Add(parameters);
+            graph.RemoveInitializerIfUnused(weight); // layer by layer: the float weight goes as soon as its integer one is made
         }
         var tables = Tables(model);
         foreach (var (table, gathers) in tables)
@@ -109,16 +111,27 @@ public sealed class QuantizeDynamicPass : Pass
     /// <summary>A layer's weight as MatMulInteger takes it, [K, N] (a Gemm with transB holds [N, K]).</summary>
     public static (float[] Values, long[] Dims) WeightMatrix(Node layer)
     {
+        var values = WeightMatrixView(layer, layer.Inputs[1]!.Const!.Floats, out var dims);
+        return (values.ToArray(), dims);
+    }
+
+    /// <summary>
+    /// <see cref="WeightMatrix"/> without a copy where none is needed: a MatMul's [K, N] weight is read in place, only a
+    /// transposed Gemm weight is copied (transposed).
+    /// </summary>
+    private static ReadOnlySpan<float> WeightMatrixView(Node layer, ReadOnlySpan<float> values, out long[] dims)
+    {
         var w = layer.Inputs[1]!.Const!;
         var transposed = OpRoles.Layer(layer)!.OutputAxis == 0; // the op registry: Gemm with transB holds [N, K]
         // MatMulInteger takes B as [K, N]; Gemm with transB holds [N, K].
         var (k, n) = transposed ? (w.Dims[1], w.Dims[0]) : (w.Dims[0], w.Dims[1]);
-        var values = w.AsFloats().ToArray();
+        dims = new[] { k, n };
+        if (!transposed) return values;
         var kn = new float[k * n];
         for (long r = 0; r < k; r++)
             for (long c = 0; c < n; c++)
-                kn[r * n + c] = transposed ? values[c * k + r] : values[r * n + c];
-        return (kn, new[] { k, n });
+                kn[r * n + c] = values[(int)(c * k + r)];
+        return kn;
     }
 
     /// <summary>x → DynamicQuantizeLinear: its uint8 values, scale and zero point, computed at run time.</summary>
@@ -159,7 +172,8 @@ public sealed class QuantizeDynamicPass : Pass
     /// <summary>Replaces one layer by MatMulInteger → Cast → Mul (→ Add bias); returns the integer weight's name and its parameters (of the stored [K, N] tensor).</summary>
     private (string Name, QuantizedTensor Parameters) Rewrite(Graph graph, Node layer, (Value Q, Value Scale, Value Zero) x, bool reduceRange)
     {
-        var (kn, dims) = WeightMatrix(layer);
+        using var weight = layer.Inputs[1]!.Const!.ReadFloats(); // an external weight is read, not loaded
+        var kn = WeightMatrixView(layer, weight.Values, out var dims);
         var (wq, ws, wz, _) = WeightQuantizer.AddQuantized(graph, layer.Inputs[1]!.Name, kn, dims, SchemeOf(layer, reduceRange));
         var product = Op(graph, layer, "MatMulInteger", x.Q, wq, x.Zero, wz).Outputs[0]!;
         Rescale(graph, layer, product, x.Scale, ws, layer.OpType == "Gemm" && layer.Inputs.ElementAtOrDefault(2) is { Name.Length: > 0 } bias ? bias : null);
@@ -176,7 +190,7 @@ public sealed class QuantizeDynamicPass : Pass
     {
         var t = table.Const!;
         var scheme = new WeightScheme { Bits = bits, Axis = 0, Granularity = WeightGranularity.PerTensor };
-        var (levels, scale, zero, _) = WeightQuantizer.AddQuantized(graph, table.Name, t.AsFloats().ToArray(), t.Dims, scheme);
+        var (levels, scale, zero, _) = WeightQuantizer.AddQuantized(graph, table.Name, t.Floats.ToArray(), t.Dims, scheme);
         foreach (var gather in gathers)
         {
             var integer = Op(graph, gather, "Gather", levels, gather.Inputs[1]!);
@@ -212,7 +226,8 @@ public sealed class QuantizeDynamicPass : Pass
     {
         var w = layer.Inputs[1]!;
         var t = w.Const!;
-        var (levels, scales) = WeightQuantizer.Quantize(t.AsFloats().ToArray(), t.Dims, ConvSchemeOf(layer, reduceRange));
+        using var weight = t.ReadFloats();
+        var (levels, scales) = WeightQuantizer.Quantize(weight.Values, t.Dims, ConvSchemeOf(layer, reduceRange));
         var channelDims = new[] { t.Dims[0] }.Concat(Enumerable.Repeat(1L, t.Dims.Length - 2)).ToArray(); // broadcasts over [N, M, spatial…]
         var wq = graph.AddInitializer(new Tensor(w.Name + "_quantized", DataType.Int8, t.Dims, (byte[])(Array)levels));
         var wz = graph.AddInitializer(new Tensor(w.Name + "_zero_point", DataType.Int8, Array.Empty<long>(), new byte[1]));
@@ -221,7 +236,7 @@ public sealed class QuantizeDynamicPass : Pass
         conv.Attributes.AddRange(layer.Attributes); // the Conv is removed: its attributes move
         Value? bias = null;
         if (layer.Inputs.ElementAtOrDefault(2) is { Name.Length: > 0 } b)
-            bias = b.Const is { } bt ? graph.AddInitializer(Tensor.FromFloats(b.Name + "_channels", channelDims, bt.AsFloats().ToArray()))
+            bias = b.Const is { } bt ? graph.AddInitializer(Tensor.FromFloats(b.Name + "_channels", channelDims, bt.Floats.ToArray()))
                 : Op(graph, layer, "Reshape", b, graph.AddInitializer(Tensor.FromInt64s(b.Name + "_shape", new long[] { channelDims.Length }, channelDims.Select(d => d == 1 ? 1L : -1L).ToArray()))).Outputs[0]!;
         Rescale(graph, layer, conv.Outputs[0]!, x.Scale, ws, bias);
         var flatScale = Tensor.FromFloats(ws.Name, new[] { (long)scales.Length }, scales);

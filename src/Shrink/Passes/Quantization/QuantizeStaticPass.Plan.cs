@@ -42,7 +42,7 @@ public sealed partial class QuantizeStaticPass
             return $"the model uses opset {model.OpsetVersion("") ?? model.DefaultOpset}; {Id} needs opset {MinimumOpset} or later (re-export it with opset ≥ {MinimumOpset})";
         foreach (var node in model.Graph.Nodes.Where(n => Weighted.Contains(n.OpType)))
             foreach (var w in node.Inputs.Skip(1).OfType<Value>())
-                if (w.Const is { DataType: DataType.Float } t && t.AsFloats().ToArray().Any(x => !float.IsFinite(x)))
+                if (w.Const is { DataType: DataType.Float } t && !t.AllFinite())
                     return $"'{w.Name}' of '{node.DisplayName}' holds NaN or infinite weights; fix or retrain the model before quantizing";
         return null;
     }

@@ -140,7 +140,7 @@ public sealed partial class QuantizeStaticPass
         var channels = (int)t.Dims[OutputChannelAxis(layer)];
         var scheme = SchemeOf(layer, storage, reduceRange);
         var block = scheme.Granularity == WeightGranularity.BlockWise ? scheme.BlockSize : 0;
-        var (qw, ws, wz, scales) = WeightQuantizer.AddQuantized(graph, w.Name, t.AsFloats().ToArray(), t.Dims, scheme, storage);
+        var (qw, ws, wz, scales) = WeightQuantizer.AddQuantized(graph, w.Name, t.Floats.ToArray(), t.Dims, scheme, storage);
         var name = layer.DisplayName;
         var dq = Dequantize(graph, name + "_weight", qw, ws, wz, scheme.Granularity == WeightGranularity.PerTensor ? null : scheme.Axis, DataType.Float);
         if (block > 0) dq.Producer!.Attributes.Add(Ir.Attribute.Int("block_size", block));
@@ -149,7 +149,7 @@ public sealed partial class QuantizeStaticPass
         // Block-wise weights have no scale per output channel for an int32 bias, nor float activations an input scale: the bias stays float.
         if (input is not { } x || block > 0 || layer.OpType == "MatMul" || layer.Inputs.ElementAtOrDefault(2) is not { Const: { DataType: DataType.Float, Dims.Length: 1 } bias } b
             || bias.Dims[0] != channels) return qw.Name;
-        var bv = bias.AsFloats().ToArray();
+        var bv = bias.Floats.ToArray();
         var bscale = bv.Select((_, c) => x.Scale * scales[_options.PerChannel ? c : 0]).ToArray();
         // A bias far larger than input scale × weight scale (an input range near zero) would saturate in int32 and vanish: it stays float, as it was.
         if (bv.Where((v, c) => Math.Abs(Math.Round(v / (double)bscale[c])) > BiasLimit).Any())

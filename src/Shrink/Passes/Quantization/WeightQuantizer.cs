@@ -35,7 +35,7 @@ public static class WeightQuantizer
     /// that many consecutive elements along <paramref name="axis"/> (see <see cref="WeightGranularity.BlockWise"/>).
     /// <paramref name="reduceRange"/>: 8-bit levels in ±<see cref="ReducedLimit"/>.
     /// </summary>
-    public static (sbyte[] Levels, float[] Scales) Quantize(float[] values, long[] dims, int axis, bool perChannel, int bits, int blockSize = 0,
+    public static (sbyte[] Levels, float[] Scales) Quantize(ReadOnlySpan<float> values, long[] dims, int axis, bool perChannel, int bits, int blockSize = 0,
         bool reduceRange = false) =>
         Quantize(values, dims, new WeightScheme
         {
@@ -44,7 +44,7 @@ public static class WeightQuantizer
         });
 
     /// <summary>Levels and scales of <paramref name="values"/> (shape <paramref name="dims"/>) under <paramref name="scheme"/>, as its definition says.</summary>
-    public static (sbyte[] Levels, float[] Scales) Quantize(float[] values, long[] dims, WeightScheme scheme)
+    public static (sbyte[] Levels, float[] Scales) Quantize(ReadOnlySpan<float> values, long[] dims, WeightScheme scheme)
     {
         var groups = scheme.Validate().Groups(dims);
         var (maxAbs, sumAbs, count) = Statistics(values, groups);
@@ -64,9 +64,9 @@ public static class WeightQuantizer
                 scales[g] = s > 0 ? (float)s : 1f;
             }
         }
-        var q = new sbyte[values.LongLength];
+        var q = new sbyte[values.Length];
         var limit = scheme.Limit;
-        for (long i = 0; i < values.LongLength; i++)
+        for (var i = 0; i < values.Length; i++)
         {
             var g = groups.Of(i);
             q[i] = scheme.Bits switch
@@ -80,12 +80,12 @@ public static class WeightQuantizer
     }
 
     /// <summary>Per group, in float64 and in index order: max|w|, Σ|w| and the number of weights.</summary>
-    private static (double[] MaxAbs, double[] SumAbs, long[] Count) Statistics(float[] values, WeightGroups groups)
+    private static (double[] MaxAbs, double[] SumAbs, long[] Count) Statistics(ReadOnlySpan<float> values, WeightGroups groups)
     {
         var maxAbs = new double[groups.Count];
         var sumAbs = new double[groups.Count];
         var count = new long[groups.Count];
-        for (long i = 0; i < values.LongLength; i++)
+        for (var i = 0; i < values.Length; i++)
         {
             var g = groups.Of(i);
             var a = Math.Abs((double)values[i]);
@@ -97,11 +97,11 @@ public static class WeightQuantizer
     }
 
     /// <summary>TWN's α per group: the mean of the |w| above the group's threshold Δ (1 when none is).</summary>
-    private static float[] TernaryScales(float[] values, WeightGroups groups, double[] thresholds)
+    private static float[] TernaryScales(ReadOnlySpan<float> values, WeightGroups groups, double[] thresholds)
     {
         var above = new double[groups.Count];
         var n = new long[groups.Count];
-        for (long i = 0; i < values.LongLength; i++)
+        for (var i = 0; i < values.Length; i++)
         {
             var g = groups.Of(i);
             if (Math.Abs(values[i]) > thresholds[g])
@@ -118,7 +118,7 @@ public static class WeightQuantizer
     /// the levels (int8, or INT4 when <paramref name="storage"/> says so and bits ≤ 4), the scales and the (zero)
     /// zero points as initializers named after <paramref name="name"/>.
     /// </summary>
-    public static (Value Levels, Value Scale, Value ZeroPoint, float[] Scales) AddQuantized(Graph graph, string name, float[] values, long[] dims,
+    public static (Value Levels, Value Scale, Value ZeroPoint, float[] Scales) AddQuantized(Graph graph, string name, ReadOnlySpan<float> values, long[] dims,
         WeightScheme scheme, DataType storage = DataType.Int8)
     {
         var (levels, scales) = Quantize(values, dims, scheme);

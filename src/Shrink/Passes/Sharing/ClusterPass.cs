@@ -74,7 +74,7 @@ public sealed class ClusterPass : Pass
         {
             var bits = _options.BitsOf(w);
             if (bits == 0) continue;
-            var values = w.Tensor.AsFloats().ToArray();
+            var values = w.Tensor.Floats.ToArray();
             var nonZero = values.Where(v => v != 0).ToArray();
             var centroids = KMeans1D.Fit(nonZero, 1 << bits, _options.Init, _options.Iterations, _options.Seed);
             for (var i = 0; i < values.Length; i++)

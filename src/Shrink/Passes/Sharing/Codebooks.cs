@@ -21,6 +21,6 @@ public sealed record Codebooks : IArtifact
     public static Codebooks From(Model model) => new()
     {
         Weights = ClusterPass.ReadBits(model).ToDictionary(kv => kv.Key, kv => new Codebook(kv.Value,
-            model.Graph.FindInitializer(kv.Key)!.Const!.AsFloats().ToArray().Where(v => v != 0).Distinct().Order().ToArray())),
+            model.Graph.FindInitializer(kv.Key)!.Const!.Floats.ToArray().Where(v => v != 0).Distinct().Order().ToArray())),
     };
 }
