@@ -48,6 +48,14 @@ public enum CompressionTechnique
     Quantize,
     /// <summary>Weight sharing (k-means per layer) stored as a Deep Compression container (size goals only).</summary>
     Cluster,
+    /// <summary>
+    /// Layer merging without training (<c>merge</c>): consecutive linear layers into one, parallel ones into one wider layer
+    /// (latency goals, kept only where measured faster), near-identical weights shared (size goals); searched only where the
+    /// original has something to merge.
+    /// </summary>
+    Merge,
+    /// <summary>Half precision (<c>convert-precision</c>): float16 or bfloat16 storage (size goals), float16 compute (latency goals).</summary>
+    Half,
 }
 
 /// <summary>

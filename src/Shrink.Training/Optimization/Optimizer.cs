@@ -22,7 +22,7 @@ namespace Shrink.Training.Optimization;
 /// </summary>
 /// <remarks>
 /// The run directory: <c>options.json</c> (what a resume must share), <c>trials.db</c> (+ <c>trials.db.lock</c> while a run
-/// holds it), <c>sensitivity.json</c> (the analysis bounding each layer's sparsity), <c>channel-sensitivity.json</c> (each channel group's ratio), <c>trials/NNNN/</c> (each trial's recipe
+/// holds it), <c>sensitivity.json</c> (the analysis bounding each layer's sparsity), <c>merge-probe.json</c> (the kinds of merging searched), <c>channel-sensitivity.json</c> (each channel group's ratio), <c>trials/NNNN/</c> (each trial's recipe
 /// run: <c>recipe.lock.yaml</c>, <c>NN-technique.onnx</c> and <c>.json</c> per stage), <c>best.onnx</c>, <c>best.recipe.yaml</c>,
 /// <c>pareto.json</c> and <c>result.json</c>.
 /// </remarks>
@@ -56,8 +56,9 @@ public static class Optimizer
         var original = OnnxReader.Read(run.OriginalPath);
         var layers = CompressionSpace.LayersOf(original);
         run.FloatLayers = LayerLatency.SlowerInInt8(run, original, layers, run.Inputs);
-        var space = CompressionSpace.For(original, options, Sensitivity(run, original), run.FloatLayers, ChannelSensitivity.Bounds(run, original));
-        var strategy = Strategy(space.Space, run.Objective, options);
+        run.Merging = MergeProbe.Find(run, original);
+        var space = CompressionSpace.For(original, options, Sensitivity(run, original), run.FloatLayers, ChannelSensitivity.Bounds(run, original), run.Merging);
+        var strategy = Strategy(space.Space, run.Objective, options, CompressionPlan.Key(options.Seed, run.FloatLayers, run.Merging));
         using var local = shared is null ? SqliteTrialStore.OpenExclusive(directory) : null;
         var store = shared ?? local!;
         var study = Study.Open(store, options.StudyName ?? StudyName, space.Space, strategy.Settings, options.Resume);
@@ -114,12 +115,13 @@ public static class Optimizer
         return report;
     }
 
-    private static ISearchStrategy Strategy(SearchSpace space, Objective objective, OptimizeOptions options) => options.Strategy switch
+    /// <summary>The strategy of the options, deduplicating by <paramref name="key"/> (configurations that build one recipe are one trial; the unchanged model is never proposed).</summary>
+    private static ISearchStrategy Strategy(SearchSpace space, Objective objective, OptimizeOptions options, ConfigurationKey key) => options.Strategy switch
     {
-        OptimizeStrategy.Random => new RandomSearch(space, options.Seed),
-        OptimizeStrategy.Annealing => new SimulatedAnnealing(space, objective, options.Seed),
-        OptimizeStrategy.Halving => new SuccessiveHalving(new RandomSearch(space, options.Seed), objective, options.HalvingBudgets[0], 1, options.HalvingEta),
-        _ => new RegularizedEvolution(space, objective, options.Seed, population: 10, sample: 3),
+        OptimizeStrategy.Random => new RandomSearch(space, options.Seed) { Key = key },
+        OptimizeStrategy.Annealing => new SimulatedAnnealing(space, objective, options.Seed) { Key = key },
+        OptimizeStrategy.Halving => new SuccessiveHalving(new RandomSearch(space, options.Seed) { Key = key }, objective, options.HalvingBudgets[0], 1, options.HalvingEta),
+        _ => new RegularizedEvolution(space, objective, options.Seed, population: 10, sample: 3) { Key = key },
     };
 
     /// <summary>The chosen model measured again on the full test split, with 95 % intervals.</summary>
