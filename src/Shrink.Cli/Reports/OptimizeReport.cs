@@ -58,8 +58,12 @@ internal sealed class OptimizeReport(CliContext cli, bool terminal)
             ? $"drop {drop:F2} [{m[TrialMetrics.DropLow]:F2}, {m[TrialMetrics.DropHigh]:F2}] pts"
             : m.TryGetValue(TrialMetrics.Fidelity, out var f) ? $"fidelity {f:F4} [{m[TrialMetrics.FidelityLow]:F4}, {m[TrialMetrics.FidelityHigh]:F4}]" : "";
         var latency = m.TryGetValue(TrialMetrics.Latency, out var ms) ? $", {Format.Ms(ms)} ms ({m[TrialMetrics.Speedup]:F2}×)" : "";
-        return $"{size}, {accuracy}{latency}";
+        return $"{size}, {accuracy}{latency}{OutputFidelity(m)}";
     }
+
+    /// <summary>The output fidelity check of a trial that merges or converts to half precision: ", outputs vs original: cosine 1.0000, SQNR 62.1 dB, max |error| 0.0012".</summary>
+    internal static string OutputFidelity(IReadOnlyDictionary<string, double> m) => !m.TryGetValue(TrialMetrics.OutputCosine, out var cosine) ? ""
+        : string.Create(CultureInfo.InvariantCulture, $", outputs vs original: cosine {cosine:F4}, SQNR {(m.TryGetValue(TrialMetrics.OutputSqnr, out var db) ? $"{db:F1} dB" : "∞ (equal)")}, max |error| {m[TrialMetrics.OutputMaxError]:G3}");
 
     private static string Best(OptimizeProgress e) => e.Best is not { } b ? "best: none yet"
         : $"best: trial {b.Number + 1}, {Format.Bytes((long)b.Metrics.GetValueOrDefault(TrialMetrics.Bytes))}{(e.BestMet ? "" : $", misses by {e.BestMiss:G3}")}";

@@ -7,7 +7,7 @@ namespace Shrink.Training.Optimization;
 [JsonConverter(typeof(JsonStringEnumConverter<OptimizeGoal>))]
 public enum OptimizeGoal
 {
-    /// <summary>The fewest bytes: a clustered model's <c>.shrink</c> container, else the packed parameter bytes (<see cref="TrialMetrics.Bytes"/>).</summary>
+    /// <summary>The fewest bytes (<see cref="TrialMetrics.Bytes"/>, <see cref="TrialSize"/>): a clustered model's <c>.shrink</c> container, else the parameter bytes with sparse float tensors in Deep Compression's relative-index form.</summary>
     Size,
     /// <summary>The lowest ONNX Runtime latency at the largest of <see cref="OptimizeOptions.LatencyBatches"/>, only changes measured faster at every batch size.</summary>
     Latency,

@@ -96,7 +96,7 @@ public static class Optimizer
         var size = ModelEvaluation.Measure(model.Path!, null);
         var latency = Latency(model.Path!, options);
         var accuracy = options.ByFidelity ? (double?)null : 100.0 * predictions.Correct().Count(x => x) / predictions.Predicted.Length;
-        return (run, new BaselineFigures(size.PackedBytes, size.Bytes, accuracy, latency));
+        return (run, new BaselineFigures(TrialSize.Of(model.Path!).Bytes, size.Bytes, accuracy, latency));
     }
 
     private static Dictionary<string, double> Latency(string path, OptimizeOptions options)
