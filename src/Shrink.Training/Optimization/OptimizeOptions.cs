@@ -144,6 +144,14 @@ public sealed record OptimizeOptions
     /// <summary>The study's name in the store (null: the command's name, "optimize"); a shared store holds many.</summary>
     public string? StudyName { get; init; }
 
+    /// <summary>
+    /// A deployment choice, not a size or latency gain: at the end, cut the chosen model as the <c>split</c> technique does
+    /// (<see cref="Passes.Deployment.SplitOptions"/>: parts under a weight or memory bound, or K parts) into
+    /// <c>DIR/best.parts/</c> (<c>part-NN.onnx</c> and <c>manifest.json</c>, run by <c>shrink run</c>). Null: not split.
+    /// Not part of what a resume must share.
+    /// </summary>
+    public Passes.Deployment.SplitOptions? Split { get; init; }
+
     /// <summary>Continue the run in the directory (same options) instead of starting one.</summary>
     public bool Resume { get; init; }
 
@@ -174,6 +182,7 @@ public sealed record OptimizeOptions
             throw OptionsException.For(nameof(Techniques), "holds only cluster, which is searched for the size goal alone (shared weights run at float speed); add another technique or use the size goal");
         if (Resamples < 100) throw OptionsException.For(nameof(Resamples), $"must be at least 100, got {Resamples}");
         if (Strategy == OptimizeStrategy.Halving) ValidateHalving();
+        Split?.Validate();
         return this;
     }
 

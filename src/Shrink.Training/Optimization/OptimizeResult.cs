@@ -43,6 +43,8 @@ public sealed record OptimizeResult
     public IReadOnlyList<double>? Budgets { get; init; }
     /// <summary>Why the run stopped ("trial-limit", "wall-time", "exhausted", "cancelled"), or "running".</summary>
     public string Stop { get; init; } = "running";
+    /// <summary>The chosen model cut into parts at the end (<see cref="OptimizeOptions.Split"/>), or null when not asked for or not yet done.</summary>
+    public SplitOutcome? Parts { get; init; }
 
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
@@ -57,6 +59,13 @@ public sealed record OptimizeResult
 }
 
 /// <summary>The original model's figures: packed and file bytes, test accuracy (points; null without labels) and p50 ms per batch size.</summary>
+/// <summary>
+/// The split of the chosen model (<see cref="OptimizeOptions.Split"/>): the directory of its parts and manifest, how many
+/// parts, the largest part's weights, the bytes passed between parts, in words; or, when it could not be cut under the
+/// bound (a layer larger than it), nothing written and <see cref="Error"/> saying why.
+/// </summary>
+public sealed record SplitOutcome(string? Directory, int Parts, long LargestPartBytes, string Description, string? Error = null);
+
 public sealed record BaselineFigures(long Bytes, long FileBytes, double? Accuracy, IReadOnlyDictionary<string, double> LatencyMs);
 
 /// <summary>

@@ -24,7 +24,7 @@ namespace Shrink.Training.Optimization;
 /// The run directory: <c>options.json</c> (what a resume must share), <c>trials.db</c> (+ <c>trials.db.lock</c> while a run
 /// holds it), <c>sensitivity.json</c> (the analysis bounding each layer's sparsity), <c>merge-probe.json</c> (the kinds of merging searched), <c>channel-sensitivity.json</c> (each channel group's ratio), <c>trials/NNNN/</c> (each trial's recipe
 /// run: <c>recipe.lock.yaml</c>, <c>NN-technique.onnx</c> and <c>.json</c> per stage), <c>best.onnx</c>, <c>best.recipe.yaml</c>,
-/// <c>pareto.json</c> and <c>result.json</c>.
+/// <c>pareto.json</c> and <c>result.json</c>; with <see cref="OptimizeOptions.Split"/>, at the end, <c>best.parts/</c>.
 /// </remarks>
 public static class Optimizer
 {
@@ -76,7 +76,10 @@ public static class Optimizer
         var summary = runner.RunAsync(new TrialEvaluator(run, hooks).Evaluate, session.Cancel).GetAwaiter().GetResult();
         var result = files.Update(summary.Trials, baseline, summary.Stop.Name());
         session.Cancel.ThrowIfCancellationRequested();
-        return result.Best is null ? result : files.Update(summary.Trials, baseline, summary.Stop.Name(), Final(run, files.Path(RunFiles.BestModel)));
+        if (result.Best is null) return result;
+        var final = Final(run, files.Path(RunFiles.BestModel));
+        var parts = options.Split is { } split ? files.Split(split) : null;
+        return files.Update(summary.Trials, baseline, summary.Stop.Name(), final, parts);
     }
 
     private static (OptimizeRun Run, BaselineFigures Baseline) Prepare(RecipeModel model, RecipeData data, OptimizeOptions options, string directory, TechniqueSession session)

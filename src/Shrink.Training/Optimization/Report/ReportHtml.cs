@@ -44,6 +44,9 @@ internal static class ReportHtml
             h.Append("<p>").Append(E($"Final re-evaluation of the chosen model on {n} test samples: {text} (estimate [95 % bootstrap interval])."))
                 .Append("</p>\n");
         }
+        if (r.Parts is { } parts)
+            h.Append("<p>").Append(E(parts.Error is { } e ? $"Not split for deployment: {e}; the chosen model is whole."
+                : $"Split for deployment: {parts.Description}; the parts and their manifest are in {parts.Directory} (shrink run {Path.Combine(parts.Directory!, "manifest.json")} runs them one after another).")).Append("</p>\n");
         if (r.Recipe is { } recipe)
             h.Append("<p>Rebuild the chosen model from the original, bit for bit: <code>").Append(E($"shrink recipe run {recipe}")).Append("</code></p>\n");
     }

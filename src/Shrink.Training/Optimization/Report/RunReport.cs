@@ -39,6 +39,8 @@ public sealed record RunReport
     public required IReadOnlyList<ReportTrial> Trials { get; init; }
     public required IReadOnlyList<FrontPoint> SizeFront { get; init; }
     public required IReadOnlyList<FrontPoint> LatencyFront { get; init; }
+    /// <summary>The chosen model cut into parts at the end (<see cref="OptimizeOptions.Split"/>), or null.</summary>
+    public SplitOutcome? Parts { get; init; }
     /// <summary>The output fidelity check of the chosen model when it merges layers or converts to half precision (null otherwise).</summary>
     public OutputCheck? ChosenOutputs { get; init; }
     /// <summary>The chosen model's layers with weights, in graph order.</summary>
