@@ -58,9 +58,22 @@ internal sealed class RunFiles(OptimizeRun run)
         if (Directory.Exists(fresh)) Directory.Delete(fresh, recursive: true);
         Directory.CreateDirectory(fresh);
         Runtime.Split.SplitWriter.Write(model, plan, fresh, Path(BestModel));
+        var check = Check(model, System.IO.Path.Combine(fresh, Runtime.Split.SplitManifest.FileName), options.Batch);
         if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
         Directory.Move(fresh, target);
-        return new SplitOutcome(target, plan.Parts.Count, plan.Parts.Max(p => p.WeightBytes), Passes.Deployment.SplitTechnique.Describe(plan));
+        return new SplitOutcome(target, plan.Parts.Count, plan.Parts.Max(p => p.WeightBytes), $"{Passes.Deployment.SplitTechnique.Describe(plan)}; {check}");
+    }
+
+    /// <summary>The parts run one after another against the whole model on seeded random inputs (<see cref="Runtime.Split.SplitCheck"/>), in words.</summary>
+    private static string Check(Ir.Model whole, string manifest, int batch)
+    {
+        try
+        {
+            var c = Runtime.Split.SplitCheck.Compare(whole, manifest, batch);
+            return c.Identical ? $"the parts' outputs equal best.onnx's bit for bit ({c.Values:N0} values, random inputs at batch {c.Batch})"
+                : $"{c.Differing:N0} of {c.Values:N0} output values differ from best.onnx's, by at most {c.MaxAbsDifference:G3}";
+        }
+        catch (OptionsException e) { return $"not checked against best.onnx: {e.Message}"; }
     }
 
     private void WriteBest(string model, Trial best)

@@ -101,6 +101,10 @@ public class SpaceTechniquesTests
         Assert.Equal(2, manifest.Parts.Count);
         Assert.All(manifest.Parts, p => Assert.True(File.Exists(dir.File($"run/best.parts/{p.File}"))));
         Assert.Equal(parts.Parts, RunReport.FromJson(File.ReadAllText(dir.File("run/report.json"))).Parts!.Parts);
+        Assert.Contains("equal best.onnx's bit for bit", parts.Description);
+        // The Casts of the float16 weights are copied into the part that reads them, not passed between parts.
+        // (the second part reads the one activation at the cut and nothing else).
+        Assert.Single(manifest.Parts[1].Inputs);
     }
 
     [Fact]
