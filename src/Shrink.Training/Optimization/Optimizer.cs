@@ -58,7 +58,9 @@ public static class Optimizer
         run.FloatLayers = LayerLatency.SlowerInInt8(run, original, layers, run.Inputs);
         run.Merging = MergeProbe.Find(run, original);
         var space = CompressionSpace.For(original, options, Sensitivity(run, original), run.FloatLayers, ChannelSensitivity.Bounds(run, original), run.Merging);
-        var strategy = Strategy(space.Space, run.Objective, options, CompressionPlan.Key(options.Seed, run.FloatLayers, run.Merging));
+        var key = CompressionPlan.Key(options.Seed, run.FloatLayers, run.Merging);
+        if (!options.Resume) RefuseUnchangedOnly(space, key, options);
+        var strategy = Strategy(space.Space, run.Objective, options, key);
         using var local = shared is null ? SqliteTrialStore.OpenExclusive(directory) : null;
         var store = shared ?? local!;
         var study = Study.Open(store, options.StudyName ?? StudyName, space.Space, strategy.Settings, options.Resume);
@@ -116,6 +118,17 @@ public static class Optimizer
         var report = SensitivityAnalysis.Run(model, run.Test, new SensitivityOptions { Limit = 1000, Sparsities = CompressionSpace.SensitivitySparsities });
         AtomicFile.WriteAllText(path, Artifacts.ToJson(report));
         return report;
+    }
+
+    /// <summary>
+    /// Refuses a space every configuration of which builds the input model unchanged (the techniques named have nothing to
+    /// do on it: merging on a model with nothing to merge), which the strategies could not draw one trial from.
+    /// </summary>
+    private static void RefuseUnchangedOnly(CompressionSpace space, ConfigurationKey key, OptimizeOptions options)
+    {
+        if (space.Space.Size > SearchStrategy.EnumerationLimit || space.Space.Enumerate().Any(c => key.Of(c) is not null)) return;
+        var names = string.Join(", ", (options.Techniques ?? Enum.GetValues<CompressionTechnique>()).Select(t => t.ToString().ToLowerInvariant()));
+        throw OptionsException.For(nameof(OptimizeOptions.Techniques), $"({names}) leave nothing to try on this model: every configuration is the model unchanged; name other techniques");
     }
 
     /// <summary>The strategy of the options, deduplicating by <paramref name="key"/> (configurations that build one recipe are one trial; the unchanged model is never proposed).</summary>

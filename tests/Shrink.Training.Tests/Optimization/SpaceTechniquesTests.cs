@@ -108,6 +108,22 @@ public class SpaceTechniquesTests
     }
 
     [Fact]
+    public void A_space_of_only_the_unchanged_model_is_refused_before_the_search()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("lenet5.onnx");
+        OnnxWriter.Write(ModelZoo.Create("lenet5", 0), path);
+        var notes = new List<string>();
+        // lenet5 has a nonlinearity between every pair of layers and no near-identical weights: nothing to merge.
+        var options = new OptimizeOptions { MaxAccuracyDrop = 100, Trials = 2, MaxEpochs = 0, LatencyBatches = [1], Techniques = [CompressionTechnique.Merge] };
+        var e = Assert.Throws<OptionsException>(() => Optimizer.Run(RecipeModel.File(path), Data, options, dir.File("run"), new TechniqueSession { Notes = notes.Add }));
+        Assert.Equal(nameof(OptimizeOptions.Techniques), e.Option);
+        Assert.Contains("every configuration is the model unchanged", e.Message);
+        Assert.Contains(notes, n => n.StartsWith("layer merging left out of the space: the model has nothing to merge", StringComparison.Ordinal));
+        Assert.False(File.Exists(dir.File("run/trials.db")));
+    }
+
+    [Fact]
     public void No_proposal_rebuilds_the_input_model_or_a_recipe_already_tried()
     {
         var model = ModelZoo.Create("lenet5", 0);
