@@ -53,7 +53,7 @@ internal sealed class RunFiles(OptimizeRun run)
         var model = Onnx.OnnxReader.Read(Path(BestModel));
         Passes.Deployment.SplitPlan plan;
         try { plan = new Passes.Deployment.SplitPass(options).Plan(model); }
-        catch (OptionsException e) { return new SplitOutcome(null, 0, 0, "not split", e.Message); }
+        catch (OptionsException e) { return new SplitOutcome(null, 0, 0, "not split", run.Session.Naming is { } naming ? e.Wording.Render(naming) : e.Message); }
         var (target, fresh) = (Path(BestParts), Path($".{BestParts}.{Environment.ProcessId}.tmp"));
         if (Directory.Exists(fresh)) Directory.Delete(fresh, recursive: true);
         Directory.CreateDirectory(fresh);

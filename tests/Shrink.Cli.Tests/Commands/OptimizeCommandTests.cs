@@ -90,6 +90,12 @@ public class OptimizeCommandTests
         Assert.Contains("split for deployment: 2 parts", r.Out);
         Assert.Contains("the parts' outputs equal best.onnx's bit for bit", r.Out);
         Assert.True(File.Exists(dir.File("run/best.parts/manifest.json")));
+
+        // A bound under the largest layer: the search's results stand, nothing is split, and the line names the flag.
+        var small = CliRunner.Run(Args(dir, "--max-accuracy-drop", "100", "--trials", "1", "--techniques", "half", "--max-part-bytes", "100KB").Select(a => a == dir.File("run") ? dir.File("small") : a).ToArray());
+        Assert.True(small.ExitCode == 0, small.Err);
+        Assert.Contains("not split: --max-part-bytes is 100000 bytes, smaller than layer", small.Out);
+        Assert.False(Directory.Exists(dir.File("small/best.parts")));
     }
 
     [Theory]
