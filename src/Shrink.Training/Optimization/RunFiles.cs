@@ -114,7 +114,10 @@ internal sealed class RunFiles(OptimizeRun run)
                 ? string.Format(i, "fidelity {0:F4}{1} is under {2:G}", o.Strict ? m[TrialMetrics.FidelityLow] : m[TrialMetrics.Fidelity], o.Strict ? " (the 95 % interval's low end)" : "", o.MinFidelity)
                 : string.Format(i, "a drop of {0:F2} points{1} is over the budget of {2:G}", o.Strict ? m[TrialMetrics.DropHigh] : m[TrialMetrics.Drop], o.Strict ? " (the 95 % interval's high end)" : "", o.MaxAccuracyDrop));
         if (o.Goal == OptimizeGoal.Latency && m.GetValueOrDefault(TrialMetrics.NotFaster) > 0)
+        {
             reasons.Add(string.Format(i, "not measured faster than the original at {0} of the {1} batch sizes", m[TrialMetrics.NotFaster], o.LatencyBatches.Count));
+            if (RejectionReasons.HalfCompute(best.Configuration.Values.ToDictionary(v => v.Key, v => v.Value)) is { } why) reasons.Add(why);
+        }
         return reasons;
     }
 

@@ -82,6 +82,30 @@ public class SpaceTechniquesTests
     }
 
     [Fact]
+    public void The_latency_goal_tries_float16_compute_and_says_why_it_is_not_faster()
+    {
+        using var dir = new TempDirectory();
+        var options = new OptimizeOptions
+        {
+            MaxAccuracyDrop = 100, Trials = 3, MaxEpochs = 0, LatencyBatches = [1], Seed = 1, Strategy = OptimizeStrategy.Random,
+            Goal = OptimizeGoal.Latency, Techniques = [CompressionTechnique.Half],
+        };
+        var result = Optimizer.Run(TwoLinears(dir), Data, options, dir.File("run"), TechniqueSession.Quiet);
+
+        var trial = Assert.Single(result.Trials);   // storage alone is no faster: only fp16 compute is searched for latency
+        Assert.Equal("fp16 compute, 0 epochs", trial.Summary);
+        Assert.True(trial.Metrics.ContainsKey(TrialMetrics.OutputCosine));
+        if (trial.Metrics[TrialMetrics.NotFaster] > 0)
+        {
+            Assert.False(result.Met);
+            Assert.Contains(result.MissReasons, r => r.StartsWith("float16 compute is rarely faster on a CPU", StringComparison.Ordinal));
+            var rejected = Assert.Single(RunReport.FromJson(File.ReadAllText(dir.File("run/report.json"))).Rejected);
+            Assert.Contains("float16 compute is rarely faster on a CPU", rejected.Reason);
+        }
+        else Assert.True(result.Met);   // measured faster here: then it is the chosen model
+    }
+
+    [Fact]
     public void The_chosen_model_is_split_into_parts_and_a_manifest_beside_best_onnx()
     {
         using var dir = new TempDirectory();
