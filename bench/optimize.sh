@@ -4,7 +4,8 @@
 # - size: lenet5, vgg-small (SIZE_MODELS), --goal size --max-accuracy-drop 0.5 --budget 2h with every technique, and the
 #   same budget restricted to each single technique (--techniques T, SINGLE) for "the best single technique alone";
 #   the compression ratio is the float ONNX file's bytes over the best trial's size figure (the .shrink container of a
-#   clustered trial: the figure of the README's Deep Compression ratios; else packed parameter bytes), checked by packing
+#   clustered trial: the figure of the README's Deep Compression ratios; else parameter bytes with sparse float tensors
+#   in Deep Compression's relative-index form where smaller, ModelStats.SparseBytes), checked by packing
 #   best.onnx with `shrink pack` (its container bytes and the unpacked model's accuracy); the hand-made pipeline's
 #   ratio is measured from out/deep-compression (bench/deep_compression.sh) when it is there.
 # - latency: vgg-small, resnet-small (LATENCY_MODELS), --goal latency --max-accuracy-drop 1, every technique against each
@@ -18,7 +19,7 @@
 #   the hypervolume of each (size, accuracy) front per seed.
 # Reduced runs: TRIALS=N replaces every time budget by N trials, LIMIT=N fine-tunes on N training images, MAX_EPOCHS
 # (default 10, as the hand-made lenet5 pipeline's distilled epochs) bounds the fine-tuning epochs.
-# Usage: [PARTS=size,latency,crash,strategies] [BUDGET=2h] [TRIALS=] [LIMIT=] [MAX_EPOCHS=10] [SINGLE=unstructured,structured,factorize,quantize,cluster]
+# Usage: [PARTS=size,latency,crash,strategies] [BUDGET=2h] [TRIALS=] [LIMIT=] [MAX_EPOCHS=10] [SINGLE=unstructured,structured,factorize,quantize,cluster,half]
 #        [SIZE_MODELS=lenet5,vgg-small] [LATENCY_MODELS=vgg-small,resnet-small] [SINGLE_LATENCY=structured,quantize] [KILLS=20] [KILL_MAX=60]
 #        [CRASH_TRIALS=12] [STRATEGY_TRIALS=40] [SEEDS=0,1,2] [THREADS=2] bench/optimize.sh [TRAINED_DIR] [OUT_DIR]
 set -euo pipefail
@@ -67,12 +68,12 @@ if has size; then
     model=$(trained "$m")
     optimize "$out/size-$m-all" "$model" --goal size --max-accuracy-drop 0.5 $(budget) $(common) --seed 0
     pack_best "$out/size-$m-all" "$model"
-    for t in $(echo "${SINGLE:-unstructured,structured,factorize,quantize,cluster}" | tr , ' '); do
+    for t in $(echo "${SINGLE:-unstructured,structured,factorize,quantize,cluster,half}" | tr , ' '); do
       optimize "$out/size-$m-$t" "$model" --goal size --max-accuracy-drop 0.5 $(budget) $(common) --seed 0 --techniques "$t"
       pack_best "$out/size-$m-$t" "$model"
     done
   done
-  $py bench/optimize_table.py size "$out" "$trained" "${SIZE_MODELS:-lenet5,vgg-small}" "${SINGLE:-unstructured,structured,factorize,quantize,cluster}"
+  $py bench/optimize_table.py size "$out" "$trained" "${SIZE_MODELS:-lenet5,vgg-small}" "${SINGLE:-unstructured,structured,factorize,quantize,cluster,half}"
 fi
 
 if has latency; then

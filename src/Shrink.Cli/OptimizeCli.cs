@@ -11,7 +11,7 @@ internal sealed partial class OptimizeCli
 {
     public Option<double?> MaxDrop { get; } = new("--max-accuracy-drop") { Description = "Accuracy budget: the most a candidate may lose, in points (0.5: from 91.0 % to 90.5 %), on the full test split" };
     public Option<double?> MinFidelity { get; } = new("--min-fidelity") { Description = "Budget without labels: the least top-1 agreement with the original model, in (0, 1]" };
-    public Option<string> Goal { get; } = new("--goal") { Description = "size (packed bytes), latency (ONNX Runtime, only changes measured faster) or both (a Pareto front)", DefaultValueFactory = _ => "size" };
+    public Option<string> Goal { get; } = new("--goal") { Description = "size (bytes: parameters at their stored width, sparse ones as Deep Compression stores them; a clustered model's container), latency (ONNX Runtime, only changes measured faster) or both (a Pareto front)", DefaultValueFactory = _ => "size" };
     public Option<string?> Teacher { get; } = new("--teacher") { Description = "ONNX model every fine-tuning distills from (default: the original model)" };
     public Option<string?> Budget { get; } = new("--budget") { Description = "Search budget: a time (2h, 30m, 90s, 1h30m) or a number of trials (20)" };
     public Option<int?> Trials { get; } = new("--trials") { Description = "Trials of the whole run, resumes included" };
@@ -23,16 +23,17 @@ internal sealed partial class OptimizeCli
     public Option<int> HalvingRungs { get; } = new("--halving-rungs") { Description = "Successive halving: the number of budgets (3 with η = 3: 1/9, 1/3 and all of the data)", DefaultValueFactory = _ => 3 };
     public Option<string> LatencyBatch { get; } = new("--latency-batch") { Description = "Batch sizes of the latency measurements", DefaultValueFactory = _ => "1,256" };
     public Option<int> MaxEpochs { get; } = new("--max-epochs") { Description = "The most fine-tuning epochs a trial may choose", DefaultValueFactory = _ => 2 };
-    public Option<string?> Techniques { get; } = new("--techniques") { Description = "Only these techniques, comma-separated: unstructured, structured, factorize, quantize, cluster (default: all)" };
+    public Option<string?> Techniques { get; } = new("--techniques") { Description = "Only these techniques, comma-separated: unstructured, structured, factorize, quantize, cluster, merge, half (default: all)" };
     public Option<int?> Limit { get; } = new("--limit") { Description = "Fine-tune on the first N training samples only" };
     public Option<string?> Storage { get; } = new("--storage") { Description = "Trial store instead of DIR/trials.db: postgresql://[USER@]HOST[:PORT]/DATABASE[?schema=S] (shared by many runs and machines) or sqlite:PATH" };
     public Option<string?> Study { get; } = new("--study") { Description = "The study's name in --storage (default: optimize)" };
     public Option<string> Role { get; } = new("--role") { Description = "both (evaluate the trials here) or coordinator (only propose them, for shrink worker processes on any machine; needs --storage and --artifacts)", DefaultValueFactory = _ => "both" };
     public Option<string?> Artifacts { get; } = new("--artifacts") { Description = "With --role coordinator: a directory every worker reaches at the same path, where the inputs and the trials' files are kept by content hash" };
+    public Option<string?> MaxPartBytes { get; } = new("--max-part-bytes") { Description = "At the end, split the chosen model as shrink split does, each part's weights under this size (bytes, or with KB/KiB/MB/MiB/GB/GiB), into DIR/best.parts/" };
     public Option<bool> Resume { get; } = new("--resume") { Description = "Continue the run in --out (same options): finished trials are kept, a running one is retried" };
     public Option<string> Out { get; } = new("--out") { Description = "Run directory: best.onnx, best.recipe.yaml, pareto.json, result.json, report.html, report.json, trials.db", Required = true };
 
-    public IEnumerable<Option> All => [MaxDrop, MinFidelity, Goal, Teacher, Budget, Trials, Workers, Seed, Strict, Strategy, HalvingEta, HalvingRungs, LatencyBatch, MaxEpochs, Techniques, Limit, Storage, Study, Role, Artifacts, Resume, Out];
+    public IEnumerable<Option> All => [MaxDrop, MinFidelity, Goal, Teacher, Budget, Trials, Workers, Seed, Strict, Strategy, HalvingEta, HalvingRungs, LatencyBatch, MaxEpochs, Techniques, Limit, Storage, Study, Role, Artifacts, MaxPartBytes, Resume, Out];
 
     /// <summary>Property → flag where the names differ.</summary>
     public static readonly (string Property, string Flag)[] Aliases =
@@ -62,6 +63,7 @@ internal sealed partial class OptimizeCli
             LatencyBatches = Options.ParseIntList("--latency-batch", p.GetValue(LatencyBatch)!), MaxEpochs = p.GetValue(MaxEpochs), Resume = p.GetValue(Resume), Storage = p.GetValue(Storage), StudyName = p.GetValue(Study),
             Role = Enum.Parse<SearchRole>(p.GetValue(Role)!, ignoreCase: true), Artifacts = p.GetValue(Artifacts) is { } artifacts ? Path.GetFullPath(artifacts) : null,
             Techniques = ParseTechniques(p.GetValue(Techniques)),
+            Split = p.GetValue(MaxPartBytes) is { } bound ? new Passes.Deployment.SplitOptions { MaxPartBytes = Options.ParseBytes("--max-part-bytes", bound) } : null,
         }.Validate();
     }
 

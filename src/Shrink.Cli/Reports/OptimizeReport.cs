@@ -35,12 +35,15 @@ internal sealed class OptimizeReport(CliContext cli, bool terminal)
             return;
         }
         var b = r.Baseline;
-        o.WriteLine($"  original:   {Format.Bytes(b.Bytes)} packed, {Accuracy(b.Accuracy)}, {Latencies(b.LatencyMs)}");
-        o.WriteLine($"  trial {best.Number + 1}: {Format.Bytes((long)best.Metrics[TrialMetrics.Bytes])} packed ({b.Bytes / best.Metrics[TrialMetrics.Bytes]:F1}× smaller), {Latencies(best.Metrics)}");
-        o.WriteLine($"    {best.Summary}");
+        o.WriteLine($"  original:   {Format.Bytes(b.Bytes)}, {Accuracy(b.Accuracy)}, {Latencies(b.LatencyMs)}");
+        o.WriteLine($"  trial {best.Number + 1}: {Format.Bytes((long)best.Metrics[TrialMetrics.Bytes])} ({b.Bytes / best.Metrics[TrialMetrics.Bytes]:F1}× smaller), {Latencies(best.Metrics)}");
+        o.WriteLine($"    {best.Summary}{OutputFidelity(best.Metrics)}");
         if (r.Final is { } f)
             o.WriteLine(f.Fidelity is { } fid ? $"  final re-evaluation on {f.Samples} samples: fidelity {fid.Format("F4")} (95 % interval)"
                 : $"  final re-evaluation on {f.Samples} samples: accuracy {f.Accuracy!.Format()} %, drop {f.Drop!.Format()} points (95 % intervals)");
+        if (r.Parts is { } parts)
+            o.WriteLine(parts.Error is { } e ? $"  not split: {e}; best.onnx is whole"
+                : $"  split for deployment: {parts.Description}; parts and manifest.json in {parts.Directory} (run them with shrink run {Path.Combine(parts.Directory!, "manifest.json")})");
         o.WriteLine($"  report: {Path.Combine(r.Directory, ReportPage.HtmlFile)} (its data in {ReportPage.JsonFile})");
         o.WriteLine(r.Met ? $"meets the budget; wrote {Path.Combine(r.Directory, "best.onnx")} and best.recipe.yaml"
             : $"misses the budget: {string.Join("; ", r.MissReasons)}{(r.Miss > 0 ? $" (by {r.Miss.Value.ToString("G3", CultureInfo.InvariantCulture)} {(r.MinFidelity is null ? "points" : "of fidelity")})" : "")}; the closest attempt is kept in {Path.Combine(r.Directory, "best.onnx")} (exit code 3)");
@@ -58,8 +61,12 @@ internal sealed class OptimizeReport(CliContext cli, bool terminal)
             ? $"drop {drop:F2} [{m[TrialMetrics.DropLow]:F2}, {m[TrialMetrics.DropHigh]:F2}] pts"
             : m.TryGetValue(TrialMetrics.Fidelity, out var f) ? $"fidelity {f:F4} [{m[TrialMetrics.FidelityLow]:F4}, {m[TrialMetrics.FidelityHigh]:F4}]" : "";
         var latency = m.TryGetValue(TrialMetrics.Latency, out var ms) ? $", {Format.Ms(ms)} ms ({m[TrialMetrics.Speedup]:F2}×)" : "";
-        return $"{size}, {accuracy}{latency}";
+        return $"{size}, {accuracy}{latency}{OutputFidelity(m)}";
     }
+
+    /// <summary>The output fidelity check of a trial that merges or converts to half precision: ", outputs vs original: cosine 1.0000, SQNR 62.1 dB, max |error| 0.0012".</summary>
+    internal static string OutputFidelity(IReadOnlyDictionary<string, double> m) => !m.TryGetValue(TrialMetrics.OutputCosine, out var cosine) ? ""
+        : string.Create(CultureInfo.InvariantCulture, $", outputs vs original: cosine {cosine:F4}, SQNR {(m.TryGetValue(TrialMetrics.OutputSqnr, out var db) ? $"{db:F1} dB" : "∞ (equal)")}, max |error| {m[TrialMetrics.OutputMaxError]:G3}");
 
     private static string Best(OptimizeProgress e) => e.Best is not { } b ? "best: none yet"
         : $"best: trial {b.Number + 1}, {Format.Bytes((long)b.Metrics.GetValueOrDefault(TrialMetrics.Bytes))}{(e.BestMet ? "" : $", misses by {e.BestMiss:G3}")}";

@@ -1,4 +1,6 @@
 using Shrink.Passes.Factorization;
+using Shrink.Passes.Merging;
+using Shrink.Passes.Precision;
 using Shrink.Passes.Pruning;
 using Shrink.Passes.Quantization;
 using Shrink.Passes.Sharing;
@@ -14,27 +16,45 @@ namespace Shrink.Training.Optimization;
 
 /// <summary>
 /// Turns a configuration of <see cref="CompressionSpace"/> into the recipe that makes its model: the stages of the
-/// registered techniques (<c>prune</c>, <c>factorize</c>, <c>quantize</c>, <c>cluster</c>) with their options records, on
+/// registered techniques (<c>prune</c>, <c>factorize</c>, <c>merge</c>, <c>quantize</c>, <c>cluster</c>, <c>convert-precision</c>) with their options records, on
 /// the original model and data, with the teacher every fine-tuning distills from. So every trial is a recipe, and
 /// <c>shrink recipe run</c> of the best trial's recipe rebuilds its model bit for bit.
 /// </summary>
 public static class CompressionPlan
 {
     /// <summary>The recipe of <paramref name="c"/> on <paramref name="model"/> and <paramref name="data"/> (whose <see cref="RecipeData.Teacher"/> is the teacher).</summary>
-    /// <remarks><paramref name="floatLayers"/> stay float in static and mixed quantization (layers whose int8 kernel is slower).</remarks>
-    public static Recipe Recipe(Configuration c, RecipeModel model, RecipeData data, RecipeRuntime runtime, int seed, IReadOnlySet<string>? floatLayers = null)
+    /// <remarks>
+    /// <paramref name="floatLayers"/> stay float in static and mixed quantization (layers whose int8 kernel is slower);
+    /// <paramref name="merging"/> is what <c>merge</c> = on runs (<see cref="CompressionSpace.Merging"/>).
+    /// </remarks>
+    public static Recipe Recipe(Configuration c, RecipeModel model, RecipeData data, RecipeRuntime runtime, int seed, IReadOnlySet<string>? floatLayers = null,
+        MergeOptions? merging = null)
     {
-        var stages = Stages(c, seed, floatLayers ?? new HashSet<string>());
+        var stages = Stages(c, seed, floatLayers ?? new HashSet<string>(), merging);
         if (stages.Count == 0) stages.Add(new RecipeStage("fold-constants", TechniqueOptions("fold-constants")));
         return new Recipe { Version = data.RequiredVersion, Model = model, Data = data, Runtime = runtime, Stages = stages, Source = "optimize" };
     }
 
-    /// <summary>Why <paramref name="c"/> is not a model worth building, or null: mixed precision names layers that factorization replaces.</summary>
-    public static string? Refusal(Configuration c) =>
-        c.GetString(CompressionSpace.Structure) == "factorize" && c.GetString(CompressionSpace.Weights) == "mixed"
-            ? "mixed precision names the original layers, which factorization replaces; not searched together (static int8 is)" : null;
+    /// <summary>Why <paramref name="c"/> is not a model worth building, or null: mixed precision names layers that factorization or merging replaces.</summary>
+    public static string? Refusal(Configuration c) => c.GetString(CompressionSpace.Weights) != "mixed" ? null
+        : c.GetString(CompressionSpace.Structure) == "factorize" ? "mixed precision names the original layers, which factorization replaces; not searched together (static int8 is)"
+        : c.Has(CompressionSpace.Merge) && c.GetString(CompressionSpace.Merge) == "on" ? "mixed precision names the original layers, which merging may replace; not searched together (static int8 is)"
+        : null;
 
-    private static List<RecipeStage> Stages(Configuration c, int seed, IReadOnlySet<string> floatLayers)
+    /// <summary>
+    /// What makes two configurations one trial: the SHA-256 of the stages their recipe holds (technique and options), so
+    /// configurations that differ only where it changes nothing (epochs with nothing to fine-tune, every layer at sparsity 0,
+    /// mixed precision with every layer float) are proposed once; null — never proposed — for a configuration that builds
+    /// the input model unchanged (no stage) or that <see cref="Refusal"/> refuses.
+    /// </summary>
+    public static ConfigurationKey Key(int seed, IReadOnlySet<string>? floatLayers = null, MergeOptions? merging = null) => new("recipe-stages", c =>
+    {
+        if (Refusal(c) is not null) return null;
+        var stages = Stages(c, seed, floatLayers ?? new HashSet<string>(), merging);
+        return stages.Count == 0 ? null : CanonicalJson.Sha256(string.Join("\n", stages.Select(st => st.Technique + "\n" + RecipeWriter.OptionsToYaml(st.Options))));
+    });
+
+    private static List<RecipeStage> Stages(Configuration c, int seed, IReadOnlySet<string> floatLayers, MergeOptions? merging)
     {
         var tune = FineTune(c, seed);
         var stages = new List<RecipeStage>();
@@ -53,6 +73,8 @@ public static class CompressionPlan
                 stages.Add(new("factorize", new FactorizeTechniqueOptions { LowRank = new LowRankOptions { Energy = c.GetDouble(CompressionSpace.Energy) }, FineTune = tune }));
                 break;
         }
+        if (c.Has(CompressionSpace.Merge) && c.GetString(CompressionSpace.Merge) == "on")
+            stages.Add(new("merge", merging ?? throw new ArgumentException("the configuration merges and no merging options are given", nameof(merging))));
         if (Weights(c, seed, floatLayers) is { } weights) stages.Add(weights);
         return stages;
     }
@@ -69,6 +91,9 @@ public static class CompressionPlan
     {
         "static" => new("quantize", new QuantizeOptions { Mode = QuantizeMode.Static, PerChannel = true, Layers = floatLayers.Count == 0 ? null : Float(floatLayers) }),
         "dynamic" => new("quantize", new QuantizeOptions { Mode = QuantizeMode.Dynamic }),
+        CompressionSpace.Fp16 => new("convert-precision", new PrecisionOptions { Format = HalfFormat.Float16 }),
+        CompressionSpace.Bf16 => new("convert-precision", new PrecisionOptions { Format = HalfFormat.BFloat16 }),
+        CompressionSpace.Fp16Compute => new("convert-precision", new PrecisionOptions { Format = HalfFormat.Float16, Compute = true }),
         "mixed" when Prefixed(c, "bits[").All(kv => kv.Value.GetString() == "float") => null,
         "mixed" => new("quantize", new QuantizeOptions { Mode = QuantizeMode.Static, PerChannel = true, Layers = Mixed(c, floatLayers) }),
         "cluster" => new("cluster", new ClusterTechniqueOptions

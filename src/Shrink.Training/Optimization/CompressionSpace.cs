@@ -14,22 +14,33 @@ namespace Shrink.Training.Optimization;
 /// <item><c>weights</c>: float, <c>static</c> int8 (calibrated on the training split; layers measured slower in int8 stay float), <c>mixed</c> (static, one
 /// <c>bits[layer]</c> of int8, int4 (size goals) or float per layer), <c>dynamic</c> int8, or <c>cluster</c> (weight sharing,
 /// <c>cluster-bits</c>; size goals only);</item>
+/// <item><c>merge</c>: off or on (layer merging, <see cref="Passes.Merging.MergeTechnique"/>, with the kinds the original was
+/// found to have something for, <see cref="MergeProbe"/>); after any structure but unstructured pruning, whose zeros a
+/// merged product of layers would fill;</item>
+/// <item>half precision as <c>weights</c> choices: <c>fp16</c> and <c>bf16</c> storage for the size goals (half the float
+/// bytes, computing in float32), <c>fp16-compute</c> for the latency goals (kept only when measured faster: on most CPUs
+/// ONNX Runtime runs few ops in float16, and the Casts around them cost more than they save);</item>
 /// <item><c>epochs</c>: fine-tuning epochs after each training technique (0 to the options' maximum), each distilling from
 /// the teacher (the original model unless one is given).</item>
 /// </list>
-/// The order is fixed: structure first, then the weights (quantization reads the pruned or factorized model).
+/// The order is fixed: structure first, then merging, then the weights (quantization reads the pruned or factorized model).
+/// Configurations that build the same recipe are one trial, and one that changes nothing is never proposed
+/// (<see cref="CompressionPlan.Key"/>, the strategies' <see cref="ConfigurationKey"/>).
 /// </summary>
 public sealed class CompressionSpace
 {
-    internal const string Structure = "structure", Weights = "weights", Epochs = "epochs", ChannelRatio = "channel-ratio", ChannelRatios = "channel-ratios",
+    internal const string Structure = "structure", Weights = "weights", Epochs = "epochs", Merge = "merge", ChannelRatio = "channel-ratio", ChannelRatios = "channel-ratios",
         Energy = "energy", ClusterBits = "cluster-bits", ClusterConvBits = "cluster-conv-bits", ClusterLearningRate = "cluster-lr";
 
     /// <summary>The sparsities the sensitivity analysis measures each layer at: the 0.1 grid and the levels Deep Compression prunes large layers to.</summary>
     public static readonly double[] SensitivitySparsities = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97];
 
+    /// <summary>The half-precision choices of <c>weights</c>: storage in float16 or bfloat16, or computing in float16.</summary>
+    internal const string Fp16 = "fp16", Bf16 = "bf16", Fp16Compute = "fp16-compute";
+
     private CompressionSpace(SearchSpace space, IReadOnlyList<string> layers, IReadOnlyDictionary<string, double> bounds,
-        IReadOnlyDictionary<string, double> channelBounds, IReadOnlyList<Configuration> starting) =>
-        (Space, Layers, SparsityBounds, ChannelBounds, Starting) = (space, layers, bounds, channelBounds, starting);
+        IReadOnlyDictionary<string, double> channelBounds, IReadOnlyList<Configuration> starting, Passes.Merging.MergeOptions? merging) =>
+        (Space, Layers, SparsityBounds, ChannelBounds, Starting, Merging) = (space, layers, bounds, channelBounds, starting, merging);
 
     /// <summary>The space the engine searches.</summary>
     public SearchSpace Space { get; }
@@ -43,6 +54,9 @@ public sealed class CompressionSpace
     /// <summary>The highest fraction of channels searched per channel group (<c>channel-ratio[group]</c>, from <see cref="ChannelSensitivity"/>); empty: one ratio for all.</summary>
     public IReadOnlyDictionary<string, double> ChannelBounds { get; }
 
+    /// <summary>The merging <c>merge</c> = on runs (the kinds the original has something for), or null when <c>merge</c> is not searched.</summary>
+    public Passes.Merging.MergeOptions? Merging { get; }
+
     /// <summary>
     /// The first trials of a new run, in order: static int8 of every layer, no pruning, no fine-tuning (what a user would try
     /// first; when quantization is searched), then for the size goals Deep Compression's pipeline (when unstructured pruning
@@ -54,11 +68,13 @@ public sealed class CompressionSpace
     /// <summary>
     /// The space for <paramref name="model"/> under <paramref name="options"/> (only the techniques of
     /// <see cref="OptimizeOptions.Techniques"/>), each layer's sparsity bounded from <paramref name="sensitivity"/> and, given
-    /// <paramref name="channelBounds"/>, each channel group's ratio by its bound (else one ratio for every group).
+    /// <paramref name="channelBounds"/>, each channel group's ratio by its bound (else one ratio for every group); with
+    /// <paramref name="merging"/> (what <see cref="MergeProbe"/> found worth merging) a <c>merge</c> switch.
     /// </summary>
     public static CompressionSpace For(Model model, OptimizeOptions options, SensitivityReport sensitivity, IReadOnlySet<string>? floatLayers = null,
-        IReadOnlyDictionary<string, double>? channelBounds = null)
+        IReadOnlyDictionary<string, double>? channelBounds = null, Passes.Merging.MergeOptions? merging = null)
     {
+        merging = options.Uses(CompressionTechnique.Merge) ? merging : null;
         var layers = LayersOf(model);
         var bounds = Bounds(layers, options, sensitivity);
         var groups = options.Uses(CompressionTechnique.Structured) ? channelBounds ?? new Dictionary<string, double>() : new Dictionary<string, double>();
@@ -67,17 +83,21 @@ public sealed class CompressionSpace
         if (options.Uses(CompressionTechnique.Factorize)) parameters.Add(Parameter.Choice(Energy, 0.8, 0.9, 0.95).OnlyWhen(Structure, "factorize"));
         if (options.Uses(CompressionTechnique.Unstructured))
             parameters.AddRange(layers.Select(l => Parameter.Choice($"sparsity[{l}]", Grid(bounds[l])).OnlyWhen(Structure, "unstructured")));
+        var dense = ((CategoricalParameter)parameters[0]).Choices.Select(c => c.GetString()!).Where(c => c != "unstructured").Select(c => (object)c).ToArray();
+        if (merging is not null) parameters.Add(Parameter.Choice(Merge, "off", "on").OnlyWhen(Structure, dense));
         parameters.AddRange(WeightParameters(model, layers, options, floatLayers));
         // Epochs fine-tune the training techniques; with quantization alone they would change nothing.
         var trains = new[] { CompressionTechnique.Unstructured, CompressionTechnique.Structured, CompressionTechnique.Factorize, CompressionTechnique.Cluster }.Any(options.Uses);
         parameters.Add(Parameter.Int(Epochs, 0, trains ? options.MaxEpochs : 0));
         var space = new SearchSpace(parameters);
-        return new CompressionSpace(space, layers, bounds, groups, Starts(space, layers, bounds, options).ToList());
+        return new CompressionSpace(space, layers, bounds, groups, Starts(space, layers, bounds, options).ToList(), merging);
     }
 
     private static IEnumerable<Configuration> Starts(SearchSpace space, IReadOnlyList<string> layers, IReadOnlyDictionary<string, double> bounds, OptimizeOptions options)
     {
-        if (options.Uses(CompressionTechnique.Quantize)) yield return space.Check(Configuration.Of((Structure, "none"), (Weights, "static"), (Epochs, 0)));
+        var off = space.Parameters.Any(p => p.Name == Merge) ? new (string, object?)[] { (Merge, "off") } : [];
+        if (options.Uses(CompressionTechnique.Quantize))
+            yield return space.Check(Configuration.Of([(Structure, "none"), .. off, (Weights, "static"), (Epochs, 0)]));
         if (!options.Uses(CompressionTechnique.Unstructured) || !((CategoricalParameter)space[Weights]).Choices.Any(c => c.GetString() == "cluster")) yield break;
         var values = new List<(string, object?)> { (Structure, "unstructured") };
         values.AddRange(layers.Select(l => ($"sparsity[{l}]", (object?)Grid(bounds[l])[^1])));
@@ -119,6 +139,12 @@ public sealed class CompressionSpace
         var choices = new List<object> { "float" };
         if (quantize) choices.AddRange(["static", "mixed", "dynamic"]);
         if (cluster) choices.Add("cluster");
+        if (options.Uses(CompressionTechnique.Half)) choices.AddRange(options.Goal switch
+        {
+            OptimizeGoal.Size => [Fp16, Bf16],
+            OptimizeGoal.Latency => [Fp16Compute],
+            _ => [Fp16, Bf16, Fp16Compute],
+        });
         yield return Parameter.Choice(Weights, choices.ToArray());
         object[] bits = latency ? ["int8", "float"] : ["int8", "int4", "float"];
         if (quantize)
@@ -169,7 +195,10 @@ public sealed class CompressionSpace
         if (weights == "mixed")
             parts.Add("mixed " + string.Join(" ", c.Values.Where(v => v.Key.StartsWith("bits[", StringComparison.Ordinal)).GroupBy(v => v.Value.GetString()).Select(g => $"{g.Key}×{g.Count()}")));
         else if (weights == "cluster") parts.Add($"cluster {c.GetInt(ClusterBits)} bits" + (c.Has(ClusterConvBits) ? $" (conv {c.GetInt(ClusterConvBits)})" : ""));
+        else if (weights is Fp16 or Bf16) parts.Add($"{weights} storage");
+        else if (weights == Fp16Compute) parts.Add("fp16 compute");
         else if (weights != "float") parts.Add($"{weights} int8");
+        if (c.Has(Merge) && c.GetString(Merge) == "on") parts.Insert(structure == "none" ? 0 : 1, "merge");
         // Only pruning, factorization and weight sharing fine-tune (CompressionPlan): without them the epochs change nothing.
         var epochs = structure != "none" || weights == "cluster" ? c.GetInt(Epochs) : 0;
         return (parts.Count == 0 ? "unchanged" : string.Join(" + ", parts)) + $", {epochs} epoch{(epochs == 1 ? "" : "s")}";

@@ -7,7 +7,7 @@ namespace Shrink.Training.Optimization;
 [JsonConverter(typeof(JsonStringEnumConverter<OptimizeGoal>))]
 public enum OptimizeGoal
 {
-    /// <summary>The fewest bytes: a clustered model's <c>.shrink</c> container, else the packed parameter bytes (<see cref="TrialMetrics.Bytes"/>).</summary>
+    /// <summary>The fewest bytes (<see cref="TrialMetrics.Bytes"/>, <see cref="TrialSize"/>): a clustered model's <c>.shrink</c> container, else the parameter bytes with sparse float tensors in Deep Compression's relative-index form.</summary>
     Size,
     /// <summary>The lowest ONNX Runtime latency at the largest of <see cref="OptimizeOptions.LatencyBatches"/>, only changes measured faster at every batch size.</summary>
     Latency,
@@ -48,6 +48,14 @@ public enum CompressionTechnique
     Quantize,
     /// <summary>Weight sharing (k-means per layer) stored as a Deep Compression container (size goals only).</summary>
     Cluster,
+    /// <summary>
+    /// Layer merging without training (<c>merge</c>): consecutive linear layers into one, parallel ones into one wider layer
+    /// (latency goals, kept only where measured faster), near-identical weights shared (size goals); searched only where the
+    /// original has something to merge.
+    /// </summary>
+    Merge,
+    /// <summary>Half precision (<c>convert-precision</c>): float16 or bfloat16 storage (size goals), float16 compute (latency goals).</summary>
+    Half,
 }
 
 /// <summary>
@@ -146,6 +154,14 @@ public sealed record OptimizeOptions
     /// <summary>The study's name in the store (null: the command's name, "optimize"); a shared store holds many.</summary>
     public string? StudyName { get; init; }
 
+    /// <summary>
+    /// A deployment choice, not a size or latency gain: at the end, cut the chosen model as the <c>split</c> technique does
+    /// (<see cref="Passes.Deployment.SplitOptions"/>: parts under a weight or memory bound, or K parts) into
+    /// <c>DIR/best.parts/</c> (<c>part-NN.onnx</c> and <c>manifest.json</c>, run by <c>shrink run</c>). Null: not split.
+    /// Not part of what a resume must share.
+    /// </summary>
+    public Passes.Deployment.SplitOptions? Split { get; init; }
+
     /// <summary>Continue the run in the directory (same options) instead of starting one.</summary>
     public bool Resume { get; init; }
 
@@ -177,6 +193,7 @@ public sealed record OptimizeOptions
         if (Resamples < 100) throw OptionsException.For(nameof(Resamples), $"must be at least 100, got {Resamples}");
         if (Strategy == OptimizeStrategy.Halving) ValidateHalving();
         SearchRoles.Validate(Role, Storage, Artifacts);
+        Split?.Validate();
         return this;
     }
 

@@ -34,7 +34,7 @@ public sealed record OptimizeResult
     /// <summary>The chosen model measured again on the full test split at the end (null until the run ends).</summary>
     public FinalEvaluation? Final { get; init; }
     public required IReadOnlyList<TrialSummary> Trials { get; init; }
-    /// <summary>Trials on the front of accuracy (or fidelity) against packed bytes, and against latency.</summary>
+    /// <summary>Trials on the front of accuracy (or fidelity) against size (TrialMetrics.Bytes), and against latency.</summary>
     public required ParetoFronts Pareto { get; init; }
     /// <summary>
     /// Successive halving's budgets (shares of the training and test samples, smallest first), or null for the other
@@ -43,6 +43,8 @@ public sealed record OptimizeResult
     public IReadOnlyList<double>? Budgets { get; init; }
     /// <summary>Why the run stopped ("trial-limit", "wall-time", "exhausted", "cancelled"), or "running".</summary>
     public string Stop { get; init; } = "running";
+    /// <summary>The chosen model cut into parts at the end (<see cref="OptimizeOptions.Split"/>), or null when not asked for or not yet done.</summary>
+    public SplitOutcome? Parts { get; init; }
 
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
@@ -57,6 +59,13 @@ public sealed record OptimizeResult
 }
 
 /// <summary>The original model's figures: packed and file bytes, test accuracy (points; null without labels) and p50 ms per batch size.</summary>
+/// <summary>
+/// The split of the chosen model (<see cref="OptimizeOptions.Split"/>): the directory of its parts and manifest, how many
+/// parts, the largest part's weights, the bytes passed between parts, in words; or, when it could not be cut under the
+/// bound (a layer larger than it), nothing written and <see cref="Error"/> saying why.
+/// </summary>
+public sealed record SplitOutcome(string? Directory, int Parts, long LargestPartBytes, string Description, string? Error = null);
+
 public sealed record BaselineFigures(long Bytes, long FileBytes, double? Accuracy, IReadOnlyDictionary<string, double> LatencyMs);
 
 /// <summary>
@@ -78,12 +87,12 @@ public sealed record TrialSummary(int Number, string Status, string Summary, IRe
     { Started = t.Started, Finished = t.Finished };
 }
 
-/// <summary>The Pareto fronts of accuracy against packed bytes and against latency (at the largest batch size), each ordered by trial number.</summary>
+/// <summary>The Pareto fronts of accuracy against size (bytes) and against latency (at the largest batch size), each ordered by trial number.</summary>
 public sealed record ParetoFronts(IReadOnlyList<ParetoPoint> AccuracyVsSize, IReadOnlyList<ParetoPoint> AccuracyVsLatency);
 
 /// <summary>
 /// A trial on a front (<see cref="Trial"/> counts from 0, as the store does): its accuracy drop in points, or its fidelity;
-/// its packed bytes; its p50 ms; and whether it meets the budget.
+/// its size in bytes (<see cref="TrialMetrics.Bytes"/>); its p50 ms; and whether it meets the budget.
 /// </summary>
 public sealed record ParetoPoint(int Trial, double? Drop, double? Fidelity, double Bytes, double LatencyMs, bool Feasible);
 

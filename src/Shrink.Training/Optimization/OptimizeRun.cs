@@ -27,6 +27,9 @@ internal sealed class OptimizeRun
     /// <summary>Layers every trial keeps in float: for the latency goals, those whose int8 kernel was measured slower (<see cref="LayerLatency"/>).</summary>
     public IReadOnlySet<string> FloatLayers { get; set; } = new HashSet<string>();
 
+    /// <summary>What <c>merge</c> = on runs in every trial (<see cref="MergeProbe"/>), or null when merging is not searched.</summary>
+    public Passes.Merging.MergeOptions? Merging { get; set; }
+
     public string OriginalPath => Model.Path!;
 
     /// <summary>
@@ -67,7 +70,7 @@ internal sealed class OptimizeRun
     public Recipe RecipeOf(Configuration c, double budget = 1)
     {
         var data = budget >= 1 ? Data : Data with { TrainLimit = Share(budget, Inputs.Data!.Train.Count) };
-        return CompressionPlan.Recipe(c, Model, data, new RecipeRuntime(), Options.Seed, FloatLayers);
+        return CompressionPlan.Recipe(c, Model, data, new RecipeRuntime(), Options.Seed, FloatLayers, Merging);
     }
 
     /// <summary>The test samples a trial at <paramref name="budget"/> is accepted on: the first ⌈budget · n⌉ of the test split.</summary>

@@ -22,9 +22,9 @@ namespace Shrink.Training.Optimization;
 /// </summary>
 /// <remarks>
 /// The run directory: <c>options.json</c> (what a resume must share), <c>trials.db</c> (+ <c>trials.db.lock</c> while a run
-/// holds it), <c>sensitivity.json</c> (the analysis bounding each layer's sparsity), <c>channel-sensitivity.json</c> (each channel group's ratio), <c>trials/NNNN/</c> (each trial's recipe
+/// holds it), <c>sensitivity.json</c> (the analysis bounding each layer's sparsity), <c>merge-probe.json</c> (the kinds of merging searched), <c>channel-sensitivity.json</c> (each channel group's ratio), <c>trials/NNNN/</c> (each trial's recipe
 /// run: <c>recipe.lock.yaml</c>, <c>NN-technique.onnx</c> and <c>.json</c> per stage), <c>best.onnx</c>, <c>best.recipe.yaml</c>,
-/// <c>pareto.json</c> and <c>result.json</c>.
+/// <c>pareto.json</c> and <c>result.json</c>; with <see cref="OptimizeOptions.Split"/>, at the end, <c>best.parts/</c>.
 /// </remarks>
 public static class Optimizer
 {
@@ -57,8 +57,11 @@ public static class Optimizer
         var original = OnnxReader.Read(run.OriginalPath);
         var layers = CompressionSpace.LayersOf(original);
         run.FloatLayers = LayerLatency.SlowerInInt8(run, original, layers, run.Inputs);
-        var space = CompressionSpace.For(original, options, Sensitivity(run, original), run.FloatLayers, ChannelSensitivity.Bounds(run, original));
-        var strategy = Strategy(space.Space, run.Objective, options);
+        run.Merging = MergeProbe.Find(run, original);
+        var space = CompressionSpace.For(original, options, Sensitivity(run, original), run.FloatLayers, ChannelSensitivity.Bounds(run, original), run.Merging);
+        var key = CompressionPlan.Key(options.Seed, run.FloatLayers, run.Merging);
+        if (!options.Resume) RefuseUnchangedOnly(space, key, options);
+        var strategy = Strategy(space.Space, run.Objective, options, key);
         using var local = shared is null ? SqliteTrialStore.OpenExclusive(directory) : null;
         var store = shared ?? local!;
         var artifacts = options.Role == SearchRole.Coordinator ? new ArtifactStore(options.Artifacts!) : null;
@@ -70,7 +73,10 @@ public static class Optimizer
         var trials = artifacts is null ? summary.Trials : TrialFiles.Localize(summary.Trials, directory, artifacts);
         var result = files.Update(trials, baseline, summary.Stop.Name());
         session.Cancel.ThrowIfCancellationRequested();
-        return result.Best is null ? result : files.Update(trials, baseline, summary.Stop.Name(), Final(run, files.Path(RunFiles.BestModel)));
+        if (result.Best is null) return result;
+        var final = Final(run, files.Path(RunFiles.BestModel));
+        var parts = options.Split is { } split ? files.Split(split) : null;
+        return files.Update(trials, baseline, summary.Stop.Name(), final, parts);
     }
 
     /// <summary>The trials evaluated on this machine (<see cref="SearchRole.Both"/>), <see cref="OptimizeOptions.Workers"/> at once.</summary>
@@ -111,7 +117,7 @@ public static class Optimizer
         var size = ModelEvaluation.Measure(model.Path!, null);
         var latency = Latency(model.Path!, options);
         var accuracy = options.ByFidelity ? (double?)null : 100.0 * run.Baseline.Correct().Count(x => x) / run.Baseline.Predicted.Length;
-        return (run, new BaselineFigures(size.PackedBytes, size.Bytes, accuracy, latency));
+        return (run, new BaselineFigures(TrialSize.Of(model.Path!).Bytes, size.Bytes, accuracy, latency));
     }
 
     private static Dictionary<string, double> Latency(string path, OptimizeOptions options)
@@ -130,12 +136,24 @@ public static class Optimizer
         return report;
     }
 
-    private static ISearchStrategy Strategy(SearchSpace space, Objective objective, OptimizeOptions options) => options.Strategy switch
+    /// <summary>
+    /// Refuses a space every configuration of which builds the input model unchanged (the techniques named have nothing to
+    /// do on it: merging on a model with nothing to merge), which the strategies could not draw one trial from.
+    /// </summary>
+    private static void RefuseUnchangedOnly(CompressionSpace space, ConfigurationKey key, OptimizeOptions options)
     {
-        OptimizeStrategy.Random => new RandomSearch(space, options.Seed),
-        OptimizeStrategy.Annealing => new SimulatedAnnealing(space, objective, options.Seed),
-        OptimizeStrategy.Halving => new SuccessiveHalving(new RandomSearch(space, options.Seed), objective, options.HalvingBudgets[0], 1, options.HalvingEta),
-        _ => new RegularizedEvolution(space, objective, options.Seed, population: 10, sample: 3),
+        if (space.Space.Size > SearchStrategy.EnumerationLimit || space.Space.Enumerate().Any(c => key.Of(c) is not null)) return;
+        var names = string.Join(", ", (options.Techniques ?? Enum.GetValues<CompressionTechnique>()).Select(t => t.ToString().ToLowerInvariant()));
+        throw OptionsException.For(nameof(OptimizeOptions.Techniques), $"({names}) leave nothing to try on this model: every configuration is the model unchanged; name other techniques");
+    }
+
+    /// <summary>The strategy of the options, deduplicating by <paramref name="key"/> (configurations that build one recipe are one trial; the unchanged model is never proposed).</summary>
+    private static ISearchStrategy Strategy(SearchSpace space, Objective objective, OptimizeOptions options, ConfigurationKey key) => options.Strategy switch
+    {
+        OptimizeStrategy.Random => new RandomSearch(space, options.Seed) { Key = key },
+        OptimizeStrategy.Annealing => new SimulatedAnnealing(space, objective, options.Seed) { Key = key },
+        OptimizeStrategy.Halving => new SuccessiveHalving(new RandomSearch(space, options.Seed) { Key = key }, objective, options.HalvingBudgets[0], 1, options.HalvingEta),
+        _ => new RegularizedEvolution(space, objective, options.Seed, population: 10, sample: 3) { Key = key },
     };
 
     /// <summary>The chosen model measured again on the full test split, with 95 % intervals.</summary>

@@ -13,6 +13,7 @@ namespace Shrink.Training.Optimization;
 /// </summary>
 internal sealed class RunFiles(OptimizeRun run)
 {
+    public const string BestParts = "best.parts";
     public const string BestModel = "best.onnx", BestRecipe = "best.recipe.yaml", ParetoFile = "pareto.json", ResultFile = "result.json", OptionsFile = "options.json";
     private string? _written;
     private readonly ReportWriter _report = new();
@@ -24,7 +25,7 @@ internal sealed class RunFiles(OptimizeRun run)
     /// fronts and result. Only trials at the full budget are chosen or on the fronts (successive halving's smaller budgets
     /// are measured on fewer samples); every trial is listed.
     /// </summary>
-    public OptimizeResult Update(IReadOnlyList<Trial> trials, BaselineFigures baseline, string stop = "running", FinalEvaluation? final = null)
+    public OptimizeResult Update(IReadOnlyList<Trial> trials, BaselineFigures baseline, string stop = "running", FinalEvaluation? final = null, SplitOutcome? parts = null)
     {
         var objective = run.Objective;
         var full = trials.Where(t => t.Budget >= 1).ToList();
@@ -34,11 +35,45 @@ internal sealed class RunFiles(OptimizeRun run)
             WriteBest(System.IO.Path.Combine(run.Directory, model), best);
             _written = best.Hash;
         }
-        var result = Result(trials, Fronts(full, objective), baseline, objective, best) with { Stop = stop, Final = final };
+        var result = Result(trials, Fronts(full, objective), baseline, objective, best) with { Stop = stop, Final = final, Parts = parts };
         AtomicFile.WriteAllText(Path(ParetoFile), System.Text.Json.JsonSerializer.Serialize(result.Pareto, OptimizeResult.Json));
         AtomicFile.WriteAllText(Path(ResultFile), result.ToJson());
         _report.Write(result, run.Directory);
         return result;
+    }
+
+    /// <summary>
+    /// Cuts <c>best.onnx</c> as the <c>split</c> technique does into <c>best.parts/</c>: written into a fresh directory beside
+    /// it (every part loaded in ONNX Runtime as it is staged, <see cref="SplitWriter"/>), then moved into place, replacing
+    /// the parts of an earlier end. A bound the model cannot be cut under (a layer larger than it) writes nothing and is
+    /// the outcome's error.
+    /// </summary>
+    public SplitOutcome Split(Passes.Deployment.SplitOptions options)
+    {
+        var model = Onnx.OnnxReader.Read(Path(BestModel));
+        Passes.Deployment.SplitPlan plan;
+        try { plan = new Passes.Deployment.SplitPass(options).Plan(model); }
+        catch (OptionsException e) { return new SplitOutcome(null, 0, 0, "not split", run.Session.Naming is { } naming ? e.Wording.Render(naming) : e.Message); }
+        var (target, fresh) = (Path(BestParts), Path($".{BestParts}.{Environment.ProcessId}.tmp"));
+        if (Directory.Exists(fresh)) Directory.Delete(fresh, recursive: true);
+        Directory.CreateDirectory(fresh);
+        Runtime.Split.SplitWriter.Write(model, plan, fresh, Path(BestModel));
+        var check = Check(model, System.IO.Path.Combine(fresh, Runtime.Split.SplitManifest.FileName), options.Batch);
+        if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
+        Directory.Move(fresh, target);
+        return new SplitOutcome(target, plan.Parts.Count, plan.Parts.Max(p => p.WeightBytes), $"{Passes.Deployment.SplitTechnique.Describe(plan)}; {check}");
+    }
+
+    /// <summary>The parts run one after another against the whole model on seeded random inputs (<see cref="Runtime.Split.SplitCheck"/>), in words.</summary>
+    private static string Check(Ir.Model whole, string manifest, int batch)
+    {
+        try
+        {
+            var c = Runtime.Split.SplitCheck.Compare(whole, manifest, batch);
+            return c.Identical ? $"the parts' outputs equal best.onnx's bit for bit ({c.Values:N0} values, random inputs at batch {c.Batch})"
+                : $"{c.Differing:N0} of {c.Values:N0} output values differ from best.onnx's, by at most {c.MaxAbsDifference:G3}";
+        }
+        catch (OptionsException e) { return $"not checked against best.onnx: {e.Message}"; }
     }
 
     private void WriteBest(string model, Trial best)
@@ -79,7 +114,10 @@ internal sealed class RunFiles(OptimizeRun run)
                 ? string.Format(i, "fidelity {0:F4}{1} is under {2:G}", o.Strict ? m[TrialMetrics.FidelityLow] : m[TrialMetrics.Fidelity], o.Strict ? " (the 95 % interval's low end)" : "", o.MinFidelity)
                 : string.Format(i, "a drop of {0:F2} points{1} is over the budget of {2:G}", o.Strict ? m[TrialMetrics.DropHigh] : m[TrialMetrics.Drop], o.Strict ? " (the 95 % interval's high end)" : "", o.MaxAccuracyDrop));
         if (o.Goal == OptimizeGoal.Latency && m.GetValueOrDefault(TrialMetrics.NotFaster) > 0)
+        {
             reasons.Add(string.Format(i, "not measured faster than the original at {0} of the {1} batch sizes", m[TrialMetrics.NotFaster], o.LatencyBatches.Count));
+            if (RejectionReasons.HalfCompute(best.Configuration.Values.ToDictionary(v => v.Key, v => v.Value)) is { } why) reasons.Add(why);
+        }
         return reasons;
     }
 

@@ -10,7 +10,7 @@ namespace Shrink.Training.Optimization;
 
 /// <summary>
 /// One trial of <see cref="Optimizer"/>: the configuration's recipe run by <see cref="RecipeRunner"/> into
-/// <c>DIR/trials/NNNN</c>, then its model measured against the original on the test split: packed bytes, the
+/// <c>DIR/trials/NNNN</c>, then its model measured against the original on the test split: its size (<see cref="TrialSize"/>), the
 /// per-sample accuracy (or agreement with the original) with its paired 95 % bootstrap interval, and the ONNX Runtime
 /// latency at each batch size, timed interleaved with the original's (<see cref="LatencyComparison"/>: faster only when
 /// the interquartile ranges are apart). A trial at a budget below 1 (successive halving) fine-tunes and calibrates on
@@ -35,6 +35,7 @@ internal sealed class TrialEvaluator(OptimizeRun run, TrialHooks? hooks = null)
         var model = Path.GetRelativePath(run.Directory, outcome.FinalModel);
         var attributes = new Dictionary<string, string> { ["summary"] = Summary(c, context.Budget) };
         var (metrics, error) = Measure(outcome.FinalModel, context, token);
+        if (error is null && Rewrites(recipe)) foreach (var kv in OutputFidelity(outcome.FinalModel, context)) metrics[kv.Key] = kv.Value;
         var result = error is null ? TrialResult.Completed(metrics, model) : TrialResult.Failed(error) with { Metrics = metrics, ModelPath = model };
         return result with { Attributes = attributes };
     }, token);
@@ -50,8 +51,11 @@ internal sealed class TrialEvaluator(OptimizeRun run, TrialHooks? hooks = null)
         token.ThrowIfCancellationRequested();
         var runner = new RunnerOptions { Threads = context.Threads };
         var size = ModelEvaluation.Measure(path, null, runner);
-        var container = TrialSize.ContainerBytes(path);
-        var metrics = new Dictionary<string, double> { [TrialMetrics.Bytes] = container ?? size.PackedBytes, [TrialMetrics.FileBytes] = size.Bytes };
+        var (bytes, container) = TrialSize.Of(path);
+        var metrics = new Dictionary<string, double>
+        {
+            [TrialMetrics.Bytes] = bytes, [TrialMetrics.FileBytes] = size.Bytes, [TrialMetrics.PackedBytes] = size.PackedBytes,
+        };
         if (container is { } packed) metrics[TrialMetrics.ContainerBytes] = packed;
         var test = run.TestAt(context.Budget);
         var predictions = SamplePredictions.Of(path, test, runner);
@@ -63,6 +67,30 @@ internal sealed class TrialEvaluator(OptimizeRun run, TrialHooks? hooks = null)
         foreach (var kv in Latency(path, runner)) metrics[kv.Key] = kv.Value;
         return (metrics, null);
     }
+
+    /// <summary>Techniques that rewrite the graph with no training and promise outputs close to the input's: their trials get the output fidelity check.</summary>
+    private static readonly HashSet<string> Rewriting = ["merge", "convert-precision"];
+
+    private static bool Rewrites(Recipe recipe) => recipe.Stages.Any(s => Rewriting.Contains(s.Technique));
+
+    /// <summary>
+    /// The fidelity check of merging and half precision (<see cref="Fidelity.Measure(string, string, IDataSource, RunnerOptions?, int)"/>):
+    /// the trial's outputs against the original's on up to <see cref="FidelitySamples"/> test samples, worst over the
+    /// outputs — cosine, SQNR in dB (left out when the outputs are equal: it is infinite) and max |error|.
+    /// </summary>
+    private Dictionary<string, double> OutputFidelity(string path, TrialContext context)
+    {
+        var outputs = Fidelity.Measure(run.OriginalPath, path, run.Test.Take(Math.Min(FidelitySamples, run.Test.Count)), new RunnerOptions { Threads = context.Threads });
+        var metrics = new Dictionary<string, double>
+        {
+            [TrialMetrics.OutputCosine] = outputs.Min(o => o.Cosine), [TrialMetrics.OutputMaxError] = outputs.Max(o => o.MaxAbsError),
+        };
+        if (outputs.Min(o => o.SqnrDb) is var sqnr && double.IsFinite(sqnr)) metrics[TrialMetrics.OutputSqnr] = sqnr;
+        return metrics;
+    }
+
+    /// <summary>Test samples the output fidelity check of merging and half precision runs on.</summary>
+    public const int FidelitySamples = 1000;
 
     /// <summary>p50 latency at each batch size, the slowest ratio, and whether it is faster at every batch size.</summary>
     private Dictionary<string, double> Latency(string path, RunnerOptions runner)
@@ -93,8 +121,10 @@ public static class TrialMetrics
 {
     /// <summary>Test samples the trial was accepted on (all of them, or its successive-halving share).</summary>
     public const string Samples = "samples";
-    /// <summary>What the size goal minimizes (<see cref="TrialSize"/>): a clustered model's <c>.shrink</c> container bytes, else its packed parameter bytes.</summary>
+    /// <summary>What the size goal minimizes (<see cref="TrialSize"/>): a clustered model's <c>.shrink</c> container bytes, else its parameter bytes with sparse float tensors in Deep Compression's relative-index form.</summary>
     public const string Bytes = "bytes";
+    /// <summary>Parameter bytes at their stored width, dense (low-bit weights at their packed width).</summary>
+    public const string PackedBytes = "packed_bytes";
     /// <summary>Bytes of the <c>.shrink</c> container (clustered models only).</summary>
     public const string ContainerBytes = "container_bytes";
     /// <summary>Bytes of the ONNX file.</summary>
@@ -111,6 +141,11 @@ public static class TrialMetrics
     public const string Latency = "latency_ms";
     /// <summary>The smallest speed-up over the batch sizes (original p50 / candidate p50).</summary>
     public const string Speedup = "speedup";
+    /// <summary>
+    /// The output fidelity check of trials that merge layers or convert to half precision, against the original on up to
+    /// 1,000 test samples, worst over the outputs: mean cosine, SQNR in dB (absent when the outputs are equal), max |error|.
+    /// </summary>
+    public const string OutputCosine = "output_cosine", OutputSqnr = "output_sqnr_db", OutputMaxError = "output_max_error";
     /// <summary>Batch sizes at which the candidate was not measured faster (the latency goal needs 0).</summary>
     public const string NotFaster = "not_faster";
 

@@ -119,32 +119,16 @@ public static partial class ShrinkContainer
         var positions = Enumerable.Range(0, values.Length).Where(i => values[i] != 0).ToArray();
         // The index width that makes the coded stream smallest (the paper fixes 8 bits for conv, 5 for fc).
         (byte[] Payload, PackedTensor Info)? best = null;
-        for (var b = 1; b <= 8; b++)
+        for (var b = 1; b <= RelativeIndex.MaxBits; b++)
         {
             var gaps = new List<int>();
             var symbols = new List<int>();
-            var last = -1;
-            var maxGap = 1 << b;
-            foreach (var p in positions)
+            foreach (var (gap, position) in RelativeIndex.Entries(positions, values.Length, b))
             {
-                var gap = p - last;
-                while (gap > maxGap)
-                {
-                    gaps.Add(maxGap - 1);
-                    symbols.Add(0);
-                    gap -= maxGap;
-                }
-                gaps.Add(gap - 1);
-                symbols.Add(1 + Array.BinarySearch(codebook, values[p]));
-                last = p;
+                gaps.Add(gap);
+                symbols.Add(position < 0 ? 0 : 1 + Array.BinarySearch(codebook, values[position]));
             }
-            while (values.Length - 1 - last >= maxGap) // fillers up to within one gap of the end bound the tensor by its entries
-            {
-                gaps.Add(maxGap - 1);
-                symbols.Add(0);
-                last += maxGap;
-            }
-            var gapLengths = Huffman.Lengths(Frequencies(gaps, maxGap));
+            var gapLengths = Huffman.Lengths(Frequencies(gaps, 1 << b));
             var valueLengths = Huffman.Lengths(Frequencies(symbols, codebook.Length + 1));
             var (gapBytes, gapBits) = Huffman.Encode(gaps, gapLengths);
             var (valueBytes, valueCodeBits) = Huffman.Encode(symbols, valueLengths);

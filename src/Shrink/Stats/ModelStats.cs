@@ -68,9 +68,7 @@ public sealed record ModelStats(
         }
         var all = model.AllGraphs().SelectMany(Constants).Where(IsParameter).ToList();
         var ops = model.Graph.Nodes.GroupBy(n => n.OpType).OrderBy(g => g.Key).ToDictionary(g => g.Key, g => g.Count());
-        var packedBits = (model.Metadata.FirstOrDefault(kv => kv.Key == "shrink.weight_bits").Value ?? "")
-            .Split(',', StringSplitOptions.RemoveEmptyEntries).Select(e => e.Split(':')).Where(p => p.Length == 2 && int.TryParse(p[1], out _))
-            .ToDictionary(p => p[0], p => int.Parse(p[1]));
+        var packedBits = PackedBits(model);
         var packed = all.Sum(t => (t.ElementCount * (packedBits.TryGetValue(t.Name, out var bits) ? bits : t.DataType.BitWidth()) + 7) / 8);
         // MatMulNBits' B holds two 4-bit weights per byte: K·N parameters, the zero ones being the levels at their zero point.
         var nbits = Passes.Quantization.MatMulNBits.WeightCounts(model);
@@ -82,6 +80,42 @@ public sealed record ModelStats(
             UncountedParameters = all.Where(t => !Counted(t)).Sum(t => t.ElementCount),
         };
     }
+
+    /// <summary>
+    /// <see cref="PackedBytes"/> with every floating-point parameter tensor that holds zeros counted as Deep Compression
+    /// stores a pruned layer where that is smaller (<see cref="Container.RelativeIndex"/>: b-bit relative positions and the
+    /// non-zero values at their stored width, the best b in 1…8, filler entries counted): what a sparse model's weights
+    /// take in a sparse format, so that unstructured pruning alone counts for size as it does in the paper's tables.
+    /// </summary>
+    public static long SparseBytes(Model model)
+    {
+        var packedBits = PackedBits(model);
+        return model.AllGraphs().SelectMany(Constants).Where(IsParameter).Sum(t =>
+        {
+            var bits = packedBits.TryGetValue(t.Name, out var b) ? b : t.DataType.BitWidth();
+            var dense = (t.ElementCount * bits + 7) / 8;
+            if (!t.DataType.IsFloat() || bits < 8 || t.ElementCount > int.MaxValue) return dense;
+            var positions = NonZeroPositions(t);
+            return positions.Count == t.ElementCount ? dense : Math.Min(dense, Container.RelativeIndex.Smallest(positions, t.ElementCount, bits).Bytes);
+        });
+    }
+
+    /// <summary>The indices of a tensor's elements that are not zero (byte-wide types; −0.0 counts as zero).</summary>
+    private static List<int> NonZeroPositions(Tensor t)
+    {
+        var bytes = t.Bytes;
+        var size = t.DataType.BitWidth() / 8;
+        var positions = new List<int>();
+        for (var i = 0; i + size <= bytes.Length; i += size)
+            if (!NonZeroCount.IsZero(bytes.Slice(i, size), t.DataType)) positions.Add(i / size);
+        return positions;
+    }
+
+    /// <summary>The packed widths the quantizer recorded in the <c>shrink.weight_bits</c> metadata ("w:4,v:4"), by tensor.</summary>
+    private static Dictionary<string, int> PackedBits(Model model) =>
+        (model.Metadata.FirstOrDefault(kv => kv.Key == "shrink.weight_bits").Value ?? "")
+            .Split(',', StringSplitOptions.RemoveEmptyEntries).Select(e => e.Split(':')).Where(p => p.Length == 2 && int.TryParse(p[1], out _))
+            .ToDictionary(p => p[0], p => int.Parse(p[1]));
 
     /// <summary>Every constant tensor of a graph: initializers and the values of Constant nodes.</summary>
     private static IEnumerable<Tensor> Constants(Graph g) =>

@@ -72,7 +72,7 @@ public static class NonZeroCount
     }
 
     /// <summary>Zero test on the element's bytes; −0.0 counts as zero for floats.</summary>
-    private static bool IsZero(ReadOnlySpan<byte> e, DataType type)
+    internal static bool IsZero(ReadOnlySpan<byte> e, DataType type)
     {
         var signMask = type.IsFloat() ? 0x7F : 0xFF;
         for (var k = 0; k < e.Length - 1; k++) if (e[k] != 0) return false;

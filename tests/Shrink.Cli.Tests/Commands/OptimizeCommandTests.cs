@@ -68,10 +68,34 @@ public class OptimizeCommandTests
         CliRunner.AssertBadInput(CliRunner.Run(Args(dir, "--max-accuracy-drop", "1", "--strategy", "halving", "--trials", "20", "--halving-eta", "1")), "--halving-eta must be in [2, 10]");
         CliRunner.AssertBadInput(CliRunner.Run(Args(dir, "--max-accuracy-drop", "1", "--strategy", "halving", "--trials", "20", "--halving-rungs", "9")), "--halving-rungs must be in [2, 5]");
         CliRunner.AssertBadInput(CliRunner.Run(Args(dir, "--max-accuracy-drop", "1", "--trials", "2", "--techniques", "quantize,magic")),
-            "--techniques names 'magic', which is not a technique of the space; choose from unstructured, structured, factorize, quantize, cluster");
+            "--techniques names 'magic', which is not a technique of the space; choose from unstructured, structured, factorize, quantize, cluster, merge, half");
+        CliRunner.AssertBadInput(CliRunner.Run(Args(dir, "--max-accuracy-drop", "1", "--trials", "2", "--max-part-bytes", "lots")), "--max-part-bytes 'lots' is not a size");
         CliRunner.AssertBadInput(CliRunner.Run(Args(dir, "--max-accuracy-drop", "1", "--trials", "2", "--goal", "latency", "--techniques", "cluster")),
             "--techniques holds only cluster, which is searched for the size goal alone");
         Assert.False(Directory.Exists(dir.File("run")));
+    }
+
+    [Fact]
+    public void Half_precision_storage_prints_its_fidelity_check_and_the_chosen_model_is_split_for_deployment()
+    {
+        using var dir = new TempDirectory();
+        CliRunner.Zoo(dir, "lenet5", "m.onnx");
+        // float16 and bfloat16 storage (nothing else, so nothing to fine-tune): 862 KB of weights, cut under 820 KiB in two parts.
+        var r = CliRunner.Run(Args(dir, "--max-accuracy-drop", "100", "--trials", "3", "--techniques", "half", "--max-part-bytes", "820KiB"));
+        Assert.True(r.ExitCode == 0, r.Err);
+        var trials = r.Err.Split('\n').Where(l => l.StartsWith("trial ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, trials.Count);   // fp16 and bf16; the unchanged model is never proposed, so the space is used up
+        Assert.All(trials, l => Assert.Matches(@"(fp16|bf16) storage, 0 epochs \| 842\.0 KiB, .*outputs vs original: cosine 1\.0000, SQNR \d+\.\d dB, max \|error\|", l));
+        Assert.Contains("(exhausted)", r.Out);
+        Assert.Contains("split for deployment: 2 parts", r.Out);
+        Assert.Contains("the parts' outputs equal best.onnx's bit for bit", r.Out);
+        Assert.True(File.Exists(dir.File("run/best.parts/manifest.json")));
+
+        // A bound under the largest layer: the search's results stand, nothing is split, and the line names the flag.
+        var small = CliRunner.Run(Args(dir, "--max-accuracy-drop", "100", "--trials", "1", "--techniques", "half", "--max-part-bytes", "100KB").Select(a => a == dir.File("run") ? dir.File("small") : a).ToArray());
+        Assert.True(small.ExitCode == 0, small.Err);
+        Assert.Contains("not split: --max-part-bytes is 100000 bytes, smaller than layer", small.Out);
+        Assert.False(Directory.Exists(dir.File("small/best.parts")));
     }
 
     [Theory]

@@ -178,3 +178,33 @@ public class ShrinkContainerTests
         }
     }
 }
+
+/// <summary>Deep Compression's relative index: entries counted by hand, and the same entries the container codes.</summary>
+public class RelativeIndexTests
+{
+    [Fact]
+    public void Gaps_longer_than_the_field_take_filler_entries_and_the_smallest_form_is_chosen()
+    {
+        // 20 elements, non-zeros at 0, 9 and 19: gaps 1, 9, 10 take ⌈g / 2^b⌉ entries each.
+        int[] positions = [0, 9, 19];
+        Assert.Equal(new[] { (0, 0), (3, -1), (3, -1), (0, 9), (3, -1), (3, -1), (1, 19) }, RelativeIndex.Entries(positions, 20, 2).ToArray());
+        Assert.Equal(new[] { 11, 7, 5, 3 }, Enumerable.Range(1, 4).Select(b => RelativeIndex.Entries(positions, 20, b).Count()));
+        // A zero tail is carried to within one gap of the end.
+        Assert.Equal(new[] { (0, 0), (3, -1), (3, -1) }, RelativeIndex.Entries([0], 12, 2).ToArray());
+        // 32-bit values: b = 4 takes 3 · 36 bits = 14 bytes, the least (b = 5 ties and the narrower field is kept).
+        Assert.Equal((4, 3L, 14L), RelativeIndex.Smallest(positions, 20, 32));
+    }
+
+    [Fact]
+    public void The_container_codes_the_same_entries()
+    {
+        var model = TestModels.Clustered("lenet300", 0.9, 4);
+        var packed = ShrinkContainer.Pack(model);
+        foreach (var info in packed.Tensors)
+        {
+            var values = model.Graph.FindInitializer(info.Name)!.Const!.AsFloats().ToArray();
+            var positions = Enumerable.Range(0, values.Length).Where(i => values[i] != 0).ToArray();
+            Assert.Equal(info.Entries, RelativeIndex.Entries(positions, values.Length, info.IndexBits).Count());
+        }
+    }
+}

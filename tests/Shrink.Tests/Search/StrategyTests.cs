@@ -64,6 +64,35 @@ public class StrategyTests
         }
     }
 
+    /// <summary>Tiny's configurations with a = 0 change nothing (null); the others are one trial per (a mod 3, b): 18 keys.</summary>
+    private static readonly ConfigurationKey ModThree = new("mod-three", c => c.GetInt("a") == 0 ? null : $"{c.GetInt("a") % 3}:{c.GetString("b")}");
+
+    private static ISearchStrategy Keyed(string name, SearchSpace space, long seed) => name switch
+    {
+        "random" => new RandomSearch(space, seed) { Key = ModThree },
+        "evolution" => new RegularizedEvolution(space, Loss, seed, population: 8, sample: 3) { Key = ModThree },
+        "annealing" => new SimulatedAnnealing(space, Loss, seed, temperature: 2, cooling: 0.9) { Key = ModThree },
+        _ => new SuccessiveHalving(new RegularizedEvolution(space, Loss, seed, population: 8, sample: 3) { Key = ModThree }, Loss, minBudget: 1.0 / 9),
+    };
+
+    [Theory]
+    [MemberData(nameof(Strategies))]
+    public void A_key_makes_configurations_that_share_it_one_trial_and_a_null_key_is_never_proposed(string name)
+    {
+        foreach (var workers in new[] { 1, 4 })
+        {
+            var s = Run(Keyed(name, Tiny(), 3), Tiny(), TinyLoss, 500, workers);
+            Assert.Equal(SearchStop.Exhausted, s.Stop);
+            var fresh = s.Trials.Where(t => t.Budget == s.Trials.Min(u => u.Budget)).ToList();
+            Assert.DoesNotContain(fresh, t => t.Configuration.GetInt("a") == 0);
+            var keys = fresh.Select(t => ModThree.Of(t.Configuration)).ToList();
+            Assert.Equal(18, keys.Count);
+            Assert.Equal(18, keys.Distinct().Count());
+        }
+        Assert.Contains("\"key\":\"mod-three\"", new RandomSearch(Tiny(), 3) { Key = ModThree }.Settings);
+        Assert.DoesNotContain("key", new RandomSearch(Tiny(), 3).Settings);
+    }
+
     [Fact]
     public void Exhaustion_is_said_for_the_proposals_that_could_not_be_made()
     {

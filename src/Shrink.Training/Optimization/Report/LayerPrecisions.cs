@@ -8,7 +8,8 @@ namespace Shrink.Training.Optimization;
 /// <summary>
 /// The layers of a model with weights, read from the ONNX graph: each Conv, Gemm, MatMul (float, or fed by a
 /// DequantizeLinear of integer weights), QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger and MatMulNBits node with
-/// a constant weight, its zeros, and its precision: the weight's type ("float32", "int8", "int4"; MatMulNBits: its
+/// a constant weight (read through a DequantizeLinear, or the Cast of a weight stored in half precision), its zeros, and its
+/// precision: the weight's type ("float32", "float16", "bfloat16", "int8", "int4"; MatMulNBits: its
 /// <c>bits</c>), or "shared N bits" for a weight a clustering stage gave a codebook of N bits.
 /// </summary>
 internal static class LayerPrecisions
@@ -44,13 +45,13 @@ internal static class LayerPrecisions
         return layers;
     }
 
-    /// <summary>The constant weight behind <paramref name="v"/>: itself, or the integer input of the DequantizeLinear (through Identity or Transpose) that makes it.</summary>
+    /// <summary>The constant weight behind <paramref name="v"/>: itself, or the integer input of the DequantizeLinear (through Identity or Transpose) that makes it, or the half-precision input of its Cast.</summary>
     private static Value? Weight(Value? v)
     {
         for (var hops = 0; v is not null && hops < 4; hops++)
         {
             if (v.Const is not null) return v;
-            if (v.Producer is not { OpType: "DequantizeLinear" or "Identity" or "Transpose" or "Reshape" } p || p.Inputs.Count == 0) return null;
+            if (v.Producer is not { OpType: "DequantizeLinear" or "Identity" or "Transpose" or "Reshape" or "Cast" } p || p.Inputs.Count == 0) return null;
             v = p.Inputs[0];
         }
         return null;

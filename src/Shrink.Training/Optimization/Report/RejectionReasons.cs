@@ -35,5 +35,12 @@ internal static class RejectionReasons
             .Select(kv => string.Format(Inv, "batch {0}: {1:F2}×", kv.Key["latency_ms_b".Length..], kv.Value / t.Metrics[kv.Key]));
         yield return string.Format(Inv, "not measured faster than the original at {0:G} of the {1} batch sizes (p50 speed-ups {2})",
             t.Metrics[TrialMetrics.NotFaster], r.Baseline.LatencyMs.Count, string.Join(", ", ratios));
+        if (HalfCompute(t.Configuration) is { } why) yield return why;
     }
+
+    /// <summary>Why a trial that computes in float16 is not faster, or null for any other configuration.</summary>
+    public static string? HalfCompute(IReadOnlyDictionary<string, System.Text.Json.JsonElement> configuration) =>
+        configuration.TryGetValue(CompressionSpace.Weights, out var w) && w.ValueKind == System.Text.Json.JsonValueKind.String && w.GetString() == CompressionSpace.Fp16Compute
+            ? "float16 compute is rarely faster on a CPU: ONNX Runtime's CPU provider has float16 kernels for few ops, the others run in float32 behind Casts, and the Casts cost more than the half-width arithmetic saves"
+            : null;
 }

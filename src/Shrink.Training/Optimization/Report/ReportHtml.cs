@@ -44,6 +44,9 @@ internal static class ReportHtml
             h.Append("<p>").Append(E($"Final re-evaluation of the chosen model on {n} test samples: {text} (estimate [95 % bootstrap interval])."))
                 .Append("</p>\n");
         }
+        if (r.Parts is { } parts)
+            h.Append("<p>").Append(E(parts.Error is { } e ? $"Not split for deployment: {e}; the chosen model is whole."
+                : $"Split for deployment: {parts.Description}; the parts and their manifest are in {parts.Directory} (shrink run {Path.Combine(parts.Directory!, "manifest.json")} runs them one after another).")).Append("</p>\n");
         if (r.Recipe is { } recipe)
             h.Append("<p>Rebuild the chosen model from the original, bit for bit: <code>").Append(E($"shrink recipe run {recipe}")).Append("</code></p>\n");
     }
@@ -56,18 +59,21 @@ internal static class ReportHtml
         Row(h, "parameters", N(o.Parameters), n is null ? "–" : N(n.Parameters), Ratio(o.Parameters, n?.Parameters));
         Row(h, "non-zero parameters", N(o.NonZero), n is null ? "–" : N(n.NonZero), Ratio(o.NonZero, n?.NonZero));
         Row(h, "file bytes", Bytes(o.Bytes), n is null ? "–" : Bytes(n.Bytes), Ratio(o.Bytes, n?.Bytes, "smaller"));
-        Row(h, "packed parameter bytes", Bytes(o.PackedBytes), n is null ? "–" : Bytes(n.PackedBytes), Ratio(o.PackedBytes, n?.PackedBytes, "smaller"));
+        Row(h, "size (the size goal's bytes)", Bytes(o.PackedBytes), n is null ? "–" : Bytes(n.PackedBytes), Ratio(o.PackedBytes, n?.PackedBytes, "smaller"));
         Row(h, "MACs per sample", Macs(o.Macs), n is null ? "–" : Macs(n.Macs), o.Macs is { } m ? Ratio(m, n?.Macs) : "");
         if (o.Accuracy is { } a)
             Row(h, "test accuracy (%)", a.ToString("F2", Inv), n?.AccuracyInterval?.Format() ?? n?.Accuracy?.ToString("F2", Inv) ?? "–",
                 n?.Accuracy is { } b ? (b - a).ToString("+0.00;-0.00;0.00", Inv) + " points" : "");
         if (n?.FidelityInterval is { } f) Row(h, "fidelity (top-1 agreement with the original)", "1", f.Format("F4"), "");
+        if (r.ChosenOutputs is { } check)
+            Row(h, "outputs against the original (worst output)", "–",
+                string.Create(Inv, $"cosine {check.Cosine:F4}, SQNR {(check.SqnrDb is { } db ? $"{db:F1} dB" : "∞ (equal)")}, max |error| {check.MaxAbsError:G3}"), "");
         foreach (var (batch, ms) in o.LatencyMs)
         {
             double? after = n is not null && n.LatencyMs.TryGetValue(batch, out var v) ? v : null;
             Row(h, $"ONNX Runtime p50 latency at batch {batch} (ms)", Ms(ms), after is { } x ? Ms(x) : "–", after is { } y && y > 0 ? (ms / y).ToString("F2", Inv) + "× as fast" : "");
         }
-        h.Append("</tbody></table>\n<p class=\"note\">Packed bytes count low-bit weights at their packed width. Intervals are 95 % paired bootstrap intervals. Latencies are medians of interleaved runs on this machine.</p>\n");
+        h.Append("</tbody></table>\n<p class=\"note\">Size: a clustered model's .shrink container; otherwise the parameters at their stored width, low-bit weights at their packed width, and each sparse float tensor as Deep Compression stores a pruned layer (relative indices and values) where that is smaller. Intervals are 95 % paired bootstrap intervals. Latencies are medians of interleaved runs on this machine.</p>\n");
     }
 
     private static void Trials(StringBuilder h, RunReport r, ReportImages images)
@@ -75,7 +81,7 @@ internal static class ReportHtml
         h.Append("<h2>Trials over time</h2>\n");
         Image(h, images.Trials, "The objective of each trial, within the budget or not", "No trial has an objective value yet.");
         h.Append("<table id=\"trials\"><thead><tr><th>trial</th><th>started (s)</th><th>finished (s)</th><th>status</th><th>configuration</th><th>")
-            .Append(E(r.ObjectiveMetric == TrialMetrics.Latency ? "p50 ms" : "packed bytes")).Append("</th><th>")
+            .Append(E(r.ObjectiveMetric == TrialMetrics.Latency ? "p50 ms" : "size (bytes)")).Append("</th><th>")
             .Append(r.Trials.Any(t => t.Fidelity is not null) ? "fidelity" : "drop (points)").Append("</th><th>within the budget</th></tr></thead><tbody>\n");
         foreach (var t in r.Trials)
             h.Append("<tr").Append(t.Number == r.Chosen ? " class=\"chosen\"" : "").Append("><td>").Append(t.Number).Append("</td><td>").Append(Sec(t.Start))

@@ -39,6 +39,10 @@ public sealed record RunReport
     public required IReadOnlyList<ReportTrial> Trials { get; init; }
     public required IReadOnlyList<FrontPoint> SizeFront { get; init; }
     public required IReadOnlyList<FrontPoint> LatencyFront { get; init; }
+    /// <summary>The chosen model cut into parts at the end (<see cref="OptimizeOptions.Split"/>), or null.</summary>
+    public SplitOutcome? Parts { get; init; }
+    /// <summary>The output fidelity check of the chosen model when it merges layers or converts to half precision (null otherwise).</summary>
+    public OutputCheck? ChosenOutputs { get; init; }
     /// <summary>The chosen model's layers with weights, in graph order.</summary>
     public IReadOnlyList<LayerPrecision> Layers { get; init; } = [];
     /// <summary>The chosen trial's training runs (each fine-tuning of each stage), in order.</summary>
@@ -54,13 +58,25 @@ public sealed record RunReport
 }
 
 /// <summary>
-/// One model's figures for the before/after table: parameters, non-zeros, file bytes, packed bytes, MACs per sample (null
+/// One model's figures for the before/after table: parameters, non-zeros, file bytes, the size goal's bytes (<see cref="TrialSize"/>), MACs per sample (null
 /// when a layer's MACs are not counted: the integer kernels ConvInteger, MatMulInteger, QLinear*, MatMulNBits),
 /// accuracy in points (null on a fidelity budget) with its 95 % interval when measured with one, the top-1 agreement with
 /// the original (the chosen model on a fidelity budget), and ONNX Runtime p50 ms per batch size.
 /// </summary>
 public sealed record ModelFigures(long Parameters, long NonZero, long Bytes, long PackedBytes, long? Macs, double? Accuracy,
     ConfidenceInterval? AccuracyInterval, double? Fidelity, ConfidenceInterval? FidelityInterval, IReadOnlyDictionary<int, double> LatencyMs);
+
+/// <summary>
+/// The output fidelity check of a trial that merges layers or converts to half precision: its outputs against the original's
+/// on up to 1,000 test samples, worst over the outputs (<see cref="TrialMetrics.OutputCosine"/>, <see cref="TrialMetrics.OutputSqnr"/>
+/// — null when the outputs are equal — and <see cref="TrialMetrics.OutputMaxError"/>).
+/// </summary>
+public sealed record OutputCheck(double Cosine, double? SqnrDb, double MaxAbsError)
+{
+    /// <summary>The check of a trial's metrics, or null when it was not made.</summary>
+    public static OutputCheck? Of(IReadOnlyDictionary<string, double> m) => m.TryGetValue(TrialMetrics.OutputCosine, out var c)
+        ? new OutputCheck(c, m.TryGetValue(TrialMetrics.OutputSqnr, out var db) ? db : null, m[TrialMetrics.OutputMaxError]) : null;
+}
 
 /// <summary>
 /// A trial over time: its number (from 1), its start and finish in seconds since the run's first trial started, status,

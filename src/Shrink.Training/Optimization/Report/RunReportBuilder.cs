@@ -31,7 +31,7 @@ internal sealed class RunReportBuilder
             FinalAccuracy = r.Final?.Accuracy, FinalDrop = r.Final?.Drop, FinalFidelity = r.Final?.Fidelity, FinalSamples = r.Final?.Samples,
             Trials = Trials(r, objective), SizeFront = Front(r, r.Pareto.AccuracyVsSize, TrialMetrics.Bytes),
             LatencyFront = Front(r, r.Pareto.AccuracyVsLatency, TrialMetrics.Latency),
-            Layers = chosen?.Layers ?? [], Training = chosen?.Curves ?? [], Rejected = Rejected(r),
+            Parts = r.Parts, ChosenOutputs = r.Best is { } picked ? OutputCheck.Of(picked.Metrics) : null, Layers = chosen?.Layers ?? [], Training = chosen?.Curves ?? [], Rejected = Rejected(r),
             Recipe = r.Best is not null && File.Exists(recipe) ? recipe : null,
         };
     }

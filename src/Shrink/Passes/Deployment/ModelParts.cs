@@ -5,7 +5,7 @@ namespace Shrink.Passes.Deployment;
 
 /// <summary>
 /// Makes the models of a <see cref="SplitPlan"/>'s parts. Part p is a copy of the model that keeps the plan's nodes
-/// p.First..p.Last, copies of the Constant nodes they read and the initializers they read (an initializer several
+/// p.First..p.Last, copies of the constant nodes they read (Constants, Casts of weights: <see cref="SplitAnalysis.IsConstant"/>) and the initializers they read (an initializer several
 /// parts read is copied into each); its inputs are the graph inputs and earlier parts' tensors it reads, its
 /// outputs what later parts read and the graph outputs it computes. Each part is a model of its own: same opsets,
 /// IR version and metadata as the whole, with a <c>shrink.split.part</c> metadata entry ("2/4").
@@ -25,8 +25,9 @@ public static class ModelParts
         if (part.Last >= order.Count)
             throw new ArgumentException($"the plan's part {index + 1} ends at node {part.Last + 1}, but the model has {order.Count}; the plan is of another model", nameof(plan));
         var kept = order.Skip(part.First).Take(part.Nodes).ToHashSet();
-        foreach (var c in graph.Nodes.Where(SplitAnalysis.IsConstant).Where(c => c.Outputs.OfType<Value>().Any(v => ReadBy(v, kept))).ToList())
-            kept.Add(c);
+        // Last first, so that a copied Cast of a weight brings the Constant it reads.
+        foreach (var c in graph.TopologicalOrder().Reverse().Where(SplitAnalysis.IsConstant).ToList())
+            if (c.Outputs.OfType<Value>().Any(v => ReadBy(v, kept))) kept.Add(c);
         var inputs = Resolve(graph, part.Inputs, index, "input");
         var outputs = Resolve(graph, part.Outputs, index, "output");
         foreach (var node in graph.TopologicalOrder().Reverse().Where(n => !kept.Contains(n)).ToList())

@@ -3,8 +3,9 @@ using Shrink.Ir;
 namespace Shrink.Passes.Deployment;
 
 /// <summary>
-/// What cutting a model costs, read from its graph (data, no edits): the nodes in topological order with Constant
-/// nodes left out (a part copies the Constants it reads, so a Constant never crosses a cut), the weights each node
+/// What cutting a model costs, read from its graph (data, no edits): the nodes in topological order with constant
+/// nodes left out (Constants and the Casts of weights that half-precision storage writes: a part copies those it reads,
+/// so they never cross a cut, and ONNX Runtime folds the Casts when it loads the part), the weights each node
 /// reads, when each activation is defined and last read, and its bytes at a batch size. From these it gives the bytes
 /// crossing each cut, a range of nodes' weights (shared weights counted once) and its peak activation memory.
 /// </summary>
@@ -134,14 +135,19 @@ public sealed class SplitAnalysis
     public static IEnumerable<Value> Reads(Node n) =>
         n.Inputs.OfType<Value>().Concat(n.Subgraphs.SelectMany(OuterReads));
 
-    /// <summary>True for a Constant node of the default domain, which parts copy instead of passing its output.</summary>
-    public static bool IsConstant(Node n) => n.OpType == "Constant" && n.IsDefaultDomain;
+    /// <summary>
+    /// True for a node parts copy instead of passing its output: a Constant of the default domain, or a Cast of a weight
+    /// (a float16 or bfloat16 initializer read as float32: <c>convert-precision</c>'s storage, folded by ONNX Runtime on load).
+    /// </summary>
+    public static bool IsConstant(Node n) => n.IsDefaultDomain && (n.OpType == "Constant"
+        || n.OpType == "Cast" && n.Inputs.Count == 1 && n.Inputs[0] is { } x && IsWeight(x));
 
-    /// <summary>True for an initializer or a Constant node's output.</summary>
+    /// <summary>True for an initializer or a constant node's output.</summary>
     public static bool IsWeight(Value v) => v.IsInitializer || v.Producer is { } p && IsConstant(p);
 
-    /// <summary>Bytes of a weight's data.</summary>
-    public static long TensorBytes(Value w) => Graph.ConstantOf(w) is { } t ? t.ByteLength : 0;
+    /// <summary>Bytes of a weight's data as stored (a Cast weight: its stored input's, which the part's file holds).</summary>
+    public static long TensorBytes(Value w) => Graph.ConstantOf(w) is { } t ? t.ByteLength
+        : w.Producer is { OpType: "Cast" } cast && cast.Inputs[0] is { } stored ? TensorBytes(stored) : 0;
 
     private static IEnumerable<Value> OuterReads(Graph g)
     {

@@ -230,7 +230,7 @@ public static class MatMulNBits
         {
             if (Graph.ConstantOf(node.Inputs[0]) is not { DataType: DataType.UInt8, Dims: [var v, var half] } data
                 || Graph.ConstantOf(node.Inputs.ElementAtOrDefault(2)) is not { DataType: DataType.Float } scales) continue;
-            var w = new NBitsWeights((int)v, (int)(2 * half), (int)node.GetInt("block_size", 128), data.RawData, scales.AsFloats().ToArray(), Graph.ConstantOf(node.Inputs.ElementAtOrDefault(3))?.RawData);
+            var w = new NBitsWeights((int)v, (int)(2 * half), (int)node.GetInt("block_size", 128), data.RawData, scales.Floats.ToArray(), Graph.ConstantOf(node.Inputs.ElementAtOrDefault(3))?.RawData);
             long nonZero = 0;
             for (var r = 0; r < w.N; r++)
                 for (var c = 0; c < w.K; c++) if (w.Level(r, c) != w.ZeroPoint(r, c / w.BlockSize)) nonZero++;

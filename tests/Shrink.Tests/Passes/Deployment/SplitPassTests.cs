@@ -88,6 +88,21 @@ public class SplitPassTests
     }
 
     [Fact]
+    public void CastsOfHalfPrecisionWeightsAreCopiedIntoThePartThatReadsThemNotPassedBetweenParts()
+    {
+        // convert-precision stores each weight in float16 behind a Cast to float32: the Cast's output is a weight, not an activation.
+        var model = new Shrink.Passes.Precision.HalfPrecisionPass(new Shrink.Passes.Precision.PrecisionOptions()).Run(ModelZoo.Create("lenet5"), new Shrink.Passes.PassContext()).Model;
+        var plan = new SplitPass(new SplitOptions { MaxPartBytes = 820 * 1024 }).Plan(model);
+        Assert.Equal(2, plan.Parts.Count);
+        var crossing = Assert.Single(plan.Boundary, t => t.FromPart >= 0);   // the activation at the cut only
+        Assert.Equal("float32", crossing.ElementType);
+        Assert.True(crossing.Bytes < 10_000, $"{crossing.Name}: {crossing.Bytes} bytes");
+        // Weights count at their stored 16 bits: fc1's 400,000 + 500 values are 801,000 bytes.
+        Assert.InRange(plan.Parts.Max(p => p.WeightBytes), 801_000, 820 * 1024);
+        AssertSplitEqualsWhole(model, plan, batch: 2);
+    }
+
+    [Fact]
     public void EveryPartStaysUnderTheWeightBound()
     {
         var model = ModelZoo.Create("vgg-small");
