@@ -20,6 +20,19 @@ namespace Shrink.Evaluation;
 /// </summary>
 public sealed record OutputFidelity(string Output, int Samples, double? Top1Agreement, double Cosine, double SqnrDb, double MaxAbsError)
 {
+    /// <summary>
+    /// The standard deviation of the per-sample cosines whose mean is <see cref="Cosine"/> (0 under two samples), for a
+    /// confidence bound on it: <see cref="CosineLowerBound"/>. Not written in reports.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public double CosineStdDev { get; init; }
+
+    /// <summary>
+    /// A one-sided lower confidence bound of the mean cosine over inputs like these samples: <see cref="Cosine"/> less
+    /// <paramref name="z"/> standard errors (<see cref="CosineStdDev"/> / √<see cref="Samples"/>); z 1.645 is 95 % (normal approximation of the mean).
+    /// </summary>
+    public double CosineLowerBound(double z) => Samples < 2 ? Cosine : Cosine - z * CosineStdDev / Math.Sqrt(Samples);
+
     /// <inheritdoc/>
     public override string ToString() =>
         $"{Output}: {(Top1Agreement is { } a ? $"top-1 agreement {a:P2}, " : "")}cosine {Cosine:F4}, SQNR {Fidelity.Decibels(SqnrDb)}, max |error| {MaxAbsError:G4}";
@@ -136,7 +149,7 @@ public sealed class FidelityMeter
     {
         public int Samples, Agree;
         public bool Classifier = true;
-        public double Cosine, Signal, Noise, MaxAbs;
+        public double Cosine, CosineSquares, Signal, Noise, MaxAbs;
     }
 
     private readonly List<(string Name, Sums Sums)> _outputs = new();
@@ -164,7 +177,11 @@ public sealed class FidelityMeter
         o.Sums.Classifier && o.Sums.Samples > 0 ? (double)o.Sums.Agree / o.Sums.Samples : null,
         o.Sums.Samples == 0 ? 0 : o.Sums.Cosine / o.Sums.Samples,
         o.Sums.Noise == 0 ? double.PositiveInfinity : 10 * Math.Log10(o.Sums.Signal / o.Sums.Noise),
-        o.Sums.MaxAbs)).ToList();
+        o.Sums.MaxAbs) { CosineStdDev = StdDev(o.Sums) }).ToList();
+
+    /// <summary>The sample standard deviation of the per-sample cosines (0 under two samples).</summary>
+    private static double StdDev(Sums s) =>
+        s.Samples < 2 ? 0 : Math.Sqrt(Math.Max(0, (s.CosineSquares - s.Cosine * s.Cosine / s.Samples) / (s.Samples - 1)));
 
     private static void Accumulate(Sums s, HostTensor reference, HostTensor candidate)
     {
@@ -183,7 +200,8 @@ public sealed class FidelityMeter
                 s.MaxAbs = Math.Max(s.MaxAbs, Math.Abs(a - b));
             }
             s.Signal += rr;
-            s.Cosine += rr == 0 && cc == 0 ? 1 : rr == 0 || cc == 0 ? 0 : dot / Math.Sqrt(rr * cc);
+            var cosine = rr == 0 && cc == 0 ? 1 : rr == 0 || cc == 0 ? 0 : dot / Math.Sqrt(rr * cc);
+            (s.Cosine, s.CosineSquares) = (s.Cosine + cosine, s.CosineSquares + cosine * cosine);
             if (s.Classifier && ArgMax(r, i * row, row) == ArgMax(c, i * row, row)) s.Agree++;
         }
         s.Samples += n;

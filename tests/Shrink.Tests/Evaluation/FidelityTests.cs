@@ -32,6 +32,24 @@ public class FidelityTests
         Assert.Equal(2, f.MaxAbsError);
     }
 
+    /// <summary>
+    /// The spread of the per-sample cosines (1 and 0.6, as above): their sample standard deviation, and the lower bound it
+    /// gives the mean, z standard errors under it; one sample has no spread, so its bound is its cosine.
+    /// </summary>
+    [Fact]
+    public void TheCosineSpread_IsTheSampleStandardDeviationOfThePerSampleCosines()
+    {
+        var meter = new FidelityMeter();
+        meter.Add([T("logits", [1, 2, 3, 1], 2, 2)], [T("logits", [1, 2, 1, 3], 2, 2)]);
+        var f = Assert.Single(meter.Result());
+        var sd = Math.Sqrt(((1 - 0.8) * (1 - 0.8) + (0.6 - 0.8) * (0.6 - 0.8)) / 1);   // n − 1 = 1
+        Assert.Equal(sd, f.CosineStdDev, 12);
+        Assert.Equal(0.8 - 1.645 * sd / Math.Sqrt(2), f.CosineLowerBound(1.645), 12);
+        var one = new FidelityMeter();
+        one.Add([T("y", [1, 2], 1, 2)], [T("y", [2, 1], 1, 2)]);
+        Assert.Equal((0.0, one.Result()[0].Cosine), (one.Result()[0].CosineStdDev, one.Result()[0].CosineLowerBound(1.645)));
+    }
+
     [Fact]
     public void AMapOutput_HasNoAgreement_AndAddsUpOverBatches()
     {

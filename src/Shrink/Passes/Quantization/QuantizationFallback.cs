@@ -18,16 +18,24 @@ namespace Shrink.Passes.Quantization;
 /// <para>
 /// Held out (<see cref="QuantizeOptions.FallbackHoldOut"/>): those choices are measured on part of the calibration
 /// samples only, so they fit those samples (a set pruned back until it just meets the target on them is, on other
-/// inputs, just under it). The other part confirms the result; where it is under the target, the next most costly units
-/// of the same ranking are kept in float too, the fewest that bring it there (doubling, then halving). The held-out
-/// samples decide nothing but how far along that one fixed ranking to go, so their figure is what a user can expect on
-/// inputs like them — the validation split of early stopping, applied to the fallback.
+/// inputs, just under it). The other part confirms the result: the one-sided 95 % lower confidence bound of its mean
+/// cosine (mean − 1.645 σ/√n over its per-sample cosines, <see cref="HoldOutZ"/>) must reach the target too, and where it
+/// does not, the next most costly units of the same ranking are kept in float too, the fewest that bring it there
+/// (doubling, then halving). The held-out samples decide nothing but how far along that one fixed ranking to go, so their
+/// figure is what a user can expect on inputs like them — the validation split of early stopping, applied to the fallback.
 /// </para>
 /// </summary>
 public static class QuantizationFallback
 {
     /// <summary>The seed of the split of the calibration samples into those the fallback chooses on and those it holds out.</summary>
     public const int HoldOutSeed = 0;
+
+    /// <summary>
+    /// The standard errors the held-out cosine's lower bound lies under its mean (one-sided 95 %, normal approximation):
+    /// the target is confirmed on that bound, so that it holds on other inputs like the calibration samples, not just on
+    /// the 64 or so held out (whose mean differs from another draw's by about a standard error).
+    /// </summary>
+    public const double HoldOutZ = 1.645;
 
     /// <summary>The lowest cosine over the outputs of <paramref name="candidate"/> against <paramref name="reference"/> on <paramref name="data"/>.</summary>
     public static double Cosine(Model reference, Model candidate, IDataSource data, RunnerOptions? runner = null) =>
@@ -58,7 +66,7 @@ public static class QuantizationFallback
             return (full, new QuantizationFallbackReport(target, first.Cosine, first.Cosine, Array.Empty<string>(), Array.Empty<LayerSensitivity>())
             {
                 Unit = prepared.Options.FallbackUnit, Tensors = counts.Tensors, Layers = counts.Layers, Measured = trials.Count,
-                ChoiceSamples = trials.ChoiceSamples, HeldOutSamples = trials.HeldOutSamples, HeldOutCosine = first.HeldOut,
+                ChoiceSamples = trials.ChoiceSamples, HeldOutSamples = trials.HeldOutSamples, HeldOutCosine = first.HeldOut, HeldOutLowerBound = first.HeldOutBound,
             });
         var (result, report) = prepared.Options.FallbackUnit == FallbackUnit.Tensor ? TensorFallback(trials, plan, first, target) : LayerFallback(trials, plan, first, target);
         var (floatCompute, floatActivations) = Consequences(prepared, report.KeptInFloat, report.KeptTensors, plan.CalibrationValues);
@@ -76,7 +84,7 @@ public static class QuantizationFallback
     /// cosine it loses against that baseline; the most costly are kept in float until the target is met, then each kept
     /// one, the least costly first, is quantized again where the target still holds; then confirmed on the held-out samples.
     /// </summary>
-    private static (QuantizeResult Result, QuantizationFallbackReport Report) TensorFallback(Trials trials, QuantizeStaticPass.QuantPlan plan, Score first, double target)
+    private static (QuantizeResult Result, QuantizationFallbackReport Report) TensorFallback(Trials trials, QuantizeStaticPass.QuantPlan plan, Trial first, double target)
     {
         var tensors = plan.CalibrationValues;
         var layers = plan.ComputeLayers.Select(l => l.Name).ToList();
@@ -112,13 +120,13 @@ public static class QuantizationFallback
         var report = new QuantizationFallbackReport(target, first.Cosine, confirmed.Cosine, final.Where(k => k.Weights).Select(k => k.Tensor).ToList(), Array.Empty<LayerSensitivity>())
         {
             Unit = FallbackUnit.Tensor, KeptTensors = final.Where(k => !k.Weights).Select(k => k.Tensor).ToList(), TensorSensitivity = sensitivity,
-            CosineWeightsOnly = weightsOnly, HeldOutCosine = confirmed.HeldOut, AddedForHeldOut = added,
+            CosineWeightsOnly = weightsOnly, HeldOutCosine = confirmed.HeldOut, HeldOutLowerBound = confirmed.HeldOutBound, AddedForHeldOut = added,
         };
         return (confirmed.Result, report);
     }
 
     /// <summary>The layer fallback: each layer measured alone, the fewest most sensitive kept in float; then confirmed on the held-out samples.</summary>
-    private static (QuantizeResult Result, QuantizationFallbackReport Report) LayerFallback(Trials trials, QuantizeStaticPass.QuantPlan plan, Score first, double target)
+    private static (QuantizeResult Result, QuantizationFallbackReport Report) LayerFallback(Trials trials, QuantizeStaticPass.QuantPlan plan, Trial first, double target)
     {
         var layers = plan.ComputeLayers; // MatMuls of two activations too
         trials.Note($"output cosine {first.Lowest:F4} is under {target:F4}: measuring each of {layers.Count} layers alone" + trials.OnWhat);
@@ -130,7 +138,7 @@ public static class QuantizationFallback
         if (best.Cosine < target) throw Unreachable(target, best.Cosine, null, allButOne, first.Cosine);
         var (kept, confirmed, added) = Confirm(trials, sensitivity.Take(layers.Count - 1).ToList(), sensitivity.Take(count).ToList(), best, Keep, target, allButOne, first.Cosine);
         return (confirmed.Result, new QuantizationFallbackReport(target, first.Cosine, confirmed.Cosine, kept.Select(s => s.Layer).ToList(), sensitivity)
-            { Unit = FallbackUnit.Layer, HeldOutCosine = confirmed.HeldOut, AddedForHeldOut = added });
+            { Unit = FallbackUnit.Layer, HeldOutCosine = confirmed.HeldOut, HeldOutLowerBound = confirmed.HeldOutBound, AddedForHeldOut = added });
     }
 
     /// <summary>
@@ -141,16 +149,12 @@ public static class QuantizationFallback
     private static (List<T> Kept, Trial Best, int Added) Confirm<T>(Trials trials, IReadOnlyList<T> ranked, List<T> kept, (QuantizeResult Result, double Cosine) best,
         Func<IEnumerable<T>, (QuantizeResult Result, double Cosine)> keep, double target, string allButOne, double first)
     {
-        var confirmed = new Trial(best.Result, best.Cosine, trials.HeldOut(best.Result));
+        var confirmed = trials.Confirm(best);
         if (confirmed.Met(target)) return (kept, confirmed, 0);
         var rest = ranked.Where(u => !kept.Contains(u)).ToList();
-        trials.Note($"output cosine {confirmed.HeldOut:F4} on the {trials.HeldOutSamples} held-out calibration samples is under {target:F4} " +
+        trials.Note($"output cosine {confirmed.HeldOut:F4} on the {trials.HeldOutSamples} held-out calibration samples (95 % lower bound {confirmed.HeldOutBound:F4}) is under {target:F4} " +
             $"({confirmed.Cosine:F4} on the {trials.ChoiceSamples} chosen on): keeping the next most costly of {rest.Count} in float too");
-        Trial Try(int k)
-        {
-            var (result, cosine) = keep(kept.Concat(rest.Take(k)));
-            return new Trial(result, cosine, trials.HeldOut(result));
-        }
+        Trial Try(int k) => trials.Confirm(keep(kept.Concat(rest.Take(k))));
         var (count, extended) = rest.Count == 0 ? (0, confirmed) : Fewest(rest.Count, Try, t => t.Met(target));
         if (!extended.Met(target)) throw Unreachable(target, extended.Lowest, trials.HeldOutSamples, allButOne, first);
         var added = rest.Take(count).ToHashSet();
@@ -188,18 +192,11 @@ public static class QuantizationFallback
         return (high, best);
     }
 
-    /// <summary>The output cosine on the samples the fallback chooses on and on those it holds out (null: none held out).</summary>
-    private readonly record struct Score(double Cosine, double? HeldOut)
+    /// <summary>A result and its output cosine on the samples the fallback chooses on and on those it holds out (null: none held out).</summary>
+    private sealed record Trial(QuantizeResult Result, double Cosine, double? HeldOut, double? HeldOutBound)
     {
-        public double Lowest => Math.Min(Cosine, HeldOut ?? Cosine);
-
-        public bool Met(double target) => Lowest >= target;
-    }
-
-    /// <summary>A result with its <see cref="Score"/>.</summary>
-    private sealed record Trial(QuantizeResult Result, double Cosine, double? HeldOut)
-    {
-        public double Lowest => Math.Min(Cosine, HeldOut ?? Cosine);
+        /// <summary>The figure the target is checked on: the lower of the cosine chosen on and the held-out one's lower bound.</summary>
+        public double Lowest => Math.Min(Cosine, HeldOutBound ?? Cosine);
 
         public bool Met(double target) => Lowest >= target;
     }
@@ -264,19 +261,26 @@ public static class QuantizationFallback
         public void Note(string message) => _session?.Note(message);
 
         /// <summary>The cosine on the samples the fallback chooses on and on the held-out ones, with one session.</summary>
-        public Score Score(QuantizeResult candidate)
+        public Trial Score(QuantizeResult candidate)
         {
             Count++;
             using var run = OnnxRunner.FromModel(candidate.Model, _runner, "the quantized model");
-            return new Score(Cosine(run, _choice), _heldOut is null ? null : Cosine(run, _heldOut));
+            return WithHeldOut(candidate, Cosine(run, _choice), run);
         }
 
-        /// <summary>The cosine on the held-out samples (null: none held out).</summary>
-        public double? HeldOut(QuantizeResult candidate)
+        /// <summary>A try measured on the held-out samples too (its cosine and lower bound; null when none is held out).</summary>
+        public Trial Confirm((QuantizeResult Result, double Cosine) tried)
         {
-            if (_heldOut is null) return null;
-            using var run = OnnxRunner.FromModel(candidate.Model, _runner, "the quantized model");
-            return Cosine(run, _heldOut);
+            if (_heldOut is null) return new Trial(tried.Result, tried.Cosine, null, null);
+            using var run = OnnxRunner.FromModel(tried.Result.Model, _runner, "the quantized model");
+            return WithHeldOut(tried.Result, tried.Cosine, run);
+        }
+
+        private Trial WithHeldOut(QuantizeResult result, double cosine, OnnxRunner run)
+        {
+            if (_heldOut is null) return new Trial(result, cosine, null, null);
+            var held = Fidelity.Measure(_reference, run, _heldOut);
+            return new Trial(result, cosine, held.Min(o => o.Cosine), held.Min(o => o.CosineLowerBound(HoldOutZ)));
         }
 
         private double Cosine(OnnxRunner run, IDataSource data) => Fidelity.Measure(_reference, run, data).Min(o => o.Cosine);

@@ -66,12 +66,19 @@ public sealed record QuantizationFallbackReport(double Target, double CosineAllQ
     /// </summary>
     public int HeldOutSamples { get; init; }
 
-    /// <summary>The output cosine of the result on the held-out samples (at least the target), else null (none held out).</summary>
+    /// <summary>The output cosine of the result on the held-out samples (their mean of per-sample cosines), else null (none held out).</summary>
     public double? HeldOutCosine { get; init; }
 
     /// <summary>
+    /// The one-sided 95 % lower confidence bound of <see cref="HeldOutCosine"/> (its mean less
+    /// <see cref="QuantizationFallback.HoldOutZ"/> standard errors of the per-sample cosines): at least the target, the
+    /// figure the fallback confirms it on; else null (none held out).
+    /// </summary>
+    public double? HeldOutLowerBound { get; init; }
+
+    /// <summary>
     /// The units (activation tensors, layers' weights, or layers) kept in float beyond those the choice samples needed,
-    /// so that the held-out samples also reach the target: the next most costly, found by doubling then halving.
+    /// so that the held-out samples' lower bound also reaches the target: the next most costly, found by doubling then halving.
     /// </summary>
     public int AddedForHeldOut { get; init; }
 }

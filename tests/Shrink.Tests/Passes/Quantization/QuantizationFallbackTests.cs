@@ -37,11 +37,14 @@ public class QuantizationFallbackTests
         var (t, l) = (tensor.Fallback!, layer.Fallback!);
         Assert.Equal((FallbackUnit.Tensor, FallbackUnit.Layer), (t.Unit, l.Unit));
         Assert.True(t.CosineAllQuantized < 0.99 && t.Cosine >= 0.99 && l.Cosine >= 0.99, $"{t.CosineAllQuantized} → {t.Cosine}, layers {l.Cosine}");
-        Assert.True(t.HeldOutCosine >= 0.99 && l.HeldOutCosine >= 0.99, $"held out: tensor {t.HeldOutCosine}, layer {l.HeldOutCosine}");
+        Assert.True(t.HeldOutLowerBound >= 0.99 && l.HeldOutLowerBound >= 0.99, $"held out: tensor {t.HeldOutLowerBound}, layer {l.HeldOutLowerBound}");
+        Assert.True(t.HeldOutCosine > t.HeldOutLowerBound, $"{t.HeldOutCosine} ≤ its bound {t.HeldOutLowerBound}");
         var (choice, heldOut) = QuantizationFallback.Split(calibration, 0.5);
         Assert.Equal((16, 16), (t.ChoiceSamples, t.HeldOutSamples));
         Assert.Equal(t.Cosine, QuantizationFallback.Cosine(model, tensor.Model, choice), 6);
-        Assert.Equal(t.HeldOutCosine!.Value, QuantizationFallback.Cosine(model, tensor.Model, heldOut!), 6);
+        var held = Shrink.Evaluation.Fidelity.Measure(model, tensor.Model, heldOut!);
+        Assert.Equal(t.HeldOutCosine!.Value, held.Min(o => o.Cosine), 6);
+        Assert.Equal(t.HeldOutLowerBound!.Value, held.Min(o => o.CosineLowerBound(QuantizationFallback.HoldOutZ)), 6);
         Assert.True(t.KeptInFloat.Count < l.KeptInFloat.Count, $"tensor: {t.KeptInFloat.Count} layers, layer: {l.KeptInFloat.Count}");
         // In all, fewer things at higher precision (layers' weights and activation tensors), and a smaller file.
         Assert.True(t.KeptInFloat.Count + t.FloatActivations.Count < l.KeptInFloat.Count + l.FloatActivations.Count,
@@ -111,8 +114,9 @@ public class QuantizationFallbackTests
     }
 
     /// <summary>
-    /// With samples held out the note gives the held-out figure first, then the one on the samples chosen on, and how many
-    /// units were kept in float for the held-out ones; with none held out (FallbackHoldOut 0) it is the calibration samples' figure.
+    /// With samples held out the note gives the held-out figure first, with its lower bound, then the one on the samples
+    /// chosen on, and how many units were kept in float for the held-out ones; with none held out (FallbackHoldOut 0) it is
+    /// the calibration samples' figure.
     /// </summary>
     [Fact]
     public void TheFallbackNoteSaysWhatItsFigureWasMeasuredOn()
@@ -120,16 +124,16 @@ public class QuantizationFallbackTests
         var report = new QuantizationFallbackReport(0.99, 0.8, 0.9925, new[] { "conv1" }, Array.Empty<LayerSensitivity>())
         {
             Unit = FallbackUnit.Tensor, KeptTensors = new[] { "t0", "t1" }, Tensors = 40, Layers = 20, FloatActivations = new[] { "t0", "t1" },
-            ChoiceSamples = 64, HeldOutSamples = 64, HeldOutCosine = 0.9931, AddedForHeldOut = 2,
+            ChoiceSamples = 64, HeldOutSamples = 64, HeldOutCosine = 0.9931, HeldOutLowerBound = 0.9912, AddedForHeldOut = 2,
         };
-        Assert.StartsWith("output cosine 0.8000 with everything quantized, 0.9931 on 64 held-out calibration samples (0.9925 on the other 64; target 0.9900) with " +
+        Assert.StartsWith("output cosine 0.8000 with everything quantized, 0.9931 on 64 held-out calibration samples (95 % lower bound 0.9912; 0.9925 on the other 64; target 0.9900) with " +
             "2 of 40 activation tensors and the weights of 1 of 20 layers kept in float (2 of them for the held-out samples) (2 activation tensors float in all)",
             Quantizer.FallbackNote(report, NotesLevel.Normal));
         var none = report with { KeptInFloat = Array.Empty<string>(), KeptTensors = Array.Empty<string>(), AddedForHeldOut = 0 };
-        Assert.Equal("output cosine 0.9931 on 64 held-out calibration samples (0.9925 on the other 64; target 0.9900): every layer quantized",
+        Assert.Equal("output cosine 0.9931 on 64 held-out calibration samples (95 % lower bound 0.9912; 0.9925 on the other 64; target 0.9900): every layer quantized",
             Quantizer.FallbackNote(none, NotesLevel.Normal));
         Assert.Equal("output cosine 0.9925 on the calibration samples (target 0.9900): every layer quantized",
-            Quantizer.FallbackNote(none with { HeldOutCosine = null, HeldOutSamples = 0, ChoiceSamples = 128 }, NotesLevel.Normal));
+            Quantizer.FallbackNote(none with { HeldOutCosine = null, HeldOutLowerBound = null, HeldOutSamples = 0, ChoiceSamples = 128 }, NotesLevel.Normal));
     }
 
     /// <summary>
@@ -146,7 +150,7 @@ public class QuantizationFallbackTests
         var target = Math.Min(0.9995, 1 - (1 - before) / 4);
         var result = Quantizer.Static(model, calibration, PerChannel with { MinFidelity = target, FallbackHoldOut = 0 });
         var report = result.Fallback!;
-        Assert.Equal((32, 0, (double?)null, 0), (report.ChoiceSamples, report.HeldOutSamples, report.HeldOutCosine, report.AddedForHeldOut));
+        Assert.Equal((32, 0, (double?)null, (double?)null, 0), (report.ChoiceSamples, report.HeldOutSamples, report.HeldOutCosine, report.HeldOutLowerBound, report.AddedForHeldOut));
         Assert.Equal(before, report.CosineAllQuantized, 6);
         Assert.True(report.Cosine >= target);
         Assert.Equal(report.Cosine, QuantizationFallback.Cosine(model, result.Model, calibration.Source), 6);
