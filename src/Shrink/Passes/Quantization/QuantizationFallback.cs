@@ -18,8 +18,9 @@ namespace Shrink.Passes.Quantization;
 /// <para>
 /// Held out (<see cref="QuantizeOptions.FallbackHoldOut"/>): those choices are measured on part of the calibration
 /// samples only, so they fit those samples (a set pruned back until it just meets the target on them is, on other
-/// inputs, just under it). The other part confirms the result: the one-sided 95 % lower confidence bound of its mean
-/// cosine (mean − 1.645 σ/√n over its per-sample cosines, <see cref="HoldOutZ"/>) must reach the target too, and where it
+/// inputs, just under it). The other part confirms the result: the one-sided 95 % prediction bound of its mean cosine
+/// for as many other inputs (mean − 1.645 σ √(2/n) over its n per-sample cosines, <see cref="HoldOutZ"/>) must reach
+/// the target too, and where it
 /// does not, the next most costly units of the same ranking are kept in float too, the fewest that bring it there
 /// (doubling, then halving). The held-out samples decide nothing but how far along that one fixed ranking to go, so their
 /// figure is what a user can expect on inputs like them — the validation split of early stopping, applied to the fallback.
@@ -31,9 +32,11 @@ public static class QuantizationFallback
     public const int HoldOutSeed = 0;
 
     /// <summary>
-    /// The standard errors the held-out cosine's lower bound lies under its mean (one-sided 95 %, normal approximation):
-    /// the target is confirmed on that bound, so that it holds on other inputs like the calibration samples, not just on
-    /// the 64 or so held out (whose mean differs from another draw's by about a standard error).
+    /// The held-out cosine's lower bound lies this many standard errors under its mean (one-sided 95 %, normal
+    /// approximation), a prediction bound for as many other inputs as are held out
+    /// (<see cref="OutputFidelity.CosineLowerBound"/>): the target is confirmed on that bound, so that it holds on another
+    /// set of inputs like the calibration samples, not just on the 64 or so held out (whose mean differs from another
+    /// draw's by about √2 standard errors).
     /// </summary>
     public const double HoldOutZ = 1.645;
 
@@ -152,7 +155,7 @@ public static class QuantizationFallback
         var confirmed = trials.Confirm(best);
         if (confirmed.Met(target)) return (kept, confirmed, 0);
         var rest = ranked.Where(u => !kept.Contains(u)).ToList();
-        trials.Note($"output cosine {confirmed.HeldOut:F4} on the {trials.HeldOutSamples} held-out calibration samples (95 % lower bound {confirmed.HeldOutBound:F4}) is under {target:F4} " +
+        trials.Note($"output cosine {confirmed.HeldOut:F4} on the {trials.HeldOutSamples} held-out calibration samples (95 % bound for as many other inputs {confirmed.HeldOutBound:F4}) is under {target:F4} " +
             $"({confirmed.Cosine:F4} on the {trials.ChoiceSamples} chosen on): keeping the next most costly of {rest.Count} in float too");
         Trial Try(int k) => trials.Confirm(keep(kept.Concat(rest.Take(k))));
         var (count, extended) = rest.Count == 0 ? (0, confirmed) : Fewest(rest.Count, Try, t => t.Met(target));
@@ -280,7 +283,7 @@ public static class QuantizationFallback
         {
             if (_heldOut is null) return new Trial(result, cosine, null, null);
             var held = Fidelity.Measure(_reference, run, _heldOut);
-            return new Trial(result, cosine, held.Min(o => o.Cosine), held.Min(o => o.CosineLowerBound(HoldOutZ)));
+            return new Trial(result, cosine, held.Min(o => o.Cosine), held.Min(o => o.CosineLowerBound(HoldOutZ, o.Samples)));
         }
 
         private double Cosine(OnnxRunner run, IDataSource data) => Fidelity.Measure(_reference, run, data).Min(o => o.Cosine);

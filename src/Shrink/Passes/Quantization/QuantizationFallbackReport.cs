@@ -70,9 +70,9 @@ public sealed record QuantizationFallbackReport(double Target, double CosineAllQ
     public double? HeldOutCosine { get; init; }
 
     /// <summary>
-    /// The one-sided 95 % lower confidence bound of <see cref="HeldOutCosine"/> (its mean less
-    /// <see cref="QuantizationFallback.HoldOutZ"/> standard errors of the per-sample cosines): at least the target, the
-    /// figure the fallback confirms it on; else null (none held out).
+    /// The one-sided 95 % prediction bound of <see cref="HeldOutCosine"/> for as many other inputs like them (its mean
+    /// less <see cref="QuantizationFallback.HoldOutZ"/> · σ · √(2/n), σ the spread of the n per-sample cosines): at least
+    /// the target, the figure the fallback confirms it on; else null (none held out).
     /// </summary>
     public double? HeldOutLowerBound { get; init; }
 

@@ -163,7 +163,7 @@ public sealed record QuantizeOptions
     /// <summary>
     /// The fraction of the calibration samples (a seeded split, at least one each side) <see cref="MinFidelity"/>'s
     /// fallback holds out: it chooses what to keep in float on the others, then keeps the next most costly in float too
-    /// until the held-out ones also reach the target — the one-sided 95 % lower bound of their mean cosine
+    /// until the held-out ones also reach the target — the one-sided 95 % bound of their mean cosine for as many other inputs
     /// (<see cref="QuantizationFallbackReport.HeldOutLowerBound"/>) — so the target holds on samples the choice did not see
     /// (not only by construction). 0: it chooses and reports on every calibration sample. Every sample's ranges are
     /// calibrated either way.

@@ -90,7 +90,7 @@ public static class Quantizer
     public static string FallbackNote(QuantizationFallbackReport report, Passes.NotesLevel level)
     {
         var on = report.HeldOutCosine is { } held
-            ? $"{held:F4} on {report.HeldOutSamples} held-out calibration samples (95 % lower bound {report.HeldOutLowerBound:F4}; {report.Cosine:F4} on the other {report.ChoiceSamples}; target {report.Target:F4})"
+            ? $"{held:F4} on {report.HeldOutSamples} held-out calibration samples (95 % bound for as many other inputs {report.HeldOutLowerBound:F4}; {report.Cosine:F4} on the other {report.ChoiceSamples}; target {report.Target:F4})"
             : $"{report.Cosine:F4} on the calibration samples (target {report.Target:F4})";
         var added = report.AddedForHeldOut > 0 ? $" ({report.AddedForHeldOut} of them for the held-out samples)" : "";
         string Names(IReadOnlyList<string> names) => level == Passes.NotesLevel.Detailed || names.Count <= 5

@@ -44,7 +44,7 @@ public class QuantizationFallbackTests
         Assert.Equal(t.Cosine, QuantizationFallback.Cosine(model, tensor.Model, choice), 6);
         var held = Shrink.Evaluation.Fidelity.Measure(model, tensor.Model, heldOut!);
         Assert.Equal(t.HeldOutCosine!.Value, held.Min(o => o.Cosine), 6);
-        Assert.Equal(t.HeldOutLowerBound!.Value, held.Min(o => o.CosineLowerBound(QuantizationFallback.HoldOutZ)), 6);
+        Assert.Equal(t.HeldOutLowerBound!.Value, held.Min(o => o.CosineLowerBound(QuantizationFallback.HoldOutZ, o.Samples)), 6);
         Assert.True(t.KeptInFloat.Count < l.KeptInFloat.Count, $"tensor: {t.KeptInFloat.Count} layers, layer: {l.KeptInFloat.Count}");
         // In all, fewer things at higher precision (layers' weights and activation tensors), and a smaller file.
         Assert.True(t.KeptInFloat.Count + t.FloatActivations.Count < l.KeptInFloat.Count + l.FloatActivations.Count,
@@ -126,11 +126,11 @@ public class QuantizationFallbackTests
             Unit = FallbackUnit.Tensor, KeptTensors = new[] { "t0", "t1" }, Tensors = 40, Layers = 20, FloatActivations = new[] { "t0", "t1" },
             ChoiceSamples = 64, HeldOutSamples = 64, HeldOutCosine = 0.9931, HeldOutLowerBound = 0.9912, AddedForHeldOut = 2,
         };
-        Assert.StartsWith("output cosine 0.8000 with everything quantized, 0.9931 on 64 held-out calibration samples (95 % lower bound 0.9912; 0.9925 on the other 64; target 0.9900) with " +
+        Assert.StartsWith("output cosine 0.8000 with everything quantized, 0.9931 on 64 held-out calibration samples (95 % bound for as many other inputs 0.9912; 0.9925 on the other 64; target 0.9900) with " +
             "2 of 40 activation tensors and the weights of 1 of 20 layers kept in float (2 of them for the held-out samples) (2 activation tensors float in all)",
             Quantizer.FallbackNote(report, NotesLevel.Normal));
         var none = report with { KeptInFloat = Array.Empty<string>(), KeptTensors = Array.Empty<string>(), AddedForHeldOut = 0 };
-        Assert.Equal("output cosine 0.9931 on 64 held-out calibration samples (95 % lower bound 0.9912; 0.9925 on the other 64; target 0.9900): every layer quantized",
+        Assert.Equal("output cosine 0.9931 on 64 held-out calibration samples (95 % bound for as many other inputs 0.9912; 0.9925 on the other 64; target 0.9900): every layer quantized",
             Quantizer.FallbackNote(none, NotesLevel.Normal));
         Assert.Equal("output cosine 0.9925 on the calibration samples (target 0.9900): every layer quantized",
             Quantizer.FallbackNote(none with { HeldOutCosine = null, HeldOutLowerBound = null, HeldOutSamples = 0, ChoiceSamples = 128 }, NotesLevel.Normal));
