@@ -91,8 +91,9 @@ public static class QuantizationFallback
     {
         var tensors = plan.CalibrationValues;
         var layers = plan.ComputeLayers.Select(l => l.Name).ToList();
-        var weightsOnly = trials.Measure(Array.Empty<string>(), tensors).Cosine;
-        var withLayers = weightsOnly < target;
+        // The layers' weights are units too when the weights alone miss the target on either part (held out: its bound).
+        var weightsOnlyTrial = trials.Confirm(trials.Measure(Array.Empty<string>(), tensors));
+        var (weightsOnly, withLayers) = (weightsOnlyTrial.Cosine, !weightsOnlyTrial.Met(target));
         trials.Note($"output cosine {first.Lowest:F4} is under {target:F4} ({weightsOnly:F4} with the weights alone quantized): measuring each of {tensors.Count} activation tensors " +
             (withLayers ? $"and {layers.Count} layers' weights alone" : "alone") + trials.OnWhat);
         var sensitivity = tensors.Select(t => new TensorSensitivity(t, trials.Measure(Array.Empty<string>(), tensors.Where(o => o != t)).Cosine) { Loss = weightsOnly })
