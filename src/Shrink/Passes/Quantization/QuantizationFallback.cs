@@ -168,7 +168,7 @@ public static class QuantizationFallback
     /// <summary>The refusal when even the best try (<paramref name="allButOne"/>) stays under the target.</summary>
     private static OptionsException Unreachable(double target, double best, int? heldOut, string allButOne, double first) =>
         OptionsException.For(nameof(QuantizeOptions.MinFidelity), $"is {target:F4}, but static quantization reaches output cosine {best:F4} at best" +
-            (heldOut is { } n ? $" on the {n} held-out calibration samples" : "") +
+            (heldOut is { } n ? $" on the {n} held-out calibration samples (their 95 % bound for as many other inputs)" : "") +
             $" ({allButOne}; {first:F4} with all quantized); lower it, calibrate on more or other samples, or try another calibration method");
 
     /// <summary>
