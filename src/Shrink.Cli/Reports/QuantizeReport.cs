@@ -35,7 +35,7 @@ internal sealed record QuantizeReport(string Model, string Out, string Mode, str
     /// <summary>QAT: the training executor's test accuracy at the end (quantized weights, fake-quantized activations).</summary>
     public double? ExecutorAccuracy { get; init; }
 
-    /// <summary>--min-fidelity: the output cosine before and after the fallback, the layers kept in float and each layer's sensitivity.</summary>
+    /// <summary>--min-fidelity: the output cosine before and after the fallback (on the calibration samples it chose on and on those it held out), what it kept in float and each unit's sensitivity.</summary>
     public Passes.Quantization.QuantizationFallbackReport? Fallback { get; init; }
 
     public IReadOnlyList<double> Speedups => Comparison.Of(Before, After).Speedups;

@@ -84,9 +84,13 @@ public class QuantizeCliTests
             Assert.Equal((37, 21), (fallback.GetProperty("tensors").GetInt32(), fallback.GetProperty("layers").GetInt32()));
             Assert.True(fallback.GetProperty("floatActivations").GetArrayLength() >= kept.Count);
             Assert.True(fallback.GetProperty("cosine").GetDouble() >= 0.99);
+            Assert.True(fallback.GetProperty("heldOutLowerBound").GetDouble() >= 0.99);   // on the 16 calibration samples the choice did not see
+            Assert.True(fallback.GetProperty("heldOutCosine").GetDouble() > fallback.GetProperty("heldOutLowerBound").GetDouble());
+            Assert.Equal((16, 16), (fallback.GetProperty("choiceSamples").GetInt32(), fallback.GetProperty("heldOutSamples").GetInt32()));
             Assert.True(fallback.GetProperty("keptInFloat").GetArrayLength() < 21);
             var note = doc.RootElement.GetProperty("notes").EnumerateArray().Select(e => e.GetString()!).Single(n => n.Contains("activation tensors and the weights of"));
             Assert.Contains($"with {kept.Count} of 37 activation tensors", note);
+            Assert.Contains($"{fallback.GetProperty("heldOutCosine").GetDouble():F4} on 16 held-out calibration samples", note);
             Assert.Contains($"tensors: '{kept[0]}'", note);
         }
         CliRunner.AssertBadInput(CliRunner.Run(Args("--fallback-unit", "layer")), "--fallback-unit chooses what --min-fidelity's fallback keeps in float");

@@ -32,6 +32,26 @@ public class FidelityTests
         Assert.Equal(2, f.MaxAbsError);
     }
 
+    /// <summary>
+    /// The spread of the per-sample cosines (1 and 0.6, as above): their sample standard deviation, and the lower bounds it
+    /// gives, z standard errors under the mean — of the mean itself, and of the mean of m other samples (σ√(1/n + 1/m));
+    /// one sample has no spread, so its bound is its cosine.
+    /// </summary>
+    [Fact]
+    public void TheCosineSpread_IsTheSampleStandardDeviationOfThePerSampleCosines()
+    {
+        var meter = new FidelityMeter();
+        meter.Add([T("logits", [1, 2, 3, 1], 2, 2)], [T("logits", [1, 2, 1, 3], 2, 2)]);
+        var f = Assert.Single(meter.Result());
+        var sd = Math.Sqrt(((1 - 0.8) * (1 - 0.8) + (0.6 - 0.8) * (0.6 - 0.8)) / 1);   // n − 1 = 1
+        Assert.Equal(sd, f.CosineStdDev, 12);
+        Assert.Equal(0.8 - 1.645 * sd / Math.Sqrt(2), f.CosineLowerBound(1.645), 12);            // the mean's confidence bound
+        Assert.Equal(0.8 - 1.645 * sd * Math.Sqrt(1.0 / 2 + 1.0 / 8), f.CosineLowerBound(1.645, 8), 12);   // 8 other samples' mean
+        var one = new FidelityMeter();
+        one.Add([T("y", [1, 2], 1, 2)], [T("y", [2, 1], 1, 2)]);
+        Assert.Equal((0.0, one.Result()[0].Cosine), (one.Result()[0].CosineStdDev, one.Result()[0].CosineLowerBound(1.645)));
+    }
+
     [Fact]
     public void AMapOutput_HasNoAgreement_AndAddsUpOverBatches()
     {

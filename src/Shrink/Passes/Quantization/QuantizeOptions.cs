@@ -152,12 +152,23 @@ public sealed record QuantizeOptions
     public bool? ActivationSymmetric { get; init; }
 
     /// <summary>
-    /// The output cosine to the float model (the lowest over its outputs, on the calibration samples) static quantization
-    /// must reach: when every layer quantized falls short, the fewest most sensitive layers are kept in float
-    /// (<see cref="QuantizationFallback"/>; listed in <see cref="QuantizeResult.Fallback"/>), and when none does, an
-    /// <see cref="OptionsException"/>. Null: no target, nothing measured.
+    /// The output cosine to the float model (the lowest over its outputs) static quantization must reach on the
+    /// calibration samples, those the fallback chose on and those it held out (<see cref="FallbackHoldOut"/>): when every
+    /// layer quantized falls short, the fewest most sensitive things are kept in float (<see cref="QuantizationFallback"/>;
+    /// listed in <see cref="QuantizeResult.Fallback"/>), and when none does, an <see cref="OptionsException"/>. Null: no
+    /// target, nothing measured.
     /// </summary>
     public double? MinFidelity { get; init; }
+
+    /// <summary>
+    /// The fraction of the calibration samples (a seeded split, at least one each side) <see cref="MinFidelity"/>'s
+    /// fallback holds out: it chooses what to keep in float on the others, then keeps the next most costly in float too
+    /// until the held-out ones also reach the target — the one-sided 95 % bound of their mean cosine for as many other inputs
+    /// (<see cref="QuantizationFallbackReport.HeldOutLowerBound"/>) — so the target holds on samples the choice did not see
+    /// (not only by construction). 0: it chooses and reports on every calibration sample. Every sample's ranges are
+    /// calibrated either way.
+    /// </summary>
+    public double FallbackHoldOut { get; init; } = 0.5;
 
     /// <summary>What <see cref="MinFidelity"/>'s fallback keeps in float: activation tensors (the default) or whole layers.</summary>
     public FallbackUnit FallbackUnit { get; init; } = FallbackUnit.Tensor;
@@ -213,6 +224,7 @@ public sealed record QuantizeOptions
         if (!(Percentile > 50 && Percentile <= 100)) throw OptionsException.For(nameof(Percentile), $"must be in (50, 100], got {Percentile}");
         if (BlockSize < 0 || BlockSize == 1) throw OptionsException.For(nameof(BlockSize), $"must be 2 or more (or 0 for none), got {BlockSize}");
         if (MinFidelity is { } f && !(f > 0 && f <= 1)) throw OptionsException.For(nameof(MinFidelity), $"is an output cosine, in (0, 1]; got {f}");
+        if (!(FallbackHoldOut >= 0 && FallbackHoldOut < 1)) throw OptionsException.For(nameof(FallbackHoldOut), $"is the fraction of the calibration samples held out, in [0, 1); got {FallbackHoldOut}");
         if (!Enum.IsDefined(FallbackUnit)) throw OptionsException.For(nameof(FallbackUnit), $"must be tensor or layer, got {FallbackUnit}");
         QuantizeOpTypes.Check(Mode, OpTypes);
         foreach (var (layer, precision) in Layers ?? new Dictionary<string, WeightPrecision>())

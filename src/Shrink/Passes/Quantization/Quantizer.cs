@@ -84,25 +84,28 @@ public static class Quantizer
     }
 
     /// <summary>
-    /// The fallback's summary: the cosine before and after and what was kept in float — the count and the first few names,
-    /// every name at <see cref="Passes.NotesLevel.Detailed"/>.
+    /// The fallback's summary: the cosine before and after (on the held-out calibration samples, and on those it chose on)
+    /// and what was kept in float — the count and the first few names, every name at <see cref="Passes.NotesLevel.Detailed"/>.
     /// </summary>
     public static string FallbackNote(QuantizationFallbackReport report, Passes.NotesLevel level)
     {
-        var target = $"(target {report.Target:F4})";
+        var on = report.HeldOutCosine is { } held
+            ? $"{held:F4} on {report.HeldOutSamples} held-out calibration samples (95 % bound for as many other inputs {report.HeldOutLowerBound:F4}; {report.Cosine:F4} on the other {report.ChoiceSamples}; target {report.Target:F4})"
+            : $"{report.Cosine:F4} on the calibration samples (target {report.Target:F4})";
+        var added = report.AddedForHeldOut > 0 ? $" ({report.AddedForHeldOut} of them for the held-out samples)" : "";
         string Names(IReadOnlyList<string> names) => level == Passes.NotesLevel.Detailed || names.Count <= 5
             ? string.Join(", ", names.Select(n => $"'{Text.Message.Name(n)}'"))
             : string.Join(", ", names.Take(5).Select(n => $"'{Text.Message.Name(n)}'")) + $" and {names.Count - 5} more (all of them at detailed verbosity)";
         if (report.KeptInFloat.Count == 0 && report.KeptTensors.Count == 0)
-            return $"output cosine {report.Cosine:F4} on the calibration samples {target}: every layer quantized";
+            return $"output cosine {on}: every layer quantized";
         if (report.Unit == FallbackUnit.Tensor)
-            return $"output cosine {report.CosineAllQuantized:F4} with everything quantized, {report.Cosine:F4} on the calibration samples {target} with " +
-                $"{report.KeptTensors.Count} of {report.Tensors} activation tensors and the weights of {report.KeptInFloat.Count} of {report.Layers} layers kept in float " +
+            return $"output cosine {report.CosineAllQuantized:F4} with everything quantized, {on} with " +
+                $"{report.KeptTensors.Count} of {report.Tensors} activation tensors and the weights of {report.KeptInFloat.Count} of {report.Layers} layers kept in float{added} " +
                 $"({report.FloatActivations.Count} activation tensors float in all) " +
                 $"({report.FloatComputeLayers.Count} layers with quantized weights read or write a float tensor, so run float kernels)" +
                 (report.KeptTensors.Count > 0 ? $"; tensors: {Names(report.KeptTensors)}" : "") + (report.KeptInFloat.Count > 0 ? $"; layers: {Names(report.KeptInFloat)}" : "");
-        return $"output cosine {report.CosineAllQuantized:F4} with every layer quantized, {report.Cosine:F4} on the calibration samples {target} with {report.KeptInFloat.Count} of " +
-            $"{report.Layers} layers kept in float ({report.FloatActivations.Count} of {report.Tensors} activation tensors float with them): {Names(report.KeptInFloat)}";
+        return $"output cosine {report.CosineAllQuantized:F4} with every layer quantized, {on} with {report.KeptInFloat.Count} of " +
+            $"{report.Layers} layers kept in float{added} ({report.FloatActivations.Count} of {report.Tensors} activation tensors float with them): {Names(report.KeptInFloat)}";
     }
 
     /// <summary>Weight-only quantization: weights behind DequantizeLinear, activations and biases float, no calibration.</summary>

@@ -23,7 +23,8 @@ public class QuantizationFallbackTests
     /// The corpus's mobilenet_v3_small with BatchNorm statistics from real images (cosine about 0.9 with everything in int8): both
     /// fallbacks reach 0.99 on the calibration samples, and the tensor fallback keeps fewer layers' weights in float, and fewer
     /// things in all (weights and activation tensors), than the layer fallback, in a smaller file, the result measuring
-    /// what its report says.
+    /// what its report says: the cosine on the 16 samples it chose on and on the 16 it held out, both at the target (it
+    /// used to be measured on all 32, before the fallback held any out).
     /// </summary>
     [Fact]
     public void TheTensorFallbackReachesTheTargetKeepingLessInFloatThanTheLayerFallback()
@@ -36,7 +37,14 @@ public class QuantizationFallbackTests
         var (t, l) = (tensor.Fallback!, layer.Fallback!);
         Assert.Equal((FallbackUnit.Tensor, FallbackUnit.Layer), (t.Unit, l.Unit));
         Assert.True(t.CosineAllQuantized < 0.99 && t.Cosine >= 0.99 && l.Cosine >= 0.99, $"{t.CosineAllQuantized} → {t.Cosine}, layers {l.Cosine}");
-        Assert.Equal(t.Cosine, QuantizationFallback.Cosine(model, tensor.Model, calibration.Source), 6);
+        Assert.True(t.HeldOutLowerBound >= 0.99 && l.HeldOutLowerBound >= 0.99, $"held out: tensor {t.HeldOutLowerBound}, layer {l.HeldOutLowerBound}");
+        Assert.True(t.HeldOutCosine > t.HeldOutLowerBound, $"{t.HeldOutCosine} ≤ its bound {t.HeldOutLowerBound}");
+        var (choice, heldOut) = QuantizationFallback.Split(calibration, 0.5);
+        Assert.Equal((16, 16), (t.ChoiceSamples, t.HeldOutSamples));
+        Assert.Equal(t.Cosine, QuantizationFallback.Cosine(model, tensor.Model, choice), 6);
+        var held = Shrink.Evaluation.Fidelity.Measure(model, tensor.Model, heldOut!);
+        Assert.Equal(t.HeldOutCosine!.Value, held.Min(o => o.Cosine), 6);
+        Assert.Equal(t.HeldOutLowerBound!.Value, held.Min(o => o.CosineLowerBound(QuantizationFallback.HoldOutZ, o.Samples)), 6);
         Assert.True(t.KeptInFloat.Count < l.KeptInFloat.Count, $"tensor: {t.KeptInFloat.Count} layers, layer: {l.KeptInFloat.Count}");
         // In all, fewer things at higher precision (layers' weights and activation tensors), and a smaller file.
         Assert.True(t.KeptInFloat.Count + t.FloatActivations.Count < l.KeptInFloat.Count + l.FloatActivations.Count,
@@ -103,6 +111,52 @@ public class QuantizationFallbackTests
             "tensors: 't0', 't1', 't2', 't3', 't4' and 3 more (all of them at detailed verbosity); layers: 'conv1'", normal);
         var detailed = Quantizer.FallbackNote(report, NotesLevel.Detailed);
         Assert.Contains("tensors: 't0', 't1', 't2', 't3', 't4', 't5', 't6', 't7'; layers: 'conv1'", detailed);
+    }
+
+    /// <summary>
+    /// With samples held out the note gives the held-out figure first, with its lower bound, then the one on the samples
+    /// chosen on, and how many units were kept in float for the held-out ones; with none held out (FallbackHoldOut 0) it is
+    /// the calibration samples' figure.
+    /// </summary>
+    [Fact]
+    public void TheFallbackNoteSaysWhatItsFigureWasMeasuredOn()
+    {
+        var report = new QuantizationFallbackReport(0.99, 0.8, 0.9925, new[] { "conv1" }, Array.Empty<LayerSensitivity>())
+        {
+            Unit = FallbackUnit.Tensor, KeptTensors = new[] { "t0", "t1" }, Tensors = 40, Layers = 20, FloatActivations = new[] { "t0", "t1" },
+            ChoiceSamples = 64, HeldOutSamples = 64, HeldOutCosine = 0.9931, HeldOutLowerBound = 0.9912, AddedForHeldOut = 2,
+        };
+        Assert.StartsWith("output cosine 0.8000 with everything quantized, 0.9931 on 64 held-out calibration samples (95 % bound for as many other inputs 0.9912; 0.9925 on the other 64; target 0.9900) with " +
+            "2 of 40 activation tensors and the weights of 1 of 20 layers kept in float (2 of them for the held-out samples) (2 activation tensors float in all)",
+            Quantizer.FallbackNote(report, NotesLevel.Normal));
+        var none = report with { KeptInFloat = Array.Empty<string>(), KeptTensors = Array.Empty<string>(), AddedForHeldOut = 0 };
+        Assert.Equal("output cosine 0.9931 on 64 held-out calibration samples (95 % bound for as many other inputs 0.9912; 0.9925 on the other 64; target 0.9900): every layer quantized",
+            Quantizer.FallbackNote(none, NotesLevel.Normal));
+        Assert.Equal("output cosine 0.9925 on the calibration samples (target 0.9900): every layer quantized",
+            Quantizer.FallbackNote(none with { HeldOutCosine = null, HeldOutLowerBound = null, HeldOutSamples = 0, ChoiceSamples = 128 }, NotesLevel.Normal));
+    }
+
+    /// <summary>
+    /// FallbackHoldOut 0 chooses and reports on every calibration sample (nothing held out), as the fallback did before it
+    /// held any out; a fraction outside [0, 1) is refused naming the property.
+    /// </summary>
+    [Fact]
+    public void WithNothingHeldOutTheFallbackChoosesAndReportsOnEverySample()
+    {
+        var model = OnnxReader.Read(TestModels.TorchPath("quant_mobilenet"));
+        var calibration = CalibrationSet.From(Images, 32);
+        var plain = Quantizer.Static(model, calibration, PerChannel);
+        var before = QuantizationFallback.Cosine(model, plain.Model, calibration.Source);
+        var target = Math.Min(0.9995, 1 - (1 - before) / 4);
+        var result = Quantizer.Static(model, calibration, PerChannel with { MinFidelity = target, FallbackHoldOut = 0 });
+        var report = result.Fallback!;
+        Assert.Equal((32, 0, (double?)null, (double?)null, 0), (report.ChoiceSamples, report.HeldOutSamples, report.HeldOutCosine, report.HeldOutLowerBound, report.AddedForHeldOut));
+        Assert.Equal(before, report.CosineAllQuantized, 6);
+        Assert.True(report.Cosine >= target);
+        Assert.Equal(report.Cosine, QuantizationFallback.Cosine(model, result.Model, calibration.Source), 6);
+        Assert.Contains(result.Notes, n => n.Contains(" on the calibration samples (target "));
+        foreach (var fraction in new[] { -0.1, 1.0, double.NaN })
+            Assert.Equal(nameof(QuantizeOptions.FallbackHoldOut), Assert.Throws<OptionsException>(() => (PerChannel with { FallbackHoldOut = fraction }).Validate()).Option);
     }
 
     /// <summary>
