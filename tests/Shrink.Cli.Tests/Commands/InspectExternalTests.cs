@@ -15,6 +15,22 @@ public class InspectExternalTests
         return dir.File("m.onnx");
     }
 
+    /// <summary>A transformer's MACs (its sequence axis symbolic) are unknown without --dim and counted at the size it gives.</summary>
+    [Fact]
+    public void TransformerMacsAreCountedAtTheDimGiven()
+    {
+        var encoder = TestModels.TorchPath("encoder_small");   // 2 layers, hidden 64, feed-forward 128: 2·(32,768·S + 128·S²)
+        var unsized = CliRunner.Run("inspect", encoder);
+        Assert.Equal(0, unsized.ExitCode);
+        Assert.Contains("unknown MACs per sample", unsized.Out.Replace("\n", " "));
+        var sized = CliRunner.Run("inspect", encoder, "--dim", "sequence=12", "--json");
+        Assert.True(sized.ExitCode == 0, sized.Err);
+        using var doc = JsonDocument.Parse(sized.Out);
+        var stats = doc.RootElement.GetProperty("summary");
+        Assert.Equal((2 * (32_768 * 12 + 128 * 12 * 12), true), (stats.GetProperty("macs").GetInt64(), stats.GetProperty("macsComplete").GetBoolean()));
+        CliRunner.AssertBadInput(CliRunner.Run("inspect", encoder, "--dim", "sequence=0"), "--dim 'sequence=0' is not NAME=SIZE with a positive size");
+    }
+
     [Fact]
     public void WithoutTheFlag_ExternalWeightsAreNotCounted()
     {
