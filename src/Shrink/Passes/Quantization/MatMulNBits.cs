@@ -33,6 +33,18 @@ public sealed record NBitsWeights(int N, int K, int BlockSize, byte[] B, float[]
         return (ZeroPoints[index / 2] >> (int)(4 * (index % 2))) & 0xF;
     }
 
+    /// <summary>The weights whose level is not their block's zero point (the non-zero weights of the size statistics).</summary>
+    public long NonZero
+    {
+        get
+        {
+            long nonZero = 0;
+            for (var r = 0; r < N; r++)
+                for (var c = 0; c < K; c++) if (Level(r, c) != ZeroPoint(r, c / BlockSize)) nonZero++;
+            return nonZero;
+        }
+    }
+
     /// <summary>The weight the kernel computes with, [n, k] = fl32((level − zero point) · scale).</summary>
     public float Dequantized(int n, int k) => (Level(n, k) - ZeroPoint(n, k / BlockSize)) * Scales[n * Blocks + k / BlockSize];
 }
@@ -231,18 +243,12 @@ public static class MatMulNBits
             if (Graph.ConstantOf(node.Inputs[0]) is not { DataType: DataType.UInt8, Dims: [var v, var half] } data
                 || Graph.ConstantOf(node.Inputs.ElementAtOrDefault(2)) is not { DataType: DataType.Float } scales) continue;
             var w = new NBitsWeights((int)v, (int)(2 * half), (int)node.GetInt("block_size", 128), data.RawData, scales.Floats.ToArray(), Graph.ConstantOf(node.Inputs.ElementAtOrDefault(3))?.RawData);
-            long nonZero = 0;
-            for (var r = 0; r < w.N; r++)
-                for (var c = 0; c < w.K; c++) if (w.Level(r, c) != w.ZeroPoint(r, c / w.BlockSize)) nonZero++;
-            counts[node.Inputs[0]!.Name] = ((long)w.N * w.K, nonZero);
+            counts[node.Inputs[0]!.Name] = ((long)w.N * w.K, w.NonZero);
         }
         foreach (var node in model.Graph.Nodes)
         {
             if (Read(node) is not { } w || node.Inputs[1]!.Const is null) continue;
-            long nonZero = 0;
-            for (var r = 0; r < w.N; r++)
-                for (var c = 0; c < w.K; c++) if (w.Level(r, c) != w.ZeroPoint(r, c / w.BlockSize)) nonZero++;
-            counts[node.Inputs[1]!.Name] = ((long)w.N * w.K, nonZero);
+            counts[node.Inputs[1]!.Name] = ((long)w.N * w.K, w.NonZero);
         }
         return counts;
     }
