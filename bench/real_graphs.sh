@@ -17,7 +17,7 @@
 # CHANNEL_MULTIPLE defaults to 1, not the CLI's 8: the corpus's widths are reduced 4-8x, so rounding kept channels up
 # to 8 would measure the rounding, not the graph analysis. The int8 cosine is measured by Evaluation.Fidelity.
 # The calibration and evaluation inputs are written by make_corpus.py --calib (Debian's python3-torch).
-# Usage: [CHANNEL_MULTIPLE=1] bench/real_graphs.sh [OUT_DIR] [MODEL...]   (writes OUT_DIR/results.jsonl and table.md;
+# Usage: [CHANNEL_MULTIPLE=1] [FORMS="random realbn"] bench/real_graphs.sh [OUT_DIR] [MODEL...]   (writes OUT_DIR/results.jsonl and table.md;
 #        TABLE_ONLY=1 prints the table of OUT_DIR/results.jsonl again without running anything)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,7 +50,7 @@ cli() {
 [ -z "${TABLE_ONLY:-}" ] && : >"$out/results.jsonl" || models=()
 for m in "${models[@]}"; do
   size=$(/usr/bin/python3 -c 'import json,sys; print(next(x["input"][3] for x in json.load(open(sys.argv[1]))["models"] if x["model"] == sys.argv[2]))' "$corpus/manifest.json" "$m")
-  for form in random realbn; do
+  for form in ${FORMS:-random realbn}; do
     f=$corpus/$m.$form.onnx
     stem=$m.$form
     data=$([ "$form" = realbn ] && echo fmnist || echo random)

@@ -53,12 +53,7 @@ internal static class ConvertCommand
             if (p.GetValue(allowInvalid)) throw new OptionsException("--allow-invalid writes a model unchanged; it cannot be given with --precision");
             var options = new PrecisionOptions
             {
-                Format = format.ToLowerInvariant() switch
-                {
-                    "fp16" or "float16" => HalfFormat.Float16,
-                    "bf16" or "bfloat16" => HalfFormat.BFloat16,
-                    _ => throw new OptionsException($"--precision '{Text.Message.Name(format)}' must be fp16 or bf16"),
-                },
+                Format = PrecisionOptions.ParseFormat(format),
                 Compute = p.GetValue(compute),
                 KeepIoTypes = p.GetValue(keepIo),
                 FloatOps = p.GetValue(floatOps)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(),
@@ -84,7 +79,7 @@ internal static class ConvertCommand
     private static int Lossless(CliContext cli, ParseResult p, string input, string outPath, bool external, bool allow, IO.OutputGuard guard)
     {
         var m = OnnxReader.Read(input);
-        if (allow && LoadFailure(input) is { } why)
+        if (allow && OnnxRunner.LoadFailure(input) is { } why)
             cli.Note($"warning: ONNX Runtime cannot load '{Text.Message.Name(input)}' ({why}); writing it unchanged as --allow-invalid asks, and the result will not load either");
         var options = new OnnxWriteOptions { ExternalData = external };
         var auto = OnnxWriter.AutoExternalNote(m, options);
@@ -94,11 +89,5 @@ internal static class ConvertCommand
         var stored = external ? " (with external data)" : auto is not null ? " (with external data: over protobuf's 2 GB limit)" : "";
         cli.Console.WriteLine($"wrote {outPath}: {m.Graph.Nodes.Count} nodes, {s.Parameters:N0} parameters, {Format.Bytes(s.BytesOnDisk)}{stored}");
         return ShrinkApp.Ok;
-    }
-
-    private static string? LoadFailure(string path)
-    {
-        try { OnnxRunner.CheckLoads(path); return null; }
-        catch (RuntimeFailureException e) { return e.Message; }
     }
 }

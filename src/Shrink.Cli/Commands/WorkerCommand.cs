@@ -41,7 +41,7 @@ internal static class WorkerCommand
             options.Validate();
             using var store = where.Open();
             using var cancel = new CancellationTokenSource();
-            var summary = StudyCommand.UntilStopped(cancel, () => new TrialWorker(store, Jobs(), options).RunAsync(cancel.Token).GetAwaiter().GetResult());
+            var summary = CliSignals.UntilStopped(cancel, () => new TrialWorker(store, Jobs(), options).RunAsync(cancel.Token).GetAwaiter().GetResult());
             if (p.GetValue(json)) cli.WriteJson(summary);
             else cli.Out.WriteLine($"{summary.Finished} trials finished, {summary.Late} late results kept, {summary.Released} given back");
             return cancel.IsCancellationRequested ? TrainingCli.Interrupted : ShrinkApp.Ok;

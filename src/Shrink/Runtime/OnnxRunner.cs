@@ -89,6 +89,13 @@ public sealed partial class OnnxRunner : IDisposable
         using var _ = Load(path, new RunnerOptions { Threads = 1, Prepacking = false });
     }
 
+    /// <summary>Why ONNX Runtime cannot load the file (the message of <see cref="CheckLoads"/>), or null when it loads.</summary>
+    public static string? LoadFailure(string path)
+    {
+        try { CheckLoads(path); return null; }
+        catch (RuntimeFailureException e) { return e.Message; }
+    }
+
     /// <summary>Runs the model on named inputs and returns every output.</summary>
     public IReadOnlyList<HostTensor> Run(IReadOnlyList<HostTensor> inputs)
     {

@@ -27,6 +27,14 @@ public sealed record PrecisionOptions
     /// <summary>Op types that stay float32 whatever ONNX Runtime offers (onnxconverter-common's <c>op_block_list</c>).</summary>
     public IReadOnlySet<string>? FloatOps { get; init; }
 
+    /// <summary>The format named <paramref name="text"/>: fp16 (float16) or bf16 (bfloat16), any case.</summary>
+    public static HalfFormat ParseFormat(string text) => text.ToLowerInvariant() switch
+    {
+        "fp16" or "float16" => HalfFormat.Float16,
+        "bf16" or "bfloat16" => HalfFormat.BFloat16,
+        _ => throw new OptionsException(Text.OptionText.Of($"{Text.OptionName.Of(nameof(Format))} '{Text.Message.Name(text)}' must be fp16 or bf16")),
+    };
+
     public PrecisionOptions Validate()
     {
         if (!KeepIoTypes && !Compute) throw OptionsException.For(nameof(KeepIoTypes), "can be false only when computing in half precision (the inputs and outputs of a model that computes in float32 stay float32)");

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Shrink.Text;
 
 namespace Shrink.Search;
 
@@ -26,6 +27,22 @@ public static class SyntheticJob
         return TrialJob.Of(Kind, parameters);
     }
 
+    /// <summary>
+    /// Coordinates a study of synthetic trials in <paramref name="store"/> as <paramref name="options"/> say (opened, or
+    /// continued with <see cref="SyntheticStudyOptions.Resume"/>) until <paramref name="coordinator"/>'s limits stop it or
+    /// <paramref name="token"/> is cancelled: random proposals, the input file put in the artifacts directory first.
+    /// </summary>
+    public static (Study Study, SearchSummary Summary) Coordinate(ITrialStore store, SyntheticStudyOptions options, CoordinatorOptions coordinator, CancellationToken token = default)
+    {
+        options.Validate();
+        coordinator.Validate();
+        var reference = options.Input is { } input ? new ArtifactStore(options.Artifacts!).Put(input) : null;
+        var job = Job(options.Seconds, options.Artifacts, reference);
+        var strategy = new RandomSearch(Space(), options.Seed);
+        var study = Study.Open(store, options.Study, Space(), strategy.Settings, options.Resume, job.ToJson());
+        return (study, new SearchCoordinator(study, strategy, coordinator).RunAsync(token).GetAwaiter().GetResult());
+    }
+
     /// <summary>The loss every worker computes for <paramref name="c"/>.</summary>
     public static double Loss(Configuration c) => Convert.ToUInt32(c.Hash[..8], 16) / 4294967296.0;
 
@@ -44,5 +61,37 @@ public static class SyntheticJob
             var model = artifacts?.Put(Encoding.UTF8.GetBytes(c.Json), ".json");
             return TrialResult.Completed(new Dictionary<string, double> { ["loss"] = Loss(c) }, model);
         };
+    }
+}
+
+/// <summary>A study of synthetic trials (<see cref="SyntheticJob.Coordinate"/>): its name, the work per trial, the proposals' seed and the files its workers share.</summary>
+public sealed record SyntheticStudyOptions
+{
+    /// <summary>The study's name.</summary>
+    public string Study { get; init; } = "synthetic";
+
+    /// <summary>Seconds of (sleeping) work per trial, 0 or more.</summary>
+    public double Seconds { get; init; } = 0.5;
+
+    /// <summary>The shared artifacts directory trials write their "models" into, or null.</summary>
+    public string? Artifacts { get; init; }
+
+    /// <summary>A file put in <see cref="Artifacts"/> that every worker verifies before its first trial, or null.</summary>
+    public string? Input { get; init; }
+
+    /// <summary>The seed of the random proposals.</summary>
+    public int Seed { get; init; }
+
+    /// <summary>Continue the study (a restarted coordinator).</summary>
+    public bool Resume { get; init; }
+
+    /// <summary>The options, refused with the reason when they cannot make a study.</summary>
+    public SyntheticStudyOptions Validate()
+    {
+        if (Seconds < 0 || !double.IsFinite(Seconds)) throw OptionsException.For(nameof(Seconds), $"must be 0 or more, got {Seconds}");
+        if (Input is not null && Artifacts is null)
+            throw new OptionsException(OptionText.Of($"{OptionName.Of(nameof(Input))} needs {OptionName.Of(nameof(Artifacts))}: the file is put there for the workers to verify"));
+        if (Input is not null && !File.Exists(Input)) throw OptionsException.For(nameof(Input), $"names {Path.GetFullPath(Input)}, which does not exist");
+        return this;
     }
 }
