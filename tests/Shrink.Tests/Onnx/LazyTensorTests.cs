@@ -164,6 +164,24 @@ public class LazyTensorTests
     }
 
     [Fact]
+    public void DataFileRewrittenWithTheSameLengthAndTime_IsOneLineError()
+    {
+        using var dir = new TempDirectory();
+        var m = WriteExternal(dir, out _);
+        var data = DataFile(dir.File("m.onnx"));
+        var written = File.GetLastWriteTimeUtc(data);
+        var bytes = File.ReadAllBytes(data);
+        bytes[^1] ^= 0xFF;
+        File.WriteAllBytes(data, bytes);
+        File.SetLastWriteTimeUtc(data, written);  // length and time as when read: only the content tells
+
+        var e = Assert.Throws<ModelFormatException>(() => NonZeroCount.Of(External(m).First()));
+
+        AssertChanged(e, data);
+        Assert.Contains("other bytes in its first or last 64 KiB", e.Message);
+    }
+
+    [Fact]
     public void DataFileReplacedByRenameAfterReading_StillReadsTheBytesThatWereRead()
     {
         using var dir = new TempDirectory();
