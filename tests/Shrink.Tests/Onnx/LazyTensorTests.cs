@@ -120,6 +120,61 @@ public class LazyTensorTests
         Assert.NotEqual(-7f, t.AsFloats()[0]);
     }
 
+    /// <summary>
+    /// SetData on an unloaded tensor: from then on its length, source and bytes are the new data's, whichever is asked first,
+    /// while a clone taken before keeps the source (ByteLength reads the source before the data, so a concurrent SetData or
+    /// load never leaves it with neither).
+    /// </summary>
+    [Fact]
+    public void SetDataOnAnUnloadedTensor_MovesLengthSourceAndBytesTogether()
+    {
+        using var dir = new TempDirectory();
+        var m = WriteExternal(dir, out _);
+        var t = External(m).OrderByDescending(x => x.ByteLength).First();
+        var (source, length, old) = (t.Source, t.ByteLength, t.CopyBytes());
+        var before = t.Clone("before");
+        Assert.Equal(source!.Length, length);
+
+        var data = old.Select(b => (byte)~b).ToArray();
+        t.SetData(data);
+
+        Assert.True(t.IsLoaded);
+        Assert.Null(t.Source);
+        Assert.Equal(data.LongLength, t.ByteLength);
+        var read = new byte[16];
+        t.Read(0, read);
+        Assert.Equal(data[..16], read);
+        Assert.Same(data, t.SharedBytes);
+        Assert.False(before.IsLoaded);
+        Assert.Same(source, before.Source);
+        Assert.Equal(length, before.ByteLength);
+        Assert.Equal(old, before.CopyBytes());
+        Assert.Throws<ArgumentException>(() => t.SetData(new byte[length + 1]));
+    }
+
+    /// <summary>Threads asking an unloaded tensor's length while another loads it always get the length (never a null source).</summary>
+    [Fact]
+    public void ByteLengthWhileLoading_IsAlwaysTheLength()
+    {
+        using var dir = new TempDirectory();
+        var m = WriteExternal(dir, out _);
+        var t = External(m).OrderByDescending(x => x.ByteLength).First();
+        var length = t.ByteLength;
+        for (var round = 0; round < 200; round++)
+        {
+            var copy = t.Clone();
+            using var start = new Barrier(2);
+            var reader = Task.Run(() =>
+            {
+                start.SignalAndWait();
+                for (var i = 0; i < 2000; i++) Assert.Equal(length, copy.ByteLength);
+            });
+            start.SignalAndWait();
+            _ = copy.Bytes.Length;  // loads
+            reader.Wait();
+        }
+    }
+
     [Fact]
     public void ModelClone_KeepsEveryExternalTensorUnloaded()
     {

@@ -269,7 +269,7 @@ public static class MatMulNBits
         CheckCount(node, "data", data.ByteLength, v * half, $"its shape [{v}, {half}]");
         var blocks = (k + block - 1) / block;
         if (s.DataType != DataType.Float || !s.Dims.SequenceEqual(new[] { v, blocks }))
-            throw Bad(node, $"has scales {s.DataType.ShortName()}[{string.Join(",", s.Dims)}], expected float[{v},{blocks}] (rows × ⌈{k} / block_size {block}⌉)");
+            throw Bad(node, $"has scales {s.DataType.ShortName()}[{string.Join(",", s.Dims)}], expected float32[{v},{blocks}] (rows × ⌈{k} / block_size {block}⌉)");
         if (z is not null && (z.DataType != DataType.UInt8 || !z.Dims.SequenceEqual(new[] { v, (blocks + 1) / 2 })))
             throw Bad(node, $"has zero_points {z.DataType.ShortName()}[{string.Join(",", z.Dims)}], expected uint8[{v},{(blocks + 1) / 2}] (two per byte)");
         return ((int)v, (int)k, (int)block, data, s, z, false);
