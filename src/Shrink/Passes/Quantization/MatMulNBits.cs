@@ -240,7 +240,7 @@ public static class MatMulNBits
         if (node.Inputs.ElementAtOrDefault(3) is not null && z is not { DataType: DataType.UInt8 }) return null;
         long k = node.GetInt("K", 0), n = node.GetInt("N", 0), block = node.GetInt("block_size", 0);
         CheckBlockSize(node, block);
-        if (k < 1 || n < 1 || k > int.MaxValue || n > int.MaxValue) throw Bad(node, $"has K = {k} and N = {n}; both must be at least 1");
+        if (k < 1 || n < 1 || k > int.MaxValue || n > int.MaxValue) throw Bad(node, $"has K = {k} and N = {n}; each must be at least 1 and fit 32 bits");
         var blocks = (k + block - 1) / block;
         CheckCount(node, "B", b.ElementCount, n * blocks * block / 2, $"N·⌈K / block_size⌉·block_size / 2 = {n}·{blocks}·{block / 2}");
         CheckCount(node, "scales", s.ElementCount, n * blocks, $"N·⌈K / block_size⌉ = {n}·{blocks}");
@@ -251,7 +251,8 @@ public static class MatMulNBits
     /// <summary>
     /// The constants of a GatherBlockQuantized node of 4-bit uint8 data [V, E / 2] (the form <see cref="GatherNBitsPass"/>
     /// writes), checked as ONNX Runtime's kernel does: block size, gather axis 0, the last axis quantized, scales
-    /// [V, ⌈E / block_size⌉], zero points [V, ⌈blocks / 2⌉]; null for another node, or inputs that are not constants.
+    /// [V, ⌈E / block_size⌉], zero points [V, ⌈blocks / 2⌉]; null for another node, inputs that are not constants, or
+    /// scales that are not float32.
     /// </summary>
     private static (int N, int K, int Block, Tensor B, Tensor Scales, Tensor? Zeros, bool Padded)? GatherParts(Node node)
     {
@@ -268,11 +269,11 @@ public static class MatMulNBits
         if (v > int.MaxValue || k > int.MaxValue) throw Bad(node, $"has data [{v}, {half}], more rows or columns than Shrink counts");
         CheckCount(node, "data", data.ByteLength, v * half, $"its shape [{v}, {half}]");
         var blocks = (k + block - 1) / block;
-        if (s.DataType != DataType.Float || !s.Dims.SequenceEqual(new[] { v, blocks }))
-            throw Bad(node, $"has scales {s.DataType.ShortName()}[{string.Join(",", s.Dims)}], expected float32[{v},{blocks}] (rows × ⌈{k} / block_size {block}⌉)");
+        if (!s.Dims.SequenceEqual(new[] { v, blocks }))
+            throw Bad(node, $"has scales [{string.Join(",", s.Dims)}], expected [{v},{blocks}] (rows × ⌈{k} / block_size {block}⌉)");
         if (z is not null && (z.DataType != DataType.UInt8 || !z.Dims.SequenceEqual(new[] { v, (blocks + 1) / 2 })))
             throw Bad(node, $"has zero_points {z.DataType.ShortName()}[{string.Join(",", z.Dims)}], expected uint8[{v},{(blocks + 1) / 2}] (two per byte)");
-        return ((int)v, (int)k, (int)block, data, s, z, false);
+        return s.DataType == DataType.Float ? ((int)v, (int)k, (int)block, data, s, z, false) : null;  // float16 scales: not read here
     }
 
     private static NBitsWeights Weights((int N, int K, int Block, Tensor B, Tensor Scales, Tensor? Zeros, bool Padded) p, Func<Tensor, byte[]> bytes) =>

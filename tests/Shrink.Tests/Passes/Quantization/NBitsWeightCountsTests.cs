@@ -85,7 +85,7 @@ public class NBitsWeightCountsTests
     public static TheoryData<string, Func<Model>, string> BadNodes => new()
     {
         { "block size", () => Gathered(3, 48, block: 24), "GatherBlockQuantized node 'gbq' has block_size 24, which ONNX Runtime refuses: it must be a power of two of 16 or more" },
-        { "scales", () => Gathered(3, 48, block: 16, scaleDims: [3, 1]), "GatherBlockQuantized node 'gbq' has scales float32[3,1], expected float32[3,3] (rows × ⌈48 / block_size 16⌉)" },
+        { "scales", () => Gathered(3, 48, block: 16, scaleDims: [3, 1]), "GatherBlockQuantized node 'gbq' has scales [3,1], expected [3,3] (rows × ⌈48 / block_size 16⌉)" },
         { "zero points", () => NBits(k: 32, n: 2, block: 16, zeroPoints: 1), "MatMulNBits node 'mm' has zero_points of 1 elements, expected 2 (N·⌈⌈K / block_size⌉ / 2⌉ = 2·1)" },
         { "MatMulNBits block size", () => NBits(k: 32, n: 2, block: 8, zeroPoints: 2), "MatMulNBits node 'mm' has block_size 8, which ONNX Runtime refuses" },
     };
