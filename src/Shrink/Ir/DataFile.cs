@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.IO.Hashing;
 using Microsoft.Win32.SafeHandles;
 using Shrink.Text;
 
@@ -7,12 +9,18 @@ namespace Shrink.Ir;
 /// An external data file opened once when a model is read and held for as long as a tensor reads from
 /// it (the handle closes when the last such tensor is collected). Reads are positioned reads on that
 /// handle: a file renamed over or deleted after reading still reads the bytes that were read then, and a
-/// file changed in place (another length or modification time) is refused with one line.
+/// file changed in place is refused with one line. Before every read the file's length, modification time and a hash
+/// of its first and last <see cref="CheckBytes"/> are compared with those of when it was opened: a rewrite of the same
+/// length that keeps the modification time is caught when it touches either end, not when it changes only the middle.
 /// </summary>
 public sealed class DataFile
 {
     private readonly SafeFileHandle _handle;
     private readonly DateTime _written;
+    private readonly ulong _ends;
+
+    /// <summary>Bytes at each end of the file whose hash is checked before every read.</summary>
+    public const int CheckBytes = 64 << 10;
 
     private DataFile(string path, SafeFileHandle handle)
     {
@@ -20,6 +28,7 @@ public sealed class DataFile
         _handle = handle;
         Length = RandomAccess.GetLength(handle);
         _written = File.GetLastWriteTimeUtc(handle);
+        _ends = HashOfEnds();
     }
 
     /// <summary>The file's path as it was opened.</summary>
@@ -35,6 +44,11 @@ public sealed class DataFile
     public void Read(long offset, Span<byte> into)
     {
         CheckUnchanged();
+        ReadAll(offset, into);
+    }
+
+    private void ReadAll(long offset, Span<byte> into)
+    {
         while (into.Length > 0)
         {
             var n = RandomAccess.Read(_handle, into, offset);
@@ -49,6 +63,25 @@ public sealed class DataFile
         var length = RandomAccess.GetLength(_handle);
         if (length != Length) throw Changed($"has {length} bytes, {Length} when it was read");
         if (File.GetLastWriteTimeUtc(_handle) != _written) throw Changed("was modified");
+        if (HashOfEnds() != _ends) throw Changed($"has other bytes in its first or last {CheckBytes / 1024} KiB");
+    }
+
+    /// <summary>XxHash64 of the first and the last <see cref="CheckBytes"/> of the file (of all of it when shorter than both).</summary>
+    private ulong HashOfEnds()
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(CheckBytes);
+        try
+        {
+            var hash = new XxHash64();
+            var head = (int)Math.Min(CheckBytes, Length);
+            ReadAll(0, buffer.AsSpan(0, head));
+            hash.Append(buffer.AsSpan(0, head));
+            var tail = Math.Max(head, Length - CheckBytes);
+            ReadAll(tail, buffer.AsSpan(0, (int)(Length - tail)));
+            hash.Append(buffer.AsSpan(0, (int)(Length - tail)));
+            return hash.GetCurrentHashAsUInt64();
+        }
+        finally { ArrayPool<byte>.Shared.Return(buffer); }
     }
 
     private ModelFormatException Changed(string how) =>

@@ -29,10 +29,26 @@ public sealed partial class Tensor
     public bool IsLoaded => Volatile.Read(ref _data) is not null;
 
     /// <summary>Bytes of the data, known without loading it.</summary>
-    public long ByteLength => Volatile.Read(ref _data)?.LongLength ?? _source!.Length;
+    public long ByteLength
+    {
+        get
+        {
+            // The source first: it is cleared only after the data is set (Load, SetData), so when the data is still null
+            // after it, the source read before was not yet cleared; the other order can find both null.
+            var source = Volatile.Read(ref _source);
+            return Volatile.Read(ref _data)?.LongLength ?? source!.Length;
+        }
+    }
 
     /// <summary>Where the bytes of an unloaded tensor are (null once loaded: the loaded bytes may have changed).</summary>
-    public DataRange? Source => IsLoaded ? null : _source;
+    public DataRange? Source
+    {
+        get
+        {
+            var source = Volatile.Read(ref _source);  // before the data, as in ByteLength
+            return IsLoaded ? null : source;
+        }
+    }
 
     /// <summary>Fills <paramref name="into"/> with the data's bytes from <paramref name="offset"/>, without loading an unloaded tensor.</summary>
     public void Read(long offset, Span<byte> into)
@@ -84,10 +100,16 @@ public sealed partial class Tensor
                 throw new InvalidOperationException($"tensor '{Name}' holds {source.Length} bytes, more than one array can; read it in parts with {nameof(Read)}");
             var bytes = new byte[source.Length];
             source.Read(0, bytes);
-            Volatile.Write(ref _data, bytes);
-            _source = null;
+            Loaded(bytes);
             return bytes;
         }
+    }
+
+    /// <summary>Sets the loaded data, then clears the source (in that order: see <see cref="ByteLength"/>); under the gate.</summary>
+    private void Loaded(byte[] data)
+    {
+        Volatile.Write(ref _data, data);
+        Volatile.Write(ref _source, null);
     }
 
     /// <summary>The data a clone starts with: the source of an unloaded tensor, else the bytes themselves, shared (both marked, so either copies before writing).</summary>

@@ -158,7 +158,7 @@ public sealed partial class Tensor
         if (data.LongLength != ByteLength)
             throw new ArgumentException($"tensor '{Name}': new data has {data.Length} bytes, expected {ByteLength}");
         if (_gate is null) _data = data;
-        else lock (_gate) (_data, _source) = (data, null);
+        else lock (_gate) Loaded(data);
         _shared = false;
     }
 

@@ -81,7 +81,9 @@ internal static class TensorCodec
         else if (t.Storage == TensorStorage.Typed)
             ToTyped(t, p);
         else
-            p.RawData = UnsafeByteOperations.UnsafeWrap(t.IsLoaded ? t.RawData : t.CopyBytes());  // the message lives shorter than the tensor and never writes into it
+            // The bytes are wrapped, not copied: the message lives shorter than the tensor and never writes into them, so a clone
+            // that shares them with its original stays shared (RawData would copy them first).
+            p.RawData = UnsafeByteOperations.UnsafeWrap(t.IsLoaded ? t.SharedBytes : t.CopyBytes());
     }
 
     private static byte[] FromTyped(TensorProto p, DataType type, long count, string where)

@@ -85,12 +85,13 @@ public sealed partial class OnnxRunner
 
     /// <summary>
     /// The integer inputs that only index the rows of constant tables (token ids into embeddings: every consumer a
-    /// Gather of a constant on axis 0), each with the smallest table's row count; read from the model's file once when
-    /// the session was opened on one, given by <see cref="FromModel"/> otherwise.
+    /// Gather of a constant on axis 0), each with the smallest table's row count; read once, from the outline of the model's
+    /// file (its weights skipped) when the session was opened on one (none when that file can no longer be parsed), given by
+    /// <see cref="FromModel"/> otherwise.
     /// </summary>
     internal IReadOnlyDictionary<string, long> IndexBounds
     {
-        get => _indexBounds ??= File.Exists(Source) ? IndexInputs.Bounds(Onnx.OnnxReader.Read(Source)) : new Dictionary<string, long>();
+        get => _indexBounds ??= File.Exists(Source) ? IndexInputs.Bounds(Source) : new Dictionary<string, long>();
         set => _indexBounds = value;
     }
 

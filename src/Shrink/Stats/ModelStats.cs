@@ -71,13 +71,13 @@ public sealed record ModelStats(
         var packedBits = PackedBits(model);
         var packed = all.Sum(t => (t.ElementCount * (packedBits.TryGetValue(t.Name, out var bits) ? bits : t.DataType.BitWidth()) + 7) / 8);
         // MatMulNBits' B holds two 4-bit weights per byte: K·N parameters, the zero ones being the levels at their zero point.
-        var nbits = Passes.Quantization.MatMulNBits.WeightCounts(model);
+        var nbits = Passes.Quantization.MatMulNBits.WeightCounts(model, countUnloaded);
         return new ModelStats(all.Sum(t => nbits.TryGetValue(t.Name, out var c) ? c.Parameters : t.ElementCount),
             all.Sum(t => nbits.TryGetValue(t.Name, out var c) ? c.NonZero : CountNonZero(t)),
             bytesOnDisk ?? OnnxWriter.ToBytes(model).LongLength, macs, complete, model.Graph.Nodes.Count, layers, ops)
         {
             PackedBytes = packed,
-            UncountedParameters = all.Where(t => !Counted(t)).Sum(t => t.ElementCount),
+            UncountedParameters = all.Where(t => !Counted(t)).Sum(t => nbits.TryGetValue(t.Name, out var c) ? c.Parameters : t.ElementCount),
         };
     }
 

@@ -46,6 +46,17 @@ public class CloneTests
     }
 
     [Fact]
+    public void WritingAModelAndItsClone_CopiesNoTensor()
+    {
+        var model = ModelZoo.Create("lenet5");
+        var clone = model.Clone();
+
+        Assert.Equal(OnnxWriter.ToBytes(model), OnnxWriter.ToBytes(clone));
+
+        Assert.All(model.Graph.Initializers, v => Assert.Same(v.Const!.SharedBytes, clone.Graph.FindInitializer(v.Name)!.Const!.SharedBytes));
+    }
+
+    [Fact]
     public void EditingTheCloneLeavesTheOriginalAsItWas()
     {
         var model = OnnxReader.Read(RareModel().ToByteArray());

@@ -120,6 +120,38 @@ public class LazyTensorTests
         Assert.NotEqual(-7f, t.AsFloats()[0]);
     }
 
+    /// <summary>
+    /// SetData on an unloaded tensor: from then on its length, source and bytes are the new data's, whichever is asked first,
+    /// while a clone taken before keeps the source (ByteLength reads the source before the data, so a concurrent SetData or
+    /// load never leaves it with neither).
+    /// </summary>
+    [Fact]
+    public void SetDataOnAnUnloadedTensor_MovesLengthSourceAndBytesTogether()
+    {
+        using var dir = new TempDirectory();
+        var m = WriteExternal(dir, out _);
+        var t = External(m).OrderByDescending(x => x.ByteLength).First();
+        var (source, length, old) = (t.Source, t.ByteLength, t.CopyBytes());
+        var before = t.Clone("before");
+        Assert.Equal(source!.Length, length);
+
+        var data = old.Select(b => (byte)~b).ToArray();
+        t.SetData(data);
+
+        Assert.True(t.IsLoaded);
+        Assert.Null(t.Source);
+        Assert.Equal(data.LongLength, t.ByteLength);
+        var read = new byte[16];
+        t.Read(0, read);
+        Assert.Equal(data[..16], read);
+        Assert.Same(data, t.SharedBytes);
+        Assert.False(before.IsLoaded);
+        Assert.Same(source, before.Source);
+        Assert.Equal(length, before.ByteLength);
+        Assert.Equal(old, before.CopyBytes());
+        Assert.Throws<ArgumentException>(() => t.SetData(new byte[length + 1]));
+    }
+
     [Fact]
     public void ModelClone_KeepsEveryExternalTensorUnloaded()
     {
@@ -161,6 +193,24 @@ public class LazyTensorTests
         var e = Assert.Throws<ModelFormatException>(() => NonZeroCount.Of(External(m).Last()));
 
         AssertChanged(e, data);
+    }
+
+    [Fact]
+    public void DataFileRewrittenWithTheSameLengthAndTime_IsOneLineError()
+    {
+        using var dir = new TempDirectory();
+        var m = WriteExternal(dir, out _);
+        var data = DataFile(dir.File("m.onnx"));
+        var written = File.GetLastWriteTimeUtc(data);
+        var bytes = File.ReadAllBytes(data);
+        bytes[^1] ^= 0xFF;
+        File.WriteAllBytes(data, bytes);
+        File.SetLastWriteTimeUtc(data, written);  // length and time as when read: only the content tells
+
+        var e = Assert.Throws<ModelFormatException>(() => NonZeroCount.Of(External(m).First()));
+
+        AssertChanged(e, data);
+        Assert.Contains("other bytes in its first or last 64 KiB", e.Message);
     }
 
     [Fact]

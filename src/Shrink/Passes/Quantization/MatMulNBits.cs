@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Shrink.Ir;
 using Shrink.Ops;
 
@@ -9,19 +10,23 @@ namespace Shrink.Passes.Quantization;
 /// <see cref="BlockSize"/> along K, two levels per byte, the first in the low nibble; the last block padded with the
 /// zero point, which dequantizes to 0), <see cref="Scales"/> float [N · blocks] (row-major over [N, blocks]) and, when
 /// asymmetric, <see cref="ZeroPoints"/> uint8 [N · ⌈blocks / 2⌉] (two per byte, low nibble first, each row padded to a
-/// byte); without them every zero point is 8. A weight is (level − zero point) · scale.
+/// byte); without them every zero point is 8. A weight is (level − zero point) · scale. GatherBlockQuantized's data
+/// [V, E / 2] is laid out the same but for its rows, which are not padded (<paramref name="PaddedRows"/> false).
 /// </summary>
-public sealed record NBitsWeights(int N, int K, int BlockSize, byte[] B, float[] Scales, byte[]? ZeroPoints)
+public sealed record NBitsWeights(int N, int K, int BlockSize, byte[] B, float[] Scales, byte[]? ZeroPoints, bool PaddedRows = true)
 {
     public int Blocks => (K + BlockSize - 1) / BlockSize;
 
     /// <summary>Bytes per block: block size / 2.</summary>
     public int BlobSize => BlockSize / 2;
 
+    /// <summary>Levels per row of <see cref="B"/>: whole blocks (MatMulNBits), or K (GatherBlockQuantized, K even).</summary>
+    public long RowLength => PaddedRows ? (long)Blocks * BlockSize : K;
+
     /// <summary>The level (0 to 15) of weight [n, k].</summary>
     public int Level(int n, int k)
     {
-        var index = (long)n * Blocks * BlobSize * 2 + k;  // rows are padded to whole blocks
+        var index = n * RowLength + k;
         return (B[index / 2] >> (int)(4 * (index % 2))) & 0xF;
     }
 
@@ -217,38 +222,97 @@ public static class MatMulNBits
             ? (b, null, add) : (null, null, layer);
     }
 
-    /// <summary>The packed weights a MatMulNBits node of 4 bits reads, or null when its inputs are not constants of the expected sizes.</summary>
-    public static NBitsWeights? Read(Node node)
+    /// <summary>
+    /// The packed weights a MatMulNBits node of 4 bits reads, or null when it is another node or its B, scales or uint8 zero
+    /// points are not constants; their bytes are read without loading external data or copying bytes shared with a clone
+    /// (do not write to them). Constants that ONNX Runtime would refuse (a block size that is not a power of two of 16 or
+    /// more, K or N below 1, B, scales or zero points of other sizes) raise <see cref="ModelFormatException"/>.
+    /// </summary>
+    public static NBitsWeights? Read(Node node) => Parts(node) is { } p ? Weights(p, BytesOf) : null;
+
+    /// <summary>The constants of a MatMulNBits node of 4 bits, checked (see <see cref="Read"/>), or null.</summary>
+    private static (int N, int K, int Block, Tensor B, Tensor Scales, Tensor? Zeros, bool Padded)? Parts(Node node)
     {
         if (node.OpType != "MatMulNBits" || node.Domain != Domain || node.GetInt("bits", 4) != 4) return null;
-        int k = (int)node.GetInt("K", 0), n = (int)node.GetInt("N", 0), block = (int)node.GetInt("block_size", 0);
-        if (!ValidBlockSize(block) || k < 1 || n < 1) return null;
-        var blocks = (k + block - 1) / block;
-        if (Graph.ConstantOf(node.Inputs.ElementAtOrDefault(1)) is not { DataType: DataType.UInt8 } b || b.ElementCount != (long)n * blocks * block / 2
-            || Graph.ConstantOf(node.Inputs.ElementAtOrDefault(2)) is not { DataType: DataType.Float } s || s.ElementCount != (long)n * blocks) return null;
+        if (Graph.ConstantOf(node.Inputs.ElementAtOrDefault(1)) is not { DataType: DataType.UInt8 } b
+            || Graph.ConstantOf(node.Inputs.ElementAtOrDefault(2)) is not { DataType: DataType.Float } s) return null;
         var z = Graph.ConstantOf(node.Inputs.ElementAtOrDefault(3));
         if (node.Inputs.ElementAtOrDefault(3) is not null && z is not { DataType: DataType.UInt8 }) return null;
-        return new NBitsWeights(n, k, block, b.RawData, s.Floats.ToArray(), z?.RawData);
+        long k = node.GetInt("K", 0), n = node.GetInt("N", 0), block = node.GetInt("block_size", 0);
+        CheckBlockSize(node, block);
+        if (k < 1 || n < 1 || k > int.MaxValue || n > int.MaxValue) throw Bad(node, $"has K = {k} and N = {n}; each must be at least 1 and fit 32 bits");
+        var blocks = (k + block - 1) / block;
+        CheckCount(node, "B", b.ElementCount, n * blocks * block / 2, $"N·⌈K / block_size⌉·block_size / 2 = {n}·{blocks}·{block / 2}");
+        CheckCount(node, "scales", s.ElementCount, n * blocks, $"N·⌈K / block_size⌉ = {n}·{blocks}");
+        if (z is not null) CheckCount(node, "zero_points", z.ElementCount, n * ((blocks + 1) / 2), $"N·⌈⌈K / block_size⌉ / 2⌉ = {n}·{(blocks + 1) / 2}");
+        return ((int)n, (int)k, (int)block, b, s, z, true);
     }
 
     /// <summary>
-    /// For the size statistics: per B initializer of a MatMulNBits node, its K·N weights and those not at their zero point;
-    /// per data initializer of a GatherBlockQuantized node (<see cref="GatherNBitsPass"/>), its V·E entries likewise.
+    /// The constants of a GatherBlockQuantized node of 4-bit uint8 data [V, E / 2] (the form <see cref="GatherNBitsPass"/>
+    /// writes), checked as ONNX Runtime's kernel does: block size, gather axis 0, the last axis quantized, scales
+    /// [V, ⌈E / block_size⌉], zero points [V, ⌈blocks / 2⌉]; null for another node, inputs that are not constants, or
+    /// scales that are not float32.
     /// </summary>
-    public static IReadOnlyDictionary<string, (long Parameters, long NonZero)> WeightCounts(Model model)
+    private static (int N, int K, int Block, Tensor B, Tensor Scales, Tensor? Zeros, bool Padded)? GatherParts(Node node)
+    {
+        if (node.OpType != "GatherBlockQuantized" || node.Domain != Domain || node.GetInt("bits", 4) != 4) return null;
+        if (Graph.ConstantOf(node.Inputs.ElementAtOrDefault(0)) is not { DataType: DataType.UInt8, Dims: [var v, var half] } data
+            || Graph.ConstantOf(node.Inputs.ElementAtOrDefault(2)) is not { } s) return null;
+        var z = Graph.ConstantOf(node.Inputs.ElementAtOrDefault(3));
+        if (node.Inputs.ElementAtOrDefault(3) is not null && z is null) return null;
+        var block = node.GetInt("block_size", 128);
+        CheckBlockSize(node, block);
+        if (node.GetInt("gather_axis", 0) != 0 || node.GetInt("quantize_axis", 1) is not (1 or -1))
+            throw Bad(node, $"has gather_axis {node.GetInt("gather_axis", 0)} and quantize_axis {node.GetInt("quantize_axis", 1)}; uint8 data needs gather_axis 0 and its last axis (1) quantized");
+        var k = 2 * half;
+        if (v > int.MaxValue || k > int.MaxValue) throw Bad(node, $"has data [{v}, {half}], more rows or columns than Shrink counts");
+        CheckCount(node, "data", data.ByteLength, v * half, $"its shape [{v}, {half}]");
+        var blocks = (k + block - 1) / block;
+        if (!s.Dims.SequenceEqual(new[] { v, blocks }))
+            throw Bad(node, $"has scales [{string.Join(",", s.Dims)}], expected [{v},{blocks}] (rows × ⌈{k} / block_size {block}⌉)");
+        if (z is not null && (z.DataType != DataType.UInt8 || !z.Dims.SequenceEqual(new[] { v, (blocks + 1) / 2 })))
+            throw Bad(node, $"has zero_points {z.DataType.ShortName()}[{string.Join(",", z.Dims)}], expected uint8[{v},{(blocks + 1) / 2}] (two per byte)");
+        return s.DataType == DataType.Float ? ((int)v, (int)k, (int)block, data, s, z, false) : null;  // float16 scales: not read here
+    }
+
+    private static NBitsWeights Weights((int N, int K, int Block, Tensor B, Tensor Scales, Tensor? Zeros, bool Padded) p, Func<Tensor, byte[]> bytes) =>
+        new(p.N, p.K, p.Block, bytes(p.B), MemoryMarshal.Cast<byte, float>(bytes(p.Scales)).ToArray(), p.Zeros is null ? null : bytes(p.Zeros), p.Padded);
+
+    /// <summary>A tensor's bytes for reading: a loaded tensor's own (shared, not copied), an unloaded one's read without loading it.</summary>
+    private static byte[] BytesOf(Tensor t) => t.IsLoaded ? t.SharedBytes : t.CopyBytes();
+
+    private static void CheckBlockSize(Node node, long block)
+    {
+        if (block > int.MaxValue || !ValidBlockSize((int)block))
+            throw Bad(node, $"has block_size {block}, which ONNX Runtime refuses: it must be a power of two of 16 or more");
+    }
+
+    private static void CheckCount(Node node, string input, long actual, long expected, string formula)
+    {
+        if (actual != expected) throw Bad(node, $"has {input} of {actual} elements, expected {expected} ({formula})");
+    }
+
+    private static ModelFormatException Bad(Node node, string problem) =>
+        new($"{node.OpType} node '{Text.Message.Name(node.DisplayName)}' {problem}; the model is corrupt: export or quantize it again");
+
+    /// <summary>
+    /// For the size statistics: per B initializer of a MatMulNBits node, its K·N weights and those not at their zero point;
+    /// per data initializer of a GatherBlockQuantized node (<see cref="GatherNBitsPass"/>), its V·E entries likewise. Weights
+    /// in external data are counted without loading them, or, with <paramref name="countUnloaded"/> false, not read at all
+    /// (every one counted as non-zero), as <see cref="Stats.ModelStats.Compute(Model, long?, IReadOnlyDictionary{string, long}?, bool)"/>
+    /// does. A node that ONNX Runtime would refuse raises <see cref="ModelFormatException"/> (see <see cref="Read"/>).
+    /// </summary>
+    public static IReadOnlyDictionary<string, (long Parameters, long NonZero)> WeightCounts(Model model, bool countUnloaded = true)
     {
         var counts = new Dictionary<string, (long, long)>();
-        foreach (var node in model.Graph.Nodes.Where(n => n.OpType == "GatherBlockQuantized" && n.Domain == Domain && n.GetInt("bits", 4) == 4 && n.GetInt("quantize_axis", 1) == 1))
-        {
-            if (Graph.ConstantOf(node.Inputs[0]) is not { DataType: DataType.UInt8, Dims: [var v, var half] } data
-                || Graph.ConstantOf(node.Inputs.ElementAtOrDefault(2)) is not { DataType: DataType.Float } scales) continue;
-            var w = new NBitsWeights((int)v, (int)(2 * half), (int)node.GetInt("block_size", 128), data.RawData, scales.Floats.ToArray(), Graph.ConstantOf(node.Inputs.ElementAtOrDefault(3))?.RawData);
-            counts[node.Inputs[0]!.Name] = ((long)w.N * w.K, w.NonZero);
-        }
         foreach (var node in model.Graph.Nodes)
         {
-            if (Read(node) is not { } w || node.Inputs[1]!.Const is null) continue;
-            counts[node.Inputs[1]!.Name] = ((long)w.N * w.K, w.NonZero);
+            var (input, parts) = node.OpType == "GatherBlockQuantized" ? (0, GatherParts(node)) : (1, Parts(node));
+            if (parts is not { } p || node.Inputs[input]!.Const is null) continue;  // keyed by initializer
+            var parameters = (long)p.N * p.K;
+            var read = countUnloaded || (p.B.IsLoaded && p.Scales.IsLoaded && p.Zeros is not { IsLoaded: false });
+            counts[node.Inputs[input]!.Name] = (parameters, read ? Weights(p, BytesOf).NonZero : parameters);
         }
         return counts;
     }
