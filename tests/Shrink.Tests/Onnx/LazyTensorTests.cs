@@ -210,7 +210,7 @@ public class LazyTensorTests
         var e = Assert.Throws<ModelFormatException>(() => NonZeroCount.Of(External(m).First()));
 
         AssertChanged(e, data);
-        Assert.Contains("other bytes in its first or last 64 KiB", e.Message);
+        Assert.Contains("other bytes in its first or last 4 KiB", e.Message);
     }
 
     [Fact]
