@@ -28,8 +28,15 @@ internal static class MergeProbe
         var kinds = run.Options.Resume && File.Exists(path)
             ? JsonSerializer.Deserialize<List<MergeKind>>(File.ReadAllText(path), Json)!
             : Measure(run, model, path);
-        return kinds.Count == 0 ? null : new MergeOptions { Only = kinds.ToHashSet(), Parallel = new MergeParallelOptions { Keep = ParallelKeep.Always } };
+        return Options(kinds);
     }
+
+    /// <summary>What <c>merge</c> = on runs given the kinds found (none: null, merging not searched); a worker's run makes it from the job's kinds.</summary>
+    public static MergeOptions? Options(IReadOnlyCollection<MergeKind> kinds) =>
+        kinds.Count == 0 ? null : new MergeOptions { Only = kinds.ToHashSet(), Parallel = new MergeParallelOptions { Keep = ParallelKeep.Always } };
+
+    /// <summary>The kinds <paramref name="merging"/> runs, in order (empty for null): what <see cref="Options"/> makes it again from.</summary>
+    public static List<MergeKind> KindsOf(MergeOptions? merging) => merging?.Only?.Order().ToList() ?? [];
 
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
 

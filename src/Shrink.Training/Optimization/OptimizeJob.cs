@@ -10,8 +10,8 @@ namespace Shrink.Training.Optimization;
 /// <c>shrink optimize --role coordinator</c> exactly as the run on one machine would (<see cref="TrialEvaluator"/>). The
 /// coordinator writes into the study: the artifacts directory; the original model and every data file, kept there by content
 /// (<see cref="JobInputs"/>: a worker checks each hash before use); the options record as JSON (the seed, the budget, the
-/// resamples, the successive-halving rungs: the run's own, not its command line); and the layers every trial keeps in float
-/// (measured once, on the coordinator). The worker loads the run as the coordinator did (<see cref="OptimizeRun.Load"/>) and
+/// resamples, the successive-halving rungs: the run's own, not its command line); and what the coordinator measured once
+/// for every trial: the layers kept in float and the kinds of merging <c>merge</c> = on runs (<see cref="MergeProbe"/>). The worker loads the run as the coordinator did (<see cref="OptimizeRun.Load"/>) and
 /// publishes each trial's folder (<see cref="JobEvaluation{T}"/>).
 /// </summary>
 public static class OptimizeJob
@@ -28,9 +28,10 @@ public static class OptimizeJob
         var options = run.Options with { Storage = null, StudyName = null, Role = SearchRole.Both, Artifacts = null, Resume = false, Workers = 1, Threads = 0 };
         return TrialJob.Of(Kind, new Dictionary<string, string>
         {
-            ["artifacts"] = artifacts.Directory, ["model"] = artifacts.Put(run.OriginalPath),
+            ["artifacts"] = artifacts.Directory, ["model"] = JobInputs.ShipModel(run.OriginalPath, artifacts),
             ["data"] = JsonSerializer.Serialize(JobInputs.Ship(data, artifacts), JobContext.Json), ["options"] = JsonSerializer.Serialize(options, JobContext.Json),
             ["float_layers"] = JsonSerializer.Serialize(run.FloatLayers.Order(StringComparer.Ordinal), JobContext.Json),
+            ["merging"] = JsonSerializer.Serialize(MergeProbe.KindsOf(run.Merging), JobContext.Json),
         });
     }
 
@@ -40,6 +41,7 @@ public static class OptimizeJob
         var data = job.Data("data");
         var run = OptimizeRun.Load(model, data, job.Read<OptimizeOptions>("options").Validate(), job.Scratch, new TechniqueSession());
         run.FloatLayers = job.Read<List<string>>("float_layers").ToHashSet(StringComparer.Ordinal);
+        run.Merging = MergeProbe.Options(job.Read<List<Passes.Merging.MergeKind>>("merging"));
         return run;
     }
 }

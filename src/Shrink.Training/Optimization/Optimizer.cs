@@ -48,8 +48,12 @@ public static class Optimizer
         Action<OptimizeProgress>? progress, TrialHooks? hooks)
     {
         options.Validate();
-        if (options.Role == SearchRole.Coordinator) JobInputs.Check(data);
         if (model.Path is null) throw new ArgumentException("optimize takes a model file", nameof(model));
+        if (options.Role == SearchRole.Coordinator)
+        {
+            JobInputs.Check(data);
+            JobInputs.CheckModel(model.Path);
+        }
         directory = Path.GetFullPath(directory);
         using var shared = options.Storage is { } storage ? TrialStorage.Parse(storage).Open() : null;   // unreachable: refused before anything is written
         var (run, baseline) = Prepare(RecipeModel.File(model.Path), data, options, directory, session);
@@ -96,7 +100,8 @@ public static class Optimizer
 
     /// <summary>
     /// The trials proposed for <c>shrink worker</c>s (<see cref="SearchRole.Coordinator"/>), each finished one's files written
-    /// into the run directory from the artifacts directory as it is seen.
+    /// into the run directory from the artifacts directory as it is seen (one whose artifacts are missing or damaged is
+    /// reported failed with the reason, and the run goes on).
     /// </summary>
     private static SearchSummary Coordinate(OptimizeRun run, Study study, ISearchStrategy strategy, OptimizeEvents events, ArtifactStore artifacts)
     {
@@ -104,7 +109,7 @@ public static class Optimizer
         var coordinator = new SearchCoordinator(study, strategy, new CoordinatorOptions
         {
             MaxTrials = run.Options.Trials, WallTime = run.Options.WallTime,
-            Finished = t => events.Finished(TrialFiles.Localize(t, run.Directory, artifacts), TrialFiles.Localize(study.Trials(), run.Directory, artifacts)),
+            Finished = t => events.Finished(TrialFiles.LocalizeOrFail(t, run.Directory, artifacts), TrialFiles.Localize(study.Trials(), run.Directory, artifacts)),
         });
         return coordinator.RunAsync(run.Session.Cancel).GetAwaiter().GetResult();
     }

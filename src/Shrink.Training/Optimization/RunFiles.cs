@@ -56,12 +56,19 @@ internal sealed class RunFiles(OptimizeRun run)
         catch (OptionsException e) { return new SplitOutcome(null, 0, 0, "not split", run.Session.Naming is { } naming ? e.Wording.Render(naming) : e.Message); }
         var (target, fresh) = (Path(BestParts), Path($".{BestParts}.{Environment.ProcessId}.tmp"));
         if (Directory.Exists(fresh)) Directory.Delete(fresh, recursive: true);
-        Directory.CreateDirectory(fresh);
-        Runtime.Split.SplitWriter.Write(model, plan, fresh, Path(BestModel));
-        var check = Check(model, System.IO.Path.Combine(fresh, Runtime.Split.SplitManifest.FileName), options.Batch);
-        if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
-        Directory.Move(fresh, target);
-        return new SplitOutcome(target, plan.Parts.Count, plan.Parts.Max(p => p.WeightBytes), $"{Passes.Deployment.SplitTechnique.Describe(plan)}; {check}");
+        try
+        {
+            Directory.CreateDirectory(fresh);
+            Runtime.Split.SplitWriter.Write(model, plan, fresh, Path(BestModel));
+            var check = Check(model, System.IO.Path.Combine(fresh, Runtime.Split.SplitManifest.FileName), options.Batch);
+            if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
+            Directory.Move(fresh, target);
+            return new SplitOutcome(target, plan.Parts.Count, plan.Parts.Max(p => p.WeightBytes), $"{Passes.Deployment.SplitTechnique.Describe(plan)}; {check}");
+        }
+        finally
+        {
+            if (Directory.Exists(fresh)) Directory.Delete(fresh, recursive: true);   // a failed split leaves no half-written parts
+        }
     }
 
     /// <summary>The parts run one after another against the whole model on seeded random inputs (<see cref="Runtime.Split.SplitCheck"/>), in words.</summary>

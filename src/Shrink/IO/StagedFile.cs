@@ -156,7 +156,8 @@ internal static class StaleFiles
         };
     }
 
-    private static bool Alive(int pid)
+    /// <summary>True when process <paramref name="pid"/> of this machine is running.</summary>
+    internal static bool Alive(int pid)
     {
         if (OperatingSystem.IsLinux()) return Directory.Exists($"/proc/{pid}");
         try { using var p = Process.GetProcessById(pid); return !p.HasExited; }

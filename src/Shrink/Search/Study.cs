@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Shrink.Text;
 
 namespace Shrink.Search;
@@ -39,9 +40,30 @@ public sealed class Study
             throw new OptionsException(OptionText.Of($"search '{name}' was started here already; continue it with {resumeOption}, or start afresh elsewhere"));
         if (existing.SpaceHash != space.Hash)
             throw new OptionsException(OptionText.Of($"search '{name}' was started with another search space; continue it with the same one, or start afresh elsewhere without {resumeOption}"));
-        if (existing.Settings != canonical)
+        if (existing.Settings != canonical && !BeforeKeys(existing.Settings, canonical))
             throw new OptionsException(OptionText.Of($"search '{name}' was started with other settings ({existing.Settings}); continue it with the same ones, or start afresh elsewhere without {resumeOption}"));
         return new(store, existing.Job == job ? existing : store.SetJob(existing, job), space);
+    }
+
+    /// <summary>
+    /// True when <paramref name="was"/> is <paramref name="now"/> without the strategies' <c>key</c> (the
+    /// <see cref="ConfigurationKey"/> they deduplicate by, named in the settings since strategies have had one): a study made
+    /// before is continued with the key its caller gives now, the same space and every other setting unchanged.
+    /// </summary>
+    private static bool BeforeKeys(string was, string now)
+    {
+        var current = JsonNode.Parse(now);
+        if (!StripKeys(current)) return false;
+        return CanonicalJson.Of(current) == was;
+    }
+
+    /// <summary>Removes <c>key</c> from every strategy's settings in <paramref name="node"/> (an inner strategy's too); true when one was removed.</summary>
+    private static bool StripKeys(JsonNode? node)
+    {
+        if (node is not JsonObject o) return false;
+        var removed = o.ContainsKey("strategy") && o.Remove("key");
+        foreach (var (_, child) in o.ToList()) removed |= StripKeys(child);
+        return removed;
     }
 
     /// <summary>Every trial so far, in number order.</summary>

@@ -20,12 +20,7 @@ public sealed class ArtifactStore
     public string Put(string file)
     {
         var hash = Hash(file);
-        var target = PathOf(hash, Path.GetExtension(file));
-        if (!File.Exists(target))
-        {
-            System.IO.Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            AtomicFile.Write(target, stream => { using var source = File.OpenRead(file); source.CopyTo(stream); });
-        }
+        Keep(hash, Path.GetExtension(file), stream => { using var source = File.OpenRead(file); source.CopyTo(stream); });
         return "sha256:" + hash;
     }
 
@@ -33,13 +28,30 @@ public sealed class ArtifactStore
     public string Put(byte[] bytes, string extension)
     {
         var hash = Convert.ToHexStringLower(SHA256.HashData(bytes));
-        var target = PathOf(hash, extension);
-        if (!File.Exists(target))
-        {
-            System.IO.Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            AtomicFile.Write(target, stream => stream.Write(bytes));
-        }
+        Keep(hash, extension, stream => stream.Write(bytes));
         return "sha256:" + hash;
+    }
+
+    /// <summary>
+    /// Writes the content of <paramref name="hash"/> unless a file of that content is kept (a damaged one is replaced), through
+    /// a temporary file named for this machine and process (<see cref="AtomicFile.WriteShared"/>: other machines write this
+    /// directory too). The name is the content: when the rename fails but the file now holds the content (another machine
+    /// kept it first), that is success.
+    /// </summary>
+    private void Keep(string hash, string extension, Action<Stream> write)
+    {
+        var target = PathOf(hash, extension);
+        if (Holds(target, hash)) return;
+        System.IO.Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        try { AtomicFile.WriteShared(target, write); }
+        catch (EnvironmentFailureException) when (Holds(target, hash)) { }
+    }
+
+    /// <summary>True when <paramref name="path"/> exists and hashes to <paramref name="hash"/>.</summary>
+    private static bool Holds(string path, string hash)
+    {
+        try { return File.Exists(path) && Hash(path) == hash; }
+        catch (Exception e) when (EnvironmentFailureException.IsFileSystem(e)) { return false; }
     }
 
     /// <summary>
@@ -61,13 +73,22 @@ public sealed class ArtifactStore
     /// Keeps every file under <paramref name="directory"/> and a manifest of them (relative path → reference, a file ending
     /// in <see cref="TreeExtension"/>), and returns the manifest's reference: a trial's folder, a data directory.
     /// </summary>
-    public string PutTree(string directory)
+    public string PutTree(string directory) =>
+        PutFiles(directory, System.IO.Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(directory, f)));
+
+    /// <summary>
+    /// Keeps the files <paramref name="names"/> (paths relative to <paramref name="directory"/>) as a tree, as <see cref="PutTree"/>
+    /// does a whole directory: a model and the external data files it names, without the rest of its folder.
+    /// </summary>
+    public string PutFiles(string directory, IEnumerable<string> names)
     {
         var files = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        foreach (var file in System.IO.Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories))
-            files[Path.GetRelativePath(directory, file).Replace('\\', '/')] = Put(file);
+        foreach (var name in names) files[name.Replace('\\', '/')] = Put(Path.Combine(directory, name));
         return Put(JsonSerializer.SerializeToUtf8Bytes(files), TreeExtension);
     }
+
+    /// <summary>The reference of the file <paramref name="name"/> in the tree <paramref name="tree"/>: <c>sha256:HEX/NAME</c>, which <see cref="OpenPath"/> opens.</summary>
+    public static string InTree(string tree, string name) => $"{tree}/{name.Replace('\\', '/')}";
 
     /// <summary>The extension of a tree's manifest (<see cref="PutTree"/>).</summary>
     public const string TreeExtension = ".tree";
@@ -110,21 +131,33 @@ public sealed class ArtifactStore
 
     /// <summary>
     /// The local path of what <see cref="PutPath"/> kept: a file's path in this directory (checked), or a tree written under
-    /// <paramref name="scratch"/> (checked, once per reference).
+    /// <paramref name="scratch"/> (checked, once per reference); for a file in a tree (<see cref="InTree"/>), its path in the tree written.
     /// </summary>
     public string OpenPath(string reference, string scratch)
     {
+        if (reference.Length > ReferenceLength && reference[ReferenceLength] == '/')
+        {
+            var (tree, name) = (reference[..ReferenceLength], reference[(ReferenceLength + 1)..]);
+            var folder = Path.GetFullPath(OpenPath(tree, scratch));
+            var file = Path.GetFullPath(Path.Combine(folder, name));
+            if (!file.StartsWith(folder + Path.DirectorySeparatorChar, StringComparison.Ordinal) || !File.Exists(file))
+                throw new TrialStoreException($"the tree {tree} holds no file '{name}'; give every machine the same --artifacts directory");
+            return file;
+        }
         var path = Open(reference);
         if (!path.EndsWith(TreeExtension, StringComparison.Ordinal)) return path;
         var target = Path.Combine(scratch, HashOf(reference));
         return System.IO.Directory.Exists(target) ? target : OpenTree(reference, target);
     }
 
+    /// <summary>The length of a reference <c>sha256:</c> + 64 hex digits.</summary>
+    private const int ReferenceLength = 71;
+
     /// <summary>The file of <paramref name="hash"/> ending in <paramref name="extension"/>.</summary>
     private string PathOf(string hash, string extension) => Path.Combine(Directory, "sha256", hash[..2], hash + extension);
 
     private static string HashOf(string reference) =>
-        reference.StartsWith("sha256:", StringComparison.Ordinal) && reference.Length == 71 && reference[7..].All(Uri.IsHexDigit)
+        reference.StartsWith("sha256:", StringComparison.Ordinal) && reference.Length == ReferenceLength && reference[7..].All(Uri.IsHexDigit)
             ? reference[7..].ToLowerInvariant()
             : throw new TrialStoreException($"'{reference}' is not an artifact reference (sha256:HEX)");
 

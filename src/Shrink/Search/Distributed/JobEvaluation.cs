@@ -25,8 +25,8 @@ public sealed record JobContext(StudyInfo Study, TrialJob Job, ArtifactStore Art
         }
     }
 
-    /// <summary>The path on this machine of the input file the job names by <paramref name="name"/>, its hash checked.</summary>
-    public string Input(string name) => Artifacts.Open(Job.Get(name, Study.Name));
+    /// <summary>The path on this machine of the input file the job names by <paramref name="name"/> (a model shipped with its data: in its tree), its hash checked.</summary>
+    public string Input(string name) => Artifacts.OpenPath(Job.Get(name, Study.Name), Path.Combine(Scratch, "inputs"));
 
     /// <summary>The data section the job names by <paramref name="name"/> (<see cref="JobInputs.Ship"/>), with paths on this machine.</summary>
     public RecipeData Data(string name) => JobInputs.Fetch(Read<RecipeData>(name), Artifacts, Path.Combine(Scratch, "inputs"));

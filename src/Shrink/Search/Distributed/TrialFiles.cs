@@ -36,21 +36,38 @@ public static class TrialFiles
 
     /// <summary>
     /// <paramref name="trial"/> with a published model written into <paramref name="runDirectory"/> (once: a folder already
-    /// there is kept) and its model path relative to it; any other trial as it is.
+    /// there is kept) and its model path relative to it; any other trial as it is. The model must be a file of the trial's own
+    /// folder, <c>trials/NNNN/FILE</c> (the folder the tree replaces); any other path is refused.
     /// </summary>
     public static Trial Localize(Trial trial, string runDirectory, ArtifactStore artifacts)
     {
         if (trial.ModelPath is not { } model || !IsReference(model)) return trial;
         if (!trial.Attributes.TryGetValue(Files, out var tree) || !trial.Attributes.TryGetValue(Path, out var relative))
             throw new TrialStoreException($"trial {trial.Number + 1} names the model {model} but not its files; it was written by another program");
-        var local = System.IO.Path.GetFullPath(System.IO.Path.Combine(runDirectory, relative));
-        if (!local.StartsWith(System.IO.Path.GetFullPath(runDirectory) + System.IO.Path.DirectorySeparatorChar, StringComparison.Ordinal))
-            throw new TrialStoreException($"trial {trial.Number + 1} names the path '{relative}', outside the run directory; it was written by another program");
+        var folder = $"trials/{(trial.Number + 1).ToString("D4", System.Globalization.CultureInfo.InvariantCulture)}/";
+        var file = relative.StartsWith(folder, StringComparison.Ordinal) ? relative[folder.Length..] : "";
+        if (file is "" or "." or ".." || file.IndexOfAny(['/', '\\']) >= 0)
+            throw new TrialStoreException($"trial {trial.Number + 1} names the path '{relative}', not a file of its folder {folder}; it was written by another program");
+        var local = System.IO.Path.Combine(System.IO.Path.GetFullPath(runDirectory), folder, file);
         if (!File.Exists(local)) artifacts.OpenTree(tree, System.IO.Path.GetDirectoryName(local)!);
         return trial with { ModelPath = relative };
     }
 
-    /// <summary><see cref="Localize(Trial, string, ArtifactStore)"/> of every trial.</summary>
+    /// <summary>
+    /// <see cref="Localize(Trial, string, ArtifactStore)"/> of every trial. A trial whose files cannot be written (an artifact
+    /// missing or damaged, a path refused) is given back failed with the reason, not thrown: the others are kept and the run goes
+    /// on, and the trial is tried again the next time (a resume after the artifact is copied again).
+    /// </summary>
     public static IReadOnlyList<Trial> Localize(IReadOnlyList<Trial> trials, string runDirectory, ArtifactStore artifacts) =>
-        trials.Select(t => Localize(t, runDirectory, artifacts)).ToList();
+        trials.Select(t => LocalizeOrFail(t, runDirectory, artifacts)).ToList();
+
+    /// <summary><see cref="Localize(Trial, string, ArtifactStore)"/>, or the trial failed with the reason its files could not be written.</summary>
+    public static Trial LocalizeOrFail(Trial trial, string runDirectory, ArtifactStore artifacts)
+    {
+        try { return Localize(trial, runDirectory, artifacts); }
+        catch (TrialStoreException e)
+        {
+            return trial with { Status = TrialStatus.Failed, ModelPath = null, Error = $"its files could not be written into the run directory: {e.Message}" };
+        }
+    }
 }
