@@ -52,6 +52,23 @@ public class AtomicFileTests
     }
 
     [Fact]
+    public void ASharedWrite_NamesItsTemporaryForThisMachineAndProcess_AndAFailedOneLeavesNothing()
+    {
+        using var dir = new TempDirectory();
+        AtomicFile.WriteShared(dir.File("a.txt"), s =>
+        {
+            s.Write("new"u8);
+            var temp = Path.GetFileName(Assert.Single(Directory.GetFiles(dir.Path, ".a.txt.*.tmp")));
+            Assert.Matches($@"^\.a\.txt\.{Environment.ProcessId}@{System.Text.RegularExpressions.Regex.Escape(HostTemporaries.Host)}\.[0-9a-f]{{8}}\.tmp$", temp);
+        });
+        Assert.Equal("new", File.ReadAllText(dir.File("a.txt")));
+
+        Assert.Throws<InvalidOperationException>(() => AtomicFile.WriteShared(dir.File("a.txt"), _ => throw new InvalidOperationException("the writer's bug")));
+        Assert.Equal(new[] { "a.txt" }, Directory.GetFiles(dir.Path).Select(Path.GetFileName));
+        Assert.Equal("new", File.ReadAllText(dir.File("a.txt")));
+    }
+
+    [Fact]
     public void AMissingDirectory_IsRefusedBeforeAnyWrite()
     {
         using var dir = new TempDirectory();

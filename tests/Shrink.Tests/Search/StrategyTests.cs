@@ -165,4 +165,24 @@ public class StrategySettingsTests
         Assert.StartsWith("""{"eta":2,"inner":{"seed":3,"strategy":"random"},"max_budget":1,"min_budget":0.25""", sh.Settings);
         Assert.Contains("\"temperature\":2", new SimulatedAnnealing(SearchHarness.Tiny(), objective, 3, temperature: 2).Settings);
     }
+
+    [Fact]
+    public void A_study_made_before_strategies_named_their_key_is_continued_with_the_key_and_other_differences_are_still_refused()
+    {
+        var key = new ConfigurationKey("recipe-stages", c => c.Hash);
+        var objective = Objective.Minimize("size");
+        var store = new MemoryTrialStore();
+        Study.Open(store, "random", SearchHarness.Tiny(), new RandomSearch(SearchHarness.Tiny(), 3).Settings);
+        Study.Open(store, "halving", SearchHarness.Tiny(), new SuccessiveHalving(new RandomSearch(SearchHarness.Tiny(), 3), objective, 0.25).Settings);
+
+        Study.Open(store, "random", SearchHarness.Tiny(), new RandomSearch(SearchHarness.Tiny(), 3) { Key = key }.Settings, resume: true);
+        Study.Open(store, "halving", SearchHarness.Tiny(), new SuccessiveHalving(new RandomSearch(SearchHarness.Tiny(), 3) { Key = key }, objective, 0.25).Settings, resume: true);
+
+        var seed = Assert.Throws<OptionsException>(() => Study.Open(store, "random", SearchHarness.Tiny(), new RandomSearch(SearchHarness.Tiny(), 4) { Key = key }.Settings, resume: true));
+        Assert.StartsWith("search 'random' was started with other settings", seed.Message);
+        Study.Open(store, "keyed", SearchHarness.Tiny(), new RandomSearch(SearchHarness.Tiny(), 3) { Key = key }.Settings);
+        var other = new ConfigurationKey("other", c => c.Hash);
+        Assert.Throws<OptionsException>(() => Study.Open(store, "keyed", SearchHarness.Tiny(), new RandomSearch(SearchHarness.Tiny(), 3) { Key = other }.Settings, resume: true));
+        Assert.Throws<OptionsException>(() => Study.Open(store, "keyed", SearchHarness.Tiny(), new RandomSearch(SearchHarness.Tiny(), 3).Settings, resume: true));
+    }
 }
