@@ -1,3 +1,4 @@
+using Shrink.Builder;
 using Shrink.Onnx;
 using Shrink.Recipes;
 using Shrink.Search;
@@ -76,6 +77,59 @@ public class DistributedOptimizeTests
         var trials = shared.List(shared.FindStudy(Optimizer.StudyName)!);
         Assert.All(trials.Where(t => t.ModelPath is not null), t => Assert.Equal("test-worker/0", t.Worker));
         Assert.All(trials.Where(t => t.ModelPath is not null), t => Assert.StartsWith("sha256:", t.ModelPath));   // the store names models by content
+    }
+
+    /// <summary>784 → 32 → 10 with nothing between the layers (merge-consecutive folds them into one), its weights in an external data file beside it.</summary>
+    private static RecipeModel TwoLinearsWithData(TempDirectory dir)
+    {
+        var b = new NetworkBuilder("two-linears", 3);
+        b.Output(b.Linear(b.Linear(b.Input("input", 784), 32), 10));
+        Directory.CreateDirectory(dir.File("model"));
+        var path = dir.File("model/two-linears.onnx");
+        OnnxWriter.Write(b.Build(), path, new OnnxWriteOptions { ExternalData = true });
+        return RecipeModel.File(path);
+    }
+
+    [Fact]
+    public void Merging_on_a_model_with_external_data_is_evaluated_by_a_worker_as_on_one_machine_and_a_damaged_artifact_fails_only_its_trial_on_resume()
+    {
+        using var dir = new TempDirectory();
+        var model = TwoLinearsWithData(dir);
+        Assert.NotEmpty(ExternalDataFiles.Referenced(model.Path!));
+        var options = Tiny with { Trials = 1, MaxEpochs = 0, Techniques = [CompressionTechnique.Merge] };   // one trial: merge on
+        var local = Optimizer.Run(model, Data, options, dir.File("local"), TechniqueSession.Quiet);
+
+        var storage = "sqlite:" + dir.File("shared.db");
+        var coordinated = options with { Role = SearchRole.Coordinator, Storage = storage, Artifacts = dir.File("artifacts") };
+        using var stop = new CancellationTokenSource();
+        using var workerStore = TrialStorage.Parse(storage).Open();
+        var worker = Task.Run(() => new TrialWorker(workerStore, OptimizeJob.Register(new TrialJobs()),
+            new TrialWorkerOptions { Poll = TimeSpan.FromMilliseconds(50), Name = "test-worker" }).RunAsync(stop.Token));
+        OptimizeResult distributed;
+        try { distributed = Optimizer.Run(model, Data, coordinated, dir.File("coordinated"), TechniqueSession.Quiet); }
+        finally { stop.Cancel(); }
+        worker.GetAwaiter().GetResult();
+
+        var trial = Assert.Single(distributed.Trials);
+        Assert.True(trial.Status == "completed", trial.Error);
+        Assert.Equal("on", trial.Configuration["merge"].GetString());
+        Assert.Equal(1, OnnxReader.Read(Path.Combine(dir.File("coordinated"), trial.Model!)).Graph.Nodes.Count(n => n.OpType == "Gemm"));
+        Assert.Equal(local.Trials.Select(t => (t.Hash, t.Status)), distributed.Trials.Select(t => (t.Hash, t.Status)));
+        foreach (var m in Exact.Where(local.Trials[0].Metrics.ContainsKey)) Assert.Equal(local.Trials[0].Metrics[m], trial.Metrics[m]);
+        Assert.Equal(File.ReadAllBytes(dir.File("local/best.onnx")), File.ReadAllBytes(dir.File("coordinated/best.onnx")));
+
+        // The trial's folder lost and its model damaged in the artifacts directory: a resume reports the trial failed and ends.
+        Directory.Delete(dir.File("coordinated/trials"), recursive: true);
+        using var shared = TrialStorage.Parse(storage).Open();
+        var kept = new ArtifactStore(dir.File("artifacts")).Open(shared.List(shared.FindStudy(Optimizer.StudyName)!).Single().ModelPath!);
+        File.WriteAllText(kept, "damaged on the way");
+        var resumed = Optimizer.Run(model, Data, coordinated with { Resume = true }, dir.File("coordinated"), TechniqueSession.Quiet);
+
+        var failed = Assert.Single(resumed.Trials);
+        Assert.Equal("failed", failed.Status);
+        Assert.StartsWith($"its files could not be written into the run directory: the artifact {kept} is damaged: its content hashes to sha256:", failed.Error);
+        Assert.Null(resumed.Best);
+        Assert.Equal("failed", OptimizeResult.FromJson(File.ReadAllText(dir.File("coordinated/result.json"))).Trials.Single().Status);
     }
 
     [Fact]

@@ -132,4 +132,31 @@ public class OptimizerRobustnessTests
         foreach (var init in model.Graph.Initializers.Where(v => v.Const!.DataType == Ir.DataType.Float)) init.Const!.AsFloats().Fill(float.NaN);
         return model;
     }
+
+    [Fact]
+    public void A_run_made_before_strategies_named_their_key_is_continued()
+    {
+        using var dir = new TempDirectory();
+        var model = Lenet5(dir);
+        var options = Tiny(1) with { MaxEpochs = 0, Techniques = [CompressionTechnique.Half] };   // fp16, bf16: two trials
+        Optimizer.Run(model, Data, options, dir.File("run"), TechniqueSession.Quiet);
+        using (var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={dir.File("run/trials.db")};Pooling=False"))
+        {
+            c.Open();
+            using var read = c.CreateCommand();
+            read.CommandText = "SELECT settings FROM studies";
+            var settings = System.Text.Json.Nodes.JsonNode.Parse((string)read.ExecuteScalar()!)!.AsObject();
+            Assert.True(settings.Remove("key"));   // as a run of an earlier version wrote them
+            using var write = c.CreateCommand();
+            write.CommandText = "UPDATE studies SET settings = $s";
+            write.Parameters.AddWithValue("$s", CanonicalJson.Of(settings));
+            Assert.Equal(1, write.ExecuteNonQuery());
+        }
+
+        var result = Optimizer.Run(model, Data, options with { Trials = 2, Resume = true }, dir.File("run"), TechniqueSession.Quiet);
+
+        Assert.Equal(2, result.Trials.Count);
+        Assert.All(result.Trials, t => Assert.Equal("completed", t.Status));
+        Assert.Equal(2, result.Trials.Select(t => t.Configuration["weights"].GetString()).Distinct().Count());
+    }
 }

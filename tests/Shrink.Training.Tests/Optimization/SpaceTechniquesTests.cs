@@ -132,6 +132,23 @@ public class SpaceTechniquesTests
     }
 
     [Fact]
+    public void A_split_that_fails_leaves_no_half_written_parts_behind()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("lenet5.onnx");
+        OnnxWriter.Write(ModelZoo.Create("lenet5", 0), path);
+        var options = new OptimizeOptions { MaxAccuracyDrop = 100, Trials = 1, MaxEpochs = 0, LatencyBatches = [1], Seed = 1 };
+        var run = OptimizeRun.Load(RecipeModel.File(path), Data, options, dir.File("run"), TechniqueSession.Quiet);
+        Directory.CreateDirectory(dir.File("run"));
+        File.Copy(path, dir.File("run/best.onnx"));
+        File.WriteAllText(dir.File("run/best.parts"), "a file where the parts go");   // the parts cannot be moved into place
+
+        Assert.ThrowsAny<IOException>(() => new RunFiles(run).Split(new SplitOptions { Parts = 2 }));
+
+        Assert.Equal(["best.onnx", "best.parts"], Directory.GetFileSystemEntries(dir.File("run")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public void A_space_of_only_the_unchanged_model_is_refused_before_the_search()
     {
         using var dir = new TempDirectory();
