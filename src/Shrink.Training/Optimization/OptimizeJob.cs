@@ -11,8 +11,9 @@ namespace Shrink.Training.Optimization;
 /// coordinator writes into the study: the artifacts directory; the original model and every data file, kept there by content
 /// (<see cref="JobInputs"/>: a worker checks each hash before use); the options record as JSON (the seed, the budget, the
 /// resamples, the successive-halving rungs: the run's own, not its command line); and what the coordinator measured once
-/// for every trial: the layers kept in float and the kinds of merging <c>merge</c> = on runs (<see cref="MergeProbe"/>). The worker loads the run as the coordinator did (<see cref="OptimizeRun.Load"/>) and
-/// publishes each trial's folder (<see cref="JobEvaluation{T}"/>).
+/// for every trial: the layers kept in float and the kinds of merging <c>merge</c> = on runs (<see cref="MergeProbe"/>). The
+/// worker loads the run as the coordinator did (<see cref="OptimizeRun.Load"/>) and publishes each trial's folder
+/// (<see cref="JobEvaluation{T}"/>). A model with external data travels with its data files (<see cref="JobInputs.ShipModel"/>).
 /// </summary>
 public static class OptimizeJob
 {
