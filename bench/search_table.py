@@ -128,14 +128,14 @@ def tau(pairs):
 
 
 def table(out, seeds):
-    # From the trials themselves: the sum of the pieces timed alone (table_alone_latency_bN_ms, where the run has it) and the
-    # table's sum of the pieces timed in context (table_latency_bN_ms; an older run's prediction was the sum) on every measured
-    # trial, the latter on the held-out ones, and the calibrated prediction on the held-out ones (calibration_trials > 0:
+    # From the trials themselves: the sum of the pieces timed alone (table_alone_latency_bN_ms; in a run from before the
+    # in-context table, table_latency_bN_ms, or its prediction where it has neither) and the table's sum of the pieces timed in
+    # context (table_latency_bN_ms) on every measured trial, the table's sum (whichever the run used) on the held-out ones, and the calibrated prediction on the held-out ones (calibration_trials > 0:
     # predicted through a fit on earlier trials only).
     print("#### Latency table against measurement\n")
     print("Within ±10 % of the measured latency: the sum of the pieces timed alone, and the table's sum of the pieces timed in context, on "
-          "every measured trial, then on the trials predicted after the calibration existed (held out: each from a fit on earlier trials only) "
-          "the table's sum against the calibrated prediction on those same trials.\n")
+          "every measured trial (a run from before the in-context table has only the first), then on the trials predicted after the calibration "
+          "existed (held out: each from a fit on earlier trials only) the table's sum the run used against the calibrated prediction on those same trials.\n")
     print("| run | trials measured | held out | blocks | b1: alone, all | b1: sum, all | b1: sum, held out | b1: calibrated, held out | τ b1 (sum / calibrated) "
           "| b256: alone, all | b256: sum, all | b256: sum, held out | b256: calibrated, held out | τ b256 (sum / calibrated) |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -154,6 +154,8 @@ def table(out, seeds):
                 trials = [x["metrics"] for x in completed(r) if m in x["metrics"] and p in x["metrics"]]
                 alone_pairs = [(x[a], x[m]) for x in trials if a in x]
                 all_pairs = [(x.get(t, x[p]), x[m]) for x in trials]
+                if not alone_pairs:   # a run from before the in-context table: its sum was the pieces alone
+                    alone_pairs, all_pairs = all_pairs, []
                 held = [x for x in trials if x.get("calibration_trials", 0) > 0]
                 sum_pairs = [(x[t], x[m]) for x in held]
                 cal_pairs = [(x[p], x[m]) for x in held]
@@ -163,7 +165,7 @@ def table(out, seeds):
                     total[b][k][1] += len(pairs)
                 cells += [pct(within(alone_pairs), len(alone_pairs)), pct(within(all_pairs), len(all_pairs)), pct(within(sum_pairs), len(sum_pairs)), pct(within(cal_pairs), len(cal_pairs)),
                           f"{tau(sum_pairs)} / {tau(cal_pairs)}"]
-                n_all = len(all_pairs)
+                n_all = len(trials)
             print(f"| {s}, seed {seed} | {n_all} | {held_n} | {r['latencyTable']['blocks']} | " + " | ".join(cells) + " |")
     print()
     for b, t in total.items():
