@@ -69,7 +69,7 @@ repeat() {
   local dir=$1 pass m
   for pass in 1 2; do
     for m in "$dir"/trials/*/model.onnx; do
-      [ -f "$m" ] && shrink bench "$m" --batch 1,256 --threads "${THREADS:-1}" --runs 24 --warmup 3 --json
+      if [ -f "$m" ]; then shrink bench "$m" --batch 1,256 --threads "${THREADS:-1}" --runs 24 --warmup 3 --json; fi
     done > "$dir.repeat$pass.json"
   done
 }
@@ -77,7 +77,7 @@ repeat() {
 if has repeat; then
   for seed in $(echo "${SEEDS:-0,1,2}" | tr , ' '); do
     for s in evolution random; do
-      [ -d "$out/$s-$seed/trials" ] && repeat "$out/$s-$seed"
+      if [ -d "$out/$s-$seed/trials" ]; then repeat "$out/$s-$seed"; fi
     done
   done
 fi
