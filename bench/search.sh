@@ -9,17 +9,20 @@
 #   hypervolume of each (batch-1 latency, test error) front, and whether evolution's front dominates random's.
 # - table: the latency table's predictions against measurement on every measured trial of those runs (share within ±10 %,
 #   Kendall τ): target 90 %.
+# - repeat: the noise floor of that target: every completed trial's model of the strategies runs timed twice more (shrink bench,
+#   THREADS threads, 24 runs after 3 warm-up, as the search's 8 rounds of 3), one pass over all of a run's models then the
+#   other; the share of models whose two timings are within ±10 % of each other bounds what the table can reach.
 # - crash: evolution, CRASH_TRIALS trials, killed with kill -9 after KILL_AFTER finished trials, resumed: no finished trial lost.
 # Reduced runs: TRIALS=N (default 60), LIMIT=N trains on the first N training images (the test split is always all 10,000),
 # EPOCHS (default 3), FINAL (default 15).
-# Usage: [PARTS=vs-zoo,strategies,crash] [TRIALS=60] [EPOCHS=3] [FINAL=15] [LIMIT=] [SEEDS=0,1,2] [THREADS=1] [CRASH_TRIALS=8] [KILL_AFTER=3]
+# Usage: [PARTS=vs-zoo,strategies,repeat,crash] [TRIALS=60] [EPOCHS=3] [FINAL=15] [LIMIT=] [SEEDS=0,1,2] [THREADS=1] [CRASH_TRIALS=8] [KILL_AFTER=3]
 #        bench/search.sh [TRAINED_DIR] [OUT_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 trained=${1:-out/train-accuracy}
 out=${2:-out/search}
 data=${SHRINK_DATA:-/usr/share/datasets/fashion-mnist}
-parts=${PARTS:-vs-zoo,strategies,crash}
+parts=${PARTS:-vs-zoo,strategies,repeat,crash}
 trials=${TRIALS:-60}
 mkdir -p "$out"
 source bench/common.sh
@@ -57,6 +60,25 @@ if has strategies; then
   for seed in $(echo "${SEEDS:-0,1,2}" | tr , ' '); do
     [ "$seed" = 0 ] && [ -f "$out/evolution-0.json" ] || search "$out/evolution-$seed" "${common[@]}" --strategy evolution --trials "$trials" --seed "$seed" --references none
     search "$out/random-$seed" "${common[@]}" --strategy random --trials "$trials" --seed "$seed" --references none
+  done
+fi
+
+# repeat DIR: each completed trial's model of the run DIR timed in two passes, into DIR.repeat1.json and DIR.repeat2.json
+# (one shrink bench --json document per model).
+repeat() {
+  local dir=$1 pass m
+  for pass in 1 2; do
+    for m in "$dir"/trials/*/model.onnx; do
+      if [ -f "$m" ]; then shrink bench "$m" --batch 1,256 --threads "${THREADS:-1}" --runs 24 --warmup 3 --json; fi
+    done > "$dir.repeat$pass.json"
+  done
+}
+
+if has repeat; then
+  for seed in $(echo "${SEEDS:-0,1,2}" | tr , ' '); do
+    for s in evolution random; do
+      if [ -d "$out/$s-$seed/trials" ]; then repeat "$out/$s-$seed"; fi
+    done
   done
 fi
 

@@ -128,16 +128,18 @@ def tau(pairs):
 
 
 def table(out, seeds):
-    # From the trials themselves: the table's plain sum (table_latency_bN_ms; an older run's prediction was the sum) on every
-    # measured trial and on the held-out ones, and the calibrated prediction on the held-out ones (calibration_trials > 0:
+    # From the trials themselves: the sum of the pieces timed alone (table_alone_latency_bN_ms; in a run from before the
+    # in-context table, table_latency_bN_ms, or its prediction where it has neither) and the table's sum of the pieces timed in
+    # context (table_latency_bN_ms) on every measured trial, the table's sum (whichever the run used) on the held-out ones, and the calibrated prediction on the held-out ones (calibration_trials > 0:
     # predicted through a fit on earlier trials only).
     print("#### Latency table against measurement\n")
-    print("Within ±10 % of the measured latency: the table's sum alone on every measured trial, then on the trials predicted after the "
-          "calibration existed (held out: each from a fit on earlier trials only), against the calibrated prediction on those same trials.\n")
-    print("| run | trials measured | held out | blocks | b1: sum, all | b1: sum, held out | b1: calibrated, held out | τ b1 (sum / calibrated) "
-          "| b256: sum, all | b256: sum, held out | b256: calibrated, held out | τ b256 (sum / calibrated) |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    total = {b: {"all": [0, 0], "sum": [0, 0], "cal": [0, 0]} for b in (1, 256)}
+    print("Within ±10 % of the measured latency: the sum of the pieces timed alone, and the table's sum of the pieces timed in context, on "
+          "every measured trial (a run from before the in-context table has only the first), then on the trials predicted after the calibration "
+          "existed (held out: each from a fit on earlier trials only) the table's sum the run used against the calibrated prediction on those same trials.\n")
+    print("| run | trials measured | held out | blocks | b1: alone, all | b1: sum, all | b1: sum, held out | b1: calibrated, held out | τ b1 (sum / calibrated) "
+          "| b256: alone, all | b256: sum, all | b256: sum, held out | b256: calibrated, held out | τ b256 (sum / calibrated) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    total = {b: {"alone": [0, 0], "all": [0, 0], "sum": [0, 0], "cal": [0, 0]} for b in (1, 256)}
     pct = lambda h, n: f"{100 * h / n:.0f} %" if n else "–"
     for seed in seeds.split(","):
         for s in ("evolution", "random"):
@@ -148,25 +150,79 @@ def table(out, seeds):
             cells = []
             held_n = 0
             for b in (1, 256):
-                m, p, t = f"latency_b{b}_ms", f"predicted_latency_b{b}_ms", f"table_latency_b{b}_ms"
+                m, p, t, a = f"latency_b{b}_ms", f"predicted_latency_b{b}_ms", f"table_latency_b{b}_ms", f"table_alone_latency_b{b}_ms"
                 trials = [x["metrics"] for x in completed(r) if m in x["metrics"] and p in x["metrics"]]
+                alone_pairs = [(x[a], x[m]) for x in trials if a in x]
                 all_pairs = [(x.get(t, x[p]), x[m]) for x in trials]
+                if not alone_pairs:   # a run from before the in-context table: its sum was the pieces alone
+                    alone_pairs, all_pairs = all_pairs, []
                 held = [x for x in trials if x.get("calibration_trials", 0) > 0]
                 sum_pairs = [(x[t], x[m]) for x in held]
                 cal_pairs = [(x[p], x[m]) for x in held]
                 held_n = len(held)
-                for k, pairs in (("all", all_pairs), ("sum", sum_pairs), ("cal", cal_pairs)):
+                for k, pairs in (("alone", alone_pairs), ("all", all_pairs), ("sum", sum_pairs), ("cal", cal_pairs)):
                     total[b][k][0] += within(pairs)
                     total[b][k][1] += len(pairs)
-                cells += [pct(within(all_pairs), len(all_pairs)), pct(within(sum_pairs), len(sum_pairs)), pct(within(cal_pairs), len(cal_pairs)),
+                cells += [pct(within(alone_pairs), len(alone_pairs)), pct(within(all_pairs), len(all_pairs)), pct(within(sum_pairs), len(sum_pairs)), pct(within(cal_pairs), len(cal_pairs)),
                           f"{tau(sum_pairs)} / {tau(cal_pairs)}"]
-                n_all = len(all_pairs)
+                n_all = len(trials)
             print(f"| {s}, seed {seed} | {n_all} | {held_n} | {r['latencyTable']['blocks']} | " + " | ".join(cells) + " |")
     print()
     for b, t in total.items():
         if t["all"][1]:
-            print(f"Batch {b}: the sum alone {t['all'][0]} of {t['all'][1]} within ±10 % ({pct(*t['all'])}); on the held-out trials the sum alone "
+            print(f"Batch {b}: the pieces alone {t['alone'][0]} of {t['alone'][1]} within ±10 % ({pct(*t['alone'])}), the table's sum in context "
+                  f"{t['all'][0]} of {t['all'][1]} ({pct(*t['all'])}); on the held-out trials the sum "
                   f"{t['sum'][0]} of {t['sum'][1]} ({pct(*t['sum'])}), calibrated {t['cal'][0]} of {t['cal'][1]} ({pct(*t['cal'])}; target 90 %).\n")
+
+
+def documents(path):
+    """The JSON documents one after another in the file at path (shrink bench --json, once per model)."""
+    with open(path) as f:
+        text, docs, i = f.read(), [], 0
+    decoder = json.JSONDecoder()
+    while i < len(text):
+        if text[i].isspace():
+            i += 1
+            continue
+        doc, i = decoder.raw_decode(text, i)
+        docs.append(doc)
+    return docs
+
+
+def repeat(out, seeds):
+    # The noise floor: each trial's model timed in two later passes (shrink bench), the two against each other and the first
+    # against the search's own measurement of the trial.
+    print("#### The measurement's own repeatability\n")
+    print("Each completed trial's model timed again in two passes over the run's models (`shrink bench --threads 1 --runs 24 --warmup 3`, "
+          "p50): the share of models whose two timings are within ±10 % of each other, and whose first is within ±10 % of the search's "
+          "own measurement of the trial; no predictor can be shown to do better than this.\n")
+    print("| run | models | b1: pass 1 vs pass 2 | b1: pass 1 vs the search | b256: pass 1 vs pass 2 | b256: pass 1 vs the search |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    total = {b: {"again": [0, 0], "search": [0, 0]} for b in (1, 256)}
+    pct = lambda h, n: f"{100 * h / n:.0f} %" if n else "–"
+    for seed in seeds.split(","):
+        for s in ("evolution", "random"):
+            run = os.path.join(out, f"{s}-{seed}")
+            if not os.path.exists(run + ".repeat2.json"):
+                continue
+            passes = [{(os.path.normpath(row["model"]), row["batch"]): row["p50Ms"] for d in documents(f"{run}.repeat{k}.json") for row in d["rows"]} for k in (1, 2)]
+            searched = {(os.path.normpath(os.path.join(run, t["model"])), b): t["metrics"][f"latency_b{b}_ms"] for t in completed(load(run + ".json"))
+                        for b in (1, 256) if t.get("model") and f"latency_b{b}_ms" in t["metrics"]}
+            cells, models = [], len({m for m, _ in passes[0]})
+            for b in (1, 256):
+                keys = [k for k in passes[0] if k[1] == b and k in passes[1]]
+                again = [(passes[0][k], passes[1][k]) for k in keys]
+                vs = [(passes[0][k], searched[k]) for k in keys if k in searched]
+                for name, pairs in (("again", again), ("search", vs)):
+                    total[b][name][0] += within(pairs)
+                    total[b][name][1] += len(pairs)
+                cells += [pct(within(again), len(again)), pct(within(vs), len(vs))]
+            print(f"| {s}, seed {seed} | {models} | " + " | ".join(cells) + " |")
+    print()
+    for b, t in total.items():
+        if t["again"][1]:
+            print(f"Batch {b}: a model timed twice agrees with itself within ±10 % for {t['again'][0]} of {t['again'][1]} ({pct(*t['again'])}), "
+                  f"with the search's measurement for {t['search'][0]} of {t['search'][1]} ({pct(*t['search'])}).\n")
 
 
 def crash(out):
@@ -188,5 +244,7 @@ if __name__ == "__main__":
     if "strategies" in parts:
         strategies(out, seeds)
         table(out, seeds)
+    if "repeat" in parts:
+        repeat(out, seeds)
     if "crash" in parts:
         crash(out)

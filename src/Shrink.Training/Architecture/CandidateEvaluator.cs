@@ -12,8 +12,8 @@ using Shrink.Training.Execution;
 namespace Shrink.Training.Architecture;
 
 /// <summary>
-/// One trial of <see cref="ArchitectureSearch"/>: in table mode, the candidate's latency predicted from its blocks
-/// (<see cref="LatencyTable"/>) and a constraint on latency checked against it before anything is built; the configuration's network built, its parameters, bytes and MACs counted and
+/// One trial of <see cref="ArchitectureSearch"/>: in table mode, the candidate's latency predicted from its blocks, each timed
+/// after its predecessor (<see cref="LatencyTable.PredictInContext"/>) and a constraint on latency checked against it before anything is built; the configuration's network built, its parameters, bytes and MACs counted and
 /// the constraints on them checked (a candidate outside one is pruned with the reason, before any training), then trained
 /// (distilled from the teacher when there is one) for the trial's epochs, written as <c>DIR/trials/NNNN/model.onnx</c> through
 /// <see cref="ModelSaver"/> (loaded in ONNX Runtime), scored on the test split (accuracy in points, or top-1 agreement with the
@@ -51,8 +51,9 @@ internal sealed class CandidateEvaluator(SearchRun run)
     }, token);
 
     /// <summary>
-    /// The latency table's prediction of the candidate at each batch, from its blocks, before it is built: the table's sum
-    /// (<c>table_latency_bN_ms</c>) and the prediction (<c>predicted_latency_bN_ms</c>), the sum corrected by the calibration
+    /// The latency table's prediction of the candidate at each batch, from its blocks, before it is built: the table's sum of
+    /// the pieces timed in context (<c>table_latency_bN_ms</c>, <see cref="LatencyTable.PredictInContext"/>), the sum of the
+    /// pieces timed alone beside it for comparison (<c>table_alone_latency_bN_ms</c>, <see cref="LatencyTable.Predict"/>), and the prediction (<c>predicted_latency_bN_ms</c>), the sum corrected by the calibration
     /// fitted on the trials measured so far, or the sum itself before there is one (<c>calibration_trials</c> 0); empty without a table.
     /// </summary>
     private Dictionary<string, double> Predicted(Configuration c)
@@ -60,7 +61,9 @@ internal sealed class CandidateEvaluator(SearchRun run)
         var metrics = new Dictionary<string, double>();
         if (run.Table is not { } table) return metrics;
         var calibration = table.Calibrate();
-        foreach (var (batch, ms) in table.Predict(run.Space.Blocks(c, run.Sample, run.Classes)))
+        var blocks = run.Space.Blocks(c, run.Sample, run.Classes);
+        foreach (var (batch, ms) in table.Predict(blocks)) metrics[ArchitectureMetrics.TableAloneLatencyAt(batch)] = ms;
+        foreach (var (batch, ms) in table.PredictInContext(blocks))
         {
             metrics[ArchitectureMetrics.TableLatencyAt(batch)] = ms;
             metrics[ArchitectureMetrics.PredictedLatencyAt(batch)] = calibration.FirstOrDefault(k => k.Batch == batch) is { } k ? k.Apply(ms) : ms;

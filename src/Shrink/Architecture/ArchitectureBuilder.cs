@@ -35,22 +35,28 @@ internal static class ArchitectureBuilder
         return b.Build();
     }
 
-    /// <summary>One <see cref="LatencyBlock"/> alone, built as the candidate builds it.</summary>
-    public static Model Piece(LatencyBlock piece, int seed)
+    /// <summary>
+    /// <paramref name="pieces"/> run one after another as one network (each piece's input is the one before's output), built
+    /// as the candidate builds them: one piece alone, or a piece after its predecessor for <see cref="LatencyTable"/>'s
+    /// in-context timing.
+    /// </summary>
+    public static Model Chain(IReadOnlyList<LatencyBlock> pieces, int seed)
     {
         var b = new NetworkBuilder("latency-block", seed);
-        var x = b.Input("input", piece.Input.Select(d => (long)d).ToArray());
-        x = piece.Kind switch
-        {
-            LatencyBlockKind.Block => Block(b, x, piece.Stage!, piece.Stage!.Stride),
-            LatencyBlockKind.Pool => piece.Pool == StagePool.Max ? b.MaxPool(x, 2, 2) : b.AveragePool(x, 2, 2),
-            LatencyBlockKind.Head => Head(b, x, piece.Head!, piece.Outputs),
-            LatencyBlockKind.Dense => Dense(b, piece.Input.Count == 1 ? x : b.Flatten(x), piece.Outputs, piece.Activation),
-            _ => b.Relu(x),
-        };
+        var x = b.Input("input", pieces[0].Input.Select(d => (long)d).ToArray());
+        foreach (var piece in pieces) x = Piece(b, x, piece);
         b.Output(x, "output");
         return b.Build();
     }
+
+    private static Value Piece(NetworkBuilder b, Value x, LatencyBlock piece) => piece.Kind switch
+    {
+        LatencyBlockKind.Block => Block(b, x, piece.Stage!, piece.Stage!.Stride),
+        LatencyBlockKind.Pool => piece.Pool == StagePool.Max ? b.MaxPool(x, 2, 2) : b.AveragePool(x, 2, 2),
+        LatencyBlockKind.Head => Head(b, x, piece.Head!, piece.Outputs),
+        LatencyBlockKind.Dense => Dense(b, piece.Input.Count == 1 ? x : b.Flatten(x), piece.Outputs, piece.Activation),
+        _ => b.Relu(x),
+    };
 
     private static Value Head(NetworkBuilder b, Value x, HeadChoice head, int classes)
     {

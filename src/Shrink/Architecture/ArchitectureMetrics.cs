@@ -33,8 +33,11 @@ public static partial class ArchitectureMetrics
     /// <summary>The latency table's prediction at <paramref name="batch"/> (<see cref="LatencyTable"/>): <c>predicted_latency_b1_ms</c>.</summary>
     public static string PredictedLatencyAt(int batch) => "predicted_" + LatencyAt(batch);
 
-    /// <summary>The latency table's uncalibrated sum at <paramref name="batch"/> (<see cref="LatencyTable.Predict"/>): <c>table_latency_b1_ms</c>.</summary>
+    /// <summary>The latency table's uncalibrated sum at <paramref name="batch"/>, its pieces timed in context (<see cref="LatencyTable.PredictInContext"/>): <c>table_latency_b1_ms</c>.</summary>
     public static string TableLatencyAt(int batch) => "table_" + LatencyAt(batch);
+
+    /// <summary>The latency table's sum at <paramref name="batch"/> of its pieces timed alone (<see cref="LatencyTable.Predict"/>), kept for comparison: <c>table_alone_latency_b1_ms</c>.</summary>
+    public static string TableAloneLatencyAt(int batch) => "table_alone_" + LatencyAt(batch);
 
     /// <summary>The measured trials the prediction's <see cref="LatencyCalibration"/> was fitted on (0: uncalibrated, the prediction is the table's sum).</summary>
     public const string CalibrationTrials = "calibration_trials";

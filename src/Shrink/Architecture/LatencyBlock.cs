@@ -47,7 +47,21 @@ public sealed record LatencyBlock
     };
 
     /// <summary>The piece alone as a network: input <c>input</c> [N, …<see cref="Input"/>], its output the piece's.</summary>
-    public Ir.Model Build(int seed = 0) => ArchitectureBuilder.Piece(this, seed);
+    public Ir.Model Build(int seed = 0) => ArchitectureBuilder.Chain([this], seed);
+
+    /// <summary>
+    /// <paramref name="pieces"/> run in order as one network: input <c>input</c> [N, …the first piece's <see cref="Input"/>], each
+    /// piece fed the one before's output (as <see cref="ArchitectureSpace.Blocks"/> lists them), output the last piece's.
+    /// </summary>
+    public static Ir.Model BuildChain(IReadOnlyList<LatencyBlock> pieces, int seed = 0)
+    {
+        ArgumentNullException.ThrowIfNull(pieces);
+        if (pieces.Count == 0) throw new ArgumentException("give at least one piece", nameof(pieces));
+        return ArchitectureBuilder.Chain(pieces, seed);
+    }
+
+    /// <summary>The key of <paramref name="pieces"/> timed as one chain: their <see cref="Key"/>s joined by <c> | </c>.</summary>
+    public static string ChainKey(IReadOnlyList<LatencyBlock> pieces) => string.Join(" | ", pieces.Select(p => p.Key));
 
     private string Shape => string.Join("x", Input.Select(d => d.ToString(CultureInfo.InvariantCulture)));
 

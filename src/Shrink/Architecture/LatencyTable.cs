@@ -73,12 +73,19 @@ public sealed class LatencyTable
     public IReadOnlyDictionary<int, double> Of(LatencyBlock block)
     {
         ArgumentNullException.ThrowIfNull(block);
+        return Of([block]);
+    }
+
+    /// <summary>The median milliseconds of <paramref name="chain"/> run as one network at each batch size (timed now unless the table has them).</summary>
+    public IReadOnlyDictionary<int, double> Of(IReadOnlyList<LatencyBlock> chain)
+    {
+        ArgumentNullException.ThrowIfNull(chain);
         lock (_gate)
         {
-            var key = block.Key;
+            var key = LatencyBlock.ChainKey(chain);
             if (_section.Blocks.TryGetValue(key, out var known) && Batches.All(b => known.ContainsKey(Batch(b))))
                 return Batches.ToDictionary(b => b, b => known[Batch(b)]);
-            var measured = Measure(block);
+            var measured = Measure(chain);
             _section.Blocks[key] = measured.ToDictionary(kv => Batch(kv.Key), kv => kv.Value);
             Measured++;
             Save();
@@ -135,6 +142,20 @@ public sealed class LatencyTable
     }
 
     /// <summary>
+    /// The predicted milliseconds of a network made of <paramref name="blocks"/>, each piece timed in context, after its
+    /// predecessor (<see cref="CombineInContext"/>): the first piece alone, then for each next piece the pair (predecessor,
+    /// piece) less the predecessor alone.
+    /// </summary>
+    public IReadOnlyDictionary<int, double> PredictInContext(IReadOnlyList<LatencyBlock> blocks)
+    {
+        ArgumentNullException.ThrowIfNull(blocks);
+        if (blocks.Count == 0) throw new ArgumentException("give at least one piece", nameof(blocks));
+        var alone = blocks.Select(Of).ToList();
+        var pairs = Enumerable.Range(1, blocks.Count - 1).Select(i => Of([blocks[i - 1], blocks[i]])).ToList();
+        return CombineInContext(alone, pairs, Of(LatencyBlock.Overhead));
+    }
+
+    /// <summary>
     /// Σ blocks − (n − 1) · overhead at each batch size of <paramref name="overhead"/>, never under one overhead: the pieces
     /// run as one network pay a run's own cost once.
     /// </summary>
@@ -145,14 +166,32 @@ public sealed class LatencyTable
         return overhead.ToDictionary(o => o.Key, o => Math.Max(o.Value, blocks.Sum(b => b[o.Key]) - Math.Max(0, blocks.Count - 1) * o.Value));
     }
 
-    private Dictionary<int, double> Measure(LatencyBlock block)
+    /// <summary>
+    /// T(p₁) + Σᵢ₌₂ⁿ (T(pᵢ₋₁ pᵢ) − T(pᵢ₋₁)) at each batch size of <paramref name="overhead"/>, never under one overhead:
+    /// <paramref name="alone"/> are T(pᵢ), each piece run alone, <paramref name="pairs"/> T(pᵢ₋₁ pᵢ), a piece run after its
+    /// predecessor. A piece run alone pays a run's own cost and the copies of its input and output (and ONNX Runtime's layout
+    /// conversions into and out of the blocked format convolutions use); in a pair the predecessor's output is an
+    /// intermediate, as in the whole network, so each difference is the piece's cost where it sits, and the sum telescopes to
+    /// the whole network's when the pieces interact only with their neighbours.
+    /// </summary>
+    public static IReadOnlyDictionary<int, double> CombineInContext(IReadOnlyList<IReadOnlyDictionary<int, double>> alone,
+        IReadOnlyList<IReadOnlyDictionary<int, double>> pairs, IReadOnlyDictionary<int, double> overhead)
+    {
+        ArgumentNullException.ThrowIfNull(alone);
+        ArgumentNullException.ThrowIfNull(pairs);
+        ArgumentNullException.ThrowIfNull(overhead);
+        if (alone.Count == 0 || pairs.Count != alone.Count - 1) throw new ArgumentException($"give one pair per piece after the first ({alone.Count} pieces, {pairs.Count} pairs)", nameof(pairs));
+        return overhead.ToDictionary(o => o.Key, o => Math.Max(o.Value, alone[0][o.Key] + pairs.Select((p, i) => p[o.Key] - alone[i][o.Key]).Sum()));
+    }
+
+    private Dictionary<int, double> Measure(IReadOnlyList<LatencyBlock> chain)
     {
         var scratch = Path.Combine(_directory, "latency-blocks");
         Directory.CreateDirectory(scratch);
         var path = Path.Combine(scratch, "block.onnx");
         try
         {
-            ModelSaver.Save(block.Build(), path);   // validated and loaded in ONNX Runtime
+            ModelSaver.Save(LatencyBlock.BuildChain(chain), path);   // validated and loaded in ONNX Runtime
             return LatencyProfile.Measure(path, Batches, Machine.Threads, rounds: _rounds).ToDictionary(kv => kv.Key, kv => kv.Value.P50Ms);
         }
         finally

@@ -50,6 +50,56 @@ public class LatencyTableTests
     }
 
     [Fact]
+    public void In_context_a_prediction_is_the_first_piece_then_each_pair_less_its_predecessor()
+    {
+        Dictionary<int, double> Ms(double b1, double b8) => new() { [1] = b1, [8] = b8 };
+        // pieces alone 0.30, 0.20, 0.10 (batch 1); pairs (p1 p2) 0.42, (p2 p3) 0.25: 0.30 + (0.42 − 0.30) + (0.25 − 0.20) = 0.47
+        var predicted = LatencyTable.CombineInContext([Ms(0.30, 3.0), Ms(0.20, 2.0), Ms(0.10, 1.0)], [Ms(0.42, 4.0), Ms(0.25, 2.5)], Ms(0.05, 0.1));
+        Assert.Equal(0.47, predicted[1], 12);
+        Assert.Equal(3.0 + (4.0 - 3.0) + (2.5 - 2.0), predicted[8], 12);
+        // one piece: itself; never under one run's overhead, even when noise makes the differences negative
+        Assert.Equal(0.30, LatencyTable.CombineInContext([Ms(0.30, 3.0)], [], Ms(0.05, 0.1))[1], 12);
+        Assert.Equal(0.05, LatencyTable.CombineInContext([Ms(0.06, 3.0), Ms(0.5, 2.0)], [Ms(0.01, 1.0)], Ms(0.05, 0.1))[1], 12);
+        var e = Assert.Throws<ArgumentException>(() => LatencyTable.CombineInContext([Ms(0.3, 3), Ms(0.2, 2)], [], Ms(0.05, 0.1)));
+        Assert.Contains("one pair per piece after the first (2 pieces, 0 pairs)", e.Message);
+    }
+
+    [Fact]
+    public void A_piece_timed_after_its_predecessor_is_built_in_order_and_costs_a_positive_time()
+    {
+        var space = ArchitectureSpace.Parse("""
+            stages:
+              - { block: [conv], channels: [16], stride: [1], activation: [relu] }
+              - { block: [conv], channels: [16], stride: [1], activation: [relu] }
+            head: { classifier: [0] }
+            """, "space.yaml");
+        var blocks = space.Blocks(space.Space.Sample(SearchRandom.For(0, "chain", 0)), [1, 28, 28], 10);
+        Assert.Equal(new[] { "block conv 1→16 k3 s1 relu @1x28x28", "block conv 16→16 k3 s1 relu @16x28x28" }, blocks.Take(2).Select(b => b.Key));
+        var pair = LatencyBlock.BuildChain([blocks[0], blocks[1]]);
+        Assert.Equal(new long?[] { null, 1, 28, 28 }, pair.Graph.Inputs[0].Shape!.Dims.Select(d => d.Value));
+        Assert.Equal(new long?[] { null, 16, 28, 28 }, pair.Graph.Outputs[0].Shape!.Dims.Select(d => d.Value));
+        Assert.Equal(2, pair.Graph.Nodes.Count(n => n.OpType == "Conv"));
+        Assert.Equal(2 * blocks[0].Build().Graph.Nodes.Count, pair.Graph.Nodes.Count);
+        Assert.Equal("block conv 1→16 k3 s1 relu @1x28x28 | block conv 16→16 k3 s1 relu @16x28x28", LatencyBlock.ChainKey([blocks[0], blocks[1]]));
+        Assert.Throws<ArgumentException>(() => LatencyBlock.BuildChain([]));
+
+        using var dir = new TempDirectory();
+        var table = LatencyTable.Open(dir.Path, MachineInfo.Here(1), [1, 8]);
+        var first = table.Of(blocks[0]);
+        var both = table.Of([blocks[0], blocks[1]]);
+        Assert.Equal(2, table.Count);
+        foreach (var batch in new[] { 1, 8 })
+        {
+            // the second convolution (16→16, 3×3 at 28×28: 1.8 M multiply-accumulates a sample, 16× the first's) costs time where it sits
+            var inContext = both[batch] - first[batch];
+            Assert.True(inContext > 0, $"batch {batch}: the pair {both[batch]:G4} ms, the first alone {first[batch]:G4} ms");
+        }
+        var predicted = table.PredictInContext(blocks);
+        Assert.Equal(blocks.Count + blocks.Count - 1 + 1, table.Count);   // each piece alone, each pair, the overhead
+        Assert.All(predicted.Values, ms => Assert.True(ms > 0));
+    }
+
+    [Fact]
     public void A_calibration_is_the_relative_least_squares_line_or_the_ratio_when_a_line_cannot_be_fitted()
     {
         // on the line measured = 2 · sum − 0.1 exactly: the fit is that line

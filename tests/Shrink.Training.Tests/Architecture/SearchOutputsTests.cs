@@ -77,6 +77,9 @@ public class SearchOutputsTests
         var pairs = first.Trials.Select(t => (t.Metrics["table_latency_b1_ms"], t.Metrics["latency_b1_ms"])).ToList();
         Assert.Equal(LatencyAgreement.Of(1, pairs), first.LatencyTable.Uncalibrated[0]);
         var before = Blocks(dir.File("run/latency-table.json"));
+        // pieces are timed in context: the table holds pairs of neighbours, and the sum of the pieces alone is kept beside the prediction
+        Assert.Contains(before.Keys, k => k.Contains(" | "));
+        Assert.All(first.Trials, t => Assert.True(t.Metrics["table_alone_latency_b1_ms"] > 0 && t.Metrics["table_alone_latency_b8_ms"] > 0));
 
         var resumed = ArchitectureSearch.Run(Space, Data, Options(4) with { Resume = true }, dir.File("run"), TechniqueSession.Quiet);
         Assert.Equal(4, resumed.LatencyTable!.Uncalibrated[0].Trials);
