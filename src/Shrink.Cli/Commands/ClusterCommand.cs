@@ -62,7 +62,8 @@ internal static class ClusterCommand
             var original = OnnxReader.Read(path);
             var sets = data.Optional(p, original, DataCli.Name(path));
             var result = new ClusterTechnique().Run(original, options, TeacherChoice.Inputs(teacherChoice, sets), cli.Session());
-            var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, Array.Empty<int>(), fidelity: fidelity), guard: guard);
+            var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, Array.Empty<int>(), fidelity: fidelity),
+                OnnxWriteOptions.ForResultOf(original), guard: guard);
             var report = new ClusterReport(path, outPath, tuning.Epochs, measured.Before, measured.After,
                 ClusterLayer.Of(result.Model, result.Artifact<Codebooks>()!), result.Notes);
             if (p.GetValue(json)) cli.WriteJson(report);

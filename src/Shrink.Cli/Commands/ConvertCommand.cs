@@ -23,7 +23,7 @@ internal static class ConvertCommand
     {
         var model = Options.Model();
         var output = new Option<string>("--out") { Description = "Output ONNX file", Required = true };
-        var external = new Option<bool>("--external-data") { Description = "Store initializers of 1 KiB or more in OUT.data beside the model" };
+        var external = new Option<bool>("--external-data") { Description = "Store initializers of 1 KiB or more in OUT.data beside the model (with --precision the default is as the input stores them; --external-data false writes them inline)" };
         var allowInvalid = new Option<bool>("--allow-invalid") { Description = "Write the model even if ONNX Runtime cannot load it (a warning says so); without it such a model is refused" };
         var precision = new Option<string?>("--precision") { Description = "Store float32 weights as fp16 or bf16 (default: convert losslessly)" };
         var compute = new Option<bool>("--compute") { Description = "With --precision: also compute in half precision where ONNX Runtime's CPU provider can (the other ops stay float32 behind Casts)" };
@@ -65,8 +65,10 @@ internal static class ConvertCommand
                 return code;
             var original = OnnxReader.Read(input);
             var result = TechniqueRegistry.Find("convert-precision").Run(original, options, new TechniqueInputs { Runner = runner }, cli.Session());
+            var write = OnnxWriteOptions.ForResultOf(original);  // as the input stores its weights, unless --external-data is given
+            if (p.GetResult(external) is { Implicit: false }) write = write with { ExternalData = p.GetValue(external) };
             var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(input, file, null, bench, runner, naming: cli.Naming, fidelity: fidelity),
-                new OnnxWriteOptions { ExternalData = p.GetValue(external) }, guard: guard);
+                write, guard: guard);
             var report = new PrecisionReport(input, outPath, options, measured.Before, measured.After, result.Notes.Concat(measured.Notes).ToList());
             if (p.GetValue(json)) cli.WriteJson(report);
             else report.Render(cli.Console);

@@ -65,7 +65,8 @@ internal static class FactorizeCommand
             var original = OnnxReader.Read(path);
             var sets = data.Optional(p, original, DataCli.Name(path));
             var result = new FactorizeTechnique().Run(original, options, TeacherChoice.Inputs(teacherChoice, sets), cli.Session());
-            var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, batches, runnerOptions, naming: cli.Naming, fidelity: fidelity), guard: guard);
+            var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, batches, runnerOptions, naming: cli.Naming, fidelity: fidelity),
+                OnnxWriteOptions.ForResultOf(original), guard: guard);
             var report = new FactorizeReport(path, outPath, lowRank.Energy, lowRank.Ratio, tuning.Epochs,
                 result.Artifact<FactorizationRanks>()!.Layers.Select(FactorizedLayer.From).ToList(), measured.Before, measured.After, result.Notes.Concat(measured.Notes).ToList());
             if (p.GetValue(json)) cli.WriteJson(report);

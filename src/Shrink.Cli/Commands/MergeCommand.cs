@@ -57,7 +57,7 @@ internal static class MergeCommand
             var result = new MergeTechnique().Run(original, options, new TechniqueInputs { Runner = runner }, cli.Session());
             var merges = result.Artifact<LayerMerges>()!;
             var measured = ModelSaver.Save(result.Model, outPath,
-                file => ModelEvaluation.Compare(path, file, sets?.Test, bench, runner, naming: cli.Naming, fidelity: fidelity), guard: guard);
+                file => ModelEvaluation.Compare(path, file, sets?.Test, bench, runner, naming: cli.Naming, fidelity: fidelity), OnnxWriteOptions.ForResultOf(original), guard: guard);
             var report = new MergeReport(path, outPath, options.Kinds, merges.Merges, merges.ParallelLatency, measured.Before, measured.After, result.Notes.Concat(measured.Notes).ToList());
             if (p.GetValue(json)) cli.WriteJson(report);
             else report.Render(cli.Console);

@@ -47,7 +47,8 @@ internal static class PruneCommand
             var original = OnnxReader.Read(path);
             var sets = flags.DataFlags.Optional(p, original, DataCli.Name(path));
             var result = Pruner.Run(original, options, TeacherChoice.Inputs(teacher, sets), cli.Session());
-            var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, batches, runner, naming: cli.Naming, fidelity: fidelity), guard: guard);
+            var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, batches, runner, naming: cli.Naming, fidelity: fidelity),
+                OnnxWriteOptions.ForResultOf(original), guard: guard);
             var notes = result.Notes.Concat(measured.Notes).ToList();
             var (before, after, stats) = (measured.Before, measured.After, measured.After.Stats!);
             var structural = options.Method.IsStructured();

@@ -61,7 +61,8 @@ internal static class QuantizeCommand
             (result, executorAccuracy) = (trained.Quantized, trained.ExecutorAccuracy);
         }
         else result = Quantizer.Run(original, options, calibration, cli.Session(), runner);
-        var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, batches, runner, naming: cli.Naming, fidelity: fidelity), guard: guard);
+        var measured = ModelSaver.Save(result.Model, outPath, file => ModelEvaluation.Compare(path, file, sets?.Test, batches, runner, naming: cli.Naming, fidelity: fidelity),
+            OnnxWriteOptions.ForResultOf(original), guard: guard);
         var report = new QuantizeReport(path, outPath, p.GetValue(q.Mode)!, p.GetValue(q.Weights)!, p.GetValue(q.Activations)!, options.PerChannel,
             Calibration(p, q, options, result.Calibration), result.Calibration.Samples, result.Stats, measured.Before, measured.After, result.Notes.Concat(measured.Notes).ToList())
         {

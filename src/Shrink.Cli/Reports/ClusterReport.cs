@@ -9,8 +9,8 @@ internal sealed record ClusterLayer(string Weight, int Bits, int SharedValues, l
     /// <summary>The rows of a clustered model: each weight's codebook, and its non-zeros and elements.</summary>
     public static IReadOnlyList<ClusterLayer> Of(Shrink.Ir.Model model, Codebooks codebooks) => codebooks.Weights.Select(kv =>
     {
-        var t = model.Graph.FindInitializer(kv.Key)!.Const!.Floats.ToArray();
-        return new ClusterLayer(kv.Key, kv.Value.Bits, kv.Value.Centroids.Length, t.LongCount(v => v != 0), t.Length);
+        var t = model.Graph.FindInitializer(kv.Key)!.Const!;  // counted in chunks: a weight written to external data stays there
+        return new ClusterLayer(kv.Key, kv.Value.Bits, kv.Value.Centroids.Length, Shrink.Stats.ModelStats.CountNonZero(t), t.ElementCount);
     }).ToList();
 }
 

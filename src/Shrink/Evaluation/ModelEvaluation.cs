@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using Shrink.Data;
 using Shrink.Ir;
+using Shrink.Onnx;
 using Shrink.Runtime;
 using Shrink.Stats;
 using Shrink.Text;
@@ -158,14 +159,20 @@ public static class ModelEvaluation
         return rows;
     }
 
-    /// <summary>Bytes of the file compressed by gzip at its smallest setting (gzip -9): what the zeros of unstructured pruning save.</summary>
+    /// <summary>
+    /// Bytes of the model file and its external data files, one after the other, compressed by gzip at its smallest setting
+    /// (gzip -9): what the zeros of unstructured pruning save, wherever the weights are stored.
+    /// </summary>
     public static long GzipBytes(string path)
     {
-        // Streamed: the file is read in buffers and only the compressed size is kept, so a big model costs no copy of itself.
+        // Streamed: the files are read in buffers and only the compressed size is kept, so a big model costs no copy of itself.
         using var counter = new CountingStream();
         using (var gz = new GZipStream(counter, CompressionLevel.SmallestSize, leaveOpen: true))
-        using (var file = File.OpenRead(path))
-            file.CopyTo(gz, 1 << 20);
+            foreach (var part in ExternalDataFiles.Referenced(path).Where(File.Exists).Prepend(path))
+            {
+                using var file = File.OpenRead(part);
+                file.CopyTo(gz, 1 << 20);
+            }
         return counter.Length;
     }
 

@@ -7,7 +7,7 @@ public sealed partial class Tensor
     public const int ChunkBytes = 1 << 20;
 
     private DataRange? _source;
-    private readonly Lock? _gate;
+    private Lock? _gate;
 
     /// <summary>An unloaded tensor whose bytes are <paramref name="source"/> (external data).</summary>
     public Tensor(string name, DataType dataType, long[] dims, DataRange source)
@@ -81,6 +81,26 @@ public sealed partial class Tensor
             Read(at, part);
             destination.Write(part);
         }
+    }
+
+    /// <summary>
+    /// Drops the loaded bytes of a tensor just written to a data file and reads them from <paramref name="written"/> from then
+    /// on, as a tensor read from that file would (<see cref="Storage"/> becomes <see cref="TensorStorage.External"/>): once a
+    /// model is written with external data, its weights are in the file, not in memory as well. <paramref name="written"/>
+    /// must hold exactly these bytes; the writer calls this when nothing else uses the model.
+    /// </summary>
+    internal void MoveTo(DataRange written, IReadOnlyList<KeyValuePair<string, string>> info)
+    {
+        System.Diagnostics.Debug.Assert(written.Length == ByteLength, "the range holds the tensor's bytes");
+        _gate ??= new Lock();
+        lock (_gate)
+        {
+            _source = written;
+            Volatile.Write(ref _data, null);
+            _shared = false;
+        }
+        Storage = TensorStorage.External;
+        ExternalInfo = info;
     }
 
     private DataRange? SourceOrNull()

@@ -66,6 +66,24 @@ internal sealed class ExternalSink
         return Convert.ToHexStringLower(sha.Hash!)[..16];
     }
 
+    /// <summary>
+    /// Points every loaded tensor stored here at its bytes in the data file just written at <paramref name="path"/>
+    /// (<see cref="Tensor.MoveTo"/>), so that the model's weights are no longer held in memory beside the file.
+    /// </summary>
+    public void MoveLoadedTo(string path)
+    {
+        DataFile? file = null;
+        long offset = 0;
+        foreach (var ((pad, t), p) in _parts.Zip(_stored))
+        {
+            offset += pad;
+            var length = t.ByteLength;
+            if (t.IsLoaded)
+                t.MoveTo(new DataRange(file ??= DataFile.Open(path), offset, length), p.ExternalData.Select(e => new KeyValuePair<string, string>(e.Key, e.Value)).ToArray());
+            offset += length;
+        }
+    }
+
     public void CopyTo(Stream s)
     {
         foreach (var (pad, t) in _parts)

@@ -37,7 +37,11 @@ public static partial class OnnxWriter
                 var proto = ToProto(model, sink);
                 dataName = sink.Length > 0 ? sink.Finish(name) : null;
                 staged.Write(s => proto.WriteTo(s));  // the temporary model first: while it exists, its data is no orphan
-                if (dataName is not null) WriteData(sink, Path.Combine(dir, dataName), staged, guard);
+                if (dataName is not null)
+                {
+                    WriteData(sink, Path.Combine(dir, dataName), staged, guard);
+                    if (options.MoveWritten) sink.MoveLoadedTo(Path.Combine(dir, dataName));
+                }
             }
             staged.AfterCommit = () => RemoveUnreferenced(previous, dir, name, dataName, guard);
             return staged;

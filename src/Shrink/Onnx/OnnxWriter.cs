@@ -20,6 +20,27 @@ public sealed record OnnxWriteOptions
     /// </summary>
     public long InlineLimit { get; init; } = OnnxWriter.ProtobufLimit;
 
+    /// <summary>
+    /// After a write with external data, the loaded tensors written to the data file read their bytes from it from then on
+    /// instead of keeping them in memory (the same values; <see cref="Tensor.IsLoaded"/> becomes false and
+    /// <see cref="Tensor.Storage"/> external), as if the model had been read from that file: the file is held open (a model
+    /// read from external data holds its file the same way), it may be renamed or deleted, and a change made to it in place is
+    /// refused when the tensor is next read. Off by default; a command writing its result turns it on (<see cref="ForResultOf"/>).
+    /// </summary>
+    public bool MoveWritten { get; init; }
+
+    /// <summary>
+    /// How a command writes the model it made from <paramref name="input"/>: in external data when any of the input's initializers
+    /// came from external data (a big model is then neither held nor written in one message, as the input was not), else inline;
+    /// and with <see cref="MoveWritten"/>, so that the result's weights are in its file, not in memory as well, while the command
+    /// checks and measures it.
+    /// </summary>
+    public static OnnxWriteOptions ForResultOf(Model input) => new() { ExternalData = UsesExternalData(input), MoveWritten = true };
+
+    /// <summary>Whether any initializer of <paramref name="model"/> was read from external data.</summary>
+    public static bool UsesExternalData(Model model) =>
+        model.AllGraphs().SelectMany(g => g.Initializers).Any(v => v.Const!.Storage == TensorStorage.External);
+
     /// <summary><see cref="InlineLimit"/>, never past what protobuf can hold.</summary>
     internal long Inline => Math.Min(InlineLimit, OnnxWriter.ProtobufLimit);
 }

@@ -82,7 +82,8 @@ public static class RecipeRunner
             Seconds = clock.Elapsed.TotalSeconds, Artifacts = StageMetrics.ArtifactsJson(result.Artifacts), Notes = result.Notes,
             Training = epochs.Count == 0 ? null : epochs.ToList(),
         };
-        var metrics = ModelSaver.Save(result.Model, paths.Model, file => StageMetrics.Measure(file, model, inputs.Data?.Test, inputs.Runner, facts), guard: guard);
+        var metrics = ModelSaver.Save(result.Model, paths.Model, file => StageMetrics.Measure(file, model, inputs.Data?.Test, inputs.Runner, facts),
+            Onnx.OnnxWriteOptions.ForResultOf(model), guard: guard);
         if (result.Artifact<Passes.Deployment.SplitPlan>() is { } plan)
         {
             Runtime.Split.SplitWriter.Write(result.Model, plan, OutputDirectory.Create(paths.Parts, "the stage's parts directory"), paths.Model, guard);

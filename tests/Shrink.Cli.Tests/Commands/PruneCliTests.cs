@@ -28,6 +28,43 @@ public class PruneCliTests
         Assert.Contains("(sparsity 89.", inspect.Out);
     }
 
+    /// <summary>
+    /// A model with external data is pruned into external data (the weights of a big model are neither held nor written in one
+    /// message): the result loads in ONNX Runtime, holds the zeros the inline result holds, and its gzip size counts the data file.
+    /// </summary>
+    [Fact]
+    public void AnInputWithExternalData_IsWrittenWithExternalData_ThatOnnxRuntimeLoads_WithTheSameZeros()
+    {
+        using var dir = new TempDirectory();
+        var inline = CliRunner.Zoo(dir, "lenet300");
+        Assert.Equal(0, CliRunner.Run("convert", inline, "--out", dir.File("m.onnx"), "--external-data").ExitCode);
+
+        var r = CliRunner.Run("prune", dir.File("m.onnx"), "--sparsity", "0.5", "--bench-batch", "none", "--out", dir.File("p.onnx"), "--json");
+        var fromInline = CliRunner.Run("prune", inline, "--sparsity", "0.5", "--bench-batch", "none", "--out", dir.File("q.onnx"));
+
+        Assert.True(r.ExitCode == 0, r.Err);
+        Assert.True(fromInline.ExitCode == 0, fromInline.Err);
+        var data = Shrink.Onnx.ExternalDataFiles.Referenced(dir.File("p.onnx")).Single();
+        Assert.True(new FileInfo(dir.File("p.onnx")).Length < 16 << 10, "the weights are in the data file");
+        Assert.Empty(Shrink.Onnx.ExternalDataFiles.Referenced(dir.File("q.onnx")));  // an inline input stays inline
+        var external = Shrink.Onnx.OnnxReader.Read(dir.File("p.onnx"));
+        var expected = Shrink.Onnx.OnnxReader.Read(dir.File("q.onnx"));
+        Assert.All(expected.Graph.Initializers, v => Assert.Equal(v.Const!.Bytes.ToArray(), external.Graph.FindInitializer(v.Name)!.Const!.Bytes.ToArray()));
+        using (var session = Shrink.Runtime.OnnxRunner.Load(dir.File("p.onnx")))
+        using (var reference = Shrink.Runtime.OnnxRunner.Load(dir.File("q.onnx")))
+        {
+            var input = session.RandomInputs(4, seed: 1);
+            Assert.Equal((float[])reference.Run(input)[0].Data, (float[])session.Run(input)[0].Data);
+        }
+        using var doc = JsonDocument.Parse(r.Out);
+        var (before, after) = (doc.RootElement.GetProperty("before"), doc.RootElement.GetProperty("after"));
+        Assert.InRange(after.GetProperty("sparsity").GetDouble(), 0.49, 0.50);
+        Assert.True(after.GetProperty("bytes").GetInt64() >= new FileInfo(data).Length);
+        // Both sides count their data files: random weights hardly compress, half of them zeroed do.
+        Assert.True(before.GetProperty("gzipBytes").GetInt64() > before.GetProperty("bytes").GetInt64() / 2);
+        Assert.True(after.GetProperty("gzipBytes").GetInt64() < before.GetProperty("gzipBytes").GetInt64() * 0.8);
+    }
+
     [Fact]
     public void FineTuningKeepsThePrunedWeightsAtZero()
     {

@@ -227,6 +227,55 @@ public class LazyTensorTests
     }
 
     [Fact]
+    public void AfterAWriteWithExternalData_TheLoadedWeightsAreReadFromTheWrittenFile_NotHeld()
+    {
+        using var dir = new TempDirectory();
+        var model = ModelZoo.Create("lenet5");
+        var values = model.Graph.Initializers.ToDictionary(v => v.Name, v => v.Const!.Bytes.ToArray());
+        var inline = OnnxWriter.ToBytes(model);
+
+        OnnxWriter.Write(model, dir.File("m.onnx"), new OnnxWriteOptions { ExternalData = true, ExternalThreshold = 16, MoveWritten = true });
+
+        var data = Path.GetFileName(DataFile(dir.File("m.onnx")));
+        var moved = model.Graph.Initializers.Select(v => v.Const!).Where(t => t.ByteLength >= 16).ToList();
+        Assert.NotEmpty(moved);
+        Assert.All(moved, t =>
+        {
+            Assert.False(t.IsLoaded);
+            Assert.Equal(TensorStorage.External, t.Storage);
+            Assert.Equal(data, t.ExternalInfo!.Single(kv => kv.Key == "location").Value);
+        });
+        Assert.All(model.Graph.Initializers.Select(v => v.Const!).Where(t => t.ByteLength < 16), t => Assert.True(t.IsLoaded));  // inline ones stay
+        Assert.All(model.Graph.Initializers, v => Assert.Equal(values[v.Name], v.Const!.Bytes.ToArray()));  // the same values, from the file
+        Assert.Equal(inline, OnnxWriter.ToBytes(model));
+    }
+
+    [Fact]
+    public void ByDefault_AndInline_AWriteKeepsTheWeightsInMemory()
+    {
+        using var dir = new TempDirectory();
+        var model = ModelZoo.Create("lenet5");
+
+        OnnxWriter.Write(model, dir.File("a.onnx"), new OnnxWriteOptions { ExternalData = true });
+        OnnxWriter.Write(model, dir.File("b.onnx"), new OnnxWriteOptions { MoveWritten = true });
+
+        Assert.All(model.Graph.Initializers, v => Assert.True(v.Const!.IsLoaded));
+        Assert.All(model.Graph.Initializers, v => Assert.NotEqual(TensorStorage.External, v.Const!.Storage));
+    }
+
+    [Fact]
+    public void ForResultOf_StoresTheWeightsAsTheInputStoredThem_AndMovesThemThere()
+    {
+        using var dir = new TempDirectory();
+        var external = WriteExternal(dir, out _);
+        OnnxWriter.Write(ModelZoo.Create("lenet5"), dir.File("inline.onnx"));
+
+        Assert.True(OnnxWriteOptions.ForResultOf(external).ExternalData);
+        Assert.False(OnnxWriteOptions.ForResultOf(OnnxReader.Read(dir.File("inline.onnx"))).ExternalData);
+        Assert.True(OnnxWriteOptions.ForResultOf(external).MoveWritten);
+    }
+
+    [Fact]
     public void OverTheInlineLimit_ExternalDataIsUsedAndNoted()
     {
         using var dir = new TempDirectory();

@@ -109,9 +109,7 @@ public sealed class LowRankPass : Pass
         var (conv, transB) = (w.Layout.Spatial, !w.Layout.Spatial && w.Layout.OutputAxis == 0);
         var (m, n) = conv ? ((int)t.Dims[0], (int)(t.ElementCount / t.Dims[0]))
             : transB ? ((int)t.Dims[1], (int)t.Dims[0]) : ((int)t.Dims[0], (int)t.Dims[1]);
-        var values = t.Floats.ToArray();
-        var matrix = Matrix<double>.Build.Dense(m, n, (i, j) => conv ? values[(long)i * n + j] : transB ? values[(long)j * m + i] : values[(long)i * n + j]);
-        var svd = matrix.Svd(true);
+        var svd = AsMatrix(t, m, n, transB).Svd(true);
         var s = svd.S.ToArray();
         var full = s.Length;
         var rank = Rank(s, m, n);
@@ -124,7 +122,23 @@ public sealed class LowRankPass : Pass
         var left = Matrix<double>.Build.Dense(m, rank, (i, j) => svd.U[i, j] * Math.Sqrt(s[j]));
         var right = Matrix<double>.Build.Dense(rank, n, (i, j) => Math.Sqrt(s[i]) * svd.VT[i, j]);
         Rewrite(graph, node, w, left, right, rank);
+        graph.RemoveInitializerIfUnused(w.Weight); // layer by layer: the dense weight goes as soon as its factors exist
         return (new LayerRank(rank, full), (long)m * n, (long)rank * (m + n));
+    }
+
+    /// <summary>
+    /// The weight as the matrix M [m, n] (column-major storage), read without loading it: a Conv's [O, I·k·k] or a dense [K, N]
+    /// are its row-major values, a dense weight stored [N, K] (<paramref name="transB"/>) its values as they are.
+    /// </summary>
+    private static Matrix<double> AsMatrix(Tensor t, int m, int n, bool transB)
+    {
+        using var weight = t.ReadFloats();
+        var values = weight.Values;
+        var storage = new double[(long)m * n];
+        for (long i = 0; i < m; i++)
+            for (long j = 0; j < n; j++)
+                storage[j * m + i] = transB ? values[(int)(j * m + i)] : values[(int)(i * n + j)];
+        return Matrix<double>.Build.Dense(m, n, storage);
     }
 
     private int Rank(double[] s, int m, int n)

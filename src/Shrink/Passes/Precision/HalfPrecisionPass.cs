@@ -102,6 +102,7 @@ public sealed class HalfPrecisionPass : Pass
             Tensors++;
             foreach (var use in v.Uses.ToList())
                 use.Node.SetInput(use.Index, halfNodes.Contains(use.Node) ? stored : CastOf(stored, DataType.Float));
+            graph.RemoveInitializerIfUnused(v); // layer by layer: the float32 weight goes as soon as nothing reads it
         }
 
         /// <summary>Half nodes' float32 outputs become half; each read that needs the other type goes through a Cast.</summary>

@@ -14,7 +14,8 @@ internal static class HalfValues
     /// </summary>
     public static Tensor Convert(Tensor t, HalfFormat format, string name, ref long clamped)
     {
-        var values = t.Floats;
+        using var weight = t.ReadFloats(); // an external weight is read into a reused buffer and stays unloaded
+        var values = weight.Values;
         var bytes = new byte[values.Length * 2];
         for (var i = 0; i < values.Length; i++)
         {

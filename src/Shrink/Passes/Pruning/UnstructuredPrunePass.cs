@@ -149,13 +149,7 @@ public sealed class UnstructuredPrunePass : Pass
         else if (_options.Scope == PruneScope.Global)
             GlobalMasks(weights, masks);
         else
-            foreach (var w in weights)
-            {
-                // Layer by layer: each weight is scored, masked and replaced before the next is read.
-                var keep = Smallest(Scores(w), _options.LayerSparsity?[w.LayerName] ?? _options.Sparsity);
-                masks.Set(w.Weight.Name, keep);
-                PruningMasks.Apply(w.Weight, keep);
-            }
+            LayerMasks(weights, masks);
         if (_options.NM is not null || _options.Scope == PruneScope.Global) masks.ApplyTo(model);
         var total = weights.Sum(w => w.Tensor.ElementCount);
         var pruned = masks.Keep.Values.Sum(k => (long)k.Count(x => !x));
@@ -165,37 +159,64 @@ public sealed class UnstructuredPrunePass : Pass
         };
     }
 
+    /// <summary>
+    /// Layer scope, layer by layer: each weight is scored, masked and replaced before the next is read. The scores and their
+    /// order live in two buffers the size of the largest layer, reused, so that a big model's pass leaves no per-layer garbage
+    /// but the masks.
+    /// </summary>
+    private void LayerMasks(IReadOnlyList<PrunableWeight> weights, PruningMasks masks)
+    {
+        var largest = weights.Count == 0 ? 0 : checked((int)weights.Max(w => w.Tensor.ElementCount));
+        var (scores, order) = (new float[largest], new long[largest]);
+        foreach (var w in weights)
+        {
+            var n = (int)w.Tensor.ElementCount;
+            FillScores(w, scores.AsSpan(0, n));
+            var keep = Smallest(scores.AsSpan(0, n), order.AsSpan(0, n), _options.LayerSparsity?[w.LayerName] ?? _options.Sparsity);
+            masks.Set(w.Weight.Name, keep);
+            PruningMasks.Apply(w.Weight, keep);
+        }
+    }
+
     private float[] Scores(PrunableWeight w)
     {
+        var scores = new float[w.Tensor.ElementCount];
+        FillScores(w, scores);
+        return scores;
+    }
+
+    /// <summary>Writes the scores of <paramref name="w"/>'s weights (lowest pruned first) into <paramref name="scores"/>.</summary>
+    private void FillScores(PrunableWeight w, Span<float> scores)
+    {
         if (_options.Scores is { } given)
-            return given.TryGetValue(w.Weight.Name, out var s) && s.Length == w.Tensor.ElementCount
-                ? s
-                : throw new OptionsException($"no {_options.Method.Name()} scores for layer '{w.LayerName}'; the scores were measured on another model");
-        using var weight = w.Tensor.ReadFloats(); // read into a reused buffer: an external weight stays unloaded
-        var values = weight.Values;
-        var scores = new float[values.Length];
+        {
+            if (!given.TryGetValue(w.Weight.Name, out var s) || s.Length != w.Tensor.ElementCount)
+                throw new OptionsException($"no {_options.Method.Name()} scores for layer '{w.LayerName}'; the scores were measured on another model");
+            s.CopyTo(scores);
+            return;
+        }
         if (_options.Method == PruneMethod.Random)
         {
             // Seeded by the seed and the weight's name through a stable hash (string.GetHashCode and HashCode differ from process to process).
             var random = new Random((int)(System.IO.Hashing.XxHash32.HashToUInt32(System.Text.Encoding.UTF8.GetBytes(w.Weight.Name), _options.Seed) & 0x7fffffff));
             for (var i = 0; i < scores.Length; i++) scores[i] = random.NextSingle();
+            return;
         }
-        else
-            for (var i = 0; i < scores.Length; i++) scores[i] = Math.Abs(values[i]);
-        return scores;
+        using var weight = w.Tensor.ReadFloats(); // read into a reused buffer: an external weight stays unloaded
+        var values = weight.Values;
+        for (var i = 0; i < scores.Length; i++) scores[i] = Math.Abs(values[i]);
     }
 
-    /// <summary>Keeps all but the round(sparsity·n) lowest scores; ties broken by position.</summary>
-    private static bool[] Smallest(float[] scores, double sparsity)
+    /// <summary>Keeps all but the round(sparsity·n) lowest scores; ties broken by position. <paramref name="order"/> is scratch of the scores' length.</summary>
+    private static bool[] Smallest(ReadOnlySpan<float> scores, Span<long> order, double sparsity)
     {
         var keep = new bool[scores.Length];
         Array.Fill(keep, true);
         var k = (int)Math.Round(sparsity * scores.Length);
         if (k == 0) return keep;
         // Sorted as (score, position) packed in one long: the order of comparing the score, then the position, without a comparer.
-        var order = new long[scores.Length];
         for (var i = 0; i < scores.Length; i++) order[i] = ((long)SortableBits(scores[i]) << 32) | (uint)i;
-        Array.Sort(order);
+        order.Sort();
         for (var j = 0; j < k; j++) keep[(int)(order[j] & 0xFFFF_FFFF)] = false;
         return keep;
     }

@@ -70,26 +70,41 @@ public sealed class ClusterPass : Pass
         var recorded = ReadBits(model);
         var codebooks = new Dictionary<string, Codebook>();
         long layers = 0, clustered = 0;
-        foreach (var w in PrunableWeights.Find(model))
+        var weights = PrunableWeights.Find(model).Where(w => _options.BitsOf(w) > 0).ToList();
+        // Layer by layer: each weight is read without loading it, its non-zeros sorted in one buffer the size of the largest
+        // layer (reused), and replaced before the next is read; the replacement is the only array a layer leaves.
+        var scratch = new float[weights.Count == 0 ? 0 : weights.Max(w => w.Tensor.ElementCount)];
+        foreach (var w in weights)
         {
             var bits = _options.BitsOf(w);
-            if (bits == 0) continue;
-            var values = w.Tensor.Floats.ToArray();
-            var nonZero = values.Where(v => v != 0).ToArray();
-            var centroids = KMeans1D.Fit(nonZero, 1 << bits, _options.Init, _options.Iterations, _options.Seed);
-            for (var i = 0; i < values.Length; i++)
-                values[i] = values[i] == 0 ? 0f : centroids[KMeans1D.Nearest(centroids, values[i])]; // −0 (a masked negative weight) becomes +0
-            w.Weight.Const = Tensor.FromFloats(w.Weight.Name, w.Tensor.Dims, values);
+            var (values, centroids, nonZero) = Cluster(w.Tensor, 1 << bits, scratch);
+            w.Weight.Const = new Tensor(w.Weight.Name, DataType.Float, w.Tensor.Dims, values);
             recorded[w.Weight.Name] = bits;
             codebooks[w.Weight.Name] = new Codebook(bits, centroids);
             layers++;
-            clustered += nonZero.Length;
+            clustered += nonZero;
         }
         model.SetMetadata(BitsKey, string.Join(",", recorded.Select(kv => $"{kv.Key}:{kv.Value}")));
         return new PassResult(model, layers > 0, new Dictionary<string, long> { ["layers"] = layers, ["weights"] = clustered })
         {
             Artifacts = new IArtifact[] { new Codebooks { Weights = codebooks } },
         };
+    }
+
+    /// <summary>The bytes of <paramref name="t"/>'s weights replaced by their nearest of <paramref name="k"/> centroids fitted to its non-zeros (zeros stay zero), the centroids and the count of non-zeros.</summary>
+    private (byte[] Values, float[] Centroids, int NonZero) Cluster(Tensor t, int k, float[] scratch)
+    {
+        using var weight = t.ReadFloats();
+        var source = weight.Values;
+        var n = 0;
+        foreach (var v in source)
+            if (v != 0) scratch[n++] = v;
+        var centroids = KMeans1D.FitInPlace(scratch.AsSpan(0, n), k, _options.Init, _options.Iterations, _options.Seed);
+        var bytes = new byte[t.ByteLength];
+        var values = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes.AsSpan());
+        for (var i = 0; i < values.Length; i++)
+            values[i] = source[i] == 0 ? 0f : centroids[KMeans1D.Nearest(centroids, source[i])]; // −0 (a masked negative weight) becomes +0
+        return (bytes, centroids, n);
     }
 
     /// <summary>The clustered weights a model's metadata lists, with their index widths.</summary>

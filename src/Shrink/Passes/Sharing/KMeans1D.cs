@@ -20,15 +20,19 @@ public enum CentroidInit
 public static class KMeans1D
 {
     /// <summary>Centroids (ascending, at most <paramref name="k"/>, fewer when there are fewer distinct values) of <paramref name="values"/>.</summary>
-    public static float[] Fit(ReadOnlySpan<float> values, int k, CentroidInit init = CentroidInit.Linear, int iterations = 50, int seed = 0)
+    public static float[] Fit(ReadOnlySpan<float> values, int k, CentroidInit init = CentroidInit.Linear, int iterations = 50, int seed = 0) =>
+        FitInPlace(values.ToArray(), k, init, iterations, seed);
+
+    /// <summary><see cref="Fit"/> on values the caller lends: <paramref name="values"/> is sorted in place (no copy of a big layer's weights).</summary>
+    public static float[] FitInPlace(Span<float> values, int k, CentroidInit init = CentroidInit.Linear, int iterations = 50, int seed = 0)
     {
         if (k < 1) throw new ArgumentOutOfRangeException(nameof(k), k, "k must be at least 1");
         if (values.Length == 0) return Array.Empty<float>();
-        var sorted = values.ToArray();
-        Array.Sort(sorted);
+        var sorted = values;
+        sorted.Sort();
         var distinct = 1;
         for (var i = 1; i < sorted.Length; i++) if (sorted[i] != sorted[i - 1]) distinct++;
-        if (distinct <= k) return sorted.Distinct().ToArray(); // every value is its own centroid
+        if (distinct <= k) return Distinct(sorted); // every value is its own centroid
         var c = new double[k];
         switch (init)
         {
@@ -69,6 +73,15 @@ public static class KMeans1D
             if (!moved) break;
         }
         return c.Select(x => (float)x).Distinct().OrderBy(x => x).ToArray();
+    }
+
+    /// <summary>The distinct values of ascending <paramref name="sorted"/>, in order.</summary>
+    private static float[] Distinct(ReadOnlySpan<float> sorted)
+    {
+        var result = new List<float> { sorted[0] };
+        foreach (var v in sorted)
+            if (!v.Equals(result[^1])) result.Add(v);  // as Distinct compares: NaN equals NaN, −0 equals +0
+        return result.ToArray();
     }
 
     /// <summary>The index of the nearest of the ascending <paramref name="centroids"/>.</summary>

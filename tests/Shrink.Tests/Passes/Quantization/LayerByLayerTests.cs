@@ -173,6 +173,21 @@ public class LayerByLayerTests
         Assert.Equal(whole.Length, ModelEvaluation.GzipBytes(dir.File("m.onnx")));
     }
 
+    [Fact]
+    public void GzipBytes_OfAModelWithExternalData_CompressesItsDataFileToo()
+    {
+        using var dir = new TempDirectory();
+        OnnxWriter.Write(Chain(3), dir.File("m.onnx"), new OnnxWriteOptions { ExternalData = true, ExternalThreshold = 16 });
+        using var whole = new MemoryStream();
+        using (var gz = new System.IO.Compression.GZipStream(whole, System.IO.Compression.CompressionLevel.SmallestSize, leaveOpen: true))
+        {
+            gz.Write(File.ReadAllBytes(dir.File("m.onnx")));
+            gz.Write(File.ReadAllBytes(ExternalDataFiles.Referenced(dir.File("m.onnx")).Single()));
+        }
+        Assert.True(whole.Length > 3 * 16 * 16 * 2, "the data file's random floats are counted");
+        Assert.Equal(whole.Length, ModelEvaluation.GzipBytes(dir.File("m.onnx")));
+    }
+
     private sealed class ToleranceComparer(float tolerance) : IEqualityComparer<float>
     {
         public bool Equals(float a, float b) => Math.Abs(a - b) <= tolerance * Math.Max(1, Math.Abs(a));
