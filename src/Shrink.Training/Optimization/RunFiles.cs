@@ -85,13 +85,9 @@ internal sealed class RunFiles(OptimizeRun run)
 
     private void WriteBest(string model, Trial best)
     {
-        var bytes = File.ReadAllBytes(model);
-        using (var staged = StagedFile.Begin(Path(BestModel)))
-        {
-            staged.Write(s => s.Write(bytes));
-            OnnxRunner.CheckLoads(staged.TempPath);
-            staged.Commit();
-        }
+        // Read and written again, not copied: a trial's model may keep its weights in external data beside it.
+        var m = Onnx.OnnxReader.Read(model);
+        ModelSaver.Save(m, Path(BestModel), new Onnx.OnnxWriteOptions { ExternalData = Onnx.OnnxWriteOptions.UsesExternalData(m) });
         RecipeWriter.Write(run.RecipeOf(best.Configuration), Path(BestRecipe),
             header: [$"shrink optimize: trial {best.Number + 1} of {run.Directory} ({CompressionSpace.Summary(best.Configuration)})"]);
     }
