@@ -6,7 +6,9 @@
 # time (each part loaded, run and freed in turn, every run) and with all K resident. Peak RSS is the process's VmHWM
 # (.NET runtime included: the "baseline" row is the same process loading nothing); load is the session load time
 # (the split rows: all parts' loads in one run), first the first run (for split-resident1 every run loads its parts),
-# median the median of the later runs. The checksum of the output must be the same in every row.
+# median the median of the later runs. The checksum of the output must be the same in every row. The split runner has
+# glibc map blocks of 1 MiB or more on their own (SequentialRunnerOptions.ReleaseMemory); the row "whole, 1 MiB mmap
+# threshold" runs the whole model with the same allocator setting (MALLOC_MMAP_THRESHOLD_), for a like-for-like comparison.
 # Usage: [LAYERS=12] [WIDTH=2560] [PARTS="2 4 8"] [BATCH=1] [ROUNDS=5] bench/split.sh [OUT_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +33,7 @@ row() { # NAME PARTS LARGEST LINE
 }
 row baseline 0 - "$(bench baseline)"
 row whole 1 "$(stat -c %s "$out/mlp.onnx")" "$(bench whole "$out/mlp.onnx" "$batch" "$rounds")"
+row "whole, 1 MiB mmap threshold" 1 "$(stat -c %s "$out/mlp.onnx")" "$(MALLOC_MMAP_THRESHOLD_=1048576 bench whole "$out/mlp.onnx" "$batch" "$rounds")"
 for k in ${PARTS:-2 4 8}; do
   [ -f "$out/split$k/manifest.json" ] || shrink split "$out/mlp.onnx" --parts "$k" --out "$out/split$k" --no-check >/dev/null
   largest=$(stat -c %s "$out"/split$k/part-*.onnx | sort -n | tail -1)

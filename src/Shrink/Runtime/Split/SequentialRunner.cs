@@ -16,33 +16,23 @@ public sealed record SequentialRunnerOptions
     /// <summary>ONNX Runtime settings for every part.</summary>
     public RunnerOptions Runner { get; init; } = new();
 
+    /// <summary>
+    /// Whether freed parts' memory goes back to the system (the default). With glibc, <see cref="SequentialRunner.Open"/>
+    /// has the C library map blocks of 1 MiB or more on their own, for the whole process from then on (without it a part
+    /// loaded after another peaked at three times its weights: two halves of a model took more than the whole), and the
+    /// heap is trimmed after each part is freed. False leaves the C library's allocator as it is.
+    /// </summary>
+    public bool ReleaseMemory { get; init; } = true;
+
     public SequentialRunnerOptions Validate() =>
         Resident < 1 ? throw OptionsException.For(nameof(Resident), $"must be 1 or more, got {Resident}") : this;
 }
 
 /// <summary>
-/// Gives freed native memory back to the system after a part's session is disposed. glibc keeps freed blocks in its heap,
-/// and after the first large block is freed it raises its mmap threshold (up to 32 MiB), so the weights of the next part are
-/// allocated on the heap too and a freed part's pages would stay resident; <c>malloc_trim(0)</c> returns them. Elsewhere
-/// (another C library, another system) it does nothing.
+/// One part's run: how long loading its session took (0 when it was resident), how long it ran, and how many part
+/// sessions were open while it ran, its own included (never more than <see cref="SequentialRunnerOptions.Resident"/>).
 /// </summary>
-internal static class NativeHeap
-{
-    private static bool _unavailable = !OperatingSystem.IsLinux();
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "malloc_trim")]
-    private static extern int MallocTrim(nuint pad);
-
-    public static void Trim()
-    {
-        if (_unavailable) return;
-        try { MallocTrim(0); }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { _unavailable = true; }
-    }
-}
-
-/// <summary>One part's run: how long loading its session took (0 when it was resident) and how long it ran.</summary>
-public sealed record PartTiming(int Part, double LoadSeconds, double RunSeconds);
+public sealed record PartTiming(int Part, double LoadSeconds, double RunSeconds, int SessionsOpen);
 
 /// <summary>
 /// Runs a split model (<see cref="SplitManifest"/>) part by part in ONNX Runtime: each part's inputs are taken from
@@ -69,9 +59,17 @@ public sealed class SequentialRunner : IDisposable
     /// <summary>Each part's timing in the last <see cref="Run"/>.</summary>
     public IReadOnlyList<PartTiming> LastTimings { get; private set; } = Array.Empty<PartTiming>();
 
-    /// <summary>Reads and checks the manifest at <paramref name="manifestPath"/> (hashes included); loads no part yet.</summary>
-    public static SequentialRunner Open(string manifestPath, SequentialRunnerOptions? options = null) =>
-        new(manifestPath, SplitManifest.Read(manifestPath), (options ?? new SequentialRunnerOptions()).Validate());
+    /// <summary>
+    /// Reads and checks the manifest at <paramref name="manifestPath"/> (hashes included); loads no part yet. With
+    /// <see cref="SequentialRunnerOptions.ReleaseMemory"/>, sets the C library's allocator as that option says.
+    /// </summary>
+    public static SequentialRunner Open(string manifestPath, SequentialRunnerOptions? options = null)
+    {
+        options = (options ?? new SequentialRunnerOptions()).Validate();
+        var runner = new SequentialRunner(manifestPath, SplitManifest.Read(manifestPath), options);
+        if (options.ReleaseMemory) NativeHeap.MapLargeBlocks();
+        return runner;
+    }
 
     /// <summary>Runs the parts in order on the whole model's inputs (by name) and returns its outputs.</summary>
     public IReadOnlyList<HostTensor> Run(IReadOnlyList<HostTensor> inputs)
@@ -84,6 +82,7 @@ public sealed class SequentialRunner : IDisposable
             var clock = Stopwatch.StartNew();
             var runner = _resident[part.Index] ?? OnnxRunner.Load(SplitManifest.PartPath(_path, part), _options.Runner);
             var load = clock.Elapsed.TotalSeconds;
+            var open = _resident.Count(r => r is not null && r != runner) + 1;
             try
             {
                 var feed = part.Inputs.Select(name => store.TryGetValue(name, out var t) ? t
@@ -96,11 +95,11 @@ public sealed class SequentialRunner : IDisposable
                 else
                 {
                     runner.Dispose();
-                    NativeHeap.Trim();
+                    if (_options.ReleaseMemory) NativeHeap.Trim();
                 }
             }
             foreach (var name in part.Inputs.Where(n => lastUse.GetValueOrDefault(n, -1) <= part.Index)) store.Remove(name);
-            timings.Add(new PartTiming(part.Index, load, clock.Elapsed.TotalSeconds - load));
+            timings.Add(new PartTiming(part.Index, load, clock.Elapsed.TotalSeconds - load, open));
         }
         LastTimings = timings;
         return Manifest.Outputs.Select(o => store.TryGetValue(o.Name, out var t) ? t
