@@ -126,7 +126,7 @@ public static class ArchitectureSearch
         var identity = options.Identity();
         identity["Space"] = space.Space.Hash;
         identity["Data"] = data.Source ?? data.FashionMnist ?? "";
-        identity["Teacher"] = data.Teacher is { } teacher ? RecipeLock.FileHash(teacher) : "";
+        identity["Teacher"] = data.Teacher is { } teacher ? RecipeLock.ModelFileHash(teacher) : "";
         identity[nameof(RecipeData.TrainLimit)] = $"{data.TrainLimit}";
         return identity;
     }

@@ -41,9 +41,9 @@ internal static class RunOptions
     {
         var identity = new Dictionary<string, string>(options.Identity())
         {
-            ["Model"] = RecipeLock.FileHash(model.Path!),
+            ["Model"] = RecipeLock.ModelFileHash(model.Path!),
             ["Data"] = data.Source ?? data.FashionMnist ?? "",
-            ["Teacher"] = data.Teacher is { } teacher ? RecipeLock.FileHash(teacher) : "",
+            ["Teacher"] = data.Teacher is { } teacher ? RecipeLock.ModelFileHash(teacher) : "",
             [nameof(RecipeData.TrainLimit)] = $"{data.TrainLimit}",
         };
         return identity;

@@ -39,7 +39,7 @@ public static class RecipeLock
             SourceSha256 = d.Source is null ? null : Check(recipe, "data.source-sha256", d.SourceSha256, DataHash(d.Source), d.Source),
             CalibrationSha256 = d.Calibration is null ? null : Check(recipe, "data.calibration-sha256", d.CalibrationSha256, DataHash(d.Calibration), d.Calibration),
             TeacherSha256 = d.TeacherSource is not { } teacher ? null
-                : Check(recipe, "data.teacher-sha256", d.TeacherSha256, d.Teacher is { } file ? FileHash(file) : ModelHash(RecipeModel.FromZoo(teacher, d.TeacherSeed)), TeacherName(d)),
+                : Check(recipe, "data.teacher-sha256", d.TeacherSha256, d.Teacher is { } file ? ModelFileHash(file) : ModelHash(RecipeModel.FromZoo(teacher, d.TeacherSeed)), TeacherName(d)),
         };
         return recipe with { Model = model, Data = data, Tool = Tool };
     }
@@ -76,10 +76,20 @@ public static class RecipeLock
     public static string ModelHash(RecipeModel model)
     {
         if (model.Path is not { } path) return Convert.ToHexStringLower(SHA256.HashData(OnnxWriter.ToBytes(ModelZoo.Create(model.Zoo!, model.Seed))));
+        return ModelFileHash(path);
+    }
+
+    /// <summary>
+    /// The SHA-256 of the model file at <paramref name="path"/> followed by the external data files it names, in the order
+    /// it first names them: a model without external data hashes as <see cref="FileHash"/> does. A missing data file is a
+    /// <see cref="DataException"/> naming it.
+    /// </summary>
+    public static string ModelFileHash(string path)
+    {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (var file in new[] { path }.Concat(ExternalDataFiles.Referenced(path)))
         {
-            using var stream = DataFiles.Open(file, "model file");
+            using var stream = DataFiles.Open(file, file == path ? "model file" : "external data file");
             Append(hash, stream);
         }
         return Convert.ToHexStringLower(hash.GetHashAndReset());

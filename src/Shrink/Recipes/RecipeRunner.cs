@@ -101,12 +101,20 @@ public static class RecipeRunner
         if (!File.Exists(paths.Metrics) || !File.Exists(paths.Model)) return null;
         var label = RecipeStage.Label(paths.Index, paths.Technique);
         var metrics = StageMetrics.TryRead(paths.Metrics);
-        if (metrics is null || metrics.Technique != paths.Technique || metrics.InputSha256 != inputHash || RecipeLock.FileHash(paths.Model) != metrics.ModelSha256)
+        string? hash;
+        try { hash = RecipeLock.ModelFileHash(paths.Model); }
+        catch (DataException e)
         {
-            session.Note($"{label}: {Path.GetFileName(paths.Model)} does not match {Path.GetFileName(paths.Metrics)} or its input; running the stage again");
+            session.Note($"{label}: {Path.GetFileName(paths.Model)} cannot be verified ({e.Message}); running the stage again");
             return null;
         }
-        session.Note($"{label}: finished before, {Path.GetFileName(paths.Model)} verified (SHA-256); skipped");
+        if (metrics is null || metrics.Technique != paths.Technique || metrics.InputSha256 != inputHash || hash != metrics.ModelSha256)
+        {
+            session.Note($"{label}: {Path.GetFileName(paths.Model)} (or its external data) does not match {Path.GetFileName(paths.Metrics)} or its input; running the stage again");
+            return null;
+        }
+        var data = ExternalDataFiles.Referenced(paths.Model).Count;
+        session.Note($"{label}: finished before, {Path.GetFileName(paths.Model)}{(data > 0 ? $" and its {data} external data file{(data == 1 ? "" : "s")}" : "")} verified (SHA-256); skipped");
         return new StageOutcome(paths.Index, paths.Technique, paths.Model, paths.Metrics, metrics, Skipped: true);
     }
 

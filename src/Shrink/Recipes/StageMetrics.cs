@@ -92,7 +92,7 @@ public sealed record StageMetrics
         }
         return facts with
         {
-            ModelSha256 = RecipeLock.FileHash(file), Bytes = stats.BytesOnDisk, Parameters = stats.Parameters, NonZero = stats.NonZero,
+            ModelSha256 = RecipeLock.ModelFileHash(file), Bytes = stats.BytesOnDisk, Parameters = stats.Parameters, NonZero = stats.NonZero,
             Sparsity = stats.Sparsity, Macs = stats.Macs, Data = test?.Name, Accuracy = eval?.Accuracy, Top5 = eval?.Top5Accuracy, Loss = eval?.Loss, Fidelity = fidelity,
         };
     }

@@ -116,8 +116,43 @@ public class RecipeRunnerTests
         var again = RecipeRunner.Run(RecipeText.TwoStages(dir), dir.File("run"), new TechniqueSession { Notes = notes.Add }, resume: true);
         // Stage 1 runs again and makes the same model, so stage 2's input is unchanged and it stays done.
         Assert.Equal(new[] { false, true }, again.Stages.Select(s => s.Skipped));
-        Assert.Contains("stage 1 (prune-unstructured): 01-prune-unstructured.onnx does not match 01-prune-unstructured.json or its input; running the stage again", notes);
+        Assert.Contains("stage 1 (prune-unstructured): 01-prune-unstructured.onnx (or its external data) does not match 01-prune-unstructured.json or its input; running the stage again", notes);
         Assert.Equal(expected, File.ReadAllBytes(again.FinalModel));
+    }
+
+    [Fact]
+    public void A_finished_stage_whose_external_data_is_damaged_or_missing_runs_again_on_resume()
+    {
+        using var dir = new TempDirectory();
+        ModelSaver.Save(global::Shrink.Zoo.ModelZoo.Create("lenet300", seed: 3), dir.File("m.onnx"), new OnnxWriteOptions { ExternalData = true });
+        var first = RecipeRunner.Run(RecipeText.TwoStages(dir), dir.File("run"), TechniqueSession.Quiet);
+        var stage1 = first.Stages[0].ModelPath;
+        var data = Assert.Single(ExternalDataFiles.Referenced(stage1));   // the stage wrote its weights as its input stores them
+        Assert.Equal(RecipeText.Sha256(stage1, data), first.Stages[0].Metrics.ModelSha256);
+        var expected = File.ReadAllBytes(first.FinalModel);
+
+        var notes = new List<string>();
+        var verified = RecipeRunner.Run(RecipeText.TwoStages(dir), dir.File("run"), new TechniqueSession { Notes = notes.Add }, resume: true);
+        Assert.Equal(new[] { true, true }, verified.Stages.Select(s => s.Skipped));
+        Assert.Contains("stage 1 (prune-unstructured): finished before, 01-prune-unstructured.onnx and its 1 external data file verified (SHA-256); skipped", notes);
+
+        var bytes = File.ReadAllBytes(data);   // one weight changed in the data file, the .onnx untouched
+        bytes[bytes.Length / 2] ^= 0x40;
+        File.WriteAllBytes(data, bytes);
+        notes.Clear();
+        var damaged = RecipeRunner.Run(RecipeText.TwoStages(dir), dir.File("run"), new TechniqueSession { Notes = notes.Add }, resume: true);
+        Assert.Equal(new[] { false, true }, damaged.Stages.Select(s => s.Skipped));
+        Assert.Contains("stage 1 (prune-unstructured): 01-prune-unstructured.onnx (or its external data) does not match 01-prune-unstructured.json or its input; running the stage again", notes);
+        Assert.Equal(expected, File.ReadAllBytes(damaged.FinalModel));
+
+        File.Delete(Assert.Single(ExternalDataFiles.Referenced(stage1)));
+        notes.Clear();
+        var missing = RecipeRunner.Run(RecipeText.TwoStages(dir), dir.File("run"), new TechniqueSession { Notes = notes.Add }, resume: true);
+        Assert.Equal(new[] { false, true }, missing.Stages.Select(s => s.Skipped));
+        Assert.Contains(notes, n => n.StartsWith("stage 1 (prune-unstructured): 01-prune-unstructured.onnx cannot be verified (external data file", StringComparison.Ordinal)
+            && n.EndsWith("does not exist; check the path); running the stage again", StringComparison.Ordinal));
+        Assert.Equal(expected, File.ReadAllBytes(missing.FinalModel));
+        Assert.Equal(RecipeText.Sha256(stage1, Assert.Single(ExternalDataFiles.Referenced(stage1))), missing.Stages[0].Metrics.ModelSha256);
     }
 
     [Fact]
