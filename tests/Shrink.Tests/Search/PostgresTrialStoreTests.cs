@@ -56,55 +56,6 @@ public class PostgresTrialStoreTests
     }
 
     [Fact]
-    public void Writes_that_make_a_trial_pending_or_finish_one_wake_the_listeners_of_another_connection()
-    {
-        if (PostgresServer.Get() is not { } server) return;
-        var url = server.Url();
-        using var listener = TrialStorage.Parse(url).Open();
-        using var writer = TrialStorage.Parse(url).Open();
-        var study = writer.CreateStudy("s", Tiny(), "{}");
-        var wait = TimeSpan.FromSeconds(30);
-        Assert.True(listener.NextChange(TrialChange.Pending).Wait(wait));    // the first signal: the listener is up
-        Assert.True(listener.NextChange(TrialChange.Finished).Wait(wait));
-        var (pending, finished) = (listener.NextChange(TrialChange.Pending), listener.NextChange(TrialChange.Finished));
-        Assert.Null(writer.Claim(study, "w", TimeSpan.FromMinutes(5)));     // nothing written, nothing announced
-        writer.Add(study, [P(0, "p"), P(1, "q")]);
-        Assert.True(pending.Wait(wait));
-        Assert.False(finished.IsCompleted);
-        var first = writer.Claim(study, "w", TimeSpan.FromMinutes(5))!;
-        finished = listener.NextChange(TrialChange.Finished);
-        Assert.True(writer.Finish(first.Id, "w", TrialResult.Completed(Loss(1)), 1));
-        Assert.True(finished.Wait(wait));
-        var second = writer.Claim(study, "w", TimeSpan.FromMinutes(5))!;
-        pending = listener.NextChange(TrialChange.Pending);
-        Assert.True(writer.Release(second.Id, "w"));
-        Assert.True(pending.Wait(wait));
-        Assert.Same(TrialChanges.Never, ((ITrialStore)new MemoryTrialStore()).NextChange(TrialChange.Pending));   // a store that cannot tell: its readers poll
-    }
-
-    [Fact]
-    public void Workers_and_the_coordinator_are_woken_by_the_store_not_by_their_polls()
-    {
-        if (PostgresServer.Get() is not { } server) return;
-        var url = server.Url();
-        using var dir = new TempDirectory();
-        using var coordinatorStore = TrialStorage.Parse(url).Open();
-        using var workerStore = TrialStorage.Parse(url).Open();
-        using var stop = new CancellationTokenSource();
-        // Polls of 20 s: 6 trials one after another would take two minutes if only the polls woke them.
-        var poll = TimeSpan.FromSeconds(20);
-        var worker = Task.Run(() => new TrialWorker(workerStore, SyntheticJob.Register(new TrialJobs()),
-            new TrialWorkerOptions { Threads = 1, Poll = poll, Lease = TimeSpan.FromMinutes(3) }).RunAsync(stop.Token));
-        var options = new SyntheticStudyOptions { Study = "woken", Seconds = 0, Artifacts = dir.File("artifacts"), Seed = 5 };
-        Directory.CreateDirectory(options.Artifacts);
-        var coordinate = Task.Run(() => SyntheticJob.Coordinate(coordinatorStore, options, new CoordinatorOptions { MaxTrials = 6, Ahead = 1, Poll = poll }));
-        Assert.True(coordinate.Wait(TimeSpan.FromSeconds(60)), "the coordinator did not finish 6 trials within a minute");
-        stop.Cancel();
-        worker.Wait(TimeSpan.FromSeconds(30));
-        Assert.Equal(6, coordinate.Result.Summary.Trials.Count(t => t.Status == TrialStatus.Completed));
-    }
-
-    [Fact]
     public void Parallel_claimers_on_their_own_connections_get_each_trial_exactly_once()
     {
         if (PostgresServer.Get() is not { } server) return;

@@ -14,10 +14,7 @@ public sealed record CoordinatorOptions
     /// <summary>Pending trials kept waiting at least (more when the live workers have more slots: one waiting per slot, so a worker that finishes claims its next trial at once).</summary>
     public int Ahead { get; init; } = 2;
 
-    /// <summary>
-    /// How often the store is read for results. A store that announces finished trials (<see cref="ITrialStore.NextChange"/>)
-    /// wakes the coordinator sooner, at most five times a poll, so a burst of results is read together.
-    /// </summary>
+    /// <summary>How often the store is read for results.</summary>
     public TimeSpan Poll { get; init; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>A worker is alive while its heartbeat is younger than this.</summary>
@@ -79,11 +76,8 @@ public sealed class SearchCoordinator
             Beat(WorkerRecord.Stopped);
             return new SearchSummary(trials, finished, stop);
         }
-        var pass = Stopwatch.StartNew();
         while (true)
         {
-            var changed = store.NextChange(TrialChange.Finished);   // before the read: a result written during it wakes the wait
-            pass.Restart();
             Beat("coordinator");
             store.Recover(_study.Info, DateTimeOffset.UtcNow, _options.MaxInterruptions);
             var trials = _study.Trials();
@@ -98,12 +92,7 @@ public sealed class SearchCoordinator
             var atLimit = _options.MaxTrials is { } max && _study.Trials().Count >= max;
             if ((atLimit || exhausted) && _study.Trials().All(t => t.IsFinished))
                 return End(_study.Trials(), exhausted && !atLimit ? SearchStop.Exhausted : SearchStop.TrialLimit);
-            try
-            {
-                var tick = Task.Delay(_options.Poll, cancellation);
-                if (await Task.WhenAny(tick, changed).ConfigureAwait(false) != tick && _options.Poll / 5 - pass.Elapsed is { Ticks: > 0 } pause)
-                    await Task.Delay(pause, cancellation).ConfigureAwait(false);
-            }
+            try { await Task.Delay(_options.Poll, cancellation).ConfigureAwait(false); }
             catch (OperationCanceledException) { }
         }
     }

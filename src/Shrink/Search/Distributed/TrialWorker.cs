@@ -93,8 +93,6 @@ public sealed class TrialWorker
         {
             while (true)
             {
-                // Taken before the claims: a trial written while they run still wakes the wait below.
-                var written = running.Count < _options.Threads ? _store.NextChange(TrialChange.Pending) : TrialChanges.Never;
                 if (!cancellation.IsCancellationRequested) Fill(running, cancellation);
                 if (first) _options.Note?.Invoke($"worker {_options.Name} (Shrink {_options.Version}): {_options.Threads} at once on {Describe(_store)}");
                 first = false;
@@ -102,8 +100,7 @@ public sealed class TrialWorker
                 else if (cancellation.IsCancellationRequested || idle.Elapsed >= _options.IdleExit) break;
                 var wait = running.Count < _options.Threads ? _options.Poll : _options.Lease / 3;
                 var tick = Task.Delay(Min(wait, _options.Lease / 3 - beat.Elapsed), CancellationToken.None);
-                var wake = running.Count < _options.Threads && !cancellation.IsCancellationRequested ? written : TrialChanges.Never;
-                var done = await Task.WhenAny(running.Select(r => (Task)r.Task).Append(tick).Append(wake)).ConfigureAwait(false);
+                var done = await Task.WhenAny(running.Select(r => (Task)r.Task).Append(tick)).ConfigureAwait(false);
                 if (beat.Elapsed >= _options.Lease / 3) { Beat(running); beat.Restart(); }
                 foreach (var r in running.Where(r => r.Task.IsCompleted).ToList())
                 {

@@ -104,31 +104,6 @@ public interface ITrialStore : IDisposable
 
     /// <summary>The store's current time (the server's for a shared store), for status figures.</summary>
     DateTimeOffset Now();
-
-    /// <summary>
-    /// A task that completes at the next change of kind <paramref name="change"/> written after this call, by any
-    /// connection, or never (a store that cannot tell: its readers poll). A hint that lets a waiting worker or
-    /// coordinator look again at once instead of at its next poll, never a promise: it may also complete when nothing
-    /// of the kind happened (a listener reconnecting), and callers still poll.
-    /// </summary>
-    Task NextChange(TrialChange change) => TrialChanges.Never;
-}
-
-/// <summary>What <see cref="ITrialStore.NextChange"/> waits for.</summary>
-public enum TrialChange
-{
-    /// <summary>A trial became pending: written by a coordinator, released, or given back after its lease ended.</summary>
-    Pending,
-
-    /// <summary>A trial finished (completed, failed or pruned).</summary>
-    Finished,
-}
-
-/// <summary>The task of a store without change notifications.</summary>
-public static class TrialChanges
-{
-    /// <summary>A task that never completes.</summary>
-    public static Task Never { get; } = new TaskCompletionSource().Task;
 }
 
 /// <summary>A trial store that cannot be used: not a database, a newer schema, another run holds it, the disk refused.</summary>

@@ -82,7 +82,6 @@ public sealed partial class PostgresTrialStore : ITrialStore
                 VALUES (@s, @n, @c, @h, @b, 'pending', @o, @p, now()) RETURNING {Columns}
                 """, ReadTrial, ("s", study.Id), ("n", next++), ("c", p.Configuration.Json), ("h", p.Configuration.Hash),
                 ("b", p.Budget), ("o", p.Origin), ("p", p.Parent)));
-        if (added.Count > 0) Notify(c, tx, TrialChange.Pending);
         return (IReadOnlyList<Trial>)added;
     }), $"study '{study.Name}' has a trial of one of these configurations at its budget already");
 
@@ -107,10 +106,7 @@ public sealed partial class PostgresTrialStore : ITrialStore
                 WHERE id = @id AND status = 'running' AND worker = @w
                 """, ("st", StatusText(result.Status)), ("m", Json(result.Metrics)), ("a", Json(result.Attributes)),
                 ("path", result.ModelPath), ("e", result.Error), ("sec", seconds), ("id", trialId), ("w", worker)) == 1)
-            {
-                Notify(c, tx, TrialChange.Finished);
                 return true;
-            }
             if (LockTrials(c, tx, "FOR UPDATE", "id = @id", ("id", trialId)).SingleOrDefault() is not { } t) return false;
             if (TrialRows.IsRepeat(t, worker, result)) return true;
             Execute(c, tx, """
@@ -121,15 +117,10 @@ public sealed partial class PostgresTrialStore : ITrialStore
         });
     }
 
-    public bool Release(long trialId, string worker) => Write("release a trial in", (c, tx) =>
-    {
-        var released = Execute(c, tx, """
-            UPDATE trials SET status = 'pending', worker = NULL, started = NULL, lease_expires = NULL
-            WHERE id = @id AND status = 'running' AND worker = @w
-            """, ("id", trialId), ("w", worker)) == 1;
-        if (released) Notify(c, tx, TrialChange.Pending);
-        return released;
-    });
+    public bool Release(long trialId, string worker) => Write("release a trial in", (c, tx) => Execute(c, tx, """
+        UPDATE trials SET status = 'pending', worker = NULL, started = NULL, lease_expires = NULL
+        WHERE id = @id AND status = 'running' AND worker = @w
+        """, ("id", trialId), ("w", worker)) == 1);
 
     /// <summary>As the contract says, with the lease compared to the server's clock unless <paramref name="expiredBefore"/> is <see cref="DateTimeOffset.MaxValue"/>.</summary>
     public IReadOnlyList<Trial> Recover(StudyInfo study, DateTimeOffset expiredBefore, int maxInterruptions) => Write("recover trials in", (c, tx) =>
@@ -145,11 +136,6 @@ public sealed partial class PostgresTrialStore : ITrialStore
                     finished = @fin, error = @e WHERE id = @id
                 """, ("st", StatusText(r.Status)), ("i", r.Interruptions), ("w", r.Worker), ("start", Utc(r.Started)),
                 ("fin", Utc(r.Finished)), ("e", r.Error), ("id", t.Id));
-        }
-        if (stale.Count > 0)
-        {
-            Notify(c, tx, TrialChange.Pending);    // pending again, for the workers
-            Notify(c, tx, TrialChange.Finished);   // or failed after too many interruptions, for the coordinator
         }
         return (IReadOnlyList<Trial>)stale.Select(t => ReadTrials(c, tx, "id = @id", ("id", t.Id)).Single()).ToList();
     });
@@ -177,11 +163,7 @@ public sealed partial class PostgresTrialStore : ITrialStore
 
     public DateTimeOffset Now() => Read(c => Execute(c, null, "SELECT now()", r => Time(r, 0)!.Value).Single());
 
-    public void Dispose()
-    {
-        DisposeListeners();
-        _source.Dispose();
-    }
+    public void Dispose() => _source.Dispose();
 
     /// <summary>A unique violation (a study or a (hash, budget) that exists) as the contract's <see cref="InvalidOperationException"/>.</summary>
     private static T Unique<T>(Func<T> body, string message)
