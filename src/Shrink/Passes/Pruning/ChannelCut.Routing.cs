@@ -177,25 +177,4 @@ public sealed partial class ChannelCut
     private static Tensor IndexTensor(string name, long[] values, DataType type) => type == DataType.Int32
         ? new Tensor(name, DataType.Int32, new long[] { values.Length }, values.SelectMany(v => BitConverter.GetBytes(checked((int)Math.Clamp(v, int.MinValue, int.MaxValue)))).ToArray())
         : Tensor.FromInt64s(name, new long[] { values.Length }, values);
-
-    /// <summary>Keeps the given indices (in the given order) along an axis of an initializer.</summary>
-    internal static void SliceTensor(Value v, int axis, long[] keep)
-    {
-        var t = v.Const!;
-        var dims = t.Dims;
-        long inner = 1;
-        for (var i = axis + 1; i < dims.Length; i++) inner *= dims[i];
-        var outer = t.ElementCount / (dims[axis] * inner);
-        var size = t.DataType.ByteCount(1);
-        var source = t.SharedBytes; // read only
-        var data = new byte[outer * keep.Length * inner * size];
-        var run = (int)(inner * size);
-        for (long o = 0; o < outer; o++)
-            for (var k = 0; k < keep.Length; k++)
-                Buffer.BlockCopy(source, (int)((o * dims[axis] + keep[k]) * inner * size), data, (int)((o * keep.Length + k) * inner * size), run);
-        var newDims = (long[])dims.Clone();
-        newDims[axis] = keep.Length;
-        v.Const = new Tensor(t.Name, t.DataType, newDims, data);
-        v.Shape = Shape.Of(newDims);
-    }
 }

@@ -34,23 +34,73 @@ public static class ChannelImportance
         _ => throw new ArgumentOutOfRangeException(nameof(method), method, "not a structured pruning method"),
     };
 
-    /// <summary>The slices of a tensor along an axis, each flattened.</summary>
+    /// <summary>
+    /// The slices of a tensor along an axis, each flattened, in float64. A float32 tensor is read through
+    /// <see cref="Tensor.ReadFloats"/> (a pooled buffer; an external weight stays unloaded), so only the rows are new.
+    /// </summary>
     internal static double[][] Rows(Tensor t, int axis)
     {
-        var values = t.ToDoubles();
+        var (outer, channels, inner) = Split(t, axis);
+        var rows = new double[channels][];
+        for (var c = 0; c < channels; c++) rows[c] = new double[outer * inner];
+        if (t.DataType != DataType.Float)
+        {
+            var values = t.ToDoubles();
+            for (long o = 0; o < outer; o++)
+                for (var c = 0; c < channels; c++)
+                    Array.Copy(values, (o * channels + c) * inner, rows[c], o * inner, inner);
+            return rows;
+        }
+        using var lease = t.ReadFloats();
+        var floats = lease.Values;
+        for (long o = 0; o < outer; o++)
+            for (var c = 0; c < channels; c++)
+            {
+                var source = floats.Slice((int)((o * channels + c) * inner), (int)inner);
+                var row = rows[c].AsSpan((int)(o * inner), (int)inner);
+                for (var j = 0; j < source.Length; j++) row[j] = source[j];
+            }
+        return rows;
+    }
+
+    /// <summary>
+    /// The L1 norm (Σ|w|) or the L2 norm (√Σw²) of each slice of a tensor along an axis, summed in float64 in the slice's
+    /// order (as <c>Rows(t, axis)[c].Sum(…)</c> would, bit for bit) while the values stream once from
+    /// <see cref="Tensor.ReadFloats"/>: no float64 copy of the weight, and an external weight stays unloaded.
+    /// </summary>
+    internal static double[] RowNorms(Tensor t, int axis, bool l1)
+    {
+        if (t.DataType != DataType.Float)
+            return Rows(t, axis).Select(r => l1 ? r.Sum(Math.Abs) : Math.Sqrt(r.Sum(x => x * x))).ToArray();
+        var (outer, channels, inner) = Split(t, axis);
+        var sums = new double[channels];
+        using var lease = t.ReadFloats();
+        var values = lease.Values;
+        var at = 0;
+        for (long o = 0; o < outer; o++)
+            for (var c = 0; c < channels; c++)
+            {
+                var sum = sums[c];
+                foreach (var v in values.Slice(at, (int)inner))
+                {
+                    double x = v;
+                    sum += l1 ? Math.Abs(x) : x * x;
+                }
+                sums[c] = sum;
+                at += (int)inner;
+            }
+        if (!l1)
+            for (var c = 0; c < channels; c++) sums[c] = Math.Sqrt(sums[c]);
+        return sums;
+    }
+
+    /// <summary>A tensor's elements as [outer, channels, inner] around <paramref name="axis"/>.</summary>
+    private static (long Outer, int Channels, long Inner) Split(Tensor t, int axis)
+    {
         var dims = t.Dims;
         long inner = 1;
         for (var i = axis + 1; i < dims.Length; i++) inner *= dims[i];
-        var outer = values.LongLength / (dims[axis] * inner);
-        var rows = new double[dims[axis]][];
-        for (var c = 0; c < dims[axis]; c++)
-        {
-            var row = new double[outer * inner];
-            for (long o = 0; o < outer; o++)
-                Array.Copy(values, (o * dims[axis] + c) * inner, row, o * inner, inner);
-            rows[c] = row;
-        }
-        return rows;
+        return (t.ElementCount / (dims[axis] * inner), (int)dims[axis], inner);
     }
 }
 
@@ -68,9 +118,8 @@ public sealed class FilterNorm : IChannelImportance
         var scores = new double[group.Channels];
         foreach (var p in group.Producers)
         {
-            var rows = ChannelImportance.Rows(p.Weight.Const!, p.Axis);
-            for (var c = 0; c < rows.Length; c++)
-                scores[c] += _l1 ? rows[c].Sum(Math.Abs) : Math.Sqrt(rows[c].Sum(x => x * x));
+            var norms = ChannelImportance.RowNorms(p.Weight.Const!, p.Axis, _l1);
+            for (var c = 0; c < norms.Length; c++) scores[c] += norms[c];
         }
         return scores;
     }
