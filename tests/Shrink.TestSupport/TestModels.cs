@@ -33,6 +33,40 @@ internal static class TestModels
         return (a.ToFloat32(), a.Shape);
     }
 
+    /// <summary>
+    /// x [1, <paramref name="width"/>] → MatMul × <paramref name="layers"/> with [width, width] weights drawn from
+    /// <c>new Random(seed)</c> as NextDouble() − 0.5, layer by layer (the last a Gemm with transB, whose weight is
+    /// transposed), with a Relu between layers when <paramref name="relu"/>: the layer-by-layer tests' model.
+    /// </summary>
+    public static Model MatMulChain(int layers, int width, int seed, bool relu)
+    {
+        var random = new Random(seed);
+        var g = new Graph("chain");
+        var x = new Value("x", DataType.Float, Shape.Of(1, width));
+        g.Inputs.Add(x);
+        for (var i = 0; i < layers; i++)
+        {
+            var last = i == layers - 1;
+            var w = g.AddInitializer(Tensor.FromFloats($"w{i}", new long[] { width, width },
+                Enumerable.Range(0, width * width).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray()));
+            var node = new Node(last ? "Gemm" : "MatMul", "", $"layer{i}");
+            if (last) node.Attributes.Add(Shrink.Ir.Attribute.Int("transB", 1));
+            node.AddInput(x);
+            node.AddInput(w);
+            x = node.AddOutput(new Value(last ? "y" : $"h{i}", DataType.Float, Shape.Of(1, width)))!;
+            g.AddNode(node);
+            if (last || !relu) continue;
+            var r = new Node("Relu", "", $"relu{i}");
+            r.AddInput(x);
+            x = r.AddOutput(new Value($"r{i}", DataType.Float, Shape.Of(1, width)))!;
+            g.AddNode(r);
+        }
+        g.Outputs.Add(x);
+        var model = new Model(g) { IrVersion = 8 };
+        model.OpsetImports.Add(new("", 17));
+        return model;
+    }
+
     /// <summary>Zoo model <paramref name="zoo"/> (seed 3) pruned globally to <paramref name="sparsity"/> and clustered to <paramref name="bits"/> bits (convolutions 8).</summary>
     public static Model Clustered(string zoo, double sparsity, int bits)
     {

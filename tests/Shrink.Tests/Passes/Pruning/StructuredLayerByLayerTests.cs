@@ -15,33 +15,7 @@ namespace Shrink.Tests.Passes.Pruning;
 public class StructuredLayerByLayerTests
 {
     /// <summary>x [1, 32] → MatMul × <paramref name="layers"/> with seeded [32, 32] weights, Relu between (a Gemm with transB last).</summary>
-    private static Model Chain(int layers)
-    {
-        var random = new Random(7);
-        var g = new Graph("chain");
-        var x = new Value("x", DataType.Float, Shape.Of(1, 32));
-        g.Inputs.Add(x);
-        for (var i = 0; i < layers; i++)
-        {
-            var last = i == layers - 1;
-            var w = g.AddInitializer(Tensor.FromFloats($"w{i}", new long[] { 32, 32 }, Values(random, 32 * 32)));
-            var node = new Node(last ? "Gemm" : "MatMul", "", $"layer{i}");
-            if (last) node.Attributes.Add(Shrink.Ir.Attribute.Int("transB", 1));
-            node.AddInput(x);
-            node.AddInput(w);
-            x = node.AddOutput(new Value(last ? "y" : $"h{i}", DataType.Float, Shape.Of(1, 32)))!;
-            g.AddNode(node);
-            if (last) break;
-            var relu = new Node("Relu", "", $"relu{i}");
-            relu.AddInput(x);
-            x = relu.AddOutput(new Value($"r{i}", DataType.Float, Shape.Of(1, 32)))!;
-            g.AddNode(relu);
-        }
-        g.Outputs.Add(x);
-        var model = new Model(g) { IrVersion = 8 };
-        model.OpsetImports.Add(new("", 17));
-        return model;
-    }
+    private static Model Chain(int layers) => TestModels.MatMulChain(layers, 32, seed: 7, relu: true);
 
     private static float[] Values(Random random, int count) => Enumerable.Range(0, count).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
 

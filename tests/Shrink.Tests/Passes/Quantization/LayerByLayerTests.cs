@@ -21,27 +21,7 @@ namespace Shrink.Tests.Passes.Quantization;
 public class LayerByLayerTests
 {
     /// <summary>x [1, 16] → MatMul × <paramref name="layers"/> with seeded [16, 16] weights (a Gemm with transB last, whose weight is transposed).</summary>
-    private static Model Chain(int layers)
-    {
-        var random = new Random(5);
-        var g = new Graph("chain");
-        var x = new Value("x", DataType.Float, Shape.Of(1, 16));
-        g.Inputs.Add(x);
-        for (var i = 0; i < layers; i++)
-        {
-            var w = g.AddInitializer(Tensor.FromFloats($"w{i}", new long[] { 16, 16 }, Enumerable.Range(0, 256).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray()));
-            var node = new Node(i == layers - 1 ? "Gemm" : "MatMul", "", $"layer{i}");
-            if (i == layers - 1) node.Attributes.Add(Shrink.Ir.Attribute.Int("transB", 1));
-            node.AddInput(x);
-            node.AddInput(w);
-            x = node.AddOutput(new Value(i == layers - 1 ? "y" : $"h{i}", DataType.Float, Shape.Of(1, 16)))!;
-            g.AddNode(node);
-        }
-        g.Outputs.Add(x);
-        var model = new Model(g) { IrVersion = 8 };
-        model.OpsetImports.Add(new("", 17));
-        return model;
-    }
+    private static Model Chain(int layers) => TestModels.MatMulChain(layers, 16, seed: 5, relu: false);
 
     private static ref byte First(Tensor t) => ref MemoryMarshal.GetReference(t.Bytes);
 
