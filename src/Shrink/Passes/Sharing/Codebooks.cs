@@ -20,7 +20,22 @@ public sealed record Codebooks : IArtifact
     /// </summary>
     public static Codebooks From(Model model) => new()
     {
-        Weights = ClusterPass.ReadBits(model).ToDictionary(kv => kv.Key, kv => new Codebook(kv.Value,
-            model.Graph.FindInitializer(kv.Key)!.Const!.Floats.ToArray().Where(v => v != 0).Distinct().Order().ToArray())),
+        Weights = ClusterPass.ReadBits(model).ToDictionary(kv => kv.Key, kv => new Codebook(kv.Value, SharedValues(model.Graph.FindInitializer(kv.Key)!.Const!))),
     };
+
+    /// <summary>
+    /// The distinct non-zero values of a float32 weight in ascending order, read where they lie: no copy of the weight is
+    /// made (a copy per layer was garbage the size of the whole model by the last layer), and one still in external data
+    /// is read in pooled chunks and stays there.
+    /// </summary>
+    private static float[] SharedValues(Tensor weight)
+    {
+        var values = new HashSet<float>();
+        using (var lease = weight.ReadFloats())
+            foreach (var v in lease.Values)
+                if (v != 0) values.Add(v);
+        var result = values.ToArray();
+        Array.Sort(result);
+        return result;
+    }
 }

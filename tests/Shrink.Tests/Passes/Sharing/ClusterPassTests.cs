@@ -1,6 +1,8 @@
+using Shrink.Onnx;
 using Shrink.Passes;
 using Shrink.Passes.Sharing;
 using Shrink.Runtime;
+using Shrink.TestSupport;
 using Xunit;
 using static Shrink.Tests.Passes.GraphStructure;
 
@@ -44,5 +46,28 @@ public class ClusterPassTests
         var scale = expected.Max(Math.Abs);
         // Seeded weights and inputs, so the error is fixed: measured 0.0755 of the output scale (largest element); the gate leaves 6 %.
         Assert.InRange(expected.Zip(actual).Max(p => Math.Abs(p.First - p.Second)) / scale, 0, 0.08);
+    }
+
+    [Fact]
+    public void Codebooks_OfAClusteredModelReadWithExternalData_AreTheSharedValues_AndLeaveItsWeightsUnloaded()
+    {
+        using var dir = new TempDirectory();
+        var result = new ClusterPass(new ClusterOptions { Bits = 3 }).Run(Mlp(), new PassContext());
+        OnnxWriter.Write(result.Model, dir.File("c.onnx"), new OnnxWriteOptions { ExternalData = true, ExternalThreshold = 16 });
+        var lazy = OnnxReader.Read(dir.File("c.onnx"));
+
+        var read = Codebooks.From(lazy);
+        var held = Codebooks.From(result.Model);
+        var fitted = result.Artifact<Codebooks>()!;
+        Assert.Equal(fitted.Weights.Keys.Order(), read.Weights.Keys.Order());
+        foreach (var (name, book) in read.Weights)
+        {
+            Assert.Equal(held.Weights[name].Centroids, book.Centroids);                          // ascending, distinct, non-zero
+            Assert.Equal(book.Centroids.Order().Distinct(), book.Centroids);
+            Assert.Subset(fitted.Weights[name].Centroids.ToHashSet(), book.Centroids.ToHashSet()); // the values are the fitted centroids
+            Assert.InRange(book.Centroids.Length, 2, 8);
+            Assert.Equal(3, book.Bits);
+        }
+        Assert.All(lazy.Graph.Initializers, v => Assert.False(v.Const!.IsLoaded));             // read in pooled chunks, not loaded
     }
 }
