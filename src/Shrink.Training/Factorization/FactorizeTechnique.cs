@@ -36,7 +36,7 @@ public sealed class FactorizeTechnique : Technique<FactorizeTechniqueOptions>
     public override TechniqueResult Run(Model model, FactorizeTechniqueOptions options, TechniqueInputs inputs, TechniqueSession session)
     {
         Validate(options, inputs);
-        var pass = new LowRankPass(options.LowRank);
+        var pass = new LowRankPass(options.LowRank, TorchSvd.Instance);
         if (pass.Refusal(model) is { } reason) throw new OptionsException(reason);
         var context = new PassContext();
         var result = new PassPipeline(new UnshareInitializersPass(), pass).Run(model, context);

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace Shrink.Runtime;
 
 /// <summary>
-/// What the C library's allocator keeps of ONNX Runtime's freed memory. glibc serves a block of 128 KiB or more with its
+/// What the C library's allocator keeps of ONNX Runtime's (and libtorch's) freed memory. glibc serves a block of 128 KiB or more with its
 /// own <c>mmap</c> and returns it to the system on <c>free</c>, but after the first such block is freed it raises that
 /// threshold to the block's size (up to 32 MiB): from then on a model's weight tensors, the buffers ONNX Runtime parses
 /// the file into and the copies prepacking replaces are all taken from the heap, and what a session frees while it loads
@@ -12,7 +12,7 @@ namespace Shrink.Runtime;
 /// whole at 462). <see cref="MapLargeBlocks"/> fixes the threshold, which also stops glibc moving it; elsewhere (another
 /// C library, another system) both calls do nothing.
 /// </summary>
-internal static class NativeHeap
+public static class NativeHeap
 {
     /// <summary>Blocks of this size or more are mapped on their own and unmapped when freed.</summary>
     internal const int MapThreshold = 1 << 20;

@@ -1,4 +1,4 @@
-using MathNet.Numerics.LinearAlgebra;
+using System.Runtime.InteropServices;
 using Shrink.Ir;
 using Shrink.Passes.Pruning;
 using Shrink.Techniques;
@@ -40,8 +40,11 @@ public sealed record LowRankOptions
 public sealed class LowRankPass : Pass
 {
     private readonly LowRankOptions _options;
+    private readonly ISvdSolver _svd;
 
-    public LowRankPass(LowRankOptions options) => _options = options.Validate();
+    /// <param name="options">How ranks are chosen, and which layers.</param>
+    /// <param name="svd">What computes the decompositions (default: <see cref="ManagedSvd"/>).</param>
+    public LowRankPass(LowRankOptions options, ISvdSolver? svd = null) => (_options, _svd) = (options.Validate(), svd ?? ManagedSvd.Instance);
 
     public override string Id => "factorize-lowrank";
 
@@ -109,8 +112,8 @@ public sealed class LowRankPass : Pass
         var (conv, transB) = (w.Layout.Spatial, !w.Layout.Spatial && w.Layout.OutputAxis == 0);
         var (m, n) = conv ? ((int)t.Dims[0], (int)(t.ElementCount / t.Dims[0]))
             : transB ? ((int)t.Dims[1], (int)t.Dims[0]) : ((int)t.Dims[0], (int)t.Dims[1]);
-        var svd = AsMatrix(t, m, n, transB).Svd(true);
-        var s = svd.S.ToArray();
+        using var svd = Decompose(t, m, n, transB);
+        var s = svd.SingularValues;
         var full = s.Length;
         var rank = Rank(s, m, n);
         if ((long)rank * (m + n) >= (long)m * n)
@@ -118,27 +121,22 @@ public sealed class LowRankPass : Pass
             context.Notes.Add($"'{w.LayerName}' left alone: rank {rank} of {full} would not make it smaller ({(long)rank * (m + n):N0} parameters against {(long)m * n:N0})");
             return null;
         }
-        // M ≈ (U_r √S) (√S V_rᵀ)
-        var left = Matrix<double>.Build.Dense(m, rank, (i, j) => svd.U[i, j] * Math.Sqrt(s[j]));
-        var right = Matrix<double>.Build.Dense(rank, n, (i, j) => Math.Sqrt(s[i]) * svd.VT[i, j]);
-        Rewrite(graph, node, w, left, right, rank);
+        // M ≈ (U_r √S) (√S V_rᵀ), written straight into the bytes of the two new weights
+        var (left, right) = (new byte[(long)m * rank * sizeof(float)], new byte[(long)rank * n * sizeof(float)]);
+        svd.Factors(rank, MemoryMarshal.Cast<byte, float>(left.AsSpan()), MemoryMarshal.Cast<byte, float>(right.AsSpan()));
+        Rewrite(graph, node, w, left, right, rank, m, n);
         graph.RemoveInitializerIfUnused(w.Weight); // layer by layer: the dense weight goes as soon as its factors exist
         return (new LayerRank(rank, full), (long)m * n, (long)rank * (m + n));
     }
 
     /// <summary>
-    /// The weight as the matrix M [m, n] (column-major storage), read without loading it: a Conv's [O, I·k·k] or a dense [K, N]
-    /// are its row-major values, a dense weight stored [N, K] (<paramref name="transB"/>) its values as they are.
+    /// The decomposition of the weight as the matrix M [m, n], read without loading it: a Conv's [O, I·k·k] or a dense [K, N]
+    /// are its row-major values, a dense weight stored [N, K] (<paramref name="transB"/>) its column-major ones.
     /// </summary>
-    private static Matrix<double> AsMatrix(Tensor t, int m, int n, bool transB)
+    private SvdFactors Decompose(Tensor t, int m, int n, bool transB)
     {
         using var weight = t.ReadFloats();
-        var values = weight.Values;
-        var storage = new double[(long)m * n];
-        for (long i = 0; i < m; i++)
-            for (long j = 0; j < n; j++)
-                storage[j * m + i] = transB ? values[(int)(j * m + i)] : values[(int)(i * n + j)];
-        return Matrix<double>.Build.Dense(m, n, storage);
+        return _svd.Decompose(weight.Values, m, n, columnMajor: transB);
     }
 
     private int Rank(double[] s, int m, int n)
@@ -156,7 +154,7 @@ public sealed class LowRankPass : Pass
     }
 
     /// <summary>Replaces the layer by its two factors; the second takes over the layer's output (and its name when it is a graph output).</summary>
-    private static void Rewrite(Graph graph, Node node, PrunableWeight w, Matrix<double> left, Matrix<double> right, int rank)
+    private static void Rewrite(Graph graph, Node node, PrunableWeight w, byte[] left, byte[] right, int rank, int m, int n)
     {
         var name = w.LayerName;
         var conv = w.Layout.Spatial;
@@ -164,11 +162,11 @@ public sealed class LowRankPass : Pass
         // Conv: r filters [r, I, kh, kw] = rows of √S·Vᵀ, then a 1×1 conv [O, r, 1, 1] = U·√S.
         // Gemm/MatMul: x [.., K] · A [K, r] · B [r, N], where the matrix [K, N] = left · right.
         var a = graph.AddInitializer(conv
-            ? Tensor.FromFloats(w.Weight.Name + "_lowrank_a", new[] { (long)rank, dims[1], dims[2], dims[3] }, ToFloats(right))
-            : Tensor.FromFloats(w.Weight.Name + "_lowrank_a", new[] { (long)left.RowCount, (long)rank }, ToFloats(left)));
+            ? new Tensor(w.Weight.Name + "_lowrank_a", DataType.Float, new[] { (long)rank, dims[1], dims[2], dims[3] }, right)
+            : new Tensor(w.Weight.Name + "_lowrank_a", DataType.Float, new[] { (long)m, rank }, left));
         var b = graph.AddInitializer(conv
-            ? Tensor.FromFloats(w.Weight.Name + "_lowrank_b", new[] { dims[0], (long)rank, 1, 1 }, ToFloats(left))
-            : Tensor.FromFloats(w.Weight.Name + "_lowrank_b", new[] { (long)rank, (long)right.ColumnCount }, ToFloats(right)));
+            ? new Tensor(w.Weight.Name + "_lowrank_b", DataType.Float, new[] { dims[0], (long)rank, 1, 1 }, left)
+            : new Tensor(w.Weight.Name + "_lowrank_b", DataType.Float, new[] { rank, (long)n }, right));
 
         var first = new Node(node.OpType, "", graph.UniqueName(name + "_lowrank_a"));
         foreach (var attribute in node.Attributes) first.Attributes.Add(attribute);
@@ -188,14 +186,5 @@ public sealed class LowRankPass : Pass
         graph.InsertBefore(node, second);
         graph.ReplaceAllUsesWith(y, output);
         graph.RemoveNode(node);
-    }
-
-    private static float[] ToFloats(Matrix<double> m)
-    {
-        var result = new float[m.RowCount * m.ColumnCount];
-        for (var i = 0; i < m.RowCount; i++)
-            for (var j = 0; j < m.ColumnCount; j++)
-                result[i * m.ColumnCount + j] = (float)m[i, j];
-        return result;
     }
 }
