@@ -6,10 +6,15 @@ namespace Shrink.Passes.Merging;
 /// A linear layer as the merging passes read it: an affine map y = x·W + b on the features of the last axis (dense:
 /// Gemm, or a MatMul with a constant 2-D right operand, with the Add of a constant bias vector that follows it when there
 /// is one), or a convolution over channels (Conv, bias inside). The weights are read in float64, normalised: a dense W is
-/// [K, N] row-major with Gemm's transB and alpha applied and b = beta·C; a convolution keeps ONNX's [O, I/g, k…].
+/// [K, N] row-major with Gemm's transB and alpha applied and b = beta·C; a convolution keeps ONNX's [O, I/g, k…]. The
+/// weight is read only when a merge needs its values (<see cref="Weight"/>), so finding the units of a big model costs
+/// no copy of its weights, and an external weight is read from its file without being loaded.
 /// </summary>
-internal sealed record LinearUnit(Node Head, Node? BiasAdd, bool Conv, long[] WeightDims, double[] Weight, double[]? Bias)
+internal sealed record LinearUnit(Node Head, Node? BiasAdd, bool Conv, long[] WeightDims, Lazy<double[]> WeightValues, double[]? Bias)
 {
+    /// <summary>The weight in float64, normalised (see the type); read and converted on first use.</summary>
+    public double[] Weight => WeightValues.Value;
+
     /// <summary>The activations the layer reads.</summary>
     public Value Input => Head.Inputs[0]!;
 
@@ -28,7 +33,7 @@ internal sealed record LinearUnit(Node Head, Node? BiasAdd, bool Conv, long[] We
     public long Groups => Conv ? Head.GetInt("group", 1) : 1;
 
     /// <summary>Parameters as stored: weight, bias and the constants of the bias Add.</summary>
-    public long Parameters => Weight.LongLength + (Bias?.LongLength ?? 0);
+    public long Parameters => WeightDims.Aggregate(1L, (a, d) => a * d) + (Bias?.LongLength ?? 0);
 
     public string Name => Head.DisplayName;
 
@@ -56,7 +61,7 @@ internal sealed record LinearUnit(Node Head, Node? BiasAdd, bool Conv, long[] We
             if (Float(b) is not { } bt || bt.ElementCount != w.Dims[0]) { why = "its bias is not a float constant with one entry per channel"; return null; }
             bias = bt.ToDoubles();
         }
-        return new LinearUnit(node, null, true, w.Dims, w.ToDoubles(), bias);
+        return new LinearUnit(node, null, true, w.Dims, new(() => Doubles(w)), bias);
     }
 
     private static LinearUnit? GemmAt(Node node, out string? why)
@@ -67,11 +72,16 @@ internal sealed record LinearUnit(Node Head, Node? BiasAdd, bool Conv, long[] We
         var transB = node.GetInt("transB", 0) != 0;
         var (k, n) = transB ? (w.Dims[1], w.Dims[0]) : (w.Dims[0], w.Dims[1]);
         var alpha = (double)node.GetFloat("alpha", 1);
-        var stored = w.ToDoubles();
-        var weight = new double[k * n];
-        for (long i = 0; i < k; i++)
-            for (long j = 0; j < n; j++)
-                weight[i * n + j] = alpha * (transB ? stored[j * k + i] : stored[i * n + j]);
+        var weight = new Lazy<double[]>(() =>
+        {
+            using var lease = w.ReadFloats();
+            var stored = lease.Values;
+            var values = new double[k * n];
+            for (long i = 0; i < k; i++)
+                for (long j = 0; j < n; j++)
+                    values[i * n + j] = alpha * (transB ? stored[(int)(j * k + i)] : stored[(int)(i * n + j)]);
+            return values;
+        });
         double[]? bias = null;
         if (node.Inputs.ElementAtOrDefault(2) is { Name.Length: > 0 } c)
         {
@@ -92,8 +102,8 @@ internal sealed record LinearUnit(Node Head, Node? BiasAdd, bool Conv, long[] We
         // A torch Linear on more than two axes exports as MatMul then Add of the bias: read the pair as one layer.
         if (y.Uses is [{ Node: { OpType: "Add", IsDefaultDomain: true } add } use] && !graph.Outputs.Contains(y)
             && Float(add.Inputs[1 - use.Index]) is { } bt && PerChannel(bt, n, 1, OutputRank(y)) is { } bias)
-            return new LinearUnit(node, add, false, w.Dims, w.ToDoubles(), bias);
-        return new LinearUnit(node, null, false, w.Dims, w.ToDoubles(), null);
+            return new LinearUnit(node, add, false, w.Dims, new(() => Doubles(w)), bias);
+        return new LinearUnit(node, null, false, w.Dims, new(() => Doubles(w)), null);
     }
 
     /// <summary>The rank of a value when shape inference knows it.</summary>
@@ -116,6 +126,16 @@ internal sealed record LinearUnit(Node Head, Node? BiasAdd, bool Conv, long[] We
             if (fromEnd == axisFromEnd ? dims[j] != channels : dims[j] != 1) return null;
         }
         return dims.Length >= axisFromEnd ? values : null;
+    }
+
+    /// <summary>A float32 weight's values in float64, read without loading the tensor.</summary>
+    private static double[] Doubles(Tensor w)
+    {
+        using var lease = w.ReadFloats();
+        var source = lease.Values;
+        var values = new double[source.Length];
+        for (var i = 0; i < values.Length; i++) values[i] = source[i];
+        return values;
     }
 
     private static Tensor? Float(Value? v) => Graph.ConstantOf(v) is { DataType: DataType.Float } t && t.AllFinite() ? t : null;

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Shrink.Ir;
 using Shrink.Techniques;
 
@@ -36,18 +37,34 @@ public sealed class ShareWeightsPass : Pass
         return new PassResult(model, shared > 0, stats) { Artifacts = new IArtifact[] { new LayerMerges { Merges = merges } } };
     }
 
-    /// <summary>Shares the tensors of one bucket: each is compared with the tensors kept so far, and replaced by the first that is close enough.</summary>
+    /// <summary>Values of a kept tensor held for the first test; the whole tensor is compared only when these are close.</summary>
+    private const int HeadLength = 64;
+
+    /// <summary>
+    /// Shares the tensors of one bucket: each is compared with the tensors kept so far, and replaced by the first that is close
+    /// enough. Only each kept tensor's largest magnitude and first <see cref="HeadLength"/> values are held; the whole of a
+    /// kept tensor is read again (from its file when it is external, never loaded) only when those are close, so a bucket of
+    /// many large distinct weights costs two layers of memory, not a float64 copy of each.
+    /// </summary>
     private IEnumerable<LayerMerge> ShareWithin(Graph graph, List<Value> bucket)
     {
-        var kept = new List<(Value Value, double[] Values, double Max, List<string> Replaced)>();
+        var kept = new List<(Value Value, double Max, double[] Head, List<string> Replaced)>();
         foreach (var v in bucket)
         {
-            var values = v.Const!.ToDoubles();
-            var max = values.Max(Math.Abs);
-            var match = kept.FindIndex(k => Close(k.Values, k.Max, values, max));
+            using var values = Doubles.Of(v.Const!);
+            var max = MaxAbs(values.Span);
+            var head = values.Span[..Math.Min(HeadLength, values.Length)].ToArray();
+            var match = -1;
+            for (var k = 0; k < kept.Count && match < 0; k++)
+            {
+                var bound = _options.Tolerance * Math.Max(kept[k].Max, max);
+                if (!Close(kept[k].Head, head, bound)) continue;
+                using var other = Doubles.Of(kept[k].Value.Const!);
+                if (Close(other.Span, values.Span, bound)) match = k;
+            }
             if (match < 0)
             {
-                kept.Add((v, values, max, new List<string> { v.Name }));
+                kept.Add((v, max, head, new List<string> { v.Name }));
                 continue;
             }
             graph.ReplaceAllUsesWith(v, kept[match].Value);
@@ -57,11 +74,51 @@ public sealed class ShareWeightsPass : Pass
             .Select(k => new LayerMerge(MergeKind.Share, k.Replaced, k.Value.Name, k.Replaced.Count * k.Value.Const!.ElementCount, k.Value.Const!.ElementCount));
     }
 
-    private bool Close(double[] a, double maxA, double[] b, double maxB)
+    private static double MaxAbs(ReadOnlySpan<double> values)
     {
-        var bound = _options.Tolerance * Math.Max(maxA, maxB);
+        var max = 0.0;
+        foreach (var x in values) max = Math.Max(max, Math.Abs(x));
+        return max;
+    }
+
+    private static bool Close(ReadOnlySpan<double> a, ReadOnlySpan<double> b, double bound)
+    {
         for (var i = 0; i < a.Length; i++)
             if (!(Math.Abs(a[i] - b[i]) <= bound)) return false;
         return true;
+    }
+
+    /// <summary>A tensor's values in float64, in a rented buffer: float32 read without loading the tensor, other types converted.</summary>
+    private sealed class Doubles : IDisposable
+    {
+        private double[]? _buffer;
+
+        private Doubles(double[] buffer, int length) => (_buffer, Length) = (buffer, length);
+
+        public int Length { get; }
+
+        public ReadOnlySpan<double> Span => _buffer.AsSpan(0, Length);
+
+        public static Doubles Of(Tensor t)
+        {
+            if (t.DataType != DataType.Float)
+            {
+                var converted = t.ToDoubles();
+                var copy = ArrayPool<double>.Shared.Rent(converted.Length);
+                converted.CopyTo(copy, 0);
+                return new Doubles(copy, converted.Length);
+            }
+            using var lease = t.ReadFloats();
+            var source = lease.Values;
+            var buffer = ArrayPool<double>.Shared.Rent(source.Length);
+            for (var i = 0; i < source.Length; i++) buffer[i] = source[i];
+            return new Doubles(buffer, source.Length);
+        }
+
+        public void Dispose()
+        {
+            if (_buffer is not null) ArrayPool<double>.Shared.Return(_buffer);
+            _buffer = null;
+        }
     }
 }
