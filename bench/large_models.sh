@@ -8,7 +8,8 @@
 # Usage: [SIZES="0.3 1.2"] [LARGE=1 (adds 3)] [COMMANDS="inspect convert quantize-dynamic quantize-int4 prune split"]
 #        bench/large_models.sh [OUT_DIR]
 # COMMANDS may also name the other passes that change weights (not in the default set): cluster (5-bit weight sharing),
-# factorize (low rank, half the parameters), fp16 (convert --precision fp16) and prune-structured (l1-filter at 0.5).
+# factorize (low rank, half the parameters), fp16 (convert --precision fp16), prune-structured (l1-filter at 0.5) and merge
+# (every kind; the bench's chains have a Relu after every MatMul, so it finds nothing to merge but reads and compares every weight).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-out/large_models}
@@ -33,6 +34,7 @@ args() { # COMMAND MODEL WORK_DIR: the command line of one row
     factorize) echo "factorize $2 --ratio 0.5 --out $3/out.onnx --bench-batch none" ;;
     fp16) echo "convert $2 --precision fp16 --out $3/out.onnx --bench-batch none" ;;
     prune-structured) echo "prune $2 --method l1-filter --sparsity 0.5 --out $3/out.onnx --bench-batch none" ;;
+    merge) echo "merge $2 --out $3/out.onnx --bench-batch none" ;;
     *) echo "unknown command '$1' in COMMANDS" >&2; exit 2 ;;
   esac
 }
