@@ -24,7 +24,7 @@ public static class ExternalDataFiles
 
     /// <summary>
     /// The distinct <c>location</c> entries of every externally stored tensor, or null when the file is not a readable
-    /// ONNX model. Only the fields that lead to <c>external_data</c> are parsed (<c>onnx_references.proto</c>), from
+    /// ONNX model. Only the outline of the model is parsed (<c>onnx_outline.proto</c>: wiring, shapes, <c>external_data</c>), from
     /// the file as a stream: an inline model's weights are skipped, not read into memory.
     /// </summary>
     public static IReadOnlyList<string>? Locations(string modelPath)
@@ -33,7 +33,7 @@ public static class ExternalDataFiles
         {
             if (FileIdentity.Of(modelPath).Kind != FileKind.Regular) return null;
             using var fs = new FileStream(modelPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-            var proto = References.Model.Parser.WithDiscardUnknownFields(true).ParseFrom(fs);
+            var proto = Outline.Model.Parser.WithDiscardUnknownFields(true).ParseFrom(fs);
             var found = new HashSet<string>(StringComparer.Ordinal);
             if (proto.Graph is { } g) Collect(g, found);
             return found.ToList();
@@ -51,7 +51,7 @@ public static class ExternalDataFiles
     public static bool IsOwnDataName(string modelFileName, string fileName) =>
         fileName == modelFileName + ".data" || Regex.IsMatch(fileName, $"^{Regex.Escape(modelFileName)}\\.[0-9a-f]{{16}}\\.data$");
 
-    private static void Collect(References.Graph g, HashSet<string> found)
+    private static void Collect(Outline.Graph g, HashSet<string> found)
     {
         foreach (var t in g.Initializer) Add(t, found);
         foreach (var n in g.Node)
@@ -64,7 +64,7 @@ public static class ExternalDataFiles
             }
     }
 
-    private static void Add(References.Tensor? t, HashSet<string> found)
+    private static void Add(Outline.Tensor? t, HashSet<string> found)
     {
         if (t is null) return;
         foreach (var e in t.ExternalData)
