@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using Shrink.Ir;
 using Shrink.Onnx;
 using Shrink.Runtime;
@@ -70,5 +71,33 @@ public class ExternalDataTests
         var back = WriteExternal(dir, out var original);
 
         Assert.Equal(OnnxWriter.ToBytes(original), OnnxWriter.ToBytes(back));
+    }
+
+    [Fact]
+    public void Locations_FindsExternalTensorsInInitializersAttributesAndSubgraphs()
+    {
+        using var dir = new TempDirectory();
+        static Shrink.Onnx.Proto.TensorProto External(string location) => new()
+        {
+            Name = location, DataType = 1, Dims = { 4 }, DataLocation = Shrink.Onnx.Proto.TensorProto.Types.DataLocation.External,
+            ExternalData = { new Shrink.Onnx.Proto.StringStringEntryProto { Key = "location", Value = location } },
+        };
+        var inner = new Shrink.Onnx.Proto.GraphProto { Name = "body", Initializer = { External("in_subgraph.bin") } };
+        var graph = new Shrink.Onnx.Proto.GraphProto
+        {
+            Name = "g",
+            Initializer = { External("initializer.bin"), new Shrink.Onnx.Proto.TensorProto { Name = "inline", DataType = 1, Dims = { 1 }, RawData = Google.Protobuf.ByteString.CopyFrom(new byte[4]) } },
+            Node =
+            {
+                new Shrink.Onnx.Proto.NodeProto { OpType = "Constant", Attribute = { new Shrink.Onnx.Proto.AttributeProto { Name = "value", T = External("attribute.bin") } } },
+                new Shrink.Onnx.Proto.NodeProto { OpType = "Foo", Attribute = { new Shrink.Onnx.Proto.AttributeProto { Name = "tensors", Tensors = { External("attribute_list.bin") } } } },
+                new Shrink.Onnx.Proto.NodeProto { OpType = "If", Attribute = { new Shrink.Onnx.Proto.AttributeProto { Name = "then_branch", G = inner } } },
+                new Shrink.Onnx.Proto.NodeProto { OpType = "Bar", Attribute = { new Shrink.Onnx.Proto.AttributeProto { Name = "graphs", Graphs = { inner.Clone() } } } },
+            },
+        };
+        File.WriteAllBytes(dir.File("m.onnx"), new Shrink.Onnx.Proto.ModelProto { IrVersion = 8, Graph = graph }.ToByteArray());
+
+        Assert.Equal(new[] { "attribute.bin", "attribute_list.bin", "in_subgraph.bin", "initializer.bin" }, ExternalDataFiles.Locations(dir.File("m.onnx"))!.Order(StringComparer.Ordinal));
+        Assert.Null(ExternalDataFiles.Locations(dir.File("missing.onnx")));
     }
 }
