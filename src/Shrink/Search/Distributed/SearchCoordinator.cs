@@ -14,7 +14,7 @@ public sealed record CoordinatorOptions
     /// <summary>Pending trials kept waiting at least (more when the live workers have more slots: one waiting per slot, so a worker that finishes claims its next trial at once).</summary>
     public int Ahead { get; init; } = 2;
 
-    /// <summary>How often the store is read for results.</summary>
+    /// <summary>How often the store is read for results at most: once trials finish, a quarter of their median duration when that is shorter (<see cref="AdaptivePoll"/>).</summary>
     public TimeSpan Poll { get; init; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>A worker is alive while its heartbeat is younger than this.</summary>
@@ -69,6 +69,7 @@ public sealed class SearchCoordinator
         var clock = Stopwatch.StartNew();
         var (finished, exhausted) = (0, false);
         var started = DateTimeOffset.UtcNow;
+        var poll = new AdaptivePoll(_options.Poll);
         void Beat(string role) => store.Heartbeat(new WorkerRecord(_options.Name, role, Environment.MachineName, Environment.ProcessId,
             ShrinkVersion.Current, 0, started, started, finished, _study.Name));
         SearchSummary End(IReadOnlyList<Trial> trials, SearchStop stop)
@@ -83,6 +84,7 @@ public sealed class SearchCoordinator
             var trials = _study.Trials();
             foreach (var t in trials.Where(t => t.IsFinished && seen.Add(t.Id)))
             {
+                poll.Add(t.Seconds);
                 finished++;
                 _options.Finished?.Invoke(t);
             }
@@ -92,7 +94,7 @@ public sealed class SearchCoordinator
             var atLimit = _options.MaxTrials is { } max && _study.Trials().Count >= max;
             if ((atLimit || exhausted) && _study.Trials().All(t => t.IsFinished))
                 return End(_study.Trials(), exhausted && !atLimit ? SearchStop.Exhausted : SearchStop.TrialLimit);
-            try { await Task.Delay(_options.Poll, cancellation).ConfigureAwait(false); }
+            try { await Task.Delay(poll.Next, cancellation).ConfigureAwait(false); }
             catch (OperationCanceledException) { }
         }
     }

@@ -11,7 +11,7 @@ public sealed record TrialWorkerOptions
     /// <summary>How long a claim holds; it is renewed (and the worker's heartbeat written) every third of it.</summary>
     public TimeSpan Lease { get; init; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>How long an idle worker waits before looking for pending trials again.</summary>
+    /// <summary>How long an idle worker waits at most before looking for pending trials again: once its trials finish, a quarter of their median duration when that is shorter (<see cref="AdaptivePoll"/>).</summary>
     public TimeSpan Poll { get; init; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>The study to serve (null: every study whose job kind this worker knows).</summary>
@@ -71,6 +71,7 @@ public sealed class TrialWorker
     private readonly Stopwatch _recovered = Stopwatch.StartNew();
     private IReadOnlyList<StudyInfo>? _studies;
     private bool _recoveredOnce;
+    private readonly AdaptivePoll _poll;
     private int _finished, _late, _released;
 
     public TrialWorker(ITrialStore store, TrialJobs jobs, TrialWorkerOptions options)
@@ -78,6 +79,7 @@ public sealed class TrialWorker
         (_store, _jobs, _options) = (store ?? throw new ArgumentNullException(nameof(store)), jobs ?? throw new ArgumentNullException(nameof(jobs)),
             options ?? throw new ArgumentNullException(nameof(options)));
         options.Validate();
+        _poll = new AdaptivePoll(options.Poll);
     }
 
     private sealed record Running(Trial Trial, StudyInfo Study, int Slot, string Worker, Task<(TrialResult? Result, double Seconds)> Task);
@@ -98,7 +100,7 @@ public sealed class TrialWorker
                 first = false;
                 if (running.Count > 0) idle.Restart();
                 else if (cancellation.IsCancellationRequested || idle.Elapsed >= _options.IdleExit) break;
-                var wait = running.Count < _options.Threads ? _options.Poll : _options.Lease / 3;
+                var wait = running.Count < _options.Threads ? _poll.Next : _options.Lease / 3;
                 var tick = Task.Delay(Min(wait, _options.Lease / 3 - beat.Elapsed), CancellationToken.None);
                 var done = await Task.WhenAny(running.Select(r => (Task)r.Task).Append(tick)).ConfigureAwait(false);
                 if (beat.Elapsed >= _options.Lease / 3) { Beat(running); beat.Restart(); }
@@ -196,6 +198,7 @@ public sealed class TrialWorker
 
     private void Record(Running r, (TrialResult? Result, double Seconds) outcome)
     {
+        _poll.Add(outcome.Seconds);
         if (outcome.Result is null)
         {
             if (_store.Release(r.Trial.Id, r.Worker)) _released++;
