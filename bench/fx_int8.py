@@ -29,7 +29,9 @@ def quantize_fx(model, batches, observer="minmax", example=None):
         qconfig = default
     else:
         raise ValueError(f"observer must be minmax or histogram, got {observer}")
-    mapping = tq.QConfigMapping().set_global(qconfig)
+    # The engine's default mapping with this global qconfig: fixed-range ops (Sigmoid, Hardsigmoid, Tanh, Softmax) keep their
+    # fixed-qparams observers, which prepare_fx requires (efficientnet_b0's squeeze-excitation gates are Sigmoids).
+    mapping = tq.get_default_qconfig_mapping(engine).set_global(qconfig)
     batches = list(batches)
     example = batches[0][:1] if example is None else example
     prepared = prepare_fx(copy.deepcopy(model).eval(), mapping, example_inputs=(example,))
