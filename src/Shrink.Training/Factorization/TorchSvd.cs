@@ -24,7 +24,8 @@ public sealed class TorchSvd : ISvdSolver
         var stored = torch.empty(columnMajor ? new long[] { n, m } : new long[] { m, n }, torch.float32);
         MemoryMarshal.AsBytes(values).CopyTo(stored.bytes);  // straight into the native tensor
         var (u, s, vh) = torch.linalg.svd((columnMajor ? stored.t() : stored).to(torch.float64), fullMatrices: false);
-        return new Factorization(u.DetachFromDisposeScope(), s.data<double>().ToArray(), vh.DetachFromDisposeScope());
+        var singular = s.data<double>().ToArray();   // read before u and vh leave the scope, so a failure here frees them too
+        return new Factorization(u.DetachFromDisposeScope(), singular, vh.DetachFromDisposeScope());
     }
 
     private sealed class Factorization(torch.Tensor u, double[] s, torch.Tensor vh) : SvdFactors

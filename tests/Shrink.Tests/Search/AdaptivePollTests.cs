@@ -39,4 +39,12 @@ public class AdaptivePollTests
         for (var i = 0; i < 16; i++) poll.Add(0.4);
         Assert.Equal(TimeSpan.FromMilliseconds(100), poll.Next);
     }
+
+    [Fact]
+    public void AnIntervalUnderTheFloor_IsNeverExceeded()
+    {
+        var poll = new AdaptivePoll(TimeSpan.FromMilliseconds(20));
+        for (var i = 0; i < 4; i++) poll.Add(0.01);
+        Assert.Equal(TimeSpan.FromMilliseconds(20), poll.Next);
+    }
 }
