@@ -34,6 +34,18 @@ internal static class TestModels
     }
 
     /// <summary>
+    /// <paramref name="model"/> written to DIR/m.onnx with every tensor of 16 bytes or more in external data, and read back:
+    /// no tensor of it is loaded (asserted), as a big model's are not.
+    /// </summary>
+    public static Model ReadWithExternalData(Model model, TempDirectory dir)
+    {
+        Onnx.OnnxWriter.Write(model, dir.File("m.onnx"), new Onnx.OnnxWriteOptions { ExternalData = true, ExternalThreshold = 16 });
+        var lazy = Onnx.OnnxReader.Read(dir.File("m.onnx"));
+        Assert.All(lazy.Graph.Initializers, v => Assert.False(v.Const!.IsLoaded));
+        return lazy;
+    }
+
+    /// <summary>
     /// x [1, <paramref name="width"/>] → MatMul × <paramref name="layers"/> with [width, width] weights drawn from
     /// <c>new Random(seed)</c> as NextDouble() − 0.5, layer by layer (the last a Gemm with transB, whose weight is
     /// transposed), with a Relu between layers when <paramref name="relu"/>: the layer-by-layer tests' model.

@@ -15,14 +15,6 @@ public class MergeLayerByLayerTests
 {
     private static PassPipeline Merging() => new(new MergeConsecutivePass(new MergeConsecutiveOptions()), new ShareWeightsPass(new ShareWeightsOptions()));
 
-    private static Model WriteAndReadLazily(Model model, TempDirectory dir)
-    {
-        OnnxWriter.Write(model, dir.File("m.onnx"), new OnnxWriteOptions { ExternalData = true, ExternalThreshold = 16 });
-        var lazy = OnnxReader.Read(dir.File("m.onnx"));
-        Assert.All(lazy.Graph.Initializers, v => Assert.False(v.Const!.IsLoaded));
-        return lazy;
-    }
-
     [Fact]
     public void WeightsThatAreNotMerged_StayUnloaded_AndAnIdenticalOneIsShared()
     {
@@ -31,7 +23,7 @@ public class MergeLayerByLayerTests
         var w1 = model.Graph.FindInitializer("w1")!.Const!;
         model.Graph.FindInitializer("w2")!.Const = Tensor.FromFloats("w2", w1.Dims, w1.Floats);
 
-        var fromFile = Merging().Run(WriteAndReadLazily(model, dir), new PassContext());
+        var fromFile = Merging().Run(TestModels.ReadWithExternalData(model, dir), new PassContext());
         var inMemory = Merging().Run(model, new PassContext());
 
         Assert.Equal(1, fromFile.Stats["share-weights.shared"]);
@@ -46,7 +38,7 @@ public class MergeLayerByLayerTests
         using var dir = new TempDirectory();
         var model = TestModels.MatMulChain(3, 16, seed: 8, relu: false);  // MatMul → MatMul → Gemm (transB): one layer
 
-        var fromFile = Merging().Run(WriteAndReadLazily(model, dir), new PassContext());
+        var fromFile = Merging().Run(TestModels.ReadWithExternalData(model, dir), new PassContext());
         var inMemory = Merging().Run(model, new PassContext());
 
         Assert.Equal(2, fromFile.Stats["merge-consecutive.merged"]);

@@ -19,14 +19,6 @@ public class StructuredLayerByLayerTests
 
     private static float[] Values(Random random, int count) => Enumerable.Range(0, count).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
 
-    private static Model ReadExternal(TempDirectory dir, Model model)
-    {
-        OnnxWriter.Write(model, dir.File("m.onnx"), new OnnxWriteOptions { ExternalData = true, ExternalThreshold = 16 });
-        var lazy = OnnxReader.Read(dir.File("m.onnx"));
-        Assert.All(lazy.Graph.Initializers, v => Assert.False(v.Const!.IsLoaded));
-        return lazy;
-    }
-
     [Theory]
     [InlineData("l1-filter")]
     [InlineData("l2-filter")]
@@ -35,7 +27,7 @@ public class StructuredLayerByLayerTests
     {
         using var dir = new TempDirectory();
         var model = Chain(3);
-        var lazy = ReadExternal(dir, model);
+        var lazy = TestModels.ReadWithExternalData(model, dir);
         var pass = new StructuredPrunePass(new StructuredPruneOptions { Method = PruneMethods.Parse(method)!.Value, Sparsity = 0.5 });
 
         var weights = lazy.Graph.Initializers.Select(v => v.Const!).ToList();
