@@ -29,6 +29,22 @@ public sealed partial class Tensor
         }
         return new FloatsLease(buffer, (int)count, WeightBuffers);
     }
+
+    /// <summary>
+    /// Writes the elements as float64 into <paramref name="destination"/> (at least <see cref="ElementCount"/> long): a float32
+    /// tensor read as <see cref="ReadFloats"/> reads it, without loading it; other numeric types through <see cref="ToDoubles()"/>.
+    /// </summary>
+    public void ReadDoubles(Span<double> destination)
+    {
+        if (DataType != DataType.Float)
+        {
+            ToDoubles().CopyTo(destination);
+            return;
+        }
+        using var lease = ReadFloats();
+        var source = lease.Values;
+        for (var i = 0; i < source.Length; i++) destination[i] = source[i];
+    }
 }
 
 /// <summary>

@@ -312,4 +312,22 @@ public class LazyTensorTests
         Assert.Contains("read the model again", e.Message);
         Assert.DoesNotContain('\n', e.Message);
     }
+
+    [Fact]
+    public void ReadDoubles_GivesTheValuesInFloat64_WithoutLoadingAFloatTensor()
+    {
+        using var dir = new TempDirectory();
+        var m = WriteExternal(dir, out var original);
+        foreach (var t in External(m))
+        {
+            var doubles = new double[t.ElementCount];
+            t.ReadDoubles(doubles);
+            Assert.Equal(original.Graph.FindInitializer(t.Name)!.Const!.Floats.ToArray().Select(v => (double)v), doubles);
+            Assert.False(t.IsLoaded);
+        }
+        var half = new Tensor("h", DataType.Float16, new long[] { 2 }, System.Runtime.InteropServices.MemoryMarshal.AsBytes(new[] { (Half)1.5, (Half)(-2) }.AsSpan()).ToArray());
+        var converted = new double[2];
+        half.ReadDoubles(converted);
+        Assert.Equal(new[] { 1.5, -2.0 }, converted);
+    }
 }

@@ -131,10 +131,8 @@ internal sealed record LinearUnit(Node Head, Node? BiasAdd, bool Conv, long[] We
     /// <summary>A float32 weight's values in float64, read without loading the tensor.</summary>
     private static double[] Doubles(Tensor w)
     {
-        using var lease = w.ReadFloats();
-        var source = lease.Values;
-        var values = new double[source.Length];
-        for (var i = 0; i < values.Length; i++) values[i] = source[i];
+        var values = new double[w.ElementCount];
+        w.ReadDoubles(values);
         return values;
     }
 

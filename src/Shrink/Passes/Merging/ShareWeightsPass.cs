@@ -101,18 +101,10 @@ public sealed class ShareWeightsPass : Pass
 
         public static Doubles Of(Tensor t)
         {
-            if (t.DataType != DataType.Float)
-            {
-                var converted = t.ToDoubles();
-                var copy = ArrayPool<double>.Shared.Rent(converted.Length);
-                converted.CopyTo(copy, 0);
-                return new Doubles(copy, converted.Length);
-            }
-            using var lease = t.ReadFloats();
-            var source = lease.Values;
-            var buffer = ArrayPool<double>.Shared.Rent(source.Length);
-            for (var i = 0; i < source.Length; i++) buffer[i] = source[i];
-            return new Doubles(buffer, source.Length);
+            var length = checked((int)t.ElementCount);
+            var buffer = ArrayPool<double>.Shared.Rent(length);
+            t.ReadDoubles(buffer);
+            return new Doubles(buffer, length);
         }
 
         public void Dispose()

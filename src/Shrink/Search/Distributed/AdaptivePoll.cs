@@ -5,9 +5,9 @@ namespace Shrink.Search;
 /// last trials it saw finish, at least <see cref="Floor"/> and never more than the configured interval (the interval
 /// itself until a trial has finished; an interval under the floor is kept). Slots freed together — short trials started
 /// together end together — then find their next trials written by the coordinator, and claimed by the workers, well
-/// before those end again: with a fixed 500 ms coordinator
-/// poll and 0.5 s trials the refill raced the next completions, and a worker that found the queue empty slept its whole
-/// 250 ms poll. Long trials keep the configured intervals, so the store is not read more often than it was.
+/// before those end again: with a fixed 500 ms coordinator poll and 0.5 s trials the refill raced the next completions,
+/// and a worker that found the queue empty slept its whole 250 ms poll. Long trials keep the configured intervals, so the
+/// store is not read more often than it was.
 /// </summary>
 internal sealed class AdaptivePoll(TimeSpan interval)
 {
