@@ -154,6 +154,92 @@ public class PostgresTrialStoreTests
         Assert.Equal($"the trial store {where.Display} has schema version 1, and this Shrink writes version 2: move its studies to a new store with `shrink study migrate {where.Display} NEW-STORE`", e.Message);
     }
 
+    /// <summary>Runs <paramref name="sql"/> as the server's superuser.</summary>
+    private static void AsSuperuser(PostgresServer server, string sql)
+    {
+        using var c = new NpgsqlConnection(TrialStorage.Parse(server.Url()).ConnectionString);
+        c.Open();
+        using var command = new NpgsqlCommand(sql, c);
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>A new login role that owns schema <paramref name="schema"/> and has no other right (docs/distributed.md's setup); its storage URL.</summary>
+    private static string SchemaOwner(PostgresServer server, string schema)
+    {
+        var role = $"r{Guid.NewGuid():N}";
+        AsSuperuser(server, $"CREATE ROLE {role} LOGIN; CREATE SCHEMA {schema} AUTHORIZATION {role};");
+        return $"postgresql://{role}@127.0.0.1:{server.Port}/postgres?schema={schema}&retry=5";
+    }
+
+    [Fact]
+    public void A_role_that_owns_only_its_schema_opens_the_store_and_runs_a_study_in_it()
+    {
+        if (PostgresServer.Get() is not { } server) return;
+        var url = SchemaOwner(server, $"s{Guid.NewGuid():N}");
+        using var store = TrialStorage.Parse(url).Open();
+        var study = store.CreateStudy("s", Tiny(), "{}");
+        store.Add(study, [P(0, "p")]);
+        var t = store.Claim(study, "w", TimeSpan.FromMinutes(1))!;
+        Assert.True(store.Finish(t.Id, "w", TrialResult.Completed(Loss(0.5)), 1));
+        Assert.Equal(TrialStatus.Completed, store.List(study).Single().Status);
+    }
+
+    [Fact]
+    public void A_scratch_scope_keeps_nothing_it_wrote_and_another_connection_never_sees_it()
+    {
+        if (PostgresServer.Get() is not { } server) return;
+        var url = server.Url();
+        using var store = TrialStorage.Parse(url).Open();
+        using var other = TrialStorage.Parse(url).Open();
+        var kept = store.CreateStudy("kept", Tiny(), "{}");
+        using (var scratch = store.Scratch())
+        {
+            Assert.NotNull(scratch);
+            Assert.Throws<InvalidOperationException>(() => store.Scratch());
+            var study = store.CreateStudy("scratch", Tiny(), "{}");
+            store.Add(study, [P(0, "p")]);
+            store.Add(kept, [P(1, "q")]);
+            var t = store.Claim(study, "w", TimeSpan.FromMinutes(1))!;
+            Assert.True(store.Renew(t.Id, "w", TimeSpan.FromMinutes(2)));
+            Assert.True(store.Finish(t.Id, "w", TrialResult.Completed(Loss(0.5)), 1));
+            Assert.Equal(TrialStatus.Completed, store.Find(study, t.Hash, t.Budget)!.Status);
+            Assert.Equal(["kept", "scratch"], store.Studies().Select(s => s.Name));
+            Assert.Equal(["kept"], other.Studies().Select(s => s.Name));   // not committed: no one else sees it
+            Assert.Empty(other.List(kept));
+        }
+        Assert.Equal(["kept"], store.Studies().Select(s => s.Name));
+        Assert.Empty(store.List(kept));
+        store.Add(kept, [P(1, "q")]);   // after the scope, calls commit again
+        Assert.Single(other.List(kept));
+    }
+
+    [Fact]
+    public void A_worker_rehearses_a_trial_at_start_keeps_nothing_of_it_and_refuses_a_role_that_cannot_claim_trials()
+    {
+        if (PostgresServer.Get() is not { } server) return;
+        var url = server.Url();
+        using (var store = TrialStorage.Parse(url).Open())
+        {
+            var notes = new List<string>();
+            var summary = new TrialWorker(store, SyntheticJob.Register(new TrialJobs()),
+                new TrialWorkerOptions { IdleExit = TimeSpan.Zero, Note = notes.Add }).RunAsync().GetAwaiter().GetResult();
+            Assert.Equal(new WorkerSummary(0, 0, 0), summary);
+            Assert.Empty(store.Studies());
+            Assert.DoesNotContain(notes, n => n.Contains("rehearsal"));
+        }
+        var schema = $"s{Guid.NewGuid():N}";
+        var limited = SchemaOwner(server, schema);
+        new PostgresTrialStore(TrialStorage.Parse(limited)).Dispose();   // the tables, owned by the role
+        var role = limited[13..limited.IndexOf('@')];
+        AsSuperuser(server, $"ALTER TABLE {schema}.trials OWNER TO shrink; GRANT SELECT, INSERT ON {schema}.trials TO {role}; GRANT UPDATE (lease_expires) ON {schema}.trials TO {role}; GRANT USAGE ON SEQUENCE {schema}.trials_id_seq TO {role}");
+        using var refused = TrialStorage.Parse(limited).Open();   // tables there: opened with no right to create or alter them
+        var e = Assert.Throws<TrialStoreException>(() => new TrialWorker(refused, SyntheticJob.Register(new TrialJobs()),
+            new TrialWorkerOptions { IdleExit = TimeSpan.Zero }).RunAsync().GetAwaiter().GetResult());
+        Assert.Equal($"cannot claim a trial in the trial store {TrialStorage.Parse(limited).Display}: permission denied for table trials (SQLSTATE 42501)", e.Message);
+        Assert.Empty(refused.Studies());
+        Assert.Empty(refused.Workers());   // refused before its first heartbeat
+    }
+
     [Fact]
     public void An_unreachable_server_is_retried_for_the_stated_time_then_refused_in_one_line()
     {

@@ -104,6 +104,15 @@ public interface ITrialStore : IDisposable
 
     /// <summary>The store's current time (the server's for a shared store), for status figures.</summary>
     DateTimeOffset Now();
+
+    /// <summary>
+    /// A scope whose calls on this store (in this logical flow of control, until it is disposed) run in one transaction
+    /// that is then rolled back, so nothing they write is kept or seen by anyone else; null when the store has no such
+    /// scope. A <see cref="TrialWorker"/> rehearses a trial's bookkeeping in it before its first claim: the statements and
+    /// the code behind them run once before a real trial waits on them, and a connection whose rights do not allow a
+    /// worker's writes is refused at start rather than at the end of its first trial.
+    /// </summary>
+    IDisposable? Scratch() => null;
 }
 
 /// <summary>A trial store that cannot be used: not a database, a newer schema, another run holds it, the disk refused.</summary>

@@ -31,11 +31,18 @@ public sealed partial class PostgresTrialStore
             metrics text NOT NULL, seconds double precision NOT NULL, recorded timestamptz NOT NULL, reason text NOT NULL);
         """;
 
-    /// <summary>Creates the schema and its tables once, under an advisory lock (many workers may start at once), and checks the version.</summary>
+    /// <summary>Creates the schema and its tables once, under an advisory lock (many workers may start at once), and checks the version; a store whose tables exist needs only the rights to read and write them.</summary>
     private void CreateSchema() => Write("open", (c, tx) =>
     {
         Execute(c, tx, "SELECT pg_advisory_xact_lock(7061676)");
-        Execute(c, tx, $"CREATE SCHEMA IF NOT EXISTS {_where.Schema}; SET LOCAL search_path TO {_where.Schema}; {Schema}");
+        // DDL only where something is missing: CREATE SCHEMA (even IF NOT EXISTS) needs CREATE on the database, which a role
+        // that owns only its schema lacks, and CREATE INDEX IF NOT EXISTS needs to own the table, which a worker's role
+        // granted only reads and writes on the tables does not.
+        if (Execute(c, tx, "SELECT 1 FROM pg_namespace WHERE nspname = @s", r => 1, ("s", _where.Schema)).Count == 0)
+            Execute(c, tx, $"CREATE SCHEMA {_where.Schema}");
+        Execute(c, tx, $"SET LOCAL search_path TO {_where.Schema}");
+        if (!Execute(c, tx, "SELECT to_regclass(@t) IS NOT NULL", r => r.GetBoolean(0), ("t", $"{_where.Schema}.schema_version")).Single())
+            Execute(c, tx, Schema);
         var version = Execute(c, tx, "SELECT MAX(version) FROM schema_version", r => r.IsDBNull(0) ? (long?)null : r.GetInt32(0)).Single();
         if (version is null) Execute(c, tx, "INSERT INTO schema_version (version) VALUES (@v)", ("v", TrialSchema.Version));
         else if (version != TrialSchema.Version) throw new TrialStoreException(TrialSchema.Mismatch(_where.Display, version.Value));
@@ -46,22 +53,59 @@ public sealed partial class PostgresTrialStore
     /// Runs <paramref name="body"/> in one transaction (read committed: every claim locks the rows it takes). A connection
     /// that fails (the server restarting, the network dropping) is retried with backoff up to <see cref="TrialStorage.Retry"/>.
     /// </summary>
-    private T Write<T>(string doing, Func<NpgsqlConnection, NpgsqlTransaction, T> body) => Retrying(doing, () =>
-    {
-        using var c = _source.OpenConnection();
-        using var tx = c.BeginTransaction();
-        var result = body(c, tx);
-        tx.Commit();
-        return result;
-    });
+    private T Write<T>(string doing, Func<NpgsqlConnection, NpgsqlTransaction, T> body) => _scratch.Value is { } scratch
+        ? Retrying(doing, () => body(scratch.Connection, scratch.Transaction), retry: false)
+        : Retrying(doing, () =>
+        {
+            using var c = _source.OpenConnection();
+            using var tx = c.BeginTransaction();
+            var result = body(c, tx);
+            tx.Commit();
+            return result;
+        });
 
-    private T Read<T>(Func<NpgsqlConnection, T> body) => Retrying("read", () =>
-    {
-        using var c = _source.OpenConnection();
-        return body(c);
-    });
+    private T Read<T>(Func<NpgsqlConnection, T> body) => _scratch.Value is { } scratch
+        ? Retrying("read", () => body(scratch.Connection), retry: false)
+        : Retrying("read", () =>
+        {
+            using var c = _source.OpenConnection();
+            return body(c);
+        });
 
-    private T Retrying<T>(string doing, Func<T> body)
+    /// <summary>The open <see cref="Scratch"/> scope of this flow of control: its connection and the transaction it rolls back.</summary>
+    private readonly AsyncLocal<ScratchScope?> _scratch = new();
+
+    /// <summary>A connection and transaction every call of the flow that opened it uses; disposing rolls it back (nothing it wrote is kept).</summary>
+    private sealed class ScratchScope(PostgresTrialStore store, NpgsqlConnection connection, NpgsqlTransaction transaction) : IDisposable
+    {
+        public NpgsqlConnection Connection { get; } = connection;
+        public NpgsqlTransaction Transaction { get; } = transaction;
+
+        private bool _disposed;
+
+        public void Dispose()
+        {
+            if (_disposed) return;
+            _disposed = true;
+            if (store._scratch.Value == this) store._scratch.Value = null;
+            try
+            {
+                Transaction.Rollback();
+            }
+            catch (Exception e) when (IsTransient(e) || e is InvalidOperationException)
+            {
+                // the connection dropped: the server ends the transaction itself, keeping nothing
+            }
+            finally
+            {
+                Transaction.Dispose();
+                Connection.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Runs <paramref name="body"/>; a transient failure is retried with backoff for <see cref="TrialStorage.Retry"/> (unless <paramref name="retry"/> is false: a scratch transaction cannot go on after one) and then refused, as any other server error, with one line.</summary>
+    private T Retrying<T>(string doing, Func<T> body, bool retry = true)
     {
         var clock = Stopwatch.StartNew();
         var wait = TimeSpan.FromMilliseconds(200);
@@ -71,7 +115,7 @@ public sealed partial class PostgresTrialStore
             {
                 return body();
             }
-            catch (Exception e) when (IsTransient(e) && clock.Elapsed + wait < _where.Retry)
+            catch (Exception e) when (retry && IsTransient(e) && clock.Elapsed + wait < _where.Retry)
             {
                 Thread.Sleep(wait);
                 wait = TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
@@ -88,7 +132,7 @@ public sealed partial class PostgresTrialStore
     }
 
     /// <summary>True for a failure that may pass: no connection, a dropped one, a server starting or stopping, a serialization retry.</summary>
-    private static bool IsTransient(Exception e) => e switch
+    internal static bool IsTransient(Exception e) => e switch
     {
         PostgresException p => p.SqlState is PostgresErrorCodes.CannotConnectNow or PostgresErrorCodes.AdminShutdown
             or PostgresErrorCodes.CrashShutdown or PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected

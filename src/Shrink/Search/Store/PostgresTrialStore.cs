@@ -163,6 +163,28 @@ public sealed partial class PostgresTrialStore : ITrialStore
 
     public DateTimeOffset Now() => Read(c => Execute(c, null, "SELECT now()", r => Time(r, 0)!.Value).Single());
 
+    /// <summary>One pooled connection and a transaction for every call of this flow until disposed, then rolled back (<see cref="ITrialStore.Scratch"/>).</summary>
+    public IDisposable? Scratch()
+    {
+        if (_scratch.Value is not null) throw new InvalidOperationException("a scratch scope of this store is open already in this flow");
+        var (connection, transaction) = Retrying("open a scratch transaction in", () =>
+        {
+            var c = _source.OpenConnection();
+            try
+            {
+                return (c, c.BeginTransaction());
+            }
+            catch
+            {
+                c.Dispose();
+                throw;
+            }
+        });
+        var scope = new ScratchScope(this, connection, transaction);
+        _scratch.Value = scope;
+        return scope;
+    }
+
     public void Dispose() => _source.Dispose();
 
     /// <summary>A unique violation (a study or a (hash, budget) that exists) as the contract's <see cref="InvalidOperationException"/>.</summary>
