@@ -56,6 +56,53 @@ public class PostgresTrialStoreTests
     }
 
     [Fact]
+    public void Writes_that_make_a_trial_pending_wake_the_listener_of_another_connection_and_nothing_else_does()
+    {
+        if (PostgresServer.Get() is not { } server) return;
+        var url = server.Url();
+        using var listener = TrialStorage.Parse(url).Open();
+        using var writer = TrialStorage.Parse(url).Open();
+        var study = writer.CreateStudy("s", Tiny(), "{}");
+        var wait = TimeSpan.FromSeconds(30);
+        Assert.True(listener.NextPending().Wait(wait));    // the first signal: the listener is up
+        var pending = listener.NextPending();
+        Assert.Null(writer.Claim(study, "w", TimeSpan.FromMinutes(5)));     // nothing written, nothing announced
+        using (writer.Scratch()) writer.Add(study, [P(9, "z")]);             // not kept, not announced
+        writer.Add(study, [P(0, "p"), P(1, "q")]);
+        Assert.True(pending.Wait(wait));
+        pending = listener.NextPending();
+        var first = writer.Claim(study, "w", TimeSpan.FromMinutes(5))!;
+        Assert.True(writer.Finish(first.Id, "w", TrialResult.Completed(Loss(1)), 1));
+        var second = writer.Claim(study, "w", TimeSpan.FromMinutes(5))!;
+        Thread.Sleep(300);
+        Assert.False(pending.IsCompleted);                                   // claims and results are not announced
+        Assert.True(writer.Release(second.Id, "w"));
+        Assert.True(pending.Wait(wait));
+        Assert.Same(TrialStores.Never, ((ITrialStore)new MemoryTrialStore()).NextPending());   // a store that cannot tell: its workers poll
+    }
+
+    [Fact]
+    public void An_idle_worker_claims_a_trial_when_it_is_written_not_at_its_next_poll()
+    {
+        if (PostgresServer.Get() is not { } server) return;
+        var url = server.Url();
+        using var coordinatorStore = TrialStorage.Parse(url).Open();
+        using var workerStore = TrialStorage.Parse(url).Open();
+        using var stop = new CancellationTokenSource();
+        var worker = Task.Run(() => new TrialWorker(workerStore, SyntheticJob.Register(new TrialJobs()),
+            new TrialWorkerOptions { Poll = TimeSpan.FromSeconds(60), Lease = TimeSpan.FromMinutes(3), Name = "idle" }).RunAsync(stop.Token));
+        while (!coordinatorStore.Workers().Any(w => w.Name == "idle")) Thread.Sleep(50);   // up, and waiting a minute for its next look
+        Thread.Sleep(500);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var (_, summary) = SyntheticJob.Coordinate(coordinatorStore, new SyntheticStudyOptions { Study = "woken", Seconds = 0, Seed = 5 },
+            new CoordinatorOptions { MaxTrials = 1, Ahead = 1, Poll = TimeSpan.FromMilliseconds(50) });
+        Assert.InRange(clock.Elapsed.TotalSeconds, 0, 20);   // its poll alone would have taken up to a minute
+        stop.Cancel();
+        worker.Wait(TimeSpan.FromSeconds(30));
+        Assert.Equal(TrialStatus.Completed, summary.Trials.Single().Status);
+    }
+
+    [Fact]
     public void Parallel_claimers_on_their_own_connections_get_each_trial_exactly_once()
     {
         if (PostgresServer.Get() is not { } server) return;

@@ -11,7 +11,7 @@ public sealed record TrialWorkerOptions
     /// <summary>How long a claim holds; it is renewed (and the worker's heartbeat written) every third of it.</summary>
     public TimeSpan Lease { get; init; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>How long an idle worker waits at most before looking for pending trials again: once its trials finish, a quarter of their median duration when that is shorter (<see cref="AdaptivePoll"/>).</summary>
+    /// <summary>How long an idle worker waits at most before looking for pending trials again: once its trials finish, a quarter of their median duration when that is shorter (<see cref="AdaptivePoll"/>). A store that announces pending trials (<see cref="ITrialStore.NextPending"/>: PostgreSQL) wakes it sooner.</summary>
     public TimeSpan Poll { get; init; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>The study to serve (null: every study whose job kind this worker knows).</summary>
@@ -105,6 +105,8 @@ public sealed class TrialWorker
         {
             while (true)
             {
+                // Taken before the claims: a trial written while they run still wakes the wait below.
+                var written = running.Count < _options.Threads && !cancellation.IsCancellationRequested ? _store.NextPending() : TrialStores.Never;
                 if (!cancellation.IsCancellationRequested) Fill(running, cancellation);
                 if (first) _options.Note?.Invoke($"worker {_options.Name} (Shrink {_options.Version}): {_options.Threads} at once on {Describe(_store)}");
                 first = false;
@@ -112,7 +114,8 @@ public sealed class TrialWorker
                 else if (cancellation.IsCancellationRequested || idle.Elapsed >= _options.IdleExit) break;
                 var wait = running.Count < _options.Threads ? _poll.Next : _options.Lease / 3;
                 var tick = Task.Delay(Min(wait, _options.Lease / 3 - beat.Elapsed), CancellationToken.None);
-                var done = await Task.WhenAny(running.Select(r => (Task)r.Task).Append(tick)).ConfigureAwait(false);
+                var wake = running.Count < _options.Threads ? written : TrialStores.Never;
+                await Task.WhenAny(running.Select(r => (Task)r.Task).Append(tick).Append(wake)).ConfigureAwait(false);
                 if (beat.Elapsed >= _options.Lease / 3) { Beat(running); beat.Restart(); }
                 foreach (var r in running.Where(r => r.Task.IsCompleted).ToList())
                 {

@@ -113,6 +113,21 @@ public interface ITrialStore : IDisposable
     /// worker's writes is refused at start rather than at the end of its first trial.
     /// </summary>
     IDisposable? Scratch() => null;
+
+    /// <summary>
+    /// A task that completes when a trial next becomes pending (written by a coordinator, released, or given back after
+    /// its lease ended), by any connection, after this call — or never, for a store that cannot tell (its workers poll).
+    /// A hint that lets an idle worker claim at once instead of at its next poll, never a promise: it may also complete
+    /// when nothing was written (a listener reconnecting), and workers still poll.
+    /// </summary>
+    Task NextPending() => TrialStores.Never;
+}
+
+/// <summary>What the stores share.</summary>
+public static class TrialStores
+{
+    /// <summary>A task that never completes (<see cref="ITrialStore.NextPending"/> of a store without notifications).</summary>
+    public static Task Never { get; } = new TaskCompletionSource().Task;
 }
 
 /// <summary>A trial store that cannot be used: not a database, a newer schema, another run holds it, the disk refused.</summary>

@@ -82,6 +82,7 @@ public sealed partial class PostgresTrialStore : ITrialStore
                 VALUES (@s, @n, @c, @h, @b, 'pending', @o, @p, now()) RETURNING {Columns}
                 """, ReadTrial, ("s", study.Id), ("n", next++), ("c", p.Configuration.Json), ("h", p.Configuration.Hash),
                 ("b", p.Budget), ("o", p.Origin), ("p", p.Parent)));
+        if (added.Count > 0) NotifyPending(c, tx);
         return (IReadOnlyList<Trial>)added;
     }), $"study '{study.Name}' has a trial of one of these configurations at its budget already");
 
@@ -117,10 +118,15 @@ public sealed partial class PostgresTrialStore : ITrialStore
         });
     }
 
-    public bool Release(long trialId, string worker) => Write("release a trial in", (c, tx) => Execute(c, tx, """
-        UPDATE trials SET status = 'pending', worker = NULL, started = NULL, lease_expires = NULL
-        WHERE id = @id AND status = 'running' AND worker = @w
-        """, ("id", trialId), ("w", worker)) == 1);
+    public bool Release(long trialId, string worker) => Write("release a trial in", (c, tx) =>
+    {
+        var released = Execute(c, tx, """
+            UPDATE trials SET status = 'pending', worker = NULL, started = NULL, lease_expires = NULL
+            WHERE id = @id AND status = 'running' AND worker = @w
+            """, ("id", trialId), ("w", worker)) == 1;
+        if (released) NotifyPending(c, tx);
+        return released;
+    });
 
     /// <summary>As the contract says, with the lease compared to the server's clock unless <paramref name="expiredBefore"/> is <see cref="DateTimeOffset.MaxValue"/>.</summary>
     public IReadOnlyList<Trial> Recover(StudyInfo study, DateTimeOffset expiredBefore, int maxInterruptions) => Write("recover trials in", (c, tx) =>
@@ -137,6 +143,7 @@ public sealed partial class PostgresTrialStore : ITrialStore
                 """, ("st", StatusText(r.Status)), ("i", r.Interruptions), ("w", r.Worker), ("start", Utc(r.Started)),
                 ("fin", Utc(r.Finished)), ("e", r.Error), ("id", t.Id));
         }
+        if (stale.Count > 0) NotifyPending(c, tx);   // given back as pending (or failed: a wake with nothing to claim costs one look)
         return (IReadOnlyList<Trial>)stale.Select(t => ReadTrials(c, tx, "id = @id", ("id", t.Id)).Single()).ToList();
     });
 
@@ -185,7 +192,11 @@ public sealed partial class PostgresTrialStore : ITrialStore
         return scope;
     }
 
-    public void Dispose() => _source.Dispose();
+    public void Dispose()
+    {
+        DisposeListener();
+        _source.Dispose();
+    }
 
     /// <summary>A unique violation (a study or a (hash, budget) that exists) as the contract's <see cref="InvalidOperationException"/>.</summary>
     private static T Unique<T>(Func<T> body, string message)
