@@ -9,13 +9,18 @@
 # Targets: every calibration loses at most 1 point against float, and stays within 0.3 points of PyTorch's int8.
 # Training budget (2 shared cores: a full epoch takes 12-50 minutes): EPOCHS_resnet18=0.2, EPOCHS_mobilenet_v2=0.1,
 # EPOCHS_efficientnet_b0=0.4 by default (a seeded random part of one epoch; set them to train longer).
-# Usage: bench/quantize_real.sh [OUT_DIR] [MODEL...]   (each model's row in OUT_DIR/MODEL.row.json; the table of the models named)
+# MIN_FIDELITY=C adds `--min-fidelity C` to Shrink's three (the fallback keeps the fewest activation tensors in float that
+# bring the output cosine on the calibration images to C; the table counts them); its files are OUT_DIR/MODEL.METHOD.fC.*,
+# its rows OUT_DIR/MODEL.fC.row.json, beside the plain ones (PyTorch's int8 is the same in both).
+# Usage: [MIN_FIDELITY=C] bench/quantize_real.sh [OUT_DIR] [MODEL...]   (each model's row in OUT_DIR/MODEL[.fC].row.json; the table of the models named)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-out/quantize-real}
 shift || true
 models=("$@")
 [ ${#models[@]} -gt 0 ] || models=(resnet18 mobilenet_v2 efficientnet_b0)
+fidelity=${MIN_FIDELITY:-}
+tag=${fidelity:+.f$fidelity}
 declare -A epochs=([resnet18]=${EPOCHS_resnet18:-0.2} [mobilenet_v2]=${EPOCHS_mobilenet_v2:-0.1} [efficientnet_b0]=${EPOCHS_efficientnet_b0:-0.4})
 mkdir -p "$out"
 source bench/common.sh
@@ -27,34 +32,39 @@ for m in "${models[@]}"; do
   echo "== $m: float" >&2
   shrink eval "$out/$m.onnx" --data "$out/test.npz" --threads 2 --json >"$out/$m.float.json"
   for c in minmax percentile entropy; do
-    echo "== $m: shrink quantize --per-channel --calibration $c --calib-samples 128" >&2
+    echo "== $m: shrink quantize --per-channel --calibration $c --calib-samples 128${fidelity:+ --min-fidelity $fidelity}" >&2
     shrink quantize "$out/$m.onnx" --per-channel --calibration "$c" --calib-data "$out/calib.npy" --calib-samples 128 \
-      --bench-batch none --threads 2 --out "$out/$m.$c.onnx" --json >"$out/$m.$c.quantize.json"
-    shrink eval "$out/$m.$c.onnx" --reference "$out/$m.onnx" --data "$out/test.npz" --threads 2 --json >"$out/$m.$c.json"
+      ${fidelity:+--min-fidelity "$fidelity"} --bench-batch none --threads 2 --out "$out/$m.$c$tag.onnx" --json >"$out/$m.$c$tag.quantize.json"
+    shrink eval "$out/$m.$c$tag.onnx" --reference "$out/$m.onnx" --data "$out/test.npz" --threads 2 --json >"$out/$m.$c$tag.json"
   done
   echo "== $m: PyTorch FX int8" >&2
-  py fx --model "$m" --out "$out" >"$out/$m.fx.json"
-  /usr/bin/python3 - "$out" "$m" "${epochs[$m]}" >"$out/$m.row.json" <<'PY'
+  [ -f "$out/$m.fx.json" ] && [ -n "$fidelity" ] || py fx --model "$m" --out "$out" >"$out/$m.fx.json"
+  /usr/bin/python3 - "$out" "$m" "${epochs[$m]}" "$tag" >"$out/$m$tag.row.json" <<'PY'
 import json, sys
-out, m, epochs = sys.argv[1:]
+out, m, epochs, tag = sys.argv[1:]
 load = lambda name: json.load(open(f"{out}/{m}.{name}.json"))
 row = {"model": m, "epochs": float(epochs), "float": round(load("float")["accuracy"] * 100, 2), "fx": load("fx")}
 for c in ("minmax", "percentile", "entropy"):
-    r = load(c)
-    row[c] = {"accuracy": round(r["accuracy"] * 100, 2), "cosine": round(r["fidelity"][0]["cosine"], 4)}
+    r, q = load(c + tag), load(c + tag + ".quantize")
+    fallback = q.get("fallback") or {}
+    row[c] = {"accuracy": round(r["accuracy"] * 100, 2), "cosine": round(r["fidelity"][0]["cosine"], 4),
+              "float_tensors": len(fallback.get("keptTensors") or []), "float_layers": len(fallback.get("keptInFloat") or [])}
 print(json.dumps(row))
 PY
 done
 
-/usr/bin/python3 - "$out" "$started" "${models[@]}" <<'PY' | tee "$out/table.md"
+/usr/bin/python3 - "$out" "$started" "$fidelity" "${models[@]}" <<'PY' | tee "$out/table$tag.md"
 import json, sys
-rows = [json.load(open(f"{sys.argv[1]}/{m}.row.json")) for m in sys.argv[3:]]
-print(f"bench/quantize_real.sh, {sys.argv[2]}; Fashion-MNIST 3x32x32, 10,000 test images; int8 per channel, 128 calibration images")
+fidelity = sys.argv[3]
+tag = f".f{fidelity}" if fidelity else ""
+rows = [json.load(open(f"{sys.argv[1]}/{m}{tag}.row.json")) for m in sys.argv[4:]]
+print(f"bench/quantize_real.sh, {sys.argv[2]}; Fashion-MNIST 3x32x32, 10,000 test images; int8 per channel, 128 calibration images"
+      + (f"; Shrink with --min-fidelity {fidelity} (activation tensors kept in float by the fallback: +N)" if fidelity else ""))
 print()
 print("| model | trained (epochs) | float | Shrink minmax | Shrink percentile | Shrink entropy | PyTorch FX histogram | PyTorch FX minmax | worst loss | worst gap to PyTorch |")
 print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for r in rows:
-    cell = lambda d: f"{d['accuracy']:.2f} % (cos {d['cosine']:.4f})"
+    cell = lambda d: f"{d['accuracy']:.2f} % (cos {d['cosine']:.4f}" + (f", +{d['float_tensors']} float" if "float_tensors" in d and fidelity else "") + ")"
     shrink = [r[c]["accuracy"] for c in ("minmax", "percentile", "entropy")]
     best_torch = max(r["fx"]["histogram"]["accuracy"], r["fx"]["minmax"]["accuracy"])
     print(f"| {r['model']} | {r['epochs']:g} | {r['float']:.2f} % | {cell(r['minmax'])} | {cell(r['percentile'])} | {cell(r['entropy'])} | "
