@@ -38,7 +38,7 @@ for m in "${models[@]}"; do
     shrink eval "$out/$m.$c$tag.onnx" --reference "$out/$m.onnx" --data "$out/test.npz" --threads 2 --json >"$out/$m.$c$tag.json"
   done
   echo "== $m: PyTorch FX int8" >&2
-  [ -f "$out/$m.fx.json" ] && [ -n "$fidelity" ] || py fx --model "$m" --out "$out" >"$out/$m.fx.json"
+  [ -s "$out/$m.fx.json" ] && [ -n "$fidelity" ] || py fx --model "$m" --out "$out" >"$out/$m.fx.json"
   /usr/bin/python3 - "$out" "$m" "${epochs[$m]}" "$tag" >"$out/$m$tag.row.json" <<'PY'
 import json, sys
 out, m, epochs, tag = sys.argv[1:]

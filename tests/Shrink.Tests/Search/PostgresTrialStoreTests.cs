@@ -68,6 +68,7 @@ public class PostgresTrialStoreTests
         var pending = listener.NextPending();
         Assert.Null(writer.Claim(study, "w", TimeSpan.FromMinutes(5)));     // nothing written, nothing announced
         using (writer.Scratch()) writer.Add(study, [P(9, "z")]);             // not kept, not announced
+        Assert.False(pending.Wait(TimeSpan.FromMilliseconds(300)));
         writer.Add(study, [P(0, "p"), P(1, "q")]);
         Assert.True(pending.Wait(wait));
         pending = listener.NextPending();
@@ -98,7 +99,7 @@ public class PostgresTrialStoreTests
             new CoordinatorOptions { MaxTrials = 1, Ahead = 1, Poll = TimeSpan.FromMilliseconds(50) });
         Assert.InRange(clock.Elapsed.TotalSeconds, 0, 20);   // its poll alone would have taken up to a minute
         stop.Cancel();
-        worker.Wait(TimeSpan.FromSeconds(30));
+        Assert.True(worker.Wait(TimeSpan.FromSeconds(30)));
         Assert.Equal(TrialStatus.Completed, summary.Trials.Single().Status);
     }
 
@@ -229,6 +230,36 @@ public class PostgresTrialStoreTests
         var t = store.Claim(study, "w", TimeSpan.FromMinutes(1))!;
         Assert.True(store.Finish(t.Id, "w", TrialResult.Completed(Loss(0.5)), 1));
         Assert.Equal(TrialStatus.Completed, store.List(study).Single().Status);
+    }
+
+    [Fact]
+    public void A_worker_role_granted_only_the_documented_rights_runs_a_study_and_its_schema_may_be_as_long_as_postgres_allows()
+    {
+        if (PostgresServer.Get() is not { } server) return;
+        var schema = "w" + new string('x', 30) + Guid.NewGuid().ToString("N");   // 63 characters: the longest name PostgreSQL keeps
+        var owner = $"postgresql://shrink@127.0.0.1:{server.Port}/postgres?schema={schema}&retry=5";
+        using var coordinator = TrialStorage.Parse(owner).Open();   // the tables, made by the owner
+        var role = $"r{Guid.NewGuid():N}";
+        // docs/distributed.md, "Least rights": what a worker needs once the tables exist
+        AsSuperuser(server, $"""
+            CREATE ROLE {role} LOGIN;
+            GRANT USAGE ON SCHEMA {schema} TO {role};
+            GRANT SELECT ON {schema}.schema_version TO {role};
+            GRANT SELECT, INSERT, UPDATE ON {schema}.trials, {schema}.studies, {schema}.workers, {schema}.late_results TO {role};
+            GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {role};
+            """);
+        using var workerStore = TrialStorage.Parse($"postgresql://{role}@127.0.0.1:{server.Port}/postgres?schema={schema}&retry=5").Open();
+        using var stop = new CancellationTokenSource();
+        var notes = new List<string>();
+        var worker = Task.Run(() => new TrialWorker(workerStore, SyntheticJob.Register(new TrialJobs()),
+            new TrialWorkerOptions { Poll = TimeSpan.FromSeconds(60), Note = notes.Add }).RunAsync(stop.Token));
+        var (_, summary) = SyntheticJob.Coordinate(coordinator, new SyntheticStudyOptions { Study = "granted", Seconds = 0, Seed = 2 },
+            new CoordinatorOptions { MaxTrials = 3, Poll = TimeSpan.FromMilliseconds(50) });
+        stop.Cancel();
+        Assert.True(worker.Wait(TimeSpan.FromSeconds(30)));
+        Assert.All(summary.Trials, t => Assert.Equal(TrialStatus.Completed, t.Status));
+        Assert.Equal(3, summary.Trials.Count);
+        Assert.DoesNotContain(notes, n => n.Contains("rehearsal"));
     }
 
     [Fact]

@@ -22,8 +22,12 @@ public sealed partial class PostgresTrialStore
             return _disposed ? TrialStores.Never : (_listener ??= new PendingListener(_source, Channel)).Next;
     }
 
-    /// <summary>The channel of this store's schema (schema names are checked identifiers).</summary>
-    private string Channel => $"{_where.Schema}_pending";
+    /// <summary>
+    /// The channel of this store's schema (schema names are checked identifiers): <c>SCHEMA_pending</c>, or for a schema
+    /// too long for that within PostgreSQL's 63-byte names, <c>pending_</c> and 32 hex digits of its SHA-256.
+    /// </summary>
+    private string Channel => _where.Schema.Length <= 55 ? $"{_where.Schema}_pending"
+        : $"pending_{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(_where.Schema)))[..32]}";
 
     /// <summary>Announces a pending trial, delivered when <paramref name="tx"/> commits (never from a scratch scope, whose writes are not kept).</summary>
     private void NotifyPending(NpgsqlConnection c, NpgsqlTransaction tx)
@@ -51,6 +55,9 @@ public sealed partial class PostgresTrialStore
         private readonly Task _loop;
         private TaskCompletionSource _signal = NewSignal();
 
+        /// <summary>How long the listening connection may be silent before the server is asked whether it is still there.</summary>
+        private static readonly TimeSpan Quiet = TimeSpan.FromSeconds(30);
+
         public PendingListener(NpgsqlDataSource source, string channel)
         {
             (_source, _channel) = (source, channel);
@@ -76,7 +83,14 @@ public sealed partial class PostgresTrialStore
                         await listen.ExecuteNonQueryAsync(_stop.Token).ConfigureAwait(false);
                     backoff = TimeSpan.FromMilliseconds(200);
                     Fire();   // listening (again): what was written while it was not is looked at now
-                    while (true) await c.WaitAsync(_stop.Token).ConfigureAwait(false);
+                    while (true)
+                        if (!await c.WaitAsync(Quiet, _stop.Token).ConfigureAwait(false))
+                        {
+                            // Quiet for a while: a connection dropped without a reset (a NAT, a failover) would wait for
+                            // ever, so ask the server; a dead one throws (within the command timeout) and is reopened.
+                            await using var ping = new NpgsqlCommand("SELECT 1", c);
+                            await ping.ExecuteNonQueryAsync(_stop.Token).ConfigureAwait(false);
+                        }
                 }
                 catch (OperationCanceledException) when (_stop.IsCancellationRequested) { return; }
                 catch (Exception e) when (e is NpgsqlException or IOException or TimeoutException or InvalidOperationException)
@@ -92,9 +106,10 @@ public sealed partial class PostgresTrialStore
         public void Dispose()
         {
             _stop.Cancel();
-            try { _loop.Wait(TimeSpan.FromSeconds(5)); }
-            catch (AggregateException) { }   // the loop ends by cancellation; nothing to report from a hint
-            _stop.Dispose();
+            var ended = false;
+            try { ended = _loop.Wait(TimeSpan.FromSeconds(5)); }
+            catch (AggregateException) { ended = true; }   // the loop ends by cancellation; nothing to report from a hint
+            if (ended) _stop.Dispose();   // else the loop still reads the token; it ends at its next wait
         }
     }
 }
