@@ -243,6 +243,7 @@ if __name__ == "__main__":
         vs_zoo(out)
     if "strategies" in parts:
         strategies(out, seeds)
+    if "strategies" in parts or "vs-zoo" in parts:
         table(out, seeds)
     if "repeat" in parts:
         repeat(out, seeds)
