@@ -39,7 +39,7 @@ def vs_zoo(out):
     models = list({m["trial"]: m for m in r["frontModels"] + r["final"]}.values())
     print(f"#### Evolution against the zoo ({started(out)})\n")
     print(f"{len(r['trials'])} trials ({len(completed(r))} completed) in {minutes(run):.0f} min; the front and the best of each goal trained "
-          f"afresh for {r['finalEpochs']} epochs. Latency: ONNX Runtime p50, {r['machine']['threads']} thread(s) on {r['machine']['cpu']}.\n")
+          f"afresh for {r['finalEpochs']} epochs. Training: {r.get('training', 'adam lr 0.001')}. Latency: ONNX Runtime p50, {r['machine']['threads']} thread(s) on {r['machine']['cpu']}.\n")
     print("| model | accuracy | p50 batch 1 | p50 batch 256 | params | how it was trained |")
     print("| --- | ---: | ---: | ---: | ---: | --- |")
     for m in sorted(models, key=lambda m: -m["metrics"]["accuracy"]):

@@ -17,6 +17,8 @@ internal sealed class SearchCli
     public Option<int> FinalEpochs { get; } = new("--final-epochs") { Description = "Train the best candidate of each objective afresh for K epochs at the end (best-OBJECTIVE.onnx)", DefaultValueFactory = _ => 0 };
     /// <summary>--teacher (every candidate is distilled from it; its classes must be the data's), --temperature and --alpha.</summary>
     public TeacherCli Teacher { get; } = new();
+    /// <summary>How each candidate trains, and the final models (--batch, --optimizer, --lr, --weight-decay, --schedule, …); the library's default: adam at 0.001, constant.</summary>
+    public TrainingRecipeCli Training { get; } = new("adam");
     public Option<string> Objective { get; } = new("--objective") { Description = "Comma-separated goals: accuracy (or fidelity), latency_b1, latency_bN, params, bytes, macs; several give a Pareto front", DefaultValueFactory = _ => "accuracy" };
     public Option<string[]> Constraint { get; } = new("--constraint") { Description = "A limit such as 'params < 100k', 'macs < 5M' or 'latency_b1_ms < 0.3' (repeat for more); params, bytes and MACs are checked before training" };
     public Option<int> Workers { get; } = new("--workers") { Description = "Candidates trained at once", DefaultValueFactory = _ => 1 };
@@ -33,11 +35,12 @@ internal sealed class SearchCli
     public Option<bool> Resume { get; } = new("--resume") { Description = "Continue the run in --out (same options): finished trials are kept, a running one is retried" };
     public Option<string> Out { get; } = new("--out") { Description = "Run directory: trials.db, trials/NNNN/model.onnx, result.json, pareto.json", Required = true };
 
-    public IEnumerable<Option> All => [Space, Strategy, Trials, Epochs, FinalEpochs, .. Teacher.All, Objective, Constraint, Workers, Seed, LargeBatch, LatencyThreads, Latency, References, Limit, Storage, Study, Role, Artifacts, Resume, Out];
+    public IEnumerable<Option> All => [Space, Strategy, Trials, Epochs, FinalEpochs, .. Training.All, .. Teacher.All, Objective, Constraint, Workers, Seed, LargeBatch, LatencyThreads, Latency, References, Limit, Storage, Study, Role, Artifacts, Resume, Out];
 
     /// <summary>Property → flag where the names differ.</summary>
     public static readonly (string Property, string Flag)[] Aliases =
-        [(nameof(ArchitectureSearchOptions.Objectives), "--objective"), (nameof(ArchitectureSearchOptions.Constraints), "--constraint"), ("TrainLimit", "--limit")];
+        [(nameof(ArchitectureSearchOptions.Objectives), "--objective"), (nameof(ArchitectureSearchOptions.Constraints), "--constraint"), ("TrainLimit", "--limit"),
+         .. TrainingRecipeCli.Aliases];
 
     public SearchCli()
     {
@@ -50,6 +53,7 @@ internal sealed class SearchCli
     public ArchitectureSearchOptions Build(ParseResult p, Training.Distillation.DistillationOptions? distillation) => new ArchitectureSearchOptions
     {
         Distillation = distillation ?? new(),
+        Training = Training.Apply(p, new ArchitectureSearchOptions().Training),
         Strategy = Enum.Parse<ArchitectureStrategy>(p.GetValue(Strategy)!, ignoreCase: true), Trials = p.GetValue(Trials), EpochsPerTrial = p.GetValue(Epochs),
         FinalEpochs = p.GetValue(FinalEpochs), Workers = p.GetValue(Workers), Seed = p.GetValue(Seed), Resume = p.GetValue(Resume), Storage = p.GetValue(Storage), StudyName = p.GetValue(Study),
             Role = Enum.Parse<SearchRole>(p.GetValue(Role)!, ignoreCase: true), Artifacts = p.GetValue(Artifacts) is { } artifacts ? Path.GetFullPath(artifacts) : null,
@@ -81,6 +85,7 @@ internal sealed class SearchCli
         var o = cli.Out;
         o.WriteLine($"search {r.Space}: {r.Trials.Count} trials ({r.Stop}), {r.Strategy.ToString().ToLowerInvariant()}; goals {string.Join(", ", r.Objectives)}"
             + (r.Constraints.Count > 0 ? $"; constraints {string.Join(", ", r.Constraints)}" : ""));
+        o.WriteLine($"training: {r.Training}");
         o.WriteLine($"latency: ONNX Runtime, {r.Machine.Threads} thread{(r.Machine.Threads == 1 ? "" : "s")} on {r.Machine.Cpu}");
         if (r.LatencyTable is { } table) o.WriteLine(Agreement(table));
         if (r.Pareto.Count == 0) o.WriteLine($"no trial completed; their reasons are in {Path.Combine(r.Directory, "result.json")}");

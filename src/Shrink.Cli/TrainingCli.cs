@@ -20,17 +20,8 @@ internal sealed class TrainingCli
     public const int Interrupted = ShrinkApp.Interrupted;
 
     public Option<int> Epochs { get; } = new("--epochs") { Description = "Epochs", DefaultValueFactory = _ => 10 };
-    public Option<int> Batch { get; } = new("--batch") { Description = "Mini-batch size", DefaultValueFactory = _ => 128 };
-    public Option<string> Optimizer { get; } = new("--optimizer") { Description = "sgd, adam or adamw", DefaultValueFactory = _ => "sgd" };
-    public Option<double?> Lr { get; } = new("--lr") { Description = "Learning rate (default 0.05 for sgd, 0.001 for adam/adamw)" };
-    public Option<double> Momentum { get; } = new("--momentum") { Description = "SGD momentum", DefaultValueFactory = _ => 0.9 };
-    public Option<bool> Nesterov { get; } = new("--nesterov") { Description = "Nesterov momentum (SGD)" };
-    public Option<double> WeightDecay { get; } = new("--weight-decay") { Description = "Weight decay (L2 for sgd/adam, decoupled for adamw)", DefaultValueFactory = _ => 0 };
-    public Option<string> Schedule { get; } = new("--schedule") { Description = "Learning-rate schedule: none, step or cosine", DefaultValueFactory = _ => "none" };
-    public Option<int> StepEpochs { get; } = new("--step-epochs") { Description = "Step schedule: decay every N epochs", DefaultValueFactory = _ => 10 };
-    public Option<double> Gamma { get; } = new("--gamma") { Description = "Step schedule: decay factor", DefaultValueFactory = _ => 0.1 };
-    public Option<double> Warmup { get; } = new("--warmup") { Description = "Linear warm-up, in epochs", DefaultValueFactory = _ => 0 };
-    public Option<double> Smoothing { get; } = new("--label-smoothing") { Description = "Label smoothing of the cross-entropy", DefaultValueFactory = _ => 0 };
+    /// <summary>--batch, --optimizer, --lr, --momentum, --nesterov, --weight-decay, --schedule, --step-epochs, --gamma, --warmup, --label-smoothing.</summary>
+    public TrainingRecipeCli Recipe { get; } = new("sgd");
     public Option<int> Seed { get; } = new("--seed") { Description = "Seed of initialisation (zoo models), shuffling and dropout", DefaultValueFactory = _ => 0 };
     public Option<int?> Limit { get; } = new("--limit") { Description = "Train on the first N training samples only" };
     public Option<string?> RunDir { get; } = new("--run-dir") { Description = "Run directory for checkpoints and metrics (default: OUT's name + .run)" };
@@ -44,43 +35,22 @@ internal sealed class TrainingCli
 
     public TrainingCli() => DataFlags = new DataCli(seed: Seed, trains: true);
 
-    public IEnumerable<Option> All => new Option[]
-    {
-        Data, Epochs, Batch, Optimizer, Lr, Momentum, Nesterov, WeightDecay, Schedule, StepEpochs, Gamma, Warmup, Smoothing, Seed, Limit, RunDir, Resume, Threads,
-    }.Concat(DataFlags.Flags);
+    public IEnumerable<Option> All => [Data, Epochs, .. Recipe.All, Seed, Limit, RunDir, Resume, Threads, .. DataFlags.Flags];
 
     /// <summary>Names the flags that set training options under other names, so that the library's errors print them.</summary>
-    public Command Flags(CliContext cli, Command command) =>
-        cli.Flags(command, ("BatchSize", "--batch"), ("LearningRate", "--lr"), ("WarmupEpochs", "--warmup"));
+    public Command Flags(CliContext cli, Command command) => cli.Flags(command, TrainingRecipeCli.Aliases);
 
     /// <summary>The training options from the command line; checkpoints go to --run-dir or next to <paramref name="outPath"/>.</summary>
     public TrainOptions Build(ParseResult p, string outPath, double labelLossWeight = 1)
     {
-        var opt = p.GetValue(Optimizer)!;
-        if (p.GetValue(Schedule) is not ("none" or "step" or "cosine"))
-            throw new OptionsException($"unknown --schedule '{p.GetValue(Schedule)}'; choose none, step or cosine");
-        var options = new TrainOptions
+        var options = Recipe.Apply(p, new TrainOptions
         {
             Epochs = p.GetValue(Epochs),
-            BatchSize = p.GetValue(Batch),
             Seed = p.GetValue(Seed),
-            Optimizer = opt,
-            Hyper = new OptimizerOptions
-            {
-                LearningRate = p.GetValue(Lr) ?? (opt == "sgd" ? 0.05 : 0.001),
-                Momentum = p.GetValue(Momentum),
-                Nesterov = p.GetValue(Nesterov),
-                WeightDecay = p.GetValue(WeightDecay),
-            },
-            Schedule = new LearningRateSchedule
-            {
-                Kind = p.GetValue(Schedule)!, StepEpochs = p.GetValue(StepEpochs), Gamma = p.GetValue(Gamma), WarmupEpochs = p.GetValue(Warmup),
-            },
-            LabelSmoothing = p.GetValue(Smoothing),
             LabelLossWeight = labelLossWeight,
             RunDirectory = p.GetValue(RunDir) ?? DefaultRunDirectory(outPath),
             Resume = p.GetValue(Resume),
-        }.Validate();
+        }).Validate();
         if (p.GetValue(Threads) < 0) throw new OptionsException($"--threads must be 0 or more, got {p.GetValue(Threads)}");
         CheckRunDirectory(options.RunDirectory!, options.Resume);
         return options;
@@ -155,6 +125,56 @@ internal sealed class TrainingCli
     {
         using var session = new CliSession(cli, trainer.Options.RunDirectory, trainer.Options.Resume, quiet, epochLines: true);
         TrainingSession.Fit(trainer, train, test, session.Session, label);
+    }
+}
+
+/// <summary>
+/// The flags of a training recipe (mini-batch, optimizer, learning rate and its schedule, regularisation), which <c>shrink train</c>,
+/// <c>shrink distill</c> and <c>shrink search</c> (each candidate's training and the final one) share; <see cref="Apply"/> sets
+/// them on the command's <see cref="TrainOptions"/>. The default optimizer is the command's (sgd to train, the library's adam to search).
+/// </summary>
+internal sealed class TrainingRecipeCli(string defaultOptimizer)
+{
+    public Option<int> Batch { get; } = new("--batch") { Description = "Mini-batch size", DefaultValueFactory = _ => 128 };
+    public Option<string> Optimizer { get; } = new("--optimizer") { Description = "sgd, adam or adamw", DefaultValueFactory = _ => defaultOptimizer };
+    public Option<double?> Lr { get; } = new("--lr") { Description = "Learning rate (default 0.05 for sgd, 0.001 for adam/adamw)" };
+    public Option<double> Momentum { get; } = new("--momentum") { Description = "SGD momentum", DefaultValueFactory = _ => 0.9 };
+    public Option<bool> Nesterov { get; } = new("--nesterov") { Description = "Nesterov momentum (SGD)" };
+    public Option<double> WeightDecay { get; } = new("--weight-decay") { Description = "Weight decay (L2 for sgd/adam, decoupled for adamw)", DefaultValueFactory = _ => 0 };
+    public Option<string> Schedule { get; } = new("--schedule") { Description = "Learning-rate schedule over each training's epochs: none, step or cosine", DefaultValueFactory = _ => "none" };
+    public Option<int> StepEpochs { get; } = new("--step-epochs") { Description = "Step schedule: decay every N epochs", DefaultValueFactory = _ => 10 };
+    public Option<double> Gamma { get; } = new("--gamma") { Description = "Step schedule: decay factor", DefaultValueFactory = _ => 0.1 };
+    public Option<double> Warmup { get; } = new("--warmup") { Description = "Linear warm-up, in epochs", DefaultValueFactory = _ => 0 };
+    public Option<double> Smoothing { get; } = new("--label-smoothing") { Description = "Label smoothing of the cross-entropy", DefaultValueFactory = _ => 0 };
+
+    public IEnumerable<Option> All => [Batch, Optimizer, Lr, Momentum, Nesterov, WeightDecay, Schedule, StepEpochs, Gamma, Warmup, Smoothing];
+
+    /// <summary>The training options these flags name under other names, so that the library's errors print the flags.</summary>
+    public static readonly (string Property, string Flag)[] Aliases = [("BatchSize", "--batch"), ("LearningRate", "--lr"), ("WarmupEpochs", "--warmup")];
+
+    /// <summary><paramref name="options"/> with the recipe of the flags (the caller validates it).</summary>
+    public TrainOptions Apply(ParseResult p, TrainOptions options)
+    {
+        var opt = p.GetValue(Optimizer)!;
+        if (p.GetValue(Schedule) is not ("none" or "step" or "cosine"))
+            throw new OptionsException($"unknown --schedule '{p.GetValue(Schedule)}'; choose none, step or cosine");
+        return options with
+        {
+            BatchSize = p.GetValue(Batch),
+            Optimizer = opt,
+            Hyper = options.Hyper with
+            {
+                LearningRate = p.GetValue(Lr) ?? (opt == "sgd" ? 0.05 : 0.001),
+                Momentum = p.GetValue(Momentum),
+                Nesterov = p.GetValue(Nesterov),
+                WeightDecay = p.GetValue(WeightDecay),
+            },
+            Schedule = options.Schedule with
+            {
+                Kind = p.GetValue(Schedule)!, StepEpochs = p.GetValue(StepEpochs), Gamma = p.GetValue(Gamma), WarmupEpochs = p.GetValue(Warmup),
+            },
+            LabelSmoothing = p.GetValue(Smoothing),
+        };
     }
 }
 

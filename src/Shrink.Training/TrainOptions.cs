@@ -49,6 +49,48 @@ public sealed record TrainOptions
         return this;
     }
 
+    /// <summary>The recipe in words, without the epochs: "sgd lr 0.05 (momentum 0.9), weight decay 0.0005, cosine schedule, batch 128".</summary>
+    public string Describe()
+    {
+        var c = System.Globalization.CultureInfo.InvariantCulture;
+        var parts = new List<string>
+        {
+            string.Format(c, "{0} lr {1:G}", Optimizer, Hyper.LearningRate)
+                + (Optimizer == "sgd" && Hyper.Momentum > 0 ? string.Format(c, " ({0}momentum {1:G})", Hyper.Nesterov ? "Nesterov " : "", Hyper.Momentum) : ""),
+        };
+        if (Hyper.WeightDecay > 0) parts.Add(string.Format(c, "weight decay {0:G}", Hyper.WeightDecay));
+        parts.Add(Schedule.Kind switch
+        {
+            "cosine" => "cosine schedule",
+            "step" => string.Format(c, "step schedule (×{0:G} every {1} epochs)", Schedule.Gamma, Schedule.StepEpochs),
+            _ => "constant rate",
+        } + (Schedule.WarmupEpochs > 0 ? string.Format(c, " after {0:G} warm-up epochs", Schedule.WarmupEpochs) : ""));
+        if (LabelSmoothing > 0) parts.Add(string.Format(c, "label smoothing {0:G}", LabelSmoothing));
+        parts.Add($"batch {BatchSize}");
+        return string.Join(", ", parts);
+    }
+
+    /// <summary>
+    /// The recipe by options-record property, without the epochs, seed and run directory: what every training of a search
+    /// shares, so a resumed search refuses a difference naming the property (<c>LearningRate</c>, which the CLI prints as --lr).
+    /// </summary>
+    internal IReadOnlyDictionary<string, string> RecipeIdentity()
+    {
+        var c = System.Globalization.CultureInfo.InvariantCulture;
+        return new Dictionary<string, string>
+        {
+            [nameof(BatchSize)] = BatchSize.ToString(c), [nameof(Optimizer)] = Optimizer,
+            [nameof(OptimizerOptions.LearningRate)] = Hyper.LearningRate.ToString("R", c), [nameof(OptimizerOptions.Momentum)] = Hyper.Momentum.ToString("R", c),
+            [nameof(OptimizerOptions.Nesterov)] = Hyper.Nesterov.ToString(), [nameof(OptimizerOptions.WeightDecay)] = Hyper.WeightDecay.ToString("R", c),
+            [nameof(OptimizerOptions.Beta1)] = Hyper.Beta1.ToString("R", c), [nameof(OptimizerOptions.Beta2)] = Hyper.Beta2.ToString("R", c),
+            [nameof(OptimizerOptions.Epsilon)] = Hyper.Epsilon.ToString("R", c),
+            [nameof(Schedule)] = Schedule.Kind, [nameof(LearningRateSchedule.StepEpochs)] = Schedule.StepEpochs.ToString(c),
+            [nameof(LearningRateSchedule.Gamma)] = Schedule.Gamma.ToString("R", c), [nameof(LearningRateSchedule.WarmupEpochs)] = Schedule.WarmupEpochs.ToString("R", c),
+            [nameof(LearningRateSchedule.MinFactor)] = Schedule.MinFactor.ToString("R", c),
+            [nameof(LabelSmoothing)] = LabelSmoothing.ToString("R", c), [nameof(LabelLossWeight)] = LabelLossWeight.ToString("R", c),
+        };
+    }
+
     /// <summary>The options that decide the trained weights (what a resumed run must share).</summary>
     internal IReadOnlyDictionary<string, string> Fingerprint() => new SortedDictionary<string, string>
     {

@@ -135,7 +135,7 @@ public static class ArchitectureSearch
     {
         ArchitectureStrategy.Random => new RandomSearch(space, options.Seed),
         ArchitectureStrategy.Annealing => new SimulatedAnnealing(space, objective, options.Seed),
-        ArchitectureStrategy.Halving => new SuccessiveHalving(new RandomSearch(space, options.Seed), objective, minBudget: 1.0 / Math.Min(9, options.EpochsPerTrial)),
+        ArchitectureStrategy.Halving => new SuccessiveHalving(new RandomSearch(space, options.Seed), objective, minBudget: options.SuccessiveHalvingMinBudget),
         _ => new RegularizedEvolution(space, objective, options.Seed, population: 10, sample: 3),
     };
 

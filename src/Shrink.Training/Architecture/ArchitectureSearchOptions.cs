@@ -71,7 +71,10 @@ public sealed record ArchitectureSearchOptions
     /// </summary>
     public IReadOnlyList<ReferenceModel> References { get; init; } = ReferenceModel.Defaults;
 
-    /// <summary>How each candidate trains (its epochs are <see cref="EpochsPerTrial"/>).</summary>
+    /// <summary>
+    /// How each candidate trains (for <see cref="EpochsPerTrial"/> epochs), the final models (<see cref="FinalEpochs"/>) and the zoo
+    /// references; a schedule spans each training's own epochs (cosine anneals to its end in a 1-epoch trial as in a 15-epoch final run).
+    /// </summary>
     public TrainOptions Training { get; init; } = new() { Optimizer = "adam", Hyper = new Optim.OptimizerOptions { LearningRate = 1e-3 }, EvaluateEachEpoch = false };
 
     /// <summary>How each candidate learns from the teacher, when the data names one.</summary>
@@ -99,6 +102,19 @@ public sealed record ArchitectureSearchOptions
     /// <summary>Continue the run in the directory (same options) instead of starting one.</summary>
     public bool Resume { get; init; }
 
+    /// <summary>The training recipe and its epochs in words: "adam lr 0.001, constant rate, batch 128; 3 epochs per trial, 15 final".</summary>
+    public string DescribeTraining() =>
+        $"{Training.Describe()}; {EpochsPerTrial} epoch{(EpochsPerTrial == 1 ? "" : "s")} per trial{(Strategy == ArchitectureStrategy.Halving ? $" (from {SmallestTrialEpochs} at the lowest rung)" : "")}"
+        + (FinalEpochs > 0 ? $", {FinalEpochs} final" : "");
+
+    /// <summary>The fewest epochs a candidate trains for: <see cref="EpochsPerTrial"/>, or successive halving's lowest rung.</summary>
+    [JsonIgnore]
+    internal int SmallestTrialEpochs => Math.Max(1, (int)Math.Round(EpochsPerTrial * (Strategy == ArchitectureStrategy.Halving ? SuccessiveHalvingMinBudget : 1)));
+
+    /// <summary>Successive halving's lowest rung, as a fraction of <see cref="EpochsPerTrial"/>: one epoch, at most nine rungs below the top.</summary>
+    [JsonIgnore]
+    internal double SuccessiveHalvingMinBudget => 1.0 / Math.Min(9, EpochsPerTrial);
+
     /// <summary>The batch sizes latency is measured at.</summary>
     [JsonIgnore]
     public IReadOnlyList<int> LatencyBatches => LargeBatch == 1 ? [1] : [1, LargeBatch];
@@ -123,7 +139,8 @@ public sealed record ArchitectureSearchOptions
         foreach (var r in References) r.Validate();
         if (References.GroupBy(r => r.Name).FirstOrDefault(g => g.Count() > 1) is { } twice)
             throw OptionsException.For(nameof(References), $"name {Text.Message.Name(twice.Key)} twice; give each reference once");
-        Training.Validate();
+        (Training with { Epochs = SmallestTrialEpochs }).Validate();
+        if (FinalEpochs > 0) (Training with { Epochs = FinalEpochs }).Validate();
         Distillation.Validate();
         SearchRoles.Validate(Role, Storage, Artifacts);
         if (Role == SearchRole.Coordinator && Latency != LatencyMode.Measured)
@@ -132,15 +149,14 @@ public sealed record ArchitectureSearchOptions
     }
 
     /// <summary>The options a resumed run must share with the run it continues, by property (everything but the trial count, final epochs, workers and resume).</summary>
-    internal Dictionary<string, string> Identity() => new()
+    internal Dictionary<string, string> Identity() => new(Training.RecipeIdentity().Concat(new Dictionary<string, string>
     {
         [nameof(Latency)] = Latency.ToString(),
         [nameof(Strategy)] = Strategy.ToString(), [nameof(EpochsPerTrial)] = Invariant($"{EpochsPerTrial}"), [nameof(Seed)] = Invariant($"{Seed}"),
         [nameof(Objectives)] = CanonicalJson.Of(new Objective(Objectives, Constraints).Describe()), [nameof(LargeBatch)] = Invariant($"{LargeBatch}"),
         [nameof(LatencyThreads)] = Invariant($"{LatencyThreads}"),
-        [nameof(Training)] = string.Join(";", Training.Fingerprint().Where(kv => kv.Key != "epochs").Select(kv => $"{kv.Key}={kv.Value}")),
         [nameof(Distillation)] = Invariant($"T={Distillation.Temperature} alpha={Distillation.Alpha}"),
-    };
+    }));
 
     private static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }

@@ -21,6 +21,8 @@ public sealed record ArchitectureSearchResult
     public required IReadOnlyList<string> Constraints { get; init; }
     /// <summary>The CPU model and ONNX Runtime threads of every latency figure.</summary>
     public required MachineInfo Machine { get; init; }
+    /// <summary>How every candidate, final model and zoo reference was trained: "adam lr 0.001, constant rate, batch 128; 3 epochs per trial, 15 final".</summary>
+    public string Training { get; init; } = "";
     public required IReadOnlyList<ArchitectureTrial> Trials { get; init; }
     /// <summary>The trials of the first front (feasible ones first by Deb's rule; with successive halving, of the top rung reached), by number.</summary>
     public required IReadOnlyList<int> Pareto { get; init; }

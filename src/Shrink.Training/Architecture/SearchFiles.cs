@@ -24,7 +24,7 @@ internal sealed class SearchFiles(SearchRun run)
             Space = run.Space.Source, Directory = run.Directory, Strategy = run.Options.Strategy,
             Objectives = objective.Goals.Select(g => $"{g.Metric} ({g.Direction.ToString().ToLowerInvariant()})").ToList(),
             Constraints = objective.Constraints.Select(c => ArchitectureSearch.Invariant($"{c.Metric} {(c.Bound == Bound.AtMost ? "≤" : "≥")} {c.Limit:G}")).ToList(),
-            Machine = run.Machine, Trials = shown, Pareto = front, Best = BestPerGoal(ranked, objective), Final = end?.Best ?? [], FrontModels = end?.Front ?? [], FinalEpochs = run.Options.FinalEpochs, References = end?.References ?? [], Stop = stop,
+            Machine = run.Machine, Training = run.Options.DescribeTraining(), Trials = shown, Pareto = front, Best = BestPerGoal(ranked, objective), Final = end?.Best ?? [], FrontModels = end?.Front ?? [], FinalEpochs = run.Options.FinalEpochs, References = end?.References ?? [], Stop = stop,
             Report = Path.Combine(run.Directory, SearchReportPage.HtmlFile),
             LatencyTable = run.Table is null ? null : LatencyTableSummary.Of(run, trials),
         };

@@ -23,7 +23,7 @@ internal static class SearchReportHtml
         h.Append("<h1>").Append(E($"Architecture search of {Path.GetFileName(r.Space)}")).Append("</h1>\n<p>")
             .Append(E($"{r.Trials.Count} trials ({Stop(r.Stop)}), strategy {r.Strategy.ToString().ToLowerInvariant()}; goals {string.Join(", ", r.Objectives)}"
                 + (r.Constraints.Count > 0 ? $"; constraints {string.Join(", ", r.Constraints)}" : "") + $". Space: {r.Space}. Run directory: {r.Directory}."))
-            .Append("</p>\n<p>").Append(E($"Latency: ONNX Runtime, median of interleaved runs, {r.Machine.Threads} thread(s) on {r.Machine.Cpu} ({r.Machine.Cores} cores)."))
+            .Append("</p>\n<p>").Append(E($"Training: {r.Training}. ")).Append(E($"Latency: ONNX Runtime, median of interleaved runs, {r.Machine.Threads} thread(s) on {r.Machine.Cpu} ({r.Machine.Cores} cores)."))
             .Append("</p>\n");
         h.Append("<h2>").Append(E(report.Score == Shrink.Architecture.ArchitectureMetrics.Fidelity ? "Fidelity against latency" : "Accuracy against latency")).Append("</h2>\n");
         foreach (var batch in report.Batches)

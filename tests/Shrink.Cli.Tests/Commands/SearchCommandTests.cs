@@ -33,6 +33,7 @@ public class SearchCommandTests
         Assert.Contains("goals accuracy (maximize), latency_b1_ms (minimize); constraints params ≤ 100000", r.Out);
         Assert.Contains("(front", r.Out);   // a row of the results table
         Assert.Contains("latency: ONNX Runtime, 1 thread on ", r.Out);
+        Assert.Contains("training: adam lr 0.001, constant rate, batch 128; 1 epoch per trial", r.Out);   // the library's recipe without training flags
         foreach (var file in new[] { "result.json", "pareto.json", "trials.db", "options.json", "trials/0001/model.onnx", "trials/0002/model.onnx" })
             Assert.True(File.Exists(dir.File($"run/{file}")), file);
 
@@ -44,7 +45,21 @@ public class SearchCommandTests
 
         CliRunner.AssertBadInput(CliRunner.Run(Args(dir, "--objective", "accuracy,latency_b1", "--constraint", "params < 100k", "--seed", "2", "--resume")),
             "--seed differs from the run being continued (1 there, 2 now)");
+        CliRunner.AssertBadInput(CliRunner.Run(Args(dir, "--objective", "accuracy,latency_b1", "--constraint", "params < 100k", "--lr", "0.01", "--resume")),
+            "--lr differs from the run being continued (0.001 there, 0.01 now)");
         CliRunner.AssertBadInput(CliRunner.Run(Args(dir)), "is not empty; continue the run there with --resume");
+    }
+
+    [Fact]
+    public void The_training_flags_set_the_recipe_of_the_candidates_and_final_models()
+    {
+        using var dir = WithSpace();
+        var r = CliRunner.Run(Args(dir, "--trials", "1", "--final-epochs", "2", "--optimizer", "sgd", "--lr", "0.02", "--nesterov", "--weight-decay", "1e-4",
+            "--schedule", "step", "--step-epochs", "1", "--gamma", "0.5", "--label-smoothing", "0.1", "--batch", "32", "--json"));
+        Assert.True(r.ExitCode == 0, r.Err);
+        using var doc = JsonDocument.Parse(r.Out);
+        Assert.Equal("sgd lr 0.02 (Nesterov momentum 0.9), weight decay 0.0001, step schedule (×0.5 every 1 epochs), label smoothing 0.1, batch 32; 1 epoch per trial, 2 final",
+            doc.RootElement.GetProperty("training").GetString());
     }
 
     public static TheoryData<string, string[], string> BadInputs => new()
@@ -62,6 +77,9 @@ public class SearchCommandTests
         { Tiny, ["--teacher", "missing.onnx"], "--teacher 'missing.onnx' does not exist; give a trained ONNX model" },
         { Tiny, ["--temperature", "2"], "--temperature and --alpha belong to --teacher" },
         { Tiny, ["--trials", "0"], "--trials must be at least 1, got 0" },
+        { Tiny, ["--warmup", "1"], "--warmup must be in [0, epochs), got 1" },
+        { Tiny, ["--schedule", "linear"], "unknown --schedule 'linear'; choose none, step or cosine" },
+        { Tiny, ["--batch", "0"], "--batch must be at least 1, got 0" },
         { Tiny, ["--strategy", "annealing", "--objective", "accuracy,params"], "--objective hold 2 goals, and annealing follows one" },
         { Tiny, ["--references", "lenet7"], "--references name 'lenet7', which is not a zoo model; use lenet300, lenet5, vgg-small, resnet-small, or NAME=FILE.onnx" },
         { Tiny, ["--references", "mine=missing.onnx"], "--references give 'missing.onnx' for mine, which does not exist" },

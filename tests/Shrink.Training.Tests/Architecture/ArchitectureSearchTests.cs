@@ -1,6 +1,7 @@
 using Shrink.Architecture;
 using Shrink.Builder;
 using Shrink.Data;
+using Shrink.Ir;
 using Shrink.Onnx;
 using Shrink.Recipes;
 using Shrink.Runtime;
@@ -145,6 +146,44 @@ public class ArchitectureSearchTests
         var refused = Assert.Throws<OptionsException>(() => ArchitectureSearch.Run(Space, Data, Options(4) with { Resume = true, Seed = 9 }, dir.File("run"), TechniqueSession.Quiet));
         Assert.Equal("Seed", refused.Option);
     }
+
+    [Fact]
+    public void The_training_recipe_trains_every_candidate_and_the_final_models_and_a_resume_must_keep_it()
+    {
+        using var dir = new TempDirectory();
+        var sgd = Options(1) with
+        {
+            FinalEpochs = 2,
+            Training = new ArchitectureSearchOptions().Training with
+            {
+                Optimizer = "sgd", BatchSize = 16, Hyper = new Optim.OptimizerOptions { LearningRate = 0.05, WeightDecay = 5e-4 }, Schedule = new Optim.LearningRateSchedule { Kind = "cosine" },
+            },
+        };
+        var a = ArchitectureSearch.Run(Space, Data, sgd, dir.File("a"), TechniqueSession.Quiet);
+        var again = ArchitectureSearch.Run(Space, Data, sgd, dir.File("again"), TechniqueSession.Quiet);
+        var adam = ArchitectureSearch.Run(Space, Data, Options(1) with { FinalEpochs = 2 }, dir.File("adam"), TechniqueSession.Quiet);
+        Assert.Equal("sgd lr 0.05 (momentum 0.9), weight decay 0.0005, cosine schedule, batch 16; 1 epoch per trial, 2 final", a.Training);
+        Assert.Equal("adam lr 0.001, constant rate, batch 128; 1 epoch per trial, 2 final", adam.Training);
+        Assert.Equal(a.Trials[0].Summary, adam.Trials[0].Summary);   // the same candidate, trained two ways
+
+        Model Trial(ArchitectureSearchResult r) => OnnxReader.Read(Path.Combine(r.Directory, r.Trials[0].Model!));
+        Model Final(ArchitectureSearchResult r) => OnnxReader.Read(r.Final.Single(f => f.Goal == "accuracy").Model);
+        Assert.True(SameWeights(Trial(a), Trial(again)) && SameWeights(Final(a), Final(again)), "one recipe and seed must train the same weights");
+        Assert.False(SameWeights(Trial(a), Trial(adam)), "the trial was not trained with the recipe");
+        Assert.False(SameWeights(Final(a), Final(adam)), "the final model was not trained with the recipe");
+        Assert.False(SameWeights(Trial(a), Final(a)), "the final model is not trained afresh for its own epochs");
+
+        var refused = Assert.Throws<OptionsException>(() => ArchitectureSearch.Run(Space, Data,
+            sgd with { Resume = true, Trials = 2, Training = sgd.Training with { Hyper = sgd.Training.Hyper with { LearningRate = 0.01 } } }, dir.File("a"), TechniqueSession.Quiet));
+        Assert.Equal("LearningRate", refused.Option);
+        Assert.Contains("differs from the run being continued (0.05 there, 0.01 now)", refused.Message);
+        var warmup = Assert.Throws<OptionsException>(() => (sgd with { Training = sgd.Training with { Schedule = new Optim.LearningRateSchedule { WarmupEpochs = 1 } } }).Validate());
+        Assert.Equal("WarmupEpochs", warmup.Option);   // a trial trains 1 epoch: the warm-up would never end
+    }
+
+    private static bool SameWeights(Model x, Model y) =>
+        x.Graph.Initializers.Select(v => v.Name).SequenceEqual(y.Graph.Initializers.Select(v => v.Name))
+        && x.Graph.Initializers.All(v => v.Const!.RawData.AsSpan().SequenceEqual(y.Graph.FindInitializer(v.Name)!.Const!.RawData));
 
     [Fact]
     public void Candidates_are_distilled_from_a_teacher_whose_classes_are_the_datas_and_another_teacher_is_refused_before_anything_is_written()
