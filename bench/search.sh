@@ -13,8 +13,9 @@
 #   THREADS threads, 24 runs after 3 warm-up, as the search's 8 rounds of 3), one pass over all of a run's models then the
 #   other; the share of models whose two timings are within ±10 % of each other bounds what the table can reach.
 # - crash: evolution, CRASH_TRIALS trials, killed with kill -9 after KILL_AFTER finished trials, resumed: no finished trial lost.
-# Every candidate and final model trains with RECIPE, the references' recipe of bench/train_accuracy.sh (sgd lr 0.05, weight
-# decay 5e-4, cosine over each training's own epochs, batch 128), so that "fully trained" means the same on both sides.
+# Every candidate and final model trains with RECIPE (RECIPE= for the library's adam): by default the recipe
+# bench/train_accuracy.sh trains lenet5 and vgg-small with (sgd lr 0.05, weight decay 5e-4, cosine over each training's own
+# epochs, batch 128), so that "fully trained" means the same on both sides.
 # Reduced runs: TRIALS=N (default 60), LIMIT=N trains on the first N training images (the test split is always all 10,000),
 # EPOCHS (default 3), FINAL (default 15).
 # Usage: [PARTS=vs-zoo,strategies,repeat,crash] [TRIALS=60] [EPOCHS=3] [FINAL=15] [RECIPE="--optimizer sgd …"] [LIMIT=] [SEEDS=0,1,2] [THREADS=1] [CRASH_TRIALS=8] [KILL_AFTER=3]
@@ -31,7 +32,7 @@ source bench/common.sh
 py=/usr/bin/python3
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), load $(cut -d' ' -f1-3 /proc/loadavg), commit $(git rev-parse --short HEAD)" > "$out/started"
 has() { [[ ",$parts," == *",$1,"* ]]; }
-read -ra recipe <<< "${RECIPE:---optimizer sgd --lr 0.05 --weight-decay 5e-4 --schedule cosine --batch 128}"
+read -ra recipe <<< "${RECIPE---optimizer sgd --lr 0.05 --weight-decay 5e-4 --schedule cosine --batch 128}"
 common=(--space spaces/fashion-cnn.yaml "${recipe[@]}" --data "$data" --epochs-per-trial "${EPOCHS:-3}" --objective accuracy,latency_b1 --large-batch 256
         --latency-threads "${THREADS:-1}" --latency table ${LIMIT:+--limit "$LIMIT"})
 

@@ -62,9 +62,9 @@ public sealed record TrainOptions
         parts.Add(Schedule.Kind switch
         {
             "cosine" => "cosine schedule",
-            "step" => string.Format(c, "step schedule (×{0:G} every {1} epochs)", Schedule.Gamma, Schedule.StepEpochs),
+            "step" => string.Format(c, "step schedule (×{0:G} every {1})", Schedule.Gamma, Schedule.StepEpochs == 1 ? "epoch" : $"{Schedule.StepEpochs} epochs"),
             _ => "constant rate",
-        } + (Schedule.WarmupEpochs > 0 ? string.Format(c, " after {0:G} warm-up epochs", Schedule.WarmupEpochs) : ""));
+        } + (Schedule.WarmupEpochs > 0 ? string.Format(c, " after {0:G} warm-up epoch{1}", Schedule.WarmupEpochs, Schedule.WarmupEpochs == 1 ? "" : "s") : ""));
         if (LabelSmoothing > 0) parts.Add(string.Format(c, "label smoothing {0:G}", LabelSmoothing));
         parts.Add($"batch {BatchSize}");
         return string.Join(", ", parts);

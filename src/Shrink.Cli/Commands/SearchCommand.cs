@@ -7,7 +7,7 @@ namespace Shrink.Cli.Commands;
 
 /// <summary>
 /// <c>shrink search --space SPACE.yaml --data D [--strategy evolution|random|annealing|halving] [--trials N] [--epochs-per-trial E]
-/// [--teacher T [--temperature 4] [--alpha 0.9]] [--objective accuracy,latency_b1] [--constraint 'params &lt; 100k']… [--workers N] [--seed S] [--final-epochs K]
+/// [--optimizer adam|sgd|adamw] [--lr R] [--weight-decay W] [--schedule none|step|cosine] [--batch 128] … [--teacher T [--temperature 4] [--alpha 0.9]] [--objective accuracy,latency_b1] [--constraint 'params &lt; 100k']… [--workers N] [--seed S] [--final-epochs K]
 /// [--latency measured|table|table-only] [--references lenet5,lenet300,vgg-small|NAME=FILE.onnx|none]
 /// --out DIR [--resume] [--json]</c>: hardware-aware architecture search (<see cref="ArchitectureSearch"/>). Exit code 0 when
 /// the run ends, 2 for bad input (nothing written), 130 when interrupted (continue with --resume).

@@ -104,12 +104,15 @@ public sealed record ArchitectureSearchOptions
 
     /// <summary>The training recipe and its epochs in words: "adam lr 0.001, constant rate, batch 128; 3 epochs per trial, 15 final".</summary>
     public string DescribeTraining() =>
-        $"{Training.Describe()}; {EpochsPerTrial} epoch{(EpochsPerTrial == 1 ? "" : "s")} per trial{(Strategy == ArchitectureStrategy.Halving ? $" (from {SmallestTrialEpochs} at the lowest rung)" : "")}"
+        $"{Training.Describe()}; {EpochsPerTrial} epoch{(EpochsPerTrial == 1 ? "" : "s")} per trial{(Strategy == ArchitectureStrategy.Halving && SmallestTrialEpochs < EpochsPerTrial ? $" (from {SmallestTrialEpochs} at the lowest rung)" : "")}"
         + (FinalEpochs > 0 ? $", {FinalEpochs} final" : "");
 
     /// <summary>The fewest epochs a candidate trains for: <see cref="EpochsPerTrial"/>, or successive halving's lowest rung.</summary>
     [JsonIgnore]
-    internal int SmallestTrialEpochs => Math.Max(1, (int)Math.Round(EpochsPerTrial * (Strategy == ArchitectureStrategy.Halving ? SuccessiveHalvingMinBudget : 1)));
+    internal int SmallestTrialEpochs => EpochsAt(Strategy == ArchitectureStrategy.Halving ? SuccessiveHalvingMinBudget : 1);
+
+    /// <summary>The epochs a candidate trains for at <paramref name="budget"/> (a fraction of <see cref="EpochsPerTrial"/>; at least one).</summary>
+    internal int EpochsAt(double budget) => Math.Max(1, (int)Math.Round(EpochsPerTrial * budget));
 
     /// <summary>Successive halving's lowest rung, as a fraction of <see cref="EpochsPerTrial"/>: one epoch, at most nine rungs below the top.</summary>
     [JsonIgnore]
@@ -139,8 +142,9 @@ public sealed record ArchitectureSearchOptions
         foreach (var r in References) r.Validate();
         if (References.GroupBy(r => r.Name).FirstOrDefault(g => g.Count() > 1) is { } twice)
             throw OptionsException.For(nameof(References), $"name {Text.Message.Name(twice.Key)} twice; give each reference once");
-        (Training with { Epochs = SmallestTrialEpochs }).Validate();
+        (Training with { Epochs = SmallestTrialEpochs }).Validate();   // a warm-up must end within the shortest training
         if (FinalEpochs > 0) (Training with { Epochs = FinalEpochs }).Validate();
+        Training.Hyper.Validate(Training.Optimizer);   // else every trial would fail on it, not the run
         Distillation.Validate();
         SearchRoles.Validate(Role, Storage, Artifacts);
         if (Role == SearchRole.Coordinator && Latency != LatencyMode.Measured)

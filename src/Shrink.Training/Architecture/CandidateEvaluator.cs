@@ -34,7 +34,7 @@ internal sealed class CandidateEvaluator(SearchRun run)
         var directory = run.TrialDirectory(context.Number);
         if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);   // a retried trial starts again
         Directory.CreateDirectory(directory);
-        var epochs = Math.Max(1, (int)Math.Round(run.Options.EpochsPerTrial * context.Budget));
+        var epochs = run.Options.EpochsAt(context.Budget);
         var clock = Stopwatch.StartNew();
         var trained = Train(run, model, epochs, token);
         metrics[ArchitectureMetrics.TrainSeconds] = clock.Elapsed.TotalSeconds;

@@ -38,7 +38,7 @@ internal sealed class SearchOutputs(SearchRun run, IReadOnlyList<Trial> trials)
     private FinalModel Output(int number, string role, string path)
     {
         var trial = trials.First(t => t.Number == number);
-        var epochs = run.Options.FinalEpochs > 0 ? run.Options.FinalEpochs : Math.Max(1, (int)Math.Round(run.Options.EpochsPerTrial * trial.Budget));
+        var epochs = run.Options.FinalEpochs > 0 ? run.Options.FinalEpochs : run.Options.EpochsAt(trial.Budget);
         if (_made.TryGetValue(number, out var made)) ModelSaver.Save(made.Model, path);
         else if (run.Options.FinalEpochs > 0)
         {

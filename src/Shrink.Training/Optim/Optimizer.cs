@@ -17,8 +17,7 @@ public abstract class Optimizer : IDisposable
     protected Optimizer(IEnumerable<(string Name, TorchSharp.Modules.Parameter Tensor)> parameters, double learningRate, double weightDecay)
     {
         _parameters = parameters.ToList();
-        if (learningRate <= 0 || double.IsNaN(learningRate)) throw OptionsException.For(nameof(OptimizerOptions.LearningRate), $"must be positive, got {learningRate}");
-        if (weightDecay < 0) throw OptionsException.For(nameof(OptimizerOptions.WeightDecay), $"must be zero or positive, got {weightDecay}");
+        OptimizerOptions.CheckRate(learningRate, weightDecay);
         LearningRate = learningRate;
         WeightDecay = weightDecay;
     }
@@ -134,6 +133,35 @@ public sealed record OptimizerOptions
     public double Beta1 { get; init; } = 0.9;
     public double Beta2 { get; init; } = 0.999;
     public double Epsilon { get; init; } = 1e-8;
+
+    /// <summary>
+    /// Checks the values <paramref name="optimizer"/> (sgd, adam or adamw) uses, as making it would, so that a run of many
+    /// trainings (a search) refuses a bad one before it starts; a bad value raises <see cref="OptionsException"/> naming it.
+    /// </summary>
+    public OptimizerOptions Validate(string optimizer)
+    {
+        CheckRate(LearningRate, WeightDecay);
+        if (optimizer == "sgd") CheckMomentum(Momentum, Nesterov);
+        else CheckBetas(Beta1, Beta2);
+        return this;
+    }
+
+    internal static void CheckRate(double learningRate, double weightDecay)
+    {
+        if (learningRate <= 0 || double.IsNaN(learningRate)) throw OptionsException.For(nameof(LearningRate), $"must be positive, got {learningRate}");
+        if (weightDecay < 0) throw OptionsException.For(nameof(WeightDecay), $"must be zero or positive, got {weightDecay}");
+    }
+
+    internal static void CheckMomentum(double momentum, bool nesterov)
+    {
+        if (momentum is < 0 or >= 1) throw OptionsException.For(nameof(Momentum), $"must be in [0, 1), got {momentum}");
+        if (nesterov && momentum == 0) throw OptionsException.For(nameof(Nesterov), "needs a momentum above 0");
+    }
+
+    internal static void CheckBetas(double beta1, double beta2)
+    {
+        if (beta1 is < 0 or >= 1 || beta2 is < 0 or >= 1) throw new OptionsException($"Adam betas must be in [0, 1), got {beta1}, {beta2}");
+    }
 }
 
 /// <summary>Stochastic gradient descent with momentum, Nesterov momentum and L2 weight decay (PyTorch's update).</summary>
@@ -145,8 +173,7 @@ public sealed class Sgd : Optimizer
     public Sgd(IEnumerable<(string, TorchSharp.Modules.Parameter)> parameters, double lr, double momentum = 0, bool nesterov = false, double weightDecay = 0)
         : base(parameters, lr, weightDecay)
     {
-        if (momentum is < 0 or >= 1) throw OptionsException.For(nameof(OptimizerOptions.Momentum), $"must be in [0, 1), got {momentum}");
-        if (nesterov && momentum == 0) throw OptionsException.For(nameof(OptimizerOptions.Nesterov), "needs a momentum above 0");
+        OptimizerOptions.CheckMomentum(momentum, nesterov);
         _momentum = momentum;
         _nesterov = nesterov;
     }
@@ -177,7 +204,7 @@ public sealed class Adam : Optimizer
         double eps = 1e-8, double weightDecay = 0, bool decoupled = false)
         : base(parameters, lr, weightDecay)
     {
-        if (beta1 is < 0 or >= 1 || beta2 is < 0 or >= 1) throw new OptionsException($"Adam betas must be in [0, 1), got {beta1}, {beta2}");
+        OptimizerOptions.CheckBetas(beta1, beta2);
         (_beta1, _beta2, _eps, _decoupled) = (beta1, beta2, eps, decoupled);
     }
 

@@ -58,7 +58,7 @@ public class SearchCommandTests
             "--schedule", "step", "--step-epochs", "1", "--gamma", "0.5", "--label-smoothing", "0.1", "--batch", "32", "--json"));
         Assert.True(r.ExitCode == 0, r.Err);
         using var doc = JsonDocument.Parse(r.Out);
-        Assert.Equal("sgd lr 0.02 (Nesterov momentum 0.9), weight decay 0.0001, step schedule (×0.5 every 1 epochs), label smoothing 0.1, batch 32; 1 epoch per trial, 2 final",
+        Assert.Equal("sgd lr 0.02 (Nesterov momentum 0.9), weight decay 0.0001, step schedule (×0.5 every epoch), label smoothing 0.1, batch 32; 1 epoch per trial, 2 final",
             doc.RootElement.GetProperty("training").GetString());
     }
 
@@ -80,6 +80,8 @@ public class SearchCommandTests
         { Tiny, ["--warmup", "1"], "--warmup must be in [0, epochs), got 1" },
         { Tiny, ["--schedule", "linear"], "unknown --schedule 'linear'; choose none, step or cosine" },
         { Tiny, ["--batch", "0"], "--batch must be at least 1, got 0" },
+        { Tiny, ["--lr", "0"], "--lr must be positive, got 0" },   // before the run, not in every trial
+        { Tiny, ["--optimizer", "sgd", "--momentum", "1"], "--momentum must be in [0, 1), got 1" },
         { Tiny, ["--strategy", "annealing", "--objective", "accuracy,params"], "--objective hold 2 goals, and annealing follows one" },
         { Tiny, ["--references", "lenet7"], "--references name 'lenet7', which is not a zoo model; use lenet300, lenet5, vgg-small, resnet-small, or NAME=FILE.onnx" },
         { Tiny, ["--references", "mine=missing.onnx"], "--references give 'missing.onnx' for mine, which does not exist" },

@@ -153,7 +153,7 @@ public class ArchitectureSearchTests
         using var dir = new TempDirectory();
         var sgd = Options(1) with
         {
-            FinalEpochs = 2,
+            FinalEpochs = 2, References = [],
             Training = new ArchitectureSearchOptions().Training with
             {
                 Optimizer = "sgd", BatchSize = 16, Hyper = new Optim.OptimizerOptions { LearningRate = 0.05, WeightDecay = 5e-4 }, Schedule = new Optim.LearningRateSchedule { Kind = "cosine" },
@@ -161,7 +161,7 @@ public class ArchitectureSearchTests
         };
         var a = ArchitectureSearch.Run(Space, Data, sgd, dir.File("a"), TechniqueSession.Quiet);
         var again = ArchitectureSearch.Run(Space, Data, sgd, dir.File("again"), TechniqueSession.Quiet);
-        var adam = ArchitectureSearch.Run(Space, Data, Options(1) with { FinalEpochs = 2 }, dir.File("adam"), TechniqueSession.Quiet);
+        var adam = ArchitectureSearch.Run(Space, Data, Options(1) with { FinalEpochs = 2, References = [] }, dir.File("adam"), TechniqueSession.Quiet);
         Assert.Equal("sgd lr 0.05 (momentum 0.9), weight decay 0.0005, cosine schedule, batch 16; 1 epoch per trial, 2 final", a.Training);
         Assert.Equal("adam lr 0.001, constant rate, batch 128; 1 epoch per trial, 2 final", adam.Training);
         Assert.Equal(a.Trials[0].Summary, adam.Trials[0].Summary);   // the same candidate, trained two ways
@@ -179,6 +179,14 @@ public class ArchitectureSearchTests
         Assert.Contains("differs from the run being continued (0.05 there, 0.01 now)", refused.Message);
         var warmup = Assert.Throws<OptionsException>(() => (sgd with { Training = sgd.Training with { Schedule = new Optim.LearningRateSchedule { WarmupEpochs = 1 } } }).Validate());
         Assert.Equal("WarmupEpochs", warmup.Option);   // a trial trains 1 epoch: the warm-up would never end
+
+        var warm2 = sgd.Training with { Schedule = new Optim.LearningRateSchedule { WarmupEpochs = 2 } };
+        var nine = sgd with { EpochsPerTrial = 9, FinalEpochs = 0, Training = warm2 };
+        (nine with { Strategy = ArchitectureStrategy.Random }).Validate();   // 9 epochs a trial: a 2-epoch warm-up ends
+        Assert.Equal("WarmupEpochs", Assert.Throws<OptionsException>(() => (nine with { Strategy = ArchitectureStrategy.Halving }).Validate()).Option);   // the lowest rung trains 1
+        Assert.Equal("WarmupEpochs", Assert.Throws<OptionsException>(() => (nine with { FinalEpochs = 2 }).Validate()).Option);   // the final models train 2
+        var lr = Assert.Throws<OptionsException>(() => (sgd with { Training = sgd.Training with { Hyper = new Optim.OptimizerOptions { LearningRate = 0 } } }).Validate());
+        Assert.Equal("LearningRate", lr.Option);   // before the run, not in every trial
     }
 
     private static bool SameWeights(Model x, Model y) =>
