@@ -77,8 +77,8 @@ public class InterruptTests
     public void SigintDuringTraining_WritesACheckpoint_ExitsWith130_AndResumeFinishes()
     {
         using var dir = new TempDirectory();
-        string[] Args(params string[] extra) => new[] { "train", "--model", "lenet300", "--data", "embedded", "--limit", "2000", "--batch", "8",
-            "--epochs", "12", "--threads", "1", "--out", dir.File("m.onnx") }.Concat(extra).ToArray();   // 12 short epochs: SIGINT lands long before the end even on a loaded machine
+        string[] Args(params string[] extra) => new[] { "train", "--model", "lenet300", "--data", "embedded", "--limit", "2000", "--batch", "2", "--lr", "0.01",
+            "--epochs", "12", "--threads", "1", "--out", dir.File("m.onnx") }.Concat(extra).ToArray();   // 12 epochs of 1,000 steps (about a second each): SIGINT lands long before the end even when the test host is starved of CPU
         using var run = Start(Args());
         var stderr = run.StandardError.ReadToEndAsync();
         string? line;
